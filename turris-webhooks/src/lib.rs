@@ -1,0 +1,3 @@
+//! Signed Turris webhooks: signing, verification, delivery and debouncing.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
