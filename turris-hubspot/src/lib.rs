@@ -1,6 +1,16 @@
 //! HubSpot for Turris: auth, the CRM v3 client, webhooks and the sandbox.
+//!
+//! The wire types (`crm::*`, `webhooks::*`, `error::ErrorBody`) mirror HubSpot's JSON so the
+//! sandbox (feature `sandbox`) can serve exactly what the client reads.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod auth;
+pub mod crm;
+pub mod error;
+pub mod webhooks;
+
+pub use error::{Error, HubSpotError, Result};
 
 #[cfg(feature = "sandbox")]
 pub mod sandbox;

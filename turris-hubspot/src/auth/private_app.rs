@@ -1,0 +1,1 @@
+//! Private-app access tokens: static, no refresh.

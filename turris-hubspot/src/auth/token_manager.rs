@@ -1,0 +1,1 @@
+//! [`TokenManager`]: refreshes OAuth tokens ahead of expiry, single-flight.

@@ -1,0 +1,156 @@
+//! Batch read/create/update/upsert/archive, chunked by 100, with 207 results split.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+use super::SimplePublicObject;
+use super::associations::PublicObjectId;
+
+/// HubSpot's limit of inputs per batch call.
+pub const MAX_BATCH_INPUTS: usize = 100;
+
+/// `{"inputs": [...]}`: the body of every batch call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchInput<T> {
+    /// The inputs, at most [`MAX_BATCH_INPUTS`].
+    pub inputs: Vec<T>,
+}
+
+/// Body of `POST /crm/v3/objects/{type}/batch/read`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchReadInput {
+    /// Properties to return.
+    pub properties: Vec<String>,
+    /// Read by this unique property instead of the record id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_property: Option<String>,
+    /// The ids (or values of `id_property`).
+    pub inputs: Vec<PublicObjectId>,
+}
+
+/// One input of a batch update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchUpdateInput {
+    /// The record id (or value of `id_property`).
+    pub id: String,
+    /// Identify the record by this unique property instead of its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_property: Option<String>,
+    /// Property values to set.
+    pub properties: HashMap<String, String>,
+}
+
+/// One input of a batch upsert: the record is found by `id_property` = `id`, or created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpsertInput {
+    /// The value of `id_property` that identifies the record.
+    pub id: String,
+    /// A unique property (e.g. `email`, or a custom unique property).
+    pub id_property: String,
+    /// Property values to set.
+    pub properties: HashMap<String, String>,
+}
+
+/// A record returned by a batch upsert: the object, and whether it was created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpsertResult {
+    /// The record.
+    #[serde(flatten)]
+    pub object: SimplePublicObject,
+    /// `true` when the upsert created the record.
+    #[serde(default)]
+    pub new: bool,
+}
+
+/// Answer of a batch call (200, 201, or 207 multi-status with `errors`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResponse<T> {
+    /// `COMPLETE`, `PENDING`, `PROCESSING` or `CANCELED`.
+    #[serde(default)]
+    pub status: String,
+    /// The successful results.
+    #[serde(default = "Vec::new")]
+    pub results: Vec<T>,
+    /// Per-input failures of a 207 answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<BatchError>,
+    /// Number of errors (207 answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_errors: Option<u32>,
+    /// When HubSpot started the batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// When HubSpot finished the batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// One failure inside a 207 batch answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchError {
+    /// Always `error`.
+    #[serde(default)]
+    pub status: String,
+    /// Error category (`OBJECT_NOT_FOUND`, `VALIDATION_ERROR`, ...).
+    #[serde(default)]
+    pub category: String,
+    /// What went wrong.
+    #[serde(default)]
+    pub message: String,
+    /// Sub-category, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_category: Option<serde_json::Value>,
+    /// Context; `ids` names the inputs this error is about.
+    #[serde(default)]
+    pub context: HashMap<String, Vec<String>>,
+}
+
+impl BatchError {
+    /// The input ids this error is about (`context.ids`).
+    pub fn ids(&self) -> &[String] {
+        self.context.get("ids").map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+/// Combined outcome of a batch call over any number of inputs.
+#[derive(Debug)]
+pub struct BatchOutcome<T> {
+    /// Every successful result, in chunk order.
+    pub results: Vec<T>,
+    /// Every per-input failure reported in 207 answers.
+    pub errors: Vec<BatchError>,
+    /// Chunks that failed as a whole: the range of input indices and the error.
+    pub failed_chunks: Vec<ChunkFailure>,
+}
+
+impl<T> Default for BatchOutcome<T> {
+    fn default() -> Self {
+        BatchOutcome {
+            results: Vec::new(),
+            errors: Vec::new(),
+            failed_chunks: Vec::new(),
+        }
+    }
+}
+
+impl<T> BatchOutcome<T> {
+    /// Whether every input succeeded.
+    pub fn is_complete_success(&self) -> bool {
+        self.errors.is_empty() && self.failed_chunks.is_empty()
+    }
+}
+
+/// A chunk of inputs HubSpot refused (or never saw) as a whole.
+#[derive(Debug)]
+pub struct ChunkFailure {
+    /// Indices of the inputs (into the caller's slice) of this chunk.
+    pub inputs: std::ops::Range<usize>,
+    /// Why the chunk failed.
+    pub error: crate::Error,
+}

@@ -1,0 +1,1 @@
+//! Notes (`/crm/v3/objects/notes`), created associated to contacts and companies.

@@ -1,0 +1,1 @@
+//! Single-record calls on companies and contacts: get, create, update, archive, list.

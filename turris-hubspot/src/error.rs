@@ -1,0 +1,226 @@
+//! Errors: HubSpot's error body, and the crate's [`Error`].
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong talking to HubSpot.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// HubSpot answered with an error status.
+    #[error("hubspot answered {0}")]
+    Api(Box<HubSpotError>),
+    /// The portal's daily request cap is spent (429 `DAILY`); never retried.
+    #[error("hubspot daily request limit reached")]
+    DailyLimit(Box<HubSpotError>),
+    /// The refresh token is dead (revoked, app uninstalled, `BAD_REFRESH_TOKEN`, `invalid_grant`):
+    /// the connection needs a new OAuth grant.
+    #[error("refresh token is invalid or revoked: {message}")]
+    RefreshTokenRevoked {
+        /// HubSpot's explanation.
+        message: String,
+    },
+    /// The OAuth token endpoint failed in some other way.
+    #[error("oauth token request failed: {0}")]
+    OAuth(String),
+    /// The request never got an HTTP answer (connection, TLS, timeout).
+    #[error("http transport error: {0}")]
+    Transport(#[source] reqwest::Error),
+    /// HubSpot answered 2xx with a body we could not decode.
+    #[error("unexpected response body: {0}")]
+    Decode(String),
+    /// The client was configured with something unusable (bad URL, ...).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The [`TokenSink`](crate::auth::TokenSink) could not persist refreshed tokens.
+    #[error("could not store refreshed tokens: {0}")]
+    TokenSink(String),
+}
+
+impl Error {
+    /// The HubSpot error body, when HubSpot answered with one.
+    pub fn hubspot(&self) -> Option<&HubSpotError> {
+        match self {
+            Error::Api(e) | Error::DailyLimit(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status HubSpot answered with, if any.
+    pub fn status(&self) -> Option<u16> {
+        self.hubspot().map(|e| e.status)
+    }
+
+    /// HubSpot's error category (`VALIDATION_ERROR`, `CONFLICT`, ...), if any.
+    pub fn category(&self) -> Option<&str> {
+        self.hubspot().and_then(|e| e.category.as_deref())
+    }
+}
+
+/// An error answer from HubSpot, with everything the activity log needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HubSpotError {
+    /// The HTTP status code.
+    pub status: u16,
+    /// `category` of the body (`VALIDATION_ERROR`, `CONFLICT`, `EXPIRED_AUTHENTICATION`, ...).
+    pub category: Option<String>,
+    /// `subCategory` of the body, when present.
+    pub sub_category: Option<String>,
+    /// `message` of the body (or a short description when the body was not JSON).
+    pub message: String,
+    /// `correlationId` of the body: quote it to HubSpot support.
+    pub correlation_id: Option<String>,
+    /// `policyName` of a 429 (`TEN_SECONDLY_ROLLING`, `SECONDLY`, `DAILY`).
+    pub policy_name: Option<String>,
+    /// Detailed `errors[]` of the body.
+    pub errors: Vec<ErrorDetail>,
+    /// The raw body, kept when it was not a JSON error document.
+    pub raw_body: Option<String>,
+}
+
+impl std::fmt::Display for HubSpotError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.status)?;
+        if let Some(category) = &self.category {
+            write!(f, " {category}")?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl HubSpotError {
+    /// Builds the error from an HTTP status and the raw response body.
+    pub fn from_response(status: u16, body: &[u8]) -> Self {
+        match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(parsed) if parsed.looks_like_error() => HubSpotError {
+                status,
+                category: parsed.category.or(parsed.error_type),
+                sub_category: parsed.sub_category.map(|v| match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                }),
+                message: parsed.message.unwrap_or_default(),
+                correlation_id: parsed.correlation_id,
+                policy_name: parsed.policy_name,
+                errors: parsed.errors,
+                raw_body: None,
+            },
+            _ => HubSpotError {
+                status,
+                category: None,
+                sub_category: None,
+                message: String::new(),
+                correlation_id: None,
+                policy_name: None,
+                errors: Vec::new(),
+                raw_body: Some(String::from_utf8_lossy(body).into_owned()),
+            },
+        }
+    }
+
+    /// Whether the category says the access token expired.
+    pub fn is_expired_authentication(&self) -> bool {
+        self.category.as_deref() == Some("EXPIRED_AUTHENTICATION")
+    }
+}
+
+/// HubSpot's JSON error document, as served.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// Always `"error"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Human-readable message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Id to quote to HubSpot support.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    /// Error category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Optional sub-category (usually a string, sometimes an object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_category: Option<serde_json::Value>,
+    /// `RATE_LIMIT` on 429 answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    /// Rate-limit policy of a 429 answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_name: Option<String>,
+    /// Details, one per problem.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ErrorDetail>,
+    /// Extra context (`{"ids": [...]}`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<HashMap<String, Vec<String>>>,
+    /// Links to documentation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<HashMap<String, String>>,
+}
+
+impl ErrorBody {
+    fn looks_like_error(&self) -> bool {
+        self.message.is_some() || self.category.is_some() || self.status.is_some()
+    }
+}
+
+/// One entry of `errors[]` in an error document.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDetail {
+    /// What went wrong.
+    #[serde(default)]
+    pub message: String,
+    /// Machine-readable code (`INVALID_INTEGER`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Sub-category, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_category: Option<String>,
+    /// Where the problem is (`body`, `query`, ...).
+    #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Extra context, e.g. `{"propertyName": ["npn"]}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<HashMap<String, Vec<String>>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_error_body_is_parsed() {
+        let body = br#"{"status":"error","message":"Property values were not valid","correlationId":"abc","category":"VALIDATION_ERROR","subCategory":"x","errors":[{"message":"bad","code":"INVALID"}]}"#;
+        let err = HubSpotError::from_response(400, body);
+        assert_eq!(err.status, 400);
+        assert_eq!(err.category.as_deref(), Some("VALIDATION_ERROR"));
+        assert_eq!(err.sub_category.as_deref(), Some("x"));
+        assert_eq!(err.correlation_id.as_deref(), Some("abc"));
+        assert_eq!(err.errors.len(), 1);
+        assert_eq!(err.raw_body, None);
+    }
+
+    #[test]
+    fn non_json_body_is_kept_raw() {
+        let err = HubSpotError::from_response(502, b"<html>bad gateway</html>");
+        assert_eq!(err.category, None);
+        assert_eq!(err.raw_body.as_deref(), Some("<html>bad gateway</html>"));
+    }
+
+    #[test]
+    fn rate_limit_body_keeps_policy_name() {
+        let body = br#"{"status":"error","message":"You have reached your daily limit.","errorType":"RATE_LIMIT","correlationId":"c","policyName":"DAILY"}"#;
+        let err = HubSpotError::from_response(429, body);
+        assert_eq!(err.policy_name.as_deref(), Some("DAILY"));
+        assert_eq!(err.category.as_deref(), Some("RATE_LIMIT"));
+    }
+}

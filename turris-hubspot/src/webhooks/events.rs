@@ -1,0 +1,245 @@
+//! HubSpot webhook events: a JSON array of at most 100, unordered, possibly duplicated.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The `subscriptionType` of an event. Unknown types are kept, not rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SubscriptionType {
+    /// `company.creation`
+    CompanyCreation,
+    /// `company.deletion`
+    CompanyDeletion,
+    /// `company.propertyChange`
+    CompanyPropertyChange,
+    /// `company.associationChange`
+    CompanyAssociationChange,
+    /// `company.merge`
+    CompanyMerge,
+    /// `company.restore`
+    CompanyRestore,
+    /// `contact.creation`
+    ContactCreation,
+    /// `contact.deletion`
+    ContactDeletion,
+    /// `contact.propertyChange`
+    ContactPropertyChange,
+    /// `contact.associationChange`
+    ContactAssociationChange,
+    /// `contact.merge`
+    ContactMerge,
+    /// `contact.restore`
+    ContactRestore,
+    /// `contact.privacyDeletion` (GDPR delete)
+    ContactPrivacyDeletion,
+    /// `deal.creation`
+    DealCreation,
+    /// `deal.deletion`
+    DealDeletion,
+    /// `deal.propertyChange`
+    DealPropertyChange,
+    /// `deal.associationChange`
+    DealAssociationChange,
+    /// `deal.merge`
+    DealMerge,
+    /// `deal.restore`
+    DealRestore,
+    /// Anything else, verbatim.
+    Unknown(String),
+}
+
+const KNOWN: &[(&str, SubscriptionType)] = &[
+    ("company.creation", SubscriptionType::CompanyCreation),
+    ("company.deletion", SubscriptionType::CompanyDeletion),
+    (
+        "company.propertyChange",
+        SubscriptionType::CompanyPropertyChange,
+    ),
+    (
+        "company.associationChange",
+        SubscriptionType::CompanyAssociationChange,
+    ),
+    ("company.merge", SubscriptionType::CompanyMerge),
+    ("company.restore", SubscriptionType::CompanyRestore),
+    ("contact.creation", SubscriptionType::ContactCreation),
+    ("contact.deletion", SubscriptionType::ContactDeletion),
+    (
+        "contact.propertyChange",
+        SubscriptionType::ContactPropertyChange,
+    ),
+    (
+        "contact.associationChange",
+        SubscriptionType::ContactAssociationChange,
+    ),
+    ("contact.merge", SubscriptionType::ContactMerge),
+    ("contact.restore", SubscriptionType::ContactRestore),
+    (
+        "contact.privacyDeletion",
+        SubscriptionType::ContactPrivacyDeletion,
+    ),
+    ("deal.creation", SubscriptionType::DealCreation),
+    ("deal.deletion", SubscriptionType::DealDeletion),
+    ("deal.propertyChange", SubscriptionType::DealPropertyChange),
+    (
+        "deal.associationChange",
+        SubscriptionType::DealAssociationChange,
+    ),
+    ("deal.merge", SubscriptionType::DealMerge),
+    ("deal.restore", SubscriptionType::DealRestore),
+];
+
+impl SubscriptionType {
+    /// Parses a `subscriptionType`; never fails.
+    pub fn parse(s: &str) -> Self {
+        KNOWN
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_else(|| SubscriptionType::Unknown(s.to_owned()))
+    }
+
+    /// The wire name (`contact.propertyChange`).
+    pub fn as_str(&self) -> &str {
+        match self {
+            SubscriptionType::Unknown(s) => s,
+            known => KNOWN
+                .iter()
+                .find(|(_, t)| t == known)
+                .map(|(name, _)| *name)
+                .unwrap_or(""),
+        }
+    }
+
+    /// The object part (`contact`, `company`, `deal`, or whatever precedes the dot).
+    pub fn object(&self) -> &str {
+        self.as_str().split_once('.').map(|(o, _)| o).unwrap_or("")
+    }
+
+    /// The action part (`creation`, `propertyChange`, ...).
+    pub fn action(&self) -> &str {
+        self.as_str()
+            .split_once('.')
+            .map(|(_, a)| a)
+            .unwrap_or(self.as_str())
+    }
+}
+
+impl std::fmt::Display for SubscriptionType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for SubscriptionType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for SubscriptionType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(SubscriptionType::parse(&s))
+    }
+}
+
+/// One webhook event. Unknown fields are ignored; everything past the identity of the event
+/// is optional because it depends on the subscription type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookEvent {
+    /// Event id (not unique across subscriptions: dedupe on the whole event).
+    pub event_id: u64,
+    /// The subscription that fired.
+    #[serde(default)]
+    pub subscription_id: u64,
+    /// The portal (hub) the event is about.
+    pub portal_id: u64,
+    /// The app the subscription belongs to.
+    #[serde(default)]
+    pub app_id: u64,
+    /// When it happened, in milliseconds since the epoch.
+    pub occurred_at: i64,
+    /// What happened.
+    pub subscription_type: SubscriptionType,
+    /// Delivery attempt, starting at 0.
+    #[serde(default)]
+    pub attempt_number: u32,
+    /// The record the event is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<u64>,
+    /// Changed property (`propertyChange`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property_name: Option<String>,
+    /// New value (`propertyChange`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property_value: Option<String>,
+    /// Where the change came from (`CRM_UI`, `INTEGRATION`, `API`, `IMPORT`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_source: Option<String>,
+    /// Who made the change (for `INTEGRATION`, the app id; may be prefixed, e.g. `userId:1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
+    /// `NEW`, `MERGED`, `RESTORED`, ... on creation and deletion events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_flag: Option<String>,
+    /// Association type name (`CONTACT_TO_COMPANY`), on `associationChange`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub association_type: Option<String>,
+    /// From record of an `associationChange`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_object_id: Option<u64>,
+    /// To record of an `associationChange`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_object_id: Option<u64>,
+    /// Whether the association was removed (`associationChange`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub association_removed: Option<bool>,
+    /// Whether it is the primary association (`associationChange`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_primary_association: Option<bool>,
+    /// The surviving record of a merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_object_id: Option<u64>,
+    /// Records merged into the primary one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_object_ids: Vec<u64>,
+    /// New id created by a merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_object_id: Option<u64>,
+    /// Number of properties moved by a merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_of_properties_moved: Option<u64>,
+}
+
+/// Why a webhook body could not be parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    /// The body is not a JSON array of objects.
+    #[error("webhook body is not a json array: {0}")]
+    NotAnArray(String),
+    /// An element lacks what identifies an event (`eventId`, `portalId`, ...).
+    #[error("webhook event {index} is malformed: {message}")]
+    Malformed {
+        /// Position in the array.
+        index: usize,
+        /// The parse error.
+        message: String,
+    },
+}
+
+/// Parses a webhook body (a JSON array). Unknown subscription types and unknown fields are
+/// kept or ignored; only an element missing the fields that identify an event is an error.
+pub fn parse_events(body: &[u8]) -> Result<Vec<WebhookEvent>, EventsError> {
+    let raw: Vec<serde_json::Value> =
+        serde_json::from_slice(body).map_err(|e| EventsError::NotAnArray(e.to_string()))?;
+    raw.into_iter()
+        .enumerate()
+        .map(|(index, value)| {
+            serde_json::from_value(value).map_err(|e| EventsError::Malformed {
+                index,
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}

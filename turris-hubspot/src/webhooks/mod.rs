@@ -1,0 +1,7 @@
+//! Inbound webhooks from HubSpot: signature checks, event parsing, and app subscriptions.
+
+pub mod events;
+pub mod signature;
+pub mod subscriptions;
+
+pub use events::{SubscriptionType, WebhookEvent, parse_events};
