@@ -40,6 +40,7 @@ mod envelope;
 mod payload;
 mod secret;
 mod signature;
+mod url;
 
 pub use crate::envelope::{Envelope, EnvelopeError, UnknownWebhookType, WebhookType};
 pub use crate::payload::{
@@ -52,6 +53,7 @@ pub use crate::signature::{
     STANDARD_SIGNATURE_HEADER, STANDARD_TIMESTAMP_HEADER, SignedHeaders, TIMESTAMP_HEADER,
     Verifier, VerifyError, sign, sign_standard,
 };
+pub use crate::url::{AllowRule, UrlError, UrlPolicy, WebhookUrl, non_public_reason};
 
 /// Errors of this crate, for callers that want one type.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,9 @@ pub enum Error {
     /// A request failed verification.
     #[error(transparent)]
     Verify(#[from] VerifyError),
+    /// A URL was refused.
+    #[error(transparent)]
+    Url(#[from] UrlError),
     /// An envelope could not be serialized or parsed.
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
