@@ -6,11 +6,17 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod client;
 pub mod crm;
 pub mod error;
+pub mod rate_limit;
 pub mod webhooks;
 
+pub use client::{
+    ApiCall, HubSpotClient, HubSpotClientBuilder, NoopObserver, Observer, RetryConfig,
+};
 pub use error::{Error, HubSpotError, Result};
+pub use rate_limit::{RateLimitConfig, RateLimiter};
 
 #[cfg(feature = "sandbox")]
 pub mod sandbox;

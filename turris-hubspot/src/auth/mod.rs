@@ -1,4 +1,4 @@
-//! Authentication: OAuth (public apps), private-app tokens, and the token manager.
+//! Authentication: OAuth (public apps), private-app tokens, and the [`TokenManager`].
 
 pub mod oauth;
 pub mod private_app;
@@ -7,7 +7,9 @@ pub mod token_manager;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-pub use oauth::IntrospectionResponse;
+pub use oauth::{IntrospectionResponse, OAuthClient, OAuthConfig};
+pub use private_app::PrivateAppToken;
+pub use token_manager::{TokenManager, TokenSink};
 
 use crate::Result;
 
@@ -65,7 +67,7 @@ pub struct TokenSet {
 
 /// Where the client gets its bearer token from.
 ///
-/// Implemented by `TokenManager` (OAuth, refreshing) and `PrivateAppToken` (static).
+/// Implemented by [`TokenManager`] (OAuth, refreshing) and [`PrivateAppToken`] (static).
 #[async_trait]
 pub trait AccessTokenSource: Send + Sync {
     /// A token valid for at least a little while.

@@ -1,6 +1,85 @@
 //! OAuth for public apps against HubSpot's v3 token endpoints.
+//!
+//! Every parameter (client id and secret included) goes in the form body
+//! ([`AuthType::RequestBody`]), as the v3 endpoints require.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Instant;
+
+use chrono::Utc;
+use http::Method;
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenResponse,
+};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardRevocableToken,
+    TokenResponse, TokenUrl,
+};
 use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::{Secret, TokenSet};
+use crate::client::{ApiCall, NoopObserver, Observer};
+use crate::{Error, HubSpotError, Result};
+
+/// Where HubSpot's authorize page lives.
+pub const DEFAULT_AUTHORIZE_BASE: &str = "https://app.hubspot.com";
+
+/// Token endpoint path.
+pub const TOKEN_PATH: &str = "/oauth/v3/token";
+/// Introspection endpoint path.
+pub const INTROSPECT_PATH: &str = "/oauth/v3/token/introspect";
+
+/// Access tokens live 30 minutes when HubSpot omits `expires_in`.
+const DEFAULT_EXPIRES_IN_SECS: i64 = 1800;
+
+/// A public app's OAuth settings.
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    /// The app's client id.
+    pub client_id: String,
+    /// The app's client secret.
+    pub client_secret: Secret,
+    /// Where HubSpot sends the user back with `code` and `state`.
+    pub redirect_uri: String,
+    /// API base for the token endpoints (default `https://api.hubapi.com`).
+    pub api_base: String,
+    /// Base of the authorize page (default `https://app.hubspot.com`).
+    pub authorize_base: String,
+}
+
+impl OAuthConfig {
+    /// Settings with HubSpot's production URLs.
+    pub fn new(
+        client_id: impl Into<String>,
+        client_secret: Secret,
+        redirect_uri: impl Into<String>,
+    ) -> Self {
+        OAuthConfig {
+            client_id: client_id.into(),
+            client_secret,
+            redirect_uri: redirect_uri.into(),
+            api_base: crate::client::DEFAULT_API_BASE.to_owned(),
+            authorize_base: DEFAULT_AUTHORIZE_BASE.to_owned(),
+        }
+    }
+}
+
+type Oauth2Client = oauth2::Client<
+    BasicErrorResponse,
+    BasicTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
 
 /// Answer of `POST /oauth/v3/token/introspect`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,4 +107,326 @@ pub struct IntrospectionResponse {
     /// The portal's domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hub_domain: Option<String>,
+}
+
+/// OAuth client of one public app. Cheap to clone.
+///
+/// ```
+/// use turris_hubspot::auth::{OAuthClient, OAuthConfig, Secret};
+///
+/// let oauth = OAuthClient::new(
+///     OAuthConfig::new("client-id", Secret::new("client-secret"), "https://example.com/callback"),
+///     reqwest::Client::new(),
+/// )
+/// .unwrap();
+/// let url = oauth.authorize_url(
+///     &["crm.objects.contacts.read", "oauth"],
+///     &["crm.lists.read"],
+///     "random-state",
+/// );
+/// assert!(url.as_str().starts_with("https://app.hubspot.com/oauth/authorize?"));
+/// ```
+#[derive(Clone)]
+pub struct OAuthClient {
+    inner: Arc<OAuthInner>,
+}
+
+struct OAuthInner {
+    config: OAuthConfig,
+    client: Oauth2Client,
+    http: reqwest::Client,
+    api_base: String,
+    observer: Arc<dyn Observer>,
+}
+
+impl std::fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("client_id", &self.inner.config.client_id)
+            .field("api_base", &self.inner.api_base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A transport error of the closure handed to `oauth2`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct TransportError(String);
+
+impl OAuthClient {
+    /// An OAuth client; `http` should be the process-wide reqwest client.
+    pub fn new(config: OAuthConfig, http: reqwest::Client) -> Result<Self> {
+        let api_base = config.api_base.trim_end_matches('/').to_owned();
+        let auth_url = AuthUrl::new(format!(
+            "{}/oauth/authorize",
+            config.authorize_base.trim_end_matches('/')
+        ))
+        .map_err(|e| Error::Config(format!("authorize url: {e}")))?;
+        let token_url = TokenUrl::new(format!("{api_base}{TOKEN_PATH}"))
+            .map_err(|e| Error::Config(format!("token url: {e}")))?;
+        let redirect = RedirectUrl::new(config.redirect_uri.clone())
+            .map_err(|e| Error::Config(format!("redirect uri: {e}")))?;
+        let client = oauth2::basic::BasicClient::new(ClientId::new(config.client_id.clone()))
+            .set_client_secret(ClientSecret::new(config.client_secret.expose().to_owned()))
+            .set_auth_type(AuthType::RequestBody)
+            .set_auth_uri(auth_url)
+            .set_token_uri(token_url)
+            .set_redirect_uri(redirect);
+        Ok(OAuthClient {
+            inner: Arc::new(OAuthInner {
+                config,
+                client,
+                http,
+                api_base,
+                observer: Arc::new(NoopObserver),
+            }),
+        })
+    }
+
+    /// Reports token calls to `observer` too (e.g. "Refresh HubSpot access token").
+    pub fn with_observer(self, observer: Arc<dyn Observer>) -> Self {
+        let inner = &*self.inner;
+        OAuthClient {
+            inner: Arc::new(OAuthInner {
+                config: inner.config.clone(),
+                client: inner.client.clone(),
+                http: inner.http.clone(),
+                api_base: inner.api_base.clone(),
+                observer,
+            }),
+        }
+    }
+
+    /// The app's client id.
+    pub fn client_id(&self) -> &str {
+        &self.inner.config.client_id
+    }
+
+    /// The authorize URL: `client_id`, `redirect_uri`, `scope` (space-separated),
+    /// `optional_scope` (space-separated, when any) and `state`.
+    pub fn authorize_url(&self, scopes: &[&str], optional_scopes: &[&str], state: &str) -> Url {
+        let state = state.to_owned();
+        let mut request = self
+            .inner
+            .client
+            .authorize_url(move || CsrfToken::new(state))
+            .add_scopes(scopes.iter().map(|s| Scope::new((*s).to_owned())));
+        if !optional_scopes.is_empty() {
+            request = request.add_extra_param("optional_scope", optional_scopes.join(" "));
+        }
+        request.url().0
+    }
+
+    /// Exchanges the authorization code of the callback for tokens.
+    pub async fn exchange_code(&self, code: &str) -> Result<TokenSet> {
+        let status = Arc::new(AtomicU16::new(0));
+        let http = self.http_fn(status.clone());
+        let result = self
+            .inner
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .request_async(&http)
+            .await;
+        let response = result.map_err(|e| token_error(e, status.load(Ordering::Relaxed), false))?;
+        token_set(&response, None)
+    }
+
+    /// Gets a new access token with `refresh_token`. A dead refresh token is
+    /// [`Error::RefreshTokenRevoked`]. When HubSpot sends no new refresh token, the old one
+    /// is kept in the returned set.
+    pub async fn refresh(&self, refresh_token: &Secret) -> Result<TokenSet> {
+        let status = Arc::new(AtomicU16::new(0));
+        let http = self.http_fn(status.clone());
+        let token = RefreshToken::new(refresh_token.expose().to_owned());
+        let result = self
+            .inner
+            .client
+            .exchange_refresh_token(&token)
+            .request_async(&http)
+            .await;
+        let response = result.map_err(|e| token_error(e, status.load(Ordering::Relaxed), true))?;
+        token_set(&response, Some(refresh_token))
+    }
+
+    /// Introspects a token (`POST /oauth/v3/token/introspect`): its portal (`hub_id`) and app.
+    pub async fn introspect(&self, token: &Secret) -> Result<IntrospectionResponse> {
+        let inner = &*self.inner;
+        let form = [
+            ("client_id", inner.config.client_id.as_str()),
+            ("client_secret", inner.config.client_secret.expose()),
+            ("token", token.expose()),
+        ];
+        let started = Instant::now();
+        let result = inner
+            .http
+            .post(format!("{}{INTROSPECT_PATH}", inner.api_base))
+            .header(http::header::ACCEPT, "application/json")
+            .form(&form)
+            .send()
+            .await;
+        let (status, body) = match result {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                match resp.bytes().await {
+                    Ok(b) => (status, b.to_vec()),
+                    Err(e) => {
+                        self.report(INTROSPECT_PATH, Some(status), None, started, Some(&e));
+                        return Err(Error::Transport(e));
+                    }
+                }
+            }
+            Err(e) => {
+                self.report(INTROSPECT_PATH, None, None, started, Some(&e));
+                return Err(Error::Transport(e));
+            }
+        };
+        if !(200..300).contains(&status) {
+            let err = HubSpotError::from_response(status, &body);
+            self.report(INTROSPECT_PATH, Some(status), Some(&err), started, None);
+            return Err(Error::Api(Box::new(err)));
+        }
+        self.report(INTROSPECT_PATH, Some(status), None, started, None);
+        serde_json::from_slice(&body).map_err(|e| Error::Decode(format!("introspect: {e}")))
+    }
+
+    fn report(
+        &self,
+        path: &str,
+        status: Option<u16>,
+        err: Option<&HubSpotError>,
+        started: Instant,
+        transport: Option<&reqwest::Error>,
+    ) {
+        self.inner.observer.on_call(&ApiCall {
+            method: Method::POST,
+            path: path.to_owned(),
+            status,
+            category: err.and_then(|e| e.category.clone()),
+            correlation_id: err.and_then(|e| e.correlation_id.clone()),
+            error: err
+                .map(|e| e.to_string())
+                .or_else(|| transport.map(|e| e.to_string())),
+            duration: started.elapsed(),
+            attempt: 1,
+            object_id: None,
+        });
+    }
+
+    /// The HTTP function handed to `oauth2`: our reqwest client, reporting to the observer and
+    /// remembering the status (to tell a dead refresh token from an outage).
+    fn http_fn(
+        &self,
+        status_out: Arc<AtomicU16>,
+    ) -> impl Fn(
+        oauth2::HttpRequest,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, TransportError>> + Send>,
+    > {
+        let this = self.clone();
+        move |request: oauth2::HttpRequest| {
+            let this = this.clone();
+            let status_out = status_out.clone();
+            Box::pin(async move {
+                let (parts, body) = request.into_parts();
+                let path = parts.uri.path().to_owned();
+                let started = Instant::now();
+                let sent = this
+                    .inner
+                    .http
+                    .request(parts.method, parts.uri.to_string())
+                    .headers(parts.headers)
+                    .body(body)
+                    .send()
+                    .await;
+                let resp = match sent {
+                    Ok(resp) => resp,
+                    Err(e) => {
+                        this.report(&path, None, None, started, Some(&e));
+                        return Err(TransportError(e.to_string()));
+                    }
+                };
+                let status = resp.status();
+                let headers = resp.headers().clone();
+                let bytes = match resp.bytes().await {
+                    Ok(b) => b.to_vec(),
+                    Err(e) => {
+                        this.report(&path, Some(status.as_u16()), None, started, Some(&e));
+                        return Err(TransportError(e.to_string()));
+                    }
+                };
+                status_out.store(status.as_u16(), Ordering::Relaxed);
+                let err = (!status.is_success())
+                    .then(|| HubSpotError::from_response(status.as_u16(), &bytes));
+                this.report(&path, Some(status.as_u16()), err.as_ref(), started, None);
+                let mut response = http::Response::builder().status(status);
+                if let Some(h) = response.headers_mut() {
+                    *h = headers;
+                }
+                response
+                    .body(bytes)
+                    .map_err(|e| TransportError(e.to_string()))
+            })
+        }
+    }
+}
+
+fn token_set(response: &BasicTokenResponse, previous_refresh: Option<&Secret>) -> Result<TokenSet> {
+    let refresh_token = match (response.refresh_token(), previous_refresh) {
+        (Some(rt), _) => Secret::new(rt.secret().clone()),
+        (None, Some(prev)) => prev.clone(),
+        (None, None) => return Err(Error::OAuth("token answer has no refresh token".to_owned())),
+    };
+    let expires_in = response
+        .expires_in()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .unwrap_or(DEFAULT_EXPIRES_IN_SECS);
+    Ok(TokenSet {
+        access_token: Secret::new(response.access_token().secret().clone()),
+        refresh_token,
+        expires_at: Utc::now() + chrono::Duration::seconds(expires_in),
+    })
+}
+
+/// Markers of a dead refresh token in HubSpot's answers.
+const DEAD_REFRESH_MARKERS: [&str; 2] = ["BAD_REFRESH_TOKEN", "invalid_grant"];
+
+fn token_error(
+    err: RequestTokenError<TransportError, BasicErrorResponse>,
+    status: u16,
+    refreshing: bool,
+) -> Error {
+    let (message, markers): (String, Vec<String>) = match &err {
+        RequestTokenError::ServerResponse(resp) => (
+            resp.error_description()
+                .cloned()
+                .unwrap_or_else(|| resp.error().to_string()),
+            vec![resp.error().to_string()],
+        ),
+        RequestTokenError::Parse(_, body) => {
+            let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            let field = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+            let message = field("message")
+                .or_else(|| field("error_description"))
+                .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+            let markers = ["status", "error", "category", "subCategory"]
+                .iter()
+                .filter_map(|k| field(k))
+                .collect();
+            (message, markers)
+        }
+        RequestTokenError::Request(e) => (e.to_string(), Vec::new()),
+        RequestTokenError::Other(m) => (m.clone(), Vec::new()),
+    };
+    let dead = refreshing
+        && (status == 400 || status == 401)
+        && markers
+            .iter()
+            .any(|m| DEAD_REFRESH_MARKERS.contains(&m.as_str()));
+    if dead {
+        Error::RefreshTokenRevoked { message }
+    } else if status == 0 {
+        Error::OAuth(message)
+    } else {
+        Error::OAuth(format!("{status}: {message}"))
+    }
 }

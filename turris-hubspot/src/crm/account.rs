@@ -24,3 +24,12 @@ pub struct AccountDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_hosting_location: Option<String>,
 }
+
+impl crate::HubSpotClient {
+    /// `GET /account-info/v3/details`: the portal of the token (how a private-app connection
+    /// learns its portal id).
+    pub async fn account_details(&self) -> crate::Result<AccountDetails> {
+        let req = crate::client::ApiRequest::new(http::Method::GET, "/account-info/v3/details");
+        self.send_json(req).await
+    }
+}

@@ -159,3 +159,116 @@ pub(crate) mod id_as_string {
         })
     }
 }
+
+use crate::client::{ApiRequest, seg};
+use http::Method;
+
+impl crate::HubSpotClient {
+    /// `GET /crm/v4/objects/{from}/{id}/associations/{to}`: every associated record, all pages.
+    pub async fn associations(
+        &self,
+        from: &super::ObjectType,
+        id: &str,
+        to: &super::ObjectType,
+    ) -> crate::Result<Vec<MultiAssociatedObjectWithLabel>> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut req = ApiRequest::new(
+                Method::GET,
+                format!("/crm/v4/objects/{from}/{}/associations/{to}", seg(id)),
+            )
+            .object_id(id)
+            .query("limit", "500");
+            if let Some(after) = &after {
+                req = req.query("after", after.clone());
+            }
+            let page: AssociationsResponse = self.send_json(req).await?;
+            let next = page.paging.and_then(|p| p.next).map(|n| n.after);
+            all.extend(page.results);
+            match next {
+                Some(n) if after.as_deref() != Some(n.as_str()) => after = Some(n),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// `PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}`: the default
+    /// (unlabeled) association, e.g. contact → company type 279.
+    pub async fn associate_default(
+        &self,
+        from: &super::ObjectType,
+        id: &str,
+        to: &super::ObjectType,
+        to_id: &str,
+    ) -> crate::Result<()> {
+        let req = ApiRequest::new(
+            Method::PUT,
+            format!(
+                "/crm/v4/objects/{from}/{}/associations/default/{to}/{}",
+                seg(id),
+                seg(to_id)
+            ),
+        )
+        .object_id(id);
+        self.send_empty(req).await
+    }
+
+    /// `PUT /crm/v4/objects/{from}/{id}/associations/{to}/{toId}` with explicit types.
+    pub async fn associate(
+        &self,
+        from: &super::ObjectType,
+        id: &str,
+        to: &super::ObjectType,
+        to_id: &str,
+        types: &[AssociationSpec],
+    ) -> crate::Result<()> {
+        let req = ApiRequest::new(
+            Method::PUT,
+            format!(
+                "/crm/v4/objects/{from}/{}/associations/{to}/{}",
+                seg(id),
+                seg(to_id)
+            ),
+        )
+        .object_id(id)
+        .json(&types)?;
+        self.send_empty(req).await
+    }
+
+    /// Contact → company, unlabeled (type 279).
+    pub async fn associate_contact_to_company(
+        &self,
+        contact_id: &str,
+        company_id: &str,
+    ) -> crate::Result<()> {
+        self.associate(
+            &super::ObjectType::Contacts,
+            contact_id,
+            &super::ObjectType::Companies,
+            company_id,
+            &[AssociationSpec::hubspot_defined(CONTACT_TO_COMPANY)],
+        )
+        .await
+    }
+
+    /// `POST /crm/v4/associations/{from}/{to}/batch/associate/default`, chunked by 100.
+    pub async fn batch_associate_default(
+        &self,
+        from: &super::ObjectType,
+        to: &super::ObjectType,
+        pairs: &[AssociationPair],
+    ) -> crate::Result<()> {
+        for chunk in pairs.chunks(super::batch::MAX_BATCH_INPUTS) {
+            let req = ApiRequest::new(
+                Method::POST,
+                format!("/crm/v4/associations/{from}/{to}/batch/associate/default"),
+            )
+            .json(&super::batch::BatchInput {
+                inputs: chunk.to_vec(),
+            })?;
+            self.send_empty(req).await?;
+        }
+        Ok(())
+    }
+}

@@ -154,3 +154,158 @@ pub struct ChunkFailure {
     /// Why the chunk failed.
     pub error: crate::Error,
 }
+
+use crate::client::ApiRequest;
+use crate::{Error, HubSpotClient, Result};
+use http::Method;
+use serde::de::DeserializeOwned;
+
+use super::{ObjectType, SimplePublicObjectInputForCreate};
+
+impl HubSpotClient {
+    /// `POST /crm/v3/objects/{type}/batch/read`, chunked by 100.
+    pub async fn batch_read(
+        &self,
+        object: &ObjectType,
+        ids: &[String],
+        properties: &[&str],
+        id_property: Option<&str>,
+    ) -> BatchOutcome<SimplePublicObject> {
+        let path = format!("/crm/v3/objects/{object}/batch/read");
+        self.batch(&path, ids, |chunk| BatchReadInput {
+            properties: properties.iter().map(|p| (*p).to_owned()).collect(),
+            id_property: id_property.map(str::to_owned),
+            inputs: chunk.iter().map(|id| id.clone().into()).collect(),
+        })
+        .await
+    }
+
+    /// `POST /crm/v3/objects/{type}/batch/create`, chunked by 100.
+    pub async fn batch_create(
+        &self,
+        object: &ObjectType,
+        inputs: &[SimplePublicObjectInputForCreate],
+    ) -> BatchOutcome<SimplePublicObject> {
+        let path = format!("/crm/v3/objects/{object}/batch/create");
+        self.batch(&path, inputs, |chunk| BatchInput {
+            inputs: chunk.to_vec(),
+        })
+        .await
+    }
+
+    /// `POST /crm/v3/objects/{type}/batch/update`, chunked by 100.
+    pub async fn batch_update(
+        &self,
+        object: &ObjectType,
+        inputs: &[BatchUpdateInput],
+    ) -> BatchOutcome<SimplePublicObject> {
+        let path = format!("/crm/v3/objects/{object}/batch/update");
+        self.batch(&path, inputs, |chunk| BatchInput {
+            inputs: chunk.to_vec(),
+        })
+        .await
+    }
+
+    /// `POST /crm/v3/objects/{type}/batch/upsert`, chunked by 100.
+    pub async fn batch_upsert(
+        &self,
+        object: &ObjectType,
+        inputs: &[UpsertInput],
+    ) -> BatchOutcome<UpsertResult> {
+        let path = format!("/crm/v3/objects/{object}/batch/upsert");
+        self.batch(&path, inputs, |chunk| BatchInput {
+            inputs: chunk.to_vec(),
+        })
+        .await
+    }
+
+    /// `POST /crm/v3/objects/{type}/batch/archive`, chunked by 100.
+    pub async fn batch_archive(&self, object: &ObjectType, ids: &[String]) -> BatchOutcome<()> {
+        let path = format!("/crm/v3/objects/{object}/batch/archive");
+        let mut outcome = BatchOutcome::default();
+        for (index, chunk) in ids.chunks(MAX_BATCH_INPUTS).enumerate() {
+            let start = index * MAX_BATCH_INPUTS;
+            let body = BatchInput {
+                inputs: chunk
+                    .iter()
+                    .map(|id| PublicObjectId::from(id.clone()))
+                    .collect::<Vec<_>>(),
+            };
+            let result = match ApiRequest::new(Method::POST, path.clone()).json(&body) {
+                Ok(req) => self.send_empty(req).await,
+                Err(e) => Err(e),
+            };
+            if let Err(error) = result {
+                let fatal = is_fatal(&error);
+                outcome.failed_chunks.push(ChunkFailure {
+                    inputs: start..start + chunk.len(),
+                    error,
+                });
+                if fatal {
+                    skip_rest(&mut outcome, start + chunk.len(), ids.len());
+                    break;
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Sends `inputs` in chunks of 100 to `path` and combines the answers. A 207 answer's
+    /// `errors` become per-input failures; a chunk refused as a whole is a [`ChunkFailure`].
+    /// After an error no later call can fix (daily limit, dead token) the rest is not sent.
+    async fn batch<I, B, T>(
+        &self,
+        path: &str,
+        inputs: &[I],
+        body: impl Fn(&[I]) -> B,
+    ) -> BatchOutcome<T>
+    where
+        B: serde::Serialize,
+        T: DeserializeOwned,
+    {
+        let mut outcome = BatchOutcome::default();
+        for (index, chunk) in inputs.chunks(MAX_BATCH_INPUTS).enumerate() {
+            let start = index * MAX_BATCH_INPUTS;
+            let result: Result<BatchResponse<T>> =
+                match ApiRequest::new(Method::POST, path).json(&body(chunk)) {
+                    Ok(req) => self.send_json(req).await,
+                    Err(e) => Err(e),
+                };
+            match result {
+                Ok(response) => {
+                    outcome.results.extend(response.results);
+                    outcome.errors.extend(response.errors);
+                }
+                Err(error) => {
+                    let fatal = is_fatal(&error);
+                    outcome.failed_chunks.push(ChunkFailure {
+                        inputs: start..start + chunk.len(),
+                        error,
+                    });
+                    if fatal {
+                        skip_rest(&mut outcome, start + chunk.len(), inputs.len());
+                        break;
+                    }
+                }
+            }
+        }
+        outcome
+    }
+}
+
+/// Errors after which sending more chunks is pointless.
+fn is_fatal(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::DailyLimit(_) | Error::RefreshTokenRevoked { .. } | Error::TokenSink(_)
+    ) || matches!(error.status(), Some(401 | 403))
+}
+
+fn skip_rest<T>(outcome: &mut BatchOutcome<T>, from: usize, to: usize) {
+    if from < to {
+        outcome.failed_chunks.push(ChunkFailure {
+            inputs: from..to,
+            error: Error::Config("not sent: an earlier chunk failed for good".to_owned()),
+        });
+    }
+}

@@ -54,3 +54,58 @@ pub struct MembershipsUpdateResponse {
     #[serde(default)]
     pub record_ids_missing: Vec<String>,
 }
+
+use crate::client::{ApiRequest, seg};
+use http::Method;
+
+impl crate::HubSpotClient {
+    /// `POST /crm/v3/lists/`: creates a static (`MANUAL`) list of `object` records.
+    pub async fn create_static_list(
+        &self,
+        name: &str,
+        object: &super::ObjectType,
+    ) -> crate::Result<PublicObjectList> {
+        let body = ListCreateRequest {
+            name: name.to_owned(),
+            object_type_id: object.type_id().to_owned(),
+            processing_type: "MANUAL".to_owned(),
+        };
+        let req = ApiRequest::new(Method::POST, "/crm/v3/lists/").json(&body)?;
+        let created: ListCreateResponse = self.send_json(req).await?;
+        Ok(created.list)
+    }
+
+    /// `PUT /crm/v3/lists/{id}/memberships/add`.
+    pub async fn add_list_members(
+        &self,
+        list_id: &str,
+        record_ids: &[String],
+    ) -> crate::Result<MembershipsUpdateResponse> {
+        self.change_list_members(list_id, "add", record_ids).await
+    }
+
+    /// `PUT /crm/v3/lists/{id}/memberships/remove`.
+    pub async fn remove_list_members(
+        &self,
+        list_id: &str,
+        record_ids: &[String],
+    ) -> crate::Result<MembershipsUpdateResponse> {
+        self.change_list_members(list_id, "remove", record_ids)
+            .await
+    }
+
+    async fn change_list_members(
+        &self,
+        list_id: &str,
+        action: &str,
+        record_ids: &[String],
+    ) -> crate::Result<MembershipsUpdateResponse> {
+        let req = ApiRequest::new(
+            Method::PUT,
+            format!("/crm/v3/lists/{}/memberships/{action}", seg(list_id)),
+        )
+        .object_id(list_id)
+        .json(&record_ids)?;
+        self.send_json(req).await
+    }
+}

@@ -73,3 +73,18 @@ pub struct ModificationMetadata {
     #[serde(default)]
     pub archivable: bool,
 }
+
+impl crate::HubSpotClient {
+    /// `GET /crm/v3/properties/{type}`: every property of the object.
+    pub async fn list_properties(
+        &self,
+        object: &super::ObjectType,
+    ) -> crate::Result<Vec<PropertyDefinition>> {
+        let req = crate::client::ApiRequest::new(
+            http::Method::GET,
+            format!("/crm/v3/properties/{object}"),
+        );
+        let page: super::CollectionResponse<PropertyDefinition> = self.send_json(req).await?;
+        Ok(page.results)
+    }
+}

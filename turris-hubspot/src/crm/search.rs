@@ -167,3 +167,135 @@ pub struct SearchResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paging: Option<Paging>,
 }
+
+use crate::client::ApiRequest;
+use crate::rate_limit::BudgetKind;
+use crate::{HubSpotClient, Result};
+use http::Method;
+
+use super::ObjectType;
+
+impl HubSpotClient {
+    /// One page of `POST /crm/v3/objects/{type}/search` (spends the search budget).
+    pub async fn search_page(
+        &self,
+        object: &ObjectType,
+        request: &SearchRequest,
+    ) -> Result<SearchResponse> {
+        let req = ApiRequest::new(Method::POST, format!("/crm/v3/objects/{object}/search"))
+            .budget(BudgetKind::Search)
+            .json(request)?;
+        self.send_json(req).await
+    }
+
+    /// Every match of `request`, past HubSpot's 10,000-results-per-query cap.
+    ///
+    /// Sorts by `hs_object_id` ascending (replacing the request's sorts) and pages with 200;
+    /// before a query would pass 10,000 results it starts a new query with
+    /// `hs_object_id GT <last id>` added to every filter group. The request's `after` is
+    /// ignored. Each filter group gains one filter, so a group must leave room for it.
+    pub async fn search_all(
+        &self,
+        object: &ObjectType,
+        request: &SearchRequest,
+    ) -> Result<Vec<SimplePublicObject>> {
+        let limit = request
+            .limit
+            .unwrap_or(MAX_SEARCH_PAGE)
+            .clamp(1, MAX_SEARCH_PAGE);
+        let mut all: Vec<SimplePublicObject> = Vec::new();
+        let mut last_id: Option<String> = None;
+        loop {
+            // One window: a query of at most 10,000 results.
+            let mut query = windowed(request, last_id.as_deref(), limit);
+            let mut fetched: u64 = 0;
+            let mut restart = false;
+            loop {
+                let page = self.search_page(object, &query).await?;
+                fetched += page.results.len() as u64;
+                if let Some(last) = page.results.last() {
+                    last_id = Some(last.id.clone());
+                }
+                let next = page.paging.and_then(|p| p.next).map(|n| n.after);
+                let got = page.results.len();
+                all.extend(page.results);
+                if got == 0 {
+                    break;
+                }
+                match next {
+                    Some(after) if fetched + u64::from(limit) <= MAX_SEARCH_RESULTS => {
+                        query.after = Some(after);
+                    }
+                    Some(_) => {
+                        restart = true;
+                        break;
+                    }
+                    None => {
+                        // HubSpot may stop paging at the cap while `total` says there is more.
+                        restart = page.total > fetched;
+                        break;
+                    }
+                }
+            }
+            if !restart {
+                return Ok(all);
+            }
+        }
+    }
+}
+
+/// The query of one window: sorted by id, restarted above `last_id`.
+fn windowed(request: &SearchRequest, last_id: Option<&str>, limit: u32) -> SearchRequest {
+    let mut query = request.clone();
+    query.after = None;
+    query.limit = Some(limit);
+    query.sorts = vec![Sort {
+        property_name: "hs_object_id".to_owned(),
+        direction: SortDirection::Ascending,
+    }];
+    if let Some(last) = last_id {
+        let above = Filter::new("hs_object_id", FilterOperator::Gt, last);
+        if query.filter_groups.is_empty() {
+            query.filter_groups.push(FilterGroup {
+                filters: vec![above],
+            });
+        } else {
+            for group in &mut query.filter_groups {
+                group.filters.push(above.clone());
+            }
+        }
+    }
+    query
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_adds_the_id_floor_to_every_group_and_sorts_by_id() {
+        let request = SearchRequest {
+            filter_groups: vec![
+                FilterGroup {
+                    filters: vec![Filter::eq("state", "CA")],
+                },
+                FilterGroup {
+                    filters: vec![Filter::has_property("npn")],
+                },
+            ],
+            after: Some("400".to_owned()),
+            ..SearchRequest::default()
+        };
+        let query = windowed(&request, Some("9001"), 200);
+        assert_eq!(query.after, None);
+        assert_eq!(query.sorts[0].property_name, "hs_object_id");
+        assert_eq!(query.sorts[0].direction, SortDirection::Ascending);
+        for group in &query.filter_groups {
+            let floor = group.filters.last().unwrap();
+            assert_eq!(floor.operator, FilterOperator::Gt);
+            assert_eq!(floor.value.as_deref(), Some("9001"));
+        }
+        let first = windowed(&SearchRequest::default(), None, 200);
+        assert!(first.filter_groups.is_empty());
+    }
+}

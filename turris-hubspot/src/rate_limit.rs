@@ -1,0 +1,240 @@
+//! Client-side throttling: per-portal token buckets for the general budget and for search.
+//!
+//! HubSpot counts requests per portal (and per app), so one [`RateLimiter`] should be shared by
+//! every client of the process (it is a cheap clone) and keyed by portal id.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// One budget: `requests` per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Requests allowed in the window.
+    pub requests: u32,
+    /// The window.
+    pub per: Duration,
+}
+
+impl Budget {
+    /// `requests` per `per`.
+    pub const fn new(requests: u32, per: Duration) -> Self {
+        Budget { requests, per }
+    }
+}
+
+/// Private-app rate-limit tiers (per 10 seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivateAppTier {
+    /// Free and Starter: 100 per 10 s.
+    FreeOrStarter,
+    /// Professional and Enterprise: 190 per 10 s.
+    ProfessionalOrEnterprise,
+    /// With the API limit increase add-on: 250 per 10 s.
+    ApiAddOn,
+}
+
+/// The budgets the limiter enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    /// Every call except search.
+    pub general: Budget,
+    /// `POST /crm/v3/objects/{type}/search`.
+    pub search: Budget,
+}
+
+impl RateLimitConfig {
+    /// Public (OAuth) apps: 110 per 10 s per portal; search 5 per second.
+    pub const fn public_app() -> Self {
+        RateLimitConfig {
+            general: Budget::new(110, Duration::from_secs(10)),
+            search: Budget::new(5, Duration::from_secs(1)),
+        }
+    }
+
+    /// Private apps of the given tier; search 5 per second.
+    pub const fn private_app(tier: PrivateAppTier) -> Self {
+        let requests = match tier {
+            PrivateAppTier::FreeOrStarter => 100,
+            PrivateAppTier::ProfessionalOrEnterprise => 190,
+            PrivateAppTier::ApiAddOn => 250,
+        };
+        RateLimitConfig {
+            general: Budget::new(requests, Duration::from_secs(10)),
+            search: Budget::new(5, Duration::from_secs(1)),
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig::public_app()
+    }
+}
+
+/// Which budget a call spends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BudgetKind {
+    /// The general budget.
+    General,
+    /// The search budget.
+    Search,
+}
+
+/// Per-portal token buckets; waits (never fails) when a budget is spent.
+#[derive(Clone, Debug)]
+pub struct RateLimiter {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: RateLimitConfig,
+    buckets: Mutex<HashMap<(String, BudgetKind), SharedBucket>>,
+}
+
+type SharedBucket = Arc<tokio::sync::Mutex<Bucket>>;
+
+#[derive(Debug)]
+struct Bucket {
+    capacity: f64,
+    tokens: f64,
+    per_second: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(budget: Budget) -> Self {
+        let capacity = f64::from(budget.requests.max(1));
+        Bucket {
+            capacity,
+            tokens: capacity,
+            per_second: capacity / budget.per.as_secs_f64().max(f64::EPSILON),
+            last: Instant::now(),
+        }
+    }
+
+    fn refill(&mut self) {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
+        self.last = now;
+    }
+}
+
+impl RateLimiter {
+    /// A limiter with these budgets.
+    pub fn new(config: RateLimitConfig) -> Self {
+        RateLimiter {
+            inner: Arc::new(Inner {
+                config,
+                buckets: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The budgets.
+    pub fn config(&self) -> RateLimitConfig {
+        self.inner.config
+    }
+
+    /// Waits until `portal` may spend one request of `kind`, then spends it.
+    pub async fn acquire(&self, portal: &str, kind: BudgetKind) {
+        let bucket = {
+            let mut buckets = self.inner.buckets.lock().unwrap_or_else(|e| e.into_inner());
+            buckets
+                .entry((portal.to_owned(), kind))
+                .or_insert_with(|| {
+                    let budget = match kind {
+                        BudgetKind::General => self.inner.config.general,
+                        BudgetKind::Search => self.inner.config.search,
+                    };
+                    Arc::new(tokio::sync::Mutex::new(Bucket::new(budget)))
+                })
+                .clone()
+        };
+        // Holding the (fair, FIFO) async lock while waiting queues callers in arrival order.
+        let mut bucket = bucket.lock().await;
+        bucket.refill();
+        if bucket.tokens < 1.0 {
+            let wait = (1.0 - bucket.tokens) / bucket.per_second;
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+            bucket.refill();
+        }
+        bucket.tokens = (bucket.tokens - 1.0).max(0.0);
+    }
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        RateLimiter::new(RateLimitConfig::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+
+    fn limiter(general: u32, search: u32) -> RateLimiter {
+        RateLimiter::new(RateLimitConfig {
+            general: Budget::new(general, Duration::from_secs(10)),
+            search: Budget::new(search, Duration::from_secs(1)),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_spent_budget_makes_the_next_caller_wait_instead_of_failing() {
+        let limiter = limiter(2, 5);
+        assert!(
+            limiter
+                .acquire("1", BudgetKind::General)
+                .now_or_never()
+                .is_some()
+        );
+        assert!(
+            limiter
+                .acquire("1", BudgetKind::General)
+                .now_or_never()
+                .is_some()
+        );
+        // The third request is pending (sleeping for a refill), not an error.
+        assert!(
+            limiter
+                .acquire("1", BudgetKind::General)
+                .now_or_never()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn portals_and_budgets_do_not_share_buckets() {
+        let limiter = limiter(1, 1);
+        assert!(
+            limiter
+                .acquire("1", BudgetKind::General)
+                .now_or_never()
+                .is_some()
+        );
+        assert!(
+            limiter
+                .acquire("2", BudgetKind::General)
+                .now_or_never()
+                .is_some()
+        );
+        assert!(
+            limiter
+                .acquire("1", BudgetKind::Search)
+                .now_or_never()
+                .is_some()
+        );
+        assert!(
+            limiter
+                .acquire("1", BudgetKind::General)
+                .now_or_never()
+                .is_none()
+        );
+    }
+}
