@@ -158,7 +158,7 @@ pub enum VerifyError {
     /// The timestamp is further in the future than the tolerance allows.
     #[error("timestamp too far in the future")]
     TooNew,
-    /// `X-Turris-Signature` is not 64 hex characters.
+    /// `X-Turris-Signature` is not 64 lower-case hex characters.
     #[error("malformed signature")]
     MalformedSignature,
     /// The signature matches none of the secrets.
@@ -284,7 +284,12 @@ impl Verifier {
             }
         }
         let mut expected = [0u8; MAC_LEN];
-        if signature.len() != MAC_LEN * 2 {
+        // Lower-case hex only, as sent: the same rule as a string comparison in any language.
+        if signature.len() != MAC_LEN * 2
+            || !signature
+                .iter()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return Err(VerifyError::MalformedSignature);
         }
         hex::decode_to_slice(signature, &mut expected)

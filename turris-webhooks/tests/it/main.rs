@@ -1,0 +1,5 @@
+//! Integration tests of turris-webhooks, in one binary.
+
+mod envelope;
+mod signature;
+mod url;
