@@ -1,0 +1,211 @@
+//! An organization's HubSpot integration settings, as stored: connection status, mapping,
+//! sync matrix, invitation settings, the cached property schemas and the per-property webhook
+//! subscription status. Tokens are not here: the server keeps them encrypted on its own.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::invitation::InvitationSettings;
+use crate::mapping::{MappingSettings, RecordMapping};
+use crate::matrix::{Direction, SyncMatrix, SyncObject};
+use crate::property::{ObjectSchema, ObjectType};
+
+/// The integration card's status pill.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    /// No HubSpot account connected.
+    #[default]
+    NotConnected,
+    /// Connected with valid tokens.
+    Connected,
+    /// The last token refresh failed or the app was revoked; sync is paused.
+    Error,
+}
+
+/// The connection to one HubSpot portal.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    /// The status.
+    pub status: ConnectionStatus,
+    /// The HubSpot portal (hub) id, once connected.
+    #[serde(default)]
+    pub portal_id: Option<u64>,
+    /// When the connection was (re)established.
+    #[serde(default)]
+    pub connected_at: Option<DateTime<Utc>>,
+    /// Why the status is `error`.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+impl Connection {
+    /// Whether sync may run: connected, not in error.
+    pub fn is_active(&self) -> bool {
+        self.status == ConnectionStatus::Connected
+    }
+}
+
+/// A property's inbound webhook subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookStatus {
+    /// Being created, or waiting for a retry.
+    Pending,
+    /// Active: changes flow in.
+    Live,
+}
+
+/// The subscription status of one property.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PropertySubscription {
+    /// The object.
+    pub object: ObjectType,
+    /// The property.
+    pub property: String,
+    /// The status.
+    pub status: WebhookStatus,
+}
+
+/// Everything an organization configured for HubSpot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationSettings {
+    /// The connection.
+    #[serde(default)]
+    pub connection: Connection,
+    /// The field mapping.
+    #[serde(default)]
+    pub mapping: MappingSettings,
+    /// The ongoing-sync matrix.
+    #[serde(default)]
+    pub matrix: SyncMatrix,
+    /// Auto-invite settings.
+    #[serde(default)]
+    pub invitations: InvitationSettings,
+    /// The cached company properties.
+    #[serde(default)]
+    pub company_schema: Option<ObjectSchema>,
+    /// The cached contact properties.
+    #[serde(default)]
+    pub contact_schema: Option<ObjectSchema>,
+    /// Per-property webhook subscription status.
+    #[serde(default)]
+    pub subscriptions: Vec<PropertySubscription>,
+}
+
+impl IntegrationSettings {
+    /// The subscription status of a property, if one was recorded.
+    pub fn subscription_status(&self, object: ObjectType, property: &str) -> Option<WebhookStatus> {
+        self.subscriptions
+            .iter()
+            .find(|s| s.object == object && s.property == property)
+            .map(|s| s.status)
+    }
+
+    /// Records a property's subscription status.
+    pub fn set_subscription_status(
+        &mut self,
+        object: ObjectType,
+        property: &str,
+        status: WebhookStatus,
+    ) {
+        match self
+            .subscriptions
+            .iter_mut()
+            .find(|s| s.object == object && s.property == property)
+        {
+            Some(existing) => existing.status = status,
+            None => self.subscriptions.push(PropertySubscription {
+                object,
+                property: property.to_owned(),
+                status,
+            }),
+        }
+    }
+
+    /// The `(object, property)` pairs that need a `propertyChange` subscription: every mapped
+    /// property (and identifier property) of each inbound-enabled object, without duplicates.
+    ///
+    /// ```
+    /// use turris_core::integration::IntegrationSettings;
+    /// use turris_core::matrix::{Direction, SyncObject};
+    /// use turris_core::property::ObjectType;
+    /// use turris_core::{Condition, IdentifierFilter};
+    ///
+    /// let mut settings = IntegrationSettings::default();
+    /// assert!(settings.required_subscriptions().is_empty());
+    /// settings.mapping.agency.identifier = Some(IdentifierFilter::ApplyFilter(Condition::equals("type", "Agency")));
+    /// settings.matrix.enable(SyncObject::Agency, Direction::Inbound, &settings.mapping.clone()).unwrap();
+    /// assert_eq!(
+    ///     settings.required_subscriptions(),
+    ///     [(ObjectType::Company, "type".to_string()), (ObjectType::Company, "name".to_string())]
+    /// );
+    /// ```
+    pub fn required_subscriptions(&self) -> Vec<(ObjectType, String)> {
+        let mut wanted: Vec<(ObjectType, String)> = Vec::new();
+        let mut add = |object: ObjectType, property: &str| {
+            if !wanted.iter().any(|(o, p)| *o == object && p == property) {
+                wanted.push((object, property.to_owned()));
+            }
+        };
+        if self
+            .matrix
+            .is_enabled(SyncObject::Agency, Direction::Inbound)
+        {
+            let mapping = &self.mapping.agency;
+            if let Some(p) = mapping.identifier.as_ref().and_then(|f| f.property()) {
+                add(ObjectType::Company, p);
+            }
+            for (_, p) in mapping.mapped() {
+                add(ObjectType::Company, p);
+            }
+        }
+        if let Some(mapping) = self.mapping.agent.as_ref().filter(|_| {
+            self.matrix
+                .is_enabled(SyncObject::Agents, Direction::Inbound)
+        }) {
+            if let Some(p) = mapping.identifier.as_ref().and_then(|f| f.property()) {
+                add(ObjectType::Contact, p);
+            }
+            for (_, p) in mapping.mapped() {
+                add(ObjectType::Contact, p);
+            }
+        }
+        wanted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscription_status_is_recorded_per_object_and_property() {
+        let mut s = IntegrationSettings::default();
+        assert_eq!(s.subscription_status(ObjectType::Company, "name"), None);
+        s.set_subscription_status(ObjectType::Company, "name", WebhookStatus::Pending);
+        s.set_subscription_status(ObjectType::Contact, "name", WebhookStatus::Live);
+        s.set_subscription_status(ObjectType::Company, "name", WebhookStatus::Live);
+        assert_eq!(
+            s.subscription_status(ObjectType::Company, "name"),
+            Some(WebhookStatus::Live)
+        );
+        assert_eq!(s.subscriptions.len(), 2);
+    }
+
+    #[test]
+    fn default_settings_are_disconnected_and_serialize_round_trip() {
+        let s = IntegrationSettings::default();
+        assert_eq!(s.connection.status, ConnectionStatus::NotConnected);
+        assert!(!s.connection.is_active());
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            serde_json::from_str::<IntegrationSettings>(&json).unwrap(),
+            s
+        );
+        assert_eq!(
+            serde_json::from_str::<IntegrationSettings>("{}").unwrap(),
+            s
+        );
+    }
+}

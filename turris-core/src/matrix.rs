@@ -1,0 +1,457 @@
+//! The ongoing-sync matrix: object (agency, agency contacts, agents) × direction (inbound
+//! HubSpot → Turris, outbound Turris → HubSpot).
+//!
+//! Turning a toggle on checks its prerequisites and names every missing piece; turning one off
+//! always succeeds, so sync can be paused while a mapping is fixed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+use crate::mapping::{AgencyField, AgentField, MappingSettings, RecordMapping};
+
+/// A column of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncObject {
+    /// HubSpot Companies ↔ Turris agencies.
+    Agency,
+    /// HubSpot Contacts ↔ Turris agency contacts.
+    AgencyContacts,
+    /// HubSpot Contacts ↔ Turris agents.
+    Agents,
+}
+
+impl SyncObject {
+    /// Every column, in the UI's order.
+    pub const ALL: [SyncObject; 3] = [
+        SyncObject::Agency,
+        SyncObject::AgencyContacts,
+        SyncObject::Agents,
+    ];
+
+    /// The serde name (`agency_contacts`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncObject::Agency => "agency",
+            SyncObject::AgencyContacts => "agency_contacts",
+            SyncObject::Agents => "agents",
+        }
+    }
+}
+
+/// A row of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// HubSpot → Turris.
+    Inbound,
+    /// Turris → HubSpot.
+    Outbound,
+}
+
+/// The two toggles of one column.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Toggles {
+    /// HubSpot → Turris.
+    #[serde(default)]
+    pub inbound: bool,
+    /// Turris → HubSpot.
+    #[serde(default)]
+    pub outbound: bool,
+}
+
+/// Something a toggle needs before it can be turned on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prerequisite {
+    /// The agency identifier filter is configured and complete.
+    AgencyIdentifier,
+    /// The agency name is mapped.
+    AgencyName,
+    /// The agent identifier filter is configured and complete.
+    AgentIdentifier,
+    /// The agent first name is mapped.
+    AgentFirstName,
+    /// The agent last name is mapped.
+    AgentLastName,
+    /// Agency inbound sync is on (agency contacts are synced for synced agencies only).
+    AgencyInbound,
+}
+
+impl Prerequisite {
+    /// The settings path of the missing piece (`agency.identifier`).
+    pub fn path(self) -> &'static str {
+        match self {
+            Prerequisite::AgencyIdentifier => "agency.identifier",
+            Prerequisite::AgencyName => "agency.name",
+            Prerequisite::AgentIdentifier => "agent.identifier",
+            Prerequisite::AgentFirstName => "agent.first_name",
+            Prerequisite::AgentLastName => "agent.last_name",
+            Prerequisite::AgencyInbound => "matrix.agency.inbound",
+        }
+    }
+
+    /// What is missing, short and lower-case.
+    pub fn message(self) -> &'static str {
+        match self {
+            Prerequisite::AgencyIdentifier => "agency identifier is not configured",
+            Prerequisite::AgencyName => "agency name is not mapped",
+            Prerequisite::AgentIdentifier => "agent identifier is not configured",
+            Prerequisite::AgentFirstName => "agent first name is not mapped",
+            Prerequisite::AgentLastName => "agent last name is not mapped",
+            Prerequisite::AgencyInbound => "agency inbound sync is off",
+        }
+    }
+}
+
+/// A toggle could not be turned on; lists every missing prerequisite.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("sync cannot be enabled: {}", self.missing.iter().map(|p| p.message()).collect::<Vec<_>>().join(", "))]
+pub struct MissingPrerequisites {
+    /// Every missing piece, in a stable order.
+    pub missing: Vec<Prerequisite>,
+}
+
+impl MissingPrerequisites {
+    /// One field error per missing piece, for a 422.
+    pub fn field_errors(&self) -> Vec<FieldError> {
+        self.missing
+            .iter()
+            .map(|p| FieldError::new(p.path(), p.message()))
+            .collect()
+    }
+}
+
+/// The ongoing-sync matrix of an organization. Everything is off by default.
+///
+/// ```
+/// use turris_core::matrix::{Direction, Prerequisite, SyncMatrix, SyncObject};
+/// use turris_core::mapping::MappingSettings;
+///
+/// let mut matrix = SyncMatrix::default();
+/// let mapping = MappingSettings::default(); // no agency identifier yet
+/// let refused = matrix.enable(SyncObject::Agency, Direction::Inbound, &mapping).unwrap_err();
+/// assert_eq!(refused.missing, [Prerequisite::AgencyIdentifier]);
+/// assert!(matrix.enable(SyncObject::Agency, Direction::Outbound, &mapping).is_ok());
+/// matrix.disable(SyncObject::Agency, Direction::Outbound);
+/// assert!(!matrix.is_enabled(SyncObject::Agency, Direction::Outbound));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncMatrix {
+    /// Agency column.
+    #[serde(default)]
+    pub agency: Toggles,
+    /// Agency contacts column.
+    #[serde(default)]
+    pub agency_contacts: Toggles,
+    /// Agents column.
+    #[serde(default)]
+    pub agents: Toggles,
+}
+
+impl SyncMatrix {
+    fn column(&self, object: SyncObject) -> &Toggles {
+        match object {
+            SyncObject::Agency => &self.agency,
+            SyncObject::AgencyContacts => &self.agency_contacts,
+            SyncObject::Agents => &self.agents,
+        }
+    }
+
+    fn toggle(&mut self, object: SyncObject, direction: Direction) -> &mut bool {
+        let column = match object {
+            SyncObject::Agency => &mut self.agency,
+            SyncObject::AgencyContacts => &mut self.agency_contacts,
+            SyncObject::Agents => &mut self.agents,
+        };
+        match direction {
+            Direction::Inbound => &mut column.inbound,
+            Direction::Outbound => &mut column.outbound,
+        }
+    }
+
+    /// Whether a toggle is on.
+    pub fn is_enabled(&self, object: SyncObject, direction: Direction) -> bool {
+        let column = self.column(object);
+        match direction {
+            Direction::Inbound => column.inbound,
+            Direction::Outbound => column.outbound,
+        }
+    }
+
+    /// What turning a toggle on still needs (empty when it may be turned on).
+    ///
+    /// Agency inbound needs the agency identifier and name; agent inbound needs the agent
+    /// identifier, first and last name; agency-contact inbound needs agency inbound on.
+    /// Outbound toggles need nothing.
+    pub fn missing_prerequisites(
+        &self,
+        object: SyncObject,
+        direction: Direction,
+        mapping: &MappingSettings,
+    ) -> Vec<Prerequisite> {
+        let mut missing = Vec::new();
+        if direction == Direction::Outbound {
+            return missing;
+        }
+        match object {
+            SyncObject::Agency => {
+                if !mapping.agency.has_identifier() {
+                    missing.push(Prerequisite::AgencyIdentifier);
+                }
+                if mapping
+                    .agency
+                    .property(AgencyField::Name)
+                    .is_none_or(str::is_empty)
+                {
+                    missing.push(Prerequisite::AgencyName);
+                }
+            }
+            SyncObject::Agents => {
+                let agent = mapping.agent.as_ref();
+                if !agent.is_some_and(|a| a.has_identifier()) {
+                    missing.push(Prerequisite::AgentIdentifier);
+                }
+                for (field, prerequisite) in [
+                    (AgentField::FirstName, Prerequisite::AgentFirstName),
+                    (AgentField::LastName, Prerequisite::AgentLastName),
+                ] {
+                    if agent
+                        .and_then(|a| a.property(field))
+                        .is_none_or(str::is_empty)
+                    {
+                        missing.push(prerequisite);
+                    }
+                }
+            }
+            SyncObject::AgencyContacts => {
+                if !self.agency.inbound {
+                    missing.push(Prerequisite::AgencyInbound);
+                }
+            }
+        }
+        missing
+    }
+
+    /// Turns a toggle on when every prerequisite is met; otherwise changes nothing and names
+    /// every missing piece.
+    pub fn enable(
+        &mut self,
+        object: SyncObject,
+        direction: Direction,
+        mapping: &MappingSettings,
+    ) -> Result<(), MissingPrerequisites> {
+        let missing = self.missing_prerequisites(object, direction, mapping);
+        if !missing.is_empty() {
+            return Err(MissingPrerequisites { missing });
+        }
+        *self.toggle(object, direction) = true;
+        Ok(())
+    }
+
+    /// Turns a toggle off. Always allowed.
+    pub fn disable(&mut self, object: SyncObject, direction: Direction) {
+        *self.toggle(object, direction) = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::{Condition, IdentifierFilter};
+    use crate::mapping::{AgencyMapping, AgentMapping};
+
+    fn configured() -> MappingSettings {
+        MappingSettings {
+            agency: AgencyMapping {
+                identifier: Some(IdentifierFilter::ApplyFilter(Condition::equals(
+                    "type", "Agency",
+                ))),
+                ..AgencyMapping::default()
+            },
+            agent: Some(AgentMapping {
+                identifier: Some(IdentifierFilter::SyncAll),
+                ..AgentMapping::default()
+            }),
+        }
+    }
+
+    fn check(
+        matrix: SyncMatrix,
+        object: SyncObject,
+        direction: Direction,
+        mapping: &MappingSettings,
+        expected: &[Prerequisite],
+    ) {
+        let mut after = matrix;
+        let result = after.enable(object, direction, mapping);
+        if expected.is_empty() {
+            assert_eq!(result, Ok(()), "{object:?} {direction:?}");
+            assert!(after.is_enabled(object, direction));
+        } else {
+            assert_eq!(
+                result.unwrap_err().missing,
+                expected,
+                "{object:?} {direction:?}"
+            );
+            assert_eq!(after, matrix, "a refused toggle changes nothing");
+        }
+    }
+
+    #[test]
+    fn agency_inbound_needs_the_identifier_and_the_name() {
+        let off = SyncMatrix::default();
+        check(
+            off,
+            SyncObject::Agency,
+            Direction::Inbound,
+            &configured(),
+            &[],
+        );
+        let mut m = configured();
+        m.agency.identifier = None;
+        m.agency.name = None;
+        check(
+            off,
+            SyncObject::Agency,
+            Direction::Inbound,
+            &m,
+            &[Prerequisite::AgencyIdentifier, Prerequisite::AgencyName],
+        );
+        let mut m = configured();
+        m.agency.identifier = Some(IdentifierFilter::ApplyFilter(Condition {
+            value: None,
+            ..Condition::equals("type", "x")
+        }));
+        check(
+            off,
+            SyncObject::Agency,
+            Direction::Inbound,
+            &m,
+            &[Prerequisite::AgencyIdentifier],
+        );
+    }
+
+    #[test]
+    fn agent_inbound_needs_the_identifier_first_and_last_name() {
+        let off = SyncMatrix::default();
+        check(
+            off,
+            SyncObject::Agents,
+            Direction::Inbound,
+            &configured(),
+            &[],
+        );
+        let m = MappingSettings {
+            agent: None,
+            ..configured()
+        };
+        check(
+            off,
+            SyncObject::Agents,
+            Direction::Inbound,
+            &m,
+            &[
+                Prerequisite::AgentIdentifier,
+                Prerequisite::AgentFirstName,
+                Prerequisite::AgentLastName,
+            ],
+        );
+        let mut m = configured();
+        m.agent.as_mut().unwrap().last_name = None;
+        check(
+            off,
+            SyncObject::Agents,
+            Direction::Inbound,
+            &m,
+            &[Prerequisite::AgentLastName],
+        );
+    }
+
+    #[test]
+    fn agency_contacts_inbound_needs_agency_inbound() {
+        let off = SyncMatrix::default();
+        check(
+            off,
+            SyncObject::AgencyContacts,
+            Direction::Inbound,
+            &configured(),
+            &[Prerequisite::AgencyInbound],
+        );
+        let on = SyncMatrix {
+            agency: Toggles {
+                inbound: true,
+                outbound: false,
+            },
+            ..off
+        };
+        check(
+            on,
+            SyncObject::AgencyContacts,
+            Direction::Inbound,
+            &configured(),
+            &[],
+        );
+    }
+
+    #[test]
+    fn outbound_toggles_have_no_prerequisites() {
+        let nothing = MappingSettings {
+            agency: AgencyMapping {
+                name: None,
+                ..AgencyMapping::default()
+            },
+            agent: None,
+        };
+        for object in SyncObject::ALL {
+            check(
+                SyncMatrix::default(),
+                object,
+                Direction::Outbound,
+                &nothing,
+                &[],
+            );
+        }
+    }
+
+    #[test]
+    fn turning_a_toggle_off_always_succeeds_even_with_prerequisites_missing() {
+        let mut matrix = SyncMatrix::default();
+        matrix
+            .enable(SyncObject::Agency, Direction::Inbound, &configured())
+            .unwrap();
+        matrix.disable(SyncObject::Agency, Direction::Inbound);
+        assert!(!matrix.is_enabled(SyncObject::Agency, Direction::Inbound));
+    }
+
+    #[test]
+    fn refusals_become_field_errors_with_paths() {
+        let err = MissingPrerequisites {
+            missing: vec![Prerequisite::AgencyIdentifier, Prerequisite::AgentFirstName],
+        };
+        let errors = err.field_errors();
+        assert_eq!(
+            errors[0],
+            FieldError::new("agency.identifier", "agency identifier is not configured")
+        );
+        assert_eq!(
+            errors[1],
+            FieldError::new("agent.first_name", "agent first name is not mapped")
+        );
+        assert_eq!(
+            err.to_string(),
+            "sync cannot be enabled: agency identifier is not configured, agent first name is not mapped"
+        );
+    }
+
+    #[test]
+    fn the_matrix_serializes_as_columns_of_toggles() {
+        let json = serde_json::to_string(&SyncMatrix::default()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"agency":{"inbound":false,"outbound":false},"agency_contacts":{"inbound":false,"outbound":false},"agents":{"inbound":false,"outbound":false}}"#
+        );
+    }
+}

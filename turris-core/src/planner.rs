@@ -1,0 +1,364 @@
+//! The sync planner: what to do with one inbound HubSpot change.
+//!
+//! [`plan`] is a pure function of the change, the mapping, the property schema, the sync
+//! matrix, what is already stored (a link, or a match found by the matching keys) and what
+//! we recently wrote to HubSpot. It returns one [`SyncAction`]; the caller performs it.
+//!
+//! Rules (SPEC, "Ongoing sync matrix"), checked in this order:
+//! 1. inbound sync off for the object → skip;
+//! 2. an echo of our own write (HubSpot's `changeSource: INTEGRATION` with our app id, or a
+//!    value we wrote moments ago) → skip, so sync never loops;
+//! 3. a record not (or no longer) matching the identifier filter → skip; an unlinked record
+//!    that starts to match later is created then;
+//! 4. unlinked: a match by key → link the existing record; otherwise → create with every
+//!    mapped field (custom properties included);
+//! 5. linked: a property edit of an unmapped property → skip; of a custom (not
+//!    HubSpot-defined) property → skip, "custom property edits do not sync inbound"; of a
+//!    standard one → update the fields that changed. A snapshot updates every standard field.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::HubSpotId;
+use crate::mapping::{FieldSkipReason, MappedField, RecordMapping, SkippedField};
+use crate::matching::MatchedBy;
+use crate::matrix::{Direction, SyncMatrix};
+use crate::property::{ObjectSchema, PropertyMap};
+
+/// How long a write we made is remembered to recognise its webhook echo.
+pub const ECHO_WINDOW: Duration = Duration::minutes(10);
+
+/// What happened in HubSpot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// The record was created.
+    Created,
+    /// One property changed to `value` (as the webhook reported it).
+    PropertyChanged {
+        /// The property name.
+        property: String,
+        /// The value the webhook carried.
+        value: Option<String>,
+    },
+    /// A full read of the record (reconciliation), with no specific change.
+    Snapshot,
+}
+
+/// One inbound change, with the record's current properties (fetched after the event, since
+/// HubSpot delivers events unordered; updates use these, not the event's value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundChange {
+    /// The HubSpot object id.
+    pub object_id: HubSpotId,
+    /// What happened.
+    pub kind: ChangeKind,
+    /// The record's current properties.
+    pub properties: PropertyMap,
+    /// HubSpot's `changeSource` (`INTEGRATION`, `CRM_UI`, ...), when known.
+    #[serde(default)]
+    pub change_source: Option<String>,
+    /// HubSpot's `sourceId` (for integrations, the app id), when known.
+    #[serde(default)]
+    pub source_id: Option<String>,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// A write we made to HubSpot, remembered for [`ECHO_WINDOW`] to recognise its echo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentWrite {
+    /// The object written.
+    pub object_id: HubSpotId,
+    /// The property written.
+    pub property: String,
+    /// The value written.
+    pub value: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// What we know about our own writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EchoInfo<'a> {
+    /// Our HubSpot app id, compared with the change's `sourceId`.
+    pub app_id: Option<&'a str>,
+    /// Our recent writes (the ledger).
+    pub recent_writes: &'a [RecentWrite],
+}
+
+impl EchoInfo<'_> {
+    /// Whether `change` is the echo of one of our writes.
+    pub fn is_echo(&self, change: &InboundChange) -> bool {
+        if change.change_source.as_deref() == Some("INTEGRATION")
+            && self.app_id.is_some()
+            && change.source_id.as_deref() == self.app_id
+        {
+            return true;
+        }
+        let recent = |w: &&RecentWrite| {
+            w.object_id == change.object_id
+                && w.at <= change.occurred_at + Duration::seconds(5)
+                && change.occurred_at - w.at <= ECHO_WINDOW
+        };
+        match &change.kind {
+            ChangeKind::PropertyChanged { property, value } => {
+                self.recent_writes.iter().filter(recent).any(|w| {
+                    w.property == *property
+                        && w.value.as_deref().filter(|v| !v.is_empty())
+                            == value.as_deref().filter(|v| !v.is_empty())
+                })
+            }
+            ChangeKind::Created => self.recent_writes.iter().any(|w| recent(&w)),
+            ChangeKind::Snapshot => false,
+        }
+    }
+}
+
+/// What is already stored for the HubSpot record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing<'a, D> {
+    /// Linked to this Turris record's data.
+    Linked(&'a D),
+    /// Not linked, but a Turris record matched by this key.
+    Matched(MatchedBy),
+    /// Neither.
+    NotFound,
+}
+
+/// Why a change is skipped. Messages are stable: the activity log shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Inbound sync is off for this object.
+    #[error("hubspot → turris sync is off")]
+    InboundDisabled,
+    /// The change is the echo of our own write.
+    #[error("echo of our own write")]
+    EchoOfOwnWrite,
+    /// No identifier filter is configured.
+    #[error("identifier filter is not configured")]
+    IdentifierNotConfigured,
+    /// The record does not match the identifier filter.
+    #[error("record does not match the identifier filter")]
+    DoesNotMatchIdentifier,
+    /// A linked record no longer matches the identifier filter.
+    #[error("record no longer matches the identifier filter")]
+    NoLongerMatchesIdentifier,
+    /// The changed property is not mapped.
+    #[error("property is not mapped")]
+    PropertyNotMapped,
+    /// The changed property is custom.
+    #[error("custom property edits do not sync inbound")]
+    CustomPropertyEdit,
+    /// Nothing mapped changed.
+    #[error("no mapped field changed")]
+    NoChanges,
+    /// A required field is not populated, so no record can be created.
+    #[error("required field {field} is not populated")]
+    MissingRequiredField {
+        /// The field key (`name`, `first_name`).
+        field: String,
+    },
+    /// The only changed value cannot be stored.
+    #[error("{field}: {reason}")]
+    InvalidValue {
+        /// The field key.
+        field: String,
+        /// Why.
+        reason: FieldSkipReason,
+    },
+}
+
+/// One field an update changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange<F> {
+    /// The Turris field.
+    pub field: F,
+    /// The value before (HubSpot text form).
+    pub from: Option<String>,
+    /// The value after.
+    pub to: Option<String>,
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum SyncAction<D, F> {
+    /// Create a Turris record (and link it).
+    Create {
+        /// The record's data.
+        draft: D,
+        /// Optional fields that could not be stored.
+        skipped: Vec<SkippedField<F>>,
+    },
+    /// Update the linked record.
+    Update {
+        /// The fields that change, with their new values.
+        changes: Vec<FieldChange<F>>,
+        /// Fields whose new values could not be stored.
+        skipped: Vec<SkippedField<F>>,
+    },
+    /// Link the HubSpot record to the matched Turris record.
+    Link {
+        /// Which key matched.
+        matched_by: MatchedBy,
+    },
+    /// Do nothing.
+    Skip {
+        /// Why.
+        reason: SkipReason,
+    },
+}
+
+impl<D, F> SyncAction<D, F> {
+    fn skip(reason: SkipReason) -> Self {
+        SyncAction::Skip { reason }
+    }
+}
+
+/// The context a change is planned in.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanContext<'a, M> {
+    /// The mapping of this object.
+    pub mapping: &'a M,
+    /// The cached HubSpot schema of the object (tells standard from custom).
+    pub schema: &'a ObjectSchema,
+    /// The sync matrix.
+    pub matrix: &'a SyncMatrix,
+    /// Our own writes.
+    pub echo: EchoInfo<'a>,
+}
+
+/// Plans one inbound change. See the module docs for the rules.
+///
+/// ```
+/// use chrono::Utc;
+/// use turris_core::mapping::{AgencyMapping, MappingSettings};
+/// use turris_core::matrix::{Direction, SyncMatrix, SyncObject};
+/// use turris_core::planner::{plan, ChangeKind, EchoInfo, Existing, InboundChange, PlanContext, SyncAction};
+/// use turris_core::property::{ObjectSchema, ObjectType};
+/// use turris_core::{Condition, IdentifierFilter, PropertyMap, ids::HubSpotId};
+///
+/// let mapping = AgencyMapping {
+///     identifier: Some(IdentifierFilter::ApplyFilter(Condition::equals("type", "Agency"))),
+///     ..AgencyMapping::default()
+/// };
+/// let mut matrix = SyncMatrix::default();
+/// let settings = MappingSettings { agency: mapping.clone(), agent: None };
+/// matrix.enable(SyncObject::Agency, Direction::Inbound, &settings).unwrap();
+/// let schema = ObjectSchema::new(ObjectType::Company, vec![]);
+/// let change = InboundChange {
+///     object_id: HubSpotId::parse("101").unwrap(),
+///     kind: ChangeKind::Created,
+///     properties: PropertyMap::from_pairs([("type", Some("Agency")), ("name", Some("Acme"))]),
+///     change_source: None,
+///     source_id: None,
+///     occurred_at: Utc::now(),
+/// };
+/// let ctx = PlanContext { mapping: &mapping, schema: &schema, matrix: &matrix, echo: EchoInfo::default() };
+/// match plan(&change, &ctx, Existing::NotFound) {
+///     SyncAction::Create { draft, .. } => assert_eq!(draft.name, "Acme"),
+///     other => panic!("expected a create, got {other:?}"),
+/// }
+/// ```
+pub fn plan<M: RecordMapping>(
+    change: &InboundChange,
+    ctx: &PlanContext<'_, M>,
+    existing: Existing<'_, M::Draft>,
+) -> SyncAction<M::Draft, M::Field> {
+    if !ctx.matrix.is_enabled(M::SYNC_OBJECT, Direction::Inbound) {
+        return SyncAction::skip(SkipReason::InboundDisabled);
+    }
+    if ctx.echo.is_echo(change) {
+        return SyncAction::skip(SkipReason::EchoOfOwnWrite);
+    }
+    let Some(identifier) = ctx.mapping.identifier().filter(|f| f.is_complete()) else {
+        return SyncAction::skip(SkipReason::IdentifierNotConfigured);
+    };
+    let matches = identifier.evaluate(&change.properties);
+    match existing {
+        Existing::Linked(_) if !matches => SyncAction::skip(SkipReason::NoLongerMatchesIdentifier),
+        Existing::Linked(current) => plan_update(change, ctx, current),
+        Existing::Matched(_) | Existing::NotFound if !matches => {
+            SyncAction::skip(SkipReason::DoesNotMatchIdentifier)
+        }
+        Existing::Matched(matched_by) => SyncAction::Link { matched_by },
+        Existing::NotFound => match ctx.mapping.to_turris(&change.properties) {
+            Ok(mapped) => SyncAction::Create {
+                draft: mapped.draft,
+                skipped: mapped.skipped,
+            },
+            Err(missing) => SyncAction::skip(SkipReason::MissingRequiredField {
+                field: missing.field.key().to_owned(),
+            }),
+        },
+    }
+}
+
+fn plan_update<M: RecordMapping>(
+    change: &InboundChange,
+    ctx: &PlanContext<'_, M>,
+    current: &M::Draft,
+) -> SyncAction<M::Draft, M::Field> {
+    let is_standard = |property: &str| ctx.schema.is_standard(property) == Some(true);
+    let fields: Vec<(M::Field, &str)> = match &change.kind {
+        ChangeKind::PropertyChanged { property, .. } => {
+            let fields = ctx.mapping.fields_for(property);
+            if fields.is_empty() {
+                return SyncAction::skip(SkipReason::PropertyNotMapped);
+            }
+            if !is_standard(property) {
+                return SyncAction::skip(SkipReason::CustomPropertyEdit);
+            }
+            fields.into_iter().map(|f| (f, property.as_str())).collect()
+        }
+        ChangeKind::Created | ChangeKind::Snapshot => ctx
+            .mapping
+            .mapped()
+            .into_iter()
+            .filter(|(_, p)| is_standard(p))
+            .collect(),
+    };
+    let mut changes = Vec::new();
+    let mut skipped = Vec::new();
+    for (field, property) in fields {
+        let value = change.properties.get(property).filter(|v| !v.is_empty());
+        let mut next = current.clone();
+        let result = if value.is_none() && field.is_required() {
+            Err(FieldSkipReason::RequiredEmpty)
+        } else {
+            field.set(&mut next, value)
+        };
+        match result {
+            Err(reason) => skipped.push(SkippedField {
+                field,
+                property: property.to_owned(),
+                value: value.unwrap_or_default().to_owned(),
+                reason,
+            }),
+            Ok(()) => {
+                let (from, to) = (field.get(current), field.get(&next));
+                if from != to {
+                    changes.push(FieldChange { field, from, to });
+                }
+            }
+        }
+    }
+    match (changes.is_empty(), skipped.first()) {
+        (true, None) => SyncAction::skip(SkipReason::NoChanges),
+        (true, Some(first)) if skipped.len() == 1 => SyncAction::skip(SkipReason::InvalidValue {
+            field: first.field.key().to_owned(),
+            reason: first.reason,
+        }),
+        _ => SyncAction::Update { changes, skipped },
+    }
+}
+
+/// Applies an update's changes to a record's data; values were checked when planning.
+pub fn apply_changes<F: MappedField>(draft: &mut F::Draft, changes: &[FieldChange<F>]) {
+    for change in changes {
+        // A planned change always holds a value its field accepts.
+        let _ = change.field.set(draft, change.to.as_deref());
+    }
+}
