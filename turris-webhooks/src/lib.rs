@@ -33,15 +33,26 @@
 //! assert_eq!(verifier.verify(&headers, b"{}", now), Err(VerifyError::Mismatch));
 //! ```
 //!
+//! # Sending
+//!
+//! [`Envelope::to_bytes`] serializes once; those bytes are stored with the event
+//! ([`delivery::DeliveryStore`]), signed and sent unchanged on every attempt by the
+//! [`delivery::DeliveryEngine`]. The [`delivery::Dispatcher`] leases due deliveries, runs them
+//! concurrently and schedules retries by the [`delivery::RetryPolicy`]. Endpoint URLs are
+//! [`WebhookUrl`]s checked against a [`UrlPolicy`] (SSRF guard), again at connection time.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod clock;
+pub mod delivery;
 mod envelope;
 mod payload;
 mod secret;
 mod signature;
 mod url;
 
+pub use crate::clock::{Clock, ManualClock, SystemClock};
+pub use crate::delivery::{Attempt, EventId, RetryPolicy, WebhookId};
 pub use crate::envelope::{Envelope, EnvelopeError, UnknownWebhookType, WebhookType};
 pub use crate::payload::{
     AgreementSigner, ComplianceStatus, ComplianceStatusChanges, DataSynchronized, EntityChanges,
@@ -70,6 +81,9 @@ pub enum Error {
     /// An envelope could not be serialized or parsed.
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
+    /// A delivery store failed.
+    #[error(transparent)]
+    Store(#[from] delivery::StoreError),
 }
 
 /// `Result` with this crate's [`Error`].

@@ -252,6 +252,27 @@ async fn lookup(name: &str, port: u16) -> Result<Vec<SocketAddr>, UrlError> {
     Ok(found.collect())
 }
 
+/// A reqwest resolver that refuses names resolving to addresses the policy refuses, so the
+/// client only ever connects to vetted addresses (no DNS rebinding between check and use).
+#[derive(Debug, Clone)]
+pub(crate) struct GuardedResolver {
+    pub(crate) policy: std::sync::Arc<UrlPolicy>,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.policy.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addrs = lookup(&host, 0).await?;
+            let ips: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
+            policy.check_resolved(&host, &ips)?;
+            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
 fn is_localhost_name(name: &str) -> bool {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     name == "localhost" || name.ends_with(".localhost")

@@ -1,5 +1,8 @@
 //! Integration tests of turris-webhooks, in one binary.
 
+mod conformance;
+mod delivery;
 mod envelope;
+mod receiver;
 mod signature;
 mod url;
