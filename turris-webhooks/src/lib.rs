@@ -40,10 +40,12 @@
 //! [`delivery::DeliveryEngine`]. The [`delivery::Dispatcher`] leases due deliveries, runs them
 //! concurrently and schedules retries by the [`delivery::RetryPolicy`]. Endpoint URLs are
 //! [`WebhookUrl`]s checked against a [`UrlPolicy`] (SSRF guard), again at connection time.
+//! Compliance status changes go through the [`Debouncer`] first.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod clock;
+mod debounce;
 pub mod delivery;
 mod envelope;
 mod payload;
@@ -52,6 +54,9 @@ mod signature;
 mod url;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
+pub use crate::debounce::{
+    DebounceConfig, Debouncer, DebouncerState, StatusChangeBatch, StatusChangeEvent,
+};
 pub use crate::delivery::{Attempt, EventId, RetryPolicy, WebhookId};
 pub use crate::envelope::{Envelope, EnvelopeError, UnknownWebhookType, WebhookType};
 pub use crate::payload::{

@@ -1,6 +1,7 @@
 //! Integration tests of turris-webhooks, in one binary.
 
 mod conformance;
+mod debounce;
 mod delivery;
 mod envelope;
 mod receiver;
