@@ -1,0 +1,235 @@
+//! OAuth: authorize URL, code exchange, refresh, introspection; private-app portal lookup.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use serde_json::json;
+use turris_hubspot::Error;
+use turris_hubspot::auth::Secret;
+use wiremock::matchers::{bearer_token, body_string_contains, method, path};
+use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
+
+use crate::support::{TOKEN, client, oauth};
+
+/// Matches requests without an `Authorization` header (v3 wants credentials in the body).
+struct NoAuthorizationHeader;
+
+impl Match for NoAuthorizationHeader {
+    fn matches(&self, request: &Request) -> bool {
+        !request.headers.contains_key("authorization")
+    }
+}
+
+fn form(request: &Request) -> HashMap<String, String> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect()
+}
+
+#[tokio::test]
+async fn authorize_url_carries_client_id_redirect_scopes_optional_scopes_and_state() {
+    let server = MockServer::start().await;
+    let url = oauth(&server).authorize_url(
+        &["crm.objects.contacts.read", "oauth"],
+        &["crm.lists.read", "crm.lists.write"],
+        "state-xyz",
+    );
+    assert_eq!(url.host_str(), Some("app.hubspot.com"));
+    assert_eq!(url.path(), "/oauth/authorize");
+    let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(query["client_id"], "client-123");
+    assert_eq!(
+        query["redirect_uri"],
+        "https://turris.example/integrations/hubspot/callback"
+    );
+    assert_eq!(query["scope"], "crm.objects.contacts.read oauth");
+    assert_eq!(query["optional_scope"], "crm.lists.read crm.lists.write");
+    assert_eq!(query["state"], "state-xyz");
+}
+
+#[tokio::test]
+async fn code_exchange_posts_every_parameter_in_the_form_body() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/v3/token"))
+        .and(NoAuthorizationHeader)
+        .and(body_string_contains("grant_type=authorization_code"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "token_type": "bearer",
+            "access_token": "access-1",
+            "refresh_token": "refresh-1",
+            "expires_in": 1800
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let before = Utc::now();
+    let tokens = oauth(&server).exchange_code("code-789").await.unwrap();
+    assert_eq!(tokens.access_token.expose(), "access-1");
+    assert_eq!(tokens.refresh_token.expose(), "refresh-1");
+    assert!(tokens.expires_at >= before + chrono::Duration::seconds(1800));
+
+    let request = &server.received_requests().await.unwrap()[0];
+    let form = form(request);
+    assert_eq!(form["client_id"], "client-123");
+    assert_eq!(form["client_secret"], "secret-456");
+    assert_eq!(form["code"], "code-789");
+    assert_eq!(
+        form["redirect_uri"],
+        "https://turris.example/integrations/hubspot/callback"
+    );
+    assert!(request.url.query().is_none(), "nothing in the query string");
+}
+
+#[tokio::test]
+async fn refresh_sends_the_refresh_token_in_the_body_and_keeps_the_new_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/v3/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .and(body_string_contains("refresh_token=refresh-old"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "token_type": "bearer",
+            "access_token": "access-2",
+            "refresh_token": "refresh-new",
+            "expires_in": 1800
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let tokens = oauth(&server)
+        .refresh(&Secret::new("refresh-old"))
+        .await
+        .unwrap();
+    assert_eq!(tokens.access_token.expose(), "access-2");
+    assert_eq!(tokens.refresh_token.expose(), "refresh-new");
+}
+
+#[tokio::test]
+async fn refresh_keeps_the_old_refresh_token_when_none_comes_back() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/v3/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "token_type": "bearer",
+            "access_token": "access-2",
+            "expires_in": 1800
+        })))
+        .mount(&server)
+        .await;
+    let tokens = oauth(&server)
+        .refresh(&Secret::new("refresh-old"))
+        .await
+        .unwrap();
+    assert_eq!(tokens.refresh_token.expose(), "refresh-old");
+}
+
+#[tokio::test]
+async fn bad_refresh_token_answer_is_its_own_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/v3/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "status": "BAD_REFRESH_TOKEN",
+            "message": "missing or invalid refresh token",
+            "correlationId": "c-1"
+        })))
+        .mount(&server)
+        .await;
+    let err = oauth(&server)
+        .refresh(&Secret::new("dead"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::RefreshTokenRevoked { message } if message.contains("invalid refresh token")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_grant_answer_is_also_a_dead_refresh_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/v3/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_grant",
+            "error_description": "refresh token revoked"
+        })))
+        .mount(&server)
+        .await;
+    let err = oauth(&server)
+        .refresh(&Secret::new("dead"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::RefreshTokenRevoked { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn token_endpoint_outage_is_not_mistaken_for_a_dead_refresh_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/v3/token"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("unavailable"))
+        .mount(&server)
+        .await;
+    let err = oauth(&server)
+        .refresh(&Secret::new("fine"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::OAuth(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn introspection_gives_the_hub_id_and_app_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/v3/token/introspect"))
+        .and(NoAuthorizationHeader)
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "active": true,
+            "hub_id": 62515,
+            "app_id": 456,
+            "user_id": 7,
+            "token_type": "access_token",
+            "scope": "oauth crm.objects.contacts.read",
+            "someNewField": {"x": 1}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let info = oauth(&server)
+        .introspect(&Secret::new("access-1"))
+        .await
+        .unwrap();
+    assert!(info.active);
+    assert_eq!(info.hub_id, Some(62515));
+    assert_eq!(info.app_id, Some(456));
+
+    let form = form(&server.received_requests().await.unwrap()[0]);
+    assert_eq!(form["token"], "access-1");
+    assert_eq!(form["client_id"], "client-123");
+    assert_eq!(form["client_secret"], "secret-456");
+}
+
+#[tokio::test]
+async fn private_app_token_learns_its_portal_from_account_details() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/account-info/v3/details"))
+        .and(bearer_token(TOKEN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "portalId": 62515,
+            "accountType": "STANDARD",
+            "timeZone": "US/Eastern",
+            "companyCurrency": "USD",
+            "uiDomain": "app.hubspot.com",
+            "dataHostingLocation": "na1"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let details = client(&server).account_details().await.unwrap();
+    assert_eq!(details.portal_id, 62515);
+    assert_eq!(details.ui_domain.as_deref(), Some("app.hubspot.com"));
+}

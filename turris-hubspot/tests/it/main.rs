@@ -1,0 +1,11 @@
+//! Integration tests of the HubSpot client against wiremock (one binary, modules by concept).
+
+mod auth;
+mod batch;
+mod crm;
+mod retries;
+mod search;
+mod subscriptions;
+mod support;
+mod token_manager;
+mod webhooks;

@@ -1,0 +1,241 @@
+//! Rate limits and retries: 429 by policy, 5xx/423/477 with backoff, bounds, connection errors.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use turris_hubspot::auth::{PrivateAppToken, Secret};
+use turris_hubspot::crm::ObjectType;
+use turris_hubspot::{Error, HubSpotClient};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{Recorder, client_with, fast_retry, object, roomy_limits};
+
+fn rate_limited(policy: &str) -> Value {
+    json!({
+        "status": "error",
+        "message": "You have reached your ten_secondly_rolling limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": "c-429",
+        "policyName": policy,
+        "groupName": "api:crm"
+    })
+}
+
+async fn answer_once(server: &MockServer, template: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/51"))
+        .respond_with(template)
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+async fn then_succeed(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/51"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(object("51", json!({}))))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn a_ten_secondly_rolling_429_waits_and_then_succeeds() {
+    let server = MockServer::start().await;
+    answer_once(
+        &server,
+        ResponseTemplate::new(429).set_body_json(rate_limited("TEN_SECONDLY_ROLLING")),
+    )
+    .await;
+    then_succeed(&server).await;
+    let (client, recorder) = client_with(&server, 4);
+    let contact = client
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap();
+    assert_eq!(contact.id, "51");
+    let statuses: Vec<_> = recorder
+        .calls()
+        .iter()
+        .map(|c| (c.attempt, c.status))
+        .collect();
+    assert_eq!(statuses, [(1, Some(429)), (2, Some(200))]);
+}
+
+#[tokio::test]
+async fn a_secondly_429_with_retry_after_is_retried() {
+    let server = MockServer::start().await;
+    answer_once(
+        &server,
+        ResponseTemplate::new(429)
+            .insert_header("Retry-After", "1")
+            .set_body_json(rate_limited("SECONDLY")),
+    )
+    .await;
+    then_succeed(&server).await;
+    let (client, _) = client_with(&server, 4);
+    client
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_daily_429_is_surfaced_without_retry() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/51"))
+        .respond_with(ResponseTemplate::new(429).set_body_json(rate_limited("DAILY")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, recorder) = client_with(&server, 5);
+    let err = client
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap_err();
+    let Error::DailyLimit(api) = &err else {
+        panic!("expected the daily limit, got {err:?}")
+    };
+    assert_eq!(api.policy_name.as_deref(), Some("DAILY"));
+    assert_eq!(recorder.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_with_backoff_then_succeed() {
+    let server = MockServer::start().await;
+    answer_once(
+        &server,
+        ResponseTemplate::new(502).set_body_string("bad gateway"),
+    )
+    .await;
+    answer_once(
+        &server,
+        ResponseTemplate::new(503)
+            .set_body_json(json!({"status": "error", "message": "unavailable"})),
+    )
+    .await;
+    answer_once(&server, ResponseTemplate::new(504)).await;
+    then_succeed(&server).await;
+    let (client, recorder) = client_with(&server, 5);
+    client
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap();
+    let attempts: Vec<_> = recorder
+        .calls()
+        .iter()
+        .map(|c| (c.attempt, c.status))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (1, Some(502)),
+            (2, Some(503)),
+            (3, Some(504)),
+            (4, Some(200))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn locked_and_477_answers_are_retried() {
+    let server = MockServer::start().await;
+    answer_once(&server, ResponseTemplate::new(423)).await;
+    answer_once(&server, ResponseTemplate::new(477)).await;
+    then_succeed(&server).await;
+    let (client, _) = client_with(&server, 3);
+    client
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn retries_are_bounded_by_max_attempts() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/51"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(&server, 3);
+    let err = client
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503));
+}
+
+#[tokio::test]
+async fn rate_limit_retries_are_bounded_too() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/51"))
+        .respond_with(
+            ResponseTemplate::new(429).set_body_json(rate_limited("TEN_SECONDLY_ROLLING")),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(&server, 2);
+    let err = client
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(429));
+    assert!(matches!(err, Error::Api(_)));
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/51"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "status": "error", "message": "bad", "category": "VALIDATION_ERROR", "correlationId": "c"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(&server, 5);
+    let err = client
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), Some("VALIDATION_ERROR"));
+}
+
+#[tokio::test]
+async fn connection_errors_are_retried_and_bounded() {
+    // A port nobody listens on: bind, read the port, close.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let recorder = Arc::new(Recorder::default());
+    let client = HubSpotClient::builder(Arc::new(PrivateAppToken::new(Secret::new("t"))))
+        .api_base(base)
+        .rate_limiter(roomy_limits())
+        .retry(fast_retry(3))
+        .observer(recorder.clone())
+        .build()
+        .unwrap();
+    let err = client
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    let calls = recorder.calls();
+    assert_eq!(
+        calls.iter().map(|c| c.attempt).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.status.is_none() && c.error.is_some())
+    );
+}

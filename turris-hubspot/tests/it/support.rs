@@ -1,0 +1,99 @@
+//! Shared helpers: fast retry and rate-limit settings, clients, an observer that records.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use turris_hubspot::auth::{OAuthClient, OAuthConfig, PrivateAppToken, Secret};
+use turris_hubspot::rate_limit::Budget;
+use turris_hubspot::{ApiCall, HubSpotClient, Observer, RateLimitConfig, RateLimiter, RetryConfig};
+use wiremock::MockServer;
+
+pub const TOKEN: &str = "pat-test-token";
+
+/// Tiny delays so retry tests run fast; nothing is asserted about time.
+pub fn fast_retry(max_attempts: u32) -> RetryConfig {
+    RetryConfig {
+        max_attempts,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(4),
+        secondly_wait: Duration::from_millis(1),
+        ten_secondly_wait: Duration::from_millis(1),
+        max_retry_after: Duration::from_millis(2),
+    }
+}
+
+/// Budgets large enough never to wait in tests.
+pub fn roomy_limits() -> RateLimiter {
+    RateLimiter::new(RateLimitConfig {
+        general: Budget::new(100_000, Duration::from_secs(1)),
+        search: Budget::new(100_000, Duration::from_secs(1)),
+    })
+}
+
+/// Records every call the client reports.
+#[derive(Default)]
+pub struct Recorder {
+    calls: Mutex<Vec<ApiCall>>,
+}
+
+impl Recorder {
+    pub fn calls(&self) -> Vec<ApiCall> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl Observer for Recorder {
+    fn on_call(&self, call: &ApiCall) {
+        self.calls.lock().unwrap().push(call.clone());
+    }
+}
+
+/// A private-app client against `server`, with its recorder.
+pub fn client_with(server: &MockServer, max_attempts: u32) -> (HubSpotClient, Arc<Recorder>) {
+    let recorder = Arc::new(Recorder::default());
+    let client = HubSpotClient::builder(Arc::new(PrivateAppToken::new(Secret::new(TOKEN))))
+        .api_base(server.uri())
+        .portal("62515")
+        .rate_limiter(roomy_limits())
+        .retry(fast_retry(max_attempts))
+        .observer(recorder.clone())
+        .build()
+        .unwrap();
+    (client, recorder)
+}
+
+pub fn client(server: &MockServer) -> HubSpotClient {
+    client_with(server, 4).0
+}
+
+pub fn oauth(server: &MockServer) -> OAuthClient {
+    let mut config = OAuthConfig::new(
+        "client-123",
+        Secret::new("secret-456"),
+        "https://turris.example/integrations/hubspot/callback",
+    );
+    config.api_base = server.uri();
+    OAuthClient::new(config, reqwest::Client::new()).unwrap()
+}
+
+/// A CRM record as HubSpot serves it.
+pub fn object(id: &str, properties: Value) -> Value {
+    json!({
+        "id": id,
+        "properties": properties,
+        "createdAt": "2025-01-02T03:04:05.678Z",
+        "updatedAt": "2025-02-03T04:05:06Z",
+        "archived": false
+    })
+}
+
+/// HubSpot's error document.
+pub fn error_body(category: &str, message: &str) -> Value {
+    json!({
+        "status": "error",
+        "message": message,
+        "correlationId": "corr-1",
+        "category": category
+    })
+}

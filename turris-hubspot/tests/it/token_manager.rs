@@ -1,0 +1,246 @@
+//! TokenManager: refresh ahead of expiry, single-flight, persistence, dead tokens, and the
+//! client's one refresh on 401 EXPIRED_AUTHENTICATION.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use serde_json::json;
+use turris_hubspot::auth::{AccessTokenSource, Secret, TokenManager, TokenSet, TokenSink};
+use turris_hubspot::crm::ObjectType;
+use turris_hubspot::{Error, HubSpotClient};
+use wiremock::matchers::{bearer_token, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{error_body, fast_retry, oauth, object, roomy_limits};
+
+#[derive(Default)]
+struct MemorySink {
+    stored: Mutex<Vec<TokenSet>>,
+    fail: bool,
+}
+
+#[async_trait]
+impl TokenSink for MemorySink {
+    async fn store(&self, tokens: &TokenSet) -> Result<(), String> {
+        if self.fail {
+            return Err("database is down".to_owned());
+        }
+        self.stored.lock().unwrap().push(tokens.clone());
+        Ok(())
+    }
+}
+
+fn tokens(access: &str, expires_in_secs: i64) -> TokenSet {
+    TokenSet {
+        access_token: Secret::new(access),
+        refresh_token: Secret::new("refresh-1"),
+        expires_at: Utc::now() + chrono::Duration::seconds(expires_in_secs),
+    }
+}
+
+async fn token_endpoint(server: &MockServer, access: &str, expect: u64) {
+    Mock::given(method("POST"))
+        .and(path("/oauth/v3/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({
+                    "token_type": "bearer",
+                    "access_token": access,
+                    "refresh_token": "refresh-2",
+                    "expires_in": 1800
+                }))
+                // Keep the refresh in flight while the other callers pile up.
+                .set_delay(Duration::from_millis(50)),
+        )
+        .expect(expect)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_callers_share_exactly_one_refresh() {
+    let server = MockServer::start().await;
+    token_endpoint(&server, "access-new", 1).await;
+    let sink = Arc::new(MemorySink::default());
+    let manager = Arc::new(TokenManager::new(
+        oauth(&server),
+        tokens("access-old", -10),
+        sink.clone(),
+    ));
+
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let manager = manager.clone();
+            tokio::spawn(async move { manager.access_token().await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap().expose(), "access-new");
+    }
+    let stored = sink.stored.lock().unwrap().clone();
+    assert_eq!(stored.len(), 1, "the new tokens are persisted once");
+    assert_eq!(stored[0].refresh_token.expose(), "refresh-2");
+    assert_eq!(manager.tokens().await.refresh_token.expose(), "refresh-2");
+}
+
+#[tokio::test]
+async fn a_fresh_token_is_served_without_calling_hubspot() {
+    let server = MockServer::start().await;
+    token_endpoint(&server, "unused", 0).await;
+    let manager = TokenManager::new(
+        oauth(&server),
+        tokens("access-ok", 1800),
+        Arc::new(MemorySink::default()),
+    );
+    assert_eq!(manager.access_token().await.unwrap().expose(), "access-ok");
+}
+
+#[tokio::test]
+async fn a_token_inside_the_margin_is_refreshed_ahead_of_expiry() {
+    let server = MockServer::start().await;
+    token_endpoint(&server, "access-new", 1).await;
+    let manager = TokenManager::new(
+        oauth(&server),
+        tokens("access-old", 120),
+        Arc::new(MemorySink::default()),
+    )
+    .with_refresh_margin(Duration::from_secs(300));
+    assert_eq!(manager.access_token().await.unwrap().expose(), "access-new");
+}
+
+#[tokio::test]
+async fn a_dead_refresh_token_is_reported_and_not_tried_again() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/v3/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "status": "BAD_REFRESH_TOKEN",
+            "message": "missing or invalid refresh token"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let manager = TokenManager::new(
+        oauth(&server),
+        tokens("access-old", -1),
+        Arc::new(MemorySink::default()),
+    );
+    for _ in 0..2 {
+        let err = manager.access_token().await.unwrap_err();
+        assert!(matches!(err, Error::RefreshTokenRevoked { .. }), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_failing_sink_is_reported_and_storing_is_retried_on_the_next_call() {
+    let server = MockServer::start().await;
+    token_endpoint(&server, "access-new", 1).await;
+    let failing = Arc::new(MemorySink {
+        fail: true,
+        ..MemorySink::default()
+    });
+    let manager = TokenManager::new(oauth(&server), tokens("access-old", -1), failing);
+    let err = manager.access_token().await.unwrap_err();
+    assert!(matches!(err, Error::TokenSink(_)), "{err:?}");
+    // The refreshed token is kept in memory: no second refresh, but storing is tried again.
+    let err = manager.access_token().await.unwrap_err();
+    assert!(matches!(err, Error::TokenSink(_)), "{err:?}");
+    assert_eq!(manager.tokens().await.access_token.expose(), "access-new");
+}
+
+fn oauth_client(server: &MockServer, manager: Arc<TokenManager>) -> HubSpotClient {
+    HubSpotClient::builder(manager)
+        .api_base(server.uri())
+        .rate_limiter(roomy_limits())
+        .retry(fast_retry(3))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn expired_authentication_triggers_one_refresh_and_one_retry() {
+    let server = MockServer::start().await;
+    token_endpoint(&server, "access-new", 1).await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/51"))
+        .and(bearer_token("access-old"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(error_body(
+            "EXPIRED_AUTHENTICATION",
+            "The OAuth token used to make this call expired",
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/51"))
+        .and(bearer_token("access-new"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(object("51", json!({"email": "a@b.co"}))),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let manager = Arc::new(TokenManager::new(
+        oauth(&server),
+        tokens("access-old", 1800),
+        Arc::new(MemorySink::default()),
+    ));
+    let contact = oauth_client(&server, manager)
+        .get_object(&ObjectType::Contacts, "51", &["email"])
+        .await
+        .unwrap();
+    assert_eq!(contact.property("email"), Some("a@b.co"));
+}
+
+#[tokio::test]
+async fn a_second_expired_authentication_is_not_refreshed_again() {
+    let server = MockServer::start().await;
+    token_endpoint(&server, "access-new", 1).await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/51"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(error_body("EXPIRED_AUTHENTICATION", "expired")),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    let manager = Arc::new(TokenManager::new(
+        oauth(&server),
+        tokens("access-old", 1800),
+        Arc::new(MemorySink::default()),
+    ));
+    let err = oauth_client(&server, manager)
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(err.category(), Some("EXPIRED_AUTHENTICATION"));
+}
+
+#[tokio::test]
+async fn invalid_authentication_is_not_refreshed() {
+    let server = MockServer::start().await;
+    token_endpoint(&server, "access-new", 0).await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/51"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(error_body("INVALID_AUTHENTICATION", "bad token")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let manager = Arc::new(TokenManager::new(
+        oauth(&server),
+        tokens("access-old", 1800),
+        Arc::new(MemorySink::default()),
+    ));
+    let err = oauth_client(&server, manager)
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), Some("INVALID_AUTHENTICATION"));
+}
