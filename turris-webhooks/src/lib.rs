@@ -44,6 +44,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "axum")]
+mod axum;
 mod clock;
 mod debounce;
 pub mod delivery;
@@ -53,6 +55,8 @@ mod secret;
 mod signature;
 mod url;
 
+#[cfg(feature = "axum")]
+pub use crate::axum::{VerifiedTurrisWebhook, WebhookRejection};
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::debounce::{
     DebounceConfig, Debouncer, DebouncerState, StatusChangeBatch, StatusChangeEvent,

@@ -1,5 +1,6 @@
 //! Integration tests of turris-webhooks, in one binary.
 
+mod axum_extractor;
 mod conformance;
 mod debounce;
 mod delivery;
