@@ -362,3 +362,603 @@ pub fn apply_changes<F: MappedField>(draft: &mut F::Draft, changes: &[FieldChang
         let _ = change.field.set(draft, change.to.as_deref());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::Condition;
+    use crate::filter::IdentifierFilter;
+    use crate::mapping::{AgencyField, AgencyMapping, AgentMapping, MappingSettings};
+    use crate::matrix::SyncObject;
+    use crate::property::{ObjectType, PropertyDefinition, PropertyType};
+    use crate::record::{AgencyDraft, AgentDraft, Npn, StateCode};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
+    }
+
+    fn schema() -> ObjectSchema {
+        let p = |name: &str, standard: bool| {
+            PropertyDefinition::new(name, name, PropertyType::String, "text", standard)
+        };
+        ObjectSchema::new(
+            ObjectType::Company,
+            vec![
+                p("name", true),
+                p("type", true),
+                p("phone", true),
+                p("state", true),
+                p("agency_npn", false),
+            ],
+        )
+    }
+
+    fn mapping() -> AgencyMapping {
+        AgencyMapping {
+            identifier: Some(IdentifierFilter::ApplyFilter(Condition::equals(
+                "type", "Agency",
+            ))),
+            phone: Some("phone".into()),
+            state_code: Some("state".into()),
+            npn: Some("agency_npn".into()),
+            ..AgencyMapping::default()
+        }
+    }
+
+    fn inbound_on() -> SyncMatrix {
+        let mut matrix = SyncMatrix::default();
+        let settings = MappingSettings {
+            agency: mapping(),
+            agent: Some(AgentMapping {
+                identifier: Some(IdentifierFilter::SyncAll),
+                ..AgentMapping::default()
+            }),
+        };
+        matrix
+            .enable(SyncObject::Agency, Direction::Inbound, &settings)
+            .unwrap();
+        matrix
+            .enable(SyncObject::Agents, Direction::Inbound, &settings)
+            .unwrap();
+        matrix
+    }
+
+    fn change(kind: ChangeKind, pairs: &[(&str, Option<&str>)]) -> InboundChange {
+        InboundChange {
+            object_id: HubSpotId::parse("101").unwrap(),
+            kind,
+            properties: PropertyMap::from_pairs(pairs.iter().copied()),
+            change_source: None,
+            source_id: None,
+            occurred_at: now(),
+        }
+    }
+
+    fn edited(property: &str, value: &str, pairs: &[(&str, Option<&str>)]) -> InboundChange {
+        change(
+            ChangeKind::PropertyChanged {
+                property: property.into(),
+                value: Some(value.into()),
+            },
+            pairs,
+        )
+    }
+
+    const AGENCY: &[(&str, Option<&str>)] = &[
+        ("type", Some("Agency")),
+        ("name", Some("Acme")),
+        ("phone", Some("555")),
+        ("state", Some("NY")),
+        ("agency_npn", Some("123")),
+    ];
+
+    fn stored() -> AgencyDraft {
+        AgencyDraft {
+            phone: Some("555".into()),
+            state_code: Some(StateCode::parse("NY").unwrap()),
+            npn: Some(Npn::parse("123").unwrap()),
+            ..AgencyDraft::named("Acme")
+        }
+    }
+
+    fn with(
+        pairs: &[(&str, Option<&'static str>)],
+        property: &str,
+        value: Option<&'static str>,
+    ) -> Vec<(String, Option<&'static str>)> {
+        let mut out: Vec<(String, Option<&str>)> = pairs
+            .iter()
+            .filter(|(p, _)| *p != property)
+            .map(|(p, v)| (p.to_string(), *v))
+            .collect();
+        out.push((property.to_string(), value));
+        out
+    }
+
+    fn run(
+        change: &InboundChange,
+        matrix: &SyncMatrix,
+        existing: Existing<'_, AgencyDraft>,
+    ) -> SyncAction<AgencyDraft, AgencyField> {
+        run_with(change, matrix, existing, EchoInfo::default())
+    }
+
+    fn run_with(
+        change: &InboundChange,
+        matrix: &SyncMatrix,
+        existing: Existing<'_, AgencyDraft>,
+        echo: EchoInfo<'_>,
+    ) -> SyncAction<AgencyDraft, AgencyField> {
+        let mapping = mapping();
+        let schema = schema();
+        plan(
+            change,
+            &PlanContext {
+                mapping: &mapping,
+                schema: &schema,
+                matrix,
+                echo,
+            },
+            existing,
+        )
+    }
+
+    fn skip(reason: SkipReason) -> SyncAction<AgencyDraft, AgencyField> {
+        SyncAction::Skip { reason }
+    }
+
+    #[test]
+    fn nothing_syncs_inbound_while_the_toggle_is_off() {
+        let action = run(
+            &change(ChangeKind::Created, AGENCY),
+            &SyncMatrix::default(),
+            Existing::NotFound,
+        );
+        assert_eq!(action, skip(SkipReason::InboundDisabled));
+    }
+
+    #[test]
+    fn a_matching_new_company_is_created_with_every_mapped_field() {
+        let action = run(
+            &change(ChangeKind::Created, AGENCY),
+            &inbound_on(),
+            Existing::NotFound,
+        );
+        assert_eq!(
+            action,
+            SyncAction::Create {
+                draft: stored(),
+                skipped: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn a_company_that_does_not_match_the_identifier_is_skipped() {
+        let pairs = with(AGENCY, "type", Some("Vendor"));
+        let pairs: Vec<(&str, Option<&str>)> =
+            pairs.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+        for existing in [Existing::NotFound, Existing::Matched(MatchedBy::Npn)] {
+            let action = run(
+                &change(ChangeKind::Created, &pairs),
+                &inbound_on(),
+                existing,
+            );
+            assert_eq!(action, skip(SkipReason::DoesNotMatchIdentifier));
+        }
+    }
+
+    #[test]
+    fn a_company_that_starts_to_match_later_is_created_then() {
+        let action = run(
+            &edited("type", "Agency", AGENCY),
+            &inbound_on(),
+            Existing::NotFound,
+        );
+        assert!(matches!(action, SyncAction::Create { .. }), "{action:?}");
+    }
+
+    #[test]
+    fn a_matched_unlinked_record_is_linked_not_duplicated() {
+        let action = run(
+            &change(ChangeKind::Created, AGENCY),
+            &inbound_on(),
+            Existing::Matched(MatchedBy::ProducerCode),
+        );
+        assert_eq!(
+            action,
+            SyncAction::Link {
+                matched_by: MatchedBy::ProducerCode
+            }
+        );
+    }
+
+    #[test]
+    fn a_company_without_a_name_is_skipped_with_the_missing_field() {
+        let action = run(
+            &change(ChangeKind::Created, &[("type", Some("Agency"))]),
+            &inbound_on(),
+            Existing::NotFound,
+        );
+        assert_eq!(
+            action,
+            skip(SkipReason::MissingRequiredField {
+                field: "name".into()
+            })
+        );
+    }
+
+    #[test]
+    fn an_invalid_state_code_is_skipped_but_the_record_is_created() {
+        let pairs = with(AGENCY, "state", Some("New York"));
+        let pairs: Vec<(&str, Option<&str>)> =
+            pairs.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+        let SyncAction::Create { draft, skipped } = run(
+            &change(ChangeKind::Created, &pairs),
+            &inbound_on(),
+            Existing::NotFound,
+        ) else {
+            panic!("expected a create");
+        };
+        assert_eq!(draft.state_code, None);
+        assert_eq!(skipped[0].reason, FieldSkipReason::InvalidStateCode);
+        assert_eq!(skipped[0].value, "New York");
+    }
+
+    #[test]
+    fn a_standard_property_edit_updates_only_that_field() {
+        let pairs = with(AGENCY, "phone", Some("777"));
+        let pairs: Vec<(&str, Option<&str>)> =
+            pairs.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+        let current = stored();
+        let action = run(
+            &edited("phone", "777", &pairs),
+            &inbound_on(),
+            Existing::Linked(&current),
+        );
+        assert_eq!(
+            action,
+            SyncAction::Update {
+                changes: vec![FieldChange {
+                    field: AgencyField::Phone,
+                    from: Some("555".into()),
+                    to: Some("777".into())
+                }],
+                skipped: vec![],
+            }
+        );
+        let SyncAction::Update { changes, .. } = action else {
+            unreachable!()
+        };
+        let mut updated = current.clone();
+        apply_changes(&mut updated, &changes);
+        assert_eq!(updated.phone.as_deref(), Some("777"));
+    }
+
+    #[test]
+    fn custom_property_edits_are_skipped_with_the_spec_reason() {
+        let current = stored();
+        let action = run(
+            &edited("agency_npn", "999", AGENCY),
+            &inbound_on(),
+            Existing::Linked(&current),
+        );
+        assert_eq!(action, skip(SkipReason::CustomPropertyEdit));
+        assert_eq!(
+            SkipReason::CustomPropertyEdit.to_string(),
+            "custom property edits do not sync inbound"
+        );
+    }
+
+    #[test]
+    fn edits_of_unmapped_or_unchanged_properties_are_skipped() {
+        let current = stored();
+        let action = run(
+            &edited("website", "x", AGENCY),
+            &inbound_on(),
+            Existing::Linked(&current),
+        );
+        assert_eq!(action, skip(SkipReason::PropertyNotMapped));
+        let action = run(
+            &edited("phone", "555", AGENCY),
+            &inbound_on(),
+            Existing::Linked(&current),
+        );
+        assert_eq!(action, skip(SkipReason::NoChanges));
+    }
+
+    #[test]
+    fn invalid_or_emptying_edits_are_skipped_with_the_field_reason() {
+        let current = stored();
+        let pairs = with(AGENCY, "state", Some("Texas"));
+        let pairs: Vec<(&str, Option<&str>)> =
+            pairs.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+        let action = run(
+            &edited("state", "Texas", &pairs),
+            &inbound_on(),
+            Existing::Linked(&current),
+        );
+        assert_eq!(
+            action,
+            skip(SkipReason::InvalidValue {
+                field: "state_code".into(),
+                reason: FieldSkipReason::InvalidStateCode
+            })
+        );
+        assert_eq!(
+            action_message(&action),
+            "state_code: not a 2-letter US state code"
+        );
+
+        let pairs = with(AGENCY, "name", Some(""));
+        let pairs: Vec<(&str, Option<&str>)> =
+            pairs.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+        let action = run(
+            &edited("name", "", &pairs),
+            &inbound_on(),
+            Existing::Linked(&current),
+        );
+        assert_eq!(
+            action,
+            skip(SkipReason::InvalidValue {
+                field: "name".into(),
+                reason: FieldSkipReason::RequiredEmpty
+            })
+        );
+    }
+
+    fn action_message(action: &SyncAction<AgencyDraft, AgencyField>) -> String {
+        match action {
+            SyncAction::Skip { reason } => reason.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_of_a_linked_record_updates_standard_fields_only() {
+        let pairs = [
+            ("type", Some("Agency")),
+            ("name", Some("Acme Renamed")),
+            ("phone", Some("555")),
+            ("state", Some("NY")),
+            ("agency_npn", Some("999")),
+        ];
+        let current = stored();
+        let action = run(
+            &change(ChangeKind::Snapshot, &pairs),
+            &inbound_on(),
+            Existing::Linked(&current),
+        );
+        assert_eq!(
+            action,
+            SyncAction::Update {
+                changes: vec![FieldChange {
+                    field: AgencyField::Name,
+                    from: Some("Acme".into()),
+                    to: Some("Acme Renamed".into())
+                }],
+                skipped: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn a_linked_record_that_stops_matching_is_no_longer_updated() {
+        let current = stored();
+        let pairs = with(AGENCY, "type", Some("Vendor"));
+        let pairs: Vec<(&str, Option<&str>)> =
+            pairs.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+        let action = run(
+            &edited("type", "Vendor", &pairs),
+            &inbound_on(),
+            Existing::Linked(&current),
+        );
+        assert_eq!(action, skip(SkipReason::NoLongerMatchesIdentifier));
+    }
+
+    #[test]
+    fn an_unconfigured_identifier_skips_everything() {
+        let mapping = AgencyMapping {
+            identifier: None,
+            ..mapping()
+        };
+        let schema = schema();
+        let matrix = inbound_on();
+        let ctx = PlanContext {
+            mapping: &mapping,
+            schema: &schema,
+            matrix: &matrix,
+            echo: EchoInfo::default(),
+        };
+        let action = plan(
+            &change(ChangeKind::Created, AGENCY),
+            &ctx,
+            Existing::NotFound,
+        );
+        assert_eq!(action, skip(SkipReason::IdentifierNotConfigured));
+    }
+
+    #[test]
+    fn echoes_of_our_own_writes_are_recognised_and_skipped() {
+        let current = stored();
+        let pairs = with(AGENCY, "phone", Some("777"));
+        let pairs: Vec<(&str, Option<&str>)> =
+            pairs.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+        let write = |value: &str, minutes_ago: i64| RecentWrite {
+            object_id: HubSpotId::parse("101").unwrap(),
+            property: "phone".into(),
+            value: Some(value.into()),
+            at: now() - Duration::minutes(minutes_ago),
+        };
+        fn check(change: &InboundChange, current: &AgencyDraft, echo: EchoInfo<'_>, is_echo: bool) {
+            let action = run_with(change, &inbound_on(), Existing::Linked(current), echo);
+            assert_eq!(
+                action == skip(SkipReason::EchoOfOwnWrite),
+                is_echo,
+                "{echo:?} -> {action:?}"
+            );
+        }
+        let plain = edited("phone", "777", &pairs);
+        let from_us = InboundChange {
+            change_source: Some("INTEGRATION".into()),
+            source_id: Some("app-1".into()),
+            ..plain.clone()
+        };
+        let app = EchoInfo {
+            app_id: Some("app-1"),
+            recent_writes: &[],
+        };
+        check(&from_us, &current, app, true);
+        check(
+            &from_us,
+            &current,
+            EchoInfo {
+                app_id: Some("app-2"),
+                recent_writes: &[],
+            },
+            false,
+        );
+        check(&from_us, &current, EchoInfo::default(), false);
+        check(&plain, &current, app, false);
+        let ledger = [write("777", 1)];
+        check(
+            &plain,
+            &current,
+            EchoInfo {
+                app_id: None,
+                recent_writes: &ledger,
+            },
+            true,
+        );
+        let other_value = [write("778", 1)];
+        check(
+            &plain,
+            &current,
+            EchoInfo {
+                app_id: None,
+                recent_writes: &other_value,
+            },
+            false,
+        );
+        let too_old = [write("777", 11)];
+        check(
+            &plain,
+            &current,
+            EchoInfo {
+                app_id: None,
+                recent_writes: &too_old,
+            },
+            false,
+        );
+    }
+
+    #[test]
+    fn agents_are_planned_with_their_own_mapping_and_toggle() {
+        let mapping = AgentMapping {
+            identifier: Some(IdentifierFilter::ApplyFilter(Condition::is_populated(
+                "agent_npn",
+            ))),
+            npn: Some("agent_npn".into()),
+            ..AgentMapping::default()
+        };
+        let schema = ObjectSchema::new(ObjectType::Contact, vec![]);
+        let matrix = inbound_on();
+        let ctx = PlanContext {
+            mapping: &mapping,
+            schema: &schema,
+            matrix: &matrix,
+            echo: EchoInfo::default(),
+        };
+        let contact = change(
+            ChangeKind::Created,
+            &[
+                ("firstname", Some("Ada")),
+                ("lastname", Some("Lovelace")),
+                ("agent_npn", Some("42")),
+            ],
+        );
+        let action = plan(&contact, &ctx, Existing::NotFound);
+        let expected = AgentDraft {
+            npn: Some(Npn::parse("42").unwrap()),
+            ..AgentDraft::named("Ada", "Lovelace")
+        };
+        assert_eq!(
+            action,
+            SyncAction::Create {
+                draft: expected,
+                skipped: vec![]
+            }
+        );
+        let off = SyncMatrix {
+            agents: Default::default(),
+            ..matrix
+        };
+        let ctx = PlanContext {
+            matrix: &off,
+            ..ctx
+        };
+        assert_eq!(
+            plan(&contact, &ctx, Existing::NotFound),
+            SyncAction::Skip {
+                reason: SkipReason::InboundDisabled
+            }
+        );
+    }
+
+    #[test]
+    fn skip_reasons_have_stable_messages_and_codes() {
+        fn check(reason: SkipReason, message: &str, code: &str) {
+            assert_eq!(reason.to_string(), message);
+            assert_eq!(serde_json::to_value(&reason).unwrap()["code"], code);
+        }
+        check(
+            SkipReason::InboundDisabled,
+            "hubspot → turris sync is off",
+            "inbound_disabled",
+        );
+        check(
+            SkipReason::EchoOfOwnWrite,
+            "echo of our own write",
+            "echo_of_own_write",
+        );
+        check(
+            SkipReason::IdentifierNotConfigured,
+            "identifier filter is not configured",
+            "identifier_not_configured",
+        );
+        check(
+            SkipReason::DoesNotMatchIdentifier,
+            "record does not match the identifier filter",
+            "does_not_match_identifier",
+        );
+        check(
+            SkipReason::NoLongerMatchesIdentifier,
+            "record no longer matches the identifier filter",
+            "no_longer_matches_identifier",
+        );
+        check(
+            SkipReason::PropertyNotMapped,
+            "property is not mapped",
+            "property_not_mapped",
+        );
+        check(
+            SkipReason::CustomPropertyEdit,
+            "custom property edits do not sync inbound",
+            "custom_property_edit",
+        );
+        check(
+            SkipReason::NoChanges,
+            "no mapped field changed",
+            "no_changes",
+        );
+        check(
+            SkipReason::MissingRequiredField {
+                field: "name".into(),
+            },
+            "required field name is not populated",
+            "missing_required_field",
+        );
+    }
+}

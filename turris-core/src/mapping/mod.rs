@@ -275,3 +275,6 @@ impl MappingSettings {
         errors
     }
 }
+
+#[cfg(test)]
+mod tests;
