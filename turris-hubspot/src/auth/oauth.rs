@@ -109,6 +109,20 @@ pub struct IntrospectionResponse {
     pub hub_domain: Option<String>,
 }
 
+/// Answer of `POST /oauth/v3/token`, as HubSpot serves it (for the sandbox; the client reads
+/// it through the `oauth2` crate).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenResponseBody {
+    /// `bearer`.
+    pub token_type: String,
+    /// The access token.
+    pub access_token: String,
+    /// The refresh token.
+    pub refresh_token: String,
+    /// Seconds until the access token expires (1800 at HubSpot).
+    pub expires_in: u64,
+}
+
 /// OAuth client of one public app. Cheap to clone.
 ///
 /// ```

@@ -86,6 +86,16 @@ impl TokenManager {
         self.state.lock().await.tokens.clone()
     }
 
+    /// Replaces the tokens (after a reconnect) and forgets an earlier dead refresh token.
+    pub async fn replace_tokens(&self, tokens: TokenSet) {
+        let mut state = self.state.lock().await;
+        *state = State {
+            tokens,
+            unsaved: false,
+            dead: None,
+        };
+    }
+
     /// Refreshes now, whatever the expiry (the server's refresh worker).
     pub async fn refresh_now(&self) -> Result<TokenSet> {
         let mut state = self.state.lock().await;

@@ -35,6 +35,23 @@ pub enum SignatureError {
     /// The signature does not match.
     #[error("signature mismatch")]
     Mismatch,
+    /// A header the check needs is missing or not text.
+    #[error("missing header {0}")]
+    MissingHeader(&'static str),
+    /// `X-HubSpot-Signature-Version` names a version we do not know.
+    #[error("unknown signature version")]
+    UnknownVersion,
+}
+
+/// Which signature version a request passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureVersion {
+    /// HMAC-SHA256 with timestamp.
+    V3,
+    /// SHA-256 of secret + method + URI + body.
+    V2,
+    /// SHA-256 of secret + body.
+    V1,
 }
 
 /// The escapes HubSpot decodes in the URI before signing (v3).
@@ -176,6 +193,52 @@ pub fn verify_v2(
     )
 }
 
+/// Verifies whichever signature the request carries: v3 when `X-HubSpot-Signature-v3` is
+/// present (then nothing else is accepted), else v1 or v2 as `X-HubSpot-Signature-Version`
+/// says. v1 and v2 carry no timestamp, so they do not protect against replays; call
+/// [`verify_v3`] directly to require v3.
+pub fn verify_any_version(
+    client_secret: &str,
+    method: &str,
+    uri: &str,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    now_ms: i64,
+) -> Result<SignatureVersion, SignatureError> {
+    let header = |name: &'static str| -> Result<Option<&str>, SignatureError> {
+        match headers.get(name) {
+            None => Ok(None),
+            Some(v) => v
+                .to_str()
+                .map(Some)
+                .map_err(|_| SignatureError::MissingHeader(name)),
+        }
+    };
+    if let Some(signature) = header(SIGNATURE_V3_HEADER)? {
+        let timestamp =
+            header(TIMESTAMP_HEADER)?.ok_or(SignatureError::MissingHeader(TIMESTAMP_HEADER))?;
+        let request = SignedRequest {
+            method,
+            uri,
+            body,
+            signature,
+            timestamp,
+        };
+        return verify_v3(client_secret, &request, now_ms).map(|()| SignatureVersion::V3);
+    }
+    let signature =
+        header(SIGNATURE_HEADER)?.ok_or(SignatureError::MissingHeader(SIGNATURE_V3_HEADER))?;
+    match header(SIGNATURE_VERSION_HEADER)?.map(str::trim) {
+        None | Some("v1") => {
+            verify_v1(client_secret, body, signature).map(|()| SignatureVersion::V1)
+        }
+        Some("v2") => {
+            verify_v2(client_secret, method, uri, body, signature).map(|()| SignatureVersion::V2)
+        }
+        Some(_) => Err(SignatureError::UnknownVersion),
+    }
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> Result<(), SignatureError> {
     if bool::from(a.ct_eq(b)) {
         Ok(())
@@ -204,6 +267,54 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(decode_uri(input), expected, "{input}");
         }
+    }
+
+    #[test]
+    fn any_version_prefers_v3_and_falls_back_to_the_named_version() {
+        let body = b"[]";
+        let uri = "https://x.io/h";
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(
+            verify_any_version("s", "POST", uri, &headers, body, 1000),
+            Err(SignatureError::MissingHeader(SIGNATURE_V3_HEADER))
+        );
+        headers.insert(SIGNATURE_HEADER, sign_v1("s", body).parse().unwrap());
+        assert_eq!(
+            verify_any_version("s", "POST", uri, &headers, body, 1000),
+            Ok(SignatureVersion::V1)
+        );
+        headers.insert(SIGNATURE_VERSION_HEADER, "v2".parse().unwrap());
+        assert_eq!(
+            verify_any_version("s", "POST", uri, &headers, body, 1000),
+            Err(SignatureError::Mismatch)
+        );
+        headers.insert(
+            SIGNATURE_HEADER,
+            sign_v2("s", "POST", uri, body).parse().unwrap(),
+        );
+        assert_eq!(
+            verify_any_version("s", "POST", uri, &headers, body, 1000),
+            Ok(SignatureVersion::V2)
+        );
+        // Once a v3 signature is present, a bad one is not rescued by a good v2.
+        headers.insert(SIGNATURE_V3_HEADER, "bogus".parse().unwrap());
+        assert_eq!(
+            verify_any_version("s", "POST", uri, &headers, body, 1000),
+            Err(SignatureError::MissingHeader(TIMESTAMP_HEADER))
+        );
+        headers.insert(TIMESTAMP_HEADER, "1000".parse().unwrap());
+        assert_eq!(
+            verify_any_version("s", "POST", uri, &headers, body, 1000),
+            Err(SignatureError::Mismatch)
+        );
+        headers.insert(
+            SIGNATURE_V3_HEADER,
+            sign_v3("s", "POST", uri, body, "1000").parse().unwrap(),
+        );
+        assert_eq!(
+            verify_any_version("s", "POST", uri, &headers, body, 1000),
+            Ok(SignatureVersion::V3)
+        );
     }
 
     #[test]
