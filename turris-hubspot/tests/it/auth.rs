@@ -233,3 +233,31 @@ async fn private_app_token_learns_its_portal_from_account_details() {
     assert_eq!(details.portal_id, 62515);
     assert_eq!(details.ui_domain.as_deref(), Some("app.hubspot.com"));
 }
+
+#[tokio::test]
+async fn token_calls_are_reported_to_the_observer_without_secrets() {
+    use std::sync::Arc;
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/v3/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "status": "BAD_REFRESH_TOKEN",
+            "message": "missing or invalid refresh token",
+            "correlationId": "corr-rt"
+        })))
+        .mount(&server)
+        .await;
+    let recorder = Arc::new(crate::support::Recorder::default());
+    let oauth = oauth(&server).with_observer(recorder.clone());
+    let err = oauth.refresh(&Secret::new("refresh-secret-value")).await.unwrap_err();
+    assert!(matches!(err, Error::RefreshTokenRevoked { .. }));
+    let calls = recorder.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].path, "/oauth/v3/token");
+    assert_eq!(calls[0].status, Some(400));
+    assert_eq!(calls[0].correlation_id.as_deref(), Some("corr-rt"));
+    let logged = format!("{calls:?} {oauth:?}");
+    assert!(!logged.contains("refresh-secret-value"));
+    assert!(!logged.contains("secret-456"));
+}

@@ -425,3 +425,61 @@ async fn the_observer_hears_method_path_status_attempt_and_object_id() {
     assert_eq!(calls[0].object_id.as_deref(), Some("51"));
     assert!(calls[0].is_success());
 }
+
+#[tokio::test]
+async fn batch_default_associations_are_sent_in_chunks_of_100() {
+    use turris_hubspot::crm::associations::AssociationPair;
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v4/associations/contacts/companies/batch/associate/default"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "COMPLETE", "results": []})))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let pairs: Vec<AssociationPair> = (0..150)
+        .map(|i| AssociationPair { from: format!("{i}").into(), to: "512".into() })
+        .collect();
+    client(&server)
+        .batch_associate_default(&ObjectType::Contacts, &ObjectType::Companies, &pairs)
+        .await
+        .unwrap();
+    let sizes: Vec<usize> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.body_json::<serde_json::Value>().unwrap()["inputs"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [100, 50]);
+}
+
+#[tokio::test]
+async fn association_reads_follow_the_after_cursor() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v4/objects/companies/512/associations/contacts"))
+        .and(query_param_is_missing("after"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "results": [{"toObjectId": 51, "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 280, "label": null}]}],
+            "paging": {"next": {"after": "MQ"}}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v4/objects/companies/512/associations/contacts"))
+        .and(query_param("after", "MQ"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "results": [{"toObjectId": 52, "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 280, "label": null}]}]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let found = client(&server)
+        .associations(&ObjectType::Companies, "512", &ObjectType::Contacts)
+        .await
+        .unwrap();
+    let ids: Vec<_> = found.iter().map(|a| a.to_object_id.as_str()).collect();
+    assert_eq!(ids, ["51", "52"]);
+}

@@ -179,3 +179,47 @@ async fn search_all_stops_after_the_last_page_of_a_small_result() {
         .unwrap();
     assert_eq!(all.len(), 450);
 }
+
+#[tokio::test]
+async fn search_spends_its_own_budget_and_leaves_the_general_one_alone() {
+    use std::time::Duration;
+    use turris_hubspot::auth::{PrivateAppToken, Secret};
+    use turris_hubspot::rate_limit::Budget;
+    use turris_hubspot::{HubSpotClient, RateLimitConfig, RateLimiter};
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"total": 0, "results": []})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/51"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(object("51", json!({}))))
+        .expect(2)
+        .mount(&server)
+        .await;
+    // One search per hour, plenty of general requests.
+    let limiter = RateLimiter::new(RateLimitConfig {
+        general: Budget::new(1_000, Duration::from_secs(1)),
+        search: Budget::new(1, Duration::from_secs(3600)),
+    });
+    let client = HubSpotClient::builder(Arc::new(PrivateAppToken::new(Secret::new("t"))))
+        .api_base(server.uri())
+        .rate_limiter(limiter)
+        .build()
+        .unwrap();
+    client.search_page(&ObjectType::Contacts, &SearchRequest::default()).await.unwrap();
+    let second_search = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            client.search_page(&ObjectType::Contacts, &SearchRequest::default()).await
+        })
+    };
+    // General calls still go through while the second search waits for its budget.
+    client.get_object(&ObjectType::Contacts, "51", &[]).await.unwrap();
+    client.get_object(&ObjectType::Contacts, "51", &[]).await.unwrap();
+    assert!(!second_search.is_finished(), "the second search waits instead of failing");
+    second_search.abort();
+}
