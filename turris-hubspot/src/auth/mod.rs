@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 pub use oauth::{IntrospectionResponse, OAuthClient, OAuthConfig};
 pub use private_app::PrivateAppToken;
-pub use token_manager::{TokenManager, TokenSink};
+pub use token_manager::{DiscardTokens, TokenManager, TokenSink};
 
 use crate::Result;
 
