@@ -250,7 +250,10 @@ async fn token_calls_are_reported_to_the_observer_without_secrets() {
         .await;
     let recorder = Arc::new(crate::support::Recorder::default());
     let oauth = oauth(&server).with_observer(recorder.clone());
-    let err = oauth.refresh(&Secret::new("refresh-secret-value")).await.unwrap_err();
+    let err = oauth
+        .refresh(&Secret::new("refresh-secret-value"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::RefreshTokenRevoked { .. }));
     let calls = recorder.calls();
     assert_eq!(calls.len(), 1);

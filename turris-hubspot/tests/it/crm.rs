@@ -432,13 +432,20 @@ async fn batch_default_associations_are_sent_in_chunks_of_100() {
 
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .and(path("/crm/v4/associations/contacts/companies/batch/associate/default"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "COMPLETE", "results": []})))
+        .and(path(
+            "/crm/v4/associations/contacts/companies/batch/associate/default",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"status": "COMPLETE", "results": []})),
+        )
         .expect(2)
         .mount(&server)
         .await;
     let pairs: Vec<AssociationPair> = (0..150)
-        .map(|i| AssociationPair { from: format!("{i}").into(), to: "512".into() })
+        .map(|i| AssociationPair {
+            from: format!("{i}").into(),
+            to: "512".into(),
+        })
         .collect();
     client(&server)
         .batch_associate_default(&ObjectType::Contacts, &ObjectType::Companies, &pairs)
@@ -449,7 +456,12 @@ async fn batch_default_associations_are_sent_in_chunks_of_100() {
         .await
         .unwrap()
         .iter()
-        .map(|r| r.body_json::<serde_json::Value>().unwrap()["inputs"].as_array().unwrap().len())
+        .map(|r| {
+            r.body_json::<serde_json::Value>().unwrap()["inputs"]
+                .as_array()
+                .unwrap()
+                .len()
+        })
         .collect();
     assert_eq!(sizes, [100, 50]);
 }

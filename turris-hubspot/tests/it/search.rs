@@ -210,16 +210,30 @@ async fn search_spends_its_own_budget_and_leaves_the_general_one_alone() {
         .rate_limiter(limiter)
         .build()
         .unwrap();
-    client.search_page(&ObjectType::Contacts, &SearchRequest::default()).await.unwrap();
+    client
+        .search_page(&ObjectType::Contacts, &SearchRequest::default())
+        .await
+        .unwrap();
     let second_search = {
         let client = client.clone();
         tokio::spawn(async move {
-            client.search_page(&ObjectType::Contacts, &SearchRequest::default()).await
+            client
+                .search_page(&ObjectType::Contacts, &SearchRequest::default())
+                .await
         })
     };
     // General calls still go through while the second search waits for its budget.
-    client.get_object(&ObjectType::Contacts, "51", &[]).await.unwrap();
-    client.get_object(&ObjectType::Contacts, "51", &[]).await.unwrap();
-    assert!(!second_search.is_finished(), "the second search waits instead of failing");
+    client
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap();
+    client
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap();
+    assert!(
+        !second_search.is_finished(),
+        "the second search waits instead of failing"
+    );
     second_search.abort();
 }
