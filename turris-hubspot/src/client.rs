@@ -469,6 +469,10 @@ impl HubSpotClient {
             match outcome {
                 Outcome::Done(status, body) => return Ok((status, body)),
                 Outcome::Fail(err) => return Err(err),
+                Outcome::Retry(wait) if call.status == Some(429) => {
+                    // Hold back every caller of this portal's budget, this one included.
+                    inner.limiter.pause(&inner.portal, req.budget, wait).await;
+                }
                 Outcome::Retry(wait) => {
                     tokio::time::sleep(wait).await;
                 }

@@ -103,6 +103,7 @@ struct Bucket {
     tokens: f64,
     per_second: f64,
     last: Instant,
+    paused_until: Option<Instant>,
 }
 
 impl Bucket {
@@ -113,6 +114,7 @@ impl Bucket {
             tokens: capacity,
             per_second: capacity / budget.per.as_secs_f64().max(f64::EPSILON),
             last: Instant::now(),
+            paused_until: None,
         }
     }
 
@@ -140,23 +142,28 @@ impl RateLimiter {
         self.inner.config
     }
 
+    fn bucket(&self, portal: &str, kind: BudgetKind) -> SharedBucket {
+        let mut buckets = self.inner.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        buckets
+            .entry((portal.to_owned(), kind))
+            .or_insert_with(|| {
+                let budget = match kind {
+                    BudgetKind::General => self.inner.config.general,
+                    BudgetKind::Search => self.inner.config.search,
+                };
+                Arc::new(tokio::sync::Mutex::new(Bucket::new(budget)))
+            })
+            .clone()
+    }
+
     /// Waits until `portal` may spend one request of `kind`, then spends it.
     pub async fn acquire(&self, portal: &str, kind: BudgetKind) {
-        let bucket = {
-            let mut buckets = self.inner.buckets.lock().unwrap_or_else(|e| e.into_inner());
-            buckets
-                .entry((portal.to_owned(), kind))
-                .or_insert_with(|| {
-                    let budget = match kind {
-                        BudgetKind::General => self.inner.config.general,
-                        BudgetKind::Search => self.inner.config.search,
-                    };
-                    Arc::new(tokio::sync::Mutex::new(Bucket::new(budget)))
-                })
-                .clone()
-        };
+        let bucket = self.bucket(portal, kind);
         // Holding the (fair, FIFO) async lock while waiting queues callers in arrival order.
         let mut bucket = bucket.lock().await;
+        if let Some(until) = bucket.paused_until.take() {
+            tokio::time::sleep_until(until).await;
+        }
         bucket.refill();
         if bucket.tokens < 1.0 {
             let wait = (1.0 - bucket.tokens) / bucket.per_second;
@@ -164,6 +171,17 @@ impl RateLimiter {
             bucket.refill();
         }
         bucket.tokens = (bucket.tokens - 1.0).max(0.0);
+    }
+
+    /// HubSpot answered 429: every caller of `portal`'s `kind` budget waits `wait` before its
+    /// next request, and the bucket restarts empty.
+    pub async fn pause(&self, portal: &str, kind: BudgetKind, wait: Duration) {
+        let bucket = self.bucket(portal, kind);
+        let mut bucket = bucket.lock().await;
+        let until = Instant::now() + wait;
+        bucket.paused_until = Some(bucket.paused_until.map_or(until, |u| u.max(until)));
+        bucket.tokens = 0.0;
+        bucket.last = until;
     }
 }
 
@@ -206,6 +224,32 @@ mod tests {
                 .acquire("1", BudgetKind::General)
                 .now_or_never()
                 .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pause_holds_back_the_next_caller_of_that_portal_only() {
+        let limiter = limiter(100, 5);
+        limiter
+            .pause("1", BudgetKind::General, Duration::from_secs(10))
+            .await;
+        assert!(
+            limiter
+                .acquire("1", BudgetKind::General)
+                .now_or_never()
+                .is_none()
+        );
+        assert!(
+            limiter
+                .acquire("2", BudgetKind::General)
+                .now_or_never()
+                .is_some()
+        );
+        assert!(
+            limiter
+                .acquire("1", BudgetKind::Search)
+                .now_or_never()
+                .is_some()
         );
     }
 
