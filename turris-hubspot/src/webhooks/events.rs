@@ -212,6 +212,37 @@ pub struct WebhookEvent {
     pub number_of_properties_moved: Option<u64>,
 }
 
+impl WebhookEvent {
+    /// A key that is equal for redeliveries of the same event (HubSpot may send an event more
+    /// than once, and `eventId` alone is not guaranteed unique): portal, subscription, event
+    /// id, object and time; the attempt number is left out.
+    pub fn dedupe_key(&self) -> String {
+        format!(
+            "{}:{}:{}:{}:{}:{}",
+            self.portal_id,
+            self.subscription_id,
+            self.event_id,
+            self.subscription_type,
+            self.object_id.or(self.from_object_id).unwrap_or_default(),
+            self.occurred_at
+        )
+    }
+
+    /// Whether the change was made by the integration with this app id (an echo of our own
+    /// write): `changeSource` is `INTEGRATION` and `sourceId` names the app (`"123"`, or with
+    /// a prefix such as `"integration:123"`).
+    pub fn is_echo_of_app(&self, app_id: u64) -> bool {
+        if self.change_source.as_deref() != Some("INTEGRATION") {
+            return false;
+        }
+        let app = app_id.to_string();
+        self.source_id
+            .as_deref()
+            .map(|s| s.rsplit(':').next().unwrap_or(s).trim() == app)
+            .unwrap_or(false)
+    }
+}
+
 /// Why a webhook body could not be parsed.
 #[derive(Debug, thiserror::Error)]
 pub enum EventsError {
@@ -242,4 +273,48 @@ pub fn parse_events(body: &[u8]) -> Result<Vec<WebhookEvent>, EventsError> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(json: &str) -> WebhookEvent {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn redeliveries_share_a_dedupe_key_and_other_events_do_not() {
+        let first = event(
+            r#"{"eventId":1,"subscriptionId":2,"portalId":3,"occurredAt":4,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":5}"#,
+        );
+        let retry = WebhookEvent {
+            attempt_number: 3,
+            ..first.clone()
+        };
+        let other = WebhookEvent {
+            object_id: Some(6),
+            ..first.clone()
+        };
+        assert_eq!(first.dedupe_key(), retry.dedupe_key());
+        assert_ne!(first.dedupe_key(), other.dedupe_key());
+    }
+
+    #[test]
+    fn echoes_of_our_own_writes_are_recognised() {
+        let check = |source: &str, id: Option<&str>, app: u64, expected: bool| {
+            let mut e = event(
+                r#"{"eventId":1,"portalId":3,"occurredAt":4,"subscriptionType":"contact.propertyChange"}"#,
+            );
+            e.change_source = Some(source.to_owned());
+            e.source_id = id.map(str::to_owned);
+            assert_eq!(e.is_echo_of_app(app), expected, "{source} {id:?} {app}");
+        };
+        check("INTEGRATION", Some("123"), 123, true);
+        check("INTEGRATION", Some("integration:123"), 123, true);
+        check("INTEGRATION", Some("456"), 123, false);
+        check("INTEGRATION", None, 123, false);
+        check("CRM_UI", Some("123"), 123, false);
+        check("CRM_UI", Some("userId:123"), 123, false);
+    }
 }
