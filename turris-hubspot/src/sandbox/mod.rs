@@ -1,1 +1,449 @@
-//! A stateful fake HubSpot that speaks HubSpot's HTTP API, for tests and the demo.
+//! A stateful fake HubSpot that speaks HubSpot's HTTP API, for tests, the demo and load runs.
+//!
+//! It runs in process on a loopback port and serves OAuth (authorize, v3 token, introspection,
+//! revocation), private-app tokens and account details, CRM v3 properties, companies, contacts
+//! and notes (CRUD, batch, list paging, search), associations v4, lists v3, and the webhooks
+//! subscriptions API. Every change to a record, from the API or from the [`Control`] API that
+//! plays a person editing in HubSpot, produces the matching webhook events, delivered in signed
+//! batches (v1 and v3) with retries. Rate limits, injected faults and latency reproduce
+//! HubSpot's failure modes; counters show what our side called.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use turris_hubspot::sandbox::{ObjectKind, Sandbox};
+//!
+//! let sandbox = Sandbox::builder().start().await?;
+//! let control = sandbox.control();
+//! let company = control
+//!     .create_record(ObjectKind::Companies, [("name", "Acme Insurance")])
+//!     .expect("valid properties");
+//! println!("{} has company {}", sandbox.base_url(), company.id);
+//! sandbox.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod auth;
+mod control;
+mod crm;
+mod error;
+mod faults;
+mod oauth;
+mod rate_limit;
+mod search;
+mod state;
+mod webhooks;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::response::IntoResponse;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use control::{Control, ControlError, ListInfo};
+pub use faults::{Fault, Stats};
+pub use oauth::TokenSet;
+pub use rate_limit::RateLimits;
+pub use state::{ObjectKind, Record};
+pub use webhooks::{DeliveryAttempt, WebhookRetry};
+
+use error::ApiError;
+use faults::Traffic;
+use oauth::OAuthStore;
+use rate_limit::RateLimiter;
+use state::{Identity, Portal, Shared, World};
+use webhooks::{Dispatcher, WebhookApp};
+
+/// Configures and starts a [`Sandbox`].
+#[derive(Clone)]
+pub struct SandboxBuilder {
+    host: IpAddr,
+    port: u16,
+    app_id: u64,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    developer_api_key: Option<String>,
+    private_app_token: Option<String>,
+    portal_id: u64,
+    extra_portals: Vec<u64>,
+    access_token_ttl: Duration,
+    strict_refresh_rotation: bool,
+    app_installed: bool,
+    rate_limits: RateLimits,
+    webhook_target: Option<String>,
+    webhook_retry: WebhookRetry,
+    webhook_batch_window: Duration,
+    subscriptions: Vec<(String, Option<String>)>,
+}
+
+impl std::fmt::Debug for SandboxBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxBuilder")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("app_id", &self.app_id)
+            .field("portal_id", &self.portal_id)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("rate_limits", &self.rate_limits)
+            .field("webhook_target", &self.webhook_target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            app_id: 4_242_001,
+            client_id: None,
+            client_secret: None,
+            developer_api_key: None,
+            private_app_token: None,
+            portal_id: 62_515_001,
+            extra_portals: Vec::new(),
+            access_token_ttl: Duration::from_secs(1800),
+            strict_refresh_rotation: false,
+            app_installed: true,
+            rate_limits: RateLimits::default(),
+            webhook_target: None,
+            webhook_retry: WebhookRetry::default(),
+            webhook_batch_window: Duration::from_millis(20),
+            subscriptions: Vec::new(),
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    let h = hex::encode(rand::random::<[u8; 16]>());
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+impl SandboxBuilder {
+    /// The port to listen on (default 0: a free one).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The address to listen on (default 127.0.0.1).
+    pub fn host(mut self, host: IpAddr) -> Self {
+        self.host = host;
+        self
+    }
+
+    /// The public app's id.
+    pub fn app_id(mut self, app_id: u64) -> Self {
+        self.app_id = app_id;
+        self
+    }
+
+    /// The app's OAuth client id (default: random).
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// The app's OAuth client secret, which also signs webhooks (default: random).
+    pub fn client_secret(mut self, client_secret: impl Into<String>) -> Self {
+        self.client_secret = Some(client_secret.into());
+        self
+    }
+
+    /// The developer API key of the webhooks API (default: random).
+    pub fn developer_api_key(mut self, key: impl Into<String>) -> Self {
+        self.developer_api_key = Some(key.into());
+        self
+    }
+
+    /// The private-app token of the default portal (default: random `pat-na1-...`).
+    pub fn private_app_token(mut self, token: impl Into<String>) -> Self {
+        self.private_app_token = Some(token.into());
+        self
+    }
+
+    /// The default portal's id (hub id).
+    pub fn portal_id(mut self, portal_id: u64) -> Self {
+        self.portal_id = portal_id;
+        self
+    }
+
+    /// Adds another portal (its private-app token is random; see [`Control::private_app_token`]).
+    pub fn extra_portal(mut self, portal_id: u64) -> Self {
+        self.extra_portals.push(portal_id);
+        self
+    }
+
+    /// Lifetime of OAuth access tokens (HubSpot: 30 minutes; seconds are fine in tests).
+    pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.access_token_ttl = ttl;
+        self
+    }
+
+    /// A refresh invalidates the refresh token it used (default: it stays valid, like HubSpot).
+    pub fn strict_refresh_rotation(mut self) -> Self {
+        self.strict_refresh_rotation = true;
+        self
+    }
+
+    /// Whether the app starts installed in the portals (default true, so webhooks flow without an
+    /// OAuth round trip; the authorize page installs it anyway).
+    pub fn app_installed(mut self, installed: bool) -> Self {
+        self.app_installed = installed;
+        self
+    }
+
+    /// The rate limits (default: HubSpot's public-app limits).
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = limits;
+        self
+    }
+
+    /// Where webhooks are delivered (the app's `targetUrl`).
+    pub fn webhook_target(mut self, url: impl Into<String>) -> Self {
+        self.webhook_target = Some(url.into());
+        self
+    }
+
+    /// How webhook deliveries are retried.
+    pub fn webhook_retry(mut self, retry: WebhookRetry) -> Self {
+        self.webhook_retry = retry;
+        self
+    }
+
+    /// How long the sender waits to gather events into one batch (default 20 ms).
+    pub fn webhook_batch_window(mut self, window: Duration) -> Self {
+        self.webhook_batch_window = window;
+        self
+    }
+
+    /// Adds an active webhook subscription (`contact.propertyChange` with a property name, ...).
+    pub fn subscription(
+        mut self,
+        event_type: impl Into<String>,
+        property_name: Option<&str>,
+    ) -> Self {
+        self.subscriptions
+            .push((event_type.into(), property_name.map(str::to_string)));
+        self
+    }
+
+    /// Binds the port and starts serving.
+    pub async fn start(self) -> std::io::Result<Sandbox> {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::new(self.host, self.port)).await?;
+        let addr = listener.local_addr()?;
+        let base_url = format!("http://{addr}");
+        let identity = Identity {
+            base_url: base_url.clone(),
+            app_id: self.app_id,
+            client_id: self.client_id.unwrap_or_else(uuid_like),
+            client_secret: self.client_secret.unwrap_or_else(uuid_like),
+            developer_api_key: self.developer_api_key.unwrap_or_else(uuid_like),
+            private_app_id: self.app_id + 1_000_000,
+            user_id: 7_700_001,
+            default_portal: self.portal_id,
+        };
+        let mut oauth = OAuthStore::new(self.access_token_ttl, self.strict_refresh_rotation);
+        let mut portals = BTreeMap::new();
+        portals.insert(
+            self.portal_id,
+            Portal::new(self.portal_id, self.app_installed),
+        );
+        oauth.add_private_token(
+            self.private_app_token
+                .unwrap_or_else(|| format!("pat-na1-{}", uuid_like())),
+            self.portal_id,
+        );
+        for p in self.extra_portals {
+            portals.insert(p, Portal::new(p, self.app_installed));
+            oauth.add_private_token(format!("pat-na1-{}", uuid_like()), p);
+        }
+        let mut webhook_app = WebhookApp::new(self.webhook_target);
+        for (t, p) in &self.subscriptions {
+            webhook_app.subscribe(t, p.as_deref(), true).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, e.message().to_string())
+            })?;
+        }
+        let dispatcher = Dispatcher::new(
+            identity.client_secret.clone(),
+            self.webhook_retry,
+            self.webhook_batch_window,
+        );
+        let shared = Arc::new(Shared {
+            world: Mutex::new(World {
+                app_id: identity.app_id,
+                portals,
+                oauth,
+                webhooks: webhook_app,
+            }),
+            identity,
+            limiter: Mutex::new(RateLimiter::new(self.rate_limits)),
+            traffic: Mutex::new(Traffic::default()),
+            webhooks: dispatcher.clone(),
+        });
+        let (shutdown, rx) = watch::channel(false);
+        let sender = tokio::spawn(dispatcher.run(rx.clone()));
+        let app = app(Arc::clone(&shared));
+        let mut stop = rx;
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "hubspot sandbox server stopped");
+            }
+        });
+        Ok(Sandbox {
+            shared,
+            addr,
+            base_url,
+            shutdown,
+            tasks: vec![server, sender],
+        })
+    }
+}
+
+fn app(shared: Arc<Shared>) -> Router {
+    let api = Router::new()
+        .merge(crm::router())
+        .merge(auth::router())
+        .route_layer(from_fn_with_state(Arc::clone(&shared), rate_limit::enforce))
+        .route_layer(from_fn_with_state(Arc::clone(&shared), auth::require_auth));
+    Router::new()
+        .merge(api)
+        .merge(oauth::router())
+        .merge(webhooks::router())
+        .route_layer(from_fn_with_state(Arc::clone(&shared), faults::shape))
+        .merge(control::router())
+        .fallback(|| async {
+            ApiError::not_found("No route matches this method and path in the HubSpot sandbox.")
+                .into_response()
+        })
+        .with_state(shared)
+}
+
+/// A running sandbox. Dropping it stops the server; [`Sandbox::shutdown`] also waits for it.
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    base_url: String,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base_url", &self.base_url)
+            .field("app_id", &self.shared.identity.app_id)
+            .field("portal_id", &self.shared.identity.default_portal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// A builder with HubSpot's defaults.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+
+    /// The base URL of the API (`http://127.0.0.1:PORT`), in place of `https://api.hubapi.com`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The socket address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The authorize page, in place of `https://app.hubspot.com/oauth/authorize`.
+    pub fn authorize_endpoint(&self) -> String {
+        format!("{}/oauth/authorize", self.base_url)
+    }
+
+    /// The token endpoint (`/oauth/v3/token`).
+    pub fn token_endpoint(&self) -> String {
+        format!("{}/oauth/v3/token", self.base_url)
+    }
+
+    /// The public app's id.
+    pub fn app_id(&self) -> u64 {
+        self.shared.identity.app_id
+    }
+
+    /// The app's OAuth client id.
+    pub fn client_id(&self) -> &str {
+        &self.shared.identity.client_id
+    }
+
+    /// The app's OAuth client secret (also the webhook signing key).
+    pub fn client_secret(&self) -> &str {
+        &self.shared.identity.client_secret
+    }
+
+    /// The developer API key of the webhooks API (`hapikey`).
+    pub fn developer_api_key(&self) -> &str {
+        &self.shared.identity.developer_api_key
+    }
+
+    /// The default portal's id (hub id).
+    pub fn portal_id(&self) -> u64 {
+        self.shared.identity.default_portal
+    }
+
+    /// The default portal's private-app token.
+    pub fn private_app_token(&self) -> String {
+        self.control().private_app_token().unwrap_or_default()
+    }
+
+    /// The id of the private app behind private-app tokens (`sourceId` of its writes).
+    pub fn private_app_id(&self) -> u64 {
+        self.shared.identity.private_app_id
+    }
+
+    /// Control of the default portal.
+    pub fn control(&self) -> Control {
+        self.control_for(self.portal_id())
+    }
+
+    /// Control of a given portal.
+    pub fn control_for(&self, portal_id: u64) -> Control {
+        Control {
+            shared: Arc::clone(&self.shared),
+            portal: portal_id,
+        }
+    }
+
+    /// Stops serving and waits for the server and the webhook sender to finish.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in std::mem::take(&mut self.tasks) {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -1,1 +1,9 @@
-//! Tests of the HubSpot sandbox (feature `sandbox`).
+//! Tests of the HubSpot sandbox (feature `sandbox`), over real HTTP on loopback.
+
+mod associations;
+mod crm;
+mod helpers;
+mod oauth;
+mod rate_limits;
+mod search;
+mod webhooks;

@@ -1,0 +1,842 @@
+//! The control API: what a person does in HubSpot (creating and editing records, which produces
+//! `CRM_UI` webhooks), what tests inspect (records, notes, associations, list memberships,
+//! counters, webhook attempts) and the knobs they turn (uninstall, faults, latency, limits).
+//! Available as Rust methods on [`Control`] and as HTTP under `/_sandbox/...`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::crm::{associations, lists, objects, properties};
+use super::error::{ApiError, ApiResult, parse_json};
+use super::faults::{Fault, Stats};
+use super::oauth::TokenSet;
+use super::rate_limit::RateLimits;
+use super::state::{ObjectKind, Record, Shared, iso, lock};
+use super::webhooks::{ChangeSource, DeliveryAttempt, WebhookRetry};
+
+/// A refused control operation, with the HubSpot status, category and message it maps to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControlError {
+    /// HTTP status HubSpot would answer.
+    pub status: u16,
+    /// HubSpot error category.
+    pub category: String,
+    /// Message.
+    pub message: String,
+}
+
+impl std::fmt::Display for ControlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.category, self.message)
+    }
+}
+
+impl std::error::Error for ControlError {}
+
+impl From<ApiError> for ControlError {
+    fn from(e: ApiError) -> Self {
+        Self {
+            status: e.status.as_u16(),
+            category: e.category().to_string(),
+            message: e.message().to_string(),
+        }
+    }
+}
+
+/// A list as the control API shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListInfo {
+    /// The list id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// `0-1` (contacts) or `0-2` (companies).
+    pub object_type_id: String,
+    /// `MANUAL`, `SNAPSHOT` or `DYNAMIC`.
+    pub processing_type: String,
+    /// Member record ids, ascending.
+    pub members: Vec<String>,
+}
+
+/// Control of one portal of a running sandbox. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Control {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) portal: u64,
+}
+
+fn to_map<K: Into<String>, V: Into<String>>(
+    props: impl IntoIterator<Item = (K, V)>,
+) -> Map<String, Value> {
+    props
+        .into_iter()
+        .map(|(k, v)| (k.into(), Value::String(v.into())))
+        .collect()
+}
+
+fn parse_record_id(kind: ObjectKind, id: &str) -> ApiResult<u64> {
+    objects::parse_id(id).ok_or_else(|| objects::not_found(kind, id))
+}
+
+impl Control {
+    /// The portal (hub id) this handle controls.
+    pub fn portal_id(&self) -> u64 {
+        self.portal
+    }
+
+    fn ui(&self) -> ChangeSource {
+        ChangeSource::CrmUi {
+            user_id: self.shared.identity.user_id,
+        }
+    }
+
+    fn create_json(&self, kind: ObjectKind, props: &Map<String, Value>) -> ApiResult<Record> {
+        objects::mutate(&self.shared, self.portal, self.ui(), |portal, changes| {
+            let values = objects::prepare(portal, kind, props)?;
+            objects::check_unique(portal, kind, &values, None)?;
+            let id = objects::insert(portal, kind, values, changes);
+            portal
+                .record(kind, id)
+                .map(|r| r.to_record())
+                .ok_or_else(|| objects::not_found(kind, id))
+        })
+    }
+
+    fn update_json(
+        &self,
+        kind: ObjectKind,
+        id: &str,
+        props: &Map<String, Value>,
+    ) -> ApiResult<Record> {
+        let id = parse_record_id(kind, id)?;
+        objects::mutate(&self.shared, self.portal, self.ui(), |portal, changes| {
+            if portal.record(kind, id).is_none() {
+                return Err(objects::not_found(kind, id));
+            }
+            let values = objects::prepare(portal, kind, props)?;
+            objects::check_unique(portal, kind, &values, Some(id))?;
+            objects::apply(portal, kind, id, values, changes)?;
+            portal
+                .record(kind, id)
+                .map(|r| r.to_record())
+                .ok_or_else(|| objects::not_found(kind, id))
+        })
+    }
+
+    /// Creates a record as a person in HubSpot would (webhooks say `CRM_UI`).
+    pub fn create_record<K: Into<String>, V: Into<String>>(
+        &self,
+        kind: ObjectKind,
+        props: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Record, ControlError> {
+        Ok(self.create_json(kind, &to_map(props))?)
+    }
+
+    /// Edits a record as a person would; an empty value clears the property.
+    pub fn update_record<K: Into<String>, V: Into<String>>(
+        &self,
+        kind: ObjectKind,
+        id: &str,
+        props: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Record, ControlError> {
+        Ok(self.update_json(kind, id, &to_map(props))?)
+    }
+
+    /// Deletes (archives) a record as a person would.
+    pub fn delete_record(&self, kind: ObjectKind, id: &str) -> Result<(), ControlError> {
+        let id = parse_record_id(kind, id)?;
+        objects::mutate(&self.shared, self.portal, self.ui(), |portal, changes| {
+            if objects::archive(portal, kind, id, changes) {
+                Ok(())
+            } else {
+                Err(objects::not_found(kind, id))
+            }
+        })?;
+        Ok(())
+    }
+
+    /// Associates two records as a person would (default, unlabeled type).
+    pub fn associate(
+        &self,
+        from: ObjectKind,
+        from_id: &str,
+        to: ObjectKind,
+        to_id: &str,
+    ) -> Result<(), ControlError> {
+        let a = parse_record_id(from, from_id)?;
+        let b = parse_record_id(to, to_id)?;
+        let type_id = associations::default_type(from, to).ok_or_else(|| ControlError {
+            status: 400,
+            category: "VALIDATION_ERROR".into(),
+            message: format!(
+                "{} cannot be associated with {}",
+                from.plural(),
+                to.plural()
+            ),
+        })?;
+        objects::mutate(&self.shared, self.portal, self.ui(), |portal, changes| {
+            associations::associate(portal, (from, a), (to, b), type_id, changes)
+        })?;
+        Ok(())
+    }
+
+    /// A live record.
+    pub fn record(&self, kind: ObjectKind, id: &str) -> Option<Record> {
+        let id = objects::parse_id(id)?;
+        let world = self.shared.world();
+        world
+            .portal(self.portal)
+            .ok()?
+            .record(kind, id)
+            .map(|r| r.to_record())
+    }
+
+    /// Every live record of a kind, by ascending id.
+    pub fn records(&self, kind: ObjectKind) -> Vec<Record> {
+        let world = self.shared.world();
+        world
+            .portal(self.portal)
+            .map(|p| p.store(kind).live.values().map(|r| r.to_record()).collect())
+            .unwrap_or_default()
+    }
+
+    /// How many live records of a kind exist.
+    pub fn count(&self, kind: ObjectKind) -> usize {
+        let world = self.shared.world();
+        world
+            .portal(self.portal)
+            .map(|p| p.store(kind).live.len())
+            .unwrap_or_default()
+    }
+
+    /// The first live record whose property equals `value`.
+    pub fn find_record(&self, kind: ObjectKind, property: &str, value: &str) -> Option<Record> {
+        let world = self.shared.world();
+        let portal = world.portal(self.portal).ok()?;
+        portal
+            .store(kind)
+            .live
+            .values()
+            .find(|r| r.props.get(property).is_some_and(|v| v == value))
+            .map(|r| r.to_record())
+    }
+
+    /// The ids of records of kind `to` associated with a record.
+    pub fn associated_ids(&self, from: ObjectKind, id: &str, to: ObjectKind) -> Vec<String> {
+        let Some(id) = objects::parse_id(id) else {
+            return Vec::new();
+        };
+        let world = self.shared.world();
+        world
+            .portal(self.portal)
+            .map(|p| {
+                p.associations
+                    .targets((from, id), to)
+                    .into_iter()
+                    .map(|(i, _)| i.to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The notes associated with a record.
+    pub fn notes_of(&self, kind: ObjectKind, id: &str) -> Vec<Record> {
+        self.associated_ids(kind, id, ObjectKind::Notes)
+            .iter()
+            .filter_map(|n| self.record(ObjectKind::Notes, n))
+            .collect()
+    }
+
+    /// Every list of the portal with its members.
+    pub fn lists(&self) -> Vec<ListInfo> {
+        let world = self.shared.world();
+        world
+            .portal(self.portal)
+            .map(|p| {
+                p.lists
+                    .values()
+                    .map(|l| ListInfo {
+                        id: l.id.to_string(),
+                        name: l.name.clone(),
+                        object_type_id: l.object_type_id.clone(),
+                        processing_type: l.processing_type.clone(),
+                        members: l.members.keys().map(u64::to_string).collect(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The member ids of a list.
+    pub fn list_members(&self, list_id: &str) -> Vec<String> {
+        self.lists()
+            .into_iter()
+            .find(|l| l.id == list_id)
+            .map(|l| l.members)
+            .unwrap_or_default()
+    }
+
+    /// Creates a static list, as a person would.
+    pub fn create_list(&self, name: &str, kind: ObjectKind) -> Result<String, ControlError> {
+        let mut world = self.shared.world();
+        let portal = world.portal_mut(self.portal)?;
+        Ok(lists::create_list(portal, name, kind.type_id(), "MANUAL")?.to_string())
+    }
+
+    /// Creates a custom property from HubSpot's JSON definition
+    /// (`{"name", "label", "type", "fieldType", "options"?, "hasUniqueValue"?}`).
+    pub fn create_property(&self, kind: ObjectKind, definition: Value) -> Result<(), ControlError> {
+        let input: properties::NewProperty = serde_json::from_value(definition)
+            .map_err(|e| ControlError::from(ApiError::bad_input(e)))?;
+        let mut world = self.shared.world();
+        let portal = world.portal_mut(self.portal)?;
+        let def = properties::build_custom(input, portal.props(kind))?;
+        portal
+            .properties
+            .entry(kind)
+            .or_default()
+            .insert(def.name.clone(), def);
+        Ok(())
+    }
+
+    /// Uninstalls the app from the portal: its tokens stop working, refreshes answer
+    /// `BAD_REFRESH_TOKEN`, and webhooks stop.
+    pub fn uninstall_app(&self) {
+        let mut world = self.shared.world();
+        if let Some(p) = world.portals.get_mut(&self.portal) {
+            p.app_installed = false;
+        }
+        world.oauth.uninstall(self.portal);
+    }
+
+    /// Whether the app is installed in the portal.
+    pub fn app_installed(&self) -> bool {
+        let world = self.shared.world();
+        world
+            .portals
+            .get(&self.portal)
+            .is_some_and(|p| p.app_installed)
+    }
+
+    /// Installs the app and issues tokens, as if someone completed the OAuth flow.
+    pub fn issue_tokens(&self, scopes: &[&str]) -> TokenSet {
+        let mut world = self.shared.world();
+        if let Some(p) = world.portals.get_mut(&self.portal) {
+            p.app_installed = true;
+        }
+        world
+            .oauth
+            .issue(self.portal, scopes.iter().map(|s| s.to_string()).collect())
+    }
+
+    /// Makes every OAuth access token of the portal expire now.
+    pub fn expire_access_tokens(&self) {
+        self.shared.world().oauth.expire_access_tokens(self.portal);
+    }
+
+    /// The private-app token of the portal.
+    pub fn private_app_token(&self) -> Option<String> {
+        self.shared
+            .world()
+            .oauth
+            .private_token(self.portal)
+            .map(str::to_string)
+    }
+
+    /// Subscribes the app to an event type (active), as its developer would.
+    pub fn subscribe(
+        &self,
+        event_type: &str,
+        property_name: Option<&str>,
+    ) -> Result<String, ControlError> {
+        Ok(self
+            .shared
+            .world()
+            .webhooks
+            .subscribe(event_type, property_name, true)?
+            .to_string())
+    }
+
+    /// Sets (or clears) the URL webhooks are delivered to.
+    pub fn set_webhook_target(&self, url: Option<&str>) {
+        self.shared
+            .world()
+            .webhooks
+            .set_target(url.map(str::to_string));
+    }
+
+    /// Changes how webhook deliveries are retried.
+    pub fn set_webhook_retry(&self, retry: WebhookRetry) {
+        self.shared.webhooks.set_retry(retry);
+    }
+
+    /// Sends queued webhooks now (skipping backoff) and waits until each batch was acknowledged
+    /// or given up.
+    pub async fn flush_webhooks(&self) {
+        self.shared.webhooks.flush().await;
+    }
+
+    /// Waits until each queued webhook batch was acknowledged or given up, on its own schedule.
+    pub async fn wait_for_deliveries(&self) {
+        self.shared.webhooks.wait_idle().await;
+    }
+
+    /// Webhook events not yet acknowledged or given up.
+    pub fn pending_webhooks(&self) -> usize {
+        self.shared.webhooks.outstanding()
+    }
+
+    /// Every delivery attempt so far (the most recent 10,000).
+    pub fn webhook_attempts(&self) -> Vec<DeliveryAttempt> {
+        self.shared.webhooks.attempts()
+    }
+
+    /// Every acknowledged event so far (the most recent 10,000), as last sent.
+    pub fn delivered_events(&self) -> Vec<Value> {
+        self.shared.webhooks.delivered()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        lock(&self.shared.traffic).stats.clone()
+    }
+
+    /// Zeroes the counters (and forgets recent requests in the rate limiter).
+    pub fn reset_stats(&self) {
+        lock(&self.shared.traffic).stats = Stats::default();
+        lock(&self.shared.limiter).reset();
+    }
+
+    /// Plans a fault.
+    pub fn inject_fault(&self, fault: Fault) {
+        lock(&self.shared.traffic).faults.push((fault, 0));
+    }
+
+    /// Drops every planned fault.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.traffic).faults.clear();
+    }
+
+    /// Adds latency to every API call.
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.shared.traffic).latency = latency;
+    }
+
+    /// Changes the rate limits (and forgets recent requests).
+    pub fn set_rate_limits(&self, limits: RateLimits) {
+        let mut limiter = lock(&self.shared.limiter);
+        limiter.limits = limits;
+        limiter.reset();
+    }
+
+    /// The rate limits in force.
+    pub fn rate_limits(&self) -> RateLimits {
+        lock(&self.shared.limiter).limits
+    }
+}
+
+fn record_json(r: &Record) -> Value {
+    json!({
+        "id": r.id,
+        "properties": r.properties,
+        "createdAt": iso(r.created_at),
+        "updatedAt": iso(r.updated_at),
+        "archived": r.archived,
+    })
+}
+
+fn control_for(shared: &Arc<Shared>, query: Option<&str>) -> ApiResult<Control> {
+    let portal = match objects::query_pairs(query)
+        .into_iter()
+        .find(|(k, _)| k == "portalId")
+    {
+        None => shared.identity.default_portal,
+        Some((_, v)) => v
+            .parse()
+            .map_err(|_| ApiError::validation("portalId must be a number"))?,
+    };
+    shared.world().portal(portal)?;
+    Ok(Control {
+        shared: Arc::clone(shared),
+        portal,
+    })
+}
+
+fn kind(raw: &str) -> ApiResult<ObjectKind> {
+    ObjectKind::parse(raw).ok_or_else(|| ApiError::validation(format!("unknown object type {raw}")))
+}
+
+fn into_api(e: ControlError) -> ApiError {
+    ApiError::new(
+        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+        &e.category,
+        e.message,
+    )
+}
+
+async fn info(State(shared): State<Arc<Shared>>) -> Response {
+    let world = shared.world();
+    let id = &shared.identity;
+    let portals: Vec<Value> = world
+        .portals
+        .values()
+        .map(|p| {
+            json!({
+                "portalId": p.id,
+                "appInstalled": p.app_installed,
+                "privateAppToken": world.oauth.private_token(p.id),
+            })
+        })
+        .collect();
+    axum::Json(json!({
+        "baseUrl": id.base_url,
+        "appId": id.app_id,
+        "clientId": id.client_id,
+        "clientSecret": id.client_secret,
+        "developerApiKey": id.developer_api_key,
+        "portalId": id.default_portal,
+        "portals": portals,
+        "webhookTargetUrl": world.webhooks.target_url,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct PropsBody {
+    #[serde(default)]
+    properties: Map<String, Value>,
+}
+
+async fn list_records(
+    State(shared): State<Arc<Shared>>,
+    Path(object): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let c = control_for(&shared, q.as_deref())?;
+    let results: Vec<Value> = c.records(kind(&object)?).iter().map(record_json).collect();
+    Ok(axum::Json(json!({ "results": results })).into_response())
+}
+
+async fn create_record(
+    State(shared): State<Arc<Shared>>,
+    Path(object): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let c = control_for(&shared, q.as_deref())?;
+    let body: PropsBody = parse_json(&body)?;
+    let r = c.create_json(kind(&object)?, &body.properties)?;
+    Ok((StatusCode::CREATED, axum::Json(record_json(&r))).into_response())
+}
+
+async fn get_record(
+    State(shared): State<Arc<Shared>>,
+    Path((object, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let c = control_for(&shared, q.as_deref())?;
+    let k = kind(&object)?;
+    let r = c.record(k, &id).ok_or_else(|| objects::not_found(k, &id))?;
+    Ok(axum::Json(record_json(&r)).into_response())
+}
+
+async fn update_record(
+    State(shared): State<Arc<Shared>>,
+    Path((object, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let c = control_for(&shared, q.as_deref())?;
+    let body: PropsBody = parse_json(&body)?;
+    let r = c.update_json(kind(&object)?, &id, &body.properties)?;
+    Ok(axum::Json(record_json(&r)).into_response())
+}
+
+async fn delete_record(
+    State(shared): State<Arc<Shared>>,
+    Path((object, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let c = control_for(&shared, q.as_deref())?;
+    c.delete_record(kind(&object)?, &id).map_err(into_api)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn get_associations(
+    State(shared): State<Arc<Shared>>,
+    Path((object, id, to)): Path<(String, String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let c = control_for(&shared, q.as_deref())?;
+    let ids = c.associated_ids(kind(&object)?, &id, kind(&to)?);
+    Ok(axum::Json(json!({ "ids": ids })).into_response())
+}
+
+async fn put_association(
+    State(shared): State<Arc<Shared>>,
+    Path((object, id, to, to_id)): Path<(String, String, String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let c = control_for(&shared, q.as_deref())?;
+    c.associate(kind(&object)?, &id, kind(&to)?, &to_id)
+        .map_err(into_api)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn get_lists(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let c = control_for(&shared, q.as_deref())?;
+    let lists: Vec<Value> = c
+        .lists()
+        .into_iter()
+        .map(|l| {
+            json!({
+                "listId": l.id,
+                "name": l.name,
+                "objectTypeId": l.object_type_id,
+                "processingType": l.processing_type,
+                "members": l.members,
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({ "results": lists })).into_response())
+}
+
+fn stats_json(s: &Stats) -> Value {
+    let statuses: BTreeMap<String, u64> = s
+        .statuses
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    json!({
+        "calls": s.calls,
+        "totalCalls": s.total_calls(),
+        "statuses": statuses,
+        "rateLimited": s.rate_limited,
+        "rateLimitedByPolicy": s.rate_limited_by_policy,
+        "faultsInjected": s.faults_injected,
+    })
+}
+
+async fn get_stats(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(stats_json(&lock(&shared.traffic).stats)).into_response()
+}
+
+async fn reset_stats(State(shared): State<Arc<Shared>>) -> Response {
+    lock(&shared.traffic).stats = Stats::default();
+    lock(&shared.limiter).reset();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn uninstall(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    control_for(&shared, q.as_deref())?.uninstall_app();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn expire_tokens(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    control_for(&shared, q.as_deref())?.expire_access_tokens();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FaultBody {
+    path: String,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    times: Option<u32>,
+    #[serde(default)]
+    body: Option<Value>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    delay_millis: Option<u64>,
+}
+
+async fn add_fault(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
+    let f: FaultBody = parse_json(&body)?;
+    let mut fault = Fault::new(f.path)
+        .status(f.status.unwrap_or(500))
+        .times(f.times.unwrap_or(1));
+    if let Some(m) = f.method {
+        fault = fault.method(m);
+    }
+    if let Some(b) = f.body {
+        fault = fault.body(b);
+    }
+    for (k, v) in f.headers {
+        fault = fault.header(k, v);
+    }
+    if let Some(ms) = f.delay_millis {
+        fault = fault.delay(Duration::from_millis(ms));
+    }
+    lock(&shared.traffic).faults.push((fault, 0));
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn clear_faults(State(shared): State<Arc<Shared>>) -> Response {
+    lock(&shared.traffic).faults.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+struct LatencyBody {
+    millis: u64,
+}
+
+async fn set_latency(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
+    let l: LatencyBody = parse_json(&body)?;
+    lock(&shared.traffic).latency = Duration::from_millis(l.millis);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LimitsBody {
+    enabled: bool,
+    #[serde(default)]
+    per_window: Option<u32>,
+    #[serde(default)]
+    window_millis: Option<u64>,
+    #[serde(default)]
+    search_per_second: Option<u32>,
+}
+
+async fn set_limits(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
+    let b: LimitsBody = parse_json(&body)?;
+    let d = RateLimits::default();
+    let limits = RateLimits {
+        enabled: b.enabled,
+        per_window: b.per_window.unwrap_or(d.per_window),
+        window: b.window_millis.map_or(d.window, Duration::from_millis),
+        search_per_second: b.search_per_second.unwrap_or(d.search_per_second),
+    };
+    let mut limiter = lock(&shared.limiter);
+    limiter.limits = limits;
+    limiter.reset();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscribeBody {
+    event_type: String,
+    #[serde(default)]
+    property_name: Option<String>,
+}
+
+async fn subscribe(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
+    let b: SubscribeBody = parse_json(&body)?;
+    let id = shared
+        .world()
+        .webhooks
+        .subscribe(&b.event_type, b.property_name.as_deref(), true)?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({ "id": id.to_string() })),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TargetBody {
+    target_url: Option<String>,
+}
+
+async fn set_target(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
+    let b: TargetBody = parse_json(&body)?;
+    shared.world().webhooks.set_target(b.target_url);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn flush(State(shared): State<Arc<Shared>>) -> Response {
+    shared.webhooks.flush().await;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn attempts(State(shared): State<Arc<Shared>>) -> Response {
+    let list: Vec<Value> = shared
+        .webhooks
+        .attempts()
+        .iter()
+        .map(|a| {
+            json!({
+                "url": a.url,
+                "attemptNumber": a.attempt_number,
+                "eventIds": a.event_ids,
+                "status": a.status,
+                "error": a.error,
+                "at": iso(a.at),
+            })
+        })
+        .collect();
+    axum::Json(json!({ "results": list })).into_response()
+}
+
+async fn tokens(State(shared): State<Arc<Shared>>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let t = control_for(&shared, q.as_deref())?.issue_tokens(&["oauth"]);
+    Ok(axum::Json(json!({
+        "token_type": "bearer",
+        "access_token": t.access_token,
+        "refresh_token": t.refresh_token,
+        "expires_in": t.expires_in,
+    }))
+    .into_response())
+}
+
+/// `/_sandbox/...`.
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/_sandbox", get(info))
+        .route(
+            "/_sandbox/objects/{object}",
+            get(list_records).post(create_record),
+        )
+        .route(
+            "/_sandbox/objects/{object}/{id}",
+            get(get_record).patch(update_record).delete(delete_record),
+        )
+        .route(
+            "/_sandbox/objects/{object}/{id}/associations/{to}",
+            get(get_associations),
+        )
+        .route(
+            "/_sandbox/objects/{object}/{id}/associations/{to}/{to_id}",
+            put(put_association),
+        )
+        .route("/_sandbox/lists", get(get_lists))
+        .route("/_sandbox/stats", get(get_stats))
+        .route("/_sandbox/stats/reset", post(reset_stats))
+        .route("/_sandbox/uninstall", post(uninstall))
+        .route("/_sandbox/expire-tokens", post(expire_tokens))
+        .route("/_sandbox/tokens", post(tokens))
+        .route("/_sandbox/faults", post(add_fault).delete(clear_faults))
+        .route("/_sandbox/latency", put(set_latency))
+        .route("/_sandbox/rate-limits", put(set_limits))
+        .route("/_sandbox/webhooks/subscriptions", post(subscribe))
+        .route("/_sandbox/webhooks/target", put(set_target))
+        .route("/_sandbox/webhooks/flush", post(flush))
+        .route("/_sandbox/webhooks/attempts", get(attempts))
+}

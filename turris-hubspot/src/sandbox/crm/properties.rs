@@ -1,0 +1,815 @@
+//! Property definitions: HubSpot's standard company, contact and note properties, custom
+//! properties, value validation, and `/crm/v3/properties/{object}`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::sandbox::auth::Principal;
+use crate::sandbox::error::{ApiError, ApiResult, parse_json};
+use crate::sandbox::state::{ObjectKind, Shared, iso};
+
+/// One enumeration option.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct PropertyOption {
+    pub(crate) label: String,
+    pub(crate) value: String,
+    pub(crate) display_order: i64,
+    pub(crate) hidden: bool,
+}
+
+/// A property definition.
+#[derive(Clone, Debug)]
+pub(crate) struct PropertyDef {
+    pub(crate) name: String,
+    pub(crate) label: String,
+    pub(crate) kind: String,
+    pub(crate) field_type: String,
+    pub(crate) group_name: String,
+    pub(crate) description: String,
+    pub(crate) options: Vec<PropertyOption>,
+    pub(crate) hubspot_defined: bool,
+    pub(crate) has_unique_value: bool,
+    pub(crate) read_only_value: bool,
+    pub(crate) external_options: bool,
+    pub(crate) display_order: i64,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+}
+
+impl PropertyDef {
+    /// HubSpot's JSON for this property.
+    pub(crate) fn to_json(&self) -> Value {
+        let options: Vec<Value> = self
+            .options
+            .iter()
+            .map(|o| {
+                json!({
+                    "label": o.label,
+                    "value": o.value,
+                    "displayOrder": o.display_order,
+                    "hidden": o.hidden,
+                })
+            })
+            .collect();
+        let mut v = json!({
+            "name": self.name,
+            "label": self.label,
+            "type": self.kind,
+            "fieldType": self.field_type,
+            "description": self.description,
+            "groupName": self.group_name,
+            "options": options,
+            "displayOrder": self.display_order,
+            "calculated": false,
+            "externalOptions": self.external_options,
+            "hasUniqueValue": self.has_unique_value,
+            "hidden": false,
+            "formField": !self.read_only_value,
+            "modificationMetadata": {
+                "archivable": !self.hubspot_defined,
+                "readOnlyDefinition": self.hubspot_defined,
+                "readOnlyValue": self.read_only_value,
+            },
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+            "archived": false,
+        });
+        if self.hubspot_defined
+            && let Some(o) = v.as_object_mut()
+        {
+            o.insert("hubspotDefined".into(), json!(true));
+        }
+        v
+    }
+
+    /// Checks and normalises a value written to this property; `None` clears it.
+    pub(crate) fn normalise(&self, raw: &str) -> Result<Option<String>, (String, String)> {
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let bad = |code: &str, msg: String| Err((code.to_string(), msg));
+        match self.kind.as_str() {
+            "number" => match raw.trim().parse::<f64>() {
+                Ok(n) if n.is_finite() && raw.trim() == raw => Ok(Some(raw.to_string())),
+                _ => bad("INVALID_FLOAT", format!("{raw} was not a valid number.")),
+            },
+            "bool" => match raw.to_ascii_lowercase().as_str() {
+                "true" | "false" => Ok(Some(raw.to_ascii_lowercase())),
+                _ => bad(
+                    "INVALID_BOOLEAN",
+                    format!("{raw} was not a valid boolean (expected true or false)."),
+                ),
+            },
+            "date" => match parse_date(raw) {
+                Some(d) => Ok(Some(d.format("%Y-%m-%d").to_string())),
+                None => bad(
+                    "INVALID_DATE",
+                    format!(
+                        "{raw} is not a valid date: use YYYY-MM-DD or epoch milliseconds at midnight UTC."
+                    ),
+                ),
+            },
+            "datetime" => match parse_datetime(raw) {
+                Some(t) => Ok(Some(iso(t))),
+                None => bad(
+                    "INVALID_DATETIME",
+                    format!("{raw} is not a valid datetime: use ISO 8601 or epoch milliseconds."),
+                ),
+            },
+            "enumeration" if !self.external_options => {
+                let allowed = |v: &str| self.options.iter().any(|o| o.value == v);
+                let values: Vec<&str> = if self.field_type == "checkbox" {
+                    raw.split(';').filter(|v| !v.is_empty()).collect()
+                } else {
+                    vec![raw]
+                };
+                if let Some(v) = values.iter().find(|v| !allowed(v)) {
+                    let all: Vec<&str> = self.options.iter().map(|o| o.value.as_str()).collect();
+                    return bad(
+                        "INVALID_OPTION",
+                        format!(
+                            "{v} was not one of the allowed options: [{}]",
+                            all.join(", ")
+                        ),
+                    );
+                }
+                Ok(Some(raw.to_string()))
+            }
+            _ => Ok(Some(raw.to_string())),
+        }
+    }
+
+    /// Whether values compare as numbers (numbers, dates, ids).
+    pub(crate) fn is_numeric(&self) -> bool {
+        matches!(self.kind.as_str(), "number" | "date" | "datetime")
+    }
+}
+
+/// Parses `YYYY-MM-DD` or epoch milliseconds.
+pub(crate) fn parse_date(raw: &str) -> Option<NaiveDate> {
+    if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        return Some(d);
+    }
+    let ms: i64 = raw.parse().ok()?;
+    DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.date_naive())
+}
+
+/// Parses ISO 8601 or epoch milliseconds.
+pub(crate) fn parse_datetime(raw: &str) -> Option<DateTime<Utc>> {
+    if let Ok(ms) = raw.parse::<i64>() {
+        return DateTime::<Utc>::from_timestamp_millis(ms);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Some(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
+/// A value as a number for comparisons (numbers, dates and datetimes as epoch ms).
+pub(crate) fn numeric_value(kind: &str, raw: &str) -> Option<f64> {
+    match kind {
+        "date" => parse_date(raw)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp_millis() as f64),
+        "datetime" => parse_datetime(raw).map(|t| t.timestamp_millis() as f64),
+        _ => raw.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+    }
+}
+
+struct Spec<'a> {
+    name: &'a str,
+    label: &'a str,
+    kind: &'a str,
+    field_type: &'a str,
+    group: &'a str,
+    options: &'a [(&'a str, &'a str)],
+    read_only: bool,
+    unique: bool,
+}
+
+const fn text<'a>(name: &'a str, label: &'a str, group: &'a str) -> Spec<'a> {
+    Spec {
+        name,
+        label,
+        kind: "string",
+        field_type: "text",
+        group,
+        options: &[],
+        read_only: false,
+        unique: false,
+    }
+}
+
+const fn typed<'a>(
+    name: &'a str,
+    label: &'a str,
+    kind: &'a str,
+    field_type: &'a str,
+    group: &'a str,
+) -> Spec<'a> {
+    Spec {
+        name,
+        label,
+        kind,
+        field_type,
+        group,
+        options: &[],
+        read_only: false,
+        unique: false,
+    }
+}
+
+const fn select<'a>(
+    name: &'a str,
+    label: &'a str,
+    field_type: &'a str,
+    group: &'a str,
+    options: &'a [(&'a str, &'a str)],
+) -> Spec<'a> {
+    Spec {
+        name,
+        label,
+        kind: "enumeration",
+        field_type,
+        group,
+        options,
+        read_only: false,
+        unique: false,
+    }
+}
+
+const fn read_only<'a>(
+    name: &'a str,
+    label: &'a str,
+    kind: &'a str,
+    field_type: &'a str,
+    group: &'a str,
+) -> Spec<'a> {
+    Spec {
+        name,
+        label,
+        kind,
+        field_type,
+        group,
+        options: &[],
+        read_only: true,
+        unique: false,
+    }
+}
+
+const LIFECYCLE: &[(&str, &str)] = &[
+    ("subscriber", "Subscriber"),
+    ("lead", "Lead"),
+    ("marketingqualifiedlead", "Marketing Qualified Lead"),
+    ("salesqualifiedlead", "Sales Qualified Lead"),
+    ("opportunity", "Opportunity"),
+    ("customer", "Customer"),
+    ("evangelist", "Evangelist"),
+    ("other", "Other"),
+];
+
+const COMPANY_TYPE: &[(&str, &str)] = &[
+    ("PROSPECT", "Prospect"),
+    ("PARTNER", "Partner"),
+    ("RESELLER", "Reseller"),
+    ("VENDOR", "Vendor"),
+    ("OTHER", "Other"),
+];
+
+const INDUSTRY: &[(&str, &str)] = &[
+    ("ACCOUNTING", "Accounting"),
+    ("BANKING", "Banking"),
+    ("COMPUTER_SOFTWARE", "Computer Software"),
+    ("CONSTRUCTION", "Construction"),
+    ("CONSUMER_SERVICES", "Consumer Services"),
+    ("EDUCATION_MANAGEMENT", "Education Management"),
+    ("FINANCIAL_SERVICES", "Financial Services"),
+    (
+        "HEALTH_WELLNESS_AND_FITNESS",
+        "Health, Wellness and Fitness",
+    ),
+    ("HOSPITAL_HEALTH_CARE", "Hospital & Health Care"),
+    (
+        "INFORMATION_TECHNOLOGY_AND_SERVICES",
+        "Information Technology and Services",
+    ),
+    ("INSURANCE", "Insurance"),
+    ("INVESTMENT_MANAGEMENT", "Investment Management"),
+    ("LAW_PRACTICE", "Law Practice"),
+    ("LEGAL_SERVICES", "Legal Services"),
+    ("MANAGEMENT_CONSULTING", "Management Consulting"),
+    ("MARKETING_AND_ADVERTISING", "Marketing and Advertising"),
+    (
+        "NON_PROFIT_ORGANIZATION_MANAGEMENT",
+        "Non-Profit Organization Management",
+    ),
+    ("REAL_ESTATE", "Real Estate"),
+    ("RETAIL", "Retail"),
+    (
+        "TRANSPORTATION_TRUCKING_RAILROAD",
+        "Transportation/Trucking/Railroad",
+    ),
+];
+
+const LEAD_STATUS: &[(&str, &str)] = &[
+    ("NEW", "New"),
+    ("OPEN", "Open"),
+    ("IN_PROGRESS", "In Progress"),
+    ("OPEN_DEAL", "Open Deal"),
+    ("UNQUALIFIED", "Unqualified"),
+    ("ATTEMPTED_TO_CONNECT", "Attempted to Contact"),
+    ("CONNECTED", "Connected"),
+    ("BAD_TIMING", "Bad Timing"),
+];
+
+const YES_NO: &[(&str, &str)] = &[("true", "Yes"), ("false", "No")];
+
+const COMPANY_PROPERTIES: &[Spec<'static>] = &[
+    text("name", "Company name", "companyinformation"),
+    text("domain", "Company domain name", "companyinformation"),
+    text("website", "Website URL", "companyinformation"),
+    typed(
+        "phone",
+        "Phone Number",
+        "string",
+        "phonenumber",
+        "companyinformation",
+    ),
+    text("address", "Street Address", "companyinformation"),
+    text("address2", "Street Address 2", "companyinformation"),
+    text("city", "City", "companyinformation"),
+    text("state", "State/Region", "companyinformation"),
+    text("zip", "Postal Code", "companyinformation"),
+    text("country", "Country/Region", "companyinformation"),
+    select(
+        "industry",
+        "Industry",
+        "select",
+        "companyinformation",
+        INDUSTRY,
+    ),
+    select("type", "Type", "select", "companyinformation", COMPANY_TYPE),
+    typed(
+        "description",
+        "Description",
+        "string",
+        "textarea",
+        "companyinformation",
+    ),
+    typed(
+        "numberofemployees",
+        "Number of Employees",
+        "number",
+        "number",
+        "companyinformation",
+    ),
+    typed(
+        "annualrevenue",
+        "Annual Revenue",
+        "number",
+        "number",
+        "companyinformation",
+    ),
+    text("founded_year", "Year Founded", "companyinformation"),
+    text("timezone", "Time Zone", "companyinformation"),
+    text(
+        "linkedin_company_page",
+        "LinkedIn Company Page",
+        "socialmediainformation",
+    ),
+    select(
+        "lifecyclestage",
+        "Lifecycle Stage",
+        "radio",
+        "companyinformation",
+        LIFECYCLE,
+    ),
+    select(
+        "is_public",
+        "Is Public",
+        "booleancheckbox",
+        "companyinformation",
+        YES_NO,
+    ),
+    Spec {
+        name: "hubspot_owner_id",
+        label: "Company owner",
+        kind: "enumeration",
+        field_type: "select",
+        group: "companyinformation",
+        options: &[],
+        read_only: false,
+        unique: false,
+    },
+    read_only(
+        "createdate",
+        "Create Date",
+        "datetime",
+        "date",
+        "companyinformation",
+    ),
+    read_only(
+        "hs_lastmodifieddate",
+        "Last Modified Date",
+        "datetime",
+        "date",
+        "companyinformation",
+    ),
+    read_only(
+        "hs_object_id",
+        "Record ID",
+        "number",
+        "number",
+        "companyinformation",
+    ),
+];
+
+const CONTACT_PROPERTIES: &[Spec<'static>] = &[
+    text("firstname", "First Name", "contactinformation"),
+    text("lastname", "Last Name", "contactinformation"),
+    Spec {
+        name: "email",
+        label: "Email",
+        kind: "string",
+        field_type: "text",
+        group: "contactinformation",
+        options: &[],
+        read_only: false,
+        unique: true,
+    },
+    typed(
+        "phone",
+        "Phone Number",
+        "string",
+        "phonenumber",
+        "contactinformation",
+    ),
+    typed(
+        "mobilephone",
+        "Mobile Phone Number",
+        "string",
+        "phonenumber",
+        "contactinformation",
+    ),
+    text("company", "Company Name", "contactinformation"),
+    text("jobtitle", "Job Title", "contactinformation"),
+    text("website", "Website URL", "contactinformation"),
+    text("address", "Street Address", "contactinformation"),
+    text("city", "City", "contactinformation"),
+    text("state", "State/Region", "contactinformation"),
+    text("zip", "Postal Code", "contactinformation"),
+    text("country", "Country/Region", "contactinformation"),
+    text("salutation", "Salutation", "contactinformation"),
+    text("date_of_birth", "Date of birth", "contactinformation"),
+    text("industry", "Industry", "contactinformation"),
+    typed(
+        "message",
+        "Message",
+        "string",
+        "textarea",
+        "contactinformation",
+    ),
+    select(
+        "lifecyclestage",
+        "Lifecycle Stage",
+        "radio",
+        "contactinformation",
+        LIFECYCLE,
+    ),
+    select(
+        "hs_lead_status",
+        "Lead Status",
+        "radio",
+        "sales_properties",
+        LEAD_STATUS,
+    ),
+    Spec {
+        name: "hubspot_owner_id",
+        label: "Contact owner",
+        kind: "enumeration",
+        field_type: "select",
+        group: "sales_properties",
+        options: &[],
+        read_only: false,
+        unique: false,
+    },
+    typed(
+        "associatedcompanyid",
+        "Primary Associated Company ID",
+        "number",
+        "number",
+        "contactinformation",
+    ),
+    read_only(
+        "createdate",
+        "Create Date",
+        "datetime",
+        "date",
+        "contactinformation",
+    ),
+    read_only(
+        "lastmodifieddate",
+        "Last Modified Date",
+        "datetime",
+        "date",
+        "contactinformation",
+    ),
+    read_only(
+        "hs_object_id",
+        "Record ID",
+        "number",
+        "number",
+        "contactinformation",
+    ),
+];
+
+const NOTE_PROPERTIES: &[Spec<'static>] = &[
+    typed("hs_note_body", "Note body", "string", "html", "note"),
+    typed("hs_timestamp", "Activity date", "datetime", "date", "note"),
+    text("hs_attachment_ids", "Attachment IDs", "note"),
+    Spec {
+        name: "hubspot_owner_id",
+        label: "Activity assigned to",
+        kind: "enumeration",
+        field_type: "select",
+        group: "note",
+        options: &[],
+        read_only: false,
+        unique: false,
+    },
+    read_only("hs_createdate", "Create date", "datetime", "date", "note"),
+    read_only(
+        "hs_lastmodifieddate",
+        "Last modified date",
+        "datetime",
+        "date",
+        "note",
+    ),
+    read_only("hs_object_id", "Record ID", "number", "number", "note"),
+];
+
+/// The standard catalog of `kind`.
+pub(crate) fn standard(kind: ObjectKind) -> BTreeMap<String, PropertyDef> {
+    let specs = match kind {
+        ObjectKind::Companies => COMPANY_PROPERTIES,
+        ObjectKind::Contacts => CONTACT_PROPERTIES,
+        ObjectKind::Notes => NOTE_PROPERTIES,
+    };
+    let epoch = DateTime::<Utc>::from_timestamp(1_262_304_000, 0).unwrap_or_default();
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let def = PropertyDef {
+                name: s.name.into(),
+                label: s.label.into(),
+                kind: s.kind.into(),
+                field_type: s.field_type.into(),
+                group_name: s.group.into(),
+                description: String::new(),
+                options: s
+                    .options
+                    .iter()
+                    .enumerate()
+                    .map(|(j, (value, label))| PropertyOption {
+                        label: (*label).into(),
+                        value: (*value).into(),
+                        display_order: j as i64,
+                        hidden: false,
+                    })
+                    .collect(),
+                hubspot_defined: true,
+                has_unique_value: s.unique,
+                read_only_value: s.read_only,
+                external_options: s.name == "hubspot_owner_id",
+                display_order: i as i64,
+                created_at: epoch,
+                updated_at: epoch,
+            };
+            (s.name.to_string(), def)
+        })
+        .collect()
+}
+
+/// A request to create a custom property.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NewProperty {
+    pub(crate) name: String,
+    pub(crate) label: String,
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    pub(crate) field_type: String,
+    #[serde(default)]
+    pub(crate) group_name: Option<String>,
+    #[serde(default)]
+    pub(crate) description: Option<String>,
+    #[serde(default)]
+    pub(crate) options: Vec<NewOption>,
+    #[serde(default)]
+    pub(crate) has_unique_value: bool,
+    #[serde(default)]
+    pub(crate) display_order: Option<i64>,
+}
+
+/// An option of a property being created.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NewOption {
+    pub(crate) label: String,
+    pub(crate) value: String,
+    #[serde(default)]
+    pub(crate) display_order: Option<i64>,
+    #[serde(default)]
+    pub(crate) hidden: bool,
+}
+
+const TYPES: &[(&str, &[&str])] = &[
+    (
+        "string",
+        &["text", "textarea", "phonenumber", "html", "file"],
+    ),
+    ("number", &["number", "calculation_equation"]),
+    ("bool", &["booleancheckbox", "checkbox", "radio", "select"]),
+    (
+        "enumeration",
+        &["select", "radio", "checkbox", "booleancheckbox"],
+    ),
+    ("date", &["date"]),
+    ("datetime", &["date"]),
+];
+
+/// Validates and builds a custom property.
+pub(crate) fn build_custom(
+    input: NewProperty,
+    existing: &BTreeMap<String, PropertyDef>,
+) -> ApiResult<PropertyDef> {
+    let valid_name = input
+        .name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase())
+        && input
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid_name {
+        return Err(ApiError::validation(format!(
+            "Property name '{}' is invalid: use lower-case letters, digits and underscores, starting with a letter.",
+            input.name
+        )));
+    }
+    if existing.contains_key(&input.name) {
+        return Err(
+            ApiError::conflict(format!("Property named '{}' already exists.", input.name))
+                .sub_category("PROPERTY_ALREADY_EXISTS"),
+        );
+    }
+    let Some((_, fields)) = TYPES.iter().find(|(t, _)| *t == input.kind) else {
+        return Err(ApiError::validation(format!(
+            "Property type '{}' is not one of string, number, bool, enumeration, date, datetime.",
+            input.kind
+        )));
+    };
+    if !fields.contains(&input.field_type.as_str()) {
+        return Err(ApiError::validation(format!(
+            "fieldType '{}' is not valid for type '{}'.",
+            input.field_type, input.kind
+        )));
+    }
+    if input.kind == "enumeration" && input.options.is_empty() {
+        return Err(ApiError::validation(
+            "Enumeration properties need at least one option.",
+        ));
+    }
+    let now = Utc::now();
+    Ok(PropertyDef {
+        name: input.name,
+        label: input.label,
+        kind: input.kind,
+        field_type: input.field_type,
+        group_name: input.group_name.unwrap_or_else(|| "custom".into()),
+        description: input.description.unwrap_or_default(),
+        options: input
+            .options
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| PropertyOption {
+                label: o.label,
+                value: o.value,
+                display_order: o.display_order.unwrap_or(i as i64),
+                hidden: o.hidden,
+            })
+            .collect(),
+        hubspot_defined: false,
+        has_unique_value: input.has_unique_value,
+        read_only_value: false,
+        external_options: false,
+        display_order: input.display_order.unwrap_or(-1),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+fn object_kind(object: &str) -> ApiResult<ObjectKind> {
+    ObjectKind::parse(object)
+        .ok_or_else(|| ApiError::validation(format!("Unable to infer object type from: {object}")))
+}
+
+async fn list(
+    State(shared): State<Arc<Shared>>,
+    principal: Principal,
+    Path(object): Path<String>,
+) -> ApiResult<Response> {
+    let kind = object_kind(&object)?;
+    let world = shared.world();
+    let portal = world.portal(principal.portal_id)?;
+    let results: Vec<Value> = portal
+        .props(kind)
+        .values()
+        .map(PropertyDef::to_json)
+        .collect();
+    Ok(axum::Json(json!({ "results": results })).into_response())
+}
+
+async fn get_one(
+    State(shared): State<Arc<Shared>>,
+    principal: Principal,
+    Path((object, name)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let kind = object_kind(&object)?;
+    let world = shared.world();
+    let portal = world.portal(principal.portal_id)?;
+    let def = portal.props(kind).get(&name).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "Unable to find property {name} for object {object}"
+        ))
+    })?;
+    Ok(axum::Json(def.to_json()).into_response())
+}
+
+async fn create(
+    State(shared): State<Arc<Shared>>,
+    principal: Principal,
+    Path(object): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let kind = object_kind(&object)?;
+    let input: NewProperty = parse_json(&body)?;
+    let mut world = shared.world();
+    let portal = world.portal_mut(principal.portal_id)?;
+    let def = build_custom(input, portal.props(kind))?;
+    let out = def.to_json();
+    portal
+        .properties
+        .entry(kind)
+        .or_default()
+        .insert(def.name.clone(), def);
+    Ok((StatusCode::CREATED, axum::Json(out)).into_response())
+}
+
+async fn archive(
+    State(shared): State<Arc<Shared>>,
+    principal: Principal,
+    Path((object, name)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let kind = object_kind(&object)?;
+    let mut world = shared.world();
+    let portal = world.portal_mut(principal.portal_id)?;
+    let catalog = portal.properties.entry(kind).or_default();
+    match catalog.get(&name) {
+        None => Err(ApiError::not_found(format!(
+            "Unable to find property {name} for object {object}"
+        ))),
+        Some(def) if def.hubspot_defined => Err(ApiError::validation(format!(
+            "Property {name} is HubSpot-defined and cannot be archived."
+        ))),
+        Some(_) => {
+            catalog.remove(&name);
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+    }
+}
+
+/// `/crm/v3/properties/{object}`.
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/crm/v3/properties/{object}", get(list).post(create))
+        .route(
+            "/crm/v3/properties/{object}/{name}",
+            get(get_one).delete(archive),
+        )
+}

@@ -1,0 +1,222 @@
+//! HubSpot's rate limits: the rolling ten-second budget per portal and app, and the search
+//! budget per portal, answered with 429 and `policyName` like HubSpot.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::auth::Principal;
+use super::error::correlation_id;
+use super::state::{Shared, lock};
+
+/// The budgets the sandbox enforces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Whether limits are enforced at all.
+    pub enabled: bool,
+    /// Requests per rolling window per portal and app (HubSpot: 110 for public apps).
+    pub per_window: u32,
+    /// The rolling window (HubSpot: ten seconds).
+    pub window: Duration,
+    /// Search requests per second per portal (HubSpot: 5).
+    pub search_per_second: u32,
+}
+
+impl Default for RateLimits {
+    /// HubSpot's public-app limits: 110 per 10 s, search 5 per second.
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            per_window: 110,
+            window: Duration::from_secs(10),
+            search_per_second: 5,
+        }
+    }
+}
+
+impl RateLimits {
+    /// No limits.
+    pub fn disabled() -> Self {
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+}
+
+/// Which budget ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Policy {
+    TenSecondlyRolling,
+    Secondly,
+}
+
+impl Policy {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Policy::TenSecondlyRolling => "TEN_SECONDLY_ROLLING",
+            Policy::Secondly => "SECONDLY",
+        }
+    }
+}
+
+/// Sliding logs of recent requests.
+#[derive(Debug, Default)]
+pub(crate) struct RateLimiter {
+    pub(crate) limits: RateLimits,
+    general: HashMap<(u64, u64), VecDeque<Instant>>,
+    search: HashMap<u64, VecDeque<Instant>>,
+}
+
+fn admit(log: &mut VecDeque<Instant>, limit: u32, window: Duration, now: Instant) -> Option<u32> {
+    while log
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= window)
+    {
+        log.pop_front();
+    }
+    if log.len() >= limit as usize {
+        return None;
+    }
+    log.push_back(now);
+    Some(limit - log.len() as u32)
+}
+
+impl RateLimiter {
+    /// A limiter with these limits.
+    pub(crate) fn new(limits: RateLimits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// Admits a request or names the policy that refuses it; answers the remaining budget.
+    pub(crate) fn check(
+        &mut self,
+        principal: &Principal,
+        search: bool,
+        now: Instant,
+    ) -> Result<u32, Policy> {
+        if !self.limits.enabled {
+            return Ok(self.limits.per_window);
+        }
+        if search {
+            let log = self.search.entry(principal.portal_id).or_default();
+            admit(
+                log,
+                self.limits.search_per_second,
+                Duration::from_secs(1),
+                now,
+            )
+            .ok_or(Policy::Secondly)
+        } else {
+            let log = self
+                .general
+                .entry((principal.portal_id, principal.app_id))
+                .or_default();
+            admit(log, self.limits.per_window, self.limits.window, now)
+                .ok_or(Policy::TenSecondlyRolling)
+        }
+    }
+
+    /// Forgets recent requests.
+    pub(crate) fn reset(&mut self) {
+        self.general.clear();
+        self.search.clear();
+    }
+}
+
+/// The 429 HubSpot answers.
+pub(crate) fn too_many(policy: Policy, limits: &RateLimits) -> Response {
+    let message = match policy {
+        Policy::TenSecondlyRolling => "You have reached your ten_secondly_rolling limit.",
+        Policy::Secondly => "You have reached your secondly limit.",
+    };
+    let body = json!({
+        "status": "error",
+        "message": message,
+        "errorType": "RATE_LIMIT",
+        "correlationId": correlation_id(),
+        "policyName": policy.name(),
+        "groupName": "publicapi:sandbox",
+    });
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    match policy {
+        Policy::TenSecondlyRolling => {
+            headers.insert(
+                "x-hubspot-ratelimit-interval-milliseconds",
+                HeaderValue::from(limits.window.as_millis() as u64),
+            );
+            headers.insert(
+                "x-hubspot-ratelimit-max",
+                HeaderValue::from(limits.per_window),
+            );
+            headers.insert("x-hubspot-ratelimit-remaining", HeaderValue::from(0u32));
+        }
+        Policy::Secondly => {
+            headers.insert(
+                "x-hubspot-ratelimit-secondly",
+                HeaderValue::from(limits.search_per_second),
+            );
+            headers.insert(
+                "x-hubspot-ratelimit-secondly-remaining",
+                HeaderValue::from(0u32),
+            );
+        }
+    }
+    response
+}
+
+/// Middleware: enforces the budgets (after authentication).
+pub(crate) async fn enforce(
+    State(shared): State<Arc<Shared>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(principal) = req.extensions().get::<Principal>().copied() else {
+        return next.run(req).await;
+    };
+    let search = req.method() == Method::POST && req.uri().path().ends_with("/search");
+    let (verdict, limits) = {
+        let mut limiter = lock(&shared.limiter);
+        (
+            limiter.check(&principal, search, Instant::now()),
+            limiter.limits,
+        )
+    };
+    match verdict {
+        Ok(remaining) => {
+            let mut response = next.run(req).await;
+            if limits.enabled && !search {
+                let h = response.headers_mut();
+                h.insert(
+                    "x-hubspot-ratelimit-interval-milliseconds",
+                    HeaderValue::from(limits.window.as_millis() as u64),
+                );
+                h.insert(
+                    "x-hubspot-ratelimit-max",
+                    HeaderValue::from(limits.per_window),
+                );
+                h.insert(
+                    "x-hubspot-ratelimit-remaining",
+                    HeaderValue::from(remaining),
+                );
+            }
+            response
+        }
+        Err(policy) => {
+            lock(&shared.traffic)
+                .stats
+                .record_rate_limited(policy.name());
+            too_many(policy, &limits)
+        }
+    }
+}
