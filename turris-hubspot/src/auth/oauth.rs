@@ -33,6 +33,20 @@ pub const TOKEN_PATH: &str = "/oauth/v3/token";
 /// Introspection endpoint path.
 pub const INTROSPECT_PATH: &str = "/oauth/v3/token/introspect";
 
+/// Scopes the Turris sync asks for: company and contact records and schemas, plus `oauth`.
+pub const SYNC_SCOPES: &[&str] = &[
+    "oauth",
+    "crm.objects.companies.read",
+    "crm.objects.companies.write",
+    "crm.objects.contacts.read",
+    "crm.objects.contacts.write",
+    "crm.schemas.companies.read",
+    "crm.schemas.contacts.read",
+];
+
+/// Scopes static-list membership needs (ask for them as optional scopes when lists are used).
+pub const LIST_SCOPES: &[&str] = &["crm.lists.read", "crm.lists.write"];
+
 /// Access tokens live 30 minutes when HubSpot omits `expires_in`.
 const DEFAULT_EXPIRES_IN_SECS: i64 = 1800;
 
