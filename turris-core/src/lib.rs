@@ -4,13 +4,15 @@
 //! `DateTime<Utc>`), so the server, the examples and the tests share one set of rules:
 //!
 //! - [`property`]: HubSpot-style property maps and per-object property schemas;
+//! - [`ids`]: identifier newtypes; [`error`]: [`Error`] and [`FieldError`];
 //! - [`filter`]: the identifier filter and the conditions contract rules reuse;
 //! - [`mapping`]: agency and agent field mapping, HubSpot ↔ Turris;
 //! - [`record`]: agencies, agents, agency contacts, [`Npn`], [`StateCode`];
 //! - [`matching`]: which existing Turris record a HubSpot record is;
 //! - [`matrix`]: the ongoing-sync matrix and its prerequisites;
 //! - [`invitation`]: auto-invite modes, contract rules and the invite decision;
-//! - [`planner`]: what to do with an inbound HubSpot change;
+//! - [`planner`]: what to do with an inbound HubSpot change, and what to push outbound;
+//! - [`integration`]: an organization's stored integration settings;
 //! - [`activity`]: the activity log model and its 30-day retention;
 //! - [`permissions`]: areas, capabilities, roles and the premium gate;
 //! - [`store`]: storage traits, an in-memory store and (feature `conformance`) the suite every

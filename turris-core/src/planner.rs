@@ -363,6 +363,116 @@ pub fn apply_changes<F: MappedField>(draft: &mut F::Draft, changes: &[FieldChang
     }
 }
 
+/// Why an outbound push is skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum OutboundSkipReason {
+    /// Outbound sync is off for this object.
+    #[error("turris → hubspot sync is off")]
+    OutboundDisabled,
+    /// No mapped field changed.
+    #[error("no mapped field changed")]
+    NoChanges,
+}
+
+/// What to push to HubSpot for a new or updated Turris record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum OutboundAction {
+    /// Create the HubSpot object with these properties (unset fields left out), then store
+    /// the link.
+    Create {
+        /// The properties.
+        properties: PropertyMap,
+    },
+    /// Update the linked HubSpot object (`null` clears a property).
+    Update {
+        /// The linked object.
+        object_id: HubSpotId,
+        /// Only the properties whose field changed.
+        properties: PropertyMap,
+    },
+    /// Push nothing.
+    Skip {
+        /// Why.
+        reason: OutboundSkipReason,
+    },
+}
+
+/// Plans the outbound push of a Turris record: create when unlinked, otherwise update the
+/// mapped fields that differ from `previous` (every mapped field when `previous` is unknown).
+/// Record the pushed values with [`recent_writes`] so their webhook echoes are recognised.
+///
+/// ```
+/// use turris_core::mapping::{AgencyMapping, MappingSettings};
+/// use turris_core::matrix::{Direction, SyncMatrix, SyncObject};
+/// use turris_core::planner::{OutboundAction, plan_outbound};
+/// use turris_core::record::AgencyDraft;
+///
+/// let mapping = AgencyMapping::default();
+/// let mut matrix = SyncMatrix::default();
+/// matrix.enable(SyncObject::Agency, Direction::Outbound, &MappingSettings::default()).unwrap();
+/// let OutboundAction::Create { properties } = plan_outbound(&mapping, &matrix, &AgencyDraft::named("Acme"), None, None) else {
+///     panic!("an unlinked record is created");
+/// };
+/// assert_eq!(properties.get("name"), Some("Acme"));
+/// ```
+pub fn plan_outbound<M: RecordMapping>(
+    mapping: &M,
+    matrix: &SyncMatrix,
+    draft: &M::Draft,
+    previous: Option<&M::Draft>,
+    link: Option<&HubSpotId>,
+) -> OutboundAction {
+    if !matrix.is_enabled(M::SYNC_OBJECT, Direction::Outbound) {
+        return OutboundAction::Skip {
+            reason: OutboundSkipReason::OutboundDisabled,
+        };
+    }
+    let Some(object_id) = link else {
+        let properties = mapping
+            .mapped()
+            .into_iter()
+            .filter_map(|(field, property)| {
+                field.get(draft).map(|v| (property.to_owned(), Some(v)))
+            })
+            .collect();
+        return OutboundAction::Create { properties };
+    };
+    let properties: PropertyMap = mapping
+        .mapped()
+        .into_iter()
+        .filter(|(field, _)| previous.is_none_or(|p| field.get(p) != field.get(draft)))
+        .map(|(field, property)| (property.to_owned(), field.get(draft)))
+        .collect();
+    if properties.is_empty() {
+        return OutboundAction::Skip {
+            reason: OutboundSkipReason::NoChanges,
+        };
+    }
+    OutboundAction::Update {
+        object_id: object_id.clone(),
+        properties,
+    }
+}
+
+/// The ledger entries for properties we just wrote to `object_id`, for [`EchoInfo`].
+pub fn recent_writes(
+    object_id: &HubSpotId,
+    properties: &PropertyMap,
+    at: DateTime<Utc>,
+) -> Vec<RecentWrite> {
+    properties
+        .iter()
+        .map(|(property, value)| RecentWrite {
+            object_id: object_id.clone(),
+            property: property.to_owned(),
+            value: value.map(str::to_owned),
+            at,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -959,6 +1069,83 @@ mod tests {
             },
             "required field name is not populated",
             "missing_required_field",
+        );
+    }
+
+    #[test]
+    fn outbound_pushes_create_unlinked_records_and_update_only_changed_fields() {
+        let mapping = mapping();
+        let mut matrix = SyncMatrix::default();
+        assert_eq!(
+            plan_outbound(&mapping, &matrix, &stored(), None, None),
+            OutboundAction::Skip {
+                reason: OutboundSkipReason::OutboundDisabled
+            }
+        );
+        matrix.agency.outbound = true;
+        let no_phone = AgencyDraft {
+            phone: None,
+            ..stored()
+        };
+        let OutboundAction::Create { properties } =
+            plan_outbound(&mapping, &matrix, &no_phone, None, None)
+        else {
+            panic!("expected a create");
+        };
+        assert_eq!(
+            properties.len(),
+            3,
+            "unset fields are left out of a create: {properties:?}"
+        );
+        assert_eq!(properties.get("agency_npn"), Some("123"));
+
+        let id = HubSpotId::parse("101").unwrap();
+        let mut renamed = stored();
+        renamed.name = "Acme Two".into();
+        renamed.phone = None;
+        let action = plan_outbound(&mapping, &matrix, &renamed, Some(&stored()), Some(&id));
+        let expected: PropertyMap = [
+            ("name".to_string(), Some("Acme Two".to_string())),
+            ("phone".to_string(), None),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            action,
+            OutboundAction::Update {
+                object_id: id.clone(),
+                properties: expected.clone()
+            }
+        );
+        assert_eq!(
+            plan_outbound(&mapping, &matrix, &stored(), Some(&stored()), Some(&id)),
+            OutboundAction::Skip {
+                reason: OutboundSkipReason::NoChanges
+            }
+        );
+        let OutboundAction::Update { properties, .. } =
+            plan_outbound(&mapping, &matrix, &no_phone, None, Some(&id))
+        else {
+            panic!("expected an update");
+        };
+        assert_eq!(
+            (properties.len(), properties.contains("phone")),
+            (4, true),
+            "without the previous state every mapped field is pushed"
+        );
+
+        let ledger = recent_writes(&id, &expected, now());
+        let echo = InboundChange {
+            change_source: Some("CRM_UI".into()),
+            ..edited("name", "Acme Two", AGENCY)
+        };
+        assert!(
+            EchoInfo {
+                app_id: None,
+                recent_writes: &ledger
+            }
+            .is_echo(&echo),
+            "our write's echo is recognised"
         );
     }
 }

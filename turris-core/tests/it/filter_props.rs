@@ -76,17 +76,15 @@ proptest! {
     }
 
     #[test]
-    fn an_incomplete_condition_never_matches(map in property_map(), c in condition()) {
-        if !c.is_complete() && c.operator != Some(Operator::IsNotPopulated) {
-            // A structurally incomplete condition may still be evaluable when only an extra
-            // operand is wrong; the ones missing a required part never match.
-            let missing_part = c.property.is_none()
-                || c.operator.is_none()
-                || (c.operator.is_some_and(|o| matches!(o, Operator::Equals | Operator::Contains)) && c.value.is_none())
-                || (c.operator == Some(Operator::IsOneOf) && c.values.is_none());
-            if missing_part {
-                prop_assert!(!c.evaluate(&map));
-            }
+    fn a_condition_missing_a_required_part_never_matches(map in property_map(), c in condition()) {
+        let needs_value = matches!(c.operator, Some(Operator::Equals | Operator::Contains));
+        let missing_part = c.property.is_none()
+            || c.operator.is_none()
+            || (needs_value && c.value.is_none())
+            || (c.operator == Some(Operator::IsOneOf) && c.values.is_none());
+        if missing_part {
+            prop_assert!(!c.evaluate(&map));
+            prop_assert!(!c.is_complete());
         }
     }
 
