@@ -309,12 +309,66 @@ impl Condition {
 /// assert!(IdentifierFilter::SyncAll.evaluate(&PropertyMap::new()));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
+#[serde(tag = "mode", rename_all = "snake_case", try_from = "RawFilter")]
 pub enum IdentifierFilter {
     /// Every record of the object is in scope.
     SyncAll,
     /// Only records that satisfy the condition are in scope.
     ApplyFilter(Condition),
+}
+
+/// The wire form, read strictly: unknown fields are refused, and so is `sync_all` carrying a
+/// property, operator or value (a leftover of a filter the user meant to drop, or not).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFilter {
+    mode: RawMode,
+    #[serde(default)]
+    property: Option<String>,
+    #[serde(default)]
+    operator: Option<Operator>,
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    values: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawMode {
+    SyncAll,
+    ApplyFilter,
+}
+
+impl TryFrom<RawFilter> for IdentifierFilter {
+    type Error = &'static str;
+
+    fn try_from(raw: RawFilter) -> Result<Self, Self::Error> {
+        let RawFilter {
+            mode,
+            property,
+            operator,
+            value,
+            values,
+        } = raw;
+        match mode {
+            RawMode::SyncAll
+                if property.is_some()
+                    || operator.is_some()
+                    || value.is_some()
+                    || values.is_some() =>
+            {
+                Err("sync_all takes no property, operator, value or values")
+            }
+            RawMode::SyncAll => Ok(IdentifierFilter::SyncAll),
+            RawMode::ApplyFilter => Ok(IdentifierFilter::ApplyFilter(Condition {
+                property,
+                operator,
+                value,
+                values,
+            })),
+        }
+    }
 }
 
 impl IdentifierFilter {
@@ -674,6 +728,8 @@ mod tests {
             r#"{}"#,
             r#"{"mode":"apply_filter","property":"type","operator":"starts_with","value":"A"}"#,
             r#"{"mode":"apply_filter","property":"type","operator":"equals","valeu":"A"}"#,
+            r#"{"mode":"sync_all","property":"type"}"#,
+            r#"{"mode":"sync_all","value":null,"extra":1}"#,
         ] {
             assert!(
                 serde_json::from_str::<IdentifierFilter>(json).is_err(),

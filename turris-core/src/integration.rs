@@ -94,6 +94,22 @@ pub struct IntegrationSettings {
 }
 
 impl IntegrationSettings {
+    /// The cached schema of `object`, if discovered.
+    pub fn property_schema(&self, object: ObjectType) -> Option<&ObjectSchema> {
+        match object {
+            ObjectType::Company => self.company_schema.as_ref(),
+            ObjectType::Contact => self.contact_schema.as_ref(),
+        }
+    }
+
+    /// Replaces the cached schema of `schema.object`.
+    pub fn set_property_schema(&mut self, schema: ObjectSchema) {
+        match schema.object {
+            ObjectType::Company => self.company_schema = Some(schema),
+            ObjectType::Contact => self.contact_schema = Some(schema),
+        }
+    }
+
     /// The subscription status of a property, if one was recorded.
     pub fn subscription_status(&self, object: ObjectType, property: &str) -> Option<WebhookStatus> {
         self.subscriptions

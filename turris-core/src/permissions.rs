@@ -162,7 +162,70 @@ impl Role {
     }
 }
 
+/// Something a user does in the settings, and the grant it needs (SPEC, "Permissions").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// View the integrations page, mapping, sync settings and activity.
+    ViewIntegrations,
+    /// Connect HubSpot.
+    ConnectIntegration,
+    /// Edit the field mapping.
+    EditMapping,
+    /// Turn sync toggles on or off.
+    EditSync,
+    /// Edit auto-invite settings.
+    EditInvitations,
+    /// Reconnect HubSpot (replace the tokens).
+    ReconnectIntegration,
+    /// Delete the integration.
+    DeleteIntegration,
+    /// List webhooks and their delivery history.
+    ViewWebhooks,
+    /// Add a webhook.
+    AddWebhook,
+    /// Resend a webhook event.
+    ResendWebhook,
+    /// Delete a webhook.
+    DeleteWebhook,
+}
+
+impl Action {
+    /// The grant the action needs.
+    ///
+    /// ```
+    /// use turris_core::permissions::{Action, Area, Capability, Grant};
+    ///
+    /// assert_eq!(Action::ResendWebhook.required_grant(), Grant::new(Area::Webhooks, Capability::Update));
+    /// ```
+    pub fn required_grant(self) -> Grant {
+        use Capability::*;
+        let (area, capability) = match self {
+            Action::ViewIntegrations => (Area::Integrations, Read),
+            Action::ConnectIntegration => (Area::Integrations, Create),
+            Action::EditMapping
+            | Action::EditSync
+            | Action::EditInvitations
+            | Action::ReconnectIntegration => (Area::Integrations, Update),
+            Action::DeleteIntegration => (Area::Integrations, Delete),
+            Action::ViewWebhooks => (Area::Webhooks, Read),
+            Action::AddWebhook => (Area::Webhooks, Create),
+            Action::ResendWebhook => (Area::Webhooks, Update),
+            Action::DeleteWebhook => (Area::Webhooks, Delete),
+        };
+        Grant::new(area, capability)
+    }
+}
+
 /// Whether a user with several roles may do something: any role allowing it suffices.
+///
+/// ```
+/// use turris_core::permissions::{Action, Role, allowed};
+///
+/// let grant = Action::EditMapping.required_grant();
+/// assert!(allowed(&[Role::admin()], grant.area, grant.capability));
+/// assert!(!allowed(&[], grant.area, grant.capability));
+/// ```
 pub fn allowed(roles: &[Role], area: Area, capability: Capability) -> bool {
     roles.iter().any(|r| r.allows(area, capability))
 }
@@ -256,6 +319,24 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<Role>(&json).unwrap(), role);
         assert!(serde_json::from_str::<Role>(r#"{"name":"x","grants":["nope:read"]}"#).is_err());
+    }
+
+    #[test]
+    fn each_settings_action_needs_the_grant_the_spec_names() {
+        fn check(action: Action, grant: &str) {
+            assert_eq!(action.required_grant().to_string(), grant, "{action:?}");
+        }
+        check(Action::ViewIntegrations, "integrations:read");
+        check(Action::ConnectIntegration, "integrations:create");
+        check(Action::EditMapping, "integrations:update");
+        check(Action::EditSync, "integrations:update");
+        check(Action::EditInvitations, "integrations:update");
+        check(Action::ReconnectIntegration, "integrations:update");
+        check(Action::DeleteIntegration, "integrations:delete");
+        check(Action::ViewWebhooks, "webhooks:read");
+        check(Action::AddWebhook, "webhooks:create");
+        check(Action::ResendWebhook, "webhooks:update");
+        check(Action::DeleteWebhook, "webhooks:delete");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! HubSpot-style properties: a record's values ([`PropertyMap`]) and an object's property
 //! definitions ([`ObjectSchema`]), as discovered from HubSpot and cached per organization.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +27,8 @@ impl ObjectType {
 
 /// A record's property values: name → value, where a value may be absent (`null`).
 ///
-/// Lookups borrow: [`PropertyMap::get`] takes `&str` and allocates nothing.
+/// Lookups borrow: [`PropertyMap::get`] takes `&str` and allocates nothing. It serializes as
+/// a JSON object with its keys sorted, so stored and served forms are deterministic.
 ///
 /// ```
 /// use turris_core::PropertyMap;
@@ -38,9 +39,16 @@ impl ObjectType {
 /// assert!(map.contains("npn"));
 /// assert!(!map.is_populated("npn"));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct PropertyMap(HashMap<String, Option<String>>);
+
+impl Serialize for PropertyMap {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let sorted: BTreeMap<&str, Option<&str>> = self.iter().collect();
+        sorted.serialize(serializer)
+    }
+}
 
 impl PropertyMap {
     /// An empty map.
@@ -294,6 +302,12 @@ mod tests {
     fn property_maps_serialize_as_json_objects_with_nulls() {
         let map = PropertyMap::from_pairs([("npn", None)]);
         assert_eq!(serde_json::to_string(&map).unwrap(), r#"{"npn":null}"#);
+        let map =
+            PropertyMap::from_pairs([("zeta", Some("z")), ("alpha", None), ("mid", Some(""))]);
+        assert_eq!(
+            serde_json::to_string(&map).unwrap(),
+            r#"{"alpha":null,"mid":"","zeta":"z"}"#
+        );
         let back: PropertyMap = serde_json::from_str(r#"{"name":"Acme","npn":null}"#).unwrap();
         assert_eq!(back.get("name"), Some("Acme"));
         assert!(back.contains("npn"));

@@ -23,7 +23,7 @@ use crate::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
 use crate::ids::{AgencyContactId, AgencyId, AgentId, HubSpotId, OrganizationId};
 use crate::integration::{Connection, ConnectionStatus, IntegrationSettings, WebhookStatus};
 use crate::matching::{AgencyKey, AgentKey};
-use crate::property::ObjectType;
+use crate::property::{ObjectSchema, ObjectType, PropertyDefinition, PropertyType};
 use crate::record::{Agency, AgencyContact, AgencyDraft, Agent, AgentDraft, Npn};
 use crate::{Condition, IdentifierFilter};
 
@@ -86,6 +86,23 @@ pub async fn settings_round_trip<S: Store + ?Sized>(store: &S) {
         ),
         "set_connection without settings is not found"
     );
+    let empty = ObjectSchema::new(ObjectType::Company, vec![]);
+    assert!(
+        matches!(
+            store.save_property_schema(&org, &empty).await,
+            Err(StoreError::NotFound)
+        ),
+        "save_property_schema without settings is not found"
+    );
+    assert!(
+        matches!(
+            store
+                .set_subscription_status(&org, ObjectType::Company, "name", WebhookStatus::Live)
+                .await,
+            Err(StoreError::NotFound)
+        ),
+        "set_subscription_status without settings is not found"
+    );
     let mut settings = IntegrationSettings::default();
     settings.mapping.agency.identifier = Some(IdentifierFilter::ApplyFilter(Condition::is_one_of(
         "type",
@@ -100,6 +117,17 @@ pub async fn settings_round_trip<S: Store + ?Sized>(store: &S) {
     );
 
     store.set_connection(&org, &connection).await.unwrap();
+    let contacts = ObjectSchema::new(
+        ObjectType::Contact,
+        vec![PropertyDefinition::new(
+            "email",
+            "Email",
+            PropertyType::String,
+            "text",
+            true,
+        )],
+    );
+    store.save_property_schema(&org, &contacts).await.unwrap();
     store
         .set_subscription_status(&org, ObjectType::Company, "name", WebhookStatus::Pending)
         .await
@@ -122,6 +150,15 @@ pub async fn settings_round_trip<S: Store + ?Sized>(store: &S) {
     assert_eq!(
         loaded.mapping, settings.mapping,
         "partial updates keep the mapping"
+    );
+    assert_eq!(
+        loaded.contact_schema.as_ref(),
+        Some(&contacts),
+        "schema cache updated"
+    );
+    assert_eq!(
+        loaded.company_schema, None,
+        "the other object's schema untouched"
     );
 
     settings.matrix.agency.outbound = true;

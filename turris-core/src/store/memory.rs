@@ -12,7 +12,7 @@ use crate::activity::{Activity, ActivityCursor, ActivityId, ActivityPage, NewAct
 use crate::ids::{AgencyContactId, AgencyId, AgentId, HubSpotId, OrganizationId};
 use crate::integration::{Connection, IntegrationSettings, WebhookStatus};
 use crate::matching::{AgencyKey, AgentKey, normalize};
-use crate::property::ObjectType;
+use crate::property::{ObjectSchema, ObjectType};
 use crate::record::{Agency, AgencyContact, Agent};
 
 #[derive(Default)]
@@ -112,6 +112,20 @@ impl SettingsStore for InMemoryStore {
         self.with_tenant(org, |t| match &mut t.settings {
             Some(settings) => {
                 settings.connection = connection.clone();
+                Ok(())
+            }
+            None => Err(StoreError::NotFound),
+        })
+    }
+
+    async fn save_property_schema(
+        &self,
+        org: &OrganizationId,
+        schema: &ObjectSchema,
+    ) -> StoreResult<()> {
+        self.with_tenant(org, |t| match &mut t.settings {
+            Some(settings) => {
+                settings.set_property_schema(schema.clone());
                 Ok(())
             }
             None => Err(StoreError::NotFound),

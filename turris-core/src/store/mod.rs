@@ -31,7 +31,7 @@ use crate::activity::{Activity, ActivityCursor, ActivityPage, NewActivity};
 use crate::ids::{AgencyContactId, AgencyId, AgentId, HubSpotId, OrganizationId};
 use crate::integration::{Connection, IntegrationSettings, WebhookStatus};
 use crate::matching::{AgencyKey, AgentKey};
-use crate::property::ObjectType;
+use crate::property::{ObjectSchema, ObjectType};
 use crate::record::{Agency, AgencyContact, Agent};
 
 /// The largest activity page.
@@ -78,6 +78,13 @@ pub trait SettingsStore: Send + Sync {
         &self,
         org: &OrganizationId,
         connection: &Connection,
+    ) -> StoreResult<()>;
+    /// Replaces only the cached property schema of `schema.object`; [`StoreError::NotFound`]
+    /// without settings.
+    async fn save_property_schema(
+        &self,
+        org: &OrganizationId,
+        schema: &ObjectSchema,
     ) -> StoreResult<()>;
     /// Records one property's webhook subscription status; [`StoreError::NotFound`] without
     /// settings.
