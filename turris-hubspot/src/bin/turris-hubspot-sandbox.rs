@@ -23,6 +23,7 @@ OPTIONS:
     --access-token-ttl <SECS>  lifetime of OAuth access tokens (default 1800)
     --webhook-target <URL>     where webhooks are delivered
     --no-rate-limits           do not enforce HubSpot's rate limits
+    --demo-data                seed insurance agencies and agents (with npn properties)
     -h, --help                 print this help
 ";
 
@@ -58,6 +59,7 @@ fn parse() -> Result<Option<turris_hubspot::sandbox::SandboxBuilder>, String> {
             )),
             "--webhook-target" => builder.webhook_target(value("--webhook-target")?),
             "--no-rate-limits" => builder.rate_limits(RateLimits::disabled()),
+            "--demo-data" => builder.demo_data(),
             other => return Err(format!("unknown argument {other}; see --help")),
         };
     }

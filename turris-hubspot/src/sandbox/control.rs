@@ -22,7 +22,7 @@ use super::faults::{Fault, Stats};
 use super::oauth::TokenSet;
 use super::rate_limit::RateLimits;
 use super::state::{ObjectKind, Record, Shared, iso, lock};
-use super::webhooks::{ChangeSource, DeliveryAttempt, WebhookRetry};
+use super::webhooks::{ChangeSource, DeliveryAttempt, WebhookChaos, WebhookRetry};
 
 /// A refused control operation, with the HubSpot status, category and message it maps to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -380,6 +380,11 @@ impl Control {
         self.shared.webhooks.set_retry(retry);
     }
 
+    /// Makes deliveries duplicated and/or out of order, as HubSpot may send them.
+    pub fn set_webhook_chaos(&self, chaos: WebhookChaos) {
+        self.shared.webhooks.set_chaos(chaos);
+    }
+
     /// Sends queued webhooks now (skipping backoff) and waits until each batch was acknowledged
     /// or given up.
     pub async fn flush_webhooks(&self) {
@@ -721,6 +726,8 @@ struct LimitsBody {
     window_millis: Option<u64>,
     #[serde(default)]
     search_per_second: Option<u32>,
+    #[serde(default)]
+    per_day: Option<u32>,
 }
 
 async fn set_limits(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
@@ -731,6 +738,7 @@ async fn set_limits(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult
         per_window: b.per_window.unwrap_or(d.per_window),
         window: b.window_millis.map_or(d.window, Duration::from_millis),
         search_per_second: b.search_per_second.unwrap_or(d.search_per_second),
+        per_day: b.per_day,
     };
     let mut limiter = lock(&shared.limiter);
     limiter.limits = limits;

@@ -31,6 +31,7 @@ mod faults;
 mod oauth;
 mod rate_limit;
 mod search;
+mod seed;
 mod state;
 mod webhooks;
 
@@ -50,7 +51,7 @@ pub use faults::{Fault, Stats};
 pub use oauth::TokenSet;
 pub use rate_limit::RateLimits;
 pub use state::{ObjectKind, Record};
-pub use webhooks::{DeliveryAttempt, WebhookRetry};
+pub use webhooks::{DeliveryAttempt, WebhookChaos, WebhookRetry};
 
 use error::ApiError;
 use faults::Traffic;
@@ -79,6 +80,7 @@ pub struct SandboxBuilder {
     webhook_retry: WebhookRetry,
     webhook_batch_window: Duration,
     subscriptions: Vec<(String, Option<String>)>,
+    demo_data: bool,
 }
 
 impl std::fmt::Debug for SandboxBuilder {
@@ -115,6 +117,7 @@ impl Default for SandboxBuilder {
             webhook_retry: WebhookRetry::default(),
             webhook_batch_window: Duration::from_millis(20),
             subscriptions: Vec::new(),
+            demo_data: false,
         }
     }
 }
@@ -240,6 +243,15 @@ impl SandboxBuilder {
         self
     }
 
+    /// Seeds the default portal with demo data: a dozen insurance agencies (companies with the
+    /// custom properties `npn`, `producer_code`, `branch_name`) and their agents (contacts with
+    /// `npn`, `middle_name`), associated, including awkward cases (a missing NPN, a Canadian
+    /// province as state, a lower-case state code, an agency without contacts).
+    pub fn demo_data(mut self) -> Self {
+        self.demo_data = true;
+        self
+    }
+
     /// Binds the port and starts serving.
     pub async fn start(self) -> std::io::Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(SocketAddr::new(self.host, self.port)).await?;
@@ -257,10 +269,11 @@ impl SandboxBuilder {
         };
         let mut oauth = OAuthStore::new(self.access_token_ttl, self.strict_refresh_rotation);
         let mut portals = BTreeMap::new();
-        portals.insert(
-            self.portal_id,
-            Portal::new(self.portal_id, self.app_installed),
-        );
+        let mut default_portal = Portal::new(self.portal_id, self.app_installed);
+        if self.demo_data {
+            seed::demo(&mut default_portal);
+        }
+        portals.insert(self.portal_id, default_portal);
         oauth.add_private_token(
             self.private_app_token
                 .unwrap_or_else(|| format!("pat-na1-{}", uuid_like())),
@@ -327,6 +340,14 @@ fn app(shared: Arc<Shared>) -> Router {
         .merge(webhooks::router())
         .route_layer(from_fn_with_state(Arc::clone(&shared), faults::shape))
         .merge(control::router())
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "VALIDATION_ERROR",
+                "This method is not allowed on this path in the HubSpot sandbox.",
+            )
+            .into_response()
+        })
         .fallback(|| async {
             ApiError::not_found("No route matches this method and path in the HubSpot sandbox.")
                 .into_response()

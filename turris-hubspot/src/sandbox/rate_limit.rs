@@ -26,6 +26,9 @@ pub struct RateLimits {
     pub window: Duration,
     /// Search requests per second per portal (HubSpot: 5).
     pub search_per_second: u32,
+    /// Requests per day per portal and app, if capped (HubSpot: 250,000 to 1,000,000); past it
+    /// calls answer 429 `DAILY` until the day (24 h from the first call) is over.
+    pub per_day: Option<u32>,
 }
 
 impl Default for RateLimits {
@@ -36,6 +39,7 @@ impl Default for RateLimits {
             per_window: 110,
             window: Duration::from_secs(10),
             search_per_second: 5,
+            per_day: None,
         }
     }
 }
@@ -55,6 +59,7 @@ impl RateLimits {
 pub(crate) enum Policy {
     TenSecondlyRolling,
     Secondly,
+    Daily,
 }
 
 impl Policy {
@@ -62,6 +67,7 @@ impl Policy {
         match self {
             Policy::TenSecondlyRolling => "TEN_SECONDLY_ROLLING",
             Policy::Secondly => "SECONDLY",
+            Policy::Daily => "DAILY",
         }
     }
 }
@@ -72,6 +78,7 @@ pub(crate) struct RateLimiter {
     pub(crate) limits: RateLimits,
     general: HashMap<(u64, u64), VecDeque<Instant>>,
     search: HashMap<u64, VecDeque<Instant>>,
+    daily: HashMap<(u64, u64), (Instant, u32)>,
 }
 
 fn admit(log: &mut VecDeque<Instant>, limit: u32, window: Duration, now: Instant) -> Option<u32> {
@@ -107,7 +114,19 @@ impl RateLimiter {
         if !self.limits.enabled {
             return Ok(self.limits.per_window);
         }
-        if search {
+        const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+        let day_key = (principal.portal_id, principal.app_id);
+        if let Some(cap) = self.limits.per_day {
+            let (start, used) = self.daily.entry(day_key).or_insert((now, 0));
+            if now.duration_since(*start) >= DAY {
+                *start = now;
+                *used = 0;
+            }
+            if *used >= cap {
+                return Err(Policy::Daily);
+            }
+        }
+        let verdict = if search {
             let log = self.search.entry(principal.portal_id).or_default();
             admit(
                 log,
@@ -117,19 +136,24 @@ impl RateLimiter {
             )
             .ok_or(Policy::Secondly)
         } else {
-            let log = self
-                .general
-                .entry((principal.portal_id, principal.app_id))
-                .or_default();
+            let log = self.general.entry(day_key).or_default();
             admit(log, self.limits.per_window, self.limits.window, now)
                 .ok_or(Policy::TenSecondlyRolling)
+        };
+        if verdict.is_ok()
+            && self.limits.per_day.is_some()
+            && let Some((_, used)) = self.daily.get_mut(&day_key)
+        {
+            *used += 1;
         }
+        verdict
     }
 
     /// Forgets recent requests.
     pub(crate) fn reset(&mut self) {
         self.general.clear();
         self.search.clear();
+        self.daily.clear();
     }
 }
 
@@ -138,6 +162,7 @@ pub(crate) fn too_many(policy: Policy, limits: &RateLimits) -> Response {
     let message = match policy {
         Policy::TenSecondlyRolling => "You have reached your ten_secondly_rolling limit.",
         Policy::Secondly => "You have reached your secondly limit.",
+        Policy::Daily => "You have reached your daily limit.",
     };
     let body = json!({
         "status": "error",
@@ -168,6 +193,15 @@ pub(crate) fn too_many(policy: Policy, limits: &RateLimits) -> Response {
             );
             headers.insert(
                 "x-hubspot-ratelimit-secondly-remaining",
+                HeaderValue::from(0u32),
+            );
+        }
+        Policy::Daily => {
+            if let Some(cap) = limits.per_day {
+                headers.insert("x-hubspot-ratelimit-daily", HeaderValue::from(cap));
+            }
+            headers.insert(
+                "x-hubspot-ratelimit-daily-remaining",
                 HeaderValue::from(0u32),
             );
         }

@@ -393,6 +393,15 @@ impl Default for WebhookRetry {
     }
 }
 
+/// Disorder HubSpot allows itself ("unordered and possibly duplicated"), on demand.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WebhookChaos {
+    /// Send every acknowledged batch a second time (same events, same ids).
+    pub duplicate: bool,
+    /// Reverse the order of the events in each batch.
+    pub reverse: bool,
+}
+
 /// One POST of a batch of events to the target URL.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeliveryAttempt {
@@ -428,6 +437,7 @@ struct DispatchInner {
     attempts: Mutex<VecDeque<DeliveryAttempt>>,
     delivered: Mutex<VecDeque<Value>>,
     retry: Mutex<WebhookRetry>,
+    chaos: Mutex<WebhookChaos>,
     batch_window: Duration,
     secret: String,
     semaphore: Arc<Semaphore>,
@@ -523,6 +533,7 @@ impl Dispatcher {
                 attempts: Mutex::new(VecDeque::new()),
                 delivered: Mutex::new(VecDeque::new()),
                 retry: Mutex::new(retry),
+                chaos: Mutex::new(WebhookChaos::default()),
                 batch_window,
                 secret,
                 semaphore: Arc::new(Semaphore::new(10)),
@@ -545,6 +556,11 @@ impl Dispatcher {
     /// Changes the retry policy.
     pub(crate) fn set_retry(&self, retry: WebhookRetry) {
         *lock(&self.inner.retry) = retry;
+    }
+
+    /// Changes the deliberate disorder of deliveries.
+    pub(crate) fn set_chaos(&self, chaos: WebhookChaos) {
+        *lock(&self.inner.chaos) = chaos;
     }
 
     /// Events not yet acknowledged or given up.
@@ -634,68 +650,81 @@ impl Dispatcher {
         batch
     }
 
+    /// POSTs one signed batch and logs the attempt.
+    async fn post(&self, url: &str, events: &mut [Value], attempt: u32, ids: &[u64]) -> bool {
+        let retry = *lock(&self.inner.retry);
+        for e in events.iter_mut() {
+            e["attemptNumber"] = json!(attempt);
+        }
+        let body = serde_json::to_vec(&events).unwrap_or_default();
+        let ts = Utc::now().timestamp_millis();
+        let result = self
+            .inner
+            .http
+            .post(url)
+            .timeout(retry.timeout)
+            .header("content-type", "application/json")
+            .header("x-hubspot-signature", sign_v1(&self.inner.secret, &body))
+            .header("x-hubspot-signature-version", "v1")
+            .header(
+                "x-hubspot-signature-v3",
+                sign_v3(&self.inner.secret, "POST", url, &body, ts),
+            )
+            .header("x-hubspot-request-timestamp", ts.to_string())
+            .body(body)
+            .send()
+            .await;
+        let (status, error) = match &result {
+            Ok(r) => (Some(r.status().as_u16()), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let record = DeliveryAttempt {
+            url: url.to_string(),
+            attempt_number: attempt,
+            event_ids: ids.to_vec(),
+            status,
+            error,
+            at: Utc::now(),
+        };
+        let ok = record.succeeded();
+        let mut log = lock(&self.inner.attempts);
+        if log.len() >= LOG_CAP {
+            log.pop_front();
+        }
+        log.push_back(record);
+        ok
+    }
+
     async fn deliver(&self, batch: Vec<Pending>) {
         let n = batch.len();
         let url = batch.first().map(|p| p.url.clone()).unwrap_or_default();
         let mut events: Vec<Value> = batch.into_iter().map(|p| p.event).collect();
+        let chaos = *lock(&self.inner.chaos);
+        if chaos.reverse {
+            events.reverse();
+        }
         let ids: Vec<u64> = events
             .iter()
             .filter_map(|e| e["eventId"].as_u64())
             .collect();
         let mut attempt: u32 = 0;
         loop {
-            let retry = *lock(&self.inner.retry);
-            for e in &mut events {
-                e["attemptNumber"] = json!(attempt);
-            }
-            let body = serde_json::to_vec(&events).unwrap_or_default();
-            let ts = Utc::now().timestamp_millis();
-            let result = self
-                .inner
-                .http
-                .post(&url)
-                .timeout(retry.timeout)
-                .header("content-type", "application/json")
-                .header("x-hubspot-signature", sign_v1(&self.inner.secret, &body))
-                .header("x-hubspot-signature-version", "v1")
-                .header(
-                    "x-hubspot-signature-v3",
-                    sign_v3(&self.inner.secret, "POST", &url, &body, ts),
-                )
-                .header("x-hubspot-request-timestamp", ts.to_string())
-                .body(body)
-                .send()
-                .await;
-            let (status, error) = match &result {
-                Ok(r) => (Some(r.status().as_u16()), None),
-                Err(e) => (None, Some(e.to_string())),
-            };
-            let record = DeliveryAttempt {
-                url: url.clone(),
-                attempt_number: attempt,
-                event_ids: ids.clone(),
-                status,
-                error,
-                at: Utc::now(),
-            };
-            let ok = record.succeeded();
-            {
-                let mut log = lock(&self.inner.attempts);
-                if log.len() >= LOG_CAP {
-                    log.pop_front();
-                }
-                log.push_back(record);
-            }
-            if ok {
-                let mut delivered = lock(&self.inner.delivered);
-                for e in &events {
-                    if delivered.len() >= LOG_CAP {
-                        delivered.pop_front();
+            if self.post(&url, &mut events, attempt, &ids).await {
+                {
+                    let mut delivered = lock(&self.inner.delivered);
+                    for e in &events {
+                        if delivered.len() >= LOG_CAP {
+                            delivered.pop_front();
+                        }
+                        delivered.push_back(e.clone());
                     }
-                    delivered.push_back(e.clone());
+                }
+                if chaos.duplicate {
+                    self.post(&url, &mut events, attempt, &ids).await;
                 }
                 break;
             }
+            let retry = *lock(&self.inner.retry);
             attempt += 1;
             if attempt >= retry.max_attempts {
                 tracing::warn!(url = %url, events = n, "sandbox webhook batch given up");

@@ -377,3 +377,52 @@ async fn a_custom_property_can_be_created_then_written_and_read() {
         .await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn a_wrong_method_or_path_answers_hubspot_shaped_errors() {
+    let sb = sandbox().await;
+    let api = Api::new(&sb);
+    let (status, body) = api.put("/crm/v3/objects/contacts", json!({})).await;
+    assert_eq!(status, 405);
+    assert_hubspot_error(&body);
+    let (status, body) = api.get("/crm/v3/nothing/here").await;
+    assert_eq!(status, 404);
+    assert_hubspot_error(&body);
+}
+
+#[tokio::test]
+async fn demo_data_seeds_agencies_agents_and_their_associations() {
+    let sb = crate::helpers::builder()
+        .demo_data()
+        .start()
+        .await
+        .expect("start");
+    let control = sb.control();
+    assert_eq!(control.count(ObjectKind::Companies), 12);
+    let lone_star = control
+        .find_record(ObjectKind::Companies, "npn", "17000101")
+        .expect("an agency with an NPN");
+    assert_eq!(lone_star.property("state"), Some("TX"));
+    assert_eq!(
+        control
+            .associated_ids(ObjectKind::Companies, &lone_star.id, ObjectKind::Contacts)
+            .len(),
+        2
+    );
+    let api = Api::new(&sb);
+    let (_, props) = api.get("/crm/v3/properties/contacts").await;
+    assert!(
+        props["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .any(|p| p["name"] == "npn")
+    );
+    let (_, found) = api
+        .post(
+            "/crm/v3/objects/companies/search",
+            json!({ "filterGroups": [{ "filters": [{ "propertyName": "npn", "operator": "NOT_HAS_PROPERTY" }] }] }),
+        )
+        .await;
+    assert_eq!(found["total"], 1);
+}

@@ -15,6 +15,7 @@ async fn a_burst_past_the_ten_second_budget_gets_429_ten_secondly_rolling() {
             per_window: 20,
             window: Duration::from_secs(600),
             search_per_second: 5,
+            per_day: None,
         })
         .start()
         .await
@@ -48,6 +49,7 @@ async fn searches_past_the_per_second_budget_get_429_secondly() {
             per_window: 1000,
             window: Duration::from_secs(10),
             search_per_second: 1,
+            per_day: None,
         })
         .start()
         .await
@@ -189,4 +191,24 @@ async fn the_control_api_is_served_over_http_too() {
             .and_then(|r| r.property("firstname").map(str::to_string)),
         Some("Edited".to_string())
     );
+}
+
+#[tokio::test]
+async fn a_daily_cap_answers_429_daily_once_spent() {
+    let sb = builder()
+        .rate_limits(RateLimits {
+            per_day: Some(3),
+            ..RateLimits::default()
+        })
+        .start()
+        .await
+        .expect("start");
+    let api = Api::new(&sb);
+    for _ in 0..3 {
+        assert_eq!(api.get("/account-info/v3/details").await.0, 200);
+    }
+    let (status, body) = api.get("/account-info/v3/details").await;
+    assert_eq!(status, 429);
+    assert_eq!(body["policyName"], "DAILY");
+    assert_eq!(sb.control().stats().rate_limited_by_policy["DAILY"], 1);
 }

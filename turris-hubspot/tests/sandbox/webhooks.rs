@@ -4,7 +4,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use turris_hubspot::sandbox::ObjectKind;
+use turris_hubspot::sandbox::{ObjectKind, WebhookChaos};
 
 use crate::helpers::{Api, Received, Receiver, builder};
 
@@ -341,4 +341,40 @@ async fn an_uninstalled_app_receives_no_webhooks() {
     control.flush_webhooks().await;
     assert!(receiver.received().is_empty());
     assert!(control.webhook_attempts().is_empty());
+}
+
+#[tokio::test]
+async fn chaos_sends_batches_twice_and_in_reverse_order_on_demand() {
+    let receiver = Receiver::start(0).await;
+    let sb = builder()
+        .webhook_target(&receiver.url)
+        .subscription("contact.creation", None)
+        .subscription("contact.propertyChange", Some("firstname"))
+        .start()
+        .await
+        .expect("start");
+    let control = sb.control();
+    control.set_webhook_chaos(WebhookChaos {
+        duplicate: true,
+        reverse: true,
+    });
+    control
+        .create_record(
+            ObjectKind::Contacts,
+            [("email", "a@x.test"), ("firstname", "A")],
+        )
+        .expect("create");
+    control.flush_webhooks().await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "the batch came twice");
+    assert_eq!(received[0].events(), received[1].events());
+    let types: Vec<Value> = received[0]
+        .events()
+        .iter()
+        .map(|e| e["subscriptionType"].clone())
+        .collect();
+    assert_eq!(
+        types,
+        [json!("contact.propertyChange"), json!("contact.creation")]
+    );
 }
