@@ -129,8 +129,10 @@ pub enum InviteDecision {
 }
 
 impl InvitationSettings {
-    /// Decides for a net-new agency from its HubSpot company's properties. Rules without a
-    /// template (which validation refuses) are passed over.
+    /// Decides for a net-new agency (one inbound sync just created, never a linked or updated
+    /// one) from its HubSpot company's properties. Rules without a template (which
+    /// validation refuses) are passed over. Whether the invitation can be sent yet is
+    /// [`delivery`]'s decision.
     pub fn decide(&self, company: &PropertyMap) -> InviteDecision {
         match &self.mode {
             InvitationMode::DoNotInvite => {

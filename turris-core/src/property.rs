@@ -139,6 +139,7 @@ pub enum PropertyType {
     /// A date.
     Date,
     /// A date and time (HubSpot `datetime`).
+    #[serde(alias = "datetime")]
     DateTime,
     /// A choice among options (dropdown, radio, checkboxes).
     Enumeration,
@@ -196,8 +197,11 @@ pub struct PropertyDefinition {
     #[serde(rename = "type")]
     pub property_type: PropertyType,
     /// HubSpot's field type (`text`, `select`, `booleancheckbox`, ...), kept as reported.
+    #[serde(alias = "fieldType")]
     pub field_type: String,
     /// Whether HubSpot defines the property (standard) rather than the customer (custom).
+    /// HubSpot omits it for custom properties, so it defaults to `false`.
+    #[serde(default, alias = "hubspotDefined")]
     pub hubspot_defined: bool,
     /// The options of an enumeration or boolean property; empty otherwise.
     #[serde(default)]
@@ -326,6 +330,26 @@ mod tests {
         check(PropertyType::DateTime, false);
         check(PropertyType::PhoneNumber, false);
         check(PropertyType::Other, false);
+    }
+
+    #[test]
+    fn definitions_read_hubspot_camel_case_and_missing_hubspot_defined() {
+        let custom: PropertyDefinition = serde_json::from_str(
+            r#"{"name":"agency_npn","label":"Agency NPN","type":"string","fieldType":"text"}"#,
+        )
+        .unwrap();
+        assert!(!custom.hubspot_defined);
+        assert_eq!(custom.field_type, "text");
+        let standard: PropertyDefinition = serde_json::from_str(
+            r#"{"name":"closedate","label":"Close date","type":"datetime","fieldType":"date","hubspotDefined":true,
+                "options":[]}"#,
+        )
+        .unwrap();
+        assert!(standard.hubspot_defined);
+        assert_eq!(standard.property_type, PropertyType::DateTime);
+        let stored = serde_json::to_value(&standard).unwrap();
+        assert_eq!(stored["field_type"], "date");
+        assert_eq!(stored["type"], "date_time");
     }
 
     #[test]
