@@ -252,28 +252,37 @@ pub struct ActivityCursor {
 impl ActivityCursor {
     /// The cursor for "entries older than `(at, id)`".
     pub fn after(at: DateTime<Utc>, id: ActivityId) -> Self {
-        let nanos = at
-            .timestamp_nanos_opt()
-            .unwrap_or(at.timestamp_micros() * 1000);
-        Self {
-            text: format!("a1.{nanos:x}.{:x}", id.0),
-            at,
-            id,
-        }
+        let text = format!(
+            "a1.{}.{}.{}",
+            at.timestamp(),
+            at.timestamp_subsec_nanos(),
+            id.0
+        );
+        Self { text, at, id }
     }
 
     /// Parses a cursor produced by [`ActivityCursor::as_str`].
     pub fn parse(text: &str) -> Result<Self> {
         let mut parts = text.split('.');
-        let (Some("a1"), Some(nanos), Some(id), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some("a1"), Some(secs), Some(nanos), Some(id), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(Error::InvalidCursor);
         };
-        let nanos = i64::from_str_radix(nanos, 16).map_err(|_| Error::InvalidCursor)?;
-        let id = u64::from_str_radix(id, 16).map_err(|_| Error::InvalidCursor)?;
-        let at = DateTime::from_timestamp_nanos(nanos);
-        Ok(Self::after(at, ActivityId(id)))
+        let secs: i64 = secs.parse().map_err(|_| Error::InvalidCursor)?;
+        let nanos: u32 = nanos.parse().map_err(|_| Error::InvalidCursor)?;
+        let id: u64 = id.parse().map_err(|_| Error::InvalidCursor)?;
+        let at = DateTime::from_timestamp(secs, nanos).ok_or(Error::InvalidCursor)?;
+        let cursor = Self::after(at, ActivityId(id));
+        // Only the canonical text is accepted, so one position has one cursor.
+        if cursor.text != text {
+            return Err(Error::InvalidCursor);
+        }
+        Ok(cursor)
     }
 
     /// The text form.
@@ -409,7 +418,24 @@ mod tests {
         let back: ActivityCursor =
             serde_json::from_value(serde_json::to_value(&cursor).unwrap()).unwrap();
         assert_eq!(back.position(), (at, ActivityId(u64::MAX)));
-        for bad in ["", "a1", "a1.zz.1", "a1.1.1.1", "b1.1.1", "a1.1.-1"] {
+        let ancient = DateTime::from_timestamp(-62_000_000_000, 5).unwrap();
+        let cursor = ActivityCursor::after(ancient, ActivityId(0));
+        assert_eq!(
+            ActivityCursor::parse(cursor.as_str()).unwrap().position(),
+            (ancient, ActivityId(0))
+        );
+        for bad in [
+            "",
+            "a1",
+            "a1.1.1",
+            "a1.zz.1.1",
+            "a1.1.1.1.1",
+            "b1.1.1.1",
+            "a1.1.1.-1",
+            "a1.1.2000000000.1",
+            "a1.01.1.1",
+            "a1.+1.1.1",
+        ] {
             assert_eq!(
                 ActivityCursor::parse(bad),
                 Err(Error::InvalidCursor),
