@@ -1,0 +1,1 @@
+//! Storage on sqlx: SQLite by default, PostgreSQL for several replicas.

@@ -1,0 +1,5 @@
+//! Integration tests of the reference server, in one binary.
+
+mod api;
+mod db;
+mod store;

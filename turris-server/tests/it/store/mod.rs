@@ -1,0 +1,1 @@
+//! The storage suites, run on SQLite and on PostgreSQL.
