@@ -1,27 +1,89 @@
 //! A stateful fake HubSpot that speaks HubSpot's HTTP API, for tests, the demo and load runs.
 //!
-//! It runs in process on a loopback port and serves OAuth (authorize, v3 token, introspection,
-//! revocation), private-app tokens and account details, CRM v3 properties, companies, contacts
-//! and notes (CRUD, batch, list paging, search), associations v4, lists v3, and the webhooks
-//! subscriptions API. Every change to a record, from the API or from the [`Control`] API that
-//! plays a person editing in HubSpot, produces the matching webhook events, delivered in signed
-//! batches (v1 and v3) with retries. Rate limits, injected faults and latency reproduce
-//! HubSpot's failure modes; counters show what our side called.
+//! It runs in process on a loopback port (or as the `turris-hubspot-sandbox` command) and keeps
+//! everything in memory: one portal by default (more with [`SandboxBuilder::extra_portal`]),
+//! numeric string ids, HubSpot-shaped errors (`{status:"error", message, correlationId,
+//! category, subCategory?, errors?}`) everywhere. Every change to a record, from the API or from
+//! the [`Control`] API that plays a person editing in HubSpot, produces the matching webhook
+//! events, delivered in signed batches (v1 and v3) with retries. Rate limits, injected faults
+//! and latency reproduce HubSpot's failure modes; counters show what our side called.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use turris_hubspot::sandbox::{ObjectKind, Sandbox};
 //!
-//! let sandbox = Sandbox::builder().start().await?;
+//! let sandbox = Sandbox::builder()
+//!     .webhook_target("http://127.0.0.1:8080/hubspot/webhooks")
+//!     .subscription("company.propertyChange", Some("name"))
+//!     .start()
+//!     .await?;
 //! let control = sandbox.control();
 //! let company = control
 //!     .create_record(ObjectKind::Companies, [("name", "Acme Insurance")])
 //!     .expect("valid properties");
-//! println!("{} has company {}", sandbox.base_url(), company.id);
+//! control.update_record(ObjectKind::Companies, &company.id, [("name", "Acme")]).expect("edit");
+//! control.flush_webhooks().await; // the CRM_UI propertyChange batch was acknowledged
+//! println!("API at {}, token {}", sandbox.base_url(), sandbox.private_app_token());
 //! sandbox.shutdown().await;
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Routes
+//!
+//! HubSpot's (bearer token: an OAuth access token or the private-app token; rate-limited):
+//!
+//! | route | notes |
+//! |---|---|
+//! | `GET /account-info/v3/details` | `portalId` of the token |
+//! | `GET, POST /crm/v3/properties/{object}`, `GET, DELETE .../{name}` | standard properties seeded (`hubspotDefined: true`); custom ones created (409 when the name exists) |
+//! | `GET, POST /crm/v3/objects/{companies,contacts,notes}` | list (`limit` ≤ 100, `after`, `properties`, `archived`), create (notes and objects accept `associations`) |
+//! | `GET, PATCH, DELETE /crm/v3/objects/{object}/{id}` | `properties`, `idProperty`, `archived`; 404 when missing |
+//! | `POST /crm/v3/objects/{object}/batch/{read,create,update,upsert,archive}` | ≤ 100 inputs (else 400); 207 with `errors` for missing ids; upsert by `email` or a `hasUniqueValue` property, with `new` |
+//! | `POST /crm/v3/objects/{object}/search` | `filterGroups` ORed, filters ANDed; EQ NEQ LT LTE GT GTE BETWEEN IN NOT_IN HAS_PROPERTY NOT_HAS_PROPERTY CONTAINS_TOKEN NOT_CONTAINS_TOKEN; one sort; `limit` ≤ 200; `after` < 10,000; `total`; own 5/s budget |
+//! | `GET /crm/v4/objects/{from}/{id}/associations/{to}` | with type ids (279/280 contact↔company, 202/190 note→contact/company, ...) |
+//! | `PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}`, `PUT, DELETE .../associations/{to}/{toId}` | default, labelled (body: types), remove |
+//! | `POST /crm/v4/associations/{from}/{to}/batch/{read,create,associate/default,archive}` | |
+//! | `POST /crm/v3/lists/`, `GET, DELETE /crm/v3/lists/{id}`, `GET /crm/v3/lists/object-type-id/{type}/name/{name}` | static (`MANUAL`/`SNAPSHOT`) lists; duplicate names are 400 |
+//! | `PUT /crm/v3/lists/{id}/memberships/{add,remove,add-and-remove}`, `GET, DELETE .../memberships` | `recordIdsAdded` (and HubSpot's `recordsIdsAdded`), `recordIdsRemoved`, `recordIdsMissing` |
+//!
+//! OAuth (no bearer): `GET /oauth/authorize` (approves at once, installs the app, 302 to
+//! `redirect_uri` with `code` and `state`; `portal_id` picks a portal), `POST /oauth/v3/token`
+//! (and `/oauth/v1/token`; `authorization_code` or `refresh_token`, client credentials in the
+//! form), `POST /oauth/v3/token/introspect` (`active`, `hub_id`, `app_id`, ...),
+//! `POST /oauth/v3/token/revoke`, `GET /oauth/v1/access-tokens/{t}`,
+//! `GET, DELETE /oauth/v1/refresh-tokens/{t}`. Failures answer 400 with HubSpot's `status` word
+//! (`BAD_REFRESH_TOKEN`, `BAD_AUTH_CODE`, `BAD_CLIENT_SECRET`, ...) and the OAuth `error`
+//! (`invalid_grant`, ...).
+//!
+//! Webhooks API (developer API key as `hapikey`): `GET, POST /webhooks/v3/{appId}/subscriptions`,
+//! `GET, PATCH, DELETE .../subscriptions/{id}`, `POST .../subscriptions/batch/update`,
+//! `GET, PUT, DELETE /webhooks/v3/{appId}/settings` (`targetUrl`).
+//!
+//! Control (no auth, not counted, never rate-limited), mirroring [`Control`]: `GET /_sandbox`
+//! (ids and fake credentials), `GET, POST /_sandbox/objects/{object}`,
+//! `GET, PATCH, DELETE /_sandbox/objects/{object}/{id}` (edits as a person: `CRM_UI`),
+//! `GET /_sandbox/objects/{object}/{id}/associations/{to}`,
+//! `PUT /_sandbox/objects/{object}/{id}/associations/{to}/{toId}`, `GET /_sandbox/lists`,
+//! `GET /_sandbox/stats`, `POST /_sandbox/stats/reset`, `POST /_sandbox/uninstall`,
+//! `POST /_sandbox/expire-tokens`, `POST /_sandbox/tokens`, `POST, DELETE /_sandbox/faults`,
+//! `PUT /_sandbox/latency`, `PUT /_sandbox/rate-limits`, `POST /_sandbox/webhooks/subscriptions`,
+//! `PUT /_sandbox/webhooks/target`, `POST /_sandbox/webhooks/flush`,
+//! `GET /_sandbox/webhooks/attempts`. Each takes `?portalId=` (default: the default portal).
+//!
+//! # Webhooks
+//!
+//! Events go to the app's `targetUrl` for portals where the app is installed (it starts
+//! installed; [`Control::uninstall_app`] removes it, the authorize page installs it again), for
+//! each active subscription: `*.creation` (plus a `*.propertyChange` per subscribed property set
+//! at creation), `*.propertyChange` per changed subscribed property, `*.deletion`,
+//! `contact.associationChange` / `company.associationChange` (both sides). `changeSource` is
+//! `CRM_UI` (`sourceId` `userId:...`) for control edits and `INTEGRATION` (`sourceId` the app
+//! id, or the private app's id) for API writes. Batches hold at most 100 events, carry
+//! `X-HubSpot-Signature-v3` + `X-HubSpot-Request-Timestamp` and the v1 `X-HubSpot-Signature`,
+//! and are retried on any non-2xx or transport error with doubling backoff
+//! ([`WebhookRetry`], 10 attempts); `attemptNumber` counts the retries.
+//! [`Control::flush_webhooks`] and [`Control::wait_for_deliveries`] let tests wait without sleeps.
 
 mod auth;
 mod control;
