@@ -6,5 +6,6 @@ mod debounce;
 mod delivery;
 mod envelope;
 mod receiver;
+mod retry;
 mod signature;
 mod url;

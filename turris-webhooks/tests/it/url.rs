@@ -237,9 +237,8 @@ fn allow_listed_networks_and_hosts_pass() {
 
 #[tokio::test]
 async fn a_name_resolving_to_loopback_is_refused_after_resolution() {
-    let strict = UrlPolicy::strict().allow_host("other.example");
-    // `localhost` is refused by name already; `localhost.` with an allow-listed other host
-    // shows the resolution check itself: it resolves to 127.0.0.1 and is refused.
+    // The name passes the syntax check (allow-listed there), but resolving it under the
+    // strict policy finds 127.0.0.1, which is refused: the check is on addresses, not names.
     let url = WebhookUrl::parse(
         "https://localhost/",
         &UrlPolicy::strict().allow_host("localhost"),
@@ -250,13 +249,18 @@ async fn a_name_resolving_to_loopback_is_refused_after_resolution() {
             .await
             .is_ok()
     );
-    match url.resolve(&strict).await {
+    match url.resolve(&UrlPolicy::strict()).await {
         Err(UrlError::ForbiddenAddress {
             ip,
             reason: "loopback",
         }) => assert!(ip.is_loopback()),
         other => panic!("expected a loopback refusal, got {other:?}"),
     }
+    assert!(
+        WebhookUrl::parse_and_resolve("https://localhost/", &UrlPolicy::strict())
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
