@@ -607,12 +607,12 @@ impl Dispatcher {
     /// Runs the sender until `shutdown` flips.
     pub(crate) async fn run(self, mut shutdown: watch::Receiver<bool>) {
         loop {
+            let mut hurry = self.inner.hurry.subscribe();
             tokio::select! {
                 () = self.inner.wake.notified() => {}
                 _ = shutdown.changed() => return,
             }
             if !self.inner.batch_window.is_zero() {
-                let mut hurry = self.inner.hurry.subscribe();
                 tokio::select! {
                     () = tokio::time::sleep(self.inner.batch_window) => {}
                     _ = hurry.changed() => {}
@@ -709,6 +709,8 @@ impl Dispatcher {
             .collect();
         let mut attempt: u32 = 0;
         loop {
+            // Subscribed before the POST, so a flush during it cuts the next backoff short.
+            let mut hurry = self.inner.hurry.subscribe();
             if self.post(&url, &mut events, attempt, &ids).await {
                 {
                     let mut delivered = lock(&self.inner.delivered);
@@ -734,7 +736,6 @@ impl Dispatcher {
                 .initial_backoff
                 .saturating_mul(1u32 << (attempt - 1).min(20))
                 .min(retry.max_backoff);
-            let mut hurry = self.inner.hurry.subscribe();
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
                 _ = hurry.changed() => {}
