@@ -1,46 +1,4 @@
-//! Signed Turris webhooks: signing, verification, delivery and debouncing.
-//!
-//! # Verifying a request
-//!
-//! Every delivery is a `POST` with a JSON body `{"webhookType", "upstreamEntityId", "payload"}`
-//! and these headers:
-//!
-//! | header | value |
-//! |---|---|
-//! | `X-Turris-Signature` | lower-case hex HMAC-SHA256 of `{timestamp}.{raw body}` |
-//! | `X-Turris-Timestamp` | unix seconds when the request was signed |
-//! | `X-Turris-Event-Id` | the event id, stable across retries and resends |
-//! | `webhook-id` | Standard Webhooks: the same event id |
-//! | `webhook-timestamp` | Standard Webhooks: the same timestamp |
-//! | `webhook-signature` | Standard Webhooks: `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{raw body}` |
-//!
-//! The HMAC key is the webhook secret **decoded from hex** (32 bytes), not its 64 characters.
-//! Verify the raw bytes before parsing JSON, compare in constant time, and reject timestamps
-//! more than 5 minutes away from now. The Standard Webhooks headers let any Standard Webhooks
-//! library verify too, with the secret written `whsec_` + base64 of the 32 key bytes
-//! ([`WebhookSecret::to_standard_webhooks`]); they also sign the event id.
-//!
-//! ```
-//! use turris_webhooks::{SignedHeaders, Verifier, VerifyError, WebhookSecret};
-//!
-//! let secret = WebhookSecret::generate().unwrap();
-//! let body = br#"{"webhookType":"producer_agreement_executed","upstreamEntityId":"org_1","payload":{}}"#;
-//! let now = chrono::Utc::now();
-//! let headers = SignedHeaders::new(&secret, "evt_1", now.timestamp(), body).to_header_map();
-//!
-//! let verifier = Verifier::new([secret]);
-//! assert_eq!(verifier.verify(&headers, body, now), Ok(()));
-//! assert_eq!(verifier.verify(&headers, b"{}", now), Err(VerifyError::Mismatch));
-//! ```
-//!
-//! # Sending
-//!
-//! [`Envelope::to_bytes`] serializes once; those bytes are stored with the event
-//! ([`delivery::DeliveryStore`]), signed and sent unchanged on every attempt by the
-//! [`delivery::DeliveryEngine`]. The [`delivery::Dispatcher`] leases due deliveries, runs them
-//! concurrently and schedules retries by the [`delivery::RetryPolicy`]. Endpoint URLs are
-//! [`WebhookUrl`]s checked against a [`UrlPolicy`] (SSRF guard), again at connection time.
-//! Compliance status changes go through the [`Debouncer`] first.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
