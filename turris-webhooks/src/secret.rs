@@ -33,8 +33,18 @@ pub enum SecretError {
 /// assert_eq!(format!("{secret:?}"), "WebhookSecret([redacted])");
 /// assert_eq!(secret.to_hex(), "ab".repeat(32));
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct WebhookSecret([u8; SECRET_LEN]);
+
+impl PartialEq for WebhookSecret {
+    /// Constant-time, so comparing secrets leaks nothing through timing.
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Eq for WebhookSecret {}
 
 impl WebhookSecret {
     /// A fresh secret from the operating system's random source.
