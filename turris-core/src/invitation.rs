@@ -71,6 +71,7 @@ pub struct ContractRule {
 /// assert_eq!(settings.decide(&PropertyMap::new()), InviteDecision::NeedsAttention);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawInvitationSettings")]
 pub struct InvitationSettings {
     /// Which agencies are invited.
     #[serde(flatten)]
@@ -81,6 +82,50 @@ pub struct InvitationSettings {
     /// The template for invited agencies no rule matches; without one they need attention.
     #[serde(default)]
     pub default_template: Option<ContractTemplateId>,
+}
+
+/// The wire form, read strictly: a mistyped field (`rulez`) must not silently drop the rules,
+/// and a `condition` only goes with `apply_filter`. A missing `mode` is `do_not_invite`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInvitationSettings {
+    #[serde(default)]
+    mode: RawInvitationMode,
+    #[serde(default)]
+    condition: Option<Condition>,
+    #[serde(default)]
+    rules: Vec<ContractRule>,
+    #[serde(default)]
+    default_template: Option<ContractTemplateId>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawInvitationMode {
+    #[default]
+    DoNotInvite,
+    InviteAll,
+    ApplyFilter,
+}
+
+impl TryFrom<RawInvitationSettings> for InvitationSettings {
+    type Error = &'static str;
+
+    fn try_from(raw: RawInvitationSettings) -> Result<Self, Self::Error> {
+        let mode = match (raw.mode, raw.condition) {
+            (RawInvitationMode::ApplyFilter, condition) => InvitationMode::ApplyFilter {
+                condition: condition.unwrap_or_default(),
+            },
+            (_, Some(_)) => return Err("condition is only accepted with mode apply_filter"),
+            (RawInvitationMode::DoNotInvite, None) => InvitationMode::DoNotInvite,
+            (RawInvitationMode::InviteAll, None) => InvitationMode::InviteAll,
+        };
+        Ok(Self {
+            mode,
+            rules: raw.rules,
+            default_template: raw.default_template,
+        })
+    }
 }
 
 /// Why a net-new agency is not invited.
@@ -429,6 +474,46 @@ mod tests {
                     "contract template is required".to_string()
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn invitation_settings_reject_unknown_fields_and_misplaced_conditions() {
+        for json in [
+            r#"{"mode":"invite_all","rulez":[]}"#,
+            r#"{"mode":"invite_all","condition":{"property":"x","operator":"is_populated"}}"#,
+            r#"{"mode":"invite_some"}"#,
+            r#"{"mode":"invite_all","rules":[{"condition":{},"template":"bad id"}]}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<InvitationSettings>(json).is_err(),
+                "{json}"
+            );
+        }
+        let half: InvitationSettings = serde_json::from_str(r#"{"mode":"apply_filter"}"#).unwrap();
+        assert_eq!(
+            half.mode,
+            InvitationMode::ApplyFilter {
+                condition: Condition::default()
+            }
+        );
+        let none: InvitationSettings = serde_json::from_str("{}").unwrap();
+        assert_eq!(none, InvitationSettings::default());
+        let filtered = InvitationSettings {
+            mode: InvitationMode::ApplyFilter {
+                condition: Condition::is_populated("invite"),
+            },
+            rules: vec![rule("tier", "gold", "gold")],
+            default_template: Some(template("standard")),
+        };
+        let json = serde_json::to_string(&filtered).unwrap();
+        assert_eq!(
+            json,
+            r#"{"mode":"apply_filter","condition":{"property":"invite","operator":"is_populated"},"rules":[{"condition":{"property":"tier","operator":"equals","value":"gold"},"template":"gold"}],"default_template":"standard"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<InvitationSettings>(&json).unwrap(),
+            filtered
         );
     }
 
