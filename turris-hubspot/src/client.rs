@@ -261,19 +261,35 @@ pub(crate) struct ApiRequest {
     pub(crate) budget: BudgetKind,
     pub(crate) object_id: Option<String>,
     pub(crate) auth: RequestAuth,
+    /// Whether sending it twice has the effect of sending it once. Only such requests are
+    /// sent again after a timeout, when HubSpot may already have acted on the first one.
+    pub(crate) idempotent: bool,
 }
 
 impl ApiRequest {
     pub(crate) fn new(method: Method, path: impl Into<String>) -> Self {
         ApiRequest {
-            method,
             path: path.into(),
             query: Vec::new(),
             body: None,
             budget: BudgetKind::General,
             object_id: None,
             auth: RequestAuth::Bearer,
+            idempotent: method_is_idempotent(&method),
+            method,
         }
+    }
+
+    /// Marks a `POST` that reads, or writes the same state however often it is sent
+    /// (search, batch read, update, upsert, archive, associate).
+    pub(crate) fn idempotent(self) -> Self {
+        self.idempotent_if(true)
+    }
+
+    /// [`ApiRequest::idempotent`] when `safe`.
+    pub(crate) fn idempotent_if(mut self, safe: bool) -> Self {
+        self.idempotent |= safe;
+        self
     }
 
     pub(crate) fn query(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -301,6 +317,10 @@ impl ApiRequest {
         self.auth = auth;
         self
     }
+}
+
+fn method_is_idempotent(method: &Method) -> bool {
+    method != Method::POST
 }
 
 /// Characters escaped in a path segment (everything but unreserved characters).
@@ -411,7 +431,10 @@ impl HubSpotClient {
             let outcome = match result {
                 Err(e) => {
                     call.error = Some(e.to_string());
-                    if attempt < inner.retry.max_attempts && (e.is_connect() || e.is_timeout()) {
+                    // A failed connect never reached HubSpot; after a timeout it may have acted,
+                    // so only requests that are safe to repeat are sent again.
+                    let retryable = e.is_connect() || (e.is_timeout() && req.idempotent);
+                    if attempt < inner.retry.max_attempts && retryable {
                         Outcome::Retry(inner.retry.backoff(attempt))
                     } else {
                         Outcome::Fail(Error::Transport(e))

@@ -264,6 +264,7 @@ impl crate::HubSpotClient {
                 Method::POST,
                 format!("/crm/v4/associations/{from}/{to}/batch/associate/default"),
             )
+            .idempotent()
             .json(&super::batch::BatchInput {
                 inputs: chunk.to_vec(),
             })?;

@@ -172,7 +172,7 @@ impl HubSpotClient {
         id_property: Option<&str>,
     ) -> BatchOutcome<SimplePublicObject> {
         let path = format!("/crm/v3/objects/{object}/batch/read");
-        self.batch(&path, ids, |chunk| BatchReadInput {
+        self.batch(BatchKind::Read, &path, ids, |chunk| BatchReadInput {
             properties: properties.iter().map(|p| (*p).to_owned()).collect(),
             id_property: id_property.map(str::to_owned),
             inputs: chunk.iter().map(|id| id.clone().into()).collect(),
@@ -187,7 +187,7 @@ impl HubSpotClient {
         inputs: &[SimplePublicObjectInputForCreate],
     ) -> BatchOutcome<SimplePublicObject> {
         let path = format!("/crm/v3/objects/{object}/batch/create");
-        self.batch(&path, inputs, |chunk| BatchInput {
+        self.batch(BatchKind::Create, &path, inputs, |chunk| BatchInput {
             inputs: chunk.to_vec(),
         })
         .await
@@ -200,7 +200,7 @@ impl HubSpotClient {
         inputs: &[BatchUpdateInput],
     ) -> BatchOutcome<SimplePublicObject> {
         let path = format!("/crm/v3/objects/{object}/batch/update");
-        self.batch(&path, inputs, |chunk| BatchInput {
+        self.batch(BatchKind::Update, &path, inputs, |chunk| BatchInput {
             inputs: chunk.to_vec(),
         })
         .await
@@ -213,7 +213,7 @@ impl HubSpotClient {
         inputs: &[UpsertInput],
     ) -> BatchOutcome<UpsertResult> {
         let path = format!("/crm/v3/objects/{object}/batch/upsert");
-        self.batch(&path, inputs, |chunk| BatchInput {
+        self.batch(BatchKind::Upsert, &path, inputs, |chunk| BatchInput {
             inputs: chunk.to_vec(),
         })
         .await
@@ -231,7 +231,10 @@ impl HubSpotClient {
                     .map(|id| PublicObjectId::from(id.clone()))
                     .collect::<Vec<_>>(),
             };
-            let result = match ApiRequest::new(Method::POST, path.clone()).json(&body) {
+            let result = match ApiRequest::new(Method::POST, path.clone())
+                .idempotent()
+                .json(&body)
+            {
                 Ok(req) => self.send_empty(req).await,
                 Err(e) => Err(e),
             };
@@ -255,6 +258,7 @@ impl HubSpotClient {
     /// After an error no later call can fix (daily limit, dead token) the rest is not sent.
     async fn batch<I, B, T>(
         &self,
+        kind: BatchKind,
         path: &str,
         inputs: &[I],
         body: impl Fn(&[I]) -> B,
@@ -266,11 +270,13 @@ impl HubSpotClient {
         let mut outcome = BatchOutcome::default();
         for (index, chunk) in inputs.chunks(MAX_BATCH_INPUTS).enumerate() {
             let start = index * MAX_BATCH_INPUTS;
-            let result: Result<BatchResponse<T>> =
-                match ApiRequest::new(Method::POST, path).json(&body(chunk)) {
-                    Ok(req) => self.send_json(req).await,
-                    Err(e) => Err(e),
-                };
+            let result: Result<BatchResponse<T>> = match ApiRequest::new(Method::POST, path)
+                .idempotent_if(kind != BatchKind::Create)
+                .json(&body(chunk))
+            {
+                Ok(req) => self.send_json(req).await,
+                Err(e) => Err(e),
+            };
             match result {
                 Ok(response) => {
                     outcome.results.extend(response.results);
@@ -308,4 +314,13 @@ fn skip_rest<T>(outcome: &mut BatchOutcome<T>, from: usize, to: usize) {
             error: Error::Config("not sent: an earlier chunk failed for good".to_owned()),
         });
     }
+}
+
+/// Which batch call: all but `Create` may be sent again safely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BatchKind {
+    Read,
+    Create,
+    Update,
+    Upsert,
 }

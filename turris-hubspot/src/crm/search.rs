@@ -184,6 +184,7 @@ impl HubSpotClient {
     ) -> Result<SearchResponse> {
         let req = ApiRequest::new(Method::POST, format!("/crm/v3/objects/{object}/search"))
             .budget(BudgetKind::Search)
+            .idempotent()
             .json(request)?;
         self.send_json(req).await
     }

@@ -239,3 +239,77 @@ async fn connection_errors_are_retried_and_bounded() {
             .all(|c| c.status.is_none() && c.error.is_some())
     );
 }
+
+/// A client whose HTTP timeout is far shorter than the fake's delay.
+fn impatient_client(server: &MockServer) -> (HubSpotClient, Arc<Recorder>) {
+    let recorder = Arc::new(Recorder::default());
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let client = HubSpotClient::builder(Arc::new(PrivateAppToken::new(Secret::new("pat"))))
+        .http_client(http)
+        .api_base(server.uri())
+        .portal("62515")
+        .rate_limiter(roomy_limits())
+        .retry(fast_retry(3))
+        .observer(recorder.clone())
+        .build()
+        .unwrap();
+    (client, recorder)
+}
+
+#[tokio::test]
+async fn a_create_that_timed_out_is_not_sent_again_because_hubspot_may_have_made_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/companies"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(object("7", json!({})))
+                .set_delay(std::time::Duration::from_secs(5)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, recorder) = impatient_client(&server);
+    let input = turris_hubspot::crm::SimplePublicObjectInputForCreate {
+        properties: [("name".to_owned(), "Acme".to_owned())].into(),
+        associations: Vec::new(),
+    };
+    let result = client.create_object(&ObjectType::Companies, &input).await;
+    assert!(matches!(result, Err(Error::Transport(_))), "{result:?}");
+    assert_eq!(recorder.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn a_batch_read_that_timed_out_is_sent_again() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/companies/batch/read"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"status": "COMPLETE", "results": []}))
+                .set_delay(std::time::Duration::from_secs(5)),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/companies/batch/read"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"status": "COMPLETE", "results": [object("7", json!({}))]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, recorder) = impatient_client(&server);
+    let outcome = client
+        .batch_read(&ObjectType::Companies, &["7".to_owned()], &["name"], None)
+        .await;
+    assert_eq!(outcome.results.len(), 1);
+    assert!(outcome.failed_chunks.is_empty());
+    assert_eq!(recorder.calls().len(), 2);
+}
