@@ -301,11 +301,7 @@ impl Control {
         let mut world = self.shared.world();
         let portal = world.portal_mut(self.portal)?;
         let def = properties::build_custom(input, portal.props(kind))?;
-        portal
-            .properties
-            .entry(kind)
-            .or_default()
-            .insert(def.name.clone(), def);
+        portal.props_mut(kind).insert(def.name.clone(), def);
         Ok(())
     }
 

@@ -231,11 +231,7 @@ pub(crate) fn demo(portal: &mut Portal) {
             continue;
         };
         if let Ok(def) = properties::build_custom(input, portal.props(*kind)) {
-            portal
-                .properties
-                .entry(*kind)
-                .or_default()
-                .insert(def.name.clone(), def);
+            portal.props_mut(*kind).insert(def.name.clone(), def);
         }
     }
     let mut ignored = Vec::new();

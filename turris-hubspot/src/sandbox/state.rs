@@ -63,6 +63,15 @@ impl ObjectKind {
         }
     }
 
+    /// Position in [`ObjectKind::ALL`].
+    pub(crate) fn index(self) -> usize {
+        match self {
+            ObjectKind::Companies => 0,
+            ObjectKind::Contacts => 1,
+            ObjectKind::Notes => 2,
+        }
+    }
+
     /// Parses a plural, singular or type-id name (case-insensitive).
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.to_ascii_lowercase();
@@ -249,8 +258,8 @@ pub(crate) fn unique_key(prop: &str, value: &str) -> String {
 pub(crate) struct Portal {
     pub(crate) id: u64,
     pub(crate) app_installed: bool,
-    pub(crate) stores: HashMap<ObjectKind, ObjectStore>,
-    pub(crate) properties: HashMap<ObjectKind, BTreeMap<String, PropertyDef>>,
+    stores: [ObjectStore; 3],
+    properties: [BTreeMap<String, PropertyDef>; 3],
     pub(crate) associations: Associations,
     pub(crate) lists: BTreeMap<u64, List>,
     pub(crate) next_object_id: u64,
@@ -260,17 +269,11 @@ pub(crate) struct Portal {
 impl Portal {
     /// A portal seeded with HubSpot's standard properties.
     pub(crate) fn new(id: u64, app_installed: bool) -> Self {
-        let mut stores = HashMap::new();
-        let mut props = HashMap::new();
-        for kind in ObjectKind::ALL {
-            stores.insert(kind, ObjectStore::default());
-            props.insert(kind, properties::standard(kind));
-        }
         Self {
             id,
             app_installed,
-            stores,
-            properties: props,
+            stores: Default::default(),
+            properties: ObjectKind::ALL.map(properties::standard),
             associations: Associations::default(),
             lists: BTreeMap::new(),
             next_object_id: 1001,
@@ -280,22 +283,22 @@ impl Portal {
 
     /// The store of `kind`.
     pub(crate) fn store(&self, kind: ObjectKind) -> &ObjectStore {
-        // Every kind is inserted at construction.
-        self.stores
-            .get(&kind)
-            .unwrap_or_else(|| unreachable!("store of {kind:?} is created with the portal"))
+        &self.stores[kind.index()]
     }
 
     /// The store of `kind`, mutable.
     pub(crate) fn store_mut(&mut self, kind: ObjectKind) -> &mut ObjectStore {
-        self.stores.entry(kind).or_default()
+        &mut self.stores[kind.index()]
     }
 
     /// The property catalog of `kind`.
     pub(crate) fn props(&self, kind: ObjectKind) -> &BTreeMap<String, PropertyDef> {
-        self.properties
-            .get(&kind)
-            .unwrap_or_else(|| unreachable!("catalog of {kind:?} is created with the portal"))
+        &self.properties[kind.index()]
+    }
+
+    /// The property catalog of `kind`, mutable.
+    pub(crate) fn props_mut(&mut self, kind: ObjectKind) -> &mut BTreeMap<String, PropertyDef> {
+        &mut self.properties[kind.index()]
     }
 
     /// A live record.

@@ -773,11 +773,7 @@ async fn create(
     let portal = world.portal_mut(principal.portal_id)?;
     let def = build_custom(input, portal.props(kind))?;
     let out = def.to_json();
-    portal
-        .properties
-        .entry(kind)
-        .or_default()
-        .insert(def.name.clone(), def);
+    portal.props_mut(kind).insert(def.name.clone(), def);
     Ok((StatusCode::CREATED, axum::Json(out)).into_response())
 }
 
@@ -789,7 +785,7 @@ async fn archive(
     let kind = object_kind(&object)?;
     let mut world = shared.world();
     let portal = world.portal_mut(principal.portal_id)?;
-    let catalog = portal.properties.entry(kind).or_default();
+    let catalog = portal.props_mut(kind);
     match catalog.get(&name) {
         None => Err(ApiError::not_found(format!(
             "Unable to find property {name} for object {object}"
