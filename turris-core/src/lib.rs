@@ -9,6 +9,7 @@
 //! - [`mapping`]: agency and agent field mapping, HubSpot ↔ Turris;
 //! - [`record`]: agencies, agents, agency contacts, [`Npn`], [`StateCode`];
 //! - [`matching`]: which existing Turris record a HubSpot record is;
+//! - [`reconcile`]: bulk reconciliation, pairing many HubSpot records in one pass;
 //! - [`matrix`]: the ongoing-sync matrix and its prerequisites;
 //! - [`invitation`]: auto-invite modes, contract rules and the invite decision;
 //! - [`planner`]: what to do with an inbound HubSpot change, and what to push outbound;
@@ -40,6 +41,7 @@ pub mod matrix;
 pub mod permissions;
 pub mod planner;
 pub mod property;
+pub mod reconcile;
 pub mod record;
 pub mod store;
 

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{AgencyId, AgentId};
 use crate::record::{Agency, AgencyDraft, Agent, AgentDraft, Npn};
 
 /// Which key made a match.
@@ -201,10 +202,65 @@ pub fn match_agent<'a>(draft: &AgentDraft, existing: &'a [Agent]) -> Option<Matc
     })
 }
 
+/// A Turris record type HubSpot records are matched against, with its key priority.
+pub trait Matchable: Sized {
+    /// The record's id.
+    type Id: Clone + Eq + std::hash::Hash + std::fmt::Debug;
+    /// The record's data.
+    type Draft;
+
+    /// The record's id.
+    fn id(&self) -> &Self::Id;
+
+    /// The candidate `draft` matches, trying keys in priority order across all candidates.
+    fn find_match<'a>(draft: &Self::Draft, candidates: &[&'a Self]) -> Option<Match<&'a Self>>;
+}
+
+impl Matchable for Agency {
+    type Id = AgencyId;
+    type Draft = AgencyDraft;
+
+    fn id(&self) -> &AgencyId {
+        &self.id
+    }
+
+    fn find_match<'a>(draft: &AgencyDraft, candidates: &[&'a Agency]) -> Option<Match<&'a Agency>> {
+        agency_keys(draft).iter().find_map(|key| {
+            candidates
+                .iter()
+                .find(|a| key.matches(&a.data))
+                .map(|record| Match {
+                    record: *record,
+                    matched_by: key.matched_by(),
+                })
+        })
+    }
+}
+
+impl Matchable for Agent {
+    type Id = AgentId;
+    type Draft = AgentDraft;
+
+    fn id(&self) -> &AgentId {
+        &self.id
+    }
+
+    fn find_match<'a>(draft: &AgentDraft, candidates: &[&'a Agent]) -> Option<Match<&'a Agent>> {
+        agent_keys(draft).iter().find_map(|key| {
+            candidates
+                .iter()
+                .find(|a| key.matches(&a.data))
+                .map(|record| Match {
+                    record: *record,
+                    matched_by: key.matched_by(),
+                })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{AgencyId, AgentId};
 
     fn npn(s: &str) -> Option<Npn> {
         Some(Npn::parse(s).unwrap())
