@@ -19,6 +19,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::filter::{IdentifierFilter, Operator};
 use crate::ids::HubSpotId;
 use crate::mapping::{FieldSkipReason, MappedField, RecordMapping, SkippedField};
 use crate::matching::MatchedBy;
@@ -88,7 +89,10 @@ pub struct EchoInfo<'a> {
 }
 
 impl EchoInfo<'_> {
-    /// Whether `change` is the echo of one of our writes.
+    /// Whether `change` is the echo of one of our writes: HubSpot reports our app as its
+    /// source, or the ledger holds a write of the same value to the same property (a created
+    /// record: any write to it) made at most [`ECHO_WINDOW`] before the change (or up to 5 s
+    /// after it, for clock skew).
     pub fn is_echo(&self, change: &InboundChange) -> bool {
         if change.change_source.as_deref() == Some("INTEGRATION")
             && self.app_id.is_some()
@@ -401,6 +405,9 @@ pub enum OutboundAction {
 
 /// Plans the outbound push of a Turris record: create when unlinked, otherwise update the
 /// mapped fields that differ from `previous` (every mapped field when `previous` is unknown).
+/// A create also sets the identifier property when the filter names its value (`equals`, or
+/// the first `is_one_of` value) and no mapped field writes it, so the new HubSpot record is
+/// recognised as one of ours.
 /// Record the pushed values with [`recent_writes`] so their webhook echoes are recognised.
 ///
 /// ```
@@ -430,13 +437,19 @@ pub fn plan_outbound<M: RecordMapping>(
         };
     }
     let Some(object_id) = link else {
-        let properties = mapping
+        let mut properties: PropertyMap = mapping
             .mapped()
             .into_iter()
             .filter_map(|(field, property)| {
                 field.get(draft).map(|v| (property.to_owned(), Some(v)))
             })
             .collect();
+        match identifier_value(mapping.identifier()) {
+            Some((property, value)) if !properties.contains(property) => {
+                properties.insert(property, Some(value.to_owned()));
+            }
+            _ => {}
+        }
         return OutboundAction::Create { properties };
     };
     let properties: PropertyMap = mapping
@@ -454,6 +467,25 @@ pub fn plan_outbound<M: RecordMapping>(
         object_id: object_id.clone(),
         properties,
     }
+}
+
+/// The property value that makes a new HubSpot record satisfy the identifier filter, when the
+/// filter names one: `equals` its value, `is_one_of` its first value.
+fn identifier_value(filter: Option<&IdentifierFilter>) -> Option<(&str, &str)> {
+    let IdentifierFilter::ApplyFilter(condition) = filter? else {
+        return None;
+    };
+    let property = condition.property.as_deref().filter(|p| !p.is_empty())?;
+    let value = match condition.operator? {
+        Operator::Equals => condition.value.as_deref(),
+        Operator::IsOneOf => condition
+            .values
+            .as_ref()
+            .and_then(|v| v.first())
+            .map(String::as_str),
+        _ => None,
+    }?;
+    (!value.is_empty()).then_some((property, value))
 }
 
 /// The ledger entries for properties we just wrote to `object_id`, for [`EchoInfo`].
@@ -1094,8 +1126,13 @@ mod tests {
         };
         assert_eq!(
             properties.len(),
-            3,
+            4,
             "unset fields are left out of a create: {properties:?}"
+        );
+        assert_eq!(
+            properties.get("type"),
+            Some("Agency"),
+            "the identifier value is set"
         );
         assert_eq!(properties.get("agency_npn"), Some("123"));
 
