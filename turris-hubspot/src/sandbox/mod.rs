@@ -70,6 +70,8 @@
 //! `PUT /_sandbox/latency`, `PUT /_sandbox/rate-limits`, `POST /_sandbox/webhooks/subscriptions`,
 //! `PUT /_sandbox/webhooks/target`, `POST /_sandbox/webhooks/flush`,
 //! `GET /_sandbox/webhooks/attempts`. Each takes `?portalId=` (default: the default portal).
+//! `GET /_sandbox/ui` is a small HTML page over the default portal for people: browse, create,
+//! edit and delete records (as `CRM_UI`), see the counters and the webhook attempts.
 //!
 //! # Webhooks
 //!
@@ -95,6 +97,7 @@ mod rate_limit;
 mod search;
 mod seed;
 mod state;
+mod ui;
 mod webhooks;
 
 use std::collections::BTreeMap;
@@ -402,6 +405,7 @@ fn app(shared: Arc<Shared>) -> Router {
         .merge(webhooks::router())
         .route_layer(from_fn_with_state(Arc::clone(&shared), faults::shape))
         .merge(control::router())
+        .merge(ui::router())
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,

@@ -378,3 +378,57 @@ async fn chaos_sends_batches_twice_and_in_reverse_order_on_demand() {
         [json!("contact.propertyChange"), json!("contact.creation")]
     );
 }
+
+#[tokio::test]
+async fn an_edit_in_the_html_page_sends_a_crm_ui_webhook() {
+    let receiver = Receiver::start(0).await;
+    let sb = builder()
+        .webhook_target(&receiver.url)
+        .subscription("company.propertyChange", Some("state"))
+        .start()
+        .await
+        .expect("start");
+    let control = sb.control();
+    let acme = control
+        .create_record(
+            ObjectKind::Companies,
+            [("name", "<b>Acme</b>"), ("state", "TX")],
+        )
+        .expect("create");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let list = http
+        .get(format!("{}/_sandbox/ui/companies", sb.base_url()))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        list.contains("&lt;b&gt;Acme&lt;/b&gt;"),
+        "names are escaped"
+    );
+    let resp = http
+        .post(format!(
+            "{}/_sandbox/ui/companies/{}",
+            sb.base_url(),
+            acme.id
+        ))
+        .form(&[("p.name", "<b>Acme</b>"), ("p.state", "CA")])
+        .send()
+        .await
+        .expect("save");
+    assert_eq!(resp.status().as_u16(), 303);
+    control.flush_webhooks().await;
+    let events = receiver.events();
+    let values: Vec<&Value> = events.iter().map(|e| &e["propertyValue"]).collect();
+    assert_eq!(
+        values,
+        [&json!("TX"), &json!("CA")],
+        "creation, then only the changed property"
+    );
+    assert!(events.iter().all(|e| e["changeSource"] == "CRM_UI"));
+}
