@@ -7,13 +7,14 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
-use super::state::Shared;
+use super::state::{ObjectKind, Shared};
 
 /// Who made a call: the portal it acts on and the app behind the token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,13 +61,85 @@ pub(crate) fn authenticate(shared: &Shared, token: Option<&str>) -> ApiResult<Pr
     world.oauth.resolve(token, Instant::now(), &shared.identity)
 }
 
-/// Middleware: every call needs a valid bearer token.
+/// The scopes a call needs (any one of them), by HubSpot's rules for the objects it touches.
+pub(crate) fn required_scopes(method: &Method, path: &str) -> Vec<String> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let read = *method == Method::GET
+        || path.ends_with("/batch/read")
+        || (path.ends_with("/search") && *method == Method::POST);
+    let access = if read { "read" } else { "write" };
+    let objects = |raw: &str| -> Vec<String> {
+        match ObjectKind::parse(raw) {
+            Some(ObjectKind::Companies) => vec![format!("crm.objects.companies.{access}")],
+            Some(ObjectKind::Contacts) => vec![format!("crm.objects.contacts.{access}")],
+            // Notes ride on the scopes of the records they are attached to.
+            Some(ObjectKind::Notes) => vec![
+                format!("crm.objects.contacts.{access}"),
+                format!("crm.objects.companies.{access}"),
+            ],
+            None => Vec::new(),
+        }
+    };
+    match segments.as_slice() {
+        ["crm", "v3", "objects", object, ..] => objects(object),
+        ["crm", "v4", "objects", object, ..] | ["crm", "v4", "associations", object, ..] => {
+            objects(object)
+        }
+        ["crm", "v3", "properties", object, ..] => match ObjectKind::parse(object) {
+            Some(ObjectKind::Notes) | None => Vec::new(),
+            Some(k) => vec![format!("crm.schemas.{}.{access}", k.plural())],
+        },
+        ["crm", "v3", "lists", ..] => vec![format!("crm.lists.{access}")],
+        _ => Vec::new(),
+    }
+}
+
+fn missing_scopes(required: &[String]) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "MISSING_SCOPES",
+        "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
+    )
+    .errors(vec![json!({
+        "message": "One or more of the following scopes are required.",
+        "context": { "requiredGranularScopes": required },
+    })])
+}
+
+/// Whether an OAuth token may make this call (when the sandbox enforces scopes).
+fn check_scopes(shared: &Shared, token: &str, method: &Method, path: &str) -> ApiResult<()> {
+    let world = shared.world();
+    if !world.oauth.enforce_scopes {
+        return Ok(());
+    }
+    let required = required_scopes(method, path);
+    if required.is_empty() {
+        return Ok(());
+    }
+    let granted = world.oauth.scopes_of(token).unwrap_or_default();
+    if required.iter().any(|r| granted.contains(r)) {
+        Ok(())
+    } else {
+        Err(missing_scopes(&required))
+    }
+}
+
+/// Middleware: every call needs a valid bearer token (and, when enforced, the scopes).
 pub(crate) async fn require_auth(
     State(shared): State<Arc<Shared>>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    match authenticate(&shared, bearer(req.headers())) {
+    let token = bearer(req.headers()).map(str::to_string);
+    let verdict = authenticate(&shared, token.as_deref()).and_then(|principal| {
+        if !principal.private_app
+            && let Some(t) = &token
+        {
+            check_scopes(&shared, t, req.method(), req.uri().path())?;
+        }
+        Ok(principal)
+    });
+    match verdict {
         Ok(principal) => {
             req.extensions_mut().insert(principal);
             next.run(req).await

@@ -146,6 +146,7 @@ pub struct SandboxBuilder {
     webhook_batch_window: Duration,
     subscriptions: Vec<(String, Option<String>)>,
     demo_data: bool,
+    enforce_scopes: bool,
 }
 
 impl std::fmt::Debug for SandboxBuilder {
@@ -183,6 +184,7 @@ impl Default for SandboxBuilder {
             webhook_batch_window: Duration::from_millis(20),
             subscriptions: Vec::new(),
             demo_data: false,
+            enforce_scopes: false,
         }
     }
 }
@@ -308,6 +310,16 @@ impl SandboxBuilder {
         self
     }
 
+    /// OAuth access tokens may only call what their scopes allow (403 `MISSING_SCOPES`
+    /// otherwise, like HubSpot): `crm.objects.{companies,contacts}.{read,write}` for objects,
+    /// associations and search (notes: either), `crm.schemas.{companies,contacts}.{read,write}`
+    /// for properties, `crm.lists.{read,write}` for lists. Private-app tokens are not checked.
+    /// Off by default.
+    pub fn enforce_scopes(mut self) -> Self {
+        self.enforce_scopes = true;
+        self
+    }
+
     /// Seeds the default portal with demo data: a dozen insurance agencies (companies with the
     /// custom properties `npn`, `producer_code`, `branch_name`) and their agents (contacts with
     /// `npn`, `middle_name`), associated, including awkward cases (a missing NPN, a Canadian
@@ -333,6 +345,7 @@ impl SandboxBuilder {
             default_portal: self.portal_id,
         };
         let mut oauth = OAuthStore::new(self.access_token_ttl, self.strict_refresh_rotation);
+        oauth.enforce_scopes = self.enforce_scopes;
         let mut portals = BTreeMap::new();
         let mut default_portal = Portal::new(self.portal_id, self.app_installed);
         if self.demo_data {

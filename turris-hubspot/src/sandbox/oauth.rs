@@ -22,6 +22,7 @@ use super::state::{Identity, Shared, random_token};
 pub(crate) struct OAuthStore {
     pub(crate) access_ttl: Duration,
     pub(crate) strict_rotation: bool,
+    pub(crate) enforce_scopes: bool,
     codes: HashMap<String, AuthCode>,
     refresh: HashMap<String, Grant>,
     access: HashMap<String, AccessGrant>,
@@ -108,6 +109,7 @@ impl OAuthStore {
         Self {
             access_ttl,
             strict_rotation,
+            enforce_scopes: false,
             codes: HashMap::new(),
             refresh: HashMap::new(),
             access: HashMap::new(),
@@ -156,6 +158,11 @@ impl OAuthStore {
                 "The OAuth token used to make this call is not valid: it is unknown, was revoked, or the app was uninstalled.",
             )),
         }
+    }
+
+    /// The scopes granted to an access token.
+    pub(crate) fn scopes_of(&self, token: &str) -> Option<&[String]> {
+        self.access.get(token).map(|a| a.grant.scopes.as_slice())
     }
 
     /// Issues an authorization code.

@@ -263,3 +263,44 @@ async fn each_portal_sees_only_its_own_records() {
         .await;
     assert_eq!(theirs["results"].as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn enforced_scopes_refuse_calls_outside_the_grant_with_403_missing_scopes() {
+    let sb = builder().enforce_scopes().start().await.expect("start");
+    let tokens = sb
+        .control()
+        .issue_tokens(&["oauth", "crm.objects.contacts.read"]);
+    let api = Api::with_token(&sb, &tokens.access_token);
+    assert_eq!(api.get("/crm/v3/objects/contacts").await.0, 200);
+    let (status, _) = api
+        .post("/crm/v3/objects/contacts/search", serde_json::json!({}))
+        .await;
+    assert_eq!(status, 200, "search is a read");
+    let (status, body) = api
+        .post(
+            "/crm/v3/objects/contacts",
+            serde_json::json!({ "properties": { "email": "a@x.test" } }),
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(assert_hubspot_error(&body), "MISSING_SCOPES");
+    assert_eq!(
+        body["errors"][0]["context"]["requiredGranularScopes"][0],
+        "crm.objects.contacts.write"
+    );
+    let (status, _) = api
+        .post(
+            "/crm/v3/lists/",
+            serde_json::json!({ "name": "L", "objectTypeId": "0-1", "processingType": "MANUAL" }),
+        )
+        .await;
+    assert_eq!(status, 403);
+    // Private-app tokens carry their scopes in HubSpot's UI: not checked.
+    let (status, _) = Api::new(&sb)
+        .post(
+            "/crm/v3/objects/contacts",
+            serde_json::json!({ "properties": { "email": "a@x.test" } }),
+        )
+        .await;
+    assert_eq!(status, 201);
+}
