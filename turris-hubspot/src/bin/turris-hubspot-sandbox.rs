@@ -24,6 +24,7 @@ OPTIONS:
     --webhook-target <URL>     where webhooks are delivered
     --no-rate-limits           do not enforce HubSpot's rate limits
     --demo-data                seed insurance agencies and agents (with npn properties)
+    --enforce-scopes           OAuth tokens may only call what their scopes allow
     -h, --help                 print this help
 ";
 
@@ -60,6 +61,7 @@ fn parse() -> Result<Option<turris_hubspot::sandbox::SandboxBuilder>, String> {
             "--webhook-target" => builder.webhook_target(value("--webhook-target")?),
             "--no-rate-limits" => builder.rate_limits(RateLimits::disabled()),
             "--demo-data" => builder.demo_data(),
+            "--enforce-scopes" => builder.enforce_scopes(),
             other => return Err(format!("unknown argument {other}; see --help")),
         };
     }
@@ -97,6 +99,7 @@ async fn main() -> ExitCode {
     println!("  portal id:          {}", sandbox.portal_id());
     println!("  private-app token:  {}", sandbox.private_app_token());
     println!("  control API:        {}/_sandbox", sandbox.base_url());
+    println!("  HubSpot-like UI:    {}/_sandbox/ui", sandbox.base_url());
     println!("Press Ctrl-C to stop.");
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("error: cannot wait for Ctrl-C: {e}");

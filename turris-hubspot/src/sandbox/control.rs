@@ -165,6 +165,29 @@ impl Control {
         Ok(())
     }
 
+    /// Merges `merged_id` into `primary_id` as a person would (webhooks say `CRM_UI`).
+    pub fn merge_records(
+        &self,
+        kind: ObjectKind,
+        primary_id: &str,
+        merged_id: &str,
+    ) -> Result<Record, ControlError> {
+        let primary = parse_record_id(kind, primary_id)?;
+        let merged = parse_record_id(kind, merged_id)?;
+        Ok(objects::mutate(
+            &self.shared,
+            self.portal,
+            self.ui(),
+            |portal, changes| {
+                objects::merge(portal, kind, primary, merged, changes)?;
+                portal
+                    .record(kind, primary)
+                    .map(|r| r.to_record())
+                    .ok_or_else(|| objects::not_found(kind, primary))
+            },
+        )?)
+    }
+
     /// Associates two records as a person would (default, unlabeled type).
     pub fn associate(
         &self,
@@ -573,6 +596,26 @@ async fn delete_record(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MergeBody {
+    object_id_to_merge: String,
+}
+
+async fn merge_record(
+    State(shared): State<Arc<Shared>>,
+    Path((object, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let c = control_for(&shared, q.as_deref())?;
+    let body: MergeBody = parse_json(&body)?;
+    let r = c
+        .merge_records(kind(&object)?, &id, &body.object_id_to_merge)
+        .map_err(into_api)?;
+    Ok(axum::Json(record_json(&r)).into_response())
+}
+
 async fn get_associations(
     State(shared): State<Arc<Shared>>,
     Path((object, id, to)): Path<(String, String, String)>,
@@ -822,6 +865,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             "/_sandbox/objects/{object}/{id}",
             get(get_record).patch(update_record).delete(delete_record),
         )
+        .route("/_sandbox/objects/{object}/{id}/merge", post(merge_record))
         .route(
             "/_sandbox/objects/{object}/{id}/associations/{to}",
             get(get_associations),

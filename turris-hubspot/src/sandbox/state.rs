@@ -232,9 +232,23 @@ pub(crate) struct ObjectStore {
     pub(crate) archived: BTreeMap<u64, StoredRecord>,
     /// Unique-value indexes: property → value → id.
     pub(crate) unique: HashMap<String, HashMap<String, u64>>,
+    /// Ids merged into another record: merged id → surviving id.
+    pub(crate) merged_into: HashMap<u64, u64>,
 }
 
 impl ObjectStore {
+    /// The live id an id now stands for (following merges).
+    pub(crate) fn resolve(&self, id: u64) -> Option<u64> {
+        let mut current = id;
+        for _ in 0..16 {
+            if self.live.contains_key(&current) {
+                return Some(current);
+            }
+            current = *self.merged_into.get(&current)?;
+        }
+        None
+    }
+
     /// The id holding `value` for unique property `prop`.
     pub(crate) fn find_unique(&self, prop: &str, value: &str) -> Option<u64> {
         self.unique

@@ -56,6 +56,12 @@ pub(crate) enum Change {
         kind: ObjectKind,
         id: u64,
     },
+    Merged {
+        kind: ObjectKind,
+        primary: u64,
+        merged: u64,
+        moved: u64,
+    },
     Association {
         from: (ObjectKind, u64),
         to: (ObjectKind, u64),
@@ -327,6 +333,26 @@ impl World {
                         emit(
                             sub,
                             json!({ "objectId": id, "propertyName": name, "propertyValue": value }),
+                            app,
+                        );
+                    }
+                }
+                Change::Merged {
+                    kind,
+                    primary,
+                    merged,
+                    moved,
+                } => {
+                    for sub in find(&subs, &format!("{}.merge", kind.singular()), None) {
+                        emit(
+                            sub,
+                            json!({
+                                "objectId": primary,
+                                "primaryObjectId": primary,
+                                "mergedObjectIds": [primary, merged],
+                                "newObjectId": primary,
+                                "numberOfPropertiesMoved": moved,
+                            }),
                             app,
                         );
                     }

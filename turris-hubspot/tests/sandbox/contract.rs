@@ -601,3 +601,68 @@ async fn the_clients_throttling_keeps_a_2000_record_batch_upsert_free_of_429s() 
     );
     assert_eq!(sb.control().count(ObjectKind::Contacts), 2000);
 }
+
+#[tokio::test]
+async fn the_client_parses_merge_and_association_events_from_the_sandbox() {
+    let receiver = Receiver::start(0).await;
+    let sb = builder()
+        .webhook_target(&receiver.url)
+        .subscription("contact.merge", None)
+        .subscription("contact.associationChange", None)
+        .subscription("company.deletion", None)
+        .start()
+        .await
+        .expect("start");
+    let control = sb.control();
+    let a = control
+        .create_record(ObjectKind::Contacts, [("email", "a@x.test")])
+        .expect("a");
+    let b = control
+        .create_record(ObjectKind::Contacts, [("email", "b@x.test")])
+        .expect("b");
+    let acme = control
+        .create_record(ObjectKind::Companies, [("name", "Acme")])
+        .expect("acme");
+    control
+        .associate(ObjectKind::Contacts, &a.id, ObjectKind::Companies, &acme.id)
+        .expect("associate");
+    control
+        .merge_records(ObjectKind::Contacts, &a.id, &b.id)
+        .expect("merge");
+    control
+        .delete_record(ObjectKind::Companies, &acme.id)
+        .expect("delete");
+    control.flush_webhooks().await;
+    let events: Vec<_> = receiver
+        .received()
+        .iter()
+        .flat_map(|r| parse_events(&r.body).expect("parse"))
+        .collect();
+    let types: Vec<&str> = events
+        .iter()
+        .map(|e| e.subscription_type.as_str())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "contact.associationChange",
+            "contact.merge",
+            "company.deletion"
+        ]
+    );
+    assert_eq!(
+        events[0].association_type.as_deref(),
+        Some("CONTACT_TO_COMPANY")
+    );
+    assert_eq!(
+        events[0].to_object_id.map(|i| i.to_string()),
+        Some(acme.id.clone())
+    );
+    assert_eq!(
+        events[1].primary_object_id.map(|i| i.to_string()),
+        Some(a.id.clone())
+    );
+    assert_eq!(events[1].merged_object_ids.len(), 2);
+    assert_eq!(events[2].object_id.map(|i| i.to_string()), Some(acme.id));
+    assert!(events.iter().all(|e| !e.is_echo_of_app(sb.app_id())));
+}

@@ -432,3 +432,93 @@ async fn an_edit_in_the_html_page_sends_a_crm_ui_webhook() {
     );
     assert!(events.iter().all(|e| e["changeSource"] == "CRM_UI"));
 }
+
+#[tokio::test]
+async fn a_merge_moves_properties_associations_and_memberships_and_sends_a_merge_event() {
+    let receiver = Receiver::start(0).await;
+    let sb = builder()
+        .webhook_target(&receiver.url)
+        .subscription("contact.merge", None)
+        .start()
+        .await
+        .expect("start");
+    let control = sb.control();
+    let a = control
+        .create_record(
+            ObjectKind::Contacts,
+            [("email", "a@x.test"), ("firstname", "A")],
+        )
+        .expect("a");
+    let b = control
+        .create_record(
+            ObjectKind::Contacts,
+            [("email", "b@x.test"), ("firstname", "B"), ("phone", "555")],
+        )
+        .expect("b");
+    let acme = control
+        .create_record(ObjectKind::Companies, [("name", "Acme")])
+        .expect("acme");
+    control
+        .associate(ObjectKind::Contacts, &b.id, ObjectKind::Companies, &acme.id)
+        .expect("associate");
+    let list = control
+        .create_list("Agents", ObjectKind::Contacts)
+        .expect("list");
+    let api = Api::new(&sb);
+    api.put(
+        &format!("/crm/v3/lists/{list}/memberships/add"),
+        json!([b.id]),
+    )
+    .await;
+
+    let (status, merged) = api
+        .post(
+            "/crm/v3/objects/contacts/merge",
+            json!({ "primaryObjectId": a.id, "objectIdToMerge": b.id }),
+        )
+        .await;
+    assert_eq!(status, 200, "{merged}");
+    assert_eq!(merged["id"], a.id.as_str());
+    assert_eq!(
+        merged["properties"]["firstname"], "A",
+        "the primary keeps its values"
+    );
+    assert_eq!(
+        merged["properties"]["phone"], "555",
+        "missing values move over"
+    );
+    let (status, old) = api
+        .get(&format!(
+            "/crm/v3/objects/contacts/{}?properties=email",
+            b.id
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        old["id"],
+        a.id.as_str(),
+        "the merged id resolves to the primary"
+    );
+    assert_eq!(
+        control.associated_ids(ObjectKind::Companies, &acme.id, ObjectKind::Contacts),
+        vec![a.id.clone()]
+    );
+    assert_eq!(control.list_members(&list), vec![a.id.clone()]);
+    // The merged email is free again.
+    let (status, _) = api
+        .post(
+            "/crm/v3/objects/contacts",
+            json!({ "properties": { "email": "b@x.test" } }),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    control.flush_webhooks().await;
+    let events = receiver.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["subscriptionType"], "contact.merge");
+    assert_eq!(events[0]["primaryObjectId"].to_string(), a.id);
+    assert_eq!(events[0]["mergedObjectIds"][1].to_string(), b.id);
+    assert_eq!(events[0]["numberOfPropertiesMoved"], 1);
+    assert_eq!(events[0]["changeSource"], "INTEGRATION");
+}

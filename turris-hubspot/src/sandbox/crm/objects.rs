@@ -297,6 +297,77 @@ pub(crate) fn archive(
     true
 }
 
+/// Merges `merged` into `primary`, as HubSpot does: properties the primary lacks move over,
+/// associations and list memberships follow, and the merged id resolves to the primary.
+pub(crate) fn merge(
+    portal: &mut Portal,
+    kind: ObjectKind,
+    primary: u64,
+    merged: u64,
+    changes: &mut Vec<Change>,
+) -> ApiResult<()> {
+    if kind == ObjectKind::Notes {
+        return Err(ApiError::validation("notes cannot be merged"));
+    }
+    if primary == merged {
+        return Err(ApiError::validation(
+            "primaryObjectId and objectIdToMerge must be different records",
+        ));
+    }
+    if portal.record(kind, primary).is_none() {
+        return Err(not_found(kind, primary));
+    }
+    let store = portal.store_mut(kind);
+    let Some(gone) = store.live.remove(&merged) else {
+        return Err(not_found(kind, merged));
+    };
+    for (name, index) in store.unique.iter_mut() {
+        if let Some(v) = gone.props.get(name) {
+            index.remove(&unique_key(name, v));
+        }
+    }
+    store.merged_into.insert(merged, primary);
+    let mut moved = 0u64;
+    let now = Utc::now();
+    if let Some(survivor) = store.live.get_mut(&primary) {
+        for (name, value) in &gone.props {
+            let system = name == "hs_object_id"
+                || name == kind.created_property()
+                || name == kind.modified_property();
+            if !system && !survivor.props.contains_key(name) {
+                survivor.props.insert(name.clone(), value.clone());
+                moved += 1;
+            }
+        }
+        survivor.updated_at = now;
+        survivor
+            .props
+            .insert(kind.modified_property().into(), iso(now));
+    }
+    for other in ObjectKind::ALL {
+        for (target, types) in portal.associations.targets((kind, merged), other) {
+            for t in types {
+                portal.associations.add((kind, primary), (other, target), t);
+            }
+        }
+    }
+    portal.associations.remove_all(kind, merged);
+    for list in portal.lists.values_mut() {
+        if list.object_type_id == kind.type_id()
+            && let Some(at) = list.members.remove(&merged)
+        {
+            list.members.entry(primary).or_insert(at);
+        }
+    }
+    changes.push(Change::Merged {
+        kind,
+        primary,
+        merged,
+        moved,
+    });
+    Ok(())
+}
+
 /// 404 for a missing record.
 pub(crate) fn not_found(kind: ObjectKind, id: impl std::fmt::Display) -> ApiError {
     ApiError::not_found(format!(
@@ -356,7 +427,7 @@ pub(crate) fn too_many_inputs(n: usize) -> ApiError {
 /// Finds a live record by id or by a unique property.
 fn locate(portal: &Portal, kind: ObjectKind, id: &str, id_property: Option<&str>) -> Option<u64> {
     match id_property {
-        None | Some("hs_object_id") => parse_id(id).filter(|i| portal.record(kind, *i).is_some()),
+        None | Some("hs_object_id") => parse_id(id).and_then(|i| portal.store(kind).resolve(i)),
         Some(prop) => portal.store(kind).find_unique(prop, id),
     }
 }
@@ -889,6 +960,38 @@ async fn batch_archive(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MergeBody {
+    primary_object_id: Value,
+    object_id_to_merge: Value,
+}
+
+async fn merge_handler(
+    kind: ObjectKind,
+    shared: Arc<Shared>,
+    principal: Principal,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let body: MergeBody = parse_json(&body)?;
+    let id = |v: &Value| {
+        json_id(v).and_then(|s| parse_id(&s)).ok_or_else(|| {
+            ApiError::validation("primaryObjectId and objectIdToMerge must be record ids")
+        })
+    };
+    let (primary, merged) = (id(&body.primary_object_id)?, id(&body.object_id_to_merge)?);
+    let out = mutate(
+        &shared,
+        principal.portal_id,
+        source(&principal),
+        |portal, changes| {
+            merge(portal, kind, primary, merged, changes)?;
+            Ok(portal.record(kind, primary).map(StoredRecord::to_json_all))
+        },
+    )?;
+    Ok(axum::Json(out).into_response())
+}
+
 type S = State<Arc<Shared>>;
 
 /// `/crm/v3/objects/{companies|contacts|notes}` (also by type id), with batch and search.
@@ -947,6 +1050,10 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
                 .route(
                     &format!("{base}/batch/archive"),
                     post(move |State(s): S, p: Principal, b: Bytes| batch_archive(kind, s, p, b)),
+                )
+                .route(
+                    &format!("{base}/merge"),
+                    post(move |State(s): S, p: Principal, b: Bytes| merge_handler(kind, s, p, b)),
                 )
                 .route(
                     &format!("{base}/search"),
