@@ -31,7 +31,8 @@
 //!
 //! # Routes
 //!
-//! HubSpot's (bearer token: an OAuth access token or the private-app token; rate-limited):
+//! HubSpot's (bearer token: an OAuth access token or the private-app token; rate-limited; with
+//! [`SandboxBuilder::enforce_scopes`], OAuth tokens need the scopes of the call):
 //!
 //! | route | notes |
 //! |---|---|
@@ -40,6 +41,7 @@
 //! | `GET, POST /crm/v3/objects/{companies,contacts,notes}` | list (`limit` ≤ 100, `after`, `properties`, `archived`), create (notes and objects accept `associations`) |
 //! | `GET, PATCH, DELETE /crm/v3/objects/{object}/{id}` | `properties`, `idProperty`, `archived`; 404 when missing |
 //! | `POST /crm/v3/objects/{object}/batch/{read,create,update,upsert,archive}` | ≤ 100 inputs (else 400); 207 with `errors` for missing ids; upsert by `email` or a `hasUniqueValue` property, with `new` |
+//! | `POST /crm/v3/objects/{companies,contacts}/merge` | `primaryObjectId`, `objectIdToMerge`: values the primary lacks move over, associations and list memberships follow, the merged id resolves to the primary, `*.merge` webhook |
 //! | `POST /crm/v3/objects/{object}/search` | `filterGroups` ORed, filters ANDed; EQ NEQ LT LTE GT GTE BETWEEN IN NOT_IN HAS_PROPERTY NOT_HAS_PROPERTY CONTAINS_TOKEN NOT_CONTAINS_TOKEN; one sort; `limit` ≤ 200; `after` < 10,000; `total`; own 5/s budget |
 //! | `GET /crm/v4/objects/{from}/{id}/associations/{to}` | with type ids (279/280 contact↔company, 202/190 note→contact/company, ...) |
 //! | `PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}`, `PUT, DELETE .../associations/{to}/{toId}` | default, labelled (body: types), remove |
@@ -63,6 +65,7 @@
 //! Control (no auth, not counted, never rate-limited), mirroring [`Control`]: `GET /_sandbox`
 //! (ids and fake credentials), `GET, POST /_sandbox/objects/{object}`,
 //! `GET, PATCH, DELETE /_sandbox/objects/{object}/{id}` (edits as a person: `CRM_UI`),
+//! `POST /_sandbox/objects/{object}/{id}/merge` (`objectIdToMerge`),
 //! `GET /_sandbox/objects/{object}/{id}/associations/{to}`,
 //! `PUT /_sandbox/objects/{object}/{id}/associations/{to}/{toId}`, `GET /_sandbox/lists`,
 //! `GET /_sandbox/stats`, `POST /_sandbox/stats/reset`, `POST /_sandbox/uninstall`,

@@ -426,3 +426,43 @@ async fn demo_data_seeds_agencies_agents_and_their_associations() {
         .await;
     assert_eq!(found["total"], 1);
 }
+
+#[tokio::test]
+async fn two_batch_inputs_may_not_write_the_same_email() {
+    let sb = sandbox().await;
+    let api = Api::new(&sb);
+    let (_, created) = api
+        .post(
+            "/crm/v3/objects/contacts/batch/create",
+            json!({ "inputs": [{ "properties": { "email": "a@x.test" } }, { "properties": { "email": "b@x.test" } }] }),
+        )
+        .await;
+    let ids: Vec<&str> = created["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    let (status, body) = api
+        .post(
+            "/crm/v3/objects/contacts/batch/update",
+            json!({ "inputs": [
+                { "id": ids[0], "properties": { "email": "same@x.test" } },
+                { "id": ids[1], "properties": { "email": "same@x.test" } }
+            ] }),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = api
+        .post(
+            "/crm/v3/objects/contacts/batch/create",
+            json!({ "inputs": [{ "properties": { "email": "c@x.test" } }, { "properties": { "email": "C@x.test" } }] }),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        sb.control()
+            .find_record(ObjectKind::Contacts, "email", "same@x.test")
+            .is_none()
+    );
+}

@@ -161,6 +161,23 @@ pub(crate) fn check_unique(
     Ok(())
 }
 
+/// Claims the unique values of one batch input; two inputs may not write the same one.
+fn claim_unique(
+    portal: &Portal,
+    kind: ObjectKind,
+    values: &[(String, Option<String>)],
+    claimed: &mut HashSet<(String, String)>,
+) -> ApiResult<()> {
+    for (prop, v) in unique_writes(portal, kind, values) {
+        if !claimed.insert((prop.to_string(), unique_key(prop, v))) {
+            return Err(ApiError::validation(format!(
+                "Duplicate value in batch input: {prop} {v} appears more than once."
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Creates a record from checked values; records the change.
 pub(crate) fn insert(
     portal: &mut Portal,
@@ -744,13 +761,7 @@ async fn batch_create(
             for input in &body.inputs {
                 let values = prepare(portal, kind, &input.properties)?;
                 check_unique(portal, kind, &values, None)?;
-                for (prop, v) in unique_writes(portal, kind, &values) {
-                    if !seen.insert((prop.to_string(), unique_key(prop, v))) {
-                        return Err(ApiError::validation(format!(
-                            "Duplicate value in batch input: {prop} {v} appears more than once."
-                        )));
-                    }
-                }
+                claim_unique(portal, kind, &values, &mut seen)?;
                 let links = associations::check_inline(portal, kind, &input.associations)?;
                 prepared.push((values, links));
             }
@@ -803,6 +814,7 @@ async fn batch_update(
             let mut prepared = Vec::new();
             let mut missing = Vec::new();
             let mut seen = HashSet::new();
+            let mut claimed = HashSet::new();
             for input in &body.inputs {
                 let id = json_id(&input.id)
                     .ok_or_else(|| ApiError::validation("Each input needs an id."))?;
@@ -816,6 +828,7 @@ async fn batch_update(
                             )));
                         }
                         check_unique(portal, kind, &values, Some(target))?;
+                        claim_unique(portal, kind, &values, &mut claimed)?;
                         prepared.push((target, values));
                     }
                     None => missing.push(id),
@@ -873,6 +886,7 @@ async fn batch_upsert(
         |portal, changes| {
             let mut prepared = Vec::new();
             let mut seen = HashSet::new();
+            let mut claimed = HashSet::new();
             for input in &body.inputs {
                 let id = json_id(&input.id)
                     .ok_or_else(|| ApiError::validation("Each input needs an id."))?;
@@ -900,6 +914,7 @@ async fn batch_upsert(
                 values.push((prop.to_string(), Some(key_value)));
                 let target = portal.store(kind).find_unique(prop, &id);
                 check_unique(portal, kind, &values, target)?;
+                claim_unique(portal, kind, &values, &mut claimed)?;
                 prepared.push((target, values));
             }
             let mut results = Vec::new();
