@@ -188,22 +188,20 @@ impl Dispatcher {
             .store
             .lease_for_resend(event_id, self.clock.now(), self.config.lease_for)
             .await?;
-        let report = self.send(&leased).await?;
+        let (report, _) = self.send(&leased).await?;
         let next = if report.success {
             NextStep::Delivered
         } else {
             NextStep::Unchanged
         };
-        self.store
-            .record_attempt(event_id, &leased.lease, &report, next)
-            .await
+        self.record(&leased, &report, next).await
     }
 
     async fn deliver_scheduled(&self, leased: LeasedDelivery) -> Result<Attempt, StoreError> {
-        let report = self.send(&leased).await?;
+        let (report, endpoint) = self.send(&leased).await?;
         let next = if report.success {
             NextStep::Delivered
-        } else if report.status_code.is_none() && report.error.as_deref() == Some(DELETED) {
+        } else if endpoint == EndpointState::Deleted {
             NextStep::Exhausted
         } else {
             let made = leased.event.automatic_attempts + 1;
@@ -212,41 +210,74 @@ impl Dispatcher {
                 None => NextStep::Exhausted,
             }
         };
-        self.store
-            .record_attempt(leased.event.event_id, &leased.lease, &report, next)
-            .await
+        self.record(&leased, &report, next).await
     }
 
-    async fn send(&self, leased: &LeasedDelivery) -> Result<AttemptReport, StoreError> {
+    async fn record(
+        &self,
+        leased: &LeasedDelivery,
+        report: &AttemptReport,
+        next: NextStep,
+    ) -> Result<Attempt, StoreError> {
+        let attempt = self
+            .store
+            .record_attempt(leased.event.event_id, &leased.lease, report, next)
+            .await?;
+        tracing::info!(
+            event_id = %leased.event.event_id,
+            webhook_id = %leased.event.webhook_id,
+            attempt = attempt.number,
+            status = ?attempt.status_code,
+            success = attempt.success,
+            error = attempt.error.as_deref().unwrap_or(""),
+            next = ?next,
+            "webhook delivery attempt"
+        );
+        Ok(attempt)
+    }
+
+    async fn send(
+        &self,
+        leased: &LeasedDelivery,
+    ) -> Result<(AttemptReport, EndpointState), StoreError> {
         let event = &leased.event;
         match self.endpoints.endpoint(event.webhook_id).await? {
-            Some(endpoint) => Ok(self
-                .engine
-                .send(DeliveryRequest {
-                    event_id: event.event_id,
-                    url: &endpoint.url,
-                    secret: &endpoint.secret,
-                    body: &event.body,
-                })
-                .await),
+            Some(endpoint) => {
+                let report = self
+                    .engine
+                    .send(DeliveryRequest {
+                        event_id: event.event_id,
+                        url: &endpoint.url,
+                        secret: &endpoint.secret,
+                        body: &event.body,
+                    })
+                    .await;
+                Ok((report, EndpointState::Present))
+            }
             None => {
                 let now = self.clock.now();
-                Ok(AttemptReport {
+                let report = AttemptReport {
                     started_at: now,
                     finished_at: now,
                     status_code: None,
-                    error: Some(DELETED.to_owned()),
+                    error: Some("webhook deleted".to_owned()),
                     url: String::new(),
                     success: false,
                     response_body: None,
                     retry_after: None,
-                })
+                };
+                Ok((report, EndpointState::Deleted))
             }
         }
     }
 }
 
-const DELETED: &str = "webhook deleted";
+/// Whether the webhook still existed when the attempt was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EndpointState {
+    Present,
+    Deleted,
+}
 
 fn after(at: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
     at + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
