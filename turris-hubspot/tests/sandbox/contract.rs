@@ -415,6 +415,18 @@ async fn the_client_reads_hubspot_errors_from_the_sandbox() {
     assert_eq!(err.category.as_deref(), Some("VALIDATION_ERROR"));
     assert!(err.correlation_id.is_some());
     assert!(err.message.contains("PROPERTY_DOESNT_EXIST"));
+    assert_eq!(err.errors[0].code.as_deref(), Some("PROPERTY_DOESNT_EXIST"));
+    assert_eq!(
+        err.errors[0].sub_category.as_deref(),
+        Some("PROPERTY_DOESNT_EXIST")
+    );
+    assert_eq!(
+        err.errors[0]
+            .context
+            .as_ref()
+            .map(|c| c["propertyName"].clone()),
+        Some(vec!["no_such_property".to_string()])
+    );
 
     let input = SimplePublicObjectInputForCreate {
         properties: props(&[("email", "dup@x.test")]),

@@ -106,6 +106,8 @@ fn validation_failure(problems: Vec<Value>) -> ApiError {
             json!({
                 "message": p["message"],
                 "code": p["error"],
+                "subCategory": p["error"],
+                "in": "properties",
                 "context": { "propertyName": [p["name"]] },
             })
         })
@@ -334,6 +336,12 @@ pub(crate) fn merge(
     if portal.record(kind, primary).is_none() {
         return Err(not_found(kind, primary));
     }
+    let unique: HashSet<String> = portal
+        .props(kind)
+        .values()
+        .filter(|d| d.has_unique_value)
+        .map(|d| d.name.clone())
+        .collect();
     let store = portal.store_mut(kind);
     let Some(gone) = store.live.remove(&merged) else {
         return Err(not_found(kind, merged));
@@ -354,6 +362,13 @@ pub(crate) fn merge(
             if !system && !survivor.props.contains_key(name) {
                 survivor.props.insert(name.clone(), value.clone());
                 moved += 1;
+                if unique.contains(name) {
+                    store
+                        .unique
+                        .entry(name.clone())
+                        .or_default()
+                        .insert(unique_key(name, value), primary);
+                }
             }
         }
         survivor.updated_at = now;
