@@ -1,0 +1,308 @@
+//! Connecting, migrating, and how SQLite and PostgreSQL share one implementation.
+//!
+//! sqlx's generic `Database` bounds make fully generic query code painful (every bind and
+//! decode needs its own `where` clause, and executors over transactions need higher-ranked
+//! bounds). Instead:
+//!
+//! - **one query text for both backends**: `$1, $2, ...` placeholders (SQLite accepts `$N`),
+//!   `RETURNING`, `ON CONFLICT ... DO NOTHING/UPDATE`, and only types both sides decode the
+//!   same way (`i64`, `i32`, `String`, `Vec<u8>`, `bool`, `Uuid`). Instants are stored as
+//!   `BIGINT` nanoseconds since the Unix epoch on both, so they round-trip exactly (activity
+//!   cursors carry nanoseconds) and compare as integers (SQLite's text timestamps do not sort
+//!   reliably). JSON documents are `TEXT`;
+//! - **one body, expanded per backend**: the [`with_pool!`] macro matches the pool enum and
+//!   expands the same block once with a `SqlitePool` and once with a `PgPool`, so the
+//!   compiler type-checks each expansion concretely. Row structs derive `sqlx::FromRow`,
+//!   whose generated impl is generic over the row type, so one struct decodes both;
+//! - **the few real differences** live in [`Dialect`]: how a write transaction begins
+//!   (`BEGIN IMMEDIATE` on SQLite, so concurrent writers queue on the busy timeout instead
+//!   of failing to upgrade a read lock) and `FOR UPDATE SKIP LOCKED` (PostgreSQL only; SQLite
+//!   serialises writers, which gives the same lease semantics within one process);
+//! - the schemas differ only in column types and identity columns
+//!   (`migrations/sqlite`, `migrations/postgres`); index and constraint names match, which
+//!   [`super::error`] relies on.
+
+// The trait implementations that use these helpers land in the next commits.
+#![allow(dead_code, unused_imports)]
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::error::{DbError, DbResult};
+use crate::crypto::{Cipher, EncryptionKey};
+
+/// Which database a [`Database`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// A SQLite file (WAL).
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// A connection pool to either backend.
+#[derive(Debug, Clone)]
+pub enum Pools {
+    /// SQLite.
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+/// Expands `$body` once per backend with `$pool` bound to the concrete pool.
+macro_rules! with_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db.pools() {
+            $crate::store::sql::Pools::Sqlite($pool) => $body,
+            $crate::store::sql::Pools::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// What differs between the backends, besides the schema.
+pub(crate) trait Dialect {
+    /// The sqlx database.
+    type Db: sqlx::Database;
+    /// `FOR UPDATE SKIP LOCKED` where row locks exist, else empty.
+    const SKIP_LOCKED: &'static str;
+    /// `FOR UPDATE` where row locks exist, else empty.
+    const FOR_UPDATE: &'static str;
+    /// Begins a transaction that will write.
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+    + Send;
+}
+
+impl Dialect for SqlitePool {
+    type Db = sqlx::Sqlite;
+    const SKIP_LOCKED: &'static str = "";
+    const FOR_UPDATE: &'static str = "";
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+    + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl Dialect for PgPool {
+    type Db = sqlx::Postgres;
+    const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
+    const FOR_UPDATE: &'static str = "FOR UPDATE";
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+    + Send {
+        self.begin()
+    }
+}
+
+/// The `SKIP_LOCKED` clause of a pool's dialect (for use inside [`with_pool!`]).
+pub(crate) fn skip_locked<P: Dialect>(_pool: &P) -> &'static str {
+    P::SKIP_LOCKED
+}
+
+/// The `FOR_UPDATE` clause of a pool's dialect (for use inside [`with_pool!`]).
+pub(crate) fn for_update<P: Dialect>(_pool: &P) -> &'static str {
+    P::FOR_UPDATE
+}
+
+/// A database: SQLite or PostgreSQL, by URL.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pools: Pools,
+}
+
+impl Database {
+    /// Connects.
+    ///
+    /// - `postgres://...` or `postgresql://...`: a PostgreSQL pool;
+    /// - `sqlite://path?mode=rwc`, `sqlite::memory:` or a plain file path: SQLite with WAL,
+    ///   foreign keys on, a 5 s busy timeout and `synchronous = NORMAL` (durable across
+    ///   process crashes; WAL makes it safe). A plain path's file and folder are created.
+    pub async fn connect(url: &str) -> DbResult<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            return Ok(Self {
+                pools: Pools::Postgres(pool),
+            });
+        }
+        let options = if url.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url)?
+        } else {
+            if let Some(parent) = Path::new(url)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(parent).map_err(|e| DbError::Backend(e.into()))?;
+            }
+            SqliteConnectOptions::new()
+                .filename(url)
+                .create_if_missing(true)
+        };
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = options
+            .journal_mode(if in_memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
+            .foreign_keys(true)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            // An in-memory database exists per connection: keep exactly one.
+            .max_connections(if in_memory { 1 } else { 8 })
+            .min_connections(if in_memory { 1 } else { 0 })
+            .idle_timeout(if in_memory {
+                None
+            } else {
+                Some(Duration::from_secs(600))
+            })
+            .max_lifetime(if in_memory {
+                None
+            } else {
+                Some(Duration::from_secs(1800))
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self {
+            pools: Pools::Sqlite(pool),
+        })
+    }
+
+    /// Runs the embedded migrations of this backend.
+    pub async fn migrate(&self) -> DbResult<()> {
+        match &self.pools {
+            Pools::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+            Pools::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+        }
+        .map_err(DbError::Migrate)
+    }
+
+    /// Which backend.
+    pub fn backend(&self) -> Backend {
+        match &self.pools {
+            Pools::Sqlite(_) => Backend::Sqlite,
+            Pools::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The pool, for code that needs a backend-specific query (tests, `/readyz`).
+    pub fn pools(&self) -> &Pools {
+        &self.pools
+    }
+
+    /// Whether the database answers (`/readyz`).
+    pub async fn ping(&self) -> DbResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Closes every connection (graceful shutdown).
+    pub async fn close(&self) {
+        with_pool!(self, |pool| pool.close().await)
+    }
+}
+
+/// Every storage trait on one [`Database`], with secrets sealed by one [`Cipher`].
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use turris_server::crypto::EncryptionKey;
+/// use turris_server::store::{Database, ServerStore, SqlStore};
+///
+/// let db = Database::connect("sqlite://data/turris.db?mode=rwc").await?;
+/// db.migrate().await?;
+/// let key = EncryptionKey::parse(&std::env::var("TURRIS_ENCRYPTION_KEY")?)?;
+/// let store: Arc<dyn ServerStore> = Arc::new(SqlStore::new(db, &key));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SqlStore {
+    db: Database,
+    cipher: Cipher,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &self.db.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlStore {
+    /// A store on `db`, sealing secrets under `key`.
+    pub fn new(db: Database, key: &EncryptionKey) -> Self {
+        Self {
+            db,
+            cipher: Cipher::new(key),
+        }
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub(crate) fn pools(&self) -> &Pools {
+        &self.db.pools
+    }
+
+    pub(crate) fn cipher(&self) -> &Cipher {
+        &self.cipher
+    }
+}
+
+/// An instant as stored: nanoseconds since the Unix epoch.
+pub(crate) fn ns(at: DateTime<Utc>) -> DbResult<i64> {
+    at.timestamp_nanos_opt().ok_or(DbError::OutOfRange(
+        "timestamps must fall between 1677 and 2262",
+    ))
+}
+
+/// Like [`ns`], saturating: for bounds of comparisons (cursors), never stored.
+pub(crate) fn ns_saturating(at: DateTime<Utc>) -> i64 {
+    at.timestamp_nanos_opt().unwrap_or(if at.timestamp() < 0 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
+}
+
+/// A stored instant.
+pub(crate) fn from_ns(nanos: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(nanos)
+}
+
+/// A `std` duration added to an instant, saturating far in the future.
+pub(crate) fn plus(at: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(duration)
+        .ok()
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// A page size clamped to `1..=100`, as SQL `LIMIT`.
+pub(crate) fn limit(requested: usize) -> i64 {
+    requested.clamp(1, 100) as i64
+}
