@@ -254,3 +254,74 @@ pub(crate) async fn enforce(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(portal: u64, app: u64) -> Principal {
+        Principal {
+            portal_id: portal,
+            app_id: app,
+            private_app: false,
+        }
+    }
+
+    fn limiter(per_window: u32) -> RateLimiter {
+        RateLimiter::new(RateLimits {
+            per_window,
+            window: Duration::from_secs(10),
+            ..RateLimits::default()
+        })
+    }
+
+    #[test]
+    fn the_window_rolls_instead_of_refilling_a_bucket() {
+        let mut l = limiter(3);
+        let t0 = Instant::now();
+        let p = principal(1, 1);
+        for i in 0..3 {
+            assert!(l.check(&p, false, t0 + Duration::from_secs(i)).is_ok());
+        }
+        // Nine seconds in, all three are still inside the window.
+        assert_eq!(
+            l.check(&p, false, t0 + Duration::from_secs(9)),
+            Err(Policy::TenSecondlyRolling)
+        );
+        // At ten seconds the first one left it: one slot, not three.
+        assert!(l.check(&p, false, t0 + Duration::from_secs(10)).is_ok());
+        assert!(l.check(&p, false, t0 + Duration::from_secs(10)).is_err());
+    }
+
+    #[test]
+    fn portals_apps_and_search_have_separate_budgets() {
+        let mut l = limiter(1);
+        let now = Instant::now();
+        assert!(l.check(&principal(1, 1), false, now).is_ok());
+        assert!(l.check(&principal(1, 2), false, now).is_ok());
+        assert!(l.check(&principal(2, 1), false, now).is_ok());
+        assert!(l.check(&principal(1, 1), true, now).is_ok());
+        assert_eq!(
+            l.check(&principal(1, 1), false, now),
+            Err(Policy::TenSecondlyRolling)
+        );
+    }
+
+    #[test]
+    fn a_refused_call_does_not_spend_the_daily_budget() {
+        let mut l = RateLimiter::new(RateLimits {
+            per_window: 1,
+            per_day: Some(2),
+            ..RateLimits::default()
+        });
+        let p = principal(1, 1);
+        let t0 = Instant::now();
+        assert!(l.check(&p, false, t0).is_ok());
+        assert_eq!(l.check(&p, false, t0), Err(Policy::TenSecondlyRolling));
+        assert!(l.check(&p, false, t0 + Duration::from_secs(11)).is_ok());
+        assert_eq!(
+            l.check(&p, false, t0 + Duration::from_secs(22)),
+            Err(Policy::Daily)
+        );
+    }
+}

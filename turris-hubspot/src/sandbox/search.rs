@@ -466,3 +466,36 @@ pub(crate) async fn search(
     let out = run(portal, kind, &req)?;
     Ok(axum::Json(out).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_like_hubspot_tokens() {
+        for (pattern, text, expected) in [
+            ("*@hubspot.com", "ann@hubspot.com", true),
+            ("*@hubspot.com", "ann@hubspot.co", false),
+            ("ann*", "anna", true),
+            ("a*n*a", "anna", true),
+            ("a*z", "anna", false),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+        ] {
+            assert_eq!(glob(pattern, text), expected, "{pattern} ~ {text}");
+        }
+    }
+
+    #[test]
+    fn contains_token_looks_at_whole_words_case_insensitively() {
+        for (value, token, expected) in [
+            ("Alpha Insurance Group", "insurance", true),
+            ("Alpha Insurance Group", "insur", false),
+            ("Alpha Insurance Group", "insur*", true),
+            ("ann@x.test", "*@x.test", true),
+            ("ann@x.test", "ANN@X.TEST", true),
+        ] {
+            assert_eq!(contains_token(value, token), expected, "{value} / {token}");
+        }
+    }
+}

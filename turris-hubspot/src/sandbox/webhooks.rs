@@ -1057,3 +1057,42 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             get(get_settings).put(put_settings).delete(delete_settings),
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_uri_decoding_keeps_escapes_hubspot_does_not_list() {
+        for (uri, expected) in [
+            ("https://h/p?a=b", "https://h/p?a=b"),
+            ("https://h/p%3Fq%3A1", "https://h/p?q:1"),
+            ("https://h/a%2fb%2Cc", "https://h/a/b,c"),
+            ("https://h/x%20y%26z", "https://h/x%20y%26z"),
+            ("https://h/100%", "https://h/100%"),
+            ("https://h/%4", "https://h/%4"),
+        ] {
+            assert_eq!(decode_uri_for_signature(uri), expected, "{uri}");
+        }
+    }
+
+    #[test]
+    fn the_sandbox_signs_exactly_as_the_client_verifies() {
+        let body = br#"[{"eventId":1}]"#;
+        for uri in [
+            "http://127.0.0.1:9/hooks",
+            "https://example.com/hubspot/webhooks?tenant=a%3Ab&x=%2Fy",
+            "https://example.com/h%20ook?q=%28a%29%2A",
+        ] {
+            let ts = 1_767_323_045_000_i64;
+            let ours = sign_v3("secret", "POST", uri, body, ts);
+            let theirs =
+                crate::webhooks::signature::sign_v3("secret", "POST", uri, body, &ts.to_string());
+            assert_eq!(ours, theirs, "{uri}");
+            assert_eq!(
+                sign_v1("secret", body),
+                crate::webhooks::signature::sign_v1("secret", body)
+            );
+        }
+    }
+}

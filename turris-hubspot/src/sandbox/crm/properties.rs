@@ -809,3 +809,47 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             get(get_one).delete(archive),
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(kind: &str, field_type: &str) -> PropertyDef {
+        let mut d = standard(ObjectKind::Companies)
+            .remove("type")
+            .unwrap_or_else(|| unreachable!("type is a standard company property"));
+        d.kind = kind.into();
+        d.field_type = field_type.into();
+        d
+    }
+
+    #[test]
+    fn values_are_checked_and_normalised_by_type() {
+        let ok = |d: &PropertyDef, raw: &str| d.normalise(raw).map_err(|(code, _)| code);
+        let number = def("number", "number");
+        assert_eq!(ok(&number, "12.5"), Ok(Some("12.5".into())));
+        assert_eq!(ok(&number, " 12"), Err("INVALID_FLOAT".into()));
+        assert_eq!(ok(&number, ""), Ok(None));
+        let boolean = def("bool", "booleancheckbox");
+        assert_eq!(ok(&boolean, "TRUE"), Ok(Some("true".into())));
+        assert_eq!(ok(&boolean, "yes"), Err("INVALID_BOOLEAN".into()));
+        let date = def("date", "date");
+        assert_eq!(ok(&date, "2026-01-02"), Ok(Some("2026-01-02".into())));
+        assert_eq!(ok(&date, "1767312000000"), Ok(Some("2026-01-02".into())));
+        assert_eq!(ok(&date, "02/01/2026"), Err("INVALID_DATE".into()));
+        let datetime = def("datetime", "date");
+        assert_eq!(
+            ok(&datetime, "1767323045000"),
+            Ok(Some("2026-01-02T03:04:05.000Z".into()))
+        );
+        let select = def("enumeration", "select");
+        assert_eq!(ok(&select, "PARTNER"), Ok(Some("PARTNER".into())));
+        assert_eq!(ok(&select, "partner"), Err("INVALID_OPTION".into()));
+        let checkbox = def("enumeration", "checkbox");
+        assert_eq!(
+            ok(&checkbox, "PARTNER;VENDOR"),
+            Ok(Some("PARTNER;VENDOR".into()))
+        );
+        assert_eq!(ok(&checkbox, "PARTNER;X"), Err("INVALID_OPTION".into()));
+    }
+}
