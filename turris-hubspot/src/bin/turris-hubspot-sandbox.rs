@@ -17,9 +17,11 @@ OPTIONS:
     --port <N>                 port to listen on (default 8090; 0 picks a free one)
     --host <IP>                address to listen on (default 127.0.0.1)
     --portal-id <N>            hub id of the portal
+    --app-id <N>               id of the public app
     --client-id <ID>           OAuth client id (default: random)
     --client-secret <SECRET>   OAuth client secret, also the webhook signing key (default: random)
     --private-app-token <T>    private-app token of the portal (default: random)
+    --developer-api-key <K>    developer API key of the webhooks API (default: random)
     --access-token-ttl <SECS>  lifetime of OAuth access tokens (default 1800)
     --webhook-target <URL>     where webhooks are delivered
     --no-rate-limits           do not enforce HubSpot's rate limits
@@ -50,6 +52,12 @@ fn parse() -> Result<Option<turris_hubspot::sandbox::SandboxBuilder>, String> {
                     .parse()
                     .map_err(|_| "--portal-id must be a number".to_string())?,
             ),
+            "--app-id" => builder.app_id(
+                value("--app-id")?
+                    .parse()
+                    .map_err(|_| "--app-id must be a number".to_string())?,
+            ),
+            "--developer-api-key" => builder.developer_api_key(value("--developer-api-key")?),
             "--client-id" => builder.client_id(value("--client-id")?),
             "--client-secret" => builder.client_secret(value("--client-secret")?),
             "--private-app-token" => builder.private_app_token(value("--private-app-token")?),

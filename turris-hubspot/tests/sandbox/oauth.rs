@@ -304,3 +304,17 @@ async fn enforced_scopes_refuse_calls_outside_the_grant_with_403_missing_scopes(
         .await;
     assert_eq!(status, 201);
 }
+
+#[tokio::test]
+async fn shutdown_stops_serving() {
+    let sb = sandbox().await;
+    let api = Api::new(&sb);
+    assert_eq!(api.get("/account-info/v3/details").await.0, 200);
+    let base = sb.base_url().to_string();
+    sb.shutdown().await;
+    let after = reqwest::Client::new()
+        .get(format!("{base}/account-info/v3/details"))
+        .send()
+        .await;
+    assert!(after.is_err(), "nothing listens any more");
+}
