@@ -16,7 +16,9 @@ use turris_hubspot::crm::search::{Filter, FilterGroup, FilterOperator, SearchReq
 use turris_hubspot::crm::{SimplePublicObjectInput, SimplePublicObjectInputForCreate};
 use turris_hubspot::sandbox::{ObjectKind, RateLimits, Sandbox};
 use turris_hubspot::webhooks::events::parse_events;
-use turris_hubspot::webhooks::signature::{SignedRequest, verify_v3};
+use turris_hubspot::webhooks::signature::{
+    SignatureVersion, SignedRequest, verify_any_version, verify_v3,
+};
 use turris_hubspot::webhooks::subscriptions::{
     SubscriptionBatchUpdateRequest, SubscriptionCreateRequest, Subscriptions,
 };
@@ -556,8 +558,12 @@ async fn a_webhook_batch_verifies_with_the_clients_v3_verifier_and_parses() {
             signature: &signature,
             timestamp: &timestamp,
         };
-        verify_v3(sb.client_secret(), &request, Utc::now().timestamp_millis())
-            .expect("v3 verifies");
+        let now = Utc::now().timestamp_millis();
+        verify_v3(sb.client_secret(), &request, now).expect("v3 verifies");
+        let version =
+            verify_any_version(sb.client_secret(), "POST", &r.uri, &r.headers, &r.body, now)
+                .expect("the client accepts the request");
+        assert_eq!(version, SignatureVersion::V3);
         events.extend(parse_events(&r.body).expect("events parse"));
     }
     assert_eq!(events.len(), 3);
