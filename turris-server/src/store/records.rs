@@ -1,1 +1,369 @@
-//! records
+//! turris-core's [`RecordStore`]: each record as JSON, beside the columns it is found by.
+//! Names and emails are normalised in Rust (`matching::normalize`: Unicode trim and lower
+//! case) before they are stored or compared, since SQL's `lower` differs per backend.
+
+use async_trait::async_trait;
+use turris_core::ids::{AgencyContactId, AgencyId, AgentId, OrganizationId};
+use turris_core::matching::{AgencyKey, AgentKey, normalize};
+use turris_core::record::{Agency, AgencyContact, AgencyDraft, Agent, AgentDraft};
+use turris_core::store::{RecordStore, StoreResult};
+
+use super::error::{DbError, DbResult};
+use super::sql::{SqlStore, with_pool};
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DataRow {
+    pub(crate) id: String,
+    pub(crate) data: String,
+}
+
+pub(crate) fn agency_from_row(row: DataRow) -> DbResult<Agency> {
+    Ok(Agency {
+        id: AgencyId::parse(&row.id).map_err(|e| DbError::Corrupt(e.to_string()))?,
+        data: serde_json::from_str::<AgencyDraft>(&row.data)?,
+    })
+}
+
+pub(crate) fn agent_from_row(row: DataRow) -> DbResult<Agent> {
+    Ok(Agent {
+        id: AgentId::parse(&row.id).map_err(|e| DbError::Corrupt(e.to_string()))?,
+        data: serde_json::from_str::<AgentDraft>(&row.data)?,
+    })
+}
+
+fn contact_from_row(row: DataRow) -> DbResult<AgencyContact> {
+    Ok(serde_json::from_str(&row.data)?)
+}
+
+fn email_key(email: Option<&str>) -> Option<String> {
+    email.map(normalize).filter(|e| !e.is_empty())
+}
+
+struct AgencyColumns {
+    data: String,
+    npn: Option<String>,
+    producer_code: Option<String>,
+}
+
+fn agency_columns(agency: &Agency) -> DbResult<AgencyColumns> {
+    Ok(AgencyColumns {
+        data: serde_json::to_string(&agency.data)?,
+        npn: agency.data.npn.as_ref().map(|n| n.as_str().to_owned()),
+        producer_code: agency.data.producer_code.clone(),
+    })
+}
+
+struct AgentColumns {
+    data: String,
+    npn: Option<String>,
+    first: String,
+    last: String,
+    email: Option<String>,
+}
+
+fn agent_columns(agent: &Agent) -> DbResult<AgentColumns> {
+    Ok(AgentColumns {
+        data: serde_json::to_string(&agent.data)?,
+        npn: agent.data.npn.as_ref().map(|n| n.as_str().to_owned()),
+        first: normalize(&agent.data.first_name),
+        last: normalize(&agent.data.last_name),
+        email: email_key(agent.data.email.as_deref()),
+    })
+}
+
+#[async_trait]
+impl RecordStore for SqlStore {
+    async fn insert_agency(&self, org: &OrganizationId, agency: &Agency) -> StoreResult<()> {
+        let c = agency_columns(agency)?;
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO agencies (organization_id, id, data, npn, producer_code)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(org.as_str())
+            .bind(agency.id.as_str())
+            .bind(&c.data)
+            .bind(&c.npn)
+            .bind(&c.producer_code)
+            .execute(pool)
+            .await
+            .map_err(DbError::from)?;
+        });
+        Ok(())
+    }
+
+    async fn get_agency(&self, org: &OrganizationId, id: &AgencyId) -> StoreResult<Option<Agency>> {
+        let row: Option<DataRow> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT id, data FROM agencies WHERE organization_id = $1 AND id = $2")
+                .bind(org.as_str())
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await
+                .map_err(DbError::from)?
+        });
+        Ok(row.map(agency_from_row).transpose()?)
+    }
+
+    async fn update_agency(&self, org: &OrganizationId, agency: &Agency) -> StoreResult<()> {
+        let c = agency_columns(agency)?;
+        let updated = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE agencies SET data = $3, npn = $4, producer_code = $5
+                 WHERE organization_id = $1 AND id = $2",
+            )
+            .bind(org.as_str())
+            .bind(agency.id.as_str())
+            .bind(&c.data)
+            .bind(&c.npn)
+            .bind(&c.producer_code)
+            .execute(pool)
+            .await
+            .map_err(DbError::from)?
+            .rows_affected()
+        });
+        if updated == 0 {
+            return Err(DbError::NotFound.into());
+        }
+        Ok(())
+    }
+
+    async fn find_agency(
+        &self,
+        org: &OrganizationId,
+        key: &AgencyKey,
+    ) -> StoreResult<Option<Agency>> {
+        let (column, value) = match key {
+            AgencyKey::Npn(npn) => ("npn", npn.as_str()),
+            AgencyKey::ProducerCode(code) => ("producer_code", code.as_str()),
+        };
+        let sql = format!(
+            "SELECT id, data FROM agencies WHERE organization_id = $1 AND {column} = $2
+             ORDER BY id LIMIT 1"
+        );
+        let row: Option<DataRow> = with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(org.as_str())
+                .bind(value)
+                .fetch_optional(pool)
+                .await
+                .map_err(DbError::from)?
+        });
+        Ok(row.map(agency_from_row).transpose()?)
+    }
+
+    async fn insert_agent(&self, org: &OrganizationId, agent: &Agent) -> StoreResult<()> {
+        let c = agent_columns(agent)?;
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO agents
+                 (organization_id, id, data, npn, first_name_key, last_name_key, email_key)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(org.as_str())
+            .bind(agent.id.as_str())
+            .bind(&c.data)
+            .bind(&c.npn)
+            .bind(&c.first)
+            .bind(&c.last)
+            .bind(&c.email)
+            .execute(pool)
+            .await
+            .map_err(DbError::from)?;
+        });
+        Ok(())
+    }
+
+    async fn get_agent(&self, org: &OrganizationId, id: &AgentId) -> StoreResult<Option<Agent>> {
+        let row: Option<DataRow> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT id, data FROM agents WHERE organization_id = $1 AND id = $2")
+                .bind(org.as_str())
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await
+                .map_err(DbError::from)?
+        });
+        Ok(row.map(agent_from_row).transpose()?)
+    }
+
+    async fn update_agent(&self, org: &OrganizationId, agent: &Agent) -> StoreResult<()> {
+        let c = agent_columns(agent)?;
+        let updated = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE agents SET data = $3, npn = $4, first_name_key = $5, last_name_key = $6,
+                 email_key = $7 WHERE organization_id = $1 AND id = $2",
+            )
+            .bind(org.as_str())
+            .bind(agent.id.as_str())
+            .bind(&c.data)
+            .bind(&c.npn)
+            .bind(&c.first)
+            .bind(&c.last)
+            .bind(&c.email)
+            .execute(pool)
+            .await
+            .map_err(DbError::from)?
+            .rows_affected()
+        });
+        if updated == 0 {
+            return Err(DbError::NotFound.into());
+        }
+        Ok(())
+    }
+
+    async fn find_agent(&self, org: &OrganizationId, key: &AgentKey) -> StoreResult<Option<Agent>> {
+        let row: Option<DataRow> = match key {
+            AgentKey::Npn { npn } => with_pool!(self, |pool| {
+                sqlx::query_as(
+                    "SELECT id, data FROM agents WHERE organization_id = $1 AND npn = $2
+                     ORDER BY id LIMIT 1",
+                )
+                .bind(org.as_str())
+                .bind(npn.as_str())
+                .fetch_optional(pool)
+                .await
+                .map_err(DbError::from)?
+            }),
+            AgentKey::NameAndEmail {
+                first_name,
+                last_name,
+                email,
+            } => with_pool!(self, |pool| {
+                sqlx::query_as(
+                    "SELECT id, data FROM agents WHERE organization_id = $1 AND email_key = $2
+                     AND first_name_key = $3 AND last_name_key = $4 ORDER BY id LIMIT 1",
+                )
+                .bind(org.as_str())
+                .bind(email)
+                .bind(first_name)
+                .bind(last_name)
+                .fetch_optional(pool)
+                .await
+                .map_err(DbError::from)?
+            }),
+        };
+        Ok(row.map(agent_from_row).transpose()?)
+    }
+
+    async fn insert_agency_contact(
+        &self,
+        org: &OrganizationId,
+        contact: &AgencyContact,
+    ) -> StoreResult<()> {
+        let data = serde_json::to_string(contact).map_err(DbError::from)?;
+        let email = email_key(contact.email.as_deref());
+        let inserted = with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO agency_contacts (organization_id, id, agency_id, data, email_key)
+                 SELECT $1, $2, $3, $4, $5
+                 WHERE EXISTS (SELECT 1 FROM agencies WHERE organization_id = $1 AND id = $3)",
+            )
+            .bind(org.as_str())
+            .bind(contact.id.as_str())
+            .bind(contact.agency_id.as_str())
+            .bind(&data)
+            .bind(&email)
+            .execute(pool)
+            .await
+            .map_err(DbError::from)?
+            .rows_affected()
+        });
+        if inserted == 0 {
+            return Err(DbError::NotFound.into());
+        }
+        Ok(())
+    }
+
+    async fn get_agency_contact(
+        &self,
+        org: &OrganizationId,
+        id: &AgencyContactId,
+    ) -> StoreResult<Option<AgencyContact>> {
+        let row: Option<DataRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, data FROM agency_contacts WHERE organization_id = $1 AND id = $2",
+            )
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .fetch_optional(pool)
+            .await
+            .map_err(DbError::from)?
+        });
+        Ok(row.map(contact_from_row).transpose()?)
+    }
+
+    async fn update_agency_contact(
+        &self,
+        org: &OrganizationId,
+        contact: &AgencyContact,
+    ) -> StoreResult<()> {
+        let data = serde_json::to_string(contact).map_err(DbError::from)?;
+        let email = email_key(contact.email.as_deref());
+        let updated = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE agency_contacts SET agency_id = $3, data = $4, email_key = $5
+                 WHERE organization_id = $1 AND id = $2
+                 AND EXISTS (SELECT 1 FROM agencies WHERE organization_id = $1 AND id = $3)",
+            )
+            .bind(org.as_str())
+            .bind(contact.id.as_str())
+            .bind(contact.agency_id.as_str())
+            .bind(&data)
+            .bind(&email)
+            .execute(pool)
+            .await
+            .map_err(DbError::from)?
+            .rows_affected()
+        });
+        if updated == 0 {
+            return Err(DbError::NotFound.into());
+        }
+        Ok(())
+    }
+
+    async fn list_agency_contacts(
+        &self,
+        org: &OrganizationId,
+        agency: &AgencyId,
+    ) -> StoreResult<Vec<AgencyContact>> {
+        let rows: Vec<DataRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, data FROM agency_contacts WHERE organization_id = $1 AND agency_id = $2
+                 ORDER BY id",
+            )
+            .bind(org.as_str())
+            .bind(agency.as_str())
+            .fetch_all(pool)
+            .await
+            .map_err(DbError::from)?
+        });
+        Ok(rows
+            .into_iter()
+            .map(contact_from_row)
+            .collect::<DbResult<_>>()?)
+    }
+
+    async fn find_agency_contact_by_email(
+        &self,
+        org: &OrganizationId,
+        agency: &AgencyId,
+        email: &str,
+    ) -> StoreResult<Option<AgencyContact>> {
+        let Some(email) = email_key(Some(email)) else {
+            return Ok(None);
+        };
+        let row: Option<DataRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, data FROM agency_contacts
+                 WHERE organization_id = $1 AND agency_id = $2 AND email_key = $3
+                 ORDER BY id LIMIT 1",
+            )
+            .bind(org.as_str())
+            .bind(agency.as_str())
+            .bind(&email)
+            .fetch_optional(pool)
+            .await
+            .map_err(DbError::from)?
+        });
+        Ok(row.map(contact_from_row).transpose()?)
+    }
+}

@@ -22,9 +22,6 @@
 //!   (`migrations/sqlite`, `migrations/postgres`); index and constraint names match, which
 //!   [`super::error`] relies on.
 
-// The trait implementations that use these helpers land in the next commits.
-#![allow(dead_code, unused_imports)]
-
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -268,6 +265,7 @@ impl SqlStore {
         &self.db.pools
     }
 
+    #[allow(dead_code)] // used by the credential and webhook stores, next
     pub(crate) fn cipher(&self) -> &Cipher {
         &self.cipher
     }
@@ -303,6 +301,7 @@ pub(crate) fn plus(at: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
 }
 
 /// A page size clamped to `1..=100`, as SQL `LIMIT`.
+#[allow(dead_code)] // used by the record listings, next
 pub(crate) fn limit(requested: usize) -> i64 {
     requested.clamp(1, 100) as i64
 }

@@ -1,1 +1,3 @@
-//! The storage suites, run on SQLite and on PostgreSQL.
+//! The storage suites, each test run on a fresh SQLite database and a fresh PostgreSQL one.
+
+mod conformance;
