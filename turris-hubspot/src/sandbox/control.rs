@@ -188,7 +188,8 @@ impl Control {
         )?)
     }
 
-    /// Associates two records as a person would (default, unlabeled type).
+    /// Associates two records as a person would (default, unlabeled type; a contact's first
+    /// company also becomes its primary company, recorded in `associatedcompanyid`).
     pub fn associate(
         &self,
         from: ObjectKind,
@@ -208,7 +209,25 @@ impl Control {
             ),
         })?;
         objects::mutate(&self.shared, self.portal, self.ui(), |portal, changes| {
-            associations::associate(portal, (from, a), (to, b), type_id, changes)
+            associations::associate(portal, (from, a), (to, b), type_id, changes)?;
+            // In HubSpot's UI, a contact's first company becomes its primary company.
+            let pair = match (from, to) {
+                (ObjectKind::Contacts, ObjectKind::Companies) => Some((a, b)),
+                (ObjectKind::Companies, ObjectKind::Contacts) => Some((b, a)),
+                _ => None,
+            };
+            if let Some((contact, company)) = pair
+                && associations::primary_company(portal, contact).is_none()
+            {
+                associations::link(
+                    portal,
+                    (ObjectKind::Contacts, contact),
+                    (ObjectKind::Companies, company),
+                    associations::PRIMARY_CONTACT_TO_COMPANY,
+                    changes,
+                );
+            }
+            Ok(())
         })?;
         Ok(())
     }

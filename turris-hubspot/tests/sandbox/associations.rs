@@ -190,3 +190,83 @@ async fn static_list_memberships_are_added_read_and_removed() {
     assert_eq!(members["results"][0]["recordId"], bob.id.as_str());
     assert_eq!(members["results"].as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn a_primary_company_is_recorded_in_associatedcompanyid_and_replaced_by_the_next() {
+    let sb = sandbox().await;
+    let c = sb.control();
+    let acme = c
+        .create_record(ObjectKind::Companies, [("name", "Acme")])
+        .expect("acme");
+    let beta = c
+        .create_record(ObjectKind::Companies, [("name", "Beta")])
+        .expect("beta");
+    let ann = c
+        .create_record(ObjectKind::Contacts, [("email", "ann@x.test")])
+        .expect("ann");
+    let api = Api::new(&sb);
+    let primary = |company: &str| {
+        (
+            format!(
+                "/crm/v4/objects/contacts/{}/associations/companies/{company}",
+                ann.id
+            ),
+            json!([{ "associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1 }]),
+        )
+    };
+    let (path, body) = primary(&acme.id);
+    assert_eq!(api.put(&path, body).await.0, 201);
+    let associated = |c: &turris_hubspot::sandbox::Control| {
+        c.record(ObjectKind::Contacts, &ann.id)
+            .and_then(|r| r.property("associatedcompanyid").map(str::to_string))
+    };
+    assert_eq!(associated(&c), Some(acme.id.clone()));
+    let (path, body) = primary(&beta.id);
+    assert_eq!(api.put(&path, body).await.0, 201);
+    assert_eq!(associated(&c), Some(beta.id.clone()));
+    let (_, types) = api
+        .get(&format!(
+            "/crm/v4/objects/contacts/{}/associations/companies",
+            ann.id
+        ))
+        .await;
+    let primaries: Vec<String> = types["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| {
+            r["associationTypes"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["typeId"] == 1))
+        })
+        .map(|r| r["toObjectId"].to_string())
+        .collect();
+    assert_eq!(
+        primaries,
+        vec![beta.id.clone()],
+        "one primary company at a time"
+    );
+    api.delete(&format!(
+        "/crm/v4/objects/contacts/{}/associations/companies/{}",
+        ann.id, beta.id
+    ))
+    .await;
+    assert_eq!(associated(&c), None);
+
+    // A person's first company becomes the primary one.
+    let bob = c
+        .create_record(ObjectKind::Contacts, [("email", "bob@x.test")])
+        .expect("bob");
+    c.associate(
+        ObjectKind::Contacts,
+        &bob.id,
+        ObjectKind::Companies,
+        &acme.id,
+    )
+    .expect("associate");
+    assert_eq!(
+        c.record(ObjectKind::Contacts, &bob.id)
+            .and_then(|r| r.property("associatedcompanyid").map(str::to_string)),
+        Some(acme.id.clone())
+    );
+}

@@ -660,9 +660,11 @@ async fn the_client_parses_merge_and_association_events_from_the_sandbox() {
         .iter()
         .map(|e| e.subscription_type.as_str())
         .collect();
+    // A person's first company is also made primary: one event per association type.
     assert_eq!(
         types,
         [
+            "contact.associationChange",
             "contact.associationChange",
             "contact.merge",
             "company.deletion"
@@ -676,11 +678,13 @@ async fn the_client_parses_merge_and_association_events_from_the_sandbox() {
         events[0].to_object_id.map(|i| i.to_string()),
         Some(acme.id.clone())
     );
+    assert_eq!(events[0].is_primary_association, Some(false));
+    assert_eq!(events[1].is_primary_association, Some(true));
     assert_eq!(
-        events[1].primary_object_id.map(|i| i.to_string()),
+        events[2].primary_object_id.map(|i| i.to_string()),
         Some(a.id.clone())
     );
-    assert_eq!(events[1].merged_object_ids.len(), 2);
-    assert_eq!(events[2].object_id.map(|i| i.to_string()), Some(acme.id));
+    assert_eq!(events[2].merged_object_ids.len(), 2);
+    assert_eq!(events[3].object_id.map(|i| i.to_string()), Some(acme.id));
     assert!(events.iter().all(|e| !e.is_echo_of_app(sb.app_id())));
 }

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::sandbox::auth::Principal;
 use crate::sandbox::crm::objects::{
-    BATCH_LIMIT, json_id, mutate, not_found, parse_id, query_pairs, too_many_inputs,
+    self, BATCH_LIMIT, json_id, mutate, not_found, parse_id, query_pairs, too_many_inputs,
 };
 use crate::sandbox::error::{ApiError, ApiResult, parse_json};
 use crate::sandbox::state::{ObjectKind, Portal, Shared, iso};
@@ -93,6 +93,21 @@ impl Associations {
         added
     }
 
+    /// Removes one association type (and its inverse) between two records.
+    pub(crate) fn remove_type(&mut self, from: End, to: End, type_id: u32) {
+        let inverse = lookup(from.0, type_id).map_or(type_id, |(_, inv, _)| inv);
+        for (a, b, t) in [(from, to, type_id), (to, from, inverse)] {
+            if let Some(targets) = self.edges.get_mut(&a) {
+                if let Some(types) = targets.get_mut(&b) {
+                    types.remove(&t);
+                    if types.is_empty() {
+                        targets.remove(&b);
+                    }
+                }
+            }
+        }
+    }
+
     /// Removes every association between two records; true when there was one.
     pub(crate) fn remove_pair(&mut self, a: End, b: End) -> bool {
         let had = self.edges.get_mut(&a).and_then(|m| m.remove(&b)).is_some();
@@ -155,14 +170,97 @@ pub(crate) fn associate(
     if portal.record(to.0, to.1).is_none() {
         return Err(not_found(to.0, to.1));
     }
+    link(portal, from, to, type_id, changes);
+    Ok(())
+}
+
+/// The contact's primary company, if it has one.
+pub(crate) fn primary_company(portal: &Portal, contact: u64) -> Option<u64> {
+    portal
+        .associations
+        .targets((ObjectKind::Contacts, contact), ObjectKind::Companies)
+        .into_iter()
+        .find(|(_, types)| types.contains(&PRIMARY_CONTACT_TO_COMPANY))
+        .map(|(id, _)| id)
+}
+
+/// HubSpot's primary contact → company type (its inverse is 2).
+pub(crate) const PRIMARY_CONTACT_TO_COMPANY: u32 = 1;
+
+/// The (contact, company) of a primary association type, if it is one.
+fn primary_pair(from: End, to: End, type_id: u32) -> Option<(u64, u64)> {
+    match (from.0, to.0, type_id) {
+        (ObjectKind::Contacts, ObjectKind::Companies, 1) => Some((from.1, to.1)),
+        (ObjectKind::Companies, ObjectKind::Contacts, 2) => Some((to.1, from.1)),
+        _ => None,
+    }
+}
+
+/// Records `associatedcompanyid` on the contact, as HubSpot does for the primary company.
+fn set_associated_company(
+    portal: &mut Portal,
+    contact: u64,
+    company: Option<u64>,
+    changes: &mut Vec<Change>,
+) {
+    let value = company.map(|c| c.to_string());
+    let _ = objects::apply(
+        portal,
+        ObjectKind::Contacts,
+        contact,
+        vec![("associatedcompanyid".to_string(), value)],
+        changes,
+    );
+}
+
+/// Adds an association between existing records; a primary company replaces the previous one
+/// and is recorded in the contact's `associatedcompanyid`.
+pub(crate) fn link(
+    portal: &mut Portal,
+    from: End,
+    to: End,
+    type_id: u32,
+    changes: &mut Vec<Change>,
+) {
+    let primary = primary_pair(from, to, type_id);
+    if let Some((contact, company)) = primary
+        && let Some(old) = primary_company(portal, contact).filter(|o| *o != company)
+    {
+        portal.associations.remove_type(
+            (ObjectKind::Contacts, contact),
+            (ObjectKind::Companies, old),
+            PRIMARY_CONTACT_TO_COMPANY,
+        );
+    }
     if portal.associations.add(from, to, type_id) {
         note_change(changes, from, to, type_id, false);
     }
-    Ok(())
+    if let Some((contact, company)) = primary {
+        set_associated_company(portal, contact, Some(company), changes);
+    }
 }
 
 /// Removes every association between two records.
 pub(crate) fn dissociate(portal: &mut Portal, from: End, to: End, changes: &mut Vec<Change>) {
+    let contact_company = match (from.0, to.0) {
+        (ObjectKind::Contacts, ObjectKind::Companies) => Some((from.1, to.1)),
+        (ObjectKind::Companies, ObjectKind::Contacts) => Some((to.1, from.1)),
+        _ => None,
+    };
+    if let Some((contact, company)) = contact_company
+        && primary_company(portal, contact) == Some(company)
+    {
+        portal.associations.remove_pair(from, to);
+        set_associated_company(portal, contact, None, changes);
+        note_change(
+            changes,
+            from,
+            to,
+            default_type(from.0, to.0).unwrap_or_default(),
+            true,
+        );
+        return;
+    }
     if portal.associations.remove_pair(from, to) {
         let t = default_type(from.0, to.0).unwrap_or_default();
         note_change(changes, from, to, t, true);
@@ -242,9 +340,7 @@ pub(crate) fn apply_inline(
     changes: &mut Vec<Change>,
 ) {
     for (to, type_id) in links {
-        if portal.associations.add((from, id), to, type_id) {
-            note_change(changes, (from, id), to, type_id, false);
-        }
+        link(portal, (from, id), to, type_id, changes);
     }
 }
 

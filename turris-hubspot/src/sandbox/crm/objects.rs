@@ -356,7 +356,9 @@ pub(crate) fn merge(
     let now = Utc::now();
     if let Some(survivor) = store.live.get_mut(&primary) {
         for (name, value) in &gone.props {
+            // Ids, dates and the primary company are the survivor's own (derived) values.
             let system = name == "hs_object_id"
+                || name == "associatedcompanyid"
                 || name == kind.created_property()
                 || name == kind.modified_property();
             if !system && !survivor.props.contains_key(name) {
@@ -376,14 +378,45 @@ pub(crate) fn merge(
             .props
             .insert(kind.modified_property().into(), iso(now));
     }
+    let survivor_has_primary =
+        kind == ObjectKind::Contacts && associations::primary_company(portal, primary).is_some();
+    let mut repointed_contacts = Vec::new();
     for other in ObjectKind::ALL {
         for (target, types) in portal.associations.targets((kind, merged), other) {
             for t in types {
+                let primary_type =
+                    other == ObjectKind::Companies && t == associations::PRIMARY_CONTACT_TO_COMPANY;
+                if primary_type && survivor_has_primary {
+                    // The survivor keeps its own primary company.
+                    continue;
+                }
+                if kind == ObjectKind::Companies && other == ObjectKind::Contacts && t == 2 {
+                    repointed_contacts.push(target);
+                }
                 portal.associations.add((kind, primary), (other, target), t);
             }
         }
     }
     portal.associations.remove_all(kind, merged);
+    for contact in repointed_contacts {
+        apply(
+            portal,
+            ObjectKind::Contacts,
+            contact,
+            vec![("associatedcompanyid".into(), Some(primary.to_string()))],
+            changes,
+        )?;
+    }
+    if kind == ObjectKind::Contacts {
+        let company = associations::primary_company(portal, primary);
+        apply(
+            portal,
+            ObjectKind::Contacts,
+            primary,
+            vec![("associatedcompanyid".into(), company.map(|c| c.to_string()))],
+            changes,
+        )?;
+    }
     for list in portal.lists.values_mut() {
         if list.object_type_id == kind.type_id()
             && let Some(at) = list.members.remove(&merged)
