@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::crm::associations::default_type;
+use super::crm::associations::{PRIMARY_CONTACT_TO_COMPANY, default_type, link};
 use super::crm::{objects, properties};
 use super::state::{ObjectKind, Portal};
 
@@ -274,11 +274,19 @@ pub(crate) fn demo(portal: &mut Portal) {
                 continue;
             };
             let contact_id = objects::insert(portal, ObjectKind::Contacts, values, &mut ignored);
-            if let Some(t) = default_type(ObjectKind::Contacts, ObjectKind::Companies) {
-                portal.associations.add(
+            for t in [
+                default_type(ObjectKind::Contacts, ObjectKind::Companies),
+                Some(PRIMARY_CONTACT_TO_COMPANY),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                link(
+                    portal,
                     (ObjectKind::Contacts, contact_id),
                     (ObjectKind::Companies, company_id),
                     t,
+                    &mut ignored,
                 );
             }
         }

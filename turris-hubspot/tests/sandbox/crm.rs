@@ -409,6 +409,13 @@ async fn demo_data_seeds_agencies_agents_and_their_associations() {
             .len(),
         2
     );
+    let agent = control
+        .find_record(ObjectKind::Contacts, "npn", "18000101")
+        .expect("an agent with an NPN");
+    assert_eq!(
+        agent.property("associatedcompanyid"),
+        Some(lone_star.id.as_str())
+    );
     let api = Api::new(&sb);
     let (_, props) = api.get("/crm/v3/properties/contacts").await;
     assert!(
