@@ -283,17 +283,7 @@ impl Verifier {
                 return Err(VerifyError::TooNew);
             }
         }
-        let mut expected = [0u8; MAC_LEN];
-        // Lower-case hex only, as sent: the same rule as a string comparison in any language.
-        if signature.len() != MAC_LEN * 2
-            || !signature
-                .iter()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        {
-            return Err(VerifyError::MalformedSignature);
-        }
-        hex::decode_to_slice(signature, &mut expected)
-            .map_err(|_| VerifyError::MalformedSignature)?;
+        let expected = decode_signature(signature)?;
         // Every key is tried, so timing does not tell which one matched.
         let mut matched = false;
         for key in &self.keys {
@@ -308,14 +298,55 @@ impl Verifier {
     }
 }
 
+// Parsed once at compile time, so a lookup only hashes.
+const SIGNATURE_NAME: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
+const TIMESTAMP_NAME: HeaderName = HeaderName::from_static(TIMESTAMP_HEADER);
+
 fn signature_headers(headers: &HeaderMap) -> Result<(&[u8], &[u8]), VerifyError> {
     let signature = headers
-        .get(SIGNATURE_HEADER)
+        .get(&SIGNATURE_NAME)
         .ok_or(VerifyError::MissingHeader("X-Turris-Signature"))?;
     let timestamp = headers
-        .get(TIMESTAMP_HEADER)
+        .get(&TIMESTAMP_NAME)
         .ok_or(VerifyError::MissingHeader("X-Turris-Timestamp"))?;
     Ok((signature.as_bytes(), timestamp.as_bytes()))
+}
+
+/// Hex digit values for lower-case `0-9a-f`; `0xff` marks every other byte.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [0xff_u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Decodes 64 lower-case hex characters into a stack buffer, in one pass without branches on
+/// the digits (upper case is refused: the signature is sent in lower case).
+fn decode_signature(signature: &[u8]) -> Result<[u8; MAC_LEN], VerifyError> {
+    if signature.len() != MAC_LEN * 2 {
+        return Err(VerifyError::MalformedSignature);
+    }
+    let mut out = [0u8; MAC_LEN];
+    let mut invalid = 0u8;
+    for (byte, pair) in out.iter_mut().zip(signature.chunks_exact(2)) {
+        let hi = HEX_VALUES[usize::from(pair[0])];
+        let lo = HEX_VALUES[usize::from(pair[1])];
+        invalid |= hi | lo;
+        *byte = (hi << 4) | lo;
+    }
+    // Valid digits are below 16; 0xff has the high bits set.
+    if invalid & 0xf0 != 0 {
+        return Err(VerifyError::MalformedSignature);
+    }
+    Ok(out)
 }
 
 fn parse_timestamp(raw: &[u8]) -> Result<i64, VerifyError> {
