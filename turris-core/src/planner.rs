@@ -605,18 +605,13 @@ mod tests {
         }
     }
 
-    fn with(
-        pairs: &[(&str, Option<&'static str>)],
-        property: &str,
+    /// The standard agency with one property replaced.
+    fn agency_with(
+        property: &'static str,
         value: Option<&'static str>,
-    ) -> Vec<(String, Option<&'static str>)> {
-        let mut out: Vec<(String, Option<&str>)> = pairs
-            .iter()
-            .filter(|(p, _)| *p != property)
-            .map(|(p, v)| (p.to_string(), *v))
-            .collect();
-        out.push((property.to_string(), value));
-        out
+    ) -> Vec<(&'static str, Option<&'static str>)> {
+        let others = AGENCY.iter().copied().filter(|(p, _)| *p != property);
+        others.chain([(property, value)]).collect()
     }
 
     fn run(
@@ -679,9 +674,7 @@ mod tests {
 
     #[test]
     fn a_company_that_does_not_match_the_identifier_is_skipped() {
-        let pairs = with(AGENCY, "type", Some("Vendor"));
-        let pairs: Vec<(&str, Option<&str>)> =
-            pairs.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+        let pairs = agency_with("type", Some("Vendor"));
         for existing in [Existing::NotFound, Existing::Matched(MatchedBy::Npn)] {
             let action = run(
                 &change(ChangeKind::Created, &pairs),
@@ -734,9 +727,7 @@ mod tests {
 
     #[test]
     fn an_invalid_state_code_is_skipped_but_the_record_is_created() {
-        let pairs = with(AGENCY, "state", Some("New York"));
-        let pairs: Vec<(&str, Option<&str>)> =
-            pairs.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+        let pairs = agency_with("state", Some("New York"));
         let SyncAction::Create { draft, skipped } = run(
             &change(ChangeKind::Created, &pairs),
             &inbound_on(),
@@ -751,9 +742,7 @@ mod tests {
 
     #[test]
     fn a_standard_property_edit_updates_only_that_field() {
-        let pairs = with(AGENCY, "phone", Some("777"));
-        let pairs: Vec<(&str, Option<&str>)> =
-            pairs.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+        let pairs = agency_with("phone", Some("777"));
         let current = stored();
         let action = run(
             &edited("phone", "777", &pairs),
@@ -814,9 +803,7 @@ mod tests {
     #[test]
     fn invalid_or_emptying_edits_are_skipped_with_the_field_reason() {
         let current = stored();
-        let pairs = with(AGENCY, "state", Some("Texas"));
-        let pairs: Vec<(&str, Option<&str>)> =
-            pairs.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+        let pairs = agency_with("state", Some("Texas"));
         let action = run(
             &edited("state", "Texas", &pairs),
             &inbound_on(),
@@ -834,9 +821,7 @@ mod tests {
             "state_code: not a 2-letter US state code"
         );
 
-        let pairs = with(AGENCY, "name", Some(""));
-        let pairs: Vec<(&str, Option<&str>)> =
-            pairs.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+        let pairs = agency_with("name", Some(""));
         let action = run(
             &edited("name", "", &pairs),
             &inbound_on(),
@@ -889,9 +874,7 @@ mod tests {
     #[test]
     fn a_linked_record_that_stops_matching_is_no_longer_updated() {
         let current = stored();
-        let pairs = with(AGENCY, "type", Some("Vendor"));
-        let pairs: Vec<(&str, Option<&str>)> =
-            pairs.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+        let pairs = agency_with("type", Some("Vendor"));
         let action = run(
             &edited("type", "Vendor", &pairs),
             &inbound_on(),
@@ -925,9 +908,7 @@ mod tests {
     #[test]
     fn echoes_of_our_own_writes_are_recognised_and_skipped() {
         let current = stored();
-        let pairs = with(AGENCY, "phone", Some("777"));
-        let pairs: Vec<(&str, Option<&str>)> =
-            pairs.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+        let pairs = agency_with("phone", Some("777"));
         let write = |value: &str, minutes_ago: i64| RecentWrite {
             object_id: HubSpotId::parse("101").unwrap(),
             property: "phone".into(),
