@@ -49,6 +49,19 @@ pub enum Direction {
     Outbound,
 }
 
+impl Direction {
+    /// Both rows, inbound first.
+    pub const ALL: [Direction; 2] = [Direction::Inbound, Direction::Outbound];
+
+    /// The serde name (`inbound`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+}
+
 /// The two toggles of one column.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -444,6 +457,16 @@ mod tests {
             err.to_string(),
             "sync cannot be enabled: agency identifier is not configured, agent first name is not mapped"
         );
+    }
+
+    #[test]
+    fn names_match_the_serde_form() {
+        for object in SyncObject::ALL {
+            assert_eq!(serde_json::to_value(object).unwrap(), object.as_str());
+        }
+        for direction in Direction::ALL {
+            assert_eq!(serde_json::to_value(direction).unwrap(), direction.as_str());
+        }
     }
 
     #[test]
