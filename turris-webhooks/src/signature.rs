@@ -357,3 +357,55 @@ fn parse_timestamp(raw: &[u8]) -> Result<i64, VerifyError> {
         .iter()
         .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_signature_reads_every_lower_case_digit_and_refuses_anything_else() {
+        let text = "0123456789abcdef".repeat(4);
+        let decoded = decode_signature(text.as_bytes()).unwrap();
+        assert_eq!(decoded.to_vec(), hex::decode(&text).unwrap());
+        for bad in [b'A', b'F', b'g', b'/', b':', b'`', b'G', b' ', 0, 0xff] {
+            for position in [0, 1, 33, 63] {
+                let mut t = text.clone().into_bytes();
+                t[position] = bad;
+                assert_eq!(
+                    decode_signature(&t),
+                    Err(VerifyError::MalformedSignature),
+                    "{bad} at {position}"
+                );
+            }
+        }
+        assert_eq!(
+            decode_signature(&text.as_bytes()[..63]),
+            Err(VerifyError::MalformedSignature)
+        );
+    }
+
+    #[test]
+    fn timestamps_are_plain_unsigned_decimal() {
+        assert_eq!(parse_timestamp(b"0"), Ok(0));
+        assert_eq!(parse_timestamp(b"1732233600"), Ok(1_732_233_600));
+        assert_eq!(
+            parse_timestamp(b"999999999999999999"),
+            Ok(999_999_999_999_999_999)
+        );
+        for bad in [
+            &b""[..],
+            b"1000000000000000000",
+            b"-1",
+            b"+1",
+            b"1.0",
+            b" 1",
+            b"\xd9\xa1",
+        ] {
+            assert_eq!(
+                parse_timestamp(bad),
+                Err(VerifyError::MalformedTimestamp),
+                "{bad:?}"
+            );
+        }
+    }
+}
