@@ -1,1 +1,183 @@
-//! credentials
+//! HubSpot credentials: the token set as JSON, sealed with AES-256-GCM under associated data
+//! `hubspot-auth:<organization>`, so a sealed value moved to another organization's row does
+//! not open. The portal id, app id, kind and expiry stay in clear for routing and refresh.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use turris_core::ids::OrganizationId;
+
+use super::error::{DbError, DbResult, foreign_key_is_not_found};
+use super::sql::{Dialect, SqlStore, from_ns, ns, with_pool};
+use super::{CredentialStore, HubSpotAuth, HubSpotCredentials};
+
+fn aad(org: &OrganizationId) -> Vec<u8> {
+    format!("hubspot-auth:{org}").into_bytes()
+}
+
+fn kind(auth: &HubSpotAuth) -> &'static str {
+    match auth {
+        HubSpotAuth::OAuth { .. } => "oauth",
+        HubSpotAuth::PrivateApp { .. } => "private_app",
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CredentialRow {
+    portal_id: i64,
+    app_id: Option<i64>,
+    auth_sealed: Vec<u8>,
+    connected_at: i64,
+    updated_at: i64,
+}
+
+impl SqlStore {
+    fn seal_auth(&self, org: &OrganizationId, auth: &HubSpotAuth) -> DbResult<Vec<u8>> {
+        let json = serde_json::to_vec(auth)?;
+        Ok(self.cipher().encrypt(&json, &aad(org))?)
+    }
+}
+
+fn portal(value: u64) -> DbResult<i64> {
+    i64::try_from(value).map_err(|_| DbError::OutOfRange("portal and app ids must fit in i64"))
+}
+
+#[async_trait]
+impl CredentialStore for SqlStore {
+    async fn connect_hubspot(
+        &self,
+        org: &OrganizationId,
+        credentials: &HubSpotCredentials,
+    ) -> DbResult<()> {
+        let sealed = self.seal_auth(org, &credentials.auth)?;
+        let expires = credentials.auth.expires_at().map(ns).transpose()?;
+        let app_id = credentials.app_id.map(portal).transpose()?;
+        let (connected, updated) = (ns(credentials.connected_at)?, ns(credentials.updated_at)?);
+        let portal_id = portal(credentials.portal_id)?;
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO hubspot_credentials (organization_id, portal_id, app_id, auth_kind,
+                 auth_sealed, expires_at, connected_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(org.as_str())
+            .bind(portal_id)
+            .bind(app_id)
+            .bind(kind(&credentials.auth))
+            .bind(&sealed)
+            .bind(expires)
+            .bind(connected)
+            .bind(updated)
+            .execute(pool)
+            .await
+            .map_err(foreign_key_is_not_found)?;
+        });
+        Ok(())
+    }
+
+    async fn hubspot_credentials(
+        &self,
+        org: &OrganizationId,
+    ) -> DbResult<Option<HubSpotCredentials>> {
+        let row: Option<CredentialRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT portal_id, app_id, auth_sealed, connected_at, updated_at
+                 FROM hubspot_credentials WHERE organization_id = $1",
+            )
+            .bind(org.as_str())
+            .fetch_optional(pool)
+            .await?
+        });
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let json = self.cipher().decrypt(&row.auth_sealed, &aad(org))?;
+        Ok(Some(HubSpotCredentials {
+            portal_id: row.portal_id as u64,
+            app_id: row.app_id.map(|a| a as u64),
+            auth: serde_json::from_slice(&json)?,
+            connected_at: from_ns(row.connected_at),
+            updated_at: from_ns(row.updated_at),
+        }))
+    }
+
+    async fn replace_hubspot_auth(
+        &self,
+        org: &OrganizationId,
+        auth: &HubSpotAuth,
+        now: DateTime<Utc>,
+    ) -> DbResult<()> {
+        let sealed = self.seal_auth(org, auth)?;
+        let expires = auth.expires_at().map(ns).transpose()?;
+        let updated_at = ns(now)?;
+        let updated = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE hubspot_credentials SET auth_kind = $2, auth_sealed = $3, expires_at = $4,
+                 updated_at = $5 WHERE organization_id = $1",
+            )
+            .bind(org.as_str())
+            .bind(kind(auth))
+            .bind(&sealed)
+            .bind(expires)
+            .bind(updated_at)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if updated == 0 {
+            return Err(DbError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_integration(&self, org: &OrganizationId) -> DbResult<bool> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let mut deleted = 0;
+            for sql in [
+                "DELETE FROM hubspot_credentials WHERE organization_id = $1",
+                "DELETE FROM integration_settings WHERE organization_id = $1",
+                "DELETE FROM links WHERE organization_id = $1",
+            ] {
+                deleted += sqlx::query(sql)
+                    .bind(org.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            Ok(deleted > 0)
+        })
+    }
+
+    async fn organization_by_portal(&self, portal_id: u64) -> DbResult<Option<OrganizationId>> {
+        let Ok(portal_id) = i64::try_from(portal_id) else {
+            return Ok(None);
+        };
+        let org: Option<String> = with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT organization_id FROM hubspot_credentials WHERE portal_id = $1",
+            )
+            .bind(portal_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        org.map(|o| OrganizationId::parse(&o).map_err(|e| DbError::Corrupt(e.to_string())))
+            .transpose()
+    }
+
+    async fn oauth_expiring_before(&self, before: DateTime<Utc>) -> DbResult<Vec<OrganizationId>> {
+        let before = super::sql::ns_saturating(before);
+        let orgs: Vec<String> = with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT organization_id FROM hubspot_credentials
+                 WHERE auth_kind = 'oauth' AND expires_at < $1 ORDER BY expires_at",
+            )
+            .bind(before)
+            .fetch_all(pool)
+            .await?
+        });
+        orgs.iter()
+            .map(|o| OrganizationId::parse(o).map_err(|e| DbError::Corrupt(e.to_string())))
+            .collect()
+    }
+}

@@ -198,6 +198,15 @@ pub fn constraint_conflict(error: &sqlx::Error) -> Option<Conflict> {
     Some(Conflict::from_constraint(columns))
 }
 
+/// A foreign-key violation means a referenced row (organization, agency, ...) is missing:
+/// [`DbError::NotFound`]. Anything else goes through `From<sqlx::Error>`.
+pub(crate) fn foreign_key_is_not_found(error: sqlx::Error) -> DbError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => DbError::NotFound,
+        _ => error.into(),
+    }
+}
+
 /// `.on_constraint(...)`: replace one kind of conflict with a more specific error.
 pub trait ResultExt<T> {
     /// Maps a [`DbError::Conflict`] of `conflict` to `f()`, leaving other errors alone.

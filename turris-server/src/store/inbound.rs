@@ -1,1 +1,171 @@
-//! inbound
+//! Inbound HubSpot events: persisted in one transaction before HubSpot is acknowledged,
+//! deduplicated by a unique index on (organization, event id, object id, occurredAt,
+//! subscription type, property name) with `ON CONFLICT DO NOTHING`, then claimed by workers
+//! with the same lease pattern as deliveries (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use turris_core::ids::OrganizationId;
+use turris_hubspot::webhooks::WebhookEvent;
+
+use super::error::{DbError, DbResult};
+use super::sql::{Dialect, SqlStore, from_ns, ns, plus, skip_locked, with_pool};
+use super::{ClaimedInboundEvent, InboundBatch, InboundEventId, InboundEventStore};
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: i64,
+    organization_id: String,
+    payload: String,
+    received_at: i64,
+    attempts: i32,
+    claimed_until: Option<i64>,
+}
+
+fn as_i64(value: u64) -> i64 {
+    // HubSpot ids fit in 63 bits; a larger one still dedupes (wrapping is injective).
+    value as i64
+}
+
+#[async_trait]
+impl InboundEventStore for SqlStore {
+    async fn persist_inbound_events(
+        &self,
+        org: &OrganizationId,
+        events: &[WebhookEvent],
+        received_at: DateTime<Utc>,
+    ) -> DbResult<InboundBatch> {
+        let received = ns(received_at)?;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let mut batch = InboundBatch::default();
+            for event in events {
+                let inserted = sqlx::query(
+                    "INSERT INTO inbound_events (organization_id, hubspot_event_id, object_id,
+                     occurred_at, subscription_type, property_name, payload, received_at, status,
+                     next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $8)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(org.as_str())
+                .bind(as_i64(event.event_id))
+                .bind(as_i64(
+                    event.object_id.or(event.from_object_id).unwrap_or(0),
+                ))
+                .bind(event.occurred_at)
+                .bind(event.subscription_type.to_string())
+                .bind(event.property_name.as_deref().unwrap_or(""))
+                .bind(serde_json::to_string(event)?)
+                .bind(received)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted > 0 {
+                    batch.stored += 1;
+                } else {
+                    batch.duplicates += 1;
+                }
+            }
+            tx.commit().await?;
+            Ok(batch)
+        })
+    }
+
+    async fn claim_inbound_events(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        claim_for: Duration,
+    ) -> DbResult<Vec<ClaimedInboundEvent>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now_ns = ns(now)?;
+        let until = ns(plus(now, claim_for))?;
+        let mut rows: Vec<ClaimRow> = with_pool!(self, |pool| {
+            let sql = format!(
+                "UPDATE inbound_events SET claimed_until = $2
+                 WHERE id IN (
+                     SELECT id FROM inbound_events
+                     WHERE status = 'pending' AND next_attempt_at <= $1
+                       AND (claimed_until IS NULL OR claimed_until <= $1)
+                     ORDER BY id LIMIT $3 {}
+                 )
+                 RETURNING id, organization_id, payload, received_at, attempts, claimed_until",
+                skip_locked(pool)
+            );
+            sqlx::query_as(&sql)
+                .bind(now_ns)
+                .bind(until)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.sort_by_key(|r| r.id);
+        rows.into_iter()
+            .map(|row| {
+                Ok(ClaimedInboundEvent {
+                    id: InboundEventId(row.id),
+                    organization: OrganizationId::parse(&row.organization_id)
+                        .map_err(|e| DbError::Corrupt(e.to_string()))?,
+                    event: serde_json::from_str(&row.payload)?,
+                    received_at: from_ns(row.received_at),
+                    attempts: row.attempts as u32,
+                    claimed_until: from_ns(row.claimed_until.unwrap_or(until)),
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_inbound_processed(
+        &self,
+        ids: &[InboundEventId],
+        now: DateTime<Utc>,
+    ) -> DbResult<()> {
+        let now = ns(now)?;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            for id in ids {
+                sqlx::query(
+                    "UPDATE inbound_events SET status = 'processed', processed_at = $2,
+                     claimed_until = NULL WHERE id = $1",
+                )
+                .bind(id.0)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    async fn mark_inbound_failed(
+        &self,
+        id: InboundEventId,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> DbResult<()> {
+        let retry_at = retry_at.map(ns).transpose()?;
+        let updated = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE inbound_events SET attempts = attempts + 1, last_error = $2,
+                 claimed_until = NULL,
+                 status = CASE WHEN $3 IS NULL THEN 'failed' ELSE 'pending' END,
+                 next_attempt_at = COALESCE($3, next_attempt_at)
+                 WHERE id = $1 AND status = 'pending'",
+            )
+            .bind(id.0)
+            .bind(error)
+            .bind(retry_at)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if updated == 0 {
+            return Err(DbError::NotFound);
+        }
+        Ok(())
+    }
+}

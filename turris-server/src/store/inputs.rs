@@ -1,1 +1,706 @@
-//! inputs
+//! The Turris-side inputs of the records API, and the transactional outbox.
+//!
+//! Every write that produces webhooks runs in one transaction with its outbox rows: the
+//! [`write_outbox!`] macro inserts one delivery event per webhook of the type, inside the
+//! caller's transaction, so a committed change always has its queued deliveries and a rolled
+//! back one has none.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use turris_core::ids::{AgencyId, AgentId, ContractTemplateId, OrganizationId};
+use turris_core::record::{Agency, AgencyDraft, Agent, AgentDraft, StateCode};
+
+use turris_webhooks::{ComplianceStatus, EntityType, StatusChangeEvent, SyncKind, SyncOutcome};
+use uuid::Uuid;
+
+use super::error::{DbError, DbResult, foreign_key_is_not_found};
+use super::records::{DataRow, agency_from_row, agent_from_row};
+use super::sql::{Dialect, SqlStore, for_update, from_ns, limit, ns, with_pool};
+use super::{
+    AgreementId, ComplianceEntity, ComplianceRecord, ComplianceTransition, ComplianceUpdate,
+    ContractTemplate, Enqueued, Invitation, InvitationId, InvitationStatus, NiprSyncId,
+    NiprSyncResult, OutboxEvent, ProducerAgreement, TurrisInputStore,
+};
+
+/// Writes `$outbox` (a slice of [`OutboxEvent`]) for organization `$org` inside the open
+/// transaction `$tx`: one delivery event per webhook of each event's type. Evaluates to the
+/// `Vec<Enqueued>` written; `?` propagates database errors as `DbError`.
+macro_rules! write_outbox {
+    ($tx:expr, $org:expr, $outbox:expr) => {{
+        let mut enqueued: Vec<$crate::store::Enqueued> = Vec::new();
+        for item in $outbox {
+            let webhooks: Vec<uuid::Uuid> = sqlx::query_scalar(
+                "SELECT id FROM webhook_endpoints
+                 WHERE organization_id = $1 AND webhook_type = $2 ORDER BY id",
+            )
+            .bind($org.as_str())
+            .bind(item.webhook_type.as_str())
+            .fetch_all(&mut *$tx)
+            .await?;
+            let created = $crate::store::sql::ns(item.created_at)?;
+            for webhook in webhooks {
+                let event_id = turris_webhooks::delivery::EventId::new();
+                sqlx::query(
+                    "INSERT INTO delivery_events (event_id, webhook_id, webhook_type, body,
+                     created_at, status, next_attempt_at)
+                     VALUES ($1, $2, $3, $4, $5, 'pending', $5)",
+                )
+                .bind(event_id.0)
+                .bind(webhook)
+                .bind(item.webhook_type.as_str())
+                .bind(&item.body[..])
+                .bind(created)
+                .execute(&mut *$tx)
+                .await?;
+                enqueued.push($crate::store::Enqueued {
+                    event_id,
+                    webhook_id: turris_webhooks::delivery::WebhookId(webhook),
+                });
+            }
+        }
+        enqueued
+    }};
+}
+pub(crate) use write_outbox;
+
+fn entity_type_text(entity: &ComplianceEntity) -> &'static str {
+    match entity {
+        ComplianceEntity::Agency(_) => "agency",
+        ComplianceEntity::Agent(_) => "agent",
+    }
+}
+
+fn entity_from(entity_type: &str, id: &str) -> DbResult<ComplianceEntity> {
+    let bad = |e: turris_core::Error| DbError::Corrupt(e.to_string());
+    match entity_type {
+        "agency" => Ok(ComplianceEntity::Agency(AgencyId::parse(id).map_err(bad)?)),
+        "agent" => Ok(ComplianceEntity::Agent(AgentId::parse(id).map_err(bad)?)),
+        other => Err(DbError::Corrupt(format!("entity type {other}"))),
+    }
+}
+
+fn enum_text<T: serde::Serialize>(value: &T) -> DbResult<String> {
+    match serde_json::to_value(value)? {
+        serde_json::Value::String(s) => Ok(s),
+        other => Err(DbError::Corrupt(format!("not a unit enum: {other}"))),
+    }
+}
+
+fn enum_from<T: serde::de::DeserializeOwned>(text: &str) -> DbResult<T> {
+    Ok(serde_json::from_value(serde_json::Value::String(
+        text.to_owned(),
+    ))?)
+}
+
+/// The name and NPN of an entity, as its status-change payload shows them.
+struct EntitySummary {
+    name: String,
+    npn: Option<String>,
+}
+
+fn summary(entity: &ComplianceEntity, data: &str) -> DbResult<EntitySummary> {
+    Ok(match entity {
+        ComplianceEntity::Agency(_) => {
+            let d: AgencyDraft = serde_json::from_str(data)?;
+            EntitySummary {
+                name: d.name,
+                npn: d.npn.map(|n| n.as_str().to_owned()),
+            }
+        }
+        ComplianceEntity::Agent(_) => {
+            let d: AgentDraft = serde_json::from_str(data)?;
+            EntitySummary {
+                name: format!("{} {}", d.first_name, d.last_name)
+                    .trim()
+                    .to_owned(),
+                npn: d.npn.map(|n| n.as_str().to_owned()),
+            }
+        }
+    })
+}
+
+fn entity_table(entity: &ComplianceEntity) -> &'static str {
+    match entity {
+        ComplianceEntity::Agency(_) => "agencies",
+        ComplianceEntity::Agent(_) => "agents",
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct TemplateRow {
+    id: String,
+    name: String,
+    created_at: i64,
+}
+
+impl TemplateRow {
+    fn template(self) -> DbResult<ContractTemplate> {
+        Ok(ContractTemplate {
+            id: ContractTemplateId::parse(&self.id).map_err(|e| DbError::Corrupt(e.to_string()))?,
+            name: self.name,
+            created_at: from_ns(self.created_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct InvitationRow {
+    id: Uuid,
+    agency_id: String,
+    contract_template_id: Option<String>,
+    status: String,
+    sent_to: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+const INVITATION_COLUMNS: &str =
+    "id, agency_id, contract_template_id, status, sent_to, created_at, updated_at";
+
+impl InvitationRow {
+    fn invitation(self) -> DbResult<Invitation> {
+        let bad = |e: turris_core::Error| DbError::Corrupt(e.to_string());
+        Ok(Invitation {
+            id: InvitationId(self.id),
+            agency_id: AgencyId::parse(&self.agency_id).map_err(bad)?,
+            contract_template_id: self
+                .contract_template_id
+                .as_deref()
+                .map(ContractTemplateId::parse)
+                .transpose()
+                .map_err(bad)?,
+            status: enum_from(&self.status)?,
+            sent_to: self.sent_to,
+            created_at: from_ns(self.created_at),
+            updated_at: from_ns(self.updated_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ComplianceRow {
+    entity_type: String,
+    entity_id: String,
+    product: String,
+    state: String,
+    status: String,
+    updated_at: i64,
+}
+
+impl ComplianceRow {
+    fn record(self) -> DbResult<ComplianceRecord> {
+        Ok(ComplianceRecord {
+            entity: entity_from(&self.entity_type, &self.entity_id)?,
+            product: self.product,
+            state: StateCode::parse(&self.state).map_err(|e| DbError::Corrupt(e.to_string()))?,
+            status: enum_from(&self.status)?,
+            updated_at: from_ns(self.updated_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct NiprRow {
+    id: Uuid,
+    entity_type: String,
+    entity_id: String,
+    kind: String,
+    outcome: String,
+    error: Option<String>,
+    finished_at: i64,
+}
+
+impl NiprRow {
+    fn result(self) -> DbResult<NiprSyncResult> {
+        Ok(NiprSyncResult {
+            id: NiprSyncId(self.id),
+            entity: entity_from(&self.entity_type, &self.entity_id)?,
+            kind: enum_from::<SyncKind>(&self.kind)?,
+            outcome: enum_from::<SyncOutcome>(&self.outcome)?,
+            error: self.error,
+            finished_at: from_ns(self.finished_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AgreementRow {
+    id: Uuid,
+    agency_id: String,
+    contract_template_id: String,
+    executed_at: i64,
+    signers: String,
+}
+
+const AGREEMENT_COLUMNS: &str = "id, agency_id, contract_template_id, executed_at, signers";
+
+impl AgreementRow {
+    fn agreement(self) -> DbResult<ProducerAgreement> {
+        let bad = |e: turris_core::Error| DbError::Corrupt(e.to_string());
+        Ok(ProducerAgreement {
+            id: AgreementId(self.id),
+            agency_id: AgencyId::parse(&self.agency_id).map_err(bad)?,
+            contract_template_id: ContractTemplateId::parse(&self.contract_template_id)
+                .map_err(bad)?,
+            executed_at: from_ns(self.executed_at),
+            signers: serde_json::from_str(&self.signers)?,
+        })
+    }
+}
+
+#[async_trait]
+impl TurrisInputStore for SqlStore {
+    async fn list_agencies(
+        &self,
+        org: &OrganizationId,
+        after: Option<&AgencyId>,
+        page: usize,
+    ) -> DbResult<Vec<Agency>> {
+        let rows: Vec<DataRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, data FROM agencies WHERE organization_id = $1 AND id > $2
+                 ORDER BY id LIMIT $3",
+            )
+            .bind(org.as_str())
+            .bind(after.map_or("", |a| a.as_str()))
+            .bind(limit(page))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(agency_from_row).collect()
+    }
+
+    async fn list_agents(
+        &self,
+        org: &OrganizationId,
+        after: Option<&AgentId>,
+        page: usize,
+    ) -> DbResult<Vec<Agent>> {
+        let rows: Vec<DataRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, data FROM agents WHERE organization_id = $1 AND id > $2
+                 ORDER BY id LIMIT $3",
+            )
+            .bind(org.as_str())
+            .bind(after.map_or("", |a| a.as_str()))
+            .bind(limit(page))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(agent_from_row).collect()
+    }
+
+    async fn create_contract_template(
+        &self,
+        org: &OrganizationId,
+        id: &ContractTemplateId,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<ContractTemplate> {
+        let created = ns(now)?;
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO contract_templates (organization_id, id, name, created_at)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .bind(name)
+            .bind(created)
+            .execute(pool)
+            .await
+            .map_err(foreign_key_is_not_found)?;
+        });
+        Ok(ContractTemplate {
+            id: id.clone(),
+            name: name.to_owned(),
+            created_at: from_ns(created),
+        })
+    }
+
+    async fn contract_template(
+        &self,
+        org: &OrganizationId,
+        id: &ContractTemplateId,
+    ) -> DbResult<Option<ContractTemplate>> {
+        let row: Option<TemplateRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, name, created_at FROM contract_templates
+                 WHERE organization_id = $1 AND id = $2",
+            )
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(TemplateRow::template).transpose()
+    }
+
+    async fn list_contract_templates(
+        &self,
+        org: &OrganizationId,
+    ) -> DbResult<Vec<ContractTemplate>> {
+        let rows: Vec<TemplateRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, name, created_at FROM contract_templates WHERE organization_id = $1
+                 ORDER BY id",
+            )
+            .bind(org.as_str())
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(TemplateRow::template).collect()
+    }
+
+    async fn create_invitation(
+        &self,
+        org: &OrganizationId,
+        invitation: &Invitation,
+    ) -> DbResult<()> {
+        let (created, updated) = (ns(invitation.created_at)?, ns(invitation.updated_at)?);
+        let status = enum_text(&invitation.status)?;
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO invitations (organization_id, id, agency_id, contract_template_id,
+                 status, sent_to, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(org.as_str())
+            .bind(invitation.id.0)
+            .bind(invitation.agency_id.as_str())
+            .bind(invitation.contract_template_id.as_ref().map(|t| t.as_str()))
+            .bind(&status)
+            .bind(&invitation.sent_to)
+            .bind(created)
+            .bind(updated)
+            .execute(pool)
+            .await
+            .map_err(foreign_key_is_not_found)?;
+        });
+        Ok(())
+    }
+
+    async fn set_invitation_status(
+        &self,
+        org: &OrganizationId,
+        id: InvitationId,
+        status: InvitationStatus,
+        sent_to: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> DbResult<()> {
+        let status = enum_text(&status)?;
+        let updated_at = ns(now)?;
+        let updated = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE invitations SET status = $3, sent_to = COALESCE($4, sent_to),
+                 updated_at = $5 WHERE organization_id = $1 AND id = $2",
+            )
+            .bind(org.as_str())
+            .bind(id.0)
+            .bind(&status)
+            .bind(sent_to)
+            .bind(updated_at)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if updated == 0 {
+            return Err(DbError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn invitation(
+        &self,
+        org: &OrganizationId,
+        id: InvitationId,
+    ) -> DbResult<Option<Invitation>> {
+        let sql = format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations WHERE organization_id = $1 AND id = $2"
+        );
+        let row: Option<InvitationRow> = with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(org.as_str())
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(InvitationRow::invitation).transpose()
+    }
+
+    async fn list_invitations(
+        &self,
+        org: &OrganizationId,
+        agency: Option<&AgencyId>,
+    ) -> DbResult<Vec<Invitation>> {
+        let sql = format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations
+             WHERE organization_id = $1 AND ($2 IS NULL OR agency_id = $2)
+             ORDER BY created_at DESC, id DESC"
+        );
+        let rows: Vec<InvitationRow> = with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(org.as_str())
+                .bind(agency.map(|a| a.as_str()))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(InvitationRow::invitation).collect()
+    }
+
+    async fn set_compliance_statuses(
+        &self,
+        org: &OrganizationId,
+        updates: &[ComplianceUpdate],
+        now: DateTime<Utc>,
+    ) -> DbResult<Vec<ComplianceTransition>> {
+        let now_ns = ns(now)?;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let mut transitions = Vec::with_capacity(updates.len());
+            for update in updates {
+                let entity_type = entity_type_text(&update.entity);
+                let data: Option<String> = sqlx::query_scalar(&format!(
+                    "SELECT data FROM {} WHERE organization_id = $1 AND id = $2",
+                    entity_table(&update.entity)
+                ))
+                .bind(org.as_str())
+                .bind(update.entity.id())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(data) = data else {
+                    return Err(DbError::NotFound);
+                };
+                let previous: Option<String> = sqlx::query_scalar(&format!(
+                    "SELECT status FROM compliance_statuses WHERE organization_id = $1
+                     AND entity_type = $2 AND entity_id = $3 AND product = $4 AND state = $5 {}",
+                    for_update(pool)
+                ))
+                .bind(org.as_str())
+                .bind(entity_type)
+                .bind(update.entity.id())
+                .bind(&update.product)
+                .bind(update.state.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let previous: Option<ComplianceStatus> =
+                    previous.as_deref().map(enum_from).transpose()?;
+                sqlx::query(
+                    "INSERT INTO compliance_statuses (organization_id, entity_type, entity_id,
+                     product, state, status, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (organization_id, entity_type, entity_id, product, state)
+                     DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",
+                )
+                .bind(org.as_str())
+                .bind(entity_type)
+                .bind(update.entity.id())
+                .bind(&update.product)
+                .bind(update.state.as_str())
+                .bind(enum_text(&update.status)?)
+                .bind(now_ns)
+                .execute(&mut *tx)
+                .await?;
+                let before = previous.unwrap_or(ComplianceStatus::Pending);
+                let changed = before != update.status;
+                if changed {
+                    let about = summary(&update.entity, &data)?;
+                    let entity: EntityType = update.entity.entity_type();
+                    let change = StatusChangeEvent {
+                        organization: org.as_str().to_owned(),
+                        entity_type: entity,
+                        entity_id: update.entity.id().to_owned(),
+                        npn: about.npn,
+                        name: about.name,
+                        product: update.product.clone(),
+                        state: update.state.as_str().to_owned(),
+                        previous_status: before,
+                        status: update.status,
+                        at: now,
+                    };
+                    sqlx::query(
+                        "INSERT INTO compliance_changes (organization_id, webhook_type, change,
+                         recorded_at) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(org.as_str())
+                    .bind(entity.status_change_type().as_str())
+                    .bind(serde_json::to_string(&change)?)
+                    .bind(now_ns)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                transitions.push(ComplianceTransition {
+                    record: ComplianceRecord {
+                        entity: update.entity.clone(),
+                        product: update.product.clone(),
+                        state: update.state,
+                        status: update.status,
+                        updated_at: from_ns(now_ns),
+                    },
+                    previous,
+                    changed,
+                });
+            }
+            tx.commit().await?;
+            Ok(transitions)
+        })
+    }
+
+    async fn compliance_statuses(
+        &self,
+        org: &OrganizationId,
+        entity: &ComplianceEntity,
+    ) -> DbResult<Vec<ComplianceRecord>> {
+        let rows: Vec<ComplianceRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT entity_type, entity_id, product, state, status, updated_at
+                 FROM compliance_statuses
+                 WHERE organization_id = $1 AND entity_type = $2 AND entity_id = $3
+                 ORDER BY product, state",
+            )
+            .bind(org.as_str())
+            .bind(entity_type_text(entity))
+            .bind(entity.id())
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(ComplianceRow::record).collect()
+    }
+
+    async fn record_nipr_sync(
+        &self,
+        org: &OrganizationId,
+        result: &NiprSyncResult,
+        outbox: &[OutboxEvent],
+    ) -> DbResult<Vec<Enqueued>> {
+        let finished = ns(result.finished_at)?;
+        let (kind, outcome) = (enum_text(&result.kind)?, enum_text(&result.outcome)?);
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let inserted = sqlx::query(&format!(
+                "INSERT INTO nipr_syncs (organization_id, id, entity_type, entity_id, kind,
+                 outcome, error, finished_at)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8
+                 WHERE EXISTS (SELECT 1 FROM {} WHERE organization_id = $1 AND id = $4)",
+                entity_table(&result.entity)
+            ))
+            .bind(org.as_str())
+            .bind(result.id.0)
+            .bind(entity_type_text(&result.entity))
+            .bind(result.entity.id())
+            .bind(&kind)
+            .bind(&outcome)
+            .bind(&result.error)
+            .bind(finished)
+            .execute(&mut *tx)
+            .await
+            .map_err(foreign_key_is_not_found)?
+            .rows_affected();
+            if inserted == 0 {
+                return Err(DbError::NotFound);
+            }
+            let enqueued = write_outbox!(tx, org, outbox);
+            tx.commit().await?;
+            Ok(enqueued)
+        })
+    }
+
+    async fn list_nipr_syncs(
+        &self,
+        org: &OrganizationId,
+        entity: &ComplianceEntity,
+    ) -> DbResult<Vec<NiprSyncResult>> {
+        let rows: Vec<NiprRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, entity_type, entity_id, kind, outcome, error, finished_at
+                 FROM nipr_syncs WHERE organization_id = $1 AND entity_type = $2
+                 AND entity_id = $3 ORDER BY finished_at DESC, id DESC",
+            )
+            .bind(org.as_str())
+            .bind(entity_type_text(entity))
+            .bind(entity.id())
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(NiprRow::result).collect()
+    }
+
+    async fn record_producer_agreement(
+        &self,
+        org: &OrganizationId,
+        agreement: &ProducerAgreement,
+        outbox: &[OutboxEvent],
+    ) -> DbResult<Vec<Enqueued>> {
+        let executed = ns(agreement.executed_at)?;
+        let signers = serde_json::to_string(&agreement.signers)?;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO producer_agreements (organization_id, id, agency_id,
+                 contract_template_id, executed_at, signers) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(org.as_str())
+            .bind(agreement.id.0)
+            .bind(agreement.agency_id.as_str())
+            .bind(agreement.contract_template_id.as_str())
+            .bind(executed)
+            .bind(&signers)
+            .execute(&mut *tx)
+            .await
+            .map_err(foreign_key_is_not_found)?;
+            let enqueued = write_outbox!(tx, org, outbox);
+            tx.commit().await?;
+            Ok(enqueued)
+        })
+    }
+
+    async fn producer_agreement(
+        &self,
+        org: &OrganizationId,
+        id: AgreementId,
+    ) -> DbResult<Option<ProducerAgreement>> {
+        let sql = format!(
+            "SELECT {AGREEMENT_COLUMNS} FROM producer_agreements
+             WHERE organization_id = $1 AND id = $2"
+        );
+        let row: Option<AgreementRow> = with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(org.as_str())
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(AgreementRow::agreement).transpose()
+    }
+
+    async fn list_producer_agreements(
+        &self,
+        org: &OrganizationId,
+        agency: Option<&AgencyId>,
+    ) -> DbResult<Vec<ProducerAgreement>> {
+        let sql = format!(
+            "SELECT {AGREEMENT_COLUMNS} FROM producer_agreements
+             WHERE organization_id = $1 AND ($2 IS NULL OR agency_id = $2)
+             ORDER BY executed_at DESC, id DESC"
+        );
+        let rows: Vec<AgreementRow> = with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(org.as_str())
+                .bind(agency.map(|a| a.as_str()))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(AgreementRow::agreement).collect()
+    }
+
+    async fn enqueue_outbox(
+        &self,
+        org: &OrganizationId,
+        outbox: &[OutboxEvent],
+    ) -> DbResult<Vec<Enqueued>> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let enqueued = write_outbox!(tx, org, outbox);
+            tx.commit().await?;
+            Ok(enqueued)
+        })
+    }
+}

@@ -874,8 +874,9 @@ pub trait RetentionStore: Send + Sync {
     /// Deletes delivered or failed events created strictly before `before`, with their
     /// attempts and payloads; pending events stay. Returns how many events.
     async fn prune_deliveries_before(&self, before: DateTime<Utc>) -> DbResult<u64>;
-    /// Deletes processed or failed inbound events received strictly before `before`, and
-    /// consumed compliance changes recorded before it. Returns how many inbound events.
+    /// Deletes processed or failed inbound events received strictly before `before`, consumed
+    /// compliance changes recorded before it, and OAuth states expired before it. Returns how
+    /// many inbound events.
     async fn prune_inbound_before(&self, before: DateTime<Utc>) -> DbResult<u64>;
 }
 

@@ -265,7 +265,6 @@ impl SqlStore {
         &self.db.pools
     }
 
-    #[allow(dead_code)] // used by the credential and webhook stores, next
     pub(crate) fn cipher(&self) -> &Cipher {
         &self.cipher
     }
@@ -301,7 +300,6 @@ pub(crate) fn plus(at: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
 }
 
 /// A page size clamped to `1..=100`, as SQL `LIMIT`.
-#[allow(dead_code)] // used by the record listings, next
 pub(crate) fn limit(requested: usize) -> i64 {
     requested.clamp(1, 100) as i64
 }

@@ -8,8 +8,9 @@ async fn the_store_passes_the_core_conformance_suite(db: &TestDb) {
     turris_core::store::conformance::run_all(&db.store()).await;
 }
 
-async fn the_store_passes_the_core_suite_through_a_trait_object(db: &TestDb) {
-    let store: std::sync::Arc<dyn turris_core::store::Store> = std::sync::Arc::new(db.store());
+async fn the_store_passes_the_core_suite_through_a_server_store_trait_object(db: &TestDb) {
+    let store: std::sync::Arc<dyn turris_server::store::ServerStore> =
+        std::sync::Arc::new(db.store());
     turris_core::store::conformance::records_are_isolated_per_organization(store.as_ref()).await;
 }
 
@@ -43,6 +44,6 @@ async fn empty_delivery_tables(store: &turris_server::store::SqlStore) {
 
 on_both_backends!(
     the_store_passes_the_core_conformance_suite,
-    the_store_passes_the_core_suite_through_a_trait_object,
+    the_store_passes_the_core_suite_through_a_server_store_trait_object,
     the_store_passes_the_delivery_conformance_suite,
 );
