@@ -88,6 +88,7 @@ struct DispatchInner {
     batch_window: Duration,
     secret: String,
     semaphore: Arc<Semaphore>,
+    concurrency: Mutex<usize>,
     http: reqwest::Client,
 }
 
@@ -184,6 +185,7 @@ impl Dispatcher {
                 batch_window,
                 secret,
                 semaphore: Arc::new(Semaphore::new(10)),
+                concurrency: Mutex::new(10),
                 http,
             }),
         }
@@ -203,6 +205,19 @@ impl Dispatcher {
     /// Changes the retry policy.
     pub(crate) fn set_retry(&self, retry: WebhookRetry) {
         *lock(&self.inner.retry) = retry;
+    }
+
+    /// How many batches may be in flight at once (the app's `maxConcurrentRequests`).
+    pub(crate) fn set_max_concurrent(&self, max: usize) {
+        let mut current = lock(&self.inner.concurrency);
+        let max = max.max(1);
+        if max > *current {
+            self.inner.semaphore.add_permits(max - *current);
+            *current = max;
+        } else {
+            // Only idle permits can be withdrawn now; busy ones come back later.
+            *current -= self.inner.semaphore.forget_permits(*current - max);
+        }
     }
 
     /// Changes the deliberate disorder of deliveries.

@@ -417,6 +417,9 @@ async fn put_settings(
             ));
         }
         world.webhooks.max_concurrent = t.max_concurrent_requests;
+        shared
+            .webhooks
+            .set_max_concurrent(t.max_concurrent_requests as usize);
     }
     Ok(axum::Json(world.webhooks.settings_json()).into_response())
 }

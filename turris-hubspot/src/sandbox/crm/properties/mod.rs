@@ -20,6 +20,8 @@ use crate::sandbox::state::{ObjectKind, Shared, iso};
 
 mod standard;
 
+pub(crate) use standard::standard;
+
 /// One enumeration option.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct PropertyOption {
@@ -190,8 +192,6 @@ pub(crate) fn numeric_value(kind: &str, raw: &str) -> Option<f64> {
         _ => raw.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
     }
 }
-
-pub(crate) use standard::standard;
 
 /// A request to create a custom property.
 #[derive(Debug, Deserialize)]
