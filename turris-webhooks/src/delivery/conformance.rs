@@ -68,6 +68,7 @@ where
     enqueue_with_a_duplicate_id_stores_nothing(&new_store().await).await;
     lease_due_hands_out_oldest_first_up_to_the_limit(&new_store().await).await;
     a_leased_event_is_not_handed_out_again_until_its_lease_expires(&new_store().await).await;
+    concurrent_leases_never_hand_out_the_same_event_twice(&new_store().await).await;
     a_failed_attempt_is_numbered_and_scheduled_for_retry(&new_store().await).await;
     a_delivered_event_is_never_leased_again_and_refuses_resend(&new_store().await).await;
     exhausted_events_are_failed_and_a_failed_resend_changes_nothing_else(&new_store().await).await;
@@ -153,6 +154,27 @@ pub async fn a_leased_event_is_not_handed_out_again_until_its_lease_expires(
     let again = store.lease_due(t(60), 10, LEASE).await.expect("lease");
     assert_eq!(again.len(), 1, "expired lease is handed out again");
     assert_ne!(again[0].lease.id, first[0].lease.id);
+}
+
+/// Two workers leasing at the same moment get disjoint sets of events.
+pub async fn concurrent_leases_never_hand_out_the_same_event_twice(store: &dyn DeliveryStore) {
+    let webhook = WebhookId::new();
+    let events: Vec<NewEvent> = (0..40).map(|i| new_event(webhook, t(i))).collect();
+    store.enqueue(events).await.expect("enqueue");
+    let (a, b) = futures::join!(
+        store.lease_due(t(100), 25, LEASE),
+        store.lease_due(t(100), 25, LEASE)
+    );
+    let mut ids: Vec<EventId> = a
+        .expect("lease")
+        .into_iter()
+        .chain(b.expect("lease"))
+        .map(|l| l.event.event_id)
+        .collect();
+    assert_eq!(ids.len(), 40, "25 + 15: every due event leased once");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40, "no event leased by both workers");
 }
 
 /// A failed attempt gets number 1 and the event waits for its retry time.

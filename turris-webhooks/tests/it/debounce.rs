@@ -402,3 +402,54 @@ fn the_latest_name_and_npn_of_an_entity_are_sent() {
         ("Acme Insurance", None)
     );
 }
+
+mod model {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use turris_webhooks::ComplianceStatus::{self, Compliant, NonCompliant, NotRequired, Pending};
+    use turris_webhooks::Debouncer;
+
+    use super::{change, t};
+
+    const STATUSES: [ComplianceStatus; 4] = [Compliant, NonCompliant, Pending, NotRequired];
+    const PAIRS: [(&str, &str); 3] = [("life", "TX"), ("life", "CA"), ("p&c", "TX")];
+
+    proptest! {
+        #[test]
+        fn the_payload_is_the_difference_between_window_start_and_end(
+            steps in proptest::collection::vec((0usize..3, 0usize..3, 0usize..4), 1..40),
+        ) {
+            let mut d = Debouncer::default();
+            // (entity, pair) -> (status at start, current status)
+            let mut model: BTreeMap<(usize, usize), (ComplianceStatus, ComplianceStatus)> = BTreeMap::new();
+            for (i, (entity, pair, status)) in (0i64..).zip(steps) {
+                let key = (entity, pair);
+                let before = model.get(&key).map_or(Compliant, |(_, now)| *now);
+                let after = STATUSES[status];
+                model.entry(key).or_insert((before, before)).1 = after;
+                d.record(change("org", &format!("agency_{entity}"), PAIRS[pair], before, after, i));
+            }
+            let mut expected: Vec<(String, &str, &str, ComplianceStatus, ComplianceStatus)> = model
+                .iter()
+                .filter(|(_, (start, end))| start != end)
+                .map(|((e, p), (start, end))| (format!("agency_{e}"), PAIRS[*p].0, PAIRS[*p].1, *start, *end))
+                .collect();
+            expected.sort();
+            let batches = d.flush_due(t(1_000));
+            let mut got: Vec<(String, &str, &str, ComplianceStatus, ComplianceStatus)> = Vec::new();
+            for b in &batches {
+                for e in &b.payload.entities {
+                    prop_assert!(!e.changes.is_empty(), "entities without changes are omitted");
+                    for c in &e.changes {
+                        let pair = PAIRS.iter().find(|p| p.0 == c.product && p.1 == c.state).unwrap();
+                        got.push((e.entity_id.clone(), pair.0, pair.1, c.previous_status, c.status));
+                    }
+                }
+            }
+            got.sort();
+            prop_assert_eq!(batches.len(), usize::from(!expected.is_empty()));
+            prop_assert_eq!(got, expected);
+        }
+    }
+}

@@ -296,3 +296,40 @@ async fn ip_literals_resolve_to_themselves_with_the_default_port() {
         vec!["8.8.8.8:443".parse().unwrap()]
     );
 }
+
+mod properties {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use proptest::prelude::*;
+    use turris_webhooks::{UrlError, UrlPolicy, WebhookUrl, non_public_reason};
+
+    proptest! {
+        #[test]
+        fn every_ipv4_form_of_an_address_gets_the_same_verdict(raw in any::<u32>()) {
+            let ip = Ipv4Addr::from(raw);
+            let expected = match non_public_reason(IpAddr::V4(ip)) {
+                Some(reason) => Err(UrlError::ForbiddenAddress { ip: IpAddr::V4(ip), reason }),
+                None => Ok(format!("https://{ip}/")),
+            };
+            let [a, b, c, d] = ip.octets();
+            for form in [
+                format!("https://{ip}/"),
+                format!("https://{raw}/"),
+                format!("https://{raw:#x}/"),
+                format!("https://0{raw:o}/"),
+                format!("https://{a:#x}.{b:#x}.{c:#x}.{d:#x}/"),
+                format!("https://0{a:o}.0{b:o}.0{c:o}.0{d:o}/"),
+                format!("https://[::ffff:{ip}]/"),
+            ] {
+                let got = WebhookUrl::parse(&form, &UrlPolicy::strict()).map(|u| u.to_string());
+                match (&expected, got) {
+                    (Ok(_), Ok(_)) => {}
+                    (Err(UrlError::ForbiddenAddress { reason, .. }), Err(UrlError::ForbiddenAddress { reason: got, .. })) => {
+                        prop_assert_eq!(*reason, got, "{}", form);
+                    }
+                    (expected, got) => prop_assert!(false, "{}: expected {:?}, got {:?}", form, expected, got),
+                }
+            }
+        }
+    }
+}
