@@ -184,17 +184,22 @@ impl Dispatcher {
     /// [`StoreError::AlreadyDelivered`] (answer 409) when it already succeeded. A failed
     /// resend leaves the automatic schedule as it was and schedules nothing.
     pub async fn resend(&self, event_id: EventId) -> Result<Attempt, StoreError> {
+        self.start_resend(event_id).await?.run().await
+    }
+
+    /// The first half of [`Dispatcher::resend`]: takes the resend lease, so every refusal
+    /// (delivered, unknown, attempt in progress) is known before answering the request, and
+    /// returns a [`PendingResend`] to run, e.g. in a spawned task ("resend is in progress").
+    /// If it is never run, the lease expires and nothing else changes.
+    pub async fn start_resend(&self, event_id: EventId) -> Result<PendingResend, StoreError> {
         let leased = self
             .store
             .lease_for_resend(event_id, self.clock.now(), self.config.lease_for)
             .await?;
-        let (report, _) = self.send(&leased).await?;
-        let next = if report.success {
-            NextStep::Delivered
-        } else {
-            NextStep::Unchanged
-        };
-        self.record(&leased, &report, next).await
+        Ok(PendingResend {
+            dispatcher: self.clone(),
+            leased,
+        })
     }
 
     async fn deliver_scheduled(&self, leased: LeasedDelivery) -> Result<Attempt, StoreError> {
@@ -269,6 +274,32 @@ impl Dispatcher {
                 Ok((report, EndpointState::Deleted))
             }
         }
+    }
+}
+
+/// A resend whose lease is taken; [`PendingResend::run`] makes the attempt.
+#[derive(Debug)]
+#[must_use = "a pending resend does nothing until it is run"]
+pub struct PendingResend {
+    dispatcher: Dispatcher,
+    leased: LeasedDelivery,
+}
+
+impl PendingResend {
+    /// The event being resent.
+    pub fn event_id(&self) -> EventId {
+        self.leased.event.event_id
+    }
+
+    /// Makes the attempt and records it (delivered on success, nothing else changed on failure).
+    pub async fn run(self) -> Result<Attempt, StoreError> {
+        let (report, _) = self.dispatcher.send(&self.leased).await?;
+        let next = if report.success {
+            NextStep::Delivered
+        } else {
+            NextStep::Unchanged
+        };
+        self.dispatcher.record(&self.leased, &report, next).await
     }
 }
 

@@ -15,7 +15,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use dispatcher::{Dispatcher, DispatcherConfig, Endpoint, EndpointDirectory, StaticEndpoints};
+pub use dispatcher::{
+    Dispatcher, DispatcherConfig, Endpoint, EndpointDirectory, PendingResend, StaticEndpoints,
+};
 pub use engine::{DeliveryConfig, DeliveryEngine, DeliveryRequest, EngineError, parse_retry_after};
 pub use memory::InMemoryDeliveryStore;
 pub use retry::RetryPolicy;

@@ -555,3 +555,31 @@ async fn run_until_delivers_in_the_background_and_stops_on_shutdown() {
     worker.await.unwrap();
     assert_eq!(rx.log.all().len(), 1);
 }
+
+#[tokio::test]
+async fn a_resend_can_be_accepted_first_and_run_in_the_background() {
+    let rx = receiver::spawn().await;
+    let s = setup(no_jitter(&[0]), 2);
+    let webhook = WebhookId::new();
+    s.point(webhook, rx.url("/fail"));
+    let event = s.enqueue(webhook).await;
+    s.dispatcher.run_once().await.unwrap();
+    s.point(webhook, rx.url("/ok"));
+
+    let pending = s.dispatcher.start_resend(event).await.unwrap();
+    assert_eq!(pending.event_id(), event);
+    // While it is pending, a second resend is refused: an attempt is in progress.
+    assert_eq!(
+        s.dispatcher.start_resend(event).await.map(|p| p.event_id()),
+        Err(StoreError::Busy)
+    );
+    let attempt = tokio::spawn(pending.run()).await.unwrap().unwrap();
+    assert_eq!(
+        (attempt.number, attempt.kind, attempt.success),
+        (2, AttemptKind::Resend, true)
+    );
+    assert_eq!(
+        s.dispatcher.start_resend(event).await.map(|p| p.event_id()),
+        Err(StoreError::AlreadyDelivered)
+    );
+}
