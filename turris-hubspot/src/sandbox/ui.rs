@@ -107,7 +107,7 @@ async fn home(State(shared): State<Arc<Shared>>) -> Response {
         );
     }
     body.push_str("</table>");
-    page("HubSpot sandbox", &body)
+    page("Overview", &body)
 }
 
 fn summary(kind: ObjectKind, r: &Record) -> String {
