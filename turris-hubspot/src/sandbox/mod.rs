@@ -70,7 +70,8 @@
 //! `PUT /_sandbox/objects/{object}/{id}/associations/{to}/{toId}`, `GET /_sandbox/lists`,
 //! `GET /_sandbox/stats`, `POST /_sandbox/stats/reset`, `POST /_sandbox/uninstall`,
 //! `POST /_sandbox/expire-tokens`, `POST /_sandbox/tokens`, `POST, DELETE /_sandbox/faults`,
-//! `PUT /_sandbox/latency`, `PUT /_sandbox/rate-limits`, `POST /_sandbox/webhooks/subscriptions`,
+//! `PUT /_sandbox/latency`, `PUT /_sandbox/rate-limits`, `PUT /_sandbox/search-lag`
+//! (`{"lagging": true}`), `POST /_sandbox/search-index/refresh`, `POST /_sandbox/webhooks/subscriptions`,
 //! `PUT /_sandbox/webhooks/target`, `POST /_sandbox/webhooks/flush`,
 //! `GET /_sandbox/webhooks/attempts`. Each takes `?portalId=` (default: the default portal).
 //! `GET /_sandbox/ui` is a small HTML page over the default portal for people: browse, create,

@@ -428,8 +428,7 @@ pub(crate) fn run(portal: &Portal, kind: ObjectKind, req: &SearchRequest) -> Api
         .map(str::trim)
         .filter(|q| !q.is_empty());
     let mut hits: Vec<&StoredRecord> = portal
-        .store(kind)
-        .live
+        .searchable(kind)
         .values()
         .filter(|r| groups.is_empty() || groups.iter().any(|g| g.iter().all(|f| f.matches(r))))
         .filter(|r| query.is_none_or(|q| matches_query(kind, r, q)))

@@ -278,6 +278,8 @@ pub(crate) struct Portal {
     pub(crate) lists: BTreeMap<u64, List>,
     pub(crate) next_object_id: u64,
     pub(crate) next_list_id: u64,
+    /// When set, search reads this copy instead of the live records (a lagging index).
+    pub(crate) search_index: Option<[BTreeMap<u64, StoredRecord>; 3]>,
 }
 
 impl Portal {
@@ -292,6 +294,7 @@ impl Portal {
             lists: BTreeMap::new(),
             next_object_id: 1001,
             next_list_id: 1,
+            search_index: None,
         }
     }
 
@@ -313,6 +316,21 @@ impl Portal {
     /// The property catalog of `kind`, mutable.
     pub(crate) fn props_mut(&mut self, kind: ObjectKind) -> &mut BTreeMap<String, PropertyDef> {
         &mut self.properties[kind.index()]
+    }
+
+    /// The records search sees: the lagging index when there is one, else the live records.
+    pub(crate) fn searchable(&self, kind: ObjectKind) -> &BTreeMap<u64, StoredRecord> {
+        match &self.search_index {
+            Some(index) => &index[kind.index()],
+            None => &self.store(kind).live,
+        }
+    }
+
+    /// Copies the live records into the search index (when search lags).
+    pub(crate) fn refresh_search_index(&mut self) {
+        if self.search_index.is_some() {
+            self.search_index = Some(ObjectKind::ALL.map(|k| self.store(k).live.clone()));
+        }
     }
 
     /// A live record.

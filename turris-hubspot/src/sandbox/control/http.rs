@@ -405,6 +405,29 @@ async fn tokens(State(shared): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Api
     .into_response())
 }
 
+#[derive(Deserialize)]
+struct LagBody {
+    lagging: bool,
+}
+
+async fn set_search_lag(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let b: LagBody = parse_json(&body)?;
+    control_for(&shared, q.as_deref())?.set_search_lag(b.lagging);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn refresh_search_index(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    control_for(&shared, q.as_deref())?.refresh_search_index();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 /// `/_sandbox/...`.
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
@@ -434,6 +457,8 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/_sandbox/tokens", post(tokens))
         .route("/_sandbox/faults", post(add_fault).delete(clear_faults))
         .route("/_sandbox/latency", put(set_latency))
+        .route("/_sandbox/search-lag", put(set_search_lag))
+        .route("/_sandbox/search-index/refresh", post(refresh_search_index))
         .route("/_sandbox/rate-limits", put(set_limits))
         .route("/_sandbox/webhooks/subscriptions", post(subscribe))
         .route("/_sandbox/webhooks/target", put(set_target))

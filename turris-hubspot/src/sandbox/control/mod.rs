@@ -345,6 +345,28 @@ impl Control {
         Ok(())
     }
 
+    /// Makes search lag behind writes, as HubSpot's index does: from now on search answers from
+    /// a copy of the records taken now and at each [`Control::refresh_search_index`], so a record
+    /// just written is not found yet. `false` goes back to searching the live records.
+    pub fn set_search_lag(&self, lagging: bool) {
+        let mut world = self.shared.world();
+        if let Ok(portal) = world.portal_mut(self.portal) {
+            portal.search_index = None;
+            if lagging {
+                portal.search_index = Some(Default::default());
+                portal.refresh_search_index();
+            }
+        }
+    }
+
+    /// Lets a lagging search index catch up with every write so far.
+    pub fn refresh_search_index(&self) {
+        let mut world = self.shared.world();
+        if let Ok(portal) = world.portal_mut(self.portal) {
+            portal.refresh_search_index();
+        }
+    }
+
     /// Uninstalls the app from the portal: its tokens stop working, refreshes answer
     /// `BAD_REFRESH_TOKEN`, and webhooks stop.
     pub fn uninstall_app(&self) {
