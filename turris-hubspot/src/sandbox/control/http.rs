@@ -428,6 +428,23 @@ async fn refresh_search_index(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[derive(Deserialize)]
+struct ChaosBody {
+    #[serde(default)]
+    duplicate: bool,
+    #[serde(default)]
+    reverse: bool,
+}
+
+async fn set_chaos(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
+    let b: ChaosBody = parse_json(&body)?;
+    shared.webhooks.set_chaos(crate::sandbox::WebhookChaos {
+        duplicate: b.duplicate,
+        reverse: b.reverse,
+    });
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 /// `/_sandbox/...`.
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
@@ -463,5 +480,6 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/_sandbox/webhooks/subscriptions", post(subscribe))
         .route("/_sandbox/webhooks/target", put(set_target))
         .route("/_sandbox/webhooks/flush", post(flush))
+        .route("/_sandbox/webhooks/chaos", put(set_chaos))
         .route("/_sandbox/webhooks/attempts", get(attempts))
 }
