@@ -1,6 +1,17 @@
-//! The `turris-server` binary. Not built yet: see the open issues.
+//! The `turris-server` binary: parse the config, then serve, migrate or mint a token.
 
-fn main() {
-    eprintln!("turris-server is not built yet");
-    std::process::exit(2);
+use clap::Parser;
+use turris_server::config::Cli;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    turris_server::cli::init_tracing(&cli.config.log);
+    match turris_server::cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,372 @@
+//! Startup: [`AppState`], [`router`], and [`Application`] with `build` and `run`.
+//!
+//! `main.rs` parses the config, calls [`Application::build`] and [`Application::run`]; tests
+//! build on `127.0.0.1:0` and run with their own shutdown signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use turris_hubspot::RateLimiter;
+use turris_hubspot::auth::{OAuthClient, OAuthConfig, Secret};
+use turris_webhooks::UrlPolicy;
+use turris_webhooks::delivery::{DeliveryConfig, DeliveryEngine};
+
+use crate::config::{Config, ConfigError};
+use crate::crypto::EncryptionKey;
+use crate::error::ApiError;
+use crate::store::{Database, ServerStore, SqlStore};
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn ServerStore>,
+    database: Database,
+    config: Config,
+    http: reqwest::Client,
+    oauth: Option<OAuthClient>,
+    hubspot_limiter: RateLimiter,
+    url_policy: UrlPolicy,
+    delivery: DeliveryEngine,
+    background: Background,
+}
+
+/// Tasks started by requests (a resend's delivery) that shutdown waits for.
+#[derive(Default)]
+struct Background {
+    running: AtomicUsize,
+    idle: Notify,
+}
+
+impl AppState {
+    /// State over an open, migrated database.
+    pub fn new(database: Database, config: Config) -> Result<Self, StartupError> {
+        let key = EncryptionKey::parse(config.require_encryption_key()?)
+            .map_err(|e| ConfigError::InvalidEncryptionKey(e.to_string()))?;
+        let store = server_store(database.clone(), &key);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .map_err(|e| StartupError::Config(ConfigError::Invalid(format!("http client: {e}"))))?;
+        let oauth = match (&config.hubspot.client_id, &config.hubspot.client_secret) {
+            (Some(id), Some(secret)) => {
+                let mut oauth_config = OAuthConfig::new(
+                    id.clone(),
+                    Secret::new(secret.clone()),
+                    config.redirect_url(),
+                );
+                oauth_config.api_base = config.hubspot.api_base.clone();
+                oauth_config.authorize_base = config.hubspot.authorize_base.clone();
+                Some(OAuthClient::new(oauth_config, http.clone()).map_err(|e| {
+                    StartupError::Config(ConfigError::Invalid(format!("hubspot oauth: {e}")))
+                })?)
+            }
+            _ => None,
+        };
+        let url_policy = if config.webhook_allow_loopback {
+            UrlPolicy::default().with_insecure_loopback()
+        } else {
+            UrlPolicy::default()
+        };
+        let delivery = DeliveryEngine::new(DeliveryConfig {
+            url_policy: url_policy.clone(),
+            ..DeliveryConfig::default()
+        })
+        .map_err(|e| StartupError::Config(ConfigError::Invalid(format!("delivery engine: {e}"))))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                delivery,
+                background: Background::default(),
+                store,
+                database,
+                config,
+                http,
+                oauth,
+                hubspot_limiter: RateLimiter::default(),
+                url_policy,
+            }),
+        })
+    }
+
+    /// Every storage trait, scoped by organization.
+    pub fn db(&self) -> &dyn ServerStore {
+        &*self.inner.store
+    }
+
+    /// The store, shareable with workers.
+    pub fn store(&self) -> Arc<dyn ServerStore> {
+        self.inner.store.clone()
+    }
+
+    /// The database handle (readiness, shutdown).
+    pub fn database(&self) -> &Database {
+        &self.inner.database
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The process-wide HTTP client.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// The HubSpot OAuth client, when the app's credentials are configured.
+    pub fn oauth(&self) -> Option<&OAuthClient> {
+        self.inner.oauth.as_ref()
+    }
+
+    /// The process-wide HubSpot rate limiter (per portal).
+    pub fn hubspot_limiter(&self) -> &RateLimiter {
+        &self.inner.hubspot_limiter
+    }
+
+    /// What webhook URLs may point at.
+    pub fn url_policy(&self) -> &UrlPolicy {
+        &self.inner.url_policy
+    }
+
+    /// The webhook delivery engine.
+    pub fn delivery(&self) -> &DeliveryEngine {
+        &self.inner.delivery
+    }
+
+    /// Runs `task` in the background; [`AppState::background_idle`] waits for it.
+    pub fn spawn_background(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let state = self.clone();
+        state
+            .inner
+            .background
+            .running
+            .fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(async move {
+            task.await;
+            if state
+                .inner
+                .background
+                .running
+                .fetch_sub(1, Ordering::SeqCst)
+                == 1
+            {
+                state.inner.background.idle.notify_waiters();
+            }
+        });
+    }
+
+    /// Waits until no background task runs.
+    pub async fn background_idle(&self) {
+        loop {
+            let notified = self.inner.background.idle.notified();
+            if self.inner.background.running.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.inner.database.ping().await.map_err(Into::into)
+    }
+}
+
+/// The whole HTTP application: every area's routes, the fallback and the middleware.
+pub fn router(state: AppState) -> Router {
+    let config = state.config().clone();
+    crate::http::api()
+        .into_router()
+        .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) })
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(RequestBodyLimitLayer::new(config.body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout(),
+        ))
+        // Outside the limit and timeout layers, so their bare answers get the error shape.
+        .layer(middleware::from_fn(shape_errors))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    // The path only: query strings can carry OAuth codes and states.
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = %request_id,
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                .on_failure(DefaultOnFailure::new().level(Level::WARN)),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Gives bare error responses (404 route, 405 method, 408 timeout, 413 body) the error shape.
+async fn shape_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let allow = response.headers().get(header::ALLOW).cloned();
+        let mut shaped = ApiError::from_status(status).into_response();
+        if let Some(allow) = allow {
+            shaped.headers_mut().insert(header::ALLOW, allow);
+        }
+        return shaped;
+    }
+    response
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A configuration problem.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Database(String),
+    /// Serving failed.
+    #[error("server failed: {0}")]
+    Serve(#[source] std::io::Error),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Every storage trait over `database`, secrets sealed with `key`.
+pub fn server_store(database: Database, key: &EncryptionKey) -> Arc<dyn ServerStore> {
+    Arc::new(SqlStore::new(database, key))
+}
+
+/// Opens (creating the SQLite folder when needed) and migrates the database.
+pub async fn open_database(config: &Config) -> Result<Database, StartupError> {
+    if let Some(dir) = config.sqlite_parent_dir() {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| StartupError::Database(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let db = Database::connect(&config.database_url)
+        .await
+        .map_err(|e| StartupError::Database(crate::error::ErrorChain(&e).to_string()))?;
+    db.migrate()
+        .await
+        .map_err(|e| StartupError::Database(crate::error::ErrorChain(&e).to_string()))?;
+    Ok(db)
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Checks the config, opens and migrates the database, and binds the listen address.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let key = config.require_encryption_key()?;
+        EncryptionKey::parse(key).map_err(|e| ConfigError::InvalidEncryptionKey(e.to_string()))?;
+        let db = open_database(&config).await?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let state = AppState::new(db, config)?;
+        Ok(Self { listener, state })
+    }
+
+    /// The bound address (with the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The state the handlers share.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let database = self.state.database().clone();
+        let app = router(self.state);
+        tracing::info!(addr = %self.listener.local_addr()?, "listening");
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        state.background_idle().await;
+        database.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received, finishing in-flight requests");
+}

@@ -1,0 +1,108 @@
+//! What each subcommand does: `serve` (default), `migrate`, `token create`.
+
+use chrono::Utc;
+use turris_core::ids::OrganizationId;
+use turris_core::permissions::{Role, SubscriptionState};
+
+use crate::app::{Application, StartupError, open_database, server_store};
+use crate::config::{Cli, Command, Config, ConfigError, TokenCommand, TokenCreate};
+use crate::crypto::{ApiToken, EncryptionKey};
+use crate::store::{NewApiToken, NewUser};
+
+/// Logs to stderr with `filter` (tracing's `EnvFilter` syntax).
+pub fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs the command line.
+pub async fn run(cli: Cli) -> Result<(), StartupError> {
+    match cli.command {
+        None | Some(Command::Serve) => {
+            let app = Application::build(cli.config).await?;
+            app.run().await.map_err(StartupError::Serve)
+        }
+        Some(Command::Migrate) => {
+            open_database(&cli.config).await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Some(Command::Token(TokenCommand::Create(args))) => {
+            let token = create_token(&cli.config, &args).await?;
+            println!("{}", token.expose());
+            eprintln!(
+                "token for user {} ({}) in organization {}; it is shown only once",
+                args.user, args.role, args.organization
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Mints a token, creating the organization (active subscription), the user (by email) and
+/// the `admin` role when they do not exist yet.
+pub async fn create_token(config: &Config, args: &TokenCreate) -> Result<ApiToken, StartupError> {
+    let key = EncryptionKey::parse(config.require_encryption_key()?)
+        .map_err(|e| ConfigError::InvalidEncryptionKey(e.to_string()))?;
+    let db = open_database(config).await?;
+    let store = server_store(db, &key);
+    let fail = |e: crate::store::DbError| StartupError::Database(e.to_string());
+    let org = OrganizationId::parse(&args.organization)
+        .map_err(|e| ConfigError::Invalid(format!("--organization: {e}")))?;
+    let now = Utc::now();
+    if store.organization(&org).await.map_err(fail)?.is_none() {
+        store
+            .create_organization(&org, &args.organization, SubscriptionState::Active, now)
+            .await
+            .map_err(fail)?;
+    }
+    let roles = store.list_roles(&org).await.map_err(fail)?;
+    let role = match roles.into_iter().find(|r| r.role.name == args.role) {
+        Some(role) => role,
+        None if args.role == "admin" => store
+            .create_role(&org, &Role::admin(), now)
+            .await
+            .map_err(fail)?,
+        None => {
+            return Err(ConfigError::Invalid(format!(
+                "organization {org} has no role {:?}; create it with the admin API",
+                args.role
+            ))
+            .into());
+        }
+    };
+    let users = store.list_users(&org).await.map_err(fail)?;
+    let user = match users.into_iter().find(|u| u.email == args.user) {
+        Some(user) => user,
+        None => store
+            .create_user(
+                &org,
+                &NewUser {
+                    email: args.user.clone(),
+                    name: args.user.clone(),
+                },
+                now,
+            )
+            .await
+            .map_err(fail)?,
+    };
+    let token = ApiToken::generate().map_err(|e| StartupError::Database(e.to_string()))?;
+    store
+        .create_api_token(
+            &org,
+            &NewApiToken {
+                hash: token.hash(),
+                user: user.id,
+                role: role.id,
+                label: args.name.clone(),
+            },
+            now,
+        )
+        .await
+        .map_err(fail)?;
+    Ok(token)
+}

@@ -1,0 +1,378 @@
+//! Command line and configuration: every setting is a flag and a `TURRIS_*` environment
+//! variable; doc comments are the `--help` text.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The Turris integrations reference server: the settings API, HubSpot sync and webhook
+/// delivery on SQLite or PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "turris-server", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default). Applies pending migrations first.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint an API token for a user of an organization with a role; prints it once.
+    Create(TokenCreate),
+}
+
+/// `token create`.
+#[derive(Debug, Clone, Args)]
+pub struct TokenCreate {
+    /// The organization id (created, with an active subscription, when it does not exist).
+    #[arg(long)]
+    pub organization: String,
+    /// The user's email (the user is created when it does not exist).
+    #[arg(long)]
+    pub user: String,
+    /// The role name; `admin` (every permission) is created on demand.
+    #[arg(long, default_value = "admin")]
+    pub role: String,
+    /// A label for the token.
+    #[arg(long, default_value = "cli")]
+    pub name: String,
+}
+
+/// Server settings.
+#[derive(Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "TURRIS_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: SocketAddr,
+
+    /// Database URL: `sqlite://path/to/file.db?mode=rwc` (created when missing) or
+    /// `postgres://user@host/db`.
+    #[arg(
+        long,
+        env = "TURRIS_DATABASE_URL",
+        default_value = "sqlite://data/turris.db?mode=rwc",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Key that encrypts OAuth tokens and webhook secrets at rest (AES-256-GCM): 32 bytes as
+    /// 64 hex characters. Required by `serve`.
+    #[arg(
+        long,
+        env = "TURRIS_ENCRYPTION_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub encryption_key: Option<String>,
+
+    /// Bootstrap admin token guarding `/api/v1/admin/...` (admin endpoints are off without it).
+    #[arg(
+        long,
+        env = "TURRIS_ADMIN_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub admin_token: Option<String>,
+
+    /// Public base URL of this server, as browsers and HubSpot reach it.
+    #[arg(
+        long,
+        env = "TURRIS_PUBLIC_BASE_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub public_base_url: String,
+
+    /// HubSpot settings.
+    #[command(flatten)]
+    pub hubspot: HubSpotConfig,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "TURRIS_BODY_LIMIT", default_value_t = 1024 * 1024, global = true)]
+    pub body_limit: usize,
+
+    /// Time limit of one request, in seconds.
+    #[arg(
+        long,
+        env = "TURRIS_REQUEST_TIMEOUT",
+        default_value_t = 30,
+        global = true
+    )]
+    pub request_timeout_secs: u64,
+
+    /// Accept webhook URLs on loopback over plain http (demos and tests only).
+    #[arg(long, env = "TURRIS_WEBHOOK_ALLOW_LOOPBACK", global = true)]
+    pub webhook_allow_loopback: bool,
+
+    /// Log filter (tracing's `EnvFilter` syntax).
+    #[arg(
+        long,
+        env = "TURRIS_LOG",
+        default_value = "info,turris_server=info,sqlx=warn",
+        global = true
+    )]
+    pub log: String,
+}
+
+/// The HubSpot app this server acts as.
+#[derive(Clone, Args)]
+pub struct HubSpotConfig {
+    /// The public app's client id (OAuth connect is off without it).
+    #[arg(
+        long = "hubspot-client-id",
+        env = "TURRIS_HUBSPOT_CLIENT_ID",
+        global = true
+    )]
+    pub client_id: Option<String>,
+
+    /// The public app's client secret (also verifies HubSpot's webhook signatures).
+    #[arg(
+        long = "hubspot-client-secret",
+        env = "TURRIS_HUBSPOT_CLIENT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub client_secret: Option<String>,
+
+    /// The public app's id.
+    #[arg(long = "hubspot-app-id", env = "TURRIS_HUBSPOT_APP_ID", global = true)]
+    pub app_id: Option<u64>,
+
+    /// OAuth redirect URL registered with the app (default: the public base URL +
+    /// `/api/v1/integrations/hubspot/callback`).
+    #[arg(
+        long = "hubspot-redirect-url",
+        env = "TURRIS_HUBSPOT_REDIRECT_URL",
+        global = true
+    )]
+    pub redirect_url: Option<String>,
+
+    /// HubSpot API base URL (point it at the sandbox for tests and the demo).
+    #[arg(
+        long = "hubspot-api-base",
+        env = "TURRIS_HUBSPOT_API_BASE",
+        default_value = "https://api.hubapi.com",
+        global = true
+    )]
+    pub api_base: String,
+
+    /// HubSpot authorize page base URL.
+    #[arg(
+        long = "hubspot-authorize-base",
+        env = "TURRIS_HUBSPOT_AUTHORIZE_BASE",
+        default_value = "https://app.hubspot.com",
+        global = true
+    )]
+    pub authorize_base: String,
+}
+
+impl Config {
+    /// Settings for a local server on `listen` with the given database, every other value at
+    /// its default (tests and the demo start from here).
+    pub fn local(listen: SocketAddr, database_url: impl Into<String>) -> Self {
+        let cli = Cli::parse_from(["turris-server"]);
+        Self {
+            listen,
+            database_url: database_url.into(),
+            ..cli.config
+        }
+    }
+
+    /// The request time limit.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// The OAuth redirect URL.
+    pub fn redirect_url(&self) -> String {
+        self.hubspot.redirect_url.clone().unwrap_or_else(|| {
+            format!(
+                "{}/api/v1/integrations/hubspot/callback",
+                self.public_base_url.trim_end_matches('/')
+            )
+        })
+    }
+
+    /// The encryption key, or the error `serve` reports when it is missing.
+    pub fn require_encryption_key(&self) -> Result<&str, ConfigError> {
+        self.encryption_key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .ok_or(ConfigError::MissingEncryptionKey)
+    }
+
+    /// For SQLite URLs, the folder that must exist before the database file is created.
+    pub fn sqlite_parent_dir(&self) -> Option<PathBuf> {
+        let path = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.database_url.strip_prefix("sqlite:"))?;
+        let path = path.split('?').next().unwrap_or(path);
+        if path.is_empty() || path == ":memory:" {
+            return None;
+        }
+        PathBuf::from(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(PathBuf::from)
+    }
+}
+
+/// A configuration problem, reported before anything starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `serve` needs the encryption key.
+    #[error(
+        "missing encryption key: set TURRIS_ENCRYPTION_KEY (or --encryption-key) to 64 hex characters (32 random bytes), e.g. the output of `openssl rand -hex 32`"
+    )]
+    MissingEncryptionKey,
+    /// The encryption key does not parse.
+    #[error("invalid encryption key: {0}")]
+    InvalidEncryptionKey(String),
+    /// Anything else.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field(
+                "encryption_key",
+                &self.encryption_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("public_base_url", &self.public_base_url)
+            .field("hubspot", &self.hubspot)
+            .field("body_limit", &self.body_limit)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("webhook_allow_loopback", &self.webhook_allow_loopback)
+            .finish()
+    }
+}
+
+impl fmt::Debug for HubSpotConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HubSpotConfig")
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("app_id", &self.app_id)
+            .field("redirect_url", &self.redirect_url)
+            .field("api_base", &self.api_base)
+            .field("authorize_base", &self.authorize_base)
+            .finish()
+    }
+}
+
+/// A database URL without its password, for logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("redacted"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_is_the_default_and_flags_parse_anywhere() {
+        let cli = Cli::parse_from(["turris-server", "--listen", "0.0.0.0:9000"]);
+        assert!(cli.command.is_none());
+        assert_eq!(cli.config.listen.port(), 9000);
+        let cli = Cli::parse_from(["turris-server", "serve", "--database-url", "postgres://x/y"]);
+        assert!(matches!(cli.command, Some(Command::Serve)));
+        assert_eq!(cli.config.database_url, "postgres://x/y");
+        let cli = Cli::parse_from([
+            "turris-server",
+            "token",
+            "create",
+            "--organization",
+            "acme",
+            "--user",
+            "ada",
+        ]);
+        match cli.command {
+            Some(Command::Token(TokenCommand::Create(t))) => {
+                assert_eq!(
+                    (t.organization.as_str(), t.role.as_str()),
+                    ("acme", "admin")
+                )
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn debug_output_redacts_secrets() {
+        let mut config = Config::local("127.0.0.1:0".parse().unwrap(), "postgres://u:pw1@h/db");
+        config.encryption_key = Some("k3y".repeat(10));
+        config.admin_token = Some("adm1n-t0ken".into());
+        config.hubspot.client_secret = Some("cl1ent-s3cret".into());
+        let debug = format!("{config:?}");
+        for secret in ["k3yk3y", "adm1n-t0ken", "cl1ent-s3cret", "pw1"] {
+            assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+        }
+    }
+
+    #[test]
+    fn a_missing_encryption_key_is_a_clear_error() {
+        let config = Config::local("127.0.0.1:0".parse().unwrap(), "sqlite::memory:");
+        let error = config.require_encryption_key().unwrap_err().to_string();
+        assert!(error.contains("TURRIS_ENCRYPTION_KEY"), "{error}");
+    }
+
+    #[test]
+    fn sqlite_files_get_their_folder_created() {
+        let config = Config::local(
+            "127.0.0.1:0".parse().unwrap(),
+            "sqlite://data/turris.db?mode=rwc",
+        );
+        assert_eq!(config.sqlite_parent_dir(), Some(PathBuf::from("data")));
+        let config = Config::local("127.0.0.1:0".parse().unwrap(), "postgres://h/db");
+        assert_eq!(config.sqlite_parent_dir(), None);
+    }
+}
