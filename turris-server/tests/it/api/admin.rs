@@ -1,0 +1,159 @@
+//! `/api/v1/admin`: organizations, roles, users and tokens behind the bootstrap admin token.
+
+use reqwest::Method;
+use serde_json::json;
+
+api_test!(
+    async fn admin_endpoints_need_the_bootstrap_admin_token(app) {
+        app.call(Method::GET, "/api/v1/admin/organizations", None, None)
+            .await
+            .expect_error(401, "unauthorized");
+        app.call(Method::GET, "/api/v1/admin/organizations", Some("wrong"), None)
+            .await
+            .expect_error(401, "unauthorized");
+        // An organization's own token is not the admin token.
+        app.call(Method::GET, "/api/v1/admin/organizations", Some(&app.token), None)
+            .await
+            .expect_error(401, "unauthorized");
+        app.admin(Method::GET, "/api/v1/admin/organizations", None)
+            .await
+            .expect(200);
+    }
+);
+
+api_test!(
+    async fn organizations_are_created_listed_and_their_subscription_toggled(app) {
+        let created = app
+            .admin(Method::POST, "/api/v1/admin/organizations", Some(json!({"id": "acme", "name": "Acme"})))
+            .await
+            .expect(201);
+        assert_eq!(created.body["subscription_active"], true);
+        app.admin(Method::POST, "/api/v1/admin/organizations", Some(json!({"id": "acme", "name": "Again"})))
+            .await
+            .expect_error(409, "already_exists");
+        let invalid = app
+            .admin(Method::POST, "/api/v1/admin/organizations", Some(json!({"id": "has space", "name": " "})))
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(invalid.paths(), ["id", "name"]);
+        let list = app.admin(Method::GET, "/api/v1/admin/organizations", None).await.expect(200);
+        assert!(list.body.as_array().unwrap().iter().any(|o| o["id"] == "acme"));
+        let off = app
+            .admin(Method::PUT, "/api/v1/admin/organizations/acme/subscription", Some(json!({"active": false})))
+            .await
+            .expect(200);
+        assert_eq!(off.body["subscription_active"], false);
+        app.admin(Method::GET, "/api/v1/admin/organizations/acme", None)
+            .await
+            .expect(200);
+        app.admin(Method::GET, "/api/v1/admin/organizations/nobody", None)
+            .await
+            .expect_error(404, "not_found");
+        app.admin(Method::PUT, "/api/v1/admin/organizations/nobody/subscription", Some(json!({"active": true})))
+            .await
+            .expect_error(404, "not_found");
+    }
+);
+
+api_test!(
+    async fn roles_users_and_tokens_are_validated_and_tokens_are_shown_once(app) {
+        let org = &app.org;
+        let bad_role = app
+            .admin(
+                Method::POST,
+                &format!("/api/v1/admin/organizations/{org}/roles"),
+                Some(json!({"name": "", "grants": ["webhooks:read", "billing:read"]})),
+            )
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(bad_role.paths(), ["name", "grants[1]"]);
+        let role = app
+            .admin(
+                Method::POST,
+                &format!("/api/v1/admin/organizations/{org}/roles"),
+                Some(json!({"name": "viewer", "grants": ["webhooks:read"]})),
+            )
+            .await
+            .expect(201);
+        assert_eq!(role.body["grants"], json!(["webhooks:read"]));
+        app.admin(
+            Method::POST,
+            &format!("/api/v1/admin/organizations/{org}/roles"),
+            Some(json!({"name": "viewer", "grants": []})),
+        )
+        .await
+        .expect_error(409, "already_exists");
+        let user = app
+            .admin(
+                Method::POST,
+                &format!("/api/v1/admin/organizations/{org}/users"),
+                Some(json!({"email": "viewer@example.com", "name": "Vi"})),
+            )
+            .await
+            .expect(201);
+        app.admin(
+            Method::POST,
+            &format!("/api/v1/admin/organizations/{org}/users"),
+            Some(json!({"email": "viewer@example.com", "name": "Vi"})),
+        )
+        .await
+        .expect_error(409, "already_exists");
+        app.admin(
+            Method::POST,
+            &format!("/api/v1/admin/organizations/{org}/users"),
+            Some(json!({"email": "not-an-email", "name": "Vi"})),
+        )
+        .await
+        .expect_error(422, "validation_failed");
+        let unknown = app
+            .admin(
+                Method::POST,
+                &format!("/api/v1/admin/organizations/{org}/tokens"),
+                Some(json!({"user_id": uuid::Uuid::new_v4(), "role_id": uuid::Uuid::new_v4()})),
+            )
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(unknown.paths(), ["user_id", "role_id"]);
+        let token = app
+            .admin(
+                Method::POST,
+                &format!("/api/v1/admin/organizations/{org}/tokens"),
+                Some(json!({"user_id": user.body["id"], "role_id": role.body["id"], "label": "ci"})),
+            )
+            .await
+            .expect(201);
+        let value = token.body["token"].as_str().unwrap().to_owned();
+        assert!(value.starts_with("trs_"));
+        let listed = app
+            .admin(Method::GET, &format!("/api/v1/admin/organizations/{org}/tokens"), None)
+            .await
+            .expect(200);
+        assert!(!listed.text.contains(&value), "a token is shown only once");
+        // The new token works with its role's grants only.
+        app.call(Method::GET, "/api/v1/webhooks", Some(&value), None).await.expect(200);
+        app.call(Method::GET, "/api/v1/integrations", Some(&value), None)
+            .await
+            .expect_error(403, "forbidden");
+        // Revoked, it stops working.
+        let id = token.body["id"].as_str().unwrap();
+        app.admin(Method::DELETE, &format!("/api/v1/admin/organizations/{org}/tokens/{id}"), None)
+            .await
+            .expect(204);
+        app.call(Method::GET, "/api/v1/webhooks", Some(&value), None)
+            .await
+            .expect_error(401, "unauthorized");
+        app.admin(Method::DELETE, &format!("/api/v1/admin/organizations/{org}/tokens/{id}"), None)
+            .await
+            .expect_error(404, "not_found");
+        let users = app
+            .admin(Method::GET, &format!("/api/v1/admin/organizations/{org}/users"), None)
+            .await
+            .expect(200);
+        assert!(users.body.as_array().unwrap().iter().any(|u| u["email"] == "viewer@example.com"));
+        let roles = app
+            .admin(Method::GET, &format!("/api/v1/admin/organizations/{org}/roles"), None)
+            .await
+            .expect(200);
+        assert!(roles.body.as_array().unwrap().iter().any(|r| r["name"] == "viewer"));
+    }
+);

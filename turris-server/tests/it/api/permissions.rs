@@ -1,0 +1,289 @@
+//! The permission matrix, exhaustively: every role × every endpoint, from one table that must
+//! cover the router's route table. Plus 401 without a token and the 402 premium gate.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::helpers::TestApp;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// No token needed.
+    Public,
+    /// The bootstrap admin token.
+    Admin,
+    /// Any valid token of the organization (records).
+    AnyRole,
+    /// A grant of the matrix (premium area).
+    Grant(&'static str),
+}
+
+use Access::*;
+
+const ROUTES: &[(&str, &str, Access)] = &[
+    ("GET", "/healthz", Public),
+    ("GET", "/readyz", Public),
+    ("GET", "/api/v1/openapi.json", Public),
+    ("GET", "/api/v1/integrations/hubspot/callback", Public),
+    ("GET", "/api/v1/admin/organizations", Admin),
+    ("POST", "/api/v1/admin/organizations", Admin),
+    ("GET", "/api/v1/admin/organizations/{org}", Admin),
+    (
+        "PUT",
+        "/api/v1/admin/organizations/{org}/subscription",
+        Admin,
+    ),
+    ("GET", "/api/v1/admin/organizations/{org}/roles", Admin),
+    ("POST", "/api/v1/admin/organizations/{org}/roles", Admin),
+    ("GET", "/api/v1/admin/organizations/{org}/users", Admin),
+    ("POST", "/api/v1/admin/organizations/{org}/users", Admin),
+    ("GET", "/api/v1/admin/organizations/{org}/tokens", Admin),
+    ("POST", "/api/v1/admin/organizations/{org}/tokens", Admin),
+    (
+        "DELETE",
+        "/api/v1/admin/organizations/{org}/tokens/{token_id}",
+        Admin,
+    ),
+    ("GET", "/api/v1/integrations", Grant("integrations:read")),
+    (
+        "GET",
+        "/api/v1/integrations/hubspot",
+        Grant("integrations:read"),
+    ),
+    (
+        "DELETE",
+        "/api/v1/integrations/hubspot",
+        Grant("integrations:delete"),
+    ),
+    (
+        "POST",
+        "/api/v1/integrations/hubspot/connect",
+        Grant("integrations:create"),
+    ),
+    (
+        "POST",
+        "/api/v1/integrations/hubspot/private-app",
+        Grant("integrations:create"),
+    ),
+    (
+        "POST",
+        "/api/v1/integrations/hubspot/reconnect",
+        Grant("integrations:update"),
+    ),
+    (
+        "POST",
+        "/api/v1/integrations/hubspot/private-app/reconnect",
+        Grant("integrations:update"),
+    ),
+    (
+        "GET",
+        "/api/v1/integrations/hubspot/properties",
+        Grant("integrations:read"),
+    ),
+    (
+        "GET",
+        "/api/v1/integrations/hubspot/mapping",
+        Grant("integrations:read"),
+    ),
+    (
+        "PUT",
+        "/api/v1/integrations/hubspot/mapping",
+        Grant("integrations:update"),
+    ),
+    (
+        "GET",
+        "/api/v1/integrations/hubspot/sync",
+        Grant("integrations:read"),
+    ),
+    (
+        "PUT",
+        "/api/v1/integrations/hubspot/sync",
+        Grant("integrations:update"),
+    ),
+    (
+        "GET",
+        "/api/v1/integrations/hubspot/invitations",
+        Grant("integrations:read"),
+    ),
+    (
+        "PUT",
+        "/api/v1/integrations/hubspot/invitations",
+        Grant("integrations:update"),
+    ),
+    (
+        "GET",
+        "/api/v1/integrations/hubspot/activity",
+        Grant("integrations:read"),
+    ),
+    (
+        "GET",
+        "/api/v1/integrations/hubspot/webhook-status",
+        Grant("integrations:read"),
+    ),
+    ("GET", "/api/v1/webhooks", Grant("webhooks:read")),
+    ("POST", "/api/v1/webhooks", Grant("webhooks:create")),
+    ("GET", "/api/v1/webhooks/{id}", Grant("webhooks:read")),
+    ("DELETE", "/api/v1/webhooks/{id}", Grant("webhooks:delete")),
+    (
+        "GET",
+        "/api/v1/webhooks/{id}/events",
+        Grant("webhooks:read"),
+    ),
+    (
+        "GET",
+        "/api/v1/webhooks/{id}/events/{event_id}/logs",
+        Grant("webhooks:read"),
+    ),
+    (
+        "POST",
+        "/api/v1/webhooks/{id}/events/{event_id}/resend",
+        Grant("webhooks:update"),
+    ),
+    ("GET", "/api/v1/agencies", AnyRole),
+    ("POST", "/api/v1/agencies", AnyRole),
+    ("GET", "/api/v1/agencies/{id}", AnyRole),
+    ("PUT", "/api/v1/agencies/{id}", AnyRole),
+    ("GET", "/api/v1/agencies/{id}/contacts", AnyRole),
+    ("POST", "/api/v1/agencies/{id}/contacts", AnyRole),
+    ("GET", "/api/v1/agency-contacts/{id}", AnyRole),
+    ("PUT", "/api/v1/agency-contacts/{id}", AnyRole),
+    ("GET", "/api/v1/agents", AnyRole),
+    ("POST", "/api/v1/agents", AnyRole),
+    ("GET", "/api/v1/agents/{id}", AnyRole),
+    ("PUT", "/api/v1/agents/{id}", AnyRole),
+    ("GET", "/api/v1/contract-templates", AnyRole),
+    ("POST", "/api/v1/contract-templates", AnyRole),
+    ("GET", "/api/v1/contract-templates/{id}", AnyRole),
+    ("GET", "/api/v1/invitations", AnyRole),
+    ("GET", "/api/v1/invitations/{id}", AnyRole),
+    ("POST", "/api/v1/compliance-statuses", AnyRole),
+    ("GET", "/api/v1/compliance-statuses", AnyRole),
+    ("POST", "/api/v1/nipr-syncs", AnyRole),
+    ("GET", "/api/v1/nipr-syncs", AnyRole),
+    ("POST", "/api/v1/producer-agreements", AnyRole),
+    ("GET", "/api/v1/producer-agreements", AnyRole),
+    ("GET", "/api/v1/producer-agreements/{id}", AnyRole),
+];
+
+const GRANTS: [&str; 8] = [
+    "integrations:read",
+    "integrations:create",
+    "integrations:update",
+    "integrations:delete",
+    "webhooks:read",
+    "webhooks:create",
+    "webhooks:update",
+    "webhooks:delete",
+];
+
+fn concrete(path: &str, org: &str) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    path.replace("{org}", org)
+        .replace("{id}", &id)
+        .replace("{event_id}", &id)
+        .replace("{token_id}", &id)
+}
+
+fn method(m: &str) -> Method {
+    m.parse().unwrap()
+}
+
+async fn call(app: &TestApp, m: &str, path: &str, token: Option<&str>) -> super::helpers::Answer {
+    let body = (m == "POST" || m == "PUT").then(|| json!({}));
+    app.call(method(m), &concrete(path, &app.org), token, body)
+        .await
+}
+
+#[test]
+fn the_permission_table_covers_every_route_of_the_router() {
+    let table: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(table.len(), ROUTES.len(), "no duplicates");
+    let routed: BTreeSet<(String, String)> = turris_server::http::route_table()
+        .into_iter()
+        .map(|r| (r.method.to_string(), r.path))
+        .collect();
+    assert_eq!(table, routed);
+}
+
+api_test!(
+    async fn every_role_gets_exactly_the_endpoints_its_grants_allow(app) {
+        // No grant, every single grant, and all of them (the admin role made by spawn).
+        let mut roles: Vec<(Vec<&str>, String)> = vec![(GRANTS.to_vec(), app.token.clone())];
+        roles.push((vec![], app.token_with(&app.org, "nothing", &[]).await));
+        for grant in GRANTS {
+            let token = app
+                .token_with(&app.org, &format!("only-{grant}"), &[grant.to_owned()])
+                .await;
+            roles.push((vec![grant], token));
+        }
+        let mut checked = 0;
+        for (grants, token) in &roles {
+            for &(m, path, access) in ROUTES {
+                let answer = call(app, m, path, Some(token)).await;
+                let status = answer.status.as_u16();
+                let allowed = match access {
+                    Public | Admin => continue,
+                    AnyRole => true,
+                    Grant(g) => grants.contains(&g),
+                };
+                if allowed {
+                    assert!(
+                        ![401, 402, 403].contains(&status),
+                        "{grants:?} may {m} {path}, got {status}: {}",
+                        answer.text
+                    );
+                } else {
+                    assert_eq!(status, 403, "{grants:?} may not {m} {path}: {}", answer.text);
+                    assert_eq!(answer.body["code"], "forbidden");
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, roles.len() * ROUTES.iter().filter(|r| matches!(r.2, AnyRole | Grant(_))).count());
+    }
+);
+
+api_test!(
+    async fn every_protected_endpoint_is_a_401_without_or_with_a_bad_token(app) {
+        for &(m, path, access) in ROUTES {
+            if access == Public {
+                let answer = call(app, m, path, None).await;
+                assert_ne!(answer.status.as_u16(), 401, "{m} {path} is public");
+                continue;
+            }
+            for token in [None, Some("trs_not-a-token"), Some("")] {
+                call(app, m, path, token)
+                    .await
+                    .expect_error(401, "unauthorized");
+            }
+        }
+    }
+);
+
+api_test!(
+    async fn an_organization_without_a_subscription_gets_402_on_premium_areas_only(app) {
+        let token = app.organization("lapsed", false).await;
+        for &(m, path, access) in ROUTES {
+            let answer = call(app, m, path, Some(&token)).await;
+            match access {
+                Grant(_) => {
+                    let answer = answer.expect_error(402, "subscription_required");
+                    assert!(answer.body["message"].as_str().unwrap().contains("Become a Customer"));
+                }
+                AnyRole => assert_ne!(answer.status.as_u16(), 402, "{m} {path}"),
+                Public | Admin => {}
+            }
+        }
+        // Activating the subscription lifts the gate.
+        app.admin(Method::PUT, "/api/v1/admin/organizations/lapsed/subscription", Some(json!({"active": true})))
+            .await
+            .expect(200);
+        app.call(Method::GET, "/api/v1/webhooks", Some(&token), None).await.expect(200);
+    }
+);

@@ -1,0 +1,339 @@
+//! The records API: agencies, agents, agency contacts, contract templates, invitations,
+//! compliance statuses, NIPR sync results and producer agreements.
+
+use chrono::Utc;
+use reqwest::Method;
+use serde_json::{Value, json};
+use turris_core::ids::{AgencyId, OrganizationId};
+use turris_server::store::{Invitation, InvitationId, InvitationStatus};
+
+use super::helpers::TestApp;
+
+async fn agency(app: &TestApp, name: &str) -> String {
+    app.api(
+        Method::POST,
+        "/api/v1/agencies",
+        Some(json!({"name": name})),
+    )
+    .await
+    .expect(201)
+    .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn agent(app: &TestApp) -> String {
+    app.api(
+        Method::POST,
+        "/api/v1/agents",
+        Some(json!({"first_name": "Ada", "last_name": "Lovelace", "npn": "777"})),
+    )
+    .await
+    .expect(201)
+    .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+api_test!(
+    async fn agencies_are_created_read_updated_and_listed(app) {
+        let created = app
+            .api(
+                Method::POST,
+                "/api/v1/agencies",
+                Some(json!({"name": "Acme", "npn": "1234567", "state_code": "NY", "city": "Albany"})),
+            )
+            .await
+            .expect(201);
+        let id = created.body["id"].as_str().unwrap();
+        assert_eq!(created.body["state_code"], "NY");
+        let fetched = app.get(&format!("/api/v1/agencies/{id}")).await.expect(200);
+        assert_eq!(fetched.body, created.body);
+        let updated = app
+            .api(Method::PUT, &format!("/api/v1/agencies/{id}"), Some(json!({"name": "Acme Insurance"})))
+            .await
+            .expect(200);
+        assert_eq!(updated.body["name"], "Acme Insurance");
+        assert!(updated.body["city"].is_null(), "PUT replaces the data");
+        app.get(&format!("/api/v1/agencies/{}", uuid::Uuid::now_v7()))
+            .await
+            .expect_error(404, "not_found");
+        app.api(Method::PUT, "/api/v1/agencies/missing", Some(json!({"name": "X"})))
+            .await
+            .expect_error(404, "not_found");
+        for i in 0..3 {
+            agency(app, &format!("Agency {i}")).await;
+        }
+        let first = app.get("/api/v1/agencies?limit=3").await.expect(200);
+        assert_eq!(first.body["items"].as_array().unwrap().len(), 3);
+        let cursor = first.body["next_cursor"].as_str().unwrap();
+        let second = app.get(&format!("/api/v1/agencies?limit=3&cursor={cursor}")).await.expect(200);
+        assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
+        assert!(second.body["next_cursor"].is_null());
+    }
+);
+
+api_test!(
+    async fn an_invalid_agency_is_a_422_naming_every_field(app) {
+        let refused = app
+            .api(
+                Method::POST,
+                "/api/v1/agencies",
+                Some(json!({"name": " ", "npn": "12-34", "state_code": "New York"})),
+            )
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(refused.paths(), ["name", "npn", "state_code"]);
+        assert_eq!(app.get("/api/v1/agencies").await.expect(200).body["items"], json!([]));
+    }
+);
+
+api_test!(
+    async fn agents_are_created_read_updated_and_validated(app) {
+        let id = agent(app).await;
+        let fetched = app.get(&format!("/api/v1/agents/{id}")).await.expect(200);
+        assert_eq!(fetched.body["npn"], "777");
+        app.api(
+            Method::PUT,
+            &format!("/api/v1/agents/{id}"),
+            Some(json!({"first_name": "Ada", "last_name": "King", "email": "ada@example.com"})),
+        )
+        .await
+        .expect(200);
+        assert_eq!(app.get(&format!("/api/v1/agents/{id}")).await.expect(200).body["last_name"], "King");
+        let refused = app
+            .api(Method::POST, "/api/v1/agents", Some(json!({"first_name": "", "last_name": "", "email": "nope"})))
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(refused.paths(), ["first_name", "last_name", "email"]);
+        let list = app.get("/api/v1/agents").await.expect(200);
+        assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+        app.get("/api/v1/agents/nobody").await.expect_error(404, "not_found");
+    }
+);
+
+api_test!(
+    async fn agency_contacts_belong_to_an_agency(app) {
+        let agency = agency(app, "Acme").await;
+        let contact = app
+            .api(
+                Method::POST,
+                &format!("/api/v1/agencies/{agency}/contacts"),
+                Some(json!({"first_name": "Grace", "email": "grace@acme.example"})),
+            )
+            .await
+            .expect(201);
+        assert_eq!(contact.body["agency_id"], agency.as_str());
+        let id = contact.body["id"].as_str().unwrap();
+        app.api(
+            Method::PUT,
+            &format!("/api/v1/agency-contacts/{id}"),
+            Some(json!({"first_name": "Grace", "last_name": "Hopper", "email": "grace@acme.example"})),
+        )
+        .await
+        .expect(200);
+        let fetched = app.get(&format!("/api/v1/agency-contacts/{id}")).await.expect(200);
+        assert_eq!(fetched.body["last_name"], "Hopper");
+        let list = app.get(&format!("/api/v1/agencies/{agency}/contacts")).await.expect(200);
+        assert_eq!(list.body.as_array().unwrap().len(), 1);
+        app.api(
+            Method::POST,
+            &format!("/api/v1/agencies/{agency}/contacts"),
+            Some(json!({"email": "not an email"})),
+        )
+        .await
+        .expect_error(422, "validation_failed");
+        app.api(Method::POST, "/api/v1/agencies/missing/contacts", Some(json!({})))
+            .await
+            .expect_error(404, "not_found");
+        app.get("/api/v1/agency-contacts/missing").await.expect_error(404, "not_found");
+    }
+);
+
+api_test!(
+    async fn contract_templates_are_created_once_and_listed(app) {
+        let created = app
+            .api(Method::POST, "/api/v1/contract-templates", Some(json!({"id": "gold", "name": "Gold"})))
+            .await
+            .expect(201);
+        assert_eq!(created.body["id"], "gold");
+        app.api(Method::POST, "/api/v1/contract-templates", Some(json!({"id": "gold", "name": "Gold"})))
+            .await
+            .expect_error(409, "already_exists");
+        let refused = app
+            .api(Method::POST, "/api/v1/contract-templates", Some(json!({"id": "no spaces", "name": ""})))
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(refused.paths(), ["id", "name"]);
+        assert_eq!(app.get("/api/v1/contract-templates/gold").await.expect(200).body["name"], "Gold");
+        app.get("/api/v1/contract-templates/silver").await.expect_error(404, "not_found");
+        assert_eq!(app.get("/api/v1/contract-templates").await.expect(200).body.as_array().unwrap().len(), 1);
+    }
+);
+
+api_test!(
+    async fn invitations_made_by_sync_can_be_read(app) {
+        let agency = agency(app, "Acme").await;
+        assert_eq!(app.get("/api/v1/invitations").await.expect(200).body, json!([]));
+        let now = Utc::now();
+        let invitation = Invitation {
+            id: InvitationId::new(),
+            agency_id: AgencyId::parse(&agency).unwrap(),
+            contract_template_id: None,
+            status: InvitationStatus::NeedsAttention,
+            sent_to: None,
+            created_at: now,
+            updated_at: now,
+        };
+        app.state
+            .db()
+            .create_invitation(&OrganizationId::parse(&app.org).unwrap(), &invitation)
+            .await
+            .unwrap();
+        let list = app.get(&format!("/api/v1/invitations?agency_id={agency}")).await.expect(200);
+        assert_eq!(list.body[0]["status"], "needs_attention");
+        let one = app.get(&format!("/api/v1/invitations/{}", invitation.id)).await.expect(200);
+        assert_eq!(one.body["agency_id"], agency.as_str());
+        app.get(&format!("/api/v1/invitations/{}", InvitationId::new()))
+            .await
+            .expect_error(404, "not_found");
+    }
+);
+
+api_test!(
+    async fn compliance_statuses_are_set_per_product_and_state(app) {
+        let agency = agency(app, "Acme").await;
+        let agent = agent(app).await;
+        let set = app
+            .api(
+                Method::POST,
+                "/api/v1/compliance-statuses",
+                Some(json!({"updates": [
+                    {"entity_type": "agency", "entity_id": agency, "product": "life", "state": "NY", "status": "compliant"},
+                    {"entity_type": "agent", "entity_id": agent, "product": "life", "state": "TX", "status": "non_compliant"}
+                ]})),
+            )
+            .await
+            .expect(200);
+        assert_eq!(set.body.as_array().unwrap().len(), 2);
+        assert_eq!(set.body[0]["changed"], true);
+        let again = app
+            .api(
+                Method::POST,
+                "/api/v1/compliance-statuses",
+                Some(json!({"updates": [{"entity_type": "agency", "entity_id": agency, "product": "life", "state": "NY", "status": "compliant"}]})),
+            )
+            .await
+            .expect(200);
+        assert_eq!(again.body[0]["changed"], false);
+        assert_eq!(again.body[0]["previous_status"], "compliant");
+        let statuses = app
+            .get(&format!("/api/v1/compliance-statuses?entity_type=agency&entity_id={agency}"))
+            .await
+            .expect(200);
+        assert_eq!(statuses.body.as_array().unwrap().len(), 1);
+        let refused = app
+            .api(
+                Method::POST,
+                "/api/v1/compliance-statuses",
+                Some(json!({"updates": [
+                    {"entity_type": "agency", "entity_id": "missing", "product": "", "state": "ZZ", "status": "compliant"}
+                ]})),
+            )
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(
+            refused.paths(),
+            ["updates[0].entity_id", "updates[0].product", "updates[0].state"]
+        );
+        app.api(
+            Method::POST,
+            "/api/v1/compliance-statuses",
+            Some(json!({"updates": [{"entity_type": "agency", "entity_id": agency, "product": "life", "state": "NY", "status": "great"}]})),
+        )
+        .await
+        .expect_error(422, "invalid_body");
+        app.api(Method::POST, "/api/v1/compliance-statuses", Some(json!({"updates": []})))
+            .await
+            .expect_error(422, "validation_failed");
+        app.get("/api/v1/compliance-statuses?entity_type=agent&entity_id=missing")
+            .await
+            .expect_error(404, "not_found");
+    }
+);
+
+api_test!(
+    async fn nipr_sync_results_are_recorded_and_listed(app) {
+        let agent = agent(app).await;
+        let created = app
+            .api(
+                Method::POST,
+                "/api/v1/nipr-syncs",
+                Some(json!({"entity_type": "agent", "entity_id": agent, "kind": "full_refresh", "outcome": "error", "error": "NIPR timeout"})),
+            )
+            .await
+            .expect(201);
+        assert_eq!(created.body["outcome"], "error");
+        app.api(
+            Method::POST,
+            "/api/v1/nipr-syncs",
+            Some(json!({"entity_type": "agent", "entity_id": agent, "kind": "fetch", "outcome": "error"})),
+        )
+        .await
+        .expect_error(422, "validation_failed");
+        let missing = app
+            .api(
+                Method::POST,
+                "/api/v1/nipr-syncs",
+                Some(json!({"entity_type": "agency", "entity_id": "missing", "kind": "fetch", "outcome": "success"})),
+            )
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(missing.paths(), ["entity_id"]);
+        let list = app
+            .get(&format!("/api/v1/nipr-syncs?entity_type=agent&entity_id={agent}"))
+            .await
+            .expect(200);
+        assert_eq!(list.body.as_array().unwrap().len(), 1);
+    }
+);
+
+api_test!(
+    async fn producer_agreements_are_recorded_with_their_signers(app) {
+        let agency = agency(app, "Acme").await;
+        app.api(Method::POST, "/api/v1/contract-templates", Some(json!({"id": "standard", "name": "Standard"})))
+            .await
+            .expect(201);
+        let body = json!({
+            "agency_id": agency,
+            "contract_template_id": "standard",
+            "signers": [{"name": "Grace Hopper", "email": "grace@acme.example"}]
+        });
+        let created = app
+            .api(Method::POST, "/api/v1/producer-agreements", Some(body))
+            .await
+            .expect(201);
+        let id = created.body["id"].as_str().unwrap();
+        let one: Value = app.get(&format!("/api/v1/producer-agreements/{id}")).await.expect(200).body;
+        assert_eq!(one["signers"][0]["email"], "grace@acme.example");
+        let list = app
+            .get(&format!("/api/v1/producer-agreements?agency_id={agency}"))
+            .await
+            .expect(200);
+        assert_eq!(list.body.as_array().unwrap().len(), 1);
+        let refused = app
+            .api(
+                Method::POST,
+                "/api/v1/producer-agreements",
+                Some(json!({"agency_id": "missing", "contract_template_id": "nope", "signers": []})),
+            )
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(refused.paths(), ["agency_id", "contract_template_id", "signers"]);
+        app.get(&format!("/api/v1/producer-agreements/{}", uuid::Uuid::now_v7()))
+            .await
+            .expect_error(404, "not_found");
+    }
+);

@@ -1,0 +1,223 @@
+//! `/api/v1/webhooks`: create (secret once), list (masked), delete, history, logs, resend.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use super::helpers::TestApp;
+
+async fn create(app: &TestApp, webhook_type: &str, url: &str) -> Value {
+    app.api(
+        Method::POST,
+        "/api/v1/webhooks",
+        Some(json!({"webhook_type": webhook_type, "url": url})),
+    )
+    .await
+    .expect(201)
+    .body
+}
+
+/// An agency, and a NIPR result about it: one `entity_compliance_data_synchronized` event.
+async fn nipr_event(app: &TestApp) -> String {
+    let agency = app
+        .api(
+            Method::POST,
+            "/api/v1/agencies",
+            Some(json!({"name": "Acme", "npn": "12345"})),
+        )
+        .await
+        .expect(201);
+    let id = agency.body["id"].as_str().unwrap().to_owned();
+    app.api(
+        Method::POST,
+        "/api/v1/nipr-syncs",
+        Some(json!({"entity_type": "agency", "entity_id": id, "kind": "fetch", "outcome": "success"})),
+    )
+    .await
+    .expect(201);
+    id
+}
+
+api_test!(
+    async fn creating_a_webhook_shows_the_secret_once_and_lists_it_masked(app) {
+        let created = create(app, "producer_agreement_executed", "https://hooks.example.com/turris").await;
+        let secret = created["secret"].as_str().unwrap();
+        assert_eq!(secret.len(), 64);
+        assert!(secret.chars().all(|c| c.is_ascii_hexdigit()));
+        let masked = format!("•••• {}", &secret[60..]);
+        assert_eq!(created["client_secret"], masked);
+        let list = app.get("/api/v1/webhooks").await.expect(200);
+        assert_eq!(list.body["webhooks"][0]["client_secret"], masked);
+        assert_eq!(list.body["webhooks"][0]["webhook_type"], "producer_agreement_executed");
+        assert_eq!(list.body["webhooks"][0]["url"], "https://hooks.example.com/turris");
+        assert!(!list.text.contains(secret));
+        let id = created["id"].as_str().unwrap();
+        let one = app.get(&format!("/api/v1/webhooks/{id}")).await.expect(200);
+        assert!(!one.text.contains(secret));
+        assert!(one.body.get("secret").is_none());
+    }
+);
+
+api_test!(
+    async fn a_webhook_needs_a_known_type_and_a_public_https_url(app) {
+        let both = app
+            .api(
+                Method::POST,
+                "/api/v1/webhooks",
+                Some(json!({"webhook_type": "everything", "url": "http://hooks.example.com/x"})),
+            )
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(both.paths(), ["webhook_type", "url"]);
+        for url in ["https://10.1.2.3/hook", "https://user:pw@hooks.example.com/", "not a url", "https://169.254.169.254/"] {
+            let refused = app
+                .api(
+                    Method::POST,
+                    "/api/v1/webhooks",
+                    Some(json!({"webhook_type": "producer_agreement_executed", "url": url})),
+                )
+                .await
+                .expect_error(422, "validation_failed");
+            assert_eq!(refused.paths(), ["url"], "{url}");
+        }
+        app.api(Method::POST, "/api/v1/webhooks", Some(json!({"webhook_type": "producer_agreement_executed"})))
+            .await
+            .expect_error(422, "invalid_body");
+        assert_eq!(app.get("/api/v1/webhooks").await.expect(200).body["webhooks"], json!([]));
+    }
+);
+
+api_test!(
+    async fn deleting_a_webhook_removes_it_and_a_second_delete_is_a_404(app) {
+        let created = create(app, "agency_compliance_status_changes", "https://hooks.example.com/a").await;
+        let id = created["id"].as_str().unwrap();
+        app.api(Method::DELETE, &format!("/api/v1/webhooks/{id}"), None).await.expect(204);
+        app.api(Method::DELETE, &format!("/api/v1/webhooks/{id}"), None)
+            .await
+            .expect_error(404, "not_found");
+        app.get(&format!("/api/v1/webhooks/{id}")).await.expect_error(404, "not_found");
+        app.get("/api/v1/webhooks/not-a-uuid").await.expect_error(404, "not_found");
+        assert_eq!(app.get("/api/v1/webhooks").await.expect(200).body["webhooks"], json!([]));
+    }
+);
+
+api_test!(
+    async fn a_new_event_shows_in_the_history_as_pending_with_the_webhook_url(app) {
+        let created = create(app, "entity_compliance_data_synchronized", "https://hooks.example.com/n").await;
+        let id = created["id"].as_str().unwrap();
+        let empty = app.get(&format!("/api/v1/webhooks/{id}/events")).await.expect(200);
+        assert_eq!(empty.body["rows"], json!([]));
+        assert_eq!(empty.body["url"], "https://hooks.example.com/n");
+        nipr_event(app).await;
+        let history = app.get(&format!("/api/v1/webhooks/{id}/events")).await.expect(200);
+        let rows = history.body["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0]["status"], "pending");
+        assert!(rows[0]["attempt"].is_null());
+        assert_eq!(rows[0]["can_resend"], true);
+        let event = rows[0]["event_id"].as_str().unwrap();
+        let logs = app
+            .get(&format!("/api/v1/webhooks/{id}/events/{event}/logs"))
+            .await
+            .expect(200);
+        assert_eq!(logs.body["logs"], json!([]));
+    }
+);
+
+api_test!(
+    async fn resend_records_an_attempt_and_is_refused_once_delivered(app) {
+        let receiver = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(1)
+            .mount(&receiver)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&receiver)
+            .await;
+        let url = format!("{}/hook", receiver.uri());
+        let created = create(app, "entity_compliance_data_synchronized", &url).await;
+        let id = created["id"].as_str().unwrap();
+        nipr_event(app).await;
+        let history = app.get(&format!("/api/v1/webhooks/{id}/events")).await.expect(200);
+        let event = history.body["rows"][0]["event_id"].as_str().unwrap().to_owned();
+        let resend = format!("/api/v1/webhooks/{id}/events/{event}/resend");
+
+        let queued = app.api(Method::POST, &resend, None).await.expect(202);
+        assert_eq!(queued.body["message"], "Webhook resend is in progress");
+        app.state.background_idle().await;
+        let logs = app.get(&format!("/api/v1/webhooks/{id}/events/{event}/logs")).await.expect(200);
+        assert_eq!(logs.body["logs"][0]["attempt"], 1);
+        assert_eq!(logs.body["logs"][0]["status_code"], 503);
+        assert_eq!(logs.body["logs"][0]["success"], false);
+        assert_eq!(logs.body["logs"][0]["url"], url);
+
+        app.api(Method::POST, &resend, None).await.expect(202);
+        app.state.background_idle().await;
+        let history = app.get(&format!("/api/v1/webhooks/{id}/events")).await.expect(200);
+        let rows = history.body["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 2, "{}", history.text);
+        assert_eq!((rows[0]["attempt"].clone(), rows[0]["status"].clone()), (json!(2), json!("success")));
+        assert_eq!((rows[1]["attempt"].clone(), rows[1]["status"].clone()), (json!(1), json!("failed")));
+        assert_eq!(rows[0]["can_resend"], false);
+
+        app.api(Method::POST, &resend, None).await.expect_error(409, "already_delivered");
+        let received = receiver.received_requests().await.unwrap();
+        assert_eq!(received.len(), 2);
+        let ids: Vec<_> = received.iter().map(|r| r.headers["x-turris-event-id"].clone()).collect();
+        assert_eq!(ids[0], ids[1], "the event id is stable across attempts");
+        assert_eq!(ids[0].to_str().unwrap(), event);
+    }
+);
+
+api_test!(
+    async fn history_pages_newest_first_with_a_cursor(app) {
+        let created = create(app, "entity_compliance_data_synchronized", "https://hooks.example.com/p").await;
+        let id = created["id"].as_str().unwrap();
+        for _ in 0..3 {
+            nipr_event(app).await;
+        }
+        let first = app.get(&format!("/api/v1/webhooks/{id}/events?limit=2")).await.expect(200);
+        assert_eq!(first.body["rows"].as_array().unwrap().len(), 2);
+        let a = first.body["rows"][0]["at"].as_str().unwrap().to_owned();
+        let b = first.body["rows"][1]["at"].as_str().unwrap().to_owned();
+        assert!(a >= b, "newest first: {a} {b}");
+        let cursor = first.body["next_cursor"].as_str().unwrap();
+        let second = app
+            .get(&format!("/api/v1/webhooks/{id}/events?limit=2&cursor={cursor}"))
+            .await
+            .expect(200);
+        assert_eq!(second.body["rows"].as_array().unwrap().len(), 1);
+        assert!(second.body["rows"][0]["at"].as_str().unwrap() <= b.as_str());
+        app.get(&format!("/api/v1/webhooks/{id}/events?cursor=nonsense"))
+            .await
+            .expect_error(400, "invalid_cursor");
+    }
+);
+
+api_test!(
+    async fn logs_and_resend_of_an_event_of_another_webhook_are_404(app) {
+        let a = create(app, "entity_compliance_data_synchronized", "https://hooks.example.com/a").await;
+        let b = create(app, "producer_agreement_executed", "https://hooks.example.com/b").await;
+        nipr_event(app).await;
+        let (a, b) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+        let history = app.get(&format!("/api/v1/webhooks/{a}/events")).await.expect(200);
+        let event = history.body["rows"][0]["event_id"].as_str().unwrap();
+        app.get(&format!("/api/v1/webhooks/{b}/events/{event}/logs"))
+            .await
+            .expect_error(404, "not_found");
+        app.api(Method::POST, &format!("/api/v1/webhooks/{b}/events/{event}/resend"), None)
+            .await
+            .expect_error(404, "not_found");
+        let unknown = uuid::Uuid::now_v7();
+        app.get(&format!("/api/v1/webhooks/{a}/events/{unknown}/logs"))
+            .await
+            .expect_error(404, "not_found");
+        assert_eq!(
+            app.get(&format!("/api/v1/webhooks/{b}/events")).await.expect(200).body["rows"],
+            json!([])
+        );
+    }
+);
