@@ -270,3 +270,54 @@ async fn a_primary_company_is_recorded_in_associatedcompanyid_and_replaced_by_th
         Some(acme.id.clone())
     );
 }
+
+#[tokio::test]
+async fn reads_and_lists_include_associations_when_asked() {
+    let sb = sandbox().await;
+    let c = sb.control();
+    let acme = c
+        .create_record(ObjectKind::Companies, [("name", "Acme")])
+        .expect("acme");
+    let ann = c
+        .create_record(ObjectKind::Contacts, [("email", "ann@x.test")])
+        .expect("ann");
+    c.associate(
+        ObjectKind::Contacts,
+        &ann.id,
+        ObjectKind::Companies,
+        &acme.id,
+    )
+    .expect("associate");
+    let api = Api::new(&sb);
+    let (_, read) = api
+        .get(&format!(
+            "/crm/v3/objects/contacts/{}?associations=companies",
+            ann.id
+        ))
+        .await;
+    let types: Vec<&str> = read["associations"]["companies"]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["type"].as_str())
+        .collect();
+    assert_eq!(
+        types,
+        ["contact_to_company", "contact_to_company_unlabeled"]
+    );
+    assert_eq!(
+        read["associations"]["companies"]["results"][0]["id"],
+        acme.id.as_str()
+    );
+    let (_, page) = api
+        .get("/crm/v3/objects/companies?associations=contacts&properties=name")
+        .await;
+    assert_eq!(
+        page["results"][0]["associations"]["contacts"]["results"][0]["id"],
+        ann.id.as_str()
+    );
+    let (_, plain) = api
+        .get(&format!("/crm/v3/objects/contacts/{}", ann.id))
+        .await;
+    assert!(plain.get("associations").is_none());
+}

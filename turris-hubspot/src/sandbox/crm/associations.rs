@@ -344,6 +344,41 @@ pub(crate) fn apply_inline(
     }
 }
 
+/// HubSpot's v3 name of an association type (`contact_to_company`, `..._unlabeled`).
+fn v3_type_name(from: ObjectKind, to: ObjectKind, type_id: u32) -> String {
+    let base = format!("{}_to_{}", from.singular(), to.singular());
+    match (from, to, label(from, type_id)) {
+        (_, _, Some(_)) => base,
+        (ObjectKind::Contacts, ObjectKind::Companies, None)
+        | (ObjectKind::Companies, ObjectKind::Contacts, None) => format!("{base}_unlabeled"),
+        _ => base,
+    }
+}
+
+/// The `associations` member HubSpot adds to an object read with `associations=...`.
+pub(crate) fn v3_associations(portal: &Portal, from: End, kinds: &[ObjectKind]) -> Option<Value> {
+    if kinds.is_empty() {
+        return None;
+    }
+    let mut out = Map::new();
+    for to in kinds {
+        let results: Vec<Value> = portal
+            .associations
+            .targets(from, *to)
+            .into_iter()
+            .flat_map(|(id, types)| {
+                types.into_iter().map(
+                    move |t| json!({ "id": id.to_string(), "type": v3_type_name(from.0, *to, t) }),
+                )
+            })
+            .collect();
+        if !results.is_empty() {
+            out.insert(to.plural().to_string(), json!({ "results": results }));
+        }
+    }
+    Some(Value::Object(out))
+}
+
 fn kind(raw: &str) -> ApiResult<ObjectKind> {
     ObjectKind::parse(raw)
         .ok_or_else(|| ApiError::validation(format!("Unable to infer object type from: {raw}")))

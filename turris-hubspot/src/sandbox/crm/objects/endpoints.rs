@@ -15,8 +15,8 @@ use crate::sandbox::state::{ObjectKind, Shared, StoredRecord};
 
 use super::records::{LIST_LIMIT, apply, archive, check_unique, insert, merge, prepare};
 use super::{
-    json_id, locate, mutate, not_found, parse_id, query_pairs, query_value, requested_properties,
-    source,
+    json_id, locate, mutate, not_found, parse_id, query_pairs, query_value, record_json,
+    requested_associations, requested_properties, source,
 };
 
 #[derive(Deserialize)]
@@ -69,7 +69,8 @@ pub(super) async fn read(
         locate(portal, kind, &id, id_property).and_then(|i| portal.record(kind, i))
     };
     let record = record.ok_or_else(|| not_found(kind, &id))?;
-    Ok(axum::Json(record.to_json(kind, Some(&props))).into_response())
+    let assoc = requested_associations(&pairs);
+    Ok(axum::Json(record_json(portal, kind, record, &props, &assoc)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -150,6 +151,7 @@ pub(super) async fn list(
         Some(a) => parse_id(a)
             .ok_or_else(|| ApiError::validation(format!("after is not a valid cursor: {a}")))?,
     };
+    let assoc = requested_associations(&pairs);
     let archived = query_value(&pairs, "archived") == Some("true");
     let world = shared.world();
     let portal = world.portal(principal.portal_id)?;
@@ -163,7 +165,7 @@ pub(super) async fn list(
     let results: Vec<Value> = page
         .by_ref()
         .take(limit)
-        .map(|(_, r)| r.to_json(kind, Some(&props)))
+        .map(|(_, r)| record_json(portal, kind, r, &props, &assoc))
         .collect();
     let mut out = json!({ "results": results });
     if let Some((next, _)) = page.next() {

@@ -72,6 +72,34 @@ pub(super) fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Optio
         .map(|(_, v)| v.as_str())
 }
 
+/// The `associations` query parameter (repeated or comma-separated object types).
+pub(crate) fn requested_associations(pairs: &[(String, String)]) -> Vec<ObjectKind> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == "associations")
+        .flat_map(|(_, v)| v.split(','))
+        .filter_map(|s| ObjectKind::parse(s.trim()))
+        .collect()
+}
+
+/// A record's JSON with the requested properties and, when asked, its associations.
+pub(crate) fn record_json(
+    portal: &Portal,
+    kind: ObjectKind,
+    record: &crate::sandbox::state::StoredRecord,
+    props: &[String],
+    assoc: &[ObjectKind],
+) -> Value {
+    let mut out = record.to_json(kind, Some(props));
+    if let Some(a) =
+        crate::sandbox::crm::associations::v3_associations(portal, (kind, record.id), assoc)
+        && let Some(o) = out.as_object_mut()
+    {
+        o.insert("associations".into(), a);
+    }
+    out
+}
+
 /// The error for more than [`BATCH_LIMIT`] inputs.
 pub(crate) fn too_many_inputs(n: usize) -> ApiError {
     ApiError::validation(format!(
