@@ -38,8 +38,8 @@
 //! |---|---|
 //! | `GET /account-info/v3/details` | `portalId` of the token |
 //! | `GET, POST /crm/v3/properties/{object}`, `GET, DELETE .../{name}` | standard properties seeded (`hubspotDefined: true`); custom ones created (409 when the name exists) |
-//! | `GET, POST /crm/v3/objects/{companies,contacts,notes}` | list (`limit` ≤ 100, `after`, `properties`, `archived`), create (notes and objects accept `associations`) |
-//! | `GET, PATCH, DELETE /crm/v3/objects/{object}/{id}` | `properties`, `idProperty`, `archived`; 404 when missing |
+//! | `GET, POST /crm/v3/objects/{companies,contacts,notes}` | list (`limit` ≤ 100, `after`, `properties`, `associations`, `archived`), create (notes and objects accept `associations`) |
+//! | `GET, PATCH, DELETE /crm/v3/objects/{object}/{id}` | `properties`, `associations`, `idProperty`, `archived`; 404 when missing; a merged id reads its survivor |
 //! | `POST /crm/v3/objects/{object}/batch/{read,create,update,upsert,archive}` | ≤ 100 inputs (else 400); 207 with `errors` for missing ids; upsert by `email` or a `hasUniqueValue` property, with `new` |
 //! | `POST /crm/v3/objects/{companies,contacts}/merge` | `primaryObjectId`, `objectIdToMerge`: values the primary lacks move over, associations and list memberships follow, the merged id resolves to the primary, `*.merge` webhook |
 //! | `POST /crm/v3/objects/{object}/search` | `filterGroups` ORed, filters ANDed; EQ NEQ LT LTE GT GTE BETWEEN IN NOT_IN HAS_PROPERTY NOT_HAS_PROPERTY CONTAINS_TOKEN NOT_CONTAINS_TOKEN; one sort; `limit` ≤ 200; `after` < 10,000; `total`; own 5/s budget |
