@@ -212,5 +212,11 @@ pub(crate) async fn shape(State(shared): State<Arc<Shared>>, req: Request, next:
         .statuses
         .entry(response.status().as_u16())
         .or_default() += 1;
+    tracing::debug!(
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        "hubspot sandbox call"
+    );
     response
 }
