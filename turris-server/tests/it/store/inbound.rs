@@ -1,0 +1,160 @@
+//! Inbound HubSpot events: deduplicated on persist, claimed once, retried or given up.
+
+use std::time::Duration;
+
+use turris_hubspot::webhooks::WebhookEvent;
+use turris_server::store::{InboundBatch, InboundEventStore};
+
+use super::{org, t};
+use crate::db::{TestDb, on_both_backends};
+
+const CLAIM: Duration = Duration::from_secs(60);
+
+fn event(event_id: u64, object_id: u64, property: Option<&str>, attempt: u32) -> WebhookEvent {
+    let mut json = serde_json::json!({
+        "eventId": event_id,
+        "subscriptionId": 9,
+        "portalId": 1001,
+        "appId": 77,
+        "occurredAt": 1_767_225_600_000_i64,
+        "subscriptionType": "company.propertyChange",
+        "attemptNumber": attempt,
+        "objectId": object_id,
+        "propertyValue": "Agency",
+        "changeSource": "CRM_UI",
+    });
+    if let Some(p) = property {
+        json["propertyName"] = p.into();
+    }
+    serde_json::from_value(json).unwrap()
+}
+
+async fn redelivered_events_are_stored_once(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let batch = [
+        event(1, 10, Some("type"), 0),
+        event(1, 10, Some("type"), 1), // a retry: only the attempt differs
+        event(1, 10, Some("name"), 0), // another property of the same event
+        event(1, 11, Some("type"), 0), // another object
+        event(2, 10, None, 0),
+    ];
+    assert_eq!(
+        store
+            .persist_inbound_events(&acme, &batch, t(0))
+            .await
+            .unwrap(),
+        InboundBatch {
+            stored: 4,
+            duplicates: 1
+        }
+    );
+    assert_eq!(
+        store
+            .persist_inbound_events(&acme, &batch[..2], t(1))
+            .await
+            .unwrap(),
+        InboundBatch {
+            stored: 0,
+            duplicates: 2
+        },
+        "HubSpot redelivering a batch stores nothing new"
+    );
+    let other = org(&store, "other").await;
+    assert_eq!(
+        store
+            .persist_inbound_events(&other, &batch[..1], t(1))
+            .await
+            .unwrap()
+            .stored,
+        1,
+        "deduplication is per organization"
+    );
+    let claimed = store.claim_inbound_events(t(2), 100, CLAIM).await.unwrap();
+    assert_eq!(claimed.len(), 5);
+    assert_eq!(
+        claimed[0].event, batch[0],
+        "the event comes back as received"
+    );
+    assert_eq!(claimed[0].organization, acme);
+    assert_eq!(claimed.last().unwrap().organization, other);
+    assert!(
+        claimed.windows(2).all(|w| w[0].id < w[1].id),
+        "oldest first"
+    );
+}
+
+async fn claimed_events_go_to_one_worker_until_processed_or_the_claim_expires(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let events: Vec<_> = (1..=3).map(|i| event(i, i, None, 0)).collect();
+    store
+        .persist_inbound_events(&acme, &events, t(0))
+        .await
+        .unwrap();
+
+    let first = store.claim_inbound_events(t(0), 2, CLAIM).await.unwrap();
+    assert_eq!(first.len(), 2, "at most the limit");
+    assert_eq!(first[0].claimed_until, t(60));
+    let second = store.claim_inbound_events(t(1), 10, CLAIM).await.unwrap();
+    assert_eq!(second.len(), 1, "claimed events are not handed out again");
+    assert_ne!(second[0].id, first[0].id);
+
+    store
+        .mark_inbound_processed(&[first[0].id], t(2))
+        .await
+        .unwrap();
+    store
+        .mark_inbound_failed(first[1].id, "hubspot 502", Some(t(30)))
+        .await
+        .unwrap();
+    store
+        .mark_inbound_failed(second[0].id, "not a company", None)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_inbound_events(t(29), 10, CLAIM)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retried = store.claim_inbound_events(t(30), 10, CLAIM).await.unwrap();
+    assert_eq!(retried.len(), 1, "the failed event is retried at its time");
+    assert_eq!((retried[0].id, retried[0].attempts), (first[1].id, 1));
+    assert!(
+        store
+            .claim_inbound_events(t(89), 10, CLAIM)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the retry's claim is live until t(90)"
+    );
+    let expired = store.claim_inbound_events(t(90), 10, CLAIM).await.unwrap();
+    assert_eq!(expired.len(), 1, "an expired claim is handed out again");
+    assert_eq!(expired[0].id, first[1].id);
+    store
+        .mark_inbound_processed(&[expired[0].id], t(91))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_inbound_events(t(10_000), 10, CLAIM)
+            .await
+            .unwrap()
+            .is_empty(),
+        "processed and given-up events are never claimed"
+    );
+    assert!(
+        store
+            .mark_inbound_failed(first[0].id, "late", None)
+            .await
+            .is_err(),
+        "processed stays processed"
+    );
+}
+
+on_both_backends!(
+    redelivered_events_are_stored_once,
+    claimed_events_go_to_one_worker_until_processed_or_the_claim_expires,
+);

@@ -1,0 +1,241 @@
+//! Organizations, roles, users and API tokens.
+
+use turris_core::permissions::{Area, Capability, Grant, Role, SubscriptionState};
+use turris_server::crypto::{ApiToken, TokenHash};
+use turris_server::store::{Conflict, DbError, NewApiToken, NewUser, RoleId, TenantStore, UserId};
+
+use super::{org, t, t0};
+use crate::db::{TestDb, on_both_backends};
+
+fn reader() -> Role {
+    Role::new("reader", [Grant::new(Area::Webhooks, Capability::Read)])
+}
+
+async fn a_token_authenticates_as_its_user_role_and_organization(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let role = store.create_role(&acme, &reader(), t0()).await.unwrap();
+    let user = store
+        .create_user(
+            &acme,
+            &NewUser {
+                email: "ada@acme.test".into(),
+                name: "Ada".into(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let token = ApiToken::generate().unwrap();
+    let info = store
+        .create_api_token(
+            &acme,
+            &NewApiToken {
+                hash: token.hash(),
+                user: user.id,
+                role: role.id,
+                label: "ci".into(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+
+    let principal = store
+        .authenticate(&token.hash(), t(5))
+        .await
+        .unwrap()
+        .expect("a live token authenticates");
+    assert_eq!(principal.organization.id, acme);
+    assert_eq!(
+        principal.organization.subscription,
+        SubscriptionState::Active
+    );
+    assert_eq!(principal.user, user);
+    assert_eq!(principal.role.role, reader());
+    assert_eq!(principal.token.id, info.id);
+    assert_eq!(principal.token.last_used_at, Some(t(5)), "use is noted");
+
+    assert!(
+        store
+            .authenticate(&TokenHash::of("trs_not-a-token"), t(5))
+            .await
+            .unwrap()
+            .is_none(),
+        "an unknown token is no one"
+    );
+    store
+        .set_subscription(&acme, SubscriptionState::Inactive)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .authenticate(&token.hash(), t(6))
+            .await
+            .unwrap()
+            .unwrap()
+            .organization
+            .subscription,
+        SubscriptionState::Inactive,
+        "the premium gate sees the current subscription"
+    );
+    assert!(store.revoke_api_token(&acme, info.id, t(10)).await.unwrap());
+    assert!(
+        !store.revoke_api_token(&acme, info.id, t(11)).await.unwrap(),
+        "revoked once"
+    );
+    assert!(
+        store
+            .authenticate(&token.hash(), t(12))
+            .await
+            .unwrap()
+            .is_none(),
+        "a revoked token is refused"
+    );
+    let listed = store.list_api_tokens(&acme).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].revoked_at, Some(t(10)));
+}
+
+async fn names_emails_and_ids_are_unique_and_answer_typed_conflicts(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let again = store
+        .create_organization(&acme, "Again", SubscriptionState::Active, t0())
+        .await;
+    assert!(
+        matches!(again, Err(DbError::Conflict(Conflict::Organization))),
+        "{again:?}"
+    );
+    store.create_role(&acme, &reader(), t0()).await.unwrap();
+    let role = store.create_role(&acme, &reader(), t0()).await;
+    assert!(
+        matches!(role, Err(DbError::Conflict(Conflict::RoleName))),
+        "{role:?}"
+    );
+    let ada = NewUser {
+        email: "ada@acme.test".into(),
+        name: "Ada".into(),
+    };
+    store.create_user(&acme, &ada, t0()).await.unwrap();
+    let user = store.create_user(&acme, &ada, t0()).await;
+    assert!(
+        matches!(user, Err(DbError::Conflict(Conflict::UserEmail))),
+        "{user:?}"
+    );
+
+    let other = org(&store, "other").await;
+    store
+        .create_role(&other, &reader(), t0())
+        .await
+        .expect("role names are unique per organization");
+    store
+        .create_user(&other, &ada, t0())
+        .await
+        .expect("emails are unique per organization");
+    let ghost = turris_core::ids::OrganizationId::parse("ghost").unwrap();
+    assert!(matches!(
+        store.create_role(&ghost, &reader(), t0()).await,
+        Err(DbError::NotFound)
+    ));
+    assert!(matches!(
+        store.create_user(&ghost, &ada, t0()).await,
+        Err(DbError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .set_subscription(&ghost, SubscriptionState::Active)
+            .await,
+        Err(DbError::NotFound)
+    ));
+}
+
+async fn tenants_see_only_their_own_roles_users_and_tokens(db: &TestDb) {
+    let store = db.store();
+    let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
+    let role = store
+        .create_role(&acme, &Role::admin(), t0())
+        .await
+        .unwrap();
+    let user = store
+        .create_user(
+            &acme,
+            &NewUser {
+                email: "a@a.test".into(),
+                name: "A".into(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let token = ApiToken::generate().unwrap();
+    let info = store
+        .create_api_token(
+            &acme,
+            &NewApiToken {
+                hash: token.hash(),
+                user: user.id,
+                role: role.id,
+                label: "x".into(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(store.role(&other, role.id).await.unwrap(), None);
+    assert_eq!(store.user(&other, user.id).await.unwrap(), None);
+    assert!(store.list_roles(&other).await.unwrap().is_empty());
+    assert!(store.list_users(&other).await.unwrap().is_empty());
+    assert!(store.list_api_tokens(&other).await.unwrap().is_empty());
+    assert!(
+        !store.revoke_api_token(&other, info.id, t0()).await.unwrap(),
+        "another organization cannot revoke it"
+    );
+    let foreign = store
+        .create_api_token(
+            &other,
+            &NewApiToken {
+                hash: ApiToken::generate().unwrap().hash(),
+                user: user.id,
+                role: role.id,
+                label: "stolen".into(),
+            },
+            t0(),
+        )
+        .await;
+    assert!(
+        matches!(foreign, Err(DbError::NotFound)),
+        "a token cannot bind another organization's user and role: {foreign:?}"
+    );
+    let unknown = store
+        .create_api_token(
+            &acme,
+            &NewApiToken {
+                hash: ApiToken::generate().unwrap().hash(),
+                user: UserId::new(),
+                role: RoleId::new(),
+                label: "ghost".into(),
+            },
+            t0(),
+        )
+        .await;
+    assert!(matches!(unknown, Err(DbError::NotFound)));
+    assert_eq!(store.role(&acme, role.id).await.unwrap(), Some(role));
+    assert_eq!(
+        store
+            .list_organizations()
+            .await
+            .unwrap()
+            .iter()
+            .map(|o| o.id.as_str())
+            .collect::<Vec<_>>(),
+        ["acme", "other"]
+    );
+}
+
+on_both_backends!(
+    a_token_authenticates_as_its_user_role_and_organization,
+    names_emails_and_ids_are_unique_and_answer_typed_conflicts,
+    tenants_see_only_their_own_roles_users_and_tokens,
+);

@@ -1,0 +1,150 @@
+//! Webhook endpoints: masked lists, decrypted delivery targets, delete stops deliveries.
+
+use turris_server::store::{NewWebhookEndpoint, WebhookEndpointStore};
+use turris_webhooks::delivery::{DeliveryStore, EventId, NewEvent, WebhookId};
+use turris_webhooks::{WebhookSecret, WebhookType};
+
+use super::{org, t, t0};
+use crate::db::{TestDb, on_both_backends};
+
+/// An envelope body for tests.
+pub fn body(text: &str) -> axum::body::Bytes {
+    axum::body::Bytes::from(text.to_owned())
+}
+
+pub fn endpoint(webhook_type: WebhookType) -> NewWebhookEndpoint {
+    NewWebhookEndpoint {
+        id: WebhookId::new(),
+        webhook_type,
+        url: "https://hooks.example.com/turris".into(),
+        secret: WebhookSecret::generate().unwrap(),
+    }
+}
+
+async fn endpoints_list_masked_and_deliver_with_the_decrypted_secret(db: &TestDb) {
+    let store = db.store();
+    let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
+    let new = endpoint(WebhookType::ProducerAgreementExecuted);
+    let created = store.create_webhook(&acme, &new, t0()).await.unwrap();
+    assert_eq!(created.masked_secret, new.secret.masked());
+    let listed = store.list_webhooks(&acme).await.unwrap();
+    assert_eq!(listed, vec![created.clone()]);
+    assert!(
+        !format!("{listed:?}").contains(&new.secret.to_hex()),
+        "lists never show the secret"
+    );
+    assert_eq!(
+        store.webhook(&acme, new.id).await.unwrap(),
+        Some(created.clone())
+    );
+
+    let target = store
+        .delivery_target(new.id)
+        .await
+        .unwrap()
+        .expect("target");
+    assert_eq!(target.secret, new.secret);
+    assert_eq!(target.organization, acme);
+    assert_eq!(target.endpoint, created);
+
+    assert_eq!(
+        store.webhook(&other, new.id).await.unwrap(),
+        None,
+        "isolated"
+    );
+    assert!(store.list_webhooks(&other).await.unwrap().is_empty());
+    assert!(
+        !store.delete_webhook(&other, new.id).await.unwrap(),
+        "not deletable by another"
+    );
+    assert!(store.delivery_target(new.id).await.unwrap().is_some());
+    let ghost = turris_core::ids::OrganizationId::parse("ghost").unwrap();
+    assert!(matches!(
+        store
+            .create_webhook(
+                &ghost,
+                &endpoint(WebhookType::ProducerAgreementExecuted),
+                t0()
+            )
+            .await,
+        Err(turris_server::store::DbError::NotFound)
+    ));
+}
+
+async fn deleting_an_endpoint_invalidates_its_secret_and_stops_its_deliveries(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let doomed = endpoint(WebhookType::ProducerAgreementExecuted);
+    let kept = endpoint(WebhookType::ProducerAgreementExecuted);
+    store.create_webhook(&acme, &doomed, t0()).await.unwrap();
+    store.create_webhook(&acme, &kept, t0()).await.unwrap();
+    let event = |webhook_id| NewEvent {
+        event_id: EventId::new(),
+        webhook_id,
+        webhook_type: WebhookType::ProducerAgreementExecuted,
+        body: body("{}"),
+        created_at: t0(),
+    };
+    let (queued, leased, other) = (event(doomed.id), event(doomed.id), event(kept.id));
+    store
+        .enqueue(vec![queued.clone(), leased.clone(), other.clone()])
+        .await
+        .unwrap();
+    let lease = store
+        .lease_for_resend(leased.event_id, t(1), std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+
+    assert!(store.delete_webhook(&acme, doomed.id).await.unwrap());
+    assert!(
+        !store.delete_webhook(&acme, doomed.id).await.unwrap(),
+        "deleted once"
+    );
+    assert_eq!(
+        store.delivery_target(doomed.id).await.unwrap(),
+        None,
+        "the secret is gone"
+    );
+    assert_eq!(
+        store.event(queued.event_id).await.unwrap(),
+        None,
+        "queued events stop"
+    );
+    let due = store
+        .lease_due(t(100), 10, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        due.iter().map(|l| l.event.event_id).collect::<Vec<_>>(),
+        [other.event_id],
+        "only the remaining endpoint's event is due"
+    );
+    let report = turris_webhooks::delivery::AttemptReport {
+        started_at: t(1),
+        finished_at: t(2),
+        status_code: Some(200),
+        error: None,
+        url: doomed.url.clone(),
+        success: true,
+        response_body: None,
+        retry_after: None,
+    };
+    assert_eq!(
+        store
+            .record_attempt(
+                leased.event_id,
+                &lease.lease,
+                &report,
+                turris_webhooks::delivery::NextStep::Delivered
+            )
+            .await
+            .map(|a| a.number),
+        Err(turris_webhooks::delivery::StoreError::NotFound),
+        "a worker mid-attempt finds the event gone"
+    );
+}
+
+on_both_backends!(
+    endpoints_list_masked_and_deliver_with_the_decrypted_secret,
+    deleting_an_endpoint_invalidates_its_secret_and_stops_its_deliveries,
+);
