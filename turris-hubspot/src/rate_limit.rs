@@ -1,9 +1,9 @@
-//! Client-side throttling: per-portal token buckets for the general budget and for search.
+//! Client-side throttling: per-portal sliding windows for the general budget and for search.
 //!
 //! HubSpot counts requests per portal (and per app), so one [`RateLimiter`] should be shared by
 //! every client of the process (it is a cheap clone) and keyed by portal id.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -83,7 +83,7 @@ pub enum BudgetKind {
     Search,
 }
 
-/// Per-portal token buckets; waits (never fails) when a budget is spent.
+/// Per-portal sliding-window limits; waits (never fails) when a budget is spent.
 #[derive(Clone, Debug)]
 pub struct RateLimiter {
     inner: Arc<Inner>,
@@ -97,34 +97,46 @@ struct Inner {
 
 type SharedBucket = Arc<tokio::sync::Mutex<Bucket>>;
 
+/// A sliding log of the requests sent in the last window. HubSpot counts a rolling window, so
+/// a token bucket (which starts full and refills while it is spent) would let a burst send
+/// nearly twice the budget within one window; the log never does.
 #[derive(Debug)]
 struct Bucket {
-    capacity: f64,
-    tokens: f64,
-    per_second: f64,
-    last: Instant,
+    capacity: usize,
+    window: Duration,
+    sent: VecDeque<Instant>,
     paused_until: Option<Instant>,
 }
 
 impl Bucket {
     fn new(budget: Budget) -> Self {
-        let capacity = f64::from(budget.requests.max(1));
+        let capacity = budget.requests.max(1) as usize;
         Bucket {
             capacity,
-            tokens: capacity,
-            per_second: capacity / budget.per.as_secs_f64().max(f64::EPSILON),
-            last: Instant::now(),
+            // A little longer than HubSpot's window, for requests that arrive later than they
+            // were sent.
+            window: budget.per + budget.per / WINDOW_MARGIN_DIVISOR,
+            sent: VecDeque::with_capacity(capacity),
             paused_until: None,
         }
     }
 
-    fn refill(&mut self) {
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
-        self.last = now;
+    /// When the next request may go: now while the window has room, else when the oldest
+    /// request of the window leaves it.
+    fn next_slot(&mut self, now: Instant) -> Instant {
+        while self.sent.front().is_some_and(|&at| at + self.window <= now) {
+            self.sent.pop_front();
+        }
+        if self.sent.len() < self.capacity {
+            now
+        } else {
+            self.sent[0] + self.window
+        }
     }
 }
+
+/// The window is stretched by `per / WINDOW_MARGIN_DIVISOR` (2 %).
+const WINDOW_MARGIN_DIVISOR: u32 = 50;
 
 impl RateLimiter {
     /// A limiter with these budgets.
@@ -164,24 +176,24 @@ impl RateLimiter {
         if let Some(until) = bucket.paused_until.take() {
             tokio::time::sleep_until(until).await;
         }
-        bucket.refill();
-        if bucket.tokens < 1.0 {
-            let wait = (1.0 - bucket.tokens) / bucket.per_second;
-            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
-            bucket.refill();
+        loop {
+            let now = Instant::now();
+            let slot = bucket.next_slot(now);
+            if slot <= now {
+                bucket.sent.push_back(now);
+                return;
+            }
+            tokio::time::sleep_until(slot).await;
         }
-        bucket.tokens = (bucket.tokens - 1.0).max(0.0);
     }
 
     /// HubSpot answered 429: every caller of `portal`'s `kind` budget waits `wait` before its
-    /// next request, and the bucket restarts empty.
+    /// next request.
     pub async fn pause(&self, portal: &str, kind: BudgetKind, wait: Duration) {
         let bucket = self.bucket(portal, kind);
         let mut bucket = bucket.lock().await;
         let until = Instant::now() + wait;
         bucket.paused_until = Some(bucket.paused_until.map_or(until, |u| u.max(until)));
-        bucket.tokens = 0.0;
-        bucket.last = until;
     }
 }
 
@@ -218,7 +230,7 @@ mod tests {
                 .now_or_never()
                 .is_some()
         );
-        // The third request is pending (sleeping for a refill), not an error.
+        // The third request is pending (waiting for the window to move), not an error.
         assert!(
             limiter
                 .acquire("1", BudgetKind::General)
@@ -280,5 +292,21 @@ mod tests {
                 .now_or_never()
                 .is_none()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_burst_never_sends_more_than_the_budget_within_one_window() {
+        let limiter = limiter(10, 5);
+        let mut sent = Vec::new();
+        for _ in 0..35 {
+            limiter.acquire("1", BudgetKind::General).await;
+            sent.push(Instant::now());
+        }
+        // Any 11 consecutive requests span more than the 10-second window.
+        for (first, eleventh) in sent.iter().zip(sent.iter().skip(10)) {
+            assert!(*eleventh - *first > Duration::from_secs(10));
+        }
+        // And the limiter does not hold back more than it must: the first ten go at once.
+        assert_eq!(sent[9], sent[0]);
     }
 }

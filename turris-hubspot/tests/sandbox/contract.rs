@@ -688,3 +688,43 @@ async fn the_client_parses_merge_and_association_events_from_the_sandbox() {
     assert_eq!(events[3].object_id.map(|i| i.to_string()), Some(acme.id));
     assert!(events.iter().all(|e| !e.is_echo_of_app(sb.app_id())));
 }
+
+#[tokio::test]
+async fn the_clients_throttling_keeps_a_sustained_run_inside_the_rolling_window() {
+    // Scaled down so the run spans several windows: the sandbox allows 10 calls per rolling
+    // second, the client plans for 9. A limiter that bursts at the start of each refill (a
+    // token bucket starting full) sends about twice that in the first window.
+    let sb = builder()
+        .rate_limits(RateLimits {
+            enabled: true,
+            per_window: 10,
+            window: Duration::from_secs(1),
+            search_per_second: 5,
+            per_day: None,
+        })
+        .start()
+        .await
+        .expect("start");
+    let budget = turris_hubspot::rate_limit::Budget::new(9, Duration::from_secs(1));
+    let client = HubSpotClient::builder(Arc::new(PrivateAppToken::new(Secret::new(
+        sb.private_app_token(),
+    ))))
+    .api_base(sb.base_url())
+    .portal(sb.portal_id())
+    .rate_limiter(RateLimiter::new(RateLimitConfig {
+        general: budget,
+        ..RateLimitConfig::public_app()
+    }))
+    .retry(fast_retry())
+    .build()
+    .expect("client");
+    for _ in 0..30 {
+        client
+            .list_objects_page(&ObjectType::Contacts, &[], 10, None)
+            .await
+            .expect("list");
+    }
+    let stats = sb.control().stats();
+    assert_eq!(stats.rate_limited, 0);
+    assert_eq!(stats.calls_to("GET", "/crm/v3/objects/contacts"), 30);
+}
