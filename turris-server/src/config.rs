@@ -80,8 +80,8 @@ pub struct Config {
     )]
     pub database_url: String,
 
-    /// Key that encrypts OAuth tokens and webhook secrets at rest (AES-256-GCM): 32 bytes as
-    /// 64 hex characters. Required by `serve`.
+    /// Key that encrypts OAuth tokens and webhook secrets at rest (AES-256-GCM): 32 random
+    /// bytes as 64 hex characters (or base64). Required by `serve`.
     #[arg(
         long,
         env = "TURRIS_ENCRYPTION_KEY",

@@ -251,49 +251,29 @@ impl From<crate::store::DbError> for ApiError {
         use crate::store::DbError;
         match e {
             DbError::NotFound => ApiError::not_found("resource"),
-            DbError::Conflict(c) => ApiError::conflict("conflict", c.message()),
+            DbError::Conflict(c) => conflict_error(c),
             other => ApiError::internal("storage", &other),
         }
     }
 }
 
-/// Maps storage results: unique violations become a 409 or 422 in one place.
-pub trait ResultExt<T> {
-    /// A conflict from the store becomes `error` (a 409 or a 422 naming the field).
-    fn on_conflict(self, error: impl FnOnce() -> ApiError) -> ApiResult<T>;
-    /// Not found from the store becomes a 404 naming `what`.
-    fn or_not_found(self, what: &str) -> ApiResult<T>;
-}
-
-impl<T> ResultExt<T> for Result<T, turris_core::store::StoreError> {
-    fn on_conflict(self, error: impl FnOnce() -> ApiError) -> ApiResult<T> {
-        self.map_err(|e| match e {
-            turris_core::store::StoreError::Conflict(_) => error(),
-            other => other.into(),
-        })
-    }
-
-    fn or_not_found(self, what: &str) -> ApiResult<T> {
-        self.map_err(|e| match e {
-            turris_core::store::StoreError::NotFound => ApiError::not_found(what),
-            other => other.into(),
-        })
-    }
-}
-
-impl<T> ResultExt<T> for Result<T, crate::store::DbError> {
-    fn on_conflict(self, error: impl FnOnce() -> ApiError) -> ApiResult<T> {
-        self.map_err(|e| match e {
-            crate::store::DbError::Conflict(_) => error(),
-            other => other.into(),
-        })
-    }
-
-    fn or_not_found(self, what: &str) -> ApiResult<T> {
-        self.map_err(|e| match e {
-            crate::store::DbError::NotFound => ApiError::not_found(what),
-            other => other.into(),
-        })
+/// The one place where a broken uniqueness rule becomes an answer: a 409 whose code says which
+/// rule, so every handler just uses `?`.
+pub fn conflict_error(conflict: crate::store::Conflict) -> ApiError {
+    use crate::store::Conflict;
+    match conflict {
+        Conflict::AlreadyConnected => ApiError::conflict(
+            "already_connected",
+            "hubspot is already connected; only one HubSpot account can be connected at a time. Delete the integration first to connect another portal",
+        ),
+        Conflict::PortalInUse => ApiError::conflict(
+            "portal_in_use",
+            "this HubSpot portal is connected to another organization",
+        ),
+        Conflict::TurrisLinked | Conflict::HubSpotLinked => {
+            ApiError::conflict("already_linked", conflict.message())
+        }
+        other => ApiError::conflict("already_exists", other.message()),
     }
 }
 

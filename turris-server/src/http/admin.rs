@@ -19,8 +19,8 @@ use crate::auth::Admin;
 use crate::crypto::ApiToken;
 use crate::error::{ApiError, ApiResult, ErrorDetail};
 use crate::store::{
-    ApiTokenId, ApiTokenInfo, Conflict, DbError, NewApiToken, NewUser, Organization, RoleId,
-    StoredRole, User, UserId,
+    ApiTokenId, ApiTokenInfo, DbError, NewApiToken, NewUser, Organization, RoleId, StoredRole,
+    User, UserId,
 };
 
 const ORGS: &str = "/api/v1/admin/organizations";
@@ -40,15 +40,6 @@ pub fn routes() -> Routes {
         .get(&p("/{org}/tokens"), list_tokens)
         .post(&p("/{org}/tokens"), create_token)
         .delete(&p("/{org}/tokens/{token_id}"), revoke_token)
-}
-
-fn conflict(e: DbError) -> ApiError {
-    match e {
-        DbError::Conflict(
-            c @ (Conflict::Organization | Conflict::RoleName | Conflict::UserEmail),
-        ) => ApiError::conflict("already_exists", c.message()),
-        other => other.into(),
-    }
 }
 
 fn parse_org(text: &str) -> ApiResult<OrganizationId> {
@@ -152,8 +143,7 @@ pub async fn create_organization(
             subscription(body.subscription_active),
             Utc::now(),
         )
-        .await
-        .map_err(conflict)?;
+        .await?;
     Ok((StatusCode::CREATED, Json(OrganizationView::from(org))))
 }
 
@@ -288,11 +278,7 @@ pub async fn create_role(
         name: body.name.trim().to_owned(),
         grants,
     };
-    let stored = state
-        .db()
-        .create_role(&org.id, &role, Utc::now())
-        .await
-        .map_err(conflict)?;
+    let stored = state.db().create_role(&org.id, &role, Utc::now()).await?;
     Ok((StatusCode::CREATED, Json(RoleView::from(stored))))
 }
 
@@ -381,8 +367,7 @@ pub async fn create_user(
             },
             Utc::now(),
         )
-        .await
-        .map_err(conflict)?;
+        .await?;
     Ok((StatusCode::CREATED, Json(UserView::from(user))))
 }
 

@@ -23,7 +23,7 @@ use crate::auth::{
 use crate::crypto::SecretString;
 use crate::error::{ApiError, ApiResult};
 use crate::hubspot::{self, ConnectionError};
-use crate::store::{Conflict, DbError, HubSpotAuth, HubSpotCredentials, StateConsumed, UserId};
+use crate::store::{Conflict, HubSpotAuth, HubSpotCredentials, StateConsumed, UserId};
 
 /// Why the OAuth flow was started. The purpose rides on the `state` HubSpot hands back (a
 /// suffix after the random part), so a reconnect callback replaces only the tokens.
@@ -197,10 +197,7 @@ fn not_connected() -> ApiError {
 }
 
 fn already_connected() -> ApiError {
-    ApiError::conflict(
-        "already_connected",
-        "hubspot is already connected; only one HubSpot account can be connected at a time. Delete the integration first to connect another portal",
-    )
+    crate::error::conflict_error(Conflict::AlreadyConnected)
 }
 
 async fn start_oauth(
@@ -267,7 +264,7 @@ pub async fn reconnect(
 }
 
 /// What HubSpot sends back to the redirect URL.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Deserialize, IntoParams)]
 pub struct CallbackParams {
     /// The authorization code.
     pub code: Option<String>,
@@ -277,6 +274,18 @@ pub struct CallbackParams {
     pub error: Option<String>,
     /// HubSpot's explanation of `error`.
     pub error_description: Option<String>,
+}
+
+impl std::fmt::Debug for CallbackParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The code and state are bearer secrets until used.
+        f.debug_struct("CallbackParams")
+            .field("code", &self.code.as_ref().map(|_| "[redacted]"))
+            .field("state", &self.state.as_ref().map(|_| "[redacted]"))
+            .field("error", &self.error)
+            .field("error_description", &self.error_description)
+            .finish()
+    }
 }
 
 /// The connection after a successful callback.
@@ -410,11 +419,7 @@ async fn finish_connect(
     let portal_id = credentials.portal_id;
     let now = Utc::now();
     match purpose {
-        OAuthPurpose::Connect => state
-            .db()
-            .connect_hubspot(org, &credentials)
-            .await
-            .map_err(conflict_on_connect)?,
+        OAuthPurpose::Connect => state.db().connect_hubspot(org, &credentials).await?,
         OAuthPurpose::Reconnect => {
             state
                 .db()
@@ -447,17 +452,6 @@ async fn finish_connect(
         )
         .await?;
     Ok(())
-}
-
-fn conflict_on_connect(e: DbError) -> ApiError {
-    match e {
-        DbError::Conflict(Conflict::AlreadyConnected) => already_connected(),
-        DbError::Conflict(Conflict::PortalInUse) => ApiError::conflict(
-            "portal_in_use",
-            "this HubSpot portal is connected to another organization",
-        ),
-        other => other.into(),
-    }
 }
 
 /// A private-app connection.

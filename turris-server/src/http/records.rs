@@ -25,8 +25,8 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorDetail};
 use crate::store::{
-    AgreementId, ComplianceEntity, ComplianceRecord, ComplianceUpdate, Conflict, ContractTemplate,
-    DbError, Invitation, InvitationId, NiprSyncId, NiprSyncResult, OutboxEvent, ProducerAgreement,
+    AgreementId, ComplianceEntity, ComplianceRecord, ComplianceUpdate, ContractTemplate,
+    Invitation, InvitationId, NiprSyncId, NiprSyncResult, OutboxEvent, ProducerAgreement,
 };
 
 /// The records routes.
@@ -544,14 +544,7 @@ pub async fn create_template(
     let template = state
         .db()
         .create_contract_template(&caller.org, &id, body.name.trim(), Utc::now())
-        .await
-        .map_err(|e| match e {
-            DbError::Conflict(Conflict::ContractTemplate) => ApiError::conflict(
-                "already_exists",
-                "a contract template with this id already exists",
-            ),
-            other => other.into(),
-        })?;
+        .await?;
     Ok((StatusCode::CREATED, Json(template)))
 }
 
