@@ -157,3 +157,79 @@ api_test!(
         assert!(roles.body.as_array().unwrap().iter().any(|r| r["name"] == "viewer"));
     }
 );
+
+mod cli {
+    use clap::Parser;
+    use reqwest::Method;
+    use turris_server::config::{Cli, Command, TokenCommand};
+    use turris_server::store::Backend;
+
+    use crate::api::helpers::TestApp;
+
+    async fn a_token_minted_by_the_cli_works_against_the_server(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let cli = Cli::parse_from([
+            "turris-server",
+            "token",
+            "create",
+            "--organization",
+            "cli-org",
+            "--user",
+            "ops@example.com",
+            "--database-url",
+            &app.db.url,
+            "--encryption-key",
+            &app.db.key.to_hex(),
+        ]);
+        let Some(Command::Token(TokenCommand::Create(args))) = cli.command else {
+            panic!("token create parses");
+        };
+        let token = turris_server::cli::create_token(&cli.config, &args)
+            .await
+            .unwrap();
+        let again = turris_server::cli::create_token(&cli.config, &args)
+            .await
+            .unwrap();
+        assert_ne!(
+            token.expose(),
+            again.expose(),
+            "each call mints a new token"
+        );
+        for token in [token.expose(), again.expose()] {
+            app.call(Method::GET, "/api/v1/webhooks", Some(token), None)
+                .await
+                .expect(200);
+        }
+        let users = app
+            .admin(
+                Method::GET,
+                "/api/v1/admin/organizations/cli-org/users",
+                None,
+            )
+            .await
+            .expect(200);
+        assert_eq!(
+            users.body.as_array().unwrap().len(),
+            1,
+            "the user is reused"
+        );
+        let mut unknown_role = args.clone();
+        unknown_role.role = "auditor".into();
+        let error = turris_server::cli::create_token(&cli.config, &unknown_role)
+            .await
+            .expect_err("an unknown role is refused")
+            .to_string();
+        assert!(error.contains("auditor"), "{error}");
+        app.finish().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_token_minted_by_the_cli_works_against_the_server_on_sqlite() {
+        a_token_minted_by_the_cli_works_against_the_server(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_token_minted_by_the_cli_works_against_the_server_on_postgres() {
+        a_token_minted_by_the_cli_works_against_the_server(Backend::Postgres).await;
+    }
+}

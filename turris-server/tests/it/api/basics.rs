@@ -147,3 +147,132 @@ api_test!(
         app.get("/api/v1/agencies?limit=lots").await.expect_error(400, "invalid_query");
     }
 );
+
+mod lifecycle {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::routing::post;
+    use reqwest::Method;
+    use serde_json::json;
+    use tokio::sync::{Notify, mpsc};
+    use turris_server::store::Backend;
+    use turris_webhooks::delivery::DeliveryStore;
+
+    use crate::api::helpers::TestApp;
+
+    async fn a_slow_hubspot_call_is_cut_off_with_a_408_in_the_error_shape(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |config| config.request_timeout_secs = 1).await;
+        app.connect_hubspot().await.expect(200);
+        app.sandbox.control().set_latency(Duration::from_secs(30));
+        app.get("/api/v1/integrations/hubspot/properties?refresh=true")
+            .await
+            .expect_error(408, "timeout");
+        app.sandbox.control().set_latency(Duration::ZERO);
+        app.finish().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_hubspot_call_is_cut_off_with_a_408_on_sqlite() {
+        a_slow_hubspot_call_is_cut_off_with_a_408_in_the_error_shape(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_hubspot_call_is_cut_off_with_a_408_on_postgres() {
+        a_slow_hubspot_call_is_cut_off_with_a_408_in_the_error_shape(Backend::Postgres).await;
+    }
+
+    /// A receiver that reports each request and answers only when released.
+    async fn held_receiver() -> (String, mpsc::UnboundedReceiver<()>, Arc<Notify>) {
+        let (arrived, arrivals) = mpsc::unbounded_channel();
+        let release = Arc::new(Notify::new());
+        let gate = release.clone();
+        let router = axum::Router::new().route(
+            "/hook",
+            post(move || {
+                let arrived = arrived.clone();
+                let gate = gate.clone();
+                async move {
+                    let _ = arrived.send(());
+                    gate.notified().await;
+                    "ok"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (url, arrivals, release)
+    }
+
+    async fn shutdown_waits_for_an_in_flight_resend_and_records_it(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (url, mut arrivals, release) = held_receiver().await;
+        let webhook = app
+            .api(
+                Method::POST,
+                "/api/v1/webhooks",
+                Some(json!({"webhook_type": "entity_compliance_data_synchronized", "url": url})),
+            )
+            .await
+            .expect(201);
+        let id = webhook.body["id"].as_str().unwrap().to_owned();
+        let agency = app
+            .api(
+                Method::POST,
+                "/api/v1/agencies",
+                Some(json!({"name": "Acme"})),
+            )
+            .await
+            .expect(201);
+        app.api(
+            Method::POST,
+            "/api/v1/nipr-syncs",
+            Some(json!({"entity_type": "agency", "entity_id": agency.body["id"], "kind": "fetch", "outcome": "success"})),
+        )
+        .await
+        .expect(201);
+        let history = app
+            .get(&format!("/api/v1/webhooks/{id}/events"))
+            .await
+            .expect(200);
+        let event = history.body["rows"][0]["event_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.api(
+            Method::POST,
+            &format!("/api/v1/webhooks/{id}/events/{event}/resend"),
+            None,
+        )
+        .await
+        .expect(202);
+        arrivals
+            .recv()
+            .await
+            .expect("the resend reaches the receiver");
+        // Shut down while the delivery is in flight, and let the receiver answer meanwhile:
+        // the server only stops once the attempt is recorded.
+        tokio::join!(app.shutdown(), async { release.notify_one() });
+        let event_id: turris_webhooks::EventId = event.parse().unwrap();
+        // The server closed its pool on the way out: read through the test's own.
+        let attempts = app.db.store().list_attempts(event_id).await.unwrap();
+        assert_eq!(
+            attempts.len(),
+            1,
+            "the in-flight attempt was recorded before exit"
+        );
+        assert!(attempts[0].success);
+        app.finish().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shutdown_waits_for_an_in_flight_resend_on_sqlite() {
+        shutdown_waits_for_an_in_flight_resend_and_records_it(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shutdown_waits_for_an_in_flight_resend_on_postgres() {
+        shutdown_waits_for_an_in_flight_resend_and_records_it(Backend::Postgres).await;
+    }
+}

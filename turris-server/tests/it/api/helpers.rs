@@ -173,6 +173,11 @@ impl TestApp {
     /// Starts the sandbox, a fresh database and the server, then creates an organization
     /// (active subscription) with an admin token.
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// [`TestApp::spawn`] with a config tweak (a short timeout, ...).
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
         init_logs();
         let sandbox = Sandbox::builder().start().await.expect("sandbox starts");
         let db = TestDb::fresh(backend).await;
@@ -186,6 +191,7 @@ impl TestApp {
         config.hubspot.authorize_base = sandbox.base_url().to_owned();
         config.webhook_allow_loopback = true;
         config.body_limit = 64 * 1024;
+        tweak(&mut config);
         let app = Application::build(config).await.expect("server builds");
         let addr = app.local_addr();
         let state = app.state().clone();
@@ -222,6 +228,11 @@ impl TestApp {
 
     /// Stops the server gracefully (the database is dropped with the app).
     pub async fn finish(self) {
+        self.shutdown().await;
+    }
+
+    /// Sends the shutdown signal and waits until the server has stopped.
+    pub async fn shutdown(&self) {
         if let Some(stop) = self.stop.lock().unwrap().take() {
             let _ = stop.send(());
         }
