@@ -10,11 +10,11 @@
 //!   `BIGINT` nanoseconds since the Unix epoch on both, so they round-trip exactly (activity
 //!   cursors carry nanoseconds) and compare as integers (SQLite's text timestamps do not sort
 //!   reliably). JSON documents are `TEXT`;
-//! - **one body, expanded per backend**: the [`with_pool!`] macro matches the pool enum and
+//! - **one body, expanded per backend**: the `with_pool!` macro matches the pool enum and
 //!   expands the same block once with a `SqlitePool` and once with a `PgPool`, so the
 //!   compiler type-checks each expansion concretely. Row structs derive `sqlx::FromRow`,
 //!   whose generated impl is generic over the row type, so one struct decodes both;
-//! - **the few real differences** live in [`Dialect`]: how a write transaction begins
+//! - **the few real differences** live in the `Dialect` trait: how a write transaction begins
 //!   (`BEGIN IMMEDIATE` on SQLite, so concurrent writers queue on the busy timeout instead
 //!   of failing to upgrade a read lock) and `FOR UPDATE SKIP LOCKED` (PostgreSQL only; SQLite
 //!   serialises writers, which gives the same lease semantics within one process);
@@ -22,7 +22,6 @@
 //!   (`migrations/sqlite`, `migrations/postgres`); index and constraint names match, which
 //!   [`super::error`] relies on.
 
-use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -124,8 +123,10 @@ impl Database {
     ///
     /// - `postgres://...` or `postgresql://...`: a PostgreSQL pool;
     /// - `sqlite://path?mode=rwc`, `sqlite::memory:` or a plain file path: SQLite with WAL,
-    ///   foreign keys on, a 5 s busy timeout and `synchronous = NORMAL` (durable across
-    ///   process crashes; WAL makes it safe). A plain path's file and folder are created.
+    ///   foreign keys on, a 5 s busy timeout and `synchronous = NORMAL`: a commit survives a
+    ///   crash of the process; an operating-system crash or power loss may lose the last
+    ///   commits (PostgreSQL is the choice when that matters). The file and its folder are
+    ///   created unless the URL says `mode=ro` or `mode=rw`.
     pub async fn connect(url: &str) -> DbResult<Self> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?;
@@ -138,20 +139,22 @@ impl Database {
                 pools: Pools::Postgres(pool),
             });
         }
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let options = if url.starts_with("sqlite:") {
-            SqliteConnectOptions::from_str(url)?
+            let explicit_mode =
+                url.contains("mode=ro") || url.contains("mode=rw&") || url.ends_with("mode=rw");
+            SqliteConnectOptions::from_str(url)?.create_if_missing(!explicit_mode)
         } else {
-            if let Some(parent) = Path::new(url)
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(parent).map_err(|e| DbError::Backend(e.into()))?;
-            }
             SqliteConnectOptions::new()
                 .filename(url)
                 .create_if_missing(true)
         };
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory {
+            let file = options.get_filename();
+            if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| DbError::Backend(e.into()))?;
+            }
+        }
         let options = options
             .journal_mode(if in_memory {
                 SqliteJournalMode::Memory

@@ -1,6 +1,7 @@
 //! The storage suites, each test run on a fresh SQLite database and a fresh PostgreSQL one.
 
 mod conformance;
+mod connect;
 mod credentials;
 mod debounce;
 mod encryption;
