@@ -276,3 +276,17 @@ mod lifecycle {
         shutdown_waits_for_an_in_flight_resend_and_records_it(Backend::Postgres).await;
     }
 }
+
+api_test!(
+    async fn readyz_is_a_503_when_the_database_does_not_answer(app) {
+        app.call(Method::GET, "/readyz", None, None).await.expect(200);
+        app.state.database().close().await;
+        app.call(Method::GET, "/readyz", None, None)
+            .await
+            .expect_error(503, "not_ready");
+        app.call(Method::GET, "/healthz", None, None).await.expect(200);
+        // Other endpoints answer a generic 500 without the database's words.
+        let answer = app.get("/api/v1/webhooks").await.expect_error(500, "internal");
+        assert!(!answer.text.to_lowercase().contains("pool"), "{}", answer.text);
+    }
+);

@@ -460,3 +460,49 @@ api_test!(
         assert_eq!(name["status"], "live");
     }
 );
+
+api_test!(
+    async fn a_mapping_that_would_break_an_enabled_inbound_toggle_is_refused(app) {
+        connected_with_mapping(app).await;
+        app.api(Method::PUT, &format!("{H}/sync"), Some(json!({"agents": {"inbound": true}})))
+            .await
+            .expect(200);
+        let mut without_agent = mapping();
+        without_agent["agent"] = Value::Null;
+        let refused = app
+            .api(Method::PUT, &format!("{H}/mapping"), Some(without_agent))
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(
+            refused.paths(),
+            ["agent.identifier", "agent.first_name", "agent.last_name"]
+        );
+        assert_eq!(
+            app.get(&format!("{H}/mapping")).await.expect(200).body["agent"]["first_name"],
+            "firstname"
+        );
+        // Turning the toggle off first is always allowed, then the mapping saves.
+        app.api(Method::PUT, &format!("{H}/sync"), Some(json!({}))).await.expect(200);
+        let mut without_agent = mapping();
+        without_agent["agent"] = Value::Null;
+        app.api(Method::PUT, &format!("{H}/mapping"), Some(without_agent))
+            .await
+            .expect(200);
+    }
+);
+
+api_test!(
+    async fn a_mistyped_nested_field_is_named_by_its_full_path(app) {
+        app.connect_hubspot().await.expect(200);
+        let answer = app
+            .api(Method::PUT, &format!("{H}/mapping"), Some(json!({"agency": {"nmae": "name"}})))
+            .await
+            .expect_error(422, "invalid_body");
+        assert_eq!(answer.paths(), ["agency.nmae"], "{}", answer.text);
+        let answer = app
+            .api(Method::PUT, &format!("{H}/sync"), Some(json!({"agents": {"inbound": "yes"}})))
+            .await
+            .expect_error(422, "invalid_body");
+        assert_eq!(answer.paths(), ["agents.inbound"], "{}", answer.text);
+    }
+);
