@@ -77,16 +77,38 @@ pub fn token_source(
 pub enum ConnectionError {
     /// HubSpot refused the token (401/403).
     #[error("HubSpot refused the token")]
-    Rejected,
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// HubSpot's error category.
+        category: Option<String>,
+    },
+    /// The refresh token is dead: the app was uninstalled or the grant revoked.
+    #[error("HubSpot revoked the connection")]
+    Revoked,
     /// Anything else.
     #[error("{0}")]
     HubSpot(String),
 }
 
+impl ConnectionError {
+    /// Whether the stored credentials no longer work, so the connection is in error until a
+    /// reconnect: a dead refresh token, or a 401 on a token we believed valid.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(
+            self,
+            ConnectionError::Revoked | ConnectionError::Rejected { status: 401, .. }
+        )
+    }
+}
+
 impl From<turris_hubspot::Error> for ConnectionError {
     fn from(e: turris_hubspot::Error) -> Self {
         match e.status() {
-            Some(401 | 403) => ConnectionError::Rejected,
+            Some(status @ (401 | 403)) => ConnectionError::Rejected {
+                status,
+                category: e.category().map(str::to_owned),
+            },
             Some(status) => {
                 tracing::warn!(status, category = e.category(), "hubspot call failed");
                 ConnectionError::HubSpot(format!(
@@ -97,14 +119,54 @@ impl From<turris_hubspot::Error> for ConnectionError {
             None => {
                 tracing::warn!(error = %e, "hubspot call failed");
                 match e {
-                    turris_hubspot::Error::RefreshTokenRevoked { .. } => ConnectionError::HubSpot(
-                        "HubSpot revoked the connection; reconnect the integration".into(),
-                    ),
+                    turris_hubspot::Error::RefreshTokenRevoked { .. } => ConnectionError::Revoked,
                     _ => ConnectionError::HubSpot("HubSpot could not be reached".into()),
                 }
             }
         }
     }
+}
+
+/// Flips the connection to `error` (sync pauses, the card shows Error) and logs
+/// `Refresh HubSpot access token` as a Failure, after HubSpot stopped accepting the stored
+/// credentials. A reconnect sets it back to `connected`.
+pub async fn mark_connection_lost(
+    state: &AppState,
+    org: &OrganizationId,
+    error: &ConnectionError,
+) -> Result<(), turris_core::store::StoreError> {
+    use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
+    use turris_core::integration::{Connection, ConnectionStatus};
+
+    let now = Utc::now();
+    let reason = "HubSpot no longer accepts the stored credentials; reconnect the integration";
+    let mut settings = state.db().load_settings(org).await?.unwrap_or_default();
+    settings.connection = Connection {
+        status: ConnectionStatus::Error,
+        error: Some(reason.to_owned()),
+        ..settings.connection
+    };
+    state.db().set_connection(org, &settings.connection).await?;
+    let (hubspot_status, error_category) = match error {
+        ConnectionError::Rejected { status, category } => (Some(*status), category.clone()),
+        ConnectionError::Revoked => (Some(400), Some("BAD_REFRESH_TOKEN".to_owned())),
+        ConnectionError::HubSpot(_) => (None, None),
+    };
+    state
+        .db()
+        .append_activity(
+            org,
+            &NewActivity::new(ActivityKind::RefreshAccessToken, Outcome::Failure, now)
+                .with_details(ActivityDetails {
+                    hubspot_status,
+                    error_category,
+                    message: Some(reason.to_owned()),
+                    ..ActivityDetails::default()
+                }),
+        )
+        .await?;
+    tracing::warn!(org = %org, "hubspot connection lost; status set to error");
+    Ok(())
 }
 
 /// A client for an organization's portal.

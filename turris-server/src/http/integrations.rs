@@ -476,11 +476,28 @@ pub struct PrivateAppReconnect {
 
 fn connection_error(e: ConnectionError) -> ApiError {
     match e {
-        ConnectionError::Rejected => {
-            ApiError::hubspot("HubSpot refused the stored token; reconnect the integration")
-        }
+        ConnectionError::Rejected { .. } | ConnectionError::Revoked => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "hubspot_connection_lost",
+            "HubSpot no longer accepts the stored credentials; reconnect the integration",
+        ),
         ConnectionError::HubSpot(message) => ApiError::hubspot(message),
     }
+}
+
+/// A failed HubSpot call with the stored credentials: a lost connection flips the status to
+/// `error` before answering.
+async fn stored_credentials_failed(
+    state: &AppState,
+    org: &turris_core::ids::OrganizationId,
+    e: ConnectionError,
+) -> ApiError {
+    if e.is_connection_lost()
+        && let Err(store) = hubspot::mark_connection_lost(state, org, &e).await
+    {
+        return store.into();
+    }
+    connection_error(e)
 }
 
 async fn check_private_app(
@@ -494,7 +511,7 @@ async fn check_private_app(
     let details = hubspot::account_details(state, portal_id, token)
         .await
         .map_err(|e| match e {
-            ConnectionError::Rejected => {
+            ConnectionError::Rejected { .. } | ConnectionError::Revoked => {
                 ApiError::invalid_field("token", "HubSpot refused this token")
             }
             ConnectionError::HubSpot(message) => ApiError::hubspot(message),
@@ -645,7 +662,10 @@ pub(crate) async fn schemas(
         .hubspot_credentials(org)
         .await?
         .ok_or_else(not_connected)?;
-    let client = hubspot::client(state, org, &credentials).map_err(connection_error)?;
+    let client = match hubspot::client(state, org, &credentials) {
+        Ok(client) => client,
+        Err(e) => return Err(connection_error(e)),
+    };
     let mut fetched = Vec::new();
     for (object, cache) in [
         (ObjectType::Company, cached.0),
@@ -654,9 +674,10 @@ pub(crate) async fn schemas(
         let schema = match cache {
             Some(schema) if !refresh => schema,
             _ => {
-                let schema = hubspot::fetch_schema(&client, object)
-                    .await
-                    .map_err(connection_error)?;
+                let schema = match hubspot::fetch_schema(&client, object).await {
+                    Ok(schema) => schema,
+                    Err(e) => return Err(stored_credentials_failed(state, org, e).await),
+                };
                 state.db().save_property_schema(org, &schema).await?;
                 schema
             }

@@ -506,3 +506,24 @@ api_test!(
         assert_eq!(answer.paths(), ["agents.inbound"], "{}", answer.text);
     }
 );
+
+api_test!(
+    async fn a_revoked_app_flips_the_card_to_error_until_a_reconnect(app) {
+        app.connect_hubspot().await.expect(200);
+        app.sandbox.control().uninstall_app();
+        app.get(&format!("{H}/properties?refresh=true"))
+            .await
+            .expect_error(502, "hubspot_connection_lost");
+        let card = app.get("/api/v1/integrations").await.expect(200);
+        assert_eq!(card.body["integrations"][0]["status"], "error");
+        assert_eq!(card.body["integrations"][0]["action"], "manage");
+        let activity = app.get(&format!("{H}/activity")).await.expect(200);
+        assert_eq!(activity.body["entries"][0]["title"], "Refresh HubSpot access token");
+        assert_eq!(activity.body["entries"][0]["status"], "failure");
+        // Reconnecting runs the OAuth flow again (which reinstalls the app).
+        let (code, state) = app.authorize(&format!("{H}/reconnect")).await;
+        app.callback(&code, &state).await.expect(200);
+        assert_eq!(app.get(H).await.expect(200).body["status"], "connected");
+        app.get(&format!("{H}/properties?refresh=true")).await.expect(200);
+    }
+);
