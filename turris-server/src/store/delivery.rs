@@ -447,3 +447,43 @@ impl DeliveryStore for SqlStore {
         Ok(rows.into_iter().map(AttemptRow::attempt).collect())
     }
 }
+
+#[derive(sqlx::FromRow)]
+struct StatsRow {
+    pending: i64,
+    due: i64,
+    leased: i64,
+    failed: i64,
+}
+
+#[async_trait]
+impl super::DeliveryStatsStore for SqlStore {
+    async fn delivery_queue_stats(
+        &self,
+        now: DateTime<Utc>,
+    ) -> DbResult<super::DeliveryQueueStats> {
+        let now = super::sql::ns_saturating(now);
+        let row: StatsRow = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT
+                   COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS pending,
+                   COALESCE(SUM(CASE WHEN status = 'pending' AND next_attempt_at <= $1
+                     AND (lease_expires_at IS NULL OR lease_expires_at <= $1)
+                     THEN 1 ELSE 0 END), 0) AS due,
+                   COALESCE(SUM(CASE WHEN lease_expires_at > $1 THEN 1 ELSE 0 END), 0) AS leased,
+                   COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS failed
+                 FROM delivery_events",
+            )
+            .bind(now)
+            .fetch_one(pool)
+            .await?
+        });
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(super::DeliveryQueueStats {
+            pending: count(row.pending),
+            due: count(row.due),
+            leased: count(row.leased),
+            failed: count(row.failed),
+        })
+    }
+}

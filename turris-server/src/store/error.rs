@@ -33,6 +33,8 @@ pub enum Conflict {
     TurrisLinked,
     /// The HubSpot object is already linked to another Turris record.
     HubSpotLinked,
+    /// A job of that kind is already running for the organization.
+    JobRunning,
     /// Another uniqueness rule, named by the database.
     Other,
 }
@@ -54,6 +56,7 @@ impl Conflict {
             Conflict::Record => "id already exists",
             Conflict::TurrisLinked => "turris record is already linked",
             Conflict::HubSpotLinked => "hubspot object is already linked",
+            Conflict::JobRunning => "a job of this kind is already running",
             Conflict::Other => "already exists",
         }
     }
@@ -112,6 +115,8 @@ impl Conflict {
                 Conflict::TurrisLinked,
             ),
             ("links_hubspot", Conflict::HubSpotLinked),
+            ("jobs_one_running", Conflict::JobRunning),
+            ("jobs.organization_id, jobs.kind", Conflict::JobRunning),
             (
                 "links.organization_id, links.kind, links.hubspot_id",
                 Conflict::HubSpotLinked,

@@ -70,6 +70,10 @@ uuid_id!(
     /// An executed producer agreement.
     AgreementId
 );
+uuid_id!(
+    /// A long-running job.
+    JobId
+);
 
 /// An inbound HubSpot event as stored (a database sequence number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -21,10 +21,12 @@ mod activity;
 mod credentials;
 mod debounce;
 mod delivery;
+mod echo;
 pub mod error;
 mod ids;
 mod inbound;
 mod inputs;
+mod jobs;
 mod links;
 mod oauth;
 mod records;
@@ -39,8 +41,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use turris_core::ids::{AgencyId, AgentId, ContractTemplateId, OrganizationId};
+use turris_core::ids::{AgencyId, AgentId, ContractTemplateId, HubSpotId, OrganizationId};
 use turris_core::permissions::{Role, SubscriptionState};
+use turris_core::planner::RecentWrite;
 use turris_core::record::{Agency, Agent, StateCode};
 use turris_hubspot::webhooks::WebhookEvent;
 use turris_webhooks::delivery::{DeliveryStore, EventId, WebhookId};
@@ -52,7 +55,9 @@ use turris_webhooks::{
 use crate::crypto::{SecretString, TokenHash};
 
 pub use error::{Conflict, DbError, DbResult, ResultExt};
-pub use ids::{AgreementId, ApiTokenId, InboundEventId, InvitationId, NiprSyncId, RoleId, UserId};
+pub use ids::{
+    AgreementId, ApiTokenId, InboundEventId, InvitationId, JobId, NiprSyncId, RoleId, UserId,
+};
 pub use sql::{Backend, Database, SqlStore};
 
 /// How long an OAuth `state` is valid.
@@ -863,6 +868,112 @@ pub trait DebounceStore: Send + Sync {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Echo ledger, jobs and queue statistics
+// ---------------------------------------------------------------------------------------------
+
+/// Our recent writes to HubSpot (turris-core's [`RecentWrite`]), shared by every replica so
+/// the echo of a write is recognised whichever process receives the webhook.
+#[async_trait]
+pub trait EchoLedgerStore: Send + Sync {
+    /// Remembers writes we just made.
+    async fn record_hubspot_writes(
+        &self,
+        org: &OrganizationId,
+        writes: &[RecentWrite],
+    ) -> DbResult<()>;
+    /// Our writes to these objects at or after `since`, oldest first.
+    async fn recent_hubspot_writes(
+        &self,
+        org: &OrganizationId,
+        objects: &[HubSpotId],
+        since: DateTime<Utc>,
+    ) -> DbResult<Vec<RecentWrite>>;
+    /// Forgets writes made strictly before `before`, in every organization.
+    async fn prune_hubspot_writes_before(&self, before: DateTime<Utc>) -> DbResult<u64>;
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// In progress (or interrupted by a restart: resume it).
+    Running,
+    /// Finished; its state holds the result.
+    Completed,
+    /// Gave up; its state says why.
+    Failed,
+}
+
+/// A long-running job of an organization (bulk reconciliation), with its progress as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// Its id.
+    pub id: JobId,
+    /// The organization.
+    pub organization: OrganizationId,
+    /// What it does (`"reconcile_companies"`); at most one runs per organization and kind.
+    pub kind: String,
+    /// Where it stands.
+    pub status: JobStatus,
+    /// Progress, cursor and result, as the job defines them.
+    pub state: serde_json::Value,
+    /// When it started.
+    pub created_at: DateTime<Utc>,
+    /// When its state last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Jobs that survive restarts: a worker saves its cursor as it goes and resumes from the
+/// running jobs on start.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Starts a job; [`Conflict::JobRunning`] while one of that kind runs for `org`,
+    /// [`DbError::NotFound`] for an unknown organization.
+    async fn create_job(
+        &self,
+        org: &OrganizationId,
+        kind: &str,
+        state: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> DbResult<Job>;
+    /// Saves progress or the outcome; [`DbError::NotFound`] for an unknown job.
+    async fn update_job(
+        &self,
+        org: &OrganizationId,
+        id: JobId,
+        status: JobStatus,
+        state: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> DbResult<()>;
+    /// One job.
+    async fn job(&self, org: &OrganizationId, id: JobId) -> DbResult<Option<Job>>;
+    /// The organization's jobs of a kind, newest first.
+    async fn list_jobs(&self, org: &OrganizationId, kind: &str) -> DbResult<Vec<Job>>;
+    /// Every running job, oldest first (to resume after a restart).
+    async fn running_jobs(&self) -> DbResult<Vec<Job>>;
+}
+
+/// The delivery queue at a glance (`/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeliveryQueueStats {
+    /// Events waiting for an automatic attempt (leased or not).
+    pub pending: u64,
+    /// Pending events due now and not leased: the backlog.
+    pub due: u64,
+    /// Events under a live lease (an attempt in progress).
+    pub leased: u64,
+    /// Events whose automatic attempts are exhausted.
+    pub failed: u64,
+}
+
+/// Queue statistics.
+#[async_trait]
+pub trait DeliveryStatsStore: Send + Sync {
+    /// Counts at `now`.
+    async fn delivery_queue_stats(&self, now: DateTime<Utc>) -> DbResult<DeliveryQueueStats>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Retention
 // ---------------------------------------------------------------------------------------------
 
@@ -891,6 +1002,9 @@ pub trait ServerStore:
     + TurrisInputStore
     + InboundEventStore
     + DebounceStore
+    + EchoLedgerStore
+    + JobStore
+    + DeliveryStatsStore
     + RetentionStore
 {
 }
@@ -905,6 +1019,9 @@ impl<T> ServerStore for T where
         + TurrisInputStore
         + InboundEventStore
         + DebounceStore
+        + EchoLedgerStore
+        + JobStore
+        + DeliveryStatsStore
         + RetentionStore
 {
 }

@@ -98,4 +98,60 @@ async fn two_pools_leasing_at_once_never_get_the_same_delivery(db: &TestDb) {
     }
 }
 
-on_both_backends!(two_pools_leasing_at_once_never_get_the_same_delivery);
+async fn queue_statistics_count_pending_due_leased_and_failed(db: &TestDb) {
+    use turris_server::store::{DeliveryQueueStats, DeliveryStatsStore};
+    let store = db.store();
+    let webhook = WebhookId::new();
+    let new = |secs| NewEvent {
+        event_id: EventId::new(),
+        webhook_id: webhook,
+        webhook_type: WebhookType::ProducerAgreementExecuted,
+        body: body("{}"),
+        created_at: t(secs),
+    };
+    assert_eq!(
+        store.delivery_queue_stats(t(0)).await.unwrap(),
+        DeliveryQueueStats::default()
+    );
+    store
+        .enqueue(vec![new(0), new(1), new(2), new(100)])
+        .await
+        .unwrap();
+    let leased = store
+        .lease_due(t(10), 2, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let report = AttemptReport {
+        started_at: t(10),
+        finished_at: t(11),
+        status_code: Some(500),
+        error: Some("500".into()),
+        url: "https://x.test".into(),
+        success: false,
+        response_body: None,
+        retry_after: None,
+    };
+    store
+        .record_attempt(
+            leased[0].event.event_id,
+            &leased[0].lease,
+            &report,
+            NextStep::Exhausted,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delivery_queue_stats(t(20)).await.unwrap(),
+        DeliveryQueueStats {
+            pending: 3,
+            due: 1,
+            leased: 1,
+            failed: 1
+        }
+    );
+}
+
+on_both_backends!(
+    two_pools_leasing_at_once_never_get_the_same_delivery,
+    queue_statistics_count_pending_due_leased_and_failed,
+);

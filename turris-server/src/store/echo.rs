@@ -1,0 +1,101 @@
+//! The echo ledger: one row per property we wrote to a HubSpot object.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use turris_core::ids::{HubSpotId, OrganizationId};
+use turris_core::planner::RecentWrite;
+
+use super::EchoLedgerStore;
+use super::error::{DbError, DbResult};
+use super::sql::{Dialect, SqlStore, from_ns, ns, ns_saturating, with_pool};
+
+#[derive(sqlx::FromRow)]
+struct WriteRow {
+    object_id: String,
+    property: String,
+    value: Option<String>,
+    at: i64,
+}
+
+#[async_trait]
+impl EchoLedgerStore for SqlStore {
+    async fn record_hubspot_writes(
+        &self,
+        org: &OrganizationId,
+        writes: &[RecentWrite],
+    ) -> DbResult<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let at = writes
+            .iter()
+            .map(|w| ns(w.at))
+            .collect::<DbResult<Vec<_>>>()?;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            for (write, at) in writes.iter().zip(&at) {
+                sqlx::query(
+                    "INSERT INTO hubspot_writes (organization_id, object_id, property, value, at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(org.as_str())
+                .bind(write.object_id.as_str())
+                .bind(&write.property)
+                .bind(&write.value)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    async fn recent_hubspot_writes(
+        &self,
+        org: &OrganizationId,
+        objects: &[HubSpotId],
+        since: DateTime<Utc>,
+    ) -> DbResult<Vec<RecentWrite>> {
+        if objects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let since = ns_saturating(since);
+        let placeholders: Vec<String> = (3..3 + objects.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT object_id, property, value, at FROM hubspot_writes
+             WHERE organization_id = $1 AND at >= $2 AND object_id IN ({})
+             ORDER BY at, id",
+            placeholders.join(", ")
+        );
+        let rows: Vec<WriteRow> = with_pool!(self, |pool| {
+            let mut query = sqlx::query_as(&sql).bind(org.as_str()).bind(since);
+            for object in objects {
+                query = query.bind(object.as_str());
+            }
+            query.fetch_all(pool).await?
+        });
+        rows.into_iter()
+            .map(|row| {
+                Ok(RecentWrite {
+                    object_id: HubSpotId::parse(&row.object_id)
+                        .map_err(|e| DbError::Corrupt(e.to_string()))?,
+                    property: row.property,
+                    value: row.value,
+                    at: from_ns(row.at),
+                })
+            })
+            .collect()
+    }
+
+    async fn prune_hubspot_writes_before(&self, before: DateTime<Utc>) -> DbResult<u64> {
+        let before = ns_saturating(before);
+        Ok(with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM hubspot_writes WHERE at < $1")
+                .bind(before)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
+}
