@@ -247,3 +247,77 @@ impl From<DbError> for turris_webhooks::delivery::StoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every named unique rule of the PostgreSQL schema, with the columns SQLite reports.
+    fn unique_rules(schema: &str) -> Vec<(String, String)> {
+        let code: String = schema
+            .lines()
+            .map(|l| l.split("--").next().unwrap())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut rules = Vec::new();
+        for statement in code.split(';') {
+            let statement = statement.split_whitespace().collect::<Vec<_>>().join(" ");
+            let mut found = |name: &str, table: &str, columns: &str| {
+                let sqlite = columns
+                    .split(')')
+                    .next()
+                    .unwrap()
+                    .split(',')
+                    .map(|c| format!("{table}.{}", c.trim()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                rules.push((name.to_owned(), sqlite));
+            };
+            if let Some(rest) = statement.strip_prefix("CREATE TABLE ") {
+                let table = rest.split_whitespace().next().unwrap();
+                for part in rest.split("CONSTRAINT ").skip(1) {
+                    if let Some((name, columns)) = part.split_once(" PRIMARY KEY (") {
+                        found(name.trim(), table, columns);
+                    }
+                }
+            } else if let Some(rest) = statement.strip_prefix("CREATE UNIQUE INDEX ") {
+                let (name, rest) = rest.split_once(" ON ").unwrap();
+                let (table, columns) = rest.split_once(" (").unwrap();
+                found(name.trim(), table.trim(), columns);
+            }
+        }
+        rules
+    }
+
+    #[test]
+    fn both_backends_report_each_unique_rule_as_the_same_conflict() {
+        let schema = [
+            include_str!("../../migrations/postgres/20261122000001_init.sql"),
+            include_str!("../../migrations/postgres/20261122000002_echo_jobs.sql"),
+        ]
+        .concat();
+        let rules = unique_rules(&schema);
+        assert!(rules.len() >= 15, "the parser found the rules: {rules:?}");
+        for (name, sqlite) in &rules {
+            assert_eq!(
+                Conflict::from_constraint(name),
+                Conflict::from_constraint(sqlite),
+                "{name} and {sqlite} must map to the same conflict"
+            );
+        }
+        for expected in [
+            ("organizations_pkey", Conflict::Organization),
+            ("roles_org_name", Conflict::RoleName),
+            ("hubspot_credentials_portal", Conflict::PortalInUse),
+            ("links_hubspot", Conflict::HubSpotLinked),
+            ("jobs_one_running", Conflict::JobRunning),
+        ] {
+            assert!(
+                rules.iter().any(|(n, _)| n == expected.0),
+                "{} exists",
+                expected.0
+            );
+            assert_eq!(Conflict::from_constraint(expected.0), expected.1);
+        }
+    }
+}
