@@ -527,3 +527,45 @@ api_test!(
         app.get(&format!("{H}/properties?refresh=true")).await.expect(200);
     }
 );
+
+mod without_oauth {
+    use reqwest::Method;
+    use serde_json::json;
+    use turris_server::store::Backend;
+
+    use crate::api::helpers::TestApp;
+
+    async fn a_server_without_app_credentials_offers_only_the_private_app(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |config| {
+            config.hubspot.client_id = None;
+            config.hubspot.client_secret = None;
+        })
+        .await;
+        app.api(Method::POST, "/api/v1/integrations/hubspot/connect", None)
+            .await
+            .expect_error(503, "oauth_not_configured");
+        let body =
+            json!({"portal_id": app.sandbox.portal_id(), "token": app.sandbox.private_app_token()});
+        app.api(
+            Method::POST,
+            "/api/v1/integrations/hubspot/private-app",
+            Some(body),
+        )
+        .await
+        .expect(200);
+        app.get("/api/v1/integrations/hubspot/properties")
+            .await
+            .expect(200);
+        app.finish().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_server_without_app_credentials_offers_only_the_private_app_on_sqlite() {
+        a_server_without_app_credentials_offers_only_the_private_app(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_server_without_app_credentials_offers_only_the_private_app_on_postgres() {
+        a_server_without_app_credentials_offers_only_the_private_app(Backend::Postgres).await;
+    }
+}
