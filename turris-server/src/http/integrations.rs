@@ -720,7 +720,7 @@ fn require_connected(settings: &IntegrationSettings) -> ApiResult<()> {
 
 /// The field mapping.
 #[utoipa::path(get, path = "/api/v1/integrations/hubspot/mapping", tag = "integrations",
-    responses((status = 200, description = "The agency and agent mapping", body = Object),
+    responses((status = 200, description = "The agency and agent mapping", body = doc::Mapping),
         (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn get_mapping(
@@ -751,8 +751,8 @@ fn missing_for_enabled(
 /// Saves the field mapping; every problem is a 422 with its path (`agency.identifier.value`).
 /// Changes never rewrite existing records.
 #[utoipa::path(put, path = "/api/v1/integrations/hubspot/mapping", tag = "integrations",
-    request_body(content = Object, description = "`{\"agency\": {...}, \"agent\": {...}}`"),
-    responses((status = 200, description = "The saved mapping", body = Object),
+    request_body = doc::Mapping,
+    responses((status = 200, description = "The saved mapping", body = doc::Mapping),
         (status = 401), (status = 402), (status = 403),
         (status = 409, description = "Not connected", body = crate::error::ErrorBody),
         (status = 422, description = "Invalid mapping", body = crate::error::ErrorBody)),
@@ -779,7 +779,7 @@ pub async fn put_mapping(
 
 /// The ongoing-sync matrix.
 #[utoipa::path(get, path = "/api/v1/integrations/hubspot/sync", tag = "integrations",
-    responses((status = 200, description = "`{agency, agency_contacts, agents}` × `{inbound, outbound}`", body = Object),
+    responses((status = 200, description = "The matrix", body = doc::SyncMatrix),
         (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn get_sync(
@@ -792,8 +792,8 @@ pub async fn get_sync(
 /// Saves the matrix. Turning a toggle on checks its prerequisites (422 naming each missing
 /// piece); turning one off is always allowed.
 #[utoipa::path(put, path = "/api/v1/integrations/hubspot/sync", tag = "integrations",
-    request_body(content = Object, description = "`{\"agency\": {\"inbound\": true, \"outbound\": false}, ...}`"),
-    responses((status = 200, description = "The saved matrix", body = Object),
+    request_body = doc::SyncMatrix,
+    responses((status = 200, description = "The saved matrix", body = doc::SyncMatrix),
         (status = 401), (status = 402), (status = 403),
         (status = 409, description = "Not connected", body = crate::error::ErrorBody),
         (status = 422, description = "Missing prerequisites", body = crate::error::ErrorBody)),
@@ -851,7 +851,7 @@ fn direction_str(d: Direction) -> &'static str {
 
 /// Auto-invite settings.
 #[utoipa::path(get, path = "/api/v1/integrations/hubspot/invitations", tag = "integrations",
-    responses((status = 200, description = "`{mode, condition?, rules, default_template}`", body = Object),
+    responses((status = 200, description = "The auto-invite settings", body = doc::Invitations),
         (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn get_invitations(
@@ -864,8 +864,8 @@ pub async fn get_invitations(
 /// Saves the auto-invite settings: 409 while agency inbound sync is off, 422 with paths for
 /// invalid conditions or unknown contract templates.
 #[utoipa::path(put, path = "/api/v1/integrations/hubspot/invitations", tag = "integrations",
-    request_body(content = Object, description = "`{\"mode\": \"invite_all\", \"rules\": [{\"condition\": {...}, \"template\": \"gold\"}], \"default_template\": \"standard\"}`"),
-    responses((status = 200, description = "The saved settings", body = Object),
+    request_body = doc::Invitations,
+    responses((status = 200, description = "The saved settings", body = doc::Invitations),
         (status = 401), (status = 402), (status = 403),
         (status = 409, description = "Agency inbound sync is off", body = crate::error::ErrorBody),
         (status = 422, description = "Invalid settings", body = crate::error::ErrorBody)),
@@ -1042,6 +1042,149 @@ pub async fn webhook_status(
         })
         .collect();
     Ok(Json(WebhookStatusList { properties }))
+}
+
+/// OpenAPI schemas of the bodies core's types read and write (core has no utoipa).
+#[allow(dead_code)]
+pub mod doc {
+    use utoipa::ToSchema;
+
+    /// `{"mode": "sync_all"}` or `{"mode": "apply_filter", "property", "operator", "value"}`
+    /// (`"values": [...]` for `is_one_of`). Comparisons are case- and whitespace-sensitive.
+    #[derive(ToSchema)]
+    #[schema(as = IdentifierFilter)]
+    pub struct IdentifierFilter {
+        /// `sync_all` or `apply_filter`.
+        #[schema(example = "apply_filter")]
+        mode: String,
+        /// A text, enumeration or boolean property of the object.
+        property: Option<String>,
+        /// `equals`, `is_populated`, `is_not_populated`, `is_one_of`, `contains`, `is_a_number`.
+        operator: Option<String>,
+        /// For `equals` and `contains`.
+        value: Option<String>,
+        /// For `is_one_of`.
+        values: Option<Vec<String>>,
+    }
+
+    /// A property condition (invitation filters and contract rules).
+    #[derive(ToSchema)]
+    #[schema(as = Condition)]
+    pub struct Condition {
+        /// A company property.
+        property: Option<String>,
+        /// The operator, as in [`IdentifierFilter`].
+        operator: Option<String>,
+        /// For `equals` and `contains`.
+        value: Option<String>,
+        /// For `is_one_of`.
+        values: Option<Vec<String>>,
+    }
+
+    /// HubSpot company property per agency field; a missing field is unmapped.
+    #[derive(ToSchema)]
+    #[schema(as = AgencyMapping)]
+    pub struct AgencyMapping {
+        /// Which companies are agencies (required).
+        identifier: Option<IdentifierFilter>,
+        /// Agency name (required, default `name`).
+        name: Option<String>,
+        /// Branch name.
+        branch_name: Option<String>,
+        /// NPN.
+        npn: Option<String>,
+        /// Producer code.
+        producer_code: Option<String>,
+        /// Website.
+        website: Option<String>,
+        /// Phone.
+        phone: Option<String>,
+        /// Street address.
+        street_address: Option<String>,
+        /// City.
+        city: Option<String>,
+        /// State code.
+        state_code: Option<String>,
+        /// ZIP.
+        zip: Option<String>,
+        /// Country.
+        country: Option<String>,
+    }
+
+    /// HubSpot contact property per agent field.
+    #[derive(ToSchema)]
+    #[schema(as = AgentMapping)]
+    pub struct AgentMapping {
+        /// Which contacts are agents (required).
+        identifier: Option<IdentifierFilter>,
+        /// First name (required, default `firstname`).
+        first_name: Option<String>,
+        /// Last name (required, default `lastname`).
+        last_name: Option<String>,
+        /// Email (default `email`).
+        email: Option<String>,
+        /// NPN.
+        npn: Option<String>,
+        /// Middle name.
+        middle_name: Option<String>,
+    }
+
+    /// The field mapping. Unknown fields are refused; changes never rewrite existing records.
+    #[derive(ToSchema)]
+    #[schema(as = Mapping)]
+    pub struct Mapping {
+        /// Companies ↔ agencies.
+        agency: AgencyMapping,
+        /// Contacts ↔ agents (optional).
+        agent: Option<AgentMapping>,
+    }
+
+    /// One column of the matrix.
+    #[derive(ToSchema)]
+    #[schema(as = Toggles)]
+    pub struct Toggles {
+        /// HubSpot → Turris.
+        inbound: bool,
+        /// Turris → HubSpot.
+        outbound: bool,
+    }
+
+    /// The ongoing-sync matrix; omitted toggles are off.
+    #[derive(ToSchema)]
+    #[schema(as = SyncMatrix)]
+    pub struct SyncMatrix {
+        /// Companies ↔ agencies.
+        agency: Option<Toggles>,
+        /// Contacts ↔ agency contacts.
+        agency_contacts: Option<Toggles>,
+        /// Contacts ↔ agents.
+        agents: Option<Toggles>,
+    }
+
+    /// A contract rule: the first whose condition matches picks the template.
+    #[derive(ToSchema)]
+    #[schema(as = ContractRule)]
+    pub struct ContractRule {
+        /// The condition on the company.
+        condition: Condition,
+        /// A contract template id.
+        template: Option<String>,
+    }
+
+    /// Auto-invite settings.
+    #[derive(ToSchema)]
+    #[schema(as = Invitations)]
+    pub struct Invitations {
+        /// `do_not_invite` (default), `invite_all` or `apply_filter`.
+        #[schema(example = "invite_all")]
+        mode: String,
+        /// With `apply_filter` only.
+        condition: Option<Condition>,
+        /// Ordered contract rules.
+        rules: Vec<ContractRule>,
+        /// The template when no rule matches; without it the agency needs attention.
+        default_template: Option<String>,
+    }
 }
 
 #[cfg(test)]
