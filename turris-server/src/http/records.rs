@@ -169,7 +169,7 @@ async fn existing_agency(state: &AppState, org: &OrganizationId, id: &str) -> Ap
 
 /// Agencies, by ascending id.
 #[utoipa::path(get, path = "/api/v1/agencies", tag = "records", params(PageParams),
-    responses((status = 200, description = "`{items, next_cursor}`", body = Object), (status = 401)),
+    responses((status = 200, description = "`{items, next_cursor}`", body = doc::AgencyPage), (status = 401)),
     security(("bearer" = [])))]
 pub async fn list_agencies(
     State(state): State<AppState>,
@@ -190,7 +190,7 @@ pub async fn list_agencies(
 
 /// Creates an agency.
 #[utoipa::path(post, path = "/api/v1/agencies", tag = "records", request_body = AgencyInput,
-    responses((status = 201, description = "The agency", body = Object), (status = 401),
+    responses((status = 201, description = "The agency", body = doc::Agency), (status = 401),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_agency(
@@ -208,7 +208,7 @@ pub async fn create_agency(
 
 /// One agency.
 #[utoipa::path(get, path = "/api/v1/agencies/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The agency", body = Object), (status = 401), (status = 404)),
+    responses((status = 200, description = "The agency", body = doc::Agency), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_agency(
     State(state): State<AppState>,
@@ -221,7 +221,7 @@ pub async fn get_agency(
 /// Replaces an agency's data.
 #[utoipa::path(put, path = "/api/v1/agencies/{id}", tag = "records", params(("id" = String, Path)),
     request_body = AgencyInput,
-    responses((status = 200, description = "The agency", body = Object), (status = 401), (status = 404),
+    responses((status = 200, description = "The agency", body = doc::Agency), (status = 401), (status = 404),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_agency(
@@ -279,7 +279,7 @@ impl ContactInput {
 
 /// An agency's contacts.
 #[utoipa::path(get, path = "/api/v1/agencies/{id}/contacts", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The contacts", body = Object), (status = 401), (status = 404)),
+    responses((status = 200, description = "The contacts", body = [doc::AgencyContact]), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn list_contacts(
     State(state): State<AppState>,
@@ -298,7 +298,7 @@ pub async fn list_contacts(
 /// Adds a contact to an agency.
 #[utoipa::path(post, path = "/api/v1/agencies/{id}/contacts", tag = "records", params(("id" = String, Path)),
     request_body = ContactInput,
-    responses((status = 201, description = "The contact", body = Object), (status = 401), (status = 404),
+    responses((status = 201, description = "The contact", body = doc::AgencyContact), (status = 401), (status = 404),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_contact(
@@ -332,7 +332,7 @@ async fn existing_contact(
 
 /// One agency contact.
 #[utoipa::path(get, path = "/api/v1/agency-contacts/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The contact", body = Object), (status = 401), (status = 404)),
+    responses((status = 200, description = "The contact", body = doc::AgencyContact), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_contact(
     State(state): State<AppState>,
@@ -345,7 +345,7 @@ pub async fn get_contact(
 /// Replaces an agency contact's data.
 #[utoipa::path(put, path = "/api/v1/agency-contacts/{id}", tag = "records", params(("id" = String, Path)),
     request_body = ContactInput,
-    responses((status = 200, description = "The contact", body = Object), (status = 401), (status = 404),
+    responses((status = 200, description = "The contact", body = doc::AgencyContact), (status = 401), (status = 404),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_contact(
@@ -428,7 +428,7 @@ async fn existing_agent(state: &AppState, org: &OrganizationId, id: &str) -> Api
 
 /// Agents, by ascending id.
 #[utoipa::path(get, path = "/api/v1/agents", tag = "records", params(PageParams),
-    responses((status = 200, description = "`{items, next_cursor}`", body = Object), (status = 401)),
+    responses((status = 200, description = "`{items, next_cursor}`", body = doc::AgentPage), (status = 401)),
     security(("bearer" = [])))]
 pub async fn list_agents(
     State(state): State<AppState>,
@@ -449,7 +449,7 @@ pub async fn list_agents(
 
 /// Creates an agent.
 #[utoipa::path(post, path = "/api/v1/agents", tag = "records", request_body = AgentInput,
-    responses((status = 201, description = "The agent", body = Object), (status = 401),
+    responses((status = 201, description = "The agent", body = doc::Agent), (status = 401),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_agent(
@@ -467,7 +467,7 @@ pub async fn create_agent(
 
 /// One agent.
 #[utoipa::path(get, path = "/api/v1/agents/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The agent", body = Object), (status = 401), (status = 404)),
+    responses((status = 200, description = "The agent", body = doc::Agent), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_agent(
     State(state): State<AppState>,
@@ -480,7 +480,7 @@ pub async fn get_agent(
 /// Replaces an agent's data.
 #[utoipa::path(put, path = "/api/v1/agents/{id}", tag = "records", params(("id" = String, Path)),
     request_body = AgentInput,
-    responses((status = 200, description = "The agent", body = Object), (status = 401), (status = 404),
+    responses((status = 200, description = "The agent", body = doc::Agent), (status = 401), (status = 404),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_agent(
@@ -513,7 +513,7 @@ pub struct CreateTemplate {
 
 /// Contract templates.
 #[utoipa::path(get, path = "/api/v1/contract-templates", tag = "records",
-    responses((status = 200, description = "The templates", body = Object), (status = 401)),
+    responses((status = 200, description = "The templates", body = [doc::ContractTemplate]), (status = 401)),
     security(("bearer" = [])))]
 pub async fn list_templates(
     State(state): State<AppState>,
@@ -524,7 +524,7 @@ pub async fn list_templates(
 
 /// Creates a contract template.
 #[utoipa::path(post, path = "/api/v1/contract-templates", tag = "records", request_body = CreateTemplate,
-    responses((status = 201, description = "The template", body = Object), (status = 401),
+    responses((status = 201, description = "The template", body = doc::ContractTemplate), (status = 401),
         (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_template(
@@ -550,7 +550,7 @@ pub async fn create_template(
 
 /// One contract template.
 #[utoipa::path(get, path = "/api/v1/contract-templates/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The template", body = Object), (status = 401), (status = 404)),
+    responses((status = 200, description = "The template", body = doc::ContractTemplate), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_template(
     State(state): State<AppState>,
@@ -577,7 +577,7 @@ pub struct AgencyFilter {
 
 /// Invitations (created by inbound sync), newest first.
 #[utoipa::path(get, path = "/api/v1/invitations", tag = "records", params(AgencyFilter),
-    responses((status = 200, description = "The invitations", body = Object), (status = 401)),
+    responses((status = 200, description = "The invitations", body = [doc::Invitation]), (status = 401)),
     security(("bearer" = [])))]
 pub async fn list_invitations(
     State(state): State<AppState>,
@@ -595,7 +595,7 @@ pub async fn list_invitations(
 
 /// One invitation.
 #[utoipa::path(get, path = "/api/v1/invitations/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The invitation", body = Object), (status = 401), (status = 404)),
+    responses((status = 200, description = "The invitation", body = doc::Invitation), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_invitation(
     State(state): State<AppState>,
@@ -683,7 +683,7 @@ pub struct ComplianceUpdates {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ComplianceResult {
     /// The stored status.
-    #[schema(value_type = Object)]
+    #[schema(value_type = doc::ComplianceRecord)]
     pub record: ComplianceRecord,
     /// The status before (`null` for a first status).
     #[schema(value_type = Option<String>)]
@@ -794,7 +794,7 @@ async fn params_entity(
 
 /// An entity's compliance statuses.
 #[utoipa::path(get, path = "/api/v1/compliance-statuses", tag = "records", params(EntityParams),
-    responses((status = 200, description = "The statuses", body = Object), (status = 401), (status = 404)),
+    responses((status = 200, description = "The statuses", body = [doc::ComplianceRecord]), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_compliance(
     State(state): State<AppState>,
@@ -842,7 +842,7 @@ fn outbox(org: &OrganizationId, payload: Payload, at: DateTime<Utc>) -> ApiResul
 /// Records a NIPR sync result; it is sent at once to `entity_compliance_data_synchronized`
 /// webhooks.
 #[utoipa::path(post, path = "/api/v1/nipr-syncs", tag = "records", request_body = NiprSyncInput,
-    responses((status = 201, description = "The result", body = Object), (status = 401),
+    responses((status = 201, description = "The result", body = doc::NiprSync), (status = 401),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_nipr_sync(
@@ -896,7 +896,7 @@ pub async fn create_nipr_sync(
 
 /// An entity's NIPR sync results, newest first.
 #[utoipa::path(get, path = "/api/v1/nipr-syncs", tag = "records", params(EntityParams),
-    responses((status = 200, description = "The results", body = Object), (status = 401), (status = 404)),
+    responses((status = 200, description = "The results", body = [doc::NiprSync]), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn list_nipr_syncs(
     State(state): State<AppState>,
@@ -936,7 +936,7 @@ pub struct AgreementInput {
 /// Records an executed producer agreement; it is sent at once to `producer_agreement_executed`
 /// webhooks.
 #[utoipa::path(post, path = "/api/v1/producer-agreements", tag = "records", request_body = AgreementInput,
-    responses((status = 201, description = "The agreement", body = Object), (status = 401),
+    responses((status = 201, description = "The agreement", body = doc::ProducerAgreement), (status = 401),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_agreement(
@@ -1011,7 +1011,7 @@ pub async fn create_agreement(
 
 /// Executed agreements, newest first.
 #[utoipa::path(get, path = "/api/v1/producer-agreements", tag = "records", params(AgencyFilter),
-    responses((status = 200, description = "The agreements", body = Object), (status = 401)),
+    responses((status = 200, description = "The agreements", body = [doc::ProducerAgreement]), (status = 401)),
     security(("bearer" = [])))]
 pub async fn list_agreements(
     State(state): State<AppState>,
@@ -1029,7 +1029,7 @@ pub async fn list_agreements(
 
 /// One agreement.
 #[utoipa::path(get, path = "/api/v1/producer-agreements/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The agreement", body = Object), (status = 401), (status = 404)),
+    responses((status = 200, description = "The agreement", body = doc::ProducerAgreement), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_agreement(
     State(state): State<AppState>,
@@ -1042,4 +1042,198 @@ pub async fn get_agreement(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("producer agreement"))
+}
+
+/// OpenAPI schemas of the records as answered (core and store types carry no utoipa).
+#[allow(dead_code)]
+pub mod doc {
+    use chrono::{DateTime, Utc};
+    use utoipa::ToSchema;
+
+    /// An agency.
+    #[derive(ToSchema)]
+    #[schema(as = Agency)]
+    pub struct Agency {
+        /// Its id.
+        id: String,
+        /// Name.
+        name: String,
+        /// Branch name.
+        branch_name: Option<String>,
+        /// NPN.
+        npn: Option<String>,
+        /// Producer code.
+        producer_code: Option<String>,
+        /// Website.
+        website: Option<String>,
+        /// Phone.
+        phone: Option<String>,
+        /// Street address.
+        street_address: Option<String>,
+        /// City.
+        city: Option<String>,
+        /// 2-letter US state code.
+        state_code: Option<String>,
+        /// ZIP.
+        zip: Option<String>,
+        /// Country.
+        country: Option<String>,
+    }
+
+    /// A page of agencies.
+    #[derive(ToSchema)]
+    #[schema(as = AgencyPage)]
+    pub struct AgencyPage {
+        /// By ascending id.
+        items: Vec<Agency>,
+        /// The next page's cursor; `null` at the end.
+        next_cursor: Option<String>,
+    }
+
+    /// An agent.
+    #[derive(ToSchema)]
+    #[schema(as = Agent)]
+    pub struct Agent {
+        /// Its id.
+        id: String,
+        /// First name.
+        first_name: String,
+        /// Last name.
+        last_name: String,
+        /// Middle name.
+        middle_name: Option<String>,
+        /// Email.
+        email: Option<String>,
+        /// NPN.
+        npn: Option<String>,
+    }
+
+    /// A page of agents.
+    #[derive(ToSchema)]
+    #[schema(as = AgentPage)]
+    pub struct AgentPage {
+        /// By ascending id.
+        items: Vec<Agent>,
+        /// The next page's cursor; `null` at the end.
+        next_cursor: Option<String>,
+    }
+
+    /// A contact person of an agency.
+    #[derive(ToSchema)]
+    #[schema(as = AgencyContact)]
+    pub struct AgencyContact {
+        /// Its id.
+        id: String,
+        /// The agency.
+        agency_id: String,
+        /// First name.
+        first_name: Option<String>,
+        /// Last name.
+        last_name: Option<String>,
+        /// Email.
+        email: Option<String>,
+    }
+
+    /// A contract template.
+    #[derive(ToSchema)]
+    #[schema(as = ContractTemplate)]
+    pub struct ContractTemplate {
+        /// Its id.
+        id: String,
+        /// Name.
+        name: String,
+        /// When it was created.
+        created_at: DateTime<Utc>,
+    }
+
+    /// An agency invitation.
+    #[derive(ToSchema)]
+    #[schema(as = Invitation)]
+    pub struct Invitation {
+        /// Its id.
+        id: String,
+        /// The agency.
+        agency_id: String,
+        /// The contract, when chosen.
+        contract_template_id: Option<String>,
+        /// `sent`, `deferred` or `needs_attention`.
+        status: String,
+        /// Where it was sent.
+        sent_to: Option<String>,
+        /// Created.
+        created_at: DateTime<Utc>,
+        /// Last status change.
+        updated_at: DateTime<Utc>,
+    }
+
+    /// A compliance status.
+    #[derive(ToSchema)]
+    #[schema(as = ComplianceRecord)]
+    pub struct ComplianceRecord {
+        /// `{"entityType": "agency"|"agent", "entityId": "..."}`.
+        entity: Entity,
+        /// Product.
+        product: String,
+        /// US state.
+        state: String,
+        /// `compliant`, `non_compliant`, `pending` or `not_required`.
+        status: String,
+        /// When it was set.
+        updated_at: DateTime<Utc>,
+    }
+
+    /// An agency or agent.
+    #[derive(ToSchema)]
+    #[schema(as = Entity)]
+    #[allow(non_snake_case)]
+    pub struct Entity {
+        /// `agency` or `agent`.
+        entityType: String,
+        /// Its id.
+        entityId: String,
+    }
+
+    /// A NIPR sync result.
+    #[derive(ToSchema)]
+    #[schema(as = NiprSync)]
+    pub struct NiprSync {
+        /// Its id.
+        id: String,
+        /// The agency or agent.
+        entity: Entity,
+        /// `fetch` or `full_refresh`.
+        kind: String,
+        /// `success` or `error`.
+        outcome: String,
+        /// The error.
+        error: Option<String>,
+        /// When it finished.
+        finished_at: DateTime<Utc>,
+    }
+
+    /// A signer.
+    #[derive(ToSchema)]
+    #[schema(as = Signer)]
+    pub struct Signer {
+        /// Name.
+        name: String,
+        /// Email.
+        email: String,
+    }
+
+    /// An executed producer agreement.
+    #[derive(ToSchema)]
+    #[schema(as = ProducerAgreement)]
+    pub struct ProducerAgreement {
+        /// Its id.
+        id: String,
+        /// The agency.
+        agency_id: String,
+        /// The template signed.
+        contract_template_id: String,
+        /// When.
+        executed_at: DateTime<Utc>,
+        /// Who signed.
+        signers: Vec<Signer>,
+    }
 }
