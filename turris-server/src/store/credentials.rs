@@ -144,6 +144,17 @@ impl CredentialStore for SqlStore {
                     .await?
                     .rows_affected();
             }
+            // What only made sense for the old connection: unprocessed events from its portal
+            // (a reconnect may bring another portal) and the echo ledger of its writes.
+            for sql in [
+                "DELETE FROM inbound_events WHERE organization_id = $1 AND status = 'pending'",
+                "DELETE FROM hubspot_writes WHERE organization_id = $1",
+            ] {
+                sqlx::query(sql)
+                    .bind(org.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
             Ok(deleted > 0)
         })

@@ -368,8 +368,9 @@ pub trait CredentialStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> DbResult<()>;
     /// Deletes the integration in one transaction: credentials, core settings (mapping,
-    /// matrix, invitations, schema cache, subscriptions) and links. Turris records stay.
-    /// `false` when there was nothing to delete.
+    /// matrix, invitations, schema cache, subscriptions), links, unprocessed inbound events and
+    /// the echo ledger. Turris records, activity and jobs stay. `false` when there was no
+    /// credential, setting or link to delete.
     async fn delete_integration(&self, org: &OrganizationId) -> DbResult<bool>;
     /// The organization connected to a portal (routing of inbound events).
     async fn organization_by_portal(&self, portal_id: u64) -> DbResult<Option<OrganizationId>>;

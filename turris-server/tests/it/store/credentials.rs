@@ -5,7 +5,10 @@ use turris_core::integration::IntegrationSettings;
 use turris_core::record::{Agency, AgencyDraft};
 use turris_core::store::{Link, LinkStore, RecordStore, SettingsStore, TurrisRef};
 use turris_server::crypto::SecretString;
-use turris_server::store::{Conflict, CredentialStore, DbError, HubSpotAuth, HubSpotCredentials};
+use turris_server::store::{
+    Conflict, CredentialStore, DbError, EchoLedgerStore, HubSpotAuth, HubSpotCredentials,
+    InboundEventStore,
+};
 
 use super::{org, t, t0};
 use crate::db::{TestDb, on_both_backends};
@@ -162,6 +165,26 @@ async fn deleting_the_integration_removes_tokens_settings_and_links_but_keeps_re
         data: AgencyDraft::named("Acme"),
     };
     store.insert_agency(&acme, &agency).await.unwrap();
+    let event: turris_hubspot::webhooks::WebhookEvent = serde_json::from_value(serde_json::json!({
+        "eventId": 1, "portalId": 1, "occurredAt": 1, "subscriptionType": "company.creation",
+        "objectId": 5
+    }))
+    .unwrap();
+    store
+        .persist_inbound_events(&acme, std::slice::from_ref(&event), t0())
+        .await
+        .unwrap();
+    store
+        .persist_inbound_events(&other, &[event], t0())
+        .await
+        .unwrap();
+    let write = turris_core::planner::RecentWrite {
+        object_id: HubSpotId::parse("5").unwrap(),
+        property: "name".into(),
+        value: Some("Acme".into()),
+        at: t0(),
+    };
+    store.record_hubspot_writes(&acme, &[write]).await.unwrap();
 
     assert!(store.delete_integration(&acme).await.unwrap());
     assert_eq!(store.hubspot_credentials(&acme).await.unwrap(), None);
@@ -186,6 +209,26 @@ async fn deleting_the_integration_removes_tokens_settings_and_links_but_keeps_re
     assert!(
         !store.delete_integration(&acme).await.unwrap(),
         "nothing left to delete"
+    );
+    let pending = store
+        .claim_inbound_events(t(1), 10, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        pending
+            .iter()
+            .map(|e| e.organization.clone())
+            .collect::<Vec<_>>(),
+        vec![other.clone()],
+        "the old connection's unprocessed events are dropped, another organization's stay"
+    );
+    assert!(
+        store
+            .recent_hubspot_writes(&acme, &[HubSpotId::parse("5").unwrap()], t(-10))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the echo ledger goes with the connection"
     );
 
     assert!(
