@@ -52,6 +52,20 @@ api_test!(
         assert!(undocumented.is_empty(), "routes missing from the document: {undocumented:?}");
         assert!(phantom.is_empty(), "documented routes the router lacks: {phantom:?}");
         assert!(routed.len() > 50, "the table is the real one: {}", routed.len());
+        // Every write that takes a body documents it.
+        let bodiless = ["/hubspot/connect", "/hubspot/reconnect", "/resend"];
+        for (path, item) in doc.body["paths"].as_object().unwrap() {
+            for method in ["post", "put"] {
+                if let Some(operation) = item.get(method)
+                    && !bodiless.iter().any(|b| path.ends_with(b))
+                {
+                    assert!(
+                        operation.get("requestBody").is_some(),
+                        "{method} {path} documents no request body"
+                    );
+                }
+            }
+        }
     }
 );
 

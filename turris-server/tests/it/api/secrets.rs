@@ -18,7 +18,10 @@ api_test!(
             .await
             .expect(201);
         let webhook_secret = webhook.body["secret"].as_str().unwrap().to_owned();
-        app.connect_hubspot().await.expect(200);
+        let (code, state) = app
+            .authorize("/api/v1/integrations/hubspot/connect")
+            .await;
+        app.callback(&code, &state).await.expect(200);
         // Walk the API as a client would after creation.
         let mut later = String::new();
         for path in [
@@ -65,6 +68,7 @@ api_test!(
             ("refresh token", refresh_token.expose().to_owned()),
             ("private-app token", pat.clone()),
             ("admin token", ADMIN_TOKEN.to_owned()),
+            ("oauth state", state.clone()),
         ];
         for (what, secret) in &secrets {
             assert!(secret.len() >= 16, "{what} is a real value");
@@ -73,6 +77,8 @@ api_test!(
             assert!(!logs.contains(secret.as_str()), "{what} is in the logs");
             assert!(!later.contains(secret.as_str()), "{what} is in a later response");
         }
+        // The one-time code is not logged by us either (only paths are traced).
+        assert!(!logs.contains(&format!("code={code}")), "the oauth code is in the logs");
         assert!(raw.len() > 1000, "the database was read");
         assert!(logs.contains("request"), "the logs were captured");
     }
