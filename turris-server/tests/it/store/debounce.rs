@@ -174,7 +174,77 @@ async fn debounce_state_is_saved_and_loaded_per_organization_and_type(db: &TestD
     );
 }
 
+async fn two_processes_flushing_one_window_at_once_send_it_once(db: &TestDb) {
+    let store = db.store();
+    let second = db.second_store().await;
+    let acme = org(&store, "acme").await;
+    let agency = Agency {
+        id: AgencyId::parse("a1").unwrap(),
+        data: AgencyDraft::named("Acme"),
+    };
+    store.insert_agency(&acme, &agency).await.unwrap();
+    let hook = endpoint(WebhookType::AgencyComplianceStatusChanges);
+    store.create_webhook(&acme, &hook, t0()).await.unwrap();
+    let key = DebounceKey {
+        organization: acme.clone(),
+        webhook_type: WebhookType::AgencyComplianceStatusChanges,
+    };
+    for (i, state) in ["TX", "CA", "NY", "FL"].into_iter().enumerate() {
+        let update = ComplianceUpdate {
+            entity: ComplianceEntity::Agency(agency.id.clone()),
+            product: "life".into(),
+            state: StateCode::parse(state).unwrap(),
+            status: ComplianceStatus::Compliant,
+        };
+        store
+            .set_compliance_statuses(&acme, &[update], t(i as i64))
+            .await
+            .unwrap();
+    }
+    // Every step runs after the window closed: whoever runs first flushes it.
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let (store, key) = (
+            if i % 2 == 0 {
+                store.clone()
+            } else {
+                second.clone()
+            },
+            key.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            store
+                .advance_debounce(&key, step(t(1000)))
+                .await
+                .unwrap()
+                .len()
+        }));
+    }
+    let mut sent = 0;
+    for task in tasks {
+        sent += task.await.unwrap();
+    }
+    assert_eq!(
+        sent, 1,
+        "one payload for the window, whichever process flushed it"
+    );
+    let events = store
+        .list_events(hook.id, turris_webhooks::delivery::PageRequest::first(10))
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&events.items[0].body).unwrap();
+    assert_eq!(
+        body["payload"]["entities"][0]["changes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4,
+        "every change of the window is in it"
+    );
+}
+
 on_both_backends!(
     a_window_survives_a_restart_and_is_flushed_exactly_once,
     debounce_state_is_saved_and_loaded_per_organization_and_type,
+    two_processes_flushing_one_window_at_once_send_it_once,
 );

@@ -154,7 +154,46 @@ async fn claimed_events_go_to_one_worker_until_processed_or_the_claim_expires(db
     );
 }
 
+async fn two_workers_claiming_at_once_never_get_the_same_event(db: &TestDb) {
+    let store = db.store();
+    let second = db.second_store().await;
+    let acme = org(&store, "acme").await;
+    let events: Vec<_> = (1..=120).map(|i| event(i, i, None, 0)).collect();
+    store
+        .persist_inbound_events(&acme, &events, t(0))
+        .await
+        .unwrap();
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let store = if w % 2 == 0 {
+            store.clone()
+        } else {
+            second.clone()
+        };
+        workers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let claimed = store.claim_inbound_events(t(1), 5, CLAIM).await.unwrap();
+                if claimed.is_empty() {
+                    break mine;
+                }
+                let ids: Vec<_> = claimed.iter().map(|c| c.id).collect();
+                store.mark_inbound_processed(&ids, t(1)).await.unwrap();
+                mine.extend(ids);
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for worker in workers {
+        all.extend(worker.await.unwrap());
+    }
+    let unique: std::collections::HashSet<_> = all.iter().collect();
+    assert_eq!(unique.len(), all.len(), "no event was claimed twice");
+    assert_eq!(all.len(), 120, "every event was claimed");
+}
+
 on_both_backends!(
     redelivered_events_are_stored_once,
     claimed_events_go_to_one_worker_until_processed_or_the_claim_expires,
+    two_workers_claiming_at_once_never_get_the_same_event,
 );
