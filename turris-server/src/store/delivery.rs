@@ -472,7 +472,7 @@ impl super::DeliveryStatsStore for SqlStore {
                      THEN 1 ELSE 0 END), 0) AS due,
                    COALESCE(SUM(CASE WHEN lease_expires_at > $1 THEN 1 ELSE 0 END), 0) AS leased,
                    COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS failed
-                 FROM delivery_events",
+                 FROM delivery_events WHERE status <> 'delivered'",
             )
             .bind(now)
             .fetch_one(pool)
