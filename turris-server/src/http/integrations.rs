@@ -152,6 +152,11 @@ pub struct HubSpotView {
     pub agency_identifier_configured: bool,
     /// The warning the mapping card shows, if any.
     pub mapping_warning: Option<&'static str>,
+    /// What each sync toggle still needs before it can be turned on (the toggle's tooltip):
+    /// `{"path": "agency.inbound", "message": "agency identifier is not configured"}`.
+    pub sync_prerequisites: Vec<crate::error::ErrorDetail>,
+    /// Why the agency invitations section is locked, while agency inbound sync is off.
+    pub invitations_locked: Option<&'static str>,
 }
 
 /// The HubSpot integration's management view.
@@ -173,11 +178,39 @@ pub async fn get_hubspot(
             HubSpotAuth::PrivateApp { .. } => "private_app",
         }),
         connected_at: settings.connection.connected_at,
-        error: settings.connection.error,
+        error: settings.connection.error.clone(),
         agency_identifier_configured: configured,
         mapping_warning: (!configured)
             .then_some("Configure the Agency Identifier to enable HubSpot → Turris sync."),
+        sync_prerequisites: sync_prerequisites(&settings),
+        invitations_locked: ensure_configurable(&settings.matrix)
+            .err()
+            .map(|locked| locked.explanation()),
     }))
+}
+
+/// For each toggle that is off, what it needs before it can be turned on.
+fn sync_prerequisites(settings: &IntegrationSettings) -> Vec<crate::error::ErrorDetail> {
+    let mut details = Vec::new();
+    for object in SyncObject::ALL {
+        for direction in [Direction::Inbound, Direction::Outbound] {
+            if settings.matrix.is_enabled(object, direction) {
+                continue;
+            }
+            let path = format!("{}.{}", object.as_str(), direction_str(direction));
+            for missing in
+                settings
+                    .matrix
+                    .missing_prerequisites(object, direction, &settings.mapping)
+            {
+                details.push(crate::error::ErrorDetail {
+                    path: path.clone(),
+                    message: missing.message().to_owned(),
+                });
+            }
+        }
+    }
+    details
 }
 
 // ---------------------------------------------------------------------------------------------

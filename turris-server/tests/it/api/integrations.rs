@@ -71,6 +71,32 @@ api_test!(
             view.body["mapping_warning"],
             "Configure the Agency Identifier to enable HubSpot → Turris sync."
         );
+        assert_eq!(view.body["invitations_locked"], INVITATIONS_LOCKED_EXPLANATION);
+        let tooltips: Vec<(String, String)> = view.body["sync_prerequisites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["path"].as_str().unwrap().to_owned(), d["message"].as_str().unwrap().to_owned()))
+            .collect();
+        assert!(tooltips.contains(&("agency.inbound".into(), "agency identifier is not configured".into())), "{tooltips:?}");
+        assert!(tooltips.contains(&("agents.inbound".into(), "agent last name is not mapped".into())), "{tooltips:?}");
+        assert!(!tooltips.iter().any(|(p, _)| p.ends_with(".outbound")), "outbound needs nothing");
+    }
+);
+
+api_test!(
+    async fn the_management_view_clears_tooltips_once_prerequisites_are_met(app) {
+        agency_inbound_on(app).await;
+        let view = app.get(H).await.expect(200);
+        assert!(view.body["invitations_locked"].is_null());
+        let paths: Vec<&str> = view.body["sync_prerequisites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["path"].as_str().unwrap())
+            .collect();
+        assert!(!paths.contains(&"agency.inbound"), "{paths:?}");
+        assert!(!paths.contains(&"agents.inbound"), "the agent mapping is complete: {paths:?}");
     }
 );
 
