@@ -151,25 +151,23 @@ impl AppState {
         &self.inner.delivery
     }
 
-    /// Runs `task` in the background; [`AppState::background_idle`] waits for it.
+    /// Runs `task` in the background; [`AppState::background_idle`] waits for it (even if it
+    /// panics, it stops counting).
     pub fn spawn_background(&self, task: impl Future<Output = ()> + Send + 'static) {
-        let state = self.clone();
-        state
-            .inner
-            .background
-            .running
-            .fetch_add(1, Ordering::SeqCst);
-        tokio::spawn(async move {
-            task.await;
-            if state
-                .inner
-                .background
-                .running
-                .fetch_sub(1, Ordering::SeqCst)
-                == 1
-            {
-                state.inner.background.idle.notify_waiters();
+        struct Running(AppState);
+        impl Drop for Running {
+            fn drop(&mut self) {
+                let background = &self.0.inner.background;
+                if background.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+                    background.idle.notify_waiters();
+                }
             }
+        }
+        self.inner.background.running.fetch_add(1, Ordering::SeqCst);
+        let running = Running(self.clone());
+        tokio::spawn(async move {
+            let _running = running;
+            task.await;
         });
     }
 
@@ -336,11 +334,21 @@ impl Application {
     ) -> std::io::Result<()> {
         let state = self.state.clone();
         let database = self.state.database().clone();
+        let (trigger, workers_shutdown) = crate::workers::shutdown_channel();
+        let workers = crate::workers::spawn_all(&state, &workers_shutdown);
         let app = router(self.state);
         tracing::info!(addr = %self.listener.local_addr()?, "listening");
-        axum::serve(self.listener, app)
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+        // Stop the workers whether serving ended well or not: each finishes its current step.
+        trigger.fire();
+        for worker in workers {
+            if let Err(e) = worker.await {
+                tracing::error!(error = %e, "a worker panicked");
+            }
+        }
+        served?;
         state.background_idle().await;
         database.close().await;
         tracing::info!("stopped");
