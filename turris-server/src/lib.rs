@@ -8,7 +8,8 @@
 //! - [`error`]: [`error::ApiError`], the one error shape;
 //! - [`hubspot`]: HubSpot clients built from an organization's stored credentials;
 //! - [`cli`]: `migrate` and `token create`;
-//! - [`store`] and [`crypto`]: storage on sqlx and encryption at rest.
+//! - [`store`] and [`crypto`]: storage on sqlx and encryption at rest;
+//! - [`workers`]: the background workers of [`delivery`] and [`sync`], and their shutdown.
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -16,7 +17,10 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod delivery;
 pub mod error;
 pub mod http;
 pub mod hubspot;
 pub mod store;
+pub mod sync;
+pub mod workers;

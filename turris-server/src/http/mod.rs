@@ -7,7 +7,9 @@
 pub mod admin;
 pub mod extract;
 pub mod health;
+pub mod hooks;
 pub mod integrations;
+pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod records;
@@ -129,6 +131,8 @@ pub fn api() -> Routes {
         .merge(integrations::routes())
         .merge(webhooks::routes())
         .merge(records::routes())
+        .merge(hooks::routes())
+        .merge(metrics::routes())
 }
 
 /// The table of every route, as the router registers them.

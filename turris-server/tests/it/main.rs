@@ -2,4 +2,6 @@
 
 mod api;
 mod db;
+mod delivery;
 mod store;
+mod sync;

@@ -1,0 +1,1 @@
+//! Webhook delivery in the server: outbox, leases, retries, debounce and restarts.

@@ -1,0 +1,1 @@
+//! HubSpot ↔ Turris sync end to end, against the HubSpot sandbox.
