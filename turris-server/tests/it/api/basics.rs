@@ -29,6 +29,12 @@ api_test!(
             .await
             .unwrap();
         assert_eq!(response.headers()["x-request-id"], "caller-chosen-id");
+        // The request's log lines carry it too, so a support ticket can quote it.
+        let logs = crate::api::helpers::captured_logs();
+        assert!(
+            logs.lines().any(|l| l.contains("request_id=caller-chosen-id") && l.contains("/healthz")),
+            "the request id is in the logs"
+        );
     }
 );
 
