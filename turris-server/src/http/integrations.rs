@@ -1225,6 +1225,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn request_values_holding_secrets_print_redacted() {
+        let connect = PrivateAppConnect {
+            portal_id: 1,
+            token: SecretString::new("pat-na1-secret-value"),
+        };
+        let callback = CallbackParams {
+            code: Some("one-time-code".into()),
+            state: Some("state-value".into()),
+            error: None,
+            error_description: None,
+        };
+        let debug = format!("{connect:?} {callback:?}");
+        for secret in ["pat-na1-secret-value", "one-time-code", "state-value"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+    }
+
+    #[test]
     fn missing_prerequisites_of_enabled_toggles_are_named() {
         let mut matrix = SyncMatrix::default();
         matrix.agents.inbound = true;
