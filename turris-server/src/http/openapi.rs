@@ -16,6 +16,60 @@ pub fn routes() -> Routes {
 
 struct BearerAuth;
 
+/// Gives every documented error response (4xx, 5xx) the `ErrorBody` schema and a description.
+struct ErrorBodies;
+
+impl Modify for ErrorBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, Ref, RefOr};
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if !(status.starts_with('4') || status.starts_with('5')) {
+                        continue;
+                    }
+                    if response.description.is_empty() {
+                        response.description = default_description(status).to_owned();
+                    }
+                    if response.content.is_empty() {
+                        response.content.insert(
+                            "application/json".to_owned(),
+                            Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn default_description(status: &str) -> &'static str {
+    match status {
+        "400" => "Bad request",
+        "401" => "No token, or an unknown or revoked one",
+        "402" => "The organization has no active subscription (`subscription_required`)",
+        "403" => "The role lacks the permission",
+        "404" => "Not found (or another organization's)",
+        "405" => "Method not allowed",
+        "409" => "Conflict",
+        "413" => "The body is too large",
+        "422" => "Invalid fields, each with its path",
+        "502" => "HubSpot failed",
+        "503" => "Unavailable",
+        _ => "Error",
+    }
+}
+
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
@@ -112,7 +166,7 @@ impl Modify for BearerAuth {
         openapi_json
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ErrorBodies),
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "admin", description = "Organizations, roles, users and tokens (bootstrap admin token)"),

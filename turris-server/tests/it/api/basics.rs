@@ -58,6 +58,20 @@ api_test!(
         assert!(undocumented.is_empty(), "routes missing from the document: {undocumented:?}");
         assert!(phantom.is_empty(), "documented routes the router lacks: {phantom:?}");
         assert!(routed.len() > 50, "the table is the real one: {}", routed.len());
+        // Every error answer is documented with the error shape.
+        for (path, item) in doc.body["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                for (status, response) in operation["responses"].as_object().unwrap() {
+                    if status.starts_with('4') || status.starts_with('5') {
+                        assert_eq!(
+                            response["content"]["application/json"]["schema"]["$ref"],
+                            "#/components/schemas/ErrorBody",
+                            "{method} {path} {status}"
+                        );
+                    }
+                }
+            }
+        }
         // Every write that takes a body documents it.
         let bodiless = ["/hubspot/connect", "/hubspot/reconnect", "/resend"];
         for (path, item) in doc.body["paths"].as_object().unwrap() {
