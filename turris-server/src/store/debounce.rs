@@ -131,6 +131,7 @@ impl DebounceStore for SqlStore {
             }
             let enqueued = write_outbox!(tx, org, &output.outbox);
             tx.commit().await?;
+            self.signal_enqueued(enqueued.len());
             Ok(enqueued)
         })
     }

@@ -224,7 +224,10 @@ impl SqlStore {
 impl DeliveryStore for SqlStore {
     async fn enqueue(&self, events: Vec<NewEvent>) -> Result<(), StoreError> {
         match self.enqueue_events(&events).await.map_err(backend)? {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.signal_enqueued(events.len());
+                Ok(())
+            }
             Err(duplicate) => Err(StoreError::Duplicate(duplicate)),
         }
     }
@@ -485,5 +488,9 @@ impl super::DeliveryStatsStore for SqlStore {
             leased: count(row.leased),
             failed: count(row.failed),
         })
+    }
+
+    fn enqueue_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.enqueued_notify()
     }
 }

@@ -599,6 +599,7 @@ impl TurrisInputStore for SqlStore {
             }
             let enqueued = write_outbox!(tx, org, outbox);
             tx.commit().await?;
+            self.signal_enqueued(enqueued.len());
             Ok(enqueued)
         })
     }
@@ -648,6 +649,7 @@ impl TurrisInputStore for SqlStore {
             .map_err(foreign_key_is_not_found)?;
             let enqueued = write_outbox!(tx, org, outbox);
             tx.commit().await?;
+            self.signal_enqueued(enqueued.len());
             Ok(enqueued)
         })
     }
@@ -700,6 +702,7 @@ impl TurrisInputStore for SqlStore {
             let mut tx = pool.begin_write().await?;
             let enqueued = write_outbox!(tx, org, outbox);
             tx.commit().await?;
+            self.signal_enqueued(enqueued.len());
             Ok(enqueued)
         })
     }

@@ -972,6 +972,9 @@ pub struct DeliveryQueueStats {
 pub trait DeliveryStatsStore: Send + Sync {
     /// Counts at `now`.
     async fn delivery_queue_stats(&self, now: DateTime<Utc>) -> DbResult<DeliveryQueueStats>;
+    /// Notified (`notify_one`) after every commit of this store that queued deliveries, so a
+    /// delivery worker of this process wakes at once instead of at its next poll.
+    fn enqueue_signal(&self) -> std::sync::Arc<tokio::sync::Notify>;
 }
 
 // ---------------------------------------------------------------------------------------------

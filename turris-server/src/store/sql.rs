@@ -240,6 +240,7 @@ impl Database {
 pub struct SqlStore {
     db: Database,
     cipher: Cipher,
+    enqueued: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -256,6 +257,7 @@ impl SqlStore {
         Self {
             db,
             cipher: Cipher::new(key),
+            enqueued: std::sync::Arc::default(),
         }
     }
 
@@ -270,6 +272,17 @@ impl SqlStore {
 
     pub(crate) fn cipher(&self) -> &Cipher {
         &self.cipher
+    }
+
+    /// Wakes this process's delivery worker after a commit that queued deliveries.
+    pub(crate) fn signal_enqueued(&self, queued: usize) {
+        if queued > 0 {
+            self.enqueued.notify_one();
+        }
+    }
+
+    pub(crate) fn enqueued_notify(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.enqueued.clone()
     }
 }
 
