@@ -163,6 +163,7 @@ impl Modify for BearerAuth {
         super::records::create_agreement,
         super::records::list_agreements,
         super::records::get_agreement,
+        super::hooks::hubspot,
         openapi_json
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
@@ -173,6 +174,7 @@ impl Modify for BearerAuth {
         (name = "integrations", description = "The HubSpot integration"),
         (name = "webhooks", description = "Outbound webhooks"),
         (name = "records", description = "Turris records"),
+        (name = "hooks", description = "Inbound webhooks from HubSpot (signed, no bearer token)"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -28,6 +28,7 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/readyz", Public),
     ("GET", "/api/v1/openapi.json", Public),
     ("GET", "/api/v1/integrations/hubspot/callback", Public),
+    ("POST", "/hooks/hubspot", Public),
     ("GET", "/api/v1/admin/organizations", Admin),
     ("POST", "/api/v1/admin/organizations", Admin),
     ("GET", "/api/v1/admin/organizations/{org}", Admin),
