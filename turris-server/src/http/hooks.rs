@@ -3,7 +3,7 @@
 //! The batch is checked (signature v3 with the app's client secret, at most five minutes old),
 //! parsed, routed to organizations by `portalId` and persisted with deduplication before the
 //! answer: HubSpot retries anything that is not a 2xx within 5 s, so the handler does no HubSpot
-//! call and no sync work; the inbound worker does that afterwards. Events of
+//! call and no sync work; the inbound worker ([`crate::sync`]) does that afterwards. Events of
 //! portals no organization is connected to are logged and dropped.
 
 use std::collections::BTreeMap;
@@ -75,6 +75,7 @@ pub async fn hubspot(
             "hubspot webhook events persisted"
         );
     }
+    crate::sync::inbound::wake(&state);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,5 +1,10 @@
-//! Two-way HubSpot ↔ Turris sync: the inbound worker, outbound pushes, subscriptions, token
-//! refresh and bulk reconciliation. Not built yet (issue 7).
+//! Two-way HubSpot ↔ Turris sync: the inbound worker (issue 7). Outbound pushes,
+//! subscriptions, token refresh and bulk reconciliation come next.
+//!
+//! - [`inbound`]: turns the events `POST /hooks/hubspot` persisted into Turris records, links
+//!   and activity rows, reading HubSpot in batches of 100 objects and running core's planner.
+
+pub mod inbound;
 
 use tokio::task::JoinHandle;
 
@@ -7,6 +12,6 @@ use crate::app::AppState;
 use crate::workers::Shutdown;
 
 /// Starts the sync workers.
-pub fn spawn_workers(_state: &AppState, _shutdown: &Shutdown) -> Vec<JoinHandle<()>> {
-    Vec::new()
+pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()>> {
+    vec![tokio::spawn(inbound::run(state.clone(), shutdown.clone()))]
 }

@@ -8,6 +8,10 @@
 mod helpers;
 
 mod hooks;
+mod inbound;
+
+use std::future::Future;
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -117,7 +121,72 @@ pub async fn synced_app(backend: Backend) -> TestApp {
     app
 }
 
+/// Polls `check` until it returns `Some`, for at most a generous minute.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 impl TestApp {
+    /// Every agency of the organization.
+    pub async fn agencies(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/agencies?limit=100&cursor={c}"),
+                None => "/api/v1/agencies?limit=100".to_owned(),
+            };
+            let page = self.get(&path).await.expect(200);
+            all.extend(page.body["items"].as_array().unwrap().iter().cloned());
+            match page.body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return all,
+            }
+        }
+    }
+
+    /// The newest activity rows (up to 100), newest first.
+    pub async fn activity(&self) -> Vec<Value> {
+        let page = self
+            .get(&format!("{H}/activity?limit=100"))
+            .await
+            .expect(200);
+        page.body["entries"]
+            .as_array()
+            .unwrap_or_else(|| panic!("activity page: {}", page.text))
+            .clone()
+    }
+
+    /// Waits until the sandbox's webhooks were delivered and every persisted event was
+    /// processed by the inbound worker.
+    pub async fn settle(&self) {
+        self.sandbox.control().flush_webhooks().await;
+        eventually("the inbound worker to process every event", || async {
+            (self.pending_inbound_events().await == 0).then_some(())
+        })
+        .await;
+    }
+
+    /// Inbound events not processed yet, read straight from the database.
+    pub async fn pending_inbound_events(&self) -> i64 {
+        self.count("SELECT COUNT(*) FROM inbound_events WHERE status = 'pending'")
+            .await
+    }
+
     /// A `SELECT COUNT(*) ...` straight on the database.
     pub async fn count(&self, sql: &str) -> i64 {
         if self.db.url.starts_with("sqlite") {
@@ -131,5 +200,14 @@ impl TestApp {
             pool.close().await;
             n
         }
+    }
+
+    /// Activity rows with this title, newest first.
+    pub async fn activity_titled(&self, title: &str) -> Vec<Value> {
+        self.activity()
+            .await
+            .into_iter()
+            .filter(|a| a["title"] == title)
+            .collect()
     }
 }

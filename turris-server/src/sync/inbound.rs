@@ -1,0 +1,676 @@
+//! The inbound worker: HubSpot webhook events (persisted by `POST /hooks/hubspot`) become
+//! Turris records, links and activity rows.
+//!
+//! One step claims every due event (up to [`CLAIM_LIMIT`]), groups them by organization and
+//! object, reads the current properties of every touched object with batch read (one call per
+//! 100 objects, never one per event), and runs core's planner on each object:
+//!
+//! - a `creation` event (with the `propertyChange` events HubSpot sends alongside it) is one
+//!   change of kind `Created`; otherwise each changed property is one `PropertyChanged` change
+//!   (the latest event per property), so a record that starts to match the identifier filter
+//!   is created then;
+//! - echoes of our own writes are recognised by `changeSource`/`sourceId` and by the shared
+//!   echo ledger ([`crate::store::EchoLedgerStore`]);
+//! - every outcome is an activity row with the seed's title; a field skipped for its value
+//!   (a state code that is not a US code) is a Skipped row of its own.
+//!
+//! Decisions (documented here until core has them):
+//! - `*.deletion` of a linked object drops the link and keeps the Turris record (deleting
+//!   Turris data from HubSpot is not in the spec); the row says so;
+//! - contact events are not synced yet (agents need the "associated with a synced agency" rule):
+//!   they are marked processed without a row;
+//! - while the connection is not `connected` (status `error`), events wait: they are retried
+//!   every [`PAUSED_RETRY`] and processed after a reconnect.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
+use turris_core::ids::{AgencyId, HubSpotId, OrganizationId};
+use turris_core::integration::IntegrationSettings;
+use turris_core::mapping::{AgencyMapping, MappedField, RecordMapping};
+use turris_core::matching::agency_keys;
+use turris_core::matrix::{Direction, SyncObject};
+use turris_core::planner::{
+    ChangeKind, ECHO_WINDOW, EchoInfo, Existing, InboundChange, PlanContext, SyncAction,
+    apply_changes, plan,
+};
+use turris_core::property::{ObjectSchema, ObjectType, PropertyMap};
+use turris_core::record::Agency;
+use turris_core::store::{Link, LinkKind, TurrisRef};
+use turris_hubspot::HubSpotClient;
+use turris_hubspot::webhooks::WebhookEvent;
+
+use crate::app::AppState;
+use crate::hubspot::ConnectionError;
+use crate::store::{ClaimedInboundEvent, InboundEventId};
+use crate::workers::Shutdown;
+
+/// Most events one step claims.
+pub const CLAIM_LIMIT: usize = 2000;
+/// How long a claim holds (a step finishes well within it).
+const CLAIM_FOR: Duration = Duration::from_secs(120);
+/// How often the worker looks for events when nobody woke it.
+const POLL: Duration = Duration::from_millis(500);
+/// After a wake-up, how long the worker lets further batches arrive before claiming, so a burst
+/// is read from HubSpot in full batches of 100.
+const GATHER: Duration = Duration::from_millis(150);
+/// When events of a paused (status `error`) connection are looked at again.
+const PAUSED_RETRY: chrono::Duration = chrono::Duration::seconds(30);
+/// Attempts before an event that keeps failing is given up.
+const MAX_ATTEMPTS: u32 = 10;
+
+static WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
+
+/// Tells the inbound worker that events were persisted.
+pub fn wake(_state: &AppState) {
+    WAKE.notify_waiters();
+}
+
+/// The worker loop: runs until `shutdown` fires, finishing the step in progress.
+pub async fn run(state: AppState, mut shutdown: Shutdown) {
+    loop {
+        if shutdown.is_fired() {
+            return;
+        }
+        let worked = match step(&state).await {
+            Ok(n) => n > 0,
+            Err(e) => {
+                tracing::error!(error = %crate::error::ErrorChain(&e), "inbound step failed");
+                false
+            }
+        };
+        if worked {
+            continue;
+        }
+        let woken = tokio::select! {
+            () = WAKE.notified() => true,
+            () = tokio::time::sleep(POLL) => false,
+            () = shutdown.fired() => return,
+        };
+        if woken {
+            tokio::select! {
+                () = tokio::time::sleep(GATHER) => {},
+                () = shutdown.fired() => return,
+            }
+        }
+    }
+}
+
+/// Claims due events and processes them; returns how many were claimed.
+pub async fn step(state: &AppState) -> Result<usize, crate::store::DbError> {
+    let now = Utc::now();
+    let claimed = state
+        .db()
+        .claim_inbound_events(now, CLAIM_LIMIT, CLAIM_FOR)
+        .await?;
+    let count = claimed.len();
+    let mut by_org: BTreeMap<OrganizationId, Vec<ClaimedInboundEvent>> = BTreeMap::new();
+    for event in claimed {
+        by_org
+            .entry(event.organization.clone())
+            .or_default()
+            .push(event);
+    }
+    for (org, events) in by_org {
+        let outcome = process_organization(state, &org, &events).await;
+        settle(state, &org, &events, outcome).await?;
+    }
+    Ok(count)
+}
+
+/// What became of an organization's claimed events.
+enum Settled {
+    /// Every event was handled (synced, skipped or dropped with a row).
+    Done,
+    /// Nothing was handled: try again at this time (paused connection, HubSpot unreachable).
+    RetryAll {
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+async fn settle(
+    state: &AppState,
+    org: &OrganizationId,
+    events: &[ClaimedInboundEvent],
+    outcome: Settled,
+) -> Result<(), crate::store::DbError> {
+    match outcome {
+        Settled::Done => {
+            let ids: Vec<InboundEventId> = events.iter().map(|e| e.id).collect();
+            state.db().mark_inbound_processed(&ids, Utc::now()).await
+        }
+        Settled::RetryAll { error, retry_at } => {
+            tracing::warn!(org = %org, events = events.len(), error = %error, "inbound events postponed");
+            for event in events {
+                let retry_at = retry_at.filter(|_| event.attempts + 1 < MAX_ATTEMPTS);
+                state
+                    .db()
+                    .mark_inbound_failed(event.id, &error, retry_at)
+                    .await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn backoff(attempts: u32) -> chrono::Duration {
+    chrono::Duration::seconds(5 * 2_i64.pow(attempts.min(10)))
+}
+
+async fn process_organization(
+    state: &AppState,
+    org: &OrganizationId,
+    events: &[ClaimedInboundEvent],
+) -> Settled {
+    match sync_organization(state, org, events).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let attempts = events.iter().map(|e| e.attempts).max().unwrap_or(0);
+            if let SyncError::Connection(c) = &e
+                && c.is_connection_lost()
+                && let Err(store) = crate::hubspot::mark_connection_lost(state, org, c).await
+            {
+                tracing::error!(org = %org, error = %store, "cannot record the lost connection");
+            }
+            Settled::RetryAll {
+                error: e.to_string(),
+                retry_at: Some(Utc::now() + backoff(attempts)),
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SyncError {
+    #[error("storage: {0}")]
+    Store(#[from] turris_core::store::StoreError),
+    #[error("storage: {0}")]
+    Db(#[from] crate::store::DbError),
+    #[error("{0}")]
+    Connection(#[from] ConnectionError),
+}
+
+async fn sync_organization(
+    state: &AppState,
+    org: &OrganizationId,
+    events: &[ClaimedInboundEvent],
+) -> Result<Settled, SyncError> {
+    let Some(mut settings) = state.db().load_settings(org).await? else {
+        tracing::warn!(org = %org, "inbound events of an organization without settings dropped");
+        return Ok(Settled::Done);
+    };
+    if !settings.connection.is_active() {
+        return Ok(Settled::RetryAll {
+            error: "sync is paused: the HubSpot connection is not active".into(),
+            retry_at: Some(Utc::now() + PAUSED_RETRY),
+        });
+    }
+    let Some(credentials) = state.db().hubspot_credentials(org).await? else {
+        tracing::warn!(org = %org, "inbound events of a disconnected organization dropped");
+        return Ok(Settled::Done);
+    };
+    let companies: Vec<&WebhookEvent> = events
+        .iter()
+        .map(|e| &e.event)
+        .filter(|e| e.subscription_type.object() == "company")
+        .collect();
+    if companies.is_empty() {
+        return Ok(Settled::Done);
+    }
+    let client = crate::hubspot::client(state, org, &credentials)?;
+    let app_id = credentials.app_id.map(|id| id.to_string());
+    let sync = OrgSync {
+        state,
+        org,
+        client: &client,
+        app_id: app_id.as_deref(),
+    };
+    let schema = sync.schema(&mut settings, ObjectType::Company).await?;
+    sync.companies(&settings, &schema, &companies).await?;
+    Ok(Settled::Done)
+}
+
+/// One organization's inbound step.
+struct OrgSync<'a> {
+    state: &'a AppState,
+    org: &'a OrganizationId,
+    client: &'a HubSpotClient,
+    app_id: Option<&'a str>,
+}
+
+/// The events of one HubSpot object in a step, oldest first.
+struct ObjectEvents<'e> {
+    events: Vec<&'e WebhookEvent>,
+}
+
+impl ObjectEvents<'_> {
+    fn has(&self, action: &str) -> bool {
+        self.events
+            .iter()
+            .any(|e| e.subscription_type.action() == action)
+    }
+}
+
+impl OrgSync<'_> {
+    /// The cached property schema, fetched (and cached) when missing.
+    async fn schema(
+        &self,
+        settings: &mut IntegrationSettings,
+        object: ObjectType,
+    ) -> Result<ObjectSchema, SyncError> {
+        if let Some(schema) = settings.property_schema(object) {
+            return Ok(schema.clone());
+        }
+        let schema = crate::hubspot::fetch_schema(self.client, object).await?;
+        self.state
+            .db()
+            .save_property_schema(self.org, &schema)
+            .await?;
+        settings.set_property_schema(schema.clone());
+        Ok(schema)
+    }
+
+    async fn log(&self, activity: NewActivity) -> Result<(), SyncError> {
+        self.state.db().append_activity(self.org, &activity).await?;
+        Ok(())
+    }
+
+    async fn companies(
+        &self,
+        settings: &IntegrationSettings,
+        schema: &ObjectSchema,
+        events: &[&WebhookEvent],
+    ) -> Result<(), SyncError> {
+        let mut objects: BTreeMap<HubSpotId, ObjectEvents<'_>> = BTreeMap::new();
+        for event in events {
+            let Some(id) = event
+                .object_id
+                .and_then(|id| HubSpotId::parse(&id.to_string()).ok())
+            else {
+                continue;
+            };
+            objects
+                .entry(id)
+                .or_insert_with(|| ObjectEvents { events: Vec::new() })
+                .events
+                .push(event);
+        }
+        for object in objects.values_mut() {
+            object.events.sort_by_key(|e| (e.occurred_at, e.event_id));
+        }
+        let now = Utc::now();
+
+        // Deletions first: they need no read.
+        let mut to_read = Vec::new();
+        for (id, object) in &objects {
+            if object.has("deletion") {
+                self.company_deleted(id, now).await?;
+            } else if object.has("creation") || object.has("propertyChange") {
+                to_read.push(id.clone());
+            }
+        }
+        if to_read.is_empty() {
+            return Ok(());
+        }
+        let mapping = &settings.mapping.agency;
+        if !settings
+            .matrix
+            .is_enabled(SyncObject::Agency, Direction::Inbound)
+        {
+            for id in &to_read {
+                let kind = created_or_changed(&objects[id]);
+                self.log(
+                    NewActivity::new(ActivityKind::WebhookSkipped, Outcome::Skipped, now)
+                        .with_details(ActivityDetails {
+                            skip_reason: Some(
+                                turris_core::planner::SkipReason::InboundDisabled.to_string(),
+                            ),
+                            hubspot_id: Some(id.to_string()),
+                            message: Some(kind.title().to_owned()),
+                            ..ActivityDetails::default()
+                        }),
+                )
+                .await?;
+            }
+            return Ok(());
+        }
+        let current = self
+            .read_current(
+                &turris_hubspot::crm::ObjectType::Companies,
+                &to_read,
+                &wanted_properties(mapping),
+            )
+            .await?;
+        let since = now - ECHO_WINDOW - chrono::Duration::minutes(1);
+        let recent = self
+            .state
+            .db()
+            .recent_hubspot_writes(self.org, &to_read, since)
+            .await?;
+        let echo = EchoInfo {
+            app_id: self.app_id,
+            recent_writes: &recent,
+        };
+        let ctx = PlanContext {
+            mapping,
+            schema,
+            matrix: &settings.matrix,
+            echo,
+        };
+        for id in &to_read {
+            let object = &objects[id];
+            let Some(properties) = current.get(id) else {
+                self.log(
+                    NewActivity::new(ActivityKind::WebhookSkipped, Outcome::Skipped, now)
+                        .with_details(ActivityDetails {
+                            skip_reason: Some("the company no longer exists in HubSpot".into()),
+                            hubspot_id: Some(id.to_string()),
+                            ..ActivityDetails::default()
+                        }),
+                )
+                .await?;
+                continue;
+            };
+            for change in changes(id, object, properties) {
+                self.company_change(&ctx, &change).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Current properties of `ids`, one batch read per 100 objects. Ids HubSpot does not know
+    /// (deleted since) are absent.
+    async fn read_current(
+        &self,
+        object: &turris_hubspot::crm::ObjectType,
+        ids: &[HubSpotId],
+        properties: &[&str],
+    ) -> Result<BTreeMap<HubSpotId, PropertyMap>, SyncError> {
+        let texts: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let outcome = self
+            .client
+            .batch_read(object, &texts, properties, None)
+            .await;
+        if let Some(failure) = outcome.failed_chunks.into_iter().next() {
+            return Err(ConnectionError::from(failure.error).into());
+        }
+        Ok(outcome
+            .results
+            .into_iter()
+            .filter_map(|o| {
+                let id = HubSpotId::parse(&o.id).ok()?;
+                Some((id, PropertyMap::from(o.properties)))
+            })
+            .collect())
+    }
+
+    async fn company_deleted(&self, id: &HubSpotId, now: DateTime<Utc>) -> Result<(), SyncError> {
+        let db = self.state.db();
+        let link = db.link_by_hubspot(self.org, LinkKind::Agency, id).await?;
+        let (outcome, message, turris_id) = match link {
+            Some(link) => {
+                db.delete_link(self.org, &link.turris).await?;
+                (
+                    Outcome::Success,
+                    "company deleted in HubSpot: link removed, the agency stays in Turris",
+                    Some(link.turris.id().to_owned()),
+                )
+            }
+            None => (
+                Outcome::Skipped,
+                "company deleted in HubSpot was not linked",
+                None,
+            ),
+        };
+        self.log(
+            NewActivity::new(ActivityKind::WebhookCompanyPropertyChanged, outcome, now)
+                .with_details(ActivityDetails {
+                    message: Some(message.into()),
+                    turris_id,
+                    hubspot_id: Some(id.to_string()),
+                    ..ActivityDetails::default()
+                }),
+        )
+        .await
+    }
+
+    async fn company_change(
+        &self,
+        ctx: &PlanContext<'_, AgencyMapping>,
+        change: &InboundChange,
+    ) -> Result<(), SyncError> {
+        let db = self.state.db();
+        let id = &change.object_id;
+        let linked = match db.link_by_hubspot(self.org, LinkKind::Agency, id).await? {
+            Some(Link {
+                turris: TurrisRef::Agency(agency_id),
+                ..
+            }) => db.get_agency(self.org, &agency_id).await?,
+            _ => None,
+        };
+        let mut matched: Option<Agency> = None;
+        let existing = match &linked {
+            Some(agency) => Existing::Linked(&agency.data),
+            None => match self.find_match(ctx.mapping, &change.properties).await? {
+                Some((agency, by)) => {
+                    matched = Some(agency);
+                    Existing::Matched(by)
+                }
+                None => Existing::NotFound,
+            },
+        };
+        let action = plan(change, ctx, existing);
+        let kind = match change.kind {
+            ChangeKind::Created => ActivityKind::WebhookCompanyCreated,
+            _ => ActivityKind::WebhookCompanyPropertyChanged,
+        };
+        let now = Utc::now();
+        let details = |turris_id: Option<&AgencyId>, message: String| ActivityDetails {
+            message: Some(message),
+            turris_id: turris_id.map(ToString::to_string),
+            hubspot_id: Some(id.to_string()),
+            ..ActivityDetails::default()
+        };
+        match action {
+            SyncAction::Create { draft, skipped } => {
+                let agency = Agency {
+                    id: AgencyId::parse(&uuid::Uuid::now_v7().to_string())
+                        .expect("uuids are valid ids"),
+                    data: draft,
+                };
+                db.insert_agency(self.org, &agency).await?;
+                db.put_link(
+                    self.org,
+                    &Link {
+                        turris: TurrisRef::Agency(agency.id.clone()),
+                        hubspot_id: id.clone(),
+                    },
+                )
+                .await?;
+                self.log(
+                    NewActivity::new(kind, Outcome::Success, now)
+                        .with_details(details(Some(&agency.id), "agency created".into())),
+                )
+                .await?;
+                self.log_skipped_fields(&agency.id, id, &skipped, now)
+                    .await?;
+            }
+            SyncAction::Update { changes, skipped } => {
+                let mut agency = linked.expect("updates are planned for linked records");
+                apply_changes(&mut agency.data, &changes);
+                db.update_agency(self.org, &agency).await?;
+                let fields: Vec<&str> = changes.iter().map(|c| c.field.key()).collect();
+                self.log(
+                    NewActivity::new(kind, Outcome::Success, now).with_details(details(
+                        Some(&agency.id),
+                        format!("agency updated: {}", fields.join(", ")),
+                    )),
+                )
+                .await?;
+                self.log_skipped_fields(&agency.id, id, &skipped, now)
+                    .await?;
+            }
+            SyncAction::Link { matched_by } => {
+                let agency = matched.expect("links are planned for matched records");
+                db.put_link(
+                    self.org,
+                    &Link {
+                        turris: TurrisRef::Agency(agency.id.clone()),
+                        hubspot_id: id.clone(),
+                    },
+                )
+                .await?;
+                let by = serde_json::to_value(matched_by)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                self.log(
+                    NewActivity::new(kind, Outcome::Success, now).with_details(details(
+                        Some(&agency.id),
+                        format!("linked to the existing agency (matched by {by})"),
+                    )),
+                )
+                .await?;
+            }
+            SyncAction::Skip { reason } => {
+                let turris = linked.as_ref().map(|a| &a.id);
+                self.log(
+                    NewActivity::new(ActivityKind::WebhookSkipped, Outcome::Skipped, now)
+                        .with_details(ActivityDetails {
+                            skip_reason: Some(reason.to_string()),
+                            ..details(turris, kind.title().to_owned())
+                        }),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An unlinked agency matching the record by NPN, then producer code.
+    async fn find_match(
+        &self,
+        mapping: &AgencyMapping,
+        properties: &PropertyMap,
+    ) -> Result<Option<(Agency, turris_core::matching::MatchedBy)>, SyncError> {
+        let Ok(mapped) = mapping.to_turris(properties) else {
+            return Ok(None);
+        };
+        let db = self.state.db();
+        for key in agency_keys(&mapped.draft) {
+            if let Some(agency) = db.find_agency(self.org, &key).await? {
+                let linked = db
+                    .link_by_turris(self.org, &TurrisRef::Agency(agency.id.clone()))
+                    .await?;
+                if linked.is_none() {
+                    return Ok(Some((agency, key.matched_by())));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn log_skipped_fields<F: MappedField>(
+        &self,
+        agency: &AgencyId,
+        hubspot_id: &HubSpotId,
+        skipped: &[turris_core::mapping::SkippedField<F>],
+        now: DateTime<Utc>,
+    ) -> Result<(), SyncError> {
+        for field in skipped {
+            self.log(
+                NewActivity::new(ActivityKind::WebhookSkipped, Outcome::Skipped, now).with_details(
+                    ActivityDetails {
+                        skip_reason: Some(format!("{}: {}", field.field.key(), field.reason)),
+                        message: Some(format!(
+                            "{} value {:?} of {} was not stored",
+                            field.field.label(),
+                            field.value,
+                            field.property
+                        )),
+                        turris_id: Some(agency.to_string()),
+                        hubspot_id: Some(hubspot_id.to_string()),
+                        ..ActivityDetails::default()
+                    },
+                ),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The title an object's events stand for.
+fn created_or_changed(object: &ObjectEvents<'_>) -> ActivityKind {
+    if object.has("creation") {
+        ActivityKind::WebhookCompanyCreated
+    } else {
+        ActivityKind::WebhookCompanyPropertyChanged
+    }
+}
+
+/// The properties a read needs: the identifier's and every mapped one.
+fn wanted_properties<M: RecordMapping>(mapping: &M) -> Vec<&str> {
+    let mut wanted: Vec<&str> = Vec::new();
+    let identifier = mapping.identifier().and_then(|f| f.property());
+    for property in identifier
+        .into_iter()
+        .chain(mapping.mapped().into_iter().map(|(_, p)| p))
+    {
+        if !wanted.contains(&property) {
+            wanted.push(property);
+        }
+    }
+    wanted
+}
+
+/// The planner's changes for one object's events: one `Created` when HubSpot reported the
+/// creation (its `propertyChange` events are covered by the current properties), else the
+/// latest event of each changed property.
+fn changes(
+    id: &HubSpotId,
+    object: &ObjectEvents<'_>,
+    properties: &PropertyMap,
+) -> Vec<InboundChange> {
+    let change = |event: &WebhookEvent, kind: ChangeKind| InboundChange {
+        object_id: id.clone(),
+        kind,
+        properties: properties.clone(),
+        change_source: event.change_source.clone(),
+        source_id: event.source_id.clone(),
+        occurred_at: DateTime::from_timestamp_millis(event.occurred_at).unwrap_or_else(Utc::now),
+    };
+    if let Some(creation) = object
+        .events
+        .iter()
+        .find(|e| e.subscription_type.action() == "creation")
+    {
+        return vec![change(creation, ChangeKind::Created)];
+    }
+    let mut latest: BTreeMap<&str, &WebhookEvent> = BTreeMap::new();
+    for event in &object.events {
+        if event.subscription_type.action() != "propertyChange" {
+            continue;
+        }
+        if let Some(property) = event.property_name.as_deref() {
+            latest.insert(property, event);
+        }
+    }
+    latest
+        .into_iter()
+        .map(|(property, event)| {
+            change(
+                event,
+                ChangeKind::PropertyChanged {
+                    property: property.to_owned(),
+                    value: event.property_value.clone(),
+                },
+            )
+        })
+        .collect()
+}
