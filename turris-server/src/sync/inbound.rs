@@ -22,8 +22,8 @@
 //! - while the connection is not `connected` (status `error`), events wait: they are retried
 //!   every [`PAUSED_RETRY`] and processed after a reconnect.
 
-use std::collections::BTreeMap;
-use std::sync::LazyLock;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -50,20 +50,46 @@ use crate::store::{ClaimedInboundEvent, InboundEventId};
 use crate::workers::Shutdown;
 
 /// Most events one step claims.
-pub const CLAIM_LIMIT: usize = 2000;
+pub const CLAIM_LIMIT: usize = 20_000;
 /// How long a claim holds (a step finishes well within it).
 const CLAIM_FOR: Duration = Duration::from_secs(120);
 /// How often the worker looks for events when nobody woke it.
 const POLL: Duration = Duration::from_millis(500);
-/// After a wake-up, how long the worker lets further batches arrive before claiming, so a burst
-/// is read from HubSpot in full batches of 100.
-const GATHER: Duration = Duration::from_millis(150);
+/// After a wake-up, the worker waits for this much quiet (no further batch) before claiming, so
+/// a burst is read from HubSpot in full batches of 100...
+const GATHER: Duration = Duration::from_millis(200);
+/// ...but never longer than this after the first wake-up.
+const MAX_GATHER: Duration = Duration::from_secs(5);
+/// Creations remembered to recognise the `propertyChange` events HubSpot sends with them.
+const CREATED_MEMORY: usize = 100_000;
 /// When events of a paused (status `error`) connection are looked at again.
 const PAUSED_RETRY: chrono::Duration = chrono::Duration::seconds(30);
 /// Attempts before an event that keeps failing is given up.
 const MAX_ATTEMPTS: u32 = 10;
 
 static WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
+
+/// When each recently created object was created (`occurredAt` of its `creation` event), per
+/// organization: HubSpot sends a `propertyChange` per property set at creation, with the same
+/// `occurredAt`, and those that arrive after the creation was synced need no read.
+static CREATED: LazyLock<Mutex<HashMap<(OrganizationId, HubSpotId), i64>>> =
+    LazyLock::new(Default::default);
+
+fn remember_creation(org: &OrganizationId, id: &HubSpotId, occurred_at: i64) {
+    let mut created = CREATED.lock().unwrap_or_else(|e| e.into_inner());
+    if created.len() >= CREATED_MEMORY {
+        created.clear();
+    }
+    created.insert((org.clone(), id.clone()), occurred_at);
+}
+
+/// Whether every event of the object was part of a creation already synced.
+fn covered_by_creation(org: &OrganizationId, id: &HubSpotId, object: &ObjectEvents<'_>) -> bool {
+    let created = CREATED.lock().unwrap_or_else(|e| e.into_inner());
+    created
+        .get(&(org.clone(), id.clone()))
+        .is_some_and(|at| object.events.iter().all(|e| e.occurred_at <= *at))
+}
 
 /// Tells the inbound worker that events were persisted.
 pub fn wake(_state: &AppState) {
@@ -92,9 +118,13 @@ pub async fn run(state: AppState, mut shutdown: Shutdown) {
             () = shutdown.fired() => return,
         };
         if woken {
-            tokio::select! {
-                () = tokio::time::sleep(GATHER) => {},
-                () = shutdown.fired() => return,
+            let started = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(GATHER) => break,
+                    () = WAKE.notified() => if started.elapsed() >= MAX_GATHER { break },
+                    () = shutdown.fired() => return,
+                }
             }
         }
     }
@@ -310,6 +340,8 @@ impl OrgSync<'_> {
         for (id, object) in &objects {
             if object.has("deletion") {
                 self.company_deleted(id, now).await?;
+            } else if !object.has("creation") && covered_by_creation(self.org, id, object) {
+                continue;
             } else if object.has("creation") || object.has("propertyChange") {
                 to_read.push(id.clone());
             }
@@ -379,6 +411,13 @@ impl OrgSync<'_> {
             for change in changes(id, object, properties) {
                 self.company_change(&ctx, &change).await?;
             }
+            if let Some(creation) = object
+                .events
+                .iter()
+                .find(|e| e.subscription_type.action() == "creation")
+            {
+                remember_creation(self.org, id, creation.occurred_at);
+            }
         }
         Ok(())
     }
@@ -392,6 +431,7 @@ impl OrgSync<'_> {
         properties: &[&str],
     ) -> Result<BTreeMap<HubSpotId, PropertyMap>, SyncError> {
         let texts: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        tracing::debug!(org = %self.org, objects = ids.len(), "reading current properties");
         let outcome = self
             .client
             .batch_read(object, &texts, properties, None)

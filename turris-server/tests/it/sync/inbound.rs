@@ -185,3 +185,33 @@ sync_test!(
         assert_eq!(app.the_agency().await["city"], "Buffalo");
     }
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_companies_arrive_with_at_most_twelve_batch_reads() {
+    // SQLite only: the bound is about HubSpot calls, which PostgreSQL does not change.
+    let app = synced_app(Backend::Sqlite).await;
+    let control = app.sandbox.control();
+    control.reset_stats();
+    for n in 0..1000 {
+        let name = format!("Agency {n:04}");
+        let npn = format!("{}", 5_000_000 + n);
+        control
+            .create_record(
+                ObjectKind::Companies,
+                partner_with(&[]).into_iter().map(|(k, v)| match k {
+                    "name" => (k, name.clone()),
+                    "npn" => (k, npn.clone()),
+                    "producer_code" => (k, format!("P-{n}")),
+                    _ => (k, v.to_owned()),
+                }),
+            )
+            .unwrap();
+    }
+    app.settle().await;
+    assert_eq!(app.agencies().await.len(), 1000);
+    let reads = control
+        .stats()
+        .calls_to("POST", "/crm/v3/objects/companies/batch/read");
+    assert!(reads <= 12, "{reads} batch reads");
+    app.finish().await;
+}
