@@ -203,6 +203,7 @@ pub async fn create_agency(
         data: body.validate()?,
     };
     state.db().insert_agency(&caller.org, &agency).await?;
+    crate::sync::outbound::agency_changed(&state, &caller.org, &agency.id);
     Ok((StatusCode::CREATED, Json(agency)))
 }
 
@@ -236,6 +237,7 @@ pub async fn update_agency(
         data: body.validate()?,
     };
     state.db().update_agency(&caller.org, &agency).await?;
+    crate::sync::outbound::agency_changed(&state, &caller.org, &agency.id);
     Ok(Json(agency))
 }
 

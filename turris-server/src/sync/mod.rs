@@ -1,10 +1,12 @@
-//! Two-way HubSpot ↔ Turris sync: the inbound worker (issue 7). Outbound pushes,
-//! subscriptions, token refresh and bulk reconciliation come next.
+//! Two-way HubSpot ↔ Turris sync (issue 7). Subscriptions, token refresh and bulk
+//! reconciliation come next.
 //!
 //! - [`inbound`]: turns the events `POST /hooks/hubspot` persisted into Turris records, links
-//!   and activity rows, reading HubSpot in batches of 100 objects and running core's planner.
+//!   and activity rows, reading HubSpot in batches of 100 objects and running core's planner;
+//! - [`outbound`]: pushes agencies created or changed through the records API to HubSpot.
 
 pub mod inbound;
+pub mod outbound;
 
 use tokio::task::JoinHandle;
 

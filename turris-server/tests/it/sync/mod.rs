@@ -9,6 +9,7 @@ mod helpers;
 
 mod hooks;
 mod inbound;
+mod outbound;
 
 use std::future::Future;
 use std::time::Duration;

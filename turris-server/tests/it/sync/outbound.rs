@@ -1,0 +1,106 @@
+//! Turris → HubSpot: agencies created or changed through the records API become companies.
+
+use turris_hubspot::sandbox::ObjectKind;
+
+use super::*;
+
+impl TestApp {
+    async fn agency_outbound_on(&self) {
+        self.api(
+            Method::PUT,
+            &format!("{H}/sync"),
+            Some(json!({"agency": {"inbound": true, "outbound": true}})),
+        )
+        .await
+        .expect(200);
+    }
+
+    /// Waits until an activity row with this title and status exists, and returns it.
+    async fn activity_row(&self, title: &str, status: &str) -> Value {
+        eventually(&format!("a {status} {title:?} row"), || async {
+            self.activity_titled(title)
+                .await
+                .into_iter()
+                .find(|a| a["status"] == status)
+        })
+        .await
+    }
+}
+
+sync_test!(
+    async fn an_agency_created_in_turris_appears_in_hubspot_once_and_its_echo_creates_nothing(app) {
+        app.agency_outbound_on().await;
+        let agency = app
+            .api(
+                Method::POST,
+                "/api/v1/agencies",
+                Some(json!({"name": "Lakeside Agency", "npn": "7654321", "city": "Erie", "state_code": "PA"})),
+            )
+            .await
+            .expect(201);
+        let pushed = app.activity_row("Create company in HubSpot", "success").await;
+        assert_eq!(pushed["details"]["turris_id"], agency.body["id"]);
+        let company_id = pushed["details"]["hubspot_id"].as_str().unwrap().to_owned();
+        let control = app.sandbox.control();
+        let company = control.record(ObjectKind::Companies, &company_id).unwrap();
+        assert_eq!(company.properties["name"], "Lakeside Agency");
+        assert_eq!(company.properties["npn"], "7654321");
+        assert_eq!(company.properties["city"], "Erie");
+        assert_eq!(company.properties["state"], "PA");
+        assert_eq!(company.properties["type"], "PARTNER", "the identifier is set so it matches");
+        // The creation webhook comes back: recognised as our own, it creates nothing.
+        app.settle().await;
+        assert_eq!(control.count(ObjectKind::Companies), 1);
+        assert_eq!(app.agencies().await.len(), 1);
+        let skipped = app.activity_titled("HubSpot webhook skipped").await;
+        assert!(
+            skipped.iter().any(|a| a["details"]["hubspot_id"] == company_id.as_str()
+                && a["details"]["skip_reason"] == "echo of our own write"),
+            "{skipped:#?}"
+        );
+        assert!(app.activity_titled("HubSpot webhook: company created").await.is_empty());
+    }
+);
+
+sync_test!(
+    async fn an_agency_updated_in_turris_updates_its_company_and_logs_the_call(app) {
+        app.agency_outbound_on().await;
+        let agency = app
+            .api(Method::POST, "/api/v1/agencies", Some(json!({"name": "Lakeside Agency"})))
+            .await
+            .expect(201);
+        let pushed = app.activity_row("Create company in HubSpot", "success").await;
+        let company_id = pushed["details"]["hubspot_id"].as_str().unwrap().to_owned();
+        let id = agency.body["id"].as_str().unwrap();
+        app.api(
+            Method::PUT,
+            &format!("/api/v1/agencies/{id}"),
+            Some(json!({"name": "Lakeside Agency", "city": "Buffalo"})),
+        )
+        .await
+        .expect(200);
+        let updated = app.activity_row("Update company in HubSpot", "success").await;
+        assert_eq!(updated["details"]["hubspot_id"], company_id.as_str());
+        let company = app
+            .sandbox
+            .control()
+            .record(ObjectKind::Companies, &company_id)
+            .unwrap();
+        assert_eq!(company.properties["city"], "Buffalo");
+        app.settle().await;
+        assert_eq!(app.sandbox.control().count(ObjectKind::Companies), 1);
+        assert_eq!(app.agencies().await.len(), 1);
+    }
+);
+
+sync_test!(
+    async fn with_agency_outbound_off_an_agency_created_in_turris_stays_in_turris(app) {
+        app.api(Method::POST, "/api/v1/agencies", Some(json!({"name": "Quiet Agency"})))
+            .await
+            .expect(201);
+        // The push would be queued at once: wait for the background work to finish.
+        app.state.background_idle().await;
+        assert_eq!(app.sandbox.control().count(ObjectKind::Companies), 0);
+        assert!(app.activity_titled("Create company in HubSpot").await.is_empty());
+    }
+);
