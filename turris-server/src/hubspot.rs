@@ -26,6 +26,13 @@ pub struct StoreTokens {
     org: OrganizationId,
 }
 
+impl StoreTokens {
+    /// A sink writing `org`'s refreshed tokens to `store`.
+    pub fn new(store: Arc<dyn ServerStore>, org: OrganizationId) -> Self {
+        Self { store, org }
+    }
+}
+
 #[async_trait]
 impl TokenSink for StoreTokens {
     async fn store(&self, tokens: &TokenSet) -> Result<(), String> {

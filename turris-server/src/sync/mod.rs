@@ -1,12 +1,14 @@
-//! Two-way HubSpot ↔ Turris sync (issue 7). Subscriptions, token refresh and bulk
-//! reconciliation come next.
+//! Two-way HubSpot ↔ Turris sync (issue 7). Subscriptions and bulk reconciliation come next.
 //!
 //! - [`inbound`]: turns the events `POST /hooks/hubspot` persisted into Turris records, links
 //!   and activity rows, reading HubSpot in batches of 100 objects and running core's planner;
-//! - [`outbound`]: pushes agencies created or changed through the records API to HubSpot.
+//! - [`outbound`]: pushes agencies created or changed through the records API to HubSpot;
+//! - [`tokens`]: refreshes OAuth tokens ahead of expiry, and pauses sync when HubSpot revoked
+//!   the connection.
 
 pub mod inbound;
 pub mod outbound;
+pub mod tokens;
 
 use tokio::task::JoinHandle;
 
@@ -15,5 +17,8 @@ use crate::workers::Shutdown;
 
 /// Starts the sync workers.
 pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()>> {
-    vec![tokio::spawn(inbound::run(state.clone(), shutdown.clone()))]
+    vec![
+        tokio::spawn(inbound::run(state.clone(), shutdown.clone())),
+        tokio::spawn(tokens::run(state.clone(), shutdown.clone())),
+    ]
 }

@@ -1,0 +1,149 @@
+//! The token worker: refreshes OAuth access tokens ahead of expiry.
+//!
+//! Every [`POLL`], the organizations whose access token expires within [`LEAD`] get a refresh;
+//! the new tokens are stored (encrypted) by [`crate::hubspot::StoreTokens`], and every refresh
+//! is an activity row (`Refresh HubSpot access token`). A dead refresh token (the app was
+//! uninstalled or the grant revoked) flips the connection to `error`, which pauses sync until a
+//! reconnect ([`crate::hubspot::mark_connection_lost`] logs the Failure). Connections already in
+//! error are left alone; another failure is retried after [`RETRY_AFTER_FAILURE`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
+use turris_core::ids::OrganizationId;
+use turris_core::integration::ConnectionStatus;
+use turris_hubspot::auth::{Secret, TokenManager, TokenSet};
+
+use crate::app::AppState;
+use crate::hubspot::{ConnectionError, StoreTokens};
+use crate::store::HubSpotAuth;
+use crate::workers::Shutdown;
+
+/// How often the worker looks for tokens to refresh.
+const POLL: Duration = Duration::from_secs(5);
+/// How long before expiry a token is refreshed (HubSpot's live 30 minutes).
+pub const LEAD: chrono::Duration = chrono::Duration::minutes(10);
+/// When a refresh that failed for another reason than a dead refresh token is tried again.
+const RETRY_AFTER_FAILURE: chrono::Duration = chrono::Duration::minutes(1);
+
+/// Organizations whose last refresh failed, and when to try again.
+static BACKOFF: LazyLock<Mutex<HashMap<OrganizationId, chrono::DateTime<Utc>>>> =
+    LazyLock::new(Default::default);
+
+/// The worker loop: runs until `shutdown` fires.
+pub async fn run(state: AppState, mut shutdown: Shutdown) {
+    loop {
+        if let Err(e) = refresh_due(&state).await {
+            tracing::error!(error = %e, "token refresh round failed");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => {},
+            () = shutdown.fired() => return,
+        }
+    }
+}
+
+/// Refreshes every token expiring within [`LEAD`].
+pub async fn refresh_due(state: &AppState) -> Result<(), crate::store::DbError> {
+    let now = Utc::now();
+    let due = state.db().oauth_expiring_before(now + LEAD).await?;
+    for org in due {
+        let waiting = BACKOFF
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&org)
+            .is_some_and(|at| *at > now);
+        if waiting {
+            continue;
+        }
+        if let Err(e) = refresh(state, &org).await {
+            tracing::error!(org = %org, error = %e, "token refresh failed");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RefreshError {
+    #[error("storage: {0}")]
+    Store(#[from] turris_core::store::StoreError),
+    #[error("storage: {0}")]
+    Db(#[from] crate::store::DbError),
+}
+
+async fn refresh(state: &AppState, org: &OrganizationId) -> Result<(), RefreshError> {
+    let settings = state.db().load_settings(org).await?.unwrap_or_default();
+    if settings.connection.status == ConnectionStatus::Error {
+        return Ok(());
+    }
+    let Some(oauth) = state.oauth() else {
+        return Ok(());
+    };
+    let Some(credentials) = state.db().hubspot_credentials(org).await? else {
+        return Ok(());
+    };
+    let HubSpotAuth::OAuth {
+        access_token,
+        refresh_token,
+        expires_at,
+    } = &credentials.auth
+    else {
+        return Ok(());
+    };
+    let tokens = TokenSet {
+        access_token: Secret::new(access_token.expose()),
+        refresh_token: Secret::new(refresh_token.expose()),
+        expires_at: *expires_at,
+    };
+    let sink = Arc::new(StoreTokens::new(state.store(), org.clone()));
+    let manager = TokenManager::new(oauth.clone(), tokens, sink);
+    let now = Utc::now();
+    match manager.refresh_now().await {
+        Ok(_) => {
+            BACKOFF
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(org);
+            state
+                .db()
+                .append_activity(
+                    org,
+                    &NewActivity::new(ActivityKind::RefreshAccessToken, Outcome::Success, now)
+                        .with_details(ActivityDetails {
+                            hubspot_status: Some(200),
+                            ..ActivityDetails::default()
+                        }),
+                )
+                .await?;
+            tracing::info!(org = %org, "hubspot access token refreshed");
+        }
+        Err(turris_hubspot::Error::RefreshTokenRevoked { .. }) => {
+            crate::hubspot::mark_connection_lost(state, org, &ConnectionError::Revoked).await?;
+        }
+        Err(e) => {
+            BACKOFF
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(org.clone(), now + RETRY_AFTER_FAILURE);
+            let (status, category) = (e.status(), e.category().map(str::to_owned));
+            let message = ConnectionError::from(e).to_string();
+            state
+                .db()
+                .append_activity(
+                    org,
+                    &NewActivity::new(ActivityKind::RefreshAccessToken, Outcome::Failure, now)
+                        .with_details(ActivityDetails {
+                            hubspot_status: status,
+                            error_category: category,
+                            message: Some(message),
+                            ..ActivityDetails::default()
+                        }),
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}

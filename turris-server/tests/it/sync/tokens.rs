@@ -1,0 +1,102 @@
+//! Token lifecycle: refresh ahead of expiry; a revoked app flips the status to error, pauses
+//! sync, and a reconnect resumes it.
+
+use chrono::{Duration, Utc};
+use turris_core::ids::OrganizationId;
+use turris_hubspot::sandbox::ObjectKind;
+use turris_server::store::HubSpotAuth;
+
+use super::*;
+
+impl TestApp {
+    /// Makes the stored access token expire in two minutes, inside the refresh lead.
+    async fn token_about_to_expire(&self) -> chrono::DateTime<Utc> {
+        let org = OrganizationId::parse(&self.org).unwrap();
+        let db = self.state.db();
+        let credentials = db.hubspot_credentials(&org).await.unwrap().unwrap();
+        let HubSpotAuth::OAuth {
+            access_token,
+            refresh_token,
+            ..
+        } = credentials.auth
+        else {
+            panic!("connected through OAuth");
+        };
+        let expires_at = Utc::now() + Duration::minutes(2);
+        let auth = HubSpotAuth::OAuth {
+            access_token,
+            refresh_token,
+            expires_at,
+        };
+        db.replace_hubspot_auth(&org, &auth, Utc::now())
+            .await
+            .unwrap();
+        expires_at
+    }
+
+    async fn stored_expiry(&self) -> chrono::DateTime<Utc> {
+        let org = OrganizationId::parse(&self.org).unwrap();
+        let credentials = self
+            .state
+            .db()
+            .hubspot_credentials(&org)
+            .await
+            .unwrap()
+            .unwrap();
+        credentials.auth.expires_at().unwrap()
+    }
+
+    async fn connection_status(&self) -> Value {
+        self.get("/api/v1/integrations").await.expect(200).body["integrations"][0]["status"].clone()
+    }
+}
+
+sync_test!(
+    async fn a_token_about_to_expire_is_refreshed_ahead_of_time_and_the_refresh_is_logged(app) {
+        let old = app.token_about_to_expire().await;
+        let refreshed = eventually("the token to be refreshed", || async {
+            app.activity_titled("Refresh HubSpot access token")
+                .await
+                .into_iter()
+                .find(|a| a["status"] == "success")
+        })
+        .await;
+        assert_eq!(refreshed["direction"], "outbound");
+        assert!(app.stored_expiry().await > old + Duration::minutes(20));
+        assert_eq!(app.connection_status().await, "connected");
+    }
+);
+
+sync_test!(
+    async fn revoking_the_app_flips_the_status_to_error_pauses_sync_and_a_reconnect_resumes_it(app) {
+        let control = app.sandbox.control();
+        control.uninstall_app();
+        app.token_about_to_expire().await;
+        let failure = eventually("the refresh to fail", || async {
+            app.activity_titled("Refresh HubSpot access token")
+                .await
+                .into_iter()
+                .find(|a| a["status"] == "failure")
+        })
+        .await;
+        assert_eq!(failure["details"]["error_category"], "BAD_REFRESH_TOKEN");
+        assert_eq!(app.connection_status().await, "error");
+
+        // Reconnecting reinstalls the app and restores the connection; sync resumes.
+        let (code, state) = app.authorize(&format!("{H}/reconnect")).await;
+        app.callback(&code, &state).await.expect(200);
+        assert_eq!(app.connection_status().await, "connected");
+        let company = control
+            .create_record(
+                ObjectKind::Companies,
+                [("type", "PARTNER"), ("name", "Back Online Agency")],
+            )
+            .unwrap();
+        app.settle().await;
+        let agencies = app.agencies().await;
+        assert_eq!(agencies.len(), 1, "{agencies:#?}");
+        assert_eq!(agencies[0]["name"], "Back Online Agency");
+        let created = app.activity_titled("HubSpot webhook: company created").await;
+        assert_eq!(created[0]["details"]["hubspot_id"], company.id.as_str());
+    }
+);
