@@ -163,6 +163,16 @@ pub struct HubSpotConfig {
     #[arg(long = "hubspot-app-id", env = "TURRIS_HUBSPOT_APP_ID", global = true)]
     pub app_id: Option<u64>,
 
+    /// The app's developer API key: the server manages the app's webhook subscriptions with it
+    /// (without it, subscribe in HubSpot's developer account and the status stays pending).
+    #[arg(
+        long = "hubspot-developer-api-key",
+        env = "TURRIS_HUBSPOT_DEVELOPER_API_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub developer_api_key: Option<String>,
+
     /// OAuth redirect URL registered with the app (default: the public base URL +
     /// `/api/v1/integrations/hubspot/callback`).
     #[arg(
@@ -290,6 +300,10 @@ impl fmt::Debug for HubSpotConfig {
                 &self.client_secret.as_ref().map(|_| "[redacted]"),
             )
             .field("app_id", &self.app_id)
+            .field(
+                "developer_api_key",
+                &self.developer_api_key.as_ref().map(|_| "[redacted]"),
+            )
             .field("redirect_url", &self.redirect_url)
             .field("api_base", &self.api_base)
             .field("authorize_base", &self.authorize_base)

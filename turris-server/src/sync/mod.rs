@@ -1,13 +1,16 @@
-//! Two-way HubSpot ↔ Turris sync (issue 7). Subscriptions and bulk reconciliation come next.
+//! Two-way HubSpot ↔ Turris sync (issue 7). Bulk reconciliation comes next.
 //!
 //! - [`inbound`]: turns the events `POST /hooks/hubspot` persisted into Turris records, links
 //!   and activity rows, reading HubSpot in batches of 100 objects and running core's planner;
 //! - [`outbound`]: pushes agencies created or changed through the records API to HubSpot;
 //! - [`tokens`]: refreshes OAuth tokens ahead of expiry, and pauses sync when HubSpot revoked
-//!   the connection.
+//!   the connection;
+//! - [`subscriptions`]: creates the app's webhook subscriptions for the inbound-enabled objects
+//!   and marks each mapped property `live` once HubSpot confirms it.
 
 pub mod inbound;
 pub mod outbound;
+pub mod subscriptions;
 pub mod tokens;
 
 use tokio::task::JoinHandle;
@@ -20,5 +23,6 @@ pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()
     vec![
         tokio::spawn(inbound::run(state.clone(), shutdown.clone())),
         tokio::spawn(tokens::run(state.clone(), shutdown.clone())),
+        tokio::spawn(subscriptions::run(state.clone(), shutdown.clone())),
     ]
 }

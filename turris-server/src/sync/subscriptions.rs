@@ -1,0 +1,168 @@
+//! The subscription worker: keeps the app's HubSpot webhook subscriptions in step with the
+//! inbound toggles.
+//!
+//! Every [`POLL`], for each connected OAuth organization, the mapped properties of the
+//! inbound-enabled objects (`IntegrationSettings::required_subscriptions`) that are not `live`
+//! yet get an active `propertyChange` subscription, and the object its `creation` and
+//! `deletion` ones. A property is `live` once HubSpot lists or answers an active subscription for
+//! it, and stays `pending` otherwise: a failed call is retried at the next round. Subscriptions
+//! belong to the app (every portal shares them) and need the developer API key
+//! (`TURRIS_HUBSPOT_DEVELOPER_API_KEY`); without it, or for private apps (HubSpot's UI only),
+//! the worker does nothing and the status stays `pending`.
+
+use std::time::Duration;
+
+use turris_core::ids::OrganizationId;
+use turris_core::integration::WebhookStatus;
+use turris_core::property::ObjectType;
+use turris_hubspot::auth::Secret;
+use turris_hubspot::webhooks::subscriptions::{
+    SubscriptionCreateRequest, SubscriptionResponse, Subscriptions,
+};
+
+use crate::app::AppState;
+use crate::store::HubSpotAuth;
+use crate::workers::Shutdown;
+
+/// How often the worker compares the toggles with HubSpot.
+const POLL: Duration = Duration::from_secs(2);
+
+/// The worker loop: runs until `shutdown` fires.
+pub async fn run(state: AppState, mut shutdown: Shutdown) {
+    loop {
+        if let Err(e) = ensure_all(&state).await {
+            tracing::error!(error = %e, "subscription round failed");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => {},
+            () = shutdown.fired() => return,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SubscriptionError {
+    #[error("storage: {0}")]
+    Store(#[from] turris_core::store::StoreError),
+    #[error("storage: {0}")]
+    Db(#[from] crate::store::DbError),
+}
+
+async fn ensure_all(state: &AppState) -> Result<(), SubscriptionError> {
+    let hubspot = &state.config().hubspot;
+    let (Some(key), Some(app_id)) = (hubspot.developer_api_key.as_deref(), hubspot.app_id) else {
+        return Ok(());
+    };
+    let mut listed: Option<Vec<SubscriptionResponse>> = None;
+    for organization in state.db().list_organizations().await? {
+        if let Err(e) = ensure(state, &organization.id, app_id, key, &mut listed).await {
+            tracing::warn!(org = %organization.id, error = %e, "subscriptions not updated");
+        }
+    }
+    Ok(())
+}
+
+fn object_name(object: ObjectType) -> &'static str {
+    match object {
+        ObjectType::Company => "company",
+        ObjectType::Contact => "contact",
+    }
+}
+
+async fn ensure(
+    state: &AppState,
+    org: &OrganizationId,
+    app_id: u64,
+    key: &str,
+    listed: &mut Option<Vec<SubscriptionResponse>>,
+) -> Result<(), SubscriptionError> {
+    let Some(settings) = state.db().load_settings(org).await? else {
+        return Ok(());
+    };
+    if !settings.connection.is_active() {
+        return Ok(());
+    }
+    let pending: Vec<(ObjectType, String)> = settings
+        .required_subscriptions()
+        .into_iter()
+        .filter(|(o, p)| settings.subscription_status(*o, p) != Some(WebhookStatus::Live))
+        .collect();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let Some(credentials) = state.db().hubspot_credentials(org).await? else {
+        return Ok(());
+    };
+    if matches!(credentials.auth, HubSpotAuth::PrivateApp { .. }) {
+        return Ok(());
+    }
+    let client = match crate::hubspot::client(state, org, &credentials) {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::warn!(org = %org, error = %e, "no hubspot client for subscriptions");
+            return Ok(());
+        }
+    };
+    let subscriptions = Subscriptions::new(client, app_id, Secret::new(key));
+    if listed.is_none() {
+        match subscriptions.list().await {
+            Ok(list) => *listed = Some(list),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the app's subscriptions; retrying later");
+                return Ok(());
+            }
+        }
+    }
+    let existing = listed.as_mut().expect("listed above");
+    let mut objects: Vec<ObjectType> = pending.iter().map(|(o, _)| *o).collect();
+    objects.dedup();
+    let mut wanted: Vec<(String, Option<String>)> = Vec::new();
+    for object in objects {
+        let name = object_name(object);
+        wanted.push((format!("{name}.creation"), None));
+        wanted.push((format!("{name}.deletion"), None));
+    }
+    for (object, property) in &pending {
+        wanted.push((
+            format!("{}.propertyChange", object_name(*object)),
+            Some(property.clone()),
+        ));
+    }
+    for (event_type, property) in wanted {
+        let active = existing
+            .iter()
+            .any(|s| s.active && s.event_type == event_type && s.property_name == property);
+        let confirmed = if active {
+            true
+        } else {
+            let request = SubscriptionCreateRequest {
+                event_type: event_type.clone(),
+                property_name: property.clone(),
+                active: true,
+            };
+            match subscriptions.create(&request).await {
+                Ok(created) => {
+                    let live = created.active;
+                    existing.push(created);
+                    live
+                }
+                Err(e) => {
+                    tracing::warn!(event_type, property, error = %e, "subscription not created; retrying later");
+                    false
+                }
+            }
+        };
+        if let (true, Some(property)) = (confirmed, property) {
+            let object = pending
+                .iter()
+                .find(|(o, p)| *p == property && event_type.starts_with(object_name(*o)))
+                .map(|(o, _)| *o)
+                .expect("a pending property");
+            state
+                .db()
+                .set_subscription_status(org, object, &property, WebhookStatus::Live)
+                .await?;
+        }
+    }
+    Ok(())
+}
