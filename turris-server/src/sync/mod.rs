@@ -6,10 +6,13 @@
 //! - [`tokens`]: refreshes OAuth tokens ahead of expiry, and pauses sync when HubSpot revoked
 //!   the connection;
 //! - [`subscriptions`]: creates the app's webhook subscriptions for the inbound-enabled objects
-//!   and marks each mapped property `live` once HubSpot confirms it.
+//!   and marks each mapped property `live` once HubSpot confirms it;
+//! - [`pruning`]: deletes activity older than 30 days, old echo ledger entries and handled
+//!   inbound events.
 
 pub mod inbound;
 pub mod outbound;
+pub mod pruning;
 pub mod subscriptions;
 pub mod tokens;
 
@@ -24,5 +27,6 @@ pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()
         tokio::spawn(inbound::run(state.clone(), shutdown.clone())),
         tokio::spawn(tokens::run(state.clone(), shutdown.clone())),
         tokio::spawn(subscriptions::run(state.clone(), shutdown.clone())),
+        tokio::spawn(pruning::run(state.clone(), shutdown.clone())),
     ]
 }

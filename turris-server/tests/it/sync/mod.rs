@@ -10,6 +10,7 @@ mod helpers;
 mod hooks;
 mod inbound;
 mod outbound;
+mod pruning;
 mod subscriptions;
 mod tokens;
 
