@@ -316,6 +316,7 @@ pub async fn create_contact(
         .db()
         .insert_agency_contact(&caller.org, &contact)
         .await?;
+    crate::sync::invites::contact_added(&state, &caller.org, &contact.agency_id).await;
     Ok((StatusCode::CREATED, Json(contact)))
 }
 

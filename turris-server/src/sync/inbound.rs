@@ -17,6 +17,7 @@
 //! Decisions (documented here until core has them):
 //! - `*.deletion` of a linked object drops the link and keeps the Turris record (deleting
 //!   Turris data from HubSpot is not in the spec); the row says so;
+//! - a net-new agency is then offered to auto-invite ([`crate::sync::invites`]);
 //! - contact events are not synced yet (agents need the "associated with a synced agency" rule):
 //!   they are marked processed without a row;
 //! - while the connection is not `connected` (status `error`), events wait: they are retried
@@ -31,6 +32,7 @@ use tokio::sync::Notify;
 use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
 use turris_core::ids::{AgencyId, HubSpotId, OrganizationId};
 use turris_core::integration::IntegrationSettings;
+use turris_core::invitation::InvitationSettings;
 use turris_core::mapping::{AgencyMapping, MappedField, RecordMapping};
 use turris_core::matching::agency_keys;
 use turris_core::matrix::{Direction, SyncObject};
@@ -409,7 +411,8 @@ impl OrgSync<'_> {
                 continue;
             };
             for change in changes(id, object, properties) {
-                self.company_change(&ctx, &change).await?;
+                self.company_change(&ctx, &settings.invitations, &change)
+                    .await?;
             }
             if let Some(creation) = object
                 .events
@@ -482,6 +485,7 @@ impl OrgSync<'_> {
     async fn company_change(
         &self,
         ctx: &PlanContext<'_, AgencyMapping>,
+        invitations: &InvitationSettings,
         change: &InboundChange,
     ) -> Result<(), SyncError> {
         let db = self.state.db();
@@ -539,6 +543,14 @@ impl OrgSync<'_> {
                 .await?;
                 self.log_skipped_fields(&agency.id, id, &skipped, now)
                     .await?;
+                crate::sync::invites::agency_created(
+                    self.state,
+                    self.org,
+                    invitations,
+                    &agency.id,
+                    &change.properties,
+                )
+                .await;
             }
             SyncAction::Update { changes, skipped } => {
                 let mut agency = linked.expect("updates are planned for linked records");

@@ -2,6 +2,8 @@
 //!
 //! - [`inbound`]: turns the events `POST /hooks/hubspot` persisted into Turris records, links
 //!   and activity rows, reading HubSpot in batches of 100 objects and running core's planner;
+//! - [`invites`]: auto-invite of the agencies inbound sync creates, deferred until the agency
+//!   has a contact with an email;
 //! - [`outbound`]: pushes agencies created or changed through the records API to HubSpot;
 //! - [`tokens`]: refreshes OAuth tokens ahead of expiry, and pauses sync when HubSpot revoked
 //!   the connection;
@@ -11,6 +13,7 @@
 //!   inbound events.
 
 pub mod inbound;
+pub mod invites;
 pub mod outbound;
 pub mod pruning;
 pub mod subscriptions;

@@ -9,6 +9,7 @@ mod helpers;
 
 mod hooks;
 mod inbound;
+mod invites;
 mod outbound;
 mod pruning;
 mod subscriptions;

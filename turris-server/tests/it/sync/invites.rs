@@ -1,0 +1,153 @@
+//! Auto-invite of agencies created by inbound sync: contract rules, default template,
+//! needs-attention, and the deferral until the agency has a contact with an email.
+
+use turris_hubspot::sandbox::ObjectKind;
+
+use super::*;
+
+impl TestApp {
+    async fn templates(&self, ids: &[&str]) {
+        for id in ids {
+            self.api(
+                Method::POST,
+                "/api/v1/contract-templates",
+                Some(json!({"id": id, "name": format!("Contract {id}")})),
+            )
+            .await
+            .expect(201);
+        }
+    }
+
+    async fn invitations_settings(&self, body: Value) {
+        self.api(Method::PUT, &format!("{H}/invitations"), Some(body))
+            .await
+            .expect(200);
+    }
+
+    /// Creates a partner company in `city` and returns the agency inbound sync made of it.
+    async fn partner_agency_in(&self, name: &str, city: &str) -> String {
+        self.sandbox
+            .control()
+            .create_record(
+                ObjectKind::Companies,
+                [("type", "PARTNER"), ("name", name), ("city", city)],
+            )
+            .unwrap();
+        self.settle().await;
+        let agencies = self.agencies().await;
+        let agency = agencies
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {agencies:#?}"));
+        agency["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn invitation_of(&self, agency: &str) -> Value {
+        let list = self
+            .get(&format!("/api/v1/invitations?agency_id={agency}"))
+            .await
+            .expect(200);
+        let all = list.body.as_array().unwrap();
+        assert_eq!(all.len(), 1, "{all:#?}");
+        all[0].clone()
+    }
+
+    async fn invite_rows(&self, agency: &str) -> Vec<(String, String)> {
+        self.activity()
+            .await
+            .into_iter()
+            .filter(|a| {
+                a["details"]["turris_id"] == agency
+                    && a["title"].as_str().unwrap().starts_with("Auto-invite")
+            })
+            .map(|a| {
+                (
+                    a["title"].as_str().unwrap().to_owned(),
+                    a["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+sync_test!(
+    async fn the_first_matching_contract_rule_wins_and_the_invitation_waits_for_a_contact_with_an_email(app) {
+        app.templates(&["tpl-ny", "tpl-default"]).await;
+        app.invitations_settings(json!({
+            "mode": "invite_all",
+            "rules": [{"condition": {"property": "city", "operator": "equals", "value": "Albany"}, "template": "tpl-ny"}],
+            "default_template": "tpl-default"
+        }))
+        .await;
+        let albany = app.partner_agency_in("Albany Agency", "Albany").await;
+        let invitation = app.invitation_of(&albany).await;
+        assert_eq!(invitation["contract_template_id"], "tpl-ny");
+        assert_eq!(invitation["status"], "deferred");
+        assert_eq!(
+            app.invite_rows(&albany).await,
+            [("Auto-invite deferred (awaiting contact)".to_owned(), "skipped".to_owned())]
+        );
+        // A contact without an email changes nothing; one with an email gets the invitation.
+        app.api(Method::POST, &format!("/api/v1/agencies/{albany}/contacts"), Some(json!({"first_name": "No", "last_name": "Mail"})))
+            .await
+            .expect(201);
+        assert_eq!(app.invitation_of(&albany).await["status"], "deferred");
+        app.api(
+            Method::POST,
+            &format!("/api/v1/agencies/{albany}/contacts"),
+            Some(json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@albany.example.com"})),
+        )
+        .await
+        .expect(201);
+        let sent = app.invitation_of(&albany).await;
+        assert_eq!(sent["status"], "sent");
+        assert_eq!(sent["sent_to"], "ada@albany.example.com");
+        assert_eq!(app.invite_rows(&albany).await[0], ("Auto-invite sent".to_owned(), "success".to_owned()));
+
+        // No rule matches: the default template.
+        let erie = app.partner_agency_in("Erie Agency", "Erie").await;
+        assert_eq!(app.invitation_of(&erie).await["contract_template_id"], "tpl-default");
+    }
+);
+
+sync_test!(
+    async fn without_a_matching_rule_or_default_the_agency_needs_attention(app) {
+        app.templates(&["tpl-ny"]).await;
+        app.invitations_settings(json!({
+            "mode": "invite_all",
+            "rules": [{"condition": {"property": "city", "operator": "equals", "value": "Albany"}, "template": "tpl-ny"}]
+        }))
+        .await;
+        let erie = app.partner_agency_in("Erie Agency", "Erie").await;
+        let invitation = app.invitation_of(&erie).await;
+        assert_eq!(invitation["status"], "needs_attention");
+        assert!(invitation["contract_template_id"].is_null());
+        assert_eq!(
+            app.invite_rows(&erie).await,
+            [("Auto-invite needs attention".to_owned(), "skipped".to_owned())]
+        );
+    }
+);
+
+sync_test!(
+    async fn a_company_outside_the_invitation_filter_is_not_invited_and_says_why(app) {
+        app.templates(&["tpl-ny"]).await;
+        app.invitations_settings(json!({
+            "mode": "apply_filter",
+            "condition": {"property": "city", "operator": "equals", "value": "Albany"},
+            "default_template": "tpl-ny"
+        }))
+        .await;
+        let erie = app.partner_agency_in("Erie Agency", "Erie").await;
+        let rows: Vec<Value> = app
+            .activity_titled("Auto-invite skipped")
+            .await
+            .into_iter()
+            .filter(|a| a["details"]["turris_id"] == erie.as_str())
+            .collect();
+        assert_eq!(rows.len(), 1, "{rows:#?}");
+        assert_eq!(rows[0]["details"]["skip_reason"], "company does not match the invitation filter");
+        let list = app.get(&format!("/api/v1/invitations?agency_id={erie}")).await.expect(200);
+        assert_eq!(list.body, json!([]));
+    }
+);
