@@ -47,6 +47,7 @@ struct Inner {
     url_policy: UrlPolicy,
     delivery: DeliveryEngine,
     background: Background,
+    delivery_metrics: Arc<crate::delivery::DeliveryMetrics>,
 }
 
 /// Tasks started by requests (a resend's delivery) that shutdown waits for.
@@ -95,6 +96,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 delivery,
                 background: Background::default(),
+                delivery_metrics: Arc::default(),
                 store,
                 database,
                 config,
@@ -149,6 +151,11 @@ impl AppState {
     /// The webhook delivery engine.
     pub fn delivery(&self) -> &DeliveryEngine {
         &self.inner.delivery
+    }
+
+    /// What this process's delivery workers did (`/metrics`).
+    pub fn delivery_metrics(&self) -> &Arc<crate::delivery::DeliveryMetrics> {
+        &self.inner.delivery_metrics
     }
 
     /// Runs `task` in the background; [`AppState::background_idle`] waits for it (even if it

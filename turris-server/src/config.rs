@@ -112,6 +112,10 @@ pub struct Config {
     #[command(flatten)]
     pub hubspot: HubSpotConfig,
 
+    /// Outbound webhook delivery, debounce and retention.
+    #[command(flatten)]
+    pub delivery: crate::delivery::DeliverySettings,
+
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "TURRIS_BODY_LIMIT", default_value_t = 1024 * 1024, global = true)]
     pub body_limit: usize,
@@ -287,6 +291,7 @@ impl fmt::Debug for Config {
             .field("body_limit", &self.body_limit)
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("webhook_allow_loopback", &self.webhook_allow_loopback)
+            .field("delivery", &self.delivery)
             .finish()
     }
 }

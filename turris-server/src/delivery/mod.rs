@@ -1,12 +1,47 @@
 //! Outbound webhook delivery in the server: workers that lease due deliveries, the debounce
-//! flusher and retention. Not built yet (issue 8).
+//! flusher and retention.
+//!
+//! - The records API writes outbox rows in the same transaction as each change
+//!   ([`crate::store::TurrisInputStore`]); compliance status changes go to the debounce inbox.
+//! - [`dispatch`]: leases due deliveries (`FOR UPDATE SKIP LOCKED` on PostgreSQL), sends them
+//!   with turris-webhooks' engine, records each attempt and schedules the next with the retry
+//!   policy. Concurrency is bounded by a semaphore; a worker re-polls at once after a full
+//!   batch, is woken by a local enqueue, and otherwise polls every `poll_interval`. Several
+//!   processes on one PostgreSQL share the queue.
+//! - [`debounce`]: closes due debounce windows with `advance_debounce`, one transaction per
+//!   step, so a restart loses nothing and each window is flushed once.
+//! - [`retention`]: prunes delivered and failed events older than the retention period.
+
+pub mod debounce;
+pub mod dispatch;
+pub mod metrics;
+pub mod retention;
+pub mod settings;
 
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
 use crate::workers::Shutdown;
 
-/// Starts the delivery workers.
-pub fn spawn_workers(_state: &AppState, _shutdown: &Shutdown) -> Vec<JoinHandle<()>> {
-    Vec::new()
+pub use metrics::DeliveryMetrics;
+pub use settings::DeliverySettings;
+
+/// Starts the delivery, debounce and retention workers (none when the config turns them off).
+pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()>> {
+    let settings = &state.config().delivery;
+    if !settings.workers {
+        tracing::info!("delivery workers are off in this process");
+        return Vec::new();
+    }
+    let mut handles = Vec::new();
+    match dispatch::Worker::new(state) {
+        Ok(worker) => handles.push(tokio::spawn(worker.run(shutdown.clone()))),
+        Err(e) => tracing::error!(error = %e, "the delivery worker cannot start"),
+    }
+    handles.push(tokio::spawn(debounce::run(state.clone(), shutdown.clone())));
+    handles.push(tokio::spawn(retention::run(
+        state.clone(),
+        shutdown.clone(),
+    )));
+    handles
 }

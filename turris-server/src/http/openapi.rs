@@ -104,6 +104,7 @@ impl Modify for BearerAuth {
     paths(
         super::health::healthz,
         super::health::readyz,
+        super::metrics::metrics,
         super::admin::list_organizations,
         super::admin::create_organization,
         super::admin::get_organization,

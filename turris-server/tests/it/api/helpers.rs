@@ -339,6 +339,8 @@ impl TestApp {
         config.hubspot.authorize_base = sandbox.base_url().to_owned();
         config.webhook_allow_loopback = true;
         config.body_limit = 64 * 1024;
+        // The API tests look at queued events and resends; tests/it/delivery runs the workers.
+        config.delivery.workers = false;
         tweak(&mut config);
         let app = Application::build(config).await.expect("server builds");
         let addr = app.local_addr();

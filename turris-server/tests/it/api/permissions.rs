@@ -28,6 +28,7 @@ use Access::*;
 const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/healthz", Public),
     ("GET", "/readyz", Public),
+    ("GET", "/metrics", Public),
     ("GET", "/api/v1/openapi.json", Public),
     ("GET", "/api/v1/integrations/hubspot/callback", Public),
     ("POST", "/hooks/hubspot", HubSpotSigned),

@@ -1,0 +1,255 @@
+//! The delivery worker: lease, send, record, schedule.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use turris_webhooks::delivery::{
+    AttemptReport, DeliveryConfig, DeliveryEngine, DeliveryRequest, EngineError, LeasedDelivery,
+    NextStep, StoreError, WebhookId,
+};
+use turris_webhooks::{RetryPolicy, UrlPolicy, WebhookSecret, WebhookUrl};
+
+use super::{DeliveryMetrics, DeliverySettings};
+use crate::app::AppState;
+use crate::store::ServerStore;
+use crate::workers::Shutdown;
+
+/// How long a looked-up endpoint is reused before it is read again.
+const TARGET_TTL: Duration = Duration::from_secs(2);
+
+/// Where a webhook's events go.
+#[derive(Debug)]
+enum Target {
+    /// Send here.
+    Endpoint {
+        url: Result<WebhookUrl, String>,
+        raw_url: String,
+        secret: WebhookSecret,
+    },
+    /// The webhook was deleted.
+    Deleted,
+}
+
+/// One process's delivery worker.
+pub struct Worker {
+    store: Arc<dyn ServerStore>,
+    engine: DeliveryEngine,
+    url_policy: UrlPolicy,
+    retry: RetryPolicy,
+    settings: DeliverySettings,
+    metrics: Arc<DeliveryMetrics>,
+    targets: Mutex<HashMap<WebhookId, (Instant, Arc<Target>)>>,
+}
+
+impl Worker {
+    /// A worker for the app's store and settings.
+    pub fn new(state: &AppState) -> Result<Arc<Self>, EngineError> {
+        let settings = state.config().delivery.clone();
+        let engine = DeliveryEngine::new(DeliveryConfig {
+            timeout: settings.timeout,
+            url_policy: state.url_policy().clone(),
+            ..DeliveryConfig::default()
+        })?;
+        Ok(Arc::new(Self {
+            store: state.store(),
+            engine,
+            url_policy: state.url_policy().clone(),
+            retry: settings.retry_policy(),
+            metrics: state.delivery_metrics().clone(),
+            settings,
+            targets: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Leases and delivers until `shutdown` fires, then lets the attempts in flight finish.
+    pub async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
+        let concurrency = self.settings.concurrency.max(1);
+        let batch = self.settings.batch.max(1);
+        let permits = Arc::new(Semaphore::new(concurrency));
+        let wake = self.store.enqueue_signal();
+        let mut in_flight = JoinSet::new();
+        while !shutdown.is_fired() {
+            while in_flight.try_join_next().is_some() {}
+            let free = permits.available_permits().min(batch);
+            if free == 0 {
+                tokio::select! {
+                    permit = permits.clone().acquire_owned() => drop(permit),
+                    () = shutdown.fired() => break,
+                }
+                continue;
+            }
+            let leased = match self
+                .store
+                .lease_due(Utc::now(), free, self.settings.lease)
+                .await
+            {
+                Ok(leased) => leased,
+                Err(e) => {
+                    tracing::warn!(error = %e, "leasing deliveries failed");
+                    Vec::new()
+                }
+            };
+            let full = leased.len() == free;
+            for delivery in leased {
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    break;
+                };
+                let worker = self.clone();
+                in_flight.spawn(async move {
+                    worker.deliver(delivery).await;
+                    drop(permit);
+                });
+            }
+            if full {
+                continue;
+            }
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(self.settings.poll_interval) => {}
+                () = shutdown.fired() => break,
+            }
+        }
+        while in_flight.join_next().await.is_some() {}
+    }
+
+    /// One attempt under a lease, recorded with its next step.
+    async fn deliver(&self, leased: LeasedDelivery) {
+        let event = &leased.event;
+        let target = match self.target(event.webhook_id).await {
+            Ok(target) => target,
+            Err(e) => {
+                // The lease expires and another round tries again.
+                tracing::warn!(event_id = %event.event_id, error = %e, "loading a webhook endpoint failed");
+                return;
+            }
+        };
+        let (report, deleted) = match &*target {
+            Target::Endpoint {
+                url: Ok(url),
+                secret,
+                ..
+            } => {
+                let report = self
+                    .engine
+                    .send(DeliveryRequest {
+                        event_id: event.event_id,
+                        url,
+                        secret,
+                        body: &event.body,
+                    })
+                    .await;
+                (report, false)
+            }
+            Target::Endpoint {
+                url: Err(error),
+                raw_url,
+                ..
+            } => (failed_now(error.clone(), raw_url.clone()), false),
+            Target::Deleted => (failed_now("webhook deleted".into(), String::new()), true),
+        };
+        let next = if report.success {
+            NextStep::Delivered
+        } else if deleted {
+            NextStep::Exhausted
+        } else {
+            match self
+                .retry
+                .next_delay(event.automatic_attempts + 1, report.retry_after)
+            {
+                Some(delay) => NextStep::RetryAt(after(report.finished_at, delay)),
+                None => NextStep::Exhausted,
+            }
+        };
+        match self
+            .store
+            .record_attempt(event.event_id, &leased.lease, &report, next)
+            .await
+        {
+            Ok(attempt) => {
+                let duration = (report.finished_at - report.started_at)
+                    .to_std()
+                    .unwrap_or_default();
+                let latency = (report.finished_at - event.created_at).to_std().ok();
+                self.metrics.attempt(report.success, duration, latency);
+                tracing::debug!(
+                    event_id = %event.event_id,
+                    webhook_id = %event.webhook_id,
+                    attempt = attempt.number,
+                    status = ?attempt.status_code,
+                    success = attempt.success,
+                    next = ?next,
+                    "webhook delivery attempt"
+                );
+                if !attempt.success {
+                    tracing::info!(
+                        event_id = %event.event_id,
+                        attempt = attempt.number,
+                        status = ?attempt.status_code,
+                        error = attempt.error.as_deref().unwrap_or(""),
+                        next = ?next,
+                        "webhook delivery attempt failed"
+                    );
+                }
+            }
+            // Another worker took over after the lease expired, or the webhook was deleted.
+            Err(StoreError::LeaseLost | StoreError::NotFound) => {}
+            Err(e) => {
+                tracing::warn!(event_id = %event.event_id, error = %e, "recording an attempt failed")
+            }
+        }
+    }
+
+    async fn target(&self, webhook: WebhookId) -> Result<Arc<Target>, crate::store::DbError> {
+        if let Some((at, target)) = self.lock_targets().get(&webhook) {
+            if at.elapsed() < TARGET_TTL {
+                return Ok(target.clone());
+            }
+        }
+        let target = Arc::new(match self.store.delivery_target(webhook).await? {
+            Some(t) => Target::Endpoint {
+                url: WebhookUrl::parse(&t.endpoint.url, &self.url_policy)
+                    .map_err(|e| e.to_string()),
+                raw_url: t.endpoint.url,
+                secret: t.secret,
+            },
+            None => Target::Deleted,
+        });
+        let mut targets = self.lock_targets();
+        if targets.len() > 10_000 {
+            targets.retain(|_, (at, _)| at.elapsed() < TARGET_TTL);
+        }
+        targets.insert(webhook, (Instant::now(), target.clone()));
+        Ok(target)
+    }
+
+    fn lock_targets(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<WebhookId, (Instant, Arc<Target>)>> {
+        self.targets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn failed_now(error: String, url: String) -> AttemptReport {
+    let now = Utc::now();
+    AttemptReport {
+        started_at: now,
+        finished_at: now,
+        status_code: None,
+        error: Some(error),
+        url,
+        success: false,
+        response_body: None,
+        retry_after: None,
+    }
+}
+
+fn after(at: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(delay)
+        .ok()
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}

@@ -1,0 +1,248 @@
+//! Delivery worker settings: flags and `TURRIS_*` environment variables.
+
+use std::fmt;
+use std::time::Duration;
+
+use clap::{ArgAction, Args};
+use turris_webhooks::{DebounceConfig, RetryPolicy};
+
+/// How outbound webhooks are delivered, debounced and pruned.
+#[derive(Clone, Args)]
+pub struct DeliverySettings {
+    /// Run the delivery, debounce and retention workers in this process (`false` for a
+    /// replica that only serves the API).
+    #[arg(
+        long = "delivery-workers",
+        env = "TURRIS_DELIVERY_WORKERS",
+        default_value_t = true,
+        action = ArgAction::Set,
+        global = true
+    )]
+    pub workers: bool,
+
+    /// Deliveries in flight at once in this process.
+    #[arg(
+        long = "delivery-concurrency",
+        env = "TURRIS_DELIVERY_CONCURRENCY",
+        default_value_t = 64,
+        global = true
+    )]
+    pub concurrency: usize,
+
+    /// Deliveries leased per database round trip.
+    #[arg(
+        long = "delivery-batch",
+        env = "TURRIS_DELIVERY_BATCH",
+        default_value_t = 64,
+        global = true
+    )]
+    pub batch: usize,
+
+    /// Pause of an idle worker before it looks for due deliveries again (a local enqueue
+    /// wakes it at once), e.g. `500ms`.
+    #[arg(
+        long = "delivery-poll-interval",
+        env = "TURRIS_DELIVERY_POLL_INTERVAL",
+        default_value = "500ms",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub poll_interval: Duration,
+
+    /// How long a leased delivery belongs to one worker; after a crash another worker takes
+    /// it over then. Longer than the delivery timeout.
+    #[arg(
+        long = "delivery-lease",
+        env = "TURRIS_DELIVERY_LEASE",
+        default_value = "60s",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub lease: Duration,
+
+    /// Time limit of one delivery attempt (connect, send, answer).
+    #[arg(
+        long = "delivery-timeout",
+        env = "TURRIS_DELIVERY_TIMEOUT",
+        default_value = "20s",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub timeout: Duration,
+
+    /// Delays before each automatic attempt, comma-separated (`0s,1m,5m,30m,2h,6h,12h,15h`
+    /// by default: 8 attempts over about 36 hours).
+    #[arg(
+        long = "delivery-retry-schedule",
+        env = "TURRIS_DELIVERY_RETRY_SCHEDULE",
+        default_value = "0s,1m,5m,30m,2h,6h,12h,15h",
+        value_parser = parse_schedule,
+        global = true
+    )]
+    pub retry_schedule: Schedule,
+
+    /// Spread of each retry delay, as a fraction (0.2 = ±20 %).
+    #[arg(
+        long = "delivery-retry-jitter",
+        env = "TURRIS_DELIVERY_RETRY_JITTER",
+        default_value_t = 0.2,
+        global = true
+    )]
+    pub retry_jitter: f64,
+
+    /// Delivered and failed events (with their attempts and payloads) older than this are
+    /// pruned.
+    #[arg(
+        long = "delivery-retention",
+        env = "TURRIS_DELIVERY_RETENTION",
+        default_value = "30d",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub retention: Duration,
+
+    /// How often the retention job runs.
+    #[arg(
+        long = "delivery-retention-interval",
+        env = "TURRIS_DELIVERY_RETENTION_INTERVAL",
+        default_value = "1h",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub retention_interval: Duration,
+
+    /// Compliance status changes are sent this long after the last change of a window.
+    #[arg(
+        long = "debounce-quiet",
+        env = "TURRIS_DEBOUNCE_QUIET",
+        default_value = "60s",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub debounce_quiet: Duration,
+
+    /// ... and at the latest this long after its first change.
+    #[arg(
+        long = "debounce-max-wait",
+        env = "TURRIS_DEBOUNCE_MAX_WAIT",
+        default_value = "10m",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub debounce_max_wait: Duration,
+
+    /// How often the debounce worker looks for windows to close.
+    #[arg(
+        long = "debounce-tick",
+        env = "TURRIS_DEBOUNCE_TICK",
+        default_value = "1s",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub debounce_tick: Duration,
+}
+
+impl DeliverySettings {
+    /// The automatic retry schedule.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::new(self.retry_schedule.0.clone(), self.retry_jitter)
+    }
+
+    /// The debounce windows.
+    pub fn debounce(&self) -> DebounceConfig {
+        DebounceConfig {
+            quiet: self.debounce_quiet,
+            max_wait: self.debounce_max_wait,
+        }
+    }
+}
+
+impl fmt::Debug for DeliverySettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeliverySettings")
+            .field("workers", &self.workers)
+            .field("concurrency", &self.concurrency)
+            .field("batch", &self.batch)
+            .field("poll_interval", &self.poll_interval)
+            .field("lease", &self.lease)
+            .field("timeout", &self.timeout)
+            .field("retry_schedule", &self.retry_schedule.0)
+            .field("retry_jitter", &self.retry_jitter)
+            .field("retention", &self.retention)
+            .field("retention_interval", &self.retention_interval)
+            .field("debounce_quiet", &self.debounce_quiet)
+            .field("debounce_max_wait", &self.debounce_max_wait)
+            .field("debounce_tick", &self.debounce_tick)
+            .finish()
+    }
+}
+
+/// Delays before each automatic attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule(pub Vec<Duration>);
+
+/// Parses `250ms`, `20s`, `5m`, `2h`, `30d` (a bare number is seconds; decimals allowed).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 500ms, 20s, 5m, 2h or 30d"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        "d" => value * 86_400.0,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}` (ms, s, m, h, d)"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+}
+
+/// Parses a comma-separated list of durations (at least one).
+pub fn parse_schedule(text: &str) -> Result<Schedule, String> {
+    let delays = text
+        .split(',')
+        .map(parse_duration)
+        .collect::<Result<Vec<_>, _>>()?;
+    if delays.is_empty() {
+        return Err("the retry schedule needs at least one delay".into());
+    }
+    Ok(Schedule(delays))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_their_units_and_garbage_is_refused() {
+        let check = |text: &str, expected: Option<Duration>| {
+            assert_eq!(parse_duration(text).ok(), expected, "{text}");
+        };
+        check("500ms", Some(Duration::from_millis(500)));
+        check("20s", Some(Duration::from_secs(20)));
+        check("20", Some(Duration::from_secs(20)));
+        check("1.5s", Some(Duration::from_millis(1500)));
+        check("5m", Some(Duration::from_secs(300)));
+        check("2h", Some(Duration::from_secs(7200)));
+        check("30d", Some(Duration::from_secs(30 * 86_400)));
+        check("soon", None);
+        check("5 weeks", None);
+        check("", None);
+    }
+
+    #[test]
+    fn the_default_schedule_is_the_retry_policy_default() {
+        let schedule = parse_schedule("0s,1m,5m,30m,2h,6h,12h,15h").unwrap();
+        assert_eq!(schedule.0, RetryPolicy::default().schedule);
+        assert!(parse_schedule("0s,,1m").is_err());
+    }
+}
