@@ -215,3 +215,29 @@ async fn a_thousand_companies_arrive_with_at_most_twelve_batch_reads() {
     assert!(reads <= 12, "{reads} batch reads");
     app.finish().await;
 }
+
+sync_test!(
+    async fn deleting_a_linked_company_drops_the_link_and_keeps_the_agency(app) {
+        let id = app.company_created(PARTNER).await;
+        let agency = app.the_agency().await;
+        app.sandbox
+            .control()
+            .delete_record(ObjectKind::Companies, &id)
+            .unwrap();
+        app.settle().await;
+        assert_eq!(app.the_agency().await["id"], agency["id"], "the agency stays");
+        let rows = app
+            .activity_titled("HubSpot webhook: company property changed")
+            .await;
+        assert!(
+            rows.iter().any(|a| a["details"]["hubspot_id"] == id.as_str()
+                && a["details"]["turris_id"] == agency["id"]
+                && a["details"]["message"].as_str().unwrap_or_default().contains("link removed")),
+            "{rows:#?}"
+        );
+        // Unlinked: a new company with the same NPN links to the kept agency again.
+        let again = app.company_created(PARTNER).await;
+        assert_ne!(again, id);
+        assert_eq!(app.the_agency().await["id"], agency["id"]);
+    }
+);
