@@ -1,8 +1,147 @@
-//! `turris-load`: drives the reference server through its public HTTP API. Not built yet
-//! (issue 8); it exits with an error until then.
+//! `turris-load`: drives a release build of the reference server the way a user's system would
+//! and measures webhook delivery end to end.
+//!
+//! For each database it starts `turris-server` as a child process (so its CPU time and peak
+//! RSS can be read from `/proc/<pid>`), creates an organization, a token, an agency and an
+//! `entity_compliance_data_synchronized` webhook through the admin and public API, and runs
+//! an in-process receiver on loopback that verifies every signature. Then it posts NIPR sync
+//! results (delivered immediately) through the public API: steady rates, then a burst with
+//! concurrent clients, and reports accepted/s, delivered/s, post → arrival latency, the
+//! server's CPU share and peak RSS.
+//!
+//! ```text
+//! cargo build --release -p turris-server -p turris-load
+//! target/release/turris-load --database sqlite --database postgres
+//! ```
 #![forbid(unsafe_code)]
 
-fn main() {
-    eprintln!("turris-load is not built yet");
-    std::process::exit(2);
+mod phase;
+mod proc_stats;
+mod receiver;
+mod server;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// Load test of the Turris reference server's webhook delivery.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "turris-load", version, about)]
+pub struct Args {
+    /// Databases to run on (repeat the flag for both).
+    #[arg(long = "database", value_enum, default_values_t = [Db::Sqlite])]
+    pub databases: Vec<Db>,
+    /// PostgreSQL server (a fresh database is created on it and dropped afterwards).
+    #[arg(
+        long,
+        env = "TURRIS_LOAD_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub postgres_url: String,
+    /// The `turris-server` binary (default: next to this one).
+    #[arg(long)]
+    pub server_bin: Option<PathBuf>,
+    /// Events in the burst.
+    #[arg(long, default_value_t = 20_000)]
+    pub burst: usize,
+    /// Concurrent clients in the burst.
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+    /// Steady rates, events per second.
+    #[arg(long, value_delimiter = ',', default_values_t = [200, 500])]
+    pub rates: Vec<u32>,
+    /// How long each steady rate runs, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub steady_secs: u64,
+    /// Longest wait for the deliveries of a phase, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub deadline_secs: u64,
+    /// Extra `KEY=VALUE` environment for the server (tuning, e.g.
+    /// `TURRIS_DELIVERY_CONCURRENCY=32`).
+    #[arg(long = "server-env")]
+    pub server_env: Vec<String>,
+}
+
+/// A database backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Db {
+    /// A SQLite file in a temporary folder.
+    Sqlite,
+    /// A fresh database on `--postgres-url`.
+    Postgres,
+}
+
+impl std::fmt::Display for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Db::Sqlite => "SQLite",
+            Db::Postgres => "PostgreSQL",
+        })
+    }
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(args).await {
+        eprintln!("turris-load: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> Result<(), Error> {
+    let server_bin = match &args.server_bin {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .ok_or("no folder for the server binary")?
+            .join("turris-server"),
+    };
+    let mut rows = Vec::new();
+    for db in &args.databases {
+        eprintln!("== {db}");
+        let server = server::Server::start(&server_bin, *db, &args).await?;
+        let result = async {
+            let target = server.prepare().await?;
+            let mut rows = Vec::new();
+            let mut next = 0usize;
+            for rate in &args.rates {
+                let count = (*rate as u64 * args.steady_secs) as usize;
+                let report = phase::run(
+                    &server,
+                    &target,
+                    phase::Load::Steady { rate: *rate },
+                    next,
+                    count,
+                    Duration::from_secs(args.deadline_secs),
+                )
+                .await?;
+                next += count;
+                eprintln!("{}", report.line());
+                rows.push((*db, report));
+            }
+            let report = phase::run(
+                &server,
+                &target,
+                phase::Load::Burst {
+                    clients: args.clients,
+                },
+                next,
+                args.burst,
+                Duration::from_secs(args.deadline_secs),
+            )
+            .await?;
+            eprintln!("{}", report.line());
+            rows.push((*db, report));
+            Ok::<_, Error>(rows)
+        }
+        .await;
+        server.stop().await;
+        rows.extend(result?);
+    }
+    println!("{}", phase::table(&rows));
+    Ok(())
 }

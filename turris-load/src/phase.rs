@@ -1,0 +1,252 @@
+//! One measured phase: post events at a steady rate or in a burst, wait for every delivery,
+//! and summarise.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::proc_stats::{RssSampler, cpu_seconds};
+use crate::server::{Server, Target};
+use crate::{Db, Error};
+
+/// How events are posted.
+#[derive(Debug, Clone, Copy)]
+pub enum Load {
+    /// One post every `1/rate` s, each on its own task.
+    Steady {
+        /// Events per second.
+        rate: u32,
+    },
+    /// `clients` loops posting back to back.
+    Burst {
+        /// Concurrent clients.
+        clients: usize,
+    },
+}
+
+/// What a phase measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub load: Load,
+    pub events: usize,
+    pub accepted: usize,
+    pub rejected: usize,
+    pub accepted_per_sec: f64,
+    pub delivered: usize,
+    pub delivered_per_sec: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+    /// Server CPU seconds per wall second, over the phase (1.0 = one core).
+    pub cpu_share: f64,
+    pub peak_rss: u64,
+    pub duplicates: u64,
+    pub bad_signatures: u64,
+}
+
+struct Posted {
+    sent: Instant,
+    accepted: Option<Instant>,
+}
+
+/// Runs a phase over event numbers `first..first + count`.
+pub async fn run(
+    server: &Server,
+    target: &Target,
+    load: Load,
+    first: usize,
+    count: usize,
+    deadline: Duration,
+) -> Result<Report, Error> {
+    let range = first..first + count;
+    target.arrivals.expect_up_to(range.end);
+    let duplicates_before = target.arrivals.duplicates.load(Ordering::Relaxed);
+    let bad_before = target.arrivals.bad_signatures.load(Ordering::Relaxed);
+    let rss = RssSampler::start(server.pid);
+    let cpu_start = cpu_seconds(server.pid).unwrap_or(0.0);
+    let start = Instant::now();
+    let posted: Vec<Posted> = match load {
+        Load::Steady { rate } => steady(server, target, range.clone(), rate).await,
+        Load::Burst { clients } => burst(server, target, range.clone(), clients).await,
+    };
+    let accepted = posted.iter().filter(|p| p.accepted.is_some()).count();
+    let last_accepted = posted
+        .iter()
+        .filter_map(|p| p.accepted)
+        .max()
+        .unwrap_or(start);
+    // Wait for every accepted event to arrive.
+    let waited = Instant::now();
+    while target.arrivals.count(range.clone()) < accepted && waited.elapsed() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut latencies = Vec::with_capacity(count);
+    let mut last_arrival = start;
+    for (i, p) in posted.iter().enumerate() {
+        if let Some(at) = target.arrivals.arrival(first + i) {
+            latencies.push(at.saturating_duration_since(p.sent));
+            last_arrival = last_arrival.max(at);
+        }
+    }
+    let cpu_end = cpu_seconds(server.pid).unwrap_or(cpu_start);
+    let wall = last_arrival.max(last_accepted).duration_since(start);
+    latencies.sort();
+    let percentile = |q: f64| -> Duration {
+        if latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let index = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[index]
+    };
+    let per_sec = |n: usize, over: Duration| n as f64 / over.as_secs_f64().max(1e-9);
+    Ok(Report {
+        load,
+        events: count,
+        accepted,
+        rejected: count - accepted,
+        accepted_per_sec: per_sec(accepted, last_accepted.duration_since(start)),
+        delivered: latencies.len(),
+        delivered_per_sec: per_sec(latencies.len(), last_arrival.duration_since(start)),
+        p50: percentile(0.50),
+        p99: percentile(0.99),
+        max: latencies.last().copied().unwrap_or_default(),
+        cpu_share: (cpu_end - cpu_start) / wall.as_secs_f64().max(1e-9),
+        peak_rss: rss.peak(),
+        duplicates: target.arrivals.duplicates.load(Ordering::Relaxed) - duplicates_before,
+        bad_signatures: target.arrivals.bad_signatures.load(Ordering::Relaxed) - bad_before,
+    })
+}
+
+async fn post(server: &Server, target: &Target, n: usize) -> Option<Instant> {
+    let response = server
+        .http
+        .post(format!("{}/api/v1/nipr-syncs", server.base))
+        .bearer_auth(&target.token)
+        .json(&json!({
+            "entity_type": "agency",
+            "entity_id": target.agency,
+            "kind": "fetch",
+            "outcome": "error",
+            "error": format!("load {n}"),
+        }))
+        .send()
+        .await
+        .ok()?;
+    let ok = response.status().as_u16() == 201;
+    let _ = response.bytes().await;
+    ok.then(Instant::now)
+}
+
+async fn steady(
+    server: &Server,
+    target: &Target,
+    range: std::ops::Range<usize>,
+    rate: u32,
+) -> Vec<Posted> {
+    let period = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let start = tokio::time::Instant::now();
+    let posts = range.enumerate().map(|(i, n)| async move {
+        // Each post starts at its own slot of the schedule, whatever the others do.
+        tokio::time::sleep_until(start + period * i as u32).await;
+        let sent = Instant::now();
+        let accepted = post(server, target, n).await;
+        Posted { sent, accepted }
+    });
+    futures::future::join_all(posts).await
+}
+
+async fn burst(
+    server: &Server,
+    target: &Target,
+    range: std::ops::Range<usize>,
+    clients: usize,
+) -> Vec<Posted> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let total = range.len();
+    let first = range.start;
+    let workers = (0..clients.max(1)).map(|_| {
+        let next = next.clone();
+        async move {
+            let mut mine = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break mine;
+                }
+                let sent = Instant::now();
+                let accepted = post(server, target, first + i).await;
+                mine.push((i, Posted { sent, accepted }));
+            }
+        }
+    });
+    let mut all: Vec<(usize, Posted)> = futures::future::join_all(workers)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, p)| p).collect()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+impl Load {
+    fn describe(&self) -> String {
+        match self {
+            Load::Steady { rate } => format!("steady {rate}/s"),
+            Load::Burst { clients } => format!("burst, {clients} clients"),
+        }
+    }
+}
+
+impl Report {
+    /// A one-line summary for stderr.
+    pub fn line(&self) -> String {
+        format!(
+            "{}: {} events, {} accepted ({:.0}/s), {} delivered ({:.0}/s), p50 {}, p99 {}, max {}, \
+             server CPU {:.0} % of a core, peak RSS {:.1} MB, duplicates {}, bad signatures {}",
+            self.load.describe(),
+            self.events,
+            self.accepted,
+            self.accepted_per_sec,
+            self.delivered,
+            self.delivered_per_sec,
+            ms(self.p50),
+            ms(self.p99),
+            ms(self.max),
+            self.cpu_share * 100.0,
+            self.peak_rss as f64 / 1e6,
+            self.duplicates,
+            self.bad_signatures,
+        )
+    }
+}
+
+/// The results as a Markdown table.
+pub fn table(rows: &[(Db, Report)]) -> String {
+    let mut out = String::from(
+        "| database | load | events | accepted/s | delivered/s | p50 post → arrival | p99 | server CPU (of one core) | server peak RSS | rejected / duplicates / bad signatures |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for (db, r) in rows {
+        out.push_str(&format!(
+            "| {db} | {} | {} | {:.0} | {:.0} | {} | {} | {:.0} % | {:.1} MB | {} / {} / {} |\n",
+            r.load.describe(),
+            r.events,
+            r.accepted_per_sec,
+            r.delivered_per_sec,
+            ms(r.p50),
+            ms(r.p99),
+            r.cpu_share * 100.0,
+            r.peak_rss as f64 / 1e6,
+            r.rejected,
+            r.duplicates,
+            r.bad_signatures,
+        ));
+    }
+    out
+}
