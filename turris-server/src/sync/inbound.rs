@@ -18,6 +18,8 @@
 //! - `*.deletion` of a linked object drops the link and keeps the Turris record (deleting
 //!   Turris data from HubSpot is not in the spec); the row says so;
 //! - a net-new agency is then offered to auto-invite ([`crate::sync::invites`]);
+//! - `*.merge` moves the link of a merged-away company to the primary one, unless the primary
+//!   is linked already (then both agencies stay, unlinked from the loser, for a person);
 //! - contact events are not synced yet (agents need the "associated with a synced agency" rule):
 //!   they are marked processed without a row;
 //! - while the connection is not `connected` (status `error`), events wait: they are retried
@@ -340,6 +342,13 @@ impl OrgSync<'_> {
         // Deletions first: they need no read.
         let mut to_read = Vec::new();
         for (id, object) in &objects {
+            for merge in object
+                .events
+                .iter()
+                .filter(|e| e.subscription_type.action() == "merge")
+            {
+                self.company_merged(merge, now).await?;
+            }
             if object.has("deletion") {
                 self.company_deleted(id, now).await?;
             } else if !object.has("creation") && covered_by_creation(self.org, id, object) {
@@ -450,6 +459,76 @@ impl OrgSync<'_> {
                 Some((id, PropertyMap::from(o.properties)))
             })
             .collect())
+    }
+
+    /// A merge keeps the primary company: a link to a merged-away company follows it to the
+    /// primary, unless the primary is linked already (then that link is dropped and both
+    /// agencies stay, for a person to reconcile).
+    async fn company_merged(
+        &self,
+        event: &WebhookEvent,
+        now: DateTime<Utc>,
+    ) -> Result<(), SyncError> {
+        let parse = |id: u64| HubSpotId::parse(&id.to_string()).ok();
+        let Some(primary) = event
+            .primary_object_id
+            .or(event.new_object_id)
+            .or(event.object_id)
+            .and_then(parse)
+        else {
+            return Ok(());
+        };
+        let db = self.state.db();
+        let mut primary_linked = db
+            .link_by_hubspot(self.org, LinkKind::Agency, &primary)
+            .await?
+            .is_some();
+        for merged in event.merged_object_ids.iter().copied().filter_map(parse) {
+            if merged == primary {
+                continue;
+            }
+            let Some(link) = db
+                .link_by_hubspot(self.org, LinkKind::Agency, &merged)
+                .await?
+            else {
+                continue;
+            };
+            db.delete_link(self.org, &link.turris).await?;
+            let message = if primary_linked {
+                format!(
+                    "company {merged} was merged into {primary}, which is linked to another agency: \
+                     link removed, both agencies stay"
+                )
+            } else {
+                db.put_link(
+                    self.org,
+                    &Link {
+                        turris: link.turris.clone(),
+                        hubspot_id: primary.clone(),
+                    },
+                )
+                .await?;
+                primary_linked = true;
+                format!(
+                    "company {merged} was merged into {primary}: the agency now follows {primary}"
+                )
+            };
+            self.log(
+                NewActivity::new(
+                    ActivityKind::WebhookCompanyPropertyChanged,
+                    Outcome::Success,
+                    now,
+                )
+                .with_details(ActivityDetails {
+                    message: Some(message),
+                    turris_id: Some(link.turris.id().to_owned()),
+                    hubspot_id: Some(primary.to_string()),
+                    ..ActivityDetails::default()
+                }),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     async fn company_deleted(&self, id: &HubSpotId, now: DateTime<Utc>) -> Result<(), SyncError> {

@@ -3,8 +3,8 @@
 //!
 //! Every [`POLL`], for each connected OAuth organization, the mapped properties of the
 //! inbound-enabled objects (`IntegrationSettings::required_subscriptions`) that are not `live`
-//! yet get an active `propertyChange` subscription, and the object its `creation` and
-//! `deletion` ones. A property is `live` once HubSpot lists or answers an active subscription for
+//! yet get an active `propertyChange` subscription, and the object its `creation`, `deletion`
+//! and `merge` ones. A property is `live` once HubSpot lists or answers an active subscription for
 //! it, and stays `pending` otherwise: a failed call is retried at the next round. Subscriptions
 //! belong to the app (every portal shares them) and need the developer API key
 //! (`TURRIS_HUBSPOT_DEVELOPER_API_KEY`); without it, or for private apps (HubSpot's UI only),
@@ -121,6 +121,7 @@ async fn ensure(
         let name = object_name(object);
         wanted.push((format!("{name}.creation"), None));
         wanted.push((format!("{name}.deletion"), None));
+        wanted.push((format!("{name}.merge"), None));
     }
     for (object, property) in &pending {
         wanted.push((

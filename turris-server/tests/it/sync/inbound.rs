@@ -241,3 +241,25 @@ sync_test!(
         assert_eq!(app.the_agency().await["id"], agency["id"]);
     }
 );
+
+sync_test!(
+    async fn merging_a_linked_company_into_another_moves_the_link_to_the_surviving_company(app) {
+        let linked = app.company_created(PARTNER).await;
+        let agency = app.the_agency().await;
+        // A company that does not sync on its own (no name), then wins the merge.
+        let survivor = app
+            .company_created(&[("type", "PARTNER"), ("city", "Albany")])
+            .await;
+        assert_eq!(app.agencies().await.len(), 1);
+        app.sandbox
+            .control()
+            .merge_records(ObjectKind::Companies, &survivor, &linked)
+            .unwrap();
+        app.settle().await;
+        // The agency follows the survivor: a standard edit there updates it.
+        app.company_edited(&survivor, &[("city", "Rochester")]).await;
+        let after = app.the_agency().await;
+        assert_eq!(after["id"], agency["id"]);
+        assert_eq!(after["city"], "Rochester");
+    }
+);

@@ -107,6 +107,7 @@ pub async fn synced_app(backend: Backend) -> TestApp {
     }
     control.subscribe("company.creation", None).unwrap();
     control.subscribe("company.deletion", None).unwrap();
+    control.subscribe("company.merge", None).unwrap();
     for property in AGENCY_PROPERTIES {
         control
             .subscribe("company.propertyChange", Some(property))
