@@ -20,8 +20,10 @@
 //! - a net-new agency is then offered to auto-invite ([`crate::sync::invites`]);
 //! - `*.merge` moves the link of a merged-away company to the primary one, unless the primary
 //!   is linked already (then both agencies stay, unlinked from the loser, for a person);
-//! - contact events are not synced yet (agents need the "associated with a synced agency" rule):
-//!   they are marked processed without a row;
+//! - a contact becomes an agent only when its primary company (`associatedcompanyid`, read in
+//!   the same batch) is linked to an agency; otherwise it is Skipped with that reason, and a
+//!   later edit of the contact syncs it once its company is synced. Deleting a linked contact
+//!   drops the link and keeps the agent;
 //! - while the connection is not `connected` (status `error`), events wait: they are retried
 //!   every [`PAUSED_RETRY`] and processed after a reconnect.
 
@@ -32,18 +34,18 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
-use turris_core::ids::{AgencyId, HubSpotId, OrganizationId};
+use turris_core::ids::{AgencyId, AgentId, HubSpotId, OrganizationId};
 use turris_core::integration::IntegrationSettings;
 use turris_core::invitation::InvitationSettings;
-use turris_core::mapping::{AgencyMapping, MappedField, RecordMapping};
-use turris_core::matching::agency_keys;
+use turris_core::mapping::{AgencyMapping, AgentMapping, MappedField, RecordMapping};
+use turris_core::matching::{agency_keys, agent_keys};
 use turris_core::matrix::{Direction, SyncObject};
 use turris_core::planner::{
     ChangeKind, ECHO_WINDOW, EchoInfo, Existing, InboundChange, PlanContext, SyncAction,
     apply_changes, plan,
 };
 use turris_core::property::{ObjectSchema, ObjectType, PropertyMap};
-use turris_core::record::Agency;
+use turris_core::record::{Agency, Agent};
 use turris_core::store::{Link, LinkKind, TurrisRef};
 use turris_hubspot::HubSpotClient;
 use turris_hubspot::webhooks::WebhookEvent;
@@ -248,12 +250,15 @@ async fn sync_organization(
         tracing::warn!(org = %org, "inbound events of a disconnected organization dropped");
         return Ok(Settled::Done);
     };
-    let companies: Vec<&WebhookEvent> = events
-        .iter()
-        .map(|e| &e.event)
-        .filter(|e| e.subscription_type.object() == "company")
-        .collect();
-    if companies.is_empty() {
+    let of = |object: &str| -> Vec<&WebhookEvent> {
+        events
+            .iter()
+            .map(|e| &e.event)
+            .filter(|e| e.subscription_type.object() == object)
+            .collect()
+    };
+    let (companies, contacts) = (of("company"), of("contact"));
+    if companies.is_empty() && contacts.is_empty() {
         return Ok(Settled::Done);
     }
     let client = crate::hubspot::client(state, org, &credentials)?;
@@ -264,8 +269,15 @@ async fn sync_organization(
         client: &client,
         app_id: app_id.as_deref(),
     };
-    let schema = sync.schema(&mut settings, ObjectType::Company).await?;
-    sync.companies(&settings, &schema, &companies).await?;
+    // Companies first: a contact of a company created in the same step finds its agency.
+    if !companies.is_empty() {
+        let schema = sync.schema(&mut settings, ObjectType::Company).await?;
+        sync.companies(&settings, &schema, &companies).await?;
+    }
+    if !contacts.is_empty() {
+        let schema = sync.schema(&mut settings, ObjectType::Contact).await?;
+        sync.contacts(&settings, &schema, &contacts).await?;
+    }
     Ok(Settled::Done)
 }
 
@@ -320,23 +332,7 @@ impl OrgSync<'_> {
         schema: &ObjectSchema,
         events: &[&WebhookEvent],
     ) -> Result<(), SyncError> {
-        let mut objects: BTreeMap<HubSpotId, ObjectEvents<'_>> = BTreeMap::new();
-        for event in events {
-            let Some(id) = event
-                .object_id
-                .and_then(|id| HubSpotId::parse(&id.to_string()).ok())
-            else {
-                continue;
-            };
-            objects
-                .entry(id)
-                .or_insert_with(|| ObjectEvents { events: Vec::new() })
-                .events
-                .push(event);
-        }
-        for object in objects.values_mut() {
-            object.events.sort_by_key(|e| (e.occurred_at, e.event_id));
-        }
+        let objects = group(events);
         let now = Utc::now();
 
         // Deletions first: they need no read.
@@ -429,6 +425,281 @@ impl OrgSync<'_> {
                 .find(|e| e.subscription_type.action() == "creation")
             {
                 remember_creation(self.org, id, creation.occurred_at);
+            }
+        }
+        Ok(())
+    }
+
+    async fn contacts(
+        &self,
+        settings: &IntegrationSettings,
+        schema: &ObjectSchema,
+        events: &[&WebhookEvent],
+    ) -> Result<(), SyncError> {
+        let objects = group(events);
+        let now = Utc::now();
+        let mut to_read = Vec::new();
+        for (id, object) in &objects {
+            if object.has("deletion") {
+                self.contact_deleted(id, now).await?;
+            } else if !object.has("creation") && covered_by_creation(self.org, id, object) {
+                continue;
+            } else if object.has("creation") || object.has("propertyChange") {
+                to_read.push(id.clone());
+            }
+        }
+        if to_read.is_empty() {
+            return Ok(());
+        }
+        let mapping = match settings.mapping.agent.as_ref() {
+            Some(mapping)
+                if settings
+                    .matrix
+                    .is_enabled(SyncObject::Agents, Direction::Inbound) =>
+            {
+                mapping
+            }
+            _ => {
+                for id in &to_read {
+                    self.log(
+                        NewActivity::new(ActivityKind::WebhookSkipped, Outcome::Skipped, now)
+                            .with_details(ActivityDetails {
+                                skip_reason: Some(
+                                    turris_core::planner::SkipReason::InboundDisabled.to_string(),
+                                ),
+                                hubspot_id: Some(id.to_string()),
+                                message: Some(contact_title(&objects[id]).title().to_owned()),
+                                ..ActivityDetails::default()
+                            }),
+                    )
+                    .await?;
+                }
+                return Ok(());
+            }
+        };
+        let mut wanted = wanted_properties(mapping);
+        wanted.push(PRIMARY_COMPANY);
+        let current = self
+            .read_current(
+                &turris_hubspot::crm::ObjectType::Contacts,
+                &to_read,
+                &wanted,
+            )
+            .await?;
+        let since = now - ECHO_WINDOW - chrono::Duration::minutes(1);
+        let recent = self
+            .state
+            .db()
+            .recent_hubspot_writes(self.org, &to_read, since)
+            .await?;
+        let ctx = PlanContext {
+            mapping,
+            schema,
+            matrix: &settings.matrix,
+            echo: EchoInfo {
+                app_id: self.app_id,
+                recent_writes: &recent,
+            },
+        };
+        for id in &to_read {
+            let object = &objects[id];
+            let Some(properties) = current.get(id) else {
+                continue;
+            };
+            if !self.has_synced_agency(properties).await? {
+                self.log(
+                    NewActivity::new(ActivityKind::WebhookSkipped, Outcome::Skipped, now)
+                        .with_details(ActivityDetails {
+                            skip_reason: Some(NOT_OF_A_SYNCED_AGENCY.into()),
+                            hubspot_id: Some(id.to_string()),
+                            message: Some(contact_title(object).title().to_owned()),
+                            ..ActivityDetails::default()
+                        }),
+                )
+                .await?;
+                continue;
+            }
+            for change in changes(id, object, properties) {
+                self.contact_change(&ctx, &change).await?;
+            }
+            if let Some(creation) = object
+                .events
+                .iter()
+                .find(|e| e.subscription_type.action() == "creation")
+            {
+                remember_creation(self.org, id, creation.occurred_at);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the contact's primary company is linked to an agency.
+    async fn has_synced_agency(&self, properties: &PropertyMap) -> Result<bool, SyncError> {
+        let Some(company) = properties
+            .get(PRIMARY_COMPANY)
+            .and_then(|id| HubSpotId::parse(id).ok())
+        else {
+            return Ok(false);
+        };
+        Ok(self
+            .state
+            .db()
+            .link_by_hubspot(self.org, LinkKind::Agency, &company)
+            .await?
+            .is_some())
+    }
+
+    async fn contact_deleted(&self, id: &HubSpotId, now: DateTime<Utc>) -> Result<(), SyncError> {
+        let db = self.state.db();
+        let Some(link) = db.link_by_hubspot(self.org, LinkKind::Agent, id).await? else {
+            return Ok(());
+        };
+        db.delete_link(self.org, &link.turris).await?;
+        self.log(
+            NewActivity::new(
+                ActivityKind::WebhookContactPropertyChanged,
+                Outcome::Success,
+                now,
+            )
+            .with_details(ActivityDetails {
+                message: Some(
+                    "contact deleted in HubSpot: link removed, the agent stays in Turris".into(),
+                ),
+                turris_id: Some(link.turris.id().to_owned()),
+                hubspot_id: Some(id.to_string()),
+                ..ActivityDetails::default()
+            }),
+        )
+        .await
+    }
+
+    async fn contact_change(
+        &self,
+        ctx: &PlanContext<'_, AgentMapping>,
+        change: &InboundChange,
+    ) -> Result<(), SyncError> {
+        let db = self.state.db();
+        let id = &change.object_id;
+        let linked = match db.link_by_hubspot(self.org, LinkKind::Agent, id).await? {
+            Some(Link {
+                turris: TurrisRef::Agent(agent_id),
+                ..
+            }) => db.get_agent(self.org, &agent_id).await?,
+            _ => None,
+        };
+        let mut matched: Option<Agent> = None;
+        let existing = match &linked {
+            Some(agent) => Existing::Linked(&agent.data),
+            None => {
+                let mut found = None;
+                if let Ok(mapped) = ctx.mapping.to_turris(&change.properties) {
+                    for key in agent_keys(&mapped.draft) {
+                        if let Some(agent) = db.find_agent(self.org, &key).await?
+                            && db
+                                .link_by_turris(self.org, &TurrisRef::Agent(agent.id.clone()))
+                                .await?
+                                .is_none()
+                        {
+                            found = Some((agent, key.matched_by()));
+                            break;
+                        }
+                    }
+                }
+                match found {
+                    Some((agent, by)) => {
+                        matched = Some(agent);
+                        Existing::Matched(by)
+                    }
+                    None => Existing::NotFound,
+                }
+            }
+        };
+        let kind = match change.kind {
+            ChangeKind::Created => ActivityKind::WebhookContactCreated,
+            _ => ActivityKind::WebhookContactPropertyChanged,
+        };
+        let now = Utc::now();
+        let row = |outcome: Outcome, turris: Option<&AgentId>, message: String| {
+            NewActivity::new(kind, outcome, now).with_details(ActivityDetails {
+                message: Some(message),
+                turris_id: turris.map(ToString::to_string),
+                hubspot_id: Some(id.to_string()),
+                ..ActivityDetails::default()
+            })
+        };
+        match plan(change, ctx, existing) {
+            SyncAction::Create { draft, skipped } => {
+                let agent = Agent {
+                    id: AgentId::parse(&uuid::Uuid::now_v7().to_string())
+                        .expect("uuids are valid ids"),
+                    data: draft,
+                };
+                db.insert_agent(self.org, &agent).await?;
+                db.put_link(
+                    self.org,
+                    &Link {
+                        turris: TurrisRef::Agent(agent.id.clone()),
+                        hubspot_id: id.clone(),
+                    },
+                )
+                .await?;
+                self.log(row(
+                    Outcome::Success,
+                    Some(&agent.id),
+                    "agent created".into(),
+                ))
+                .await?;
+                self.log_skipped_fields(agent.id.as_str(), id, &skipped, now)
+                    .await?;
+            }
+            SyncAction::Update { changes, skipped } => {
+                let mut agent = linked.expect("updates are planned for linked records");
+                apply_changes(&mut agent.data, &changes);
+                db.update_agent(self.org, &agent).await?;
+                let fields: Vec<&str> = changes.iter().map(|c| c.field.key()).collect();
+                self.log(row(
+                    Outcome::Success,
+                    Some(&agent.id),
+                    format!("agent updated: {}", fields.join(", ")),
+                ))
+                .await?;
+                self.log_skipped_fields(agent.id.as_str(), id, &skipped, now)
+                    .await?;
+            }
+            SyncAction::Link { matched_by } => {
+                let agent = matched.expect("links are planned for matched records");
+                db.put_link(
+                    self.org,
+                    &Link {
+                        turris: TurrisRef::Agent(agent.id.clone()),
+                        hubspot_id: id.clone(),
+                    },
+                )
+                .await?;
+                let by = serde_json::to_value(matched_by)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                self.log(row(
+                    Outcome::Success,
+                    Some(&agent.id),
+                    format!("linked to the existing agent (matched by {by})"),
+                ))
+                .await?;
+            }
+            SyncAction::Skip { reason } => {
+                let turris = linked.as_ref().map(|a| &a.id);
+                self.log(
+                    NewActivity::new(ActivityKind::WebhookSkipped, Outcome::Skipped, now)
+                        .with_details(ActivityDetails {
+                            skip_reason: Some(reason.to_string()),
+                            message: Some(kind.title().to_owned()),
+                            turris_id: turris.map(ToString::to_string),
+                            hubspot_id: Some(id.to_string()),
+                            ..ActivityDetails::default()
+                        }),
+                )
+                .await?;
             }
         }
         Ok(())
@@ -620,7 +891,7 @@ impl OrgSync<'_> {
                         .with_details(details(Some(&agency.id), "agency created".into())),
                 )
                 .await?;
-                self.log_skipped_fields(&agency.id, id, &skipped, now)
+                self.log_skipped_fields(agency.id.as_str(), id, &skipped, now)
                     .await?;
                 crate::sync::invites::agency_created(
                     self.state,
@@ -643,7 +914,7 @@ impl OrgSync<'_> {
                     )),
                 )
                 .await?;
-                self.log_skipped_fields(&agency.id, id, &skipped, now)
+                self.log_skipped_fields(agency.id.as_str(), id, &skipped, now)
                     .await?;
             }
             SyncAction::Link { matched_by } => {
@@ -708,7 +979,7 @@ impl OrgSync<'_> {
 
     async fn log_skipped_fields<F: MappedField>(
         &self,
-        agency: &AgencyId,
+        turris_id: &str,
         hubspot_id: &HubSpotId,
         skipped: &[turris_core::mapping::SkippedField<F>],
         now: DateTime<Utc>,
@@ -724,7 +995,7 @@ impl OrgSync<'_> {
                             field.value,
                             field.property
                         )),
-                        turris_id: Some(agency.to_string()),
+                        turris_id: Some(turris_id.to_owned()),
                         hubspot_id: Some(hubspot_id.to_string()),
                         ..ActivityDetails::default()
                     },
@@ -733,6 +1004,42 @@ impl OrgSync<'_> {
             .await?;
         }
         Ok(())
+    }
+}
+
+/// The contact property naming its primary company.
+const PRIMARY_COMPANY: &str = "associatedcompanyid";
+/// Why a contact is not synced as an agent.
+const NOT_OF_A_SYNCED_AGENCY: &str = "contact is not associated with a synced agency";
+
+/// Events per object, each object's oldest first.
+fn group<'e>(events: &[&'e WebhookEvent]) -> BTreeMap<HubSpotId, ObjectEvents<'e>> {
+    let mut objects: BTreeMap<HubSpotId, ObjectEvents<'e>> = BTreeMap::new();
+    for event in events {
+        let Some(id) = event
+            .object_id
+            .and_then(|id| HubSpotId::parse(&id.to_string()).ok())
+        else {
+            continue;
+        };
+        objects
+            .entry(id)
+            .or_insert_with(|| ObjectEvents { events: Vec::new() })
+            .events
+            .push(event);
+    }
+    for object in objects.values_mut() {
+        object.events.sort_by_key(|e| (e.occurred_at, e.event_id));
+    }
+    objects
+}
+
+/// The title a contact's events stand for.
+fn contact_title(object: &ObjectEvents<'_>) -> ActivityKind {
+    if object.has("creation") {
+        ActivityKind::WebhookContactCreated
+    } else {
+        ActivityKind::WebhookContactPropertyChanged
     }
 }
 

@@ -123,6 +123,13 @@ async fn ensure(
         wanted.push((format!("{name}.deletion"), None));
         wanted.push((format!("{name}.merge"), None));
     }
+    if pending.iter().any(|(o, _)| *o == ObjectType::Contact) {
+        // A contact syncs once its primary company is a synced agency: follow that property.
+        wanted.push((
+            "contact.propertyChange".to_owned(),
+            Some("associatedcompanyid".to_owned()),
+        ));
+    }
     for (object, property) in &pending {
         wanted.push((
             format!("{}.propertyChange", object_name(*object)),
@@ -153,12 +160,11 @@ async fn ensure(
                 }
             }
         };
-        if let (true, Some(property)) = (confirmed, property) {
-            let object = pending
-                .iter()
-                .find(|(o, p)| *p == property && event_type.starts_with(object_name(*o)))
-                .map(|(o, _)| *o)
-                .expect("a pending property");
+        let object = pending
+            .iter()
+            .find(|(o, p)| Some(p) == property.as_ref() && event_type.starts_with(object_name(*o)))
+            .map(|(o, _)| *o);
+        if let (true, Some(property), Some(object)) = (confirmed, property, object) {
             state
                 .db()
                 .set_subscription_status(org, object, &property, WebhookStatus::Live)

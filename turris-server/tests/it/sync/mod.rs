@@ -10,6 +10,7 @@ mod helpers;
 mod hooks;
 mod inbound;
 mod invites;
+mod agents;
 mod outbound;
 mod pruning;
 mod subscriptions;
