@@ -66,12 +66,19 @@ impl Worker {
     }
 
     /// Leases and delivers until `shutdown` fires, then lets the attempts in flight finish.
+    ///
+    /// Events committed by this process arrive already leased (the store's hand-off); the
+    /// others (other replicas' events, retries, expired leases) are leased by polling: at
+    /// once after a full batch or a wake-up, else every `poll_interval`.
     pub async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
         let concurrency = self.settings.concurrency.max(1);
         let batch = self.settings.batch.max(1);
         let permits = Arc::new(Semaphore::new(concurrency));
         let wake = self.store.enqueue_signal();
+        self.store.set_handoff(Some(self.settings.lease));
         let mut in_flight = JoinSet::new();
+        let mut poll = true;
+        let mut last_poll = Instant::now();
         while !shutdown.is_fired() {
             while in_flight.try_join_next().is_some() {}
             let free = permits.available_permits().min(batch);
@@ -82,38 +89,92 @@ impl Worker {
                 }
                 continue;
             }
-            let leased = match self
-                .store
-                .lease_due(Utc::now(), free, self.settings.lease)
-                .await
-            {
-                Ok(leased) => leased,
-                Err(e) => {
-                    tracing::warn!(error = %e, "leasing deliveries failed");
-                    Vec::new()
-                }
-            };
-            let full = leased.len() == free;
-            for delivery in leased {
-                let Ok(permit) = permits.clone().try_acquire_owned() else {
-                    break;
-                };
-                let worker = self.clone();
-                in_flight.spawn(async move {
-                    worker.deliver(delivery).await;
-                    drop(permit);
-                });
-            }
-            if full {
+            let handed = self.store.take_handoff(free);
+            let taken = handed.len();
+            self.spawn_all(&permits, &mut in_flight, handed, true);
+            if taken == free {
                 continue;
             }
+            // Poll after a timer wake, when a wake-up brought no hand-off (someone else's
+            // enqueue, or a full hand-off), and at least every poll interval under load.
+            if poll || taken == 0 || last_poll.elapsed() >= self.settings.poll_interval {
+                last_poll = Instant::now();
+                let want = free - taken;
+                let leased = match self
+                    .store
+                    .lease_due(Utc::now(), want, self.settings.lease)
+                    .await
+                {
+                    Ok(leased) => leased,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "leasing deliveries failed");
+                        Vec::new()
+                    }
+                };
+                let full = leased.len() == want;
+                self.spawn_all(&permits, &mut in_flight, leased, false);
+                if full {
+                    continue;
+                }
+            }
             tokio::select! {
-                () = wake.notified() => {}
-                () = tokio::time::sleep(self.settings.poll_interval) => {}
+                // A local commit: its events are in the hand-off unless it was full.
+                () = wake.notified() => poll = false,
+                () = tokio::time::sleep(self.settings.poll_interval) => poll = true,
                 () = shutdown.fired() => break,
             }
         }
+        // No more hand-offs; deliver those already taken over, then wait for every attempt.
+        self.store.set_handoff(None);
+        loop {
+            let handed = self.store.take_handoff(usize::MAX);
+            if handed.is_empty() {
+                break;
+            }
+            for delivery in handed {
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    break;
+                };
+                if self.lease_is_fresh(&delivery) {
+                    let worker = self.clone();
+                    in_flight.spawn(async move {
+                        worker.deliver(delivery).await;
+                        drop(permit);
+                    });
+                }
+            }
+        }
         while in_flight.join_next().await.is_some() {}
+    }
+
+    fn spawn_all(
+        self: &Arc<Self>,
+        permits: &Arc<Semaphore>,
+        in_flight: &mut JoinSet<()>,
+        deliveries: Vec<LeasedDelivery>,
+        handed_off: bool,
+    ) {
+        for delivery in deliveries {
+            // A hand-off that waited too long may have been leased by another worker since.
+            if handed_off && !self.lease_is_fresh(&delivery) {
+                continue;
+            }
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                break;
+            };
+            let worker = self.clone();
+            in_flight.spawn(async move {
+                worker.deliver(delivery).await;
+                drop(permit);
+            });
+        }
+    }
+
+    /// Whether the lease leaves room for a whole attempt.
+    fn lease_is_fresh(&self, delivery: &LeasedDelivery) -> bool {
+        let margin = chrono::Duration::from_std(self.settings.timeout + Duration::from_secs(5))
+            .unwrap_or(chrono::Duration::MAX);
+        delivery.lease.expires_at - Utc::now() > margin
     }
 
     /// One attempt under a lease, recorded with its next step.

@@ -129,8 +129,11 @@ impl DebounceStore for SqlStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            let enqueued = write_outbox!(tx, org, &output.outbox);
+            let mut handed = Vec::new();
+            let enqueued =
+                write_outbox!(tx, org, &output.outbox, self.handoff_lease(), &mut handed);
             tx.commit().await?;
+            self.hand_off(handed);
             self.signal_enqueued(enqueued.len());
             Ok(enqueued)
         })

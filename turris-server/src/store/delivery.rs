@@ -493,4 +493,12 @@ impl super::DeliveryStatsStore for SqlStore {
     fn enqueue_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.enqueued_notify()
     }
+
+    fn set_handoff(&self, lease_for: Option<Duration>) {
+        SqlStore::set_handoff(self, lease_for);
+    }
+
+    fn take_handoff(&self, limit: usize) -> Vec<LeasedDelivery> {
+        SqlStore::take_handoff(self, limit)
+    }
 }

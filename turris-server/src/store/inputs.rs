@@ -25,9 +25,19 @@ use super::{
 /// Writes `$outbox` (a slice of [`OutboxEvent`]) for organization `$org` inside the open
 /// transaction `$tx`: one delivery event per webhook of each event's type. Evaluates to the
 /// `Vec<Enqueued>` written; `?` propagates database errors as `DbError`.
+///
+/// With `$lease` (an `Option<Lease>`, see `SqlStore::handoff_lease`) the events are written
+/// already leased to this process and pushed to `$handed` (a `&mut Vec<LeasedDelivery>`), so
+/// the caller can hand them to the local delivery worker after the commit without another
+/// round trip; if the process dies first, the lease expires and any worker takes them.
 macro_rules! write_outbox {
-    ($tx:expr, $org:expr, $outbox:expr) => {{
+    ($tx:expr, $org:expr, $outbox:expr, $lease:expr, $handed:expr) => {{
         let mut enqueued: Vec<$crate::store::Enqueued> = Vec::new();
+        let lease: Option<turris_webhooks::delivery::Lease> = $lease;
+        let lease_expires = match &lease {
+            Some(l) => Some($crate::store::sql::ns(l.expires_at)?),
+            None => None,
+        };
         for item in $outbox {
             let webhooks: Vec<uuid::Uuid> = sqlx::query_scalar(
                 "SELECT id FROM webhook_endpoints
@@ -42,19 +52,40 @@ macro_rules! write_outbox {
                 let event_id = turris_webhooks::delivery::EventId::new();
                 sqlx::query(
                     "INSERT INTO delivery_events (event_id, webhook_id, webhook_type, body,
-                     created_at, status, next_attempt_at)
-                     VALUES ($1, $2, $3, $4, $5, 'pending', $5)",
+                     created_at, status, next_attempt_at, lease_id, lease_kind, lease_expires_at)
+                     VALUES ($1, $2, $3, $4, $5, 'pending', $5, $6, $7, $8)",
                 )
                 .bind(event_id.0)
                 .bind(webhook)
                 .bind(item.webhook_type.as_str())
                 .bind(&item.body[..])
                 .bind(created)
+                .bind(lease.map(|l| l.id.0))
+                .bind(lease.map(|_| "scheduled"))
+                .bind(lease_expires)
                 .execute(&mut *$tx)
                 .await?;
+                let webhook_id = turris_webhooks::delivery::WebhookId(webhook);
+                if let Some(lease) = lease {
+                    let handed: &mut Vec<turris_webhooks::delivery::LeasedDelivery> = $handed;
+                    handed.push(turris_webhooks::delivery::LeasedDelivery {
+                        event: turris_webhooks::delivery::EventRecord {
+                            event_id,
+                            webhook_id,
+                            webhook_type: item.webhook_type,
+                            body: axum::body::Bytes::from(item.body.clone()),
+                            created_at: $crate::store::sql::from_ns(created),
+                            status: turris_webhooks::delivery::EventStatus::Pending,
+                            attempt_count: 0,
+                            automatic_attempts: 0,
+                            next_attempt_at: Some($crate::store::sql::from_ns(created)),
+                        },
+                        lease,
+                    });
+                }
                 enqueued.push($crate::store::Enqueued {
                     event_id,
-                    webhook_id: turris_webhooks::delivery::WebhookId(webhook),
+                    webhook_id,
                 });
             }
         }
@@ -597,8 +628,10 @@ impl TurrisInputStore for SqlStore {
             if inserted == 0 {
                 return Err(DbError::NotFound);
             }
-            let enqueued = write_outbox!(tx, org, outbox);
+            let mut handed = Vec::new();
+            let enqueued = write_outbox!(tx, org, outbox, self.handoff_lease(), &mut handed);
             tx.commit().await?;
+            self.hand_off(handed);
             self.signal_enqueued(enqueued.len());
             Ok(enqueued)
         })
@@ -647,8 +680,10 @@ impl TurrisInputStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(foreign_key_is_not_found)?;
-            let enqueued = write_outbox!(tx, org, outbox);
+            let mut handed = Vec::new();
+            let enqueued = write_outbox!(tx, org, outbox, self.handoff_lease(), &mut handed);
             tx.commit().await?;
+            self.hand_off(handed);
             self.signal_enqueued(enqueued.len());
             Ok(enqueued)
         })
@@ -700,8 +735,10 @@ impl TurrisInputStore for SqlStore {
     ) -> DbResult<Vec<Enqueued>> {
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let enqueued = write_outbox!(tx, org, outbox);
+            let mut handed = Vec::new();
+            let enqueued = write_outbox!(tx, org, outbox, self.handoff_lease(), &mut handed);
             tx.commit().await?;
+            self.hand_off(handed);
             self.signal_enqueued(enqueued.len());
             Ok(enqueued)
         })

@@ -975,6 +975,13 @@ pub trait DeliveryStatsStore: Send + Sync {
     /// Notified (`notify_one`) after every commit of this store that queued deliveries, so a
     /// delivery worker of this process wakes at once instead of at its next poll.
     fn enqueue_signal(&self) -> std::sync::Arc<tokio::sync::Notify>;
+    /// With `Some(lease)`, outbox rows written by this store from now on are leased to this
+    /// process's delivery worker for `lease` and handed to it through [`Self::take_handoff`]
+    /// after the commit (no lease round trip; a crash leaves them to whoever leases them once
+    /// the lease expires). `None` stops it. Off until a worker turns it on.
+    fn set_handoff(&self, lease_for: Option<Duration>);
+    /// Up to `limit` events handed off since the last call, oldest first, with their leases.
+    fn take_handoff(&self, limit: usize) -> Vec<turris_webhooks::delivery::LeasedDelivery>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -241,7 +241,19 @@ pub struct SqlStore {
     db: Database,
     cipher: Cipher,
     enqueued: std::sync::Arc<tokio::sync::Notify>,
+    handoff: std::sync::Arc<Handoff>,
 }
+
+/// Events written already leased to this process's delivery worker, waiting for it.
+#[derive(Default)]
+pub(crate) struct Handoff {
+    /// How long the leases last; `None` while no local worker takes hand-offs.
+    lease_for: std::sync::Mutex<Option<Duration>>,
+    queue: std::sync::Mutex<std::collections::VecDeque<turris_webhooks::delivery::LeasedDelivery>>,
+}
+
+/// Beyond this many waiting hand-offs, new events are left to polling (any replica).
+const HANDOFF_CAP: usize = 1024;
 
 impl std::fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -258,6 +270,7 @@ impl SqlStore {
             db,
             cipher: Cipher::new(key),
             enqueued: std::sync::Arc::default(),
+            handoff: std::sync::Arc::default(),
         }
     }
 
@@ -279,6 +292,57 @@ impl SqlStore {
         if queued > 0 {
             self.enqueued.notify_one();
         }
+    }
+
+    /// The lease for events written now, when a local worker takes hand-offs and is not
+    /// too far behind.
+    pub(crate) fn handoff_lease(&self) -> Option<turris_webhooks::delivery::Lease> {
+        let lease_for = (*self
+            .handoff
+            .lease_for
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()))?;
+        let waiting = self
+            .handoff
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
+        (waiting < HANDOFF_CAP).then(|| turris_webhooks::delivery::Lease {
+            id: turris_webhooks::delivery::LeaseId::new(),
+            kind: turris_webhooks::delivery::LeaseKind::Scheduled,
+            expires_at: plus(Utc::now(), lease_for),
+        })
+    }
+
+    /// Queues committed, leased events for the local worker.
+    pub(crate) fn hand_off(&self, handed: Vec<turris_webhooks::delivery::LeasedDelivery>) {
+        if !handed.is_empty() {
+            self.handoff
+                .queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(handed);
+        }
+    }
+
+    /// Starts (`Some`) or stops (`None`) writing new events leased to the local worker.
+    pub(crate) fn set_handoff(&self, lease_for: Option<Duration>) {
+        *self
+            .handoff
+            .lease_for
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = lease_for;
+    }
+
+    /// Up to `limit` hand-offs, oldest first.
+    pub(crate) fn take_handoff(
+        &self,
+        limit: usize,
+    ) -> Vec<turris_webhooks::delivery::LeasedDelivery> {
+        let mut queue = self.handoff.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let n = limit.min(queue.len());
+        queue.drain(..n).collect()
     }
 
     pub(crate) fn enqueued_notify(&self) -> std::sync::Arc<tokio::sync::Notify> {
