@@ -7,10 +7,10 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod agents;
 mod hooks;
 mod inbound;
 mod invites;
-mod agents;
 mod outbound;
 mod pruning;
 mod subscriptions;
