@@ -465,6 +465,7 @@ pub async fn create_agent(
         data: body.validate()?,
     };
     state.db().insert_agent(&caller.org, &agent).await?;
+    crate::sync::outbound::agent_changed(&state, &caller.org, &agent.id);
     Ok((StatusCode::CREATED, Json(agent)))
 }
 
@@ -498,6 +499,7 @@ pub async fn update_agent(
         data: body.validate()?,
     };
     state.db().update_agent(&caller.org, &agent).await?;
+    crate::sync::outbound::agent_changed(&state, &caller.org, &agent.id);
     Ok(Json(agent))
 }
 

@@ -1,19 +1,21 @@
-//! Outbound pushes: agencies created or updated through the records API are pushed to
-//! HubSpot as companies while agency outbound sync is on.
+//! Outbound pushes: agencies and agents created or updated through the records API are pushed
+//! to HubSpot as companies and contacts while that outbound toggle is on.
 //!
-//! [`agency_changed`] queues the agency for its organization; one background drain per
-//! organization pushes what is queued, so a burst becomes few calls and one organization's
-//! pushes never race (an update queued while the create runs waits for its link):
-//! - an agency without a link is created with every mapped property plus the identifier
-//!   filter's value (core's `plan_outbound`), one call per agency (batch create answers carry
-//!   no per-input key to pair results with agencies), and the link is stored;
-//! - linked agencies are updated with one batch update per 100;
-//! - every call is an activity row (`Create company in HubSpot`, `Update company in HubSpot`)
+//! [`agency_changed`] and [`agent_changed`] queue the record for its organization; one
+//! background drain per organization pushes what is queued, so a burst becomes few calls and
+//! one organization's pushes never race (an update queued while the create runs waits for its
+//! link):
+//! - a record without a link is created with every mapped property plus the identifier
+//!   filter's value (core's `plan_outbound`), one call per record (batch create answers carry
+//!   no per-input key to pair results with records), and the link is stored;
+//! - linked records are updated with one batch update per 100;
+//! - every call is an activity row (`Create company in HubSpot`, `Update contact in HubSpot`...)
 //!   with HubSpot's status and error category, and every write goes to the echo ledger so its
 //!   webhook is recognised as our own.
 //!
-//! The queue is in memory: a push lost to a crash is caught up by the next edit of the agency
-//! (or bulk reconciliation, to come).
+//! The queue is in memory: a push lost to a crash is caught up by the next edit of the record
+//! (or bulk reconciliation, to come). Agents are not associated with a company: Turris agents
+//! carry no agency to associate with.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{LazyLock, Mutex};
@@ -21,10 +23,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
-use turris_core::ids::{AgencyId, HubSpotId, OrganizationId};
+use turris_core::ids::{AgencyId, AgentId, HubSpotId, OrganizationId};
 use turris_core::planner::{OutboundAction, plan_outbound, recent_writes};
 use turris_core::property::PropertyMap;
-use turris_core::record::Agency;
 use turris_core::store::{Link, TurrisRef};
 use turris_hubspot::HubSpotClient;
 use turris_hubspot::crm::batch::BatchUpdateInput;
@@ -40,6 +41,7 @@ const GATHER: Duration = Duration::from_millis(100);
 #[derive(Default)]
 struct Queue {
     agencies: BTreeSet<AgencyId>,
+    agents: BTreeSet<AgentId>,
     draining: bool,
 }
 
@@ -47,10 +49,23 @@ static QUEUES: LazyLock<Mutex<HashMap<OrganizationId, Queue>>> = LazyLock::new(D
 
 /// Queues an agency that was created or changed in Turris for a push to HubSpot.
 pub fn agency_changed(state: &AppState, org: &OrganizationId, agency: &AgencyId) {
+    enqueue(state, org, |queue| {
+        queue.agencies.insert(agency.clone());
+    });
+}
+
+/// Queues an agent that was created or changed in Turris for a push to HubSpot.
+pub fn agent_changed(state: &AppState, org: &OrganizationId, agent: &AgentId) {
+    enqueue(state, org, |queue| {
+        queue.agents.insert(agent.clone());
+    });
+}
+
+fn enqueue(state: &AppState, org: &OrganizationId, add: impl FnOnce(&mut Queue)) {
     let start = {
         let mut queues = QUEUES.lock().unwrap_or_else(|e| e.into_inner());
         let queue = queues.entry(org.clone()).or_default();
-        queue.agencies.insert(agency.clone());
+        add(queue);
         !std::mem::replace(&mut queue.draining, true)
     };
     if start {
@@ -63,18 +78,21 @@ pub fn agency_changed(state: &AppState, org: &OrganizationId, agency: &AgencyId)
 async fn drain(state: AppState, org: OrganizationId) {
     loop {
         tokio::time::sleep(GATHER).await;
-        let agencies: Vec<AgencyId> = {
+        let (agencies, agents): (Vec<AgencyId>, Vec<AgentId>) = {
             let mut queues = QUEUES.lock().unwrap_or_else(|e| e.into_inner());
             let Some(queue) = queues.get_mut(&org) else {
                 return;
             };
-            if queue.agencies.is_empty() {
+            if queue.agencies.is_empty() && queue.agents.is_empty() {
                 queues.remove(&org);
                 return;
             }
-            std::mem::take(&mut queue.agencies).into_iter().collect()
+            (
+                std::mem::take(&mut queue.agencies).into_iter().collect(),
+                std::mem::take(&mut queue.agents).into_iter().collect(),
+            )
         };
-        if let Err(e) = push_agencies(&state, &org, &agencies).await {
+        if let Err(e) = push(&state, &org, &agencies, &agents).await {
             tracing::error!(org = %org, error = %e, "outbound push failed");
         }
     }
@@ -90,10 +108,14 @@ enum PushError {
     Connection(#[from] ConnectionError),
 }
 
-async fn push_agencies(
+/// A record to push: its reference, and what core planned for it.
+type Planned = (TurrisRef, OutboundAction);
+
+async fn push(
     state: &AppState,
     org: &OrganizationId,
-    ids: &[AgencyId],
+    agencies: &[AgencyId],
+    agents: &[AgentId],
 ) -> Result<(), PushError> {
     let db = state.db();
     let Some(settings) = db.load_settings(org).await? else {
@@ -105,32 +127,51 @@ async fn push_agencies(
     let Some(credentials) = db.hubspot_credentials(org).await? else {
         return Ok(());
     };
-    let mut creates: Vec<(Agency, PropertyMap)> = Vec::new();
-    let mut updates: Vec<(Agency, HubSpotId, PropertyMap)> = Vec::new();
-    for id in ids {
+    let link = |turris: TurrisRef| async move {
+        db.link_by_turris(org, &turris)
+            .await
+            .map(|l| l.map(|l| l.hubspot_id))
+    };
+    let mut companies: Vec<Planned> = Vec::new();
+    for id in agencies {
         let Some(agency) = db.get_agency(org, id).await? else {
             continue;
         };
-        let link = db
-            .link_by_turris(org, &TurrisRef::Agency(agency.id.clone()))
-            .await?
-            .map(|l| l.hubspot_id);
-        match plan_outbound(
+        let turris = TurrisRef::Agency(agency.id.clone());
+        let linked = link(turris.clone()).await?;
+        let action = plan_outbound(
             &settings.mapping.agency,
             &settings.matrix,
             &agency.data,
             None,
-            link.as_ref(),
-        ) {
-            OutboundAction::Create { properties } => creates.push((agency, properties)),
-            OutboundAction::Update {
-                object_id,
-                properties,
-            } => updates.push((agency, object_id, properties)),
-            OutboundAction::Skip { .. } => {}
+            linked.as_ref(),
+        );
+        companies.push((turris, action));
+    }
+    let mut contacts: Vec<Planned> = Vec::new();
+    if let Some(mapping) = settings.mapping.agent.as_ref() {
+        for id in agents {
+            let Some(agent) = db.get_agent(org, id).await? else {
+                continue;
+            };
+            let turris = TurrisRef::Agent(agent.id.clone());
+            let linked = link(turris.clone()).await?;
+            let action = plan_outbound(
+                mapping,
+                &settings.matrix,
+                &agent.data,
+                None,
+                linked.as_ref(),
+            );
+            contacts.push((turris, action));
         }
     }
-    if creates.is_empty() && updates.is_empty() {
+    let has_work = |planned: &[Planned]| {
+        planned
+            .iter()
+            .any(|(_, a)| !matches!(a, OutboundAction::Skip { .. }))
+    };
+    if !has_work(&companies) && !has_work(&contacts) {
         return Ok(());
     }
     let client = crate::hubspot::client(state, org, &credentials)?;
@@ -139,12 +180,29 @@ async fn push_agencies(
         org,
         client: &client,
     };
-    for (agency, properties) in creates {
-        pusher.create(&agency, &properties).await?;
-    }
-    pusher.update(updates).await?;
+    pusher.push(&COMPANIES, companies).await?;
+    pusher.push(&CONTACTS, contacts).await?;
     Ok(())
 }
+
+/// A HubSpot object we push to, and the titles of its calls.
+struct Target {
+    object: ObjectType,
+    create: ActivityKind,
+    update: ActivityKind,
+}
+
+const COMPANIES: Target = Target {
+    object: ObjectType::Companies,
+    create: ActivityKind::CreateCompany,
+    update: ActivityKind::UpdateCompany,
+};
+
+const CONTACTS: Target = Target {
+    object: ObjectType::Contacts,
+    create: ActivityKind::CreateContact,
+    update: ActivityKind::UpdateContact,
+};
 
 /// A call HubSpot refused, as the activity log shows it.
 struct Refusal {
@@ -160,6 +218,23 @@ struct Pusher<'a> {
 }
 
 impl Pusher<'_> {
+    async fn push(&self, target: &Target, planned: Vec<Planned>) -> Result<(), PushError> {
+        let mut updates = Vec::new();
+        for (turris, action) in planned {
+            match action {
+                OutboundAction::Create { properties } => {
+                    self.create(target, &turris, &properties).await?;
+                }
+                OutboundAction::Update {
+                    object_id,
+                    properties,
+                } => updates.push((turris, object_id, properties)),
+                OutboundAction::Skip { .. } => {}
+            }
+        }
+        self.update(target, updates).await
+    }
+
     async fn log(
         &self,
         kind: ActivityKind,
@@ -197,7 +272,7 @@ impl Pusher<'_> {
     async fn failed(
         &self,
         kind: ActivityKind,
-        agency: &Agency,
+        turris: &TurrisRef,
         hubspot_id: Option<&HubSpotId>,
         refusal: &Refusal,
     ) -> Result<(), PushError> {
@@ -208,7 +283,7 @@ impl Pusher<'_> {
                 hubspot_status: refusal.status,
                 error_category: refusal.category.clone(),
                 message: Some(refusal.message.clone()),
-                turris_id: Some(agency.id.to_string()),
+                turris_id: Some(turris.id().to_owned()),
                 hubspot_id: hubspot_id.map(ToString::to_string),
                 ..ActivityDetails::default()
             },
@@ -225,22 +300,21 @@ impl Pusher<'_> {
         Ok(())
     }
 
-    async fn create(&self, agency: &Agency, properties: &PropertyMap) -> Result<(), PushError> {
+    async fn create(
+        &self,
+        target: &Target,
+        turris: &TurrisRef,
+        properties: &PropertyMap,
+    ) -> Result<(), PushError> {
         let input = SimplePublicObjectInputForCreate {
             properties: to_hubspot(properties),
             associations: Vec::new(),
         };
-        let created = match self
-            .client
-            .create_object(&ObjectType::Companies, &input)
-            .await
-        {
+        let created = match self.client.create_object(&target.object, &input).await {
             Ok(created) => created,
             Err(e) => {
                 let refusal = self.refusal(e).await;
-                return self
-                    .failed(ActivityKind::CreateCompany, agency, None, &refusal)
-                    .await;
+                return self.failed(target.create, turris, None, &refusal).await;
             }
         };
         let Ok(hubspot_id) = HubSpotId::parse(&created.id) else {
@@ -253,17 +327,17 @@ impl Pusher<'_> {
             .put_link(
                 self.org,
                 &Link {
-                    turris: TurrisRef::Agency(agency.id.clone()),
+                    turris: turris.clone(),
                     hubspot_id: hubspot_id.clone(),
                 },
             )
             .await?;
         self.log(
-            ActivityKind::CreateCompany,
+            target.create,
             Outcome::Success,
             ActivityDetails {
                 hubspot_status: Some(201),
-                turris_id: Some(agency.id.to_string()),
+                turris_id: Some(turris.id().to_owned()),
                 hubspot_id: Some(hubspot_id.to_string()),
                 ..ActivityDetails::default()
             },
@@ -273,7 +347,8 @@ impl Pusher<'_> {
 
     async fn update(
         &self,
-        updates: Vec<(Agency, HubSpotId, PropertyMap)>,
+        target: &Target,
+        updates: Vec<(TurrisRef, HubSpotId, PropertyMap)>,
     ) -> Result<(), PushError> {
         if updates.is_empty() {
             return Ok(());
@@ -290,17 +365,14 @@ impl Pusher<'_> {
             // Before the call: the echo may arrive before the answer.
             self.remember(id, properties).await?;
         }
-        let outcome = self
-            .client
-            .batch_update(&ObjectType::Companies, &inputs)
-            .await;
+        let outcome = self.client.batch_update(&target.object, &inputs).await;
         let mut refused: Vec<(std::ops::Range<usize>, Refusal)> = Vec::new();
         for failure in outcome.failed_chunks {
             refused.push((failure.inputs, self.refusal(failure.error).await));
         }
-        for (index, (agency, id, _)) in updates.iter().enumerate() {
+        for (index, (turris, id, _)) in updates.iter().enumerate() {
             if let Some((_, refusal)) = refused.iter().find(|(r, _)| r.contains(&index)) {
-                self.failed(ActivityKind::UpdateCompany, agency, Some(id), refusal)
+                self.failed(target.update, turris, Some(id), refusal)
                     .await?;
                 continue;
             }
@@ -327,10 +399,10 @@ impl Pusher<'_> {
                 ),
             };
             self.log(
-                ActivityKind::UpdateCompany,
+                target.update,
                 outcome,
                 ActivityDetails {
-                    turris_id: Some(agency.id.to_string()),
+                    turris_id: Some(turris.id().to_owned()),
                     hubspot_id: Some(id.to_string()),
                     ..details
                 },

@@ -104,3 +104,41 @@ sync_test!(
         assert!(app.activity_titled("Create company in HubSpot").await.is_empty());
     }
 );
+
+sync_test!(
+    async fn an_agent_created_in_turris_becomes_a_contact_when_agent_outbound_is_on(app) {
+        let mut mapping = agency_mapping();
+        mapping["agent"] = json!({
+            "identifier": {"mode": "sync_all"},
+            "first_name": "firstname",
+            "last_name": "lastname",
+            "email": "email"
+        });
+        app.api(Method::PUT, &format!("{H}/mapping"), Some(mapping))
+            .await
+            .expect(200);
+        app.api(Method::PUT, &format!("{H}/sync"), Some(json!({"agents": {"outbound": true}})))
+            .await
+            .expect(200);
+        let agent = app
+            .api(
+                Method::POST,
+                "/api/v1/agents",
+                Some(json!({"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"})),
+            )
+            .await
+            .expect(201);
+        let pushed = app.activity_row("Create contact in HubSpot", "success").await;
+        assert_eq!(pushed["details"]["turris_id"], agent.body["id"]);
+        let contact_id = pushed["details"]["hubspot_id"].as_str().unwrap();
+        let contact = app
+            .sandbox
+            .control()
+            .record(ObjectKind::Contacts, contact_id)
+            .unwrap();
+        assert_eq!(contact.properties["firstname"], "Grace");
+        assert_eq!(contact.properties["lastname"], "Hopper");
+        assert_eq!(contact.properties["email"], "grace@example.com");
+        assert_eq!(app.sandbox.control().count(ObjectKind::Contacts), 1);
+    }
+);
