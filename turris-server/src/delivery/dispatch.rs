@@ -5,17 +5,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use turris_webhooks::delivery::{
-    AttemptReport, DeliveryConfig, DeliveryEngine, DeliveryRequest, EngineError, LeasedDelivery,
-    NextStep, StoreError, WebhookId,
+    Attempt, AttemptReport, DeliveryConfig, DeliveryEngine, DeliveryRequest, EngineError,
+    LeasedDelivery, NextStep, StoreError, WebhookId,
 };
 use turris_webhooks::{RetryPolicy, UrlPolicy, WebhookSecret, WebhookUrl};
 
 use super::{DeliveryMetrics, DeliverySettings};
 use crate::app::AppState;
-use crate::store::ServerStore;
+use crate::store::{AttemptToRecord, ServerStore};
 use crate::workers::Shutdown;
 
 /// How long a looked-up endpoint is reused before it is read again.
@@ -43,6 +43,36 @@ pub struct Worker {
     settings: DeliverySettings,
     metrics: Arc<DeliveryMetrics>,
     targets: Mutex<HashMap<WebhookId, (Instant, Arc<Target>)>>,
+    recorder: mpsc::Sender<Recording>,
+}
+
+/// An attempt waiting to be recorded, and who waits for the outcome.
+type Recording = (
+    AttemptToRecord,
+    oneshot::Sender<Result<Attempt, StoreError>>,
+);
+
+/// Records attempts as they come, every attempt waiting at that moment in one transaction:
+/// one commit per attempt when it is quiet, far fewer under load. Ends when every sender
+/// (the worker) is gone.
+async fn record_in_batches(store: Arc<dyn ServerStore>, mut queue: mpsc::Receiver<Recording>) {
+    const MAX_BATCH: usize = 256;
+    let mut batch: Vec<Recording> = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let items: Vec<AttemptToRecord> = batch.iter().map(|(item, _)| item.clone()).collect();
+        match store.record_attempts(&items).await {
+            Ok(results) => {
+                for ((_, reply), result) in batch.drain(..).zip(results) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(e) => {
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
 }
 
 impl Worker {
@@ -54,7 +84,10 @@ impl Worker {
             url_policy: state.url_policy().clone(),
             ..DeliveryConfig::default()
         })?;
+        let (recorder, queue) = mpsc::channel(4096);
+        tokio::spawn(record_in_batches(state.store(), queue));
         Ok(Arc::new(Self {
+            recorder,
             store: state.store(),
             engine,
             url_policy: state.url_policy().clone(),
@@ -225,11 +258,20 @@ impl Worker {
                 None => NextStep::Exhausted,
             }
         };
-        match self
-            .store
-            .record_attempt(event.event_id, &leased.lease, &report, next)
-            .await
-        {
+        let (reply, recorded) = oneshot::channel();
+        let item = AttemptToRecord {
+            event_id: event.event_id,
+            lease: leased.lease,
+            report: report.clone(),
+            next,
+        };
+        let outcome = match self.recorder.send((item, reply)).await {
+            Ok(()) => recorded
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Backend("attempt recorder stopped".into()))),
+            Err(_) => Err(StoreError::Backend("attempt recorder stopped".into())),
+        };
+        match outcome {
             Ok(attempt) => {
                 let duration = (report.finished_at - report.started_at)
                     .to_std()

@@ -501,4 +501,77 @@ impl super::DeliveryStatsStore for SqlStore {
     fn take_handoff(&self, limit: usize) -> Vec<LeasedDelivery> {
         SqlStore::take_handoff(self, limit)
     }
+
+    async fn record_attempts(
+        &self,
+        attempts: &[super::AttemptToRecord],
+    ) -> Result<Vec<Result<Attempt, StoreError>>, StoreError> {
+        let mut results = Vec::with_capacity(attempts.len());
+        if attempts.is_empty() {
+            return Ok(results);
+        }
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await.map_err(backend)?;
+            for item in attempts {
+                let (kind, automatic) = match item.lease.kind {
+                    LeaseKind::Scheduled => (AttemptKind::Automatic, 1i32),
+                    LeaseKind::Resend => (AttemptKind::Resend, 0i32),
+                };
+                let (status, set_next, next_at): (Option<&str>, bool, Option<i64>) = match item.next
+                {
+                    NextStep::Delivered => (Some("delivered"), true, None),
+                    NextStep::RetryAt(at) => {
+                        (Some("pending"), true, Some(ns(at).map_err(backend)?))
+                    }
+                    NextStep::Exhausted => (Some("failed"), true, None),
+                    NextStep::Unchanged => (None, false, None),
+                };
+                let report = &item.report;
+                let number: Option<i32> = sqlx::query_scalar(
+                    "UPDATE delivery_events SET
+                         attempt_count = attempt_count + 1,
+                         automatic_attempts = automatic_attempts + $3,
+                         status = COALESCE($4, status),
+                         next_attempt_at = CASE WHEN $5 THEN $6 ELSE next_attempt_at END,
+                         lease_id = NULL, lease_kind = NULL, lease_expires_at = NULL
+                     WHERE event_id = $1 AND lease_id = $2
+                     RETURNING attempt_count",
+                )
+                .bind(item.event_id.0)
+                .bind(item.lease.id.0)
+                .bind(automatic)
+                .bind(status)
+                .bind(set_next)
+                .bind(next_at)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+                let Some(number) = number else {
+                    results.push(Err(StoreError::LeaseLost));
+                    continue;
+                };
+                sqlx::query(
+                    "INSERT INTO delivery_attempts (event_id, number, kind, started_at, finished_at,
+                     status_code, error, url, success, response_body)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(item.event_id.0)
+                .bind(number)
+                .bind(attempt_kind_text(kind))
+                .bind(ns(report.started_at).map_err(backend)?)
+                .bind(ns(report.finished_at).map_err(backend)?)
+                .bind(report.status_code.map(i32::from))
+                .bind(&report.error)
+                .bind(&report.url)
+                .bind(report.success)
+                .bind(&report.response_body)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                results.push(Ok(Attempt::from_report(number as u32, kind, report)));
+            }
+            tx.commit().await.map_err(backend)?;
+        });
+        Ok(results)
+    }
 }

@@ -982,6 +982,30 @@ pub trait DeliveryStatsStore: Send + Sync {
     fn set_handoff(&self, lease_for: Option<Duration>);
     /// Up to `limit` events handed off since the last call, oldest first, with their leases.
     fn take_handoff(&self, limit: usize) -> Vec<turris_webhooks::delivery::LeasedDelivery>;
+    /// Records several attempts in one transaction, each exactly as
+    /// [`DeliveryStore::record_attempt`] would (one commit instead of one per attempt). One
+    /// result per attempt, in order: the attempt, or [`StoreError::LeaseLost`] when its lease
+    /// was replaced or its event deleted.
+    async fn record_attempts(
+        &self,
+        attempts: &[AttemptToRecord],
+    ) -> Result<
+        Vec<Result<turris_webhooks::delivery::Attempt, turris_webhooks::delivery::StoreError>>,
+        turris_webhooks::delivery::StoreError,
+    >;
+}
+
+/// One attempt for [`DeliveryStatsStore::record_attempts`].
+#[derive(Debug, Clone)]
+pub struct AttemptToRecord {
+    /// The event.
+    pub event_id: EventId,
+    /// The lease it was made under.
+    pub lease: turris_webhooks::delivery::Lease,
+    /// What happened.
+    pub report: turris_webhooks::delivery::AttemptReport,
+    /// What happens next.
+    pub next: turris_webhooks::delivery::NextStep,
 }
 
 // ---------------------------------------------------------------------------------------------

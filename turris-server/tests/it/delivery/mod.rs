@@ -4,6 +4,7 @@
 //! backends, with a receiver on loopback that verifies every signature. Waiting polls a
 //! condition with a generous deadline ([`harness::eventually`]); nothing sleeps a fixed time.
 
+mod batch;
 mod debounce;
 mod harness;
 mod queue;
