@@ -108,7 +108,10 @@ impl Worker {
         let batch = self.settings.batch.max(1);
         let permits = Arc::new(Semaphore::new(concurrency));
         let wake = self.store.enqueue_signal();
-        self.store.set_handoff(Some(self.settings.lease));
+        // Hand-offs need a lease with room for an attempt after a short wait in the queue.
+        if self.settings.lease > self.settings.timeout + Duration::from_secs(10) {
+            self.store.set_handoff(Some(self.settings.lease));
+        }
         let mut in_flight = JoinSet::new();
         let mut poll = true;
         let mut last_poll = Instant::now();

@@ -121,7 +121,8 @@ pub struct DeliverySettings {
     )]
     pub debounce_quiet: Duration,
 
-    /// ... and at the latest this long after its first change.
+    /// Compliance status changes are sent at the latest this long after the first change of
+    /// a window.
     #[arg(
         long = "debounce-max-wait",
         env = "TURRIS_DEBOUNCE_MAX_WAIT",
