@@ -215,28 +215,18 @@ mod tests {
         })
     }
 
+    /// Whether `portal` may send a request of `kind` right now (spending it if so).
+    fn goes_now(limiter: &RateLimiter, portal: &str, kind: BudgetKind) -> bool {
+        limiter.acquire(portal, kind).now_or_never().is_some()
+    }
+
     #[tokio::test]
     async fn a_spent_budget_makes_the_next_caller_wait_instead_of_failing() {
         let limiter = limiter(2, 5);
-        assert!(
-            limiter
-                .acquire("1", BudgetKind::General)
-                .now_or_never()
-                .is_some()
-        );
-        assert!(
-            limiter
-                .acquire("1", BudgetKind::General)
-                .now_or_never()
-                .is_some()
-        );
+        assert!(goes_now(&limiter, "1", BudgetKind::General));
+        assert!(goes_now(&limiter, "1", BudgetKind::General));
         // The third request is pending (waiting for the window to move), not an error.
-        assert!(
-            limiter
-                .acquire("1", BudgetKind::General)
-                .now_or_never()
-                .is_none()
-        );
+        assert!(!goes_now(&limiter, "1", BudgetKind::General));
     }
 
     #[tokio::test]
@@ -245,53 +235,18 @@ mod tests {
         limiter
             .pause("1", BudgetKind::General, Duration::from_secs(10))
             .await;
-        assert!(
-            limiter
-                .acquire("1", BudgetKind::General)
-                .now_or_never()
-                .is_none()
-        );
-        assert!(
-            limiter
-                .acquire("2", BudgetKind::General)
-                .now_or_never()
-                .is_some()
-        );
-        assert!(
-            limiter
-                .acquire("1", BudgetKind::Search)
-                .now_or_never()
-                .is_some()
-        );
+        assert!(!goes_now(&limiter, "1", BudgetKind::General));
+        assert!(goes_now(&limiter, "2", BudgetKind::General));
+        assert!(goes_now(&limiter, "1", BudgetKind::Search));
     }
 
     #[tokio::test]
     async fn portals_and_budgets_do_not_share_buckets() {
         let limiter = limiter(1, 1);
-        assert!(
-            limiter
-                .acquire("1", BudgetKind::General)
-                .now_or_never()
-                .is_some()
-        );
-        assert!(
-            limiter
-                .acquire("2", BudgetKind::General)
-                .now_or_never()
-                .is_some()
-        );
-        assert!(
-            limiter
-                .acquire("1", BudgetKind::Search)
-                .now_or_never()
-                .is_some()
-        );
-        assert!(
-            limiter
-                .acquire("1", BudgetKind::General)
-                .now_or_never()
-                .is_none()
-        );
+        assert!(goes_now(&limiter, "1", BudgetKind::General));
+        assert!(goes_now(&limiter, "2", BudgetKind::General));
+        assert!(goes_now(&limiter, "1", BudgetKind::Search));
+        assert!(!goes_now(&limiter, "1", BudgetKind::General));
     }
 
     #[tokio::test(start_paused = true)]
