@@ -12,6 +12,7 @@ pub mod integrations;
 pub mod metrics;
 pub mod openapi;
 pub mod pagination;
+pub mod reconciliation;
 pub mod records;
 pub mod webhooks;
 
@@ -129,6 +130,7 @@ pub fn api() -> Routes {
         .merge(openapi::routes())
         .merge(admin::routes())
         .merge(integrations::routes())
+        .merge(reconciliation::routes())
         .merge(webhooks::routes())
         .merge(records::routes())
         .merge(hooks::routes())

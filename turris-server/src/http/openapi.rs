@@ -133,6 +133,8 @@ impl Modify for BearerAuth {
         super::integrations::put_invitations,
         super::integrations::activity,
         super::integrations::webhook_status,
+        super::reconciliation::start,
+        super::reconciliation::get,
         super::webhooks::list,
         super::webhooks::create,
         super::webhooks::get,

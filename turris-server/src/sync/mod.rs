@@ -1,4 +1,4 @@
-//! Two-way HubSpot ↔ Turris sync (issue 7). Bulk reconciliation comes next.
+//! Two-way HubSpot ↔ Turris sync (issue 7). Bulk reconciliation of companies is a job.
 //!
 //! - [`inbound`]: turns the events `POST /hooks/hubspot` persisted into Turris records, links
 //!   and activity rows, reading HubSpot in batches of 100 objects and running core's planner;
@@ -10,12 +10,14 @@
 //! - [`subscriptions`]: creates the app's webhook subscriptions for the inbound-enabled objects
 //!   and marks each mapped property `live` once HubSpot confirms it;
 //! - [`pruning`]: deletes activity older than 30 days, old echo ledger entries and handled
-//!   inbound events.
+//!   inbound events;
+//! - [`reconcile`]: bulk reconciliation of HubSpot companies with agencies, a resumable job.
 
 pub mod inbound;
 pub mod invites;
 pub mod outbound;
 pub mod pruning;
+pub mod reconcile;
 pub mod subscriptions;
 pub mod tokens;
 
@@ -31,5 +33,6 @@ pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()
         tokio::spawn(tokens::run(state.clone(), shutdown.clone())),
         tokio::spawn(subscriptions::run(state.clone(), shutdown.clone())),
         tokio::spawn(pruning::run(state.clone(), shutdown.clone())),
+        tokio::spawn(reconcile::run(state.clone(), shutdown.clone())),
     ]
 }

@@ -127,6 +127,16 @@ const ROUTES: &[(&str, &str, Access)] = &[
         "/api/v1/integrations/hubspot/webhook-status",
         Grant("integrations:read"),
     ),
+    (
+        "POST",
+        "/api/v1/integrations/hubspot/reconciliations",
+        Grant("integrations:update"),
+    ),
+    (
+        "GET",
+        "/api/v1/integrations/hubspot/reconciliations/{id}",
+        Grant("integrations:read"),
+    ),
     ("GET", "/api/v1/webhooks", Grant("webhooks:read")),
     ("POST", "/api/v1/webhooks", Grant("webhooks:create")),
     ("GET", "/api/v1/webhooks/{id}", Grant("webhooks:read")),

@@ -13,6 +13,7 @@ mod inbound;
 mod invites;
 mod outbound;
 mod pruning;
+mod reconcile;
 mod subscriptions;
 mod tokens;
 
