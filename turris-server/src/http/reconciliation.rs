@@ -33,7 +33,8 @@ pub struct StartReconciliation {
     /// Create an agency for each company in scope without a match.
     #[serde(default)]
     pub create_missing_in_turris: bool,
-    /// Create a HubSpot company for each unlinked agency: not supported yet (must be false).
+    /// Then create a HubSpot company for each agency still unlinked (with the identifier
+    /// filter's value).
     #[serde(default)]
     pub create_missing_in_hubspot: bool,
 }
@@ -48,8 +49,9 @@ pub struct Reconciliation {
     /// `running`, `completed` or `failed`.
     #[schema(value_type = String, example = "running")]
     pub status: JobStatus,
-    /// `options`, `pages`, `seen`, `paired`, `created`, `already_linked`, `skipped` (counts
-    /// by reason) and, when it failed, `error`.
+    /// `options`, `phase` (`companies`, then `agencies`), `pages`, `seen`, `paired`,
+    /// `created`, `created_in_hubspot`, `failed_in_hubspot`, `already_linked`, `skipped`
+    /// (counts by reason) and, when it failed, `error`.
     #[schema(value_type = Object)]
     pub progress: serde_json::Value,
     /// When it started.
@@ -63,6 +65,7 @@ impl From<Job> for Reconciliation {
         let mut progress = job.state;
         if let Some(p) = progress.as_object_mut() {
             p.remove("after");
+            p.remove("agencies_after");
         }
         Self {
             id: job.id.to_string(),
@@ -76,7 +79,8 @@ impl From<Job> for Reconciliation {
 }
 
 /// Starts a reconciliation of every HubSpot company with the agencies: pairs by NPN, then
-/// producer code, links the pairs and optionally creates the unmatched agencies. One runs at a
+/// producer code, links the pairs and optionally creates the unmatched agencies, then
+/// optionally a HubSpot company for each agency still unlinked. One runs at a
 /// time per organization (409 `job_running` otherwise); it resumes after a restart.
 #[utoipa::path(post, path = "/api/v1/integrations/hubspot/reconciliations", tag = "integrations",
     request_body = StartReconciliation,
@@ -95,12 +99,6 @@ pub async fn start(
             "only `agencies` can be reconciled",
         ));
     }
-    if body.create_missing_in_hubspot {
-        return Err(ApiError::invalid_field(
-            "create_missing_in_hubspot",
-            "creating HubSpot companies is not supported yet",
-        ));
-    }
     if state.db().hubspot_credentials(auth.org()).await?.is_none() {
         return Err(ApiError::conflict(
             "not_connected",
@@ -109,6 +107,7 @@ pub async fn start(
     }
     let options = Options {
         create_missing_in_turris: body.create_missing_in_turris,
+        create_missing_in_hubspot: body.create_missing_in_hubspot,
     };
     let job = crate::sync::reconcile::start(&state, auth.org(), options).await?;
     Ok((StatusCode::ACCEPTED, Json(job.into())))

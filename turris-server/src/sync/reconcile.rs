@@ -7,8 +7,11 @@
 //! [`crate::store::JobStore`], so a restarted server resumes from the last saved page: a page
 //! interrupted half-way is read again, and the companies it had linked count as already linked.
 //!
-//! Not yet done: contacts (agents), and creating HubSpot companies for unlinked agencies
-//! (`create_missing_in_hubspot` is refused until then).
+//! With `create_missing_in_hubspot`, a second phase then pages through the agencies (100 a
+//! page, cursor saved likewise) and creates a HubSpot company for each one still unlinked,
+//! with the identifier filter's value (core's `plan_outbound`), remembered as our own write.
+//!
+//! Not yet done: contacts (agents).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -17,10 +20,13 @@ use serde::{Deserialize, Serialize};
 use turris_core::ids::{AgencyId, HubSpotId, OrganizationId};
 use turris_core::mapping::RecordMapping;
 use turris_core::matching::agency_keys;
+use turris_core::matrix::SyncMatrix;
+use turris_core::planner::{OutboundAction, plan_outbound, recent_writes};
 use turris_core::property::PropertyMap;
 use turris_core::reconcile::{Pairing, ReconcileSummary, reconcile};
 use turris_core::record::Agency;
 use turris_core::store::{Link, LinkKind, TurrisRef};
+use turris_hubspot::crm::SimplePublicObjectInputForCreate;
 
 use crate::app::AppState;
 use crate::hubspot::ConnectionError;
@@ -38,6 +44,20 @@ const PAGE: u32 = 100;
 pub struct Options {
     /// Create an agency for each company in scope without a match.
     pub create_missing_in_turris: bool,
+    /// Then create a HubSpot company for each agency still unlinked.
+    #[serde(default)]
+    pub create_missing_in_hubspot: bool,
+}
+
+/// Which side a job is paging through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// HubSpot companies, paired with agencies.
+    #[default]
+    Companies,
+    /// Agencies still unlinked, created in HubSpot.
+    Agencies,
 }
 
 /// A job's progress and, once finished, its result.
@@ -47,6 +67,12 @@ pub struct Progress {
     pub options: Options,
     /// HubSpot's `after` cursor of the next page to read; `None` before the first page.
     pub after: Option<String>,
+    /// The side being read.
+    #[serde(default)]
+    pub phase: Phase,
+    /// The last agency of the last agency page done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agencies_after: Option<AgencyId>,
     /// Pages done.
     pub pages: u64,
     /// Companies read.
@@ -55,6 +81,12 @@ pub struct Progress {
     pub paired: u64,
     /// Agencies created (and linked).
     pub created: u64,
+    /// HubSpot companies created for unlinked agencies (and linked).
+    #[serde(default)]
+    pub created_in_hubspot: u64,
+    /// HubSpot refused to create a company for these agencies.
+    #[serde(default)]
+    pub failed_in_hubspot: u64,
     /// Already linked before this job.
     pub already_linked: u64,
     /// Left alone, by reason.
@@ -203,6 +235,95 @@ pub async fn run_job(state: AppState, job: Job, mut shutdown: Option<Shutdown>) 
 
 /// Reconciles one page; `true` once every page is done.
 async fn step(
+    state: &AppState,
+    org: &OrganizationId,
+    progress: &mut Progress,
+) -> Result<bool, ReconcileError> {
+    match progress.phase {
+        Phase::Companies => {
+            let done = companies_step(state, org, progress).await?;
+            if done && progress.options.create_missing_in_hubspot {
+                progress.phase = Phase::Agencies;
+                return Ok(false);
+            }
+            Ok(done)
+        }
+        Phase::Agencies => agencies_step(state, org, progress).await,
+    }
+}
+
+/// Creates a HubSpot company for each unlinked agency of one page; `true` after the last.
+async fn agencies_step(
+    state: &AppState,
+    org: &OrganizationId,
+    progress: &mut Progress,
+) -> Result<bool, ReconcileError> {
+    let db = state.db();
+    let settings = db.load_settings(org).await?.unwrap_or_default();
+    let credentials = db
+        .hubspot_credentials(org)
+        .await?
+        .ok_or(ReconcileError::NotConnected)?;
+    let client = crate::hubspot::client(state, org, &credentials)?;
+    // The caller asked for the creation: the matrix's outbound toggle is not required.
+    let mut matrix = SyncMatrix::default();
+    matrix.agency.outbound = true;
+    let agencies = db
+        .list_agencies(org, progress.agencies_after.as_ref(), PAGE as usize)
+        .await?;
+    for agency in &agencies {
+        let turris = TurrisRef::Agency(agency.id.clone());
+        if db.link_by_turris(org, &turris).await?.is_some() {
+            continue;
+        }
+        let OutboundAction::Create { properties } =
+            plan_outbound(&settings.mapping.agency, &matrix, &agency.data, None, None)
+        else {
+            continue;
+        };
+        let input = SimplePublicObjectInputForCreate {
+            properties: properties
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.unwrap_or_default().to_owned()))
+                .collect(),
+            associations: Vec::new(),
+        };
+        let created = match client
+            .create_object(&turris_hubspot::crm::ObjectType::Companies, &input)
+            .await
+        {
+            Ok(created) => created,
+            Err(e) => {
+                let connection = ConnectionError::from(e);
+                if connection.is_connection_lost() {
+                    return Err(connection.into());
+                }
+                tracing::warn!(org = %org, agency = %agency.id, error = %connection, "hubspot refused a company");
+                progress.failed_in_hubspot += 1;
+                continue;
+            }
+        };
+        let Ok(hubspot_id) = HubSpotId::parse(&created.id) else {
+            progress.failed_in_hubspot += 1;
+            continue;
+        };
+        db.record_hubspot_writes(org, &recent_writes(&hubspot_id, &properties, Utc::now()))
+            .await?;
+        db.put_link(org, &Link { turris, hubspot_id }).await?;
+        progress.created_in_hubspot += 1;
+    }
+    progress.pages += 1;
+    match agencies.last() {
+        Some(last) if agencies.len() == PAGE as usize => {
+            progress.agencies_after = Some(last.id.clone());
+            Ok(false)
+        }
+        _ => Ok(true),
+    }
+}
+
+/// Pairs one page of companies; `true` after the last.
+async fn companies_step(
     state: &AppState,
     org: &OrganizationId,
     progress: &mut Progress,

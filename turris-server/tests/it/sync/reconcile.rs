@@ -155,6 +155,54 @@ async fn reconciling_2500_companies_pairs_by_npn_and_creates_the_unmatched_agenc
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlinked_agencies_become_hubspot_companies_of_the_identifier_type_when_asked() {
+    let (app, companies) = app_with_companies(150).await;
+    agency_with_npn_of(&app, 0).await;
+    // 120 agencies no company matches (NPNs from 20000): more than one page of agencies.
+    for k in 0..120 {
+        agency_with_npn_of(&app, 10_000 + k).await;
+    }
+    let started = app
+        .api(
+            Method::POST,
+            R,
+            Some(json!({"object": "agencies", "create_missing_in_hubspot": true})),
+        )
+        .await
+        .expect(202)
+        .body;
+    let job = finished(&app, started["id"].as_str().unwrap()).await;
+
+    assert_eq!(job["status"], "completed", "{job}");
+    let p = &job["progress"];
+    assert_eq!(p["paired"], 1, "{job}");
+    assert_eq!(p["created"], 0, "{job}");
+    assert_eq!(p["created_in_hubspot"], 120, "{job}");
+    assert_eq!(p["failed_in_hubspot"], 0, "{job}");
+    assert_eq!(p["phase"], "agencies", "{job}");
+    // Companies: 2 pages; agencies (121): 2 pages.
+    assert_eq!(p["pages"], 4, "{job}");
+    assert_eq!(
+        p["skipped"],
+        json!({"out_of_scope": 30, "unmatched": 119}),
+        "{job}"
+    );
+    let control = app.sandbox.control();
+    assert_eq!(control.count(ObjectKind::Companies), 270);
+    let created = control
+        .find_record(ObjectKind::Companies, "npn", "20000")
+        .expect("a company for the agency with NPN 20000");
+    assert_eq!(created.properties["type"], "PARTNER");
+    assert_eq!(created.properties["name"], "Existing 10000");
+    assert_eq!(
+        linked_agency(&app, &created.id).await.unwrap().as_str(),
+        "existing-10000"
+    );
+    assert!(linked_agency(&app, &companies[0]).await.is_some());
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reconciliation_interrupted_by_a_restart_resumes_from_its_saved_page() {
     let (app, companies) = app_with_companies(2_500).await;
     // What a server stopped after 12 pages left behind: the cursor of page 13.
