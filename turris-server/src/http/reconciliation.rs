@@ -12,7 +12,7 @@ use super::extract::{Json, Path};
 use crate::app::AppState;
 use crate::auth::{Authorized, IntegrationsRead, IntegrationsUpdate};
 use crate::error::{ApiError, ApiResult};
-use crate::store::{Job, JobId, JobStatus};
+use crate::store::{Conflict, DbError, Job, JobId, JobStatus};
 use crate::sync::reconcile::{KIND, Options};
 
 const BASE: &str = "/api/v1/integrations/hubspot/reconciliations";
@@ -81,7 +81,7 @@ impl From<Job> for Reconciliation {
 /// Starts a reconciliation of every HubSpot company with the agencies: pairs by NPN, then
 /// producer code, links the pairs and optionally creates the unmatched agencies, then
 /// optionally a HubSpot company for each agency still unlinked. One runs at a
-/// time per organization (409 `job_running` otherwise); it resumes after a restart.
+/// time per organization (409 `reconciliation_running` otherwise); it resumes after a restart.
 #[utoipa::path(post, path = "/api/v1/integrations/hubspot/reconciliations", tag = "integrations",
     request_body = StartReconciliation,
     responses((status = 202, body = Reconciliation), (status = 401), (status = 402), (status = 403),
@@ -109,7 +109,15 @@ pub async fn start(
         create_missing_in_turris: body.create_missing_in_turris,
         create_missing_in_hubspot: body.create_missing_in_hubspot,
     };
-    let job = crate::sync::reconcile::start(&state, auth.org(), options).await?;
+    let job = match crate::sync::reconcile::start(&state, auth.org(), options).await {
+        Err(DbError::Conflict(Conflict::JobRunning)) => {
+            return Err(ApiError::conflict(
+                "reconciliation_running",
+                "a reconciliation is already running; follow it until it finishes",
+            ));
+        }
+        started => started?,
+    };
     Ok((StatusCode::ACCEPTED, Json(job.into())))
 }
 

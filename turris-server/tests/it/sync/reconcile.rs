@@ -242,3 +242,38 @@ async fn a_reconciliation_interrupted_by_a_restart_resumes_from_its_saved_page()
     assert!(linked_agency(&app, &companies[2_498]).await.is_some());
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconciliation_needs_a_connection_a_known_object_and_none_running() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let body = json!({"object": "agencies"});
+    app.api(Method::POST, R, Some(body.clone()))
+        .await
+        .expect_error(409, "not_connected");
+    app.connect_hubspot().await.expect(200);
+    let unknown = app
+        .api(Method::POST, R, Some(json!({"object": "deals"})))
+        .await
+        .expect(422);
+    assert_eq!(unknown.paths(), ["object"]);
+    // A job left running (resumed by the worker only at start) blocks a second one.
+    let running = app
+        .state
+        .db()
+        .create_job(&org(&app), KIND, &json!({}), chrono::Utc::now())
+        .await
+        .unwrap();
+    app.api(Method::POST, R, Some(body))
+        .await
+        .expect_error(409, "reconciliation_running");
+    let shown = app
+        .get(&format!("{R}/{}", running.id))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(shown["status"], "running");
+    app.get(&format!("{R}/{}", uuid::Uuid::now_v7()))
+        .await
+        .expect(404);
+    app.finish().await;
+}
