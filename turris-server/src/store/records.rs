@@ -71,6 +71,26 @@ fn agent_columns(agent: &Agent) -> DbResult<AgentColumns> {
     })
 }
 
+impl SqlStore {
+    /// One record of `table` (`agencies`, `agents` or `agency_contacts`) by organization and
+    /// id, as stored.
+    async fn data_row(
+        &self,
+        table: &str,
+        org: &OrganizationId,
+        id: &str,
+    ) -> DbResult<Option<DataRow>> {
+        let sql = format!("SELECT id, data FROM {table} WHERE organization_id = $1 AND id = $2");
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(org.as_str())
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+}
+
 #[async_trait]
 impl RecordStore for SqlStore {
     async fn insert_agency(&self, org: &OrganizationId, agency: &Agency) -> StoreResult<()> {
@@ -93,14 +113,7 @@ impl RecordStore for SqlStore {
     }
 
     async fn get_agency(&self, org: &OrganizationId, id: &AgencyId) -> StoreResult<Option<Agency>> {
-        let row: Option<DataRow> = with_pool!(self, |pool| {
-            sqlx::query_as("SELECT id, data FROM agencies WHERE organization_id = $1 AND id = $2")
-                .bind(org.as_str())
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await
-                .map_err(DbError::from)?
-        });
+        let row = self.data_row("agencies", org, id.as_str()).await?;
         Ok(row.map(agency_from_row).transpose()?)
     }
 
@@ -174,14 +187,7 @@ impl RecordStore for SqlStore {
     }
 
     async fn get_agent(&self, org: &OrganizationId, id: &AgentId) -> StoreResult<Option<Agent>> {
-        let row: Option<DataRow> = with_pool!(self, |pool| {
-            sqlx::query_as("SELECT id, data FROM agents WHERE organization_id = $1 AND id = $2")
-                .bind(org.as_str())
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await
-                .map_err(DbError::from)?
-        });
+        let row = self.data_row("agents", org, id.as_str()).await?;
         Ok(row.map(agent_from_row).transpose()?)
     }
 
@@ -278,16 +284,7 @@ impl RecordStore for SqlStore {
         org: &OrganizationId,
         id: &AgencyContactId,
     ) -> StoreResult<Option<AgencyContact>> {
-        let row: Option<DataRow> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id, data FROM agency_contacts WHERE organization_id = $1 AND id = $2",
-            )
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .fetch_optional(pool)
-            .await
-            .map_err(DbError::from)?
-        });
+        let row = self.data_row("agency_contacts", org, id.as_str()).await?;
         Ok(row.map(contact_from_row).transpose()?)
     }
 
