@@ -43,6 +43,20 @@ pub struct BatchUpdateInput {
     pub properties: HashMap<String, String>,
 }
 
+/// One input of a batch create with a key of the caller's choosing (`objectWriteTraceId`).
+///
+/// HubSpot answers a batch create with its records in no particular order; each record repeats
+/// the trace id of the input that made it, which is how results pair with inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TracedCreateInput {
+    /// The record's properties and associations.
+    #[serde(flatten)]
+    pub input: SimplePublicObjectInputForCreate,
+    /// The caller's key for this input, repeated on the record created from it.
+    pub object_write_trace_id: String,
+}
+
 /// One input of a batch upsert: the record is found by `id_property` = `id`, or created.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -185,6 +199,23 @@ impl HubSpotClient {
         &self,
         object: &ObjectType,
         inputs: &[SimplePublicObjectInputForCreate],
+    ) -> BatchOutcome<SimplePublicObject> {
+        let path = format!("/crm/v3/objects/{object}/batch/create");
+        self.batch(BatchKind::Create, &path, inputs, |chunk| BatchInput {
+            inputs: chunk.to_vec(),
+        })
+        .await
+    }
+
+    /// `POST /crm/v3/objects/{type}/batch/create`, chunked by 100, each input keyed by its
+    /// `objectWriteTraceId` so every created record
+    /// ([`SimplePublicObject::object_write_trace_id`]) pairs with the input that made it.
+    ///
+    /// Not retried after a timeout (HubSpot may have created the records).
+    pub async fn batch_create_traced(
+        &self,
+        object: &ObjectType,
+        inputs: &[TracedCreateInput],
     ) -> BatchOutcome<SimplePublicObject> {
         let path = format!("/crm/v3/objects/{object}/batch/create");
         self.batch(BatchKind::Create, &path, inputs, |chunk| BatchInput {

@@ -81,6 +81,9 @@ pub struct SimplePublicObject {
     /// Associations, when requested with `associations=`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub associations: Option<HashMap<String, AssociationsPage>>,
+    /// The caller's key of the batch input this record answers (batch create and upsert).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_write_trace_id: Option<String>,
 }
 
 impl SimplePublicObject {

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use turris_hubspot::Error;
-use turris_hubspot::crm::batch::{BatchUpdateInput, UpsertInput};
+use turris_hubspot::crm::batch::{BatchUpdateInput, TracedCreateInput, UpsertInput};
 use turris_hubspot::crm::{ObjectType, SimplePublicObjectInputForCreate};
 use wiremock::matchers::{body_json, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -68,6 +68,43 @@ async fn a_batch_of_250_inputs_is_sent_as_100_100_and_50() {
     let ids: Vec<String> = outcome.results.iter().map(|o| o.id.clone()).collect();
     let expected: Vec<String> = (0..250).map(|i| i.to_string()).collect();
     assert_eq!(ids, expected, "results combined in input order");
+}
+
+#[tokio::test]
+async fn a_traced_create_sends_the_trace_id_beside_the_properties_and_reads_it_back() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/companies/batch/create"))
+        .and(body_json(json!({"inputs": [
+            {"properties": {"name": "Acme"}, "objectWriteTraceId": "agency-1"},
+        ]})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "status": "COMPLETE",
+            "results": [{
+                "id": "512", "properties": {"name": "Acme"}, "objectWriteTraceId": "agency-1",
+                "createdAt": "2025-01-01T00:00:00Z", "updatedAt": "2025-01-01T00:00:00Z",
+            }],
+            "startedAt": "2025-01-01T00:00:00Z",
+            "completedAt": "2025-01-01T00:00:01Z"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let input = TracedCreateInput {
+        input: SimplePublicObjectInputForCreate {
+            properties: HashMap::from([("name".to_owned(), "Acme".to_owned())]),
+            associations: Vec::new(),
+        },
+        object_write_trace_id: "agency-1".to_owned(),
+    };
+    let outcome = client(&server)
+        .batch_create_traced(&ObjectType::Companies, &[input])
+        .await;
+    assert!(outcome.is_complete_success());
+    assert_eq!(
+        outcome.results[0].object_write_trace_id.as_deref(),
+        Some("agency-1")
+    );
 }
 
 #[tokio::test]

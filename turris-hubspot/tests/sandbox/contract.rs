@@ -10,7 +10,7 @@ use turris_hubspot::auth::{
 };
 use turris_hubspot::crm::ObjectType;
 use turris_hubspot::crm::associations::{AssociationPair, CONTACT_TO_COMPANY};
-use turris_hubspot::crm::batch::{BatchUpdateInput, UpsertInput};
+use turris_hubspot::crm::batch::{BatchUpdateInput, TracedCreateInput, UpsertInput};
 use turris_hubspot::crm::notes::NewNote;
 use turris_hubspot::crm::search::{Filter, FilterGroup, FilterOperator, SearchRequest};
 use turris_hubspot::crm::{SimplePublicObjectInput, SimplePublicObjectInputForCreate};
@@ -211,6 +211,27 @@ async fn every_crm_call_of_the_client_works_against_the_sandbox() {
         )
         .await;
     assert_eq!(by_email.results[0].id, ids[3]);
+
+    // A traced batch create: every record carries the trace id of the input that made it.
+    let traced: Vec<TracedCreateInput> = (0..120)
+        .map(|i| TracedCreateInput {
+            input: SimplePublicObjectInputForCreate {
+                properties: props(&[("email", &format!("t{i}@x.test"))]),
+                associations: vec![],
+            },
+            object_write_trace_id: format!("key-{i}"),
+        })
+        .collect();
+    let created = client
+        .batch_create_traced(&ObjectType::Contacts, &traced)
+        .await;
+    assert!(created.is_complete_success(), "{:?}", created.errors);
+    assert_eq!(created.results.len(), 120);
+    for record in &created.results {
+        let key = record.object_write_trace_id.as_deref().expect("a trace id");
+        let i = key.strip_prefix("key-").expect("our key");
+        assert_eq!(record.property("email"), Some(format!("t{i}@x.test").as_str()));
+    }
     let updates: Vec<BatchUpdateInput> = ids[..120]
         .iter()
         .map(|id| BatchUpdateInput {

@@ -130,14 +130,18 @@ pub(super) async fn batch_create(
                 check_unique(portal, kind, &values, None)?;
                 claim_unique(portal, kind, &values, &mut seen)?;
                 let links = associations::check_inline(portal, kind, &input.associations)?;
-                prepared.push((values, links));
+                prepared.push((values, links, input.object_write_trace_id.clone()));
             }
             let mut results = Vec::with_capacity(prepared.len());
-            for (values, links) in prepared {
+            for (values, links, trace) in prepared {
                 let id = insert(portal, kind, values, changes);
                 associations::apply_inline(portal, kind, id, links, changes);
                 if let Some(r) = portal.record(kind, id) {
-                    results.push(r.to_json_all());
+                    let mut json = r.to_json_all();
+                    if let Some(trace) = trace {
+                        json["objectWriteTraceId"] = Value::String(trace);
+                    }
+                    results.push(json);
                 }
             }
             Ok(results)

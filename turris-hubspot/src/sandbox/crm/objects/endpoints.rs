@@ -25,6 +25,9 @@ pub(super) struct CreateBody {
     pub(super) properties: Map<String, Value>,
     #[serde(default)]
     pub(super) associations: Vec<associations::InlineAssociation>,
+    /// Batch create: the caller's key, repeated on the record it creates.
+    #[serde(default, rename = "objectWriteTraceId")]
+    pub(super) object_write_trace_id: Option<String>,
 }
 
 pub(super) async fn create(
