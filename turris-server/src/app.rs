@@ -261,6 +261,9 @@ pub enum StartupError {
     /// The database could not be opened or migrated.
     #[error("database: {0}")]
     Database(String),
+    /// The demo stopped before its last step.
+    #[error("demo: {0}")]
+    Demo(String),
     /// Serving failed.
     #[error("server failed: {0}")]
     Serve(#[source] std::io::Error),
@@ -305,7 +308,6 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let key = config.require_encryption_key()?;
         EncryptionKey::parse(key).map_err(|e| ConfigError::InvalidEncryptionKey(e.to_string()))?;
-        let db = open_database(&config).await?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -313,6 +315,15 @@ impl Application {
                     addr: config.listen,
                     source,
                 })?;
+        Self::build_on(listener, config).await
+    }
+
+    /// [`Application::build`] on a listener bound by the caller (who may need its port in the
+    /// config, as the public base URL).
+    pub async fn build_on(listener: TcpListener, config: Config) -> Result<Self, StartupError> {
+        let key = config.require_encryption_key()?;
+        EncryptionKey::parse(key).map_err(|e| ConfigError::InvalidEncryptionKey(e.to_string()))?;
+        let db = open_database(&config).await?;
         let state = AppState::new(db, config)?;
         Ok(Self { listener, state })
     }

@@ -1,4 +1,4 @@
-//! What each subcommand does: `serve` (default), `migrate`, `token create`.
+//! What each subcommand does: `serve` (default), `migrate`, `token create`, `demo`.
 
 use chrono::Utc;
 use turris_core::ids::OrganizationId;
@@ -34,6 +34,10 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             eprintln!("migrations applied");
             Ok(())
         }
+        #[cfg(feature = "demo")]
+        Some(Command::Demo(args)) => crate::demo::run(cli.config, args)
+            .await
+            .map_err(|e| StartupError::Demo(e.to_string())),
         Some(Command::Token(TokenCommand::Create(args))) => {
             let token = create_token(&cli.config, &args).await?;
             println!("{}", token.expose());

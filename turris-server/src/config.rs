@@ -31,6 +31,21 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Run a guided demo: the server on SQLite, the built-in HubSpot sandbox and a receiver
+    /// that verifies `X-Turris-Signature`, with sample data flowing both ways.
+    #[cfg(feature = "demo")]
+    Demo(DemoArgs),
+}
+
+/// `demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// The folder of the demo's SQLite database and encryption key (replaced on each run).
+    #[arg(long, default_value = "data/demo")]
+    pub data_dir: PathBuf,
+    /// Exit once every step is done instead of serving until Ctrl-C (for CI).
+    #[arg(long)]
+    pub exit_when_done: bool,
 }
 
 /// `token ...`.

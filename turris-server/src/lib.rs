@@ -7,7 +7,8 @@
 //! - [`auth`]: bearer tokens, the permission matrix, the premium gate, the admin token;
 //! - [`error`]: [`error::ApiError`], the one error shape;
 //! - [`hubspot`]: HubSpot clients built from an organization's stored credentials;
-//! - [`cli`]: `migrate` and `token create`;
+//! - [`cli`]: `migrate`, `token create` and `demo`; [`demo`]: the one-command demo with the
+//!   HubSpot sandbox and a verifying webhook receiver;
 //! - [`store`] and [`crypto`]: storage on sqlx and encryption at rest;
 //! - [`workers`]: the background workers of [`delivery`] and [`sync`], and their shutdown.
 #![forbid(unsafe_code)]
@@ -18,6 +19,8 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod delivery;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod hubspot;

@@ -230,7 +230,10 @@ async fn every_crm_call_of_the_client_works_against_the_sandbox() {
     for record in &created.results {
         let key = record.object_write_trace_id.as_deref().expect("a trace id");
         let i = key.strip_prefix("key-").expect("our key");
-        assert_eq!(record.property("email"), Some(format!("t{i}@x.test").as_str()));
+        assert_eq!(
+            record.property("email"),
+            Some(format!("t{i}@x.test").as_str())
+        );
     }
     let updates: Vec<BatchUpdateInput> = ids[..120]
         .iter()

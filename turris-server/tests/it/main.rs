@@ -3,5 +3,6 @@
 mod api;
 mod db;
 mod delivery;
+mod demo;
 mod store;
 mod sync;
