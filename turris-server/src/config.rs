@@ -131,6 +131,10 @@ pub struct Config {
     #[command(flatten)]
     pub delivery: crate::delivery::DeliverySettings,
 
+    /// Bulk reconciliation jobs: leases, polling and HubSpot retries.
+    #[command(flatten)]
+    pub reconcile: crate::sync::reconcile::ReconcileSettings,
+
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "TURRIS_BODY_LIMIT", default_value_t = 1024 * 1024, global = true)]
     pub body_limit: usize,
@@ -307,6 +311,7 @@ impl fmt::Debug for Config {
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("webhook_allow_loopback", &self.webhook_allow_loopback)
             .field("delivery", &self.delivery)
+            .field("reconcile", &self.reconcile)
             .finish()
     }
 }

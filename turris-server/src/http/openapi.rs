@@ -134,6 +134,7 @@ impl Modify for BearerAuth {
         super::integrations::activity,
         super::integrations::webhook_status,
         super::reconciliation::start,
+        super::reconciliation::list,
         super::reconciliation::get,
         super::webhooks::list,
         super::webhooks::create,

@@ -1,5 +1,14 @@
 //! Long-running jobs with their state as JSON; a partial unique index allows one running job
 //! per organization and kind.
+//!
+//! A running job is leased (`lease_id`, `lease_expires_at`) by the process that runs it.
+//! `claim_jobs` is one `UPDATE ... WHERE id IN (SELECT ... LIMIT n)` statement whose inner
+//! select takes `FOR UPDATE SKIP LOCKED` on PostgreSQL, and whose outer `WHERE` repeats the
+//! lease condition, so a job claimed by a concurrent transaction that committed first is
+//! re-checked and skipped: two processes never hold one job. `save_leased_job` writes only
+//! `WHERE lease_id = $lease`, so a process whose lease was taken over saves nothing.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -7,10 +16,18 @@ use turris_core::ids::OrganizationId;
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
-use super::sql::{SqlStore, from_ns, ns, with_pool};
-use super::{Job, JobId, JobStatus, JobStore};
+use super::sql::{SqlStore, from_ns, limit, ns, plus, skip_locked, with_pool};
+use super::{Job, JobId, JobLease, JobStatus, JobStore};
 
 const COLUMNS: &str = "id, organization_id, kind, status, state, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct LeasedJobRow {
+    #[sqlx(flatten)]
+    job: JobRow,
+    lease_id: Option<Uuid>,
+    lease_expires_at: Option<i64>,
+}
 
 #[derive(sqlx::FromRow)]
 struct JobRow {
@@ -148,6 +165,130 @@ impl JobStore for SqlStore {
             format!("SELECT {COLUMNS} FROM jobs WHERE status = 'running' ORDER BY created_at, id");
         let rows: Vec<JobRow> =
             with_pool!(self, |pool| sqlx::query_as(&sql).fetch_all(pool).await?);
+        rows.into_iter().map(JobRow::job).collect()
+    }
+
+    async fn claim_jobs(
+        &self,
+        kind: &str,
+        now: DateTime<Utc>,
+        lease_for: Duration,
+        limit_to: usize,
+    ) -> DbResult<Vec<(Job, JobLease)>> {
+        if limit_to == 0 {
+            return Ok(Vec::new());
+        }
+        let now_ns = ns(now)?;
+        let expires = ns(plus(now, lease_for))?;
+        let lease = Uuid::now_v7();
+        let rows: Vec<LeasedJobRow> = with_pool!(self, |pool| {
+            let sql = format!(
+                "UPDATE jobs SET lease_id = $3, lease_expires_at = $4
+                 WHERE id IN (
+                     SELECT id FROM jobs
+                     WHERE status = 'running' AND kind = $1
+                       AND (lease_expires_at IS NULL OR lease_expires_at <= $2)
+                     ORDER BY created_at, id
+                     LIMIT $5 {}
+                 )
+                 AND status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= $2)
+                 RETURNING {COLUMNS}, lease_id, lease_expires_at",
+                skip_locked(pool)
+            );
+            sqlx::query_as(&sql)
+                .bind(kind)
+                .bind(now_ns)
+                .bind(lease)
+                .bind(expires)
+                .bind(limit(limit_to))
+                .fetch_all(pool)
+                .await?
+        });
+        let mut claimed = rows
+            .into_iter()
+            .map(|row| {
+                let lease = JobLease {
+                    id: row
+                        .lease_id
+                        .ok_or_else(|| DbError::Corrupt("claimed job without a lease".into()))?,
+                    expires_at: from_ns(row.lease_expires_at.unwrap_or(expires)),
+                };
+                Ok((row.job.job()?, lease))
+            })
+            .collect::<DbResult<Vec<_>>>()?;
+        claimed.sort_by_key(|(job, _)| (job.created_at, job.id.0));
+        Ok(claimed)
+    }
+
+    async fn save_leased_job(
+        &self,
+        job: &Job,
+        lease: &JobLease,
+        status: JobStatus,
+        state: &serde_json::Value,
+        lease_until: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool> {
+        let updated_at = ns(now)?;
+        let (lease_id, expires) = match lease_until {
+            Some(until) => (Some(lease.id), Some(ns(until)?)),
+            None => (None, None),
+        };
+        let updated = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE jobs SET status = $4, state = $5, updated_at = $6, lease_id = $7,
+                 lease_expires_at = $8
+                 WHERE organization_id = $1 AND id = $2 AND lease_id = $3
+                   AND status = 'running'",
+            )
+            .bind(job.organization.as_str())
+            .bind(job.id.0)
+            .bind(lease.id)
+            .bind(status_text(status))
+            .bind(state.to_string())
+            .bind(updated_at)
+            .bind(lease_id)
+            .bind(expires)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(updated == 1)
+    }
+
+    async fn job_page(
+        &self,
+        org: &OrganizationId,
+        kinds: &[&str],
+        after: Option<(DateTime<Utc>, JobId)>,
+        limit_to: usize,
+    ) -> DbResult<Vec<Job>> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let kind_params: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 5)).collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM jobs WHERE organization_id = $1 AND kind IN ({})
+               AND ($2 = 0 OR created_at < $3 OR (created_at = $3 AND id < $4))
+             ORDER BY created_at DESC, id DESC LIMIT {}",
+            kind_params.join(", "),
+            limit_to.clamp(1, 1000)
+        );
+        let (has_after, at, id) = match after {
+            Some((at, id)) => (1_i64, ns(at)?, id.0),
+            None => (0, 0, Uuid::nil()),
+        };
+        let rows: Vec<JobRow> = with_pool!(self, |pool| {
+            let mut query = sqlx::query_as(&sql)
+                .bind(org.as_str())
+                .bind(has_after)
+                .bind(at)
+                .bind(id);
+            for kind in kinds {
+                query = query.bind(*kind);
+            }
+            query.fetch_all(pool).await?
+        });
         rows.into_iter().map(JobRow::job).collect()
     }
 }

@@ -952,6 +952,46 @@ pub trait JobStore: Send + Sync {
     async fn list_jobs(&self, org: &OrganizationId, kind: &str) -> DbResult<Vec<Job>>;
     /// Every running job, oldest first (to resume after a restart).
     async fn running_jobs(&self) -> DbResult<Vec<Job>>;
+    /// Leases up to `limit` running jobs of `kind` whose lease is free or lapsed at `now`,
+    /// oldest first, each until `now + lease_for` under a fresh lease id. On PostgreSQL the
+    /// rows are taken `FOR UPDATE SKIP LOCKED`, so processes claim disjoint jobs.
+    async fn claim_jobs(
+        &self,
+        kind: &str,
+        now: DateTime<Utc>,
+        lease_for: Duration,
+        limit: usize,
+    ) -> DbResult<Vec<(Job, JobLease)>>;
+    /// Saves a leased running job's progress or outcome, and extends its lease until
+    /// `lease_until` (`None` releases it). `false`, and nothing saved, when the lease is no
+    /// longer this one (taken over after it lapsed) or the job is no longer running.
+    async fn save_leased_job(
+        &self,
+        job: &Job,
+        lease: &JobLease,
+        status: JobStatus,
+        state: &serde_json::Value,
+        lease_until: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool>;
+    /// The organization's jobs of these kinds, newest first, strictly after `after` (the
+    /// `(created_at, id)` of the previous page's last job), at most `limit` (1..=1000).
+    async fn job_page(
+        &self,
+        org: &OrganizationId,
+        kinds: &[&str],
+        after: Option<(DateTime<Utc>, JobId)>,
+        limit: usize,
+    ) -> DbResult<Vec<Job>>;
+}
+
+/// A process's claim on a running job ([`JobStore::claim_jobs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobLease {
+    /// Drawn at each claim.
+    pub id: uuid::Uuid,
+    /// When it lapses unless renewed.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// The delivery queue at a glance (`/metrics`).

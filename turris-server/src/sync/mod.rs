@@ -1,4 +1,4 @@
-//! Two-way HubSpot ↔ Turris sync (issue 7). Bulk reconciliation of companies is a job.
+//! Two-way HubSpot ↔ Turris sync (issue 7). Bulk reconciliation is a leased job.
 //!
 //! - [`inbound`]: turns the events `POST /hooks/hubspot` persisted into Turris records, links
 //!   and activity rows, reading HubSpot in batches of 100 objects and running core's planner;
@@ -11,7 +11,8 @@
 //!   and marks each mapped property `live` once HubSpot confirms it;
 //! - [`pruning`]: deletes activity older than 30 days, old echo ledger entries and handled
 //!   inbound events;
-//! - [`reconcile`]: bulk reconciliation of HubSpot companies with agencies, a resumable job.
+//! - [`reconcile`]: bulk reconciliation of HubSpot companies with agencies and of contacts
+//!   with agents, resumable jobs leased by one process at a time.
 
 pub mod inbound;
 pub mod invites;

@@ -134,6 +134,11 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ),
     (
         "GET",
+        "/api/v1/integrations/hubspot/reconciliations",
+        Grant("integrations:read"),
+    ),
+    (
+        "GET",
         "/api/v1/integrations/hubspot/reconciliations/{id}",
         Grant("integrations:read"),
     ),

@@ -1,0 +1,605 @@
+//! Bulk reconciliation of HubSpot records with Turris records, as resumable, leased jobs.
+//!
+//! One job reconciles one object (chosen when it starts):
+//! - [`Object::Agencies`] (kind [`KIND`]): every HubSpot company is paired with the
+//!   organization's unlinked agencies by core's [`turris_core::reconcile::reconcile`] (NPN,
+//!   then producer code); see [`companies`];
+//! - [`Object::Agents`] (kind [`CONTACTS_KIND`]): every HubSpot contact is paired with the
+//!   unlinked agents (NPN, else first + last name + email); see [`contacts`].
+//!
+//! Each reads HubSpot 100 records a page: records outside the identifier filter are skipped
+//! (`out_of_scope`), pairs are linked and, when asked, an unmatched record in scope becomes a
+//! Turris record. With `create_missing_in_hubspot`, a second phase pages through the Turris
+//! records (100 a page) and creates a HubSpot record for each one still unlinked, with the
+//! identifier filter's value where the filter names one (core's `plan_outbound`), remembered as
+//! our own write so its webhook echo is recognised.
+//!
+//! Running: `POST .../reconciliations` only stores the job and wakes this process's worker
+//! ([`run`]). The worker claims running jobs whose lease is free or lapsed
+//! ([`crate::store::JobStore::claim_jobs`], `FOR UPDATE SKIP LOCKED` on PostgreSQL), so with
+//! several replicas one process runs a job; it renews the lease while a page is in progress and
+//! at every saved page, and polls for lapsed leases (a crashed replica's jobs) every
+//! `--reconcile-poll-interval`. After each page the job's state (cursor and summary) is saved,
+//! so a job stopped by the shutdown signal (its lease released, its page abandoned) or by a
+//! crash resumes from the last saved page: a page interrupted half-way is read again, and the
+//! records it had linked count as already linked.
+//!
+//! A HubSpot failure that may pass (429 or 5xx after the client's own retries, or no answer)
+//! is retried for the same page after each delay of `--reconcile-retry-schedule`; each retry is
+//! counted and its error kept in `last_error`. Any other failure, or one that outlasts the
+//! schedule, fails the job with its `error`.
+
+pub mod companies;
+pub mod contacts;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinSet;
+use turris_core::ids::{HubSpotId, OrganizationId};
+use turris_core::planner::recent_writes;
+use turris_core::property::PropertyMap;
+use turris_core::reconcile::ReconcileSummary;
+use turris_core::store::{Link, TurrisRef};
+use turris_hubspot::HubSpotClient;
+use turris_hubspot::crm::{ObjectType, SimplePublicObjectInputForCreate};
+
+use crate::app::AppState;
+use crate::delivery::settings::{Schedule, parse_duration, parse_schedule};
+use crate::hubspot::ConnectionError;
+use crate::store::{Job, JobLease, JobStatus, ServerStore};
+use crate::workers::Shutdown;
+
+/// The job kind of a company reconciliation.
+pub const KIND: &str = "reconcile_companies";
+/// The job kind of a contact reconciliation.
+pub const CONTACTS_KIND: &str = "reconcile_contacts";
+
+/// Records read or written per page.
+const PAGE: u32 = 100;
+
+/// How reconciliation jobs are run: flags and `TURRIS_*` environment variables.
+#[derive(Debug, Clone, Args)]
+pub struct ReconcileSettings {
+    /// How long a running reconciliation belongs to the process that claimed it; renewed as
+    /// it progresses, taken over by another process once it lapses (a crash).
+    #[arg(
+        id = "reconcile_lease",
+        long = "reconcile-lease",
+        env = "TURRIS_RECONCILE_LEASE",
+        default_value = "60s",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub lease: Duration,
+
+    /// How often the worker looks for reconciliations to run whose lease is free or lapsed
+    /// (one started in this process is picked up at once).
+    #[arg(
+        id = "reconcile_poll_interval",
+        long = "reconcile-poll-interval",
+        env = "TURRIS_RECONCILE_POLL_INTERVAL",
+        default_value = "5s",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub poll_interval: Duration,
+
+    /// Delays before each retry of a page HubSpot failed (429, 5xx, no answer), comma
+    /// separated; after the last the job fails.
+    #[arg(
+        id = "reconcile_retry_schedule",
+        long = "reconcile-retry-schedule",
+        env = "TURRIS_RECONCILE_RETRY_SCHEDULE",
+        default_value = "2s,10s,30s,1m,2m",
+        value_parser = parse_schedule,
+        global = true
+    )]
+    pub retry_schedule: Schedule,
+}
+
+/// What a job reconciles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Object {
+    /// HubSpot companies with agencies.
+    #[default]
+    Agencies,
+    /// HubSpot contacts with agents.
+    Agents,
+}
+
+impl Object {
+    /// Every object, in the order the worker claims their jobs.
+    pub const ALL: [Object; 2] = [Object::Agencies, Object::Agents];
+
+    /// Its job kind.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Object::Agencies => KIND,
+            Object::Agents => CONTACTS_KIND,
+        }
+    }
+
+    /// The object of a job kind.
+    pub fn of_kind(kind: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.kind() == kind)
+    }
+
+    /// Its name in the API (`agencies`, `agents`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Object::Agencies => "agencies",
+            Object::Agents => "agents",
+        }
+    }
+
+    /// The first phase of its jobs.
+    fn first_phase(self) -> Phase {
+        match self {
+            Object::Agencies => Phase::Companies,
+            Object::Agents => Phase::Contacts,
+        }
+    }
+}
+
+/// What a reconciliation does, chosen when it starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Options {
+    /// Create a Turris record for each HubSpot record in scope without a match.
+    pub create_missing_in_turris: bool,
+    /// Then create a HubSpot record for each Turris record still unlinked.
+    #[serde(default)]
+    pub create_missing_in_hubspot: bool,
+}
+
+/// Which side a job is paging through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// HubSpot companies, paired with agencies.
+    #[default]
+    Companies,
+    /// Agencies still unlinked, created in HubSpot.
+    Agencies,
+    /// HubSpot contacts, paired with agents.
+    Contacts,
+    /// Agents still unlinked, created in HubSpot.
+    Agents,
+}
+
+/// A job's progress and, once finished, its result. Missing fields read as their defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Progress {
+    /// The options.
+    pub options: Options,
+    /// HubSpot's `after` cursor of the next page to read; `None` before the first page.
+    pub after: Option<String>,
+    /// The side being read.
+    #[serde(default)]
+    pub phase: Phase,
+    /// The id of the last Turris record of the last Turris page done.
+    #[serde(
+        default,
+        alias = "agencies_after",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub turris_after: Option<String>,
+    /// Pages done.
+    pub pages: u64,
+    /// HubSpot records read.
+    pub seen: u64,
+    /// Paired with an existing Turris record (now linked).
+    pub paired: u64,
+    /// Turris records created (and linked).
+    pub created: u64,
+    /// HubSpot records created for unlinked Turris records (and linked).
+    #[serde(default)]
+    pub created_in_hubspot: u64,
+    /// HubSpot refused to create a record for these Turris records.
+    #[serde(default)]
+    pub failed_in_hubspot: u64,
+    /// Already linked before this job.
+    pub already_linked: u64,
+    /// Left alone, by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// Pages read again after HubSpot failed.
+    #[serde(default)]
+    pub retries: u64,
+    /// The last HubSpot failure, even one a retry got past.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Why the job failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Progress {
+    fn skip(&mut self, reason: &str, count: usize) {
+        if count > 0 {
+            *self.skipped.entry(reason.to_owned()).or_default() += count as u64;
+        }
+    }
+
+    fn add(&mut self, summary: &ReconcileSummary, created: usize) {
+        self.seen += summary.total as u64;
+        self.paired += summary.paired as u64;
+        self.created += created as u64;
+        self.already_linked += summary.already_linked as u64;
+        self.skip("out_of_scope", summary.out_of_scope);
+        self.skip("missing_required_field", summary.unmappable);
+        self.skip("duplicate_match", summary.duplicates);
+        self.skip("unmatched", summary.unmatched - created);
+    }
+}
+
+/// Why a page failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The store failed.
+    #[error("storage: {0}")]
+    Store(#[from] turris_core::store::StoreError),
+    /// The store failed.
+    #[error("storage: {0}")]
+    Db(#[from] crate::store::DbError),
+    /// HubSpot refused, for a reason a retry does not change.
+    #[error("{0}")]
+    Connection(#[from] ConnectionError),
+    /// HubSpot failed in a way that may pass: 429, 5xx, or no answer.
+    #[error("{0}")]
+    Transient(ConnectionError),
+    /// HubSpot is not connected.
+    #[error("HubSpot is not connected")]
+    NotConnected,
+}
+
+impl From<turris_hubspot::Error> for ReconcileError {
+    fn from(e: turris_hubspot::Error) -> Self {
+        let transient = match (&e, e.status()) {
+            (turris_hubspot::Error::DailyLimit(_), _) => false,
+            (_, Some(status)) => status == 429 || status >= 500,
+            (turris_hubspot::Error::Transport(_), None) => true,
+            _ => false,
+        };
+        let connection = ConnectionError::from(e);
+        if transient {
+            ReconcileError::Transient(connection)
+        } else {
+            ReconcileError::Connection(connection)
+        }
+    }
+}
+
+impl ReconcileError {
+    /// Whether reading the page again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ReconcileError::Transient(_))
+    }
+}
+
+/// Stores a new job (a [`crate::store::Conflict::JobRunning`] while one of that object runs)
+/// and wakes this process's worker, which claims and runs it.
+pub async fn start(
+    state: &AppState,
+    org: &OrganizationId,
+    object: Object,
+    options: Options,
+) -> Result<Job, crate::store::DbError> {
+    let progress = Progress {
+        options,
+        phase: object.first_phase(),
+        ..Progress::default()
+    };
+    let job = state
+        .db()
+        .create_job(org, object.kind(), &to_value(&progress), Utc::now())
+        .await?;
+    state.reconcile_wake().notify_one();
+    Ok(job)
+}
+
+/// The reconciliation worker: claims running jobs whose lease is free or lapsed (at start, when
+/// woken by [`start`], and every poll interval) and runs each until it ends or `shutdown`
+/// fires, then waits for the jobs it runs to stop (each releases its lease).
+pub async fn run(state: AppState, mut shutdown: Shutdown) {
+    let settings = state.config().reconcile.clone();
+    let mut jobs = JoinSet::new();
+    while !shutdown.is_fired() {
+        for object in Object::ALL {
+            match state
+                .db()
+                .claim_jobs(object.kind(), Utc::now(), settings.lease, 10)
+                .await
+            {
+                Ok(claimed) => {
+                    for (job, lease) in claimed {
+                        tracing::info!(org = %job.organization, job = %job.id, kind = %job.kind, "running a reconciliation");
+                        jobs.spawn(run_job(state.clone(), job, lease, shutdown.clone()));
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot claim reconciliations"),
+            }
+        }
+        while jobs.try_join_next().is_some() {}
+        tokio::select! {
+            () = shutdown.fired() => {}
+            () = state.reconcile_wake().notified() => {}
+            () = tokio::time::sleep(settings.poll_interval) => {}
+        }
+    }
+    while jobs.join_next().await.is_some() {}
+}
+
+fn to_value(progress: &Progress) -> serde_json::Value {
+    serde_json::to_value(progress).expect("progress serializes")
+}
+
+/// A claimed job and its lease.
+struct Leased {
+    state: AppState,
+    job: Job,
+    lease: JobLease,
+    lease_for: Duration,
+    /// The state last saved, written again when the lease is renewed mid-page.
+    saved: serde_json::Value,
+}
+
+impl Leased {
+    /// Saves `state` with `status`, keeping the lease while running (`release` gives it up);
+    /// `false` when the lease was taken over (or the save failed), so this process stops.
+    async fn save(&mut self, status: JobStatus, state: serde_json::Value, release: bool) -> bool {
+        let now = Utc::now();
+        let until = (status == JobStatus::Running && !release)
+            .then(|| now + chrono::Duration::from_std(self.lease_for).unwrap_or_default());
+        match self
+            .state
+            .db()
+            .save_leased_job(&self.job, &self.lease, status, &state, until, now)
+            .await
+        {
+            Ok(true) => {
+                self.saved = state;
+                true
+            }
+            Ok(false) => {
+                tracing::warn!(org = %self.job.organization, job = %self.job.id, "another process took over this reconciliation");
+                false
+            }
+            Err(e) => {
+                tracing::error!(job = %self.job.id, error = %e, "cannot save the reconciliation");
+                false
+            }
+        }
+    }
+
+    /// Renews the lease with the state last saved.
+    async fn renew(&mut self) -> bool {
+        let saved = self.saved.clone();
+        self.save(JobStatus::Running, saved, false).await
+    }
+}
+
+/// Runs one claimed job from its saved cursor to the end. When `shutdown` fires it abandons
+/// the page in progress and releases the lease, leaving the job running to be resumed.
+async fn run_job(state: AppState, job: Job, lease: JobLease, mut shutdown: Shutdown) {
+    let settings = state.config().reconcile.clone();
+    let mut progress: Progress = serde_json::from_value(job.state.clone()).unwrap_or_default();
+    let object = Object::of_kind(&job.kind).unwrap_or_default();
+    let org = job.organization.clone();
+    let mut leased = Leased {
+        state: state.clone(),
+        saved: job.state.clone(),
+        job,
+        lease,
+        lease_for: settings.lease,
+    };
+    let renew_every = (settings.lease / 3).max(Duration::from_millis(10));
+    let mut failures = 0;
+    loop {
+        let done = {
+            let step = step(&state, &org, object, &mut progress);
+            tokio::pin!(step);
+            let mut heartbeat = tokio::time::interval(renew_every);
+            heartbeat.tick().await;
+            loop {
+                tokio::select! {
+                    done = &mut step => break Some(done),
+                    () = shutdown.fired() => break None,
+                    _ = heartbeat.tick() => {
+                        if !leased.renew().await {
+                            return;
+                        }
+                    }
+                }
+            }
+        };
+        let Some(done) = done else {
+            let saved = leased.saved.clone();
+            leased.save(JobStatus::Running, saved, true).await;
+            return;
+        };
+        match done {
+            Ok(false) => {
+                failures = 0;
+                if !leased
+                    .save(JobStatus::Running, to_value(&progress), false)
+                    .await
+                {
+                    return;
+                }
+            }
+            Ok(true) => {
+                leased
+                    .save(JobStatus::Completed, to_value(&progress), true)
+                    .await;
+                return;
+            }
+            Err(e) if e.is_transient() && failures < settings.retry_schedule.0.len() => {
+                let delay = settings.retry_schedule.0[failures];
+                failures += 1;
+                tracing::warn!(org = %org, job = %leased.job.id, error = %e, attempt = failures, "hubspot failed a reconciliation page; retrying");
+                progress.retries += 1;
+                progress.last_error = Some(e.to_string());
+                if !leased
+                    .save(JobStatus::Running, to_value(&progress), false)
+                    .await
+                {
+                    return;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = shutdown.fired() => {
+                        let saved = leased.saved.clone();
+                        leased.save(JobStatus::Running, saved, true).await;
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(org = %org, job = %leased.job.id, error = %e, "reconciliation failed");
+                progress.last_error = Some(e.to_string());
+                progress.error = Some(e.to_string());
+                leased
+                    .save(JobStatus::Failed, to_value(&progress), true)
+                    .await;
+                return;
+            }
+        }
+    }
+}
+
+/// Reconciles one page; `true` once every page is done.
+async fn step(
+    state: &AppState,
+    org: &OrganizationId,
+    object: Object,
+    progress: &mut Progress,
+) -> Result<bool, ReconcileError> {
+    match progress.phase {
+        Phase::Companies | Phase::Contacts => {
+            let done = match object {
+                Object::Agencies => companies::companies_step(state, org, progress).await?,
+                Object::Agents => contacts::contacts_step(state, org, progress).await?,
+            };
+            if done && progress.options.create_missing_in_hubspot {
+                progress.phase = match object {
+                    Object::Agencies => Phase::Agencies,
+                    Object::Agents => Phase::Agents,
+                };
+                return Ok(false);
+            }
+            Ok(done)
+        }
+        Phase::Agencies => companies::agencies_step(state, org, progress).await,
+        Phase::Agents => contacts::agents_step(state, org, progress).await,
+    }
+}
+
+/// The HubSpot client of a connected organization.
+fn client_for(
+    state: &AppState,
+    org: &OrganizationId,
+    credentials: Option<crate::store::HubSpotCredentials>,
+) -> Result<HubSpotClient, ReconcileError> {
+    let credentials = credentials.ok_or(ReconcileError::NotConnected)?;
+    Ok(crate::hubspot::client(state, org, &credentials)?)
+}
+
+/// One page of HubSpot records with the properties `wanted`, and the cursor of the next page.
+async fn read_page(
+    client: &HubSpotClient,
+    object: &ObjectType,
+    wanted: &[&str],
+    after: Option<&str>,
+) -> Result<(Vec<(HubSpotId, PropertyMap)>, Option<String>), ReconcileError> {
+    let page = client
+        .list_objects_page(object, wanted, PAGE, after)
+        .await?;
+    let next = page.next_after().map(str::to_owned);
+    let records = page
+        .results
+        .into_iter()
+        .filter_map(|o| {
+            Some((
+                HubSpotId::parse(&o.id).ok()?,
+                PropertyMap::from(o.properties),
+            ))
+        })
+        .collect();
+    Ok((records, next))
+}
+
+/// The properties a mapping reads: the identifier's, then every mapped one, each once.
+fn wanted_properties<M: turris_core::mapping::RecordMapping>(mapping: &M) -> Vec<&str> {
+    let mut wanted: Vec<&str> = Vec::new();
+    let identifier = mapping.identifier().and_then(|f| f.property());
+    for property in identifier
+        .into_iter()
+        .chain(mapping.mapped().into_iter().map(|(_, p)| p))
+    {
+        if !wanted.contains(&property) {
+            wanted.push(property);
+        }
+    }
+    wanted
+}
+
+/// Moves the HubSpot cursor to `next`; `true` when there is no further page.
+fn advance(progress: &mut Progress, next: Option<String>) -> bool {
+    progress.pages += 1;
+    match next {
+        Some(n) if progress.after.as_deref() != Some(n.as_str()) => {
+            progress.after = Some(n);
+            false
+        }
+        _ => true,
+    }
+}
+
+/// Creates a HubSpot record with `properties` for the unlinked `turris` record, remembers the
+/// write and links the two. A refusal that a retry does not change is counted in
+/// `failed_in_hubspot`; a transient failure or a lost connection fails the page.
+async fn create_in_hubspot(
+    db: &dyn ServerStore,
+    client: &HubSpotClient,
+    org: &OrganizationId,
+    object: &ObjectType,
+    properties: &PropertyMap,
+    turris: TurrisRef,
+    progress: &mut Progress,
+) -> Result<(), ReconcileError> {
+    let input = SimplePublicObjectInputForCreate {
+        properties: properties
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.unwrap_or_default().to_owned()))
+            .collect(),
+        associations: Vec::new(),
+    };
+    let created = match client.create_object(object, &input).await {
+        Ok(created) => created,
+        Err(e) => {
+            let error = ReconcileError::from(e);
+            match &error {
+                ReconcileError::Connection(c) if !c.is_connection_lost() => {
+                    tracing::warn!(org = %org, turris = ?turris, error = %c, "hubspot refused a record");
+                    progress.failed_in_hubspot += 1;
+                    return Ok(());
+                }
+                _ => return Err(error),
+            }
+        }
+    };
+    let Ok(hubspot_id) = HubSpotId::parse(&created.id) else {
+        progress.failed_in_hubspot += 1;
+        return Ok(());
+    };
+    db.record_hubspot_writes(org, &recent_writes(&hubspot_id, properties, Utc::now()))
+        .await?;
+    db.put_link(org, &Link { turris, hubspot_id }).await?;
+    progress.created_in_hubspot += 1;
+    Ok(())
+}
