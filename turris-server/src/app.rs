@@ -48,6 +48,7 @@ struct Inner {
     delivery: DeliveryEngine,
     background: Background,
     delivery_metrics: Arc<crate::delivery::DeliveryMetrics>,
+    outbound_wake: Notify,
 }
 
 /// Tasks started by requests (a resend's delivery) that shutdown waits for.
@@ -97,6 +98,7 @@ impl AppState {
                 delivery,
                 background: Background::default(),
                 delivery_metrics: Arc::default(),
+                outbound_wake: Notify::new(),
                 store,
                 database,
                 config,
@@ -156,6 +158,12 @@ impl AppState {
     /// What this process's delivery workers did (`/metrics`).
     pub fn delivery_metrics(&self) -> &Arc<crate::delivery::DeliveryMetrics> {
         &self.inner.delivery_metrics
+    }
+
+    /// Wakes this process's outbound sync worker ([`crate::sync::outbound`]) after a commit
+    /// that queued pushes.
+    pub fn outbound_wake(&self) -> &Notify {
+        &self.inner.outbound_wake
     }
 
     /// Runs `task` in the background; [`AppState::background_idle`] waits for it (even if it

@@ -2,7 +2,8 @@
 //! (read), compliance status updates, NIPR sync results and producer agreement execution.
 //!
 //! Any valid token of the organization may use it (records are not a settings area). The
-//! changes that produce outbound webhooks write their outbox rows in the same transaction.
+//! changes that produce outbound webhooks write their outbox rows in the same transaction, and
+//! so do agencies and agents with their HubSpot push ([`crate::sync::outbound`]).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -202,8 +203,11 @@ pub async fn create_agency(
         id: AgencyId::parse(&new_id()).expect("uuids are valid ids"),
         data: body.validate()?,
     };
-    state.db().insert_agency(&caller.org, &agency).await?;
-    crate::sync::outbound::agency_changed(&state, &caller.org, &agency.id);
+    state
+        .db()
+        .insert_agency_with_push(&caller.org, &agency)
+        .await?;
+    crate::sync::outbound::wake(&state);
     Ok((StatusCode::CREATED, Json(agency)))
 }
 
@@ -236,8 +240,11 @@ pub async fn update_agency(
         id: existing.id,
         data: body.validate()?,
     };
-    state.db().update_agency(&caller.org, &agency).await?;
-    crate::sync::outbound::agency_changed(&state, &caller.org, &agency.id);
+    state
+        .db()
+        .update_agency_with_push(&caller.org, &agency)
+        .await?;
+    crate::sync::outbound::wake(&state);
     Ok(Json(agency))
 }
 
@@ -464,8 +471,11 @@ pub async fn create_agent(
         id: AgentId::parse(&new_id()).expect("uuids are valid ids"),
         data: body.validate()?,
     };
-    state.db().insert_agent(&caller.org, &agent).await?;
-    crate::sync::outbound::agent_changed(&state, &caller.org, &agent.id);
+    state
+        .db()
+        .insert_agent_with_push(&caller.org, &agent)
+        .await?;
+    crate::sync::outbound::wake(&state);
     Ok((StatusCode::CREATED, Json(agent)))
 }
 
@@ -498,8 +508,11 @@ pub async fn update_agent(
         id: existing.id,
         data: body.validate()?,
     };
-    state.db().update_agent(&caller.org, &agent).await?;
-    crate::sync::outbound::agent_changed(&state, &caller.org, &agent.id);
+    state
+        .db()
+        .update_agent_with_push(&caller.org, &agent)
+        .await?;
+    crate::sync::outbound::wake(&state);
     Ok(Json(agent))
 }
 

@@ -1,29 +1,37 @@
 //! Outbound pushes: agencies and agents created or updated through the records API are pushed
 //! to HubSpot as companies and contacts while that outbound toggle is on.
 //!
-//! [`agency_changed`] and [`agent_changed`] queue the record for its organization; one
-//! background drain per organization pushes what is queued, so a burst becomes few calls and
-//! one organization's pushes never race (an update queued while the create runs waits for its
-//! link):
+//! Nothing accepted is lost: the records API saves the record and an outbox row asking for its
+//! push in one transaction ([`crate::store::OutboundOutboxStore`]) before it answers, then wakes
+//! this process's worker ([`run`]). The worker lets a burst gather briefly, leases one
+//! organization at a time (so two replicas never push the same organization's records at once,
+//! and an update never races the create of its record), pushes the records as they are now,
+//! and deletes the rows only after the push and its link, activity and echo-ledger rows are
+//! stored. Rows left by a crash are pushed by whichever process leases the organization once
+//! the lease expires (at once after a graceful stop, which releases it):
 //! - a record without a link is created with every mapped property plus the identifier
 //!   filter's value (core's `plan_outbound`), one call per record (batch create answers carry
 //!   no per-input key to pair results with records), and the link is stored;
 //! - linked records are updated with one batch update per 100;
 //! - every call is an activity row (`Create company in HubSpot`, `Update contact in HubSpot`...)
 //!   with HubSpot's status and error category, and every write goes to the echo ledger so its
-//!   webhook is recognised as our own.
+//!   webhook is recognised as our own;
+//! - a call that failed for a reason that may pass (no answer, 429, 5xx, a refused token) is
+//!   tried again later with backoff, up to [`MAX_ATTEMPTS`]; a refusal of the input itself
+//!   (4xx) is logged and not retried; while the connection is paused (status `error`) pushes
+//!   wait for the reconnect. A crash between HubSpot's answer and the stored link may create a
+//!   record twice (at least once, never lost).
 //!
-//! The queue is in memory: a push lost to a crash is caught up by the next edit of the record
-//! (or bulk reconciliation, to come). Agents are not associated with a company: Turris agents
-//! carry no agency to associate with.
+//! Agents are not associated with a company: Turris agents carry no agency to associate with.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{LazyLock, Mutex};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::Utc;
 use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
-use turris_core::ids::{AgencyId, AgentId, HubSpotId, OrganizationId};
+use turris_core::ids::{HubSpotId, OrganizationId};
+use turris_core::integration::ConnectionStatus;
 use turris_core::planner::{OutboundAction, plan_outbound, recent_writes};
 use turris_core::property::PropertyMap;
 use turris_core::store::{Link, TurrisRef};
@@ -33,69 +41,142 @@ use turris_hubspot::crm::{ObjectType, SimplePublicObjectInputForCreate};
 
 use crate::app::AppState;
 use crate::hubspot::ConnectionError;
+use crate::store::{DbError, OutboundClaim, OutboundRetry};
+use crate::workers::Shutdown;
 
-/// How long a drain lets a burst gather before pushing.
+/// After a wake-up, the worker waits for this much quiet before claiming, so a burst of
+/// records is pushed in full batches...
 const GATHER: Duration = Duration::from_millis(100);
+/// ...but never longer than this after the first wake-up.
+const MAX_GATHER: Duration = Duration::from_secs(1);
+/// How often the worker looks for due pushes when nobody woke it (retries, other replicas'
+/// rows, rows left by a crash).
+const POLL: Duration = Duration::from_secs(1);
+/// How long an organization's lease holds (a step finishes well within it).
+const LEASE: Duration = Duration::from_secs(120);
+/// Most pushes one step takes of an organization.
+const CLAIM_LIMIT: usize = 1_000;
+/// Attempts before a push that keeps failing is given up (each failure is an activity row).
+pub const MAX_ATTEMPTS: u32 = 10;
+/// When the pushes of a paused (status `error`) connection are looked at again.
+const PAUSED_RETRY: chrono::Duration = chrono::Duration::seconds(30);
 
-/// Agencies waiting to be pushed, per organization, and whether a drain runs for it.
-#[derive(Default)]
-struct Queue {
-    agencies: BTreeSet<AgencyId>,
-    agents: BTreeSet<AgentId>,
-    draining: bool,
+/// Tells this process's worker that pushes were queued (call after the commit).
+pub fn wake(state: &AppState) {
+    state.outbound_wake().notify_one();
 }
 
-static QUEUES: LazyLock<Mutex<HashMap<OrganizationId, Queue>>> = LazyLock::new(Default::default);
-
-/// Queues an agency that was created or changed in Turris for a push to HubSpot.
-pub fn agency_changed(state: &AppState, org: &OrganizationId, agency: &AgencyId) {
-    enqueue(state, org, |queue| {
-        queue.agencies.insert(agency.clone());
-    });
-}
-
-/// Queues an agent that was created or changed in Turris for a push to HubSpot.
-pub fn agent_changed(state: &AppState, org: &OrganizationId, agent: &AgentId) {
-    enqueue(state, org, |queue| {
-        queue.agents.insert(agent.clone());
-    });
-}
-
-fn enqueue(state: &AppState, org: &OrganizationId, add: impl FnOnce(&mut Queue)) {
-    let start = {
-        let mut queues = QUEUES.lock().unwrap_or_else(|e| e.into_inner());
-        let queue = queues.entry(org.clone()).or_default();
-        add(queue);
-        !std::mem::replace(&mut queue.draining, true)
-    };
-    if start {
-        let task_state = state.clone();
-        let org = org.clone();
-        state.spawn_background(async move { drain(task_state, org).await });
-    }
-}
-
-async fn drain(state: AppState, org: OrganizationId) {
+/// The worker loop: runs until `shutdown` fires, finishing the step in progress.
+pub async fn run(state: AppState, mut shutdown: Shutdown) {
     loop {
-        tokio::time::sleep(GATHER).await;
-        let (agencies, agents): (Vec<AgencyId>, Vec<AgentId>) = {
-            let mut queues = QUEUES.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(queue) = queues.get_mut(&org) else {
-                return;
-            };
-            if queue.agencies.is_empty() && queue.agents.is_empty() {
-                queues.remove(&org);
-                return;
+        if shutdown.is_fired() {
+            return;
+        }
+        match step(&state).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %crate::error::ErrorChain(&e), "outbound step failed")
             }
-            (
-                std::mem::take(&mut queue.agencies).into_iter().collect(),
-                std::mem::take(&mut queue.agents).into_iter().collect(),
-            )
+        }
+        let woken = tokio::select! {
+            () = state.outbound_wake().notified() => true,
+            () = tokio::time::sleep(POLL) => false,
+            () = shutdown.fired() => return,
         };
-        if let Err(e) = push(&state, &org, &agencies, &agents).await {
-            tracing::error!(org = %org, error = %e, "outbound push failed");
+        if woken {
+            let started = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(GATHER) => break,
+                    () = state.outbound_wake().notified() => if started.elapsed() >= MAX_GATHER { break },
+                    () = shutdown.fired() => return,
+                }
+            }
         }
     }
+}
+
+/// Leases one organization with due pushes and pushes them; `false` when there was none.
+pub async fn step(state: &AppState) -> Result<bool, DbError> {
+    let Some(claim) = state
+        .db()
+        .claim_outbound(Utc::now(), CLAIM_LIMIT, LEASE)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let retries = match push(state, &claim).await {
+        Ok(Pushed::Done { retry }) => retries(&claim, &retry, true),
+        Ok(Pushed::Paused) => {
+            let all: Vec<(TurrisRef, String)> = claim
+                .pushes
+                .iter()
+                .map(|p| (p.record.clone(), PAUSED.to_owned()))
+                .collect();
+            retries(&claim, &all, false)
+        }
+        Err(e) => {
+            tracing::error!(org = %claim.organization, error = %e, "outbound push failed");
+            let all: Vec<(TurrisRef, String)> = claim
+                .pushes
+                .iter()
+                .map(|p| (p.record.clone(), e.to_string()))
+                .collect();
+            retries(&claim, &all, true)
+        }
+    };
+    match state.db().finish_outbound(&claim, &retries).await {
+        Err(DbError::NotFound) => {
+            tracing::warn!(org = %claim.organization, "outbound lease lost: another process pushes again");
+            Ok(true)
+        }
+        other => other.map(|()| true),
+    }
+}
+
+const PAUSED: &str = "sync is paused: the HubSpot connection is not active";
+
+/// The rows to keep for `failed` records: the newest row of each (the others are done), due
+/// again after a backoff, or given up after [`MAX_ATTEMPTS`] failed attempts. A pause
+/// (`failed_attempt` false) never gives up.
+fn retries(
+    claim: &OutboundClaim,
+    failed: &[(TurrisRef, String)],
+    failed_attempt: bool,
+) -> Vec<OutboundRetry> {
+    let now = Utc::now();
+    let mut kept = Vec::new();
+    for (record, error) in failed {
+        let rows = claim.pushes.iter().filter(|p| &p.record == record);
+        let Some(newest) = rows.clone().max_by_key(|p| p.id) else {
+            continue;
+        };
+        if kept.iter().any(|r: &OutboundRetry| r.push == newest.id) {
+            continue;
+        }
+        let attempts = rows.map(|p| p.attempts).max().unwrap_or(0);
+        let next_attempt_at = if !failed_attempt {
+            now + PAUSED_RETRY
+        } else if attempts + 1 < MAX_ATTEMPTS {
+            now + backoff(attempts)
+        } else {
+            tracing::error!(org = %claim.organization, record = %record.id(), error = %error,
+                "outbound push given up after {MAX_ATTEMPTS} attempts");
+            continue;
+        };
+        kept.push(OutboundRetry {
+            push: newest.id,
+            next_attempt_at,
+            error: error.clone(),
+            failed_attempt,
+        });
+    }
+    kept
+}
+
+fn backoff(attempts: u32) -> chrono::Duration {
+    chrono::Duration::seconds(5 * 2_i64.pow(attempts.min(10)))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,32 +189,49 @@ enum PushError {
     Connection(#[from] ConnectionError),
 }
 
+/// What a push did.
+enum Pushed {
+    /// Every record was pushed, skipped or refused for good, except these, to try again.
+    Done { retry: Vec<(TurrisRef, String)> },
+    /// The connection is paused (status `error`): nothing was tried.
+    Paused,
+}
+
 /// A record to push: its reference, and what core planned for it.
 type Planned = (TurrisRef, OutboundAction);
 
-async fn push(
-    state: &AppState,
-    org: &OrganizationId,
-    agencies: &[AgencyId],
-    agents: &[AgentId],
-) -> Result<(), PushError> {
+async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushError> {
+    let org = &claim.organization;
     let db = state.db();
     let Some(settings) = db.load_settings(org).await? else {
-        return Ok(());
+        return Ok(Pushed::Done { retry: Vec::new() });
     };
+    if settings.connection.status == ConnectionStatus::Error {
+        return Ok(Pushed::Paused);
+    }
     if !settings.connection.is_active() {
-        return Ok(());
+        return Ok(Pushed::Done { retry: Vec::new() });
     }
     let Some(credentials) = db.hubspot_credentials(org).await? else {
-        return Ok(());
+        return Ok(Pushed::Done { retry: Vec::new() });
     };
+    // Each record once, oldest push first: pushed as it is now.
+    let mut agencies = Vec::new();
+    let mut agents = Vec::new();
+    for push in &claim.pushes {
+        match &push.record {
+            TurrisRef::Agency(id) if !agencies.contains(id) => agencies.push(id.clone()),
+            TurrisRef::Agent(id) if !agents.contains(id) => agents.push(id.clone()),
+            _ => {}
+        }
+    }
     let link = |turris: TurrisRef| async move {
         db.link_by_turris(org, &turris)
             .await
             .map(|l| l.map(|l| l.hubspot_id))
     };
     let mut companies: Vec<Planned> = Vec::new();
-    for id in agencies {
+    for id in &agencies {
         let Some(agency) = db.get_agency(org, id).await? else {
             continue;
         };
@@ -150,7 +248,7 @@ async fn push(
     }
     let mut contacts: Vec<Planned> = Vec::new();
     if let Some(mapping) = settings.mapping.agent.as_ref() {
-        for id in agents {
+        for id in &agents {
             let Some(agent) = db.get_agent(org, id).await? else {
                 continue;
             };
@@ -172,17 +270,19 @@ async fn push(
             .any(|(_, a)| !matches!(a, OutboundAction::Skip { .. }))
     };
     if !has_work(&companies) && !has_work(&contacts) {
-        return Ok(());
+        return Ok(Pushed::Done { retry: Vec::new() });
     }
     let client = crate::hubspot::client(state, org, &credentials)?;
     let pusher = Pusher {
         state,
         org,
         client: &client,
+        retry: Mutex::default(),
     };
     pusher.push(&COMPANIES, companies).await?;
     pusher.push(&CONTACTS, contacts).await?;
-    Ok(())
+    let retry = pusher.retry.into_inner().unwrap_or_else(|e| e.into_inner());
+    Ok(Pushed::Done { retry })
 }
 
 /// A HubSpot object we push to, and the titles of its calls.
@@ -209,12 +309,17 @@ struct Refusal {
     status: Option<u16>,
     category: Option<String>,
     message: String,
+    /// Whether trying again later may succeed: no answer, 429, 5xx, or a refused token (the
+    /// connection is then paused until a reconnect).
+    transient: bool,
 }
 
 struct Pusher<'a> {
     state: &'a AppState,
     org: &'a OrganizationId,
     client: &'a HubSpotClient,
+    /// Records whose call failed for a reason that may pass.
+    retry: Mutex<Vec<(TurrisRef, String)>>,
 }
 
 impl Pusher<'_> {
@@ -255,6 +360,7 @@ impl Pusher<'_> {
     /// longer accepts the credentials.
     async fn refusal(&self, error: turris_hubspot::Error) -> Refusal {
         let (status, category) = (error.status(), error.category().map(str::to_owned));
+        let transient = status.is_none_or(|s| s == 429 || s == 401 || s == 403 || s >= 500);
         let connection = ConnectionError::from(error);
         if connection.is_connection_lost()
             && let Err(e) =
@@ -266,6 +372,7 @@ impl Pusher<'_> {
             status,
             category,
             message: connection.to_string(),
+            transient,
         }
     }
 
@@ -276,6 +383,12 @@ impl Pusher<'_> {
         hubspot_id: Option<&HubSpotId>,
         refusal: &Refusal,
     ) -> Result<(), PushError> {
+        if refusal.transient {
+            self.retry
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((turris.clone(), refusal.message.clone()));
+        }
         self.log(
             kind,
             Outcome::Failure,

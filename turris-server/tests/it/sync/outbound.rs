@@ -1,6 +1,6 @@
 //! Turris → HubSpot: agencies created or changed through the records API become companies.
 
-use turris_hubspot::sandbox::ObjectKind;
+use turris_hubspot::sandbox::{Fault, ObjectKind};
 
 use super::*;
 
@@ -98,8 +98,11 @@ sync_test!(
         app.api(Method::POST, "/api/v1/agencies", Some(json!({"name": "Quiet Agency"})))
             .await
             .expect(201);
-        // The push would be queued at once: wait for the background work to finish.
-        app.state.background_idle().await;
+        // The push is queued with the agency: wait until the worker has dealt with it.
+        eventually("the outbox to be empty", || async {
+            (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
+        })
+        .await;
         assert_eq!(app.sandbox.control().count(ObjectKind::Companies), 0);
         assert!(app.activity_titled("Create company in HubSpot").await.is_empty());
     }
@@ -142,3 +145,58 @@ sync_test!(
         assert_eq!(app.sandbox.control().count(ObjectKind::Contacts), 1);
     }
 );
+
+/// A push HubSpot could not take stays queued across a restart, and the next process pushes it.
+async fn a_pending_push_survives_a_restart_of_the_server(backend: Backend) {
+    let app = synced_app(backend).await;
+    app.agency_outbound_on().await;
+    let control = app.sandbox.control();
+    control.inject_fault(
+        Fault::new("/crm/v3/objects/companies*")
+            .method("POST")
+            .status(500)
+            .times(10_000),
+    );
+    let agency = app
+        .api(
+            Method::POST,
+            "/api/v1/agencies",
+            Some(json!({"name": "Durable Agency"})),
+        )
+        .await
+        .expect(201);
+    let failed = app
+        .activity_row("Create company in HubSpot", "failure")
+        .await;
+    assert_eq!(failed["details"]["turris_id"], agency.body["id"]);
+    assert_eq!(failed["details"]["hubspot_status"], 500);
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbound_pushes").await, 1);
+
+    let app = app.restart().await;
+    control.clear_faults();
+    let pushed = app
+        .activity_row("Create company in HubSpot", "success")
+        .await;
+    assert_eq!(pushed["details"]["turris_id"], agency.body["id"]);
+    let company_id = pushed["details"]["hubspot_id"].as_str().unwrap().to_owned();
+    let company = control.record(ObjectKind::Companies, &company_id).unwrap();
+    assert_eq!(company.properties["name"], "Durable Agency");
+    assert_eq!(control.count(ObjectKind::Companies), 1);
+    eventually("the outbox to be empty", || async {
+        (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
+    })
+    .await;
+    app.finish().await;
+}
+
+mod a_pending_push_survives_a_restart_of_the_server {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite() {
+        super::a_pending_push_survives_a_restart_of_the_server(super::Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres() {
+        super::a_pending_push_survives_a_restart_of_the_server(super::Backend::Postgres).await;
+    }
+}
