@@ -230,8 +230,17 @@ async fn every_crm_call_of_the_client_works_against_the_sandbox() {
     for record in &created.results {
         let key = record.object_write_trace_id.as_deref().expect("a trace id");
         let i = key.strip_prefix("key-").expect("our key");
-        assert_eq!(record.property("email"), Some(format!("t{i}@x.test").as_str()));
+        assert_eq!(
+            record.property("email"),
+            Some(format!("t{i}@x.test").as_str())
+        );
     }
+    // Gone again, so the counts below are about the contacts above.
+    let traced_ids: Vec<String> = created.results.iter().map(|r| r.id.clone()).collect();
+    let archived = client
+        .batch_archive(&ObjectType::Contacts, &traced_ids)
+        .await;
+    assert!(archived.is_complete_success());
     let updates: Vec<BatchUpdateInput> = ids[..120]
         .iter()
         .map(|id| BatchUpdateInput {
