@@ -9,9 +9,11 @@
 //! and deletes the rows only after the push and its link, activity and echo-ledger rows are
 //! stored. Rows left by a crash are pushed by whichever process leases the organization once
 //! the lease expires (at once after a graceful stop, which releases it):
-//! - a record without a link is created with every mapped property plus the identifier
-//!   filter's value (core's `plan_outbound`), one call per record (batch create answers carry
-//!   no per-input key to pair results with records), and the link is stored;
+//! - records without a link are created with every mapped property plus the identifier
+//!   filter's value (core's `plan_outbound`), one batch create per 100, each input keyed by its
+//!   Turris id (`objectWriteTraceId`, which HubSpot repeats on the record it made) so every
+//!   result pairs with its record and its link is stored; an input a multi-status answer
+//!   refused is a failure of that record alone;
 //! - linked records are updated with one batch update per 100;
 //! - every call is an activity row (`Create company in HubSpot`, `Update contact in HubSpot`...)
 //!   with HubSpot's status and error category, and every write goes to the echo ledger so its
@@ -36,7 +38,7 @@ use turris_core::planner::{OutboundAction, plan_outbound, recent_writes};
 use turris_core::property::PropertyMap;
 use turris_core::store::{Link, TurrisRef};
 use turris_hubspot::HubSpotClient;
-use turris_hubspot::crm::batch::BatchUpdateInput;
+use turris_hubspot::crm::batch::{BatchUpdateInput, TracedCreateInput};
 use turris_hubspot::crm::{ObjectType, SimplePublicObjectInputForCreate};
 
 use crate::app::AppState;
@@ -324,12 +326,11 @@ struct Pusher<'a> {
 
 impl Pusher<'_> {
     async fn push(&self, target: &Target, planned: Vec<Planned>) -> Result<(), PushError> {
+        let mut creates = Vec::new();
         let mut updates = Vec::new();
         for (turris, action) in planned {
             match action {
-                OutboundAction::Create { properties } => {
-                    self.create(target, &turris, &properties).await?;
-                }
+                OutboundAction::Create { properties } => creates.push((turris, properties)),
                 OutboundAction::Update {
                     object_id,
                     properties,
@@ -337,6 +338,7 @@ impl Pusher<'_> {
                 OutboundAction::Skip { .. } => {}
             }
         }
+        self.create(target, creates).await?;
         self.update(target, updates).await
     }
 
@@ -413,49 +415,96 @@ impl Pusher<'_> {
         Ok(())
     }
 
+    /// Creates the records with one batch create per 100, each input keyed by its Turris id
+    /// (`objectWriteTraceId`) so every created record pairs with its Turris record.
     async fn create(
         &self,
         target: &Target,
-        turris: &TurrisRef,
-        properties: &PropertyMap,
+        creates: Vec<(TurrisRef, PropertyMap)>,
     ) -> Result<(), PushError> {
-        let input = SimplePublicObjectInputForCreate {
-            properties: to_hubspot(properties),
-            associations: Vec::new(),
-        };
-        let created = match self.client.create_object(&target.object, &input).await {
-            Ok(created) => created,
-            Err(e) => {
-                let refusal = self.refusal(e).await;
-                return self.failed(target.create, turris, None, &refusal).await;
-            }
-        };
-        let Ok(hubspot_id) = HubSpotId::parse(&created.id) else {
-            tracing::error!(org = %self.org, id = %created.id, "hubspot answered an unexpected id");
+        if creates.is_empty() {
             return Ok(());
-        };
-        self.remember(&hubspot_id, properties).await?;
-        self.state
-            .db()
-            .put_link(
-                self.org,
-                &Link {
-                    turris: turris.clone(),
-                    hubspot_id: hubspot_id.clone(),
+        }
+        let inputs: Vec<TracedCreateInput> = creates
+            .iter()
+            .map(|(turris, properties)| TracedCreateInput {
+                input: SimplePublicObjectInputForCreate {
+                    properties: to_hubspot(properties),
+                    associations: Vec::new(),
+                },
+                object_write_trace_id: turris.id().to_owned(),
+            })
+            .collect();
+        let outcome = self
+            .client
+            .batch_create_traced(&target.object, &inputs)
+            .await;
+        let mut refused: Vec<(std::ops::Range<usize>, Refusal)> = Vec::new();
+        for failure in outcome.failed_chunks {
+            refused.push((failure.inputs, self.refusal(failure.error).await));
+        }
+        let created: HashMap<&str, &str> = outcome
+            .results
+            .iter()
+            .filter_map(|r| Some((r.object_write_trace_id.as_deref()?, r.id.as_str())))
+            .collect();
+        for (index, (turris, properties)) in creates.iter().enumerate() {
+            if let Some((_, refusal)) = refused.iter().find(|(r, _)| r.contains(&index)) {
+                self.failed(target.create, turris, None, refusal).await?;
+                continue;
+            }
+            let Some(id) = created.get(turris.id()) else {
+                // A per-input failure of a multi-status answer names the input by its trace id.
+                let error = outcome
+                    .errors
+                    .iter()
+                    .find(|e| e.context.values().flatten().any(|v| v == turris.id()));
+                let (category, message) = match error {
+                    Some(e) => (Some(e.category.clone()), e.message.clone()),
+                    None => (None, "HubSpot created no record for this input".to_owned()),
+                };
+                self.log(
+                    target.create,
+                    Outcome::Failure,
+                    ActivityDetails {
+                        hubspot_status: Some(207),
+                        error_category: category,
+                        message: Some(message),
+                        turris_id: Some(turris.id().to_owned()),
+                        ..ActivityDetails::default()
+                    },
+                )
+                .await?;
+                continue;
+            };
+            let Ok(hubspot_id) = HubSpotId::parse(id) else {
+                tracing::error!(org = %self.org, id = %id, "hubspot answered an unexpected id");
+                continue;
+            };
+            self.remember(&hubspot_id, properties).await?;
+            self.state
+                .db()
+                .put_link(
+                    self.org,
+                    &Link {
+                        turris: turris.clone(),
+                        hubspot_id: hubspot_id.clone(),
+                    },
+                )
+                .await?;
+            self.log(
+                target.create,
+                Outcome::Success,
+                ActivityDetails {
+                    hubspot_status: Some(201),
+                    turris_id: Some(turris.id().to_owned()),
+                    hubspot_id: Some(hubspot_id.to_string()),
+                    ..ActivityDetails::default()
                 },
             )
             .await?;
-        self.log(
-            target.create,
-            Outcome::Success,
-            ActivityDetails {
-                hubspot_status: Some(201),
-                turris_id: Some(turris.id().to_owned()),
-                hubspot_id: Some(hubspot_id.to_string()),
-                ..ActivityDetails::default()
-            },
-        )
-        .await
+        }
+        Ok(())
     }
 
     async fn update(

@@ -15,6 +15,34 @@ impl TestApp {
         .expect(200);
     }
 
+    /// Runs a statement straight on the database.
+    async fn execute(&self, sql: &str) {
+        if self.db.url.starts_with("sqlite") {
+            let pool = sqlx::SqlitePool::connect(&self.db.url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        } else {
+            let pool = sqlx::PgPool::connect(&self.db.url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+
+    /// The rows of a two-text-column `SELECT`, straight from the database.
+    async fn pairs(&self, sql: &str) -> Vec<(String, String)> {
+        if self.db.url.starts_with("sqlite") {
+            let pool = sqlx::SqlitePool::connect(&self.db.url).await.unwrap();
+            let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+            pool.close().await;
+            rows
+        } else {
+            let pool = sqlx::PgPool::connect(&self.db.url).await.unwrap();
+            let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+            pool.close().await;
+            rows
+        }
+    }
+
     /// Waits until an activity row with this title and status exists, and returns it.
     async fn activity_row(&self, title: &str, status: &str) -> Value {
         eventually(&format!("a {status} {title:?} row"), || async {
@@ -200,3 +228,122 @@ mod a_pending_push_survives_a_restart_of_the_server {
         super::a_pending_push_survives_a_restart_of_the_server(super::Backend::Postgres).await;
     }
 }
+
+sync_test!(
+    async fn a_burst_of_150_new_agencies_is_created_in_hubspot_with_two_batch_calls(app) {
+        app.agency_outbound_on().await;
+        // Another replica holds the organization while the burst is accepted: every push waits
+        // for it, so the worker finds the whole burst at once.
+        app.execute(&format!(
+            "INSERT INTO outbound_leases (organization_id, lease_id, expires_at)
+             VALUES ('{}', 'another-replica', 9223372036854775807)",
+            app.org
+        ))
+        .await;
+        let control = app.sandbox.control();
+        control.reset_stats();
+        for i in 0..150 {
+            app.api(
+                Method::POST,
+                "/api/v1/agencies",
+                Some(json!({"name": format!("Burst Agency {i:03}")})),
+            )
+            .await
+            .expect(201);
+        }
+        assert_eq!(app.count("SELECT COUNT(*) FROM outbound_pushes").await, 150);
+        app.execute("DELETE FROM outbound_leases").await;
+        eventually("the burst to be pushed", || async {
+            (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
+        })
+        .await;
+        let stats = control.stats();
+        assert_eq!(stats.calls_to("POST", "/crm/v3/objects/companies/batch/create"), 2);
+        assert_eq!(stats.calls_to("POST", "/crm/v3/objects/companies"), 0);
+        assert_eq!(control.count(ObjectKind::Companies), 150);
+        let created = format!(
+            "SELECT COUNT(*) FROM activity WHERE organization_id = '{}'
+             AND entry LIKE '%\"kind\":\"create_company\"%' AND entry LIKE '%\"outcome\":\"success\"%'",
+            app.org
+        );
+        assert_eq!(app.count(&created).await, 150, "one activity row per agency");
+        // Each agency is linked to the company made from it.
+        let links = app
+            .pairs(&format!(
+                "SELECT turris_id, hubspot_id FROM links WHERE organization_id = '{}' AND kind = 'agency'",
+                app.org
+            ))
+            .await;
+        assert_eq!(links.len(), 150);
+        for (agency_id, company_id) in &links {
+            let agency = app.get(&format!("/api/v1/agencies/{agency_id}")).await.expect(200);
+            let company = control.record(ObjectKind::Companies, company_id).unwrap();
+            assert_eq!(agency.body["name"], company.properties["name"].as_str());
+        }
+        app.settle().await;
+        assert_eq!(app.agencies().await.len(), 150, "the echoes create nothing");
+    }
+);
+
+sync_test!(
+    async fn an_input_refused_in_a_multi_status_create_fails_alone_and_the_others_are_linked(app) {
+        app.agency_outbound_on().await;
+        // Hold the organization (as another replica would) until both agencies are queued.
+        app.execute(&format!(
+            "INSERT INTO outbound_leases (organization_id, lease_id, expires_at)
+             VALUES ('{}', 'another-replica', 9223372036854775807)",
+            app.org
+        ))
+        .await;
+        let mut ids = Vec::new();
+        for name in ["Accepted Agency", "Refused Agency"] {
+            let agency = app
+                .api(Method::POST, "/api/v1/agencies", Some(json!({"name": name})))
+                .await
+                .expect(201);
+            ids.push(agency.body["id"].as_str().unwrap().to_owned());
+        }
+        let (accepted, refused) = (&ids[0], &ids[1]);
+        let at = "2026-11-27T12:00:00Z";
+        app.sandbox.control().inject_fault(
+            Fault::new("/crm/v3/objects/companies/batch/create")
+                .method("POST")
+                .status(207)
+                .body(json!({
+                    "status": "COMPLETE",
+                    "results": [{
+                        "id": "9001", "properties": {"name": "Accepted Agency"},
+                        "objectWriteTraceId": accepted, "createdAt": at, "updatedAt": at,
+                        "archived": false
+                    }],
+                    "numErrors": 1,
+                    "errors": [{
+                        "status": "error", "category": "VALIDATION_ERROR",
+                        "message": "Property values were not valid",
+                        "context": {"objectWriteTraceId": [refused]}
+                    }],
+                    "startedAt": at, "completedAt": at
+                })),
+        );
+        app.execute("DELETE FROM outbound_leases").await;
+        eventually("both pushes to be done", || async {
+            (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
+        })
+        .await;
+        let rows = app.activity_titled("Create company in HubSpot").await;
+        assert_eq!(rows.len(), 2, "{rows:#?}");
+        let row = |id: &str| rows.iter().find(|r| r["details"]["turris_id"] == id).unwrap();
+        assert_eq!(row(accepted)["status"], "success");
+        assert_eq!(row(accepted)["details"]["hubspot_id"], "9001");
+        assert_eq!(row(refused)["status"], "failure");
+        assert_eq!(row(refused)["details"]["hubspot_status"], 207);
+        assert_eq!(row(refused)["details"]["error_category"], "VALIDATION_ERROR");
+        let links = app
+            .pairs(&format!(
+                "SELECT turris_id, hubspot_id FROM links WHERE organization_id = '{}'",
+                app.org
+            ))
+            .await;
+        assert_eq!(links, [(accepted.clone(), "9001".to_owned())]);
+    }
+);
