@@ -22,3 +22,7 @@ CREATE TABLE outbound_leases (
     lease_id TEXT COLLATE "C" NOT NULL,
     expires_at BIGINT NOT NULL
 );
+
+-- The agency an agent works for (the company its contact is associated with in HubSpot).
+ALTER TABLE agents ADD COLUMN agency_id TEXT COLLATE "C";
+CREATE INDEX agents_agency ON agents (organization_id, agency_id);

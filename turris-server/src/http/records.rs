@@ -390,10 +390,13 @@ pub struct AgentInput {
     pub email: Option<String>,
     /// National Producer Number: 1 to 10 digits.
     pub npn: Option<String>,
+    /// The agency the agent works for: an agency of the same organization. When that agency
+    /// is linked to a HubSpot company, outbound sync associates the agent's contact with it.
+    pub agency_id: Option<String>,
 }
 
 impl AgentInput {
-    fn validate(self) -> ApiResult<AgentDraft> {
+    async fn validate(self, state: &AppState, org: &OrganizationId) -> ApiResult<AgentDraft> {
         let mut errors = Vec::new();
         if self.first_name.trim().is_empty() {
             errors.push(detail("first_name", "first name is required"));
@@ -411,6 +414,22 @@ impl AgentInput {
             ));
         }
         let npn = parse_npn(self.npn.as_deref(), &mut errors);
+        let agency_id = match self.agency_id.as_deref().filter(|v| !v.is_empty()) {
+            None => None,
+            Some(text) => {
+                let found = match AgencyId::parse(text) {
+                    Ok(id) => state.db().get_agency(org, &id).await?.map(|a| a.id),
+                    Err(_) => None,
+                };
+                if found.is_none() {
+                    errors.push(detail(
+                        "agency_id",
+                        "no agency of this organization has this id",
+                    ));
+                }
+                found
+            }
+        };
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
@@ -420,6 +439,7 @@ impl AgentInput {
             middle_name: non_empty(self.middle_name),
             email,
             npn,
+            agency_id,
         })
     }
 }
@@ -469,7 +489,7 @@ pub async fn create_agent(
 ) -> ApiResult<impl IntoResponse> {
     let agent = Agent {
         id: AgentId::parse(&new_id()).expect("uuids are valid ids"),
-        data: body.validate()?,
+        data: body.validate(&state, &caller.org).await?,
     };
     state
         .db()
@@ -506,7 +526,7 @@ pub async fn update_agent(
     let existing = existing_agent(&state, &caller.org, &id).await?;
     let agent = Agent {
         id: existing.id,
-        data: body.validate()?,
+        data: body.validate(&state, &caller.org).await?,
     };
     state
         .db()
@@ -1124,6 +1144,8 @@ pub mod doc {
         email: Option<String>,
         /// NPN.
         npn: Option<String>,
+        /// The agency the agent works for.
+        agency_id: Option<String>,
     }
 
     /// A page of agents.

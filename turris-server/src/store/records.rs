@@ -59,6 +59,7 @@ pub(crate) struct AgentColumns {
     pub(crate) first: String,
     pub(crate) last: String,
     pub(crate) email: Option<String>,
+    pub(crate) agency: Option<String>,
 }
 
 pub(crate) fn agent_columns(agent: &Agent) -> DbResult<AgentColumns> {
@@ -68,6 +69,7 @@ pub(crate) fn agent_columns(agent: &Agent) -> DbResult<AgentColumns> {
         first: normalize(&agent.data.first_name),
         last: normalize(&agent.data.last_name),
         email: email_key(agent.data.email.as_deref()),
+        agency: agent.data.agency_id.as_ref().map(|a| a.as_str().to_owned()),
     })
 }
 
@@ -112,9 +114,8 @@ pub(crate) use update_agency_row;
 macro_rules! insert_agent_row {
     ($exec:expr, $org:expr, $agent:expr, $c:expr) => {
         sqlx::query(
-            "INSERT INTO agents
-             (organization_id, id, data, npn, first_name_key, last_name_key, email_key)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO agents (organization_id, id, data, npn, first_name_key,
+             last_name_key, email_key, agency_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind($org.as_str())
         .bind($agent.id.as_str())
@@ -123,6 +124,7 @@ macro_rules! insert_agent_row {
         .bind(&$c.first)
         .bind(&$c.last)
         .bind(&$c.email)
+        .bind(&$c.agency)
         .execute($exec)
         .await
     };
@@ -133,7 +135,7 @@ macro_rules! update_agent_row {
     ($exec:expr, $org:expr, $agent:expr, $c:expr) => {
         sqlx::query(
             "UPDATE agents SET data = $3, npn = $4, first_name_key = $5, last_name_key = $6,
-             email_key = $7 WHERE organization_id = $1 AND id = $2",
+             email_key = $7, agency_id = $8 WHERE organization_id = $1 AND id = $2",
         )
         .bind($org.as_str())
         .bind($agent.id.as_str())
@@ -142,6 +144,7 @@ macro_rules! update_agent_row {
         .bind(&$c.first)
         .bind(&$c.last)
         .bind(&$c.email)
+        .bind(&$c.agency)
         .execute($exec)
         .await
     };
