@@ -23,8 +23,10 @@
 //!   (4xx) is logged and not retried; while the connection is paused (status `error`) pushes
 //!   wait for the reconnect. A crash between HubSpot's answer and the stored link may create a
 //!   record twice (at least once, never lost).
-//!
-//! Agents are not associated with a company: Turris agents carry no agency to associate with.
+//! - an agent with an agency (`agency_id`) whose contact and company are both linked has its
+//!   contact associated with the company (unlabeled, type 279) after the contacts are pushed,
+//!   one batch call per 100 pairs, each pair an activity row
+//!   (`Associate contact with company in HubSpot`); associating again is harmless.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -32,12 +34,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
-use turris_core::ids::{HubSpotId, OrganizationId};
+use turris_core::ids::{AgencyId, AgentId, HubSpotId, OrganizationId};
 use turris_core::integration::ConnectionStatus;
-use turris_core::planner::{OutboundAction, plan_outbound, recent_writes};
+use turris_core::planner::{OutboundAction, OutboundSkipReason, plan_outbound, recent_writes};
 use turris_core::property::PropertyMap;
 use turris_core::store::{Link, TurrisRef};
 use turris_hubspot::HubSpotClient;
+use turris_hubspot::crm::associations::{AssociationPair, PublicObjectId};
 use turris_hubspot::crm::batch::{BatchUpdateInput, TracedCreateInput};
 use turris_hubspot::crm::{ObjectType, SimplePublicObjectInputForCreate};
 
@@ -249,6 +252,8 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
         companies.push((turris, action));
     }
     let mut contacts: Vec<Planned> = Vec::new();
+    // Agents with an agency, whose contact is associated with the agency's company.
+    let mut employed: Vec<(AgentId, AgencyId)> = Vec::new();
     if let Some(mapping) = settings.mapping.agent.as_ref() {
         for id in &agents {
             let Some(agent) = db.get_agent(org, id).await? else {
@@ -263,6 +268,17 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
                 None,
                 linked.as_ref(),
             );
+            if let (Some(agency), false) = (
+                agent.data.agency_id.clone(),
+                matches!(
+                    action,
+                    OutboundAction::Skip {
+                        reason: OutboundSkipReason::OutboundDisabled
+                    }
+                ),
+            ) {
+                employed.push((agent.id.clone(), agency));
+            }
             contacts.push((turris, action));
         }
     }
@@ -271,7 +287,7 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
             .iter()
             .any(|(_, a)| !matches!(a, OutboundAction::Skip { .. }))
     };
-    if !has_work(&companies) && !has_work(&contacts) {
+    if !has_work(&companies) && !has_work(&contacts) && employed.is_empty() {
         return Ok(Pushed::Done { retry: Vec::new() });
     }
     let client = crate::hubspot::client(state, org, &credentials)?;
@@ -283,6 +299,7 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
     };
     pusher.push(&COMPANIES, companies).await?;
     pusher.push(&CONTACTS, contacts).await?;
+    pusher.associate(&employed).await?;
     let retry = pusher.retry.into_inner().unwrap_or_else(|e| e.into_inner());
     Ok(Pushed::Done { retry })
 }
@@ -340,6 +357,74 @@ impl Pusher<'_> {
         }
         self.create(target, creates).await?;
         self.update(target, updates).await
+    }
+
+    /// Associates each agent's contact with its agency's company (unlabeled, type 279), one
+    /// batch call per 100 pairs, once both are linked; one activity row per pair.
+    async fn associate(&self, employed: &[(AgentId, AgencyId)]) -> Result<(), PushError> {
+        let db = self.state.db();
+        let mut pairs: Vec<(TurrisRef, HubSpotId, HubSpotId)> = Vec::new();
+        for (agent, agency) in employed {
+            let turris = TurrisRef::Agent(agent.clone());
+            let contact = db.link_by_turris(self.org, &turris).await?;
+            let company = db
+                .link_by_turris(self.org, &TurrisRef::Agency(agency.clone()))
+                .await?;
+            if let (Some(contact), Some(company)) = (contact, company) {
+                pairs.push((turris, contact.hubspot_id, company.hubspot_id));
+            }
+        }
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let inputs: Vec<AssociationPair> = pairs
+            .iter()
+            .map(|(_, contact, company)| AssociationPair {
+                from: PublicObjectId {
+                    id: contact.to_string(),
+                },
+                to: PublicObjectId {
+                    id: company.to_string(),
+                },
+            })
+            .collect();
+        let refusal = match self
+            .client
+            .batch_associate_default(&ObjectType::Contacts, &ObjectType::Companies, &inputs)
+            .await
+        {
+            Ok(()) => None,
+            Err(e) => Some(self.refusal(e).await),
+        };
+        for (turris, contact, company) in &pairs {
+            let message = format!("contact {contact} associated with company {company}");
+            match &refusal {
+                Some(refusal) => {
+                    self.failed(
+                        ActivityKind::AssociateContactWithCompany,
+                        turris,
+                        Some(contact),
+                        refusal,
+                    )
+                    .await?;
+                }
+                None => {
+                    self.log(
+                        ActivityKind::AssociateContactWithCompany,
+                        Outcome::Success,
+                        ActivityDetails {
+                            hubspot_status: Some(200),
+                            message: Some(message),
+                            turris_id: Some(turris.id().to_owned()),
+                            hubspot_id: Some(contact.to_string()),
+                            ..ActivityDetails::default()
+                        },
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn log(

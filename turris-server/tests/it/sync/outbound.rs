@@ -347,3 +347,110 @@ sync_test!(
         assert_eq!(links, [(accepted.clone(), "9001".to_owned())]);
     }
 );
+
+sync_test!(
+    async fn agents_of_an_agency_are_associated_with_its_company_in_one_batch_call(app) {
+        let mut mapping = agency_mapping();
+        mapping["agent"] = json!({
+            "identifier": {"mode": "sync_all"},
+            "first_name": "firstname",
+            "last_name": "lastname",
+            "email": "email"
+        });
+        app.api(Method::PUT, &format!("{H}/mapping"), Some(mapping))
+            .await
+            .expect(200);
+        app.api(
+            Method::PUT,
+            &format!("{H}/sync"),
+            Some(json!({"agency": {"outbound": true}, "agents": {"outbound": true}})),
+        )
+        .await
+        .expect(200);
+        let agency = app
+            .api(Method::POST, "/api/v1/agencies", Some(json!({"name": "Lakeside Agency"})))
+            .await
+            .expect(201);
+        let company = app.activity_row("Create company in HubSpot", "success").await;
+        let company_id = company["details"]["hubspot_id"].as_str().unwrap().to_owned();
+        let control = app.sandbox.control();
+        control.reset_stats();
+        // Held as by another replica until every agent is queued, so they go in one push.
+        app.execute(&format!(
+            "INSERT INTO outbound_leases (organization_id, lease_id, expires_at)
+             VALUES ('{}', 'another-replica', 9223372036854775807)",
+            app.org
+        ))
+        .await;
+        let mut agents = Vec::new();
+        for (first, email) in [("Grace", "grace@example.com"), ("Alan", "alan@example.com")] {
+            let agent = app
+                .api(
+                    Method::POST,
+                    "/api/v1/agents",
+                    Some(json!({"first_name": first, "last_name": "Agent", "email": email,
+                        "agency_id": agency.body["id"]})),
+                )
+                .await
+                .expect(201);
+            agents.push(agent.body["id"].as_str().unwrap().to_owned());
+        }
+        // An agent without an agency is pushed but associated with nothing.
+        let loner = app
+            .api(
+                Method::POST,
+                "/api/v1/agents",
+                Some(json!({"first_name": "Lone", "last_name": "Agent"})),
+            )
+            .await
+            .expect(201);
+        app.execute("DELETE FROM outbound_leases").await;
+        eventually("every agent pushed and associated", || async {
+            let associated = app
+                .activity_titled("Associate contact with company in HubSpot")
+                .await;
+            let created = app.activity_titled("Create contact in HubSpot").await;
+            (associated.len() == 2 && created.len() == 3).then_some(())
+        })
+        .await;
+        let created = app.activity_titled("Create contact in HubSpot").await;
+        let contact_of = |agent: &str| {
+            created
+                .iter()
+                .find(|r| r["details"]["turris_id"] == agent)
+                .and_then(|r| r["details"]["hubspot_id"].as_str())
+                .unwrap()
+                .to_owned()
+        };
+        for agent in &agents {
+            let contact = contact_of(agent);
+            assert_eq!(
+                control.associated_ids(ObjectKind::Contacts, &contact, ObjectKind::Companies),
+                std::slice::from_ref(&company_id)
+            );
+            let row = app
+                .activity_titled("Associate contact with company in HubSpot")
+                .await
+                .into_iter()
+                .find(|r| r["details"]["turris_id"] == agent.as_str())
+                .unwrap();
+            assert_eq!(row["status"], "success");
+            assert_eq!(row["details"]["hubspot_id"], contact.as_str());
+        }
+        let loner_contact = contact_of(loner.body["id"].as_str().unwrap());
+        assert!(control
+            .associated_ids(ObjectKind::Contacts, &loner_contact, ObjectKind::Companies)
+            .is_empty());
+        let stats = control.stats();
+        assert_eq!(
+            stats.calls_to(
+                "POST",
+                "/crm/v4/associations/{from}/{to}/batch/associate/default"
+            ),
+            1,
+            "both pairs in one batch call"
+        );
+        assert_eq!(stats.calls_to("POST", "/crm/v3/objects/contacts/batch/create"), 1);
+        assert_eq!(app.count("SELECT COUNT(*) FROM outbound_pushes").await, 0);
+    }
+);
