@@ -45,6 +45,8 @@ pub enum ActivityKind {
     CreateContact,
     /// "Update contact in HubSpot"
     UpdateContact,
+    /// "Associate contact with company in HubSpot"
+    AssociateContactWithCompany,
     /// "Refresh HubSpot access token"
     RefreshAccessToken,
     /// "HubSpot webhook: company created"
@@ -76,6 +78,9 @@ impl ActivityKind {
             ActivityKind::UpdateCompany => "Update company in HubSpot",
             ActivityKind::CreateContact => "Create contact in HubSpot",
             ActivityKind::UpdateContact => "Update contact in HubSpot",
+            ActivityKind::AssociateContactWithCompany => {
+                "Associate contact with company in HubSpot"
+            }
             ActivityKind::RefreshAccessToken => "Refresh HubSpot access token",
             ActivityKind::WebhookCompanyCreated => "HubSpot webhook: company created",
             ActivityKind::WebhookCompanyPropertyChanged => {
@@ -101,6 +106,7 @@ impl ActivityKind {
             | ActivityKind::UpdateCompany
             | ActivityKind::CreateContact
             | ActivityKind::UpdateContact
+            | ActivityKind::AssociateContactWithCompany
             | ActivityKind::RefreshAccessToken => ActivityDirection::Outbound,
             ActivityKind::WebhookCompanyCreated
             | ActivityKind::WebhookCompanyPropertyChanged
@@ -353,6 +359,11 @@ mod tests {
         check(
             ActivityKind::UpdateCompany,
             "Update company in HubSpot",
+            Outbound,
+        );
+        check(
+            ActivityKind::AssociateContactWithCompany,
+            "Associate contact with company in HubSpot",
             Outbound,
         );
         check(

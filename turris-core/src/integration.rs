@@ -54,6 +54,18 @@ pub enum WebhookStatus {
     Pending,
     /// Active: changes flow in.
     Live,
+    /// The connection is a private app, whose webhook subscriptions can only be made in
+    /// HubSpot's UI (the private app's Webhooks tab): Turris cannot create or confirm them.
+    ManagedInHubspot,
+}
+
+/// Who can create an app's webhook subscriptions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubscriptionManagement {
+    /// A public app: Turris creates them through HubSpot's API.
+    Api,
+    /// A private app: only a person, in HubSpot's UI.
+    HubSpotUi,
 }
 
 /// The subscription status of one property.
@@ -116,6 +128,33 @@ impl IntegrationSettings {
             .iter()
             .find(|s| s.object == object && s.property == property)
             .map(|s| s.status)
+    }
+
+    /// The status to show for a property's webhook: `live` once confirmed; otherwise
+    /// `pending` while Turris creates it, or `managed_in_hubspot` when only a person can
+    /// (private apps).
+    ///
+    /// ```
+    /// use turris_core::integration::{IntegrationSettings, SubscriptionManagement, WebhookStatus};
+    /// use turris_core::property::ObjectType;
+    ///
+    /// let settings = IntegrationSettings::default();
+    /// assert_eq!(
+    ///     settings.webhook_status(ObjectType::Company, "name", SubscriptionManagement::HubSpotUi),
+    ///     WebhookStatus::ManagedInHubspot
+    /// );
+    /// ```
+    pub fn webhook_status(
+        &self,
+        object: ObjectType,
+        property: &str,
+        management: SubscriptionManagement,
+    ) -> WebhookStatus {
+        match (self.subscription_status(object, property), management) {
+            (Some(WebhookStatus::Live), _) => WebhookStatus::Live,
+            (_, SubscriptionManagement::HubSpotUi) => WebhookStatus::ManagedInHubspot,
+            (_, SubscriptionManagement::Api) => WebhookStatus::Pending,
+        }
     }
 
     /// Records a property's subscription status.
@@ -207,6 +246,31 @@ mod tests {
             Some(WebhookStatus::Live)
         );
         assert_eq!(s.subscriptions.len(), 2);
+    }
+
+    #[test]
+    fn a_webhook_is_live_once_confirmed_else_pending_or_managed_in_hubspot_for_private_apps() {
+        use SubscriptionManagement::{Api, HubSpotUi};
+        let mut s = IntegrationSettings::default();
+        s.set_subscription_status(ObjectType::Company, "name", WebhookStatus::Live);
+        s.set_subscription_status(ObjectType::Company, "city", WebhookStatus::Pending);
+        let check = |property: &str, management, expected| {
+            assert_eq!(
+                s.webhook_status(ObjectType::Company, property, management),
+                expected,
+                "{property} {management:?}"
+            );
+        };
+        check("name", Api, WebhookStatus::Live);
+        check("name", HubSpotUi, WebhookStatus::Live);
+        check("city", Api, WebhookStatus::Pending);
+        check("city", HubSpotUi, WebhookStatus::ManagedInHubspot);
+        check("zip", Api, WebhookStatus::Pending);
+        check("zip", HubSpotUi, WebhookStatus::ManagedInHubspot);
+        assert_eq!(
+            serde_json::to_value(WebhookStatus::ManagedInHubspot).unwrap(),
+            "managed_in_hubspot"
+        );
     }
 
     #[test]

@@ -49,6 +49,7 @@ struct Inner {
     background: Background,
     delivery_metrics: Arc<crate::delivery::DeliveryMetrics>,
     reconcile_wake: Notify,
+    outbound_wake: Notify,
 }
 
 /// Tasks started by requests (a resend's delivery) that shutdown waits for.
@@ -99,6 +100,7 @@ impl AppState {
                 background: Background::default(),
                 delivery_metrics: Arc::default(),
                 reconcile_wake: Notify::new(),
+                outbound_wake: Notify::new(),
                 store,
                 database,
                 config,
@@ -163,6 +165,12 @@ impl AppState {
     /// Wakes this process's reconciliation worker (a job was just started).
     pub fn reconcile_wake(&self) -> &Notify {
         &self.inner.reconcile_wake
+    }
+
+    /// Wakes this process's outbound sync worker ([`crate::sync::outbound`]) after a commit
+    /// that queued pushes.
+    pub fn outbound_wake(&self) -> &Notify {
+        &self.inner.outbound_wake
     }
 
     /// Runs `task` in the background; [`AppState::background_idle`] waits for it (even if it

@@ -84,6 +84,10 @@ pub struct AgentDraft {
     /// The agent's National Producer Number.
     #[serde(default)]
     pub npn: Option<Npn>,
+    /// The agency the agent works for, in the same organization: in HubSpot, the company
+    /// its contact is associated with. Records stored before it existed have none.
+    #[serde(default)]
+    pub agency_id: Option<AgencyId>,
 }
 
 impl AgentDraft {
@@ -178,5 +182,22 @@ mod tests {
         assert_eq!(json["name"], "Acme");
         assert_eq!(json["state_code"], "NY");
         assert_eq!(serde_json::from_value::<Agency>(json).unwrap(), agency);
+    }
+
+    #[test]
+    fn an_agent_stored_before_agencies_were_recorded_parses_without_one() {
+        let stored = r#"{"id":"g1","first_name":"Ada","last_name":"Lovelace","npn":"42"}"#;
+        let agent: Agent = serde_json::from_str(stored).unwrap();
+        assert_eq!(agent.data.agency_id, None);
+        let employed = Agent {
+            data: AgentDraft {
+                agency_id: Some(AgencyId::parse("a1").unwrap()),
+                ..agent.data
+            },
+            ..agent
+        };
+        let json = serde_json::to_value(&employed).unwrap();
+        assert_eq!(json["agency_id"], "a1");
+        assert_eq!(serde_json::from_value::<Agent>(json).unwrap(), employed);
     }
 }

@@ -67,6 +67,7 @@ fn agent_draft() -> impl Strategy<Value = AgentDraft> {
                 middle_name,
                 email,
                 npn,
+                agency_id: None,
             },
         )
 }

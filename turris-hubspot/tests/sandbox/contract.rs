@@ -235,6 +235,12 @@ async fn every_crm_call_of_the_client_works_against_the_sandbox() {
             Some(format!("t{i}@x.test").as_str())
         );
     }
+    // Gone again, so the counts below are about the contacts above.
+    let traced_ids: Vec<String> = created.results.iter().map(|r| r.id.clone()).collect();
+    let archived = client
+        .batch_archive(&ObjectType::Contacts, &traced_ids)
+        .await;
+    assert!(archived.is_complete_success());
     let updates: Vec<BatchUpdateInput> = ids[..120]
         .iter()
         .map(|id| BatchUpdateInput {

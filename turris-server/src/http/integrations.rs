@@ -6,7 +6,9 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use turris_core::activity::{ActivityCursor, ActivityDetails, ActivityKind, NewActivity, Outcome};
-use turris_core::integration::{Connection, ConnectionStatus, IntegrationSettings, WebhookStatus};
+use turris_core::integration::{
+    Connection, ConnectionStatus, IntegrationSettings, SubscriptionManagement, WebhookStatus,
+};
 use turris_core::invitation::{InvitationSettings, ensure_configurable};
 use turris_core::mapping::{MappingSettings, RecordMapping};
 use turris_core::matrix::{Direction, MissingPrerequisites, SyncMatrix, SyncObject};
@@ -1042,9 +1044,12 @@ pub struct PropertyWebhookStatus {
     pub object: ObjectType,
     /// The HubSpot property.
     pub property: String,
-    /// `pending` until HubSpot confirms the subscription, then `live`.
-    #[schema(value_type = String)]
+    /// `pending` until HubSpot confirms the subscription, then `live`; `managed_in_hubspot`
+    /// for a private-app connection, whose subscriptions only an admin can create, in HubSpot.
+    #[schema(value_type = String, example = "pending")]
     pub status: WebhookStatus,
+    /// What to do, when it is up to a person (`managed_in_hubspot`).
+    pub message: Option<String>,
 }
 
 /// Per-property webhook status of inbound-enabled objects.
@@ -1063,15 +1068,39 @@ pub async fn webhook_status(
     auth: Authorized<IntegrationsRead>,
 ) -> ApiResult<Json<WebhookStatusList>> {
     let settings = load(&state, auth.org()).await?;
+    // Private apps manage webhooks in HubSpot's UI only: HubSpot offers no API for them.
+    let management = match state.db().hubspot_credentials(auth.org()).await? {
+        Some(c) if matches!(c.auth, HubSpotAuth::PrivateApp { .. }) => {
+            SubscriptionManagement::HubSpotUi
+        }
+        _ => SubscriptionManagement::Api,
+    };
+    let target = format!(
+        "{}/hooks/hubspot",
+        state.config().public_base_url.trim_end_matches('/')
+    );
     let properties = settings
         .required_subscriptions()
         .into_iter()
-        .map(|(object, property)| PropertyWebhookStatus {
-            status: settings
-                .subscription_status(object, &property)
-                .unwrap_or(WebhookStatus::Pending),
-            object,
-            property,
+        .map(|(object, property)| {
+            let status = settings.webhook_status(object, &property, management);
+            let message = (status == WebhookStatus::ManagedInHubspot).then(|| {
+                let object_name = match object {
+                    ObjectType::Company => "company",
+                    ObjectType::Contact => "contact",
+                };
+                format!(
+                    "private apps manage webhooks in HubSpot only: in the private app's \
+                     Webhooks tab, set the target URL to {target} and subscribe to \
+                     {object_name}.propertyChange for {property}"
+                )
+            });
+            PropertyWebhookStatus {
+                object,
+                property,
+                status,
+                message,
+            }
         })
         .collect();
     Ok(Json(WebhookStatusList { properties }))

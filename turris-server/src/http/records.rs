@@ -2,7 +2,8 @@
 //! (read), compliance status updates, NIPR sync results and producer agreement execution.
 //!
 //! Any valid token of the organization may use it (records are not a settings area). The
-//! changes that produce outbound webhooks write their outbox rows in the same transaction.
+//! changes that produce outbound webhooks write their outbox rows in the same transaction, and
+//! so do agencies and agents with their HubSpot push ([`crate::sync::outbound`]).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -202,8 +203,11 @@ pub async fn create_agency(
         id: AgencyId::parse(&new_id()).expect("uuids are valid ids"),
         data: body.validate()?,
     };
-    state.db().insert_agency(&caller.org, &agency).await?;
-    crate::sync::outbound::agency_changed(&state, &caller.org, &agency.id);
+    state
+        .db()
+        .insert_agency_with_push(&caller.org, &agency)
+        .await?;
+    crate::sync::outbound::wake(&state);
     Ok((StatusCode::CREATED, Json(agency)))
 }
 
@@ -236,8 +240,11 @@ pub async fn update_agency(
         id: existing.id,
         data: body.validate()?,
     };
-    state.db().update_agency(&caller.org, &agency).await?;
-    crate::sync::outbound::agency_changed(&state, &caller.org, &agency.id);
+    state
+        .db()
+        .update_agency_with_push(&caller.org, &agency)
+        .await?;
+    crate::sync::outbound::wake(&state);
     Ok(Json(agency))
 }
 
@@ -383,10 +390,13 @@ pub struct AgentInput {
     pub email: Option<String>,
     /// National Producer Number: 1 to 10 digits.
     pub npn: Option<String>,
+    /// The agency the agent works for: an agency of the same organization. When that agency
+    /// is linked to a HubSpot company, outbound sync associates the agent's contact with it.
+    pub agency_id: Option<String>,
 }
 
 impl AgentInput {
-    fn validate(self) -> ApiResult<AgentDraft> {
+    async fn validate(self, state: &AppState, org: &OrganizationId) -> ApiResult<AgentDraft> {
         let mut errors = Vec::new();
         if self.first_name.trim().is_empty() {
             errors.push(detail("first_name", "first name is required"));
@@ -404,6 +414,22 @@ impl AgentInput {
             ));
         }
         let npn = parse_npn(self.npn.as_deref(), &mut errors);
+        let agency_id = match self.agency_id.as_deref().filter(|v| !v.is_empty()) {
+            None => None,
+            Some(text) => {
+                let found = match AgencyId::parse(text) {
+                    Ok(id) => state.db().get_agency(org, &id).await?.map(|a| a.id),
+                    Err(_) => None,
+                };
+                if found.is_none() {
+                    errors.push(detail(
+                        "agency_id",
+                        "no agency of this organization has this id",
+                    ));
+                }
+                found
+            }
+        };
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
@@ -413,6 +439,7 @@ impl AgentInput {
             middle_name: non_empty(self.middle_name),
             email,
             npn,
+            agency_id,
         })
     }
 }
@@ -462,10 +489,13 @@ pub async fn create_agent(
 ) -> ApiResult<impl IntoResponse> {
     let agent = Agent {
         id: AgentId::parse(&new_id()).expect("uuids are valid ids"),
-        data: body.validate()?,
+        data: body.validate(&state, &caller.org).await?,
     };
-    state.db().insert_agent(&caller.org, &agent).await?;
-    crate::sync::outbound::agent_changed(&state, &caller.org, &agent.id);
+    state
+        .db()
+        .insert_agent_with_push(&caller.org, &agent)
+        .await?;
+    crate::sync::outbound::wake(&state);
     Ok((StatusCode::CREATED, Json(agent)))
 }
 
@@ -496,10 +526,13 @@ pub async fn update_agent(
     let existing = existing_agent(&state, &caller.org, &id).await?;
     let agent = Agent {
         id: existing.id,
-        data: body.validate()?,
+        data: body.validate(&state, &caller.org).await?,
     };
-    state.db().update_agent(&caller.org, &agent).await?;
-    crate::sync::outbound::agent_changed(&state, &caller.org, &agent.id);
+    state
+        .db()
+        .update_agent_with_push(&caller.org, &agent)
+        .await?;
+    crate::sync::outbound::wake(&state);
     Ok(Json(agent))
 }
 
@@ -1111,6 +1144,8 @@ pub mod doc {
         email: Option<String>,
         /// NPN.
         npn: Option<String>,
+        /// The agency the agent works for.
+        agency_id: Option<String>,
     }
 
     /// A page of agents.

@@ -29,6 +29,7 @@ mod inputs;
 mod jobs;
 mod links;
 mod oauth;
+mod outbound;
 mod records;
 mod retention;
 mod settings;
@@ -45,6 +46,7 @@ use turris_core::ids::{AgencyId, AgentId, ContractTemplateId, HubSpotId, Organiz
 use turris_core::permissions::{Role, SubscriptionState};
 use turris_core::planner::RecentWrite;
 use turris_core::record::{Agency, Agent, StateCode};
+use turris_core::store::TurrisRef;
 use turris_hubspot::webhooks::WebhookEvent;
 use turris_webhooks::delivery::{DeliveryStore, EventId, WebhookId};
 use turris_webhooks::{
@@ -56,7 +58,8 @@ use crate::crypto::{SecretString, TokenHash};
 
 pub use error::{Conflict, DbError, DbResult, ResultExt};
 pub use ids::{
-    AgreementId, ApiTokenId, InboundEventId, InvitationId, JobId, NiprSyncId, RoleId, UserId,
+    AgreementId, ApiTokenId, InboundEventId, InvitationId, JobId, NiprSyncId, OutboundPushId,
+    RoleId, UserId,
 };
 pub use sql::{Backend, Database, SqlStore};
 
@@ -1049,6 +1052,83 @@ pub struct AttemptToRecord {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Outbound sync's outbox
+// ---------------------------------------------------------------------------------------------
+
+/// A queued push of an agency or agent to HubSpot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundPush {
+    /// Its row.
+    pub id: OutboundPushId,
+    /// The agency or agent to push (as it is when pushed, not when queued).
+    pub record: TurrisRef,
+    /// When it was queued.
+    pub queued_at: DateTime<Utc>,
+    /// Attempts that failed for a reason worth retrying.
+    pub attempts: u32,
+}
+
+/// An organization's due pushes, leased to one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundClaim {
+    /// The organization.
+    pub organization: OrganizationId,
+    /// The lease: nobody else claims the organization's pushes until it expires or is
+    /// released by [`OutboundOutboxStore::finish_outbound`].
+    pub lease: String,
+    /// When the lease expires.
+    pub expires_at: DateTime<Utc>,
+    /// The pushes, oldest first (one record may appear more than once).
+    pub pushes: Vec<OutboundPush>,
+}
+
+/// A claimed push to try again later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundRetry {
+    /// The push.
+    pub push: OutboundPushId,
+    /// When.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Why the attempt failed, or why it waits.
+    pub error: String,
+    /// Whether an attempt failed (counted in [`OutboundPush::attempts`]); `false` when the
+    /// push only waits (a paused connection).
+    pub failed_attempt: bool,
+}
+
+/// Outbound sync's outbox: agencies and agents written by the records API with their push
+/// queued in the same transaction, drained per organization under a lease.
+#[async_trait]
+pub trait OutboundOutboxStore: Send + Sync {
+    /// Inserts an agency and queues its push, in one transaction.
+    async fn insert_agency_with_push(&self, org: &OrganizationId, agency: &Agency) -> DbResult<()>;
+    /// Replaces an agency's data and queues its push; [`DbError::NotFound`] if unknown.
+    async fn update_agency_with_push(&self, org: &OrganizationId, agency: &Agency) -> DbResult<()>;
+    /// Inserts an agent and queues its push, in one transaction.
+    async fn insert_agent_with_push(&self, org: &OrganizationId, agent: &Agent) -> DbResult<()>;
+    /// Replaces an agent's data and queues its push; [`DbError::NotFound`] if unknown.
+    async fn update_agent_with_push(&self, org: &OrganizationId, agent: &Agent) -> DbResult<()>;
+    /// Leases one organization whose lease is free (or expired) and that has pushes due at
+    /// `now`, and returns up to `limit` of them; `None` when there is none.
+    async fn claim_outbound(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease_for: Duration,
+    ) -> DbResult<Option<OutboundClaim>>;
+    /// Deletes the claimed pushes except `retries`, which are postponed, and releases the
+    /// lease, in one transaction; [`DbError::NotFound`] (nothing changed) when the lease was
+    /// lost to another process, which then pushes them again.
+    async fn finish_outbound(
+        &self,
+        claim: &OutboundClaim,
+        retries: &[OutboundRetry],
+    ) -> DbResult<()>;
+    /// How many pushes of the organization are queued.
+    async fn pending_outbound(&self, org: &OrganizationId) -> DbResult<u64>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Retention
 // ---------------------------------------------------------------------------------------------
 
@@ -1081,6 +1161,7 @@ pub trait ServerStore:
     + JobStore
     + DeliveryStatsStore
     + RetentionStore
+    + OutboundOutboxStore
 {
 }
 
@@ -1098,5 +1179,6 @@ impl<T> ServerStore for T where
         + JobStore
         + DeliveryStatsStore
         + RetentionStore
+        + OutboundOutboxStore
 {
 }

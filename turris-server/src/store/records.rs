@@ -39,13 +39,13 @@ fn email_key(email: Option<&str>) -> Option<String> {
     email.map(normalize).filter(|e| !e.is_empty())
 }
 
-struct AgencyColumns {
-    data: String,
-    npn: Option<String>,
-    producer_code: Option<String>,
+pub(crate) struct AgencyColumns {
+    pub(crate) data: String,
+    pub(crate) npn: Option<String>,
+    pub(crate) producer_code: Option<String>,
 }
 
-fn agency_columns(agency: &Agency) -> DbResult<AgencyColumns> {
+pub(crate) fn agency_columns(agency: &Agency) -> DbResult<AgencyColumns> {
     Ok(AgencyColumns {
         data: serde_json::to_string(&agency.data)?,
         npn: agency.data.npn.as_ref().map(|n| n.as_str().to_owned()),
@@ -53,23 +53,103 @@ fn agency_columns(agency: &Agency) -> DbResult<AgencyColumns> {
     })
 }
 
-struct AgentColumns {
-    data: String,
-    npn: Option<String>,
-    first: String,
-    last: String,
-    email: Option<String>,
+pub(crate) struct AgentColumns {
+    pub(crate) data: String,
+    pub(crate) npn: Option<String>,
+    pub(crate) first: String,
+    pub(crate) last: String,
+    pub(crate) email: Option<String>,
+    pub(crate) agency: Option<String>,
 }
 
-fn agent_columns(agent: &Agent) -> DbResult<AgentColumns> {
+pub(crate) fn agent_columns(agent: &Agent) -> DbResult<AgentColumns> {
     Ok(AgentColumns {
         data: serde_json::to_string(&agent.data)?,
         npn: agent.data.npn.as_ref().map(|n| n.as_str().to_owned()),
         first: normalize(&agent.data.first_name),
         last: normalize(&agent.data.last_name),
         email: email_key(agent.data.email.as_deref()),
+        agency: agent.data.agency_id.as_ref().map(|a| a.as_str().to_owned()),
     })
 }
+
+// The writes of agencies and agents, as macros over an executor (a pool, or `&mut *tx` inside a
+// transaction such as outbound sync's outbox, [`super::outbound`]), so both share one query.
+// Each evaluates to the `Result` of `execute`; `$c` is the record's columns.
+
+macro_rules! insert_agency_row {
+    ($exec:expr, $org:expr, $agency:expr, $c:expr) => {
+        sqlx::query(
+            "INSERT INTO agencies (organization_id, id, data, npn, producer_code)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind($org.as_str())
+        .bind($agency.id.as_str())
+        .bind(&$c.data)
+        .bind(&$c.npn)
+        .bind(&$c.producer_code)
+        .execute($exec)
+        .await
+    };
+}
+pub(crate) use insert_agency_row;
+
+macro_rules! update_agency_row {
+    ($exec:expr, $org:expr, $agency:expr, $c:expr) => {
+        sqlx::query(
+            "UPDATE agencies SET data = $3, npn = $4, producer_code = $5
+             WHERE organization_id = $1 AND id = $2",
+        )
+        .bind($org.as_str())
+        .bind($agency.id.as_str())
+        .bind(&$c.data)
+        .bind(&$c.npn)
+        .bind(&$c.producer_code)
+        .execute($exec)
+        .await
+    };
+}
+pub(crate) use update_agency_row;
+
+macro_rules! insert_agent_row {
+    ($exec:expr, $org:expr, $agent:expr, $c:expr) => {
+        sqlx::query(
+            "INSERT INTO agents (organization_id, id, data, npn, first_name_key,
+             last_name_key, email_key, agency_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind($org.as_str())
+        .bind($agent.id.as_str())
+        .bind(&$c.data)
+        .bind(&$c.npn)
+        .bind(&$c.first)
+        .bind(&$c.last)
+        .bind(&$c.email)
+        .bind(&$c.agency)
+        .execute($exec)
+        .await
+    };
+}
+pub(crate) use insert_agent_row;
+
+macro_rules! update_agent_row {
+    ($exec:expr, $org:expr, $agent:expr, $c:expr) => {
+        sqlx::query(
+            "UPDATE agents SET data = $3, npn = $4, first_name_key = $5, last_name_key = $6,
+             email_key = $7, agency_id = $8 WHERE organization_id = $1 AND id = $2",
+        )
+        .bind($org.as_str())
+        .bind($agent.id.as_str())
+        .bind(&$c.data)
+        .bind(&$c.npn)
+        .bind(&$c.first)
+        .bind(&$c.last)
+        .bind(&$c.email)
+        .bind(&$c.agency)
+        .execute($exec)
+        .await
+    };
+}
+pub(crate) use update_agent_row;
 
 impl SqlStore {
     /// One record of `table` (`agencies`, `agents` or `agency_contacts`) by organization and
@@ -96,18 +176,7 @@ impl RecordStore for SqlStore {
     async fn insert_agency(&self, org: &OrganizationId, agency: &Agency) -> StoreResult<()> {
         let c = agency_columns(agency)?;
         with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO agencies (organization_id, id, data, npn, producer_code)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(org.as_str())
-            .bind(agency.id.as_str())
-            .bind(&c.data)
-            .bind(&c.npn)
-            .bind(&c.producer_code)
-            .execute(pool)
-            .await
-            .map_err(DbError::from)?;
+            insert_agency_row!(pool, org, agency, c).map_err(DbError::from)?;
         });
         Ok(())
     }
@@ -120,19 +189,9 @@ impl RecordStore for SqlStore {
     async fn update_agency(&self, org: &OrganizationId, agency: &Agency) -> StoreResult<()> {
         let c = agency_columns(agency)?;
         let updated = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE agencies SET data = $3, npn = $4, producer_code = $5
-                 WHERE organization_id = $1 AND id = $2",
-            )
-            .bind(org.as_str())
-            .bind(agency.id.as_str())
-            .bind(&c.data)
-            .bind(&c.npn)
-            .bind(&c.producer_code)
-            .execute(pool)
-            .await
-            .map_err(DbError::from)?
-            .rows_affected()
+            update_agency_row!(pool, org, agency, c)
+                .map_err(DbError::from)?
+                .rows_affected()
         });
         if updated == 0 {
             return Err(DbError::NotFound.into());
@@ -167,21 +226,7 @@ impl RecordStore for SqlStore {
     async fn insert_agent(&self, org: &OrganizationId, agent: &Agent) -> StoreResult<()> {
         let c = agent_columns(agent)?;
         with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO agents
-                 (organization_id, id, data, npn, first_name_key, last_name_key, email_key)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(org.as_str())
-            .bind(agent.id.as_str())
-            .bind(&c.data)
-            .bind(&c.npn)
-            .bind(&c.first)
-            .bind(&c.last)
-            .bind(&c.email)
-            .execute(pool)
-            .await
-            .map_err(DbError::from)?;
+            insert_agent_row!(pool, org, agent, c).map_err(DbError::from)?;
         });
         Ok(())
     }
@@ -194,21 +239,9 @@ impl RecordStore for SqlStore {
     async fn update_agent(&self, org: &OrganizationId, agent: &Agent) -> StoreResult<()> {
         let c = agent_columns(agent)?;
         let updated = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE agents SET data = $3, npn = $4, first_name_key = $5, last_name_key = $6,
-                 email_key = $7 WHERE organization_id = $1 AND id = $2",
-            )
-            .bind(org.as_str())
-            .bind(agent.id.as_str())
-            .bind(&c.data)
-            .bind(&c.npn)
-            .bind(&c.first)
-            .bind(&c.last)
-            .bind(&c.email)
-            .execute(pool)
-            .await
-            .map_err(DbError::from)?
-            .rows_affected()
+            update_agent_row!(pool, org, agent, c)
+                .map_err(DbError::from)?
+                .rows_affected()
         });
         if updated == 0 {
             return Err(DbError::NotFound.into());

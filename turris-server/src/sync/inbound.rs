@@ -21,8 +21,9 @@
 //! - `*.merge` moves the link of a merged-away company to the primary one, unless the primary
 //!   is linked already (then both agencies stay, unlinked from the loser, for a person);
 //! - a contact becomes an agent only when its primary company (`associatedcompanyid`, read in
-//!   the same batch) is linked to an agency; otherwise it is Skipped with that reason, and a
-//!   later edit of the contact syncs it once its company is synced. Deleting a linked contact
+//!   the same batch) is linked to an agency, which becomes the agent's `agency_id` (on create,
+//!   update and link); otherwise it is Skipped with that reason, and a later edit of the
+//!   contact syncs it once its company is synced. Deleting a linked contact
 //!   drops the link and keeps the agent;
 //! - while the connection is not `connected` (status `error`), events wait: they are retried
 //!   every [`PAUSED_RETRY`] and processed after a reconnect.
@@ -45,7 +46,7 @@ use turris_core::planner::{
     apply_changes, plan,
 };
 use turris_core::property::{ObjectSchema, ObjectType, PropertyMap};
-use turris_core::record::{Agency, Agent};
+use turris_core::record::{Agency, Agent, AgentDraft};
 use turris_core::store::{Link, LinkKind, TurrisRef};
 use turris_hubspot::HubSpotClient;
 use turris_hubspot::webhooks::WebhookEvent;
@@ -506,7 +507,7 @@ impl OrgSync<'_> {
             let Some(properties) = current.get(id) else {
                 continue;
             };
-            if !self.has_synced_agency(properties).await? {
+            let Some(agency) = self.synced_agency(properties).await? else {
                 self.log(
                     NewActivity::new(ActivityKind::WebhookSkipped, Outcome::Skipped, now)
                         .with_details(ActivityDetails {
@@ -518,9 +519,9 @@ impl OrgSync<'_> {
                 )
                 .await?;
                 continue;
-            }
+            };
             for change in changes(id, object, properties) {
-                self.contact_change(&ctx, &change).await?;
+                self.contact_change(&ctx, &change, &agency).await?;
             }
             if let Some(creation) = object
                 .events
@@ -533,20 +534,23 @@ impl OrgSync<'_> {
         Ok(())
     }
 
-    /// Whether the contact's primary company is linked to an agency.
-    async fn has_synced_agency(&self, properties: &PropertyMap) -> Result<bool, SyncError> {
+    /// The agency the contact's primary company is linked to, if any.
+    async fn synced_agency(&self, properties: &PropertyMap) -> Result<Option<AgencyId>, SyncError> {
         let Some(company) = properties
             .get(PRIMARY_COMPANY)
             .and_then(|id| HubSpotId::parse(id).ok())
         else {
-            return Ok(false);
+            return Ok(None);
         };
-        Ok(self
+        let link = self
             .state
             .db()
             .link_by_hubspot(self.org, LinkKind::Agency, &company)
-            .await?
-            .is_some())
+            .await?;
+        Ok(match link.map(|l| l.turris) {
+            Some(TurrisRef::Agency(agency)) => Some(agency),
+            _ => None,
+        })
     }
 
     async fn contact_deleted(&self, id: &HubSpotId, now: DateTime<Utc>) -> Result<(), SyncError> {
@@ -577,6 +581,7 @@ impl OrgSync<'_> {
         &self,
         ctx: &PlanContext<'_, AgentMapping>,
         change: &InboundChange,
+        agency: &AgencyId,
     ) -> Result<(), SyncError> {
         let db = self.state.db();
         let id = &change.object_id;
@@ -632,7 +637,10 @@ impl OrgSync<'_> {
                 let agent = Agent {
                     id: AgentId::parse(&uuid::Uuid::now_v7().to_string())
                         .expect("uuids are valid ids"),
-                    data: draft,
+                    data: AgentDraft {
+                        agency_id: Some(agency.clone()),
+                        ..draft
+                    },
                 };
                 db.insert_agent(self.org, &agent).await?;
                 db.put_link(
@@ -655,6 +663,7 @@ impl OrgSync<'_> {
             SyncAction::Update { changes, skipped } => {
                 let mut agent = linked.expect("updates are planned for linked records");
                 apply_changes(&mut agent.data, &changes);
+                agent.data.agency_id = Some(agency.clone());
                 db.update_agent(self.org, &agent).await?;
                 let fields: Vec<&str> = changes.iter().map(|c| c.field.key()).collect();
                 self.log(row(
@@ -667,7 +676,11 @@ impl OrgSync<'_> {
                     .await?;
             }
             SyncAction::Link { matched_by } => {
-                let agent = matched.expect("links are planned for matched records");
+                let mut agent = matched.expect("links are planned for matched records");
+                if agent.data.agency_id.as_ref() != Some(agency) {
+                    agent.data.agency_id = Some(agency.clone());
+                    db.update_agent(self.org, &agent).await?;
+                }
                 db.put_link(
                     self.org,
                     &Link {

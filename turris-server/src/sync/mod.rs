@@ -4,7 +4,8 @@
 //!   and activity rows, reading HubSpot in batches of 100 objects and running core's planner;
 //! - [`invites`]: auto-invite of the agencies inbound sync creates, deferred until the agency
 //!   has a contact with an email;
-//! - [`outbound`]: pushes agencies created or changed through the records API to HubSpot;
+//! - [`outbound`]: pushes agencies and agents created or changed through the records API to
+//!   HubSpot, from an outbox drained per organization under a lease;
 //! - [`tokens`]: refreshes OAuth tokens ahead of expiry, and pauses sync when HubSpot revoked
 //!   the connection;
 //! - [`subscriptions`]: creates the app's webhook subscriptions for the inbound-enabled objects
@@ -31,6 +32,7 @@ use crate::workers::Shutdown;
 pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()>> {
     vec![
         tokio::spawn(inbound::run(state.clone(), shutdown.clone())),
+        tokio::spawn(outbound::run(state.clone(), shutdown.clone())),
         tokio::spawn(tokens::run(state.clone(), shutdown.clone())),
         tokio::spawn(subscriptions::run(state.clone(), shutdown.clone())),
         tokio::spawn(pruning::run(state.clone(), shutdown.clone())),

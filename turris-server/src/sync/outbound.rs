@@ -1,101 +1,187 @@
 //! Outbound pushes: agencies and agents created or updated through the records API are pushed
 //! to HubSpot as companies and contacts while that outbound toggle is on.
 //!
-//! [`agency_changed`] and [`agent_changed`] queue the record for its organization; one
-//! background drain per organization pushes what is queued, so a burst becomes few calls and
-//! one organization's pushes never race (an update queued while the create runs waits for its
-//! link):
-//! - a record without a link is created with every mapped property plus the identifier
-//!   filter's value (core's `plan_outbound`), one call per record (batch create answers carry
-//!   no per-input key to pair results with records), and the link is stored;
+//! Nothing accepted is lost: the records API saves the record and an outbox row asking for its
+//! push in one transaction ([`crate::store::OutboundOutboxStore`]) before it answers, then wakes
+//! this process's worker ([`run`]). The worker lets a burst gather briefly, leases one
+//! organization at a time (so two replicas never push the same organization's records at once,
+//! and an update never races the create of its record), pushes the records as they are now,
+//! and deletes the rows only after the push and its link, activity and echo-ledger rows are
+//! stored. Rows left by a crash are pushed by whichever process leases the organization once
+//! the lease expires (at once after a graceful stop, which releases it):
+//! - records without a link are created with every mapped property plus the identifier
+//!   filter's value (core's `plan_outbound`), one batch create per 100, each input keyed by its
+//!   Turris id (`objectWriteTraceId`, which HubSpot repeats on the record it made) so every
+//!   result pairs with its record and its link is stored; an input a multi-status answer
+//!   refused is a failure of that record alone;
 //! - linked records are updated with one batch update per 100;
 //! - every call is an activity row (`Create company in HubSpot`, `Update contact in HubSpot`...)
 //!   with HubSpot's status and error category, and every write goes to the echo ledger so its
-//!   webhook is recognised as our own.
-//!
-//! The queue is in memory: a push lost to a crash is caught up by the next edit of the record
-//! (or bulk reconciliation, to come). Agents are not associated with a company: Turris agents
-//! carry no agency to associate with.
+//!   webhook is recognised as our own;
+//! - a call that failed for a reason that may pass (no answer, 429, 5xx, a refused token) is
+//!   tried again later with backoff, up to [`MAX_ATTEMPTS`]; a refusal of the input itself
+//!   (4xx) is logged and not retried; while the connection is paused (status `error`) pushes
+//!   wait for the reconnect. A crash between HubSpot's answer and the stored link may create a
+//!   record twice (at least once, never lost).
+//! - an agent with an agency (`agency_id`) whose contact and company are both linked has its
+//!   contact associated with the company (unlabeled, type 279) after the contacts are pushed,
+//!   one batch call per 100 pairs, each pair an activity row
+//!   (`Associate contact with company in HubSpot`); associating again is harmless.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{LazyLock, Mutex};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::Utc;
 use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
 use turris_core::ids::{AgencyId, AgentId, HubSpotId, OrganizationId};
-use turris_core::planner::{OutboundAction, plan_outbound, recent_writes};
+use turris_core::integration::ConnectionStatus;
+use turris_core::planner::{OutboundAction, OutboundSkipReason, plan_outbound, recent_writes};
 use turris_core::property::PropertyMap;
 use turris_core::store::{Link, TurrisRef};
 use turris_hubspot::HubSpotClient;
-use turris_hubspot::crm::batch::BatchUpdateInput;
+use turris_hubspot::crm::associations::{AssociationPair, PublicObjectId};
+use turris_hubspot::crm::batch::{BatchUpdateInput, TracedCreateInput};
 use turris_hubspot::crm::{ObjectType, SimplePublicObjectInputForCreate};
 
 use crate::app::AppState;
 use crate::hubspot::ConnectionError;
+use crate::store::{DbError, OutboundClaim, OutboundRetry};
+use crate::workers::Shutdown;
 
-/// How long a drain lets a burst gather before pushing.
+/// After a wake-up, the worker waits for this much quiet before claiming, so a burst of
+/// records is pushed in full batches...
 const GATHER: Duration = Duration::from_millis(100);
+/// ...but never longer than this after the first wake-up.
+const MAX_GATHER: Duration = Duration::from_secs(1);
+/// How often the worker looks for due pushes when nobody woke it (retries, other replicas'
+/// rows, rows left by a crash).
+const POLL: Duration = Duration::from_secs(1);
+/// How long an organization's lease holds (a step finishes well within it).
+const LEASE: Duration = Duration::from_secs(120);
+/// Most pushes one step takes of an organization.
+const CLAIM_LIMIT: usize = 1_000;
+/// Attempts before a push that keeps failing is given up (each failure is an activity row).
+pub const MAX_ATTEMPTS: u32 = 10;
+/// When the pushes of a paused (status `error`) connection are looked at again.
+const PAUSED_RETRY: chrono::Duration = chrono::Duration::seconds(30);
 
-/// Agencies waiting to be pushed, per organization, and whether a drain runs for it.
-#[derive(Default)]
-struct Queue {
-    agencies: BTreeSet<AgencyId>,
-    agents: BTreeSet<AgentId>,
-    draining: bool,
+/// Tells this process's worker that pushes were queued (call after the commit).
+pub fn wake(state: &AppState) {
+    state.outbound_wake().notify_one();
 }
 
-static QUEUES: LazyLock<Mutex<HashMap<OrganizationId, Queue>>> = LazyLock::new(Default::default);
-
-/// Queues an agency that was created or changed in Turris for a push to HubSpot.
-pub fn agency_changed(state: &AppState, org: &OrganizationId, agency: &AgencyId) {
-    enqueue(state, org, |queue| {
-        queue.agencies.insert(agency.clone());
-    });
-}
-
-/// Queues an agent that was created or changed in Turris for a push to HubSpot.
-pub fn agent_changed(state: &AppState, org: &OrganizationId, agent: &AgentId) {
-    enqueue(state, org, |queue| {
-        queue.agents.insert(agent.clone());
-    });
-}
-
-fn enqueue(state: &AppState, org: &OrganizationId, add: impl FnOnce(&mut Queue)) {
-    let start = {
-        let mut queues = QUEUES.lock().unwrap_or_else(|e| e.into_inner());
-        let queue = queues.entry(org.clone()).or_default();
-        add(queue);
-        !std::mem::replace(&mut queue.draining, true)
-    };
-    if start {
-        let task_state = state.clone();
-        let org = org.clone();
-        state.spawn_background(async move { drain(task_state, org).await });
-    }
-}
-
-async fn drain(state: AppState, org: OrganizationId) {
+/// The worker loop: runs until `shutdown` fires, finishing the step in progress.
+pub async fn run(state: AppState, mut shutdown: Shutdown) {
     loop {
-        tokio::time::sleep(GATHER).await;
-        let (agencies, agents): (Vec<AgencyId>, Vec<AgentId>) = {
-            let mut queues = QUEUES.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(queue) = queues.get_mut(&org) else {
-                return;
-            };
-            if queue.agencies.is_empty() && queue.agents.is_empty() {
-                queues.remove(&org);
-                return;
+        if shutdown.is_fired() {
+            return;
+        }
+        match step(&state).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %crate::error::ErrorChain(&e), "outbound step failed")
             }
-            (
-                std::mem::take(&mut queue.agencies).into_iter().collect(),
-                std::mem::take(&mut queue.agents).into_iter().collect(),
-            )
+        }
+        let woken = tokio::select! {
+            () = state.outbound_wake().notified() => true,
+            () = tokio::time::sleep(POLL) => false,
+            () = shutdown.fired() => return,
         };
-        if let Err(e) = push(&state, &org, &agencies, &agents).await {
-            tracing::error!(org = %org, error = %e, "outbound push failed");
+        if woken {
+            let started = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(GATHER) => break,
+                    () = state.outbound_wake().notified() => if started.elapsed() >= MAX_GATHER { break },
+                    () = shutdown.fired() => return,
+                }
+            }
         }
     }
+}
+
+/// Leases one organization with due pushes and pushes them; `false` when there was none.
+pub async fn step(state: &AppState) -> Result<bool, DbError> {
+    let Some(claim) = state
+        .db()
+        .claim_outbound(Utc::now(), CLAIM_LIMIT, LEASE)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let retries = match push(state, &claim).await {
+        Ok(Pushed::Done { retry }) => retries(&claim, &retry, true),
+        Ok(Pushed::Paused) => {
+            let all: Vec<(TurrisRef, String)> = claim
+                .pushes
+                .iter()
+                .map(|p| (p.record.clone(), PAUSED.to_owned()))
+                .collect();
+            retries(&claim, &all, false)
+        }
+        Err(e) => {
+            tracing::error!(org = %claim.organization, error = %e, "outbound push failed");
+            let all: Vec<(TurrisRef, String)> = claim
+                .pushes
+                .iter()
+                .map(|p| (p.record.clone(), e.to_string()))
+                .collect();
+            retries(&claim, &all, true)
+        }
+    };
+    match state.db().finish_outbound(&claim, &retries).await {
+        Err(DbError::NotFound) => {
+            tracing::warn!(org = %claim.organization, "outbound lease lost: another process pushes again");
+            Ok(true)
+        }
+        other => other.map(|()| true),
+    }
+}
+
+const PAUSED: &str = "sync is paused: the HubSpot connection is not active";
+
+/// The rows to keep for `failed` records: the newest row of each (the others are done), due
+/// again after a backoff, or given up after [`MAX_ATTEMPTS`] failed attempts. A pause
+/// (`failed_attempt` false) never gives up.
+fn retries(
+    claim: &OutboundClaim,
+    failed: &[(TurrisRef, String)],
+    failed_attempt: bool,
+) -> Vec<OutboundRetry> {
+    let now = Utc::now();
+    let mut kept = Vec::new();
+    for (record, error) in failed {
+        let rows = claim.pushes.iter().filter(|p| &p.record == record);
+        let Some(newest) = rows.clone().max_by_key(|p| p.id) else {
+            continue;
+        };
+        if kept.iter().any(|r: &OutboundRetry| r.push == newest.id) {
+            continue;
+        }
+        let attempts = rows.map(|p| p.attempts).max().unwrap_or(0);
+        let next_attempt_at = if !failed_attempt {
+            now + PAUSED_RETRY
+        } else if attempts + 1 < MAX_ATTEMPTS {
+            now + backoff(attempts)
+        } else {
+            tracing::error!(org = %claim.organization, record = %record.id(), error = %error,
+                "outbound push given up after {MAX_ATTEMPTS} attempts");
+            continue;
+        };
+        kept.push(OutboundRetry {
+            push: newest.id,
+            next_attempt_at,
+            error: error.clone(),
+            failed_attempt,
+        });
+    }
+    kept
+}
+
+fn backoff(attempts: u32) -> chrono::Duration {
+    chrono::Duration::seconds(5 * 2_i64.pow(attempts.min(10)))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,32 +194,49 @@ enum PushError {
     Connection(#[from] ConnectionError),
 }
 
+/// What a push did.
+enum Pushed {
+    /// Every record was pushed, skipped or refused for good, except these, to try again.
+    Done { retry: Vec<(TurrisRef, String)> },
+    /// The connection is paused (status `error`): nothing was tried.
+    Paused,
+}
+
 /// A record to push: its reference, and what core planned for it.
 type Planned = (TurrisRef, OutboundAction);
 
-async fn push(
-    state: &AppState,
-    org: &OrganizationId,
-    agencies: &[AgencyId],
-    agents: &[AgentId],
-) -> Result<(), PushError> {
+async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushError> {
+    let org = &claim.organization;
     let db = state.db();
     let Some(settings) = db.load_settings(org).await? else {
-        return Ok(());
+        return Ok(Pushed::Done { retry: Vec::new() });
     };
+    if settings.connection.status == ConnectionStatus::Error {
+        return Ok(Pushed::Paused);
+    }
     if !settings.connection.is_active() {
-        return Ok(());
+        return Ok(Pushed::Done { retry: Vec::new() });
     }
     let Some(credentials) = db.hubspot_credentials(org).await? else {
-        return Ok(());
+        return Ok(Pushed::Done { retry: Vec::new() });
     };
+    // Each record once, oldest push first: pushed as it is now.
+    let mut agencies = Vec::new();
+    let mut agents = Vec::new();
+    for push in &claim.pushes {
+        match &push.record {
+            TurrisRef::Agency(id) if !agencies.contains(id) => agencies.push(id.clone()),
+            TurrisRef::Agent(id) if !agents.contains(id) => agents.push(id.clone()),
+            _ => {}
+        }
+    }
     let link = |turris: TurrisRef| async move {
         db.link_by_turris(org, &turris)
             .await
             .map(|l| l.map(|l| l.hubspot_id))
     };
     let mut companies: Vec<Planned> = Vec::new();
-    for id in agencies {
+    for id in &agencies {
         let Some(agency) = db.get_agency(org, id).await? else {
             continue;
         };
@@ -149,8 +252,10 @@ async fn push(
         companies.push((turris, action));
     }
     let mut contacts: Vec<Planned> = Vec::new();
+    // Agents with an agency, whose contact is associated with the agency's company.
+    let mut employed: Vec<(AgentId, AgencyId)> = Vec::new();
     if let Some(mapping) = settings.mapping.agent.as_ref() {
-        for id in agents {
+        for id in &agents {
             let Some(agent) = db.get_agent(org, id).await? else {
                 continue;
             };
@@ -163,6 +268,17 @@ async fn push(
                 None,
                 linked.as_ref(),
             );
+            if let (Some(agency), false) = (
+                agent.data.agency_id.clone(),
+                matches!(
+                    action,
+                    OutboundAction::Skip {
+                        reason: OutboundSkipReason::OutboundDisabled
+                    }
+                ),
+            ) {
+                employed.push((agent.id.clone(), agency));
+            }
             contacts.push((turris, action));
         }
     }
@@ -171,18 +287,21 @@ async fn push(
             .iter()
             .any(|(_, a)| !matches!(a, OutboundAction::Skip { .. }))
     };
-    if !has_work(&companies) && !has_work(&contacts) {
-        return Ok(());
+    if !has_work(&companies) && !has_work(&contacts) && employed.is_empty() {
+        return Ok(Pushed::Done { retry: Vec::new() });
     }
     let client = crate::hubspot::client(state, org, &credentials)?;
     let pusher = Pusher {
         state,
         org,
         client: &client,
+        retry: Mutex::default(),
     };
     pusher.push(&COMPANIES, companies).await?;
     pusher.push(&CONTACTS, contacts).await?;
-    Ok(())
+    pusher.associate(&employed).await?;
+    let retry = pusher.retry.into_inner().unwrap_or_else(|e| e.into_inner());
+    Ok(Pushed::Done { retry })
 }
 
 /// A HubSpot object we push to, and the titles of its calls.
@@ -209,22 +328,26 @@ struct Refusal {
     status: Option<u16>,
     category: Option<String>,
     message: String,
+    /// Whether trying again later may succeed: no answer, 429, 5xx, or a refused token (the
+    /// connection is then paused until a reconnect).
+    transient: bool,
 }
 
 struct Pusher<'a> {
     state: &'a AppState,
     org: &'a OrganizationId,
     client: &'a HubSpotClient,
+    /// Records whose call failed for a reason that may pass.
+    retry: Mutex<Vec<(TurrisRef, String)>>,
 }
 
 impl Pusher<'_> {
     async fn push(&self, target: &Target, planned: Vec<Planned>) -> Result<(), PushError> {
+        let mut creates = Vec::new();
         let mut updates = Vec::new();
         for (turris, action) in planned {
             match action {
-                OutboundAction::Create { properties } => {
-                    self.create(target, &turris, &properties).await?;
-                }
+                OutboundAction::Create { properties } => creates.push((turris, properties)),
                 OutboundAction::Update {
                     object_id,
                     properties,
@@ -232,7 +355,76 @@ impl Pusher<'_> {
                 OutboundAction::Skip { .. } => {}
             }
         }
+        self.create(target, creates).await?;
         self.update(target, updates).await
+    }
+
+    /// Associates each agent's contact with its agency's company (unlabeled, type 279), one
+    /// batch call per 100 pairs, once both are linked; one activity row per pair.
+    async fn associate(&self, employed: &[(AgentId, AgencyId)]) -> Result<(), PushError> {
+        let db = self.state.db();
+        let mut pairs: Vec<(TurrisRef, HubSpotId, HubSpotId)> = Vec::new();
+        for (agent, agency) in employed {
+            let turris = TurrisRef::Agent(agent.clone());
+            let contact = db.link_by_turris(self.org, &turris).await?;
+            let company = db
+                .link_by_turris(self.org, &TurrisRef::Agency(agency.clone()))
+                .await?;
+            if let (Some(contact), Some(company)) = (contact, company) {
+                pairs.push((turris, contact.hubspot_id, company.hubspot_id));
+            }
+        }
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let inputs: Vec<AssociationPair> = pairs
+            .iter()
+            .map(|(_, contact, company)| AssociationPair {
+                from: PublicObjectId {
+                    id: contact.to_string(),
+                },
+                to: PublicObjectId {
+                    id: company.to_string(),
+                },
+            })
+            .collect();
+        let refusal = match self
+            .client
+            .batch_associate_default(&ObjectType::Contacts, &ObjectType::Companies, &inputs)
+            .await
+        {
+            Ok(()) => None,
+            Err(e) => Some(self.refusal(e).await),
+        };
+        for (turris, contact, company) in &pairs {
+            let message = format!("contact {contact} associated with company {company}");
+            match &refusal {
+                Some(refusal) => {
+                    self.failed(
+                        ActivityKind::AssociateContactWithCompany,
+                        turris,
+                        Some(contact),
+                        refusal,
+                    )
+                    .await?;
+                }
+                None => {
+                    self.log(
+                        ActivityKind::AssociateContactWithCompany,
+                        Outcome::Success,
+                        ActivityDetails {
+                            hubspot_status: Some(200),
+                            message: Some(message),
+                            turris_id: Some(turris.id().to_owned()),
+                            hubspot_id: Some(contact.to_string()),
+                            ..ActivityDetails::default()
+                        },
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn log(
@@ -255,6 +447,7 @@ impl Pusher<'_> {
     /// longer accepts the credentials.
     async fn refusal(&self, error: turris_hubspot::Error) -> Refusal {
         let (status, category) = (error.status(), error.category().map(str::to_owned));
+        let transient = status.is_none_or(|s| s == 429 || s == 401 || s == 403 || s >= 500);
         let connection = ConnectionError::from(error);
         if connection.is_connection_lost()
             && let Err(e) =
@@ -266,6 +459,7 @@ impl Pusher<'_> {
             status,
             category,
             message: connection.to_string(),
+            transient,
         }
     }
 
@@ -276,6 +470,12 @@ impl Pusher<'_> {
         hubspot_id: Option<&HubSpotId>,
         refusal: &Refusal,
     ) -> Result<(), PushError> {
+        if refusal.transient {
+            self.retry
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((turris.clone(), refusal.message.clone()));
+        }
         self.log(
             kind,
             Outcome::Failure,
@@ -300,49 +500,96 @@ impl Pusher<'_> {
         Ok(())
     }
 
+    /// Creates the records with one batch create per 100, each input keyed by its Turris id
+    /// (`objectWriteTraceId`) so every created record pairs with its Turris record.
     async fn create(
         &self,
         target: &Target,
-        turris: &TurrisRef,
-        properties: &PropertyMap,
+        creates: Vec<(TurrisRef, PropertyMap)>,
     ) -> Result<(), PushError> {
-        let input = SimplePublicObjectInputForCreate {
-            properties: to_hubspot(properties),
-            associations: Vec::new(),
-        };
-        let created = match self.client.create_object(&target.object, &input).await {
-            Ok(created) => created,
-            Err(e) => {
-                let refusal = self.refusal(e).await;
-                return self.failed(target.create, turris, None, &refusal).await;
-            }
-        };
-        let Ok(hubspot_id) = HubSpotId::parse(&created.id) else {
-            tracing::error!(org = %self.org, id = %created.id, "hubspot answered an unexpected id");
+        if creates.is_empty() {
             return Ok(());
-        };
-        self.remember(&hubspot_id, properties).await?;
-        self.state
-            .db()
-            .put_link(
-                self.org,
-                &Link {
-                    turris: turris.clone(),
-                    hubspot_id: hubspot_id.clone(),
+        }
+        let inputs: Vec<TracedCreateInput> = creates
+            .iter()
+            .map(|(turris, properties)| TracedCreateInput {
+                input: SimplePublicObjectInputForCreate {
+                    properties: to_hubspot(properties),
+                    associations: Vec::new(),
+                },
+                object_write_trace_id: turris.id().to_owned(),
+            })
+            .collect();
+        let outcome = self
+            .client
+            .batch_create_traced(&target.object, &inputs)
+            .await;
+        let mut refused: Vec<(std::ops::Range<usize>, Refusal)> = Vec::new();
+        for failure in outcome.failed_chunks {
+            refused.push((failure.inputs, self.refusal(failure.error).await));
+        }
+        let created: HashMap<&str, &str> = outcome
+            .results
+            .iter()
+            .filter_map(|r| Some((r.object_write_trace_id.as_deref()?, r.id.as_str())))
+            .collect();
+        for (index, (turris, properties)) in creates.iter().enumerate() {
+            if let Some((_, refusal)) = refused.iter().find(|(r, _)| r.contains(&index)) {
+                self.failed(target.create, turris, None, refusal).await?;
+                continue;
+            }
+            let Some(id) = created.get(turris.id()) else {
+                // A per-input failure of a multi-status answer names the input by its trace id.
+                let error = outcome
+                    .errors
+                    .iter()
+                    .find(|e| e.context.values().flatten().any(|v| v == turris.id()));
+                let (category, message) = match error {
+                    Some(e) => (Some(e.category.clone()), e.message.clone()),
+                    None => (None, "HubSpot created no record for this input".to_owned()),
+                };
+                self.log(
+                    target.create,
+                    Outcome::Failure,
+                    ActivityDetails {
+                        hubspot_status: Some(207),
+                        error_category: category,
+                        message: Some(message),
+                        turris_id: Some(turris.id().to_owned()),
+                        ..ActivityDetails::default()
+                    },
+                )
+                .await?;
+                continue;
+            };
+            let Ok(hubspot_id) = HubSpotId::parse(id) else {
+                tracing::error!(org = %self.org, id = %id, "hubspot answered an unexpected id");
+                continue;
+            };
+            self.remember(&hubspot_id, properties).await?;
+            self.state
+                .db()
+                .put_link(
+                    self.org,
+                    &Link {
+                        turris: turris.clone(),
+                        hubspot_id: hubspot_id.clone(),
+                    },
+                )
+                .await?;
+            self.log(
+                target.create,
+                Outcome::Success,
+                ActivityDetails {
+                    hubspot_status: Some(201),
+                    turris_id: Some(turris.id().to_owned()),
+                    hubspot_id: Some(hubspot_id.to_string()),
+                    ..ActivityDetails::default()
                 },
             )
             .await?;
-        self.log(
-            target.create,
-            Outcome::Success,
-            ActivityDetails {
-                hubspot_status: Some(201),
-                turris_id: Some(turris.id().to_owned()),
-                hubspot_id: Some(hubspot_id.to_string()),
-                ..ActivityDetails::default()
-            },
-        )
-        .await
+        }
+        Ok(())
     }
 
     async fn update(

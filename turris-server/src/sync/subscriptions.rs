@@ -7,8 +7,10 @@
 //! and `merge` ones. A property is `live` once HubSpot lists or answers an active subscription for
 //! it, and stays `pending` otherwise: a failed call is retried at the next round. Subscriptions
 //! belong to the app (every portal shares them) and need the developer API key
-//! (`TURRIS_HUBSPOT_DEVELOPER_API_KEY`); without it, or for private apps (HubSpot's UI only),
-//! the worker does nothing and the status stays `pending`.
+//! (`TURRIS_HUBSPOT_DEVELOPER_API_KEY`); without it the worker does nothing and the status
+//! stays `pending`. Private apps manage webhooks in HubSpot's UI only, so the worker skips them
+//! and the webhook-status API shows their properties `managed_in_hubspot`, with what to create
+//! in the private app's Webhooks tab (core's `IntegrationSettings::webhook_status`).
 
 use std::time::Duration;
 

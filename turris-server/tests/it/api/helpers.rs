@@ -248,6 +248,9 @@ pub struct TestApp {
     /// An organization with an active subscription and an admin token.
     pub org: String,
     pub token: String,
+    /// What the server was built with (the sync suite restarts it).
+    #[allow(dead_code)]
+    config: Config,
     stop: Mutex<Option<oneshot::Sender<()>>>,
     server: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -342,17 +345,7 @@ impl TestApp {
         // The API tests look at queued events and resends; tests/it/delivery runs the workers.
         config.delivery.workers = false;
         tweak(&mut config);
-        let app = Application::build(config).await.expect("server builds");
-        let addr = app.local_addr();
-        let state = app.state().clone();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            app.run_until(async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("server runs");
-        });
+        let (addr, state, stop, server) = serve(config.clone()).await;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -366,6 +359,7 @@ impl TestApp {
             state,
             org: String::new(),
             token: String::new(),
+            config,
             stop: Mutex::new(Some(stop)),
             server: Mutex::new(Some(server)),
         };
@@ -379,6 +373,23 @@ impl TestApp {
     /// Stops the server gracefully (the database is dropped with the app).
     pub async fn finish(self) {
         self.shutdown().await;
+    }
+
+    /// Stops the server gracefully and starts a new one on the same address, database and
+    /// sandbox, as a restart of the process would.
+    #[allow(dead_code)] // the sync suite's
+    pub async fn restart(self) -> Self {
+        self.shutdown().await;
+        let addr: std::net::SocketAddr = self.base.trim_start_matches("http://").parse().unwrap();
+        let mut config = self.config.clone();
+        config.listen = addr;
+        let (_, state, stop, server) = serve(config).await;
+        Self {
+            state,
+            stop: Mutex::new(Some(stop)),
+            server: Mutex::new(Some(server)),
+            ..self
+        }
     }
 
     /// Sends the shutdown signal and waits until the server has stopped.
@@ -536,6 +547,29 @@ impl TestApp {
             .append_pair("state", state);
         answer(self.http.get(url).send().await.unwrap()).await
     }
+}
+
+/// Builds and runs a server: its address, state, stop signal and task.
+async fn serve(
+    config: Config,
+) -> (
+    std::net::SocketAddr,
+    AppState,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let app = Application::build(config).await.expect("server builds");
+    let addr = app.local_addr();
+    let state = app.state().clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.run_until(async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    (addr, state, stop, server)
 }
 
 async fn answer(response: reqwest::Response) -> Answer {

@@ -465,7 +465,9 @@ api_test!(
         agency_inbound_on(app).await;
         let status = app.get(&format!("{H}/webhook-status")).await.expect(200);
         let properties = status.body["properties"].as_array().unwrap();
-        assert!(properties.iter().all(|p| p["status"] == "pending" && p["object"] == "company"));
+        assert!(properties.iter().all(|p| p["status"] == "pending"
+            && p["object"] == "company"
+            && p["message"].is_null()));
         let names: Vec<&str> = properties.iter().map(|p| p["property"].as_str().unwrap()).collect();
         for expected in ["type", "name", "city", "state"] {
             assert!(names.contains(&expected), "{expected} in {names:?}");
@@ -484,6 +486,49 @@ api_test!(
             .unwrap()
             .clone();
         assert_eq!(name["status"], "live");
+    }
+);
+
+api_test!(
+    async fn a_private_app_connection_says_its_webhooks_are_managed_in_hubspot_and_how(app) {
+        let body = json!({"portal_id": app.sandbox.portal_id(), "token": app.sandbox.private_app_token()});
+        app.api(Method::POST, &format!("{H}/private-app"), Some(body))
+            .await
+            .expect(200);
+        app.api(Method::PUT, &format!("{H}/mapping"), Some(mapping()))
+            .await
+            .expect(200);
+        app.api(Method::PUT, &format!("{H}/sync"), Some(json!({"agency": {"inbound": true}})))
+            .await
+            .expect(200);
+        let status = app.get(&format!("{H}/webhook-status")).await.expect(200);
+        let properties = status.body["properties"].as_array().unwrap();
+        assert!(!properties.is_empty());
+        let target = format!("{}/hooks/hubspot", app.state.config().public_base_url);
+        for property in properties {
+            assert_eq!(property["status"], "managed_in_hubspot", "{property}");
+            let message = property["message"].as_str().unwrap();
+            assert!(message.contains("Webhooks tab"), "{message}");
+            assert!(message.contains(&target), "{message}");
+            let subscription = format!("company.propertyChange for {}", property["property"].as_str().unwrap());
+            assert!(message.contains(&subscription), "{message}");
+        }
+        // A subscription recorded live shows live.
+        app.state
+            .db()
+            .set_subscription_status(&org(app), ObjectType::Company, "name", WebhookStatus::Live)
+            .await
+            .unwrap();
+        let status = app.get(&format!("{H}/webhook-status")).await.expect(200);
+        let name = status.body["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["property"] == "name")
+            .unwrap()
+            .clone();
+        assert_eq!(name["status"], "live");
+        assert_eq!(name["message"], Value::Null);
     }
 );
 

@@ -115,6 +115,60 @@ api_test!(
 );
 
 api_test!(
+    async fn an_agent_names_an_agency_of_its_own_organization_or_is_refused_with_the_path(app) {
+        let acme = agency(app, "Acme").await;
+        let created = app
+            .api(
+                Method::POST,
+                "/api/v1/agents",
+                Some(json!({"first_name": "Ada", "last_name": "Lovelace", "agency_id": acme})),
+            )
+            .await
+            .expect(201);
+        assert_eq!(created.body["agency_id"], acme.as_str());
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        // An agency of another organization is not found from here: same answer as unknown.
+        let other_token = app.organization("other-org", true).await;
+        let theirs = app
+            .call(Method::POST, "/api/v1/agencies", Some(&other_token), Some(json!({"name": "Theirs"})))
+            .await
+            .expect(201);
+        let theirs = theirs.body["id"].as_str().unwrap().to_owned();
+        for bad in [theirs.as_str(), "no-such-agency", "not an id!"] {
+            let refused = app
+                .api(
+                    Method::POST,
+                    "/api/v1/agents",
+                    Some(json!({"first_name": "", "last_name": "Byron", "agency_id": bad})),
+                )
+                .await
+                .expect_error(422, "validation_failed");
+            assert_eq!(refused.paths(), ["first_name", "agency_id"], "{bad}");
+            app.api(
+                Method::PUT,
+                &format!("/api/v1/agents/{id}"),
+                Some(json!({"first_name": "Ada", "last_name": "Lovelace", "agency_id": bad})),
+            )
+            .await
+            .expect_error(422, "validation_failed");
+        }
+        let list = app.get("/api/v1/agents").await.expect(200);
+        assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "nothing was created");
+        let kept = app.get(&format!("/api/v1/agents/{id}")).await.expect(200);
+        assert_eq!(kept.body["agency_id"], acme.as_str(), "nothing was changed");
+        // Without agency_id, an agent has none (and JSON stored before the field still parses).
+        app.api(
+            Method::PUT,
+            &format!("/api/v1/agents/{id}"),
+            Some(json!({"first_name": "Ada", "last_name": "Lovelace"})),
+        )
+        .await
+        .expect(200);
+        assert_eq!(app.get(&format!("/api/v1/agents/{id}")).await.expect(200).body["agency_id"], Value::Null);
+    }
+);
+
+api_test!(
     async fn agency_contacts_belong_to_an_agency(app) {
         let agency = agency(app, "Acme").await;
         let contact = app

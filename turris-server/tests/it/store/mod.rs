@@ -11,6 +11,7 @@ mod inputs;
 mod jobs;
 mod leases;
 mod oauth;
+mod outbound;
 mod retention;
 mod tenants;
 mod webhooks;

@@ -102,6 +102,13 @@ async fn contacts_become_agents_once_their_company_is_a_synced_agency(backend: B
     assert_eq!(synced.len(), 1, "{synced:#?}");
     assert_eq!(synced[0]["first_name"], "Ada");
     assert_eq!(synced[0]["email"], "ada@partner.example.com");
+    // The agency its primary company is synced to is the agent's agency.
+    let agencies = app.agencies().await;
+    let agency = agencies
+        .iter()
+        .find(|a| a["name"] == "Partner Agency")
+        .unwrap();
+    assert_eq!(synced[0]["agency_id"], agency["id"]);
     // A standard edit updates the agent.
     control
         .update_record(ObjectKind::Contacts, &ada.id, [("lastname", "Lovelace")])

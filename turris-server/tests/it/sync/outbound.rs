@@ -1,6 +1,6 @@
 //! Turris → HubSpot: agencies created or changed through the records API become companies.
 
-use turris_hubspot::sandbox::ObjectKind;
+use turris_hubspot::sandbox::{Fault, ObjectKind};
 
 use super::*;
 
@@ -13,6 +13,34 @@ impl TestApp {
         )
         .await
         .expect(200);
+    }
+
+    /// Runs a statement straight on the database.
+    async fn execute(&self, sql: &str) {
+        if self.db.url.starts_with("sqlite") {
+            let pool = sqlx::SqlitePool::connect(&self.db.url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        } else {
+            let pool = sqlx::PgPool::connect(&self.db.url).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+
+    /// The rows of a two-text-column `SELECT`, straight from the database.
+    async fn pairs(&self, sql: &str) -> Vec<(String, String)> {
+        if self.db.url.starts_with("sqlite") {
+            let pool = sqlx::SqlitePool::connect(&self.db.url).await.unwrap();
+            let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+            pool.close().await;
+            rows
+        } else {
+            let pool = sqlx::PgPool::connect(&self.db.url).await.unwrap();
+            let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+            pool.close().await;
+            rows
+        }
     }
 
     /// Waits until an activity row with this title and status exists, and returns it.
@@ -98,8 +126,11 @@ sync_test!(
         app.api(Method::POST, "/api/v1/agencies", Some(json!({"name": "Quiet Agency"})))
             .await
             .expect(201);
-        // The push would be queued at once: wait for the background work to finish.
-        app.state.background_idle().await;
+        // The push is queued with the agency: wait until the worker has dealt with it.
+        eventually("the outbox to be empty", || async {
+            (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
+        })
+        .await;
         assert_eq!(app.sandbox.control().count(ObjectKind::Companies), 0);
         assert!(app.activity_titled("Create company in HubSpot").await.is_empty());
     }
@@ -140,5 +171,286 @@ sync_test!(
         assert_eq!(contact.properties["lastname"], "Hopper");
         assert_eq!(contact.properties["email"], "grace@example.com");
         assert_eq!(app.sandbox.control().count(ObjectKind::Contacts), 1);
+    }
+);
+
+/// A push HubSpot could not take stays queued across a restart, and the next process pushes it.
+async fn a_pending_push_survives_a_restart_of_the_server(backend: Backend) {
+    let app = synced_app(backend).await;
+    app.agency_outbound_on().await;
+    let control = app.sandbox.control();
+    control.inject_fault(
+        Fault::new("/crm/v3/objects/companies*")
+            .method("POST")
+            .status(500)
+            .times(10_000),
+    );
+    let agency = app
+        .api(
+            Method::POST,
+            "/api/v1/agencies",
+            Some(json!({"name": "Durable Agency"})),
+        )
+        .await
+        .expect(201);
+    let failed = app
+        .activity_row("Create company in HubSpot", "failure")
+        .await;
+    assert_eq!(failed["details"]["turris_id"], agency.body["id"]);
+    assert_eq!(failed["details"]["hubspot_status"], 500);
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbound_pushes").await, 1);
+
+    let app = app.restart().await;
+    control.clear_faults();
+    let pushed = app
+        .activity_row("Create company in HubSpot", "success")
+        .await;
+    assert_eq!(pushed["details"]["turris_id"], agency.body["id"]);
+    let company_id = pushed["details"]["hubspot_id"].as_str().unwrap().to_owned();
+    let company = control.record(ObjectKind::Companies, &company_id).unwrap();
+    assert_eq!(company.properties["name"], "Durable Agency");
+    assert_eq!(control.count(ObjectKind::Companies), 1);
+    eventually("the outbox to be empty", || async {
+        (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
+    })
+    .await;
+    app.finish().await;
+}
+
+mod a_pending_push_survives_a_restart_of_the_server {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite() {
+        super::a_pending_push_survives_a_restart_of_the_server(super::Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres() {
+        super::a_pending_push_survives_a_restart_of_the_server(super::Backend::Postgres).await;
+    }
+}
+
+sync_test!(
+    async fn a_burst_of_150_new_agencies_is_created_in_hubspot_with_two_batch_calls(app) {
+        app.agency_outbound_on().await;
+        // Another replica holds the organization while the burst is accepted: every push waits
+        // for it, so the worker finds the whole burst at once.
+        app.execute(&format!(
+            "INSERT INTO outbound_leases (organization_id, lease_id, expires_at)
+             VALUES ('{}', 'another-replica', 9223372036854775807)",
+            app.org
+        ))
+        .await;
+        let control = app.sandbox.control();
+        control.reset_stats();
+        for i in 0..150 {
+            app.api(
+                Method::POST,
+                "/api/v1/agencies",
+                Some(json!({"name": format!("Burst Agency {i:03}")})),
+            )
+            .await
+            .expect(201);
+        }
+        assert_eq!(app.count("SELECT COUNT(*) FROM outbound_pushes").await, 150);
+        app.execute("DELETE FROM outbound_leases").await;
+        eventually("the burst to be pushed", || async {
+            (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
+        })
+        .await;
+        let stats = control.stats();
+        assert_eq!(stats.calls_to("POST", "/crm/v3/objects/companies/batch/create"), 2);
+        assert_eq!(stats.calls_to("POST", "/crm/v3/objects/companies"), 0);
+        assert_eq!(control.count(ObjectKind::Companies), 150);
+        let created = format!(
+            "SELECT COUNT(*) FROM activity WHERE organization_id = '{}'
+             AND entry LIKE '%\"kind\":\"create_company\"%' AND entry LIKE '%\"outcome\":\"success\"%'",
+            app.org
+        );
+        assert_eq!(app.count(&created).await, 150, "one activity row per agency");
+        // Each agency is linked to the company made from it.
+        let links = app
+            .pairs(&format!(
+                "SELECT turris_id, hubspot_id FROM links WHERE organization_id = '{}' AND kind = 'agency'",
+                app.org
+            ))
+            .await;
+        assert_eq!(links.len(), 150);
+        for (agency_id, company_id) in &links {
+            let agency = app.get(&format!("/api/v1/agencies/{agency_id}")).await.expect(200);
+            let company = control.record(ObjectKind::Companies, company_id).unwrap();
+            assert_eq!(agency.body["name"], company.properties["name"].as_str());
+        }
+        app.settle().await;
+        assert_eq!(app.agencies().await.len(), 150, "the echoes create nothing");
+    }
+);
+
+sync_test!(
+    async fn an_input_refused_in_a_multi_status_create_fails_alone_and_the_others_are_linked(app) {
+        app.agency_outbound_on().await;
+        // Hold the organization (as another replica would) until both agencies are queued.
+        app.execute(&format!(
+            "INSERT INTO outbound_leases (organization_id, lease_id, expires_at)
+             VALUES ('{}', 'another-replica', 9223372036854775807)",
+            app.org
+        ))
+        .await;
+        let mut ids = Vec::new();
+        for name in ["Accepted Agency", "Refused Agency"] {
+            let agency = app
+                .api(Method::POST, "/api/v1/agencies", Some(json!({"name": name})))
+                .await
+                .expect(201);
+            ids.push(agency.body["id"].as_str().unwrap().to_owned());
+        }
+        let (accepted, refused) = (&ids[0], &ids[1]);
+        let at = "2026-11-27T12:00:00Z";
+        app.sandbox.control().inject_fault(
+            Fault::new("/crm/v3/objects/companies/batch/create")
+                .method("POST")
+                .status(207)
+                .body(json!({
+                    "status": "COMPLETE",
+                    "results": [{
+                        "id": "9001", "properties": {"name": "Accepted Agency"},
+                        "objectWriteTraceId": accepted, "createdAt": at, "updatedAt": at,
+                        "archived": false
+                    }],
+                    "numErrors": 1,
+                    "errors": [{
+                        "status": "error", "category": "VALIDATION_ERROR",
+                        "message": "Property values were not valid",
+                        "context": {"objectWriteTraceId": [refused]}
+                    }],
+                    "startedAt": at, "completedAt": at
+                })),
+        );
+        app.execute("DELETE FROM outbound_leases").await;
+        eventually("both pushes to be done", || async {
+            (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
+        })
+        .await;
+        let rows = app.activity_titled("Create company in HubSpot").await;
+        assert_eq!(rows.len(), 2, "{rows:#?}");
+        let row = |id: &str| rows.iter().find(|r| r["details"]["turris_id"] == id).unwrap();
+        assert_eq!(row(accepted)["status"], "success");
+        assert_eq!(row(accepted)["details"]["hubspot_id"], "9001");
+        assert_eq!(row(refused)["status"], "failure");
+        assert_eq!(row(refused)["details"]["hubspot_status"], 207);
+        assert_eq!(row(refused)["details"]["error_category"], "VALIDATION_ERROR");
+        let links = app
+            .pairs(&format!(
+                "SELECT turris_id, hubspot_id FROM links WHERE organization_id = '{}'",
+                app.org
+            ))
+            .await;
+        assert_eq!(links, [(accepted.clone(), "9001".to_owned())]);
+    }
+);
+
+sync_test!(
+    async fn agents_of_an_agency_are_associated_with_its_company_in_one_batch_call(app) {
+        let mut mapping = agency_mapping();
+        mapping["agent"] = json!({
+            "identifier": {"mode": "sync_all"},
+            "first_name": "firstname",
+            "last_name": "lastname",
+            "email": "email"
+        });
+        app.api(Method::PUT, &format!("{H}/mapping"), Some(mapping))
+            .await
+            .expect(200);
+        app.api(
+            Method::PUT,
+            &format!("{H}/sync"),
+            Some(json!({"agency": {"outbound": true}, "agents": {"outbound": true}})),
+        )
+        .await
+        .expect(200);
+        let agency = app
+            .api(Method::POST, "/api/v1/agencies", Some(json!({"name": "Lakeside Agency"})))
+            .await
+            .expect(201);
+        let company = app.activity_row("Create company in HubSpot", "success").await;
+        let company_id = company["details"]["hubspot_id"].as_str().unwrap().to_owned();
+        let control = app.sandbox.control();
+        control.reset_stats();
+        // Held as by another replica until every agent is queued, so they go in one push.
+        app.execute(&format!(
+            "INSERT INTO outbound_leases (organization_id, lease_id, expires_at)
+             VALUES ('{}', 'another-replica', 9223372036854775807)",
+            app.org
+        ))
+        .await;
+        let mut agents = Vec::new();
+        for (first, email) in [("Grace", "grace@example.com"), ("Alan", "alan@example.com")] {
+            let agent = app
+                .api(
+                    Method::POST,
+                    "/api/v1/agents",
+                    Some(json!({"first_name": first, "last_name": "Agent", "email": email,
+                        "agency_id": agency.body["id"]})),
+                )
+                .await
+                .expect(201);
+            agents.push(agent.body["id"].as_str().unwrap().to_owned());
+        }
+        // An agent without an agency is pushed but associated with nothing.
+        let loner = app
+            .api(
+                Method::POST,
+                "/api/v1/agents",
+                Some(json!({"first_name": "Lone", "last_name": "Agent"})),
+            )
+            .await
+            .expect(201);
+        app.execute("DELETE FROM outbound_leases").await;
+        eventually("every agent pushed and associated", || async {
+            let associated = app
+                .activity_titled("Associate contact with company in HubSpot")
+                .await;
+            let created = app.activity_titled("Create contact in HubSpot").await;
+            (associated.len() == 2 && created.len() == 3).then_some(())
+        })
+        .await;
+        let created = app.activity_titled("Create contact in HubSpot").await;
+        let contact_of = |agent: &str| {
+            created
+                .iter()
+                .find(|r| r["details"]["turris_id"] == agent)
+                .and_then(|r| r["details"]["hubspot_id"].as_str())
+                .unwrap()
+                .to_owned()
+        };
+        for agent in &agents {
+            let contact = contact_of(agent);
+            assert_eq!(
+                control.associated_ids(ObjectKind::Contacts, &contact, ObjectKind::Companies),
+                std::slice::from_ref(&company_id)
+            );
+            let row = app
+                .activity_titled("Associate contact with company in HubSpot")
+                .await
+                .into_iter()
+                .find(|r| r["details"]["turris_id"] == agent.as_str())
+                .unwrap();
+            assert_eq!(row["status"], "success");
+            assert_eq!(row["details"]["hubspot_id"], contact.as_str());
+        }
+        let loner_contact = contact_of(loner.body["id"].as_str().unwrap());
+        assert!(control
+            .associated_ids(ObjectKind::Contacts, &loner_contact, ObjectKind::Companies)
+            .is_empty());
+        let stats = control.stats();
+        assert_eq!(
+            stats.calls_to(
+                "POST",
+                "/crm/v4/associations/{from}/{to}/batch/associate/default"
+            ),
+            1,
+            "both pairs in one batch call"
+        );
+        assert_eq!(stats.calls_to("POST", "/crm/v3/objects/contacts/batch/create"), 1);
+        assert_eq!(app.count("SELECT COUNT(*) FROM outbound_pushes").await, 0);
     }
 );

@@ -1,0 +1,266 @@
+//! Outbound sync's outbox: agencies and agents saved through the records API together with a
+//! row asking for their push to HubSpot, in one transaction; organizations claimed by one
+//! process at a time under a lease (`outbound_leases`, taken with an atomic upsert that only
+//! replaces an expired lease); rows deleted only when the worker finishes, after it stored
+//! what the push produced.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use turris_core::ids::{AgencyId, AgentId, OrganizationId};
+use turris_core::record::{Agency, Agent};
+use turris_core::store::TurrisRef;
+use uuid::Uuid;
+
+use super::error::{DbError, DbResult};
+use super::records::{
+    agency_columns, agent_columns, insert_agency_row, insert_agent_row, update_agency_row,
+    update_agent_row,
+};
+use super::sql::{Dialect, SqlStore, from_ns, ns, plus, skip_locked, with_pool};
+use super::{OutboundClaim, OutboundOutboxStore, OutboundPush, OutboundPushId, OutboundRetry};
+
+const AGENCY: &str = "agency";
+const AGENT: &str = "agent";
+
+#[derive(sqlx::FromRow)]
+struct PushRow {
+    id: i64,
+    record_type: String,
+    record_id: String,
+    queued_at: i64,
+    attempts: i32,
+}
+
+impl PushRow {
+    fn push(self) -> DbResult<OutboundPush> {
+        let corrupt = |e: turris_core::error::Error| DbError::Corrupt(e.to_string());
+        let record = match self.record_type.as_str() {
+            AGENCY => TurrisRef::Agency(AgencyId::parse(&self.record_id).map_err(corrupt)?),
+            AGENT => TurrisRef::Agent(AgentId::parse(&self.record_id).map_err(corrupt)?),
+            other => return Err(DbError::Corrupt(format!("outbound push of a {other}"))),
+        };
+        Ok(OutboundPush {
+            id: OutboundPushId(self.id),
+            record,
+            queued_at: from_ns(self.queued_at),
+            attempts: self.attempts.max(0) as u32,
+        })
+    }
+}
+
+/// Writes the outbox row of `$kind`/`$id` for `$org` inside the transaction `$tx`.
+macro_rules! queue_push {
+    ($tx:expr, $org:expr, $kind:expr, $id:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO outbound_pushes (organization_id, record_type, record_id, queued_at,
+             next_attempt_at) VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind($org.as_str())
+        .bind($kind)
+        .bind($id)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?
+    };
+}
+
+#[async_trait]
+impl OutboundOutboxStore for SqlStore {
+    async fn insert_agency_with_push(&self, org: &OrganizationId, agency: &Agency) -> DbResult<()> {
+        let c = agency_columns(agency)?;
+        let now = ns(Utc::now())?;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            insert_agency_row!(&mut *tx, org, agency, c)?;
+            queue_push!(tx, org, AGENCY, agency.id.as_str(), now);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn update_agency_with_push(&self, org: &OrganizationId, agency: &Agency) -> DbResult<()> {
+        let c = agency_columns(agency)?;
+        let now = ns(Utc::now())?;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            if update_agency_row!(&mut *tx, org, agency, c)?.rows_affected() == 0 {
+                return Err(DbError::NotFound);
+            }
+            queue_push!(tx, org, AGENCY, agency.id.as_str(), now);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn insert_agent_with_push(&self, org: &OrganizationId, agent: &Agent) -> DbResult<()> {
+        let c = agent_columns(agent)?;
+        let now = ns(Utc::now())?;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            insert_agent_row!(&mut *tx, org, agent, c)?;
+            queue_push!(tx, org, AGENT, agent.id.as_str(), now);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn update_agent_with_push(&self, org: &OrganizationId, agent: &Agent) -> DbResult<()> {
+        let c = agent_columns(agent)?;
+        let now = ns(Utc::now())?;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            if update_agent_row!(&mut *tx, org, agent, c)?.rows_affected() == 0 {
+                return Err(DbError::NotFound);
+            }
+            queue_push!(tx, org, AGENT, agent.id.as_str(), now);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn claim_outbound(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease_for: Duration,
+    ) -> DbResult<Option<OutboundClaim>> {
+        let now_ns = ns(now)?;
+        let expires_at = plus(now, lease_for);
+        let expires = ns(expires_at)?;
+        let lease = Uuid::now_v7().to_string();
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        with_pool!(self, |pool| {
+            // Organizations with due pushes, oldest push first. Rows another process is
+            // deciding about right now are skipped (PostgreSQL); the lease settles the rest.
+            let sql = format!(
+                "SELECT organization_id FROM outbound_pushes WHERE next_attempt_at <= $1
+                 ORDER BY id LIMIT 32 {}",
+                skip_locked(pool)
+            );
+            let mut tx = pool.begin_write().await?;
+            let candidates: Vec<String> = sqlx::query_scalar(&sql)
+                .bind(now_ns)
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut seen = std::collections::HashSet::new();
+            for org in candidates {
+                if !seen.insert(org.clone()) {
+                    continue;
+                }
+                // Taken only when nobody holds it or the holder's lease expired.
+                let taken: Option<String> = sqlx::query_scalar(
+                    "INSERT INTO outbound_leases (organization_id, lease_id, expires_at)
+                     VALUES ($1, $2, $3)
+                     ON CONFLICT (organization_id) DO UPDATE
+                     SET lease_id = excluded.lease_id, expires_at = excluded.expires_at
+                     WHERE outbound_leases.expires_at <= $4
+                     RETURNING lease_id",
+                )
+                .bind(&org)
+                .bind(&lease)
+                .bind(expires)
+                .bind(now_ns)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if taken.is_none() {
+                    continue;
+                }
+                let rows: Vec<PushRow> = sqlx::query_as(
+                    "SELECT id, record_type, record_id, queued_at, attempts FROM outbound_pushes
+                     WHERE organization_id = $1 AND next_attempt_at <= $2 ORDER BY id LIMIT $3",
+                )
+                .bind(&org)
+                .bind(now_ns)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let organization =
+                    OrganizationId::parse(&org).map_err(|e| DbError::Corrupt(e.to_string()))?;
+                let pushes = rows
+                    .into_iter()
+                    .map(PushRow::push)
+                    .collect::<DbResult<Vec<_>>>()?;
+                return Ok(Some(OutboundClaim {
+                    organization,
+                    lease,
+                    expires_at,
+                    pushes,
+                }));
+            }
+            tx.commit().await?;
+            Ok(None)
+        })
+    }
+
+    async fn finish_outbound(
+        &self,
+        claim: &OutboundClaim,
+        retries: &[OutboundRetry],
+    ) -> DbResult<()> {
+        let retry_ids: Vec<i64> = retries.iter().map(|r| r.push.0).collect();
+        let schedule = retries
+            .iter()
+            .map(|r| {
+                let counted = i32::from(r.failed_attempt);
+                Ok((r.push.0, ns(r.next_attempt_at)?, r.error.as_str(), counted))
+            })
+            .collect::<DbResult<Vec<_>>>()?;
+        let org = claim.organization.as_str();
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let held: Option<String> = sqlx::query_scalar(
+                "SELECT lease_id FROM outbound_leases WHERE organization_id = $1",
+            )
+            .bind(org)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if held.as_deref() != Some(claim.lease.as_str()) {
+                // Another process took the organization over: it pushes these rows again.
+                return Err(DbError::NotFound);
+            }
+            for push in &claim.pushes {
+                if retry_ids.contains(&push.id.0) {
+                    continue;
+                }
+                sqlx::query("DELETE FROM outbound_pushes WHERE organization_id = $1 AND id = $2")
+                    .bind(org)
+                    .bind(push.id.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (id, next_attempt_at, error, counted) in &schedule {
+                sqlx::query(
+                    "UPDATE outbound_pushes SET attempts = attempts + $5, next_attempt_at = $3,
+                     last_error = $4 WHERE organization_id = $1 AND id = $2",
+                )
+                .bind(org)
+                .bind(id)
+                .bind(next_attempt_at)
+                .bind(error)
+                .bind(counted)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("DELETE FROM outbound_leases WHERE organization_id = $1 AND lease_id = $2")
+                .bind(org)
+                .bind(&claim.lease)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    async fn pending_outbound(&self, org: &OrganizationId) -> DbResult<u64> {
+        let n: i64 = with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbound_pushes WHERE organization_id = $1")
+                .bind(org.as_str())
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(n.max(0) as u64)
+    }
+}

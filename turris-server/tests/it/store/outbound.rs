@@ -1,0 +1,178 @@
+//! Outbound sync's outbox: records saved with their push, one claimant per organization.
+
+use std::time::Duration;
+
+use turris_core::ids::{AgencyId, AgentId};
+use turris_core::record::{Agency, AgencyDraft, Agent, AgentDraft};
+use turris_core::store::{RecordStore, TurrisRef};
+use turris_server::store::{DbError, OutboundOutboxStore, OutboundRetry};
+
+use super::org;
+use crate::db::{TestDb, on_both_backends};
+
+const LEASE: Duration = Duration::from_secs(60);
+
+fn agency(id: &str, name: &str) -> Agency {
+    Agency {
+        id: AgencyId::parse(id).unwrap(),
+        data: AgencyDraft::named(name),
+    }
+}
+
+async fn a_record_saved_with_its_push_is_stored_and_queued_and_an_unknown_one_changes_nothing(
+    db: &TestDb,
+) {
+    let store = db.store();
+    let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
+    let lakeside = agency("a-1", "Lakeside");
+    store
+        .insert_agency_with_push(&acme, &lakeside)
+        .await
+        .unwrap();
+    let grace = Agent {
+        id: AgentId::parse("g-1").unwrap(),
+        data: AgentDraft::named("Grace", "Hopper"),
+    };
+    store.insert_agent_with_push(&acme, &grace).await.unwrap();
+    store
+        .update_agency_with_push(&acme, &agency("a-1", "Lakeside Two"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_agency(&acme, &lakeside.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .data
+            .name,
+        "Lakeside Two"
+    );
+    assert_eq!(store.pending_outbound(&acme).await.unwrap(), 3);
+
+    // Another organization's id is not found, and queues nothing.
+    let refused = store
+        .update_agency_with_push(&other, &agency("a-1", "Hijacked"))
+        .await;
+    assert!(matches!(refused, Err(DbError::NotFound)), "{refused:?}");
+    let refused = store.update_agent_with_push(&other, &grace).await;
+    assert!(matches!(refused, Err(DbError::NotFound)), "{refused:?}");
+    assert_eq!(store.pending_outbound(&other).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .get_agency(&acme, &lakeside.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .data
+            .name,
+        "Lakeside Two"
+    );
+}
+
+async fn an_organization_is_claimed_by_one_process_until_it_finishes_or_its_lease_expires(
+    db: &TestDb,
+) {
+    let store = db.store();
+    let replica = db.second_store().await;
+    let acme = org(&store, "acme").await;
+    for (id, name) in [("a-1", "One"), ("a-2", "Two")] {
+        store
+            .insert_agency_with_push(&acme, &agency(id, name))
+            .await
+            .unwrap();
+    }
+    // A little ahead, so pushes queued during the test are due.
+    let now = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let claim = store
+        .claim_outbound(now, 100, LEASE)
+        .await
+        .unwrap()
+        .expect("due pushes are claimed");
+    assert_eq!(claim.organization, acme);
+    let records: Vec<TurrisRef> = claim.pushes.iter().map(|p| p.record.clone()).collect();
+    assert_eq!(
+        records,
+        [
+            TurrisRef::Agency(AgencyId::parse("a-1").unwrap()),
+            TurrisRef::Agency(AgencyId::parse("a-2").unwrap())
+        ]
+    );
+    // A push queued while the claim runs waits for the claimant: nobody races it.
+    store
+        .update_agency_with_push(&acme, &agency("a-1", "One bis"))
+        .await
+        .unwrap();
+    assert!(
+        replica
+            .claim_outbound(now, 100, LEASE)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .claim_outbound(now, 100, LEASE)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Finishing deletes what was claimed (one push retried), keeps what came later, and frees
+    // the organization.
+    let retried = claim.pushes[1].id;
+    store
+        .finish_outbound(
+            &claim,
+            &[OutboundRetry {
+                push: retried,
+                next_attempt_at: now + chrono::Duration::seconds(30),
+                error: "HubSpot answered 503".into(),
+                failed_attempt: true,
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.pending_outbound(&acme).await.unwrap(), 2);
+    let next = replica
+        .claim_outbound(now, 100, LEASE)
+        .await
+        .unwrap()
+        .expect("the later push is due");
+    assert_eq!(next.pushes.len(), 1, "the retry is not due yet");
+    assert_eq!(next.pushes[0].attempts, 0);
+
+    // The replica crashes holding the lease: once it expires, another process takes over, and
+    // the crashed one can no longer finish.
+    let later = now + chrono::Duration::seconds(61);
+    let taken = store
+        .claim_outbound(later, 100, LEASE)
+        .await
+        .unwrap()
+        .expect("an expired lease is taken over");
+    assert_eq!(
+        taken.pushes.len(),
+        2,
+        "the later push and the retry, now due"
+    );
+    let retry = taken.pushes.iter().find(|p| p.id == retried).unwrap();
+    assert_eq!(retry.attempts, 1);
+    assert!(matches!(
+        replica.finish_outbound(&next, &[]).await,
+        Err(DbError::NotFound)
+    ));
+    store.finish_outbound(&taken, &[]).await.unwrap();
+    assert_eq!(store.pending_outbound(&acme).await.unwrap(), 0);
+    assert!(
+        store
+            .claim_outbound(later, 100, LEASE)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+on_both_backends!(
+    a_record_saved_with_its_push_is_stored_and_queued_and_an_unknown_one_changes_nothing,
+    an_organization_is_claimed_by_one_process_until_it_finishes_or_its_lease_expires,
+);
