@@ -410,7 +410,7 @@ fn prepare_data_dir(dir: &Path) -> Result<EncryptionKey, DemoError> {
 }
 
 /// Connects HubSpot as a person in a browser would: start, approve, come back. The portal id.
-async fn connect(api: &Api) -> Result<u64, DemoError> {
+pub async fn connect(api: &Api) -> Result<u64, DemoError> {
     let started = api.post(&format!("{H}/connect"), Value::Null).await?;
     let authorize = started["authorize_url"]
         .as_str()
@@ -754,7 +754,7 @@ async fn skip_reasons(api: &Api) -> Option<Vec<String>> {
 }
 
 /// Polls `check` until it answers, for at most [`PATIENCE`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> Result<T, DemoError>
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> Result<T, DemoError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -771,15 +771,17 @@ where
     }
 }
 
-/// The server's API as the demo organization's admin.
-struct Api {
+/// The server's public API as one organization's admin, the way a script or a settings page
+/// would call it (also used by the load tools).
+pub struct Api {
     http: reqwest::Client,
     base: String,
     token: String,
 }
 
 impl Api {
-    fn new(base: &str, token: &str) -> Result<Self, DemoError> {
+    /// A client of the server at `base` with an API token.
+    pub fn new(base: &str, token: &str) -> Result<Self, DemoError> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -793,7 +795,8 @@ impl Api {
         })
     }
 
-    async fn send(&self, method: Method, path: &str, body: Value) -> Result<Value, DemoError> {
+    /// Sends `body` (none when `Null`) and reads the JSON answer; a non-2xx is an error.
+    pub async fn send(&self, method: Method, path: &str, body: Value) -> Result<Value, DemoError> {
         let mut request = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
@@ -813,15 +816,18 @@ impl Api {
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    async fn get(&self, path: &str) -> Result<Value, DemoError> {
+    /// `GET`.
+    pub async fn get(&self, path: &str) -> Result<Value, DemoError> {
         self.send(Method::GET, path, Value::Null).await
     }
 
-    async fn post(&self, path: &str, body: Value) -> Result<Value, DemoError> {
+    /// `POST` a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> Result<Value, DemoError> {
         self.send(Method::POST, path, body).await
     }
 
-    async fn put(&self, path: &str, body: Value) -> Result<Value, DemoError> {
+    /// `PUT` a JSON body.
+    pub async fn put(&self, path: &str, body: Value) -> Result<Value, DemoError> {
         self.send(Method::PUT, path, body).await
     }
 

@@ -1,0 +1,286 @@
+//! Run with `cargo run --release -p turris-load --bin turris-sync-load` (options: `--companies`,
+//! `--agencies`, `--clients`; `--help` lists them).
+//!
+//! Measures two-way HubSpot sync against the HubSpot sandbox with HubSpot's public-app rate
+//! limits on (110 requests per rolling 10 s, search 5/s), the reference server on SQLite in
+//! this process:
+//!
+//! - **inbound**: N companies created in the sandbox at once (as an import would) until N
+//!   agencies exist in Turris: records and webhook events per second, HubSpot calls per record;
+//! - **outbound**: M agencies created through the public API by concurrent clients, with agency
+//!   outbound on, until each is linked to a HubSpot company, and until their echoes are
+//!   recognised (no agency created twice): records per second, calls per record.
+//!
+//! The sandbox counts every call the server makes and every 429 it answers.
+#![forbid(unsafe_code)]
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use futures::StreamExt;
+use serde_json::json;
+use sqlx::Row;
+use turris_hubspot::sandbox::{ObjectKind, Sandbox, Stats};
+use turris_server::app::Application;
+use turris_server::config::{Config, TokenCreate};
+use turris_server::crypto::EncryptionKey;
+use turris_server::demo::{Api, connect};
+use turris_server::store::sql::Pools;
+
+/// Two-way sync throughput against the HubSpot sandbox.
+#[derive(Debug, Parser)]
+#[command(name = "turris-sync-load", about)]
+struct Args {
+    /// Companies created in HubSpot for the inbound phase.
+    #[arg(long, default_value_t = 1_000)]
+    companies: usize,
+    /// Agencies created through the API for the outbound phase.
+    #[arg(long, default_value_t = 1_000)]
+    agencies: usize,
+    /// Concurrent API clients in the outbound phase.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Longest wait for a phase, in seconds.
+    #[arg(long, default_value_t = 600)]
+    deadline_secs: u64,
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let args = Args::parse();
+    let deadline = Duration::from_secs(args.deadline_secs);
+    let sandbox = Sandbox::builder().start().await?;
+    let dir = std::env::temp_dir().join(format!("turris-sync-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (api, state, stop, server) = start(&sandbox, &dir).await?;
+    let control = sandbox.control();
+
+    // The HubSpot side: the app's webhooks reach the server; the operator maps and turns on.
+    api.put(
+        "/api/v1/integrations/hubspot/mapping",
+        json!({"agency": {
+            "identifier": {"mode": "apply_filter", "property": "type", "operator": "equals", "value": "PARTNER"},
+            "name": "name", "city": "city", "state_code": "state", "phone": "phone"
+        }}),
+    )
+    .await?;
+    api.put(
+        "/api/v1/integrations/hubspot/sync",
+        json!({"agency": {"inbound": true, "outbound": true}}),
+    )
+    .await?;
+    turris_server::demo::eventually("subscriptions to go live", || async {
+        let status = api
+            .get("/api/v1/integrations/hubspot/webhook-status")
+            .await
+            .ok()?;
+        let properties = status["properties"].as_array()?;
+        (!properties.is_empty() && properties.iter().all(|p| p["status"] == "live")).then_some(())
+    })
+    .await?;
+    let pools = state.database().pools().clone();
+
+    // Inbound.
+    control.reset_stats();
+    let events_before = control.delivered_events().len();
+    let started = Instant::now();
+    for i in 0..args.companies {
+        control
+            .create_record(
+                ObjectKind::Companies,
+                [
+                    ("name", format!("Inbound Agency {i:05}")),
+                    ("type", "PARTNER".to_owned()),
+                    ("city", "Albany".to_owned()),
+                    ("state", "NY".to_owned()),
+                ],
+            )
+            .map_err(|e| format!("sandbox: {e:?}"))?;
+    }
+    wait_for(&pools, "agencies", args.companies, deadline).await?;
+    let inbound = started.elapsed();
+    control.flush_webhooks().await;
+    let inbound_events = control.delivered_events().len() - events_before;
+    let inbound_stats = control.stats();
+
+    // Outbound.
+    control.reset_stats();
+    let companies_before = control.count(ObjectKind::Companies);
+    let started = Instant::now();
+    let results: Vec<Result<serde_json::Value, _>> = futures::stream::iter(0..args.agencies)
+        .map(|i| {
+            let api = &api;
+            async move {
+                api.post(
+                    "/api/v1/agencies",
+                    json!({"name": format!("Outbound Agency {i:05}"), "city": "Austin", "state_code": "TX"}),
+                )
+                .await
+            }
+        })
+        .buffer_unordered(args.clients)
+        .collect()
+        .await;
+    let accepted = started.elapsed();
+    if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+        return Err(format!("creating an agency: {e}").into());
+    }
+    wait_for(&pools, "links", args.companies + args.agencies, deadline).await?;
+    let outbound = started.elapsed();
+    let pushed = control.count(ObjectKind::Companies) - companies_before;
+    // The echoes: HubSpot's webhooks for our own writes are recognised, never new agencies.
+    control.flush_webhooks().await;
+    wait_for(&pools, "inbound_events_done", 0, deadline).await?;
+    let agencies = count(&pools, "agencies").await?;
+    let outbound_stats = control.stats();
+
+    println!(
+        "| phase | records | wall time | records/s | webhook events | HubSpot calls | calls per record | 429s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    row(
+        "inbound (HubSpot → Turris)",
+        args.companies,
+        inbound,
+        Some(inbound_events),
+        &inbound_stats,
+    );
+    row(
+        "outbound (Turris → HubSpot)",
+        args.agencies,
+        outbound,
+        None,
+        &outbound_stats,
+    );
+    println!();
+    for (phase, stats) in [("inbound", &inbound_stats), ("outbound", &outbound_stats)] {
+        let calls: Vec<String> = stats
+            .calls
+            .iter()
+            .map(|(endpoint, n)| format!("{endpoint}: {n}"))
+            .collect();
+        println!("{phase} calls: {}", calls.join(", "));
+    }
+    println!(
+        "outbound: the API accepted the {} agencies in {:.2} s ({:.0}/s); the last was in HubSpot {:.2} s later",
+        args.agencies,
+        accepted.as_secs_f64(),
+        args.agencies as f64 / accepted.as_secs_f64(),
+        (outbound - accepted).as_secs_f64()
+    );
+    println!(
+        "companies pushed: {pushed} of {}; agencies after the echoes: {agencies} (expected {})",
+        args.agencies,
+        args.companies + args.agencies
+    );
+    let _ = stop.send(());
+    server.await??;
+    sandbox.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    if pushed != args.agencies || agencies != (args.companies + args.agencies) as i64 {
+        return Err("the sync lost or duplicated records".into());
+    }
+    Ok(())
+}
+
+fn row(phase: &str, records: usize, took: Duration, events: Option<usize>, stats: &Stats) {
+    let secs = took.as_secs_f64();
+    println!(
+        "| {phase} | {records} | {secs:.2} s | {:.0} | {} | {} | {:.3} | {} |",
+        records as f64 / secs,
+        events.map_or("-".to_owned(), |e| format!(
+            "{e} ({:.0}/s)",
+            e as f64 / secs
+        )),
+        stats.total_calls(),
+        stats.total_calls() as f64 / records as f64,
+        stats.rate_limited
+    );
+}
+
+/// The server in this process on a fresh SQLite file, HubSpot pointed at the sandbox, with an
+/// organization connected through OAuth.
+async fn start(
+    sandbox: &Sandbox,
+    dir: &std::path::Path,
+) -> Result<
+    (
+        Api,
+        turris_server::app::AppState,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    ),
+    Error,
+> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let mut config = Config::local(
+        listener.local_addr()?,
+        format!("sqlite://{}?mode=rwc", dir.join("turris.db").display()),
+    );
+    config.encryption_key = Some(EncryptionKey::generate()?.to_hex());
+    config.public_base_url = base.clone();
+    config.hubspot.client_id = Some(sandbox.client_id().to_owned());
+    config.hubspot.client_secret = Some(sandbox.client_secret().to_owned());
+    config.hubspot.app_id = Some(sandbox.app_id());
+    config.hubspot.developer_api_key = Some(sandbox.developer_api_key().to_owned());
+    config.hubspot.api_base = sandbox.base_url().to_owned();
+    config.hubspot.authorize_base = sandbox.base_url().to_owned();
+    let app = Application::build_on(listener, config.clone()).await?;
+    let state = app.state().clone();
+    sandbox
+        .control()
+        .set_webhook_target(Some(&format!("{base}/hooks/hubspot")));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let token = turris_server::cli::create_token(
+        &config,
+        &TokenCreate {
+            organization: "load".to_owned(),
+            user: "load@example.com".to_owned(),
+            role: "admin".to_owned(),
+            name: "load".to_owned(),
+        },
+    )
+    .await?;
+    let api = Api::new(&base, token.expose())?;
+    connect(&api).await?;
+    Ok((api, state, stop, server))
+}
+
+/// Rows of `what`: `agencies`, `links`, or `inbound_events_done` (pending inbound events).
+async fn count(pools: &Pools, what: &str) -> Result<i64, Error> {
+    let sql = match what {
+        "agencies" => "SELECT COUNT(*) FROM agencies",
+        "links" => "SELECT COUNT(*) FROM links",
+        _ => "SELECT COUNT(*) FROM inbound_events WHERE status = 'pending'",
+    };
+    let row = match pools {
+        Pools::Sqlite(pool) => sqlx::query(sql).fetch_one(pool).await?.try_get(0)?,
+        Pools::Postgres(pool) => sqlx::query(sql).fetch_one(pool).await?.try_get(0)?,
+    };
+    Ok(row)
+}
+
+/// Polls until `what` counts `expected`, every 20 ms (the wall times are that precise).
+async fn wait_for(
+    pools: &Pools,
+    what: &str,
+    expected: usize,
+    deadline: Duration,
+) -> Result<(), Error> {
+    let until = Instant::now() + deadline;
+    loop {
+        if count(pools, what).await? == expected as i64 {
+            return Ok(());
+        }
+        if Instant::now() > until {
+            return Err(format!("{what} never reached {expected}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
