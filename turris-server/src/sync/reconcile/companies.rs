@@ -36,6 +36,7 @@ pub(super) async fn agencies_step(
         .as_deref()
         .and_then(|id| AgencyId::parse(id).ok());
     let agencies = db.list_agencies(org, after.as_ref(), PAGE as usize).await?;
+    let mut unlinked = Vec::new();
     for agency in &agencies {
         let turris = TurrisRef::Agency(agency.id.clone());
         if db.link_by_turris(org, &turris).await?.is_some() {
@@ -46,17 +47,9 @@ pub(super) async fn agencies_step(
         else {
             continue;
         };
-        create_in_hubspot(
-            db,
-            &client,
-            org,
-            &ObjectType::Companies,
-            &properties,
-            turris,
-            progress,
-        )
-        .await?;
+        unlinked.push((turris, properties));
     }
+    create_in_hubspot(db, &client, org, &ObjectType::Companies, unlinked, progress).await?;
     progress.pages += 1;
     match agencies.last() {
         Some(last) if agencies.len() == PAGE as usize => {

@@ -123,6 +123,7 @@ pub(super) async fn agents_step(
         .as_deref()
         .and_then(|id| AgentId::parse(id).ok());
     let agents = db.list_agents(org, after.as_ref(), PAGE as usize).await?;
+    let mut unlinked = Vec::new();
     for agent in &agents {
         let turris = TurrisRef::Agent(agent.id.clone());
         if db.link_by_turris(org, &turris).await?.is_some() {
@@ -133,17 +134,9 @@ pub(super) async fn agents_step(
         else {
             continue;
         };
-        create_in_hubspot(
-            db,
-            &client,
-            org,
-            &ObjectType::Contacts,
-            &properties,
-            turris,
-            progress,
-        )
-        .await?;
+        unlinked.push((turris, properties));
     }
+    create_in_hubspot(db, &client, org, &ObjectType::Contacts, unlinked, progress).await?;
     progress.pages += 1;
     match agents.last() {
         Some(last) if agents.len() == PAGE as usize => {

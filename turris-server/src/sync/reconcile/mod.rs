@@ -11,8 +11,9 @@
 //! (`out_of_scope`), pairs are linked and, when asked, an unmatched record in scope becomes a
 //! Turris record. With `create_missing_in_hubspot`, a second phase pages through the Turris
 //! records (100 a page) and creates a HubSpot record for each one still unlinked, with the
-//! identifier filter's value where the filter names one (core's `plan_outbound`), remembered as
-//! our own write so its webhook echo is recognised.
+//! identifier filter's value where the filter names one (core's `plan_outbound`), one batch
+//! create per page paired back by `objectWriteTraceId`, remembered as our own write so its
+//! webhook echo is recognised.
 //!
 //! Running: `POST .../reconciliations` only stores the job and wakes this process's worker
 //! ([`run`]). The worker claims running jobs whose lease is free or lapsed
@@ -32,7 +33,7 @@
 pub mod companies;
 pub mod contacts;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -45,6 +46,7 @@ use turris_core::property::PropertyMap;
 use turris_core::reconcile::ReconcileSummary;
 use turris_core::store::{Link, TurrisRef};
 use turris_hubspot::HubSpotClient;
+use turris_hubspot::crm::batch::TracedCreateInput;
 use turris_hubspot::crm::{ObjectType, SimplePublicObjectInputForCreate};
 
 use crate::app::AppState;
@@ -560,46 +562,74 @@ fn advance(progress: &mut Progress, next: Option<String>) -> bool {
     }
 }
 
-/// Creates a HubSpot record with `properties` for the unlinked `turris` record, remembers the
-/// write and links the two. A refusal that a retry does not change is counted in
-/// `failed_in_hubspot`; a transient failure or a lost connection fails the page.
+/// Creates a HubSpot record for each unlinked `(record, properties)` of one page with one batch
+/// create per 100, each result paired with its record by `objectWriteTraceId` (the Turris id),
+/// and links them. Inputs or chunks HubSpot refused count as failed; a chunk HubSpot could not
+/// be asked (429, 5xx, no answer) fails the step after the others are linked, so the page is
+/// read again and only the records still unlinked are sent again.
 async fn create_in_hubspot(
     db: &dyn ServerStore,
     client: &HubSpotClient,
     org: &OrganizationId,
     object: &ObjectType,
-    properties: &PropertyMap,
-    turris: TurrisRef,
+    records: Vec<(TurrisRef, PropertyMap)>,
     progress: &mut Progress,
 ) -> Result<(), ReconcileError> {
-    let input = SimplePublicObjectInputForCreate {
-        properties: properties
-            .iter()
-            .map(|(k, v)| (k.to_owned(), v.unwrap_or_default().to_owned()))
-            .collect(),
-        associations: Vec::new(),
-    };
-    let created = match client.create_object(object, &input).await {
-        Ok(created) => created,
-        Err(e) => {
-            let error = ReconcileError::from(e);
-            match &error {
-                ReconcileError::Connection(c) if !c.is_connection_lost() => {
-                    tracing::warn!(org = %org, turris = ?turris, error = %c, "hubspot refused a record");
-                    progress.failed_in_hubspot += 1;
-                    return Ok(());
-                }
-                _ => return Err(error),
-            }
-        }
-    };
-    let Ok(hubspot_id) = HubSpotId::parse(&created.id) else {
-        progress.failed_in_hubspot += 1;
+    if records.is_empty() {
         return Ok(());
-    };
-    db.record_hubspot_writes(org, &recent_writes(&hubspot_id, properties, Utc::now()))
+    }
+    let inputs: Vec<TracedCreateInput> = records
+        .iter()
+        .map(|(turris, properties)| TracedCreateInput {
+            input: SimplePublicObjectInputForCreate {
+                properties: properties
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), v.unwrap_or_default().to_owned()))
+                    .collect(),
+                associations: Vec::new(),
+            },
+            object_write_trace_id: turris.id().to_owned(),
+        })
+        .collect();
+    let outcome = client.batch_create_traced(object, &inputs).await;
+    let by_trace: HashMap<&str, &(TurrisRef, PropertyMap)> =
+        records.iter().map(|r| (r.0.id(), r)).collect();
+    let now = Utc::now();
+    for created in &outcome.results {
+        let record = created
+            .object_write_trace_id
+            .as_deref()
+            .and_then(|trace| by_trace.get(trace));
+        let (Some((turris, properties)), Ok(hubspot_id)) = (record, HubSpotId::parse(&created.id))
+        else {
+            tracing::error!(org = %org, id = %created.id, "hubspot answered a record we cannot pair");
+            progress.failed_in_hubspot += 1;
+            continue;
+        };
+        db.record_hubspot_writes(org, &recent_writes(&hubspot_id, properties, now))
+            .await?;
+        db.put_link(
+            org,
+            &Link {
+                turris: turris.clone(),
+                hubspot_id,
+            },
+        )
         .await?;
-    db.put_link(org, &Link { turris, hubspot_id }).await?;
-    progress.created_in_hubspot += 1;
+        progress.created_in_hubspot += 1;
+    }
+    for refused in &outcome.errors {
+        tracing::warn!(org = %org, category = %refused.category, message = %refused.message, "hubspot refused a record");
+    }
+    progress.failed_in_hubspot += outcome.errors.len() as u64;
+    for failure in outcome.failed_chunks {
+        match ReconcileError::from(failure.error) {
+            ReconcileError::Connection(c) if !c.is_connection_lost() => {
+                tracing::warn!(org = %org, error = %c, "hubspot refused a batch of records");
+                progress.failed_in_hubspot += failure.inputs.len() as u64;
+            }
+            error => return Err(error),
+        }
+    }
     Ok(())
 }

@@ -323,6 +323,13 @@ async fn unlinked_agencies_become_hubspot_companies_of_the_identifier_type_when_
     );
     let control = app.sandbox.control();
     assert_eq!(control.count(ObjectKind::Companies), 270);
+    // One batch create per page of agencies (99 + 21 unlinked), never one call per record.
+    let stats = control.stats();
+    assert_eq!(
+        stats.calls_to("POST", "/crm/v3/objects/companies/batch/create"),
+        2
+    );
+    assert_eq!(stats.calls_to("POST", "/crm/v3/objects/companies"), 0);
     let created = control
         .find_record(ObjectKind::Companies, "npn", "20000")
         .expect("a company for the agency with NPN 20000");
