@@ -107,9 +107,9 @@ pub async fn run(base: Config, args: DemoArgs) -> Result<(), DemoError> {
     if let Some(api) = serve {
         println!("\nStill serving; try it:");
         println!("  API           {base_url}  (OpenAPI: {base_url}/api/v1/openapi.json)");
-        println!("  Token         {}", api.token);
+        println!("  Token         export TOKEN={}", api.token);
         println!(
-            "  Example       curl -H \"Authorization: Bearer $TOKEN\" {base_url}/api/v1/agencies"
+            "  Then          curl -H \"Authorization: Bearer $TOKEN\" {base_url}/api/v1/agencies"
         );
         println!(
             "  HubSpot       {}/_sandbox/ui  (edit a company of type Partner, then read {base_url}{H}/activity)",
