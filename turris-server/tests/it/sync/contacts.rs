@@ -427,3 +427,26 @@ sync_test!(
         );
     }
 );
+
+sync_test!(
+    async fn deleting_a_linked_contact_drops_the_link_and_keeps_the_agency_contact(app) {
+        subscribe_contacts(app);
+        toggles(app, json!({"agency": {"inbound": true}, "agency_contacts": {"inbound": true}})).await;
+        let (company, agency) = partner(app, "Harbor Agency").await;
+        let contact = contact_of(app, Some(&company), &[("firstname", "Olive"), ("email", "olive@harbor.example.com")]);
+        app.settle().await;
+        let office = agency_contacts(app, &agency).await[0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(linked_contact(app, &office).await.as_deref(), Some(contact.as_str()));
+        app.sandbox.control().delete_record(ObjectKind::Contacts, &contact).unwrap();
+        app.settle().await;
+        assert_eq!(linked_contact(app, &office).await, None);
+        let contacts = agency_contacts(app, &agency).await;
+        assert_eq!(contacts.len(), 1, "the agency contact stays: {contacts:#?}");
+        let rows = app.activity_titled("HubSpot webhook: contact property changed").await;
+        assert!(
+            rows.iter().any(|a| a["details"]["turris_id"] == office.as_str()
+                && a["details"]["message"] == "contact deleted in HubSpot: link removed, the agency contact stays in Turris"),
+            "{rows:#?}"
+        );
+    }
+);
