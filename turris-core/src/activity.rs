@@ -57,6 +57,8 @@ pub enum ActivityKind {
     WebhookContactCreated,
     /// "HubSpot webhook: contact property changed"
     WebhookContactPropertyChanged,
+    /// "HubSpot webhook: contacts merged"
+    WebhookContactsMerged,
     /// "HubSpot webhook skipped"
     WebhookSkipped,
     /// "Auto-invite sent"
@@ -90,6 +92,7 @@ impl ActivityKind {
             ActivityKind::WebhookContactPropertyChanged => {
                 "HubSpot webhook: contact property changed"
             }
+            ActivityKind::WebhookContactsMerged => "HubSpot webhook: contacts merged",
             ActivityKind::WebhookSkipped => "HubSpot webhook skipped",
             ActivityKind::AutoInviteSent => "Auto-invite sent",
             ActivityKind::AutoInviteDeferred => "Auto-invite deferred (awaiting contact)",
@@ -112,6 +115,7 @@ impl ActivityKind {
             | ActivityKind::WebhookCompanyPropertyChanged
             | ActivityKind::WebhookContactCreated
             | ActivityKind::WebhookContactPropertyChanged
+            | ActivityKind::WebhookContactsMerged
             | ActivityKind::WebhookSkipped => ActivityDirection::Inbound,
             ActivityKind::AutoInviteSent
             | ActivityKind::AutoInviteDeferred
@@ -379,6 +383,11 @@ mod tests {
         check(
             ActivityKind::WebhookCompanyPropertyChanged,
             "HubSpot webhook: company property changed",
+            Inbound,
+        );
+        check(
+            ActivityKind::WebhookContactsMerged,
+            "HubSpot webhook: contacts merged",
             Inbound,
         );
         check(

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::invitation::InvitationSettings;
-use crate::mapping::{MappingSettings, RecordMapping};
+use crate::mapping::{AgencyContactMapping, MappingSettings, RecordMapping};
 use crate::matrix::{Direction, SyncMatrix, SyncObject};
 use crate::property::{ObjectSchema, ObjectType};
 
@@ -180,6 +180,8 @@ impl IntegrationSettings {
 
     /// The `(object, property)` pairs that need a `propertyChange` subscription: every mapped
     /// property (and identifier property) of each inbound-enabled object, without duplicates.
+    /// Agency contacts need the contact properties their names and email are read from
+    /// ([`AgencyContactMapping::from_settings`]).
     ///
     /// ```
     /// use turris_core::integration::IntegrationSettings;
@@ -223,6 +225,14 @@ impl IntegrationSettings {
                 add(ObjectType::Contact, p);
             }
             for (_, p) in mapping.mapped() {
+                add(ObjectType::Contact, p);
+            }
+        }
+        if self
+            .matrix
+            .is_enabled(SyncObject::AgencyContacts, Direction::Inbound)
+        {
+            for (_, p) in AgencyContactMapping::from_settings(&self.mapping).mapped() {
                 add(ObjectType::Contact, p);
             }
         }
@@ -271,6 +281,37 @@ mod tests {
             serde_json::to_value(WebhookStatus::ManagedInHubspot).unwrap(),
             "managed_in_hubspot"
         );
+    }
+
+    #[test]
+    fn agency_contact_inbound_subscribes_to_the_contact_name_and_email_properties() {
+        use crate::filter::{Condition, IdentifierFilter};
+        use crate::mapping::AgentMapping;
+
+        let mut s = IntegrationSettings::default();
+        s.mapping.agency.identifier = Some(IdentifierFilter::ApplyFilter(Condition::equals(
+            "type", "PARTNER",
+        )));
+        s.mapping.agent = Some(AgentMapping {
+            email: Some("work_email".into()),
+            ..AgentMapping::default()
+        });
+        let mapping = s.mapping.clone();
+        s.matrix
+            .enable(SyncObject::Agency, Direction::Inbound, &mapping)
+            .unwrap();
+        let contacts = |s: &IntegrationSettings| -> Vec<String> {
+            s.required_subscriptions()
+                .into_iter()
+                .filter(|(o, _)| *o == ObjectType::Contact)
+                .map(|(_, p)| p)
+                .collect()
+        };
+        assert!(contacts(&s).is_empty());
+        s.matrix
+            .enable(SyncObject::AgencyContacts, Direction::Inbound, &mapping)
+            .unwrap();
+        assert_eq!(contacts(&s), ["firstname", "lastname", "work_email"]);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Record matching: which existing Turris record a HubSpot record is, and by which key.
 //!
 //! Agencies match by NPN (high confidence), then by producer code. Agents match by NPN, else
-//! by first name + last name + email together. NPNs and producer codes compare exactly; names
-//! and emails compare trimmed and case-insensitively, since people type them inconsistently.
-//! A record with no key never matches.
+//! by first name + last name + email together. Agency contacts match the contact of the same
+//! agency with the same email (`RecordStore::find_agency_contact_by_email`). NPNs and producer
+//! codes compare exactly; names and emails compare trimmed and case-insensitively, since people
+//! type them inconsistently. A record with no key never matches.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,8 @@ pub enum MatchedBy {
     ProducerCode,
     /// First name, last name and email together (agents).
     NameAndEmail,
+    /// The email, among the contacts of the same agency (agency contacts).
+    Email,
 }
 
 /// A key an agency can be found by.

@@ -15,16 +15,26 @@
 //! 5. linked: a property edit of an unmapped property → skip; of a custom (not
 //!    HubSpot-defined) property → skip, "custom property edits do not sync inbound"; of a
 //!    standard one → update the fields that changed. A snapshot updates every standard field.
+//!
+//! A HubSpot contact is an agent or an agency contact: [`contact_role`] decides which before it
+//! is planned (agents first when agent inbound is on and the contact matches the agent filter,
+//! every other contact of a synced agency an agency contact when that toggle is on). Agency
+//! contacts are then planned by the same [`plan`] and [`plan_outbound`], with
+//! [`AgencyContactMapping`] (names and email; an unlinked contact matches the agency's contact
+//! with the same email). A `*.merge` moves links with [`plan_merge`].
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::filter::{IdentifierFilter, Operator};
 use crate::ids::HubSpotId;
-use crate::mapping::{FieldSkipReason, MappedField, RecordMapping, SkippedField};
+#[cfg(doc)]
+use crate::mapping::AgencyContactMapping;
+use crate::mapping::{AgentMapping, FieldSkipReason, MappedField, RecordMapping, SkippedField};
 use crate::matching::MatchedBy;
-use crate::matrix::{Direction, SyncMatrix};
+use crate::matrix::{Direction, SyncMatrix, SyncObject};
 use crate::property::{ObjectSchema, PropertyMap};
+use crate::store::{Link, LinkKind, TurrisRef};
 
 /// How long a write we made is remembered to recognise its webhook echo.
 pub const ECHO_WINDOW: Duration = Duration::minutes(10);
@@ -158,6 +168,10 @@ pub enum SkipReason {
     /// Nothing mapped changed.
     #[error("no mapped field changed")]
     NoChanges,
+    /// A contact whose primary company is not linked to a Turris agency: neither an agent nor
+    /// an agency contact.
+    #[error("contact is not associated with a synced agency")]
+    NotOfASyncedAgency,
     /// A required field is not populated, so no record can be created.
     #[error("required field {field} is not populated")]
     MissingRequiredField {
@@ -365,6 +379,163 @@ pub fn apply_changes<F: MappedField>(draft: &mut F::Draft, changes: &[FieldChang
         // A planned change always holds a value its field accepts.
         let _ = change.field.set(draft, change.to.as_deref());
     }
+}
+
+/// Which Turris record a HubSpot contact syncs to: agents and agency contacts are both HubSpot
+/// contacts (SPEC, "Ongoing sync matrix"), and [`contact_role`] tells them apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum ContactRole {
+    /// Plan the contact as an agent, with the agent mapping.
+    Agent,
+    /// Plan the contact as an agency contact of its primary company's agency, with
+    /// [`AgencyContactMapping`].
+    AgencyContact,
+    /// Neither.
+    Skip {
+        /// Why.
+        reason: SkipReason,
+    },
+}
+
+/// What [`contact_role`] knows about one HubSpot contact.
+#[derive(Debug, Clone, Copy)]
+pub struct ContactFacts<'a> {
+    /// The contact's current properties.
+    pub properties: &'a PropertyMap,
+    /// The kind of Turris record the contact is linked to already, if any.
+    pub linked: Option<LinkKind>,
+    /// Whether its primary company (`associatedcompanyid`) is linked to a Turris agency.
+    pub of_synced_agency: bool,
+    /// Whether every change of the contact in this step is the echo of our own write.
+    pub echo_of_own_write: bool,
+}
+
+/// Decides whether a HubSpot contact is an agent, an agency contact or neither. Rules, in
+/// this order:
+/// 1. agent and agency-contact inbound both off → skip (inbound disabled);
+/// 2. only echoes of our own writes → skip, so our pushes never come back as records;
+/// 3. a contact linked already keeps its kind (an agent stays an agent, an agency contact an
+///    agency contact, whatever the agent filter or its primary company say now; the planner
+///    then updates or skips it): moving a record between kinds is for a person, and a contact
+///    pushed from Turris may have no primary company in HubSpot;
+/// 4. an unlinked contact whose primary company is not linked to an agency → skip ("contact
+///    is not associated with a synced agency"): agents and agency contacts belong to one;
+/// 5. agent inbound on and the contact matches the agent identifier filter → agent;
+/// 6. agency-contact inbound on → agency contact (every other contact of a synced agency);
+/// 7. otherwise (agent inbound on, the contact does not match) → skip with the agent filter's
+///    reason.
+///
+/// ```
+/// use turris_core::mapping::AgentMapping;
+/// use turris_core::matrix::SyncMatrix;
+/// use turris_core::planner::{ContactFacts, ContactRole, contact_role};
+/// use turris_core::{Condition, IdentifierFilter, PropertyMap};
+///
+/// let mut matrix = SyncMatrix::default();
+/// matrix.agency.inbound = true;
+/// matrix.agents.inbound = true;
+/// matrix.agency_contacts.inbound = true;
+/// let agent = AgentMapping {
+///     identifier: Some(IdentifierFilter::ApplyFilter(Condition::equals("jobtitle", "Agent"))),
+///     ..AgentMapping::default()
+/// };
+/// let facts = |properties| ContactFacts { properties, linked: None, of_synced_agency: true, echo_of_own_write: false };
+/// let producer = PropertyMap::from_pairs([("jobtitle", Some("Agent"))]);
+/// let office_manager = PropertyMap::from_pairs([("jobtitle", Some("Office manager"))]);
+/// assert_eq!(contact_role(&matrix, Some(&agent), facts(&producer)), ContactRole::Agent);
+/// assert_eq!(contact_role(&matrix, Some(&agent), facts(&office_manager)), ContactRole::AgencyContact);
+/// ```
+pub fn contact_role(
+    matrix: &SyncMatrix,
+    agent: Option<&AgentMapping>,
+    facts: ContactFacts<'_>,
+) -> ContactRole {
+    let skip = |reason| ContactRole::Skip { reason };
+    let agents_on = matrix.is_enabled(SyncObject::Agents, Direction::Inbound) && agent.is_some();
+    let contacts_on = matrix.is_enabled(SyncObject::AgencyContacts, Direction::Inbound);
+    if !agents_on && !contacts_on {
+        return skip(SkipReason::InboundDisabled);
+    }
+    if facts.echo_of_own_write {
+        return skip(SkipReason::EchoOfOwnWrite);
+    }
+    match facts.linked {
+        Some(LinkKind::Agent) => return ContactRole::Agent,
+        Some(LinkKind::AgencyContact) => return ContactRole::AgencyContact,
+        Some(LinkKind::Agency) | None => {}
+    }
+    if !facts.of_synced_agency {
+        return skip(SkipReason::NotOfASyncedAgency);
+    }
+    let identifier = agent
+        .and_then(|a| a.identifier.as_ref())
+        .filter(|f| f.is_complete());
+    let is_agent = identifier.is_some_and(|f| f.evaluate(facts.properties));
+    match (agents_on, is_agent, contacts_on) {
+        (true, true, _) => ContactRole::Agent,
+        (_, _, true) => ContactRole::AgencyContact,
+        _ if identifier.is_none() => skip(SkipReason::IdentifierNotConfigured),
+        _ => skip(SkipReason::DoesNotMatchIdentifier),
+    }
+}
+
+/// What a HubSpot merge does to one link of a merged-away record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum MergeStep {
+    /// The Turris record now follows the surviving (primary) HubSpot record.
+    Follow {
+        /// The Turris record.
+        turris: TurrisRef,
+        /// The merged-away HubSpot record it was linked to.
+        from: HubSpotId,
+    },
+    /// The link is removed and the Turris record stays, unlinked, for a person to reconcile:
+    /// the primary is linked already.
+    Unlink {
+        /// The Turris record.
+        turris: TurrisRef,
+        /// The merged-away HubSpot record it was linked to.
+        from: HubSpotId,
+    },
+}
+
+/// Plans a `*.merge`: HubSpot keeps `primary` and archives the others. `merged` are the links
+/// of the merged-away records (any kind; links of `primary` itself, which HubSpot lists among
+/// the merged ids, are ignored); `primary_linked` says whether `primary` has a link of its own.
+/// The first merged link follows the primary when the primary has none; every other link is
+/// removed, and both Turris records stay (one HubSpot record is never linked to two).
+///
+/// ```
+/// use turris_core::ids::{AgentId, HubSpotId};
+/// use turris_core::planner::{MergeStep, plan_merge};
+/// use turris_core::store::{Link, TurrisRef};
+///
+/// let id = |s: &str| HubSpotId::parse(s).unwrap();
+/// let agent = TurrisRef::Agent(AgentId::parse("g1").unwrap());
+/// let merged = [Link { turris: agent.clone(), hubspot_id: id("2") }];
+/// assert_eq!(
+///     plan_merge(&id("1"), false, &merged),
+///     [MergeStep::Follow { turris: agent.clone(), from: id("2") }]
+/// );
+/// assert_eq!(plan_merge(&id("1"), true, &merged), [MergeStep::Unlink { turris: agent, from: id("2") }]);
+/// ```
+pub fn plan_merge(primary: &HubSpotId, primary_linked: bool, merged: &[Link]) -> Vec<MergeStep> {
+    let mut taken = primary_linked;
+    merged
+        .iter()
+        .filter(|link| link.hubspot_id != *primary)
+        .map(|link| {
+            let (turris, from) = (link.turris.clone(), link.hubspot_id.clone());
+            if taken {
+                MergeStep::Unlink { turris, from }
+            } else {
+                taken = true;
+                MergeStep::Follow { turris, from }
+            }
+        })
+        .collect()
 }
 
 /// Why an outbound push is skipped.
@@ -1165,5 +1336,270 @@ mod tests {
             .is_echo(&echo),
             "our write's echo is recognised"
         );
+    }
+
+    #[test]
+    fn contacts_are_agents_agency_contacts_or_skipped_by_toggle_filter_link_and_company() {
+        let agent = AgentMapping {
+            identifier: Some(IdentifierFilter::ApplyFilter(Condition::equals(
+                "jobtitle", "Agent",
+            ))),
+            ..AgentMapping::default()
+        };
+        let producer = PropertyMap::from_pairs([("jobtitle", Some("Agent"))]);
+        let manager = PropertyMap::from_pairs([("jobtitle", Some("Office manager"))]);
+        let toggles = |agents: bool, contacts: bool| {
+            let mut matrix = SyncMatrix::default();
+            matrix.agency.inbound = true;
+            matrix.agents.inbound = agents;
+            matrix.agency_contacts.inbound = contacts;
+            matrix
+        };
+        let facts = |properties| ContactFacts {
+            properties,
+            linked: None,
+            of_synced_agency: true,
+            echo_of_own_write: false,
+        };
+        let skip = |reason| ContactRole::Skip { reason };
+        #[track_caller]
+        fn check(
+            matrix: SyncMatrix,
+            agent: Option<&AgentMapping>,
+            facts: ContactFacts<'_>,
+            expected: ContactRole,
+        ) {
+            assert_eq!(
+                contact_role(&matrix, agent, facts),
+                expected,
+                "{matrix:?} {facts:?}"
+            );
+        }
+        let both = toggles(true, true);
+        check(both, Some(&agent), facts(&producer), ContactRole::Agent);
+        check(
+            both,
+            Some(&agent),
+            facts(&manager),
+            ContactRole::AgencyContact,
+        );
+        // Agent inbound off: every contact of a synced agency is an agency contact.
+        check(
+            toggles(false, true),
+            Some(&agent),
+            facts(&producer),
+            ContactRole::AgencyContact,
+        );
+        check(
+            toggles(false, true),
+            None,
+            facts(&producer),
+            ContactRole::AgencyContact,
+        );
+        // Agency contacts off: a non-agent is skipped with the agent filter's reason.
+        check(
+            toggles(true, false),
+            Some(&agent),
+            facts(&manager),
+            skip(SkipReason::DoesNotMatchIdentifier),
+        );
+        check(
+            toggles(false, false),
+            Some(&agent),
+            facts(&producer),
+            skip(SkipReason::InboundDisabled),
+        );
+        check(
+            both,
+            Some(&agent),
+            ContactFacts {
+                of_synced_agency: false,
+                ..facts(&producer)
+            },
+            skip(SkipReason::NotOfASyncedAgency),
+        );
+        check(
+            both,
+            Some(&agent),
+            ContactFacts {
+                echo_of_own_write: true,
+                ..facts(&manager)
+            },
+            skip(SkipReason::EchoOfOwnWrite),
+        );
+        // A link keeps the kind, whatever the filter or the primary company say now.
+        check(
+            both,
+            Some(&agent),
+            ContactFacts {
+                linked: Some(LinkKind::AgencyContact),
+                ..facts(&producer)
+            },
+            ContactRole::AgencyContact,
+        );
+        check(
+            both,
+            Some(&agent),
+            ContactFacts {
+                linked: Some(LinkKind::AgencyContact),
+                of_synced_agency: false,
+                ..facts(&manager)
+            },
+            ContactRole::AgencyContact,
+        );
+        check(
+            both,
+            Some(&agent),
+            ContactFacts {
+                linked: Some(LinkKind::Agent),
+                ..facts(&manager)
+            },
+            ContactRole::Agent,
+        );
+        assert_eq!(
+            SkipReason::NotOfASyncedAgency.to_string(),
+            "contact is not associated with a synced agency"
+        );
+    }
+
+    #[test]
+    fn agency_contacts_are_created_matched_by_email_and_updated_with_standard_edits_only() {
+        use crate::mapping::{AgencyContactField, AgencyContactMapping};
+        use crate::record::AgencyContactDraft;
+
+        let mapping = AgencyContactMapping::default();
+        let p = |name: &str, standard: bool| {
+            PropertyDefinition::new(name, name, PropertyType::String, "text", standard)
+        };
+        let schema = ObjectSchema::new(
+            ObjectType::Contact,
+            vec![p("firstname", true), p("lastname", true), p("email", true)],
+        );
+        let mut matrix = SyncMatrix::default();
+        matrix.agency.inbound = true;
+        matrix.agency_contacts.inbound = true;
+        let ctx = PlanContext {
+            mapping: &mapping,
+            schema: &schema,
+            matrix: &matrix,
+            echo: EchoInfo::default(),
+        };
+        let pairs = [
+            ("firstname", Some("Ada")),
+            ("lastname", Some("Lovelace")),
+            ("email", Some("ada@agency.example.com")),
+        ];
+        let draft = AgencyContactDraft {
+            first_name: Some("Ada".into()),
+            last_name: Some("Lovelace".into()),
+            email: Some("ada@agency.example.com".into()),
+        };
+        assert_eq!(
+            plan(
+                &change(ChangeKind::Created, &pairs),
+                &ctx,
+                Existing::NotFound
+            ),
+            SyncAction::Create {
+                draft: draft.clone(),
+                skipped: vec![]
+            }
+        );
+        assert_eq!(
+            plan(
+                &change(ChangeKind::Created, &pairs),
+                &ctx,
+                Existing::Matched(MatchedBy::Email)
+            ),
+            SyncAction::Link {
+                matched_by: MatchedBy::Email
+            }
+        );
+        let stored = AgencyContactDraft {
+            last_name: Some("Byron".into()),
+            ..draft.clone()
+        };
+        assert_eq!(
+            plan(
+                &edited("lastname", "Lovelace", &pairs),
+                &ctx,
+                Existing::Linked(&stored)
+            ),
+            SyncAction::Update {
+                changes: vec![FieldChange {
+                    field: AgencyContactField::LastName,
+                    from: Some("Byron".into()),
+                    to: Some("Lovelace".into()),
+                }],
+                skipped: vec![],
+            }
+        );
+        let off = SyncMatrix::default();
+        assert_eq!(
+            plan(
+                &change(ChangeKind::Created, &pairs),
+                &PlanContext {
+                    matrix: &off,
+                    ..ctx
+                },
+                Existing::NotFound
+            ),
+            SyncAction::Skip {
+                reason: SkipReason::InboundDisabled
+            }
+        );
+        // Outbound: names and email, nothing else.
+        matrix.agency_contacts.outbound = true;
+        let OutboundAction::Create { properties } =
+            plan_outbound(&mapping, &matrix, &draft, None, None)
+        else {
+            panic!("an unlinked agency contact is created");
+        };
+        assert_eq!(properties.len(), 3, "{properties:?}");
+        assert_eq!(properties.get("email"), Some("ada@agency.example.com"));
+    }
+
+    #[test]
+    fn a_merged_away_link_follows_the_primary_unless_the_primary_is_linked() {
+        use crate::ids::{AgencyContactId, AgentId};
+        let id = |s: &str| HubSpotId::parse(s).unwrap();
+        let agent = TurrisRef::Agent(AgentId::parse("g1").unwrap());
+        let contact = TurrisRef::AgencyContact(AgencyContactId::parse("c1").unwrap());
+        let link = |turris: &TurrisRef, hubspot: &str| Link {
+            turris: turris.clone(),
+            hubspot_id: id(hubspot),
+        };
+        // HubSpot lists the primary among the merged ids: its own link is not touched.
+        let merged = [link(&contact, "1"), link(&agent, "2")];
+        assert_eq!(
+            plan_merge(&id("1"), false, &merged),
+            [MergeStep::Follow {
+                turris: agent.clone(),
+                from: id("2")
+            }]
+        );
+        assert_eq!(
+            plan_merge(&id("1"), true, &merged),
+            [MergeStep::Unlink {
+                turris: agent.clone(),
+                from: id("2")
+            }]
+        );
+        // Two linked records merged into an unlinked one: the first follows, the other is freed.
+        let merged = [link(&agent, "2"), link(&contact, "3")];
+        assert_eq!(
+            plan_merge(&id("1"), false, &merged),
+            [
+                MergeStep::Follow {
+                    turris: agent,
+                    from: id("2")
+                },
+                MergeStep::Unlink {
+                    turris: contact,
+                    from: id("3")
+                },
+            ]
+        );
+        assert!(plan_merge(&id("1"), false, &[]).is_empty());
     }
 }

@@ -1,7 +1,9 @@
 //! Field mapping: which HubSpot property each Turris field reads from and writes to.
 //!
 //! [`AgencyMapping`] (HubSpot Companies ↔ Turris agencies) and [`AgentMapping`] (HubSpot
-//! Contacts ↔ Turris agents) share one engine through [`RecordMapping`] and [`MappedField`]:
+//! Contacts ↔ Turris agents) share one engine through [`RecordMapping`] and [`MappedField`], and
+//! so does [`AgencyContactMapping`] (HubSpot Contacts ↔ Turris agency contacts), which is not
+//! configured on its own but derived from the agent mapping's name and email properties:
 //! - [`RecordMapping::validate`] checks a mapping against the cached property schema;
 //! - [`RecordMapping::to_turris`] turns a HubSpot record into a draft, skipping (with a reason)
 //!   any optional value Turris cannot store, such as a state code that is not a US code;
@@ -12,6 +14,7 @@
 //! Values are copied as they are (no trimming); an empty HubSpot value means "not set".
 
 mod agency;
+mod agency_contact;
 mod agent;
 
 use std::fmt::Debug;
@@ -19,6 +22,7 @@ use std::fmt::Debug;
 use serde::{Deserialize, Serialize};
 
 pub use agency::{AgencyField, AgencyMapping};
+pub use agency_contact::{AgencyContactField, AgencyContactMapping};
 pub use agent::{AgentField, AgentMapping};
 
 use crate::error::{FieldError, prefix_all};

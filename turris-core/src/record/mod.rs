@@ -134,6 +134,48 @@ impl AgencyContact {
     pub fn usable_email(&self) -> Option<&str> {
         self.email.as_deref().filter(|e| is_plausible_email(e))
     }
+
+    /// The contact's synced data: what HubSpot holds of it.
+    pub fn draft(&self) -> AgencyContactDraft {
+        AgencyContactDraft {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            email: self.email.clone(),
+        }
+    }
+
+    /// A contact of `agency_id` with the data of `draft`.
+    pub fn from_draft(id: AgencyContactId, agency_id: AgencyId, draft: AgencyContactDraft) -> Self {
+        Self {
+            id,
+            agency_id,
+            first_name: draft.first_name,
+            last_name: draft.last_name,
+            email: draft.email,
+        }
+    }
+
+    /// Replaces the synced data, keeping the id and the agency.
+    pub fn set_draft(&mut self, draft: AgencyContactDraft) {
+        self.first_name = draft.first_name;
+        self.last_name = draft.last_name;
+        self.email = draft.email;
+    }
+}
+
+/// An agency contact's synced data (names and email), without its id and agency: what inbound
+/// sync creates from a HubSpot contact and outbound sync pushes to one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgencyContactDraft {
+    /// First name.
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// Last name.
+    #[serde(default)]
+    pub last_name: Option<String>,
+    /// Email.
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 /// A deliberately small email check: no whitespace, one `@` with text on both sides.

@@ -3,7 +3,8 @@
 //!
 //! Any valid token of the organization may use it (records are not a settings area). The
 //! changes that produce outbound webhooks write their outbox rows in the same transaction, and
-//! so do agencies and agents with their HubSpot push ([`crate::sync::outbound`]).
+//! so do agencies, agents and agency contacts with their HubSpot push
+//! ([`crate::sync::outbound`]).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -321,8 +322,9 @@ pub async fn create_contact(
     let contact = body.validate(contact_id, agency.id)?;
     state
         .db()
-        .insert_agency_contact(&caller.org, &contact)
+        .insert_agency_contact_with_push(&caller.org, &contact)
         .await?;
+    crate::sync::outbound::wake(&state);
     crate::sync::invites::contact_added(&state, &caller.org, &contact.agency_id).await;
     Ok((StatusCode::CREATED, Json(contact)))
 }
@@ -368,8 +370,9 @@ pub async fn update_contact(
     let contact = body.validate(existing.id, existing.agency_id)?;
     state
         .db()
-        .update_agency_contact(&caller.org, &contact)
+        .update_agency_contact_with_push(&caller.org, &contact)
         .await?;
+    crate::sync::outbound::wake(&state);
     Ok(Json(contact))
 }
 

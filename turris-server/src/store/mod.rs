@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 use turris_core::ids::{AgencyId, AgentId, ContractTemplateId, HubSpotId, OrganizationId};
 use turris_core::permissions::{Role, SubscriptionState};
 use turris_core::planner::RecentWrite;
-use turris_core::record::{Agency, Agent, StateCode};
+use turris_core::record::{Agency, AgencyContact, Agent, StateCode};
 use turris_core::store::TurrisRef;
 use turris_hubspot::webhooks::WebhookEvent;
 use turris_webhooks::delivery::{DeliveryStore, EventId, WebhookId};
@@ -1096,8 +1096,8 @@ pub struct OutboundRetry {
     pub failed_attempt: bool,
 }
 
-/// Outbound sync's outbox: agencies and agents written by the records API with their push
-/// queued in the same transaction, drained per organization under a lease.
+/// Outbound sync's outbox: agencies, agents and agency contacts written by the records API with
+/// their push queued in the same transaction, drained per organization under a lease.
 #[async_trait]
 pub trait OutboundOutboxStore: Send + Sync {
     /// Inserts an agency and queues its push, in one transaction.
@@ -1108,6 +1108,20 @@ pub trait OutboundOutboxStore: Send + Sync {
     async fn insert_agent_with_push(&self, org: &OrganizationId, agent: &Agent) -> DbResult<()>;
     /// Replaces an agent's data and queues its push; [`DbError::NotFound`] if unknown.
     async fn update_agent_with_push(&self, org: &OrganizationId, agent: &Agent) -> DbResult<()>;
+    /// Inserts an agency contact and queues its push, in one transaction;
+    /// [`DbError::NotFound`] if its agency is unknown.
+    async fn insert_agency_contact_with_push(
+        &self,
+        org: &OrganizationId,
+        contact: &AgencyContact,
+    ) -> DbResult<()>;
+    /// Replaces an agency contact and queues its push; [`DbError::NotFound`] if it or its
+    /// agency is unknown.
+    async fn update_agency_contact_with_push(
+        &self,
+        org: &OrganizationId,
+        contact: &AgencyContact,
+    ) -> DbResult<()>;
     /// Leases one organization whose lease is free (or expired) and that has pushes due at
     /// `now`, and returns up to `limit` of them; `None` when there is none.
     async fn claim_outbound(

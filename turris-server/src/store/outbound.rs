@@ -1,5 +1,6 @@
-//! Outbound sync's outbox: agencies and agents saved through the records API together with a
-//! row asking for their push to HubSpot, in one transaction; organizations claimed by one
+//! Outbound sync's outbox: agencies, agents and agency contacts saved through the records API
+//! together with a row asking for their push to HubSpot, in one transaction (the outbox's
+//! `record_type` is `agency`, `agent` or `agency_contact`); organizations claimed by one
 //! process at a time under a lease (`outbound_leases`, taken with an atomic upsert that only
 //! replaces an expired lease); rows deleted only when the worker finishes, after it stored
 //! what the push produced.
@@ -8,21 +9,22 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use turris_core::ids::{AgencyId, AgentId, OrganizationId};
-use turris_core::record::{Agency, Agent};
+use turris_core::ids::{AgencyContactId, AgencyId, AgentId, OrganizationId};
+use turris_core::record::{Agency, AgencyContact, Agent};
 use turris_core::store::TurrisRef;
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult};
 use super::records::{
-    agency_columns, agent_columns, insert_agency_row, insert_agent_row, update_agency_row,
-    update_agent_row,
+    agency_columns, agent_columns, contact_columns, insert_agency_contact_row, insert_agency_row,
+    insert_agent_row, update_agency_contact_row, update_agency_row, update_agent_row,
 };
 use super::sql::{Dialect, SqlStore, from_ns, ns, plus, skip_locked, with_pool};
 use super::{OutboundClaim, OutboundOutboxStore, OutboundPush, OutboundPushId, OutboundRetry};
 
 const AGENCY: &str = "agency";
 const AGENT: &str = "agent";
+const AGENCY_CONTACT: &str = "agency_contact";
 
 #[derive(sqlx::FromRow)]
 struct PushRow {
@@ -39,6 +41,9 @@ impl PushRow {
         let record = match self.record_type.as_str() {
             AGENCY => TurrisRef::Agency(AgencyId::parse(&self.record_id).map_err(corrupt)?),
             AGENT => TurrisRef::Agent(AgentId::parse(&self.record_id).map_err(corrupt)?),
+            AGENCY_CONTACT => {
+                TurrisRef::AgencyContact(AgencyContactId::parse(&self.record_id).map_err(corrupt)?)
+            }
             other => return Err(DbError::Corrupt(format!("outbound push of a {other}"))),
         };
         Ok(OutboundPush {
@@ -115,6 +120,42 @@ impl OutboundOutboxStore for SqlStore {
                 return Err(DbError::NotFound);
             }
             queue_push!(tx, org, AGENT, agent.id.as_str(), now);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn insert_agency_contact_with_push(
+        &self,
+        org: &OrganizationId,
+        contact: &AgencyContact,
+    ) -> DbResult<()> {
+        let c = contact_columns(contact)?;
+        let now = ns(Utc::now())?;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            if insert_agency_contact_row!(&mut *tx, org, contact, c)?.rows_affected() == 0 {
+                return Err(DbError::NotFound);
+            }
+            queue_push!(tx, org, AGENCY_CONTACT, contact.id.as_str(), now);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    async fn update_agency_contact_with_push(
+        &self,
+        org: &OrganizationId,
+        contact: &AgencyContact,
+    ) -> DbResult<()> {
+        let c = contact_columns(contact)?;
+        let now = ns(Utc::now())?;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            if update_agency_contact_row!(&mut *tx, org, contact, c)?.rows_affected() == 0 {
+                return Err(DbError::NotFound);
+            }
+            queue_push!(tx, org, AGENCY_CONTACT, contact.id.as_str(), now);
             tx.commit().await?;
         });
         Ok(())

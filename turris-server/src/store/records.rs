@@ -151,6 +151,57 @@ macro_rules! update_agent_row {
 }
 pub(crate) use update_agent_row;
 
+pub(crate) struct ContactColumns {
+    pub(crate) data: String,
+    pub(crate) email: Option<String>,
+}
+
+pub(crate) fn contact_columns(contact: &AgencyContact) -> DbResult<ContactColumns> {
+    Ok(ContactColumns {
+        data: serde_json::to_string(contact)?,
+        email: email_key(contact.email.as_deref()),
+    })
+}
+
+// An agency contact is written only while its agency exists in the organization: zero rows
+// affected means the agency (or, for an update, the contact) is not found.
+
+macro_rules! insert_agency_contact_row {
+    ($exec:expr, $org:expr, $contact:expr, $c:expr) => {
+        sqlx::query(
+            "INSERT INTO agency_contacts (organization_id, id, agency_id, data, email_key)
+             SELECT $1, $2, $3, $4, $5
+             WHERE EXISTS (SELECT 1 FROM agencies WHERE organization_id = $1 AND id = $3)",
+        )
+        .bind($org.as_str())
+        .bind($contact.id.as_str())
+        .bind($contact.agency_id.as_str())
+        .bind(&$c.data)
+        .bind(&$c.email)
+        .execute($exec)
+        .await
+    };
+}
+pub(crate) use insert_agency_contact_row;
+
+macro_rules! update_agency_contact_row {
+    ($exec:expr, $org:expr, $contact:expr, $c:expr) => {
+        sqlx::query(
+            "UPDATE agency_contacts SET agency_id = $3, data = $4, email_key = $5
+             WHERE organization_id = $1 AND id = $2
+             AND EXISTS (SELECT 1 FROM agencies WHERE organization_id = $1 AND id = $3)",
+        )
+        .bind($org.as_str())
+        .bind($contact.id.as_str())
+        .bind($contact.agency_id.as_str())
+        .bind(&$c.data)
+        .bind(&$c.email)
+        .execute($exec)
+        .await
+    };
+}
+pub(crate) use update_agency_contact_row;
+
 impl SqlStore {
     /// One record of `table` (`agencies`, `agents` or `agency_contacts`) by organization and
     /// id, as stored.
@@ -288,23 +339,11 @@ impl RecordStore for SqlStore {
         org: &OrganizationId,
         contact: &AgencyContact,
     ) -> StoreResult<()> {
-        let data = serde_json::to_string(contact).map_err(DbError::from)?;
-        let email = email_key(contact.email.as_deref());
+        let c = contact_columns(contact)?;
         let inserted = with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO agency_contacts (organization_id, id, agency_id, data, email_key)
-                 SELECT $1, $2, $3, $4, $5
-                 WHERE EXISTS (SELECT 1 FROM agencies WHERE organization_id = $1 AND id = $3)",
-            )
-            .bind(org.as_str())
-            .bind(contact.id.as_str())
-            .bind(contact.agency_id.as_str())
-            .bind(&data)
-            .bind(&email)
-            .execute(pool)
-            .await
-            .map_err(DbError::from)?
-            .rows_affected()
+            insert_agency_contact_row!(pool, org, contact, c)
+                .map_err(DbError::from)?
+                .rows_affected()
         });
         if inserted == 0 {
             return Err(DbError::NotFound.into());
@@ -326,23 +365,11 @@ impl RecordStore for SqlStore {
         org: &OrganizationId,
         contact: &AgencyContact,
     ) -> StoreResult<()> {
-        let data = serde_json::to_string(contact).map_err(DbError::from)?;
-        let email = email_key(contact.email.as_deref());
+        let c = contact_columns(contact)?;
         let updated = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE agency_contacts SET agency_id = $3, data = $4, email_key = $5
-                 WHERE organization_id = $1 AND id = $2
-                 AND EXISTS (SELECT 1 FROM agencies WHERE organization_id = $1 AND id = $3)",
-            )
-            .bind(org.as_str())
-            .bind(contact.id.as_str())
-            .bind(contact.agency_id.as_str())
-            .bind(&data)
-            .bind(&email)
-            .execute(pool)
-            .await
-            .map_err(DbError::from)?
-            .rows_affected()
+            update_agency_contact_row!(pool, org, contact, c)
+                .map_err(DbError::from)?
+                .rows_affected()
         });
         if updated == 0 {
             return Err(DbError::NotFound.into());

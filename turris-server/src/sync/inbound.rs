@@ -18,13 +18,23 @@
 //! - `*.deletion` of a linked object drops the link and keeps the Turris record (deleting
 //!   Turris data from HubSpot is not in the spec); the row says so;
 //! - a net-new agency is then offered to auto-invite ([`crate::sync::invites`]);
-//! - `*.merge` moves the link of a merged-away company to the primary one, unless the primary
-//!   is linked already (then both agencies stay, unlinked from the loser, for a person);
-//! - a contact becomes an agent only when its primary company (`associatedcompanyid`, read in
-//!   the same batch) is linked to an agency, which becomes the agent's `agency_id` (on create,
-//!   update and link); otherwise it is Skipped with that reason, and a later edit of the
-//!   contact syncs it once its company is synced. Deleting a linked contact
-//!   drops the link and keeps the agent;
+//! - `*.merge` (`company.merge`, `contact.merge`) moves the link of a merged-away company or
+//!   contact (an agency; an agent or agency contact) to the primary one, unless the primary is
+//!   linked already (then both Turris records stay, the loser's unlinked, for a person): core's
+//!   `plan_merge`; each moved or removed link is a row (`HubSpot webhook: contacts merged` for
+//!   contacts);
+//! - a contact is an agent, an agency contact or neither by core's `contact_role`: an unlinked
+//!   contact syncs only when its primary company (`associatedcompanyid`, read in the same
+//!   batch) is linked to an agency; it becomes an agent when agent inbound is on and it matches
+//!   the agent filter, else an agency contact of that agency when agency-contact inbound is on
+//!   (names and email from the agent mapping's properties, else `firstname`/`lastname`/`email`;
+//!   an agency contact with the same email is linked, not duplicated); otherwise it is Skipped
+//!   with the reason, and a later edit syncs it once its company is synced. A linked contact
+//!   keeps its kind; the primary company's agency becomes its agency (`agency_id`) on create,
+//!   update and link, and one without a synced primary company keeps its own. A new (or
+//!   updated) agency contact releases the agency's deferred invitation
+//!   ([`crate::sync::invites::contact_added`]). Deleting a linked contact drops the link and
+//!   keeps the agent or agency contact;
 //! - while the connection is not `connected` (status `error`), events wait: they are retried
 //!   every [`PAUSED_RETRY`] and processed after a reconnect.
 
@@ -35,18 +45,20 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
-use turris_core::ids::{AgencyId, AgentId, HubSpotId, OrganizationId};
+use turris_core::ids::{AgencyContactId, AgencyId, AgentId, HubSpotId, OrganizationId};
 use turris_core::integration::IntegrationSettings;
 use turris_core::invitation::InvitationSettings;
-use turris_core::mapping::{AgencyMapping, AgentMapping, MappedField, RecordMapping};
-use turris_core::matching::{agency_keys, agent_keys};
+use turris_core::mapping::{
+    AgencyContactMapping, AgencyMapping, AgentMapping, MappedField, RecordMapping,
+};
+use turris_core::matching::{MatchedBy, agency_keys, agent_keys};
 use turris_core::matrix::{Direction, SyncObject};
 use turris_core::planner::{
-    ChangeKind, ECHO_WINDOW, EchoInfo, Existing, InboundChange, PlanContext, SyncAction,
-    apply_changes, plan,
+    ChangeKind, ContactFacts, ContactRole, ECHO_WINDOW, EchoInfo, Existing, InboundChange,
+    MergeStep, PlanContext, SkipReason, SyncAction, apply_changes, contact_role, plan, plan_merge,
 };
 use turris_core::property::{ObjectSchema, ObjectType, PropertyMap};
-use turris_core::record::{Agency, Agent, AgentDraft};
+use turris_core::record::{Agency, AgencyContact, Agent, AgentDraft};
 use turris_core::store::{Link, LinkKind, TurrisRef};
 use turris_hubspot::HubSpotClient;
 use turris_hubspot::webhooks::WebhookEvent;
@@ -367,9 +379,7 @@ impl OrgSync<'_> {
                 self.log(
                     NewActivity::new(ActivityKind::WebhookSkipped, Outcome::Skipped, now)
                         .with_details(ActivityDetails {
-                            skip_reason: Some(
-                                turris_core::planner::SkipReason::InboundDisabled.to_string(),
-                            ),
+                            skip_reason: Some(SkipReason::InboundDisabled.to_string()),
                             hubspot_id: Some(id.to_string()),
                             message: Some(kind.title().to_owned()),
                             ..ActivityDetails::default()
@@ -441,6 +451,13 @@ impl OrgSync<'_> {
         let now = Utc::now();
         let mut to_read = Vec::new();
         for (id, object) in &objects {
+            for merge in object
+                .events
+                .iter()
+                .filter(|e| e.subscription_type.action() == "merge")
+            {
+                self.contact_merged(merge, now).await?;
+            }
             if object.has("deletion") {
                 self.contact_deleted(id, now).await?;
             } else if !object.has("creation") && covered_by_creation(self.org, id, object) {
@@ -452,33 +469,33 @@ impl OrgSync<'_> {
         if to_read.is_empty() {
             return Ok(());
         }
-        let mapping = match settings.mapping.agent.as_ref() {
-            Some(mapping)
-                if settings
-                    .matrix
-                    .is_enabled(SyncObject::Agents, Direction::Inbound) =>
-            {
-                mapping
+        let matrix = &settings.matrix;
+        let agent_mapping = settings.mapping.agent.as_ref();
+        let agents_on =
+            agent_mapping.is_some() && matrix.is_enabled(SyncObject::Agents, Direction::Inbound);
+        let contacts_on = matrix.is_enabled(SyncObject::AgencyContacts, Direction::Inbound);
+        if !agents_on && !contacts_on {
+            for id in &to_read {
+                self.log(
+                    NewActivity::new(ActivityKind::WebhookSkipped, Outcome::Skipped, now)
+                        .with_details(ActivityDetails {
+                            skip_reason: Some(SkipReason::InboundDisabled.to_string()),
+                            hubspot_id: Some(id.to_string()),
+                            message: Some(contact_title(&objects[id]).title().to_owned()),
+                            ..ActivityDetails::default()
+                        }),
+                )
+                .await?;
             }
-            _ => {
-                for id in &to_read {
-                    self.log(
-                        NewActivity::new(ActivityKind::WebhookSkipped, Outcome::Skipped, now)
-                            .with_details(ActivityDetails {
-                                skip_reason: Some(
-                                    turris_core::planner::SkipReason::InboundDisabled.to_string(),
-                                ),
-                                hubspot_id: Some(id.to_string()),
-                                message: Some(contact_title(&objects[id]).title().to_owned()),
-                                ..ActivityDetails::default()
-                            }),
-                    )
-                    .await?;
-                }
-                return Ok(());
+            return Ok(());
+        }
+        let contact_mapping = AgencyContactMapping::from_settings(&settings.mapping);
+        let mut wanted = agent_mapping.map(wanted_properties).unwrap_or_default();
+        for property in wanted_properties(&contact_mapping) {
+            if !wanted.contains(&property) {
+                wanted.push(property);
             }
-        };
-        let mut wanted = wanted_properties(mapping);
+        }
         wanted.push(PRIMARY_COMPANY);
         let current = self
             .read_current(
@@ -493,35 +510,65 @@ impl OrgSync<'_> {
             .db()
             .recent_hubspot_writes(self.org, &to_read, since)
             .await?;
-        let ctx = PlanContext {
+        let echo = EchoInfo {
+            app_id: self.app_id,
+            recent_writes: &recent,
+        };
+        let agent_ctx = agent_mapping.map(|mapping| PlanContext {
             mapping,
             schema,
-            matrix: &settings.matrix,
-            echo: EchoInfo {
-                app_id: self.app_id,
-                recent_writes: &recent,
-            },
+            matrix,
+            echo,
+        });
+        let contact_ctx = PlanContext {
+            mapping: &contact_mapping,
+            schema,
+            matrix,
+            echo,
         };
         for id in &to_read {
             let object = &objects[id];
             let Some(properties) = current.get(id) else {
                 continue;
             };
-            let Some(agency) = self.synced_agency(properties).await? else {
-                self.log(
-                    NewActivity::new(ActivityKind::WebhookSkipped, Outcome::Skipped, now)
-                        .with_details(ActivityDetails {
-                            skip_reason: Some(NOT_OF_A_SYNCED_AGENCY.into()),
-                            hubspot_id: Some(id.to_string()),
-                            message: Some(contact_title(object).title().to_owned()),
-                            ..ActivityDetails::default()
-                        }),
-                )
-                .await?;
-                continue;
+            let agency = self.synced_agency(properties).await?;
+            let linked = self.contact_link(id).await?;
+            let changes = changes(id, object, properties);
+            let facts = ContactFacts {
+                properties,
+                linked: linked.as_ref().map(|l| l.turris.kind()),
+                of_synced_agency: agency.is_some(),
+                echo_of_own_write: !changes.is_empty() && changes.iter().all(|c| echo.is_echo(c)),
             };
-            for change in changes(id, object, properties) {
-                self.contact_change(&ctx, &change, &agency).await?;
+            match (contact_role(matrix, agent_mapping, facts), &agent_ctx) {
+                (ContactRole::Agent, Some(ctx)) => {
+                    for change in &changes {
+                        self.contact_change(ctx, change, agency.as_ref()).await?;
+                    }
+                }
+                (ContactRole::AgencyContact, _) => {
+                    for change in &changes {
+                        self.agency_contact_change(&contact_ctx, change, agency.as_ref())
+                            .await?;
+                    }
+                }
+                (role, _) => {
+                    let reason = match role {
+                        ContactRole::Skip { reason } => reason,
+                        _ => SkipReason::InboundDisabled,
+                    };
+                    self.log(
+                        NewActivity::new(ActivityKind::WebhookSkipped, Outcome::Skipped, now)
+                            .with_details(ActivityDetails {
+                                skip_reason: Some(reason.to_string()),
+                                hubspot_id: Some(id.to_string()),
+                                turris_id: linked.as_ref().map(|l| l.turris.id().to_owned()),
+                                message: Some(contact_title(object).title().to_owned()),
+                                ..ActivityDetails::default()
+                            }),
+                    )
+                    .await?;
+                }
             }
             if let Some(creation) = object
                 .events
@@ -532,6 +579,17 @@ impl OrgSync<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The link of a HubSpot contact: to an agent, else to an agency contact.
+    async fn contact_link(&self, id: &HubSpotId) -> Result<Option<Link>, SyncError> {
+        let db = self.state.db();
+        for kind in [LinkKind::Agent, LinkKind::AgencyContact] {
+            if let Some(link) = db.link_by_hubspot(self.org, kind, id).await? {
+                return Ok(Some(link));
+            }
+        }
+        Ok(None)
     }
 
     /// The agency the contact's primary company is linked to, if any.
@@ -554,11 +612,10 @@ impl OrgSync<'_> {
     }
 
     async fn contact_deleted(&self, id: &HubSpotId, now: DateTime<Utc>) -> Result<(), SyncError> {
-        let db = self.state.db();
-        let Some(link) = db.link_by_hubspot(self.org, LinkKind::Agent, id).await? else {
+        let Some(link) = self.contact_link(id).await? else {
             return Ok(());
         };
-        db.delete_link(self.org, &link.turris).await?;
+        self.state.db().delete_link(self.org, &link.turris).await?;
         self.log(
             NewActivity::new(
                 ActivityKind::WebhookContactPropertyChanged,
@@ -566,9 +623,10 @@ impl OrgSync<'_> {
                 now,
             )
             .with_details(ActivityDetails {
-                message: Some(
-                    "contact deleted in HubSpot: link removed, the agent stays in Turris".into(),
-                ),
+                message: Some(format!(
+                    "contact deleted in HubSpot: link removed, the {} stays in Turris",
+                    noun(&link.turris)
+                )),
                 turris_id: Some(link.turris.id().to_owned()),
                 hubspot_id: Some(id.to_string()),
                 ..ActivityDetails::default()
@@ -577,11 +635,224 @@ impl OrgSync<'_> {
         .await
     }
 
+    /// A merge keeps the primary contact: core's `plan_merge` says which agent or agency
+    /// contact follows it and which is unlinked (the primary is linked already).
+    async fn contact_merged(
+        &self,
+        event: &WebhookEvent,
+        now: DateTime<Utc>,
+    ) -> Result<(), SyncError> {
+        let Some(primary) = merge_primary(event) else {
+            return Ok(());
+        };
+        let primary_linked = self.contact_link(&primary).await?.is_some();
+        let mut merged = Vec::new();
+        for id in merged_ids(event, &primary) {
+            if let Some(link) = self.contact_link(&id).await? {
+                merged.push(link);
+            }
+        }
+        self.merge_links(
+            ActivityKind::WebhookContactsMerged,
+            "contact",
+            &primary,
+            primary_linked,
+            &merged,
+            now,
+        )
+        .await
+    }
+
+    /// Performs core's merge plan: links follow the primary or are removed; one row each.
+    async fn merge_links(
+        &self,
+        kind: ActivityKind,
+        object: &str,
+        primary: &HubSpotId,
+        primary_linked: bool,
+        merged: &[Link],
+        now: DateTime<Utc>,
+    ) -> Result<(), SyncError> {
+        let db = self.state.db();
+        for step in plan_merge(primary, primary_linked, merged) {
+            let (turris, message) = match step {
+                MergeStep::Follow { turris, from } => {
+                    db.delete_link(self.org, &turris).await?;
+                    db.put_link(
+                        self.org,
+                        &Link {
+                            turris: turris.clone(),
+                            hubspot_id: primary.clone(),
+                        },
+                    )
+                    .await?;
+                    let message = format!(
+                        "{object} {from} was merged into {primary}: the {} now follows {primary}",
+                        noun(&turris)
+                    );
+                    (turris, message)
+                }
+                MergeStep::Unlink { turris, from } => {
+                    db.delete_link(self.org, &turris).await?;
+                    let message = format!(
+                        "{object} {from} was merged into {primary}, which is linked already: \
+                         link removed, the {} stays in Turris",
+                        noun(&turris)
+                    );
+                    (turris, message)
+                }
+            };
+            self.log(
+                NewActivity::new(kind, Outcome::Success, now).with_details(ActivityDetails {
+                    message: Some(message),
+                    turris_id: Some(turris.id().to_owned()),
+                    hubspot_id: Some(primary.to_string()),
+                    ..ActivityDetails::default()
+                }),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Plans and performs one change of a contact that is (or becomes) an agency contact of
+    /// `agency` (its primary company's agency; a linked contact without one keeps its own).
+    async fn agency_contact_change(
+        &self,
+        ctx: &PlanContext<'_, AgencyContactMapping>,
+        change: &InboundChange,
+        agency: Option<&AgencyId>,
+    ) -> Result<(), SyncError> {
+        let db = self.state.db();
+        let id = &change.object_id;
+        let linked = match db
+            .link_by_hubspot(self.org, LinkKind::AgencyContact, id)
+            .await?
+        {
+            Some(Link {
+                turris: TurrisRef::AgencyContact(contact_id),
+                ..
+            }) => db.get_agency_contact(self.org, &contact_id).await?,
+            _ => None,
+        };
+        let Some(agency) = agency.or(linked.as_ref().map(|c| &c.agency_id)).cloned() else {
+            return Ok(());
+        };
+        let linked_draft = linked.as_ref().map(AgencyContact::draft);
+        let mut matched: Option<AgencyContact> = None;
+        let existing = match &linked_draft {
+            Some(draft) => Existing::Linked(draft),
+            None => {
+                let email = ctx
+                    .mapping
+                    .to_turris(&change.properties)
+                    .ok()
+                    .and_then(|m| m.draft.email);
+                if let Some(email) = email
+                    && let Some(contact) = db
+                        .find_agency_contact_by_email(self.org, &agency, &email)
+                        .await?
+                    && db
+                        .link_by_turris(self.org, &TurrisRef::AgencyContact(contact.id.clone()))
+                        .await?
+                        .is_none()
+                {
+                    matched = Some(contact);
+                }
+                match matched {
+                    Some(_) => Existing::Matched(MatchedBy::Email),
+                    None => Existing::NotFound,
+                }
+            }
+        };
+        let kind = match change.kind {
+            ChangeKind::Created => ActivityKind::WebhookContactCreated,
+            _ => ActivityKind::WebhookContactPropertyChanged,
+        };
+        let now = Utc::now();
+        let row = |outcome: Outcome, turris: Option<&AgencyContactId>, message: String| {
+            NewActivity::new(kind, outcome, now).with_details(ActivityDetails {
+                message: Some(message),
+                turris_id: turris.map(ToString::to_string),
+                hubspot_id: Some(id.to_string()),
+                ..ActivityDetails::default()
+            })
+        };
+        let link = |contact: &AgencyContactId| Link {
+            turris: TurrisRef::AgencyContact(contact.clone()),
+            hubspot_id: id.clone(),
+        };
+        match plan(change, ctx, existing) {
+            SyncAction::Create { draft, skipped } => {
+                let contact = AgencyContact::from_draft(
+                    AgencyContactId::parse(&uuid::Uuid::now_v7().to_string())
+                        .expect("uuids are valid ids"),
+                    agency.clone(),
+                    draft,
+                );
+                db.insert_agency_contact(self.org, &contact).await?;
+                db.put_link(self.org, &link(&contact.id)).await?;
+                self.log(row(
+                    Outcome::Success,
+                    Some(&contact.id),
+                    format!("agency contact of agency {agency} created"),
+                ))
+                .await?;
+                self.log_skipped_fields(contact.id.as_str(), id, &skipped, now)
+                    .await?;
+                crate::sync::invites::contact_added(self.state, self.org, &agency).await;
+            }
+            SyncAction::Update { changes, skipped } => {
+                let mut contact = linked.expect("updates are planned for linked records");
+                let mut draft = contact.draft();
+                apply_changes(&mut draft, &changes);
+                contact.set_draft(draft);
+                contact.agency_id = agency.clone();
+                db.update_agency_contact(self.org, &contact).await?;
+                let fields: Vec<&str> = changes.iter().map(|c| c.field.key()).collect();
+                self.log(row(
+                    Outcome::Success,
+                    Some(&contact.id),
+                    format!("agency contact updated: {}", fields.join(", ")),
+                ))
+                .await?;
+                self.log_skipped_fields(contact.id.as_str(), id, &skipped, now)
+                    .await?;
+                // An email added later releases a deferred invitation too.
+                crate::sync::invites::contact_added(self.state, self.org, &agency).await;
+            }
+            SyncAction::Link { .. } => {
+                let contact = matched.expect("links are planned for matched records");
+                db.put_link(self.org, &link(&contact.id)).await?;
+                self.log(row(
+                    Outcome::Success,
+                    Some(&contact.id),
+                    "linked to the existing agency contact (matched by email)".into(),
+                ))
+                .await?;
+            }
+            SyncAction::Skip { reason } => {
+                self.log(
+                    NewActivity::new(ActivityKind::WebhookSkipped, Outcome::Skipped, now)
+                        .with_details(ActivityDetails {
+                            skip_reason: Some(reason.to_string()),
+                            message: Some(kind.title().to_owned()),
+                            turris_id: linked.as_ref().map(|c| c.id.to_string()),
+                            hubspot_id: Some(id.to_string()),
+                            ..ActivityDetails::default()
+                        }),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn contact_change(
         &self,
         ctx: &PlanContext<'_, AgentMapping>,
         change: &InboundChange,
-        agency: &AgencyId,
+        agency: Option<&AgencyId>,
     ) -> Result<(), SyncError> {
         let db = self.state.db();
         let id = &change.object_id;
@@ -638,7 +909,7 @@ impl OrgSync<'_> {
                     id: AgentId::parse(&uuid::Uuid::now_v7().to_string())
                         .expect("uuids are valid ids"),
                     data: AgentDraft {
-                        agency_id: Some(agency.clone()),
+                        agency_id: agency.cloned(),
                         ..draft
                     },
                 };
@@ -663,7 +934,9 @@ impl OrgSync<'_> {
             SyncAction::Update { changes, skipped } => {
                 let mut agent = linked.expect("updates are planned for linked records");
                 apply_changes(&mut agent.data, &changes);
-                agent.data.agency_id = Some(agency.clone());
+                if let Some(agency) = agency {
+                    agent.data.agency_id = Some(agency.clone());
+                }
                 db.update_agent(self.org, &agent).await?;
                 let fields: Vec<&str> = changes.iter().map(|c| c.field.key()).collect();
                 self.log(row(
@@ -677,7 +950,9 @@ impl OrgSync<'_> {
             }
             SyncAction::Link { matched_by } => {
                 let mut agent = matched.expect("links are planned for matched records");
-                if agent.data.agency_id.as_ref() != Some(agency) {
+                if let Some(agency) = agency
+                    && agent.data.agency_id.as_ref() != Some(agency)
+                {
                     agent.data.agency_id = Some(agency.clone());
                     db.update_agent(self.org, &agent).await?;
                 }
@@ -747,72 +1022,35 @@ impl OrgSync<'_> {
 
     /// A merge keeps the primary company: a link to a merged-away company follows it to the
     /// primary, unless the primary is linked already (then that link is dropped and both
-    /// agencies stay, for a person to reconcile).
+    /// agencies stay, for a person to reconcile): core's `plan_merge`.
     async fn company_merged(
         &self,
         event: &WebhookEvent,
         now: DateTime<Utc>,
     ) -> Result<(), SyncError> {
-        let parse = |id: u64| HubSpotId::parse(&id.to_string()).ok();
-        let Some(primary) = event
-            .primary_object_id
-            .or(event.new_object_id)
-            .or(event.object_id)
-            .and_then(parse)
-        else {
+        let Some(primary) = merge_primary(event) else {
             return Ok(());
         };
         let db = self.state.db();
-        let mut primary_linked = db
+        let primary_linked = db
             .link_by_hubspot(self.org, LinkKind::Agency, &primary)
             .await?
             .is_some();
-        for merged in event.merged_object_ids.iter().copied().filter_map(parse) {
-            if merged == primary {
-                continue;
+        let mut merged = Vec::new();
+        for id in merged_ids(event, &primary) {
+            if let Some(link) = db.link_by_hubspot(self.org, LinkKind::Agency, &id).await? {
+                merged.push(link);
             }
-            let Some(link) = db
-                .link_by_hubspot(self.org, LinkKind::Agency, &merged)
-                .await?
-            else {
-                continue;
-            };
-            db.delete_link(self.org, &link.turris).await?;
-            let message = if primary_linked {
-                format!(
-                    "company {merged} was merged into {primary}, which is linked to another agency: \
-                     link removed, both agencies stay"
-                )
-            } else {
-                db.put_link(
-                    self.org,
-                    &Link {
-                        turris: link.turris.clone(),
-                        hubspot_id: primary.clone(),
-                    },
-                )
-                .await?;
-                primary_linked = true;
-                format!(
-                    "company {merged} was merged into {primary}: the agency now follows {primary}"
-                )
-            };
-            self.log(
-                NewActivity::new(
-                    ActivityKind::WebhookCompanyPropertyChanged,
-                    Outcome::Success,
-                    now,
-                )
-                .with_details(ActivityDetails {
-                    message: Some(message),
-                    turris_id: Some(link.turris.id().to_owned()),
-                    hubspot_id: Some(primary.to_string()),
-                    ..ActivityDetails::default()
-                }),
-            )
-            .await?;
         }
-        Ok(())
+        self.merge_links(
+            ActivityKind::WebhookCompanyPropertyChanged,
+            "company",
+            &primary,
+            primary_linked,
+            &merged,
+            now,
+        )
+        .await
     }
 
     async fn company_deleted(&self, id: &HubSpotId, now: DateTime<Utc>) -> Result<(), SyncError> {
@@ -1022,8 +1260,34 @@ impl OrgSync<'_> {
 
 /// The contact property naming its primary company.
 const PRIMARY_COMPANY: &str = "associatedcompanyid";
-/// Why a contact is not synced as an agent.
-const NOT_OF_A_SYNCED_AGENCY: &str = "contact is not associated with a synced agency";
+
+/// What the activity log calls a linked Turris record.
+fn noun(turris: &TurrisRef) -> &'static str {
+    match turris {
+        TurrisRef::Agency(_) => "agency",
+        TurrisRef::Agent(_) => "agent",
+        TurrisRef::AgencyContact(_) => "agency contact",
+    }
+}
+
+/// The record a merge keeps.
+fn merge_primary(event: &WebhookEvent) -> Option<HubSpotId> {
+    event
+        .primary_object_id
+        .or(event.new_object_id)
+        .or(event.object_id)
+        .and_then(|id| HubSpotId::parse(&id.to_string()).ok())
+}
+
+/// The records a merge archived (HubSpot lists the primary among them too).
+fn merged_ids(event: &WebhookEvent, primary: &HubSpotId) -> Vec<HubSpotId> {
+    event
+        .merged_object_ids
+        .iter()
+        .filter_map(|id| HubSpotId::parse(&id.to_string()).ok())
+        .filter(|id| id != primary)
+        .collect()
+}
 
 /// Events per object, each object's oldest first.
 fn group<'e>(events: &[&'e WebhookEvent]) -> BTreeMap<HubSpotId, ObjectEvents<'e>> {

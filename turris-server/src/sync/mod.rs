@@ -3,9 +3,9 @@
 //! - [`inbound`]: turns the events `POST /hooks/hubspot` persisted into Turris records, links
 //!   and activity rows, reading HubSpot in batches of 100 objects and running core's planner;
 //! - [`invites`]: auto-invite of the agencies inbound sync creates, deferred until the agency
-//!   has a contact with an email;
-//! - [`outbound`]: pushes agencies and agents created or changed through the records API to
-//!   HubSpot, from an outbox drained per organization under a lease;
+//!   has a contact with an email (added through the API or synced from HubSpot);
+//! - [`outbound`]: pushes agencies, agents and agency contacts created or changed through the
+//!   records API to HubSpot, from an outbox drained per organization under a lease;
 //! - [`tokens`]: refreshes OAuth tokens ahead of expiry, and pauses sync when HubSpot revoked
 //!   the connection;
 //! - [`subscriptions`]: creates the app's webhook subscriptions for the inbound-enabled objects

@@ -1,5 +1,6 @@
-//! Outbound pushes: agencies and agents created or updated through the records API are pushed
-//! to HubSpot as companies and contacts while that outbound toggle is on.
+//! Outbound pushes: agencies, agents and agency contacts created or updated through the records
+//! API are pushed to HubSpot as companies and contacts while that outbound toggle is on (agency
+//! contacts with their names and email, through core's `AgencyContactMapping`).
 //!
 //! Nothing accepted is lost: the records API saves the record and an outbox row asking for its
 //! push in one transaction ([`crate::store::OutboundOutboxStore`]) before it answers, then wakes
@@ -23,10 +24,12 @@
 //!   (4xx) is logged and not retried; while the connection is paused (status `error`) pushes
 //!   wait for the reconnect. A crash between HubSpot's answer and the stored link may create a
 //!   record twice (at least once, never lost).
-//! - an agent with an agency (`agency_id`) whose contact and company are both linked has its
-//!   contact associated with the company (unlabeled, type 279) after the contacts are pushed,
-//!   one batch call per 100 pairs, each pair an activity row
-//!   (`Associate contact with company in HubSpot`); associating again is harmless.
+//! - an agent with an agency (`agency_id`), and every agency contact, whose contact and company
+//!   are both linked has its contact associated with the company (unlabeled, type 279) after
+//!   the contacts are pushed, one batch call per 100 pairs, each pair an activity row
+//!   (`Associate contact with company in HubSpot`); associating again is harmless. HubSpot may
+//!   make that company the contact's primary one (`associatedcompanyid`), so the value goes to
+//!   the echo ledger too.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,9 +37,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
-use turris_core::ids::{AgencyId, AgentId, HubSpotId, OrganizationId};
+use turris_core::ids::{AgencyId, HubSpotId, OrganizationId};
 use turris_core::integration::ConnectionStatus;
-use turris_core::planner::{OutboundAction, OutboundSkipReason, plan_outbound, recent_writes};
+use turris_core::mapping::AgencyContactMapping;
+use turris_core::planner::{
+    OutboundAction, OutboundSkipReason, RecentWrite, plan_outbound, recent_writes,
+};
 use turris_core::property::PropertyMap;
 use turris_core::store::{Link, TurrisRef};
 use turris_hubspot::HubSpotClient;
@@ -223,10 +229,14 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
     // Each record once, oldest push first: pushed as it is now.
     let mut agencies = Vec::new();
     let mut agents = Vec::new();
+    let mut agency_contacts = Vec::new();
     for push in &claim.pushes {
         match &push.record {
             TurrisRef::Agency(id) if !agencies.contains(id) => agencies.push(id.clone()),
             TurrisRef::Agent(id) if !agents.contains(id) => agents.push(id.clone()),
+            TurrisRef::AgencyContact(id) if !agency_contacts.contains(id) => {
+                agency_contacts.push(id.clone())
+            }
             _ => {}
         }
     }
@@ -252,8 +262,17 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
         companies.push((turris, action));
     }
     let mut contacts: Vec<Planned> = Vec::new();
-    // Agents with an agency, whose contact is associated with the agency's company.
-    let mut employed: Vec<(AgentId, AgencyId)> = Vec::new();
+    // Agents with an agency, and agency contacts, whose contact is associated with the
+    // agency's company.
+    let mut employed: Vec<(TurrisRef, AgencyId)> = Vec::new();
+    let pushes_contacts = |action: &OutboundAction| {
+        !matches!(
+            action,
+            OutboundAction::Skip {
+                reason: OutboundSkipReason::OutboundDisabled
+            }
+        )
+    };
     if let Some(mapping) = settings.mapping.agent.as_ref() {
         for id in &agents {
             let Some(agent) = db.get_agent(org, id).await? else {
@@ -268,19 +287,30 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
                 None,
                 linked.as_ref(),
             );
-            if let (Some(agency), false) = (
-                agent.data.agency_id.clone(),
-                matches!(
-                    action,
-                    OutboundAction::Skip {
-                        reason: OutboundSkipReason::OutboundDisabled
-                    }
-                ),
-            ) {
-                employed.push((agent.id.clone(), agency));
+            if let (Some(agency), true) = (agent.data.agency_id.clone(), pushes_contacts(&action)) {
+                employed.push((turris.clone(), agency));
             }
             contacts.push((turris, action));
         }
+    }
+    let contact_mapping = AgencyContactMapping::from_settings(&settings.mapping);
+    for id in &agency_contacts {
+        let Some(contact) = db.get_agency_contact(org, id).await? else {
+            continue;
+        };
+        let turris = TurrisRef::AgencyContact(contact.id.clone());
+        let linked = link(turris.clone()).await?;
+        let action = plan_outbound(
+            &contact_mapping,
+            &settings.matrix,
+            &contact.draft(),
+            None,
+            linked.as_ref(),
+        );
+        if pushes_contacts(&action) {
+            employed.push((turris.clone(), contact.agency_id.clone()));
+        }
+        contacts.push((turris, action));
     }
     let has_work = |planned: &[Planned]| {
         planned
@@ -359,24 +389,36 @@ impl Pusher<'_> {
         self.update(target, updates).await
     }
 
-    /// Associates each agent's contact with its agency's company (unlabeled, type 279), one
-    /// batch call per 100 pairs, once both are linked; one activity row per pair.
-    async fn associate(&self, employed: &[(AgentId, AgencyId)]) -> Result<(), PushError> {
+    /// Associates each agent's or agency contact's contact with its agency's company
+    /// (unlabeled, type 279), one batch call per 100 pairs, once both are linked; one activity
+    /// row per pair.
+    async fn associate(&self, employed: &[(TurrisRef, AgencyId)]) -> Result<(), PushError> {
         let db = self.state.db();
         let mut pairs: Vec<(TurrisRef, HubSpotId, HubSpotId)> = Vec::new();
-        for (agent, agency) in employed {
-            let turris = TurrisRef::Agent(agent.clone());
-            let contact = db.link_by_turris(self.org, &turris).await?;
+        for (turris, agency) in employed {
+            let contact = db.link_by_turris(self.org, turris).await?;
             let company = db
                 .link_by_turris(self.org, &TurrisRef::Agency(agency.clone()))
                 .await?;
             if let (Some(contact), Some(company)) = (contact, company) {
-                pairs.push((turris, contact.hubspot_id, company.hubspot_id));
+                pairs.push((turris.clone(), contact.hubspot_id, company.hubspot_id));
             }
         }
         if pairs.is_empty() {
             return Ok(());
         }
+        // Before the call: the contact's `associatedcompanyid` change may come back first.
+        let now = Utc::now();
+        let writes: Vec<RecentWrite> = pairs
+            .iter()
+            .map(|(_, contact, company)| RecentWrite {
+                object_id: contact.clone(),
+                property: "associatedcompanyid".to_owned(),
+                value: Some(company.to_string()),
+                at: now,
+            })
+            .collect();
+        db.record_hubspot_writes(self.org, &writes).await?;
         let inputs: Vec<AssociationPair> = pairs
             .iter()
             .map(|(_, contact, company)| AssociationPair {

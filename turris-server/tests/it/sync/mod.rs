@@ -8,6 +8,7 @@
 mod helpers;
 
 mod agents;
+mod contacts;
 mod hooks;
 mod inbound;
 mod invites;
