@@ -67,6 +67,8 @@ pub enum ActivityKind {
     AutoInviteNeedsAttention,
     /// "Auto-invite skipped"
     AutoInviteSkipped,
+    /// "HubSpot daily API limit reached": sync with the portal pauses until the reset.
+    DailyLimitReached,
 }
 
 impl ActivityKind {
@@ -95,6 +97,7 @@ impl ActivityKind {
             ActivityKind::AutoInviteDeferred => "Auto-invite deferred (awaiting contact)",
             ActivityKind::AutoInviteNeedsAttention => "Auto-invite needs attention",
             ActivityKind::AutoInviteSkipped => "Auto-invite skipped",
+            ActivityKind::DailyLimitReached => "HubSpot daily API limit reached",
         }
     }
 
@@ -107,7 +110,8 @@ impl ActivityKind {
             | ActivityKind::CreateContact
             | ActivityKind::UpdateContact
             | ActivityKind::AssociateContactWithCompany
-            | ActivityKind::RefreshAccessToken => ActivityDirection::Outbound,
+            | ActivityKind::RefreshAccessToken
+            | ActivityKind::DailyLimitReached => ActivityDirection::Outbound,
             ActivityKind::WebhookCompanyCreated
             | ActivityKind::WebhookCompanyPropertyChanged
             | ActivityKind::WebhookContactCreated
@@ -401,6 +405,11 @@ mod tests {
             ActivityKind::AutoInviteSkipped,
             "Auto-invite skipped",
             Internal,
+        );
+        check(
+            ActivityKind::DailyLimitReached,
+            "HubSpot daily API limit reached",
+            Outbound,
         );
     }
 

@@ -8,6 +8,7 @@
 mod helpers;
 
 mod agents;
+mod daily_limit;
 mod hooks;
 mod inbound;
 mod invites;
