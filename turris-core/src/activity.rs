@@ -69,6 +69,8 @@ pub enum ActivityKind {
     AutoInviteNeedsAttention,
     /// "Auto-invite skipped"
     AutoInviteSkipped,
+    /// "HubSpot daily API limit reached": sync with the portal pauses until the reset.
+    DailyLimitReached,
 }
 
 impl ActivityKind {
@@ -98,6 +100,7 @@ impl ActivityKind {
             ActivityKind::AutoInviteDeferred => "Auto-invite deferred (awaiting contact)",
             ActivityKind::AutoInviteNeedsAttention => "Auto-invite needs attention",
             ActivityKind::AutoInviteSkipped => "Auto-invite skipped",
+            ActivityKind::DailyLimitReached => "HubSpot daily API limit reached",
         }
     }
 
@@ -110,7 +113,8 @@ impl ActivityKind {
             | ActivityKind::CreateContact
             | ActivityKind::UpdateContact
             | ActivityKind::AssociateContactWithCompany
-            | ActivityKind::RefreshAccessToken => ActivityDirection::Outbound,
+            | ActivityKind::RefreshAccessToken
+            | ActivityKind::DailyLimitReached => ActivityDirection::Outbound,
             ActivityKind::WebhookCompanyCreated
             | ActivityKind::WebhookCompanyPropertyChanged
             | ActivityKind::WebhookContactCreated
@@ -410,6 +414,11 @@ mod tests {
             ActivityKind::AutoInviteSkipped,
             "Auto-invite skipped",
             Internal,
+        );
+        check(
+            ActivityKind::DailyLimitReached,
+            "HubSpot daily API limit reached",
+            Outbound,
         );
     }
 

@@ -395,6 +395,15 @@ impl HubSpotClient {
         let mut refreshed = false;
         let mut token: Option<Secret> = None;
         loop {
+            // A portal whose daily cap is spent is not called until it resets. The webhooks API
+            // (developer API key) is the app's, not the portal's, so it goes on.
+            if matches!(req.auth, RequestAuth::Bearer)
+                && let Some(until) = inner
+                    .limiter
+                    .blocked_until(&inner.portal, chrono::Utc::now())
+            {
+                return Err(Error::DailyLimitBlocked { until });
+            }
             inner.limiter.acquire(&inner.portal, req.budget).await;
             if matches!(req.auth, RequestAuth::Bearer) && token.is_none() {
                 token = Some(inner.tokens.access_token().await?);
@@ -461,7 +470,18 @@ impl HubSpotClient {
                             None => Outcome::Fail(Error::Api(Box::new(err))),
                         },
                         429 if err.policy_name.as_deref() == Some("DAILY") => {
-                            Outcome::Fail(Error::DailyLimit(Box::new(err)))
+                            let now = chrono::Utc::now();
+                            let until = retry_after
+                                .and_then(|after| chrono::Duration::from_std(after).ok())
+                                .map_or_else(
+                                    || inner.limiter.next_daily_reset(&inner.portal, now),
+                                    |after| now + after,
+                                );
+                            inner.limiter.block_until(&inner.portal, until);
+                            Outcome::Fail(Error::DailyLimit {
+                                error: Box::new(err),
+                                until,
+                            })
                         }
                         429 if can_retry => {
                             let wait = match (retry_after, err.policy_name.as_deref()) {

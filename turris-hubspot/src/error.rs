@@ -13,9 +13,23 @@ pub enum Error {
     /// HubSpot answered with an error status.
     #[error("hubspot answered {0}")]
     Api(Box<HubSpotError>),
-    /// The portal's daily request cap is spent (429 `DAILY`); never retried.
-    #[error("hubspot daily request limit reached")]
-    DailyLimit(Box<HubSpotError>),
+    /// HubSpot answered 429 `DAILY`: the portal's daily request cap is spent. Never retried;
+    /// the [`RateLimiter`](crate::rate_limit::RateLimiter) refuses the portal's calls until
+    /// `until` (see [`Error::DailyLimitBlocked`]).
+    #[error("hubspot daily request limit reached; calls resume at {until}")]
+    DailyLimit {
+        /// HubSpot's answer.
+        error: Box<HubSpotError>,
+        /// When calls to the portal resume: the daily reset, as far as the client knows it.
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    /// Refused locally, never sent: the portal's daily cap was spent earlier and resets at
+    /// `until`. Wait and try again then.
+    #[error("hubspot daily request limit reached earlier; calls resume at {until}")]
+    DailyLimitBlocked {
+        /// When calls to the portal resume.
+        until: chrono::DateTime<chrono::Utc>,
+    },
     /// The refresh token is dead (revoked, app uninstalled, `BAD_REFRESH_TOKEN`, `invalid_grant`):
     /// the connection needs a new OAuth grant.
     #[error("refresh token is invalid or revoked: {message}")]
@@ -44,7 +58,16 @@ impl Error {
     /// The HubSpot error body, when HubSpot answered with one.
     pub fn hubspot(&self) -> Option<&HubSpotError> {
         match self {
-            Error::Api(e) | Error::DailyLimit(e) => Some(e),
+            Error::Api(e) | Error::DailyLimit { error: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Until when the portal's calls are refused because its daily cap is spent (HubSpot's
+    /// answer [`Error::DailyLimit`] or the local refusal [`Error::DailyLimitBlocked`]).
+    pub fn daily_limit_until(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            Error::DailyLimit { until, .. } | Error::DailyLimitBlocked { until } => Some(*until),
             _ => None,
         }
     }

@@ -2,11 +2,21 @@
 //!
 //! HubSpot counts requests per portal (and per app), so one [`RateLimiter`] should be shared by
 //! every client of the process (it is a cheap clone) and keyed by portal id.
+//!
+//! It also remembers portals whose daily cap is spent ([`RateLimiter::block_until`]): after a
+//! 429 `DAILY`, every client of that portal refuses its calls locally with
+//! [`Error::DailyLimitBlocked`](crate::Error::DailyLimitBlocked) until the reset, instead of
+//! calling HubSpot again and again. HubSpot resets the daily cap at midnight in the portal's
+//! time zone. The client blocks until a `Retry-After` HubSpot sent with the 429 if any, else
+//! the next midnight at the portal's UTC offset when told it ([`RateLimiter::set_utc_offset`]),
+//! else the next midnight UTC (which may be a few hours early or late: a call made too early is
+//! refused by HubSpot and blocks again until the following reset).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
 use tokio::time::Instant;
 
 /// One budget: `requests` per `per`.
@@ -93,6 +103,10 @@ pub struct RateLimiter {
 struct Inner {
     config: RateLimitConfig,
     buckets: Mutex<HashMap<(String, BudgetKind), SharedBucket>>,
+    /// Portals whose daily cap is spent, and when it resets.
+    blocked: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Portals' UTC offsets, for their midnight.
+    offsets: Mutex<HashMap<String, FixedOffset>>,
 }
 
 type SharedBucket = Arc<tokio::sync::Mutex<Bucket>>;
@@ -145,6 +159,8 @@ impl RateLimiter {
             inner: Arc::new(Inner {
                 config,
                 buckets: Mutex::new(HashMap::new()),
+                blocked: Mutex::new(HashMap::new()),
+                offsets: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -197,6 +213,67 @@ impl RateLimiter {
     }
 }
 
+impl RateLimiter {
+    /// Refuses `portal`'s calls until `until` (HubSpot answered 429 `DAILY`). A later block
+    /// already recorded is kept.
+    pub fn block_until(&self, portal: &str, until: DateTime<Utc>) {
+        let mut blocked = self.inner.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = blocked.entry(portal.to_owned()).or_insert(until);
+        *entry = (*entry).max(until);
+    }
+
+    /// Until when `portal`'s calls are refused, if that is after `now`.
+    pub fn blocked_until(&self, portal: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut blocked = self.inner.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        match blocked.get(portal) {
+            Some(until) if *until > now => Some(*until),
+            Some(_) => {
+                blocked.remove(portal);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Lifts a block early (the operator knows the cap was raised).
+    pub fn unblock(&self, portal: &str) {
+        let mut blocked = self.inner.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        blocked.remove(portal);
+    }
+
+    /// The portal's offset from UTC (from its account details' `utcOffset`), so its daily
+    /// reset is its own midnight.
+    pub fn set_utc_offset(&self, portal: &str, offset: FixedOffset) {
+        let mut offsets = self.inner.offsets.lock().unwrap_or_else(|e| e.into_inner());
+        offsets.insert(portal.to_owned(), offset);
+    }
+
+    /// When `portal`'s daily cap resets after `now`: the next midnight at its UTC offset when
+    /// known, else the next midnight UTC.
+    pub fn next_daily_reset(&self, portal: &str, now: DateTime<Utc>) -> DateTime<Utc> {
+        let offset = self
+            .inner
+            .offsets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(portal)
+            .copied()
+            .unwrap_or(FixedOffset::east_opt(0).expect("zero offset"));
+        next_midnight(now, offset)
+    }
+}
+
+/// The first midnight after `now` at `offset`, in UTC.
+fn next_midnight(now: DateTime<Utc>, offset: FixedOffset) -> DateTime<Utc> {
+    let local = now.with_timezone(&offset);
+    let tomorrow = local.date_naive() + chrono::Days::new(1);
+    let midnight = tomorrow.and_time(NaiveTime::MIN);
+    midnight
+        .and_local_timezone(offset)
+        .single()
+        .map_or(now + chrono::Duration::days(1), |m| m.with_timezone(&Utc))
+}
+
 impl Default for RateLimiter {
     fn default() -> Self {
         RateLimiter::new(RateLimitConfig::default())
@@ -247,6 +324,43 @@ mod tests {
         assert!(goes_now(&limiter, "2", BudgetKind::General));
         assert!(goes_now(&limiter, "1", BudgetKind::Search));
         assert!(!goes_now(&limiter, "1", BudgetKind::General));
+    }
+
+    #[test]
+    fn a_blocked_portal_stays_blocked_until_the_reset_and_other_portals_are_not() {
+        let limiter = limiter(10, 5);
+        let now = Utc::now();
+        let until = now + chrono::Duration::hours(3);
+        limiter.block_until("1", until);
+        limiter.block_until("1", now + chrono::Duration::hours(1));
+        assert_eq!(limiter.blocked_until("1", now), Some(until));
+        assert_eq!(limiter.blocked_until("2", now), None);
+        assert_eq!(limiter.blocked_until("1", until), None);
+    }
+
+    #[test]
+    fn the_daily_reset_is_the_next_midnight_at_the_portals_offset_else_utc() {
+        let check = |now: &str, offset_hours: Option<i32>, expected: &str| {
+            let limiter = limiter(10, 5);
+            if let Some(hours) = offset_hours {
+                limiter.set_utc_offset("1", FixedOffset::east_opt(hours * 3600).unwrap());
+            }
+            let now = DateTime::parse_from_rfc3339(now)
+                .unwrap()
+                .with_timezone(&Utc);
+            let reset = limiter.next_daily_reset("1", now);
+            assert_eq!(reset.to_rfc3339(), expected, "{now} at {offset_hours:?}");
+        };
+        check("2026-11-27T15:30:00Z", None, "2026-11-28T00:00:00+00:00");
+        check("2026-11-27T00:00:00Z", None, "2026-11-28T00:00:00+00:00");
+        // 15:30 UTC is 10:30 in New York (UTC-5): its midnight is 05:00 UTC.
+        check(
+            "2026-11-27T15:30:00Z",
+            Some(-5),
+            "2026-11-28T05:00:00+00:00",
+        );
+        // 23:30 UTC is already the 28th in Berlin (UTC+1): its next midnight is the 29th.
+        check("2026-11-27T23:30:00Z", Some(1), "2026-11-28T23:00:00+00:00");
     }
 
     #[tokio::test(start_paused = true)]

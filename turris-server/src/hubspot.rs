@@ -1,24 +1,29 @@
 //! HubSpot clients for an organization, built from its stored credentials.
 //!
-//! OAuth connections get a [`TokenManager`] whose refreshed tokens are written back
-//! (encrypted) through [`StoreTokens`]; private-app connections use the static token. The
-//! sync workers build their clients here too.
+//! OAuth connections get a [`TokenManager`] that refreshes through [`SharedRefresh`], so that
+//! every process (and every client within one) sharing the stored tokens refreshes them one at
+//! a time: the one holding the refresh lease on the credentials row calls HubSpot with the
+//! refresh token stored now and stores what comes back; the others wait for the lease and adopt
+//! the stored tokens. An access token another process replaced stays usable until it expires
+//! (HubSpot does not revoke it), so a client keeps it until it is due, then reads the new one.
+//! Private-app connections use the static token. The sync workers build their clients here too.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use turris_core::ids::OrganizationId;
 use turris_core::property::{ObjectSchema, ObjectType};
 use turris_hubspot::HubSpotClient;
 use turris_hubspot::auth::{
-    AccessTokenSource, PrivateAppToken, Secret, TokenManager, TokenSet, TokenSink,
+    AccessTokenSource, PrivateAppToken, RefreshCoordinator, RefreshLease, RefreshTurn, Secret,
+    TokenManager, TokenSet, TokenSink,
 };
 use turris_hubspot::crm::account::AccountDetails;
 
 use crate::app::AppState;
 use crate::crypto::SecretString;
-use crate::store::{HubSpotAuth, HubSpotCredentials, ServerStore};
+use crate::store::{HubSpotAuth, HubSpotCredentials, ServerStore, TokenRefreshLease};
 
 /// Writes refreshed OAuth tokens back to the store, encrypted.
 pub struct StoreTokens {
@@ -48,6 +53,124 @@ impl TokenSink for StoreTokens {
     }
 }
 
+/// How long a process holds the refresh lease: longer than a token request may take.
+pub const REFRESH_LEASE: chrono::Duration = chrono::Duration::seconds(30);
+/// How often a process waiting for another's refresh looks at the stored tokens again.
+const REFRESH_WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The [`RefreshCoordinator`] of an organization's stored OAuth tokens: the refresh lease on its
+/// credentials row ([`crate::store::CredentialStore::lease_token_refresh`]).
+pub struct SharedRefresh {
+    store: Arc<dyn ServerStore>,
+    org: OrganizationId,
+}
+
+impl SharedRefresh {
+    /// The coordinator of `org`'s tokens in `store`.
+    pub fn new(store: Arc<dyn ServerStore>, org: OrganizationId) -> Self {
+        Self { store, org }
+    }
+
+    fn lease_id(lease: &RefreshLease) -> Result<uuid::Uuid, String> {
+        uuid::Uuid::parse_str(&lease.0).map_err(|_| "malformed refresh lease".to_owned())
+    }
+}
+
+fn token_set(auth: HubSpotAuth) -> Result<TokenSet, String> {
+    match auth {
+        HubSpotAuth::OAuth {
+            access_token,
+            refresh_token,
+            expires_at,
+        } => Ok(TokenSet {
+            access_token: Secret::new(access_token.expose()),
+            refresh_token: Secret::new(refresh_token.expose()),
+            expires_at,
+        }),
+        HubSpotAuth::PrivateApp { .. } => Err("the connection no longer uses OAuth".to_owned()),
+    }
+}
+
+#[async_trait]
+impl RefreshCoordinator for SharedRefresh {
+    async fn begin(&self, held: &TokenSet) -> Result<RefreshTurn, String> {
+        let deadline = Utc::now() + REFRESH_LEASE + REFRESH_LEASE;
+        loop {
+            let now = Utc::now();
+            let lease = uuid::Uuid::new_v4();
+            let found = self
+                .store
+                .lease_token_refresh(&self.org, lease, now + REFRESH_LEASE, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            match found {
+                TokenRefreshLease::Taken(auth) => {
+                    let stored = token_set(auth)?;
+                    if stored.access_token != held.access_token {
+                        let _ = self.store.release_token_refresh(&self.org, lease).await;
+                        return Ok(RefreshTurn::Replaced(stored));
+                    }
+                    return Ok(RefreshTurn::Refresh {
+                        lease: RefreshLease(lease.to_string()),
+                        stored,
+                    });
+                }
+                TokenRefreshLease::Busy(auth) => {
+                    let stored = token_set(auth)?;
+                    if stored.access_token != held.access_token {
+                        return Ok(RefreshTurn::Replaced(stored));
+                    }
+                }
+                TokenRefreshLease::NotConnected => {
+                    return Err("HubSpot is no longer connected".to_owned());
+                }
+            }
+            if now >= deadline {
+                return Err("another process is still refreshing the token".to_owned());
+            }
+            tokio::time::sleep(REFRESH_WAIT_POLL).await;
+        }
+    }
+
+    async fn finish(&self, lease: &RefreshLease, tokens: &TokenSet) -> Result<(), String> {
+        let auth = HubSpotAuth::OAuth {
+            access_token: SecretString::new(tokens.access_token.expose()),
+            refresh_token: SecretString::new(tokens.refresh_token.expose()),
+            expires_at: tokens.expires_at,
+        };
+        let stored = self
+            .store
+            .store_refreshed_auth(&self.org, Self::lease_id(lease)?, &auth, Utc::now())
+            .await
+            .map_err(|e| e.to_string())?;
+        if stored {
+            Ok(())
+        } else {
+            Err("the refresh lease lapsed or the connection was replaced".to_owned())
+        }
+    }
+
+    async fn abandon(&self, lease: &RefreshLease) {
+        if let Ok(lease) = Self::lease_id(lease)
+            && let Err(e) = self.store.release_token_refresh(&self.org, lease).await
+        {
+            tracing::warn!(org = %self.org, error = %e, "cannot release the token refresh lease");
+        }
+    }
+}
+
+/// A token manager for `org`'s stored OAuth `tokens`, refreshing through [`SharedRefresh`].
+pub fn token_manager(
+    state: &AppState,
+    oauth: turris_hubspot::auth::OAuthClient,
+    org: &OrganizationId,
+    tokens: TokenSet,
+) -> TokenManager {
+    let sink = Arc::new(StoreTokens::new(state.store(), org.clone()));
+    TokenManager::new(oauth, tokens, sink)
+        .with_coordinator(Arc::new(SharedRefresh::new(state.store(), org.clone())))
+}
+
 /// The token source of stored credentials. `None` for OAuth credentials when the server has
 /// no OAuth client configured.
 pub fn token_source(
@@ -70,11 +193,7 @@ pub fn token_source(
                 refresh_token: Secret::new(refresh_token.expose()),
                 expires_at: *expires_at,
             };
-            let sink = Arc::new(StoreTokens {
-                store: state.store(),
-                org: org.clone(),
-            });
-            Some(Arc::new(TokenManager::new(oauth, tokens, sink)))
+            Some(Arc::new(token_manager(state, oauth, org, tokens)))
         }
     }
 }
@@ -93,9 +212,19 @@ pub enum ConnectionError {
     /// The refresh token is dead: the app was uninstalled or the grant revoked.
     #[error("HubSpot revoked the connection")]
     Revoked,
+    /// The portal's daily API limit is spent: nothing is sent to it until `until`.
+    #[error("HubSpot's daily API limit is reached; sync resumes at {}", resume_text(.until))]
+    DailyLimit {
+        /// When calls resume.
+        until: DateTime<Utc>,
+    },
     /// Anything else.
     #[error("{0}")]
     HubSpot(String),
+}
+
+fn resume_text(until: &DateTime<Utc>) -> String {
+    until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 impl ConnectionError {
@@ -109,8 +238,21 @@ impl ConnectionError {
     }
 }
 
+impl ConnectionError {
+    /// Until when the portal's daily API limit blocks calls: work waits until then.
+    pub fn daily_limit_until(&self) -> Option<DateTime<Utc>> {
+        match self {
+            ConnectionError::DailyLimit { until } => Some(*until),
+            _ => None,
+        }
+    }
+}
+
 impl From<turris_hubspot::Error> for ConnectionError {
     fn from(e: turris_hubspot::Error) -> Self {
+        if let Some(until) = e.daily_limit_until() {
+            return ConnectionError::DailyLimit { until };
+        }
         match e.status() {
             Some(status @ (401 | 403)) => ConnectionError::Rejected {
                 status,
@@ -157,7 +299,7 @@ pub async fn mark_connection_lost(
     let (hubspot_status, error_category) = match error {
         ConnectionError::Rejected { status, category } => (Some(*status), category.clone()),
         ConnectionError::Revoked => (Some(400), Some("BAD_REFRESH_TOKEN".to_owned())),
-        ConnectionError::HubSpot(_) => (None, None),
+        ConnectionError::DailyLimit { .. } | ConnectionError::HubSpot(_) => (None, None),
     };
     state
         .db()
@@ -174,6 +316,76 @@ pub async fn mark_connection_lost(
         .await?;
     tracing::warn!(org = %org, "hubspot connection lost; status set to error");
     Ok(())
+}
+
+/// Until when HubSpot's DAILY limit blocks the organization's portal, if it does: every worker
+/// asks before calling HubSpot for the organization, and leaves its work queued until then.
+///
+/// The block is known to this process's rate limiter (a client of the portal got 429 `DAILY`,
+/// see [`turris_hubspot::rate_limit`]) or stored by any replica
+/// ([`crate::store::CredentialStore::daily_limit_until`]); each side learns it from the other
+/// here. The first process to store a block logs one `HubSpot daily API limit reached`
+/// activity row (Failure, 429, `RATE_LIMITS`) saying when sync resumes.
+pub async fn daily_limit(
+    state: &AppState,
+    org: &OrganizationId,
+    portal_id: u64,
+) -> Result<Option<DateTime<Utc>>, turris_core::store::StoreError> {
+    use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
+
+    let now = Utc::now();
+    let portal = portal_id.to_string();
+    let limiter = state.hubspot_limiter();
+    let stored = state.db().daily_limit_until(org, now).await?;
+    if let Some(until) = stored {
+        limiter.block_until(&portal, until);
+    }
+    let local = limiter.blocked_until(&portal, now);
+    if let Some(until) = local
+        && stored.is_none()
+        && state.db().block_until_daily_reset(org, until, now).await?
+    {
+        let message = format!(
+            "HubSpot's daily API limit for portal {portal_id} is reached; sync resumes at {}",
+            resume_text(&until)
+        );
+        tracing::warn!(org = %org, portal = portal_id, until = %until, "hubspot daily limit reached; sync paused");
+        state
+            .db()
+            .append_activity(
+                org,
+                &NewActivity::new(ActivityKind::DailyLimitReached, Outcome::Failure, now)
+                    .with_details(ActivityDetails {
+                        hubspot_status: Some(429),
+                        error_category: Some("RATE_LIMITS".to_owned()),
+                        message: Some(message),
+                        ..ActivityDetails::default()
+                    }),
+            )
+            .await?;
+    }
+    Ok(stored.max(local))
+}
+
+/// After a call was refused for the daily limit until `until`: blocks the organization's
+/// portal in this process's limiter and runs [`daily_limit`], so the block is stored and logged
+/// now rather than at the next round. Failures are logged.
+pub async fn note_daily_limit(state: &AppState, org: &OrganizationId, until: DateTime<Utc>) {
+    let noted = match state.db().hubspot_credentials(org).await {
+        Ok(Some(credentials)) => {
+            state
+                .hubspot_limiter()
+                .block_until(&credentials.portal_id.to_string(), until);
+            daily_limit(state, org, credentials.portal_id)
+                .await
+                .map(|_| ())
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = noted {
+        tracing::error!(org = %org, error = %e, "cannot record the hubspot daily limit");
+    }
 }
 
 /// A client for an organization's portal.

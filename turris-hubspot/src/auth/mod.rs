@@ -9,7 +9,10 @@ use chrono::{DateTime, Utc};
 
 pub use oauth::{IntrospectionResponse, OAuthClient, OAuthConfig};
 pub use private_app::PrivateAppToken;
-pub use token_manager::{DiscardTokens, TokenManager, TokenSink};
+pub use token_manager::{
+    DiscardTokens, RefreshCoordinator, RefreshLease, RefreshTurn, Refreshed, TokenManager,
+    TokenSink,
+};
 
 use crate::Result;
 

@@ -334,7 +334,10 @@ impl HubSpotClient {
 fn is_fatal(error: &Error) -> bool {
     matches!(
         error,
-        Error::DailyLimit(_) | Error::RefreshTokenRevoked { .. } | Error::TokenSink(_)
+        Error::DailyLimit { .. }
+            | Error::DailyLimitBlocked { .. }
+            | Error::RefreshTokenRevoked { .. }
+            | Error::TokenSink(_)
     ) || matches!(error.status(), Some(401 | 403))
 }
 

@@ -255,7 +255,7 @@ async fn a_daily_limit_stops_the_remaining_chunks() {
     assert_eq!(outcome.failed_chunks.len(), 2);
     assert!(matches!(
         outcome.failed_chunks[0].error,
-        Error::DailyLimit(_)
+        Error::DailyLimit { .. }
     ));
     assert_eq!(outcome.failed_chunks[0].inputs, 0..100);
     assert_eq!(outcome.failed_chunks[1].inputs, 100..250);

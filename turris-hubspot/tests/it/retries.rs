@@ -96,11 +96,89 @@ async fn a_daily_429_is_surfaced_without_retry() {
         .get_object(&ObjectType::Contacts, "51", &[])
         .await
         .unwrap_err();
-    let Error::DailyLimit(api) = &err else {
+    let Error::DailyLimit { error: api, .. } = &err else {
         panic!("expected the daily limit, got {err:?}")
     };
     assert_eq!(api.policy_name.as_deref(), Some("DAILY"));
     assert_eq!(recorder.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn after_a_daily_429_the_portal_is_not_called_again_until_the_next_utc_midnight() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/51"))
+        .respond_with(ResponseTemplate::new(429).set_body_json(rate_limited("DAILY")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (client, recorder) = client_with(&server, 5);
+    let before = chrono::Utc::now();
+    let err = client
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap_err();
+    let until = err.daily_limit_until().expect("the reset time");
+    assert_eq!(
+        until.time(),
+        chrono::NaiveTime::MIN,
+        "midnight UTC: {until}"
+    );
+    assert!(until > before && until <= before + chrono::Duration::days(1));
+    // Another client of the same portal and limiter is refused locally.
+    let again = client
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, Error::DailyLimitBlocked { until: u } if u == until),
+        "{again:?}"
+    );
+    assert_eq!(recorder.calls().len(), 1, "nothing more reached HubSpot");
+}
+
+#[tokio::test]
+async fn a_daily_429_with_retry_after_blocks_the_portal_for_that_long_only() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/51"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(rate_limited("DAILY"))
+                .insert_header("Retry-After", "1"),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/51"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(object("51", json!({}))))
+        .mount(&server)
+        .await;
+    let (client, _) = client_with(&server, 5);
+    let err = client
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap_err();
+    let until = err.daily_limit_until().unwrap();
+    assert!(until <= chrono::Utc::now() + chrono::Duration::seconds(1));
+    // Waiting (with a deadline) for the block to lapse, then the call goes through.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match client.get_object(&ObjectType::Contacts, "51", &[]).await {
+            Ok(contact) => {
+                assert_eq!(contact.id, "51");
+                break;
+            }
+            Err(Error::DailyLimitBlocked { .. }) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the block never lapsed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

@@ -7,7 +7,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use serde_json::json;
-use turris_hubspot::auth::{AccessTokenSource, Secret, TokenManager, TokenSet, TokenSink};
+use turris_hubspot::auth::{
+    AccessTokenSource, RefreshCoordinator, RefreshLease, RefreshTurn, Secret, TokenManager,
+    TokenSet, TokenSink,
+};
 use turris_hubspot::crm::ObjectType;
 use turris_hubspot::{Error, HubSpotClient};
 use wiremock::matchers::{bearer_token, method, path};
@@ -243,4 +246,94 @@ async fn invalid_authentication_is_not_refreshed() {
         .await
         .unwrap_err();
     assert_eq!(err.category(), Some("INVALID_AUTHENTICATION"));
+}
+
+/// Tokens stored in one place for several managers, with a refresh lease (what the server
+/// does with a database row).
+#[derive(Default)]
+struct SharedStore {
+    stored: Mutex<Option<TokenSet>>,
+    held: Mutex<Option<tokio::sync::OwnedMutexGuard<()>>>,
+}
+
+struct Coordinated(Arc<SharedStore>, Arc<tokio::sync::Mutex<()>>);
+
+#[async_trait]
+impl RefreshCoordinator for Coordinated {
+    async fn begin(&self, held: &TokenSet) -> Result<RefreshTurn, String> {
+        let guard = self.1.clone().lock_owned().await;
+        let stored = self.0.stored.lock().unwrap().clone().unwrap();
+        if stored.access_token != held.access_token {
+            return Ok(RefreshTurn::Replaced(stored));
+        }
+        *self.0.held.lock().unwrap() = Some(guard);
+        Ok(RefreshTurn::Refresh {
+            lease: RefreshLease("lease".into()),
+            stored,
+        })
+    }
+
+    async fn finish(&self, _lease: &RefreshLease, tokens: &TokenSet) -> Result<(), String> {
+        *self.0.stored.lock().unwrap() = Some(tokens.clone());
+        self.0.held.lock().unwrap().take();
+        Ok(())
+    }
+
+    async fn abandon(&self, _lease: &RefreshLease) {
+        self.0.held.lock().unwrap().take();
+    }
+}
+
+#[tokio::test]
+async fn managers_sharing_stored_tokens_refresh_once_and_adopt_the_stored_tokens() {
+    let server = MockServer::start().await;
+    // Only the stored refresh token is accepted, once (strict rotation).
+    Mock::given(method("POST"))
+        .and(path("/oauth/v3/token"))
+        .and(wiremock::matchers::body_string_contains(
+            "refresh_token=refresh-1",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({
+                    "token_type": "bearer",
+                    "access_token": "access-new",
+                    "refresh_token": "refresh-2",
+                    "expires_in": 1800
+                }))
+                .set_delay(Duration::from_millis(50)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let store = Arc::new(SharedStore::default());
+    *store.stored.lock().unwrap() = Some(tokens("access-old", -10));
+    let lease = Arc::new(tokio::sync::Mutex::new(()));
+    let managers: Vec<_> = (0..4)
+        .map(|_| {
+            Arc::new(
+                TokenManager::new(
+                    oauth(&server),
+                    tokens("access-old", -10),
+                    Arc::new(MemorySink::default()),
+                )
+                .with_coordinator(Arc::new(Coordinated(store.clone(), lease.clone()))),
+            )
+        })
+        .collect();
+    let tasks: Vec<_> = managers
+        .iter()
+        .map(|m| {
+            let m = m.clone();
+            tokio::spawn(async move { m.access_token().await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap().expose(), "access-new");
+    }
+    let stored = store.stored.lock().unwrap().clone().unwrap();
+    assert_eq!(stored.refresh_token.expose(), "refresh-2");
+    for m in &managers {
+        assert_eq!(m.tokens().await.refresh_token.expose(), "refresh-2");
+    }
 }

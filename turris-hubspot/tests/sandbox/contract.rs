@@ -497,7 +497,7 @@ async fn the_client_reads_hubspot_errors_from_the_sandbox() {
             })),
     );
     match client.account_details().await {
-        Err(Error::DailyLimit(_)) => {}
+        Err(Error::DailyLimit { .. }) => {}
         other => panic!("expected DailyLimit, got {other:?}"),
     }
     assert_eq!(control.stats().faults_injected, 2, "DAILY is not retried");

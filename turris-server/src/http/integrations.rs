@@ -159,6 +159,9 @@ pub struct HubSpotView {
     pub sync_prerequisites: Vec<crate::error::ErrorDetail>,
     /// Why the agency invitations section is locked, while agency inbound sync is off.
     pub invitations_locked: Option<&'static str>,
+    /// While HubSpot's daily API limit for the portal is spent: when sync resumes. Inbound
+    /// events, outbound pushes and reconciliations wait (nothing is lost) until then.
+    pub sync_paused_until: Option<DateTime<Utc>>,
 }
 
 /// The HubSpot integration's management view.
@@ -172,6 +175,10 @@ pub async fn get_hubspot(
     let settings = load(&state, auth.org()).await?;
     let credentials = state.db().hubspot_credentials(auth.org()).await?;
     let configured = settings.mapping.agency.has_identifier();
+    let sync_paused_until = match &credentials {
+        Some(c) => hubspot::daily_limit(&state, auth.org(), c.portal_id).await?,
+        None => None,
+    };
     Ok(Json(HubSpotView {
         status: settings.connection.status,
         portal_id: settings.connection.portal_id,
@@ -188,6 +195,7 @@ pub async fn get_hubspot(
         invitations_locked: ensure_configurable(&settings.matrix)
             .err()
             .map(|locked| locked.explanation()),
+        sync_paused_until,
     }))
 }
 
@@ -516,6 +524,7 @@ fn connection_error(e: ConnectionError) -> ApiError {
             "hubspot_connection_lost",
             "HubSpot no longer accepts the stored credentials; reconnect the integration",
         ),
+        e @ ConnectionError::DailyLimit { .. } => ApiError::hubspot(e.to_string()),
         ConnectionError::HubSpot(message) => ApiError::hubspot(message),
     }
 }
@@ -549,6 +558,7 @@ async fn check_private_app(
             ConnectionError::Rejected { .. } | ConnectionError::Revoked => {
                 ApiError::invalid_field("token", "HubSpot refused this token")
             }
+            e @ ConnectionError::DailyLimit { .. } => ApiError::hubspot(e.to_string()),
             ConnectionError::HubSpot(message) => ApiError::hubspot(message),
         })?;
     if details.portal_id != portal_id {

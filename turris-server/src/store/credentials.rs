@@ -1,14 +1,23 @@
 //! HubSpot credentials: the token set as JSON, sealed with AES-256-GCM under associated data
 //! `hubspot-auth:<organization>`, so a sealed value moved to another organization's row does
 //! not open. The portal id, app id, kind and expiry stay in clear for routing and refresh.
+//!
+//! Refreshes across replicas: `lease_token_refresh` is one `UPDATE ... WHERE organization_id =
+//! $1 AND (refresh_lease_until IS NULL OR refresh_lease_until <= $now) RETURNING auth_sealed`,
+//! so of two processes racing for a lease exactly one row update happens (PostgreSQL re-checks
+//! the `WHERE` of the second after the first commits; SQLite serialises writers), and the
+//! winner reads the tokens stored at that moment. `store_refreshed_auth` writes only
+//! `WHERE refresh_lease_id = $lease`; a reconnect (`replace_hubspot_auth`) clears the lease, so
+//! a refresh that was in flight stores nothing over the new tokens.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use turris_core::ids::OrganizationId;
+use uuid::Uuid;
 
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
 use super::sql::{Dialect, SqlStore, from_ns, ns, with_pool};
-use super::{CredentialStore, HubSpotAuth, HubSpotCredentials};
+use super::{CredentialStore, HubSpotAuth, HubSpotCredentials, TokenRefreshLease};
 
 fn aad(org: &OrganizationId) -> Vec<u8> {
     format!("hubspot-auth:{org}").into_bytes()
@@ -31,6 +40,11 @@ struct CredentialRow {
 }
 
 impl SqlStore {
+    fn open_auth(&self, org: &OrganizationId, sealed: &[u8]) -> DbResult<HubSpotAuth> {
+        let json = self.cipher().decrypt(sealed, &aad(org))?;
+        Ok(serde_json::from_slice(&json)?)
+    }
+
     fn seal_auth(&self, org: &OrganizationId, auth: &HubSpotAuth) -> DbResult<Vec<u8>> {
         let json = serde_json::to_vec(auth)?;
         Ok(self.cipher().encrypt(&json, &aad(org))?)
@@ -112,7 +126,8 @@ impl CredentialStore for SqlStore {
         let updated = with_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE hubspot_credentials SET auth_kind = $2, auth_sealed = $3, expires_at = $4,
-                 updated_at = $5 WHERE organization_id = $1",
+                 updated_at = $5, refresh_lease_id = NULL, refresh_lease_until = NULL
+                 WHERE organization_id = $1",
             )
             .bind(org.as_str())
             .bind(kind(auth))
@@ -190,5 +205,130 @@ impl CredentialStore for SqlStore {
         orgs.iter()
             .map(|o| OrganizationId::parse(o).map_err(|e| DbError::Corrupt(e.to_string())))
             .collect()
+    }
+
+    async fn lease_token_refresh(
+        &self,
+        org: &OrganizationId,
+        lease: Uuid,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> DbResult<TokenRefreshLease> {
+        let (until, now) = (ns(until)?, ns(now)?);
+        let (taken, stored): (Option<Vec<u8>>, Option<Vec<u8>>) = with_pool!(self, |pool| {
+            let taken: Option<Vec<u8>> = sqlx::query_scalar(
+                "UPDATE hubspot_credentials SET refresh_lease_id = $2, refresh_lease_until = $3
+                 WHERE organization_id = $1
+                 AND (refresh_lease_until IS NULL OR refresh_lease_until <= $4)
+                 RETURNING auth_sealed",
+            )
+            .bind(org.as_str())
+            .bind(lease)
+            .bind(until)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?;
+            let stored: Option<Vec<u8>> = if taken.is_some() {
+                None
+            } else {
+                sqlx::query_scalar(
+                    "SELECT auth_sealed FROM hubspot_credentials WHERE organization_id = $1",
+                )
+                .bind(org.as_str())
+                .fetch_optional(pool)
+                .await?
+            };
+            (taken, stored)
+        });
+        Ok(match (taken, stored) {
+            (Some(sealed), _) => TokenRefreshLease::Taken(self.open_auth(org, &sealed)?),
+            (None, Some(sealed)) => TokenRefreshLease::Busy(self.open_auth(org, &sealed)?),
+            (None, None) => TokenRefreshLease::NotConnected,
+        })
+    }
+
+    async fn store_refreshed_auth(
+        &self,
+        org: &OrganizationId,
+        lease: Uuid,
+        auth: &HubSpotAuth,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool> {
+        let sealed = self.seal_auth(org, auth)?;
+        let expires = auth.expires_at().map(ns).transpose()?;
+        let updated_at = ns(now)?;
+        let updated = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE hubspot_credentials SET auth_kind = $3, auth_sealed = $4, expires_at = $5,
+                 updated_at = $6, refresh_lease_id = NULL, refresh_lease_until = NULL
+                 WHERE organization_id = $1 AND refresh_lease_id = $2",
+            )
+            .bind(org.as_str())
+            .bind(lease)
+            .bind(kind(auth))
+            .bind(&sealed)
+            .bind(expires)
+            .bind(updated_at)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(updated == 1)
+    }
+
+    async fn release_token_refresh(&self, org: &OrganizationId, lease: Uuid) -> DbResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE hubspot_credentials SET refresh_lease_id = NULL, refresh_lease_until = NULL
+                 WHERE organization_id = $1 AND refresh_lease_id = $2",
+            )
+            .bind(org.as_str())
+            .bind(lease)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    async fn block_until_daily_reset(
+        &self,
+        org: &OrganizationId,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool> {
+        let (until, now) = (ns(until)?, ns(now)?);
+        let updated = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE hubspot_credentials SET daily_limit_until = $2
+                 WHERE organization_id = $1
+                 AND (daily_limit_until IS NULL OR daily_limit_until <= $3)",
+            )
+            .bind(org.as_str())
+            .bind(until)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(updated == 1)
+    }
+
+    async fn daily_limit_until(
+        &self,
+        org: &OrganizationId,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<DateTime<Utc>>> {
+        let now = ns(now)?;
+        let until: Option<Option<i64>> = with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT daily_limit_until FROM hubspot_credentials
+                 WHERE organization_id = $1 AND daily_limit_until > $2",
+            )
+            .bind(org.as_str())
+            .bind(now)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(until.flatten().map(from_ns))
     }
 }

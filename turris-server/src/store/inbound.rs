@@ -168,4 +168,32 @@ impl InboundEventStore for SqlStore {
         }
         Ok(())
     }
+
+    async fn postpone_inbound_events(
+        &self,
+        org: &OrganizationId,
+        ids: &[InboundEventId],
+        reason: &str,
+        until: DateTime<Utc>,
+    ) -> DbResult<()> {
+        let until = ns(until)?;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            for id in ids {
+                sqlx::query(
+                    "UPDATE inbound_events SET last_error = $3, claimed_until = NULL,
+                     next_attempt_at = $4
+                     WHERE organization_id = $1 AND id = $2 AND status = 'pending'",
+                )
+                .bind(org.as_str())
+                .bind(id.0)
+                .bind(reason)
+                .bind(until)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
 }

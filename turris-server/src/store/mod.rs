@@ -379,6 +379,53 @@ pub trait CredentialStore: Send + Sync {
     async fn organization_by_portal(&self, portal_id: u64) -> DbResult<Option<OrganizationId>>;
     /// Organizations whose OAuth access token expires before `before` (the refresh worker).
     async fn oauth_expiring_before(&self, before: DateTime<Utc>) -> DbResult<Vec<OrganizationId>>;
+    /// Takes the refresh lease of the organization's tokens until `until`, unless another
+    /// lease holds after `now`; answers the tokens stored now either way.
+    async fn lease_token_refresh(
+        &self,
+        org: &OrganizationId,
+        lease: uuid::Uuid,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> DbResult<TokenRefreshLease>;
+    /// Stores refreshed tokens and gives the lease up; `false` (nothing stored) when `lease`
+    /// no longer holds (it lapsed and another process took it, or a reconnect replaced the
+    /// tokens).
+    async fn store_refreshed_auth(
+        &self,
+        org: &OrganizationId,
+        lease: uuid::Uuid,
+        auth: &HubSpotAuth,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool>;
+    /// Gives the refresh lease up without new tokens.
+    async fn release_token_refresh(&self, org: &OrganizationId, lease: uuid::Uuid) -> DbResult<()>;
+    /// Records that HubSpot's DAILY limit of the organization's portal is spent until
+    /// `until`; `true` when that is news (no block lasting past `now` was recorded).
+    async fn block_until_daily_reset(
+        &self,
+        org: &OrganizationId,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool>;
+    /// Until when the organization's portal is blocked by HubSpot's DAILY limit, if that is
+    /// after `now`.
+    async fn daily_limit_until(
+        &self,
+        org: &OrganizationId,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<DateTime<Utc>>>;
+}
+
+/// What [`CredentialStore::lease_token_refresh`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRefreshLease {
+    /// The lease is ours: refresh these tokens.
+    Taken(HubSpotAuth),
+    /// Another process holds it: these are the tokens stored now.
+    Busy(HubSpotAuth),
+    /// The organization is not connected.
+    NotConnected,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -813,6 +860,15 @@ pub trait InboundEventStore: Send + Sync {
         id: InboundEventId,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
+    ) -> DbResult<()>;
+    /// Puts claimed events of `org` back until `until` without counting an attempt (HubSpot's
+    /// daily limit: nothing was tried).
+    async fn postpone_inbound_events(
+        &self,
+        org: &OrganizationId,
+        ids: &[InboundEventId],
+        reason: &str,
+        until: DateTime<Utc>,
     ) -> DbResult<()>;
 }
 

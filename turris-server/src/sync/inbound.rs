@@ -36,7 +36,9 @@
 //!   ([`crate::sync::invites::contact_added`]). Deleting a linked contact drops the link and
 //!   keeps the agent or agency contact;
 //! - while the connection is not `connected` (status `error`), events wait: they are retried
-//!   every [`PAUSED_RETRY`] and processed after a reconnect.
+//!   every [`PAUSED_RETRY`] and processed after a reconnect;
+//! - while HubSpot's DAILY limit blocks the portal ([`crate::hubspot::daily_limit`]), events
+//!   wait until the reset without counting an attempt.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{LazyLock, Mutex};
@@ -180,6 +182,8 @@ enum Settled {
         error: String,
         retry_at: Option<DateTime<Utc>>,
     },
+    /// Nothing was tried (HubSpot's daily limit): try again at `until`, no attempt counted.
+    Postponed { error: String, until: DateTime<Utc> },
 }
 
 async fn settle(
@@ -204,6 +208,13 @@ async fn settle(
             }
             Ok(())
         }
+        Settled::Postponed { error, until } => {
+            let ids: Vec<InboundEventId> = events.iter().map(|e| e.id).collect();
+            state
+                .db()
+                .postpone_inbound_events(org, &ids, &error, until)
+                .await
+        }
     }
 }
 
@@ -220,6 +231,15 @@ async fn process_organization(
         Ok(outcome) => outcome,
         Err(e) => {
             let attempts = events.iter().map(|e| e.attempts).max().unwrap_or(0);
+            if let SyncError::Connection(c) = &e
+                && let Some(until) = c.daily_limit_until()
+            {
+                crate::hubspot::note_daily_limit(state, org, until).await;
+                return Settled::Postponed {
+                    error: e.to_string(),
+                    until,
+                };
+            }
             if let SyncError::Connection(c) = &e
                 && c.is_connection_lost()
                 && let Err(store) = crate::hubspot::mark_connection_lost(state, org, c).await
@@ -263,6 +283,10 @@ async fn sync_organization(
         tracing::warn!(org = %org, "inbound events of a disconnected organization dropped");
         return Ok(Settled::Done);
     };
+    if let Some(until) = crate::hubspot::daily_limit(state, org, credentials.portal_id).await? {
+        let error = ConnectionError::DailyLimit { until }.to_string();
+        return Ok(Settled::Postponed { error, until });
+    }
     let of = |object: &str| -> Vec<&WebhookEvent> {
         events
             .iter()

@@ -21,8 +21,9 @@
 //!   webhook is recognised as our own;
 //! - a call that failed for a reason that may pass (no answer, 429, 5xx, a refused token) is
 //!   tried again later with backoff, up to [`MAX_ATTEMPTS`]; a refusal of the input itself
-//!   (4xx) is logged and not retried; while the connection is paused (status `error`) pushes
-//!   wait for the reconnect. A crash between HubSpot's answer and the stored link may create a
+//!   (4xx) is logged and not retried; while the connection is paused (status `error`) or
+//!   HubSpot's DAILY limit blocks the portal ([`crate::hubspot::daily_limit`]), pushes wait
+//!   for the reconnect or the reset. A crash between HubSpot's answer and the stored link may create a
 //!   record twice (at least once, never lost).
 //! - an agent with an agency (`agency_id`), and every agency contact, whose contact and company
 //!   are both linked has its contact associated with the company (unlabeled, type 279) after
@@ -226,6 +227,12 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
     let Some(credentials) = db.hubspot_credentials(org).await? else {
         return Ok(Pushed::Done { retry: Vec::new() });
     };
+    if crate::hubspot::daily_limit(state, org, credentials.portal_id)
+        .await?
+        .is_some()
+    {
+        return Ok(Pushed::Paused);
+    }
     // Each record once, oldest push first: pushed as it is now.
     let mut agencies = Vec::new();
     let mut agents = Vec::new();
@@ -491,6 +498,9 @@ impl Pusher<'_> {
         let (status, category) = (error.status(), error.category().map(str::to_owned));
         let transient = status.is_none_or(|s| s == 429 || s == 401 || s == 403 || s >= 500);
         let connection = ConnectionError::from(error);
+        if let Some(until) = connection.daily_limit_until() {
+            crate::hubspot::note_daily_limit(self.state, self.org, until).await;
+        }
         if connection.is_connection_lost()
             && let Err(e) =
                 crate::hubspot::mark_connection_lost(self.state, self.org, &connection).await

@@ -1,24 +1,31 @@
 //! The token worker: refreshes OAuth access tokens ahead of expiry.
 //!
 //! Every [`POLL`], the organizations whose access token expires within [`LEAD`] get a refresh;
-//! the new tokens are stored (encrypted) by [`crate::hubspot::StoreTokens`], and every refresh
+//! the new tokens are stored (encrypted) by [`crate::hubspot::SharedRefresh`], and every refresh
 //! is an activity row (`Refresh HubSpot access token`). A dead refresh token (the app was
 //! uninstalled or the grant revoked) flips the connection to `error`, which pauses sync until a
 //! reconnect ([`crate::hubspot::mark_connection_lost`] logs the Failure). Connections already in
 //! error are left alone; another failure is retried after [`RETRY_AFTER_FAILURE`].
+//!
+//! With several replicas, every replica's worker finds the same organizations due. A refresh
+//! goes through [`crate::hubspot::SharedRefresh`]: one process holds the refresh lease of the
+//! credentials row and calls HubSpot with the refresh token stored now; a process that finds
+//! the tokens already replaced (or waits for the lease and then finds them replaced) adopts
+//! them, logs nothing and changes no status. So HubSpot sees one refresh per expiry, and a
+//! refresh token that HubSpot invalidated after its first use is never sent twice.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
 use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
 use turris_core::ids::OrganizationId;
 use turris_core::integration::ConnectionStatus;
-use turris_hubspot::auth::{Secret, TokenManager, TokenSet};
+use turris_hubspot::auth::{Refreshed, Secret, TokenSet};
 
 use crate::app::AppState;
-use crate::hubspot::{ConnectionError, StoreTokens};
+use crate::hubspot::ConnectionError;
 use crate::store::HubSpotAuth;
 use crate::workers::Shutdown;
 
@@ -93,16 +100,26 @@ async fn refresh(state: &AppState, org: &OrganizationId) -> Result<(), RefreshEr
     else {
         return Ok(());
     };
+    // Another process may have refreshed since this round listed the organization.
+    if *expires_at > Utc::now() + LEAD {
+        return Ok(());
+    }
     let tokens = TokenSet {
         access_token: Secret::new(access_token.expose()),
         refresh_token: Secret::new(refresh_token.expose()),
         expires_at: *expires_at,
     };
-    let sink = Arc::new(StoreTokens::new(state.store(), org.clone()));
-    let manager = TokenManager::new(oauth.clone(), tokens, sink);
+    let manager = crate::hubspot::token_manager(state, oauth.clone(), org, tokens);
     let now = Utc::now();
     match manager.refresh_now().await {
-        Ok(_) => {
+        Ok(Refreshed::Elsewhere(_)) => {
+            BACKOFF
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(org);
+            tracing::debug!(org = %org, "hubspot access token was refreshed by another process");
+        }
+        Ok(Refreshed::Here(_)) => {
             BACKOFF
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

@@ -397,6 +397,12 @@ impl Control {
             .issue(self.portal, scopes.iter().map(|s| s.to_string()).collect())
     }
 
+    /// Whether a refresh invalidates the refresh token it used (every portal; see
+    /// [`SandboxBuilder::strict_refresh_rotation`](crate::sandbox::SandboxBuilder::strict_refresh_rotation)).
+    pub fn set_strict_refresh_rotation(&self, strict: bool) {
+        self.shared.world().oauth.strict_rotation = strict;
+    }
+
     /// Makes every OAuth access token of the portal expire now.
     pub fn expire_access_tokens(&self) {
         self.shared.world().oauth.expire_access_tokens(self.portal);

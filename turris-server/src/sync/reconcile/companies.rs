@@ -27,7 +27,7 @@ pub(super) async fn agencies_step(
 ) -> Result<bool, ReconcileError> {
     let db = state.db();
     let settings = db.load_settings(org).await?.unwrap_or_default();
-    let client = client_for(state, org, db.hubspot_credentials(org).await?)?;
+    let client = client_for(state, org, db.hubspot_credentials(org).await?).await?;
     // The caller asked for the creation: the matrix's outbound toggle is not required.
     let mut matrix = SyncMatrix::default();
     matrix.agency.outbound = true;
@@ -68,7 +68,7 @@ pub(super) async fn companies_step(
 ) -> Result<bool, ReconcileError> {
     let db = state.db();
     let settings = db.load_settings(org).await?.unwrap_or_default();
-    let client = client_for(state, org, db.hubspot_credentials(org).await?)?;
+    let client = client_for(state, org, db.hubspot_credentials(org).await?).await?;
     let mapping = &settings.mapping.agency;
     let (records, next) = read_page(
         &client,

@@ -31,7 +31,7 @@ pub(super) async fn contacts_step(
 ) -> Result<bool, ReconcileError> {
     let db = state.db();
     let settings = db.load_settings(org).await?.unwrap_or_default();
-    let client = client_for(state, org, db.hubspot_credentials(org).await?)?;
+    let client = client_for(state, org, db.hubspot_credentials(org).await?).await?;
     let mapping = settings.mapping.agent.clone().unwrap_or_default();
     let (records, next) = read_page(
         &client,
@@ -113,7 +113,7 @@ pub(super) async fn agents_step(
 ) -> Result<bool, ReconcileError> {
     let db = state.db();
     let settings = db.load_settings(org).await?.unwrap_or_default();
-    let client = client_for(state, org, db.hubspot_credentials(org).await?)?;
+    let client = client_for(state, org, db.hubspot_credentials(org).await?).await?;
     let mapping = settings.mapping.agent.clone().unwrap_or_default();
     // The caller asked for the creation: the matrix's outbound toggle is not required.
     let mut matrix = SyncMatrix::default();

@@ -27,8 +27,10 @@
 //!
 //! A HubSpot failure that may pass (429 or 5xx after the client's own retries, or no answer)
 //! is retried for the same page after each delay of `--reconcile-retry-schedule`; each retry is
-//! counted and its error kept in `last_error`. Any other failure, or one that outlasts the
-//! schedule, fails the job with its `error`.
+//! counted and its error kept in `last_error`. While HubSpot's DAILY limit blocks the portal
+//! ([`crate::hubspot::daily_limit`]), the job keeps its lease and waits for the reset, then
+//! reads the same page again; the wait is not a retry of the schedule. Any other failure, or
+//! one that outlasts the schedule, fails the job with its `error`.
 
 pub mod companies;
 pub mod contacts;
@@ -259,10 +261,21 @@ pub enum ReconcileError {
     NotConnected,
 }
 
+impl ReconcileError {
+    /// Until when HubSpot's daily limit blocks the portal, when that is why the page failed.
+    pub fn daily_limit_until(&self) -> Option<chrono::DateTime<Utc>> {
+        match self {
+            ReconcileError::Connection(c) | ReconcileError::Transient(c) => c.daily_limit_until(),
+            _ => None,
+        }
+    }
+}
+
 impl From<turris_hubspot::Error> for ReconcileError {
     fn from(e: turris_hubspot::Error) -> Self {
         let transient = match (&e, e.status()) {
-            (turris_hubspot::Error::DailyLimit(_), _) => false,
+            (turris_hubspot::Error::DailyLimit { .. }, _) => false,
+            (turris_hubspot::Error::DailyLimitBlocked { .. }, _) => false,
             (_, Some(status)) => status == 429 || status >= 500,
             (turris_hubspot::Error::Transport(_), None) => true,
             _ => false,
@@ -440,6 +453,37 @@ async fn run_job(state: AppState, job: Job, lease: JobLease, mut shutdown: Shutd
                     .await;
                 return;
             }
+            Err(e) if e.daily_limit_until().is_some() => {
+                let until = e.daily_limit_until().unwrap_or_else(Utc::now);
+                crate::hubspot::note_daily_limit(&state, &org, until).await;
+                tracing::warn!(org = %org, job = %leased.job.id, until = %until, "reconciliation waits for hubspot's daily limit to reset");
+                progress.last_error = Some(e.to_string());
+                if !leased
+                    .save(JobStatus::Running, to_value(&progress), false)
+                    .await
+                {
+                    return;
+                }
+                // Wait for the reset, renewing the lease.
+                loop {
+                    let left = (until - Utc::now()).to_std().unwrap_or_default();
+                    if left.is_zero() {
+                        break;
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(left.min(renew_every)) => {
+                            if !leased.renew().await {
+                                return;
+                            }
+                        }
+                        () = shutdown.fired() => {
+                            let saved = leased.saved.clone();
+                            leased.save(JobStatus::Running, saved, true).await;
+                            return;
+                        }
+                    }
+                }
+            }
             Err(e) if e.is_transient() && failures < settings.retry_schedule.0.len() => {
                 let delay = settings.retry_schedule.0[failures];
                 failures += 1;
@@ -501,13 +545,17 @@ async fn step(
     }
 }
 
-/// The HubSpot client of a connected organization.
-fn client_for(
+/// The HubSpot client of a connected organization whose portal is not blocked by HubSpot's
+/// daily limit.
+async fn client_for(
     state: &AppState,
     org: &OrganizationId,
     credentials: Option<crate::store::HubSpotCredentials>,
 ) -> Result<HubSpotClient, ReconcileError> {
     let credentials = credentials.ok_or(ReconcileError::NotConnected)?;
+    if let Some(until) = crate::hubspot::daily_limit(state, org, credentials.portal_id).await? {
+        return Err(ConnectionError::DailyLimit { until }.into());
+    }
     Ok(crate::hubspot::client(state, org, &credentials)?)
 }
 

@@ -255,6 +255,28 @@ pub struct TestApp {
     server: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
+/// A second server on a [`TestApp`]'s database and sandbox.
+#[allow(dead_code)] // the sync suite's
+pub struct Replica {
+    pub base: String,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+#[allow(dead_code)] // the sync suite's
+impl Replica {
+    /// Stops it gracefully.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("replica stops cleanly");
+        }
+    }
+}
+
 /// A JSON answer.
 #[derive(Debug)]
 pub struct Answer {
@@ -389,6 +411,21 @@ impl TestApp {
             stop: Mutex::new(Some(stop)),
             server: Mutex::new(Some(server)),
             ..self
+        }
+    }
+
+    /// Starts another server (a replica) on the same database and sandbox, on a port of its
+    /// own, workers included; stop it with [`Replica::stop`].
+    #[allow(dead_code)] // the sync suite's
+    pub async fn replica(&self) -> Replica {
+        let mut config = self.config.clone();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        let (addr, state, stop, server) = serve(config).await;
+        Replica {
+            base: format!("http://{addr}"),
+            state,
+            stop: Some(stop),
+            server: Some(server),
         }
     }
 

@@ -9,6 +9,7 @@ mod helpers;
 
 mod agents;
 mod contacts;
+mod daily_limit;
 mod hooks;
 mod inbound;
 mod invites;

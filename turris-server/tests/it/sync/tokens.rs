@@ -100,3 +100,64 @@ sync_test!(
         assert_eq!(created[0]["details"]["hubspot_id"], company.id.as_str());
     }
 );
+
+sync_test!(
+    async fn two_replicas_refreshing_one_token_under_strict_rotation_call_hubspot_once_and_stay_connected(
+        app
+    ) {
+        let control = app.sandbox.control();
+        // HubSpot invalidates a refresh token once used: a second refresh with it would fail.
+        control.set_strict_refresh_rotation(true);
+        let replica = app.replica().await;
+        let org = OrganizationId::parse(&app.org).unwrap();
+        app.token_about_to_expire().await;
+        // A client the replica built before the refresh holds the tokens about to be replaced.
+        let stale = replica.state.db().hubspot_credentials(&org).await.unwrap().unwrap();
+        let stale_client = turris_server::hubspot::client(&replica.state, &org, &stale).unwrap();
+        control.reset_stats();
+
+        // Both processes' refresh rounds at once (their workers run too).
+        let (here, there) = tokio::join!(
+            turris_server::sync::tokens::refresh_due(&app.state),
+            turris_server::sync::tokens::refresh_due(&replica.state),
+        );
+        here.unwrap();
+        there.unwrap();
+        let stats = control.stats();
+        assert_eq!(
+            stats.calls_to("POST", "/oauth/v3/token"),
+            1,
+            "{stats:?} {:#?}",
+            app.activity().await
+        );
+
+        // The stale client's tokens are due: it adopts the stored ones instead of refreshing
+        // with the used refresh token, and its call goes through.
+        let properties = stale_client
+            .list_properties(&turris_hubspot::crm::ObjectType::Companies)
+            .await
+            .unwrap();
+        assert!(!properties.is_empty());
+        // Both servers call HubSpot with the stored tokens.
+        for base in [&app.base, &replica.base] {
+            let answer = app
+                .http
+                .get(format!("{base}{H}/properties?refresh=true"))
+                .bearer_auth(&app.token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 200, "{base}");
+        }
+        let stats = control.stats();
+        assert_eq!(stats.calls_to("POST", "/oauth/v3/token"), 1);
+        assert_eq!(stats.statuses.get(&401), None, "{stats:?}");
+
+        let refreshes = app.activity_titled("Refresh HubSpot access token").await;
+        assert_eq!(refreshes.len(), 1, "{refreshes:#?}");
+        assert_eq!(refreshes[0]["status"], "success");
+        assert!(app.stored_expiry().await > Utc::now() + Duration::minutes(20));
+        assert_eq!(app.connection_status().await, "connected");
+        replica.stop().await;
+    }
+);
