@@ -36,7 +36,8 @@
 //!   ([`crate::sync::invites::contact_added`]). Deleting a linked contact drops the link and
 //!   keeps the agent or agency contact;
 //! - while the connection is not `connected` (status `error`), events wait: they are retried
-//!   every [`PAUSED_RETRY`] and processed after a reconnect;
+//!   every [`PAUSED_RETRY`] without spending an attempt (a pause of any length loses nothing)
+//!   and processed after a reconnect;
 //! - while HubSpot's DAILY limit blocks the portal ([`crate::hubspot::daily_limit`]), events
 //!   wait until the reset without counting an attempt.
 
@@ -182,8 +183,17 @@ enum Settled {
         error: String,
         retry_at: Option<DateTime<Utc>>,
     },
-    /// Nothing was tried (HubSpot's daily limit): try again at `until`, no attempt counted.
+    /// Nothing was tried (a paused connection, HubSpot's daily limit): try again at `until`,
+    /// no attempt counted, so events wait out a pause of any length.
     Postponed { error: String, until: DateTime<Utc> },
+}
+
+/// The connection is paused (status `error`) until a reconnect: the events wait.
+fn paused() -> Settled {
+    Settled::Postponed {
+        error: "sync is paused: the HubSpot connection is not active".into(),
+        until: Utc::now() + PAUSED_RETRY,
+    }
 }
 
 async fn settle(
@@ -242,9 +252,11 @@ async fn process_organization(
             }
             if let SyncError::Connection(c) = &e
                 && c.is_connection_lost()
-                && let Err(store) = crate::hubspot::mark_connection_lost(state, org, c).await
             {
-                tracing::error!(org = %org, error = %store, "cannot record the lost connection");
+                if let Err(store) = crate::hubspot::mark_connection_lost(state, org, c).await {
+                    tracing::error!(org = %org, error = %store, "cannot record the lost connection");
+                }
+                return paused();
             }
             Settled::RetryAll {
                 error: e.to_string(),
@@ -274,10 +286,7 @@ async fn sync_organization(
         return Ok(Settled::Done);
     };
     if !settings.connection.is_active() {
-        return Ok(Settled::RetryAll {
-            error: "sync is paused: the HubSpot connection is not active".into(),
-            retry_at: Some(Utc::now() + PAUSED_RETRY),
-        });
+        return Ok(paused());
     }
     let Some(credentials) = state.db().hubspot_credentials(org).await? else {
         tracing::warn!(org = %org, "inbound events of a disconnected organization dropped");

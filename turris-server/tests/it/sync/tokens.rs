@@ -102,6 +102,42 @@ sync_test!(
 );
 
 sync_test!(
+    async fn events_that_arrive_while_sync_is_paused_wait_without_spending_their_attempts(app) {
+        let org = OrganizationId::parse(&app.org).unwrap();
+        turris_server::hubspot::mark_connection_lost(
+            &app.state,
+            &org,
+            &turris_server::hubspot::ConnectionError::Revoked,
+        )
+        .await
+        .unwrap();
+        assert_eq!(app.connection_status().await, "error");
+        app.sandbox
+            .control()
+            .create_record(
+                ObjectKind::Companies,
+                [("type", "PARTNER"), ("name", "Paused Agency")],
+            )
+            .unwrap();
+        app.sandbox.control().flush_webhooks().await;
+        eventually("the worker to look at the events and postpone them", || async {
+            let postponed = app
+                .count("SELECT COUNT(*) FROM inbound_events WHERE last_error LIKE 'sync is paused%'")
+                .await;
+            (postponed > 0).then_some(())
+        })
+        .await;
+        // However long the pause lasts, no event gets nearer to being given up.
+        assert_eq!(
+            app.count("SELECT COUNT(*) FROM inbound_events WHERE attempts > 0 OR status <> 'pending'")
+                .await,
+            0
+        );
+        assert!(app.agencies().await.is_empty());
+    }
+);
+
+sync_test!(
     async fn two_replicas_refreshing_one_token_under_strict_rotation_call_hubspot_once_and_stay_connected(
         app
     ) {
