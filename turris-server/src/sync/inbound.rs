@@ -86,9 +86,6 @@ const MAX_GATHER: Duration = Duration::from_secs(5);
 const CREATED_MEMORY: usize = 100_000;
 /// When events of a paused (status `error`) connection are looked at again.
 const PAUSED_RETRY: chrono::Duration = chrono::Duration::seconds(30);
-/// Attempts before an event that keeps failing is given up.
-const MAX_ATTEMPTS: u32 = 10;
-
 static WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
 
 /// When each recently created object was created (`occurredAt` of its `creation` event), per
@@ -178,11 +175,9 @@ pub async fn step(state: &AppState) -> Result<usize, crate::store::DbError> {
 enum Settled {
     /// Every event was handled (synced, skipped or dropped with a row).
     Done,
-    /// Nothing was handled: try again at this time (paused connection, HubSpot unreachable).
-    RetryAll {
-        error: String,
-        retry_at: Option<DateTime<Utc>>,
-    },
+    /// Nothing was handled (HubSpot unreachable or failing): try again after a backoff
+    /// ([`super::retry_delay`]), each event counting an attempt.
+    RetryAll { error: String },
     /// Nothing was tried (a paused connection, HubSpot's daily limit): try again at `until`,
     /// no attempt counted, so events wait out a pause of any length.
     Postponed { error: String, until: DateTime<Utc> },
@@ -207,10 +202,11 @@ async fn settle(
             let ids: Vec<InboundEventId> = events.iter().map(|e| e.id).collect();
             state.db().mark_inbound_processed(&ids, Utc::now()).await
         }
-        Settled::RetryAll { error, retry_at } => {
+        Settled::RetryAll { error } => {
             tracing::warn!(org = %org, events = events.len(), error = %error, "inbound events postponed");
+            let now = Utc::now();
             for event in events {
-                let retry_at = retry_at.filter(|_| event.attempts + 1 < MAX_ATTEMPTS);
+                let retry_at = super::retry_delay(event.attempts).map(|delay| now + delay);
                 state
                     .db()
                     .mark_inbound_failed(event.id, &error, retry_at)
@@ -228,10 +224,6 @@ async fn settle(
     }
 }
 
-fn backoff(attempts: u32) -> chrono::Duration {
-    chrono::Duration::seconds(5 * 2_i64.pow(attempts.min(10)))
-}
-
 async fn process_organization(
     state: &AppState,
     org: &OrganizationId,
@@ -240,7 +232,6 @@ async fn process_organization(
     match sync_organization(state, org, events).await {
         Ok(outcome) => outcome,
         Err(e) => {
-            let attempts = events.iter().map(|e| e.attempts).max().unwrap_or(0);
             if let SyncError::Connection(c) = &e
                 && let Some(until) = c.daily_limit_until()
             {
@@ -260,7 +251,6 @@ async fn process_organization(
             }
             Settled::RetryAll {
                 error: e.to_string(),
-                retry_at: Some(Utc::now() + backoff(attempts)),
             }
         }
     }

@@ -23,6 +23,7 @@ pub mod reconcile;
 pub mod subscriptions;
 pub mod tokens;
 
+use chrono::Duration;
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
@@ -38,4 +39,57 @@ pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()
         tokio::spawn(pruning::run(state.clone(), shutdown.clone())),
         tokio::spawn(reconcile::run(state.clone(), shutdown.clone())),
     ]
+}
+
+/// The first delay before inbound or outbound sync work that failed is tried again; it doubles
+/// with each failure up to [`RETRY_CAP`].
+pub const RETRY_FIRST: Duration = Duration::seconds(5);
+/// The longest delay between two attempts.
+pub const RETRY_CAP: Duration = Duration::hours(1);
+/// Failed attempts before the work is given up: about two days of failures, twice as long as
+/// HubSpot retries its own webhooks, so an outage HubSpot would ride out loses nothing here.
+pub const RETRY_ATTEMPTS: u32 = 57;
+
+/// How long to wait after `attempts` earlier failed attempts (this one failing too), or `None`
+/// once this was the last one allowed.
+pub fn retry_delay(attempts: u32) -> Option<Duration> {
+    if attempts + 1 >= RETRY_ATTEMPTS {
+        return None;
+    }
+    let doubled = RETRY_FIRST * 2_i32.saturating_pow(attempts.min(20));
+    Some(doubled.min(RETRY_CAP))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_double_from_five_seconds_up_to_an_hour() {
+        for (attempts, seconds) in [
+            (0, 5),
+            (1, 10),
+            (2, 20),
+            (9, 2_560),
+            (10, 3_600),
+            (40, 3_600),
+        ] {
+            assert_eq!(
+                retry_delay(attempts),
+                Some(Duration::seconds(seconds)),
+                "{attempts}"
+            );
+        }
+    }
+
+    #[test]
+    fn failing_work_is_retried_for_about_two_days_then_given_up() {
+        let waited: Duration = (0..).map_while(retry_delay).sum();
+        assert!(
+            waited >= Duration::hours(47) && waited <= Duration::hours(49),
+            "{waited}"
+        );
+        assert_eq!(retry_delay(RETRY_ATTEMPTS - 2), Some(RETRY_CAP));
+        assert_eq!(retry_delay(RETRY_ATTEMPTS - 1), None);
+    }
 }

@@ -20,7 +20,7 @@
 //!   with HubSpot's status and error category, and every write goes to the echo ledger so its
 //!   webhook is recognised as our own;
 //! - a call that failed for a reason that may pass (no answer, 429, 5xx, a refused token) is
-//!   tried again later with backoff, up to [`MAX_ATTEMPTS`]; a refusal of the input itself
+//!   tried again later with backoff for about two days ([`super::retry_delay`]); a refusal of the input itself
 //!   (4xx) is logged and not retried; while the connection is paused (status `error`) or
 //!   HubSpot's DAILY limit blocks the portal ([`crate::hubspot::daily_limit`]), pushes wait
 //!   for the reconnect or the reset. A crash between HubSpot's answer and the stored link may create a
@@ -68,8 +68,6 @@ const POLL: Duration = Duration::from_secs(1);
 const LEASE: Duration = Duration::from_secs(120);
 /// Most pushes one step takes of an organization.
 const CLAIM_LIMIT: usize = 1_000;
-/// Attempts before a push that keeps failing is given up (each failure is an activity row).
-pub const MAX_ATTEMPTS: u32 = 10;
 /// When the pushes of a paused (status `error`) connection are looked at again.
 const PAUSED_RETRY: chrono::Duration = chrono::Duration::seconds(30);
 
@@ -150,7 +148,7 @@ pub async fn step(state: &AppState) -> Result<bool, DbError> {
 const PAUSED: &str = "sync is paused: the HubSpot connection is not active";
 
 /// The rows to keep for `failed` records: the newest row of each (the others are done), due
-/// again after a backoff, or given up after [`MAX_ATTEMPTS`] failed attempts. A pause
+/// again after a backoff, or given up once [`super::retry_delay`] says so. A pause
 /// (`failed_attempt` false) never gives up.
 fn retries(
     claim: &OutboundClaim,
@@ -170,11 +168,11 @@ fn retries(
         let attempts = rows.map(|p| p.attempts).max().unwrap_or(0);
         let next_attempt_at = if !failed_attempt {
             now + PAUSED_RETRY
-        } else if attempts + 1 < MAX_ATTEMPTS {
-            now + backoff(attempts)
+        } else if let Some(delay) = super::retry_delay(attempts) {
+            now + delay
         } else {
             tracing::error!(org = %claim.organization, record = %record.id(), error = %error,
-                "outbound push given up after {MAX_ATTEMPTS} attempts");
+                "outbound push given up after {} attempts", attempts + 1);
             continue;
         };
         kept.push(OutboundRetry {
@@ -185,10 +183,6 @@ fn retries(
         });
     }
     kept
-}
-
-fn backoff(attempts: u32) -> chrono::Duration {
-    chrono::Duration::seconds(5 * 2_i64.pow(attempts.min(10)))
 }
 
 #[derive(Debug, thiserror::Error)]
