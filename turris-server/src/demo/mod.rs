@@ -753,7 +753,7 @@ async fn skip_reasons(api: &Api) -> Option<Vec<String>> {
     )
 }
 
-/// Polls `check` until it answers, for at most [`PATIENCE`].
+/// Polls `check` until it answers, for at most 90 s (the demo's patience).
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> Result<T, DemoError>
 where
     F: FnMut() -> Fut,

@@ -3,9 +3,12 @@
 //! One job reconciles one object (chosen when it starts):
 //! - [`Object::Agencies`] (kind [`KIND`]): every HubSpot company is paired with the
 //!   organization's unlinked agencies by core's [`turris_core::reconcile::reconcile`] (NPN,
-//!   then producer code); see [`companies`];
+//!   then producer code);
 //! - [`Object::Agents`] (kind [`CONTACTS_KIND`]): every HubSpot contact is paired with the
-//!   unlinked agents (NPN, else first + last name + email); see [`contacts`].
+//!   unlinked agents (NPN, else first + last name + email).
+//!
+//! [`pairing`] pairs a page of either; [`companies`] and [`contacts`] create the unlinked
+//! Turris records in HubSpot.
 //!
 //! Each reads HubSpot 100 records a page: records outside the identifier filter are skipped
 //! (`out_of_scope`), pairs are linked and, when asked, an unmatched record in scope becomes a
@@ -34,6 +37,7 @@
 
 pub mod companies;
 pub mod contacts;
+pub mod pairing;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -46,6 +50,7 @@ use turris_core::ids::{HubSpotId, OrganizationId};
 use turris_core::planner::recent_writes;
 use turris_core::property::PropertyMap;
 use turris_core::reconcile::ReconcileSummary;
+use turris_core::record::{Agency, Agent};
 use turris_core::store::{Link, TurrisRef};
 use turris_hubspot::HubSpotClient;
 use turris_hubspot::crm::batch::TracedCreateInput;
@@ -528,8 +533,8 @@ async fn step(
     match progress.phase {
         Phase::Companies | Phase::Contacts => {
             let done = match object {
-                Object::Agencies => companies::companies_step(state, org, progress).await?,
-                Object::Agents => contacts::contacts_step(state, org, progress).await?,
+                Object::Agencies => pairing::pair_page::<Agency>(state, org, progress).await?,
+                Object::Agents => pairing::pair_page::<Agent>(state, org, progress).await?,
             };
             if done && progress.options.create_missing_in_hubspot {
                 progress.phase = match object {
