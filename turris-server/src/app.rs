@@ -50,6 +50,7 @@ struct Inner {
     delivery_metrics: Arc<crate::delivery::DeliveryMetrics>,
     reconcile_wake: Notify,
     outbound_wake: Notify,
+    sync: crate::sync::SyncState,
 }
 
 /// Tasks started by requests (a resend's delivery) that shutdown waits for.
@@ -101,6 +102,7 @@ impl AppState {
                 delivery_metrics: Arc::default(),
                 reconcile_wake: Notify::new(),
                 outbound_wake: Notify::new(),
+                sync: crate::sync::SyncState::default(),
                 store,
                 database,
                 config,
@@ -115,6 +117,11 @@ impl AppState {
     /// Every storage trait, scoped by organization.
     pub fn db(&self) -> &dyn ServerStore {
         &*self.inner.store
+    }
+
+    /// What the sync workers share in memory.
+    pub fn sync(&self) -> &crate::sync::SyncState {
+        &self.inner.sync
     }
 
     /// The store, shareable with workers.

@@ -187,7 +187,7 @@ impl CredentialStore for SqlStore {
             .fetch_optional(pool)
             .await?
         });
-        org.map(|o| OrganizationId::parse(&o).map_err(|e| DbError::Corrupt(e.to_string())))
+        org.map(|o| OrganizationId::parse(&o).map_err(DbError::corrupt))
             .transpose()
     }
 
@@ -203,7 +203,7 @@ impl CredentialStore for SqlStore {
             .await?
         });
         orgs.iter()
-            .map(|o| OrganizationId::parse(o).map_err(|e| DbError::Corrupt(e.to_string())))
+            .map(|o| OrganizationId::parse(o).map_err(DbError::corrupt))
             .collect()
     }
 

@@ -159,8 +159,7 @@ impl DebounceStore for SqlStore {
         keys.into_iter()
             .map(|(org, ty)| {
                 Ok(DebounceKey {
-                    organization: OrganizationId::parse(&org)
-                        .map_err(|e| DbError::Corrupt(e.to_string()))?,
+                    organization: OrganizationId::parse(&org).map_err(DbError::corrupt)?,
                     webhook_type: parse_webhook_type(&ty)?,
                 })
             })

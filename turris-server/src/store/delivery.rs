@@ -65,7 +65,7 @@ fn attempt_kind_text(kind: AttemptKind) -> &'static str {
 
 pub(crate) fn parse_webhook_type(text: &str) -> DbResult<WebhookType> {
     text.parse()
-        .map_err(|_| DbError::Corrupt(format!("webhook type {text}")))
+        .map_err(|_| DbError::corrupt(format!("webhook type {text}")))
 }
 
 impl EventRow {
@@ -80,7 +80,7 @@ impl EventRow {
                 "pending" => EventStatus::Pending,
                 "delivered" => EventStatus::Delivered,
                 "failed" => EventStatus::Failed,
-                other => return Err(DbError::Corrupt(format!("event status {other}"))),
+                other => return Err(DbError::corrupt(format!("event status {other}"))),
             },
             attempt_count: self.attempt_count as u32,
             automatic_attempts: self.automatic_attempts as u32,
@@ -94,7 +94,7 @@ impl EventRow {
             self.lease_kind.as_deref(),
             self.lease_expires_at,
         ) else {
-            return Err(DbError::Corrupt("leased event without a lease".into()));
+            return Err(DbError::corrupt("leased event without a lease"));
         };
         Ok(LeasedDelivery {
             event: self.record()?,

@@ -78,8 +78,7 @@ impl EchoLedgerStore for SqlStore {
         rows.into_iter()
             .map(|row| {
                 Ok(RecentWrite {
-                    object_id: HubSpotId::parse(&row.object_id)
-                        .map_err(|e| DbError::Corrupt(e.to_string()))?,
+                    object_id: HubSpotId::parse(&row.object_id).map_err(DbError::corrupt)?,
                     property: row.property,
                     value: row.value,
                     at: from_ns(row.at),

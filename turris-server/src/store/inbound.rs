@@ -108,7 +108,7 @@ impl InboundEventStore for SqlStore {
                 Ok(ClaimedInboundEvent {
                     id: InboundEventId(row.id),
                     organization: OrganizationId::parse(&row.organization_id)
-                        .map_err(|e| DbError::Corrupt(e.to_string()))?,
+                        .map_err(DbError::corrupt)?,
                     event: serde_json::from_str(&row.payload)?,
                     received_at: from_ns(row.received_at),
                     attempts: row.attempts as u32,

@@ -102,18 +102,18 @@ fn entity_type_text(entity: &ComplianceEntity) -> &'static str {
 }
 
 fn entity_from(entity_type: &str, id: &str) -> DbResult<ComplianceEntity> {
-    let bad = |e: turris_core::Error| DbError::Corrupt(e.to_string());
+    let bad = |e: turris_core::Error| DbError::corrupt(e);
     match entity_type {
         "agency" => Ok(ComplianceEntity::Agency(AgencyId::parse(id).map_err(bad)?)),
         "agent" => Ok(ComplianceEntity::Agent(AgentId::parse(id).map_err(bad)?)),
-        other => Err(DbError::Corrupt(format!("entity type {other}"))),
+        other => Err(DbError::corrupt(format!("entity type {other}"))),
     }
 }
 
 fn enum_text<T: serde::Serialize>(value: &T) -> DbResult<String> {
     match serde_json::to_value(value)? {
         serde_json::Value::String(s) => Ok(s),
-        other => Err(DbError::Corrupt(format!("not a unit enum: {other}"))),
+        other => Err(DbError::corrupt(format!("not a unit enum: {other}"))),
     }
 }
 
@@ -167,7 +167,7 @@ struct TemplateRow {
 impl TemplateRow {
     fn template(self) -> DbResult<ContractTemplate> {
         Ok(ContractTemplate {
-            id: ContractTemplateId::parse(&self.id).map_err(|e| DbError::Corrupt(e.to_string()))?,
+            id: ContractTemplateId::parse(&self.id).map_err(DbError::corrupt)?,
             name: self.name,
             created_at: from_ns(self.created_at),
         })
@@ -190,7 +190,7 @@ const INVITATION_COLUMNS: &str =
 
 impl InvitationRow {
     fn invitation(self) -> DbResult<Invitation> {
-        let bad = |e: turris_core::Error| DbError::Corrupt(e.to_string());
+        let bad = |e: turris_core::Error| DbError::corrupt(e);
         Ok(Invitation {
             id: InvitationId(self.id),
             agency_id: AgencyId::parse(&self.agency_id).map_err(bad)?,
@@ -223,7 +223,7 @@ impl ComplianceRow {
         Ok(ComplianceRecord {
             entity: entity_from(&self.entity_type, &self.entity_id)?,
             product: self.product,
-            state: StateCode::parse(&self.state).map_err(|e| DbError::Corrupt(e.to_string()))?,
+            state: StateCode::parse(&self.state).map_err(DbError::corrupt)?,
             status: enum_from(&self.status)?,
             updated_at: from_ns(self.updated_at),
         })
@@ -267,7 +267,7 @@ const AGREEMENT_COLUMNS: &str = "id, agency_id, contract_template_id, executed_a
 
 impl AgreementRow {
     fn agreement(self) -> DbResult<ProducerAgreement> {
-        let bad = |e: turris_core::Error| DbError::Corrupt(e.to_string());
+        let bad = |e: turris_core::Error| DbError::corrupt(e);
         Ok(ProducerAgreement {
             id: AgreementId(self.id),
             agency_id: AgencyId::parse(&self.agency_id).map_err(bad)?,

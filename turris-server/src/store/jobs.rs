@@ -52,14 +52,13 @@ impl JobRow {
     fn job(self) -> DbResult<Job> {
         Ok(Job {
             id: JobId(self.id),
-            organization: OrganizationId::parse(&self.organization_id)
-                .map_err(|e| DbError::Corrupt(e.to_string()))?,
+            organization: OrganizationId::parse(&self.organization_id).map_err(DbError::corrupt)?,
             kind: self.kind,
             status: match self.status.as_str() {
                 "running" => JobStatus::Running,
                 "completed" => JobStatus::Completed,
                 "failed" => JobStatus::Failed,
-                other => return Err(DbError::Corrupt(format!("job status {other}"))),
+                other => return Err(DbError::corrupt(format!("job status {other}"))),
             },
             state: serde_json::from_str(&self.state)?,
             created_at: from_ns(self.created_at),
@@ -210,7 +209,7 @@ impl JobStore for SqlStore {
                 let lease = JobLease {
                     id: row
                         .lease_id
-                        .ok_or_else(|| DbError::Corrupt("claimed job without a lease".into()))?,
+                        .ok_or_else(|| DbError::corrupt("claimed job without a lease"))?,
                     expires_at: from_ns(row.lease_expires_at.unwrap_or(expires)),
                 };
                 Ok((row.job.job()?, lease))

@@ -78,7 +78,7 @@ impl OAuthStateStore for SqlStore {
         if let Some(row) = consumed {
             return Ok(StateConsumed::Valid {
                 organization: OrganizationId::parse(&row.organization_id)
-                    .map_err(|e| DbError::Corrupt(e.to_string()))?,
+                    .map_err(DbError::corrupt)?,
                 user: UserId(row.user_id),
             });
         }

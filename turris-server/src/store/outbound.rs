@@ -37,14 +37,14 @@ struct PushRow {
 
 impl PushRow {
     fn push(self) -> DbResult<OutboundPush> {
-        let corrupt = |e: turris_core::error::Error| DbError::Corrupt(e.to_string());
+        let corrupt = |e: turris_core::error::Error| DbError::corrupt(e);
         let record = match self.record_type.as_str() {
             AGENCY => TurrisRef::Agency(AgencyId::parse(&self.record_id).map_err(corrupt)?),
             AGENT => TurrisRef::Agent(AgentId::parse(&self.record_id).map_err(corrupt)?),
             AGENCY_CONTACT => {
                 TurrisRef::AgencyContact(AgencyContactId::parse(&self.record_id).map_err(corrupt)?)
             }
-            other => return Err(DbError::Corrupt(format!("outbound push of a {other}"))),
+            other => return Err(DbError::corrupt(format!("outbound push of a {other}"))),
         };
         Ok(OutboundPush {
             id: OutboundPushId(self.id),
@@ -218,8 +218,7 @@ impl OutboundOutboxStore for SqlStore {
                 .fetch_all(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                let organization =
-                    OrganizationId::parse(&org).map_err(|e| DbError::Corrupt(e.to_string()))?;
+                let organization = OrganizationId::parse(&org).map_err(DbError::corrupt)?;
                 let pushes = rows
                     .into_iter()
                     .map(PushRow::push)

@@ -30,7 +30,7 @@ struct OrganizationRow {
 impl OrganizationRow {
     fn organization(self) -> DbResult<Organization> {
         Ok(Organization {
-            id: OrganizationId::parse(&self.id).map_err(|e| DbError::Corrupt(e.to_string()))?,
+            id: OrganizationId::parse(&self.id).map_err(DbError::corrupt)?,
             name: self.name,
             subscription: if self.subscription_active {
                 SubscriptionState::Active

@@ -136,10 +136,9 @@ impl WebhookEndpointStore for SqlStore {
         let bytes = self.cipher().decrypt(&row.secret_sealed, &aad(id))?;
         let bytes: [u8; SECRET_LEN] = bytes
             .try_into()
-            .map_err(|_| DbError::Corrupt("webhook secret length".into()))?;
+            .map_err(|_| DbError::corrupt("webhook secret length"))?;
         Ok(Some(DeliveryTarget {
-            organization: OrganizationId::parse(&row.organization_id)
-                .map_err(|e| DbError::Corrupt(e.to_string()))?,
+            organization: OrganizationId::parse(&row.organization_id).map_err(DbError::corrupt)?,
             endpoint: row.endpoint()?,
             secret: WebhookSecret::from_bytes(bytes),
         }))

@@ -18,14 +18,6 @@ use turris_core::property::PropertyMap;
 use crate::app::AppState;
 use crate::store::{Invitation, InvitationId, InvitationStatus};
 
-#[derive(Debug, thiserror::Error)]
-enum InviteError {
-    #[error("storage: {0}")]
-    Store(#[from] turris_core::store::StoreError),
-    #[error("storage: {0}")]
-    Db(#[from] crate::store::DbError),
-}
-
 /// Decides and records the invitation of an agency inbound sync just created from `company`.
 /// Failures are logged, never returned: the agency is created either way.
 pub async fn agency_created(
@@ -47,7 +39,7 @@ async fn log(
     outcome: Outcome,
     agency: &AgencyId,
     details: ActivityDetails,
-) -> Result<(), InviteError> {
+) -> Result<(), crate::store::DbError> {
     let entry = NewActivity::new(kind, outcome, Utc::now()).with_details(ActivityDetails {
         turris_id: Some(agency.to_string()),
         ..details
@@ -62,7 +54,7 @@ async fn invite(
     settings: &InvitationSettings,
     agency: &AgencyId,
     company: &PropertyMap,
-) -> Result<(), InviteError> {
+) -> Result<(), crate::store::DbError> {
     let now = Utc::now();
     let (template, status, sent_to, kind, outcome, message) = match settings.decide(company) {
         InviteDecision::NotInvited { reason } => {
@@ -160,7 +152,7 @@ async fn send_deferred(
     state: &AppState,
     org: &OrganizationId,
     agency: &AgencyId,
-) -> Result<(), InviteError> {
+) -> Result<(), crate::store::DbError> {
     let deferred: Vec<Invitation> = state
         .db()
         .list_invitations(org, Some(agency))

@@ -187,12 +187,16 @@ fn retries(
 
 #[derive(Debug, thiserror::Error)]
 enum PushError {
-    #[error("storage: {0}")]
-    Store(#[from] turris_core::store::StoreError),
-    #[error("storage: {0}")]
+    #[error("storage")]
     Db(#[from] crate::store::DbError),
-    #[error("{0}")]
+    #[error(transparent)]
     Connection(#[from] ConnectionError),
+}
+
+impl From<turris_core::store::StoreError> for PushError {
+    fn from(error: turris_core::store::StoreError) -> Self {
+        PushError::Db(error.into())
+    }
 }
 
 /// What a push did.

@@ -250,10 +250,7 @@ impl Progress {
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
     /// The store failed.
-    #[error("storage: {0}")]
-    Store(#[from] turris_core::store::StoreError),
-    /// The store failed.
-    #[error("storage: {0}")]
+    #[error("storage")]
     Db(#[from] crate::store::DbError),
     /// HubSpot refused, for a reason a retry does not change.
     #[error("{0}")]
@@ -264,6 +261,12 @@ pub enum ReconcileError {
     /// HubSpot is not connected.
     #[error("HubSpot is not connected")]
     NotConnected,
+}
+
+impl From<turris_core::store::StoreError> for ReconcileError {
+    fn from(error: turris_core::store::StoreError) -> Self {
+        ReconcileError::Db(error.into())
+    }
 }
 
 impl ReconcileError {
