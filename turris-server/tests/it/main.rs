@@ -1,7 +1,9 @@
 //! Integration tests of the reference server, in one binary.
 
+#[macro_use]
+mod support;
+
 mod api;
-mod db;
 mod delivery;
 mod demo;
 mod store;

@@ -225,6 +225,9 @@ mod a_pending_push_survives_a_restart_of_the_server {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_postgres() {
+        if crate::support::skip_postgres() {
+            return;
+        }
         super::a_pending_push_survives_a_restart_of_the_server(super::Backend::Postgres).await;
     }
 }

@@ -19,31 +19,12 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 pub use turris_server::store::Backend;
 
-/// Runs a test body on SQLite and on PostgreSQL: `api_test!(async fn a_sentence(app) { ... })`
-/// makes `a_sentence::on_sqlite` and `a_sentence::on_postgres`.
+/// Runs a test body against a fresh [`TestApp`] on SQLite and on PostgreSQL:
+/// `api_test!(async fn a_sentence(app) { ... })` makes `a_sentence::on_sqlite` and
+/// `a_sentence::on_postgres`.
 macro_rules! api_test {
-    ($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
-        $(#[$meta])*
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn run($app: &$crate::api::helpers::TestApp) $body
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                let app = $crate::api::helpers::TestApp::spawn($crate::api::helpers::Backend::Sqlite).await;
-                run(&app).await;
-                app.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                let app = $crate::api::helpers::TestApp::spawn($crate::api::helpers::Backend::Postgres).await;
-                run(&app).await;
-                app.finish().await;
-            }
-        }
+    ($($test:tt)*) => {
+        $crate::support::both_databases!(app($crate::support::app::TestApp::spawn): $($test)*);
     };
 }
 
@@ -91,7 +72,7 @@ fn init_logs() {
 // Databases
 
 /// A fresh database for one test. SQLite: a file in a temporary folder (the storage suite's
-/// [`crate::db::TestDb`]). PostgreSQL: a schema of its own in one shared database, selected with
+/// [`crate::support::db::TestDb`]). PostgreSQL: a schema of its own in one shared database, selected with
 /// `search_path`, because creating and dropping a database per test costs most of a second on
 /// a loaded 2-core machine while a schema costs milliseconds.
 pub struct TestDb {
@@ -99,7 +80,7 @@ pub struct TestDb {
     pub url: String,
     /// The key secrets are sealed with.
     pub key: EncryptionKey,
-    sqlite: Option<crate::db::TestDb>,
+    sqlite: Option<crate::support::db::TestDb>,
     pg_schema: Option<String>,
 }
 
@@ -110,7 +91,7 @@ async fn shared_pg_database() -> url::Url {
     static READY: tokio::sync::OnceCell<url::Url> = tokio::sync::OnceCell::const_new();
     READY
         .get_or_init(|| async {
-            let admin = crate::db::postgres_url();
+            let admin = crate::support::db::postgres_url();
             let pool = sqlx::PgPool::connect(&admin).await.expect(
                 "PostgreSQL at TURRIS_TEST_POSTGRES_URL (start it with \
                  `pg_ctlcluster --skip-systemctl-redirect 15 main start`)",
@@ -141,7 +122,7 @@ impl TestDb {
         let key = EncryptionKey::generate().unwrap();
         match backend {
             Backend::Sqlite => {
-                let db = crate::db::TestDb::fresh(Backend::Sqlite).await;
+                let db = crate::support::db::TestDb::fresh(Backend::Sqlite).await;
                 Self {
                     url: db.url.clone(),
                     key,
@@ -221,7 +202,7 @@ impl Drop for TestDb {
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                let mut url = url::Url::parse(&crate::db::postgres_url()).unwrap();
+                let mut url = url::Url::parse(&crate::support::db::postgres_url()).unwrap();
                 url.set_path(PG_DATABASE);
                 if let Ok(pool) = sqlx::PgPool::connect(url.as_str()).await {
                     let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))

@@ -3,11 +3,6 @@
 //!
 //! Each [`TestDb`] is migrated and empty. A PostgreSQL database is dropped (`WITH (FORCE)`)
 //! when the `TestDb` is dropped, even after a failed assertion; a SQLite folder is deleted.
-//!
-//! [`on_both_backends!`] turns `async fn check(db: &TestDb)` functions into one test per
-//! backend: `sqlite::check` and `postgres::check`.
-
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 
@@ -150,29 +145,3 @@ impl Drop for TestDb {
         .join();
     }
 }
-
-/// One test per backend for each `async fn name(db: &TestDb)` named:
-/// `on_both_backends!(a, b)` makes `sqlite::a`, `postgres::a`, `sqlite::b`, `postgres::b`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = $crate::db::TestDb::fresh(turris_server::store::Backend::Sqlite).await;
-                    super::$name(&db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = $crate::db::TestDb::fresh(turris_server::store::Backend::Postgres).await;
-                    super::$name(&db).await;
-                }
-            )*
-        }
-    };
-}
-pub(crate) use on_both_backends;
