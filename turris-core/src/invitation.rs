@@ -213,6 +213,25 @@ impl InvitationSettings {
             .unwrap_or(InviteDecision::NeedsAttention)
     }
 
+    /// Every contract template the settings name, with its path (`rules[0].template`,
+    /// `default_template`), so the caller can check each exists.
+    pub fn template_refs(&self) -> Vec<(String, &ContractTemplateId)> {
+        self.rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                r.template
+                    .as_ref()
+                    .map(|t| (format!("rules[{i}].template"), t))
+            })
+            .chain(
+                self.default_template
+                    .as_ref()
+                    .map(|t| ("default_template".to_owned(), t)),
+            )
+            .collect()
+    }
+
     /// Every problem, all at once, with paths relative to the settings
     /// (`condition.value`, `rules[1].template`).
     pub fn validate(&self, companies: &ObjectSchema) -> Vec<FieldError> {
