@@ -185,7 +185,8 @@ impl HubSpotClientBuilder {
         self
     }
 
-    /// The API base URL (default [`DEFAULT_API_BASE`]); point it at the sandbox or a mock.
+    /// The API base URL (default [`DEFAULT_API_BASE`]); point it at `turris-hubspot-sandbox` or
+    /// a mock.
     pub fn api_base(mut self, base: impl Into<String>) -> Self {
         self.api_base = base.into();
         self

@@ -123,8 +123,8 @@ pub struct IntrospectionResponse {
     pub hub_domain: Option<String>,
 }
 
-/// Answer of `POST /oauth/v3/token`, as HubSpot serves it (for the sandbox; the client reads
-/// it through the `oauth2` crate).
+/// Answer of `POST /oauth/v3/token`, as HubSpot serves it. The client reads it through the
+/// `oauth2` crate; this type is for mocks and fakes that answer in HubSpot's shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenResponseBody {
     /// `bearer`.
