@@ -120,6 +120,7 @@ impl Fault {
 
 /// Counters of the API traffic.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Calls per endpoint, keyed `"METHOD /path/template"` (for example
     /// `"POST /crm/v3/objects/contacts/batch/upsert"`), including refused ones.

@@ -19,6 +19,7 @@ use super::webhooks::{Dispatcher, WebhookApp};
 
 /// A CRM object type the sandbox serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ObjectKind {
     /// Companies (`0-2`).
     Companies,

@@ -78,6 +78,7 @@ where
 
 /// Retry policy for transient failures and rate limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryConfig {
     /// Total attempts per call, the first included (at least 1).
     pub max_attempts: u32,

@@ -18,6 +18,7 @@ use url::{Host, Url};
 
 /// Why a URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum UrlError {
     /// Not a valid absolute URL.
     #[error("invalid url: {0}")]
@@ -49,6 +50,7 @@ pub enum UrlError {
 
 /// One entry of the allow-list.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AllowRule {
     /// A host name (case-insensitive), whatever it resolves to.
     Host(String),
@@ -73,6 +75,7 @@ pub enum AllowRule {
 /// assert!(WebhookUrl::parse("http://127.0.0.1:8080/hook", &demo).is_ok());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UrlPolicy {
     /// Allows loopback addresses (`127.0.0.0/8`, `::1`, `localhost`), over plain `http` too.
     /// For tests and demos only.

@@ -17,6 +17,7 @@ use crate::state::lock;
 
 /// How webhook deliveries are retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WebhookRetry {
     /// Attempts in all, the first included (HubSpot: 10).
     pub max_attempts: u32,
@@ -42,6 +43,7 @@ impl Default for WebhookRetry {
 
 /// Disorder HubSpot allows itself ("unordered and possibly duplicated"), on demand.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WebhookChaos {
     /// Send every acknowledged batch a second time (same events, same ids).
     pub duplicate: bool,

@@ -29,12 +29,11 @@ use crate::helpers::{Receiver, builder};
 const REDIRECT: &str = "http://127.0.0.1:9/oauth/callback";
 
 fn fast_retry() -> RetryConfig {
-    RetryConfig {
-        max_attempts: 4,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        ..RetryConfig::default()
-    }
+    let mut retry = RetryConfig::default();
+    retry.max_attempts = 4;
+    retry.base_delay = Duration::from_millis(10);
+    retry.max_delay = Duration::from_millis(50);
+    retry
 }
 
 fn private_client(sb: &Sandbox) -> HubSpotClient {
@@ -741,10 +740,10 @@ async fn the_clients_throttling_keeps_a_sustained_run_inside_the_rolling_window(
     ))))
     .api_base(sb.base_url())
     .portal(sb.portal_id())
-    .rate_limiter(RateLimiter::new(RateLimitConfig {
-        general: budget,
-        ..RateLimitConfig::public_app()
-    }))
+    .rate_limiter(RateLimiter::new(RateLimitConfig::new(
+        budget,
+        RateLimitConfig::public_app().search,
+    )))
     .retry(fast_retry())
     .build()
     .expect("client");

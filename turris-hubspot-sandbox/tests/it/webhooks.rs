@@ -354,10 +354,10 @@ async fn chaos_sends_batches_twice_and_in_reverse_order_on_demand() {
         .await
         .expect("start");
     let control = sb.control();
-    control.set_webhook_chaos(WebhookChaos {
-        duplicate: true,
-        reverse: true,
-    });
+    let mut chaos = WebhookChaos::default();
+    chaos.duplicate = true;
+    chaos.reverse = true;
+    control.set_webhook_chaos(chaos);
     control
         .create_record(
             ObjectKind::Contacts,

@@ -52,6 +52,7 @@ const DEFAULT_EXPIRES_IN_SECS: i64 = 1800;
 
 /// A public app's OAuth settings.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct OAuthConfig {
     /// The app's client id.
     pub client_id: String,

@@ -20,6 +20,7 @@ pub use associations::{AssociationCategory, AssociationSpec, PublicAssociationsF
 
 /// A CRM object type the client knows by name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ObjectType {
     /// `companies` (type id `0-2`).
     Companies,
