@@ -315,6 +315,7 @@ impl WebhookEvent {
 
 /// Why a webhook body could not be parsed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EventsError {
     /// The body is not a JSON array of objects.
     #[error("webhook body is not a json array: {0}")]

@@ -9,7 +9,7 @@ use turris_core::ids::OrganizationId;
 use turris_core::integration::WebhookStatus;
 use turris_core::invitation::INVITATIONS_LOCKED_EXPLANATION;
 use turris_core::property::ObjectType;
-use turris_hubspot::sandbox::ObjectKind;
+use turris_hubspot_sandbox::ObjectKind;
 
 use crate::support::app::TestApp;
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
-use turris_hubspot::sandbox::Sandbox;
+use turris_hubspot_sandbox::Sandbox;
 use turris_server::app::{AppState, Application};
 use turris_server::config::Config;
 use turris_server::crypto::EncryptionKey;

@@ -1,7 +1,7 @@
 //! HubSpot → Turris agents: contacts become agents only once their primary company is a synced
 //! agency.
 
-use turris_hubspot::sandbox::ObjectKind;
+use turris_hubspot_sandbox::ObjectKind;
 
 use super::*;
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use turris_hubspot::sandbox::ObjectKind;
+use turris_hubspot_sandbox::ObjectKind;
 
 pub use crate::support::app::{Backend, TestApp};
 

@@ -1,6 +1,6 @@
 //! Turris → HubSpot: agencies created or changed through the records API become companies.
 
-use turris_hubspot::sandbox::{Fault, ObjectKind};
+use turris_hubspot_sandbox::{Fault, ObjectKind};
 
 use super::*;
 

@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use turris_core::ids::{AgencyId, AgentId, HubSpotId, OrganizationId};
 use turris_core::record::{Agency, AgencyDraft, Agent, AgentDraft, Npn};
 use turris_core::store::{LinkKind, TurrisRef};
-use turris_hubspot::sandbox::{Fault, ObjectKind};
+use turris_hubspot_sandbox::{Fault, ObjectKind};
 use turris_server::app::{AppState, Application};
 use turris_server::config::Config;
 use turris_server::delivery::settings::Schedule;

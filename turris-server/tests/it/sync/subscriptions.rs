@@ -2,7 +2,7 @@
 //! property (plus creation and deletion); each property is `pending` until HubSpot confirms it.
 
 use serde_json::Value;
-use turris_hubspot::sandbox::{Fault, ObjectKind};
+use turris_hubspot_sandbox::{Fault, ObjectKind};
 
 use super::*;
 
