@@ -28,7 +28,7 @@ pub async fn agency_created(
     company: &PropertyMap,
 ) {
     if let Err(e) = invite(state, org, settings, agency, company).await {
-        tracing::error!(org = %org, agency = %agency, error = %e, "auto-invite failed");
+        tracing::error!(org = %org, agency = %agency, error = %crate::error::ErrorChain(&e), "auto-invite failed");
     }
 }
 
@@ -144,7 +144,7 @@ async fn invite(
 /// Sends the agency's deferred invitations now that it has a contact (if it has an email).
 pub async fn contact_added(state: &AppState, org: &OrganizationId, agency: &AgencyId) {
     if let Err(e) = send_deferred(state, org, agency).await {
-        tracing::error!(org = %org, agency = %agency, error = %e, "deferred invitation not sent");
+        tracing::error!(org = %org, agency = %agency, error = %crate::error::ErrorChain(&e), "deferred invitation not sent");
     }
 }
 

@@ -127,7 +127,7 @@ pub async fn step(state: &AppState) -> Result<bool, DbError> {
             retries(&claim, &all, false)
         }
         Err(e) => {
-            tracing::error!(org = %claim.organization, error = %e, "outbound push failed");
+            tracing::error!(org = %claim.organization, error = %crate::error::ErrorChain(&e), "outbound push failed");
             let all: Vec<(TurrisRef, String)> = claim
                 .pushes
                 .iter()

@@ -38,7 +38,7 @@ const RETRY_AFTER_FAILURE: chrono::Duration = chrono::Duration::minutes(1);
 pub async fn run(state: AppState, mut shutdown: Shutdown) {
     loop {
         if let Err(e) = refresh_due(&state).await {
-            tracing::error!(error = %e, "token refresh round failed");
+            tracing::error!(error = %crate::error::ErrorChain(&e), "token refresh round failed");
         }
         tokio::select! {
             () = tokio::time::sleep(POLL) => {},
@@ -56,7 +56,7 @@ pub async fn refresh_due(state: &AppState) -> Result<(), crate::store::DbError> 
             continue;
         }
         if let Err(e) = refresh(state, &org).await {
-            tracing::error!(org = %org, error = %e, "token refresh failed");
+            tracing::error!(org = %org, error = %crate::error::ErrorChain(&e), "token refresh failed");
         }
     }
     Ok(())

@@ -317,7 +317,7 @@ pub(super) fn connection_error(e: ConnectionError) -> ApiError {
             "HubSpot no longer accepts the stored credentials; reconnect the integration",
         ),
         e @ ConnectionError::DailyLimit { .. } => ApiError::hubspot(e.to_string()),
-        ConnectionError::HubSpot(message) => ApiError::hubspot(message),
+        ConnectionError::HubSpot { message, .. } => ApiError::hubspot(message),
     }
 }
 
@@ -351,7 +351,7 @@ pub(super) async fn check_private_app(
                 ApiError::invalid_field("token", "HubSpot refused this token")
             }
             e @ ConnectionError::DailyLimit { .. } => ApiError::hubspot(e.to_string()),
-            ConnectionError::HubSpot(message) => ApiError::hubspot(message),
+            ConnectionError::HubSpot { message, .. } => ApiError::hubspot(message),
         })?;
     if details.portal_id != portal_id {
         return Err(ApiError::invalid_field(

@@ -192,9 +192,13 @@ async fn process_organization(
                 }
                 return paused();
             }
-            Settled::RetryAll {
-                error: crate::error::ErrorChain(&e).to_string(),
-            }
+            // A storage error with its causes; HubSpot's with its client-safe message only
+            // (a transport error's text may carry a URL).
+            let error = match &e {
+                SyncError::Db(db) => crate::error::ErrorChain(db).to_string(),
+                SyncError::Connection(c) => c.to_string(),
+            };
+            Settled::RetryAll { error }
         }
     }
 }

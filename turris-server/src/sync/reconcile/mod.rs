@@ -344,7 +344,9 @@ pub async fn run(state: AppState, mut shutdown: Shutdown) {
                         jobs.spawn(run_job(state.clone(), job, lease, shutdown.clone()));
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "cannot claim reconciliations"),
+                Err(e) => {
+                    tracing::error!(error = %crate::error::ErrorChain(&e), "cannot claim reconciliations")
+                }
             }
         }
         while jobs.try_join_next().is_some() {}
@@ -393,7 +395,7 @@ impl Leased {
                 false
             }
             Err(e) => {
-                tracing::error!(job = %self.job.id, error = %e, "cannot save the reconciliation");
+                tracing::error!(job = %self.job.id, error = %crate::error::ErrorChain(&e), "cannot save the reconciliation");
                 false
             }
         }
@@ -514,7 +516,7 @@ async fn run_job(state: AppState, job: Job, lease: JobLease, mut shutdown: Shutd
                 }
             }
             Err(e) => {
-                tracing::warn!(org = %org, job = %leased.job.id, error = %e, "reconciliation failed");
+                tracing::warn!(org = %org, job = %leased.job.id, error = %crate::error::ErrorChain(&e), "reconciliation failed");
                 progress.last_error = Some(e.to_string());
                 progress.error = Some(e.to_string());
                 leased
