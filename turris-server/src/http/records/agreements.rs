@@ -77,10 +77,10 @@ pub async fn create_agreement(
         if s.name.trim().is_empty() {
             errors.push(detail(format!("signers[{i}].name"), "name is required"));
         }
-        if !s.email.contains('@') {
+        if !turris_core::record::Email::is_valid(s.email.trim()) {
             errors.push(detail(
                 format!("signers[{i}].email"),
-                "email must be an address",
+                "email must be an address like ada@example.com",
             ));
         }
     }

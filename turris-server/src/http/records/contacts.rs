@@ -31,9 +31,7 @@ impl ContactInput {
     fn validate(self, id: AgencyContactId, agency_id: AgencyId) -> ApiResult<AgencyContact> {
         let email = non_empty(self.email);
         if let Some(email) = &email {
-            let ok = matches!(email.split_once('@'), Some((l, d)) if !l.is_empty() && !d.is_empty() && !d.contains('@'))
-                && !email.chars().any(char::is_whitespace);
-            if !ok {
+            if !turris_core::record::Email::is_valid(email) {
                 return Err(ApiError::invalid_field(
                     "email",
                     "email must be an address like ada@example.com",
