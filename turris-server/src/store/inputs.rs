@@ -55,17 +55,7 @@ pub struct ContractTemplate {
     pub created_at: DateTime<Utc>,
 }
 
-/// Where an invitation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InvitationStatus {
-    /// Sent to the agency's contact.
-    Sent,
-    /// Waiting for an agency contact with an email.
-    Deferred,
-    /// No contract rule matched and there is no default: a person must pick the contract.
-    NeedsAttention,
-}
+pub use turris_core::invitation::InvitationStatus;
 
 /// An agency invitation (created by inbound sync).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

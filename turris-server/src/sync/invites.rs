@@ -56,52 +56,18 @@ async fn invite(
     company: &PropertyMap,
 ) -> Result<(), crate::store::DbError> {
     let now = Utc::now();
-    let (template, status, sent_to, kind, outcome, message) = match settings.decide(company) {
-        InviteDecision::NotInvited { reason } => {
-            return log(
-                state,
-                org,
-                ActivityKind::AutoInviteSkipped,
-                Outcome::Skipped,
-                agency,
-                ActivityDetails {
-                    skip_reason: Some(reason.to_string()),
-                    ..ActivityDetails::default()
-                },
-            )
-            .await;
-        }
-        InviteDecision::NeedsAttention => (
-            None,
-            InvitationStatus::NeedsAttention,
-            None,
-            ActivityKind::AutoInviteNeedsAttention,
-            Outcome::Skipped,
-            "no contract rule matched and there is no default template".to_owned(),
-        ),
-        InviteDecision::Invite { template, .. } => {
-            let contacts = state.db().list_agency_contacts(org, agency).await?;
-            match invitation::delivery(&contacts) {
-                Delivery::Send { email, .. } => (
-                    Some(template.clone()),
-                    InvitationStatus::Sent,
-                    Some(email.clone()),
-                    ActivityKind::AutoInviteSent,
-                    Outcome::Success,
-                    format!("invited with contract {template}, sent to {email}"),
-                ),
-                Delivery::DeferredAwaitingContact => (
-                    Some(template.clone()),
-                    InvitationStatus::Deferred,
-                    None,
-                    ActivityKind::AutoInviteDeferred,
-                    Outcome::Skipped,
-                    format!(
-                        "contract {template}; sent once the agency has a contact with an email"
-                    ),
-                ),
-            }
-        }
+    let decision = settings.decide(company);
+    let contacts = match decision {
+        InviteDecision::Invite { .. } => state.db().list_agency_contacts(org, agency).await?,
+        _ => Vec::new(),
+    };
+    let planned = invitation::outcome(&decision, &contacts);
+    let Some((status, template, sent_to)) = planned.invitation else {
+        let details = ActivityDetails {
+            skip_reason: Some(planned.message),
+            ..ActivityDetails::default()
+        };
+        return log(state, org, planned.kind, planned.outcome, agency, details).await;
     };
     let record = Invitation {
         id: InvitationId::new(),
@@ -130,11 +96,11 @@ async fn invite(
     log(
         state,
         org,
-        kind,
-        outcome,
+        planned.kind,
+        planned.outcome,
         agency,
         ActivityDetails {
-            message: Some(message),
+            message: Some(planned.message),
             ..ActivityDetails::default()
         },
     )
