@@ -139,7 +139,6 @@ pub enum PropertyType {
     /// A date.
     Date,
     /// A date and time (HubSpot `datetime`).
-    #[serde(alias = "datetime")]
     DateTime,
     /// A choice among options (dropdown, radio, checkboxes).
     Enumeration,
@@ -197,11 +196,10 @@ pub struct PropertyDefinition {
     #[serde(rename = "type")]
     pub property_type: PropertyType,
     /// HubSpot's field type (`text`, `select`, `booleancheckbox`, ...), kept as reported.
-    #[serde(alias = "fieldType")]
     pub field_type: String,
     /// Whether HubSpot defines the property (standard) rather than the customer (custom).
     /// HubSpot omits it for custom properties, so it defaults to `false`.
-    #[serde(default, alias = "hubspotDefined")]
+    #[serde(default)]
     pub hubspot_defined: bool,
     /// The options of an enumeration or boolean property; empty otherwise.
     #[serde(default)]
@@ -333,15 +331,15 @@ mod tests {
     }
 
     #[test]
-    fn definitions_read_hubspot_camel_case_and_missing_hubspot_defined() {
+    fn stored_definitions_round_trip_and_a_missing_hubspot_defined_is_custom() {
         let custom: PropertyDefinition = serde_json::from_str(
-            r#"{"name":"agency_npn","label":"Agency NPN","type":"string","fieldType":"text"}"#,
+            r#"{"name":"agency_npn","label":"Agency NPN","type":"string","field_type":"text"}"#,
         )
         .unwrap();
         assert!(!custom.hubspot_defined);
         assert_eq!(custom.field_type, "text");
         let standard: PropertyDefinition = serde_json::from_str(
-            r#"{"name":"closedate","label":"Close date","type":"datetime","fieldType":"date","hubspotDefined":true,
+            r#"{"name":"closedate","label":"Close date","type":"date_time","field_type":"date","hubspot_defined":true,
                 "options":[]}"#,
         )
         .unwrap();

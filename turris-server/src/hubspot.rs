@@ -466,14 +466,68 @@ pub async fn fetch_schema(
     let properties = definitions
         .into_iter()
         .filter(|d| !d.archived)
-        .map(|d| {
-            // Core reads HubSpot's camelCase definitions directly.
-            serde_json::to_value(&d)
-                .and_then(serde_json::from_value)
-                .map_err(|e| {
-                    ConnectionError::hubspot_caused_by("unexpected property definition", e)
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(schema_property)
+        .collect();
     Ok(ObjectSchema::new(object, properties))
+}
+
+/// A HubSpot property definition in core's terms.
+fn schema_property(
+    d: turris_hubspot::crm::properties::PropertyDefinition,
+) -> turris_core::property::PropertyDefinition {
+    use turris_core::property::{PropertyOption, PropertyType};
+    let property_type = match d.kind.as_str() {
+        "string" => PropertyType::String,
+        "number" => PropertyType::Number,
+        "date" => PropertyType::Date,
+        "datetime" => PropertyType::DateTime,
+        "enumeration" => PropertyType::Enumeration,
+        "bool" => PropertyType::Bool,
+        "phone_number" => PropertyType::PhoneNumber,
+        _ => PropertyType::Other,
+    };
+    turris_core::property::PropertyDefinition {
+        name: d.name,
+        label: d.label,
+        property_type,
+        field_type: d.field_type,
+        hubspot_defined: d.hubspot_defined,
+        options: d
+            .options
+            .into_iter()
+            .map(|o| PropertyOption {
+                label: o.label,
+                value: o.value,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use turris_core::property::PropertyType;
+
+    use super::*;
+
+    #[test]
+    fn hubspot_property_definitions_become_cores_with_their_types_and_options() {
+        let wire = |json: &str| -> turris_hubspot::crm::properties::PropertyDefinition {
+            serde_json::from_str(json).unwrap()
+        };
+        let standard = schema_property(wire(
+            r#"{"name":"closedate","label":"Close date","type":"datetime","fieldType":"date",
+                "hubspotDefined":true,"options":[{"label":"A","value":"a"}]}"#,
+        ));
+        assert_eq!(standard.property_type, PropertyType::DateTime);
+        assert_eq!(standard.field_type, "date");
+        assert!(standard.hubspot_defined);
+        assert_eq!(standard.options[0].value, "a");
+        let custom = schema_property(wire(
+            r#"{"name":"agency_npn","label":"Agency NPN","type":"string","fieldType":"text"}"#,
+        ));
+        assert!(!custom.hubspot_defined);
+        assert_eq!(custom.property_type, PropertyType::String);
+        let odd = schema_property(wire(r#"{"name":"geo","type":"object_coordinates"}"#));
+        assert_eq!(odd.property_type, PropertyType::Other);
+    }
 }
