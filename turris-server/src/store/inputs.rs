@@ -1,4 +1,5 @@
-//! The Turris-side inputs of the records API, and the transactional outbox.
+//! The Turris-side inputs of the records API that produce webhooks, and the transactional
+//! outbox.
 //!
 //! Every write that produces webhooks runs in one transaction with its outbox rows: the
 //! [`write_outbox!`] macro inserts one delivery event per webhook of the type, inside the
@@ -8,14 +9,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use turris_core::ids::{AgencyId, AgentId, ContractTemplateId, OrganizationId};
-use turris_core::record::{Agency, AgencyDraft, Agent, AgentDraft, StateCode};
+use turris_core::record::{AgencyDraft, AgentDraft, StateCode};
 
 use turris_webhooks::{ComplianceStatus, EntityType, StatusChangeEvent, SyncKind, SyncOutcome};
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
-use super::records::{DataRow, agency_from_row, agent_from_row};
-use super::sql::{Dialect, SqlStore, for_update, from_ns, limit, ns, with_pool};
+use super::sql::{Dialect, SqlStore, for_update, from_ns, ns, with_pool};
 use serde::{Deserialize, Serialize};
 use turris_webhooks::delivery::{EventId, WebhookId};
 use turris_webhooks::{AgreementSigner, WebhookType};
@@ -42,38 +42,6 @@ pub struct Enqueued {
     pub event_id: EventId,
     /// The endpoint it goes to.
     pub webhook_id: WebhookId,
-}
-
-/// A contract (producer agreement) template.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ContractTemplate {
-    /// Its id (what invitation rules name).
-    pub id: ContractTemplateId,
-    /// Display name.
-    pub name: String,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-}
-
-pub use turris_core::invitation::InvitationStatus;
-
-/// An agency invitation (created by inbound sync).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Invitation {
-    /// Its id.
-    pub id: InvitationId,
-    /// The invited agency.
-    pub agency_id: AgencyId,
-    /// The contract, when chosen.
-    pub contract_template_id: Option<ContractTemplateId>,
-    /// Status.
-    pub status: InvitationStatus,
-    /// The contact email it was sent to, once sent.
-    pub sent_to: Option<String>,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// When its status last changed.
-    pub updated_at: DateTime<Utc>,
 }
 
 /// An agency or an agent: what compliance and NIPR results are about.
@@ -175,76 +143,10 @@ pub struct ProducerAgreement {
     pub signers: Vec<AgreementSigner>,
 }
 
-/// The Turris-side inputs of the records API: contract templates, invitations, compliance
-/// statuses, NIPR results and producer agreements, plus record listings. Writes that produce
-/// webhooks take the outbox rows and write them in the same transaction.
+/// The Turris-side inputs of the records API that produce webhooks: compliance statuses, NIPR
+/// results and producer agreements, each written in one transaction with its outbox rows.
 #[async_trait]
 pub trait TurrisInputStore: Send + Sync {
-    /// Lists agencies by ascending id, after `after`, at most `limit` (clamped to 1..=100).
-    async fn list_agencies(
-        &self,
-        org: &OrganizationId,
-        after: Option<&AgencyId>,
-        limit: usize,
-    ) -> DbResult<Vec<Agency>>;
-    /// Lists agents by ascending id, after `after`, at most `limit` (clamped to 1..=100).
-    async fn list_agents(
-        &self,
-        org: &OrganizationId,
-        after: Option<&AgentId>,
-        limit: usize,
-    ) -> DbResult<Vec<Agent>>;
-
-    /// Creates a template; [`Conflict::ContractTemplate`] when the id exists.
-    async fn create_contract_template(
-        &self,
-        org: &OrganizationId,
-        id: &ContractTemplateId,
-        name: &str,
-        now: DateTime<Utc>,
-    ) -> DbResult<ContractTemplate>;
-    /// One template.
-    async fn contract_template(
-        &self,
-        org: &OrganizationId,
-        id: &ContractTemplateId,
-    ) -> DbResult<Option<ContractTemplate>>;
-    /// Every template, by id.
-    async fn list_contract_templates(
-        &self,
-        org: &OrganizationId,
-    ) -> DbResult<Vec<ContractTemplate>>;
-
-    /// Stores an invitation; [`DbError::NotFound`] when the agency (or a named template) is
-    /// not in `org`.
-    async fn create_invitation(
-        &self,
-        org: &OrganizationId,
-        invitation: &Invitation,
-    ) -> DbResult<()>;
-    /// Changes an invitation's status (and where it was sent); [`DbError::NotFound`] if
-    /// unknown.
-    async fn set_invitation_status(
-        &self,
-        org: &OrganizationId,
-        id: InvitationId,
-        status: InvitationStatus,
-        sent_to: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> DbResult<()>;
-    /// One invitation.
-    async fn invitation(
-        &self,
-        org: &OrganizationId,
-        id: InvitationId,
-    ) -> DbResult<Option<Invitation>>;
-    /// Invitations, newest first; only one agency's when `agency` is given.
-    async fn list_invitations(
-        &self,
-        org: &OrganizationId,
-        agency: Option<&AgencyId>,
-    ) -> DbResult<Vec<Invitation>>;
-
     /// Sets compliance statuses in one transaction. Every entity must exist in `org`
     /// ([`DbError::NotFound`], nothing written). Each real change is also written, in the same
     /// transaction, as a [`StatusChangeEvent`] to the debounce inbox of its type (see
@@ -395,14 +297,14 @@ fn entity_from(entity_type: &str, id: &str) -> DbResult<ComplianceEntity> {
     }
 }
 
-fn enum_text<T: serde::Serialize>(value: &T) -> DbResult<String> {
+pub(super) fn enum_text<T: serde::Serialize>(value: &T) -> DbResult<String> {
     match serde_json::to_value(value)? {
         serde_json::Value::String(s) => Ok(s),
         other => Err(DbError::corrupt(format!("not a unit enum: {other}"))),
     }
 }
 
-fn enum_from<T: serde::de::DeserializeOwned>(text: &str) -> DbResult<T> {
+pub(super) fn enum_from<T: serde::de::DeserializeOwned>(text: &str) -> DbResult<T> {
     Ok(serde_json::from_value(serde_json::Value::String(
         text.to_owned(),
     ))?)
@@ -439,57 +341,6 @@ fn entity_table(entity: &ComplianceEntity) -> &'static str {
     match entity {
         ComplianceEntity::Agency(_) => "agencies",
         ComplianceEntity::Agent(_) => "agents",
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct TemplateRow {
-    id: String,
-    name: String,
-    created_at: i64,
-}
-
-impl TemplateRow {
-    fn template(self) -> DbResult<ContractTemplate> {
-        Ok(ContractTemplate {
-            id: ContractTemplateId::parse(&self.id).map_err(DbError::corrupt)?,
-            name: self.name,
-            created_at: from_ns(self.created_at),
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct InvitationRow {
-    id: Uuid,
-    agency_id: String,
-    contract_template_id: Option<String>,
-    status: String,
-    sent_to: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-const INVITATION_COLUMNS: &str =
-    "id, agency_id, contract_template_id, status, sent_to, created_at, updated_at";
-
-impl InvitationRow {
-    fn invitation(self) -> DbResult<Invitation> {
-        let bad = |e: turris_core::Error| DbError::corrupt(e);
-        Ok(Invitation {
-            id: InvitationId(self.id),
-            agency_id: AgencyId::parse(&self.agency_id).map_err(bad)?,
-            contract_template_id: self
-                .contract_template_id
-                .as_deref()
-                .map(ContractTemplateId::parse)
-                .transpose()
-                .map_err(bad)?,
-            status: enum_from(&self.status)?,
-            sent_to: self.sent_to,
-            created_at: from_ns(self.created_at),
-            updated_at: from_ns(self.updated_at),
-        })
     }
 }
 
@@ -566,203 +417,6 @@ impl AgreementRow {
 
 #[async_trait]
 impl TurrisInputStore for SqlStore {
-    async fn list_agencies(
-        &self,
-        org: &OrganizationId,
-        after: Option<&AgencyId>,
-        page: usize,
-    ) -> DbResult<Vec<Agency>> {
-        let rows: Vec<DataRow> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id, data FROM agencies WHERE organization_id = $1 AND id > $2
-                 ORDER BY id LIMIT $3",
-            )
-            .bind(org.as_str())
-            .bind(after.map_or("", |a| a.as_str()))
-            .bind(limit(page))
-            .fetch_all(pool)
-            .await?
-        });
-        rows.into_iter().map(agency_from_row).collect()
-    }
-
-    async fn list_agents(
-        &self,
-        org: &OrganizationId,
-        after: Option<&AgentId>,
-        page: usize,
-    ) -> DbResult<Vec<Agent>> {
-        let rows: Vec<DataRow> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id, data FROM agents WHERE organization_id = $1 AND id > $2
-                 ORDER BY id LIMIT $3",
-            )
-            .bind(org.as_str())
-            .bind(after.map_or("", |a| a.as_str()))
-            .bind(limit(page))
-            .fetch_all(pool)
-            .await?
-        });
-        rows.into_iter().map(agent_from_row).collect()
-    }
-
-    async fn create_contract_template(
-        &self,
-        org: &OrganizationId,
-        id: &ContractTemplateId,
-        name: &str,
-        now: DateTime<Utc>,
-    ) -> DbResult<ContractTemplate> {
-        let created = ns(now)?;
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO contract_templates (organization_id, id, name, created_at)
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .bind(name)
-            .bind(created)
-            .execute(pool)
-            .await
-            .map_err(foreign_key_is_not_found)?;
-        });
-        Ok(ContractTemplate {
-            id: id.clone(),
-            name: name.to_owned(),
-            created_at: from_ns(created),
-        })
-    }
-
-    async fn contract_template(
-        &self,
-        org: &OrganizationId,
-        id: &ContractTemplateId,
-    ) -> DbResult<Option<ContractTemplate>> {
-        let row: Option<TemplateRow> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id, name, created_at FROM contract_templates
-                 WHERE organization_id = $1 AND id = $2",
-            )
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .fetch_optional(pool)
-            .await?
-        });
-        row.map(TemplateRow::template).transpose()
-    }
-
-    async fn list_contract_templates(
-        &self,
-        org: &OrganizationId,
-    ) -> DbResult<Vec<ContractTemplate>> {
-        let rows: Vec<TemplateRow> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id, name, created_at FROM contract_templates WHERE organization_id = $1
-                 ORDER BY id",
-            )
-            .bind(org.as_str())
-            .fetch_all(pool)
-            .await?
-        });
-        rows.into_iter().map(TemplateRow::template).collect()
-    }
-
-    async fn create_invitation(
-        &self,
-        org: &OrganizationId,
-        invitation: &Invitation,
-    ) -> DbResult<()> {
-        let (created, updated) = (ns(invitation.created_at)?, ns(invitation.updated_at)?);
-        let status = enum_text(&invitation.status)?;
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO invitations (organization_id, id, agency_id, contract_template_id,
-                 status, sent_to, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(org.as_str())
-            .bind(invitation.id.0)
-            .bind(invitation.agency_id.as_str())
-            .bind(invitation.contract_template_id.as_ref().map(|t| t.as_str()))
-            .bind(&status)
-            .bind(&invitation.sent_to)
-            .bind(created)
-            .bind(updated)
-            .execute(pool)
-            .await
-            .map_err(foreign_key_is_not_found)?;
-        });
-        Ok(())
-    }
-
-    async fn set_invitation_status(
-        &self,
-        org: &OrganizationId,
-        id: InvitationId,
-        status: InvitationStatus,
-        sent_to: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> DbResult<()> {
-        let status = enum_text(&status)?;
-        let updated_at = ns(now)?;
-        let updated = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE invitations SET status = $3, sent_to = COALESCE($4, sent_to),
-                 updated_at = $5 WHERE organization_id = $1 AND id = $2",
-            )
-            .bind(org.as_str())
-            .bind(id.0)
-            .bind(&status)
-            .bind(sent_to)
-            .bind(updated_at)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        if updated == 0 {
-            return Err(DbError::NotFound);
-        }
-        Ok(())
-    }
-
-    async fn invitation(
-        &self,
-        org: &OrganizationId,
-        id: InvitationId,
-    ) -> DbResult<Option<Invitation>> {
-        let sql = format!(
-            "SELECT {INVITATION_COLUMNS} FROM invitations WHERE organization_id = $1 AND id = $2"
-        );
-        let row: Option<InvitationRow> = with_pool!(self, |pool| {
-            sqlx::query_as(&sql)
-                .bind(org.as_str())
-                .bind(id.0)
-                .fetch_optional(pool)
-                .await?
-        });
-        row.map(InvitationRow::invitation).transpose()
-    }
-
-    async fn list_invitations(
-        &self,
-        org: &OrganizationId,
-        agency: Option<&AgencyId>,
-    ) -> DbResult<Vec<Invitation>> {
-        let sql = format!(
-            "SELECT {INVITATION_COLUMNS} FROM invitations
-             WHERE organization_id = $1 AND ($2 IS NULL OR agency_id = $2)
-             ORDER BY created_at DESC, id DESC"
-        );
-        let rows: Vec<InvitationRow> = with_pool!(self, |pool| {
-            sqlx::query_as(&sql)
-                .bind(org.as_str())
-                .bind(agency.map(|a| a.as_str()))
-                .fetch_all(pool)
-                .await?
-        });
-        rows.into_iter().map(InvitationRow::invitation).collect()
-    }
-
     async fn set_compliance_statuses(
         &self,
         org: &OrganizationId,

@@ -26,6 +26,7 @@ pub mod error;
 mod ids;
 mod inbound;
 mod inputs;
+mod invitations;
 mod jobs;
 mod links;
 mod oauth;
@@ -52,9 +53,11 @@ pub use delivery::*;
 pub use echo::*;
 pub use inbound::*;
 pub use inputs::*;
+pub use invitations::*;
 pub use jobs::*;
 pub use oauth::*;
 pub use outbound::*;
+pub use records::RecordPageStore;
 pub use retention::*;
 pub use tenants::*;
 pub use webhooks::*;
@@ -68,6 +71,8 @@ pub trait ServerStore:
     + CredentialStore
     + WebhookEndpointStore
     + TurrisInputStore
+    + InvitationStore
+    + RecordPageStore
     + InboundEventStore
     + DebounceStore
     + EchoLedgerStore
@@ -86,6 +91,8 @@ impl<T> ServerStore for T where
         + CredentialStore
         + WebhookEndpointStore
         + TurrisInputStore
+        + InvitationStore
+        + RecordPageStore
         + InboundEventStore
         + DebounceStore
         + EchoLedgerStore

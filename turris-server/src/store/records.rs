@@ -9,7 +9,7 @@ use turris_core::record::{Agency, AgencyContact, AgencyDraft, Agent, AgentDraft}
 use turris_core::store::{RecordStore, StoreResult};
 
 use super::error::{DbError, DbResult};
-use super::sql::{SqlStore, with_pool};
+use super::sql::{SqlStore, limit, with_pool};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct DataRow {
@@ -422,5 +422,68 @@ impl RecordStore for SqlStore {
             .map_err(DbError::from)?
         });
         Ok(row.map(contact_from_row).transpose()?)
+    }
+}
+
+/// Records page by page, for the records API and reconciliation.
+#[async_trait]
+pub trait RecordPageStore: Send + Sync {
+    /// Lists agencies by ascending id, after `after`, at most `limit` (clamped to 1..=100).
+    async fn list_agencies(
+        &self,
+        org: &OrganizationId,
+        after: Option<&AgencyId>,
+        limit: usize,
+    ) -> DbResult<Vec<Agency>>;
+
+    /// Lists agents by ascending id, after `after`, at most `limit` (clamped to 1..=100).
+    async fn list_agents(
+        &self,
+        org: &OrganizationId,
+        after: Option<&AgentId>,
+        limit: usize,
+    ) -> DbResult<Vec<Agent>>;
+}
+
+#[async_trait]
+impl RecordPageStore for SqlStore {
+    async fn list_agencies(
+        &self,
+        org: &OrganizationId,
+        after: Option<&AgencyId>,
+        page: usize,
+    ) -> DbResult<Vec<Agency>> {
+        let rows: Vec<DataRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, data FROM agencies WHERE organization_id = $1 AND id > $2
+                 ORDER BY id LIMIT $3",
+            )
+            .bind(org.as_str())
+            .bind(after.map_or("", |a| a.as_str()))
+            .bind(limit(page))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(agency_from_row).collect()
+    }
+
+    async fn list_agents(
+        &self,
+        org: &OrganizationId,
+        after: Option<&AgentId>,
+        page: usize,
+    ) -> DbResult<Vec<Agent>> {
+        let rows: Vec<DataRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, data FROM agents WHERE organization_id = $1 AND id > $2
+                 ORDER BY id LIMIT $3",
+            )
+            .bind(org.as_str())
+            .bind(after.map_or("", |a| a.as_str()))
+            .bind(limit(page))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(agent_from_row).collect()
     }
 }

@@ -5,9 +5,9 @@ use turris_core::record::{Agency, AgencyDraft, Agent, AgentDraft, Npn, StateCode
 use turris_core::store::RecordStore;
 use turris_server::store::{
     AgreementId, ComplianceEntity, ComplianceUpdate, Conflict, DbError, DebounceKey,
-    DebounceOutput, DebounceStore, Invitation, InvitationId, InvitationStatus, NiprSyncId,
-    NiprSyncResult, OutboxEvent, ProducerAgreement, SqlStore, TurrisInputStore,
-    WebhookEndpointStore,
+    DebounceOutput, DebounceStore, Invitation, InvitationId, InvitationStatus, InvitationStore,
+    NiprSyncId, NiprSyncResult, OutboxEvent, ProducerAgreement, RecordPageStore, SqlStore,
+    TurrisInputStore, WebhookEndpointStore,
 };
 use turris_webhooks::delivery::{DeliveryStore, PageRequest};
 use turris_webhooks::{AgreementSigner, ComplianceStatus, SyncKind, SyncOutcome, WebhookType};

@@ -1,0 +1,314 @@
+//! Contract templates and agency invitations.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use turris_core::ids::{AgencyId, ContractTemplateId, OrganizationId};
+use uuid::Uuid;
+
+use super::error::{DbError, DbResult, foreign_key_is_not_found};
+use super::inputs::{enum_from, enum_text};
+use super::sql::{SqlStore, from_ns, ns, with_pool};
+use super::*;
+
+/// A contract (producer agreement) template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractTemplate {
+    /// Its id (what invitation rules name).
+    pub id: ContractTemplateId,
+    /// Display name.
+    pub name: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+pub use turris_core::invitation::InvitationStatus;
+
+/// An agency invitation (created by inbound sync).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    /// Its id.
+    pub id: InvitationId,
+    /// The invited agency.
+    pub agency_id: AgencyId,
+    /// The contract, when chosen.
+    pub contract_template_id: Option<ContractTemplateId>,
+    /// Status.
+    pub status: InvitationStatus,
+    /// The contact email it was sent to, once sent.
+    pub sent_to: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When its status last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TemplateRow {
+    id: String,
+    name: String,
+    created_at: i64,
+}
+
+impl TemplateRow {
+    fn template(self) -> DbResult<ContractTemplate> {
+        Ok(ContractTemplate {
+            id: ContractTemplateId::parse(&self.id).map_err(DbError::corrupt)?,
+            name: self.name,
+            created_at: from_ns(self.created_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct InvitationRow {
+    id: Uuid,
+    agency_id: String,
+    contract_template_id: Option<String>,
+    status: String,
+    sent_to: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+const INVITATION_COLUMNS: &str =
+    "id, agency_id, contract_template_id, status, sent_to, created_at, updated_at";
+
+impl InvitationRow {
+    fn invitation(self) -> DbResult<Invitation> {
+        let bad = |e: turris_core::Error| DbError::corrupt(e);
+        Ok(Invitation {
+            id: InvitationId(self.id),
+            agency_id: AgencyId::parse(&self.agency_id).map_err(bad)?,
+            contract_template_id: self
+                .contract_template_id
+                .as_deref()
+                .map(ContractTemplateId::parse)
+                .transpose()
+                .map_err(bad)?,
+            status: enum_from(&self.status)?,
+            sent_to: self.sent_to,
+            created_at: from_ns(self.created_at),
+            updated_at: from_ns(self.updated_at),
+        })
+    }
+}
+
+/// Contract templates, and the invitations auto-invite records.
+#[async_trait]
+pub trait InvitationStore: Send + Sync {
+    /// Creates a template; [`Conflict::ContractTemplate`] when the id exists.
+    async fn create_contract_template(
+        &self,
+        org: &OrganizationId,
+        id: &ContractTemplateId,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<ContractTemplate>;
+
+    /// One template.
+    async fn contract_template(
+        &self,
+        org: &OrganizationId,
+        id: &ContractTemplateId,
+    ) -> DbResult<Option<ContractTemplate>>;
+
+    /// Every template, by id.
+    async fn list_contract_templates(
+        &self,
+        org: &OrganizationId,
+    ) -> DbResult<Vec<ContractTemplate>>;
+
+    /// Stores an invitation; [`DbError::NotFound`] when the agency (or a named template) is
+    /// not in `org`.
+    async fn create_invitation(
+        &self,
+        org: &OrganizationId,
+        invitation: &Invitation,
+    ) -> DbResult<()>;
+
+    /// Changes an invitation's status (and where it was sent); [`DbError::NotFound`] if
+    /// unknown.
+    async fn set_invitation_status(
+        &self,
+        org: &OrganizationId,
+        id: InvitationId,
+        status: InvitationStatus,
+        sent_to: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> DbResult<()>;
+
+    /// One invitation.
+    async fn invitation(
+        &self,
+        org: &OrganizationId,
+        id: InvitationId,
+    ) -> DbResult<Option<Invitation>>;
+
+    /// Invitations, newest first; only one agency's when `agency` is given.
+    async fn list_invitations(
+        &self,
+        org: &OrganizationId,
+        agency: Option<&AgencyId>,
+    ) -> DbResult<Vec<Invitation>>;
+}
+
+#[async_trait]
+impl InvitationStore for SqlStore {
+    async fn create_contract_template(
+        &self,
+        org: &OrganizationId,
+        id: &ContractTemplateId,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<ContractTemplate> {
+        let created = ns(now)?;
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO contract_templates (organization_id, id, name, created_at)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .bind(name)
+            .bind(created)
+            .execute(pool)
+            .await
+            .map_err(foreign_key_is_not_found)?;
+        });
+        Ok(ContractTemplate {
+            id: id.clone(),
+            name: name.to_owned(),
+            created_at: from_ns(created),
+        })
+    }
+
+    async fn contract_template(
+        &self,
+        org: &OrganizationId,
+        id: &ContractTemplateId,
+    ) -> DbResult<Option<ContractTemplate>> {
+        let row: Option<TemplateRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, name, created_at FROM contract_templates
+                 WHERE organization_id = $1 AND id = $2",
+            )
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(TemplateRow::template).transpose()
+    }
+
+    async fn list_contract_templates(
+        &self,
+        org: &OrganizationId,
+    ) -> DbResult<Vec<ContractTemplate>> {
+        let rows: Vec<TemplateRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, name, created_at FROM contract_templates WHERE organization_id = $1
+                 ORDER BY id",
+            )
+            .bind(org.as_str())
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(TemplateRow::template).collect()
+    }
+
+    async fn create_invitation(
+        &self,
+        org: &OrganizationId,
+        invitation: &Invitation,
+    ) -> DbResult<()> {
+        let (created, updated) = (ns(invitation.created_at)?, ns(invitation.updated_at)?);
+        let status = enum_text(&invitation.status)?;
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO invitations (organization_id, id, agency_id, contract_template_id,
+                 status, sent_to, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(org.as_str())
+            .bind(invitation.id.0)
+            .bind(invitation.agency_id.as_str())
+            .bind(invitation.contract_template_id.as_ref().map(|t| t.as_str()))
+            .bind(&status)
+            .bind(&invitation.sent_to)
+            .bind(created)
+            .bind(updated)
+            .execute(pool)
+            .await
+            .map_err(foreign_key_is_not_found)?;
+        });
+        Ok(())
+    }
+
+    async fn set_invitation_status(
+        &self,
+        org: &OrganizationId,
+        id: InvitationId,
+        status: InvitationStatus,
+        sent_to: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> DbResult<()> {
+        let status = enum_text(&status)?;
+        let updated_at = ns(now)?;
+        let updated = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE invitations SET status = $3, sent_to = COALESCE($4, sent_to),
+                 updated_at = $5 WHERE organization_id = $1 AND id = $2",
+            )
+            .bind(org.as_str())
+            .bind(id.0)
+            .bind(&status)
+            .bind(sent_to)
+            .bind(updated_at)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if updated == 0 {
+            return Err(DbError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn invitation(
+        &self,
+        org: &OrganizationId,
+        id: InvitationId,
+    ) -> DbResult<Option<Invitation>> {
+        let sql = format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations WHERE organization_id = $1 AND id = $2"
+        );
+        let row: Option<InvitationRow> = with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(org.as_str())
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(InvitationRow::invitation).transpose()
+    }
+
+    async fn list_invitations(
+        &self,
+        org: &OrganizationId,
+        agency: Option<&AgencyId>,
+    ) -> DbResult<Vec<Invitation>> {
+        let sql = format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations
+             WHERE organization_id = $1 AND ($2 IS NULL OR agency_id = $2)
+             ORDER BY created_at DESC, id DESC"
+        );
+        let rows: Vec<InvitationRow> = with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(org.as_str())
+                .bind(agency.map(|a| a.as_str()))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(InvitationRow::invitation).collect()
+    }
+}
