@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use turris_core::activity::{ActivityKind, NewActivity};
 use turris_core::ids::{AgencyId, HubSpotId, OrganizationId};
 use turris_core::integration::IntegrationSettings;
-use turris_core::mapping::{AgencyContactMapping, RecordMapping};
+use turris_core::mapping::{AgencyContactMapping, AgentMapping, RecordMapping};
 use turris_core::matrix::{Direction, SyncObject};
 use turris_core::planner::events::{ObjectEvents, Triage};
 use turris_core::planner::{
@@ -26,6 +26,13 @@ use crate::app::AppState;
 use crate::hubspot::ConnectionError;
 use crate::store::ClaimedInboundEvent;
 use crate::sync::kinds::{Agencies, AgencyContacts, Agents};
+
+/// The planning contexts of a step's contacts.
+struct ContactContexts<'a, 'm> {
+    agent: Option<&'a PlanContext<'m, AgentMapping>>,
+    agency_contact: &'a PlanContext<'m, AgencyContactMapping>,
+    echo: EchoInfo<'m>,
+}
 
 /// The contact property naming its primary company.
 const PRIMARY_COMPANY: &str = "associatedcompanyid";
@@ -289,55 +296,76 @@ impl OrgSync<'_> {
             echo,
         };
         for id in &to_read {
-            let object = &objects[id];
             let Some(properties) = current.get(id) else {
                 continue;
             };
-            let agency = self.synced_agency(properties).await?;
-            let linked = self.link(CONTACT.links, id).await?;
-            let changes = object.changes(properties);
-            let facts = ContactFacts {
-                properties,
-                linked: linked.as_ref().map(|l| l.turris.kind()),
-                of_synced_agency: agency.is_some(),
-                echo_of_own_write: !changes.is_empty() && changes.iter().all(|c| echo.is_echo(c)),
+            let contexts = ContactContexts {
+                agent: agent_ctx.as_ref(),
+                agency_contact: &contact_ctx,
+                echo,
             };
-            match (contact_role(matrix, agent_mapping, facts), &agent_ctx) {
-                (ContactRole::Agent, Some(ctx)) => {
-                    for change in &changes {
-                        self.apply::<Agents>(ctx, change, agency.as_ref()).await?;
-                    }
-                }
-                (ContactRole::AgencyContact, _) => {
-                    for change in &changes {
-                        let applied = self
-                            .apply::<AgencyContacts>(&contact_ctx, change, agency.as_ref())
-                            .await?;
-                        // A new contact (or an email added later) releases a deferred invitation.
-                        if let Applied::Created(contact) | Applied::Updated(contact) = applied {
-                            crate::sync::invites::contact_added(
-                                self.state,
-                                self.org,
-                                &contact.agency_id,
-                            )
-                            .await;
-                        }
-                    }
-                }
-                (role, _) => {
-                    let reason = match role {
-                        ContactRole::Skip { reason } => reason,
-                        _ => SkipReason::InboundDisabled,
-                    };
-                    let row = NewActivity::webhook_skipped(reason.to_string(), now)
-                        .message(contact_title(object).title())
-                        .turris_opt(linked.as_ref().map(|l| l.turris.id()))
-                        .hubspot(id);
-                    self.log(row).await?;
+            self.contact(settings, &contexts, &objects[id], properties, now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Syncs one contact as an agent, an agency contact or neither (core's `contact_role`).
+    async fn contact(
+        &self,
+        settings: &IntegrationSettings,
+        contexts: &ContactContexts<'_, '_>,
+        object: &ObjectEvents,
+        properties: &PropertyMap,
+        now: DateTime<Utc>,
+    ) -> Result<(), SyncError> {
+        let (matrix, agent_mapping) = (&settings.matrix, settings.mapping.agent.as_ref());
+        let id = &object.object_id;
+        let agency = self.synced_agency(properties).await?;
+        let linked = self.link(CONTACT.links, id).await?;
+        let changes = object.changes(properties);
+        let echo = contexts.echo;
+        let facts = ContactFacts {
+            properties,
+            linked: linked.as_ref().map(|l| l.turris.kind()),
+            of_synced_agency: agency.is_some(),
+            echo_of_own_write: !changes.is_empty() && changes.iter().all(|c| echo.is_echo(c)),
+        };
+        match (contact_role(matrix, agent_mapping, facts), contexts.agent) {
+            (ContactRole::Agent, Some(ctx)) => {
+                for change in &changes {
+                    self.apply::<Agents>(ctx, change, agency.as_ref()).await?;
                 }
             }
-            self.remember_creation(id, object);
+            (ContactRole::AgencyContact, _) => {
+                for change in &changes {
+                    let applied = self
+                        .apply::<AgencyContacts>(contexts.agency_contact, change, agency.as_ref())
+                        .await?;
+                    // A new contact (or an email added later) releases a deferred invitation.
+                    if let Applied::Created(contact) | Applied::Updated(contact) = applied {
+                        crate::sync::invites::contact_added(
+                            self.state,
+                            self.org,
+                            &contact.agency_id,
+                        )
+                        .await;
+                    }
+                }
+            }
+            (role, _) => {
+                let reason = match role {
+                    ContactRole::Skip { reason } => reason,
+                    _ => SkipReason::InboundDisabled,
+                };
+                let row = NewActivity::webhook_skipped(reason.to_string(), now)
+                    .message(contact_title(object).title())
+                    .turris_opt(linked.as_ref().map(|l| l.turris.id()))
+                    .hubspot(id);
+                self.log(row).await?;
+            }
         }
+        self.remember_creation(id, object);
         Ok(())
     }
 
