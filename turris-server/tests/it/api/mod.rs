@@ -2,7 +2,7 @@
 //! real server on `127.0.0.1:0` with the HubSpot sandbox in place of HubSpot.
 
 #[macro_use]
-mod helpers;
+pub mod helpers;
 
 mod admin;
 mod basics;

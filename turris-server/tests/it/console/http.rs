@@ -1,0 +1,212 @@
+//! Sessions, sign-in, CSRF and permissions of the console over plain HTTP, on SQLite and on
+//! PostgreSQL (the session store runs on both).
+
+use chrono::Utc;
+use reqwest::{Method, StatusCode};
+use turris_server::console::session;
+
+use super::{Console, read_only_token};
+
+api_test!(
+    async fn a_pasted_token_opens_a_session_with_an_http_only_lax_cookie(app) {
+        let mut console = Console::new(app);
+        let page = console.sign_in(&app.token).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+        let cookie = page.set_cookie.unwrap();
+        assert!(cookie.starts_with("turris_session="), "{cookie}");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(!cookie.contains("Secure"), "the test server's public URL is http: {cookie}");
+        assert!(!cookie.contains(&app.token), "the cookie is a session id, not the token");
+        let integrations = console.get("/console/integrations").await;
+        assert_eq!(integrations.status, StatusCode::OK);
+        assert!(integrations.html.contains("HubSpot"), "{}", integrations.html);
+    }
+);
+
+api_test!(
+    async fn a_wrong_token_does_not_sign_in_and_pages_send_strangers_to_sign_in(app) {
+        let mut console = Console::new(app);
+        let page = console.sign_in("trs_not-a-real-token").await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        assert!(page.set_cookie.is_none());
+        assert!(page.html.contains("not valid"), "{}", page.html);
+        let stranger = console.get("/console/webhooks").await;
+        assert_eq!(stranger.status, StatusCode::SEE_OTHER);
+        assert_eq!(stranger.location.as_deref(), Some("/console/login"));
+    }
+);
+
+api_test!(
+    async fn a_sign_in_link_works_once(app) {
+        let token = turris_server::crypto::ApiToken::from_presented(app.token.clone());
+        let link = turris_server::console::login::login_link_for(
+            app.state.database(),
+            &app.base,
+            &token,
+        )
+        .await
+        .unwrap();
+        let path = link.strip_prefix(&app.base).unwrap().to_owned();
+        let console = Console::new(app);
+        let first = console.get(&path).await;
+        assert_eq!(first.status, StatusCode::SEE_OTHER);
+        assert!(first.set_cookie.unwrap().starts_with("turris_session="));
+        let again = console.get(&path).await;
+        assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+        assert!(again.html.contains("already used"), "{}", again.html);
+    }
+);
+
+api_test!(
+    async fn a_form_without_the_csrf_token_is_refused_and_changes_nothing(app) {
+        let console = Console::signed_in(app, &app.token).await;
+        let fields = [("webhook_type", "producer_agreement_executed"), ("url", "https://hooks.example.com/a")];
+        let forged = console
+            .request(Method::POST, "/console/webhooks", Some(fields.to_vec()))
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert!(forged.html.contains("CSRF"), "{}", forged.html);
+        let mut wrong = fields.to_vec();
+        wrong.push(("_csrf", "0000"));
+        let forged = console.request(Method::POST, "/console/webhooks", Some(wrong)).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let listed = app.get("/api/v1/webhooks").await.expect(200);
+        assert_eq!(listed.body["webhooks"].as_array().unwrap().len(), 0);
+        let accepted = console.post("/console/webhooks", "/console/webhooks", &fields).await;
+        assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.html);
+    }
+);
+
+api_test!(
+    async fn signing_out_ends_the_session_on_the_server(app) {
+        let console = Console::signed_in(app, &app.token).await;
+        let out = console.post("/console/integrations", "/console/logout", &[]).await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER);
+        assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
+        // The old cookie, replayed, no longer opens anything.
+        let replayed = console.get("/console/integrations").await;
+        assert_eq!(replayed.status, StatusCode::SEE_OTHER);
+        assert_eq!(replayed.location.as_deref(), Some("/console/login"));
+    }
+);
+
+api_test!(
+    async fn a_session_ends_after_idling_and_a_revoked_token_ends_its_sessions(app) {
+        let db = app.state.database();
+        let hash = turris_server::crypto::ApiToken::from_presented(app.token.clone()).hash();
+        let now = Utc::now();
+        let id = session::create(db, &hash, now).await.unwrap();
+        assert!(session::load(db, &id, now + chrono::Duration::minutes(29)).await.unwrap().is_some());
+        let idle = now + chrono::Duration::minutes(29) + session::IDLE_TIMEOUT + chrono::Duration::seconds(1);
+        assert!(session::load(db, &id, idle).await.unwrap().is_none(), "idle too long");
+        let other = session::create(db, &hash, now).await.unwrap();
+        assert!(session::load(db, &other, now + session::MAX_AGE).await.unwrap().is_none(), "too old");
+        // Revoking the API token the session acts as signs it out.
+        let console = Console::signed_in(app, &app.token).await;
+        let tokens = app.admin(Method::GET, &format!("/api/v1/admin/organizations/{}/tokens", app.org), None).await.expect(200);
+        for token in tokens.body.as_array().unwrap() {
+            let id = token["id"].as_str().unwrap();
+            app.admin(Method::DELETE, &format!("/api/v1/admin/organizations/{}/tokens/{id}", app.org), None).await;
+        }
+        let page = console.get("/console/integrations").await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+    }
+);
+
+api_test!(
+    async fn a_read_only_role_is_offered_no_changes_and_forged_posts_get_403(app) {
+        let token = read_only_token(app).await;
+        let created = app
+            .api(Method::POST, "/api/v1/webhooks", Some(serde_json::json!({"webhook_type": "producer_agreement_executed", "url": "https://hooks.example.com/x"})))
+            .await
+            .expect(201);
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        let viewer = Console::signed_in(app, &token).await;
+        let page = viewer.get("/console/webhooks").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.html.contains("hooks.example.com/x"));
+        assert!(!page.html.contains("Add Webhook"), "no Add for a reader");
+        assert!(!page.html.contains("/delete"), "no Delete for a reader");
+        let cards = viewer.get("/console/integrations").await;
+        assert!(cards.html.contains("does not grant integrations:create"), "{}", cards.html);
+        let forged = viewer
+            .post("/console/webhooks", "/console/webhooks", &[("webhook_type", "producer_agreement_executed"), ("url", "https://hooks.example.com/y")])
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert!(forged.html.contains("webhooks:create"), "{}", forged.html);
+        let forged = viewer.post("/console/webhooks", &format!("/console/webhooks/{id}/delete"), &[]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let forged = viewer.post("/console/webhooks", "/console/integrations/hubspot/connect", &[]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let listed = app.get("/api/v1/webhooks").await.expect(200);
+        assert_eq!(listed.body["webhooks"].as_array().unwrap().len(), 1, "nothing changed");
+    }
+);
+
+api_test!(
+    async fn an_organization_without_a_subscription_sees_become_a_customer(app) {
+        let token = app.organization("org-lapsed", false).await;
+        let console = Console::signed_in(app, &token).await;
+        for path in ["/console/integrations", "/console/webhooks"] {
+            let page = console.get(path).await;
+            assert_eq!(page.status, StatusCode::OK);
+            assert!(page.html.contains("Become a Customer"), "{path}: {}", page.html);
+        }
+    }
+);
+
+mod an_oauth_callback_is_refused_in_a_session_that_did_not_start_it {
+    use super::*;
+    use crate::api::helpers::{Backend, TestApp};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite() {
+        let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
+        run(&app).await;
+        app.finish().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres() {
+        let app = TestApp::spawn_public(Backend::Postgres, |_| {}).await;
+        run(&app).await;
+        app.finish().await;
+    }
+
+    async fn run(app: &TestApp) {
+        let alice = Console::signed_in(app, &app.token).await;
+        let started = alice
+            .post(
+                "/console/integrations",
+                "/console/integrations/hubspot/connect",
+                &[],
+            )
+            .await;
+        assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.html);
+        let authorize = started.location.unwrap();
+        let approval = app.http.get(&authorize).send().await.unwrap();
+        let back = approval.headers()["location"].to_str().unwrap().to_owned();
+        let back = back
+            .strip_prefix(&app.base)
+            .map(str::to_owned)
+            .unwrap_or(back);
+        // Another session of the same user, and a browser without any session.
+        let other = Console::signed_in(app, &app.token).await;
+        assert_eq!(other.get(&back).await.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            Console::new(app).get(&back).await.status,
+            StatusCode::BAD_REQUEST
+        );
+        let card = app.get("/api/v1/integrations").await;
+        assert_eq!(card.body["integrations"][0]["status"], "not_connected");
+        // The session that started it completes it and lands on the HubSpot page.
+        let done = alice.get(&back).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            done.location.as_deref(),
+            Some("/console/integrations/hubspot")
+        );
+        let card = app.get("/api/v1/integrations").await;
+        assert_eq!(card.body["integrations"][0]["status"], "connected");
+    }
+}
