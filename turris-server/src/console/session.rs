@@ -195,15 +195,24 @@ pub async fn set_flash(db: &Database, id: &str, kind: &str, text: &str) -> DbRes
 
 /// Takes the waiting notice, if any.
 pub async fn take_flash(db: &Database, id: &str) -> DbResult<Option<Flash>> {
+    // RETURNING gives the new (cleared) value: read, then clear what was read.
     let value: Option<(Option<String>,)> = with_pool!(db, |pool| {
-        sqlx::query_as(
-            "UPDATE console_sessions SET flash = NULL WHERE id_hash = $1 AND flash IS NOT NULL
-             RETURNING flash",
-        )
-        .bind(hash(id))
-        .fetch_optional(pool)
-        .await?
+        sqlx::query_as("SELECT flash FROM console_sessions WHERE id_hash = $1")
+            .bind(hash(id))
+            .fetch_optional(pool)
+            .await?
     });
+    if let Some((Some(flash),)) = &value {
+        with_pool!(db, |pool| {
+            sqlx::query(
+                "UPDATE console_sessions SET flash = NULL WHERE id_hash = $1 AND flash = $2",
+            )
+            .bind(hash(id))
+            .bind(flash)
+            .execute(pool)
+            .await?;
+        });
+    }
     Ok(value.and_then(|(v,)| v).map(|v| match v.split_once('\t') {
         Some((kind, text)) => Flash {
             kind: kind.to_owned(),

@@ -1,1 +1,386 @@
+//! The console in real headless Chromium over WebDriver (fantoccini). Each test starts its own
+//! `chromedriver` on a free port and a fresh profile. Without `chromium`/`chromedriver` (a
+//! developer machine without them) each test prints one line and passes; CI installs them.
+//!
+//! `TURRIS_SCREENSHOTS=docs/screenshots cargo test -p turris-server --test it console::browser`
+//! also writes a PNG of every page into that folder.
 
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::Method;
+use serde_json::json;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use super::read_only_token;
+use crate::api::helpers::{Backend, TestApp};
+
+/// How long to wait for something to appear on a page.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    names.iter().find_map(|name| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Chromium driven over WebDriver.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium; `None` (after one line saying so) when
+    /// they are not installed.
+    pub async fn start(test: &str) -> Option<Self> {
+        let driver = find_program(&["chromedriver"]);
+        let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"]);
+        let (Some(driver), Some(chromium)) = (driver, chromium) else {
+            println!(
+                "{test}: skipped, chromium and chromedriver are not installed (CI installs them)"
+            );
+            return None;
+        };
+        let port = {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let driver = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let profile = tempfile::tempdir().unwrap();
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "chromedriver listens"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }
+        });
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities.as_object().unwrap().clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a Chromium session");
+        client.set_window_size(1280, 800).await.unwrap();
+        Some(Self {
+            client,
+            driver,
+            _profile: profile,
+        })
+    }
+
+    /// Opens `path` of the app.
+    pub async fn open(&self, app: &TestApp, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", app.base))
+            .await
+            .unwrap();
+    }
+
+    /// Waits for an element.
+    pub async fn wait(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+    }
+
+    /// Waits until the element's text contains `needle`; returns the text.
+    pub async fn wait_text(&self, css: &str, needle: &str) -> String {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = element.text().await
+                && text.contains(needle)
+            {
+                return text;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let source = self.client.source().await.unwrap_or_default();
+                panic!("{css} never said {needle:?}; page: {source}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Clicks an element.
+    pub async fn click(&self, css: &str) {
+        self.wait(css).await.click().await.unwrap();
+    }
+
+    /// Types into an input.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let input = self.wait(css).await;
+        input.clear().await.unwrap();
+        input.send_keys(text).await.unwrap();
+    }
+
+    /// The page's HTML.
+    pub async fn html(&self) -> String {
+        self.client.source().await.unwrap()
+    }
+
+    /// Signs in by pasting a token, and waits for the console.
+    pub async fn sign_in(&self, app: &TestApp, token: &str) {
+        self.open(app, "/console/login").await;
+        self.fill("#token", token).await;
+        self.click("form[action='/console/login'] button[type=submit]")
+            .await;
+        self.wait("header.top nav").await;
+    }
+
+    /// With `TURRIS_SCREENSHOTS=DIR`, saves the page as `DIR/name.png`.
+    pub async fn screenshot(&self, name: &str) {
+        let Some(dir) = std::env::var_os("TURRIS_SCREENSHOTS") else {
+            return;
+        };
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // The whole page: grow the window to the document's height first.
+        let height = self
+            .client
+            .execute("return document.documentElement.scrollHeight", vec![])
+            .await
+            .ok()
+            .and_then(|v| v.as_u64())
+            .unwrap_or(800)
+            .clamp(800, 4000) as u32;
+        let (width, _) = self.size().await;
+        self.client
+            .set_window_size(width, height + 140)
+            .await
+            .unwrap();
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+        self.client.set_window_size(width, 800).await.unwrap();
+    }
+
+    async fn size(&self) -> (u32, u32) {
+        let (_, _, w, h) = self.client.get_window_rect().await.unwrap();
+        (w as u32, h as u32)
+    }
+
+    /// Closes the browser.
+    pub async fn close(self) {
+        let client = self.client.clone();
+        let _ = client.close().await;
+    }
+}
+
+/// An agency and a NIPR result about it: one `entity_compliance_data_synchronized` event.
+async fn nipr_event(app: &TestApp) {
+    let agency = app
+        .api(
+            Method::POST,
+            "/api/v1/agencies",
+            Some(json!({"name": "Acme Agency", "npn": "12345"})),
+        )
+        .await
+        .expect(201);
+    app.api(
+        Method::POST,
+        "/api/v1/nipr-syncs",
+        Some(json!({"entity_type": "agency", "entity_id": agency.body["id"], "kind": "fetch", "outcome": "success"})),
+    )
+    .await
+    .expect(201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_is_added_with_its_secret_shown_once_then_resent_and_deleted() {
+    let Some(browser) =
+        Browser::start("a_webhook_is_added_with_its_secret_shown_once_then_resent_and_deleted")
+            .await
+    else {
+        return;
+    };
+    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("thanks"))
+        .mount(&receiver)
+        .await;
+    browser.sign_in(&app, &app.token).await;
+    browser.open(&app, "/console/webhooks").await;
+    browser
+        .wait_text("#webhooks-empty", "No webhooks configured yet.")
+        .await;
+    browser.screenshot("webhooks-empty").await;
+
+    // A URL that is not a URL is refused inline, and the form keeps what was typed.
+    browser.click("#add-webhook summary").await;
+    browser
+        .click("input[name=webhook_type][value=entity_compliance_data_synchronized]")
+        .await;
+    browser.fill("#webhook-url", "not a url").await;
+    browser.click("#add-webhook-submit").await;
+    browser.wait_text("#url-error", "").await;
+    let html = browser.html().await;
+    assert!(
+        html.contains("aria-invalid=\"true\""),
+        "the URL field is marked"
+    );
+
+    let url = format!("{}/hook", receiver.uri());
+    browser.fill("#webhook-url", &url).await;
+    browser.click("#add-webhook-submit").await;
+    let secret = browser.wait_text("#webhook-secret", "").await;
+    assert_eq!(secret.trim().len(), 64, "the full secret, once: {secret}");
+    browser
+        .wait_text("#webhook-created", "will only be shown once")
+        .await;
+    browser.wait("#copy-secret").await;
+    browser.screenshot("webhook-created").await;
+
+    // After a reload only the last four characters remain.
+    browser.client.refresh().await.unwrap();
+    let masked = browser.wait_text("td[data-secret]", "••••").await;
+    assert!(masked.ends_with(&secret.trim()[60..]), "{masked}");
+    assert!(!browser.html().await.contains(secret.trim()));
+    browser.screenshot("webhooks").await;
+
+    // An event waits for its first attempt; Resend delivers it, then is disabled.
+    nipr_event(&app).await;
+    browser.click("#webhooks-table a.chip").await;
+    browser.wait("#history-table").await;
+    browser.click("button[data-resend]").await;
+    browser
+        .wait_text("#flash", "Webhook resend is in progress")
+        .await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        browser.client.refresh().await.unwrap();
+        browser.wait("#history-table").await;
+        if browser.html().await.contains("pill-success") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the resend was delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("button[data-resend]"))
+            .await
+            .is_err(),
+        "no Resend for a delivered event"
+    );
+    browser.screenshot("webhook-history").await;
+    browser.click("#history-table a[href$='/logs']").await;
+    let status = browser.wait_text("td[data-status-code]", "200").await;
+    assert_eq!(status.trim(), "200");
+    assert!(
+        browser.html().await.contains("thanks"),
+        "the response excerpt"
+    );
+    browser.screenshot("webhook-logs").await;
+
+    // Delete, confirmed.
+    browser.open(&app, "/console/webhooks").await;
+    browser.click("details.confirm summary").await;
+    browser.click("details.confirm form button.danger").await;
+    browser
+        .wait_text("#flash", "Webhook deleted successfully")
+        .await;
+    browser.wait("#webhooks-empty").await;
+    browser.close().await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_role_sees_no_create_or_delete_controls_and_a_forged_post_gets_403() {
+    let Some(browser) = Browser::start(
+        "a_read_only_role_sees_no_create_or_delete_controls_and_a_forged_post_gets_403",
+    )
+    .await
+    else {
+        return;
+    };
+    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
+    app.api(
+        Method::POST,
+        "/api/v1/webhooks",
+        Some(json!({"webhook_type": "producer_agreement_executed", "url": "https://hooks.example.com/turris"})),
+    )
+    .await
+    .expect(201);
+    let token = read_only_token(&app).await;
+    browser.sign_in(&app, &token).await;
+    browser.open(&app, "/console/webhooks").await;
+    browser.wait("#webhooks-table").await;
+    let html = browser.html().await;
+    assert!(!html.contains("Add Webhook") && !html.contains("details class=\"confirm\""));
+    browser.open(&app, "/console/integrations").await;
+    browser
+        .wait_text("#connect-reason", "does not grant integrations:create")
+        .await;
+    let disabled = browser.wait("[data-card=hubspot] button").await;
+    assert!(!disabled.is_enabled().await.unwrap());
+    // A forged form, with this session's own CSRF token, is still refused by the server.
+    let status = browser
+        .client
+        .execute(
+            "const csrf = document.querySelector('input[name=_csrf]').value;
+             const body = new URLSearchParams({_csrf: csrf, webhook_type: 'producer_agreement_executed', url: 'https://hooks.example.com/forged'});
+             return fetch('/console/webhooks', {method: 'POST', body}).then(r => r.status);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, json!(403));
+    // A form without the CSRF token is refused too.
+    let status = browser
+        .client
+        .execute(
+            "const body = new URLSearchParams({webhook_type: 'producer_agreement_executed', url: 'https://hooks.example.com/forged'});
+             return fetch('/console/webhooks', {method: 'POST', body}).then(r => r.status);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, json!(403));
+    let listed = app.get("/api/v1/webhooks").await.expect(200);
+    assert_eq!(listed.body["webhooks"].as_array().unwrap().len(), 1);
+    browser.close().await;
+    app.finish().await;
+}
