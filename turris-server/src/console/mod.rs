@@ -305,6 +305,16 @@ impl FieldErrors {
         self.by_path.get(path).map(String::as_str)
     }
 
+    /// The message at `{prefix}.{field}`.
+    pub fn at(&self, prefix: &str, field: &str) -> Option<&str> {
+        self.get(&format!("{prefix}.{field}"))
+    }
+
+    /// The message at `rules[{index}].{field}`.
+    pub fn rule(&self, index: &usize, field: &str) -> Option<&str> {
+        self.get(&format!("rules[{index}].{field}"))
+    }
+
     /// Whether any problem's path starts with `prefix`.
     pub fn any_under(&self, prefix: &str) -> bool {
         self.by_path.keys().any(|p| p.starts_with(prefix))

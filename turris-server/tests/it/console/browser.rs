@@ -384,3 +384,108 @@ async fn a_read_only_role_sees_no_create_or_delete_controls_and_a_forged_post_ge
     browser.close().await;
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hubspot_connects_through_oauth_in_the_browser_and_settings_show_errors_inline() {
+    let Some(browser) = Browser::start(
+        "hubspot_connects_through_oauth_in_the_browser_and_settings_show_errors_inline",
+    )
+    .await
+    else {
+        return;
+    };
+    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
+    browser.sign_in(&app, &app.token).await;
+    browser.open(&app, "/console/integrations").await;
+    browser
+        .wait_text("[data-card=hubspot] [data-status]", "Not Connected")
+        .await;
+    browser.screenshot("integrations").await;
+
+    // Connect: to the sandbox's consent page and back to the HubSpot page, with a banner.
+    browser.click("#connect-hubspot").await;
+    browser.wait_text("#flash", "HubSpot is connected").await;
+    assert!(
+        browser
+            .client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/console/integrations/hubspot")
+    );
+    browser.wait_text("#hubspot-status", "Connected").await;
+    browser
+        .wait_text("#mapping-warning", "Configure the Agency Identifier")
+        .await;
+
+    // Agency inbound is not offered until its prerequisites are met, and says which.
+    let toggle = browser.wait("#toggle-agency\\.inbound").await;
+    assert!(!toggle.is_enabled().await.unwrap());
+    let why = browser
+        .wait_text("[data-missing='agency.inbound']", "Needs:")
+        .await;
+    assert!(why.to_lowercase().contains("identifier"), "{why}");
+    // A forged request that turns it on anyway is refused by the server, naming it.
+    let refused = browser
+        .client
+        .execute(
+            "const csrf = document.querySelector('input[name=_csrf]').value;
+             const body = new URLSearchParams({_csrf: csrf, 'agency.inbound': 'on'});
+             return fetch('/console/integrations/hubspot/sync', {method: 'POST', body})
+               .then(async r => [r.status, await r.text()]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused[0], json!(422));
+    let text = refused[1].as_str().unwrap();
+    assert!(text.contains("data-error-for=\"agency.inbound\""), "{text}");
+
+    // A half-configured identifier filter is shown at the field, then fixed.
+    browser.click("#mapping-editor summary").await;
+    browser
+        .click("input[name='agency.identifier.mode'][value=apply_filter]")
+        .await;
+    browser
+        .wait("select[name='agency.identifier.property']")
+        .await
+        .select_by_value("type")
+        .await
+        .unwrap();
+    browser
+        .wait("select[name='agency.identifier.operator']")
+        .await
+        .select_by_value("equals")
+        .await
+        .unwrap();
+    browser.click("#save-mapping").await;
+    let error = browser
+        .wait_text("[data-error-for='agency.identifier.value']", "")
+        .await;
+    assert!(!error.trim().is_empty());
+    browser.wait("#mapping-errors").await;
+    browser.screenshot("hubspot-mapping-error").await;
+    browser
+        .fill("input[name='agency.identifier.value']", "PARTNER")
+        .await;
+    browser.click("#save-mapping").await;
+    browser.wait_text("#flash", "Field mapping saved.").await;
+    assert!(browser.html().await.contains("type equals PARTNER"));
+
+    // Now the toggle is offered; turning it on is saved.
+    let toggle = browser.wait("#toggle-agency\\.inbound").await;
+    assert!(toggle.is_enabled().await.unwrap());
+    toggle.click().await.unwrap();
+    browser.click("#save-sync").await;
+    browser.wait_text("#flash", "Sync settings saved.").await;
+    let matrix = app
+        .get("/api/v1/integrations/hubspot/sync")
+        .await
+        .expect(200);
+    assert_eq!(matrix.body["agency"]["inbound"], true);
+    browser.wait("#invitations-form").await;
+    browser.screenshot("hubspot").await;
+    browser.close().await;
+    app.finish().await;
+}
