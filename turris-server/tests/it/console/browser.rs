@@ -2,8 +2,8 @@
 //! `chromedriver` on a free port and a fresh profile. Without `chromium`/`chromedriver` (a
 //! developer machine without them) each test prints one line and passes; CI installs them.
 //!
-//! `TURRIS_SCREENSHOTS=docs/screenshots cargo test -p turris-server --test it console::browser`
-//! also writes a PNG of every page into that folder.
+//! `TURRIS_SCREENSHOTS=$PWD/docs/screenshots cargo test -p turris-server --test it console::browser`
+//! also writes a PNG of every page (and of the steps of each flow) into that folder.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -274,7 +274,7 @@ async fn a_webhook_is_added_with_its_secret_shown_once_then_resent_and_deleted()
     let masked = browser.wait_text("td[data-secret]", "••••").await;
     assert!(masked.ends_with(&secret.trim()[60..]), "{masked}");
     assert!(!browser.html().await.contains(secret.trim()));
-    browser.screenshot("webhooks").await;
+    browser.screenshot("webhooks-masked").await;
 
     // An event waits for its first attempt; Resend delivers it, then is disabled.
     nipr_event(&app).await;
@@ -305,7 +305,7 @@ async fn a_webhook_is_added_with_its_secret_shown_once_then_resent_and_deleted()
             .is_err(),
         "no Resend for a delivered event"
     );
-    browser.screenshot("webhook-history").await;
+    browser.screenshot("webhook-history-delivered").await;
     browser.click("#history-table a[href$='/logs']").await;
     let status = browser.wait_text("td[data-status-code]", "200").await;
     assert_eq!(status.trim(), "200");
@@ -400,7 +400,7 @@ async fn hubspot_connects_through_oauth_in_the_browser_and_settings_show_errors_
     browser
         .wait_text("[data-card=hubspot] [data-status]", "Not Connected")
         .await;
-    browser.screenshot("integrations").await;
+    browser.screenshot("integrations-not-connected").await;
 
     // Connect: to the sandbox's consent page and back to the HubSpot page, with a banner.
     browser.click("#connect-hubspot").await;
@@ -485,7 +485,193 @@ async fn hubspot_connects_through_oauth_in_the_browser_and_settings_show_errors_
         .expect(200);
     assert_eq!(matrix.body["agency"]["inbound"], true);
     browser.wait("#invitations-form").await;
-    browser.screenshot("hubspot").await;
+    browser.screenshot("hubspot-configured").await;
+    browser.close().await;
+    app.finish().await;
+}
+
+/// Every page, with readable sample data, at a desktop and a phone size: each input has a
+/// label and nothing is wider than the phone's screen. With `TURRIS_SCREENSHOTS=DIR`, one PNG
+/// per page and size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_renders_at_desktop_and_phone_sizes_with_a_label_on_every_input() {
+    let Some(browser) =
+        Browser::start("every_page_renders_at_desktop_and_phone_sizes_with_a_label_on_every_input")
+            .await
+    else {
+        return;
+    };
+    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
+    let org = "acme";
+    app.admin(
+        Method::POST,
+        "/api/v1/admin/organizations",
+        Some(json!({"id": org, "name": "Acme Insurance", "subscription_active": true})),
+    )
+    .await
+    .expect(201);
+    let grants: Vec<String> = ["integrations", "webhooks"]
+        .iter()
+        .flat_map(|a| ["read", "create", "update", "delete"].map(|c| format!("{a}:{c}")))
+        .collect();
+    let role = app
+        .admin(
+            Method::POST,
+            &format!("/api/v1/admin/organizations/{org}/roles"),
+            Some(json!({"name": "admin", "grants": grants})),
+        )
+        .await
+        .expect(201);
+    let user = app
+        .admin(
+            Method::POST,
+            &format!("/api/v1/admin/organizations/{org}/users"),
+            Some(json!({"email": "ops@acme.example", "name": "Ops"})),
+        )
+        .await
+        .expect(201);
+    let token = app
+        .admin(
+            Method::POST,
+            &format!("/api/v1/admin/organizations/{org}/tokens"),
+            Some(
+                json!({"user_id": user.body["id"], "role_id": role.body["id"], "label": "console"}),
+            ),
+        )
+        .await
+        .expect(201);
+    let token = token.body["token"].as_str().unwrap().to_owned();
+    let api = |method: Method, path: &'static str, body: serde_json::Value| {
+        let app = &app;
+        let token = token.clone();
+        async move { app.call(method, path, Some(&token), Some(body)).await }
+    };
+    // HubSpot connected with a private app (the OAuth round trip has its own test), a mapping,
+    // inbound agency sync, a contract template and rules; a webhook with a delivery.
+    api(
+        Method::POST,
+        "/api/v1/integrations/hubspot/private-app",
+        json!({"portal_id": app.sandbox.portal_id(), "token": app.sandbox.private_app_token()}),
+    )
+    .await
+    .expect(200);
+    api(Method::PUT, "/api/v1/integrations/hubspot/mapping", json!({
+        "agency": {"identifier": {"mode": "apply_filter", "property": "type", "operator": "equals", "value": "PARTNER"}, "name": "name", "city": "city", "state_code": "state"},
+        "agent": {"identifier": {"mode": "sync_all"}, "first_name": "firstname", "last_name": "lastname", "email": "email"}
+    })).await.expect(200);
+    api(
+        Method::PUT,
+        "/api/v1/integrations/hubspot/sync",
+        json!({"agency": {"inbound": true, "outbound": true}}),
+    )
+    .await
+    .expect(200);
+    api(
+        Method::POST,
+        "/api/v1/contract-templates",
+        json!({"id": "standard-2026", "name": "Standard producer agreement"}),
+    )
+    .await
+    .expect(201);
+    api(Method::PUT, "/api/v1/integrations/hubspot/invitations", json!({
+        "mode": "invite_all",
+        "rules": [{"condition": {"property": "state", "operator": "equals", "value": "NY"}, "template": "standard-2026"}],
+        "default_template": "standard-2026"
+    })).await.expect(200);
+    let agency = api(Method::POST, "/api/v1/agencies", json!({"name": "Harbor Insurance Agency", "npn": "8812345", "city": "Albany", "state_code": "NY"})).await.expect(201);
+    api(Method::POST, "/api/v1/agents", json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@harbor.example", "npn": "7712345"})).await.expect(201);
+    api(Method::POST, "/api/v1/webhooks", json!({"webhook_type": "entity_compliance_data_synchronized", "url": "https://hooks.acme.example/turris/compliance"})).await.expect(201);
+    api(Method::POST, "/api/v1/webhooks", json!({"webhook_type": "producer_agreement_executed", "url": "https://hooks.acme.example/turris/agreements"})).await.expect(201);
+    api(Method::POST, "/api/v1/nipr-syncs", json!({"entity_type": "agency", "entity_id": agency.body["id"], "kind": "fetch", "outcome": "success"})).await.expect(201);
+
+    browser.sign_in(&app, &token).await;
+    let webhook = app
+        .call(Method::GET, "/api/v1/webhooks", Some(&token), None)
+        .await
+        .expect(200);
+    let webhook_id = webhook.body["webhooks"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pages = [
+        (
+            "integrations",
+            "/console/integrations".to_owned(),
+            "[data-card=hubspot]",
+        ),
+        (
+            "hubspot",
+            "/console/integrations/hubspot".to_owned(),
+            "#danger",
+        ),
+        (
+            "webhooks",
+            "/console/webhooks".to_owned(),
+            "#webhooks-table",
+        ),
+        (
+            "webhook-history",
+            format!("/console/webhooks/{webhook_id}"),
+            "#history-table",
+        ),
+        (
+            "records-agencies",
+            "/console/records/agencies".to_owned(),
+            "#records-table",
+        ),
+        (
+            "records-agents",
+            "/console/records/agents".to_owned(),
+            "#records-table",
+        ),
+        (
+            "records-invitations",
+            "/console/records/invitations".to_owned(),
+            "main",
+        ),
+        ("login", "/console/login".to_owned(), "#token"),
+    ];
+    for (width, height, suffix) in [(1280, 800, ""), (390, 844, "-phone")] {
+        browser.client.set_window_size(width, height).await.unwrap();
+        for (name, path, ready) in &pages {
+            if *name == "login" {
+                // Sign out last: the login page is for strangers.
+                continue;
+            }
+            browser.open(&app, path).await;
+            browser.wait(ready).await;
+            let unlabeled = browser
+                .client
+                .execute(
+                    "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+                       .filter(e => e.labels.length === 0 && !e.getAttribute('aria-label'))
+                       .map(e => e.name || e.id);",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(unlabeled, json!([]), "{name}: inputs without a label");
+            let overflow = browser
+                .client
+                .execute(
+                    "return document.documentElement.scrollWidth - window.innerWidth;",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert!(
+                overflow.as_i64().unwrap() <= 0,
+                "{name} is wider than {width}px by {overflow}"
+            );
+            browser.screenshot(&format!("{name}{suffix}")).await;
+            browser.client.set_window_size(width, height).await.unwrap();
+        }
+    }
+    browser.client.set_window_size(1280, 800).await.unwrap();
+    browser.open(&app, "/console/integrations").await;
+    browser.click("form[action='/console/logout'] button").await;
+    browser.wait_text("main", "You are signed out.").await;
+    browser.screenshot("login").await;
     browser.close().await;
     app.finish().await;
 }

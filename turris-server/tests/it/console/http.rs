@@ -210,3 +210,104 @@ mod an_oauth_callback_is_refused_in_a_session_that_did_not_start_it {
         assert_eq!(card.body["integrations"][0]["status"], "connected");
     }
 }
+
+api_test!(
+    async fn record_views_page_through_agencies_instead_of_loading_them_all(app) {
+        for n in 0..30 {
+            app.api(
+                Method::POST,
+                "/api/v1/agencies",
+                Some(serde_json::json!({"name": format!("Agency {n:02}"), "npn": format!("{}", 1000 + n)})),
+            )
+            .await
+            .expect(201);
+        }
+        let console = Console::signed_in(app, &app.token).await;
+        let first = console.get("/console/records/agencies").await;
+        assert_eq!(first.status, StatusCode::OK);
+        assert_eq!(first.html.matches("/console/records/agencies/").count(), 25, "one page of 25");
+        assert!(first.html.contains("Not linked"));
+        let marker = "id=\"records-next\"";
+        assert!(first.html.contains(marker));
+        let start = first.html.find("/console/records/agencies?cursor=").unwrap();
+        let next = first.html[start..].split('"').next().unwrap().to_owned();
+        let second = console.get(&next).await;
+        assert_eq!(second.html.matches("/console/records/agencies/").count(), 5);
+        let id = {
+            let s = second.html.find("/console/records/agencies/0").or_else(|| second.html.find("/console/records/agencies/")).unwrap();
+            second.html[s..].split('"').next().unwrap().to_owned()
+        };
+        let agency = console.get(&id).await;
+        assert_eq!(agency.status, StatusCode::OK);
+        assert!(agency.html.contains("Not linked to a HubSpot company"));
+        for path in ["/console/records/agents", "/console/records/invitations"] {
+            assert_eq!(console.get(path).await.status, StatusCode::OK, "{path}");
+        }
+    }
+);
+
+#[tokio::test]
+async fn token_create_with_login_link_prints_a_link_that_signs_in_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let key = turris_server::crypto::EncryptionKey::generate()
+        .unwrap()
+        .to_hex();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_turris-server"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("TURRIS_") {
+            command.env_remove(name);
+        }
+    }
+    let out = command
+        .args([
+            "token",
+            "create",
+            "--organization",
+            "acme",
+            "--user",
+            "ops@acme.example",
+            "--login-link",
+        ])
+        .args([
+            "--database-url",
+            &db,
+            "--encryption-key",
+            &key,
+            "--public-base-url",
+            "https://turris.example",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].starts_with("trs_") || !lines[0].is_empty());
+    let link = lines[1];
+    assert!(
+        link.starts_with("https://turris.example/console/login/link?code="),
+        "{link}"
+    );
+    let code = link.split("code=").nth(1).unwrap();
+    let database = turris_server::store::Database::connect(&db).await.unwrap();
+    let now = chrono::Utc::now();
+    let hash = session::consume_login_link(&database, code, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        hash,
+        Some(turris_server::crypto::ApiToken::from_presented(lines[0]).hash())
+    );
+    assert_eq!(
+        session::consume_login_link(&database, code, now)
+            .await
+            .unwrap(),
+        None,
+        "once"
+    );
+}
