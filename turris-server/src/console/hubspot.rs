@@ -622,6 +622,7 @@ struct HubSpotPage {
     identifier_configured: bool,
     mapping_warning: Option<&'static str>,
     mapping: Option<MappingView>,
+    editor: Option<MappingView>,
     mapping_errors: FieldErrors,
     mapping_open: bool,
     operators: Vec<OpOption>,
@@ -702,6 +703,7 @@ async fn load_page(
         identifier_configured: false,
         mapping_warning: None,
         mapping: None,
+        editor: None,
         mapping_errors: FieldErrors::none(),
         mapping_open: false,
         operators: operators(),
@@ -795,18 +797,23 @@ async fn load_page(
         })
         .collect();
 
-    let (mapping, mapping_errors) = match o.mapping {
+    // The summary shows what is saved; the editor what was submitted, when it was refused.
+    let stored_mapping = api::get_mapping(st(), auth.clone()).await?.0;
+    page.mapping = Some(mapping_view(
+        &stored_mapping,
+        companies.as_ref(),
+        contacts.as_ref(),
+        &page.webhook_status,
+    ));
+    let (edited, mapping_errors) = match o.mapping {
         Some((m, e)) => {
             page.mapping_open = true;
             (m, e)
         }
-        None => (
-            api::get_mapping(st(), auth.clone()).await?.0,
-            FieldErrors::none(),
-        ),
+        None => (stored_mapping, FieldErrors::none()),
     };
-    page.mapping = Some(mapping_view(
-        &mapping,
+    page.editor = Some(mapping_view(
+        &edited,
         companies.as_ref(),
         contacts.as_ref(),
         &page.webhook_status,

@@ -465,6 +465,13 @@ async fn hubspot_connects_through_oauth_in_the_browser_and_settings_show_errors_
         .await;
     assert!(!error.trim().is_empty());
     browser.wait("#mapping-errors").await;
+    let summary = browser
+        .wait_text("#agency-mapping-table", "Agency Identifier")
+        .await;
+    assert!(
+        summary.contains("Not configured"),
+        "a refused save changes nothing: {summary}"
+    );
     browser.screenshot("hubspot-mapping-error").await;
     browser
         .fill("input[name='agency.identifier.value']", "PARTNER")
