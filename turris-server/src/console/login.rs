@@ -26,6 +26,57 @@ pub(super) fn routes() -> Router<AppState> {
 struct LoginPage {
     error: Option<String>,
     notice: Option<String>,
+    csrf: String,
+}
+
+/// The sign-in form has no session yet: its CSRF token is a random value in a short-lived
+/// cookie of its own, which the form must repeat (double submit), so another site cannot sign
+/// a browser in as someone else.
+const LOGIN_CSRF_COOKIE: &str = "turris_login_csrf";
+
+fn login_csrf_cookie(value: &str, secure: bool) -> String {
+    format!(
+        "{LOGIN_CSRF_COOKIE}={value}; Path=/console/login; HttpOnly; SameSite=Strict; Max-Age=3600{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+fn presented_login_csrf(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == LOGIN_CSRF_COOKIE && !value.is_empty())
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The sign-in page with a fresh form token (and its cookie).
+fn login_form(
+    state: &AppState,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Response {
+    let csrf = match crate::crypto::random_token_text() {
+        Ok(t) => t,
+        Err(e) => {
+            return super::ConsoleError::Api(crate::error::ApiError::internal("random", &e))
+                .into_response();
+        }
+    };
+    let secure = state.config().public_base_url.starts_with("https://");
+    let mut response = render(&LoginPage {
+        error,
+        notice,
+        csrf: csrf.clone(),
+    });
+    *response.status_mut() = status;
+    if let Ok(value) = login_csrf_cookie(&csrf, secure).parse() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 #[derive(Deserialize)]
@@ -33,16 +84,20 @@ struct LoginQuery {
     signed_out: Option<String>,
 }
 
-async fn login_page(Query(q): Query<LoginQuery>) -> Response {
-    render(&LoginPage {
-        error: None,
-        notice: q.signed_out.map(|_| "You are signed out.".to_owned()),
-    })
+async fn login_page(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Response {
+    login_form(
+        &state,
+        StatusCode::OK,
+        None,
+        q.signed_out.map(|_| "You are signed out.".to_owned()),
+    )
 }
 
 #[derive(Deserialize)]
 struct TokenForm {
     token: String,
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
 }
 
 impl std::fmt::Debug for TokenForm {
@@ -51,13 +106,13 @@ impl std::fmt::Debug for TokenForm {
     }
 }
 
-fn refused(message: &str) -> Response {
-    let mut response = render(&LoginPage {
-        error: Some(message.to_owned()),
-        notice: None,
-    });
-    *response.status_mut() = StatusCode::UNAUTHORIZED;
-    response
+fn refused(state: &AppState, message: &str) -> Response {
+    login_form(
+        state,
+        StatusCode::UNAUTHORIZED,
+        Some(message.to_owned()),
+        None,
+    )
 }
 
 /// Opens a session for a token hash and sends the browser to the console.
@@ -65,7 +120,7 @@ async fn open_session(state: &AppState, hash: &crate::crypto::TokenHash) -> Resp
     let now = Utc::now();
     match state.db().authenticate(hash, now).await {
         Ok(Some(_)) => {}
-        Ok(None) => return refused("This token is not valid, or it was revoked."),
+        Ok(None) => return refused(state, "This token is not valid, or it was revoked."),
         Err(e) => return super::ConsoleError::from(e).into_response(),
     }
     let id = match session::create(state.database(), hash, now).await {
@@ -81,10 +136,20 @@ async fn open_session(state: &AppState, hash: &crate::crypto::TokenHash) -> Resp
         .into_response()
 }
 
-async fn login(State(state): State<AppState>, Form(form): Form<TokenForm>) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    let expected = presented_login_csrf(&headers);
+    if !expected.is_some_and(|e| {
+        !form.csrf.is_empty() && crate::crypto::constant_time_eq(e.as_bytes(), form.csrf.as_bytes())
+    }) {
+        return super::ConsoleError::Csrf.into_response();
+    }
     let token = form.token.trim();
     if token.is_empty() {
-        return refused("Paste an API token to sign in.");
+        return refused(&state, "Paste an API token to sign in.");
     }
     open_session(&state, &ApiToken::from_presented(token).hash()).await
 }
@@ -96,11 +161,12 @@ struct LinkQuery {
 
 async fn login_link(State(state): State<AppState>, Query(q): Query<LinkQuery>) -> Response {
     let Some(code) = q.code.filter(|c| !c.is_empty()) else {
-        return refused("This sign-in link is incomplete.");
+        return refused(&state, "This sign-in link is incomplete.");
     };
     match session::consume_login_link(state.database(), &code, Utc::now()).await {
         Ok(Some(hash)) => open_session(&state, &hash).await,
         Ok(None) => refused(
+            &state,
             "This sign-in link was already used or has expired. Ask for a new one (`turris-server token create --login-link`) or paste an API token.",
         ),
         Err(e) => super::ConsoleError::from(e).into_response(),

@@ -492,6 +492,46 @@ async fn hubspot_connects_through_oauth_in_the_browser_and_settings_show_errors_
         .expect(200);
     assert_eq!(matrix.body["agency"]["inbound"], true);
     browser.wait("#invitations-form").await;
+
+    // Invitations: a contract rule is added (not saved yet), refused without its template,
+    // then removed and the settings saved.
+    browser.click("input[name=mode][value=invite_all]").await;
+    browser.click("#add-rule").await;
+    browser.wait("[data-rule='0']").await;
+    browser.click("input[name=mode][value=invite_all]").await;
+    browser.click("#save-invitations").await;
+    browser
+        .wait_text("[data-error-for='rules[0].template']", "template")
+        .await;
+    browser
+        .click("[data-rule='0'] button[value='remove:0']")
+        .await;
+    browser.wait_text("#invitations-form", "Add rule").await;
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("[data-rule='0']"))
+            .await
+            .is_err()
+    );
+    browser.click("input[name=mode][value=invite_all]").await;
+    browser.click("#save-invitations").await;
+    browser
+        .wait_text("#flash", "Agency invitation settings saved.")
+        .await;
+    let invitations = app
+        .get("/api/v1/integrations/hubspot/invitations")
+        .await
+        .expect(200);
+    assert_eq!(invitations.body["mode"], "invite_all");
+
+    // Bulk reconciliation: started from the page, its card follows it (htmx polls) to the end.
+    browser.click("input[name=create_missing_in_turris]").await;
+    browser.click("#start-reconciliation").await;
+    browser
+        .wait_text("#flash", "Bulk reconciliation started.")
+        .await;
+    browser.wait_text("[data-recon-status]", "completed").await;
     browser.screenshot("hubspot-configured").await;
     browser.close().await;
     app.finish().await;

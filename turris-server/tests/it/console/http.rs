@@ -24,11 +24,28 @@ api_test!(
 );
 
 api_test!(
+    async fn the_sign_in_form_is_refused_without_its_own_csrf_token(app) {
+        let console = Console::new(app);
+        let forged = console
+            .request(Method::POST, "/console/login", Some(vec![("token", app.token.as_str())]))
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert!(forged.set_cookie.is_none(), "no session from a forged sign-in");
+        let mut with_cookie = Console::new(app);
+        with_cookie.cookie = Some("turris_login_csrf=abc".into());
+        let forged = with_cookie
+            .request(Method::POST, "/console/login", Some(vec![("token", app.token.as_str()), ("_csrf", "abd")]))
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    }
+);
+
+api_test!(
     async fn a_wrong_token_does_not_sign_in_and_pages_send_strangers_to_sign_in(app) {
         let mut console = Console::new(app);
         let page = console.sign_in("trs_not-a-real-token").await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED);
-        assert!(page.set_cookie.is_none());
+        assert!(!page.set_cookie.unwrap_or_default().contains("turris_session"), "no session");
         assert!(page.html.contains("not valid"), "{}", page.html);
         let stranger = console.get("/console/webhooks").await;
         assert_eq!(stranger.status, StatusCode::SEE_OTHER);

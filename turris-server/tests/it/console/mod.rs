@@ -48,9 +48,25 @@ impl<'a> Console<'a> {
 
     /// Posts the sign-in form and keeps the cookie it sets.
     pub async fn sign_in(&mut self, token: &str) -> Page {
+        // The form's token and its cookie come from the sign-in page (double submit).
+        let form = self.get("/console/login").await;
+        let csrf = form.csrf();
+        let cookie = form
+            .set_cookie
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let before = self.cookie.replace(cookie);
         let page = self
-            .request(Method::POST, "/console/login", Some(vec![("token", token)]))
+            .request(
+                Method::POST,
+                "/console/login",
+                Some(vec![("token", token), ("_csrf", &csrf)]),
+            )
             .await;
+        self.cookie = before;
         if let Some(cookie) = &page.set_cookie {
             self.cookie = Some(cookie.split(';').next().unwrap().to_owned());
         }
