@@ -632,6 +632,39 @@ async fn every_page_renders_at_desktop_and_phone_sizes_with_a_label_on_every_inp
     api(Method::POST, "/api/v1/nipr-syncs", json!({"entity_type": "agency", "entity_id": agency.body["id"], "kind": "fetch", "outcome": "success"})).await.expect(201);
 
     browser.sign_in(&app, &token).await;
+    // Outbound agency sync pushes the agency to HubSpot; its record links to the company.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        browser.open(&app, "/console/records/agencies").await;
+        browser.wait("#records-table").await;
+        if browser
+            .client
+            .find(Locator::Css("[data-hubspot-id]"))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the agency was linked to HubSpot"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let link = browser
+        .wait("[data-hubspot-id]")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        link.starts_with(&format!(
+            "https://app.hubspot.com/contacts/{}/record/0-2/",
+            app.sandbox.portal_id()
+        )),
+        "{link}"
+    );
     let webhook = app
         .call(Method::GET, "/api/v1/webhooks", Some(&token), None)
         .await
