@@ -328,3 +328,109 @@ async fn token_create_with_login_link_prints_a_link_that_signs_in_once() {
         "once"
     );
 }
+
+api_test!(
+    async fn the_private_app_form_shows_hubspot_refusals_at_the_field_then_connects(app) {
+        let console = Console::signed_in(app, &app.token).await;
+        const PAGE: &str = "/console/integrations/hubspot";
+        const FORM: &str = "/console/integrations/hubspot/private-app";
+        let page = console.get(PAGE).await;
+        assert!(page.html.contains("id=\"private-app-form\""));
+        let bad_portal = console.post(PAGE, FORM, &[("portal_id", "abc"), ("token", "x")]).await;
+        assert_eq!(bad_portal.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad_portal.html.contains("digits only"), "{}", bad_portal.html);
+        let portal = app.sandbox.portal_id().to_string();
+        let refused = console
+            .post(PAGE, FORM, &[("portal_id", &portal), ("token", "pat-not-a-real-token")])
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.html.contains("HubSpot refused this token"), "{}", refused.html);
+        assert!(refused.html.contains("aria-invalid=\"true\""));
+        assert!(!refused.html.contains("pat-not-a-real-token"), "the token is never echoed");
+        let token = app.sandbox.private_app_token();
+        let connected = console.post(PAGE, FORM, &[("portal_id", &portal), ("token", &token)]).await;
+        assert_eq!(connected.status, StatusCode::SEE_OTHER, "{}", connected.html);
+        let page = console.get(PAGE).await;
+        assert!(page.html.contains("HubSpot is connected"), "the banner");
+        assert!(page.html.contains("Private-app token"));
+        // Deleting says what is lost and sends the person back to the cards, Not Connected.
+        assert!(page.html.contains("What is lost"));
+        let deleted = console.post(PAGE, "/console/integrations/hubspot/delete", &[]).await;
+        assert_eq!(deleted.location.as_deref(), Some("/console/integrations"));
+        let cards = console.get("/console/integrations").await;
+        assert!(cards.html.contains("Connected Apps"), "the reminder to remove the app in HubSpot");
+        assert!(cards.html.contains("Not Connected"));
+    }
+);
+
+mod reconnecting_through_oauth_returns_to_the_hubspot_page {
+    use super::*;
+    use crate::api::helpers::{Backend, TestApp};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite() {
+        let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
+        let console = Console::signed_in(&app, &app.token).await;
+        app.connect_hubspot().await.expect(200);
+        app.api(
+            Method::PUT,
+            "/api/v1/integrations/hubspot/sync",
+            Some(serde_json::json!({"agency": {"outbound": true}})),
+        )
+        .await
+        .expect(200);
+        let started = console
+            .post(
+                "/console/integrations/hubspot",
+                "/console/integrations/hubspot/reconnect",
+                &[],
+            )
+            .await;
+        assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.html);
+        let approval = app
+            .http
+            .get(started.location.unwrap())
+            .send()
+            .await
+            .unwrap();
+        let back = approval.headers()["location"].to_str().unwrap().to_owned();
+        let back = back.strip_prefix(&app.base).unwrap().to_owned();
+        let done = console.get(&back).await;
+        assert_eq!(
+            done.location.as_deref(),
+            Some("/console/integrations/hubspot")
+        );
+        let page = console.get("/console/integrations/hubspot").await;
+        assert!(page.html.contains("HubSpot is connected"), "{}", page.html);
+        let matrix = app
+            .get("/api/v1/integrations/hubspot/sync")
+            .await
+            .expect(200);
+        assert_eq!(
+            matrix.body["agency"]["outbound"], true,
+            "a reconnect keeps the settings"
+        );
+        app.finish().await;
+    }
+}
+
+api_test!(
+    async fn console_secrets_never_reach_the_logs_or_the_database_in_clear(app) {
+        let console = Console::signed_in(app, &app.token).await;
+        let session = console.cookie.clone().unwrap();
+        let session_id = session.split('=').nth(1).unwrap().to_owned();
+        let page = console.get("/console/webhooks").await;
+        let csrf = page.csrf();
+        let created = console
+            .post("/console/webhooks", "/console/webhooks", &[("webhook_type", "producer_agreement_executed"), ("url", "https://hooks.example.com/logs")])
+            .await;
+        let secret_start = created.html.find("id=\"webhook-secret\">").unwrap() + "id=\"webhook-secret\">".len();
+        let secret = created.html[secret_start..secret_start + 64].to_owned();
+        let logs = crate::api::helpers::captured_logs();
+        for (what, value) in [("session id", &session_id), ("csrf token", &csrf), ("api token", &app.token), ("webhook secret", &secret)] {
+            assert!(!logs.contains(value.as_str()), "the {what} was logged");
+        }
+        let stored = app.db.raw_contents().await;
+        assert!(!stored.contains(&session_id), "session ids are stored hashed");
+    }
+);
