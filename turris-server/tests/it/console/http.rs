@@ -434,3 +434,18 @@ api_test!(
         assert!(!stored.contains(&session_id), "session ids are stored hashed");
     }
 );
+
+api_test!(
+    async fn recent_activity_filters_by_status_and_pages_with_a_cursor(app) {
+        app.connect_hubspot().await.expect(200);
+        let console = Console::signed_in(app, &app.token).await;
+        let all = console.get("/console/integrations/hubspot").await;
+        assert!(all.html.contains("Connect HubSpot"), "the connect is logged");
+        assert!(all.html.contains("History is kept for 30 days"));
+        let failures = console.get("/console/integrations/hubspot?activity_status=failure").await;
+        assert_eq!(failures.status, StatusCode::OK);
+        assert!(failures.html.contains("No failure entries"), "{}", failures.html);
+        let bad = console.get("/console/integrations/hubspot?activity_cursor=garbage").await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "the API's cursor check");
+    }
+);
