@@ -449,3 +449,47 @@ api_test!(
         assert_eq!(bad.status, StatusCode::BAD_REQUEST, "the API's cursor check");
     }
 );
+
+api_test!(
+    async fn delivery_history_is_paged_and_logs_of_another_webhooks_event_are_404(app) {
+        let a = app
+            .api(Method::POST, "/api/v1/webhooks", Some(serde_json::json!({"webhook_type": "entity_compliance_data_synchronized", "url": "https://hooks.example.com/a"})))
+            .await
+            .expect(201);
+        let b = app
+            .api(Method::POST, "/api/v1/webhooks", Some(serde_json::json!({"webhook_type": "producer_agreement_executed", "url": "https://hooks.example.com/b"})))
+            .await
+            .expect(201);
+        let agency = app
+            .api(Method::POST, "/api/v1/agencies", Some(serde_json::json!({"name": "Paged Agency"})))
+            .await
+            .expect(201);
+        for _ in 0..27 {
+            app.api(
+                Method::POST,
+                "/api/v1/nipr-syncs",
+                Some(serde_json::json!({"entity_type": "agency", "entity_id": agency.body["id"], "kind": "fetch", "outcome": "success"})),
+            )
+            .await
+            .expect(201);
+        }
+        let (a, b) = (a.body["id"].as_str().unwrap(), b.body["id"].as_str().unwrap());
+        let console = Console::signed_in(app, &app.token).await;
+        let first = console.get(&format!("/console/webhooks/{a}")).await;
+        assert_eq!(first.status, StatusCode::OK);
+        assert_eq!(first.html.matches("<tr data-event=").count(), 25);
+        let start = first.html.find("?cursor=").expect("an Older events link");
+        let cursor = first.html[start..].split('"').next().unwrap().to_owned();
+        let second = console.get(&format!("/console/webhooks/{a}{cursor}")).await;
+        assert_eq!(second.html.matches("<tr data-event=").count(), 2);
+        let empty = console.get(&format!("/console/webhooks/{b}")).await;
+        assert!(empty.html.contains("No events found for this webhook."));
+        let event = {
+            let s = first.html.find("data-event=\"").unwrap() + "data-event=\"".len();
+            first.html[s..].split('"').next().unwrap().to_owned()
+        };
+        let crossed = console.get(&format!("/console/webhooks/{b}/events/{event}/logs")).await;
+        assert_eq!(crossed.status, StatusCode::NOT_FOUND);
+        assert!(crossed.html.contains("Not found"));
+    }
+);
