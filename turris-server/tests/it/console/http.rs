@@ -493,3 +493,31 @@ api_test!(
         assert!(crossed.html.contains("Not found"));
     }
 );
+
+api_test!(
+    async fn a_declined_oauth_approval_returns_to_the_hubspot_page_with_an_error_banner(app) {
+        let console = Console::signed_in(app, &app.token).await;
+        let started = console
+            .post("/console/integrations", "/console/integrations/hubspot/connect", &[])
+            .await;
+        let authorize = url::Url::parse(&started.location.unwrap()).unwrap();
+        let state = authorize
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        let mut back = url::Url::parse("http://x/api/v1/integrations/hubspot/callback").unwrap();
+        back.query_pairs_mut()
+            .append_pair("error", "access_denied")
+            .append_pair("error_description", "the user declined")
+            .append_pair("state", &state);
+        let path = format!("{}?{}", back.path(), back.query().unwrap());
+        let returned = console.get(&path).await;
+        assert_eq!(returned.location.as_deref(), Some("/console/integrations/hubspot"));
+        let page = console.get("/console/integrations/hubspot").await;
+        assert!(page.html.contains("banner-error"), "{}", page.html);
+        assert!(page.html.contains("HubSpot was not connected"), "{}", page.html);
+        assert!(page.html.contains("the user declined"));
+        assert!(page.html.contains("Not Connected"));
+    }
+);
