@@ -12,8 +12,8 @@ use std::sync::Arc;
 use turris_hubspot::auth::{PrivateAppToken, Secret};
 use turris_hubspot::crm::search::{Filter, FilterGroup, SearchRequest};
 use turris_hubspot::crm::{ObjectType, SimplePublicObjectInput, SimplePublicObjectInputForCreate};
-use turris_hubspot::sandbox::Sandbox;
 use turris_hubspot::{ApiCall, HubSpotClient, RateLimitConfig, RateLimiter};
+use turris_hubspot_sandbox::Sandbox;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -218,6 +218,63 @@ impl NewActivity {
         self.details = details;
         self
     }
+
+    /// A success of `kind`.
+    pub fn success(kind: ActivityKind, at: DateTime<Utc>) -> Self {
+        Self::new(kind, Outcome::Success, at)
+    }
+
+    /// A failure of `kind`.
+    pub fn failure(kind: ActivityKind, at: DateTime<Utc>) -> Self {
+        Self::new(kind, Outcome::Failure, at)
+    }
+
+    /// A skipped HubSpot webhook, with why.
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use turris_core::activity::{ActivityKind, NewActivity, Outcome};
+    ///
+    /// let a = NewActivity::webhook_skipped("echo of our own write", Utc::now())
+    ///     .message("HubSpot webhook: company created")
+    ///     .hubspot("101");
+    /// assert_eq!((a.kind, a.outcome), (ActivityKind::WebhookSkipped, Outcome::Skipped));
+    /// assert_eq!(a.details.skip_reason.as_deref(), Some("echo of our own write"));
+    /// assert_eq!(a.details.hubspot_id.as_deref(), Some("101"));
+    /// ```
+    pub fn webhook_skipped(reason: impl Into<String>, at: DateTime<Utc>) -> Self {
+        Self::new(ActivityKind::WebhookSkipped, Outcome::Skipped, at).skip_reason(reason)
+    }
+
+    /// With this message.
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.details.message = Some(message.into());
+        self
+    }
+
+    /// With why it was skipped.
+    pub fn skip_reason(mut self, reason: impl Into<String>) -> Self {
+        self.details.skip_reason = Some(reason.into());
+        self
+    }
+
+    /// About this Turris record.
+    pub fn turris(mut self, id: impl ToString) -> Self {
+        self.details.turris_id = Some(id.to_string());
+        self
+    }
+
+    /// About this Turris record, when there is one.
+    pub fn turris_opt(mut self, id: Option<impl ToString>) -> Self {
+        self.details.turris_id = id.map(|id| id.to_string());
+        self
+    }
+
+    /// About this HubSpot object.
+    pub fn hubspot(mut self, id: impl ToString) -> Self {
+        self.details.hubspot_id = Some(id.to_string());
+        self
+    }
 }
 
 /// A stored activity's id, assigned by the store; unique within an organization.

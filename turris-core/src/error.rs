@@ -11,6 +11,9 @@ pub enum Error {
     /// An NPN must be 1 to 10 ASCII digits.
     #[error("invalid npn: expected 1 to 10 digits")]
     InvalidNpn,
+    /// An email must have one `@` with text on both sides and no whitespace.
+    #[error("invalid email: expected an address like ada@example.com")]
+    InvalidEmail,
     /// A state code must be one of the US codes (50 states, DC and territories).
     #[error("invalid state code: expected a 2-letter US code such as NY")]
     InvalidStateCode,

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::activity::{ActivityKind, Outcome};
 use crate::error::{FieldError, prefix_all};
 use crate::filter::Condition;
 use crate::ids::{AgencyContactId, ContractTemplateId};
@@ -213,6 +214,25 @@ impl InvitationSettings {
             .unwrap_or(InviteDecision::NeedsAttention)
     }
 
+    /// Every contract template the settings name, with its path (`rules[0].template`,
+    /// `default_template`), so the caller can check each exists.
+    pub fn template_refs(&self) -> Vec<(String, &ContractTemplateId)> {
+        self.rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                r.template
+                    .as_ref()
+                    .map(|t| (format!("rules[{i}].template"), t))
+            })
+            .chain(
+                self.default_template
+                    .as_ref()
+                    .map(|t| ("default_template".to_owned(), t)),
+            )
+            .collect()
+    }
+
     /// Every problem, all at once, with paths relative to the settings
     /// (`condition.value`, `rules[1].template`).
     pub fn validate(&self, companies: &ObjectSchema) -> Vec<FieldError> {
@@ -297,6 +317,81 @@ pub fn delivery(contacts: &[AgencyContact]) -> Delivery {
             })
         })
         .unwrap_or(Delivery::DeferredAwaitingContact)
+}
+
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    /// Sent to the agency's contact.
+    Sent,
+    /// Waiting for an agency contact with an email.
+    Deferred,
+    /// No contract rule matched and there is no default: a person must pick the contract.
+    NeedsAttention,
+}
+
+/// What becomes of an agency's auto-invite: the invitation to record (if any) and the
+/// activity row that says so, with the seed's titles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationOutcome {
+    /// The invitation to record: its status, contract and address; `None` when the agency is
+    /// not invited.
+    pub invitation: Option<(InvitationStatus, Option<ContractTemplateId>, Option<String>)>,
+    /// The activity title.
+    pub kind: ActivityKind,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The row's message (or, for an agency not invited, its skip reason).
+    pub message: String,
+}
+
+/// The outcome of `decision` for an agency with these `contacts`: not invited (Skipped, with
+/// the reason); needs attention (no contract); or invited, sent to the first contact with a
+/// usable email ([`delivery`]) or deferred until one exists.
+///
+/// ```
+/// use turris_core::activity::ActivityKind;
+/// use turris_core::ids::ContractTemplateId;
+/// use turris_core::invitation::{ContractChoice, InvitationStatus, InviteDecision, outcome};
+///
+/// let template = ContractTemplateId::parse("std").unwrap();
+/// let decision = InviteDecision::Invite { template: template.clone(), chosen_by: ContractChoice::Default };
+/// let deferred = outcome(&decision, &[]);
+/// assert_eq!(deferred.kind, ActivityKind::AutoInviteDeferred);
+/// assert_eq!(deferred.invitation, Some((InvitationStatus::Deferred, Some(template), None)));
+/// ```
+pub fn outcome(decision: &InviteDecision, contacts: &[AgencyContact]) -> InvitationOutcome {
+    match decision {
+        InviteDecision::NotInvited { reason } => InvitationOutcome {
+            invitation: None,
+            kind: ActivityKind::AutoInviteSkipped,
+            outcome: Outcome::Skipped,
+            message: reason.to_string(),
+        },
+        InviteDecision::NeedsAttention => InvitationOutcome {
+            invitation: Some((InvitationStatus::NeedsAttention, None, None)),
+            kind: ActivityKind::AutoInviteNeedsAttention,
+            outcome: Outcome::Skipped,
+            message: "no contract rule matched and there is no default template".to_owned(),
+        },
+        InviteDecision::Invite { template, .. } => match delivery(contacts) {
+            Delivery::Send { email, .. } => InvitationOutcome {
+                message: format!("invited with contract {template}, sent to {email}"),
+                invitation: Some((InvitationStatus::Sent, Some(template.clone()), Some(email))),
+                kind: ActivityKind::AutoInviteSent,
+                outcome: Outcome::Success,
+            },
+            Delivery::DeferredAwaitingContact => InvitationOutcome {
+                invitation: Some((InvitationStatus::Deferred, Some(template.clone()), None)),
+                kind: ActivityKind::AutoInviteDeferred,
+                outcome: Outcome::Skipped,
+                message: format!(
+                    "contract {template}; sent once the agency has a contact with an email"
+                ),
+            },
+        },
+    }
 }
 
 #[cfg(test)]
@@ -544,6 +639,48 @@ mod tests {
                 .explanation()
                 .starts_with("Enable HubSpot → Turris sync above")
         );
+    }
+
+    #[test]
+    fn each_decision_becomes_its_invitation_and_its_activity_row() {
+        let template = ContractTemplateId::parse("std").unwrap();
+        let invite = InviteDecision::Invite {
+            template: template.clone(),
+            chosen_by: ContractChoice::Default,
+        };
+        let with_email = [AgencyContact {
+            id: AgencyContactId::parse("c1").unwrap(),
+            agency_id: AgencyId::parse("a").unwrap(),
+            first_name: None,
+            last_name: None,
+            email: Some("ada@example.com".into()),
+        }];
+        let sent = outcome(&invite, &with_email);
+        assert_eq!(
+            (sent.invitation, sent.kind, sent.outcome),
+            (
+                Some((
+                    InvitationStatus::Sent,
+                    Some(template),
+                    Some("ada@example.com".into())
+                )),
+                ActivityKind::AutoInviteSent,
+                Outcome::Success
+            )
+        );
+        let attention = outcome(&InviteDecision::NeedsAttention, &with_email);
+        assert_eq!(
+            attention.invitation,
+            Some((InvitationStatus::NeedsAttention, None, None))
+        );
+        let not_invited = outcome(
+            &InviteDecision::NotInvited {
+                reason: NotInvitedReason::ModeDoNotInvite,
+            },
+            &with_email,
+        );
+        assert_eq!(not_invited.invitation, None);
+        assert_eq!(not_invited.kind, ActivityKind::AutoInviteSkipped);
     }
 
     #[test]

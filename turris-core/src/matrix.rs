@@ -268,6 +268,86 @@ impl SyncMatrix {
     pub fn disable(&mut self, object: SyncObject, direction: Direction) {
         *self.toggle(object, direction) = false;
     }
+
+    /// Every toggle, agency column first, inbound before outbound: the order in which
+    /// toggles are turned on, so a column is checked after the ones it depends on.
+    pub fn toggles() -> impl Iterator<Item = (SyncObject, Direction)> {
+        SyncObject::ALL
+            .into_iter()
+            .flat_map(|o| Direction::ALL.into_iter().map(move |d| (o, d)))
+    }
+
+    /// The toggles `wanted` turns on that are off here.
+    pub fn turned_on(&self, wanted: &SyncMatrix) -> Vec<(SyncObject, Direction)> {
+        Self::toggles()
+            .filter(|&(o, d)| wanted.is_enabled(o, d) && !self.is_enabled(o, d))
+            .collect()
+    }
+
+    /// The matrix `wanted`, built from all-off in [`toggles`](Self::toggles) order, so every
+    /// toggle's prerequisites are checked (turning one off is always allowed); or every
+    /// missing piece, each at `{object}.{direction}` (`agency_contacts.inbound`).
+    ///
+    /// ```
+    /// use turris_core::mapping::MappingSettings;
+    /// use turris_core::matrix::SyncMatrix;
+    ///
+    /// let mut wanted = SyncMatrix::default();
+    /// wanted.agency_contacts.inbound = true;
+    /// let errors = SyncMatrix::build(&wanted, &MappingSettings::default()).unwrap_err();
+    /// assert_eq!(errors[0].path, "agency_contacts.inbound");
+    /// ```
+    pub fn build(
+        wanted: &SyncMatrix,
+        mapping: &MappingSettings,
+    ) -> Result<SyncMatrix, Vec<FieldError>> {
+        let mut next = SyncMatrix::default();
+        let mut errors = Vec::new();
+        for (object, direction) in Self::toggles().filter(|&(o, d)| wanted.is_enabled(o, d)) {
+            if let Err(missing) = next.enable(object, direction, mapping) {
+                let path = format!("{}.{}", object.as_str(), direction.as_str());
+                errors.extend(
+                    missing
+                        .missing
+                        .iter()
+                        .map(|p| FieldError::new(path.clone(), p.message())),
+                );
+            }
+        }
+        if errors.is_empty() {
+            Ok(next)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// For each toggle that is off, what it needs before it can be turned on, at
+    /// `{object}.{direction}`.
+    pub fn blocked(&self, mapping: &MappingSettings) -> Vec<FieldError> {
+        Self::toggles()
+            .filter(|&(o, d)| !self.is_enabled(o, d))
+            .flat_map(|(o, d)| {
+                let path = format!("{}.{}", o.as_str(), d.as_str());
+                self.missing_prerequisites(o, d, mapping)
+                    .into_iter()
+                    .map(move |p| FieldError::new(path.clone(), p.message()))
+            })
+            .collect()
+    }
+
+    /// What a new `mapping` would break: for every toggle on, each prerequisite the mapping
+    /// no longer meets, at the mapping path it names.
+    pub fn broken_by(&self, mapping: &MappingSettings) -> Vec<FieldError> {
+        Self::toggles()
+            .filter(|&(o, d)| self.is_enabled(o, d))
+            .flat_map(|(o, d)| {
+                MissingPrerequisites {
+                    missing: self.missing_prerequisites(o, d, mapping),
+                }
+                .field_errors()
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -476,5 +556,61 @@ mod tests {
             json,
             r#"{"agency":{"inbound":false,"outbound":false},"agency_contacts":{"inbound":false,"outbound":false},"agents":{"inbound":false,"outbound":false}}"#
         );
+    }
+
+    #[test]
+    fn building_a_wanted_matrix_checks_dependent_columns_after_the_agency_column() {
+        let mut wanted = SyncMatrix::default();
+        wanted.agency.inbound = true;
+        wanted.agency_contacts.inbound = true;
+        assert_eq!(SyncMatrix::build(&wanted, &configured()), Ok(wanted));
+        let errors = SyncMatrix::build(&wanted, &MappingSettings::default()).unwrap_err();
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        // Agency inbound lacks its identifier, so agency-contact inbound lacks agency inbound.
+        assert_eq!(paths, ["agency.inbound", "agency_contacts.inbound"]);
+    }
+
+    #[test]
+    fn turned_on_lists_only_toggles_that_go_from_off_to_on() {
+        let mut current = SyncMatrix::default();
+        current.agency.outbound = true;
+        let mut wanted = current;
+        wanted.agents.inbound = true;
+        wanted.agency.outbound = true;
+        assert_eq!(
+            current.turned_on(&wanted),
+            [(SyncObject::Agents, Direction::Inbound)]
+        );
+    }
+
+    #[test]
+    fn a_mapping_without_the_identifier_breaks_an_enabled_inbound_toggle_and_blocks_an_off_one() {
+        let mut matrix = SyncMatrix::default();
+        matrix.agency.inbound = true;
+        let unmapped = MappingSettings::default();
+        let broken: Vec<String> = matrix
+            .broken_by(&unmapped)
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert!(
+            broken.contains(&"agency.identifier".to_owned()),
+            "{broken:?}"
+        );
+        assert!(matrix.broken_by(&configured()).is_empty());
+        let mut agents = SyncMatrix::default();
+        agents.agents.inbound = true;
+        let broken: Vec<String> = agents
+            .broken_by(&unmapped)
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(
+            broken,
+            ["agent.identifier", "agent.first_name", "agent.last_name"]
+        );
+        let blocked = SyncMatrix::default().blocked(&unmapped);
+        assert!(blocked.iter().any(|e| e.path == "agency.inbound"));
+        assert!(blocked.iter().all(|e| !e.path.ends_with(".outbound")));
     }
 }

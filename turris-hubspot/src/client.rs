@@ -78,6 +78,7 @@ where
 
 /// Retry policy for transient failures and rate limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryConfig {
     /// Total attempts per call, the first included (at least 1).
     pub max_attempts: u32,
@@ -185,7 +186,8 @@ impl HubSpotClientBuilder {
         self
     }
 
-    /// The API base URL (default [`DEFAULT_API_BASE`]); point it at the sandbox or a mock.
+    /// The API base URL (default [`DEFAULT_API_BASE`]); point it at `turris-hubspot-sandbox` or
+    /// a mock.
     pub fn api_base(mut self, base: impl Into<String>) -> Self {
         self.api_base = base.into();
         self

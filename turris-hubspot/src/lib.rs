@@ -1,4 +1,4 @@
-//! HubSpot for Turris: auth, the CRM v3 client, webhooks and the sandbox.
+//! HubSpot for Turris: auth, the CRM v3 client and webhooks.
 //!
 //! - [`auth`]: OAuth for public apps ([`auth::OAuthClient`], v3 token endpoints through the
 //!   `oauth2` crate), private-app tokens ([`auth::PrivateAppToken`]), and the
@@ -12,8 +12,9 @@
 //! - [`webhooks`]: signature checks (v3, v2, v1), event parsing, app subscriptions.
 //! - [`error`]: [`Error`] and [`HubSpotError`] (status, category, correlation id, ...).
 //!
-//! The wire types (`crm::*`, `webhooks::*`, `error::ErrorBody`) mirror HubSpot's JSON so the
-//! sandbox (feature `sandbox`) can serve exactly what the client reads.
+//! The wire types (`crm::*`, `webhooks::*`, `error::ErrorBody`) mirror HubSpot's JSON, field for
+//! field. A stateful fake HubSpot to run the client against lives in its own crate,
+//! `turris-hubspot-sandbox`, so production builds do not compile it.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -62,6 +63,3 @@ pub use client::{
 };
 pub use error::{Error, HubSpotError, Result};
 pub use rate_limit::{RateLimitConfig, RateLimiter};
-
-#[cfg(feature = "sandbox")]
-pub mod sandbox;

@@ -37,6 +37,7 @@ impl Budget {
 
 /// Private-app rate-limit tiers (per 10 seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PrivateAppTier {
     /// Free and Starter: 100 per 10 s.
     FreeOrStarter,
@@ -48,6 +49,7 @@ pub enum PrivateAppTier {
 
 /// The budgets the limiter enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RateLimitConfig {
     /// Every call except search.
     pub general: Budget,
@@ -56,6 +58,11 @@ pub struct RateLimitConfig {
 }
 
 impl RateLimitConfig {
+    /// The given budgets.
+    pub const fn new(general: Budget, search: Budget) -> Self {
+        RateLimitConfig { general, search }
+    }
+
     /// Public (OAuth) apps: 110 per 10 s per portal; search 5 per second.
     pub const fn public_app() -> Self {
         RateLimitConfig {
@@ -86,6 +93,7 @@ impl Default for RateLimitConfig {
 
 /// Which budget a call spends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum BudgetKind {
     /// The general budget.
     General,

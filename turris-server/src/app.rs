@@ -50,6 +50,7 @@ struct Inner {
     delivery_metrics: Arc<crate::delivery::DeliveryMetrics>,
     reconcile_wake: Notify,
     outbound_wake: Notify,
+    sync: crate::sync::SyncState,
 }
 
 /// Tasks started by requests (a resend's delivery) that shutdown waits for.
@@ -101,6 +102,7 @@ impl AppState {
                 delivery_metrics: Arc::default(),
                 reconcile_wake: Notify::new(),
                 outbound_wake: Notify::new(),
+                sync: crate::sync::SyncState::default(),
                 store,
                 database,
                 config,
@@ -115,6 +117,11 @@ impl AppState {
     /// Every storage trait, scoped by organization.
     pub fn db(&self) -> &dyn ServerStore {
         &*self.inner.store
+    }
+
+    /// What the sync workers share in memory.
+    pub fn sync(&self) -> &crate::sync::SyncState {
+        &self.inner.sync
     }
 
     /// The store, shareable with workers.
@@ -275,12 +282,24 @@ pub enum StartupError {
     /// A configuration problem.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The database could not be opened or migrated.
-    #[error("database: {0}")]
-    Database(String),
+    /// The SQLite folder could not be created.
+    #[error("cannot create {}", .path.display())]
+    DataDir {
+        /// The folder.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database could not be opened, migrated or written.
+    #[error("database")]
+    Database(#[from] crate::store::DbError),
+    /// A random value could not be drawn.
+    #[error("random number generator")]
+    Random(#[source] crate::crypto::CryptoError),
     /// The demo stopped before its last step.
-    #[error("demo: {0}")]
-    Demo(String),
+    #[cfg(feature = "demo")]
+    #[error("demo")]
+    Demo(#[from] crate::demo::DemoError),
     /// Serving failed.
     #[error("server failed: {0}")]
     Serve(#[source] std::io::Error),
@@ -302,15 +321,13 @@ pub fn server_store(database: Database, key: &EncryptionKey) -> Arc<dyn ServerSt
 /// Opens (creating the SQLite folder when needed) and migrates the database.
 pub async fn open_database(config: &Config) -> Result<Database, StartupError> {
     if let Some(dir) = config.sqlite_parent_dir() {
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| StartupError::Database(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir).map_err(|source| StartupError::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
     }
-    let db = Database::connect(&config.database_url)
-        .await
-        .map_err(|e| StartupError::Database(crate::error::ErrorChain(&e).to_string()))?;
-    db.migrate()
-        .await
-        .map_err(|e| StartupError::Database(crate::error::ErrorChain(&e).to_string()))?;
+    let db = Database::connect(&config.database_url).await?;
+    db.migrate().await?;
     Ok(db)
 }
 

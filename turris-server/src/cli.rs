@@ -35,9 +35,7 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             Ok(())
         }
         #[cfg(feature = "demo")]
-        Some(Command::Demo(args)) => crate::demo::run(cli.config, args)
-            .await
-            .map_err(|e| StartupError::Demo(e.to_string())),
+        Some(Command::Demo(args)) => Ok(crate::demo::run(cli.config, args).await?),
         Some(Command::Token(TokenCommand::Create(args))) => {
             let token = create_token(&cli.config, &args).await?;
             println!("{}", token.expose());
@@ -61,23 +59,18 @@ pub async fn create_token(config: &Config, args: &TokenCreate) -> Result<ApiToke
         .map_err(|e| ConfigError::InvalidEncryptionKey(e.to_string()))?;
     let db = open_database(config).await?;
     let store = server_store(db, &key);
-    let fail = |e: crate::store::DbError| StartupError::Database(e.to_string());
     let org = OrganizationId::parse(&args.organization)
         .map_err(|e| ConfigError::Invalid(format!("--organization: {e}")))?;
     let now = Utc::now();
-    if store.organization(&org).await.map_err(fail)?.is_none() {
+    if store.organization(&org).await?.is_none() {
         store
             .create_organization(&org, &args.organization, SubscriptionState::Active, now)
-            .await
-            .map_err(fail)?;
+            .await?;
     }
-    let roles = store.list_roles(&org).await.map_err(fail)?;
+    let roles = store.list_roles(&org).await?;
     let role = match roles.into_iter().find(|r| r.role.name == args.role) {
         Some(role) => role,
-        None if args.role == "admin" => store
-            .create_role(&org, &Role::admin(), now)
-            .await
-            .map_err(fail)?,
+        None if args.role == "admin" => store.create_role(&org, &Role::admin(), now).await?,
         None => {
             return Err(ConfigError::Invalid(format!(
                 "organization {org} has no role {:?}; create it with the admin API",
@@ -86,22 +79,23 @@ pub async fn create_token(config: &Config, args: &TokenCreate) -> Result<ApiToke
             .into());
         }
     };
-    let users = store.list_users(&org).await.map_err(fail)?;
+    let users = store.list_users(&org).await?;
     let user = match users.into_iter().find(|u| u.email == args.user) {
         Some(user) => user,
-        None => store
-            .create_user(
-                &org,
-                &NewUser {
-                    email: args.user.clone(),
-                    name: args.user.clone(),
-                },
-                now,
-            )
-            .await
-            .map_err(fail)?,
+        None => {
+            store
+                .create_user(
+                    &org,
+                    &NewUser {
+                        email: args.user.clone(),
+                        name: args.user.clone(),
+                    },
+                    now,
+                )
+                .await?
+        }
     };
-    let token = ApiToken::generate().map_err(|e| StartupError::Database(e.to_string()))?;
+    let token = ApiToken::generate().map_err(StartupError::Random)?;
     store
         .create_api_token(
             &org,
@@ -113,8 +107,7 @@ pub async fn create_token(config: &Config, args: &TokenCreate) -> Result<ApiToke
             },
             now,
         )
-        .await
-        .map_err(fail)?;
+        .await?;
     Ok(token)
 }
 
@@ -123,7 +116,7 @@ pub async fn console_link(config: &Config, token: &ApiToken) -> Result<String, S
     let db = open_database(config).await?;
     let link = crate::console::login::login_link_for(&db, &config.public_base_url, token)
         .await
-        .map_err(|e| StartupError::Database(e.to_string()));
+        .map_err(StartupError::Database);
     db.close().await;
     link
 }

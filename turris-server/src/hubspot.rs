@@ -218,9 +218,36 @@ pub enum ConnectionError {
         /// When calls resume.
         until: DateTime<Utc>,
     },
-    /// Anything else.
-    #[error("{0}")]
-    HubSpot(String),
+    /// Anything else: what to tell the user, and the cause when there is one.
+    #[error("{message}")]
+    HubSpot {
+        /// A client-safe message.
+        message: String,
+        /// What failed.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl ConnectionError {
+    /// A failure with a client-safe `message` and no further cause.
+    pub fn hubspot(message: impl Into<String>) -> Self {
+        ConnectionError::HubSpot {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure with a client-safe `message`, caused by `source`.
+    pub fn hubspot_caused_by(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        ConnectionError::HubSpot {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
 }
 
 fn resume_text(until: &DateTime<Utc>) -> String {
@@ -260,16 +287,17 @@ impl From<turris_hubspot::Error> for ConnectionError {
             },
             Some(status) => {
                 tracing::warn!(status, category = e.category(), "hubspot call failed");
-                ConnectionError::HubSpot(format!(
+                let message = format!(
                     "HubSpot answered {status}{}",
                     e.category().map(|c| format!(" ({c})")).unwrap_or_default()
-                ))
+                );
+                ConnectionError::hubspot_caused_by(message, e)
             }
             None => {
                 tracing::warn!(error = %e, "hubspot call failed");
                 match e {
                     turris_hubspot::Error::RefreshTokenRevoked { .. } => ConnectionError::Revoked,
-                    _ => ConnectionError::HubSpot("HubSpot could not be reached".into()),
+                    e => ConnectionError::hubspot_caused_by("HubSpot could not be reached", e),
                 }
             }
         }
@@ -299,7 +327,7 @@ pub async fn mark_connection_lost(
     let (hubspot_status, error_category) = match error {
         ConnectionError::Rejected { status, category } => (Some(*status), category.clone()),
         ConnectionError::Revoked => (Some(400), Some("BAD_REFRESH_TOKEN".to_owned())),
-        ConnectionError::DailyLimit { .. } | ConnectionError::HubSpot(_) => (None, None),
+        ConnectionError::DailyLimit { .. } | ConnectionError::HubSpot { .. } => (None, None),
     };
     state
         .db()
@@ -395,7 +423,7 @@ pub fn client(
     credentials: &HubSpotCredentials,
 ) -> Result<HubSpotClient, ConnectionError> {
     let tokens = token_source(state, org, credentials).ok_or_else(|| {
-        ConnectionError::HubSpot("HubSpot OAuth is not configured on this server".into())
+        ConnectionError::hubspot("HubSpot OAuth is not configured on this server")
     })?;
     client_with(state, credentials.portal_id, tokens)
 }
@@ -411,7 +439,7 @@ fn client_with(
         .rate_limiter(state.hubspot_limiter().clone())
         .portal(portal_id)
         .build()
-        .map_err(|e| ConnectionError::HubSpot(format!("HubSpot client: {e}")))
+        .map_err(|e| ConnectionError::hubspot_caused_by("HubSpot client", e))
 }
 
 /// The account details of a private-app token (its portal id).
@@ -442,7 +470,9 @@ pub async fn fetch_schema(
             // Core reads HubSpot's camelCase definitions directly.
             serde_json::to_value(&d)
                 .and_then(serde_json::from_value)
-                .map_err(|e| ConnectionError::HubSpot(format!("unexpected property: {e}")))
+                .map_err(|e| {
+                    ConnectionError::hubspot_caused_by("unexpected property definition", e)
+                })
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ObjectSchema::new(object, properties))

@@ -12,7 +12,7 @@ async fn main() -> std::process::ExitCode {
     match turris_server::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", turris_server::error::ErrorChain(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -36,6 +36,7 @@ pub struct VerifiedTurrisWebhook<T = serde_json::Value> {
 
 /// Why [`VerifiedTurrisWebhook`] refused a request.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WebhookRejection {
     /// The body could not be read.
     #[error("could not read body: {0}")]

@@ -10,6 +10,7 @@ use crate::payload::{
 /// The event category a webhook listens for (snake_case on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum WebhookType {
     /// An agency's compliance status changed for a product and state (debounced).
     AgencyComplianceStatusChanges,

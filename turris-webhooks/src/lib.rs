@@ -35,6 +35,7 @@ pub use crate::url::{AllowRule, UrlError, UrlPolicy, WebhookUrl, non_public_reas
 
 /// Errors of this crate, for callers that want one type.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A secret could not be parsed or generated.
     #[error(transparent)]

@@ -8,6 +8,7 @@ use crate::envelope::WebhookType;
 /// Any payload, tagged by the type it belongs to. Serializes as the inner struct alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum Payload {
     /// `agency_compliance_status_changes`.
     AgencyComplianceStatusChanges(ComplianceStatusChanges),
@@ -36,6 +37,7 @@ impl Payload {
 /// A compliance status for one product in one state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ComplianceStatus {
     /// Compliant.
     Compliant,
@@ -50,6 +52,7 @@ pub enum ComplianceStatus {
 /// Whether an entity is an agency or an agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum EntityType {
     /// An agency.
     Agency,
@@ -112,6 +115,7 @@ pub struct StatusChange {
 /// Which NIPR synchronization finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SyncKind {
     /// A data fetch.
     Fetch,

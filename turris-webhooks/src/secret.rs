@@ -7,6 +7,7 @@ pub const SECRET_LEN: usize = 32;
 
 /// Why a secret could not be parsed or generated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SecretError {
     /// The text is not 64 characters long.
     #[error("secret must be 64 hex characters, got {0}")]

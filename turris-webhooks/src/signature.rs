@@ -145,6 +145,7 @@ impl SignedHeaders {
 
 /// Why a request failed verification.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// A required header is absent.
     #[error("missing header {0}")]

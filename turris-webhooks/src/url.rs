@@ -1,12 +1,16 @@
 //! Endpoint URL validation and the SSRF guard.
 //!
 //! A [`WebhookUrl`] is an absolute `https` URL without credentials whose host is not a private,
-//! loopback, link-local, CGNAT, multicast, documentation or otherwise reserved address. Names
-//! are resolved and every address is checked ([`WebhookUrl::resolve`]); the delivery engine
-//! checks again at connection time through the same policy, so a name that later resolves to
-//! a private address (DNS rebinding) is refused.
+//! loopback, link-local, CGNAT, multicast, documentation or otherwise reserved address.
+//! [`WebhookUrl::parse`] and the [`UrlPolicy`] checks do no I/O. With the `delivery` feature,
+//! names are resolved and every address is checked ([`WebhookUrl::resolve`]), and the delivery
+//! engine checks again at connection time through the same policy, so a name that later
+//! resolves to a private address (DNS rebinding) is refused. Without it, a caller that resolves
+//! names itself checks the addresses with [`UrlPolicy::check_resolved`].
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+#[cfg(feature = "delivery")]
+use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 use serde::Serialize;
@@ -14,6 +18,7 @@ use url::{Host, Url};
 
 /// Why a URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum UrlError {
     /// Not a valid absolute URL.
     #[error("invalid url: {0}")]
@@ -45,6 +50,7 @@ pub enum UrlError {
 
 /// One entry of the allow-list.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AllowRule {
     /// A host name (case-insensitive), whatever it resolves to.
     Host(String),
@@ -69,6 +75,7 @@ pub enum AllowRule {
 /// assert!(WebhookUrl::parse("http://127.0.0.1:8080/hook", &demo).is_ok());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UrlPolicy {
     /// Allows loopback addresses (`127.0.0.0/8`, `::1`, `localhost`), over plain `http` too.
     /// For tests and demos only.
@@ -151,8 +158,9 @@ impl Serialize for WebhookUrl {
 }
 
 impl WebhookUrl {
-    /// Checks the syntax, scheme, credentials and (for IP hosts) the address. Host names are
-    /// checked by [`WebhookUrl::resolve`], which needs the network.
+    /// Checks the syntax, scheme, credentials and (for IP hosts) the address, without I/O. Host
+    /// names are checked by `WebhookUrl::resolve` (feature `delivery`), which needs the
+    /// network, or by [`UrlPolicy::check_resolved`] on addresses the caller resolved.
     pub fn parse(input: &str, policy: &UrlPolicy) -> Result<Self, UrlError> {
         let url = Url::parse(input.trim()).map_err(|e| UrlError::Invalid(e.to_string()))?;
         if !url.username().is_empty() || url.password().is_some() {
@@ -188,6 +196,7 @@ impl WebhookUrl {
     }
 
     /// Parses and then resolves the host, refusing it if any address is not allowed.
+    #[cfg(feature = "delivery")]
     pub async fn parse_and_resolve(input: &str, policy: &UrlPolicy) -> Result<Self, UrlError> {
         let url = Self::parse(input, policy)?;
         url.resolve(policy).await?;
@@ -195,6 +204,7 @@ impl WebhookUrl {
     }
 
     /// Resolves the host and checks every address against `policy`; returns the addresses.
+    #[cfg(feature = "delivery")]
     pub async fn resolve(&self, policy: &UrlPolicy) -> Result<Vec<SocketAddr>, UrlError> {
         let port = self.0.port_or_known_default().unwrap_or(443);
         match self.0.host() {
@@ -245,6 +255,7 @@ impl std::fmt::Display for WebhookUrl {
     }
 }
 
+#[cfg(feature = "delivery")]
 async fn lookup(name: &str, port: u16) -> Result<Vec<SocketAddr>, UrlError> {
     let found = tokio::net::lookup_host((name, port))
         .await
@@ -254,11 +265,13 @@ async fn lookup(name: &str, port: u16) -> Result<Vec<SocketAddr>, UrlError> {
 
 /// A reqwest resolver that refuses names resolving to addresses the policy refuses, so the
 /// client only ever connects to vetted addresses (no DNS rebinding between check and use).
+#[cfg(feature = "delivery")]
 #[derive(Debug, Clone)]
 pub(crate) struct GuardedResolver {
     pub(crate) policy: std::sync::Arc<UrlPolicy>,
 }
 
+#[cfg(feature = "delivery")]
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let policy = self.policy.clone();

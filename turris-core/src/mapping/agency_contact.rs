@@ -4,7 +4,7 @@ use super::{AgentField, FieldSkipReason, MappedField, MappingSettings, RecordMap
 use crate::filter::IdentifierFilter;
 use crate::matrix::SyncObject;
 use crate::property::ObjectType;
-use crate::record::{AgencyContactDraft, is_plausible_email};
+use crate::record::{AgencyContactDraft, Email};
 
 /// A Turris agency-contact field synced with a HubSpot contact property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -62,7 +62,7 @@ impl MappedField for AgencyContactField {
             AgencyContactField::FirstName => d.first_name = value,
             AgencyContactField::LastName => d.last_name = value,
             AgencyContactField::Email => {
-                if value.as_deref().is_some_and(|v| !is_plausible_email(v)) {
+                if value.as_deref().is_some_and(|v| !Email::is_valid(v)) {
                     return Err(FieldSkipReason::InvalidEmail);
                 }
                 d.email = value;

@@ -4,7 +4,7 @@ use super::{FieldSkipReason, MappedField, RecordMapping};
 use crate::filter::IdentifierFilter;
 use crate::matrix::SyncObject;
 use crate::property::ObjectType;
-use crate::record::{AgentDraft, Npn, is_plausible_email};
+use crate::record::{AgentDraft, Email, Npn};
 
 /// A Turris agent field that can be mapped to a HubSpot contact property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -74,7 +74,7 @@ impl MappedField for AgentField {
             AgentField::FirstName => d.first_name = value.unwrap_or_default().to_owned(),
             AgentField::LastName => d.last_name = value.unwrap_or_default().to_owned(),
             AgentField::Email => {
-                if value.is_some_and(|v| !is_plausible_email(v)) {
+                if value.is_some_and(|v| !Email::is_valid(v)) {
                     return Err(FieldSkipReason::InvalidEmail);
                 }
                 d.email = value.map(str::to_owned);

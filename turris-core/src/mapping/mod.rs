@@ -138,6 +138,22 @@ pub trait RecordMapping {
             .collect()
     }
 
+    /// The properties to read from HubSpot to plan a change: the identifier's, then every
+    /// mapped one, each once.
+    fn read_properties(&self) -> Vec<&str> {
+        let identifier = self.identifier().and_then(IdentifierFilter::property);
+        let mut wanted: Vec<&str> = Vec::new();
+        for property in identifier
+            .into_iter()
+            .chain(self.mapped().into_iter().map(|(_, p)| p))
+        {
+            if !wanted.contains(&property) {
+                wanted.push(property);
+            }
+        }
+        wanted
+    }
+
     /// The fields mapped to `property` (several fields may share one property).
     fn fields_for(&self, property: &str) -> Vec<Self::Field> {
         self.mapped()

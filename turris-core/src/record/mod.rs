@@ -1,11 +1,13 @@
 //! Turris records: agencies, agents and agency contacts, with the [`Npn`] and [`StateCode`]
 //! newtypes. A `*Draft` is a record's data without its id: what inbound sync creates.
 
+mod email;
 mod npn;
 mod state_code;
 
 use serde::{Deserialize, Serialize};
 
+pub use email::Email;
 pub use npn::Npn;
 pub use state_code::{StateCode, US_STATE_CODES};
 
@@ -132,7 +134,7 @@ pub struct AgencyContact {
 impl AgencyContact {
     /// The contact's email when it has a usable one (non-empty, contains `@`).
     pub fn usable_email(&self) -> Option<&str> {
-        self.email.as_deref().filter(|e| is_plausible_email(e))
+        self.email.as_deref().filter(|e| Email::is_valid(e))
     }
 
     /// The contact's synced data: what HubSpot holds of it.
@@ -178,19 +180,6 @@ pub struct AgencyContactDraft {
     pub email: Option<String>,
 }
 
-/// A deliberately small email check: no whitespace, one `@` with text on both sides.
-pub(crate) fn is_plausible_email(value: &str) -> bool {
-    match value.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !value.chars().any(char::is_whitespace)
-        }
-        None => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,7 +187,7 @@ mod tests {
     #[test]
     fn emails_need_one_at_sign_with_text_around_it_and_no_whitespace() {
         fn check(input: &str, ok: bool) {
-            assert_eq!(is_plausible_email(input), ok, "{input:?}");
+            assert_eq!(Email::is_valid(input), ok, "{input:?}");
         }
         check("a@b.com", true);
         check("first.last+tag@example.org", true);

@@ -131,6 +131,15 @@ impl TurrisRef {
         }
     }
 
+    /// What messages call the record: `agency`, `agent` or `agency contact`.
+    pub fn noun(&self) -> &'static str {
+        match self {
+            TurrisRef::Agency(_) => "agency",
+            TurrisRef::Agent(_) => "agent",
+            TurrisRef::AgencyContact(_) => "agency contact",
+        }
+    }
+
     /// The id as text.
     pub fn id(&self) -> &str {
         match self {

@@ -138,8 +138,7 @@ async fn an_inbound_agency_is_created_invited_once_a_contact_exists_and_custom_e
         object_id: company.clone(),
         kind: ChangeKind::Created,
         properties: properties.clone(),
-        change_source: Some("CRM_UI".into()),
-        source_id: None,
+        made_by_app: None,
         occurred_at: at(0),
     };
 

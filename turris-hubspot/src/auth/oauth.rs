@@ -52,6 +52,7 @@ const DEFAULT_EXPIRES_IN_SECS: i64 = 1800;
 
 /// A public app's OAuth settings.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct OAuthConfig {
     /// The app's client id.
     pub client_id: String,
@@ -123,8 +124,8 @@ pub struct IntrospectionResponse {
     pub hub_domain: Option<String>,
 }
 
-/// Answer of `POST /oauth/v3/token`, as HubSpot serves it (for the sandbox; the client reads
-/// it through the `oauth2` crate).
+/// Answer of `POST /oauth/v3/token`, as HubSpot serves it. The client reads it through the
+/// `oauth2` crate; this type is for mocks and fakes that answer in HubSpot's shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenResponseBody {
     /// `bearer`.

@@ -18,6 +18,7 @@ pub const NOTE_TO_COMPANY: u32 = 190;
 /// Who defined an association type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
 pub enum AssociationCategory {
     /// Built-in types (279, 202, ...).
     HubspotDefined,

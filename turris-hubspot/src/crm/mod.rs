@@ -1,7 +1,7 @@
 //! CRM v3/v4 calls and their wire types.
 //!
-//! The request and response structs mirror HubSpot's JSON (camelCase) so that the sandbox can
-//! serve exactly what the client reads.
+//! The request and response structs mirror HubSpot's JSON (camelCase), and serialize back to the
+//! same JSON, so a fake HubSpot or a mock can answer with them.
 
 pub mod account;
 pub mod associations;
@@ -20,6 +20,7 @@ pub use associations::{AssociationCategory, AssociationSpec, PublicAssociationsF
 
 /// A CRM object type the client knows by name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ObjectType {
     /// `companies` (type id `0-2`).
     Companies,

@@ -107,6 +107,7 @@ impl Filter {
 /// Search operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
 pub enum FilterOperator {
     /// Equal.
     Eq,

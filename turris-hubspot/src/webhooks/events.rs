@@ -124,6 +124,68 @@ impl SubscriptionType {
     }
 }
 
+/// The kind of object an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EventObject {
+    /// `company.*`
+    Company,
+    /// `contact.*`
+    Contact,
+    /// `deal.*`
+    Deal,
+    /// Any other object.
+    Other,
+}
+
+/// What happened to the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EventAction {
+    /// `*.creation`
+    Creation,
+    /// `*.deletion`
+    Deletion,
+    /// `*.propertyChange`
+    PropertyChange,
+    /// `*.associationChange`
+    AssociationChange,
+    /// `*.merge`
+    Merge,
+    /// `*.restore`
+    Restore,
+    /// `contact.privacyDeletion`
+    PrivacyDeletion,
+    /// Any other action.
+    Other,
+}
+
+impl SubscriptionType {
+    /// The object the event is about.
+    pub fn object_kind(&self) -> EventObject {
+        match self.object() {
+            "company" => EventObject::Company,
+            "contact" => EventObject::Contact,
+            "deal" => EventObject::Deal,
+            _ => EventObject::Other,
+        }
+    }
+
+    /// What happened.
+    pub fn action_kind(&self) -> EventAction {
+        match self.action() {
+            "creation" => EventAction::Creation,
+            "deletion" => EventAction::Deletion,
+            "propertyChange" => EventAction::PropertyChange,
+            "associationChange" => EventAction::AssociationChange,
+            "merge" => EventAction::Merge,
+            "restore" => EventAction::Restore,
+            "privacyDeletion" => EventAction::PrivacyDeletion,
+            _ => EventAction::Other,
+        }
+    }
+}
+
 impl std::fmt::Display for SubscriptionType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -213,6 +275,14 @@ pub struct WebhookEvent {
 }
 
 impl WebhookEvent {
+    /// The id of the app that made the change, when an integration made it (`changeSource`
+    /// `INTEGRATION`, with the app id in `sourceId`).
+    pub fn integration_app(&self) -> Option<&str> {
+        (self.change_source.as_deref() == Some("INTEGRATION"))
+            .then_some(self.source_id.as_deref())
+            .flatten()
+    }
+
     /// A key that is equal for redeliveries of the same event (HubSpot may send an event more
     /// than once, and `eventId` alone is not guaranteed unique): portal, subscription, event
     /// id, object and time; the attempt number is left out.
@@ -245,6 +315,7 @@ impl WebhookEvent {
 
 /// Why a webhook body could not be parsed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EventsError {
     /// The body is not a JSON array of objects.
     #[error("webhook body is not a json array: {0}")]

@@ -4,4 +4,4 @@ pub mod events;
 pub mod signature;
 pub mod subscriptions;
 
-pub use events::{SubscriptionType, WebhookEvent, parse_events};
+pub use events::{EventAction, EventObject, SubscriptionType, WebhookEvent, parse_events};

@@ -25,6 +25,7 @@ pub const MAX_AGE_MS: i64 = 5 * 60 * 1000;
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignatureError {
     /// The timestamp header is not a number.
     #[error("invalid timestamp")]
@@ -45,6 +46,7 @@ pub enum SignatureError {
 
 /// Which signature version a request passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SignatureVersion {
     /// HMAC-SHA256 with timestamp.
     V3,

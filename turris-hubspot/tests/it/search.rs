@@ -201,10 +201,10 @@ async fn search_spends_its_own_budget_and_leaves_the_general_one_alone() {
         .mount(&server)
         .await;
     // One search per hour, plenty of general requests.
-    let limiter = RateLimiter::new(RateLimitConfig {
-        general: Budget::new(1_000, Duration::from_secs(1)),
-        search: Budget::new(1, Duration::from_secs(3600)),
-    });
+    let limiter = RateLimiter::new(RateLimitConfig::new(
+        Budget::new(1_000, Duration::from_secs(1)),
+        Budget::new(1, Duration::from_secs(3600)),
+    ));
     let client = HubSpotClient::builder(Arc::new(PrivateAppToken::new(Secret::new("t"))))
         .api_base(server.uri())
         .rate_limiter(limiter)

@@ -13,22 +13,22 @@ pub const TOKEN: &str = "pat-test-token";
 
 /// Tiny delays so retry tests run fast; nothing is asserted about time.
 pub fn fast_retry(max_attempts: u32) -> RetryConfig {
-    RetryConfig {
-        max_attempts,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(4),
-        secondly_wait: Duration::from_millis(1),
-        ten_secondly_wait: Duration::from_millis(1),
-        max_retry_after: Duration::from_millis(2),
-    }
+    let mut retry = RetryConfig::default();
+    retry.max_attempts = max_attempts;
+    retry.base_delay = Duration::from_millis(1);
+    retry.max_delay = Duration::from_millis(4);
+    retry.secondly_wait = Duration::from_millis(1);
+    retry.ten_secondly_wait = Duration::from_millis(1);
+    retry.max_retry_after = Duration::from_millis(2);
+    retry
 }
 
 /// Budgets large enough never to wait in tests.
 pub fn roomy_limits() -> RateLimiter {
-    RateLimiter::new(RateLimitConfig {
-        general: Budget::new(100_000, Duration::from_secs(1)),
-        search: Budget::new(100_000, Duration::from_secs(1)),
-    })
+    RateLimiter::new(RateLimitConfig::new(
+        Budget::new(100_000, Duration::from_secs(1)),
+        Budget::new(100_000, Duration::from_secs(1)),
+    ))
 }
 
 /// Records every call the client reports.

@@ -20,7 +20,7 @@ use clap::Parser;
 use futures::StreamExt;
 use serde_json::json;
 use sqlx::Row;
-use turris_hubspot::sandbox::{ObjectKind, Sandbox, Stats};
+use turris_hubspot_sandbox::{ObjectKind, Sandbox, Stats};
 use turris_server::app::Application;
 use turris_server::config::{Config, TokenCreate};
 use turris_server::crypto::EncryptionKey;

@@ -46,6 +46,7 @@ fn type_label(t: WebhookType) -> &'static str {
         WebhookType::AgentComplianceStatusChanges => "Agent Compliance Status Changes",
         WebhookType::EntityComplianceDataSynchronized => "Entity Compliance Data Synchronized",
         WebhookType::ProducerAgreementExecuted => "Producer Agreement Executed",
+        other => other.as_str(),
     }
 }
 
@@ -63,6 +64,7 @@ fn type_description(t: WebhookType) -> &'static str {
         WebhookType::ProducerAgreementExecuted => {
             "An invited agency finishes signing its producer agreement. Sent immediately, once per signed agreement."
         }
+        _ => "",
     }
 }
 

@@ -23,7 +23,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::watch;
-use turris_hubspot::sandbox::{ObjectKind, Sandbox};
+use turris_hubspot_sandbox::{ObjectKind, Sandbox};
 use turris_webhooks::{WebhookSecret, WebhookType};
 
 use crate::app::Application;

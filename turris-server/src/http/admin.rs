@@ -344,12 +344,11 @@ pub async fn create_user(
     let org = existing_org(&state, &org).await?;
     let mut errors = Vec::new();
     let email = body.email.trim();
-    match email.split_once('@') {
-        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {}
-        _ => errors.push(detail(
+    if !turris_core::record::Email::is_valid(email) {
+        errors.push(detail(
             "email",
             "email must be an address like ada@example.com",
-        )),
+        ));
     }
     if body.name.trim().is_empty() {
         errors.push(detail("name", "name is required"));

@@ -17,7 +17,135 @@ use uuid::Uuid;
 
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
 use super::sql::{Dialect, SqlStore, from_ns, ns, with_pool};
-use super::{CredentialStore, HubSpotAuth, HubSpotCredentials, TokenRefreshLease};
+use crate::crypto::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// How the server authenticates to HubSpot for one organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HubSpotAuth {
+    /// A public app's OAuth token set.
+    OAuth {
+        /// The access token (30 minutes).
+        access_token: SecretString,
+        /// The refresh token.
+        refresh_token: SecretString,
+        /// When the access token expires.
+        expires_at: DateTime<Utc>,
+    },
+    /// A private app's static token.
+    PrivateApp {
+        /// The token.
+        token: SecretString,
+    },
+}
+
+impl HubSpotAuth {
+    /// When the access token expires (OAuth only).
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            HubSpotAuth::OAuth { expires_at, .. } => Some(*expires_at),
+            HubSpotAuth::PrivateApp { .. } => None,
+        }
+    }
+}
+
+/// An organization's HubSpot connection secrets, decrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubSpotCredentials {
+    /// The portal (hub) id.
+    pub portal_id: u64,
+    /// The public app's id (OAuth), for echo detection and subscriptions.
+    pub app_id: Option<u64>,
+    /// Tokens.
+    pub auth: HubSpotAuth,
+    /// When it was connected.
+    pub connected_at: DateTime<Utc>,
+    /// When the tokens were last replaced.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// HubSpot credentials, encrypted at rest. One portal per organization and one organization
+/// per portal (inbound events are routed by portal id).
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// Stores a new connection; [`Conflict::AlreadyConnected`] when the organization has one,
+    /// [`Conflict::PortalInUse`] when another organization has that portal.
+    async fn connect_hubspot(
+        &self,
+        org: &OrganizationId,
+        credentials: &HubSpotCredentials,
+    ) -> DbResult<()>;
+    /// The organization's credentials, decrypted.
+    async fn hubspot_credentials(
+        &self,
+        org: &OrganizationId,
+    ) -> DbResult<Option<HubSpotCredentials>>;
+    /// Replaces only the tokens (reconnect, refresh): settings and links stay.
+    /// [`DbError::NotFound`] when not connected.
+    async fn replace_hubspot_auth(
+        &self,
+        org: &OrganizationId,
+        auth: &HubSpotAuth,
+        now: DateTime<Utc>,
+    ) -> DbResult<()>;
+    /// Deletes the integration in one transaction: credentials, core settings (mapping,
+    /// matrix, invitations, schema cache, subscriptions), links, unprocessed inbound events and
+    /// the echo ledger. Turris records, activity and jobs stay. `false` when there was no
+    /// credential, setting or link to delete.
+    async fn delete_integration(&self, org: &OrganizationId) -> DbResult<bool>;
+    /// The organization connected to a portal (routing of inbound events).
+    async fn organization_by_portal(&self, portal_id: u64) -> DbResult<Option<OrganizationId>>;
+    /// Organizations whose OAuth access token expires before `before` (the refresh worker).
+    async fn oauth_expiring_before(&self, before: DateTime<Utc>) -> DbResult<Vec<OrganizationId>>;
+    /// Takes the refresh lease of the organization's tokens until `until`, unless another
+    /// lease holds after `now`; answers the tokens stored now either way.
+    async fn lease_token_refresh(
+        &self,
+        org: &OrganizationId,
+        lease: uuid::Uuid,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> DbResult<TokenRefreshLease>;
+    /// Stores refreshed tokens and gives the lease up; `false` (nothing stored) when `lease`
+    /// no longer holds (it lapsed and another process took it, or a reconnect replaced the
+    /// tokens).
+    async fn store_refreshed_auth(
+        &self,
+        org: &OrganizationId,
+        lease: uuid::Uuid,
+        auth: &HubSpotAuth,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool>;
+    /// Gives the refresh lease up without new tokens.
+    async fn release_token_refresh(&self, org: &OrganizationId, lease: uuid::Uuid) -> DbResult<()>;
+    /// Records that HubSpot's DAILY limit of the organization's portal is spent until
+    /// `until`; `true` when that is news (no block lasting past `now` was recorded).
+    async fn block_until_daily_reset(
+        &self,
+        org: &OrganizationId,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool>;
+    /// Until when the organization's portal is blocked by HubSpot's DAILY limit, if that is
+    /// after `now`.
+    async fn daily_limit_until(
+        &self,
+        org: &OrganizationId,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<DateTime<Utc>>>;
+}
+
+/// What [`CredentialStore::lease_token_refresh`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRefreshLease {
+    /// The lease is ours: refresh these tokens.
+    Taken(HubSpotAuth),
+    /// Another process holds it: these are the tokens stored now.
+    Busy(HubSpotAuth),
+    /// The organization is not connected.
+    NotConnected,
+}
 
 fn aad(org: &OrganizationId) -> Vec<u8> {
     format!("hubspot-auth:{org}").into_bytes()
@@ -187,7 +315,7 @@ impl CredentialStore for SqlStore {
             .fetch_optional(pool)
             .await?
         });
-        org.map(|o| OrganizationId::parse(&o).map_err(|e| DbError::Corrupt(e.to_string())))
+        org.map(|o| OrganizationId::parse(&o).map_err(DbError::corrupt))
             .transpose()
     }
 
@@ -203,7 +331,7 @@ impl CredentialStore for SqlStore {
             .await?
         });
         orgs.iter()
-            .map(|o| OrganizationId::parse(o).map_err(|e| DbError::Corrupt(e.to_string())))
+            .map(|o| OrganizationId::parse(o).map_err(DbError::corrupt))
             .collect()
     }
 

@@ -15,7 +15,60 @@ use super::delivery::parse_webhook_type;
 use super::error::{DbError, DbResult};
 use super::inputs::write_outbox;
 use super::sql::{Dialect, SqlStore, for_update, ns, ns_saturating, with_pool};
-use super::{DebounceKey, DebounceStep, DebounceStore, Enqueued};
+use turris_webhooks::WebhookType;
+
+use super::*;
+
+/// A debouncer's identity: one per organization and debounced webhook type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DebounceKey {
+    /// The organization.
+    pub organization: OrganizationId,
+    /// `agency_compliance_status_changes` or `agent_compliance_status_changes`.
+    pub webhook_type: WebhookType,
+}
+
+/// What a debounce step leaves behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DebounceOutput {
+    /// The state to persist.
+    pub state: DebouncerState,
+    /// When the next window closes (`Debouncer::next_due`), for [`DebounceStore::debounce_due`].
+    pub next_due: Option<DateTime<Utc>>,
+    /// Outbox events for the flushed windows.
+    pub outbox: Vec<OutboxEvent>,
+}
+
+/// One step of a debouncer, run inside the store's transaction: it gets the persisted state
+/// and the changes recorded since the last step (oldest first), and returns the new state and
+/// the events to enqueue. The store saves both and marks the changes consumed atomically, so a
+/// crash loses nothing and flushes each window exactly once.
+pub type DebounceStep =
+    Box<dyn FnOnce(DebouncerState, Vec<StatusChangeEvent>) -> DebounceOutput + Send>;
+
+/// Persisted debouncer state and the inbox of compliance status changes.
+#[async_trait]
+pub trait DebounceStore: Send + Sync {
+    /// The persisted state (`None` before the first save).
+    async fn load_debounce_state(&self, key: &DebounceKey) -> DbResult<Option<DebouncerState>>;
+    /// Saves the state.
+    async fn save_debounce_state(
+        &self,
+        key: &DebounceKey,
+        state: &DebouncerState,
+        next_due: Option<DateTime<Utc>>,
+    ) -> DbResult<()>;
+    /// Runs `step` on the state and pending changes, then saves the state, marks the changes
+    /// consumed and writes the outbox events, in one transaction (rows locked on PostgreSQL,
+    /// so two processes never run one debouncer at once).
+    async fn advance_debounce(
+        &self,
+        key: &DebounceKey,
+        step: DebounceStep,
+    ) -> DbResult<Vec<Enqueued>>;
+    /// Debouncers with unconsumed changes, or whose next window closes at or before `now`.
+    async fn debounce_due(&self, now: DateTime<Utc>) -> DbResult<Vec<DebounceKey>>;
+}
 
 #[derive(sqlx::FromRow)]
 struct ChangeRow {
@@ -159,8 +212,7 @@ impl DebounceStore for SqlStore {
         keys.into_iter()
             .map(|(org, ty)| {
                 Ok(DebounceKey {
-                    organization: OrganizationId::parse(&org)
-                        .map_err(|e| DbError::Corrupt(e.to_string()))?,
+                    organization: OrganizationId::parse(&org).map_err(DbError::corrupt)?,
                     webhook_type: parse_webhook_type(&ty)?,
                 })
             })

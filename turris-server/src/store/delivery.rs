@@ -28,6 +28,60 @@ use uuid::Uuid;
 use super::error::{DbError, DbResult};
 use super::sql::{Dialect, SqlStore, from_ns, ns, plus, skip_locked, with_pool};
 
+/// The delivery queue at a glance (`/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeliveryQueueStats {
+    /// Events waiting for an automatic attempt (leased or not).
+    pub pending: u64,
+    /// Pending events due now and not leased: the backlog.
+    pub due: u64,
+    /// Events under a live lease (an attempt in progress).
+    pub leased: u64,
+    /// Events whose automatic attempts are exhausted.
+    pub failed: u64,
+}
+
+/// Queue statistics.
+#[async_trait]
+pub trait DeliveryStatsStore: Send + Sync {
+    /// Counts at `now`.
+    async fn delivery_queue_stats(&self, now: DateTime<Utc>) -> DbResult<DeliveryQueueStats>;
+    /// Notified (`notify_one`) after every commit of this store that queued deliveries, so a
+    /// delivery worker of this process wakes at once instead of at its next poll.
+    fn enqueue_signal(&self) -> std::sync::Arc<tokio::sync::Notify>;
+    /// With `Some(lease)`, outbox rows written by this store from now on are leased to this
+    /// process's delivery worker for `lease` and handed to it through [`Self::take_handoff`]
+    /// after the commit (no lease round trip; a crash leaves them to whoever leases them once
+    /// the lease expires). `None` stops it. Off until a worker turns it on.
+    fn set_handoff(&self, lease_for: Option<Duration>);
+    /// Up to `limit` events handed off since the last call, oldest first, with their leases.
+    fn take_handoff(&self, limit: usize) -> Vec<turris_webhooks::delivery::LeasedDelivery>;
+    /// Records several attempts in one transaction, each exactly as
+    /// [`DeliveryStore::record_attempt`] would (one commit instead of one per attempt). One
+    /// result per attempt, in order: the attempt, or [`StoreError::LeaseLost`] when its lease
+    /// was replaced or its event deleted.
+    async fn record_attempts(
+        &self,
+        attempts: &[AttemptToRecord],
+    ) -> Result<
+        Vec<Result<turris_webhooks::delivery::Attempt, turris_webhooks::delivery::StoreError>>,
+        turris_webhooks::delivery::StoreError,
+    >;
+}
+
+/// One attempt for [`DeliveryStatsStore::record_attempts`].
+#[derive(Debug, Clone)]
+pub struct AttemptToRecord {
+    /// The event.
+    pub event_id: EventId,
+    /// The lease it was made under.
+    pub lease: turris_webhooks::delivery::Lease,
+    /// What happened.
+    pub report: turris_webhooks::delivery::AttemptReport,
+    /// What happens next.
+    pub next: turris_webhooks::delivery::NextStep,
+}
+
 pub(crate) const EVENT_COLUMNS: &str = "event_id, webhook_id, webhook_type, body, created_at, \
      status, attempt_count, automatic_attempts, next_attempt_at, lease_id, lease_kind, \
      lease_expires_at";
@@ -65,7 +119,7 @@ fn attempt_kind_text(kind: AttemptKind) -> &'static str {
 
 pub(crate) fn parse_webhook_type(text: &str) -> DbResult<WebhookType> {
     text.parse()
-        .map_err(|_| DbError::Corrupt(format!("webhook type {text}")))
+        .map_err(|_| DbError::corrupt(format!("webhook type {text}")))
 }
 
 impl EventRow {
@@ -80,7 +134,7 @@ impl EventRow {
                 "pending" => EventStatus::Pending,
                 "delivered" => EventStatus::Delivered,
                 "failed" => EventStatus::Failed,
-                other => return Err(DbError::Corrupt(format!("event status {other}"))),
+                other => return Err(DbError::corrupt(format!("event status {other}"))),
             },
             attempt_count: self.attempt_count as u32,
             automatic_attempts: self.automatic_attempts as u32,
@@ -94,7 +148,7 @@ impl EventRow {
             self.lease_kind.as_deref(),
             self.lease_expires_at,
         ) else {
-            return Err(DbError::Corrupt("leased event without a lease".into()));
+            return Err(DbError::corrupt("leased event without a lease"));
         };
         Ok(LeasedDelivery {
             event: self.record()?,

@@ -5,9 +5,29 @@ use chrono::{DateTime, Utc};
 use turris_core::ids::{HubSpotId, OrganizationId};
 use turris_core::planner::RecentWrite;
 
-use super::EchoLedgerStore;
 use super::error::{DbError, DbResult};
 use super::sql::{Dialect, SqlStore, from_ns, ns, ns_saturating, with_pool};
+
+/// Our recent writes to HubSpot (turris-core's [`RecentWrite`]), shared by every replica so
+/// the echo of a write is recognised whichever process receives the webhook.
+#[async_trait]
+pub trait EchoLedgerStore: Send + Sync {
+    /// Remembers writes we just made.
+    async fn record_hubspot_writes(
+        &self,
+        org: &OrganizationId,
+        writes: &[RecentWrite],
+    ) -> DbResult<()>;
+    /// Our writes to these objects at or after `since`, oldest first.
+    async fn recent_hubspot_writes(
+        &self,
+        org: &OrganizationId,
+        objects: &[HubSpotId],
+        since: DateTime<Utc>,
+    ) -> DbResult<Vec<RecentWrite>>;
+    /// Forgets writes made strictly before `before`, in every organization.
+    async fn prune_hubspot_writes_before(&self, before: DateTime<Utc>) -> DbResult<u64>;
+}
 
 #[derive(sqlx::FromRow)]
 struct WriteRow {
@@ -78,8 +98,7 @@ impl EchoLedgerStore for SqlStore {
         rows.into_iter()
             .map(|row| {
                 Ok(RecentWrite {
-                    object_id: HubSpotId::parse(&row.object_id)
-                        .map_err(|e| DbError::Corrupt(e.to_string()))?,
+                    object_id: HubSpotId::parse(&row.object_id).map_err(DbError::corrupt)?,
                     property: row.property,
                     value: row.value,
                     at: from_ns(row.at),

@@ -146,8 +146,8 @@ pub enum DbError {
     #[error("conflict: {0}")]
     Conflict(Conflict),
     /// A stored value does not decode or decrypt (wrong key, damaged row).
-    #[error("stored data is unreadable: {0}")]
-    Corrupt(String),
+    #[error("stored data is unreadable")]
+    Corrupt(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The value cannot be stored (for example a timestamp outside 1677..2262).
     #[error("value out of range: {0}")]
     OutOfRange(&'static str),
@@ -157,6 +157,16 @@ pub enum DbError {
     /// Running the migrations failed.
     #[error("migration failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    /// Another store (core's in-memory one, say) failed.
+    #[error("storage failed")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl DbError {
+    /// A stored value that does not decode, with why.
+    pub fn corrupt(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        DbError::Corrupt(cause.into())
+    }
 }
 
 /// The storage result type.
@@ -174,13 +184,13 @@ impl From<sqlx::Error> for DbError {
 
 impl From<crate::crypto::CryptoError> for DbError {
     fn from(error: crate::crypto::CryptoError) -> Self {
-        DbError::Corrupt(error.to_string())
+        DbError::corrupt(error)
     }
 }
 
 impl From<serde_json::Error> for DbError {
     fn from(error: serde_json::Error) -> Self {
-        DbError::Corrupt(error.to_string())
+        DbError::corrupt(error)
     }
 }
 
@@ -223,6 +233,21 @@ impl<T> ResultExt<T> for DbResult<T> {
         match self {
             Err(DbError::Conflict(c)) if c == conflict => Err(f()),
             other => other,
+        }
+    }
+}
+
+impl From<turris_core::store::StoreError> for DbError {
+    /// Core's storage errors, as the server's: an error this store raised comes back as it was.
+    fn from(error: turris_core::store::StoreError) -> Self {
+        use turris_core::store::StoreError;
+        match error {
+            StoreError::NotFound => DbError::NotFound,
+            StoreError::Conflict(_) => DbError::Conflict(Conflict::Other),
+            StoreError::Backend(source) => match source.downcast::<DbError>() {
+                Ok(own) => *own,
+                Err(other) => DbError::Other(other),
+            },
         }
     }
 }

@@ -12,7 +12,77 @@ use turris_hubspot::webhooks::WebhookEvent;
 
 use super::error::{DbError, DbResult};
 use super::sql::{Dialect, SqlStore, from_ns, ns, plus, skip_locked, with_pool};
-use super::{ClaimedInboundEvent, InboundBatch, InboundEventId, InboundEventStore};
+use super::*;
+
+/// What persisting a batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InboundBatch {
+    /// Newly stored events.
+    pub stored: usize,
+    /// Events already stored (HubSpot redelivers), ignored.
+    pub duplicates: usize,
+}
+
+/// An inbound event handed to a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedInboundEvent {
+    /// Its id in the store.
+    pub id: InboundEventId,
+    /// The organization it was routed to.
+    pub organization: OrganizationId,
+    /// The event as HubSpot sent it.
+    pub event: WebhookEvent,
+    /// When it was received.
+    pub received_at: DateTime<Utc>,
+    /// Processing attempts before this one.
+    pub attempts: u32,
+    /// The claim expires then; mark the event before.
+    pub claimed_until: DateTime<Utc>,
+}
+
+/// Inbound HubSpot webhook events: persisted before acknowledging, deduplicated on
+/// (event id, object id, occurredAt, subscription type, property name) per organization,
+/// then claimed by workers.
+#[async_trait]
+pub trait InboundEventStore: Send + Sync {
+    /// Persists a batch for `org` in one transaction, skipping events already stored.
+    async fn persist_inbound_events(
+        &self,
+        org: &OrganizationId,
+        events: &[WebhookEvent],
+        received_at: DateTime<Utc>,
+    ) -> DbResult<InboundBatch>;
+    /// Claims up to `limit` unprocessed events that are due (oldest first) for `claim_for`;
+    /// a claimed event is not handed out again until the claim expires.
+    async fn claim_inbound_events(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        claim_for: Duration,
+    ) -> DbResult<Vec<ClaimedInboundEvent>>;
+    /// Marks events processed: never claimed again.
+    async fn mark_inbound_processed(
+        &self,
+        ids: &[InboundEventId],
+        now: DateTime<Utc>,
+    ) -> DbResult<()>;
+    /// Records a failed attempt: retried at `retry_at`, or given up when `None`.
+    async fn mark_inbound_failed(
+        &self,
+        id: InboundEventId,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> DbResult<()>;
+    /// Puts claimed events of `org` back until `until` without counting an attempt (HubSpot's
+    /// daily limit: nothing was tried).
+    async fn postpone_inbound_events(
+        &self,
+        org: &OrganizationId,
+        ids: &[InboundEventId],
+        reason: &str,
+        until: DateTime<Utc>,
+    ) -> DbResult<()>;
+}
 
 #[derive(sqlx::FromRow)]
 struct ClaimRow {
@@ -108,7 +178,7 @@ impl InboundEventStore for SqlStore {
                 Ok(ClaimedInboundEvent {
                     id: InboundEventId(row.id),
                     organization: OrganizationId::parse(&row.organization_id)
-                        .map_err(|e| DbError::Corrupt(e.to_string()))?,
+                        .map_err(DbError::corrupt)?,
                     event: serde_json::from_str(&row.payload)?,
                     received_at: from_ns(row.received_at),
                     attempts: row.attempts as u32,

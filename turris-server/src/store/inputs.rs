@@ -16,11 +16,296 @@ use uuid::Uuid;
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
 use super::records::{DataRow, agency_from_row, agent_from_row};
 use super::sql::{Dialect, SqlStore, for_update, from_ns, limit, ns, with_pool};
-use super::{
-    AgreementId, ComplianceEntity, ComplianceRecord, ComplianceTransition, ComplianceUpdate,
-    ContractTemplate, Enqueued, Invitation, InvitationId, InvitationStatus, NiprSyncId,
-    NiprSyncResult, OutboxEvent, ProducerAgreement, TurrisInputStore,
-};
+use serde::{Deserialize, Serialize};
+use turris_webhooks::delivery::{EventId, WebhookId};
+use turris_webhooks::{AgreementSigner, WebhookType};
+
+use super::*;
+
+/// An outbound webhook event written in the same transaction as the change that caused it: the
+/// store writes one delivery event (a fresh [`EventId`], due at `created_at`) for every
+/// webhook of `webhook_type` in the organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    /// The type; webhooks of this type receive it.
+    pub webhook_type: WebhookType,
+    /// The serialized envelope (`Envelope::to_bytes`), sent unchanged on every attempt.
+    pub body: Vec<u8>,
+    /// Creation time: the first attempt is due then.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A delivery event the outbox wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enqueued {
+    /// The event id.
+    pub event_id: EventId,
+    /// The endpoint it goes to.
+    pub webhook_id: WebhookId,
+}
+
+/// A contract (producer agreement) template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractTemplate {
+    /// Its id (what invitation rules name).
+    pub id: ContractTemplateId,
+    /// Display name.
+    pub name: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+pub use turris_core::invitation::InvitationStatus;
+
+/// An agency invitation (created by inbound sync).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    /// Its id.
+    pub id: InvitationId,
+    /// The invited agency.
+    pub agency_id: AgencyId,
+    /// The contract, when chosen.
+    pub contract_template_id: Option<ContractTemplateId>,
+    /// Status.
+    pub status: InvitationStatus,
+    /// The contact email it was sent to, once sent.
+    pub sent_to: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When its status last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An agency or an agent: what compliance and NIPR results are about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "entityType", content = "entityId", rename_all = "snake_case")]
+pub enum ComplianceEntity {
+    /// An agency.
+    Agency(AgencyId),
+    /// An agent.
+    Agent(AgentId),
+}
+
+impl ComplianceEntity {
+    /// Agency or agent.
+    pub fn entity_type(&self) -> EntityType {
+        match self {
+            ComplianceEntity::Agency(_) => EntityType::Agency,
+            ComplianceEntity::Agent(_) => EntityType::Agent,
+        }
+    }
+
+    /// The id as text.
+    pub fn id(&self) -> &str {
+        match self {
+            ComplianceEntity::Agency(id) => id.as_str(),
+            ComplianceEntity::Agent(id) => id.as_str(),
+        }
+    }
+}
+
+/// A compliance status to set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComplianceUpdate {
+    /// Agency or agent.
+    pub entity: ComplianceEntity,
+    /// Product.
+    pub product: String,
+    /// US state.
+    pub state: StateCode,
+    /// New status.
+    pub status: ComplianceStatus,
+}
+
+/// A stored compliance status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComplianceRecord {
+    /// Agency or agent.
+    pub entity: ComplianceEntity,
+    /// Product.
+    pub product: String,
+    /// US state.
+    pub state: StateCode,
+    /// Status.
+    pub status: ComplianceStatus,
+    /// When it was last set.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What one update did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceTransition {
+    /// The status now stored.
+    pub record: ComplianceRecord,
+    /// The status before; `None` when the pair had none.
+    pub previous: Option<ComplianceStatus>,
+    /// Whether the status really changed (a first status of `pending` is no change).
+    pub changed: bool,
+}
+
+/// A NIPR fetch or full refresh that reached a terminal state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NiprSyncResult {
+    /// Its id.
+    pub id: NiprSyncId,
+    /// Agency or agent.
+    pub entity: ComplianceEntity,
+    /// Fetch or full refresh.
+    pub kind: SyncKind,
+    /// Success or error.
+    pub outcome: SyncOutcome,
+    /// The error, on failure.
+    pub error: Option<String>,
+    /// When it finished.
+    pub finished_at: DateTime<Utc>,
+}
+
+/// An executed producer agreement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerAgreement {
+    /// Its id.
+    pub id: AgreementId,
+    /// The agency that signed.
+    pub agency_id: AgencyId,
+    /// The contract template signed.
+    pub contract_template_id: ContractTemplateId,
+    /// When it was executed.
+    pub executed_at: DateTime<Utc>,
+    /// Who signed.
+    pub signers: Vec<AgreementSigner>,
+}
+
+/// The Turris-side inputs of the records API: contract templates, invitations, compliance
+/// statuses, NIPR results and producer agreements, plus record listings. Writes that produce
+/// webhooks take the outbox rows and write them in the same transaction.
+#[async_trait]
+pub trait TurrisInputStore: Send + Sync {
+    /// Lists agencies by ascending id, after `after`, at most `limit` (clamped to 1..=100).
+    async fn list_agencies(
+        &self,
+        org: &OrganizationId,
+        after: Option<&AgencyId>,
+        limit: usize,
+    ) -> DbResult<Vec<Agency>>;
+    /// Lists agents by ascending id, after `after`, at most `limit` (clamped to 1..=100).
+    async fn list_agents(
+        &self,
+        org: &OrganizationId,
+        after: Option<&AgentId>,
+        limit: usize,
+    ) -> DbResult<Vec<Agent>>;
+
+    /// Creates a template; [`Conflict::ContractTemplate`] when the id exists.
+    async fn create_contract_template(
+        &self,
+        org: &OrganizationId,
+        id: &ContractTemplateId,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<ContractTemplate>;
+    /// One template.
+    async fn contract_template(
+        &self,
+        org: &OrganizationId,
+        id: &ContractTemplateId,
+    ) -> DbResult<Option<ContractTemplate>>;
+    /// Every template, by id.
+    async fn list_contract_templates(
+        &self,
+        org: &OrganizationId,
+    ) -> DbResult<Vec<ContractTemplate>>;
+
+    /// Stores an invitation; [`DbError::NotFound`] when the agency (or a named template) is
+    /// not in `org`.
+    async fn create_invitation(
+        &self,
+        org: &OrganizationId,
+        invitation: &Invitation,
+    ) -> DbResult<()>;
+    /// Changes an invitation's status (and where it was sent); [`DbError::NotFound`] if
+    /// unknown.
+    async fn set_invitation_status(
+        &self,
+        org: &OrganizationId,
+        id: InvitationId,
+        status: InvitationStatus,
+        sent_to: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> DbResult<()>;
+    /// One invitation.
+    async fn invitation(
+        &self,
+        org: &OrganizationId,
+        id: InvitationId,
+    ) -> DbResult<Option<Invitation>>;
+    /// Invitations, newest first; only one agency's when `agency` is given.
+    async fn list_invitations(
+        &self,
+        org: &OrganizationId,
+        agency: Option<&AgencyId>,
+    ) -> DbResult<Vec<Invitation>>;
+
+    /// Sets compliance statuses in one transaction. Every entity must exist in `org`
+    /// ([`DbError::NotFound`], nothing written). Each real change is also written, in the same
+    /// transaction, as a [`StatusChangeEvent`] to the debounce inbox of its type (see
+    /// [`DebounceStore`]); a first status counts as a change from `pending`.
+    async fn set_compliance_statuses(
+        &self,
+        org: &OrganizationId,
+        updates: &[ComplianceUpdate],
+        now: DateTime<Utc>,
+    ) -> DbResult<Vec<ComplianceTransition>>;
+    /// An entity's statuses, by product then state.
+    async fn compliance_statuses(
+        &self,
+        org: &OrganizationId,
+        entity: &ComplianceEntity,
+    ) -> DbResult<Vec<ComplianceRecord>>;
+
+    /// Stores a NIPR result and its outbox events in one transaction; [`DbError::NotFound`]
+    /// when the entity is not in `org`.
+    async fn record_nipr_sync(
+        &self,
+        org: &OrganizationId,
+        result: &NiprSyncResult,
+        outbox: &[OutboxEvent],
+    ) -> DbResult<Vec<Enqueued>>;
+    /// An entity's NIPR results, newest first.
+    async fn list_nipr_syncs(
+        &self,
+        org: &OrganizationId,
+        entity: &ComplianceEntity,
+    ) -> DbResult<Vec<NiprSyncResult>>;
+
+    /// Stores an executed agreement and its outbox events in one transaction;
+    /// [`DbError::NotFound`] when the agency or template is not in `org`.
+    async fn record_producer_agreement(
+        &self,
+        org: &OrganizationId,
+        agreement: &ProducerAgreement,
+        outbox: &[OutboxEvent],
+    ) -> DbResult<Vec<Enqueued>>;
+    /// One agreement.
+    async fn producer_agreement(
+        &self,
+        org: &OrganizationId,
+        id: AgreementId,
+    ) -> DbResult<Option<ProducerAgreement>>;
+    /// Agreements, newest first; only one agency's when `agency` is given.
+    async fn list_producer_agreements(
+        &self,
+        org: &OrganizationId,
+        agency: Option<&AgencyId>,
+    ) -> DbResult<Vec<ProducerAgreement>>;
+
+    /// Writes outbox events alone (for changes with no row of their own, e.g. a flushed
+    /// debounce window): one delivery event per webhook of the type.
+    async fn enqueue_outbox(
+        &self,
+        org: &OrganizationId,
+        outbox: &[OutboxEvent],
+    ) -> DbResult<Vec<Enqueued>>;
+}
 
 /// Writes `$outbox` (a slice of [`OutboxEvent`]) for organization `$org` inside the open
 /// transaction `$tx`: one delivery event per webhook of each event's type. Evaluates to the
@@ -102,18 +387,18 @@ fn entity_type_text(entity: &ComplianceEntity) -> &'static str {
 }
 
 fn entity_from(entity_type: &str, id: &str) -> DbResult<ComplianceEntity> {
-    let bad = |e: turris_core::Error| DbError::Corrupt(e.to_string());
+    let bad = |e: turris_core::Error| DbError::corrupt(e);
     match entity_type {
         "agency" => Ok(ComplianceEntity::Agency(AgencyId::parse(id).map_err(bad)?)),
         "agent" => Ok(ComplianceEntity::Agent(AgentId::parse(id).map_err(bad)?)),
-        other => Err(DbError::Corrupt(format!("entity type {other}"))),
+        other => Err(DbError::corrupt(format!("entity type {other}"))),
     }
 }
 
 fn enum_text<T: serde::Serialize>(value: &T) -> DbResult<String> {
     match serde_json::to_value(value)? {
         serde_json::Value::String(s) => Ok(s),
-        other => Err(DbError::Corrupt(format!("not a unit enum: {other}"))),
+        other => Err(DbError::corrupt(format!("not a unit enum: {other}"))),
     }
 }
 
@@ -167,7 +452,7 @@ struct TemplateRow {
 impl TemplateRow {
     fn template(self) -> DbResult<ContractTemplate> {
         Ok(ContractTemplate {
-            id: ContractTemplateId::parse(&self.id).map_err(|e| DbError::Corrupt(e.to_string()))?,
+            id: ContractTemplateId::parse(&self.id).map_err(DbError::corrupt)?,
             name: self.name,
             created_at: from_ns(self.created_at),
         })
@@ -190,7 +475,7 @@ const INVITATION_COLUMNS: &str =
 
 impl InvitationRow {
     fn invitation(self) -> DbResult<Invitation> {
-        let bad = |e: turris_core::Error| DbError::Corrupt(e.to_string());
+        let bad = |e: turris_core::Error| DbError::corrupt(e);
         Ok(Invitation {
             id: InvitationId(self.id),
             agency_id: AgencyId::parse(&self.agency_id).map_err(bad)?,
@@ -223,7 +508,7 @@ impl ComplianceRow {
         Ok(ComplianceRecord {
             entity: entity_from(&self.entity_type, &self.entity_id)?,
             product: self.product,
-            state: StateCode::parse(&self.state).map_err(|e| DbError::Corrupt(e.to_string()))?,
+            state: StateCode::parse(&self.state).map_err(DbError::corrupt)?,
             status: enum_from(&self.status)?,
             updated_at: from_ns(self.updated_at),
         })
@@ -267,7 +552,7 @@ const AGREEMENT_COLUMNS: &str = "id, agency_id, contract_template_id, executed_a
 
 impl AgreementRow {
     fn agreement(self) -> DbResult<ProducerAgreement> {
-        let bad = |e: turris_core::Error| DbError::Corrupt(e.to_string());
+        let bad = |e: turris_core::Error| DbError::corrupt(e);
         Ok(ProducerAgreement {
             id: AgreementId(self.id),
             agency_id: AgencyId::parse(&self.agency_id).map_err(bad)?,

@@ -17,7 +17,110 @@ use uuid::Uuid;
 
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
 use super::sql::{SqlStore, from_ns, limit, ns, plus, skip_locked, with_pool};
-use super::{Job, JobId, JobLease, JobStatus, JobStore};
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// In progress (or interrupted by a restart: resume it).
+    Running,
+    /// Finished; its state holds the result.
+    Completed,
+    /// Gave up; its state says why.
+    Failed,
+}
+
+/// A long-running job of an organization (bulk reconciliation), with its progress as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// Its id.
+    pub id: JobId,
+    /// The organization.
+    pub organization: OrganizationId,
+    /// What it does (`"reconcile_companies"`); at most one runs per organization and kind.
+    pub kind: String,
+    /// Where it stands.
+    pub status: JobStatus,
+    /// Progress, cursor and result, as the job defines them.
+    pub state: serde_json::Value,
+    /// When it started.
+    pub created_at: DateTime<Utc>,
+    /// When its state last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Jobs that survive restarts: a worker saves its cursor as it goes and resumes from the
+/// running jobs on start.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Starts a job; [`Conflict::JobRunning`] while one of that kind runs for `org`,
+    /// [`DbError::NotFound`] for an unknown organization.
+    async fn create_job(
+        &self,
+        org: &OrganizationId,
+        kind: &str,
+        state: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> DbResult<Job>;
+    /// Saves progress or the outcome; [`DbError::NotFound`] for an unknown job.
+    async fn update_job(
+        &self,
+        org: &OrganizationId,
+        id: JobId,
+        status: JobStatus,
+        state: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> DbResult<()>;
+    /// One job.
+    async fn job(&self, org: &OrganizationId, id: JobId) -> DbResult<Option<Job>>;
+    /// The organization's jobs of a kind, newest first.
+    async fn list_jobs(&self, org: &OrganizationId, kind: &str) -> DbResult<Vec<Job>>;
+    /// Every running job, oldest first (to resume after a restart).
+    async fn running_jobs(&self) -> DbResult<Vec<Job>>;
+    /// Leases up to `limit` running jobs of `kind` whose lease is free or lapsed at `now`,
+    /// oldest first, each until `now + lease_for` under a fresh lease id. On PostgreSQL the
+    /// rows are taken `FOR UPDATE SKIP LOCKED`, so processes claim disjoint jobs.
+    async fn claim_jobs(
+        &self,
+        kind: &str,
+        now: DateTime<Utc>,
+        lease_for: Duration,
+        limit: usize,
+    ) -> DbResult<Vec<(Job, JobLease)>>;
+    /// Saves a leased running job's progress or outcome, and extends its lease until
+    /// `lease_until` (`None` releases it). `false`, and nothing saved, when the lease is no
+    /// longer this one (taken over after it lapsed) or the job is no longer running.
+    async fn save_leased_job(
+        &self,
+        job: &Job,
+        lease: &JobLease,
+        status: JobStatus,
+        state: &serde_json::Value,
+        lease_until: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool>;
+    /// The organization's jobs of these kinds, newest first, strictly after `after` (the
+    /// `(created_at, id)` of the previous page's last job), at most `limit` (1..=1000).
+    async fn job_page(
+        &self,
+        org: &OrganizationId,
+        kinds: &[&str],
+        after: Option<(DateTime<Utc>, JobId)>,
+        limit: usize,
+    ) -> DbResult<Vec<Job>>;
+}
+
+/// A process's claim on a running job ([`JobStore::claim_jobs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobLease {
+    /// Drawn at each claim.
+    pub id: uuid::Uuid,
+    /// When it lapses unless renewed.
+    pub expires_at: DateTime<Utc>,
+}
 
 const COLUMNS: &str = "id, organization_id, kind, status, state, created_at, updated_at";
 
@@ -52,14 +155,13 @@ impl JobRow {
     fn job(self) -> DbResult<Job> {
         Ok(Job {
             id: JobId(self.id),
-            organization: OrganizationId::parse(&self.organization_id)
-                .map_err(|e| DbError::Corrupt(e.to_string()))?,
+            organization: OrganizationId::parse(&self.organization_id).map_err(DbError::corrupt)?,
             kind: self.kind,
             status: match self.status.as_str() {
                 "running" => JobStatus::Running,
                 "completed" => JobStatus::Completed,
                 "failed" => JobStatus::Failed,
-                other => return Err(DbError::Corrupt(format!("job status {other}"))),
+                other => return Err(DbError::corrupt(format!("job status {other}"))),
             },
             state: serde_json::from_str(&self.state)?,
             created_at: from_ns(self.created_at),
@@ -210,7 +312,7 @@ impl JobStore for SqlStore {
                 let lease = JobLease {
                     id: row
                         .lease_id
-                        .ok_or_else(|| DbError::Corrupt("claimed job without a lease".into()))?,
+                        .ok_or_else(|| DbError::corrupt("claimed job without a lease"))?,
                     expires_at: from_ns(row.lease_expires_at.unwrap_or(expires)),
                 };
                 Ok((row.job.job()?, lease))

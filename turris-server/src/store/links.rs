@@ -25,14 +25,14 @@ struct LinkRow {
 
 impl LinkRow {
     fn into_link(self) -> DbResult<Link> {
-        let bad = |e: turris_core::Error| DbError::Corrupt(e.to_string());
+        let bad = |e: turris_core::Error| DbError::corrupt(e);
         let turris = match self.kind.as_str() {
             "agency" => TurrisRef::Agency(AgencyId::parse(&self.turris_id).map_err(bad)?),
             "agent" => TurrisRef::Agent(AgentId::parse(&self.turris_id).map_err(bad)?),
             "agency_contact" => {
                 TurrisRef::AgencyContact(AgencyContactId::parse(&self.turris_id).map_err(bad)?)
             }
-            other => return Err(DbError::Corrupt(format!("link kind {other}"))),
+            other => return Err(DbError::corrupt(format!("link kind {other}"))),
         };
         Ok(Link {
             turris,

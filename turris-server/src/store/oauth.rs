@@ -9,8 +9,70 @@ use uuid::Uuid;
 
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
 use super::sql::{SqlStore, from_ns, ns, with_pool};
-use super::{OAUTH_STATE_TTL, OAuthState, OAuthStateStore, StateConsumed, UserId};
+use super::*;
 use crate::crypto::{SecretString, TokenHash, random_token_text};
+
+/// How long an OAuth `state` is valid.
+pub const OAUTH_STATE_TTL: chrono::Duration = chrono::Duration::minutes(10);
+
+/// A `state` handed to HubSpot's authorize URL. Its text is returned once; only its hash is
+/// stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuthState {
+    /// The random `state` value (43 URL-safe characters).
+    pub state: SecretString,
+    /// The organization that asked to connect.
+    pub organization: OrganizationId,
+    /// The user who asked.
+    pub user: UserId,
+    /// When it stops being accepted.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for OAuthState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthState")
+            .field("state", &self.state)
+            .field("organization", &self.organization)
+            .field("user", &self.user)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// What consuming a `state` found. Only [`StateConsumed::Valid`] may proceed; the other
+/// outcomes let the callback answer with a precise error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateConsumed {
+    /// First use within its lifetime: the connect may proceed for this organization and user.
+    Valid {
+        /// The organization.
+        organization: OrganizationId,
+        /// The user.
+        user: UserId,
+    },
+    /// It was already used (a replayed callback).
+    AlreadyUsed,
+    /// It is past its 10 minutes.
+    Expired,
+    /// No such state was ever issued.
+    Unknown,
+}
+
+/// OAuth `state` values: random, bound to an organization and user, single use, 10 minutes.
+#[async_trait]
+pub trait OAuthStateStore: Send + Sync {
+    /// Issues a new state for `org` and `user`, valid until `now + OAUTH_STATE_TTL`.
+    async fn create_oauth_state(
+        &self,
+        org: &OrganizationId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> DbResult<OAuthState>;
+    /// Consumes a state: valid exactly once, before it expires.
+    async fn consume_oauth_state(&self, state: &str, now: DateTime<Utc>)
+    -> DbResult<StateConsumed>;
+}
 
 #[derive(sqlx::FromRow)]
 struct StateRow {
@@ -78,7 +140,7 @@ impl OAuthStateStore for SqlStore {
         if let Some(row) = consumed {
             return Ok(StateConsumed::Valid {
                 organization: OrganizationId::parse(&row.organization_id)
-                    .map_err(|e| DbError::Corrupt(e.to_string()))?,
+                    .map_err(DbError::corrupt)?,
                 user: UserId(row.user_id),
             });
         }

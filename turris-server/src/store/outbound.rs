@@ -20,7 +20,94 @@ use super::records::{
     insert_agent_row, update_agency_contact_row, update_agency_row, update_agent_row,
 };
 use super::sql::{Dialect, SqlStore, from_ns, ns, plus, skip_locked, with_pool};
-use super::{OutboundClaim, OutboundOutboxStore, OutboundPush, OutboundPushId, OutboundRetry};
+use super::*;
+
+/// A queued push of an agency or agent to HubSpot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundPush {
+    /// Its row.
+    pub id: OutboundPushId,
+    /// The agency or agent to push (as it is when pushed, not when queued).
+    pub record: TurrisRef,
+    /// When it was queued.
+    pub queued_at: DateTime<Utc>,
+    /// Attempts that failed for a reason worth retrying.
+    pub attempts: u32,
+}
+
+/// An organization's due pushes, leased to one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundClaim {
+    /// The organization.
+    pub organization: OrganizationId,
+    /// The lease: nobody else claims the organization's pushes until it expires or is
+    /// released by [`OutboundOutboxStore::finish_outbound`].
+    pub lease: String,
+    /// When the lease expires.
+    pub expires_at: DateTime<Utc>,
+    /// The pushes, oldest first (one record may appear more than once).
+    pub pushes: Vec<OutboundPush>,
+}
+
+/// A claimed push to try again later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundRetry {
+    /// The push.
+    pub push: OutboundPushId,
+    /// When.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Why the attempt failed, or why it waits.
+    pub error: String,
+    /// Whether an attempt failed (counted in [`OutboundPush::attempts`]); `false` when the
+    /// push only waits (a paused connection).
+    pub failed_attempt: bool,
+}
+
+/// Outbound sync's outbox: agencies, agents and agency contacts written by the records API with
+/// their push queued in the same transaction, drained per organization under a lease.
+#[async_trait]
+pub trait OutboundOutboxStore: Send + Sync {
+    /// Inserts an agency and queues its push, in one transaction.
+    async fn insert_agency_with_push(&self, org: &OrganizationId, agency: &Agency) -> DbResult<()>;
+    /// Replaces an agency's data and queues its push; [`DbError::NotFound`] if unknown.
+    async fn update_agency_with_push(&self, org: &OrganizationId, agency: &Agency) -> DbResult<()>;
+    /// Inserts an agent and queues its push, in one transaction.
+    async fn insert_agent_with_push(&self, org: &OrganizationId, agent: &Agent) -> DbResult<()>;
+    /// Replaces an agent's data and queues its push; [`DbError::NotFound`] if unknown.
+    async fn update_agent_with_push(&self, org: &OrganizationId, agent: &Agent) -> DbResult<()>;
+    /// Inserts an agency contact and queues its push, in one transaction;
+    /// [`DbError::NotFound`] if its agency is unknown.
+    async fn insert_agency_contact_with_push(
+        &self,
+        org: &OrganizationId,
+        contact: &AgencyContact,
+    ) -> DbResult<()>;
+    /// Replaces an agency contact and queues its push; [`DbError::NotFound`] if it or its
+    /// agency is unknown.
+    async fn update_agency_contact_with_push(
+        &self,
+        org: &OrganizationId,
+        contact: &AgencyContact,
+    ) -> DbResult<()>;
+    /// Leases one organization whose lease is free (or expired) and that has pushes due at
+    /// `now`, and returns up to `limit` of them; `None` when there is none.
+    async fn claim_outbound(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease_for: Duration,
+    ) -> DbResult<Option<OutboundClaim>>;
+    /// Deletes the claimed pushes except `retries`, which are postponed, and releases the
+    /// lease, in one transaction; [`DbError::NotFound`] (nothing changed) when the lease was
+    /// lost to another process, which then pushes them again.
+    async fn finish_outbound(
+        &self,
+        claim: &OutboundClaim,
+        retries: &[OutboundRetry],
+    ) -> DbResult<()>;
+    /// How many pushes of the organization are queued.
+    async fn pending_outbound(&self, org: &OrganizationId) -> DbResult<u64>;
+}
 
 const AGENCY: &str = "agency";
 const AGENT: &str = "agent";
@@ -37,14 +124,14 @@ struct PushRow {
 
 impl PushRow {
     fn push(self) -> DbResult<OutboundPush> {
-        let corrupt = |e: turris_core::error::Error| DbError::Corrupt(e.to_string());
+        let corrupt = |e: turris_core::error::Error| DbError::corrupt(e);
         let record = match self.record_type.as_str() {
             AGENCY => TurrisRef::Agency(AgencyId::parse(&self.record_id).map_err(corrupt)?),
             AGENT => TurrisRef::Agent(AgentId::parse(&self.record_id).map_err(corrupt)?),
             AGENCY_CONTACT => {
                 TurrisRef::AgencyContact(AgencyContactId::parse(&self.record_id).map_err(corrupt)?)
             }
-            other => return Err(DbError::Corrupt(format!("outbound push of a {other}"))),
+            other => return Err(DbError::corrupt(format!("outbound push of a {other}"))),
         };
         Ok(OutboundPush {
             id: OutboundPushId(self.id),
@@ -218,8 +305,7 @@ impl OutboundOutboxStore for SqlStore {
                 .fetch_all(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                let organization =
-                    OrganizationId::parse(&org).map_err(|e| DbError::Corrupt(e.to_string()))?;
+                let organization = OrganizationId::parse(&org).map_err(DbError::corrupt)?;
                 let pushes = rows
                     .into_iter()
                     .map(PushRow::push)

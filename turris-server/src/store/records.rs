@@ -19,14 +19,14 @@ pub(crate) struct DataRow {
 
 pub(crate) fn agency_from_row(row: DataRow) -> DbResult<Agency> {
     Ok(Agency {
-        id: AgencyId::parse(&row.id).map_err(|e| DbError::Corrupt(e.to_string()))?,
+        id: AgencyId::parse(&row.id).map_err(DbError::corrupt)?,
         data: serde_json::from_str::<AgencyDraft>(&row.data)?,
     })
 }
 
 pub(crate) fn agent_from_row(row: DataRow) -> DbResult<Agent> {
     Ok(Agent {
-        id: AgentId::parse(&row.id).map_err(|e| DbError::Corrupt(e.to_string()))?,
+        id: AgentId::parse(&row.id).map_err(DbError::corrupt)?,
         data: serde_json::from_str::<AgentDraft>(&row.data)?,
     })
 }

@@ -3,9 +3,22 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::RetentionStore;
 use super::error::DbResult;
 use super::sql::{Dialect, SqlStore, ns_saturating, with_pool};
+
+/// Periodic pruning, across organizations.
+#[async_trait]
+pub trait RetentionStore: Send + Sync {
+    /// Deletes activity entries recorded strictly before `before`, in every organization.
+    async fn prune_activity_before(&self, before: DateTime<Utc>) -> DbResult<u64>;
+    /// Deletes delivered or failed events created strictly before `before`, with their
+    /// attempts and payloads; pending events stay. Returns how many events.
+    async fn prune_deliveries_before(&self, before: DateTime<Utc>) -> DbResult<u64>;
+    /// Deletes processed or failed inbound events received strictly before `before`, consumed
+    /// compliance changes recorded before it, and OAuth states expired before it. Returns how
+    /// many inbound events.
+    async fn prune_inbound_before(&self, before: DateTime<Utc>) -> DbResult<u64>;
+}
 
 #[async_trait]
 impl RetentionStore for SqlStore {

@@ -10,11 +10,174 @@ use uuid::Uuid;
 
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
 use super::sql::{SqlStore, from_ns, ns, with_pool};
-use super::{
-    ApiTokenId, ApiTokenInfo, NewApiToken, NewUser, Organization, Principal, RoleId, StoredRole,
-    TenantStore, User, UserId,
-};
 use crate::crypto::TokenHash;
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    /// Its id.
+    pub id: OrganizationId,
+    /// Display name.
+    pub name: String,
+    /// Whether it has an active subscription (the premium gate).
+    pub subscription: SubscriptionState,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A role of an organization: a name and the permission grants of core's matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRole {
+    /// Its id.
+    pub id: RoleId,
+    /// The name and grants. Names are unique within the organization.
+    pub role: Role,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user of an organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Its id.
+    pub id: UserId,
+    /// Email, unique within the organization (compared as given).
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// Email.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// An API token to store: only its hash is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiToken {
+    /// The SHA-256 of the token text (`ApiToken::hash`).
+    pub hash: TokenHash,
+    /// The user it acts as (same organization).
+    pub user: UserId,
+    /// The role it is granted (same organization).
+    pub role: RoleId,
+    /// A label for lists ("CI", "Zapier").
+    pub label: String,
+}
+
+/// A stored API token, without any secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenInfo {
+    /// Its id.
+    pub id: ApiTokenId,
+    /// The user it acts as.
+    pub user: UserId,
+    /// The role it is granted.
+    pub role: RoleId,
+    /// Its label.
+    pub label: String,
+    /// When it was minted.
+    pub created_at: DateTime<Utc>,
+    /// When it last authenticated a request (updated at most once a minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked; revoked tokens never authenticate.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Who a valid token is: everything the auth middleware needs, in one lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The token.
+    pub token: ApiTokenInfo,
+    /// Its organization (with the subscription state for the premium gate).
+    pub organization: Organization,
+    /// Its user.
+    pub user: User,
+    /// Its role.
+    pub role: StoredRole,
+}
+
+/// Organizations, roles, users and API tokens. Admin operations; the bootstrap admin token
+/// comes from config and is never stored.
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Creates an organization; [`Conflict::Organization`] when the id exists.
+    async fn create_organization(
+        &self,
+        id: &OrganizationId,
+        name: &str,
+        subscription: SubscriptionState,
+        now: DateTime<Utc>,
+    ) -> DbResult<Organization>;
+    /// One organization.
+    async fn organization(&self, id: &OrganizationId) -> DbResult<Option<Organization>>;
+    /// Every organization, by id.
+    async fn list_organizations(&self) -> DbResult<Vec<Organization>>;
+    /// Turns the subscription on or off; [`DbError::NotFound`] for an unknown organization.
+    async fn set_subscription(
+        &self,
+        id: &OrganizationId,
+        subscription: SubscriptionState,
+    ) -> DbResult<()>;
+
+    /// Creates a role; [`Conflict::RoleName`] when the name is taken, [`DbError::NotFound`]
+    /// for an unknown organization.
+    async fn create_role(
+        &self,
+        org: &OrganizationId,
+        role: &Role,
+        now: DateTime<Utc>,
+    ) -> DbResult<StoredRole>;
+    /// One role.
+    async fn role(&self, org: &OrganizationId, id: RoleId) -> DbResult<Option<StoredRole>>;
+    /// The organization's roles, by name.
+    async fn list_roles(&self, org: &OrganizationId) -> DbResult<Vec<StoredRole>>;
+
+    /// Creates a user; [`Conflict::UserEmail`] when the email is taken, [`DbError::NotFound`]
+    /// for an unknown organization.
+    async fn create_user(
+        &self,
+        org: &OrganizationId,
+        user: &NewUser,
+        now: DateTime<Utc>,
+    ) -> DbResult<User>;
+    /// One user.
+    async fn user(&self, org: &OrganizationId, id: UserId) -> DbResult<Option<User>>;
+    /// The organization's users, by email.
+    async fn list_users(&self, org: &OrganizationId) -> DbResult<Vec<User>>;
+
+    /// Stores a token's hash; [`DbError::NotFound`] when the user or role is not in `org`.
+    async fn create_api_token(
+        &self,
+        org: &OrganizationId,
+        token: &NewApiToken,
+        now: DateTime<Utc>,
+    ) -> DbResult<ApiTokenInfo>;
+    /// The principal of a live (not revoked) token with this hash, and notes the use.
+    async fn authenticate(
+        &self,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<Principal>>;
+    /// The organization's tokens, newest first.
+    async fn list_api_tokens(&self, org: &OrganizationId) -> DbResult<Vec<ApiTokenInfo>>;
+    /// Revokes a token; `false` when unknown or already revoked.
+    async fn revoke_api_token(
+        &self,
+        org: &OrganizationId,
+        id: ApiTokenId,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool>;
+}
 
 /// `last_used_at` is written at most this often per token, so authentication is a read.
 const LAST_USED_RESOLUTION: chrono::Duration = chrono::Duration::minutes(1);
@@ -30,7 +193,7 @@ struct OrganizationRow {
 impl OrganizationRow {
     fn organization(self) -> DbResult<Organization> {
         Ok(Organization {
-            id: OrganizationId::parse(&self.id).map_err(|e| DbError::Corrupt(e.to_string()))?,
+            id: OrganizationId::parse(&self.id).map_err(DbError::corrupt)?,
             name: self.name,
             subscription: if self.subscription_active {
                 SubscriptionState::Active

@@ -12,7 +12,75 @@ use uuid::Uuid;
 use super::delivery::parse_webhook_type;
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
 use super::sql::{Dialect, SqlStore, from_ns, ns, with_pool};
-use super::{DeliveryTarget, NewWebhookEndpoint, WebhookEndpoint, WebhookEndpointStore};
+use serde::{Deserialize, Serialize};
+use turris_webhooks::WebhookType;
+
+/// A webhook endpoint to create. The secret is encrypted; its last four hex characters are
+/// kept in clear for the masked display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWebhookEndpoint {
+    /// Its id.
+    pub id: WebhookId,
+    /// The event type it receives.
+    pub webhook_type: WebhookType,
+    /// The HTTPS URL (validated by the caller).
+    pub url: String,
+    /// The signing secret.
+    pub secret: WebhookSecret,
+}
+
+/// A webhook endpoint as listed: the secret only masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEndpoint {
+    /// Its id.
+    pub id: WebhookId,
+    /// The event type it receives.
+    pub webhook_type: WebhookType,
+    /// The URL.
+    pub url: String,
+    /// `•••• abcd`.
+    pub masked_secret: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a delivery worker needs to send to an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryTarget {
+    /// The owning organization.
+    pub organization: OrganizationId,
+    /// The endpoint.
+    pub endpoint: WebhookEndpoint,
+    /// The decrypted signing secret.
+    pub secret: WebhookSecret,
+}
+
+/// Webhook endpoints. No update: the API answers 405.
+#[async_trait]
+pub trait WebhookEndpointStore: Send + Sync {
+    /// Creates an endpoint; [`DbError::NotFound`] for an unknown organization.
+    async fn create_webhook(
+        &self,
+        org: &OrganizationId,
+        endpoint: &NewWebhookEndpoint,
+        now: DateTime<Utc>,
+    ) -> DbResult<WebhookEndpoint>;
+    /// The organization's endpoints, oldest first, secrets masked.
+    async fn list_webhooks(&self, org: &OrganizationId) -> DbResult<Vec<WebhookEndpoint>>;
+    /// One endpoint, secret masked.
+    async fn webhook(
+        &self,
+        org: &OrganizationId,
+        id: WebhookId,
+    ) -> DbResult<Option<WebhookEndpoint>>;
+    /// An endpoint with its decrypted secret, for delivery (events carry only the webhook id).
+    async fn delivery_target(&self, id: WebhookId) -> DbResult<Option<DeliveryTarget>>;
+    /// Deletes an endpoint, its secret, and its events and attempts, in one transaction:
+    /// queued deliveries stop (a worker holding a lease finds the event gone and the target
+    /// missing), and its history goes with it, since the API can no longer reach it.
+    /// `false` when unknown.
+    async fn delete_webhook(&self, org: &OrganizationId, id: WebhookId) -> DbResult<bool>;
+}
 
 fn aad(id: WebhookId) -> Vec<u8> {
     format!("webhook-secret:{id}").into_bytes()
@@ -136,10 +204,9 @@ impl WebhookEndpointStore for SqlStore {
         let bytes = self.cipher().decrypt(&row.secret_sealed, &aad(id))?;
         let bytes: [u8; SECRET_LEN] = bytes
             .try_into()
-            .map_err(|_| DbError::Corrupt("webhook secret length".into()))?;
+            .map_err(|_| DbError::corrupt("webhook secret length"))?;
         Ok(Some(DeliveryTarget {
-            organization: OrganizationId::parse(&row.organization_id)
-                .map_err(|e| DbError::Corrupt(e.to_string()))?,
+            organization: OrganizationId::parse(&row.organization_id).map_err(DbError::corrupt)?,
             endpoint: row.endpoint()?,
             secret: WebhookSecret::from_bytes(bytes),
         }))

@@ -18,14 +18,6 @@ use turris_core::property::PropertyMap;
 use crate::app::AppState;
 use crate::store::{Invitation, InvitationId, InvitationStatus};
 
-#[derive(Debug, thiserror::Error)]
-enum InviteError {
-    #[error("storage: {0}")]
-    Store(#[from] turris_core::store::StoreError),
-    #[error("storage: {0}")]
-    Db(#[from] crate::store::DbError),
-}
-
 /// Decides and records the invitation of an agency inbound sync just created from `company`.
 /// Failures are logged, never returned: the agency is created either way.
 pub async fn agency_created(
@@ -36,7 +28,7 @@ pub async fn agency_created(
     company: &PropertyMap,
 ) {
     if let Err(e) = invite(state, org, settings, agency, company).await {
-        tracing::error!(org = %org, agency = %agency, error = %e, "auto-invite failed");
+        tracing::error!(org = %org, agency = %agency, error = %crate::error::ErrorChain(&e), "auto-invite failed");
     }
 }
 
@@ -47,7 +39,7 @@ async fn log(
     outcome: Outcome,
     agency: &AgencyId,
     details: ActivityDetails,
-) -> Result<(), InviteError> {
+) -> Result<(), crate::store::DbError> {
     let entry = NewActivity::new(kind, outcome, Utc::now()).with_details(ActivityDetails {
         turris_id: Some(agency.to_string()),
         ..details
@@ -62,54 +54,20 @@ async fn invite(
     settings: &InvitationSettings,
     agency: &AgencyId,
     company: &PropertyMap,
-) -> Result<(), InviteError> {
+) -> Result<(), crate::store::DbError> {
     let now = Utc::now();
-    let (template, status, sent_to, kind, outcome, message) = match settings.decide(company) {
-        InviteDecision::NotInvited { reason } => {
-            return log(
-                state,
-                org,
-                ActivityKind::AutoInviteSkipped,
-                Outcome::Skipped,
-                agency,
-                ActivityDetails {
-                    skip_reason: Some(reason.to_string()),
-                    ..ActivityDetails::default()
-                },
-            )
-            .await;
-        }
-        InviteDecision::NeedsAttention => (
-            None,
-            InvitationStatus::NeedsAttention,
-            None,
-            ActivityKind::AutoInviteNeedsAttention,
-            Outcome::Skipped,
-            "no contract rule matched and there is no default template".to_owned(),
-        ),
-        InviteDecision::Invite { template, .. } => {
-            let contacts = state.db().list_agency_contacts(org, agency).await?;
-            match invitation::delivery(&contacts) {
-                Delivery::Send { email, .. } => (
-                    Some(template.clone()),
-                    InvitationStatus::Sent,
-                    Some(email.clone()),
-                    ActivityKind::AutoInviteSent,
-                    Outcome::Success,
-                    format!("invited with contract {template}, sent to {email}"),
-                ),
-                Delivery::DeferredAwaitingContact => (
-                    Some(template.clone()),
-                    InvitationStatus::Deferred,
-                    None,
-                    ActivityKind::AutoInviteDeferred,
-                    Outcome::Skipped,
-                    format!(
-                        "contract {template}; sent once the agency has a contact with an email"
-                    ),
-                ),
-            }
-        }
+    let decision = settings.decide(company);
+    let contacts = match decision {
+        InviteDecision::Invite { .. } => state.db().list_agency_contacts(org, agency).await?,
+        _ => Vec::new(),
+    };
+    let planned = invitation::outcome(&decision, &contacts);
+    let Some((status, template, sent_to)) = planned.invitation else {
+        let details = ActivityDetails {
+            skip_reason: Some(planned.message),
+            ..ActivityDetails::default()
+        };
+        return log(state, org, planned.kind, planned.outcome, agency, details).await;
     };
     let record = Invitation {
         id: InvitationId::new(),
@@ -138,11 +96,11 @@ async fn invite(
     log(
         state,
         org,
-        kind,
-        outcome,
+        planned.kind,
+        planned.outcome,
         agency,
         ActivityDetails {
-            message: Some(message),
+            message: Some(planned.message),
             ..ActivityDetails::default()
         },
     )
@@ -152,7 +110,7 @@ async fn invite(
 /// Sends the agency's deferred invitations now that it has a contact (if it has an email).
 pub async fn contact_added(state: &AppState, org: &OrganizationId, agency: &AgencyId) {
     if let Err(e) = send_deferred(state, org, agency).await {
-        tracing::error!(org = %org, agency = %agency, error = %e, "deferred invitation not sent");
+        tracing::error!(org = %org, agency = %agency, error = %crate::error::ErrorChain(&e), "deferred invitation not sent");
     }
 }
 
@@ -160,7 +118,7 @@ async fn send_deferred(
     state: &AppState,
     org: &OrganizationId,
     agency: &AgencyId,
-) -> Result<(), InviteError> {
+) -> Result<(), crate::store::DbError> {
     let deferred: Vec<Invitation> = state
         .db()
         .list_invitations(org, Some(agency))

@@ -1,4 +1,4 @@
-//! Two-way HubSpot ↔ Turris sync (issue 7). Bulk reconciliation is a leased job.
+//! Two-way HubSpot ↔ Turris sync. Bulk reconciliation is a leased job.
 //!
 //! - [`inbound`]: turns the events `POST /hooks/hubspot` persisted into Turris records, links
 //!   and activity rows, reading HubSpot in batches of 100 objects and running core's planner;
@@ -17,17 +17,86 @@
 
 pub mod inbound;
 pub mod invites;
+mod kinds;
 pub mod outbound;
 pub mod pruning;
 pub mod reconcile;
 pub mod subscriptions;
 pub mod tokens;
 
-use chrono::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+use turris_core::ids::{HubSpotId, OrganizationId};
 
 use crate::app::AppState;
 use crate::workers::Shutdown;
+
+/// What the sync workers of one server share in memory (in [`AppState`], so two servers in
+/// one process share nothing).
+#[derive(Default)]
+pub struct SyncState {
+    inbound_wake: Notify,
+    created: Mutex<HashMap<(OrganizationId, HubSpotId), DateTime<Utc>>>,
+    token_backoff: Mutex<HashMap<OrganizationId, DateTime<Utc>>>,
+}
+
+/// Creations remembered to recognise the `propertyChange` events HubSpot sends with them.
+const CREATED_MEMORY: usize = 100_000;
+
+impl SyncState {
+    /// Wakes the inbound worker: events were persisted.
+    pub fn wake_inbound(&self) {
+        self.inbound_wake.notify_waiters();
+    }
+
+    /// Completes when [`wake_inbound`](Self::wake_inbound) is called.
+    pub(crate) async fn inbound_woken(&self) {
+        self.inbound_wake.notified().await;
+    }
+
+    /// Remembers when an object's creation was synced.
+    pub(crate) fn remember_creation(
+        &self,
+        org: &OrganizationId,
+        id: &HubSpotId,
+        at: DateTime<Utc>,
+    ) {
+        let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        if created.len() >= CREATED_MEMORY {
+            created.clear();
+        }
+        created.insert((org.clone(), id.clone()), at);
+    }
+
+    /// When the creation of an object was synced, if this server remembers it.
+    pub(crate) fn synced_creation(
+        &self,
+        org: &OrganizationId,
+        id: &HubSpotId,
+    ) -> Option<DateTime<Utc>> {
+        let created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+        created.get(&(org.clone(), id.clone())).copied()
+    }
+
+    /// Whether the organization's token refresh waits after a failure.
+    pub(crate) fn token_refresh_waits(&self, org: &OrganizationId, now: DateTime<Utc>) -> bool {
+        let backoff = self.token_backoff.lock().unwrap_or_else(|e| e.into_inner());
+        backoff.get(org).is_some_and(|at| *at > now)
+    }
+
+    /// Sets (`Some`) or clears the organization's token-refresh backoff.
+    pub(crate) fn set_token_backoff(&self, org: &OrganizationId, until: Option<DateTime<Utc>>) {
+        let mut backoff = self.token_backoff.lock().unwrap_or_else(|e| e.into_inner());
+        match until {
+            Some(at) => backoff.insert(org.clone(), at),
+            None => backoff.remove(org),
+        };
+    }
+}
 
 /// Starts the sync workers.
 pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()>> {

@@ -127,7 +127,7 @@ pub async fn step(state: &AppState) -> Result<bool, DbError> {
             retries(&claim, &all, false)
         }
         Err(e) => {
-            tracing::error!(org = %claim.organization, error = %e, "outbound push failed");
+            tracing::error!(org = %claim.organization, error = %crate::error::ErrorChain(&e), "outbound push failed");
             let all: Vec<(TurrisRef, String)> = claim
                 .pushes
                 .iter()
@@ -187,12 +187,16 @@ fn retries(
 
 #[derive(Debug, thiserror::Error)]
 enum PushError {
-    #[error("storage: {0}")]
-    Store(#[from] turris_core::store::StoreError),
-    #[error("storage: {0}")]
+    #[error("storage")]
     Db(#[from] crate::store::DbError),
-    #[error("{0}")]
+    #[error(transparent)]
     Connection(#[from] ConnectionError),
+}
+
+impl From<turris_core::store::StoreError> for PushError {
+    fn from(error: turris_core::store::StoreError) -> Self {
+        PushError::Db(error.into())
+    }
 }
 
 /// What a push did.

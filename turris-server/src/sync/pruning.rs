@@ -34,7 +34,7 @@ pub async fn run(state: AppState, mut shutdown: Shutdown) {
     loop {
         match prune(&state, Utc::now()).await {
             Ok(pruned) => tracing::info!(?pruned, "pruned sync data"),
-            Err(e) => tracing::error!(error = %e, "pruning failed"),
+            Err(e) => tracing::error!(error = %crate::error::ErrorChain(&e), "pruning failed"),
         }
         tokio::select! {
             () = tokio::time::sleep(PERIOD) => {},

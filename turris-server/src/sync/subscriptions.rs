@@ -42,15 +42,7 @@ pub async fn run(state: AppState, mut shutdown: Shutdown) {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-enum SubscriptionError {
-    #[error("storage: {0}")]
-    Store(#[from] turris_core::store::StoreError),
-    #[error("storage: {0}")]
-    Db(#[from] crate::store::DbError),
-}
-
-async fn ensure_all(state: &AppState) -> Result<(), SubscriptionError> {
+async fn ensure_all(state: &AppState) -> Result<(), crate::store::DbError> {
     let hubspot = &state.config().hubspot;
     let (Some(key), Some(app_id)) = (hubspot.developer_api_key.as_deref(), hubspot.app_id) else {
         return Ok(());
@@ -77,7 +69,7 @@ async fn ensure(
     app_id: u64,
     key: &str,
     listed: &mut Option<Vec<SubscriptionResponse>>,
-) -> Result<(), SubscriptionError> {
+) -> Result<(), crate::store::DbError> {
     let Some(settings) = state.db().load_settings(org).await? else {
         return Ok(());
     };

@@ -14,8 +14,6 @@
 //! them, logs nothing and changes no status. So HubSpot sees one refresh per expiry, and a
 //! refresh token that HubSpot invalidated after its first use is never sent twice.
 
-use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -26,7 +24,7 @@ use turris_hubspot::auth::{Refreshed, Secret, TokenSet};
 
 use crate::app::AppState;
 use crate::hubspot::ConnectionError;
-use crate::store::HubSpotAuth;
+use crate::store::{DbError, HubSpotAuth};
 use crate::workers::Shutdown;
 
 /// How often the worker looks for tokens to refresh.
@@ -36,15 +34,11 @@ pub const LEAD: chrono::Duration = chrono::Duration::minutes(10);
 /// When a refresh that failed for another reason than a dead refresh token is tried again.
 const RETRY_AFTER_FAILURE: chrono::Duration = chrono::Duration::minutes(1);
 
-/// Organizations whose last refresh failed, and when to try again.
-static BACKOFF: LazyLock<Mutex<HashMap<OrganizationId, chrono::DateTime<Utc>>>> =
-    LazyLock::new(Default::default);
-
 /// The worker loop: runs until `shutdown` fires.
 pub async fn run(state: AppState, mut shutdown: Shutdown) {
     loop {
         if let Err(e) = refresh_due(&state).await {
-            tracing::error!(error = %e, "token refresh round failed");
+            tracing::error!(error = %crate::error::ErrorChain(&e), "token refresh round failed");
         }
         tokio::select! {
             () = tokio::time::sleep(POLL) => {},
@@ -58,30 +52,17 @@ pub async fn refresh_due(state: &AppState) -> Result<(), crate::store::DbError> 
     let now = Utc::now();
     let due = state.db().oauth_expiring_before(now + LEAD).await?;
     for org in due {
-        let waiting = BACKOFF
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&org)
-            .is_some_and(|at| *at > now);
-        if waiting {
+        if state.sync().token_refresh_waits(&org, now) {
             continue;
         }
         if let Err(e) = refresh(state, &org).await {
-            tracing::error!(org = %org, error = %e, "token refresh failed");
+            tracing::error!(org = %org, error = %crate::error::ErrorChain(&e), "token refresh failed");
         }
     }
     Ok(())
 }
 
-#[derive(Debug, thiserror::Error)]
-enum RefreshError {
-    #[error("storage: {0}")]
-    Store(#[from] turris_core::store::StoreError),
-    #[error("storage: {0}")]
-    Db(#[from] crate::store::DbError),
-}
-
-async fn refresh(state: &AppState, org: &OrganizationId) -> Result<(), RefreshError> {
+async fn refresh(state: &AppState, org: &OrganizationId) -> Result<(), DbError> {
     let settings = state.db().load_settings(org).await?.unwrap_or_default();
     if settings.connection.status == ConnectionStatus::Error {
         return Ok(());
@@ -113,17 +94,11 @@ async fn refresh(state: &AppState, org: &OrganizationId) -> Result<(), RefreshEr
     let now = Utc::now();
     match manager.refresh_now().await {
         Ok(Refreshed::Elsewhere(_)) => {
-            BACKOFF
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(org);
+            state.sync().set_token_backoff(org, None);
             tracing::debug!(org = %org, "hubspot access token was refreshed by another process");
         }
         Ok(Refreshed::Here(_)) => {
-            BACKOFF
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(org);
+            state.sync().set_token_backoff(org, None);
             state
                 .db()
                 .append_activity(
@@ -141,10 +116,9 @@ async fn refresh(state: &AppState, org: &OrganizationId) -> Result<(), RefreshEr
             crate::hubspot::mark_connection_lost(state, org, &ConnectionError::Revoked).await?;
         }
         Err(e) => {
-            BACKOFF
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(org.clone(), now + RETRY_AFTER_FAILURE);
+            state
+                .sync()
+                .set_token_backoff(org, Some(now + RETRY_AFTER_FAILURE));
             let (status, category) = (e.status(), e.category().map(str::to_owned));
             let message = ConnectionError::from(e).to_string();
             state

@@ -1,9 +1,10 @@
 //! Integration tests of the reference server, in one binary.
 
 #[macro_use]
+mod support;
+
 mod api;
 mod console;
-mod db;
 mod delivery;
 mod demo;
 mod store;

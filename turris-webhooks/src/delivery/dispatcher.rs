@@ -73,6 +73,7 @@ impl EndpointDirectory for StaticEndpoints {
 
 /// How the dispatcher works.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DispatcherConfig {
     /// Deliveries in flight at once. Default 16.
     pub concurrency: usize,

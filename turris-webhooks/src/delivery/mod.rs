@@ -1,6 +1,12 @@
-//! Delivery: the HTTP engine, the retry policy, the store trait and the dispatcher.
+//! Delivery: the retry policy, the store trait with an in-memory store, and (feature
+//! `delivery`, on by default) the HTTP engine and the dispatcher that drives it.
+//!
+//! The ids, attempts, retry policy and store trait do no I/O, so a crate that only records or
+//! shows deliveries can use them without reqwest or tokio.
 
+#[cfg(feature = "delivery")]
 mod dispatcher;
+#[cfg(feature = "delivery")]
 mod engine;
 mod memory;
 mod retry;
@@ -15,9 +21,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+#[cfg(feature = "delivery")]
 pub use dispatcher::{
     Dispatcher, DispatcherConfig, Endpoint, EndpointDirectory, PendingResend, StaticEndpoints,
 };
+#[cfg(feature = "delivery")]
 pub use engine::{DeliveryConfig, DeliveryEngine, DeliveryRequest, EngineError, parse_retry_after};
 pub use memory::InMemoryDeliveryStore;
 pub use retry::RetryPolicy;

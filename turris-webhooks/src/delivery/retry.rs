@@ -24,6 +24,7 @@ use std::time::Duration;
 /// assert_eq!(policy.next_delay_with(8, None, 0.5), None);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Delay before each automatic attempt, the first included.
     pub schedule: Vec<Duration>,

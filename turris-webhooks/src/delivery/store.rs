@@ -12,6 +12,7 @@ use crate::envelope::WebhookType;
 
 /// A store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// No event with that id.
     #[error("event not found")]

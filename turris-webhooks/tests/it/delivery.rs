@@ -254,11 +254,9 @@ fn setup(retry: RetryPolicy, concurrency: usize) -> Setup {
     let store = Arc::new(InMemoryDeliveryStore::new());
     let endpoints = Arc::new(StaticEndpoints::new());
     let clock = ManualClock::new(start());
-    let config = DispatcherConfig {
-        retry,
-        concurrency,
-        ..DispatcherConfig::default()
-    };
+    let mut config = DispatcherConfig::default();
+    config.retry = retry;
+    config.concurrency = concurrency;
     let dispatcher = Dispatcher::new(
         store.clone(),
         endpoints.clone(),

@@ -250,10 +250,7 @@ impl Progress {
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
     /// The store failed.
-    #[error("storage: {0}")]
-    Store(#[from] turris_core::store::StoreError),
-    /// The store failed.
-    #[error("storage: {0}")]
+    #[error("storage")]
     Db(#[from] crate::store::DbError),
     /// HubSpot refused, for a reason a retry does not change.
     #[error("{0}")]
@@ -264,6 +261,12 @@ pub enum ReconcileError {
     /// HubSpot is not connected.
     #[error("HubSpot is not connected")]
     NotConnected,
+}
+
+impl From<turris_core::store::StoreError> for ReconcileError {
+    fn from(error: turris_core::store::StoreError) -> Self {
+        ReconcileError::Db(error.into())
+    }
 }
 
 impl ReconcileError {
@@ -341,7 +344,9 @@ pub async fn run(state: AppState, mut shutdown: Shutdown) {
                         jobs.spawn(run_job(state.clone(), job, lease, shutdown.clone()));
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "cannot claim reconciliations"),
+                Err(e) => {
+                    tracing::error!(error = %crate::error::ErrorChain(&e), "cannot claim reconciliations")
+                }
             }
         }
         while jobs.try_join_next().is_some() {}
@@ -390,7 +395,7 @@ impl Leased {
                 false
             }
             Err(e) => {
-                tracing::error!(job = %self.job.id, error = %e, "cannot save the reconciliation");
+                tracing::error!(job = %self.job.id, error = %crate::error::ErrorChain(&e), "cannot save the reconciliation");
                 false
             }
         }
@@ -511,7 +516,7 @@ async fn run_job(state: AppState, job: Job, lease: JobLease, mut shutdown: Shutd
                 }
             }
             Err(e) => {
-                tracing::warn!(org = %org, job = %leased.job.id, error = %e, "reconciliation failed");
+                tracing::warn!(org = %org, job = %leased.job.id, error = %crate::error::ErrorChain(&e), "reconciliation failed");
                 progress.last_error = Some(e.to_string());
                 progress.error = Some(e.to_string());
                 leased

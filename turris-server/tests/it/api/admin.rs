@@ -164,7 +164,7 @@ mod cli {
     use turris_server::config::{Cli, Command, TokenCommand};
     use turris_server::store::Backend;
 
-    use crate::api::helpers::TestApp;
+    use crate::support::app::TestApp;
 
     async fn a_token_minted_by_the_cli_works_against_the_server(backend: Backend) {
         let app = TestApp::spawn(backend).await;
@@ -230,6 +230,9 @@ mod cli {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_token_minted_by_the_cli_works_against_the_server_on_postgres() {
+        if crate::support::skip_postgres() {
+            return;
+        }
         a_token_minted_by_the_cli_works_against_the_server(Backend::Postgres).await;
     }
 }

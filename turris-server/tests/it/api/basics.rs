@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::json;
 
-use super::helpers::assert_error_shape;
+use crate::support::app::assert_error_shape;
 
 api_test!(
     async fn healthz_and_readyz_answer_ok_without_a_token(app) {
@@ -30,7 +30,7 @@ api_test!(
             .unwrap();
         assert_eq!(response.headers()["x-request-id"], "caller-chosen-id");
         // The request's log lines carry it too, so a support ticket can quote it.
-        let logs = crate::api::helpers::captured_logs();
+        let logs = crate::support::app::captured_logs();
         assert!(
             logs.lines().any(|l| l.contains("request_id=caller-chosen-id") && l.contains("/healthz")),
             "the request id is in the logs"
@@ -103,7 +103,7 @@ api_test!(
     }
 );
 
-async fn webhook_count(app: &super::helpers::TestApp) -> usize {
+async fn webhook_count(app: &crate::support::app::TestApp) -> usize {
     app.get("/api/v1/webhooks").await.expect(200).body["webhooks"]
         .as_array()
         .unwrap()
@@ -196,7 +196,7 @@ mod lifecycle {
     use turris_server::store::Backend;
     use turris_webhooks::delivery::DeliveryStore;
 
-    use crate::api::helpers::TestApp;
+    use crate::support::app::TestApp;
 
     async fn a_slow_hubspot_call_is_cut_off_with_a_408_in_the_error_shape(backend: Backend) {
         let app = TestApp::spawn_with(backend, |config| config.request_timeout_secs = 1).await;
@@ -216,6 +216,9 @@ mod lifecycle {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_slow_hubspot_call_is_cut_off_with_a_408_on_postgres() {
+        if crate::support::skip_postgres() {
+            return;
+        }
         a_slow_hubspot_call_is_cut_off_with_a_408_in_the_error_shape(Backend::Postgres).await;
     }
 
@@ -310,6 +313,9 @@ mod lifecycle {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn shutdown_waits_for_an_in_flight_resend_on_postgres() {
+        if crate::support::skip_postgres() {
+            return;
+        }
         shutdown_waits_for_an_in_flight_resend_and_records_it(Backend::Postgres).await;
     }
 }

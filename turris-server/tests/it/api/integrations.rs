@@ -9,9 +9,9 @@ use turris_core::ids::OrganizationId;
 use turris_core::integration::WebhookStatus;
 use turris_core::invitation::INVITATIONS_LOCKED_EXPLANATION;
 use turris_core::property::ObjectType;
-use turris_hubspot::sandbox::ObjectKind;
+use turris_hubspot_sandbox::ObjectKind;
 
-use super::helpers::TestApp;
+use crate::support::app::TestApp;
 
 const H: &str = "/api/v1/integrations/hubspot";
 
@@ -604,7 +604,7 @@ mod without_oauth {
     use serde_json::json;
     use turris_server::store::Backend;
 
-    use crate::api::helpers::TestApp;
+    use crate::support::app::TestApp;
 
     async fn a_server_without_app_credentials_offers_only_the_private_app(backend: Backend) {
         let app = TestApp::spawn_with(backend, |config| {
@@ -637,6 +637,9 @@ mod without_oauth {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_server_without_app_credentials_offers_only_the_private_app_on_postgres() {
+        if crate::support::skip_postgres() {
+            return;
+        }
         a_server_without_app_credentials_offers_only_the_private_app(Backend::Postgres).await;
     }
 }

@@ -1,9 +1,6 @@
 //! The HTTP API suite. Every test runs on SQLite and on PostgreSQL (`api_test!`), against the
 //! real server on `127.0.0.1:0` with the HubSpot sandbox in place of HubSpot.
 
-#[macro_use]
-pub mod helpers;
-
 mod admin;
 mod basics;
 mod integrations;

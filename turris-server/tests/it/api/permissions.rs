@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::json;
 
-use super::helpers::TestApp;
+use crate::support::app::TestApp;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,7 +210,12 @@ fn method(m: &str) -> Method {
     m.parse().unwrap()
 }
 
-async fn call(app: &TestApp, m: &str, path: &str, token: Option<&str>) -> super::helpers::Answer {
+async fn call(
+    app: &TestApp,
+    m: &str,
+    path: &str,
+    token: Option<&str>,
+) -> crate::support::app::Answer {
     let body = (m == "POST" || m == "PUT").then(|| json!({}));
     app.call(method(m), &concrete(path, &app.org), token, body)
         .await

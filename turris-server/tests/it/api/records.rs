@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use turris_core::ids::{AgencyId, OrganizationId};
 use turris_server::store::{Invitation, InvitationId, InvitationStatus};
 
-use super::helpers::TestApp;
+use crate::support::app::TestApp;
 
 async fn agency(app: &TestApp, name: &str) -> String {
     app.api(

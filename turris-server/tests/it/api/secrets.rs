@@ -5,7 +5,7 @@ use serde_json::json;
 use turris_core::ids::OrganizationId;
 use turris_server::store::HubSpotAuth;
 
-use super::helpers::{ADMIN_TOKEN, captured_logs};
+use crate::support::app::{ADMIN_TOKEN, captured_logs};
 
 api_test!(
     async fn secrets_and_tokens_are_absent_from_the_database_logs_and_later_responses(app) {

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::helpers::TestApp;
+use crate::support::app::TestApp;
 
 async fn create(app: &TestApp, webhook_type: &str, url: &str) -> Value {
     app.api(

@@ -17,7 +17,7 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::read_only_token;
-use crate::api::helpers::{Backend, TestApp};
+use crate::support::app::{Backend, TestApp};
 
 /// How long to wait for something to appear on a page.
 const PATIENCE: Duration = Duration::from_secs(30);

@@ -174,7 +174,7 @@ api_test!(
 
 mod an_oauth_callback_is_refused_in_a_session_that_did_not_start_it {
     use super::*;
-    use crate::api::helpers::{Backend, TestApp};
+    use crate::support::app::{Backend, TestApp};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_sqlite() {
@@ -185,6 +185,9 @@ mod an_oauth_callback_is_refused_in_a_session_that_did_not_start_it {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_postgres() {
+        if crate::support::skip_postgres() {
+            return;
+        }
         let app = TestApp::spawn_public(Backend::Postgres, |_| {}).await;
         run(&app).await;
         app.finish().await;
@@ -365,7 +368,7 @@ api_test!(
 
 mod reconnecting_through_oauth_returns_to_the_hubspot_page {
     use super::*;
-    use crate::api::helpers::{Backend, TestApp};
+    use crate::support::app::{Backend, TestApp};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_sqlite() {
@@ -426,7 +429,7 @@ api_test!(
             .await;
         let secret_start = created.html.find("id=\"webhook-secret\">").unwrap() + "id=\"webhook-secret\">".len();
         let secret = created.html[secret_start..secret_start + 64].to_owned();
-        let logs = crate::api::helpers::captured_logs();
+        let logs = crate::support::app::captured_logs();
         for (what, value) in [("session id", &session_id), ("csrf token", &csrf), ("api token", &app.token), ("webhook secret", &secret)] {
             assert!(!logs.contains(value.as_str()), "the {what} was logged");
         }

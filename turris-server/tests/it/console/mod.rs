@@ -7,7 +7,7 @@ mod http;
 
 use reqwest::{Method, StatusCode};
 
-use crate::api::helpers::TestApp;
+use crate::support::app::TestApp;
 
 /// A browser-less console client: the session cookie and the page's CSRF token by hand.
 pub struct Console<'a> {

@@ -10,7 +10,7 @@ use turris_webhooks::delivery::{
     StoreError, WebhookId,
 };
 
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 fn report(success: bool) -> AttemptReport {
     let now = Utc::now();
@@ -116,4 +116,4 @@ async fn a_batch_of_attempts_numbers_and_schedules_each_and_reports_a_lost_lease
     );
 }
 
-on_both_backends!(a_batch_of_attempts_numbers_and_schedules_each_and_reports_a_lost_lease);
+both_databases!(db: a_batch_of_attempts_numbers_and_schedules_each_and_reports_a_lost_lease);

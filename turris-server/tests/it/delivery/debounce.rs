@@ -12,7 +12,7 @@ use turris_server::store::{
 use turris_webhooks::{ComplianceStatus, WebhookType};
 
 use super::harness::{Receiver, Server, config, eventually};
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 async fn a_window_open_at_a_restart_is_flushed_once_by_the_next_server_with_every_change(
     db: &TestDb,
@@ -117,4 +117,4 @@ async fn a_window_open_at_a_restart_is_flushed_once_by_the_next_server_with_ever
     );
 }
 
-on_both_backends!(a_window_open_at_a_restart_is_flushed_once_by_the_next_server_with_every_change);
+both_databases!(db: a_window_open_at_a_restart_is_flushed_once_by_the_next_server_with_every_change);

@@ -17,7 +17,7 @@ use turris_server::app::{AppState, Application};
 use turris_server::config::Config;
 use turris_webhooks::{Verifier, WebhookSecret};
 
-use crate::db::TestDb;
+use crate::support::db::TestDb;
 
 pub const ADMIN_TOKEN: &str = "delivery-admin-token-0123456789";
 

@@ -10,7 +10,7 @@ use turris_webhooks::delivery::{DeliveryStore, EventId, EventStatus};
 use turris_webhooks::{Envelope, WebhookType};
 
 use super::harness::{Receiver, Server, config, eventually};
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 async fn retries_follow_the_schedule_while_the_receiver_is_down_and_it_is_delivered_once_up(
     db: &TestDb,
@@ -208,7 +208,7 @@ async fn retention_prunes_finished_events_and_keeps_pending_ones(db: &TestDb) {
     server.stop().await;
 }
 
-on_both_backends!(
+both_databases!(db:
     retries_follow_the_schedule_while_the_receiver_is_down_and_it_is_delivered_once_up,
     two_servers_on_one_database_deliver_a_thousand_events_each_exactly_once,
     metrics_show_the_queue_the_attempts_by_outcome_and_the_latency_histogram,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use turris_webhooks::delivery::{DeliveryStore, EventId, EventStatus};
 
 use super::harness::{Receiver, Server, config, eventually};
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 async fn a_server_that_crashes_with_deliveries_leased_leaves_them_to_the_next_which_delivers_every_event(
     db: &TestDb,
@@ -89,6 +89,6 @@ async fn a_server_that_crashes_with_deliveries_leased_leaves_them_to_the_next_wh
     restarted.stop().await;
 }
 
-on_both_backends!(
+both_databases!(db:
     a_server_that_crashes_with_deliveries_leased_leaves_them_to_the_next_which_delivers_every_event
 );

@@ -2,7 +2,7 @@
 
 use turris_webhooks::delivery::conformance as delivery;
 
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 async fn the_store_passes_the_core_conformance_suite(db: &TestDb) {
     turris_core::store::conformance::run_all(&db.store()).await;
@@ -42,7 +42,7 @@ async fn empty_delivery_tables(store: &turris_server::store::SqlStore) {
     }
 }
 
-on_both_backends!(
+both_databases!(db:
     the_store_passes_the_core_conformance_suite,
     the_store_passes_the_core_suite_through_a_server_store_trait_object,
     the_store_passes_the_delivery_conformance_suite,

@@ -3,7 +3,7 @@
 use turris_server::store::sql::Pools;
 use turris_server::store::{Backend, Database};
 
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 async fn migrations_run_again_without_changing_anything(db: &TestDb) {
     db.database
@@ -19,7 +19,7 @@ async fn migrations_run_again_without_changing_anything(db: &TestDb) {
     assert_eq!(again.backend(), db.backend);
 }
 
-on_both_backends!(migrations_run_again_without_changing_anything);
+both_databases!(db: migrations_run_again_without_changing_anything);
 
 #[tokio::test]
 async fn a_plain_sqlite_path_creates_its_folder_and_runs_with_wal_and_foreign_keys() {

@@ -11,7 +11,7 @@ use turris_server::store::{
 };
 
 use super::{org, t, t0};
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 pub fn oauth(access: &str, expires_in: i64) -> HubSpotAuth {
     HubSpotAuth::OAuth {
@@ -242,7 +242,7 @@ async fn deleting_the_integration_removes_tokens_settings_and_links_but_keeps_re
         .expect("connect again after delete");
 }
 
-on_both_backends!(
+both_databases!(db:
     credentials_are_read_back_decrypted_and_one_portal_per_organization,
     reconnecting_replaces_only_the_tokens,
     deleting_the_integration_removes_tokens_settings_and_links_but_keeps_records,

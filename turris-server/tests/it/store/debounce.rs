@@ -14,7 +14,7 @@ use turris_webhooks::{
 
 use super::webhooks::endpoint;
 use super::{org, t, t0};
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 /// The step a delivery worker would run: record the new changes, flush closed windows.
 fn step(now: chrono::DateTime<chrono::Utc>) -> turris_server::store::DebounceStep {
@@ -243,7 +243,7 @@ async fn two_processes_flushing_one_window_at_once_send_it_once(db: &TestDb) {
     );
 }
 
-on_both_backends!(
+both_databases!(db:
     a_window_survives_a_restart_and_is_flushed_exactly_once,
     debounce_state_is_saved_and_loaded_per_organization_and_type,
     two_processes_flushing_one_window_at_once_send_it_once,

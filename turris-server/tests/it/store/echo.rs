@@ -5,7 +5,7 @@ use turris_core::planner::RecentWrite;
 use turris_server::store::EchoLedgerStore;
 
 use super::{org, t};
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 fn write(object: &str, property: &str, value: Option<&str>, secs: i64) -> RecentWrite {
     RecentWrite {
@@ -72,4 +72,4 @@ async fn writes_recorded_by_one_replica_are_seen_by_another(db: &TestDb) {
     );
 }
 
-on_both_backends!(writes_recorded_by_one_replica_are_seen_by_another);
+both_databases!(db: writes_recorded_by_one_replica_are_seen_by_another);

@@ -11,7 +11,7 @@ use turris_webhooks::WebhookType;
 use super::credentials::credentials;
 use super::webhooks::endpoint;
 use super::{org, t, t0};
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 async fn secrets_and_tokens_are_absent_from_the_raw_database(db: &TestDb) {
     let store = db.store();
@@ -159,7 +159,7 @@ async fn types_holding_secrets_print_redacted(db: &TestDb) {
     assert!(!format!("{key:?}").contains(&key.to_hex()));
 }
 
-on_both_backends!(
+both_databases!(db:
     secrets_and_tokens_are_absent_from_the_raw_database,
     secrets_sealed_under_one_key_do_not_open_under_another,
     types_holding_secrets_print_redacted,

@@ -6,7 +6,7 @@ use turris_hubspot::webhooks::WebhookEvent;
 use turris_server::store::{InboundBatch, InboundEventStore};
 
 use super::{org, t};
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 const CLAIM: Duration = Duration::from_secs(60);
 
@@ -192,7 +192,7 @@ async fn two_workers_claiming_at_once_never_get_the_same_event(db: &TestDb) {
     assert_eq!(all.len(), 120, "every event was claimed");
 }
 
-on_both_backends!(
+both_databases!(db:
     redelivered_events_are_stored_once,
     claimed_events_go_to_one_worker_until_processed_or_the_claim_expires,
     two_workers_claiming_at_once_never_get_the_same_event,

@@ -14,7 +14,7 @@ use turris_webhooks::{AgreementSigner, ComplianceStatus, SyncKind, SyncOutcome, 
 
 use super::webhooks::endpoint;
 use super::{org, t, t0};
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 async fn agency(store: &SqlStore, org: &OrganizationId, id: &str) -> AgencyId {
     let agency = Agency {
@@ -513,7 +513,7 @@ async fn agencies_and_agents_list_by_id_in_pages(db: &TestDb) {
     );
 }
 
-on_both_backends!(
+both_databases!(db:
     contract_templates_are_unique_per_organization_and_isolated,
     invitations_need_an_agency_of_the_organization,
     compliance_updates_report_real_changes_and_feed_the_debounce_inbox,

@@ -7,7 +7,7 @@ use serde_json::json;
 use turris_server::store::{Conflict, DbError, JobStatus, JobStore};
 
 use super::{org, t};
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 async fn one_job_of_a_kind_runs_at_a_time_and_resumes_from_its_state(db: &TestDb) {
     let store = db.store();
@@ -275,7 +275,7 @@ async fn jobs_are_listed_newest_first_by_kind_in_pages_within_their_organization
     assert_eq!(rest.iter().map(|j| j.id).collect::<Vec<_>>(), [ids[0]]);
 }
 
-on_both_backends!(
+both_databases!(db:
     one_job_of_a_kind_runs_at_a_time_and_resumes_from_its_state,
     a_job_is_leased_by_one_process_until_its_lease_lapses_then_taken_over,
     concurrent_claims_hand_a_job_to_exactly_one_process,

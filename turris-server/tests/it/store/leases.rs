@@ -11,7 +11,7 @@ use turris_webhooks::delivery::{
 
 use super::t;
 use super::webhooks::body;
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 const EVENTS: usize = 300;
 
@@ -151,7 +151,7 @@ async fn queue_statistics_count_pending_due_leased_and_failed(db: &TestDb) {
     );
 }
 
-on_both_backends!(
+both_databases!(db:
     two_pools_leasing_at_once_never_get_the_same_delivery,
     queue_statistics_count_pending_due_leased_and_failed,
 );

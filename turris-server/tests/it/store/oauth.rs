@@ -3,7 +3,7 @@
 use turris_server::store::{NewUser, OAUTH_STATE_TTL, OAuthStateStore, StateConsumed, TenantStore};
 
 use super::{org, t, t0};
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 async fn a_state_is_valid_once_for_its_organization_and_user(db: &TestDb) {
     let store = db.store();
@@ -120,7 +120,7 @@ async fn concurrent_callbacks_with_one_state_succeed_once(db: &TestDb) {
     assert_eq!(valid, 1, "exactly one callback wins");
 }
 
-on_both_backends!(
+both_databases!(db:
     a_state_is_valid_once_for_its_organization_and_user,
     an_expired_or_unknown_state_is_refused_with_its_reason,
     concurrent_callbacks_with_one_state_succeed_once,

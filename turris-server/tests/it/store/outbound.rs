@@ -8,7 +8,7 @@ use turris_core::store::{RecordStore, TurrisRef};
 use turris_server::store::{DbError, OutboundOutboxStore, OutboundRetry};
 
 use super::org;
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 const LEASE: Duration = Duration::from_secs(60);
 
@@ -172,7 +172,7 @@ async fn an_organization_is_claimed_by_one_process_until_it_finishes_or_its_leas
     );
 }
 
-on_both_backends!(
+both_databases!(db:
     a_record_saved_with_its_push_is_stored_and_queued_and_an_unknown_one_changes_nothing,
     an_organization_is_claimed_by_one_process_until_it_finishes_or_its_lease_expires,
 );

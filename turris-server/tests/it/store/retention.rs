@@ -12,7 +12,7 @@ use turris_webhooks::delivery::{
 
 use super::webhooks::body;
 use super::{org, t};
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 async fn activity_is_pruned_before_the_cutoff_in_every_organization(db: &TestDb) {
     let store = db.store();
@@ -145,7 +145,7 @@ async fn processed_inbound_events_are_pruned(db: &TestDb) {
     );
 }
 
-on_both_backends!(
+both_databases!(db:
     activity_is_pruned_before_the_cutoff_in_every_organization,
     finished_deliveries_are_pruned_with_their_attempts_and_pending_ones_stay,
     processed_inbound_events_are_pruned,

@@ -5,7 +5,7 @@ use turris_server::crypto::{ApiToken, TokenHash};
 use turris_server::store::{Conflict, DbError, NewApiToken, NewUser, RoleId, TenantStore, UserId};
 
 use super::{org, t, t0};
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 fn reader() -> Role {
     Role::new("reader", [Grant::new(Area::Webhooks, Capability::Read)])
@@ -234,7 +234,7 @@ async fn tenants_see_only_their_own_roles_users_and_tokens(db: &TestDb) {
     );
 }
 
-on_both_backends!(
+both_databases!(db:
     a_token_authenticates_as_its_user_role_and_organization,
     names_emails_and_ids_are_unique_and_answer_typed_conflicts,
     tenants_see_only_their_own_roles_users_and_tokens,

@@ -5,7 +5,7 @@ use turris_webhooks::delivery::{DeliveryStore, EventId, NewEvent, WebhookId};
 use turris_webhooks::{WebhookSecret, WebhookType};
 
 use super::{org, t, t0};
-use crate::db::{TestDb, on_both_backends};
+use crate::support::db::TestDb;
 
 /// An envelope body for tests.
 pub fn body(text: &str) -> axum::body::Bytes {
@@ -144,7 +144,7 @@ async fn deleting_an_endpoint_invalidates_its_secret_and_stops_its_deliveries(db
     );
 }
 
-on_both_backends!(
+both_databases!(db:
     endpoints_list_masked_and_deliver_with_the_decrypted_secret,
     deleting_an_endpoint_invalidates_its_secret_and_stops_its_deliveries,
 );

@@ -1,7 +1,7 @@
 //! HubSpot → Turris agents: contacts become agents only once their primary company is a synced
 //! agency.
 
-use turris_hubspot::sandbox::ObjectKind;
+use turris_hubspot_sandbox::ObjectKind;
 
 use super::*;
 
@@ -128,6 +128,9 @@ mod contacts_become_agents_only_once_their_primary_company_is_a_synced_agency {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_postgres() {
+        if crate::support::skip_postgres() {
+            return;
+        }
         contacts_become_agents_once_their_company_is_a_synced_agency(Backend::Postgres).await;
     }
 }

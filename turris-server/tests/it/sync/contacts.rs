@@ -3,7 +3,7 @@
 //! agency contact made in Turris becomes a contact of the agency's company, and a merged-away
 //! contact's agent or agency contact follows the contact that survives.
 
-use turris_hubspot::sandbox::ObjectKind;
+use turris_hubspot_sandbox::ObjectKind;
 
 use super::*;
 

@@ -3,7 +3,7 @@
 //! and resumes with nothing lost.
 
 use chrono::{DateTime, NaiveTime, Utc};
-use turris_hubspot::sandbox::{Fault, ObjectKind, RateLimits, Stats};
+use turris_hubspot_sandbox::{Fault, ObjectKind, RateLimits, Stats};
 
 use super::*;
 

@@ -1,6 +1,6 @@
 //! HubSpot → Turris: companies edited in the sandbox as a person would become agencies.
 
-use turris_hubspot::sandbox::ObjectKind;
+use turris_hubspot_sandbox::ObjectKind;
 
 use super::*;
 

@@ -1,7 +1,7 @@
 //! Auto-invite of agencies created by inbound sync: contract rules, default template,
 //! needs-attention, and the deferral until the agency has a contact with an email.
 
-use turris_hubspot::sandbox::ObjectKind;
+use turris_hubspot_sandbox::ObjectKind;
 
 use super::*;
 

@@ -1,12 +1,6 @@
 //! HubSpot ↔ Turris sync end to end, against the HubSpot sandbox: the real server on
 //! `127.0.0.1:0`, the sandbox's webhook target pointed at its `/hooks/hubspot`.
 
-// The API suite's `TestApp` (real server, fresh database, sandbox, organization and token),
-// compiled again here because `api::helpers` is private to the API suite.
-#[allow(dead_code, unused_macros, unused_imports, clippy::duplicate_mod)]
-#[path = "../api/helpers.rs"]
-mod helpers;
-
 mod agents;
 mod contacts;
 mod daily_limit;
@@ -24,37 +18,18 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use turris_hubspot::sandbox::ObjectKind;
+use turris_hubspot_sandbox::ObjectKind;
 
-pub use helpers::{Backend, TestApp};
+pub use crate::support::app::{Backend, TestApp};
 
 /// The integration's API.
 pub const H: &str = "/api/v1/integrations/hubspot";
 
-/// Runs a test body on SQLite and on PostgreSQL: `sync_test!(async fn a_sentence(app) {...})`.
+/// Runs a test body against a fresh synced app on SQLite and on PostgreSQL:
+/// `sync_test!(async fn a_sentence(app) {...})`.
 macro_rules! sync_test {
-    ($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
-        $(#[$meta])*
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn run($app: &$crate::sync::TestApp) $body
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                let app = $crate::sync::synced_app($crate::sync::Backend::Sqlite).await;
-                run(&app).await;
-                app.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                let app = $crate::sync::synced_app($crate::sync::Backend::Postgres).await;
-                run(&app).await;
-                app.finish().await;
-            }
-        }
+    ($($test:tt)*) => {
+        $crate::support::both_databases!(app($crate::sync::synced_app): $($test)*);
     };
 }
 pub(crate) use sync_test;

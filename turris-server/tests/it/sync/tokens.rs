@@ -3,7 +3,7 @@
 
 use chrono::{Duration, Utc};
 use turris_core::ids::OrganizationId;
-use turris_hubspot::sandbox::ObjectKind;
+use turris_hubspot_sandbox::ObjectKind;
 use turris_server::store::HubSpotAuth;
 
 use super::*;

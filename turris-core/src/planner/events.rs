@@ -1,0 +1,328 @@
+//! How one HubSpot object's events in a sync step combine into what to do with it.
+//!
+//! HubSpot delivers events at least once, unordered, and a creation comes with one
+//! `propertyChange` per property set. The caller translates each event into an
+//! [`ObjectEvent`] (this crate knows nothing of HubSpot's wire format), [`group`]s them per
+//! object, and asks each [`ObjectEvents`]:
+//!
+//! - [`ObjectEvents::merges`]: the merges to perform first (links follow the primary object:
+//!   [`plan_merge`](super::plan_merge));
+//! - [`ObjectEvents::triage`]: drop the link (a deletion keeps the Turris record), read the
+//!   current properties, or nothing (every event was part of a creation already synced);
+//! - [`ObjectEvents::changes`]: with the current properties, the changes to plan: one
+//!   [`ChangeKind::Created`] when the creation is among the events (its property events are
+//!   covered by the current properties), else the latest event of each changed property.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::{ChangeKind, InboundChange};
+use crate::ids::HubSpotId;
+use crate::property::PropertyMap;
+
+/// What happened to a HubSpot object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventAction {
+    /// The object was created.
+    Created,
+    /// One property changed.
+    PropertyChanged {
+        /// The property name.
+        property: String,
+        /// The value the event carried.
+        value: Option<String>,
+    },
+    /// The object was deleted.
+    Deleted,
+    /// Objects were merged into `primary`, which HubSpot keeps.
+    Merged {
+        /// The object the merge keeps.
+        primary: HubSpotId,
+        /// The objects the merge archived (never `primary`).
+        merged: Vec<HubSpotId>,
+    },
+    /// Anything else (association changes, restores): nothing to sync.
+    Other,
+}
+
+/// One event about one object, in core's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEvent {
+    /// What happened.
+    pub action: EventAction,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// A tie-breaker among events with the same `occurred_at` (HubSpot's event id).
+    pub sequence: u64,
+    /// The id of the integration app that made the change, when an integration made it.
+    pub made_by_app: Option<String>,
+}
+
+/// What a step does with one object besides its merges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Triage {
+    /// The object was deleted: drop its link, keep the Turris record.
+    DropLink,
+    /// Read the object's current properties and plan its [`ObjectEvents::changes`].
+    Read,
+    /// Nothing: every event was part of a creation already synced, or none is a change.
+    Nothing,
+}
+
+/// The events of one object in a step, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEvents {
+    /// The object.
+    pub object_id: HubSpotId,
+    events: Vec<ObjectEvent>,
+}
+
+impl ObjectEvents {
+    /// The events of `object_id`, sorted oldest first.
+    pub fn new(object_id: HubSpotId, mut events: Vec<ObjectEvent>) -> Self {
+        events.sort_by_key(|e| (e.occurred_at, e.sequence));
+        Self { object_id, events }
+    }
+
+    /// The events, oldest first.
+    pub fn events(&self) -> &[ObjectEvent] {
+        &self.events
+    }
+
+    /// The creation among the events, if any.
+    pub fn creation(&self) -> Option<&ObjectEvent> {
+        self.events
+            .iter()
+            .find(|e| e.action == EventAction::Created)
+    }
+
+    /// Whether the object was created in this step.
+    pub fn was_created(&self) -> bool {
+        self.creation().is_some()
+    }
+
+    /// Every merge into the object, oldest first: `(primary, merged)`.
+    pub fn merges(&self) -> impl Iterator<Item = (&HubSpotId, &[HubSpotId])> {
+        self.events.iter().filter_map(|e| match &e.action {
+            EventAction::Merged { primary, merged } => Some((primary, merged.as_slice())),
+            _ => None,
+        })
+    }
+
+    /// What to do with the object, given when it was created if a creation of it was synced
+    /// in an earlier step (its `propertyChange` events may arrive after it).
+    pub fn triage(&self, synced_creation: Option<DateTime<Utc>>) -> Triage {
+        if self.events.iter().any(|e| e.action == EventAction::Deleted) {
+            return Triage::DropLink;
+        }
+        if !self.was_created()
+            && synced_creation.is_some_and(|at| self.events.iter().all(|e| e.occurred_at <= at))
+        {
+            return Triage::Nothing;
+        }
+        let changed = self.events.iter().any(|e| {
+            matches!(
+                e.action,
+                EventAction::Created | EventAction::PropertyChanged { .. }
+            )
+        });
+        if changed {
+            Triage::Read
+        } else {
+            Triage::Nothing
+        }
+    }
+
+    /// The changes to plan, with the object's current `properties`: one `Created` when the
+    /// creation is among the events, else the latest event of each changed property (in
+    /// property-name order).
+    pub fn changes(&self, properties: &PropertyMap) -> Vec<InboundChange> {
+        let change = |event: &ObjectEvent, kind: ChangeKind| InboundChange {
+            object_id: self.object_id.clone(),
+            kind,
+            properties: properties.clone(),
+            made_by_app: event.made_by_app.clone(),
+            occurred_at: event.occurred_at,
+        };
+        if let Some(creation) = self.creation() {
+            return vec![change(creation, ChangeKind::Created)];
+        }
+        let mut latest: BTreeMap<&str, (&ObjectEvent, &Option<String>)> = BTreeMap::new();
+        for event in &self.events {
+            if let EventAction::PropertyChanged { property, value } = &event.action {
+                latest.insert(property, (event, value));
+            }
+        }
+        latest
+            .into_iter()
+            .map(|(property, (event, value))| {
+                let kind = ChangeKind::PropertyChanged {
+                    property: property.to_owned(),
+                    value: value.clone(),
+                };
+                change(event, kind)
+            })
+            .collect()
+    }
+}
+
+/// Groups `(object, event)` pairs per object, each object's events oldest first.
+pub fn group(
+    events: impl IntoIterator<Item = (HubSpotId, ObjectEvent)>,
+) -> BTreeMap<HubSpotId, ObjectEvents> {
+    let mut by_object: BTreeMap<HubSpotId, Vec<ObjectEvent>> = BTreeMap::new();
+    for (id, event) in events {
+        by_object.entry(id).or_default().push(event);
+    }
+    by_object
+        .into_iter()
+        .map(|(id, events)| (id.clone(), ObjectEvents::new(id, events)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn id(n: u64) -> HubSpotId {
+        HubSpotId::parse(&n.to_string()).unwrap()
+    }
+
+    fn at(second: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, second).unwrap()
+    }
+
+    fn event(action: EventAction, second: u32, sequence: u64) -> ObjectEvent {
+        ObjectEvent {
+            action,
+            occurred_at: at(second),
+            sequence,
+            made_by_app: None,
+        }
+    }
+
+    fn set(property: &str, value: &str) -> EventAction {
+        EventAction::PropertyChanged {
+            property: property.into(),
+            value: Some(value.into()),
+        }
+    }
+
+    fn props() -> PropertyMap {
+        PropertyMap::from_pairs([("name", Some("Acme")), ("phone", Some("555"))])
+    }
+
+    #[test]
+    fn a_creation_with_its_property_events_is_one_created_change() {
+        let object = ObjectEvents::new(
+            id(1),
+            vec![
+                event(set("name", "Acme"), 0, 2),
+                event(EventAction::Created, 0, 1),
+                event(set("phone", "555"), 0, 3),
+            ],
+        );
+        let changes = object.changes(&props());
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].kind, ChangeKind::Created);
+        assert_eq!(changes[0].properties, props());
+        assert_eq!(object.triage(None), Triage::Read);
+    }
+
+    #[test]
+    fn edits_keep_the_latest_event_of_each_property_whatever_the_arrival_order() {
+        let object = ObjectEvents::new(
+            id(1),
+            vec![
+                event(set("phone", "2"), 5, 7),
+                event(set("name", "B"), 3, 4),
+                event(set("phone", "1"), 2, 9),
+            ],
+        );
+        let kinds: Vec<ChangeKind> = object
+            .changes(&props())
+            .into_iter()
+            .map(|c| c.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ChangeKind::PropertyChanged {
+                    property: "name".into(),
+                    value: Some("B".into())
+                },
+                ChangeKind::PropertyChanged {
+                    property: "phone".into(),
+                    value: Some("2".into())
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_change_keeps_the_app_that_made_it() {
+        let mut edit = event(set("name", "B"), 1, 1);
+        edit.made_by_app = Some("42".into());
+        let object = ObjectEvents::new(id(1), vec![edit]);
+        assert_eq!(
+            object.changes(&props())[0].made_by_app.as_deref(),
+            Some("42")
+        );
+    }
+
+    #[test]
+    fn a_deletion_drops_the_link_whatever_else_happened() {
+        let object = ObjectEvents::new(
+            id(1),
+            vec![
+                event(set("name", "B"), 1, 1),
+                event(EventAction::Deleted, 2, 2),
+            ],
+        );
+        assert_eq!(object.triage(None), Triage::DropLink);
+    }
+
+    #[test]
+    fn property_events_of_a_synced_creation_need_no_read_but_later_edits_do() {
+        let late = ObjectEvents::new(id(1), vec![event(set("name", "Acme"), 0, 2)]);
+        assert_eq!(late.triage(Some(at(0))), Triage::Nothing);
+        let edit = ObjectEvents::new(
+            id(1),
+            vec![
+                event(set("name", "Acme"), 0, 2),
+                event(set("name", "B"), 9, 3),
+            ],
+        );
+        assert_eq!(edit.triage(Some(at(0))), Triage::Read);
+        assert_eq!(edit.triage(None), Triage::Read);
+    }
+
+    #[test]
+    fn merges_and_other_events_alone_need_no_read() {
+        let merge = EventAction::Merged {
+            primary: id(1),
+            merged: vec![id(2)],
+        };
+        let object = ObjectEvents::new(
+            id(1),
+            vec![event(merge, 1, 1), event(EventAction::Other, 2, 2)],
+        );
+        assert_eq!(object.triage(None), Triage::Nothing);
+        let merges: Vec<_> = object.merges().collect();
+        assert_eq!(merges, [(&id(1), &[id(2)][..])]);
+    }
+
+    #[test]
+    fn group_sorts_each_objects_events_oldest_first() {
+        let grouped = group([
+            (id(2), event(set("a", "2"), 3, 1)),
+            (id(1), event(set("a", "1"), 9, 1)),
+            (id(2), event(EventAction::Created, 1, 2)),
+        ]);
+        assert_eq!(grouped.keys().cloned().collect::<Vec<_>>(), [id(1), id(2)]);
+        assert_eq!(grouped[&id(2)].events()[0].action, EventAction::Created);
+    }
+}

@@ -1,0 +1,126 @@
+//! Contract templates (create, read) and invitations (read).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::Utc;
+use serde::Deserialize;
+use turris_core::ids::ContractTemplateId;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Path, Query};
+use crate::store::{ContractTemplate, Invitation, InvitationId};
+
+use super::*;
+
+/// A new contract template.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTemplate {
+    /// Its id (what invitation rules name): 1 to 128 of `A-Z a-z 0-9 - _ .`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// Contract templates.
+#[utoipa::path(get, path = "/api/v1/contract-templates", tag = "records",
+    responses((status = 200, description = "The templates", body = [doc::ContractTemplate]), (status = 401)),
+    security(("bearer" = [])))]
+pub async fn list_templates(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<ContractTemplate>>> {
+    Ok(Json(state.db().list_contract_templates(&caller.org).await?))
+}
+
+/// Creates a contract template.
+#[utoipa::path(post, path = "/api/v1/contract-templates", tag = "records", request_body = CreateTemplate,
+    responses((status = 201, description = "The template", body = doc::ContractTemplate), (status = 401),
+        (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_template(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreateTemplate>,
+) -> ApiResult<impl IntoResponse> {
+    let mut errors = Vec::new();
+    let id =
+        ContractTemplateId::parse(&body.id).map_err(|e| errors.push(detail("id", e.to_string())));
+    if body.name.trim().is_empty() {
+        errors.push(detail("name", "name is required"));
+    }
+    let (Ok(id), true) = (id, errors.is_empty()) else {
+        return Err(ApiError::validation(errors));
+    };
+    let template = state
+        .db()
+        .create_contract_template(&caller.org, &id, body.name.trim(), Utc::now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(template)))
+}
+
+/// One contract template.
+#[utoipa::path(get, path = "/api/v1/contract-templates/{id}", tag = "records", params(("id" = String, Path)),
+    responses((status = 200, description = "The template", body = doc::ContractTemplate), (status = 401), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn get_template(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ContractTemplate>> {
+    let id =
+        ContractTemplateId::parse(&id).map_err(|_| ApiError::not_found("contract template"))?;
+    state
+        .db()
+        .contract_template(&caller.org, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("contract template"))
+}
+
+/// `?agency_id=` narrows a list to one agency.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AgencyFilter {
+    /// Only this agency's.
+    pub agency_id: Option<String>,
+}
+
+/// Invitations (created by inbound sync), newest first.
+#[utoipa::path(get, path = "/api/v1/invitations", tag = "records", params(AgencyFilter),
+    responses((status = 200, description = "The invitations", body = [doc::Invitation]), (status = 401)),
+    security(("bearer" = [])))]
+pub async fn list_invitations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(filter): Query<AgencyFilter>,
+) -> ApiResult<Json<Vec<Invitation>>> {
+    let agency = filter.agency_id.as_deref().map(agency_id).transpose()?;
+    Ok(Json(
+        state
+            .db()
+            .list_invitations(&caller.org, agency.as_ref())
+            .await?,
+    ))
+}
+
+/// One invitation.
+#[utoipa::path(get, path = "/api/v1/invitations/{id}", tag = "records", params(("id" = String, Path)),
+    responses((status = 200, description = "The invitation", body = doc::Invitation), (status = 401), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn get_invitation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<InvitationId>,
+) -> ApiResult<Json<Invitation>> {
+    state
+        .db()
+        .invitation(&caller.org, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("invitation"))
+}

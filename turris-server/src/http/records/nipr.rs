@@ -1,0 +1,124 @@
+//! NIPR sync results; each queues an immediate `data_synchronized` webhook.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use turris_core::ids::OrganizationId;
+use turris_webhooks::{DataSynchronized, Envelope, Payload, SyncKind, SyncOutcome};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Query};
+use crate::store::{NiprSyncId, NiprSyncResult, OutboxEvent};
+
+use super::*;
+
+/// A NIPR fetch or full refresh that finished.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NiprSyncInput {
+    /// `agency` or `agent`.
+    pub entity_type: EntityKind,
+    /// The agency or agent id.
+    pub entity_id: String,
+    /// `fetch` or `full_refresh`.
+    #[schema(value_type = String)]
+    pub kind: SyncKind,
+    /// `success` or `error`.
+    #[schema(value_type = String)]
+    pub outcome: SyncOutcome,
+    /// The error, for `outcome: error`.
+    pub error: Option<String>,
+    /// When it finished (default: now).
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+pub(super) fn outbox(
+    org: &OrganizationId,
+    payload: Payload,
+    at: DateTime<Utc>,
+) -> ApiResult<OutboxEvent> {
+    let envelope = Envelope::for_payload(org.as_str(), payload);
+    let body = envelope
+        .to_bytes()
+        .map_err(|e| ApiError::internal("serializing a webhook", &e))?;
+    Ok(OutboxEvent {
+        webhook_type: envelope.webhook_type,
+        body: body.to_vec(),
+        created_at: at,
+    })
+}
+
+/// Records a NIPR sync result; it is sent at once to `entity_compliance_data_synchronized`
+/// webhooks.
+#[utoipa::path(post, path = "/api/v1/nipr-syncs", tag = "records", request_body = NiprSyncInput,
+    responses((status = 201, description = "The result", body = doc::NiprSync), (status = 401),
+        (status = 422, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_nipr_sync(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NiprSyncInput>,
+) -> ApiResult<impl IntoResponse> {
+    let entity = entity(body.entity_type, &body.entity_id, "entity_id")?;
+    let (npn, _) = entity_facts(&state, &caller.org, &entity, "entity_id").await?;
+    let error = non_empty(body.error);
+    match (body.outcome, &error) {
+        (SyncOutcome::Error, None) => {
+            return Err(ApiError::invalid_field(
+                "error",
+                "an error outcome needs the error",
+            ));
+        }
+        (SyncOutcome::Success, Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "error",
+                "a successful sync has no error",
+            ));
+        }
+        _ => {}
+    }
+    let now = Utc::now();
+    let result = NiprSyncResult {
+        id: NiprSyncId::new(),
+        entity: entity.clone(),
+        kind: body.kind,
+        outcome: body.outcome,
+        error: error.clone(),
+        finished_at: body.finished_at.unwrap_or(now),
+    };
+    let payload = Payload::EntityComplianceDataSynchronized(DataSynchronized {
+        entity_type: entity.entity_type(),
+        entity_id: entity.id().to_owned(),
+        npn,
+        kind: body.kind,
+        outcome: body.outcome,
+        error,
+        finished_at: result.finished_at,
+    });
+    let events = [outbox(&caller.org, payload, now)?];
+    state
+        .db()
+        .record_nipr_sync(&caller.org, &result, &events)
+        .await?;
+    Ok((StatusCode::CREATED, Json(result)))
+}
+
+/// An entity's NIPR sync results, newest first.
+#[utoipa::path(get, path = "/api/v1/nipr-syncs", tag = "records", params(EntityParams),
+    responses((status = 200, description = "The results", body = [doc::NiprSync]), (status = 401), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn list_nipr_syncs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<EntityParams>,
+) -> ApiResult<Json<Vec<NiprSyncResult>>> {
+    let entity = params_entity(&state, &caller.org, &params).await?;
+    Ok(Json(
+        state.db().list_nipr_syncs(&caller.org, &entity).await?,
+    ))
+}
