@@ -231,6 +231,8 @@ pub fn router(state: AppState) -> Router {
         ))
         // Outside the limit and timeout layers, so their bare answers get the error shape.
         .layer(middleware::from_fn(shape_errors))
+        .merge(crate::console::router(&config))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::console::oauth::return_to_console))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()

@@ -128,6 +128,19 @@ pub struct Authorized<N: Need> {
 }
 
 impl<N: Need> Authorized<N> {
+    /// The premium gate (402), then the grant (403): what every extraction checks. The console
+    /// calls it with the session's caller, so pages and the API refuse the same requests.
+    pub(crate) fn check(caller: Caller) -> Result<Self, ApiError> {
+        caller.subscription.require_premium()?;
+        if !caller.allows(N::AREA, N::CAPABILITY) {
+            return Err(ApiError::forbidden(Grant::new(N::AREA, N::CAPABILITY)));
+        }
+        Ok(Self {
+            caller,
+            _need: PhantomData,
+        })
+    }
+
     /// The caller's organization.
     pub fn org(&self) -> &OrganizationId {
         &self.caller.org
@@ -139,14 +152,7 @@ impl<N: Need> FromRequestParts<AppState> for Authorized<N> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        caller.subscription.require_premium()?;
-        if !caller.allows(N::AREA, N::CAPABILITY) {
-            return Err(ApiError::forbidden(Grant::new(N::AREA, N::CAPABILITY)));
-        }
-        Ok(Self {
-            caller,
-            _need: PhantomData,
-        })
+        Self::check(caller)
     }
 }
 

@@ -39,6 +39,10 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
         Some(Command::Token(TokenCommand::Create(args))) => {
             let token = create_token(&cli.config, &args).await?;
             println!("{}", token.expose());
+            if args.login_link {
+                println!("{}", console_link(&cli.config, &token).await?);
+                eprintln!("the sign-in link works once, within 15 minutes");
+            }
             eprintln!(
                 "token for user {} ({}) in organization {}; it is shown only once",
                 args.user, args.role, args.organization
@@ -105,4 +109,14 @@ pub async fn create_token(config: &Config, args: &TokenCreate) -> Result<ApiToke
         )
         .await?;
     Ok(token)
+}
+
+/// A one-time browser console sign-in link for `token`, at the config's public base URL.
+pub async fn console_link(config: &Config, token: &ApiToken) -> Result<String, StartupError> {
+    let db = open_database(config).await?;
+    let link = crate::console::login::login_link_for(&db, &config.public_base_url, token)
+        .await
+        .map_err(StartupError::Database);
+    db.close().await;
+    link
 }

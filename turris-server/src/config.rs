@@ -70,6 +70,10 @@ pub struct TokenCreate {
     /// A label for the token.
     #[arg(long, default_value = "cli")]
     pub name: String,
+    /// Also print a one-time link that signs in to the browser console as this token
+    /// (valid 15 minutes, uses `--public-base-url`).
+    #[arg(long)]
+    pub login_link: bool,
 }
 
 /// Server settings.

@@ -17,6 +17,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod delivery;
 #[cfg(feature = "demo")]

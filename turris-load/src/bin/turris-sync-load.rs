@@ -244,6 +244,7 @@ async fn start(
             user: "load@example.com".to_owned(),
             role: "admin".to_owned(),
             name: "load".to_owned(),
+            login_link: false,
         },
     )
     .await?;

@@ -106,6 +106,11 @@ pub async fn run(base: Config, args: DemoArgs) -> Result<(), DemoError> {
     };
     if let Some(api) = serve {
         println!("\nStill serving; try it:");
+        let token = crate::crypto::ApiToken::from_presented(api.token.clone());
+        match crate::cli::console_link(&config, &token).await {
+            Ok(link) => println!("  Console       {link}  (one-time sign-in link, 15 minutes)"),
+            Err(e) => println!("  Console       {base_url}/console  (no sign-in link: {e})"),
+        }
         println!("  API           {base_url}  (OpenAPI: {base_url}/api/v1/openapi.json)");
         println!("  Token         export TOKEN={}", api.token);
         println!(
@@ -157,6 +162,7 @@ async fn script(
         user: "admin@demo.example".to_owned(),
         role: "admin".to_owned(),
         name: "demo".to_owned(),
+        login_link: false,
     };
     let token = crate::cli::create_token(config, &args)
         .await

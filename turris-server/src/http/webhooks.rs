@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use turris_webhooks::delivery::{
@@ -119,7 +118,7 @@ pub async fn create(
     State(state): State<AppState>,
     auth: Authorized<WebhooksCreate>,
     Json(body): Json<CreateWebhook>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
     let mut errors = Vec::new();
     let webhook_type = body.webhook_type.parse::<WebhookType>().map_err(|_| {
         errors.push(ErrorDetail {
@@ -476,7 +475,7 @@ pub async fn resend(
     State(state): State<AppState>,
     auth: Authorized<WebhooksUpdate>,
     Path((id, event_id)): Path<(WebhookId, EventId)>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<ResendQueued>)> {
     let event = owned_event(&state, auth.org(), id, event_id).await?;
     if event.status == EventStatus::Delivered {
         return Err(delivery_error("resend", DeliveryError::AlreadyDelivered));

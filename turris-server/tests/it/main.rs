@@ -4,6 +4,7 @@
 mod support;
 
 mod api;
+mod console;
 mod delivery;
 mod demo;
 mod store;

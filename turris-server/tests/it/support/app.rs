@@ -330,8 +330,30 @@ impl TestApp {
         Self::spawn_with(backend, |_| {}).await
     }
 
+    /// [`TestApp::spawn_with`] whose public base URL is its own address, so a browser that
+    /// follows HubSpot's OAuth redirect comes back to it (the console suite).
+    #[allow(dead_code)] // the console suite's
+    pub async fn spawn_public(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        Self::spawn_inner(backend, Some(listener), |config| {
+            config.listen = addr;
+            config.public_base_url = format!("http://{addr}");
+            tweak(config);
+        })
+        .await
+    }
+
     /// [`TestApp::spawn`] with a config tweak (a short timeout, ...).
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_inner(backend, None, tweak).await
+    }
+
+    async fn spawn_inner(
+        backend: Backend,
+        listener: Option<tokio::net::TcpListener>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         init_logs();
         let sandbox = Sandbox::builder().start().await.expect("sandbox starts");
         let db = TestDb::fresh(backend).await;
@@ -348,7 +370,7 @@ impl TestApp {
         // The API tests look at queued events and resends; tests/it/delivery runs the workers.
         config.delivery.workers = false;
         tweak(&mut config);
-        let (addr, state, stop, server) = serve(config.clone()).await;
+        let (addr, state, stop, server) = serve(config.clone(), listener).await;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -386,7 +408,7 @@ impl TestApp {
         let addr: std::net::SocketAddr = self.base.trim_start_matches("http://").parse().unwrap();
         let mut config = self.config.clone();
         config.listen = addr;
-        let (_, state, stop, server) = serve(config).await;
+        let (_, state, stop, server) = serve(config, None).await;
         Self {
             state,
             stop: Mutex::new(Some(stop)),
@@ -401,7 +423,7 @@ impl TestApp {
     pub async fn replica(&self) -> Replica {
         let mut config = self.config.clone();
         config.listen = "127.0.0.1:0".parse().unwrap();
-        let (addr, state, stop, server) = serve(config).await;
+        let (addr, state, stop, server) = serve(config, None).await;
         Replica {
             base: format!("http://{addr}"),
             state,
@@ -570,13 +592,18 @@ impl TestApp {
 /// Builds and runs a server: its address, state, stop signal and task.
 async fn serve(
     config: Config,
+    listener: Option<tokio::net::TcpListener>,
 ) -> (
     std::net::SocketAddr,
     AppState,
     oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
 ) {
-    let app = Application::build(config).await.expect("server builds");
+    let app = match listener {
+        Some(listener) => Application::build_on(listener, config).await,
+        None => Application::build(config).await,
+    }
+    .expect("server builds");
     let addr = app.local_addr();
     let state = app.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
