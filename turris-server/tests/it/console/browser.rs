@@ -52,6 +52,11 @@ impl Browser {
         let driver = find_program(&["chromedriver"]);
         let chromium = find_program(&["chromium", "chromium-browser", "google-chrome"]);
         let (Some(driver), Some(chromium)) = (driver, chromium) else {
+            assert_ne!(
+                std::env::var("TURRIS_TEST_REQUIRE_BROWSER").as_deref(),
+                Ok("1"),
+                "{test}: chromium and chromedriver are required"
+            );
             println!(
                 "{test}: skipped, chromium and chromedriver are not installed (CI installs them)"
             );
