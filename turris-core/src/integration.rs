@@ -34,6 +34,9 @@ pub struct Connection {
     /// When the connection was (re)established.
     #[serde(default)]
     pub connected_at: Option<DateTime<Utc>>,
+    /// Who (re)established it: the user's name and email, as the management view shows it.
+    #[serde(default)]
+    pub connected_by: Option<String>,
     /// Why the status is `error`.
     #[serde(default)]
     pub error: Option<String>,

@@ -152,6 +152,8 @@ pub enum ContractChoice {
     },
     /// The default template.
     Default,
+    /// A person picked it for an invitation that needed attention.
+    Person,
 }
 
 /// The outcome of [`InvitationSettings::decide`].

@@ -77,6 +77,7 @@ pub async fn settings_round_trip<S: Store + ?Sized>(store: &S) {
         status: ConnectionStatus::Connected,
         portal_id: Some(42),
         connected_at: Some(base_time()),
+        connected_by: Some("Ada Lovelace <ada@example.com>".into()),
         error: None,
     };
     assert!(

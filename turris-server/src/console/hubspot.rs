@@ -60,6 +60,10 @@ pub(super) fn routes() -> Router<AppState> {
             post(save_invitations),
         )
         .route(
+            "/console/integrations/hubspot/invitations/{id}/contract",
+            post(assign_contract),
+        )
+        .route(
             "/console/integrations/hubspot/reconciliations",
             post(start_reconciliation),
         )
@@ -532,6 +536,7 @@ pub struct ActivityRow {
 
 /// A needs-attention invitation.
 pub struct AttentionRow {
+    id: String,
     agency_id: String,
     created: String,
 }
@@ -608,6 +613,7 @@ struct HubSpotPage {
     portal: String,
     auth_method: String,
     connected_at: String,
+    connected_by: String,
     connection_error: Option<String>,
     paused_until: Option<String>,
     oauth_available: bool,
@@ -635,6 +641,7 @@ struct HubSpotPage {
     invitations_errors: FieldErrors,
     invitations_locked: Option<&'static str>,
     needs_attention: Vec<AttentionRow>,
+    contract_templates: Vec<(String, String)>,
     webhook_status: Vec<WebhookRow>,
     activity: Vec<ActivityRow>,
     activity_status: String,
@@ -689,6 +696,7 @@ async fn load_page(
         portal: String::new(),
         auth_method: String::new(),
         connected_at: String::new(),
+        connected_by: String::new(),
         connection_error: None,
         paused_until: None,
         oauth_available: state.oauth().is_some(),
@@ -716,6 +724,7 @@ async fn load_page(
         invitations_errors: FieldErrors::none(),
         invitations_locked: None,
         needs_attention: Vec::new(),
+        contract_templates: Vec::new(),
         webhook_status: Vec::new(),
         activity: Vec::new(),
         activity_status: query.activity_status.clone().unwrap_or_default(),
@@ -753,6 +762,7 @@ async fn load_page(
         .as_ref()
         .map(super::when)
         .unwrap_or_default();
+    page.connected_by = view.connected_by.clone().unwrap_or_default();
     page.connection_error = view.error.clone();
     page.paused_until = view.sync_paused_until.as_ref().map(super::when);
     page.identifier_configured = view.agency_identifier_configured;
@@ -832,10 +842,11 @@ async fn load_page(
 
     let Json(templates) =
         crate::http::records::list_templates(st(), session.caller.clone()).await?;
-    let templates = templates
+    let templates: Vec<(String, String)> = templates
         .into_iter()
         .map(|t| (t.id.to_string(), t.name))
         .collect();
+    page.contract_templates = templates.clone();
     let (invitations, invitations_errors) = match o.invitations {
         Some(x) => x,
         None => (
@@ -860,6 +871,7 @@ async fn load_page(
         .filter(|i| i.status == crate::store::InvitationStatus::NeedsAttention)
         .take(20)
         .map(|i| AttentionRow {
+            id: i.id.0.to_string(),
             agency_id: i.agency_id.to_string(),
             created: super::when(&i.created_at),
         })
@@ -1089,6 +1101,38 @@ async fn save_sync(State(state): State<AppState>, posted: Posted) -> ConsoleResu
                 },
             )
             .await
+        }
+        Err(e) => refused_to(&state, &session, e, PAGE).await,
+    }
+}
+
+/// Gives a needs-attention invitation the contract the person picked (the API's rules).
+async fn assign_contract(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    posted: Posted,
+) -> ConsoleResult {
+    let session = posted.session;
+    let auth = session.authorize::<IntegrationsUpdate>()?;
+    let Ok(id) = id.parse::<uuid::Uuid>() else {
+        return refused_to(&state, &session, ApiError::not_found("invitation"), PAGE).await;
+    };
+    let template = posted.form.get("template").unwrap_or_default();
+    let body = match turris_core::ids::ContractTemplateId::parse(template) {
+        Ok(template) => api::AssignContract { template },
+        Err(_) => {
+            let e = ApiError::invalid_field("template", "pick a contract template");
+            return refused_to(&state, &session, e, PAGE).await;
+        }
+    };
+    let path = crate::http::extract::Path(crate::store::InvitationId(id));
+    match api::assign_contract(State(state.clone()), auth, path, Json(body)).await {
+        Ok(Json(invitation)) => {
+            let text = match invitation.sent_to {
+                Some(to) => format!("Invitation sent to {to}."),
+                None => "Contract assigned; the invitation is sent once the agency has a contact with an email.".to_owned(),
+            };
+            saved(&state, &session, &text, "invitations").await
         }
         Err(e) => refused_to(&state, &session, e, PAGE).await,
     }

@@ -131,6 +131,7 @@ impl Modify for BearerAuth {
         super::integrations::put_sync,
         super::integrations::get_invitations,
         super::integrations::put_invitations,
+        super::integrations::assign_contract,
         super::integrations::activity,
         super::integrations::webhook_status,
         super::reconciliation::start,

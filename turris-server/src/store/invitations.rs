@@ -138,6 +138,18 @@ pub trait InvitationStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> DbResult<()>;
 
+    /// Gives an invitation that needs attention its contract and its new status (sent or
+    /// deferred); [`DbError::NotFound`] when no such invitation waits for a contract.
+    async fn assign_invitation_contract(
+        &self,
+        org: &OrganizationId,
+        id: InvitationId,
+        template: &ContractTemplateId,
+        status: InvitationStatus,
+        sent_to: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> DbResult<()>;
+
     /// One invitation.
     async fn invitation(
         &self,
@@ -264,6 +276,42 @@ impl InvitationStore for SqlStore {
             .bind(&status)
             .bind(sent_to)
             .bind(updated_at)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if updated == 0 {
+            return Err(DbError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn assign_invitation_contract(
+        &self,
+        org: &OrganizationId,
+        id: InvitationId,
+        template: &ContractTemplateId,
+        status: InvitationStatus,
+        sent_to: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> DbResult<()> {
+        let (status, waiting) = (
+            enum_text(&status)?,
+            enum_text(&InvitationStatus::NeedsAttention)?,
+        );
+        let updated_at = ns(now)?;
+        let updated = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE invitations SET contract_template_id = $3, status = $4, sent_to = $5,
+                 updated_at = $6 WHERE organization_id = $1 AND id = $2 AND status = $7",
+            )
+            .bind(org.as_str())
+            .bind(id.0)
+            .bind(template.as_str())
+            .bind(&status)
+            .bind(sent_to)
+            .bind(updated_at)
+            .bind(&waiting)
             .execute(pool)
             .await?
             .rows_affected()

@@ -93,6 +93,8 @@ pub struct HubSpotView {
     pub auth: Option<&'static str>,
     /// When the connection was (re)established.
     pub connected_at: Option<DateTime<Utc>>,
+    /// Who (re)established it.
+    pub connected_by: Option<String>,
     /// Why the status is `error`.
     pub error: Option<String>,
     /// Whether the agency identifier is configured (green gear) or not (amber warning).
@@ -132,6 +134,7 @@ pub async fn get_hubspot(
             HubSpotAuth::PrivateApp { .. } => "private_app",
         }),
         connected_at: settings.connection.connected_at,
+        connected_by: settings.connection.connected_by.clone(),
         error: settings.connection.error.clone(),
         agency_identifier_configured: configured,
         mapping_warning: (!configured)

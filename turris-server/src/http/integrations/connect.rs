@@ -172,8 +172,8 @@ pub async fn callback(
         Some(base) => (base, OAuthPurpose::Reconnect),
         None => (text, OAuthPurpose::Connect),
     };
-    let org = match state.db().consume_oauth_state(base, Utc::now()).await? {
-        StateConsumed::Valid { organization, .. } => organization,
+    let (org, user) = match state.db().consume_oauth_state(base, Utc::now()).await? {
+        StateConsumed::Valid { organization, user } => (organization, user),
         other => return Err(state_error(other)),
     };
     if let Some(error) = params.error.as_deref() {
@@ -237,7 +237,7 @@ pub async fn callback(
         connected_at: now,
         updated_at: now,
     };
-    finish_connect(&state, &org, credentials, purpose).await?;
+    finish_connect(&state, &org, user, credentials, purpose).await?;
     Ok(Json(Connected {
         status: ConnectionStatus::Connected,
         portal_id,
@@ -248,6 +248,7 @@ pub async fn callback(
 pub(super) async fn finish_connect(
     state: &AppState,
     org: &turris_core::ids::OrganizationId,
+    user: UserId,
     credentials: HubSpotCredentials,
     purpose: OAuthPurpose,
 ) -> ApiResult<()> {
@@ -262,11 +263,17 @@ pub(super) async fn finish_connect(
                 .await?
         }
     }
+    let connected_by = state
+        .db()
+        .user(org, user)
+        .await?
+        .map(|u| format!("{} <{}>", u.name, u.email));
     let mut settings = load(state, org).await?;
     settings.connection = Connection {
         status: ConnectionStatus::Connected,
         portal_id: Some(portal_id),
         connected_at: Some(now),
+        connected_by,
         error: None,
     };
     state.db().save_settings(org, &settings).await?;
@@ -389,7 +396,8 @@ pub async fn connect_private_app(
         connected_at: now,
         updated_at: now,
     };
-    finish_connect(&state, auth.org(), credentials, OAuthPurpose::Connect).await?;
+    let user = auth.caller.user;
+    finish_connect(&state, auth.org(), user, credentials, OAuthPurpose::Connect).await?;
     Ok(Json(Connected {
         status: ConnectionStatus::Connected,
         portal_id: body.portal_id,
@@ -419,7 +427,15 @@ pub async fn reconnect_private_app(
         updated_at: Utc::now(),
         ..existing.clone()
     };
-    finish_connect(&state, auth.org(), credentials, OAuthPurpose::Reconnect).await?;
+    let user = auth.caller.user;
+    finish_connect(
+        &state,
+        auth.org(),
+        user,
+        credentials,
+        OAuthPurpose::Reconnect,
+    )
+    .await?;
     Ok(Json(Connected {
         status: ConnectionStatus::Connected,
         portal_id: existing.portal_id,

@@ -54,6 +54,7 @@ pub fn routes() -> Routes {
         .put(&p("/hubspot/sync"), put_sync)
         .get(&p("/hubspot/invitations"), get_invitations)
         .put(&p("/hubspot/invitations"), put_invitations)
+        .post(&p("/hubspot/invitations/{id}/contract"), assign_contract)
         .get(&p("/hubspot/activity"), activity)
         .get(&p("/hubspot/webhook-status"), webhook_status)
 }

@@ -1,15 +1,24 @@
 //! The field mapping, the sync matrix and the auto-invite settings.
 
 use axum::extract::State;
+use chrono::Utc;
+use serde::Deserialize;
+use turris_core::activity::NewActivity;
+use turris_core::ids::ContractTemplateId;
 use turris_core::integration::{ConnectionStatus, IntegrationSettings};
-use turris_core::invitation::{InvitationSettings, ensure_configurable};
+use turris_core::invitation::{
+    self, ContractChoice, InvitationSettings, InviteDecision, ensure_configurable,
+};
 use turris_core::mapping::MappingSettings;
 use turris_core::matrix::SyncMatrix;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::auth::{Authorized, IntegrationsRead, IntegrationsUpdate};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
+use crate::http::extract::Path;
+use crate::store::{Invitation, InvitationId, InvitationStatus};
 
 use super::*;
 
@@ -153,4 +162,70 @@ pub async fn put_invitations(
     settings.invitations = invitations;
     state.db().save_settings(auth.org(), &settings).await?;
     Ok(Json(settings.invitations))
+}
+
+/// A contract for an invitation that needs attention.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignContract {
+    /// A contract template id.
+    #[schema(value_type = String)]
+    pub template: ContractTemplateId,
+}
+
+/// Gives an invitation that needs attention (no rule matched, no default contract) the
+/// contract a person picked: it is sent to the agency's first contact with an email, or
+/// deferred until one exists, and the activity says so. 404 for an unknown invitation, 409
+/// for one that does not wait for a contract, 422 for an unknown template.
+#[utoipa::path(post, path = "/api/v1/integrations/hubspot/invitations/{id}/contract",
+    tag = "integrations", params(("id" = String, Path)), request_body = AssignContract,
+    responses((status = 200, description = "The invitation", body = crate::http::records::doc::Invitation),
+        (status = 401), (status = 402), (status = 403), (status = 404),
+        (status = 409, description = "Not waiting for a contract", body = crate::error::ErrorBody),
+        (status = 422, description = "Unknown template", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn assign_contract(
+    State(state): State<AppState>,
+    auth: Authorized<IntegrationsUpdate>,
+    Path(id): Path<InvitationId>,
+    Json(body): Json<AssignContract>,
+) -> ApiResult<Json<Invitation>> {
+    let org = auth.org();
+    let db = state.db();
+    let invitation = db
+        .invitation(org, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("invitation"))?;
+    if invitation.status != InvitationStatus::NeedsAttention {
+        return Err(ApiError::conflict(
+            "invitation_not_waiting",
+            "this invitation already has its contract",
+        ));
+    }
+    if db.contract_template(org, &body.template).await?.is_none() {
+        return Err(ApiError::invalid_field(
+            "template",
+            format!("contract template {} does not exist", body.template),
+        ));
+    }
+    let decision = InviteDecision::Invite {
+        template: body.template.clone(),
+        chosen_by: ContractChoice::Person,
+    };
+    let contacts = db.list_agency_contacts(org, &invitation.agency_id).await?;
+    let planned = invitation::outcome(&decision, &contacts);
+    let (status, _, sent_to) = planned
+        .invitation
+        .expect("an invitation with a contract is recorded");
+    let now = Utc::now();
+    db.assign_invitation_contract(org, id, &body.template, status, sent_to.as_deref(), now)
+        .await?;
+    let row = NewActivity::new(planned.kind, planned.outcome, now)
+        .message(planned.message)
+        .turris(&invitation.agency_id);
+    db.append_activity(org, &row).await?;
+    db.invitation(org, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("invitation"))
 }

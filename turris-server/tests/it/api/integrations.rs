@@ -115,6 +115,9 @@ api_test!(
         let view = app.get(H).await.expect(200);
         assert_eq!(view.body["auth"], "oauth");
         assert_eq!(view.body["portal_id"], app.sandbox.portal_id());
+        // The user who started the flow (the state remembers them) is who connected.
+        let by = view.body["connected_by"].as_str().expect("who connected");
+        assert!(by.starts_with("Test User <"), "{by}");
         let activity = app.get(&format!("{H}/activity")).await.expect(200);
         assert_eq!(activity.body["entries"][0]["title"], "Connect HubSpot");
         assert_eq!(activity.body["entries"][0]["status"], "success");
@@ -218,7 +221,10 @@ api_test!(
             .await
             .expect(200);
         assert_eq!(ok.body["status"], "connected");
-        assert_eq!(app.get(H).await.expect(200).body["auth"], "private_app");
+        let view = app.get(H).await.expect(200).body;
+        assert_eq!(view["auth"], "private_app");
+        let by = view["connected_by"].as_str().expect("who connected");
+        assert!(by.starts_with("Test User <") && by.ends_with("@example.com>"), "{by}");
         // Reconnect with a new token keeps the portal.
         app.api(Method::POST, &format!("{H}/private-app/reconnect"), Some(json!({"token": token})))
             .await

@@ -118,6 +118,11 @@ const ROUTES: &[(&str, &str, Access)] = &[
         Grant("integrations:update"),
     ),
     (
+        "POST",
+        "/api/v1/integrations/hubspot/invitations/{id}/contract",
+        Grant("integrations:update"),
+    ),
+    (
         "GET",
         "/api/v1/integrations/hubspot/activity",
         Grant("integrations:read"),

@@ -126,6 +126,30 @@ sync_test!(
             app.invite_rows(&erie).await,
             [("Auto-invite needs attention".to_owned(), "skipped".to_owned())]
         );
+
+        // A person handles it: an unknown template is refused and changes nothing...
+        let assign = format!("{H}/invitations/{}/contract", invitation["id"].as_str().unwrap());
+        let refused = app
+            .api(Method::POST, &assign, Some(json!({"template": "tpl-nope"})))
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(refused.paths(), ["template"]);
+        assert_eq!(app.invitation_of(&erie).await["status"], "needs_attention");
+        // ...a known one is assigned: no contact with an email yet, so it waits for one.
+        let assigned = app
+            .api(Method::POST, &assign, Some(json!({"template": "tpl-ny"})))
+            .await
+            .expect(200);
+        assert_eq!(assigned.body["status"], "deferred");
+        assert_eq!(assigned.body["contract_template_id"], "tpl-ny");
+        assert_eq!(
+            app.invite_rows(&erie).await[0],
+            ("Auto-invite deferred (awaiting contact)".to_owned(), "skipped".to_owned())
+        );
+        // Only an invitation that waits for a contract can be given one.
+        app.api(Method::POST, &assign, Some(json!({"template": "tpl-ny"})))
+            .await
+            .expect_error(409, "invitation_not_waiting");
     }
 );
 
