@@ -2,7 +2,10 @@
 //!
 //! Integrations: read views, create connects, update edits mapping, sync, invitations and
 //! reconnects, delete deletes. Webhooks: read lists and history, create adds, update resends,
-//! delete deletes.
+//! delete deletes. Records (agencies, agents, agency contacts, contract templates, invitations,
+//! compliance statuses, NIPR syncs, producer agreements): read lists and views, create adds
+//! (a compliance status, a NIPR sync and an agreement are added), update replaces, delete
+//! removes.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -20,6 +23,9 @@ pub enum Area {
     Integrations,
     /// Webhook settings.
     Webhooks,
+    /// The Turris records (agencies, agents, agency contacts, templates, invitations,
+    /// compliance statuses, NIPR syncs, producer agreements).
+    Records,
 }
 
 /// What a grant allows in an area.
@@ -38,12 +44,13 @@ pub enum Capability {
 
 impl Area {
     /// Every area.
-    pub const ALL: [Area; 2] = [Area::Integrations, Area::Webhooks];
+    pub const ALL: [Area; 3] = [Area::Integrations, Area::Webhooks, Area::Records];
 
     fn as_str(self) -> &'static str {
         match self {
             Area::Integrations => "integrations",
             Area::Webhooks => "webhooks",
+            Area::Records => "records",
         }
     }
 }
@@ -188,6 +195,15 @@ pub enum Action {
     ResendWebhook,
     /// Delete a webhook.
     DeleteWebhook,
+    /// List and view Turris records.
+    ViewRecords,
+    /// Add a record (an agency, agent, agency contact, contract template; a compliance
+    /// status, NIPR sync or producer agreement).
+    CreateRecords,
+    /// Replace a record's data.
+    UpdateRecords,
+    /// Remove a record.
+    DeleteRecords,
 }
 
 impl Action {
@@ -212,6 +228,10 @@ impl Action {
             Action::AddWebhook => (Area::Webhooks, Create),
             Action::ResendWebhook => (Area::Webhooks, Update),
             Action::DeleteWebhook => (Area::Webhooks, Delete),
+            Action::ViewRecords => (Area::Records, Read),
+            Action::CreateRecords => (Area::Records, Create),
+            Action::UpdateRecords => (Area::Records, Update),
+            Action::DeleteRecords => (Area::Records, Delete),
         };
         Grant::new(area, capability)
     }
@@ -230,7 +250,7 @@ pub fn allowed(roles: &[Role], area: Area, capability: Capability) -> bool {
     roles.iter().any(|r| r.allows(area, capability))
 }
 
-/// An organization's subscription, which gates the premium Integrations feature.
+/// An organization's subscription, which gates the premium areas (all of [`Area::ALL`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriptionState {
@@ -285,6 +305,10 @@ mod tests {
             "webhooks:delete",
             Some(Grant::new(Area::Webhooks, Capability::Delete)),
         );
+        check(
+            "records:update",
+            Some(Grant::new(Area::Records, Capability::Update)),
+        );
         check("webhooks", None);
         check("webhooks:admin", None);
         check("billing:read", None);
@@ -293,9 +317,9 @@ mod tests {
     }
 
     #[test]
-    fn admin_grants_all_eight_capabilities() {
+    fn admin_grants_all_twelve_capabilities() {
         let admin = Role::admin();
-        assert_eq!(admin.grants.len(), 8);
+        assert_eq!(admin.grants.len(), 12);
         for area in Area::ALL {
             for capability in Capability::ALL {
                 assert!(admin.allows(area, capability), "{area:?} {capability:?}");
@@ -337,6 +361,10 @@ mod tests {
         check(Action::AddWebhook, "webhooks:create");
         check(Action::ResendWebhook, "webhooks:update");
         check(Action::DeleteWebhook, "webhooks:delete");
+        check(Action::ViewRecords, "records:read");
+        check(Action::CreateRecords, "records:create");
+        check(Action::UpdateRecords, "records:update");
+        check(Action::DeleteRecords, "records:delete");
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! - [`Caller`]: a bearer API token looked up by its SHA-256; it names an organization, a user
 //!   and a role. No token or an unknown token is a 401.
 //! - [`Authorized<N>`]: a caller whose role grants what `N` needs ([`Need`]: an area and a
-//!   capability of core's permission matrix). The premium areas (integrations, webhooks)
-//!   answer 402 `subscription_required` for an organization without an active subscription,
+//!   capability of core's permission matrix). The premium areas (integrations, webhooks,
+//!   records) answer 402 `subscription_required` for an organization without an active subscription,
 //!   then 403 when the role lacks the grant.
 //! - [`Admin`]: the bootstrap admin token from the config, for `/api/v1/admin/...`.
 //!
@@ -117,6 +117,14 @@ needs! {
     WebhooksUpdate = Webhooks: Update;
     /// `webhooks:delete`.
     WebhooksDelete = Webhooks: Delete;
+    /// `records:read`.
+    RecordsRead = Records: Read;
+    /// `records:create`.
+    RecordsCreate = Records: Create;
+    /// `records:update`.
+    RecordsUpdate = Records: Update;
+    /// `records:delete`.
+    RecordsDelete = Records: Delete;
 }
 
 /// A caller allowed to do what `N` needs, in an organization with an active subscription.

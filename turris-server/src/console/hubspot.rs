@@ -840,8 +840,14 @@ async fn load_page(
     page.matrix = matrix_view(&matrix, &view.sync_prerequisites, &matrix_errors);
     page.matrix_errors = matrix_errors;
 
-    let Json(templates) =
-        crate::http::records::list_templates(st(), session.caller.clone()).await?;
+    // Contract rules and the invitations needing attention belong to the integration's settings
+    // (integrations:read, checked above), not to the records area: read them from the store as
+    // the records handlers do.
+    let templates = state
+        .db()
+        .list_contract_templates(&session.caller.org)
+        .await
+        .map_err(crate::error::ApiError::from)?;
     let templates: Vec<(String, String)> = templates
         .into_iter()
         .map(|t| (t.id.to_string(), t.name))
@@ -860,12 +866,11 @@ async fn load_page(
         templates,
     ));
     page.invitations_errors = invitations_errors;
-    let Json(all_invitations) = crate::http::records::list_invitations(
-        st(),
-        session.caller.clone(),
-        crate::http::extract::Query(crate::http::records::AgencyFilter::default()),
-    )
-    .await?;
+    let all_invitations = state
+        .db()
+        .list_invitations(&session.caller.org, None)
+        .await
+        .map_err(crate::error::ApiError::from)?;
     page.needs_attention = all_invitations
         .into_iter()
         .filter(|i| i.status == crate::store::InvitationStatus::NeedsAttention)

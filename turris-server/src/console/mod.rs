@@ -77,7 +77,10 @@ async fn home(session: Signed) -> impl IntoResponse {
         Redirect::to("/console/integrations")
     } else if session.can(Area::Webhooks, Capability::Read) {
         Redirect::to("/console/webhooks")
+    } else if session.can(Area::Records, Capability::Read) {
+        Redirect::to("/console/records/agencies")
     } else {
+        // Nothing to offer: the records page explains which grant is missing.
         Redirect::to("/console/records/agencies")
     }
 }
@@ -133,6 +136,7 @@ impl Signed {
             flash,
             integrations: self.can(Area::Integrations, Capability::Read),
             webhooks: self.can(Area::Webhooks, Capability::Read),
+            records: self.can(Area::Records, Capability::Read),
         }
     }
 
@@ -201,6 +205,8 @@ pub struct Layout {
     pub integrations: bool,
     /// Whether to offer Webhooks.
     pub webhooks: bool,
+    /// Whether to offer the records views.
+    pub records: bool,
 }
 
 /// A submitted form (`application/x-www-form-urlencoded`) of a signed-in person whose CSRF

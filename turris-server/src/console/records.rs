@@ -96,7 +96,7 @@ async fn agencies(
     let first_page = q.cursor.is_none();
     let Json(page) = api::list_agencies(
         State(state.clone()),
-        session.caller.clone(),
+        session.authorize()?,
         crate::http::extract::Query(PageParams {
             cursor: q.cursor,
             limit: Some(PAGE_SIZE),
@@ -142,7 +142,7 @@ async fn agents(
     let first_page = q.cursor.is_none();
     let Json(page) = api::list_agents(
         State(state.clone()),
-        session.caller.clone(),
+        session.authorize()?,
         crate::http::extract::Query(PageParams {
             cursor: q.cursor,
             limit: Some(PAGE_SIZE),
@@ -199,7 +199,7 @@ const INVITATIONS_SHOWN: usize = 100;
 async fn invitations(State(state): State<AppState>, session: Signed) -> ConsoleResult {
     let Json(all) = api::list_invitations(
         State(state.clone()),
-        session.caller.clone(),
+        session.authorize()?,
         crate::http::extract::Query(api::AgencyFilter::default()),
     )
     .await?;
@@ -258,11 +258,11 @@ async fn agency(
     session: Signed,
 ) -> ConsoleResult {
     let st = || State(state.clone());
-    let Json(a) = api::get_agency(st(), session.caller.clone(), Path(id.clone())).await?;
-    let Json(contacts) = api::list_contacts(st(), session.caller.clone(), Path(id.clone())).await?;
+    let Json(a) = api::get_agency(st(), session.authorize()?, Path(id.clone())).await?;
+    let Json(contacts) = api::list_contacts(st(), session.authorize()?, Path(id.clone())).await?;
     let Json(invitations) = api::list_invitations(
         st(),
-        session.caller.clone(),
+        session.authorize()?,
         crate::http::extract::Query(api::AgencyFilter {
             agency_id: Some(id.clone()),
         }),

@@ -9,7 +9,7 @@ use turris_core::record::{Agency, AgencyDraft, StateCode};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::auth::Caller;
+use crate::auth::{Authorized, RecordsCreate, RecordsRead, RecordsUpdate};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::PageParams;
@@ -97,11 +97,11 @@ pub(super) async fn existing_agency(
 
 /// Agencies, by ascending id.
 #[utoipa::path(get, path = "/api/v1/agencies", tag = "records", params(PageParams),
-    responses((status = 200, description = "`{items, next_cursor}`", body = doc::AgencyPage), (status = 401)),
+    responses((status = 200, description = "`{items, next_cursor}`", body = doc::AgencyPage), (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn list_agencies(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsRead>,
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<RecordPage<Agency>>> {
     let after = page.cursor.as_deref().map(agency_id).transpose()?;
@@ -118,12 +118,12 @@ pub async fn list_agencies(
 
 /// Creates an agency.
 #[utoipa::path(post, path = "/api/v1/agencies", tag = "records", request_body = AgencyInput,
-    responses((status = 201, description = "The agency", body = doc::Agency), (status = 401),
+    responses((status = 201, description = "The agency", body = doc::Agency), (status = 401), (status = 402), (status = 403),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_agency(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsCreate>,
     Json(body): Json<AgencyInput>,
 ) -> ApiResult<impl IntoResponse> {
     let agency = Agency {
@@ -140,11 +140,11 @@ pub async fn create_agency(
 
 /// One agency.
 #[utoipa::path(get, path = "/api/v1/agencies/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The agency", body = doc::Agency), (status = 401), (status = 404)),
+    responses((status = 200, description = "The agency", body = doc::Agency), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_agency(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsRead>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Agency>> {
     Ok(Json(existing_agency(&state, &caller.org, &id).await?))
@@ -153,12 +153,12 @@ pub async fn get_agency(
 /// Replaces an agency's data.
 #[utoipa::path(put, path = "/api/v1/agencies/{id}", tag = "records", params(("id" = String, Path)),
     request_body = AgencyInput,
-    responses((status = 200, description = "The agency", body = doc::Agency), (status = 401), (status = 404),
+    responses((status = 200, description = "The agency", body = doc::Agency), (status = 401), (status = 402), (status = 403), (status = 404),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_agency(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsUpdate>,
     Path(id): Path<String>,
     Json(body): Json<AgencyInput>,
 ) -> ApiResult<Json<Agency>> {

@@ -9,7 +9,7 @@ use turris_core::record::{Agent, AgentDraft};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::auth::Caller;
+use crate::auth::{Authorized, RecordsCreate, RecordsRead, RecordsUpdate};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::PageParams;
@@ -102,11 +102,11 @@ pub(super) async fn existing_agent(
 
 /// Agents, by ascending id.
 #[utoipa::path(get, path = "/api/v1/agents", tag = "records", params(PageParams),
-    responses((status = 200, description = "`{items, next_cursor}`", body = doc::AgentPage), (status = 401)),
+    responses((status = 200, description = "`{items, next_cursor}`", body = doc::AgentPage), (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn list_agents(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsRead>,
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<RecordPage<Agent>>> {
     let after = page.cursor.as_deref().map(agent_id).transpose()?;
@@ -123,12 +123,12 @@ pub async fn list_agents(
 
 /// Creates an agent.
 #[utoipa::path(post, path = "/api/v1/agents", tag = "records", request_body = AgentInput,
-    responses((status = 201, description = "The agent", body = doc::Agent), (status = 401),
+    responses((status = 201, description = "The agent", body = doc::Agent), (status = 401), (status = 402), (status = 403),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_agent(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsCreate>,
     Json(body): Json<AgentInput>,
 ) -> ApiResult<impl IntoResponse> {
     let agent = Agent {
@@ -145,11 +145,11 @@ pub async fn create_agent(
 
 /// One agent.
 #[utoipa::path(get, path = "/api/v1/agents/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The agent", body = doc::Agent), (status = 401), (status = 404)),
+    responses((status = 200, description = "The agent", body = doc::Agent), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_agent(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsRead>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Agent>> {
     Ok(Json(existing_agent(&state, &caller.org, &id).await?))
@@ -158,12 +158,12 @@ pub async fn get_agent(
 /// Replaces an agent's data.
 #[utoipa::path(put, path = "/api/v1/agents/{id}", tag = "records", params(("id" = String, Path)),
     request_body = AgentInput,
-    responses((status = 200, description = "The agent", body = doc::Agent), (status = 401), (status = 404),
+    responses((status = 200, description = "The agent", body = doc::Agent), (status = 401), (status = 402), (status = 403), (status = 404),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_agent(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsUpdate>,
     Path(id): Path<String>,
     Json(body): Json<AgentInput>,
 ) -> ApiResult<Json<Agent>> {

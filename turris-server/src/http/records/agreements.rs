@@ -10,7 +10,7 @@ use turris_webhooks::{AgreementSigner, Payload, ProducerAgreementExecuted};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::auth::Caller;
+use crate::auth::{Authorized, RecordsCreate, RecordsRead};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::store::{AgreementId, ProducerAgreement};
@@ -44,12 +44,12 @@ pub struct AgreementInput {
 /// Records an executed producer agreement; it is sent at once to `producer_agreement_executed`
 /// webhooks.
 #[utoipa::path(post, path = "/api/v1/producer-agreements", tag = "records", request_body = AgreementInput,
-    responses((status = 201, description = "The agreement", body = doc::ProducerAgreement), (status = 401),
+    responses((status = 201, description = "The agreement", body = doc::ProducerAgreement), (status = 401), (status = 402), (status = 403),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_agreement(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsCreate>,
     Json(body): Json<AgreementInput>,
 ) -> ApiResult<impl IntoResponse> {
     let mut errors = Vec::new();
@@ -119,11 +119,11 @@ pub async fn create_agreement(
 
 /// Executed agreements, newest first.
 #[utoipa::path(get, path = "/api/v1/producer-agreements", tag = "records", params(AgencyFilter),
-    responses((status = 200, description = "The agreements", body = [doc::ProducerAgreement]), (status = 401)),
+    responses((status = 200, description = "The agreements", body = [doc::ProducerAgreement]), (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn list_agreements(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsRead>,
     Query(filter): Query<AgencyFilter>,
 ) -> ApiResult<Json<Vec<ProducerAgreement>>> {
     let agency = filter.agency_id.as_deref().map(agency_id).transpose()?;
@@ -137,11 +137,11 @@ pub async fn list_agreements(
 
 /// One agreement.
 #[utoipa::path(get, path = "/api/v1/producer-agreements/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The agreement", body = doc::ProducerAgreement), (status = 401), (status = 404)),
+    responses((status = 200, description = "The agreement", body = doc::ProducerAgreement), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_agreement(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsRead>,
     Path(id): Path<AgreementId>,
 ) -> ApiResult<Json<ProducerAgreement>> {
     state

@@ -10,7 +10,7 @@ use turris_webhooks::ComplianceStatus;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
-use crate::auth::Caller;
+use crate::auth::{Authorized, RecordsCreate, RecordsRead};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Query};
 use crate::store::{ComplianceEntity, ComplianceRecord, ComplianceUpdate};
@@ -98,12 +98,12 @@ pub struct ComplianceResult {
 
 /// Sets compliance statuses per product and state; real changes feed the debounced webhooks.
 #[utoipa::path(post, path = "/api/v1/compliance-statuses", tag = "records", request_body = ComplianceUpdates,
-    responses((status = 200, body = [ComplianceResult]), (status = 401),
+    responses((status = 200, body = [ComplianceResult]), (status = 401), (status = 402), (status = 403),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn set_compliance(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsCreate>,
     Json(body): Json<ComplianceUpdates>,
 ) -> ApiResult<Json<Vec<ComplianceResult>>> {
     if body.updates.is_empty() {
@@ -198,11 +198,11 @@ pub(super) async fn params_entity(
 
 /// An entity's compliance statuses.
 #[utoipa::path(get, path = "/api/v1/compliance-statuses", tag = "records", params(EntityParams),
-    responses((status = 200, description = "The statuses", body = [doc::ComplianceRecord]), (status = 401), (status = 404)),
+    responses((status = 200, description = "The statuses", body = [doc::ComplianceRecord]), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_compliance(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsRead>,
     Query(params): Query<EntityParams>,
 ) -> ApiResult<Json<Vec<ComplianceRecord>>> {
     let entity = params_entity(&state, &caller.org, &params).await?;

@@ -9,7 +9,7 @@ use turris_core::record::AgencyContact;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::auth::Caller;
+use crate::auth::{Authorized, RecordsCreate, RecordsRead, RecordsUpdate};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path};
 
@@ -50,11 +50,11 @@ impl ContactInput {
 
 /// An agency's contacts.
 #[utoipa::path(get, path = "/api/v1/agencies/{id}/contacts", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The contacts", body = [doc::AgencyContact]), (status = 401), (status = 404)),
+    responses((status = 200, description = "The contacts", body = [doc::AgencyContact]), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn list_contacts(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsRead>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<AgencyContact>>> {
     let agency = existing_agency(&state, &caller.org, &id).await?;
@@ -69,12 +69,12 @@ pub async fn list_contacts(
 /// Adds a contact to an agency.
 #[utoipa::path(post, path = "/api/v1/agencies/{id}/contacts", tag = "records", params(("id" = String, Path)),
     request_body = ContactInput,
-    responses((status = 201, description = "The contact", body = doc::AgencyContact), (status = 401), (status = 404),
+    responses((status = 201, description = "The contact", body = doc::AgencyContact), (status = 401), (status = 402), (status = 403), (status = 404),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_contact(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsCreate>,
     Path(id): Path<String>,
     Json(body): Json<ContactInput>,
 ) -> ApiResult<impl IntoResponse> {
@@ -105,11 +105,11 @@ pub(super) async fn existing_contact(
 
 /// One agency contact.
 #[utoipa::path(get, path = "/api/v1/agency-contacts/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The contact", body = doc::AgencyContact), (status = 401), (status = 404)),
+    responses((status = 200, description = "The contact", body = doc::AgencyContact), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_contact(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsRead>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AgencyContact>> {
     Ok(Json(existing_contact(&state, &caller.org, &id).await?))
@@ -118,12 +118,12 @@ pub async fn get_contact(
 /// Replaces an agency contact's data.
 #[utoipa::path(put, path = "/api/v1/agency-contacts/{id}", tag = "records", params(("id" = String, Path)),
     request_body = ContactInput,
-    responses((status = 200, description = "The contact", body = doc::AgencyContact), (status = 401), (status = 404),
+    responses((status = 200, description = "The contact", body = doc::AgencyContact), (status = 401), (status = 402), (status = 403), (status = 404),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_contact(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsUpdate>,
     Path(id): Path<String>,
     Json(body): Json<ContactInput>,
 ) -> ApiResult<Json<AgencyContact>> {

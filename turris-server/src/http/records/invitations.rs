@@ -9,7 +9,7 @@ use turris_core::ids::ContractTemplateId;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
-use crate::auth::Caller;
+use crate::auth::{Authorized, RecordsCreate, RecordsRead};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::store::{ContractTemplate, Invitation, InvitationId};
@@ -28,23 +28,23 @@ pub struct CreateTemplate {
 
 /// Contract templates.
 #[utoipa::path(get, path = "/api/v1/contract-templates", tag = "records",
-    responses((status = 200, description = "The templates", body = [doc::ContractTemplate]), (status = 401)),
+    responses((status = 200, description = "The templates", body = [doc::ContractTemplate]), (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn list_templates(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsRead>,
 ) -> ApiResult<Json<Vec<ContractTemplate>>> {
     Ok(Json(state.db().list_contract_templates(&caller.org).await?))
 }
 
 /// Creates a contract template.
 #[utoipa::path(post, path = "/api/v1/contract-templates", tag = "records", request_body = CreateTemplate,
-    responses((status = 201, description = "The template", body = doc::ContractTemplate), (status = 401),
+    responses((status = 201, description = "The template", body = doc::ContractTemplate), (status = 401), (status = 402), (status = 403),
         (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_template(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsCreate>,
     Json(body): Json<CreateTemplate>,
 ) -> ApiResult<impl IntoResponse> {
     let mut errors = Vec::new();
@@ -65,11 +65,11 @@ pub async fn create_template(
 
 /// One contract template.
 #[utoipa::path(get, path = "/api/v1/contract-templates/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The template", body = doc::ContractTemplate), (status = 401), (status = 404)),
+    responses((status = 200, description = "The template", body = doc::ContractTemplate), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_template(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsRead>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ContractTemplate>> {
     let id =
@@ -92,11 +92,11 @@ pub struct AgencyFilter {
 
 /// Invitations (created by inbound sync), newest first.
 #[utoipa::path(get, path = "/api/v1/invitations", tag = "records", params(AgencyFilter),
-    responses((status = 200, description = "The invitations", body = [doc::Invitation]), (status = 401)),
+    responses((status = 200, description = "The invitations", body = [doc::Invitation]), (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn list_invitations(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsRead>,
     Query(filter): Query<AgencyFilter>,
 ) -> ApiResult<Json<Vec<Invitation>>> {
     let agency = filter.agency_id.as_deref().map(agency_id).transpose()?;
@@ -110,11 +110,11 @@ pub async fn list_invitations(
 
 /// One invitation.
 #[utoipa::path(get, path = "/api/v1/invitations/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The invitation", body = doc::Invitation), (status = 401), (status = 404)),
+    responses((status = 200, description = "The invitation", body = doc::Invitation), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_invitation(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsRead>,
     Path(id): Path<InvitationId>,
 ) -> ApiResult<Json<Invitation>> {
     state

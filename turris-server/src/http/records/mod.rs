@@ -1,7 +1,7 @@
 //! The Turris records API: agencies, agents, agency contacts, contract templates, invitations
 //! (read), compliance status updates, NIPR sync results and producer agreement execution.
 //!
-//! Any valid token of the organization may use it (records are not a settings area). The
+//! It is the `records` area of the permission matrix (read, create, update; premium gated). The
 //! changes that produce outbound webhooks write their outbox rows in the same transaction, and
 //! so do agencies, agents and agency contacts with their HubSpot push
 //! ([`crate::sync::outbound`]).

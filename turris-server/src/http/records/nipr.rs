@@ -10,7 +10,7 @@ use turris_webhooks::{DataSynchronized, Envelope, Payload, SyncKind, SyncOutcome
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::auth::Caller;
+use crate::auth::{Authorized, RecordsCreate, RecordsRead};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Query};
 use crate::store::{NiprSyncId, NiprSyncResult, OutboxEvent};
@@ -56,12 +56,12 @@ pub(super) fn outbox(
 /// Records a NIPR sync result; it is sent at once to `entity_compliance_data_synchronized`
 /// webhooks.
 #[utoipa::path(post, path = "/api/v1/nipr-syncs", tag = "records", request_body = NiprSyncInput,
-    responses((status = 201, description = "The result", body = doc::NiprSync), (status = 401),
+    responses((status = 201, description = "The result", body = doc::NiprSync), (status = 401), (status = 402), (status = 403),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_nipr_sync(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsCreate>,
     Json(body): Json<NiprSyncInput>,
 ) -> ApiResult<impl IntoResponse> {
     let entity = entity(body.entity_type, &body.entity_id, "entity_id")?;
@@ -110,11 +110,11 @@ pub async fn create_nipr_sync(
 
 /// An entity's NIPR sync results, newest first.
 #[utoipa::path(get, path = "/api/v1/nipr-syncs", tag = "records", params(EntityParams),
-    responses((status = 200, description = "The results", body = [doc::NiprSync]), (status = 401), (status = 404)),
+    responses((status = 200, description = "The results", body = [doc::NiprSync]), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn list_nipr_syncs(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized { caller, .. }: Authorized<RecordsRead>,
     Query(params): Query<EntityParams>,
 ) -> ApiResult<Json<Vec<NiprSyncResult>>> {
     let entity = params_entity(&state, &caller.org, &params).await?;

@@ -562,7 +562,7 @@ async fn every_page_renders_at_desktop_and_phone_sizes_with_a_label_on_every_inp
     )
     .await
     .expect(201);
-    let grants: Vec<String> = ["integrations", "webhooks"]
+    let grants: Vec<String> = ["integrations", "webhooks", "records"]
         .iter()
         .flat_map(|a| ["read", "create", "update", "delete"].map(|c| format!("{a}:{c}")))
         .collect();

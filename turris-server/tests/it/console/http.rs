@@ -161,6 +161,30 @@ api_test!(
 );
 
 api_test!(
+    async fn a_role_without_records_read_is_not_offered_the_record_views_and_gets_403_there(app) {
+        let token = read_only_token(app).await;
+        let viewer = Console::signed_in(app, &token).await;
+        let webhooks = viewer.get("/console/webhooks").await;
+        assert_eq!(webhooks.status, StatusCode::OK);
+        assert!(!webhooks.html.contains(">Records</a>"), "no Records entry: {}", webhooks.html);
+        // The HubSpot page reads its contract templates as integration settings.
+        let hubspot = viewer.get("/console/integrations/hubspot").await;
+        assert_eq!(hubspot.status, StatusCode::OK, "{}", hubspot.html);
+        for path in [
+            "/console/records/agencies",
+            "/console/records/agents",
+            "/console/records/invitations",
+        ] {
+            let page = viewer.get(path).await;
+            assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+            assert!(page.html.contains("records:read"), "{path}: {}", page.html);
+        }
+        let admin = Console::signed_in(app, &app.token).await;
+        assert!(admin.get("/console/webhooks").await.html.contains(">Records</a>"));
+    }
+);
+
+api_test!(
     async fn an_organization_without_a_subscription_sees_become_a_customer(app) {
         let token = app.organization("org-lapsed", false).await;
         let console = Console::signed_in(app, &token).await;

@@ -2,7 +2,10 @@
 
 use turris_core::permissions::{Area, Capability, Grant, Role, SubscriptionState};
 use turris_server::crypto::{ApiToken, TokenHash};
-use turris_server::store::{Conflict, DbError, NewApiToken, NewUser, RoleId, TenantStore, UserId};
+use turris_server::store::sql::Pools;
+use turris_server::store::{
+    Backend, Conflict, DbError, NewApiToken, NewUser, RoleId, TenantStore, UserId,
+};
 
 use super::{org, t, t0};
 use crate::support::db::TestDb;
@@ -234,7 +237,52 @@ async fn tenants_see_only_their_own_roles_users_and_tokens(db: &TestDb) {
     );
 }
 
+/// The migration that made records a permission area gives every role that existed before it
+/// the records grants (any token could use the records API then), and leaves others alone.
+async fn roles_from_before_the_records_area_keep_records_access(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let reader = store.create_role(&acme, &reader(), t0()).await.unwrap();
+    let empty = store
+        .create_role(&acme, &Role::new("empty", []), t0())
+        .await
+        .unwrap();
+    let scoped = Role::new("scoped", [Grant::new(Area::Records, Capability::Read)]);
+    let scoped_id = store.create_role(&acme, &scoped, t0()).await.unwrap().id;
+    let sql = match db.backend {
+        Backend::Sqlite => {
+            include_str!("../../../migrations/sqlite/20261204100001_records_grants.sql")
+        }
+        Backend::Postgres => {
+            include_str!("../../../migrations/postgres/20261204100001_records_grants.sql")
+        }
+    };
+    match db.database.pools() {
+        Pools::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+        Pools::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
+    }
+    .unwrap();
+    let records = |role: &Role| {
+        Capability::ALL
+            .into_iter()
+            .filter(|c| role.allows(Area::Records, *c))
+            .count()
+    };
+    let reader = store.role(&acme, reader.id).await.unwrap().unwrap().role;
+    assert_eq!(records(&reader), 4);
+    assert!(reader.allows(Area::Webhooks, Capability::Read), "kept");
+    assert_eq!(reader.grants.len(), 5);
+    let empty = store.role(&acme, empty.id).await.unwrap().unwrap().role;
+    assert_eq!(records(&empty), 4);
+    let scoped_after = store.role(&acme, scoped_id).await.unwrap().unwrap().role;
+    assert_eq!(
+        scoped_after, scoped,
+        "a role that names records grants is left alone"
+    );
+}
+
 both_databases!(db:
+    roles_from_before_the_records_area_keep_records_access,
     a_token_authenticates_as_its_user_role_and_organization,
     names_emails_and_ids_are_unique_and_answer_typed_conflicts,
     tenants_see_only_their_own_roles_users_and_tokens,

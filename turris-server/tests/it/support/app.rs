@@ -452,7 +452,7 @@ impl TestApp {
         )
         .await
         .expect(201);
-        let grants: Vec<String> = ["integrations", "webhooks"]
+        let grants: Vec<String> = ["integrations", "webhooks", "records"]
             .iter()
             .flat_map(|a| {
                 ["read", "create", "update", "delete"]
