@@ -27,7 +27,7 @@ use turris_webhooks::UrlPolicy;
 use turris_webhooks::delivery::{DeliveryConfig, DeliveryEngine};
 
 use crate::config::{Config, ConfigError};
-use crate::crypto::EncryptionKey;
+use crate::crypto::KeyRing;
 use crate::error::ApiError;
 use crate::store::{Database, ServerStore, SqlStore};
 
@@ -63,9 +63,8 @@ struct Background {
 impl AppState {
     /// State over an open, migrated database.
     pub fn new(database: Database, config: Config) -> Result<Self, StartupError> {
-        let key = EncryptionKey::parse(config.require_encryption_key()?)
-            .map_err(|e| ConfigError::InvalidEncryptionKey(e.to_string()))?;
-        let store = server_store(database.clone(), &key);
+        let keys = config.keys()?;
+        let store = server_store(database.clone(), &keys);
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .build()
@@ -293,6 +292,9 @@ pub enum StartupError {
     /// The database could not be opened, migrated or written.
     #[error("database")]
     Database(#[from] crate::store::DbError),
+    /// The configured keys do not open what the database holds.
+    #[error("encryption keys")]
+    Keys(#[source] crate::store::KeyCheckError),
     /// A random value could not be drawn.
     #[error("random number generator")]
     Random(#[source] crate::crypto::CryptoError),
@@ -313,9 +315,18 @@ pub enum StartupError {
     },
 }
 
-/// Every storage trait over `database`, secrets sealed with `key`.
-pub fn server_store(database: Database, key: &EncryptionKey) -> Arc<dyn ServerStore> {
-    Arc::new(SqlStore::new(database, key))
+/// Every storage trait over `database`, secrets sealed with the ring's current key.
+pub fn server_store(database: Database, keys: &KeyRing) -> Arc<dyn ServerStore> {
+    Arc::new(SqlStore::with_keys(database, keys))
+}
+
+/// Checks that the configured keys open what the database holds (and records a check value
+/// for the current key): a wrong key stops the start with a message naming it by id.
+pub async fn check_keys(database: &Database, keys: &KeyRing) -> Result<(), StartupError> {
+    SqlStore::with_keys(database.clone(), keys)
+        .check_keys(keys)
+        .await
+        .map_err(StartupError::Keys)
 }
 
 /// Opens (creating the SQLite folder when needed) and migrates the database.
@@ -340,8 +351,7 @@ pub struct Application {
 impl Application {
     /// Checks the config, opens and migrates the database, and binds the listen address.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let key = config.require_encryption_key()?;
-        EncryptionKey::parse(key).map_err(|e| ConfigError::InvalidEncryptionKey(e.to_string()))?;
+        config.keys()?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -355,9 +365,9 @@ impl Application {
     /// [`Application::build`] on a listener bound by the caller (who may need its port in the
     /// config, as the public base URL).
     pub async fn build_on(listener: TcpListener, config: Config) -> Result<Self, StartupError> {
-        let key = config.require_encryption_key()?;
-        EncryptionKey::parse(key).map_err(|e| ConfigError::InvalidEncryptionKey(e.to_string()))?;
+        let keys = config.keys()?;
         let db = open_database(&config).await?;
+        check_keys(&db, &keys).await?;
         let state = AppState::new(db, config)?;
         Ok(Self { listener, state })
     }

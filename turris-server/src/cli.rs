@@ -1,13 +1,13 @@
-//! What each subcommand does: `serve` (default), `migrate`, `token create`, `demo`.
+//! What each subcommand does: `serve` (default), `migrate`, `token create`, `rotate-key`, `demo`.
 
 use chrono::Utc;
 use turris_core::ids::OrganizationId;
 use turris_core::permissions::{Role, SubscriptionState};
 
-use crate::app::{Application, StartupError, open_database, server_store};
+use crate::app::{Application, StartupError, check_keys, open_database, server_store};
 use crate::config::{Cli, Command, Config, ConfigError, TokenCommand, TokenCreate};
-use crate::crypto::{ApiToken, EncryptionKey};
-use crate::store::{NewApiToken, NewUser};
+use crate::crypto::ApiToken;
+use crate::store::{NewApiToken, NewUser, ResealReport, SqlStore};
 
 /// Logs to stderr with `filter` (tracing's `EnvFilter` syntax).
 pub fn init_tracing(filter: &str) {
@@ -34,6 +34,14 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             eprintln!("migrations applied");
             Ok(())
         }
+        Some(Command::RotateKey) => {
+            let report = rotate_key(&cli.config).await?;
+            eprintln!(
+                "{} value(s) re-sealed, {} already under the current key, {} changed by a running server meanwhile; every sealed value now uses the current key, so previous keys can leave the key file",
+                report.resealed, report.current, report.raced
+            );
+            Ok(())
+        }
         #[cfg(feature = "demo")]
         Some(Command::Demo(args)) => Ok(crate::demo::run(cli.config, args).await?),
         Some(Command::Token(TokenCommand::Create(args))) => {
@@ -52,13 +60,23 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
     }
 }
 
+/// `rotate-key`: checks the configured keys against the database, then re-seals every value
+/// not under the current key (see [`SqlStore::reseal_all`]).
+pub async fn rotate_key(config: &Config) -> Result<ResealReport, StartupError> {
+    let keys = config.keys()?;
+    let db = open_database(config).await?;
+    check_keys(&db, &keys).await?;
+    let report = SqlStore::with_keys(db.clone(), &keys).reseal_all().await;
+    db.close().await;
+    Ok(report?)
+}
+
 /// Mints a token, creating the organization (active subscription), the user (by email) and
 /// the `admin` role when they do not exist yet.
 pub async fn create_token(config: &Config, args: &TokenCreate) -> Result<ApiToken, StartupError> {
-    let key = EncryptionKey::parse(config.require_encryption_key()?)
-        .map_err(|e| ConfigError::InvalidEncryptionKey(e.to_string()))?;
+    let keys = config.keys()?;
     let db = open_database(config).await?;
-    let store = server_store(db, &key);
+    let store = server_store(db, &keys);
     let org = OrganizationId::parse(&args.organization)
         .map_err(|e| ConfigError::Invalid(format!("--organization: {e}")))?;
     let now = Utc::now();

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::crypto::{EncryptionKey, KeyRing};
+
 /// The Turris integrations reference server: the settings API, HubSpot sync and webhook
 /// delivery on SQLite or PostgreSQL.
 #[derive(Debug, Parser)]
@@ -31,6 +33,11 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Re-seal every sealed value (webhook secrets, HubSpot tokens) under the current key of
+    /// the key file, online. Put the new key first in TURRIS_ENCRYPTION_KEY_FILE and the old
+    /// one after it on every server, restart them, then run this; it is idempotent and can be
+    /// run again after an interruption. Afterwards the old key can leave the file.
+    RotateKey,
     /// Run a guided demo: the server on SQLite, the built-in HubSpot sandbox and a receiver
     /// that verifies `X-Turris-Signature`, with sample data flowing both ways.
     #[cfg(feature = "demo")]
@@ -100,7 +107,7 @@ pub struct Config {
     pub database_url: String,
 
     /// Key that encrypts OAuth tokens and webhook secrets at rest (AES-256-GCM): 32 random
-    /// bytes as 64 hex characters (or base64). Required by `serve`.
+    /// bytes as 64 hex characters (or base64). `serve` needs it or `--encryption-key-file`.
     #[arg(
         long,
         env = "TURRIS_ENCRYPTION_KEY",
@@ -108,6 +115,12 @@ pub struct Config {
         global = true
     )]
     pub encryption_key: Option<String>,
+
+    /// A file of encryption keys, one per line (64 hex characters or base64 of 32 bytes): the
+    /// first seals, later ones are previous keys accepted for decryption only; blank lines and
+    /// `#` comments are ignored. Keeps the key out of the environment and `ps`.
+    #[arg(long, env = "TURRIS_ENCRYPTION_KEY_FILE", global = true)]
+    pub encryption_key_file: Option<PathBuf>,
 
     /// Bootstrap admin token guarding `/api/v1/admin/...` (admin endpoints are off without it).
     #[arg(
@@ -263,6 +276,33 @@ impl Config {
             .ok_or(ConfigError::MissingEncryptionKey)
     }
 
+    /// The keys: from `--encryption-key-file` (current and previous keys) or
+    /// `--encryption-key` (one key), never both. Errors name the source, never a key.
+    pub fn keys(&self) -> Result<KeyRing, ConfigError> {
+        let inline = self.encryption_key.as_deref().filter(|k| !k.is_empty());
+        match (inline, &self.encryption_key_file) {
+            (Some(_), Some(_)) => Err(ConfigError::Invalid(
+                "set TURRIS_ENCRYPTION_KEY or TURRIS_ENCRYPTION_KEY_FILE, not both".to_owned(),
+            )),
+            (Some(key), None) => EncryptionKey::parse(key)
+                .map(KeyRing::new)
+                .map_err(|e| ConfigError::InvalidEncryptionKey(e.to_string())),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError::InvalidEncryptionKey(format!(
+                        "cannot read the key file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                warn_if_readable_by_others(path);
+                KeyRing::parse_file(&text).map_err(|e| {
+                    ConfigError::InvalidEncryptionKey(format!("{}: {e}", path.display()))
+                })
+            }
+            (None, None) => Err(ConfigError::MissingEncryptionKey),
+        }
+    }
+
     /// For SQLite URLs, the folder that must exist before the database file is created.
     pub fn sqlite_parent_dir(&self) -> Option<PathBuf> {
         let path = self
@@ -285,7 +325,7 @@ impl Config {
 pub enum ConfigError {
     /// `serve` needs the encryption key.
     #[error(
-        "missing encryption key: set TURRIS_ENCRYPTION_KEY (or --encryption-key) to 64 hex characters (32 random bytes), e.g. the output of `openssl rand -hex 32`"
+        "missing encryption key: set TURRIS_ENCRYPTION_KEY_FILE to a file holding the key, or TURRIS_ENCRYPTION_KEY (or --encryption-key) to 64 hex characters (32 random bytes), e.g. the output of `openssl rand -hex 32`"
     )]
     MissingEncryptionKey,
     /// The encryption key does not parse.
@@ -305,6 +345,7 @@ impl fmt::Debug for Config {
                 "encryption_key",
                 &self.encryption_key.as_ref().map(|_| "[redacted]"),
             )
+            .field("encryption_key_file", &self.encryption_key_file)
             .field(
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "[redacted]"),
@@ -338,6 +379,26 @@ impl fmt::Debug for HubSpotConfig {
             .field("authorize_base", &self.authorize_base)
             .finish()
     }
+}
+
+/// A key file others can read is worth a warning (it still works).
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{:o}", mode & 0o777),
+                    "the encryption key file is readable by group or others: chmod 600 it"
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// A database URL without its password, for logs.
@@ -406,6 +467,33 @@ mod tests {
         let config = Config::local("127.0.0.1:0".parse().unwrap(), "sqlite::memory:");
         let error = config.require_encryption_key().unwrap_err().to_string();
         assert!(error.contains("TURRIS_ENCRYPTION_KEY"), "{error}");
+    }
+
+    #[test]
+    fn keys_come_from_the_variable_or_the_file_never_both_and_errors_show_no_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keys");
+        let current = "1c".repeat(32);
+        let previous = "2d".repeat(32);
+        std::fs::write(&file, format!("# current first\n{current}\n{previous}\n")).unwrap();
+        let mut config = Config::local("127.0.0.1:0".parse().unwrap(), "sqlite::memory:");
+        config.encryption_key_file = Some(file.clone());
+        let ring = config.keys().unwrap();
+        assert_eq!(ring.current().to_hex(), current);
+        assert_eq!(ring.previous()[0].to_hex(), previous);
+        config.encryption_key = Some(current.clone());
+        assert!(config.keys().unwrap_err().to_string().contains("not both"));
+        config.encryption_key_file = None;
+        assert_eq!(config.keys().unwrap().previous().len(), 0);
+        std::fs::write(&file, format!("{current}\nnot-a-key-{previous}\n")).unwrap();
+        config.encryption_key = None;
+        config.encryption_key_file = Some(file);
+        let error = config.keys().unwrap_err().to_string();
+        assert!(error.contains("line 2"), "{error}");
+        assert!(
+            !error.contains(&previous) && !error.contains(&current),
+            "{error}"
+        );
     }
 
     #[test]

@@ -147,7 +147,7 @@ pub enum TokenRefreshLease {
     NotConnected,
 }
 
-fn aad(org: &OrganizationId) -> Vec<u8> {
+pub(super) fn aad(org: &OrganizationId) -> Vec<u8> {
     format!("hubspot-auth:{org}").into_bytes()
 }
 

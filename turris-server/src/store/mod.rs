@@ -33,6 +33,7 @@ mod oauth;
 mod outbound;
 mod records;
 mod retention;
+mod sealed;
 mod settings;
 pub mod sql;
 mod tenants;
@@ -59,6 +60,7 @@ pub use oauth::*;
 pub use outbound::*;
 pub use records::RecordPageStore;
 pub use retention::*;
+pub use sealed::{KeyCheckError, ResealReport};
 pub use tenants::*;
 pub use webhooks::*;
 

@@ -32,7 +32,7 @@ use sqlx::sqlite::{
 };
 
 use super::error::{DbError, DbResult};
-use crate::crypto::{Cipher, EncryptionKey};
+use crate::crypto::{Cipher, EncryptionKey, KeyRing};
 
 /// Which database a [`Database`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -266,9 +266,15 @@ impl std::fmt::Debug for SqlStore {
 impl SqlStore {
     /// A store on `db`, sealing secrets under `key`.
     pub fn new(db: Database, key: &EncryptionKey) -> Self {
+        Self::with_keys(db, &KeyRing::new(key.clone()))
+    }
+
+    /// A store on `db`, sealing secrets under the ring's current key and opening them with
+    /// any of its keys.
+    pub fn with_keys(db: Database, keys: &KeyRing) -> Self {
         Self {
             db,
-            cipher: Cipher::new(key),
+            cipher: Cipher::with_keys(keys),
             enqueued: std::sync::Arc::default(),
             handoff: std::sync::Arc::default(),
         }

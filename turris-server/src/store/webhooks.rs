@@ -82,7 +82,7 @@ pub trait WebhookEndpointStore: Send + Sync {
     async fn delete_webhook(&self, org: &OrganizationId, id: WebhookId) -> DbResult<bool>;
 }
 
-fn aad(id: WebhookId) -> Vec<u8> {
+pub(super) fn aad(id: WebhookId) -> Vec<u8> {
     format!("webhook-secret:{id}").into_bytes()
 }
 

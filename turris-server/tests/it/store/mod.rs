@@ -9,6 +9,7 @@ mod encryption;
 mod inbound;
 mod inputs;
 mod jobs;
+mod keys;
 mod leases;
 mod oauth;
 mod outbound;
