@@ -275,6 +275,49 @@ impl ConnectionError {
     }
 }
 
+/// A HubSpot client error told without what HubSpot (or its OAuth endpoint) wrote: that text
+/// is upstream's, and may echo a token or a secret back, so logs, activity rows and error
+/// causes keep only the kind of failure, the status and HubSpot's category.
+pub struct Upstream<'a>(pub &'a turris_hubspot::Error);
+
+impl std::fmt::Display for Upstream<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use turris_hubspot::Error;
+        match self.0 {
+            Error::Api(_) | Error::DailyLimit { .. } => {
+                write!(f, "hubspot answered")?;
+                if let Some(status) = self.0.status() {
+                    write!(f, " {status}")?;
+                }
+                if let Some(category) = self.0.category() {
+                    write!(f, " ({category})")?;
+                }
+                Ok(())
+            }
+            Error::RefreshTokenRevoked { .. } => f.write_str("refresh token is invalid or revoked"),
+            Error::OAuth(_) => f.write_str("oauth token request failed"),
+            Error::Decode(_) => f.write_str("unexpected response body"),
+            // The client's own words: no URL query, token or HubSpot text.
+            e @ (Error::DailyLimitBlocked { .. }
+            | Error::Transport(_)
+            | Error::Config(_)
+            | Error::TokenSink(_)) => write!(f, "{e}"),
+            _ => f.write_str("hubspot call failed"),
+        }
+    }
+}
+
+/// [`Upstream`] as an owned error, the cause kept by a [`ConnectionError`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UpstreamError(String);
+
+impl From<&turris_hubspot::Error> for UpstreamError {
+    fn from(e: &turris_hubspot::Error) -> Self {
+        UpstreamError(Upstream(e).to_string())
+    }
+}
+
 impl From<turris_hubspot::Error> for ConnectionError {
     fn from(e: turris_hubspot::Error) -> Self {
         if let Some(until) = e.daily_limit_until() {
@@ -291,13 +334,16 @@ impl From<turris_hubspot::Error> for ConnectionError {
                     "HubSpot answered {status}{}",
                     e.category().map(|c| format!(" ({c})")).unwrap_or_default()
                 );
-                ConnectionError::hubspot_caused_by(message, e)
+                ConnectionError::hubspot_caused_by(message, UpstreamError::from(&e))
             }
             None => {
-                tracing::warn!(error = %e, "hubspot call failed");
+                tracing::warn!(error = %Upstream(&e), "hubspot call failed");
                 match e {
                     turris_hubspot::Error::RefreshTokenRevoked { .. } => ConnectionError::Revoked,
-                    e => ConnectionError::hubspot_caused_by("HubSpot could not be reached", e),
+                    e => ConnectionError::hubspot_caused_by(
+                        "HubSpot could not be reached",
+                        UpstreamError::from(&e),
+                    ),
                 }
             }
         }

@@ -102,7 +102,7 @@ async fn ensure(
         match subscriptions.list().await {
             Ok(list) => *listed = Some(list),
             Err(e) => {
-                tracing::warn!(error = %e, "cannot list the app's subscriptions; retrying later");
+                tracing::warn!(error = %crate::hubspot::Upstream(&e), "cannot list the app's subscriptions; retrying later");
                 return Ok(());
             }
         }
@@ -149,7 +149,7 @@ async fn ensure(
                     live
                 }
                 Err(e) => {
-                    tracing::warn!(event_type, property, error = %e, "subscription not created; retrying later");
+                    tracing::warn!(event_type, property, error = %crate::hubspot::Upstream(&e), "subscription not created; retrying later");
                     false
                 }
             }

@@ -202,13 +202,13 @@ pub async fn callback(
         _ => {}
     }
     let tokens = oauth.exchange_code(code).await.map_err(|e| {
-        tracing::warn!(error = %e, "hubspot code exchange failed");
+        tracing::warn!(error = %crate::hubspot::Upstream(&e), "hubspot code exchange failed");
         ApiError::hubspot(
             "HubSpot refused the authorization code; start again from the Connect button",
         )
     })?;
     let info = oauth.introspect(&tokens.access_token).await.map_err(|e| {
-        tracing::warn!(error = %e, "hubspot token introspection failed");
+        tracing::warn!(error = %crate::hubspot::Upstream(&e), "hubspot token introspection failed");
         ApiError::hubspot("HubSpot did not say which portal the token belongs to")
     })?;
     let portal_id = info.hub_id.ok_or_else(|| {

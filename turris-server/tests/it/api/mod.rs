@@ -6,6 +6,7 @@ mod basics;
 mod integrations;
 mod isolation;
 mod permissions;
+mod planted_secrets;
 mod records;
 mod secrets;
 mod webhooks;

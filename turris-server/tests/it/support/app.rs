@@ -336,7 +336,7 @@ impl TestApp {
     pub async fn spawn_public(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        Self::spawn_inner(backend, Some(listener), |config| {
+        Self::spawn_inner(backend, Sandbox::builder(), Some(listener), |config| {
             config.listen = addr;
             config.public_base_url = format!("http://{addr}");
             tweak(config);
@@ -346,16 +346,27 @@ impl TestApp {
 
     /// [`TestApp::spawn`] with a config tweak (a short timeout, ...).
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
-        Self::spawn_inner(backend, None, tweak).await
+        Self::spawn_inner(backend, Sandbox::builder(), None, tweak).await
+    }
+
+    /// [`TestApp::spawn_with`] on a sandbox built from `sandbox` (planted credentials, ...).
+    #[allow(dead_code)] // the secrets suite's
+    pub async fn spawn_with_sandbox(
+        backend: Backend,
+        sandbox: turris_hubspot_sandbox::SandboxBuilder,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::spawn_inner(backend, sandbox, None, tweak).await
     }
 
     async fn spawn_inner(
         backend: Backend,
+        sandbox: turris_hubspot_sandbox::SandboxBuilder,
         listener: Option<tokio::net::TcpListener>,
         tweak: impl FnOnce(&mut Config),
     ) -> Self {
         init_logs();
-        let sandbox = Sandbox::builder().start().await.expect("sandbox starts");
+        let sandbox = sandbox.start().await.expect("sandbox starts");
         let db = TestDb::fresh(backend).await;
         let mut config = Config::local("127.0.0.1:0".parse().unwrap(), db.url.clone());
         config.encryption_key = Some(db.key.to_hex());
