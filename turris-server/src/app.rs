@@ -84,7 +84,7 @@ impl AppState {
             }
             _ => None,
         };
-        let url_policy = if config.webhook_allow_loopback {
+        let url_policy = if config.webhook_allow_loopback.enabled() {
             UrlPolicy::default().with_insecure_loopback()
         } else {
             UrlPolicy::default()
@@ -366,6 +366,8 @@ impl Application {
     /// config, as the public base URL).
     pub async fn build_on(listener: TcpListener, config: Config) -> Result<Self, StartupError> {
         let keys = config.keys()?;
+        let listen = listener.local_addr().unwrap_or(config.listen);
+        config.webhook_allow_loopback.check(listen)?;
         let db = open_database(&config).await?;
         check_keys(&db, &keys).await?;
         let state = AppState::new(db, config)?;

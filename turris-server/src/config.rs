@@ -165,9 +165,19 @@ pub struct Config {
     )]
     pub request_timeout_secs: u64,
 
-    /// Accept webhook URLs on loopback over plain http (demos and tests only).
-    #[arg(long, env = "TURRIS_WEBHOOK_ALLOW_LOOPBACK", global = true)]
-    pub webhook_allow_loopback: bool,
+    /// Accept webhook URLs on loopback over plain http (demos and tests only): `true` or
+    /// `false`; a server listening on a non-loopback address refuses to start with `true`
+    /// unless it is `force`.
+    #[arg(
+        long,
+        env = "TURRIS_WEBHOOK_ALLOW_LOOPBACK",
+        global = true,
+        value_parser = parse_allow_loopback,
+        default_value = "false",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub webhook_allow_loopback: AllowLoopback,
 
     /// Log filter (tracing's `EnvFilter` syntax).
     #[arg(
@@ -317,6 +327,54 @@ impl Config {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map(PathBuf::from)
+    }
+}
+
+/// Whether webhook URLs may point at loopback over plain http (`TURRIS_WEBHOOK_ALLOW_LOOPBACK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AllowLoopback {
+    /// No (production).
+    #[default]
+    Off,
+    /// Yes, on a server that listens on loopback only (demos, tests).
+    On,
+    /// Yes, even on a server reachable from elsewhere (`force`).
+    Force,
+}
+
+impl AllowLoopback {
+    /// Whether loopback URLs are accepted.
+    pub fn enabled(self) -> bool {
+        self != AllowLoopback::Off
+    }
+
+    /// Refuses `On` on a server listening on a non-loopback address, and warns whenever the
+    /// escape hatch is open.
+    pub fn check(self, listen: SocketAddr) -> Result<(), ConfigError> {
+        match self {
+            AllowLoopback::Off => Ok(()),
+            AllowLoopback::On if !listen.ip().is_loopback() => Err(ConfigError::Invalid(format!(
+                "TURRIS_WEBHOOK_ALLOW_LOOPBACK is for demos and tests: this server listens on {listen}, so webhooks could be pointed at its own loopback services; unset it, or set it to `force` to accept that"
+            ))),
+            AllowLoopback::On | AllowLoopback::Force => {
+                tracing::warn!(
+                    %listen,
+                    forced = self == AllowLoopback::Force,
+                    "TURRIS_WEBHOOK_ALLOW_LOOPBACK: webhook URLs on loopback over plain http are accepted (demos and tests only)"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`) or `force`.
+pub fn parse_allow_loopback(text: &str) -> Result<AllowLoopback, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "" | "false" | "0" | "no" | "off" => Ok(AllowLoopback::Off),
+        "true" | "1" | "yes" | "on" => Ok(AllowLoopback::On),
+        "force" => Ok(AllowLoopback::Force),
+        other => Err(format!("expected true, false or force, not {other:?}")),
     }
 }
 
@@ -493,6 +551,41 @@ mod tests {
         assert!(
             !error.contains(&previous) && !error.contains(&current),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn the_loopback_escape_hatch_is_refused_off_loopback_unless_forced() {
+        fn check(text: &str, expected: Result<AllowLoopback, ()>) {
+            assert_eq!(
+                parse_allow_loopback(text).map_err(|_| ()),
+                expected,
+                "{text:?}"
+            );
+        }
+        check("true", Ok(AllowLoopback::On));
+        check("1", Ok(AllowLoopback::On));
+        check("false", Ok(AllowLoopback::Off));
+        check("FORCE", Ok(AllowLoopback::Force));
+        check("maybe", Err(()));
+        let cli = Cli::parse_from(["turris-server", "--webhook-allow-loopback"]);
+        assert_eq!(cli.config.webhook_allow_loopback, AllowLoopback::On);
+        let cli = Cli::parse_from(["turris-server", "--webhook-allow-loopback=force"]);
+        assert_eq!(cli.config.webhook_allow_loopback, AllowLoopback::Force);
+        let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let public: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert!(AllowLoopback::On.check(local).is_ok());
+        let refused = AllowLoopback::On.check(public).unwrap_err().to_string();
+        assert!(
+            refused.contains("force") && refused.contains("0.0.0.0:8080"),
+            "{refused}"
+        );
+        assert!(AllowLoopback::Force.check(public).is_ok());
+        assert!(AllowLoopback::Off.check(public).is_ok());
+        assert!(
+            AllowLoopback::On
+                .check("[::1]:8080".parse().unwrap())
+                .is_ok()
         );
     }
 

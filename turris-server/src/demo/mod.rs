@@ -366,6 +366,7 @@ async fn start_server(
         args.data_dir.join("turris.db").display()
     );
     config.encryption_key = Some(key.to_hex());
+    config.encryption_key_file = None;
     config.admin_token = None;
     config.public_base_url = format!("http://{addr}");
     config.hubspot.client_id = Some(sandbox.client_id().to_owned());
@@ -375,7 +376,9 @@ async fn start_server(
     config.hubspot.redirect_url = None;
     config.hubspot.api_base = sandbox.base_url().to_owned();
     config.hubspot.authorize_base = sandbox.base_url().to_owned();
-    config.webhook_allow_loopback = true;
+    // The demo's receiver is on loopback, whatever address the demo listens on; the demo is
+    // never a production server (production builds leave its feature out).
+    config.webhook_allow_loopback = crate::config::AllowLoopback::Force;
     // A short quiet window, so the compliance webhook goes out within seconds.
     config.delivery.debounce_quiet = Duration::from_secs(2);
     config.delivery.debounce_max_wait = Duration::from_secs(20);

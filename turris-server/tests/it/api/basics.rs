@@ -345,3 +345,39 @@ api_test!(
         assert!(!answer.text.to_lowercase().contains("pool"), "{}", answer.text);
     }
 );
+
+/// `TURRIS_WEBHOOK_ALLOW_LOOPBACK` on a server reachable from elsewhere is refused at start,
+/// unless forced; either way the escape hatch is logged as a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loopback_escape_hatch_is_refused_on_a_public_listener_unless_forced() {
+    use turris_server::app::Application;
+    use turris_server::config::{AllowLoopback, Config};
+
+    crate::support::app::init_logs();
+    let db = crate::support::db::TestDb::fresh(turris_server::store::Backend::Sqlite).await;
+    let mut config = Config::local("0.0.0.0:0".parse().unwrap(), db.url.clone());
+    config.encryption_key = Some(db.key.to_hex());
+    config.encryption_key_file = None;
+    config.webhook_allow_loopback = AllowLoopback::On;
+    let refused = Application::build(config.clone())
+        .await
+        .err()
+        .expect("refused");
+    let message = turris_server::error::ErrorChain(&refused).to_string();
+    assert!(
+        message.contains("TURRIS_WEBHOOK_ALLOW_LOOPBACK") && message.contains("force"),
+        "{message}"
+    );
+    config.webhook_allow_loopback = AllowLoopback::Force;
+    let app = Application::build(config.clone()).await.expect("forced");
+    app.state().database().close().await;
+    let logs = crate::support::app::captured_logs();
+    assert!(
+        logs.contains("webhook URLs on loopback over plain http are accepted"),
+        "warned"
+    );
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.webhook_allow_loopback = AllowLoopback::On;
+    let app = Application::build(config).await.expect("loopback listener");
+    app.state().database().close().await;
+}

@@ -202,7 +202,7 @@ pub fn config(db: &TestDb) -> Config {
     let mut config = Config::local("127.0.0.1:0".parse().unwrap(), db.url.clone());
     config.encryption_key = Some(db.key.to_hex());
     config.admin_token = Some(ADMIN_TOKEN.to_owned());
-    config.webhook_allow_loopback = true;
+    config.webhook_allow_loopback = turris_server::config::AllowLoopback::On;
     config.delivery.poll_interval = Duration::from_millis(50);
     config.delivery.debounce_tick = Duration::from_millis(50);
     config

@@ -54,7 +54,7 @@ impl Write for BufferWriter {
     }
 }
 
-fn init_logs() {
+pub fn init_logs() {
     static INIT: OnceLock<()> = OnceLock::new();
     INIT.get_or_init(|| {
         let writer = BufferWriter(log_buffer().clone());
@@ -376,7 +376,7 @@ impl TestApp {
         config.hubspot.app_id = Some(sandbox.app_id());
         config.hubspot.api_base = sandbox.base_url().to_owned();
         config.hubspot.authorize_base = sandbox.base_url().to_owned();
-        config.webhook_allow_loopback = true;
+        config.webhook_allow_loopback = turris_server::config::AllowLoopback::On;
         config.body_limit = 64 * 1024;
         // The API tests look at queued events and resends; tests/it/delivery runs the workers.
         config.delivery.workers = false;
