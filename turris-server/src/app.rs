@@ -366,6 +366,11 @@ impl Application {
     /// config, as the public base URL).
     pub async fn build_on(listener: TcpListener, config: Config) -> Result<Self, StartupError> {
         let keys = config.keys()?;
+        config.check_admin_token()?;
+        config
+            .delivery
+            .check_debounce()
+            .map_err(ConfigError::Invalid)?;
         let listen = listener.local_addr().unwrap_or(config.listen);
         config.webhook_allow_loopback.check(listen)?;
         let db = open_database(&config).await?;

@@ -122,6 +122,9 @@ pub async fn create_token(config: &Config, args: &TokenCreate) -> Result<ApiToke
                 user: user.id,
                 role: role.id,
                 label: args.name.clone(),
+                expires_at: args
+                    .expires_in
+                    .map(|d| now + chrono::Duration::from_std(d).unwrap_or(chrono::TimeDelta::MAX)),
             },
             now,
         )

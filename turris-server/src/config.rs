@@ -77,6 +77,9 @@ pub struct TokenCreate {
     /// A label for the token.
     #[arg(long, default_value = "cli")]
     pub name: String,
+    /// The token stops working this long after it is minted (`90d`, `12h`); never without it.
+    #[arg(long, value_parser = crate::delivery::settings::parse_duration)]
+    pub expires_in: Option<Duration>,
     /// Also print a one-time link that signs in to the browser console as this token
     /// (valid 15 minutes, uses `--public-base-url`).
     #[arg(long)]
@@ -286,6 +289,19 @@ impl Config {
             .ok_or(ConfigError::MissingEncryptionKey)
     }
 
+    /// Refuses a bootstrap admin token shorter than [`MIN_ADMIN_TOKEN_LEN`] characters: it
+    /// guards every organization, and a short one can be guessed.
+    pub fn check_admin_token(&self) -> Result<(), ConfigError> {
+        match self.admin_token.as_deref() {
+            Some(token) if token.chars().count() < MIN_ADMIN_TOKEN_LEN => {
+                Err(ConfigError::Invalid(format!(
+                    "TURRIS_ADMIN_TOKEN is too short: use at least {MIN_ADMIN_TOKEN_LEN} random characters, e.g. the output of `openssl rand -hex 32`"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The keys: from `--encryption-key-file` (current and previous keys) or
     /// `--encryption-key` (one key), never both. Errors name the source, never a key.
     pub fn keys(&self) -> Result<KeyRing, ConfigError> {
@@ -377,6 +393,9 @@ pub fn parse_allow_loopback(text: &str) -> Result<AllowLoopback, String> {
         other => Err(format!("expected true, false or force, not {other:?}")),
     }
 }
+
+/// The shortest accepted bootstrap admin token.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 32;
 
 /// A configuration problem, reported before anything starts.
 #[derive(Debug, thiserror::Error)]
@@ -587,6 +606,20 @@ mod tests {
                 .check("[::1]:8080".parse().unwrap())
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_short_admin_token_is_refused_without_being_printed() {
+        let mut config = Config::local("127.0.0.1:0".parse().unwrap(), "sqlite::memory:");
+        assert!(config.check_admin_token().is_ok(), "no admin token is fine");
+        config.admin_token = Some("hunter2-hunter2".into());
+        let error = config.check_admin_token().unwrap_err().to_string();
+        assert!(
+            error.contains("at least 32") && !error.contains("hunter2"),
+            "{error}"
+        );
+        config.admin_token = Some("a".repeat(MIN_ADMIN_TOKEN_LEN));
+        assert!(config.check_admin_token().is_ok());
     }
 
     #[test]

@@ -143,7 +143,36 @@ pub struct DeliverySettings {
     pub debounce_tick: Duration,
 }
 
+/// The longest accepted debounce quiet window (`TURRIS_DEBOUNCE_QUIET`).
+pub const MAX_DEBOUNCE_QUIET: Duration = Duration::from_secs(60 * 60);
+/// The longest accepted debounce window (`TURRIS_DEBOUNCE_MAX_WAIT`): changes held longer than
+/// a day are no longer news, and open windows are rows kept that long.
+pub const MAX_DEBOUNCE_MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
 impl DeliverySettings {
+    /// Refuses debounce windows beyond their documented maximums, or a quiet window longer
+    /// than the whole window.
+    pub fn check_debounce(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if self.debounce_quiet.is_zero() || self.debounce_quiet > MAX_DEBOUNCE_QUIET {
+            problems.push("TURRIS_DEBOUNCE_QUIET must be more than 0s and at most 1h".to_owned());
+        }
+        if self.debounce_max_wait.is_zero() || self.debounce_max_wait > MAX_DEBOUNCE_MAX_WAIT {
+            problems
+                .push("TURRIS_DEBOUNCE_MAX_WAIT must be more than 0s and at most 24h".to_owned());
+        }
+        if self.debounce_quiet > self.debounce_max_wait {
+            problems.push(
+                "TURRIS_DEBOUNCE_QUIET must not be longer than TURRIS_DEBOUNCE_MAX_WAIT".to_owned(),
+            );
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
     /// The automatic retry schedule.
     pub fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy::new(self.retry_schedule.0.clone(), self.retry_jitter)
@@ -222,6 +251,25 @@ pub fn parse_schedule(text: &str) -> Result<Schedule, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debounce_windows_are_bounded_by_their_documented_maximums() {
+        let defaults =
+            crate::config::Config::local("127.0.0.1:0".parse().unwrap(), "sqlite::memory:")
+                .delivery;
+        assert_eq!(defaults.check_debounce(), Ok(()));
+        let check = |quiet: &str, max_wait: &str| {
+            let mut settings = defaults.clone();
+            settings.debounce_quiet = parse_duration(quiet).unwrap();
+            settings.debounce_max_wait = parse_duration(max_wait).unwrap();
+            settings.check_debounce()
+        };
+        assert_eq!(check("1h", "24h"), Ok(()));
+        assert!(check("2h", "24h").unwrap_err().contains("at most 1h"));
+        assert!(check("60s", "2d").unwrap_err().contains("at most 24h"));
+        assert!(check("30m", "10m").unwrap_err().contains("not be longer"));
+        assert!(check("0s", "10m").is_err());
+    }
 
     #[test]
     fn durations_parse_with_their_units_and_garbage_is_refused() {

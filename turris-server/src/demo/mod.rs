@@ -163,6 +163,7 @@ async fn script(
         role: "admin".to_owned(),
         name: "demo".to_owned(),
         login_link: false,
+        expires_in: None,
     };
     let token = crate::cli::create_token(config, &args)
         .await

@@ -390,6 +390,8 @@ pub struct TokenView {
     pub last_used_at: Option<DateTime<Utc>>,
     /// When it was revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When it expires (`null`: never); an expired token answers 401.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<ApiTokenInfo> for TokenView {
@@ -402,6 +404,7 @@ impl From<ApiTokenInfo> for TokenView {
             created_at: t.created_at,
             last_used_at: t.last_used_at,
             revoked_at: t.revoked_at,
+            expires_at: t.expires_at,
         }
     }
 }
@@ -419,6 +422,9 @@ pub struct CreateToken {
     /// A label ("CI", "Zapier").
     #[serde(default)]
     pub label: String,
+    /// When the token stops working (RFC 3339, in the future); omitted, it never expires.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// A minted token: the value is shown this once.
@@ -466,6 +472,10 @@ pub async fn create_token(
     if state.db().role(&org.id, body.role_id).await?.is_none() {
         errors.push(detail("role_id", "no such role in this organization"));
     }
+    let now = Utc::now();
+    if body.expires_at.is_some_and(|at| at <= now) {
+        errors.push(detail("expires_at", "must be in the future"));
+    }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -479,8 +489,9 @@ pub async fn create_token(
                 user: body.user_id,
                 role: body.role_id,
                 label: body.label,
+                expires_at: body.expires_at,
             },
-            Utc::now(),
+            now,
         )
         .await?;
     Ok((

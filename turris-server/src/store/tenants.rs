@@ -72,6 +72,8 @@ pub struct NewApiToken {
     pub role: RoleId,
     /// A label for lists ("CI", "Zapier").
     pub label: String,
+    /// When it stops authenticating; `None` for never.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// A stored API token, without any secret.
@@ -91,6 +93,8 @@ pub struct ApiTokenInfo {
     pub last_used_at: Option<DateTime<Utc>>,
     /// When it was revoked; revoked tokens never authenticate.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When it expires; expired tokens never authenticate.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Who a valid token is: everything the auth middleware needs, in one lookup.
@@ -162,7 +166,8 @@ pub trait TenantStore: Send + Sync {
         token: &NewApiToken,
         now: DateTime<Utc>,
     ) -> DbResult<ApiTokenInfo>;
-    /// The principal of a live (not revoked) token with this hash, and notes the use.
+    /// The principal of a live (neither revoked nor expired at `now`) token with this hash, and
+    /// notes the use.
     async fn authenticate(
         &self,
         hash: &TokenHash,
@@ -255,6 +260,7 @@ struct TokenRow {
     created_at: i64,
     last_used_at: Option<i64>,
     revoked_at: Option<i64>,
+    expires_at: Option<i64>,
 }
 
 impl TokenRow {
@@ -267,11 +273,13 @@ impl TokenRow {
             created_at: from_ns(self.created_at),
             last_used_at: self.last_used_at.map(from_ns),
             revoked_at: self.revoked_at.map(from_ns),
+            expires_at: self.expires_at.map(from_ns),
         }
     }
 }
 
-const TOKEN_COLUMNS: &str = "id, user_id, role_id, label, created_at, last_used_at, revoked_at";
+const TOKEN_COLUMNS: &str =
+    "id, user_id, role_id, label, created_at, last_used_at, revoked_at, expires_at";
 
 #[derive(sqlx::FromRow)]
 struct PrincipalRow {
@@ -281,6 +289,7 @@ struct PrincipalRow {
     label: String,
     created_at: i64,
     last_used_at: Option<i64>,
+    expires_at: Option<i64>,
     token_hash: Vec<u8>,
     org_id: String,
     org_name: String,
@@ -489,12 +498,13 @@ impl TenantStore for SqlStore {
     ) -> DbResult<ApiTokenInfo> {
         let id = ApiTokenId::new();
         let created = ns(now)?;
+        let expires = token.expires_at.map(ns).transpose()?;
         // The user and the role must belong to the organization: insert only when they do.
         let inserted = with_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO api_tokens (id, organization_id, user_id, role_id, label, token_hash,
-                 created_at)
-                 SELECT $1, $2, $3, $4, $5, $6, $7
+                 created_at, expires_at)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8
                  WHERE EXISTS (SELECT 1 FROM users WHERE organization_id = $2 AND id = $3)
                    AND EXISTS (SELECT 1 FROM roles WHERE organization_id = $2 AND id = $4)",
             )
@@ -505,6 +515,7 @@ impl TenantStore for SqlStore {
             .bind(&token.label)
             .bind(&token.hash.as_bytes()[..])
             .bind(created)
+            .bind(expires)
             .execute(pool)
             .await?
             .rows_affected()
@@ -520,6 +531,7 @@ impl TenantStore for SqlStore {
             created_at: from_ns(created),
             last_used_at: None,
             revoked_at: None,
+            expires_at: expires.map(from_ns),
         })
     }
 
@@ -531,7 +543,7 @@ impl TenantStore for SqlStore {
         let row: Option<PrincipalRow> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT t.id, t.user_id, t.role_id, t.label, t.created_at, t.last_used_at,
-                        t.token_hash, o.id AS org_id, o.name AS org_name, o.subscription_active,
+                        t.expires_at, t.token_hash, o.id AS org_id, o.name AS org_name, o.subscription_active,
                         o.created_at AS org_created_at, u.email, u.name AS user_name,
                         u.created_at AS user_created_at, r.name AS role_name, r.grants,
                         r.created_at AS role_created_at
@@ -539,9 +551,11 @@ impl TenantStore for SqlStore {
                  JOIN organizations o ON o.id = t.organization_id
                  JOIN users u ON u.id = t.user_id AND u.organization_id = t.organization_id
                  JOIN roles r ON r.id = t.role_id AND r.organization_id = t.organization_id
-                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL
+                   AND (t.expires_at IS NULL OR t.expires_at > $2)",
             )
             .bind(&hash.as_bytes()[..])
+            .bind(ns(now)?)
             .fetch_optional(pool)
             .await?
         });
@@ -584,6 +598,7 @@ impl TenantStore for SqlStore {
                 created_at: from_ns(row.created_at),
                 last_used_at,
                 revoked_at: None,
+                expires_at: row.expires_at.map(from_ns),
             },
             organization,
             user: User {

@@ -236,3 +236,42 @@ mod cli {
         a_token_minted_by_the_cli_works_against_the_server(Backend::Postgres).await;
     }
 }
+
+api_test!(
+    async fn a_token_with_an_expiry_works_until_then_answers_401_after_and_lists_its_expiry(app) {
+        let org = app.org.clone();
+        let role = app
+            .admin(Method::POST, &format!("/api/v1/admin/organizations/{org}/roles"), Some(json!({"name": "expiring", "grants": ["webhooks:read"]})))
+            .await
+            .expect(201);
+        let user = app
+            .admin(Method::POST, &format!("/api/v1/admin/organizations/{org}/users"), Some(json!({"email": "temp@example.com", "name": "Temp"})))
+            .await
+            .expect(201);
+        let tokens = format!("/api/v1/admin/organizations/{org}/tokens");
+        let past = (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();
+        let refused = app
+            .admin(Method::POST, &tokens, Some(json!({"user_id": user.body["id"], "role_id": role.body["id"], "expires_at": past})))
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(refused.paths(), ["expires_at"]);
+        let soon = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+        let created = app
+            .admin(Method::POST, &tokens, Some(json!({"user_id": user.body["id"], "role_id": role.body["id"], "label": "temp", "expires_at": soon.to_rfc3339()})))
+            .await
+            .expect(201);
+        let token = created.body["token"].as_str().unwrap().to_owned();
+        assert!(created.body["expires_at"].is_string());
+        app.call(Method::GET, "/api/v1/webhooks", Some(&token), None).await.expect(200);
+        let listed = app.admin(Method::GET, &tokens, None).await.expect(200);
+        let row = listed.body.as_array().unwrap().iter().find(|t| t["id"] == created.body["id"]).unwrap().clone();
+        let listed_at: chrono::DateTime<chrono::Utc> = row["expires_at"].as_str().unwrap().parse().unwrap();
+        assert!((listed_at - soon).num_milliseconds().abs() < 5, "{row}");
+        let without = listed.body.as_array().unwrap().iter().find(|t| t["label"] == "test").unwrap().clone();
+        assert!(without["expires_at"].is_null(), "no expiry: {without}");
+        tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+        app.call(Method::GET, "/api/v1/webhooks", Some(&token), None)
+            .await
+            .expect_error(401, "unauthorized");
+    }
+);

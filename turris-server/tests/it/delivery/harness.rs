@@ -19,7 +19,7 @@ use turris_webhooks::{Verifier, WebhookSecret};
 
 use crate::support::db::TestDb;
 
-pub const ADMIN_TOKEN: &str = "delivery-admin-token-0123456789";
+pub const ADMIN_TOKEN: &str = "delivery-admin-token-0123456789abcdef";
 
 /// Waits until `check` answers `Some`, polling; panics with `what` after a generous deadline.
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T

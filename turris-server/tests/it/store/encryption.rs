@@ -53,6 +53,7 @@ async fn secrets_and_tokens_are_absent_from_the_raw_database(db: &TestDb) {
                 user: user.id,
                 role: role.id,
                 label: "x".into(),
+                expires_at: None,
             },
             t0(),
         )

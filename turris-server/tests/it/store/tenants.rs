@@ -38,6 +38,7 @@ async fn a_token_authenticates_as_its_user_role_and_organization(db: &TestDb) {
                 user: user.id,
                 role: role.id,
                 label: "ci".into(),
+                expires_at: None,
             },
             t0(),
         )
@@ -180,6 +181,7 @@ async fn tenants_see_only_their_own_roles_users_and_tokens(db: &TestDb) {
                 user: user.id,
                 role: role.id,
                 label: "x".into(),
+                expires_at: None,
             },
             t0(),
         )
@@ -203,6 +205,7 @@ async fn tenants_see_only_their_own_roles_users_and_tokens(db: &TestDb) {
                 user: user.id,
                 role: role.id,
                 label: "stolen".into(),
+                expires_at: None,
             },
             t0(),
         )
@@ -219,6 +222,7 @@ async fn tenants_see_only_their_own_roles_users_and_tokens(db: &TestDb) {
                 user: UserId::new(),
                 role: RoleId::new(),
                 label: "ghost".into(),
+                expires_at: None,
             },
             t0(),
         )

@@ -15,7 +15,7 @@ use turris_server::crypto::EncryptionKey;
 use turris_server::store::{Database, SqlStore};
 
 /// The admin token of every test server.
-pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef0123";
 
 pub use turris_server::store::Backend;
 
