@@ -164,9 +164,10 @@ impl Server {
             json!({"id": org, "name": "Load Test Inc", "subscription_active": true}),
         )
         .await?;
-        let grants: Vec<String> = ["read", "create", "update", "delete"]
+        // Webhooks, and the records whose changes produce events.
+        let grants: Vec<String> = ["webhooks", "records"]
             .iter()
-            .map(|c| format!("webhooks:{c}"))
+            .flat_map(|a| ["read", "create", "update", "delete"].map(|c| format!("{a}:{c}")))
             .collect();
         let role = admin(
             format!("/api/v1/admin/organizations/{org}/roles"),

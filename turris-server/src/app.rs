@@ -345,6 +345,7 @@ pub async fn open_database(config: &Config) -> Result<Database, StartupError> {
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -373,10 +374,29 @@ impl Application {
             .map_err(ConfigError::Invalid)?;
         let listen = listener.local_addr().unwrap_or(config.listen);
         config.webhook_allow_loopback.check(listen)?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let db = open_database(&config).await?;
         check_keys(&db, &keys).await?;
         let state = AppState::new(db, config)?;
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            metrics_listener,
+            state,
+        })
+    }
+
+    /// The address of the metrics-only listener (`TURRIS_METRICS_LISTEN`), when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The bound address (with the real port when the config asked for port 0).
@@ -405,11 +425,32 @@ impl Application {
         let database = self.state.database().clone();
         let (trigger, workers_shutdown) = crate::workers::shutdown_channel();
         let workers = crate::workers::spawn_all(&state, &workers_shutdown);
-        let app = router(self.state);
+        let app = router(self.state.clone());
         tracing::info!(addr = %self.listener.local_addr()?, "listening");
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let metrics = self.metrics_listener.map(|listener| {
+            let mut stopped = stopped.clone();
+            let app = crate::http::metrics::internal_router(self.state.clone());
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "serving /metrics");
+            }
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    })
+                    .await
+            })
+        });
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
+        let _ = stop.send(true);
+        if let Some(metrics) = metrics
+            && let Ok(Err(e)) = metrics.await
+        {
+            tracing::error!(error = %e, "the metrics listener failed");
+        }
         // Stop the workers whether serving ended well or not: each finishes its current step.
         trigger.fire();
         for worker in workers {

@@ -26,7 +26,7 @@ use crate::error::ApiError;
 use crate::store::UserId;
 
 /// The bearer token of a request, if it has one.
-fn bearer(parts: &Parts) -> Option<&str> {
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme

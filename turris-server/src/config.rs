@@ -134,6 +134,20 @@ pub struct Config {
     )]
     pub admin_token: Option<String>,
 
+    /// Bearer token a Prometheus scraper sends to `GET /metrics` (403 there without one).
+    #[arg(
+        long,
+        env = "TURRIS_METRICS_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub metrics_token: Option<String>,
+
+    /// A second address serving only `GET /metrics`, without a token (a private network or
+    /// loopback).
+    #[arg(long, env = "TURRIS_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Public base URL of this server, as browsers and HubSpot reach it.
     #[arg(
         long,
@@ -427,6 +441,11 @@ impl fmt::Debug for Config {
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "[redacted]"),
             )
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("metrics_listen", &self.metrics_listen)
             .field("public_base_url", &self.public_base_url)
             .field("hubspot", &self.hubspot)
             .field("body_limit", &self.body_limit)

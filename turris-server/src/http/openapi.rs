@@ -83,6 +83,15 @@ impl Modify for BearerAuth {
             ),
         );
         components.add_security_scheme(
+            "metrics",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The metrics token (`TURRIS_METRICS_TOKEN`)"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "admin",
             SecurityScheme::Http(
                 HttpBuilder::new()

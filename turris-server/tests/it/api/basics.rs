@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::app::assert_error_shape;
+use crate::support::app::{TestApp, assert_error_shape};
 
 api_test!(
     async fn healthz_and_readyz_answer_ok_without_a_token(app) {
@@ -380,4 +380,42 @@ async fn the_loopback_escape_hatch_is_refused_on_a_public_listener_unless_forced
     config.webhook_allow_loopback = AllowLoopback::On;
     let app = Application::build(config).await.expect("loopback listener");
     app.state().database().close().await;
+}
+
+api_test!(
+    async fn metrics_need_the_metrics_token_not_an_api_token(app) {
+        use crate::support::app::METRICS_TOKEN;
+        app.call(Method::GET, "/metrics", None, None).await.expect_error(401, "unauthorized");
+        app.get("/metrics").await.expect_error(401, "unauthorized");
+        app.call(Method::GET, "/metrics", Some(crate::support::app::ADMIN_TOKEN), None)
+            .await
+            .expect_error(401, "unauthorized");
+        let metrics = app.call(Method::GET, "/metrics", Some(METRICS_TOKEN), None).await.expect(200);
+        assert!(metrics.text.contains("turris_"), "{}", metrics.text);
+    }
+);
+
+/// Without a metrics token `/metrics` is off on the API's listener; `TURRIS_METRICS_LISTEN`
+/// serves it on an address of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_off_on_the_api_listener_without_a_token_and_served_on_their_own_listener() {
+    let app = TestApp::spawn_with(crate::support::app::Backend::Sqlite, |config| {
+        config.metrics_token = None;
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    app.call(Method::GET, "/metrics", None, None)
+        .await
+        .expect_error(403, "metrics_disabled");
+    let addr = app.metrics_addr.expect("a metrics listener");
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(text.status(), 200);
+    assert!(text.text().await.unwrap().contains("turris_"));
+    let other = reqwest::get(format!("http://{addr}/api/v1/webhooks"))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404, "only /metrics there");
+    app.finish().await;
 }

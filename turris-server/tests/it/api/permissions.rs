@@ -15,6 +15,8 @@ enum Access {
     Public,
     /// The bootstrap admin token.
     Admin,
+    /// The metrics token.
+    Metrics,
     /// A grant of the matrix (premium area).
     Grant(&'static str),
     /// No bearer token: HubSpot's webhook signature (401 without it; see the sync suite).
@@ -26,7 +28,7 @@ use Access::*;
 const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/healthz", Public),
     ("GET", "/readyz", Public),
-    ("GET", "/metrics", Public),
+    ("GET", "/metrics", Metrics),
     ("GET", "/api/v1/openapi.json", Public),
     ("GET", "/api/v1/integrations/hubspot/callback", Public),
     ("POST", "/hooks/hubspot", HubSpotSigned),
@@ -291,7 +293,7 @@ api_test!(
                 let answer = call(app, m, path, Some(token)).await;
                 let status = answer.status.as_u16();
                 let allowed = match access {
-                    Public | Admin | HubSpotSigned => continue,
+                    Public | Admin | Metrics | HubSpotSigned => continue,
                     Grant(g) => grants.contains(&g),
                 };
                 if allowed {
@@ -338,7 +340,7 @@ api_test!(
                     let answer = answer.expect_error(402, "subscription_required");
                     assert!(answer.body["message"].as_str().unwrap().contains("Become a Customer"));
                 }
-                Public | Admin | HubSpotSigned => {}
+                Public | Admin | Metrics | HubSpotSigned => {}
             }
         }
         // Activating the subscription lifts the gate.

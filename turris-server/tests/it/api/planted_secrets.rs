@@ -16,7 +16,7 @@ use turris_server::store::HubSpotAuth;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::app::{ADMIN_TOKEN, Answer, Backend, TestApp, captured_logs};
+use crate::support::app::{ADMIN_TOKEN, Answer, Backend, METRICS_TOKEN, TestApp, captured_logs};
 
 const CLIENT_SECRET: &str = "planted-client-secret-6f1c2b9e";
 const DEVELOPER_KEY: &str = "planted-developer-key-0d7a4e31";
@@ -286,7 +286,6 @@ async fn run(backend: Backend) {
         "/api/v1/agencies?limit=100".to_owned(),
         "/api/v1/invitations".to_owned(),
         "/api/v1/nipr-syncs".to_owned(),
-        "/metrics".to_owned(),
         "/readyz".to_owned(),
     ];
     for id in [&webhook, &closed] {
@@ -306,6 +305,12 @@ async fn run(backend: Backend) {
     for path in &reads {
         seen.keep(path.clone(), &app.get(path).await);
     }
+    seen.keep(
+        "metrics",
+        &app.call(Method::GET, "/metrics", Some(METRICS_TOKEN), None)
+            .await
+            .expect(200),
+    );
     let other_card = app.call(Method::GET, H, Some(&other), None).await;
     seen.keep("other card", &other_card);
     for org in [app.org.as_str(), "planted-other"] {
@@ -334,6 +339,7 @@ async fn run(backend: Backend) {
         ("api token", app.token.clone()),
         ("other api token", other.clone()),
         ("admin token", ADMIN_TOKEN.to_owned()),
+        ("metrics token", METRICS_TOKEN.to_owned()),
         ("access token", access),
         ("refresh token", refresh),
         ("client secret", CLIENT_SECRET.to_owned()),

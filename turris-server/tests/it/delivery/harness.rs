@@ -20,6 +20,8 @@ use turris_webhooks::{Verifier, WebhookSecret};
 use crate::support::db::TestDb;
 
 pub const ADMIN_TOKEN: &str = "delivery-admin-token-0123456789abcdef";
+/// The metrics token of the delivery suite's servers.
+pub const METRICS_TOKEN: &str = "delivery-metrics-token-4b7e91c2";
 
 /// Waits until `check` answers `Some`, polling; panics with `what` after a generous deadline.
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
@@ -202,6 +204,7 @@ pub fn config(db: &TestDb) -> Config {
     let mut config = Config::local("127.0.0.1:0".parse().unwrap(), db.url.clone());
     config.encryption_key = Some(db.key.to_hex());
     config.admin_token = Some(ADMIN_TOKEN.to_owned());
+    config.metrics_token = Some(METRICS_TOKEN.to_owned());
     config.webhook_allow_loopback = turris_server::config::AllowLoopback::On;
     config.delivery.poll_interval = Duration::from_millis(50);
     config.delivery.debounce_tick = Duration::from_millis(50);
@@ -326,6 +329,7 @@ impl Server {
     pub async fn metrics(&self) -> String {
         self.http
             .get(format!("{}/metrics", self.base))
+            .bearer_auth(METRICS_TOKEN)
             .send()
             .await
             .unwrap()
@@ -346,9 +350,10 @@ impl Server {
             json!({"id": id, "name": "Delivery Inc", "subscription_active": true}),
         )
         .await;
-        let grants: Vec<String> = ["read", "create", "update", "delete"]
+        // Webhooks, and the records whose changes produce events.
+        let grants: Vec<String> = ["webhooks", "records"]
             .iter()
-            .map(|c| format!("webhooks:{c}"))
+            .flat_map(|a| ["read", "create", "update", "delete"].map(|c| format!("{a}:{c}")))
             .collect();
         let role = admin(
             format!("/api/v1/admin/organizations/{id}/roles"),

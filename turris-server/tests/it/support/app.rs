@@ -17,6 +17,9 @@ use turris_server::store::{Database, SqlStore};
 /// The admin token of every test server.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef0123";
 
+/// The metrics token of every test server.
+pub const METRICS_TOKEN: &str = "test-metrics-token-5e0c1f7a9b2d";
+
 pub use turris_server::store::Backend;
 
 /// Runs a test body against a fresh [`TestApp`] on SQLite and on PostgreSQL:
@@ -226,6 +229,9 @@ pub struct TestApp {
     pub sandbox: Sandbox,
     pub db: TestDb,
     pub state: AppState,
+    /// The metrics-only listener, when the config asked for one.
+    #[allow(dead_code)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// An organization with an active subscription and an admin token.
     pub org: String,
     pub token: String,
@@ -371,6 +377,7 @@ impl TestApp {
         let mut config = Config::local("127.0.0.1:0".parse().unwrap(), db.url.clone());
         config.encryption_key = Some(db.key.to_hex());
         config.admin_token = Some(ADMIN_TOKEN.to_owned());
+        config.metrics_token = Some(METRICS_TOKEN.to_owned());
         config.hubspot.client_id = Some(sandbox.client_id().to_owned());
         config.hubspot.client_secret = Some(sandbox.client_secret().to_owned());
         config.hubspot.app_id = Some(sandbox.app_id());
@@ -381,7 +388,7 @@ impl TestApp {
         // The API tests look at queued events and resends; tests/it/delivery runs the workers.
         config.delivery.workers = false;
         tweak(&mut config);
-        let (addr, state, stop, server) = serve(config.clone(), listener).await;
+        let (addr, state, stop, server, metrics_addr) = serve(config.clone(), listener).await;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
@@ -393,6 +400,7 @@ impl TestApp {
             sandbox,
             db,
             state,
+            metrics_addr,
             org: String::new(),
             token: String::new(),
             config,
@@ -419,7 +427,7 @@ impl TestApp {
         let addr: std::net::SocketAddr = self.base.trim_start_matches("http://").parse().unwrap();
         let mut config = self.config.clone();
         config.listen = addr;
-        let (_, state, stop, server) = serve(config, None).await;
+        let (_, state, stop, server, _) = serve(config, None).await;
         Self {
             state,
             stop: Mutex::new(Some(stop)),
@@ -434,7 +442,7 @@ impl TestApp {
     pub async fn replica(&self) -> Replica {
         let mut config = self.config.clone();
         config.listen = "127.0.0.1:0".parse().unwrap();
-        let (addr, state, stop, server) = serve(config, None).await;
+        let (addr, state, stop, server, _) = serve(config, None).await;
         Replica {
             base: format!("http://{addr}"),
             state,
@@ -609,6 +617,7 @@ async fn serve(
     AppState,
     oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
+    Option<std::net::SocketAddr>,
 ) {
     let app = match listener {
         Some(listener) => Application::build_on(listener, config).await,
@@ -616,6 +625,7 @@ async fn serve(
     }
     .expect("server builds");
     let addr = app.local_addr();
+    let metrics_addr = app.metrics_addr();
     let state = app.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -625,7 +635,7 @@ async fn serve(
         .await
         .expect("server runs");
     });
-    (addr, state, stop, server)
+    (addr, state, stop, server, metrics_addr)
 }
 
 async fn answer(response: reqwest::Response) -> Answer {
