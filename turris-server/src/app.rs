@@ -51,6 +51,7 @@ struct Inner {
     reconcile_wake: Notify,
     outbound_wake: Notify,
     sync: crate::sync::SyncState,
+    rate_limiter: Option<crate::http::rate_limit::TokenRateLimiter>,
 }
 
 /// Tasks started by requests (a resend's delivery) that shutdown waits for.
@@ -102,6 +103,10 @@ impl AppState {
                 reconcile_wake: Notify::new(),
                 outbound_wake: Notify::new(),
                 sync: crate::sync::SyncState::default(),
+                rate_limiter: crate::http::rate_limit::TokenRateLimiter::new(
+                    config.rate_limit_per_second,
+                    config.rate_limit_burst,
+                ),
                 store,
                 database,
                 config,
@@ -163,6 +168,11 @@ impl AppState {
         &self.inner.delivery
     }
 
+    /// The per-token request limiter (`None`: no limit).
+    pub fn rate_limiter(&self) -> Option<&crate::http::rate_limit::TokenRateLimiter> {
+        self.inner.rate_limiter.as_ref()
+    }
+
     /// What this process's delivery workers did (`/metrics`).
     pub fn delivery_metrics(&self) -> &Arc<crate::delivery::DeliveryMetrics> {
         &self.inner.delivery_metrics
@@ -222,6 +232,10 @@ pub fn router(state: AppState) -> Router {
     crate::http::api()
         .into_router()
         .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::rate_limit::limit,
+        ))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(TimeoutLayer::with_status_code(

@@ -27,7 +27,12 @@ use crate::store::UserId;
 
 /// The bearer token of a request, if it has one.
 pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    bearer_header(&parts.headers)
+}
+
+/// The bearer token of these headers, if they have one.
+pub(crate) fn bearer_header(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -49,6 +54,16 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller a token's principal makes.
+    pub fn from_principal(principal: crate::store::Principal) -> Self {
+        Caller {
+            org: principal.organization.id,
+            user: principal.user.id,
+            role: principal.role.role,
+            subscription: principal.organization.subscription,
+        }
+    }
+
     /// Whether the role grants `capability` in `area`.
     pub fn allows(&self, area: Area, capability: Capability) -> bool {
         self.role.allows(area, capability)
@@ -69,12 +84,7 @@ impl FromRequestParts<AppState> for Caller {
             .authenticate(&hash, Utc::now())
             .await?
             .ok_or_else(ApiError::unauthorized)?;
-        let caller = Caller {
-            org: principal.organization.id,
-            user: principal.user.id,
-            role: principal.role.role,
-            subscription: principal.organization.subscription,
-        };
+        let caller = Caller::from_principal(principal);
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }

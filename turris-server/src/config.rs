@@ -173,6 +173,25 @@ pub struct Config {
     #[arg(long, env = "TURRIS_BODY_LIMIT", default_value_t = 1024 * 1024, global = true)]
     pub body_limit: usize,
 
+    /// Requests a second one API token may make, sustained (0: no limit); beyond it and its
+    /// burst, 429 with `Retry-After`.
+    #[arg(
+        long,
+        env = "TURRIS_RATE_LIMIT_PER_SECOND",
+        default_value_t = 50,
+        global = true
+    )]
+    pub rate_limit_per_second: u32,
+
+    /// Requests one API token may make at once above the sustained rate.
+    #[arg(
+        long,
+        env = "TURRIS_RATE_LIMIT_BURST",
+        default_value_t = 200,
+        global = true
+    )]
+    pub rate_limit_burst: u32,
+
     /// Time limit of one request, in seconds.
     #[arg(
         long,
@@ -450,6 +469,8 @@ impl fmt::Debug for Config {
             .field("hubspot", &self.hubspot)
             .field("body_limit", &self.body_limit)
             .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("rate_limit_per_second", &self.rate_limit_per_second)
+            .field("rate_limit_burst", &self.rate_limit_burst)
             .field("webhook_allow_loopback", &self.webhook_allow_loopback)
             .field("delivery", &self.delivery)
             .field("reconcile", &self.reconcile)

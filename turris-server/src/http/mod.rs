@@ -12,6 +12,7 @@ pub mod integrations;
 pub mod metrics;
 pub mod openapi;
 pub mod pagination;
+pub mod rate_limit;
 pub mod reconciliation;
 pub mod records;
 pub mod webhooks;

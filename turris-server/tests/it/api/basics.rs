@@ -419,3 +419,42 @@ async fn metrics_are_off_on_the_api_listener_without_a_token_and_served_on_their
     assert_eq!(other.status(), 404, "only /metrics there");
     app.finish().await;
 }
+
+/// Each API token has its own budget: over it, 429 in the error shape with `Retry-After`;
+/// other tokens, unknown tokens and the admin token are not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_over_its_rate_gets_429_with_retry_after_and_other_tokens_do_not() {
+    let app = TestApp::spawn_with(crate::support::app::Backend::Sqlite, |config| {
+        config.rate_limit_per_second = 1;
+        config.rate_limit_burst = 3;
+    })
+    .await;
+    let other = app
+        .token_with(&app.org, "other", &["webhooks:read".to_owned()])
+        .await;
+    for _ in 0..3 {
+        app.get("/api/v1/webhooks").await.expect(200);
+    }
+    let limited = app
+        .get("/api/v1/webhooks")
+        .await
+        .expect_error(429, "rate_limited");
+    let retry: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After {retry}");
+    app.call(Method::GET, "/api/v1/webhooks", Some(&other), None)
+        .await
+        .expect(200);
+    app.call(Method::GET, "/api/v1/webhooks", Some("trs_unknown"), None)
+        .await
+        .expect_error(401, "unauthorized");
+    app.admin(Method::GET, "/api/v1/admin/organizations", None)
+        .await
+        .expect(200);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.get("/api/v1/webhooks").await.expect(200);
+    app.finish().await;
+}

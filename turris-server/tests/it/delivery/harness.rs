@@ -205,6 +205,7 @@ pub fn config(db: &TestDb) -> Config {
     config.encryption_key = Some(db.key.to_hex());
     config.admin_token = Some(ADMIN_TOKEN.to_owned());
     config.metrics_token = Some(METRICS_TOKEN.to_owned());
+    config.rate_limit_per_second = 0;
     config.webhook_allow_loopback = turris_server::config::AllowLoopback::On;
     config.delivery.poll_interval = Duration::from_millis(50);
     config.delivery.debounce_tick = Duration::from_millis(50);

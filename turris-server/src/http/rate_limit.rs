@@ -1,0 +1,84 @@
+//! Per-token request rate limiting: a `governor` keyed limiter (GCRA) whose key is the API
+//! token's id, never its secret. The layer authenticates the bearer token once and leaves the
+//! [`Caller`] in the request's extensions for the handler; requests without a valid API token
+//! pass through (their handlers answer 401, or they use the admin or metrics token).
+//!
+//! Over the limit: 429 `rate_limited` in the API's error shape, with `Retry-After` in seconds.
+
+use std::num::NonZeroU32;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::crypto::ApiToken;
+use crate::error::ApiError;
+use crate::store::ApiTokenId;
+
+/// Requests per token: a sustained rate and a burst.
+pub struct TokenRateLimiter {
+    limiter: DefaultKeyedRateLimiter<ApiTokenId>,
+    clock: DefaultClock,
+}
+
+impl TokenRateLimiter {
+    /// `per_second` requests a second with bursts of `burst`; `None` when `per_second` is 0
+    /// (no limit).
+    pub fn new(per_second: u32, burst: u32) -> Option<Self> {
+        let rate = NonZeroU32::new(per_second)?;
+        let burst = NonZeroU32::new(burst.max(per_second)).unwrap_or(rate);
+        Some(Self {
+            limiter: DefaultKeyedRateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            clock: DefaultClock::default(),
+        })
+    }
+
+    /// `Ok` when `token` may make one more request now, else how long to wait.
+    pub fn check(&self, token: &ApiTokenId) -> Result<(), std::time::Duration> {
+        self.limiter
+            .check_key(token)
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+}
+
+/// The middleware (see the module docs).
+pub async fn limit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(limiter) = state.rate_limiter() else {
+        return next.run(request).await;
+    };
+    let Some(token) = crate::auth::bearer_header(request.headers()) else {
+        return next.run(request).await;
+    };
+    let hash = ApiToken::from_presented(token).hash();
+    let principal = match state.db().authenticate(&hash, Utc::now()).await {
+        Ok(Some(principal)) => principal,
+        // Unknown token (or the admin's, or the metrics'), or a database error: the handler
+        // decides, as it would without this layer.
+        _ => return next.run(request).await,
+    };
+    if let Err(wait) = limiter.check(&principal.token.id) {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let seconds = seconds.max(1);
+        tracing::warn!(token = %principal.token.id.0, org = %principal.organization.id, "rate limited");
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests with this token; retry after {seconds} s"),
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        return response;
+    }
+    request
+        .extensions_mut()
+        .insert(Caller::from_principal(principal));
+    next.run(request).await
+}
