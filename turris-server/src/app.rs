@@ -351,6 +351,14 @@ pub async fn open_database(config: &Config) -> Result<Database, StartupError> {
             source,
         })?;
     }
+    // The database holds sealed secrets and token hashes: readable by its owner only, from
+    // its creation on (SQLite gives its -wal and -shm files the database file's mode).
+    if let Some(file) = config.sqlite_file() {
+        crate::files::ensure_private(&file).map_err(|source| StartupError::DataDir {
+            path: file.clone(),
+            source,
+        })?;
+    }
     let db = Database::connect(&config.database_url).await?;
     db.migrate().await?;
     Ok(db)

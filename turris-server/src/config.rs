@@ -362,17 +362,22 @@ impl Config {
         }
     }
 
-    /// For SQLite URLs, the folder that must exist before the database file is created.
-    pub fn sqlite_parent_dir(&self) -> Option<PathBuf> {
+    /// For SQLite URLs naming a file, the file.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
         let path = self
             .database_url
             .strip_prefix("sqlite://")
             .or_else(|| self.database_url.strip_prefix("sqlite:"))?;
-        let path = path.split('?').next().unwrap_or(path);
-        if path.is_empty() || path == ":memory:" {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        if path.is_empty() || path == ":memory:" || query.contains("mode=memory") {
             return None;
         }
-        PathBuf::from(path)
+        Some(PathBuf::from(path))
+    }
+
+    /// For SQLite URLs, the folder that must exist before the database file is created.
+    pub fn sqlite_parent_dir(&self) -> Option<PathBuf> {
+        self.sqlite_file()?
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map(PathBuf::from)

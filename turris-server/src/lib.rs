@@ -23,6 +23,7 @@ pub mod delivery;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod hubspot;
 pub mod store;

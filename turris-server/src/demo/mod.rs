@@ -398,8 +398,9 @@ async fn start_server(
     Ok((config, server))
 }
 
-/// Creates the data folder, removes the previous run's database, and writes a fresh key.
-fn prepare_data_dir(dir: &Path) -> Result<EncryptionKey, DemoError> {
+/// Creates the data folder, removes the previous run's database, and writes a fresh key to a
+/// file created readable by its owner only (mode 0600 from its first byte, never chmod after).
+pub fn prepare_data_dir(dir: &Path) -> Result<EncryptionKey, DemoError> {
     let io = |e: std::io::Error| fail(format!("data folder {}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(io)?;
     for name in ["turris.db", "turris.db-wal", "turris.db-shm"] {
@@ -410,12 +411,13 @@ fn prepare_data_dir(dir: &Path) -> Result<EncryptionKey, DemoError> {
     }
     let key = EncryptionKey::generate().map_err(|e| fail(e.to_string()))?;
     let path = dir.join("encryption-key");
-    std::fs::write(&path, key.to_hex()).map_err(io)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    // A previous run's file keeps its mode when rewritten: remove it, then create anew.
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+        _ => {}
     }
+    let mut file = crate::files::create_private(&path).map_err(io)?;
+    std::io::Write::write_all(&mut file, key.to_hex().as_bytes()).map_err(io)?;
     Ok(key)
 }
 

@@ -458,3 +458,59 @@ async fn a_token_over_its_rate_gets_429_with_retry_after_and_other_tokens_do_not
     app.get("/api/v1/webhooks").await.expect(200);
     app.finish().await;
 }
+
+/// The SQLite database (and SQLite's -wal and -shm files) and the demo's key file are created
+/// readable by their owner only, and a previous demo key file's looser mode is not kept.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_files_and_the_demo_key_are_created_with_mode_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    use turris_server::app::Application;
+    use turris_server::config::Config;
+
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data/turris.db");
+    let mut config = Config::local(
+        "127.0.0.1:0".parse().unwrap(),
+        format!("sqlite://{}?mode=rwc", file.display()),
+    );
+    config.encryption_key = Some(
+        turris_server::crypto::EncryptionKey::generate()
+            .unwrap()
+            .to_hex(),
+    );
+    config.encryption_key_file = None;
+    let app = Application::build(config).await.expect("starts");
+    let org = turris_core::ids::OrganizationId::parse("acme").unwrap();
+    app.state()
+        .db()
+        .create_organization(
+            &org,
+            "Acme",
+            turris_core::permissions::SubscriptionState::Active,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let mut checked = 0;
+    for name in ["turris.db", "turris.db-wal", "turris.db-shm"] {
+        let path = dir.path().join("data").join(name);
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{name}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "the database and its WAL were checked");
+    app.state().database().close().await;
+
+    let demo = dir.path().join("demo");
+    std::fs::create_dir_all(&demo).unwrap();
+    let key_file = demo.join("encryption-key");
+    std::fs::write(&key_file, "old").unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let key = turris_server::demo::prepare_data_dir(&demo).unwrap();
+    assert_eq!(mode(&key_file), 0o600);
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key.to_hex());
+}
