@@ -344,15 +344,15 @@ pub async fn history(
     let before = page.cursor.as_deref().map(decode_cursor).transpose()?;
     let events = state
         .db()
-        .list_events(
+        .org_events(
+            auth.org(),
             id,
             PageRequest {
                 limit: page.limit(),
                 before,
             },
         )
-        .await
-        .map_err(|e| delivery_error("listing events", e))?;
+        .await?;
     let mut rows = Vec::new();
     for event in &events.items {
         let attempts = state
@@ -409,10 +409,8 @@ async fn owned_event(
     owned_webhook(state, org, id).await?;
     state
         .db()
-        .event(event_id)
-        .await
-        .map_err(|e| delivery_error("loading an event", e))?
-        .filter(|e| e.webhook_id == id)
+        .org_event(org, id, event_id)
+        .await?
         .ok_or_else(|| ApiError::not_found("event"))
 }
 

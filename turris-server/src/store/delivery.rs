@@ -54,6 +54,22 @@ pub trait DeliveryStatsStore: Send + Sync {
     /// after the commit (no lease round trip; a crash leaves them to whoever leases them once
     /// the lease expires). `None` stops it. Off until a worker turns it on.
     fn set_handoff(&self, lease_for: Option<Duration>);
+    /// One event of one of `org`'s webhooks; `None` for another organization's, whatever ids
+    /// are given.
+    async fn org_event(
+        &self,
+        org: &turris_core::ids::OrganizationId,
+        webhook_id: WebhookId,
+        event_id: EventId,
+    ) -> DbResult<Option<EventRecord>>;
+    /// A page of `org`'s events of one webhook, newest first (as
+    /// [`DeliveryStore::list_events`], scoped by organization).
+    async fn org_events(
+        &self,
+        org: &turris_core::ids::OrganizationId,
+        webhook_id: WebhookId,
+        page: PageRequest,
+    ) -> DbResult<Page<EventRecord>>;
     /// Up to `limit` events handed off since the last call, oldest first, with their leases.
     fn take_handoff(&self, limit: usize) -> Vec<turris_webhooks::delivery::LeasedDelivery>;
     /// Records several attempts in one transaction, each exactly as
@@ -210,7 +226,9 @@ macro_rules! insert_events {
             let created = $crate::store::sql::ns(e.created_at)?;
             if let Err(error) = sqlx::query(
                 "INSERT INTO delivery_events (event_id, webhook_id, webhook_type, body, created_at,
-                 status, next_attempt_at) VALUES ($1, $2, $3, $4, $5, 'pending', $5)",
+                 status, next_attempt_at, organization_id)
+                 VALUES ($1, $2, $3, $4, $5, 'pending', $5,
+                         (SELECT organization_id FROM webhook_endpoints WHERE id = $2))",
             )
             .bind(e.event_id.0)
             .bind(e.webhook_id.0)
@@ -550,6 +568,74 @@ impl super::DeliveryStatsStore for SqlStore {
 
     fn set_handoff(&self, lease_for: Option<Duration>) {
         SqlStore::set_handoff(self, lease_for);
+    }
+
+    async fn org_event(
+        &self,
+        org: &turris_core::ids::OrganizationId,
+        webhook_id: WebhookId,
+        event_id: EventId,
+    ) -> DbResult<Option<EventRecord>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM delivery_events
+             WHERE organization_id = $1 AND webhook_id = $2 AND event_id = $3"
+        );
+        let row: Option<EventRow> = with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(org.as_str())
+                .bind(webhook_id.0)
+                .bind(event_id.0)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(|r| r.record()).transpose()
+    }
+
+    async fn org_events(
+        &self,
+        org: &turris_core::ids::OrganizationId,
+        webhook_id: WebhookId,
+        page: PageRequest,
+    ) -> DbResult<Page<EventRecord>> {
+        let limit = page.limit.max(1);
+        let (before_at, before_id) = match page.before {
+            Some(EventCursor {
+                created_at,
+                event_id,
+            }) => (super::sql::ns_saturating(created_at), event_id.0),
+            None => (i64::MAX, Uuid::max()),
+        };
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM delivery_events
+             WHERE organization_id = $5 AND webhook_id = $1
+               AND (created_at < $2 OR (created_at = $2 AND event_id < $3))
+             ORDER BY created_at DESC, event_id DESC LIMIT $4"
+        );
+        let fetch = i64::try_from(limit)
+            .unwrap_or(i64::MAX - 1)
+            .saturating_add(1);
+        let rows: Vec<EventRow> = with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(webhook_id.0)
+                .bind(before_at)
+                .bind(before_id)
+                .bind(fetch)
+                .bind(org.as_str())
+                .fetch_all(pool)
+                .await?
+        });
+        let more = rows.len() > limit;
+        let items = rows
+            .iter()
+            .take(limit)
+            .map(EventRow::record)
+            .collect::<DbResult<Vec<_>>>()?;
+        let next = if more {
+            items.last().map(EventCursor::after)
+        } else {
+            None
+        };
+        Ok(Page { items, next })
     }
 
     fn take_handoff(&self, limit: usize) -> Vec<LeasedDelivery> {

@@ -239,8 +239,9 @@ macro_rules! write_outbox {
                 let event_id = turris_webhooks::delivery::EventId::new();
                 sqlx::query(
                     "INSERT INTO delivery_events (event_id, webhook_id, webhook_type, body,
-                     created_at, status, next_attempt_at, lease_id, lease_kind, lease_expires_at)
-                     VALUES ($1, $2, $3, $4, $5, 'pending', $5, $6, $7, $8)",
+                     created_at, status, next_attempt_at, lease_id, lease_kind, lease_expires_at,
+                     organization_id)
+                     VALUES ($1, $2, $3, $4, $5, 'pending', $5, $6, $7, $8, $9)",
                 )
                 .bind(event_id.0)
                 .bind(webhook)
@@ -250,6 +251,7 @@ macro_rules! write_outbox {
                 .bind(lease.map(|l| l.id.0))
                 .bind(lease.map(|_| "scheduled"))
                 .bind(lease_expires)
+                .bind($org.as_str())
                 .execute(&mut *$tx)
                 .await?;
                 let webhook_id = turris_webhooks::delivery::WebhookId(webhook);

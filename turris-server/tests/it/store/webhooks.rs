@@ -144,7 +144,107 @@ async fn deleting_an_endpoint_invalidates_its_secret_and_stops_its_deliveries(db
     );
 }
 
+/// Delivery events carry their webhook's organization (set when queued, backfilled by the
+/// migration for older rows), and the server's history reads are scoped by it: another
+/// organization's ids find nothing even when both ids are right.
+async fn delivery_events_carry_their_organization_and_history_reads_are_scoped_by_it(db: &TestDb) {
+    use turris_server::store::DeliveryStatsStore;
+    use turris_server::store::sql::Pools;
+    use turris_webhooks::delivery::PageRequest;
+
+    let store = db.store();
+    let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
+    let hook = endpoint(WebhookType::ProducerAgreementExecuted);
+    store.create_webhook(&acme, &hook, t0()).await.unwrap();
+    let event = NewEvent {
+        event_id: EventId::new(),
+        webhook_id: hook.id,
+        webhook_type: WebhookType::ProducerAgreementExecuted,
+        body: axum::body::Bytes::from_static(b"{}"),
+        created_at: t(1),
+    };
+    store.enqueue(vec![event.clone()]).await.unwrap();
+    let page = || PageRequest {
+        limit: 10,
+        before: None,
+    };
+    let found = store
+        .org_event(&acme, hook.id, event.event_id)
+        .await
+        .unwrap();
+    assert_eq!(found.map(|e| e.event_id), Some(event.event_id));
+    assert_eq!(
+        store
+            .org_event(&other, hook.id, event.event_id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .org_events(&acme, hook.id, page())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .org_events(&other, hook.id, page())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    // A row from before the column existed is backfilled by the migration's statement.
+    let migration = match db.backend {
+        turris_server::store::Backend::Sqlite => include_str!(
+            "../../../migrations/sqlite/20261204100004_delivery_events_organization.sql"
+        ),
+        turris_server::store::Backend::Postgres => include_str!(
+            "../../../migrations/postgres/20261204100004_delivery_events_organization.sql"
+        ),
+    };
+    let backfill =
+        &migration[migration.find("UPDATE").unwrap()..migration.find("CREATE INDEX").unwrap()];
+    let clear = "UPDATE delivery_events SET organization_id = NULL";
+    match db.database.pools() {
+        Pools::Sqlite(pool) => {
+            sqlx::query(clear).execute(pool).await.unwrap();
+            assert!(
+                store
+                    .org_event(&acme, hook.id, event.event_id)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            sqlx::query(backfill).execute(pool).await.unwrap();
+        }
+        Pools::Postgres(pool) => {
+            sqlx::query(clear).execute(pool).await.unwrap();
+            assert!(
+                store
+                    .org_event(&acme, hook.id, event.event_id)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            sqlx::query(backfill).execute(pool).await.unwrap();
+        }
+    }
+    assert!(
+        store
+            .org_event(&acme, hook.id, event.event_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 both_databases!(db:
+    delivery_events_carry_their_organization_and_history_reads_are_scoped_by_it,
     endpoints_list_masked_and_deliver_with_the_decrypted_secret,
     deleting_an_endpoint_invalidates_its_secret_and_stops_its_deliveries,
 );
