@@ -221,6 +221,9 @@ async fn start(
         format!("sqlite://{}?mode=rwc", dir.join("turris.db").display()),
     );
     config.encryption_key = Some(EncryptionKey::generate()?.to_hex());
+    config.encryption_key_file = None;
+    // The tool measures sync, not the per-token request limit.
+    config.rate_limit_per_second = 0;
     config.public_base_url = base.clone();
     config.hubspot.client_id = Some(sandbox.client_id().to_owned());
     config.hubspot.client_secret = Some(sandbox.client_secret().to_owned());
@@ -245,6 +248,7 @@ async fn start(
             role: "admin".to_owned(),
             name: "load".to_owned(),
             login_link: false,
+            expires_in: None,
         },
     )
     .await?;
