@@ -64,6 +64,7 @@ impl Direction {
 
 /// The two toggles of one column.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Toggles {
     /// HubSpot → Turris.
@@ -151,6 +152,7 @@ impl MissingPrerequisites {
 /// assert!(!matrix.is_enabled(SyncObject::Agency, Direction::Outbound));
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SyncMatrix {
     /// Agency column.

@@ -45,7 +45,7 @@ pub struct Enqueued {
 }
 
 /// An agency or an agent: what compliance and NIPR results are about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "entityType", content = "entityId", rename_all = "snake_case")]
 pub enum ComplianceEntity {
     /// An agency.
@@ -86,7 +86,7 @@ pub struct ComplianceUpdate {
 }
 
 /// A stored compliance status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ComplianceRecord {
     /// Agency or agent.
     pub entity: ComplianceEntity,
@@ -112,7 +112,7 @@ pub struct ComplianceTransition {
 }
 
 /// A NIPR fetch or full refresh that reached a terminal state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NiprSyncResult {
     /// Its id.
     pub id: NiprSyncId,
@@ -129,7 +129,7 @@ pub struct NiprSyncResult {
 }
 
 /// An executed producer agreement.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProducerAgreement {
     /// Its id.
     pub id: AgreementId,

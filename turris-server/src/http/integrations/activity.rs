@@ -24,20 +24,16 @@ pub struct ActivityEntry {
     /// Its id.
     pub id: u64,
     /// The kind (`create_company`, ...).
-    #[schema(value_type = String)]
     pub kind: ActivityKind,
     /// The seed's title (`Create company in HubSpot`).
     pub title: &'static str,
     /// `inbound`, `outbound` or `internal`.
-    #[schema(value_type = String)]
     pub direction: turris_core::activity::ActivityDirection,
     /// `success`, `failure` or `skipped`.
-    #[schema(value_type = String)]
     pub status: Outcome,
     /// When it happened.
     pub at: DateTime<Utc>,
     /// HubSpot status, error category, message, skip reason, Turris id, HubSpot id.
-    #[schema(value_type = Object)]
     pub details: ActivityDetails,
 }
 
@@ -99,13 +95,11 @@ pub async fn activity(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PropertyWebhookStatus {
     /// `company` or `contact`.
-    #[schema(value_type = String)]
     pub object: ObjectType,
     /// The HubSpot property.
     pub property: String,
     /// `pending` until HubSpot confirms the subscription, then `live`; `managed_in_hubspot`
     /// for a private-app connection, whose subscriptions only an admin can create, in HubSpot.
-    #[schema(value_type = String, example = "pending")]
     pub status: WebhookStatus,
     /// What to do, when it is up to a person (`managed_in_hubspot`).
     pub message: Option<String>,
