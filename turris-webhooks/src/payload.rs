@@ -51,6 +51,25 @@ pub enum ComplianceStatus {
     NotRequired,
 }
 
+impl ComplianceStatus {
+    /// What setting `self` over `previous` reports: the status the change is from, or `None`
+    /// when nothing changed. An entity with no status yet is `Pending`, so a first `pending`
+    /// is no change and a first `compliant` is a change from `pending`.
+    ///
+    /// ```
+    /// use turris_webhooks::ComplianceStatus::{Compliant, NonCompliant, Pending};
+    ///
+    /// assert_eq!(Compliant.changed_from(None), Some(Pending));
+    /// assert_eq!(Pending.changed_from(None), None);
+    /// assert_eq!(NonCompliant.changed_from(Some(Compliant)), Some(Compliant));
+    /// assert_eq!(Compliant.changed_from(Some(Compliant)), None);
+    /// ```
+    pub fn changed_from(self, previous: Option<ComplianceStatus>) -> Option<ComplianceStatus> {
+        let before = previous.unwrap_or(ComplianceStatus::Pending);
+        (before != self).then_some(before)
+    }
+}
+
 /// Whether an entity is an agency or an agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

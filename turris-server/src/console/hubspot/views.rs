@@ -12,7 +12,7 @@ use turris_core::mapping::{
 };
 use turris_core::matrix::{Direction, SyncMatrix, SyncObject};
 use turris_core::permissions::{Area, Capability};
-use turris_core::property::ObjectSchema;
+use turris_core::property::{ObjectSchema, PropertyDefinition};
 
 use super::PageQuery;
 use crate::app::AppState;
@@ -47,6 +47,16 @@ pub(super) fn operator_label(op: Operator) -> &'static str {
 pub(super) struct PropOption {
     pub(super) name: String,
     pub(super) label: String,
+    /// Its options, as JSON, for the value pickers (empty for free-text properties).
+    pub(super) choices: String,
+}
+
+/// A property's options as the value pickers read them (`[{"label", "value"}]`), or empty.
+fn choices(property: &PropertyDefinition) -> String {
+    if property.options.is_empty() {
+        return String::new();
+    }
+    serde_json::to_string(&property.options).unwrap_or_default()
 }
 
 pub(super) fn options(schema: Option<&ObjectSchema>, filterable_only: bool) -> Vec<PropOption> {
@@ -60,6 +70,7 @@ pub(super) fn options(schema: Option<&ObjectSchema>, filterable_only: bool) -> V
         .map(|p| PropOption {
             name: p.name.clone(),
             label: format!("{} ({} · {})", p.label, p.name, p.property_type.as_str()),
+            choices: choices(p),
         })
         .collect();
     props.sort_by_key(|p| p.label.to_lowercase());

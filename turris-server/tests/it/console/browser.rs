@@ -542,6 +542,89 @@ async fn hubspot_connects_through_oauth_in_the_browser_and_settings_show_errors_
     app.finish().await;
 }
 
+/// The condition editor's pickers: the property list narrows as one types, and a dropdown
+/// property offers its options for the value (a suggestion list) and for "Is one of" (an "Add
+/// an option" list that appends a line), so nobody has to know HubSpot's internal values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn condition_pickers_search_properties_and_offer_a_dropdowns_options() {
+    let Some(browser) =
+        Browser::start("condition_pickers_search_properties_and_offer_a_dropdowns_options").await
+    else {
+        return;
+    };
+    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
+    app.connect_hubspot().await.expect(200);
+    browser.sign_in(&app, &app.token).await;
+    browser.open(&app, "/console/integrations/hubspot").await;
+    browser.click("#mapping-editor summary").await;
+    browser
+        .click("input[name='agency.identifier.mode'][value=apply_filter]")
+        .await;
+    browser
+        .fill("[aria-controls='agency.identifier.property']", "(type")
+        .await;
+    let visible: Vec<String> = serde_json::from_value(
+        browser
+            .client
+            .execute(
+                "return Array.from(document.getElementById('agency.identifier.property').options)
+                   .filter(o => !o.hidden && o.value).map(o => o.value);",
+                vec![],
+            )
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(visible.contains(&"type".to_owned()), "{visible:?}");
+    assert!(
+        !visible.contains(&"name".to_owned()),
+        "the search hides what does not match: {visible:?}"
+    );
+    browser
+        .wait("select[name='agency.identifier.property']")
+        .await
+        .select_by_value("type")
+        .await
+        .unwrap();
+    let suggested: Vec<String> = serde_json::from_value(
+        browser
+            .client
+            .execute(
+                "return Array.from(document.getElementById('agency.identifier.choices').options)
+                   .map(o => o.value);",
+                vec![],
+            )
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(suggested.contains(&"PARTNER".to_owned()), "{suggested:?}");
+    browser
+        .wait("select[name='agency.identifier.operator']")
+        .await
+        .select_by_value("is_one_of")
+        .await
+        .unwrap();
+    let add = browser
+        .wait("[data-operand=values] select[data-add-choice]")
+        .await;
+    add.select_by_value("PARTNER").await.unwrap();
+    add.select_by_value("VENDOR").await.unwrap();
+    browser.screenshot("hubspot-condition-pickers").await;
+    browser.click("#save-mapping").await;
+    browser.wait_text("#flash", "Field mapping saved.").await;
+    let mapping = app
+        .get("/api/v1/integrations/hubspot/mapping")
+        .await
+        .expect(200);
+    assert_eq!(
+        mapping.body["agency"]["identifier"],
+        json!({"mode": "apply_filter", "property": "type", "operator": "is_one_of", "values": ["PARTNER", "VENDOR"]})
+    );
+    browser.close().await;
+    app.finish().await;
+}
+
 /// Every page, with readable sample data, at a desktop and a phone size: each input has a
 /// label and nothing is wider than the phone's screen. With `TURRIS_SCREENSHOTS=DIR`, one PNG
 /// per page and size.
