@@ -175,6 +175,22 @@ impl SyncMatrix {
         }
     }
 
+    /// A matrix with this one toggle on: for a run the caller asked for explicitly (a bulk
+    /// reconciliation creating the records HubSpot lacks), whatever the ongoing-sync toggles.
+    ///
+    /// ```
+    /// use turris_core::matrix::{Direction, SyncMatrix, SyncObject};
+    ///
+    /// let only = SyncMatrix::only(SyncObject::Agents, Direction::Outbound);
+    /// assert!(only.is_enabled(SyncObject::Agents, Direction::Outbound));
+    /// assert!(!only.is_enabled(SyncObject::Agency, Direction::Outbound));
+    /// ```
+    pub fn only(object: SyncObject, direction: Direction) -> Self {
+        let mut matrix = Self::default();
+        *matrix.toggle(object, direction) = true;
+        matrix
+    }
+
     fn toggle(&mut self, object: SyncObject, direction: Direction) -> &mut bool {
         let column = match object {
             SyncObject::Agency => &mut self.agency,

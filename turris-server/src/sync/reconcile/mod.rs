@@ -35,8 +35,7 @@
 //! reads the same page again; the wait is not a retry of the schedule. Any other failure, or
 //! one that outlasts the schedule, fails the job with its `error`.
 
-pub mod companies;
-pub mod contacts;
+mod create;
 pub mod pairing;
 
 use std::collections::{BTreeMap, HashMap};
@@ -60,6 +59,7 @@ use crate::app::AppState;
 use crate::delivery::settings::{Schedule, parse_duration, parse_schedule};
 use crate::hubspot::ConnectionError;
 use crate::store::{Job, JobLease, JobStatus, ServerStore};
+use crate::sync::kinds::{Agencies, Agents};
 use crate::workers::Shutdown;
 
 /// The job kind of a company reconciliation.
@@ -567,8 +567,8 @@ async fn step(
             }
             Ok(done)
         }
-        Phase::Agencies => companies::agencies_step(state, org, progress).await,
-        Phase::Agents => contacts::agents_step(state, org, progress).await,
+        Phase::Agencies => create::step::<Agencies>(state, org, progress).await,
+        Phase::Agents => create::step::<Agents>(state, org, progress).await,
     }
 }
 
