@@ -264,3 +264,63 @@ async fn token_calls_are_reported_to_the_observer_without_secrets() {
     assert!(!logged.contains("refresh-secret-value"));
     assert!(!logged.contains("secret-456"));
 }
+
+/// A token endpoint that redirects to `elsewhere`, which must never be called.
+async fn redirecting_to(elsewhere: &MockServer) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("location", format!("{}/oauth/v3/token", elsewhere.uri())),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "token_type": "bearer",
+            "access_token": "stolen-access",
+            "refresh_token": "stolen-refresh",
+            "expires_in": 1800,
+            "active": true
+        })))
+        .expect(0)
+        .mount(elsewhere)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn a_refresh_answered_with_a_redirect_fails_and_the_redirect_is_not_followed() {
+    let elsewhere = MockServer::start().await;
+    let server = redirecting_to(&elsewhere).await;
+    let err = oauth(&server)
+        .refresh(&Secret::new("refresh-1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::OAuth(_)), "{err:?}");
+    assert!(err.to_string().contains("redirect"), "{err}");
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_code_exchange_answered_with_a_redirect_fails_and_the_redirect_is_not_followed() {
+    let elsewhere = MockServer::start().await;
+    let server = redirecting_to(&elsewhere).await;
+    let err = oauth(&server).exchange_code("code-1").await.unwrap_err();
+    assert!(matches!(err, Error::OAuth(_)), "{err:?}");
+    assert!(err.to_string().contains("redirect"), "{err}");
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_introspection_answered_with_a_redirect_fails_and_the_redirect_is_not_followed() {
+    let elsewhere = MockServer::start().await;
+    let server = redirecting_to(&elsewhere).await;
+    let err = oauth(&server)
+        .introspect(&Secret::new("access-1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::OAuth(_)), "{err:?}");
+    assert!(err.to_string().contains("redirect"), "{err}");
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}

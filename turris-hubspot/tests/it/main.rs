@@ -3,6 +3,7 @@
 mod auth;
 mod batch;
 mod crm;
+mod redaction;
 mod retries;
 mod search;
 mod subscriptions;
