@@ -356,6 +356,13 @@ const REFUSED_NOTATIONS: &[(&str, &str)] = &[
     ("https://[64:ff9b::a9fe:a9fe]/", "link-local"),
     ("https://[fe80::1]/", "link-local"),
     ("https://%31%32%37.0.0.1/", "loopback"),
+    (
+        "https://\u{ff11}\u{ff12}\u{ff17}\u{3002}\u{ff10}\u{3002}\u{ff10}\u{3002}\u{ff11}/",
+        "loopback",
+    ),
+    ("https://127.0.0.1./", "loopback"),
+    ("https://0x7f000001/", "loopback"),
+    ("https://0/", "unspecified"),
 ];
 
 #[test]
