@@ -55,6 +55,10 @@ pub const LIST_SCOPES: &[&str] = &["crm.lists.read", "crm.lists.write"];
 /// Access tokens live 30 minutes when HubSpot omits `expires_in`.
 const DEFAULT_EXPIRES_IN_SECS: i64 = 1800;
 
+/// The longest `expires_in` believed: a day (HubSpot says 1800 seconds). A larger value, or one
+/// that does not fit a date, would keep a token past its life (or overflowed the clock).
+const MAX_EXPIRES_IN_SECS: i64 = 24 * 60 * 60;
+
 /// How long one token or introspection call may take, unless configured otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -470,10 +474,9 @@ fn token_set(response: &BasicTokenResponse, previous_refresh: Option<&Secret>) -
         (None, Some(prev)) => prev.clone(),
         (None, None) => return Err(Error::OAuth("token answer has no refresh token".to_owned())),
     };
-    let expires_in = response
-        .expires_in()
-        .and_then(|d| i64::try_from(d.as_secs()).ok())
-        .unwrap_or(DEFAULT_EXPIRES_IN_SECS);
+    let expires_in = response.expires_in().map_or(DEFAULT_EXPIRES_IN_SECS, |d| {
+        i64::try_from(d.as_secs()).map_or(MAX_EXPIRES_IN_SECS, |s| s.min(MAX_EXPIRES_IN_SECS))
+    });
     Ok(TokenSet {
         access_token: Secret::new(response.access_token().secret().clone()),
         refresh_token,

@@ -398,3 +398,35 @@ async fn token_calls_ignore_proxy_environment_variables() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"));
     assert!(proxy.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_absurd_expires_in_is_capped_at_a_day_instead_of_panicking() {
+    for expires_in in [
+        json!(9_223_372_036_854_775_807_i64),
+        json!(u64::MAX),
+        json!(10_000_000_000_u64),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/oauth/v3/token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "token_type": "bearer",
+                "access_token": "access-2",
+                "refresh_token": "refresh-2",
+                "expires_in": expires_in
+            })))
+            .mount(&server)
+            .await;
+        let before = Utc::now();
+        let tokens = oauth(&server)
+            .refresh(&Secret::new("refresh-old"))
+            .await
+            .unwrap();
+        assert!(tokens.expires_at > before, "{expires_in}");
+        assert!(
+            tokens.expires_at <= Utc::now() + chrono::Duration::days(1),
+            "{expires_in}: {}",
+            tokens.expires_at
+        );
+    }
+}
