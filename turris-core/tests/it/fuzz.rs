@@ -70,6 +70,20 @@ const KEYS: &[&str] = &[
     "connection",
     "subscriptions",
 ];
+const AGENCY_FIELDS: &[&str] = &[
+    "name",
+    "branch_name",
+    "npn",
+    "producer_code",
+    "website",
+    "phone",
+    "street_address",
+    "city",
+    "state_code",
+    "zip",
+    "country",
+];
+const AGENT_FIELDS: &[&str] = &["first_name", "last_name", "email", "npn", "middle_name"];
 const WORDS: &[&str] = &[
     "sync_all",
     "apply_filter",
@@ -215,15 +229,23 @@ proptest! {
     #[test]
     fn fuzz_mappings_from_arbitrary_json_never_panic(
         doc in json_value(),
-        agency in prop::collection::vec((prop::sample::select(KEYS.to_vec()), text()), 0..12),
-        identifier in filter_json(),
+        agency in prop::collection::vec((prop::sample::select(AGENCY_FIELDS.to_vec()), text()), 0..12),
+        agent in prop::option::of(prop::collection::vec((prop::sample::select(AGENT_FIELDS.to_vec()), text()), 0..6)),
+        identifiers in (filter_json(), filter_json()),
         map in property_map(),
         companies in schema("company"),
         contacts in schema("contact"),
     ) {
-        let mut agency: Map<String, Value> = agency.into_iter().map(|(k, v)| (k.to_owned(), Value::from(v))).collect();
-        agency.insert("identifier".to_owned(), identifier);
-        let shaped = json!({ "agency": agency.clone(), "agent": agency });
+        let fields = |pairs: Vec<(&str, String)>, identifier: Value| {
+            let mut map: Map<String, Value> =
+                pairs.into_iter().map(|(k, v)| (k.to_owned(), Value::from(v))).collect();
+            map.insert("identifier".to_owned(), identifier);
+            Value::Object(map)
+        };
+        let mut shaped = json!({ "agency": fields(agency, identifiers.0) });
+        if let Some(agent) = agent {
+            shaped["agent"] = fields(agent, identifiers.1);
+        }
         for doc in [doc, shaped] {
             let Ok(settings) = serde_json::from_value::<MappingSettings>(doc.clone()) else { continue };
             let _ = settings.validate(&companies, &contacts);
