@@ -33,6 +33,7 @@ pub fn is_expired(at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
 
 /// What happened: the titles the Recent Activity modal shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityKind {
     /// "Connect HubSpot"
@@ -131,6 +132,7 @@ impl ActivityKind {
 
 /// Which way data moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityDirection {
     /// HubSpot → Turris.
@@ -143,6 +145,7 @@ pub enum ActivityDirection {
 
 /// How it ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Completed.
@@ -155,6 +158,7 @@ pub enum Outcome {
 
 /// The details column. Every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivityDetails {
     /// HubSpot's HTTP status.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -22,6 +22,7 @@ use crate::property::{ObjectSchema, PropertyMap};
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Operator {
     /// The value equals `value` exactly.
@@ -96,6 +97,7 @@ impl Operator {
 /// assert!(!agencies.evaluate(&PropertyMap::from_pairs([("type", Some("agency"))])));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     /// The HubSpot property to test.
@@ -309,6 +311,7 @@ impl Condition {
 /// assert!(IdentifierFilter::SyncAll.evaluate(&PropertyMap::new()));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "mode", rename_all = "snake_case", try_from = "RawFilter")]
 pub enum IdentifierFilter {
     /// Every record of the object is in scope.

@@ -66,6 +66,14 @@ macro_rules! string_id {
                 id.0
             }
         }
+
+        #[cfg(feature = "openapi")]
+        crate::openapi::string_schema!(
+            $name,
+            concat!("An opaque ", $kind, ": 1 to 128 characters from `A-Z a-z 0-9 - _ .`."),
+            "^[A-Za-z0-9._-]{1,128}$",
+            $example
+        );
     };
 }
 

@@ -12,6 +12,7 @@ use crate::property::{ObjectSchema, ObjectType};
 
 /// The integration card's status pill.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionStatus {
     /// No HubSpot account connected.
@@ -51,6 +52,7 @@ impl Connection {
 
 /// A property's inbound webhook subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WebhookStatus {
     /// Being created, or waiting for a retry.

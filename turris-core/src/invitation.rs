@@ -18,6 +18,7 @@ use crate::record::AgencyContact;
 
 /// Which net-new agencies are invited.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum InvitationMode {
     /// None (the default): agencies are created silently.
@@ -35,6 +36,7 @@ pub enum InvitationMode {
 
 /// A contract rule: companies satisfying `condition` get `template`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContractRule {
     /// The condition on the HubSpot company.
@@ -72,6 +74,7 @@ pub struct ContractRule {
 /// assert_eq!(settings.decide(&PropertyMap::new()), InviteDecision::NeedsAttention);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "RawInvitationSettings")]
 pub struct InvitationSettings {
     /// Which agencies are invited.
@@ -323,6 +326,7 @@ pub fn delivery(contacts: &[AgencyContact]) -> Delivery {
 
 /// Where an invitation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InvitationStatus {
     /// Sent to the agency's contact.

@@ -38,6 +38,8 @@ pub mod invitation;
 pub mod mapping;
 pub mod matching;
 pub mod matrix;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod permissions;
 pub mod planner;
 pub mod property;

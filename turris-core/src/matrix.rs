@@ -64,6 +64,7 @@ impl Direction {
 
 /// The two toggles of one column.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Toggles {
     /// HubSpot → Turris.
@@ -151,6 +152,7 @@ impl MissingPrerequisites {
 /// assert!(!matrix.is_enabled(SyncObject::Agency, Direction::Outbound));
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SyncMatrix {
     /// Agency column.
@@ -171,6 +173,22 @@ impl SyncMatrix {
             SyncObject::AgencyContacts => &self.agency_contacts,
             SyncObject::Agents => &self.agents,
         }
+    }
+
+    /// A matrix with this one toggle on: for a run the caller asked for explicitly (a bulk
+    /// reconciliation creating the records HubSpot lacks), whatever the ongoing-sync toggles.
+    ///
+    /// ```
+    /// use turris_core::matrix::{Direction, SyncMatrix, SyncObject};
+    ///
+    /// let only = SyncMatrix::only(SyncObject::Agents, Direction::Outbound);
+    /// assert!(only.is_enabled(SyncObject::Agents, Direction::Outbound));
+    /// assert!(!only.is_enabled(SyncObject::Agency, Direction::Outbound));
+    /// ```
+    pub fn only(object: SyncObject, direction: Direction) -> Self {
+        let mut matrix = Self::default();
+        *matrix.toggle(object, direction) = true;
+        matrix
     }
 
     fn toggle(&mut self, object: SyncObject, direction: Direction) -> &mut bool {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The HubSpot object a property belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectType {
     /// HubSpot Companies (Turris agencies).
@@ -130,6 +131,7 @@ impl From<HashMap<String, Option<String>>> for PropertyMap {
 
 /// A HubSpot property's data type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PropertyType {
     /// Text (HubSpot `string`).
@@ -178,6 +180,7 @@ impl PropertyType {
 
 /// One option of an enumeration or boolean property.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PropertyOption {
     /// What the UI shows.
     pub label: String,
@@ -187,6 +190,7 @@ pub struct PropertyOption {
 
 /// The definition of one HubSpot property.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PropertyDefinition {
     /// The internal name, e.g. `name`, `agency_npn`.
     pub name: String,
@@ -254,6 +258,7 @@ impl PropertyDefinition {
 /// assert!(schema.get("missing").is_none());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ObjectSchema {
     /// Which object these properties belong to.
     pub object: ObjectType,

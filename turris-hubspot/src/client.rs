@@ -441,6 +441,8 @@ impl HubSpotClient {
             };
             let outcome = match result {
                 Err(e) => {
+                    // The URL may carry the developer API key (`hapikey`): never in error text.
+                    let e = crate::error::redacted(e);
                     call.error = Some(e.to_string());
                     // A failed connect never reached HubSpot; after a timeout it may have acted,
                     // so only requests that are safe to repeat are sent again.
@@ -448,7 +450,7 @@ impl HubSpotClient {
                     if attempt < inner.retry.max_attempts && retryable {
                         Outcome::Retry(inner.retry.backoff(attempt))
                     } else {
-                        Outcome::Fail(Error::Transport(e))
+                        Outcome::Fail(Error::transport(e))
                     }
                 }
                 Ok((status, _, body)) if (200..300).contains(&status) => {
@@ -475,10 +477,10 @@ impl HubSpotClient {
                             let now = chrono::Utc::now();
                             let until = retry_after
                                 .and_then(|after| chrono::Duration::from_std(after).ok())
-                                .map_or_else(
-                                    || inner.limiter.next_daily_reset(&inner.portal, now),
-                                    |after| now + after,
-                                );
+                                .and_then(|after| now.checked_add_signed(after))
+                                .unwrap_or_else(|| {
+                                    inner.limiter.next_daily_reset(&inner.portal, now)
+                                });
                             inner.limiter.block_until(&inner.portal, until);
                             Outcome::Fail(Error::DailyLimit {
                                 error: Box::new(err),
@@ -546,18 +548,28 @@ impl HubSpotClient {
     }
 }
 
-/// `Retry-After` in seconds (HubSpot sends seconds; HTTP dates are ignored).
+/// The longest `Retry-After` the client reads: a day, the longest HubSpot can mean (the daily
+/// cap resets at the portal's midnight). Larger values are read as this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `Retry-After` in seconds (HubSpot sends seconds; HTTP dates are ignored), at most
+/// [`MAX_RETRY_AFTER`]. Negative, `NaN`, infinite and non-numeric values are ignored.
 fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
     let value = headers
         .get(http::header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim();
-    value
+    let seconds = value
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        .filter(|s| s.is_finite() && *s >= 0.0)?;
+    // `try_from_secs_f64` refuses what does not fit a `Duration`; the cap applies either way.
+    Some(
+        Duration::try_from_secs_f64(seconds)
+            .unwrap_or(MAX_RETRY_AFTER)
+            .min(MAX_RETRY_AFTER),
+    )
 }
 
 #[cfg(test)]
@@ -589,6 +601,26 @@ mod tests {
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
         headers.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn retry_after_survives_huge_negative_and_odd_values() {
+        let check = |value: &str, expected: Option<Duration>| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::RETRY_AFTER, value.parse().unwrap());
+            assert_eq!(retry_after(&headers), expected, "{value:?}");
+        };
+        check("1e300", Some(MAX_RETRY_AFTER));
+        check("18446744073709551616", Some(MAX_RETRY_AFTER));
+        check("86401", Some(MAX_RETRY_AFTER));
+        check("1.5", Some(Duration::from_millis(1500)));
+        check("-1", None);
+        check("-0", Some(Duration::ZERO));
+        check("NaN", None);
+        check("inf", None);
+        check("1e309", None);
+        check("0x10", None);
+        check("", None);
     }
 
     #[test]

@@ -40,7 +40,8 @@ pub enum Error {
     /// The OAuth token endpoint failed in some other way.
     #[error("oauth token request failed: {0}")]
     OAuth(String),
-    /// The request never got an HTTP answer (connection, TLS, timeout).
+    /// The request never got an HTTP answer (connection, TLS, timeout). The error carries no
+    /// URL (a URL may hold the developer API key), so its text is safe to log.
     #[error("http transport error: {0}")]
     Transport(#[source] reqwest::Error),
     /// HubSpot answered 2xx with a body we could not decode.
@@ -54,7 +55,18 @@ pub enum Error {
     TokenSink(String),
 }
 
+/// `e` without the URL it was for: URLs may carry the developer API key (`hapikey`), and
+/// reqwest's `Display` and `Debug` print the whole URL. Every transport error goes through here.
+pub(crate) fn redacted(e: reqwest::Error) -> reqwest::Error {
+    e.without_url()
+}
+
 impl Error {
+    /// A transport error, without its URL (see [`Error::Transport`]).
+    pub(crate) fn transport(e: reqwest::Error) -> Self {
+        Error::Transport(redacted(e))
+    }
+
     /// The HubSpot error body, when HubSpot answered with one.
     pub fn hubspot(&self) -> Option<&HubSpotError> {
         match self {

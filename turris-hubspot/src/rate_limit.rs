@@ -157,6 +157,10 @@ impl Bucket {
     }
 }
 
+/// The longest [`RateLimiter::pause`]: a day (HubSpot's longest limit is daily), so a huge wait
+/// cannot overflow the clock.
+pub const MAX_PAUSE: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The window is stretched by `per / WINDOW_MARGIN_DIVISOR` (2 %).
 const WINDOW_MARGIN_DIVISOR: u32 = 50;
 
@@ -211,12 +215,12 @@ impl RateLimiter {
         }
     }
 
-    /// HubSpot answered 429: every caller of `portal`'s `kind` budget waits `wait` before its
-    /// next request.
+    /// HubSpot answered 429: every caller of `portal`'s `kind` budget waits `wait` (at most
+    /// [`MAX_PAUSE`]) before its next request.
     pub async fn pause(&self, portal: &str, kind: BudgetKind, wait: Duration) {
         let bucket = self.bucket(portal, kind);
         let mut bucket = bucket.lock().await;
-        let until = Instant::now() + wait;
+        let until = Instant::now() + wait.min(MAX_PAUSE);
         bucket.paused_until = Some(bucket.paused_until.map_or(until, |u| u.max(until)));
     }
 }
@@ -323,6 +327,13 @@ mod tests {
         assert!(!goes_now(&limiter, "1", BudgetKind::General));
         assert!(goes_now(&limiter, "2", BudgetKind::General));
         assert!(goes_now(&limiter, "1", BudgetKind::Search));
+    }
+
+    #[tokio::test]
+    async fn a_pause_of_any_length_holds_back_the_next_caller_without_overflowing() {
+        let limiter = limiter(100, 5);
+        limiter.pause("1", BudgetKind::General, Duration::MAX).await;
+        assert!(!goes_now(&limiter, "1", BudgetKind::General));
     }
 
     #[tokio::test]

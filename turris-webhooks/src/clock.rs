@@ -39,10 +39,10 @@ impl ManualClock {
         Self(Arc::new(Mutex::new(start)))
     }
 
-    /// Moves the clock forward.
+    /// Moves the clock forward (at most to the last representable instant).
     pub fn advance(&self, by: std::time::Duration) {
         let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *now += chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        *now = saturating_add(*now, by);
     }
 
     /// Sets the clock.
@@ -54,5 +54,40 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// `at + d`, or the last representable instant when that is beyond it. `DateTime + TimeDelta`
+/// panics on overflow, and `TimeDelta::MAX` (the usual fallback of `from_std`) always does.
+pub(crate) fn saturating_add(at: DateTime<Utc>, d: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn adding_any_duration_saturates_instead_of_panicking() {
+        let start = DateTime::<Utc>::UNIX_EPOCH;
+        assert_eq!(
+            saturating_add(start, Duration::from_secs(60)).timestamp(),
+            60
+        );
+        assert_eq!(
+            saturating_add(start, Duration::MAX),
+            DateTime::<Utc>::MAX_UTC
+        );
+        assert_eq!(
+            saturating_add(DateTime::<Utc>::MAX_UTC, Duration::from_secs(1)),
+            DateTime::<Utc>::MAX_UTC
+        );
+        let clock = ManualClock::new(start);
+        clock.advance(Duration::MAX);
+        assert_eq!(clock.now(), DateTime::<Utc>::MAX_UTC);
     }
 }

@@ -153,7 +153,7 @@ pub struct Debouncer {
 }
 
 fn plus(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
-    at + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+    crate::clock::saturating_add(at, d)
 }
 
 impl Debouncer {

@@ -7,6 +7,7 @@ use crate::envelope::WebhookType;
 
 /// Any payload, tagged by the type it belongs to. Serializes as the inner struct alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 #[non_exhaustive]
 pub enum Payload {
@@ -36,6 +37,7 @@ impl Payload {
 
 /// A compliance status for one product in one state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ComplianceStatus {
@@ -49,8 +51,28 @@ pub enum ComplianceStatus {
     NotRequired,
 }
 
+impl ComplianceStatus {
+    /// What setting `self` over `previous` reports: the status the change is from, or `None`
+    /// when nothing changed. An entity with no status yet is `Pending`, so a first `pending`
+    /// is no change and a first `compliant` is a change from `pending`.
+    ///
+    /// ```
+    /// use turris_webhooks::ComplianceStatus::{Compliant, NonCompliant, Pending};
+    ///
+    /// assert_eq!(Compliant.changed_from(None), Some(Pending));
+    /// assert_eq!(Pending.changed_from(None), None);
+    /// assert_eq!(NonCompliant.changed_from(Some(Compliant)), Some(Compliant));
+    /// assert_eq!(Compliant.changed_from(Some(Compliant)), None);
+    /// ```
+    pub fn changed_from(self, previous: Option<ComplianceStatus>) -> Option<ComplianceStatus> {
+        let before = previous.unwrap_or(ComplianceStatus::Pending);
+        (before != self).then_some(before)
+    }
+}
+
 /// Whether an entity is an agency or an agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum EntityType {
@@ -72,6 +94,7 @@ impl EntityType {
 
 /// Payload of both status-change types: every entity with the pairs that really changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ComplianceStatusChanges {
     /// When the debounce window opened (first change).
@@ -84,6 +107,7 @@ pub struct ComplianceStatusChanges {
 
 /// One entity and its changed product/state pairs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EntityChanges {
     /// Agency or agent.
@@ -100,6 +124,7 @@ pub struct EntityChanges {
 
 /// A status change of one product in one state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StatusChange {
     /// Product name or code.
@@ -114,6 +139,7 @@ pub struct StatusChange {
 
 /// Which NIPR synchronization finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SyncKind {
@@ -125,6 +151,7 @@ pub enum SyncKind {
 
 /// How a synchronization ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SyncOutcome {
     /// It succeeded.
@@ -135,6 +162,7 @@ pub enum SyncOutcome {
 
 /// Payload of `entity_compliance_data_synchronized`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DataSynchronized {
     /// Agency or agent.
@@ -156,6 +184,7 @@ pub struct DataSynchronized {
 
 /// Payload of `producer_agreement_executed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ProducerAgreementExecuted {
     /// The agency's Turris id.
@@ -172,6 +201,7 @@ pub struct ProducerAgreementExecuted {
 
 /// A person who signed an agreement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgreementSigner {
     /// Full name.
     pub name: String,

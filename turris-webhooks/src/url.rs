@@ -36,9 +36,13 @@ pub enum UrlError {
     #[error("host {0} is not allowed")]
     ForbiddenHost(String),
     /// The host is, or resolves to, an address the policy refuses.
-    #[error("address {ip} is not allowed ({reason})")]
+    ///
+    /// The message names the kind of address (`refused: private address`) but never the
+    /// address: for a host name, that would tell whoever typed the URL what the name resolves
+    /// to inside our network. The address is kept for the operator's logs (`Debug`).
+    #[error("refused: {reason} address")]
     ForbiddenAddress {
-        /// The refused address.
+        /// The refused address (not in the message).
         ip: IpAddr,
         /// Which range it is in.
         reason: &'static str,

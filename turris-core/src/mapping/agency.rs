@@ -158,6 +158,7 @@ impl MappedField for AgencyField {
 /// assert_eq!(mapped.skipped[0].reason, FieldSkipReason::InvalidStateCode);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AgencyMapping {
     /// Which companies are agencies (required; `None` until configured).

@@ -107,6 +107,7 @@ impl MappedField for AgentField {
 /// assert_eq!(mapping.to_hubspot(&draft).get("firstname"), Some("Ada"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AgentMapping {
     /// Which contacts are agents (required; `None` until configured).

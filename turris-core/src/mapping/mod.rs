@@ -263,6 +263,7 @@ pub trait RecordMapping {
 ///
 /// The agent mapping is optional: the UI shows the agent table only once one exists.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MappingSettings {
     /// HubSpot Companies ↔ Turris agencies.

@@ -19,6 +19,14 @@ use crate::error::{Error, Result};
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
 
+#[cfg(feature = "openapi")]
+crate::openapi::string_schema!(
+    Email,
+    "An email address: no whitespace, one `@` with text on both sides.",
+    "^[^@\\s]+@[^@\\s]+$",
+    "ada@example.com"
+);
+
 impl Email {
     /// Parses an address; no trimming.
     pub fn parse(value: &str) -> Result<Self> {

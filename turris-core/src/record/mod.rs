@@ -15,6 +15,7 @@ use crate::ids::{AgencyContactId, AgencyId, AgentId};
 
 /// An agency's data, without its id.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgencyDraft {
     /// The agency's name (required).
     pub name: String,
@@ -62,6 +63,7 @@ impl AgencyDraft {
 
 /// A Turris agency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Agency {
     /// Its id.
     pub id: AgencyId,
@@ -72,6 +74,7 @@ pub struct Agency {
 
 /// An agent's data, without its id.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentDraft {
     /// First name (required).
     pub first_name: String,
@@ -105,6 +108,7 @@ impl AgentDraft {
 
 /// A Turris agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Agent {
     /// Its id.
     pub id: AgentId,
@@ -115,6 +119,7 @@ pub struct Agent {
 
 /// A contact person of an agency, who receives the agency's onboarding invitation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgencyContact {
     /// Its id.
     pub id: AgencyContactId,
@@ -168,6 +173,7 @@ impl AgencyContact {
 /// An agency contact's synced data (names and email), without its id and agency: what inbound
 /// sync creates from a HubSpot contact and outbound sync pushes to one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgencyContactDraft {
     /// First name.
     #[serde(default)]

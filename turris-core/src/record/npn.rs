@@ -33,6 +33,14 @@ impl Npn {
     }
 }
 
+#[cfg(feature = "openapi")]
+crate::openapi::string_schema!(
+    Npn,
+    "A National Producer Number: 1 to 10 digits, leading zeros kept.",
+    "^[0-9]{1,10}$",
+    "1234567"
+);
+
 impl fmt::Display for Npn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -30,6 +30,14 @@ pub const US_STATE_CODES: [&str; 56] = [
 #[serde(try_from = "String", into = "String")]
 pub struct StateCode(u8);
 
+#[cfg(feature = "openapi")]
+crate::openapi::string_schema!(
+    StateCode,
+    "A 2-letter US state code, upper case (territories included).",
+    "^[A-Z]{2}$",
+    "NY"
+);
+
 impl StateCode {
     /// Parses a state code.
     pub fn parse(value: &str) -> Result<Self> {

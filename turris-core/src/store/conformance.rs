@@ -59,6 +59,7 @@ pub async fn run_all<S: Store + ?Sized>(store: &S) {
     links_are_isolated_and_deleted_per_organization(store).await;
     activity_pages_are_newest_first_and_stable_on_timestamp_ties(store).await;
     activity_pages_clamp_their_size(store).await;
+    activity_pages_filter_by_outcome(store).await;
     activity_prune_removes_only_older_entries_of_one_organization(store).await;
     agencies_insert_get_update_and_find_by_key(store).await;
     agents_find_by_npn_or_normalized_name_and_email(store).await;
@@ -392,7 +393,7 @@ pub async fn activity_pages_are_newest_first_and_stable_on_timestamp_ties<S: Sto
     let mut expected = stored.clone();
     expected.sort_by_key(|a| std::cmp::Reverse(a.position()));
 
-    let first = store.activity_page(&org, None, 3).await.unwrap();
+    let first = store.activity_page(&org, None, None, 3).await.unwrap();
     assert_eq!(first.entries.len(), 3);
     let cursor = first.next.clone().expect("more pages");
     store
@@ -409,7 +410,10 @@ pub async fn activity_pages_are_newest_first_and_stable_on_timestamp_ties<S: Sto
     while let Some(cursor) = next.take() {
         let cursor = crate::activity::ActivityCursor::parse(cursor.as_str())
             .expect("cursor survives its text form");
-        let page = store.activity_page(&org, Some(&cursor), 3).await.unwrap();
+        let page = store
+            .activity_page(&org, Some(&cursor), None, 3)
+            .await
+            .unwrap();
         assert!(
             !page.entries.is_empty(),
             "a page with a next cursor is followed by entries"
@@ -436,7 +440,7 @@ pub async fn activity_pages_are_newest_first_and_stable_on_timestamp_ties<S: Sto
             "a late entry only appears where it sorts"
         );
     }
-    let all = store.activity_page(&org, None, 100).await.unwrap();
+    let all = store.activity_page(&org, None, None, 100).await.unwrap();
     assert_eq!(all.entries.len(), 9);
     assert_eq!(all.next, None, "the last page has no cursor");
     assert_eq!(
@@ -444,13 +448,56 @@ pub async fn activity_pages_are_newest_first_and_stable_on_timestamp_ties<S: Sto
         Some("newer")
     );
     let empty = store
-        .activity_page(&fresh_org("activity-empty"), None, 10)
+        .activity_page(&fresh_org("activity-empty"), None, None, 10)
         .await
         .unwrap();
     assert!(
         empty.entries.is_empty() && empty.next.is_none(),
         "no activity: empty page, no cursor"
     );
+}
+
+/// An outcome filter keeps the order and the cursors: every failure exactly once, nothing else.
+pub async fn activity_pages_filter_by_outcome<S: Store + ?Sized>(store: &S) {
+    let org = fresh_org("activity-outcome");
+    let outcomes = [Outcome::Success, Outcome::Failure, Outcome::Skipped];
+    for i in 0..9 {
+        let entry = NewActivity::new(
+            ActivityKind::WebhookCompanyPropertyChanged,
+            outcomes[i % 3],
+            base_time() + Duration::seconds(i as i64),
+        )
+        .with_details(ActivityDetails {
+            message: Some(format!("e{i}")),
+            ..Default::default()
+        });
+        store.append_activity(&org, &entry).await.unwrap();
+    }
+    let mut messages = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .activity_page(&org, cursor.as_ref(), Some(Outcome::Failure), 2)
+            .await
+            .unwrap();
+        assert!(
+            page.entries
+                .iter()
+                .all(|a| a.entry.outcome == Outcome::Failure)
+        );
+        messages.extend(
+            page.entries
+                .iter()
+                .filter_map(|a| a.entry.details.message.clone()),
+        );
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(messages, ["e7", "e4", "e1"], "the failures, newest first");
+    let all = store.activity_page(&org, None, None, 100).await.unwrap();
+    assert_eq!(all.entries.len(), 9, "no filter, every entry");
 }
 
 /// A page holds at least one and at most `MAX_PAGE_SIZE` entries.
@@ -462,10 +509,13 @@ pub async fn activity_pages_clamp_their_size<S: Store + ?Sized>(store: &S) {
             .await
             .unwrap();
     }
-    let page = store.activity_page(&org, None, 0).await.unwrap();
+    let page = store.activity_page(&org, None, None, 0).await.unwrap();
     assert_eq!(page.entries.len(), 1, "limit 0 is clamped to 1");
     assert!(page.next.is_some());
-    let page = store.activity_page(&org, None, usize::MAX).await.unwrap();
+    let page = store
+        .activity_page(&org, None, None, usize::MAX)
+        .await
+        .unwrap();
     assert_eq!(
         page.entries.len(),
         3,
@@ -504,7 +554,7 @@ pub async fn activity_prune_removes_only_older_entries_of_one_organization<S: St
         2,
         "two entries were older than the cutoff"
     );
-    let left = store.activity_page(&org, None, 10).await.unwrap();
+    let left = store.activity_page(&org, None, None, 10).await.unwrap();
     let messages: Vec<_> = left
         .entries
         .iter()
@@ -517,7 +567,7 @@ pub async fn activity_prune_removes_only_older_entries_of_one_organization<S: St
     );
     assert_eq!(
         store
-            .activity_page(&other, None, 10)
+            .activity_page(&other, None, None, 10)
             .await
             .unwrap()
             .entries

@@ -8,7 +8,7 @@ use super::{
     ActivityStore, Link, LinkKind, LinkStore, RecordStore, SettingsStore, StoreError, StoreResult,
     TurrisRef, clamp_page_size,
 };
-use crate::activity::{Activity, ActivityCursor, ActivityId, ActivityPage, NewActivity};
+use crate::activity::{Activity, ActivityCursor, ActivityId, ActivityPage, NewActivity, Outcome};
 use crate::ids::{AgencyContactId, AgencyId, AgentId, HubSpotId, OrganizationId};
 use crate::integration::{Connection, IntegrationSettings, WebhookStatus};
 use crate::matching::{AgencyKey, AgentKey, normalize};
@@ -238,6 +238,7 @@ impl ActivityStore for InMemoryStore {
         &self,
         org: &OrganizationId,
         cursor: Option<&ActivityCursor>,
+        outcome: Option<Outcome>,
         limit: usize,
     ) -> StoreResult<ActivityPage> {
         let limit = clamp_page_size(limit);
@@ -246,6 +247,7 @@ impl ActivityStore for InMemoryStore {
                 .activity
                 .iter()
                 .filter(|a| cursor.is_none_or(|c| c.admits(a)))
+                .filter(|a| outcome.is_none_or(|o| a.entry.outcome == o))
                 .collect();
             entries.sort_by_key(|a| std::cmp::Reverse(a.position()));
             let more = entries.len() > limit;

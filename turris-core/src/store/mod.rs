@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use memory::InMemoryStore;
 
-use crate::activity::{Activity, ActivityCursor, ActivityPage, NewActivity};
+use crate::activity::{Activity, ActivityCursor, ActivityPage, NewActivity, Outcome};
 use crate::ids::{AgencyContactId, AgencyId, AgentId, HubSpotId, OrganizationId};
 use crate::integration::{Connection, IntegrationSettings, WebhookStatus};
 use crate::matching::{AgencyKey, AgentKey};
@@ -193,11 +193,13 @@ pub trait ActivityStore: Send + Sync {
         org: &OrganizationId,
         activity: &NewActivity,
     ) -> StoreResult<Activity>;
-    /// A page, newest first, starting after `cursor` (from the newest when `None`).
+    /// A page, newest first, starting after `cursor` (from the newest when `None`), holding
+    /// only entries that ended with `outcome` when one is given.
     async fn activity_page(
         &self,
         org: &OrganizationId,
         cursor: Option<&ActivityCursor>,
+        outcome: Option<Outcome>,
         limit: usize,
     ) -> StoreResult<ActivityPage>;
     /// Deletes every entry recorded strictly before `before`; returns how many.

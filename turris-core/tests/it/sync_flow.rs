@@ -261,11 +261,11 @@ async fn an_inbound_agency_is_created_invited_once_a_contact_exists_and_custom_e
         "a second company with the same NPN links, never duplicates"
     );
 
-    let page = store.activity_page(&org, None, 2).await.unwrap();
+    let page = store.activity_page(&org, None, None, 2).await.unwrap();
     let titles: Vec<&str> = page.entries.iter().map(|a| a.entry.kind.title()).collect();
     assert_eq!(titles, ["HubSpot webhook skipped", "Auto-invite sent"]);
     let rest = store
-        .activity_page(&org, page.next.as_ref(), 10)
+        .activity_page(&org, page.next.as_ref(), None, 10)
         .await
         .unwrap();
     let titles: Vec<&str> = rest.entries.iter().map(|a| a.entry.kind.title()).collect();

@@ -2,10 +2,15 @@
 //!
 //! Every parameter (client id and secret included) goes in the form body
 //! ([`AuthType::RequestBody`]), as the v3 endpoints require.
+//!
+//! The token and introspection calls go through an HTTP client of their own that follows no
+//! redirect and ignores proxy environment variables (`HTTPS_PROXY`, ...): a redirect would
+//! carry the client secret and tokens to another server, and so would a proxy the process
+//! happens to inherit. The `oauth2` crate asks for exactly this (`redirect::Policy::none()`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use http::Method;
@@ -50,6 +55,13 @@ pub const LIST_SCOPES: &[&str] = &["crm.lists.read", "crm.lists.write"];
 /// Access tokens live 30 minutes when HubSpot omits `expires_in`.
 const DEFAULT_EXPIRES_IN_SECS: i64 = 1800;
 
+/// The longest `expires_in` believed: a day (HubSpot says 1800 seconds). A larger value, or one
+/// that does not fit a date, would keep a token past its life (or overflowed the clock).
+const MAX_EXPIRES_IN_SECS: i64 = 24 * 60 * 60;
+
+/// How long one token or introspection call may take, unless configured otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// A public app's OAuth settings.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -64,6 +76,8 @@ pub struct OAuthConfig {
     pub api_base: String,
     /// Base of the authorize page (default `https://app.hubspot.com`).
     pub authorize_base: String,
+    /// How long one token or introspection call may take (default [`DEFAULT_TIMEOUT`]).
+    pub timeout: Duration,
 }
 
 impl OAuthConfig {
@@ -79,6 +93,7 @@ impl OAuthConfig {
             redirect_uri: redirect_uri.into(),
             api_base: crate::client::DEFAULT_API_BASE.to_owned(),
             authorize_base: DEFAULT_AUTHORIZE_BASE.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 }
@@ -182,9 +197,28 @@ impl std::fmt::Debug for OAuthClient {
 #[error("{0}")]
 struct TransportError(String);
 
+/// The HTTP client of the token endpoints: no redirects, no proxy from the environment, and
+/// the configured timeout.
+fn token_endpoint_http(timeout: Duration) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .build()
+        .map_err(|e| Error::Config(format!("oauth http client: {}", crate::error::redacted(e))))
+}
+
 impl OAuthClient {
-    /// An OAuth client; `http` should be the process-wide reqwest client.
+    /// An OAuth client.
+    ///
+    /// `http` is no longer used: the token and introspection calls go through a client of
+    /// their own that follows no redirect and ignores proxy environment variables (see the
+    /// module documentation), with [`OAuthConfig::timeout`]. The parameter stays so callers
+    /// keep compiling.
     pub fn new(config: OAuthConfig, http: reqwest::Client) -> Result<Self> {
+        drop(http);
+        let http = token_endpoint_http(config.timeout)?;
         let api_base = config.api_base.trim_end_matches('/').to_owned();
         let auth_url = AuthUrl::new(format!(
             "{}/oauth/authorize",
@@ -294,19 +328,27 @@ impl OAuthClient {
             .send()
             .await;
         let (status, body) = match result {
+            Ok(resp) if resp.status().is_redirection() => {
+                let status = resp.status();
+                let message = redirect_refused(status);
+                self.report_message(INTROSPECT_PATH, Some(status.as_u16()), started, &message);
+                return Err(Error::OAuth(message));
+            }
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 match resp.bytes().await {
                     Ok(b) => (status, b.to_vec()),
                     Err(e) => {
+                        let e = crate::error::redacted(e);
                         self.report(INTROSPECT_PATH, Some(status), None, started, Some(&e));
-                        return Err(Error::Transport(e));
+                        return Err(Error::transport(e));
                     }
                 }
             }
             Err(e) => {
+                let e = crate::error::redacted(e);
                 self.report(INTROSPECT_PATH, None, None, started, Some(&e));
-                return Err(Error::Transport(e));
+                return Err(Error::transport(e));
             }
         };
         if !(200..300).contains(&status) {
@@ -316,6 +358,20 @@ impl OAuthClient {
         }
         self.report(INTROSPECT_PATH, Some(status), None, started, None);
         serde_json::from_slice(&body).map_err(|e| Error::Decode(format!("introspect: {e}")))
+    }
+
+    fn report_message(&self, path: &str, status: Option<u16>, started: Instant, message: &str) {
+        self.inner.observer.on_call(&ApiCall {
+            method: Method::POST,
+            path: path.to_owned(),
+            status,
+            category: None,
+            correlation_id: None,
+            error: Some(message.to_owned()),
+            duration: started.elapsed(),
+            attempt: 1,
+            object_id: None,
+        });
     }
 
     fn report(
@@ -370,15 +426,22 @@ impl OAuthClient {
                 let resp = match sent {
                     Ok(resp) => resp,
                     Err(e) => {
+                        let e = crate::error::redacted(e);
                         this.report(&path, None, None, started, Some(&e));
                         return Err(TransportError(e.to_string()));
                     }
                 };
                 let status = resp.status();
+                if status.is_redirection() {
+                    let message = redirect_refused(status);
+                    this.report_message(&path, Some(status.as_u16()), started, &message);
+                    return Err(TransportError(message));
+                }
                 let headers = resp.headers().clone();
                 let bytes = match resp.bytes().await {
                     Ok(b) => b.to_vec(),
                     Err(e) => {
+                        let e = crate::error::redacted(e);
                         this.report(&path, Some(status.as_u16()), None, started, Some(&e));
                         return Err(TransportError(e.to_string()));
                     }
@@ -399,16 +462,21 @@ impl OAuthClient {
     }
 }
 
+/// The message of a token endpoint that answered a redirect: it is not followed, since the
+/// request carries the client secret and a token.
+fn redirect_refused(status: reqwest::StatusCode) -> String {
+    format!("oauth endpoint answered a redirect ({status}); redirects are not followed")
+}
+
 fn token_set(response: &BasicTokenResponse, previous_refresh: Option<&Secret>) -> Result<TokenSet> {
     let refresh_token = match (response.refresh_token(), previous_refresh) {
         (Some(rt), _) => Secret::new(rt.secret().clone()),
         (None, Some(prev)) => prev.clone(),
         (None, None) => return Err(Error::OAuth("token answer has no refresh token".to_owned())),
     };
-    let expires_in = response
-        .expires_in()
-        .and_then(|d| i64::try_from(d.as_secs()).ok())
-        .unwrap_or(DEFAULT_EXPIRES_IN_SECS);
+    let expires_in = response.expires_in().map_or(DEFAULT_EXPIRES_IN_SECS, |d| {
+        i64::try_from(d.as_secs()).map_or(MAX_EXPIRES_IN_SECS, |s| s.min(MAX_EXPIRES_IN_SECS))
+    });
     Ok(TokenSet {
         access_token: Secret::new(response.access_token().secret().clone()),
         refresh_token,

@@ -250,7 +250,13 @@ impl TokenManager {
 impl AccessTokenSource for TokenManager {
     async fn access_token(&self) -> Result<Secret> {
         let mut state = self.state.lock().await;
-        let expiring = |tokens: &TokenSet| tokens.expires_at - self.margin <= Utc::now();
+        let expiring = |tokens: &TokenSet| {
+            // An expiry at the very start of time cannot have the margin taken off: expired.
+            tokens
+                .expires_at
+                .checked_sub_signed(self.margin)
+                .is_none_or(|at| at <= Utc::now())
+        };
         if expiring(&state.tokens) {
             // Tokens another manager stored may be close to expiry too: refresh those.
             if let Refreshed::Elsewhere(tokens) = self.refresh_locked(&mut state).await?

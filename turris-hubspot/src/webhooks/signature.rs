@@ -139,7 +139,8 @@ pub fn verify_v3(
         .trim()
         .parse()
         .map_err(|_| SignatureError::InvalidTimestamp)?;
-    if (now_ms - ts).abs() > MAX_AGE_MS {
+    // `abs_diff` cannot overflow, whatever the two clocks say (`now_ms - ts` can).
+    if now_ms.abs_diff(ts) > MAX_AGE_MS.unsigned_abs() {
         return Err(SignatureError::Expired);
     }
     let expected = sign_v3(
@@ -342,5 +343,30 @@ mod tests {
             verify_v3("s", &bad, 1000),
             Err(SignatureError::InvalidTimestamp)
         );
+    }
+
+    #[test]
+    fn v3_refuses_timestamps_at_the_ends_of_the_range_without_overflowing() {
+        let check = |timestamp: &str, now_ms: i64| {
+            let sig = sign_v3("s", "POST", "https://x.io/h", b"[]", timestamp);
+            let req = SignedRequest {
+                method: "POST",
+                uri: "https://x.io/h",
+                body: b"[]",
+                signature: &sig,
+                timestamp,
+            };
+            assert_eq!(
+                verify_v3("s", &req, now_ms),
+                Err(SignatureError::Expired),
+                "{timestamp} at {now_ms}"
+            );
+        };
+        check(&i64::MIN.to_string(), 1_700_000_000_000);
+        check(&i64::MIN.to_string(), 0);
+        check(&i64::MAX.to_string(), -1_700_000_000_000);
+        check(&i64::MAX.to_string(), i64::MIN);
+        check("0", i64::MIN);
+        check("-1", i64::MAX);
     }
 }

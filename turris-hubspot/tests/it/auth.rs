@@ -264,3 +264,169 @@ async fn token_calls_are_reported_to_the_observer_without_secrets() {
     assert!(!logged.contains("refresh-secret-value"));
     assert!(!logged.contains("secret-456"));
 }
+
+/// A token endpoint that redirects to `elsewhere`, which must never be called.
+async fn redirecting_to(elsewhere: &MockServer) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("location", format!("{}/oauth/v3/token", elsewhere.uri())),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "token_type": "bearer",
+            "access_token": "stolen-access",
+            "refresh_token": "stolen-refresh",
+            "expires_in": 1800,
+            "active": true
+        })))
+        .expect(0)
+        .mount(elsewhere)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn a_refresh_answered_with_a_redirect_fails_and_the_redirect_is_not_followed() {
+    let elsewhere = MockServer::start().await;
+    let server = redirecting_to(&elsewhere).await;
+    let err = oauth(&server)
+        .refresh(&Secret::new("refresh-1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::OAuth(_)), "{err:?}");
+    assert!(err.to_string().contains("redirect"), "{err}");
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_code_exchange_answered_with_a_redirect_fails_and_the_redirect_is_not_followed() {
+    let elsewhere = MockServer::start().await;
+    let server = redirecting_to(&elsewhere).await;
+    let err = oauth(&server).exchange_code("code-1").await.unwrap_err();
+    assert!(matches!(err, Error::OAuth(_)), "{err:?}");
+    assert!(err.to_string().contains("redirect"), "{err}");
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_introspection_answered_with_a_redirect_fails_and_the_redirect_is_not_followed() {
+    let elsewhere = MockServer::start().await;
+    let server = redirecting_to(&elsewhere).await;
+    let err = oauth(&server)
+        .introspect(&Secret::new("access-1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::OAuth(_)), "{err:?}");
+    assert!(err.to_string().contains("redirect"), "{err}");
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}
+
+/// Set in the child process of [`token_calls_ignore_proxy_environment_variables`]: the token
+/// endpoint's base URL.
+const PROXY_PROBE: &str = "TURRIS_TEST_OAUTH_PROXY_PROBE";
+
+#[tokio::test]
+async fn token_calls_ignore_proxy_environment_variables() {
+    // Proxy variables are process-wide, so the call is made by this test run again in a child
+    // process whose environment names a proxy.
+    if let Ok(base) = std::env::var(PROXY_PROBE) {
+        let mut config = turris_hubspot::auth::OAuthConfig::new(
+            "client-123",
+            Secret::new("secret-456"),
+            "https://turris.example/integrations/hubspot/callback",
+        );
+        config.api_base = base;
+        let oauth = turris_hubspot::auth::OAuthClient::new(config, reqwest::Client::new()).unwrap();
+        let tokens = oauth.refresh(&Secret::new("refresh-1")).await.unwrap();
+        assert_eq!(tokens.access_token.expose(), "access-2");
+        return;
+    }
+    let proxy = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&proxy)
+        .await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/v3/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "token_type": "bearer",
+            "access_token": "access-2",
+            "refresh_token": "refresh-2",
+            "expires_in": 1800
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (base, proxy_uri) = (server.uri(), proxy.uri());
+    let output = tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child
+            .args([
+                "--exact",
+                "auth::token_calls_ignore_proxy_environment_variables",
+                "--test-threads=1",
+            ])
+            .env(PROXY_PROBE, base)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy");
+        for name in [
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            child.env(name, &proxy_uri);
+        }
+        child.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The child ran the call (not zero tests), and the proxy heard nothing.
+    assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"));
+    assert!(proxy.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_absurd_expires_in_is_capped_at_a_day_instead_of_panicking() {
+    for expires_in in [
+        json!(9_223_372_036_854_775_807_i64),
+        json!(u64::MAX),
+        json!(10_000_000_000_u64),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/oauth/v3/token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "token_type": "bearer",
+                "access_token": "access-2",
+                "refresh_token": "refresh-2",
+                "expires_in": expires_in
+            })))
+            .mount(&server)
+            .await;
+        let before = Utc::now();
+        let tokens = oauth(&server)
+            .refresh(&Secret::new("refresh-old"))
+            .await
+            .unwrap();
+        assert!(tokens.expires_at > before, "{expires_in}");
+        assert!(
+            tokens.expires_at <= Utc::now() + chrono::Duration::days(1),
+            "{expires_in}: {}",
+            tokens.expires_at
+        );
+    }
+}

@@ -3,6 +3,8 @@
 mod auth;
 mod batch;
 mod crm;
+mod fuzz;
+mod redaction;
 mod retries;
 mod search;
 mod subscriptions;

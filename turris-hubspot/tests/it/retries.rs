@@ -391,3 +391,69 @@ async fn a_batch_read_that_timed_out_is_sent_again() {
     assert!(outcome.failed_chunks.is_empty());
     assert_eq!(recorder.calls().len(), 2);
 }
+
+#[tokio::test]
+async fn a_huge_retry_after_is_capped_instead_of_panicking() {
+    for value in ["1e300", "18446744073709551616", "1e19"] {
+        let server = MockServer::start().await;
+        answer_once(
+            &server,
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", value)
+                .set_body_json(rate_limited("TEN_SECONDLY_ROLLING")),
+        )
+        .await;
+        then_succeed(&server).await;
+        let (client, _) = client_with(&server, 4);
+        let contact = client
+            .get_object(&ObjectType::Contacts, "51", &[])
+            .await
+            .unwrap();
+        assert_eq!(contact.id, "51", "{value}");
+    }
+}
+
+#[tokio::test]
+async fn garbage_retry_after_values_on_a_503_fall_back_to_backoff() {
+    for value in ["-5", "NaN", "inf", "-inf", "soon", "1e309", "0x10", ""] {
+        let server = MockServer::start().await;
+        answer_once(
+            &server,
+            ResponseTemplate::new(503).insert_header("retry-after", value),
+        )
+        .await;
+        then_succeed(&server).await;
+        let (client, _) = client_with(&server, 4);
+        let contact = client
+            .get_object(&ObjectType::Contacts, "51", &[])
+            .await
+            .unwrap();
+        assert_eq!(contact.id, "51", "{value:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_daily_429_with_a_huge_retry_after_blocks_for_at_most_a_day() {
+    for value in ["1e15", "1e300", "9223372036854775807"] {
+        let server = MockServer::start().await;
+        answer_once(
+            &server,
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", value)
+                .set_body_json(rate_limited("DAILY")),
+        )
+        .await;
+        let (client, _) = client_with(&server, 4);
+        let before = chrono::Utc::now();
+        let err = client
+            .get_object(&ObjectType::Contacts, "51", &[])
+            .await
+            .unwrap_err();
+        let until = err.daily_limit_until().expect("a daily limit");
+        assert!(until > before, "{value}: {until}");
+        assert!(
+            until <= chrono::Utc::now() + chrono::Duration::days(1),
+            "{value}: {until}"
+        );
+    }
+}

@@ -337,3 +337,16 @@ async fn managers_sharing_stored_tokens_refresh_once_and_adopt_the_stored_tokens
         assert_eq!(m.tokens().await.refresh_token.expose(), "refresh-2");
     }
 }
+
+#[tokio::test]
+async fn tokens_stored_with_an_expiry_at_the_start_of_time_are_refreshed_instead_of_panicking() {
+    let server = MockServer::start().await;
+    token_endpoint(&server, "access-new", 1).await;
+    let ancient = TokenSet {
+        expires_at: chrono::DateTime::<Utc>::MIN_UTC,
+        ..tokens("access-old", 0)
+    };
+    let manager = TokenManager::new(oauth(&server), ancient, Arc::new(MemorySink::default()))
+        .with_refresh_margin(Duration::from_secs(300));
+    assert_eq!(manager.access_token().await.unwrap().expose(), "access-new");
+}

@@ -17,7 +17,7 @@ use crate::crypto::ApiToken;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/console/login", get(login_page).post(login))
-        .route("/console/login/link", get(login_link))
+        .route("/console/login/link", get(login_link_page).post(login_link))
         .route("/console/logout", post(logout))
 }
 
@@ -27,6 +27,8 @@ struct LoginPage {
     error: Option<String>,
     notice: Option<String>,
     csrf: String,
+    /// A one-time sign-in link's code: the page asks to confirm instead of for a token.
+    link_code: Option<String>,
 }
 
 /// The sign-in form has no session yet: its CSRF token is a random value in a short-lived
@@ -59,6 +61,17 @@ fn login_form(
     error: Option<String>,
     notice: Option<String>,
 ) -> Response {
+    form_page(state, status, error, notice, None)
+}
+
+/// The sign-in page: the token form, or the confirmation of a one-time link.
+fn form_page(
+    state: &AppState,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+    link_code: Option<String>,
+) -> Response {
     let csrf = match crate::crypto::random_token_text() {
         Ok(t) => t,
         Err(e) => {
@@ -71,6 +84,7 @@ fn login_form(
         error,
         notice,
         csrf: csrf.clone(),
+        link_code,
     });
     *response.status_mut() = status;
     if let Ok(value) = login_csrf_cookie(&csrf, secure).parse() {
@@ -136,15 +150,19 @@ async fn open_session(state: &AppState, hash: &crate::crypto::TokenHash) -> Resp
         .into_response()
 }
 
+/// Whether the form repeats the token of its own sign-in cookie (double submit).
+fn form_is_ours(headers: &axum::http::HeaderMap, csrf: &str) -> bool {
+    presented_login_csrf(headers).is_some_and(|expected| {
+        !csrf.is_empty() && crate::crypto::constant_time_eq(expected.as_bytes(), csrf.as_bytes())
+    })
+}
+
 async fn login(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let expected = presented_login_csrf(&headers);
-    if !expected.is_some_and(|e| {
-        !form.csrf.is_empty() && crate::crypto::constant_time_eq(e.as_bytes(), form.csrf.as_bytes())
-    }) {
+    if !form_is_ours(&headers, &form.csrf) {
         return super::ConsoleError::Csrf.into_response();
     }
     let token = form.token.trim();
@@ -159,11 +177,42 @@ struct LinkQuery {
     code: Option<String>,
 }
 
-async fn login_link(State(state): State<AppState>, Query(q): Query<LinkQuery>) -> Response {
+/// Opening a sign-in link only asks to confirm: chat apps and mail scanners fetch links to
+/// preview them, and a `GET` that signed in would spend the one use before the person clicks.
+async fn login_link_page(State(state): State<AppState>, Query(q): Query<LinkQuery>) -> Response {
     let Some(code) = q.code.filter(|c| !c.is_empty()) else {
         return refused(&state, "This sign-in link is incomplete.");
     };
-    match session::consume_login_link(state.database(), &code, Utc::now()).await {
+    form_page(&state, StatusCode::OK, None, None, Some(code))
+}
+
+#[derive(Deserialize)]
+struct LinkForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+impl std::fmt::Debug for LinkForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkForm([redacted])")
+    }
+}
+
+/// The confirmation: spends the link and opens a session.
+async fn login_link(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<LinkForm>,
+) -> Response {
+    if !form_is_ours(&headers, &form.csrf) {
+        return super::ConsoleError::Csrf.into_response();
+    }
+    if form.code.is_empty() {
+        return refused(&state, "This sign-in link is incomplete.");
+    }
+    match session::consume_login_link(state.database(), &form.code, Utc::now()).await {
         Ok(Some(hash)) => open_session(&state, &hash).await,
         Ok(None) => refused(
             &state,

@@ -170,173 +170,226 @@ async fn script(
         .map_err(|e| fail(format!("cannot create the token: {e}")))?;
     let api = Api::new(&config.public_base_url, token.expose())?;
     progress.done("organization `demo`, user admin@demo.example, role admin".to_owned());
-
     progress.start(STEPS[4]);
     let portal = connect(&api).await?;
     progress.done(format!("portal {portal}, tokens stored encrypted"));
-
     progress.start(STEPS[5]);
     configure(&api, sandbox).await?;
     progress.done(
         "agencies: companies of type Partner; agents: their contacts; invitations by contract rules"
             .to_owned(),
     );
-
+    let demo = Demo {
+        api: &api,
+        sandbox,
+        receiver,
+    };
     progress.start(STEPS[6]);
-    let live = eventually("every mapped property to be live", || async {
-        let status = api.get(&format!("{H}/webhook-status")).await.ok()?;
-        let properties = status["properties"].as_array()?.clone();
-        let all_live = !properties.is_empty() && properties.iter().all(|p| p["status"] == "live");
-        all_live.then_some(properties.len())
-    })
-    .await?;
-    progress.done(format!("{live} property subscriptions live"));
-
+    progress.done(demo.wait_until_live().await?);
     progress.start(STEPS[7]);
-    for webhook_type in [
-        "agency_compliance_status_changes",
-        "entity_compliance_data_synchronized",
-    ] {
-        let created = api
-            .post(
-                "/api/v1/webhooks",
-                json!({"webhook_type": webhook_type, "url": receiver.url()}),
-            )
-            .await?;
-        let secret = created["secret"]
-            .as_str()
-            .ok_or_else(|| fail("a created webhook has its secret"))?;
-        receiver.trust(WebhookSecret::parse(secret).map_err(|e| fail(e.to_string()))?);
-    }
-    progress.done("2 endpoints; each secret shown once and handed to the receiver".to_owned());
-
+    progress.done(demo.register_endpoints().await?);
     progress.start(STEPS[8]);
-    let people = create_in_hubspot(sandbox)?;
-    let synced = eventually("the partner companies to become agencies", || async {
-        let agencies = names(&api, "/api/v1/agencies").await?;
-        let agents = names(&api, "/api/v1/agents").await?;
-        let skipped = titled(&api, "HubSpot webhook skipped").await?;
-        (agencies.len() >= 3 && agents.len() >= 2 && skipped >= 2)
-            .then_some((agencies.len(), agents.len()))
-    })
-    .await?;
-    progress.done(format!(
-        "5 companies and 3 contacts; {} agencies and {} agents synced, the rest skipped with reasons",
-        synced.0, synced.1
-    ));
-
+    let (people, done) = demo.sync_new_people().await?;
+    progress.done(done);
     progress.start(STEPS[9]);
-    edit_in_hubspot(sandbox, &people)?;
-    eventually("the edits to sync", || async {
-        let agencies = api.get("/api/v1/agencies?limit=100").await.ok()?;
-        let items = agencies["items"].as_array()?;
-        let bluebird = items.iter().any(|a| a["name"] == "Bluebird Brokers");
-        let phone = items
-            .iter()
-            .any(|a| a["name"] == "Summit Risk Partners" && a["phone"] == "+1 518 555 0199");
-        let custom = skip_reasons(&api)
-            .await?
-            .iter()
-            .any(|r| r.contains("custom property"));
-        (bluebird && phone && custom).then_some(())
-    })
-    .await?;
-    progress.done(
-        "Bluebird became a partner (created), a phone edit updated, an NPN edit was skipped"
-            .to_owned(),
-    );
-
+    progress.done(demo.sync_edits(&people).await?);
     progress.start(STEPS[10]);
-    let keystone = api
-        .post(
+    progress.done(demo.push_agency().await?);
+    progress.start(STEPS[11]);
+    progress.done(demo.release_invitation().await?);
+    progress.start(STEPS[12]);
+    progress.done(demo.deliver_compliance().await?);
+    Ok(api)
+}
+
+/// What the steps after sign-in act on: the API as the demo organization's admin, the
+/// sandbox as a HubSpot user, the receiver as the customer's endpoint.
+struct Demo<'a> {
+    api: &'a Api,
+    sandbox: &'a Sandbox,
+    receiver: &'a Receiver,
+}
+
+impl Demo<'_> {
+    async fn wait_until_live(&self) -> Result<String, DemoError> {
+        let api = self.api;
+        let live = eventually("every mapped property to be live", || async {
+            let status = api.get(&format!("{H}/webhook-status")).await.ok()?;
+            let properties = status["properties"].as_array()?.clone();
+            let all_live =
+                !properties.is_empty() && properties.iter().all(|p| p["status"] == "live");
+            all_live.then_some(properties.len())
+        })
+        .await?;
+        Ok(format!("{live} property subscriptions live"))
+    }
+
+    async fn register_endpoints(&self) -> Result<String, DemoError> {
+        let api = self.api;
+        let receiver = self.receiver;
+        for webhook_type in [
+            "agency_compliance_status_changes",
+            "entity_compliance_data_synchronized",
+        ] {
+            let created = api
+                .post(
+                    "/api/v1/webhooks",
+                    json!({"webhook_type": webhook_type, "url": receiver.url()}),
+                )
+                .await?;
+            let secret = created["secret"]
+                .as_str()
+                .ok_or_else(|| fail("a created webhook has its secret"))?;
+            receiver.trust(WebhookSecret::parse(secret).map_err(|e| fail(e.to_string()))?);
+        }
+        Ok("2 endpoints; each secret shown once and handed to the receiver".to_owned())
+    }
+
+    async fn sync_new_people(&self) -> Result<(People, String), DemoError> {
+        let api = self.api;
+        let sandbox = self.sandbox;
+        let people = create_in_hubspot(sandbox)?;
+        let synced = eventually("the partner companies to become agencies", || async {
+            let agencies = names(api, "/api/v1/agencies").await?;
+            let agents = names(api, "/api/v1/agents").await?;
+            let skipped = titled(api, "HubSpot webhook skipped").await?;
+            (agencies.len() >= 3 && agents.len() >= 2 && skipped >= 2)
+                .then_some((agencies.len(), agents.len()))
+        })
+        .await?;
+        Ok((
+            people,
+            format!(
+                "5 companies and 3 contacts; {} agencies and {} agents synced, the rest skipped with reasons",
+                synced.0, synced.1
+            ),
+        ))
+    }
+
+    async fn sync_edits(&self, people: &People) -> Result<String, DemoError> {
+        let api = self.api;
+        let sandbox = self.sandbox;
+        edit_in_hubspot(sandbox, people)?;
+        eventually("the edits to sync", || async {
+            let agencies = api.get("/api/v1/agencies?limit=100").await.ok()?;
+            let items = agencies["items"].as_array()?;
+            let bluebird = items.iter().any(|a| a["name"] == "Bluebird Brokers");
+            let phone = items
+                .iter()
+                .any(|a| a["name"] == "Summit Risk Partners" && a["phone"] == "+1 518 555 0199");
+            let custom = skip_reasons(api)
+                .await?
+                .iter()
+                .any(|r| r.contains("custom property"));
+            (bluebird && phone && custom).then_some(())
+        })
+        .await?;
+        Ok(
+            "Bluebird became a partner (created), a phone edit updated, an NPN edit was skipped"
+                .to_owned(),
+        )
+    }
+
+    async fn push_agency(&self) -> Result<String, DemoError> {
+        let api = self.api;
+        let sandbox = self.sandbox;
+        api.post(
             "/api/v1/agencies",
             json!({"name": "Keystone Underwriting Group", "npn": "30495867", "city": "Harrisburg", "state_code": "PA"}),
         )
         .await?;
-    let keystone_id = keystone["id"].as_str().unwrap_or_default().to_owned();
-    let company = eventually("the agency to appear in HubSpot", || async {
-        sandbox
-            .control()
-            .find_record(ObjectKind::Companies, "name", "Keystone Underwriting Group")
-    })
-    .await?;
-    sandbox.control().flush_webhooks().await;
-    let copies = names(&api, "/api/v1/agencies")
-        .await
-        .map(|n| {
-            n.iter()
-                .filter(|n| *n == "Keystone Underwriting Group")
-                .count()
+        let company = eventually("the agency to appear in HubSpot", || async {
+            sandbox.control().find_record(
+                ObjectKind::Companies,
+                "name",
+                "Keystone Underwriting Group",
+            )
         })
-        .unwrap_or_default();
-    if copies != 1 {
-        return Err(fail(format!(
-            "the pushed agency's echo made {copies} agencies"
-        )));
-    }
-    progress.done(format!(
-        "company {} with type {}; its echo created nothing",
-        company.id,
-        company.properties.get("type").map_or("-", String::as_str)
-    ));
-
-    progress.start(STEPS[11]);
-    let summit = agency_id(&api, "Summit Risk Partners").await?;
-    api.post(
-        &format!("/api/v1/agencies/{summit}/contacts"),
-        json!({"first_name": "Maya", "last_name": "Chen", "email": "maya.chen@summitrisk.example"}),
-    )
-    .await?;
-    let sent = eventually("the invitation to be sent", || async {
-        let list = api
-            .get(&format!("/api/v1/invitations?agency_id={summit}"))
+        .await?;
+        sandbox.control().flush_webhooks().await;
+        let copies = names(api, "/api/v1/agencies")
             .await
-            .ok()?;
-        let invitation = list.as_array()?.first()?.clone();
-        (invitation["status"] == "sent").then_some(invitation)
-    })
-    .await?;
-    progress.done(format!(
-        "contract {} sent to {}",
-        sent["contract_template_id"].as_str().unwrap_or("-"),
-        sent["sent_to"].as_str().unwrap_or("-")
-    ));
+            .map(|n| {
+                n.iter()
+                    .filter(|n| *n == "Keystone Underwriting Group")
+                    .count()
+            })
+            .unwrap_or_default();
+        if copies != 1 {
+            return Err(fail(format!(
+                "the pushed agency's echo made {copies} agencies"
+            )));
+        }
+        Ok(format!(
+            "company {} with type {}; its echo created nothing",
+            company.id,
+            company.properties.get("type").map_or("-", String::as_str)
+        ))
+    }
 
-    progress.start(STEPS[12]);
-    let harbor = agency_id(&api, "Harbor Lane Insurance").await?;
-    api.post(
-        "/api/v1/compliance-statuses",
-        json!({"updates": [
-            {"entity_type": "agency", "entity_id": summit, "product": "Property & Casualty", "state": "NY", "status": "compliant"},
-            {"entity_type": "agency", "entity_id": harbor, "product": "Property & Casualty", "state": "TX", "status": "non_compliant"},
-        ]}),
-    )
-    .await?;
-    api.post(
-        "/api/v1/nipr-syncs",
-        json!({"entity_type": "agency", "entity_id": keystone_id, "kind": "full_refresh", "outcome": "success"}),
-    )
-    .await?;
-    let waiting = async {
-        let changes = receiver
-            .wait_for(WebhookType::AgencyComplianceStatusChanges)
-            .await;
-        let synced = receiver
-            .wait_for(WebhookType::EntityComplianceDataSynchronized)
-            .await;
-        (changes, synced)
-    };
-    let (changes, _) = tokio::time::timeout(PATIENCE, waiting)
-        .await
-        .map_err(|_| fail("timed out waiting for the receiver to verify both webhooks"))?;
-    let entities = changes.envelope.payload["entities"]
-        .as_array()
-        .map_or(0, Vec::len);
-    progress.done(format!(
-        "the changes ({entities} entities) sent once the quiet window closed, as event {}; an NIPR sync result sent at once; both verified",
-        changes.event_id
-    ));
-    Ok(api)
+    async fn release_invitation(&self) -> Result<String, DemoError> {
+        let api = self.api;
+        let summit = agency_id(api, "Summit Risk Partners").await?;
+        api.post(
+            &format!("/api/v1/agencies/{summit}/contacts"),
+            json!({"first_name": "Maya", "last_name": "Chen", "email": "maya.chen@summitrisk.example"}),
+        )
+        .await?;
+        let sent = eventually("the invitation to be sent", || async {
+            let list = api
+                .get(&format!("/api/v1/invitations?agency_id={summit}"))
+                .await
+                .ok()?;
+            let invitation = list.as_array()?.first()?.clone();
+            (invitation["status"] == "sent").then_some(invitation)
+        })
+        .await?;
+        Ok(format!(
+            "contract {} sent to {}",
+            sent["contract_template_id"].as_str().unwrap_or("-"),
+            sent["sent_to"].as_str().unwrap_or("-")
+        ))
+    }
+
+    async fn deliver_compliance(&self) -> Result<String, DemoError> {
+        let api = self.api;
+        let receiver = self.receiver;
+        let summit = agency_id(api, "Summit Risk Partners").await?;
+        let keystone_id = agency_id(api, "Keystone Underwriting Group").await?;
+        let harbor = agency_id(api, "Harbor Lane Insurance").await?;
+        api.post(
+            "/api/v1/compliance-statuses",
+            json!({"updates": [
+                {"entity_type": "agency", "entity_id": summit, "product": "Property & Casualty", "state": "NY", "status": "compliant"},
+                {"entity_type": "agency", "entity_id": harbor, "product": "Property & Casualty", "state": "TX", "status": "non_compliant"},
+            ]}),
+        )
+        .await?;
+        api.post(
+            "/api/v1/nipr-syncs",
+            json!({"entity_type": "agency", "entity_id": keystone_id, "kind": "full_refresh", "outcome": "success"}),
+        )
+        .await?;
+        let waiting = async {
+            let changes = receiver
+                .wait_for(WebhookType::AgencyComplianceStatusChanges)
+                .await;
+            let synced = receiver
+                .wait_for(WebhookType::EntityComplianceDataSynchronized)
+                .await;
+            (changes, synced)
+        };
+        let (changes, _) = tokio::time::timeout(PATIENCE, waiting)
+            .await
+            .map_err(|_| fail("timed out waiting for the receiver to verify both webhooks"))?;
+        let entities = changes.envelope.payload["entities"]
+            .as_array()
+            .map_or(0, Vec::len);
+        Ok(format!(
+            "the changes ({entities} entities) sent once the quiet window closed, as event {}; an NIPR sync result sent at once; both verified",
+            changes.event_id
+        ))
+    }
 }
 
 /// Starts the server on the data folder's fresh SQLite database, its HubSpot settings pointed

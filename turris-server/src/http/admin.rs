@@ -202,7 +202,6 @@ pub async fn set_subscription(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RoleView {
     /// Its id.
-    #[schema(value_type = String, format = Uuid)]
     pub id: RoleId,
     /// Its name.
     pub name: String,
@@ -286,7 +285,6 @@ pub async fn create_role(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
     /// Its id.
-    #[schema(value_type = String, format = Uuid)]
     pub id: UserId,
     /// Email.
     pub email: String,
@@ -374,13 +372,10 @@ pub async fn create_user(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenView {
     /// Its id.
-    #[schema(value_type = String, format = Uuid)]
     pub id: ApiTokenId,
     /// The user it acts as.
-    #[schema(value_type = String, format = Uuid)]
     pub user_id: UserId,
     /// The role it is granted.
-    #[schema(value_type = String, format = Uuid)]
     pub role_id: RoleId,
     /// Its label.
     pub label: String,
@@ -414,10 +409,8 @@ impl From<ApiTokenInfo> for TokenView {
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     /// The user it acts as.
-    #[schema(value_type = String, format = Uuid)]
     pub user_id: UserId,
     /// The role it is granted.
-    #[schema(value_type = String, format = Uuid)]
     pub role_id: RoleId,
     /// A label ("CI", "Zapier").
     #[serde(default)]

@@ -52,7 +52,6 @@ pub struct Reconciliation {
     /// `agencies` or `agents`.
     pub object: &'static str,
     /// `running`, `completed` or `failed`.
-    #[schema(value_type = String, example = "running")]
     pub status: JobStatus,
     /// `options`, `phase` (`companies` then `agencies`, or `contacts` then `agents`), `pages`,
     /// `seen`, `paired`, `created`, `created_in_hubspot`, `failed_in_hubspot`,

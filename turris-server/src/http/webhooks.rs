@@ -41,10 +41,8 @@ pub fn routes() -> Routes {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Webhook {
     /// Its id.
-    #[schema(value_type = String, format = Uuid)]
     pub id: WebhookId,
     /// The event type it receives.
-    #[schema(value_type = String, example = "producer_agreement_executed")]
     pub webhook_type: WebhookType,
     /// The HTTPS endpoint.
     pub url: String,
@@ -222,7 +220,6 @@ pub enum RowStatus {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryRow {
     /// The event (`X-Turris-Event-Id`).
-    #[schema(value_type = String, format = Uuid)]
     pub event_id: EventId,
     /// The attempt number; `null` while no attempt was made.
     pub attempt: Option<u32>,
@@ -394,7 +391,6 @@ pub struct LogEntry {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Logs {
     /// The event.
-    #[schema(value_type = String, format = Uuid)]
     pub event_id: EventId,
     /// One entry per attempt, newest first.
     pub logs: Vec<LogEntry>,
@@ -454,7 +450,6 @@ pub async fn logs(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ResendQueued {
     /// The event.
-    #[schema(value_type = String, format = Uuid)]
     pub event_id: EventId,
     /// `queued`.
     pub status: &'static str,

@@ -3,11 +3,14 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use turris_core::activity::{Activity, ActivityCursor, ActivityId, ActivityPage, NewActivity};
+use turris_core::activity::{
+    Activity, ActivityCursor, ActivityId, ActivityPage, NewActivity, Outcome,
+};
 use turris_core::ids::OrganizationId;
 use turris_core::store::{ActivityStore, StoreResult, clamp_page_size};
 
 use super::error::DbError;
+use super::inputs::enum_text;
 use super::sql::{SqlStore, ns, ns_saturating, with_pool};
 
 #[derive(sqlx::FromRow)]
@@ -25,13 +28,16 @@ impl ActivityStore for SqlStore {
     ) -> StoreResult<Activity> {
         let at = ns(activity.at)?;
         let entry = serde_json::to_string(activity).map_err(DbError::from)?;
+        let outcome = enum_text(&activity.outcome)?;
         let id: i64 = with_pool!(self, |pool| {
             sqlx::query_scalar(
-                "INSERT INTO activity (organization_id, at, entry) VALUES ($1, $2, $3) RETURNING id",
+                "INSERT INTO activity (organization_id, at, entry, outcome)
+                 VALUES ($1, $2, $3, $4) RETURNING id",
             )
             .bind(org.as_str())
             .bind(at)
             .bind(&entry)
+            .bind(&outcome)
             .fetch_one(pool)
             .await
             .map_err(DbError::from)?
@@ -46,6 +52,7 @@ impl ActivityStore for SqlStore {
         &self,
         org: &OrganizationId,
         cursor: Option<&ActivityCursor>,
+        outcome: Option<Outcome>,
         limit: usize,
     ) -> StoreResult<ActivityPage> {
         let limit = clamp_page_size(limit);
@@ -56,16 +63,22 @@ impl ActivityStore for SqlStore {
             }
             None => (i64::MAX, i64::MAX),
         };
+        // Without a filter `$6` is true and every outcome passes (one query text for both
+        // databases, no untyped NULL parameter for PostgreSQL to guess at).
+        let outcome = outcome.as_ref().map(enum_text).transpose()?;
         let rows: Vec<ActivityRow> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, entry FROM activity
                  WHERE organization_id = $1 AND (at < $2 OR (at = $2 AND id < $3))
+                   AND (outcome = $5 OR $6)
                  ORDER BY at DESC, id DESC LIMIT $4",
             )
             .bind(org.as_str())
             .bind(before_at)
             .bind(before_id)
             .bind(limit as i64 + 1)
+            .bind(outcome.as_deref())
+            .bind(outcome.is_none())
             .fetch_all(pool)
             .await
             .map_err(DbError::from)?

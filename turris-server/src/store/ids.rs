@@ -9,6 +9,7 @@ macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(utoipa::ToSchema)]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 

@@ -45,7 +45,7 @@ pub struct Enqueued {
 }
 
 /// An agency or an agent: what compliance and NIPR results are about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "entityType", content = "entityId", rename_all = "snake_case")]
 pub enum ComplianceEntity {
     /// An agency.
@@ -85,8 +85,21 @@ pub struct ComplianceUpdate {
     pub status: ComplianceStatus,
 }
 
+impl ComplianceUpdate {
+    /// The record this update stores.
+    fn stored_at(&self, updated_at: DateTime<Utc>) -> ComplianceRecord {
+        ComplianceRecord {
+            entity: self.entity.clone(),
+            product: self.product.clone(),
+            state: self.state,
+            status: self.status,
+            updated_at,
+        }
+    }
+}
+
 /// A stored compliance status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ComplianceRecord {
     /// Agency or agent.
     pub entity: ComplianceEntity,
@@ -112,7 +125,7 @@ pub struct ComplianceTransition {
 }
 
 /// A NIPR fetch or full refresh that reached a terminal state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NiprSyncResult {
     /// Its id.
     pub id: NiprSyncId,
@@ -129,7 +142,7 @@ pub struct NiprSyncResult {
 }
 
 /// An executed producer agreement.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProducerAgreement {
     /// Its id.
     pub id: AgreementId,
@@ -312,6 +325,28 @@ pub(super) fn enum_from<T: serde::de::DeserializeOwned>(text: &str) -> DbResult<
     ))?)
 }
 
+/// The debounce inbox's record of one real change.
+fn status_change(
+    org: &OrganizationId,
+    update: &ComplianceUpdate,
+    about: EntitySummary,
+    before: ComplianceStatus,
+    at: DateTime<Utc>,
+) -> StatusChangeEvent {
+    StatusChangeEvent {
+        organization: org.as_str().to_owned(),
+        entity_type: update.entity.entity_type(),
+        entity_id: update.entity.id().to_owned(),
+        npn: about.npn,
+        name: about.name,
+        product: update.product.clone(),
+        state: update.state.as_str().to_owned(),
+        previous_status: before,
+        status: update.status,
+        at,
+    }
+}
+
 /// The name and NPN of an entity, as its status-change payload shows them.
 struct EntitySummary {
     name: String,
@@ -471,44 +506,25 @@ impl TurrisInputStore for SqlStore {
                 .bind(now_ns)
                 .execute(&mut *tx)
                 .await?;
-                let before = previous.unwrap_or(ComplianceStatus::Pending);
-                let changed = before != update.status;
-                if changed {
-                    let about = summary(&update.entity, &data)?;
-                    let entity: EntityType = update.entity.entity_type();
-                    let change = StatusChangeEvent {
-                        organization: org.as_str().to_owned(),
-                        entity_type: entity,
-                        entity_id: update.entity.id().to_owned(),
-                        npn: about.npn,
-                        name: about.name,
-                        product: update.product.clone(),
-                        state: update.state.as_str().to_owned(),
-                        previous_status: before,
-                        status: update.status,
-                        at: now,
-                    };
+                let changed_from = update.status.changed_from(previous);
+                if let Some(before) = changed_from {
+                    let change =
+                        status_change(org, update, summary(&update.entity, &data)?, before, now);
                     sqlx::query(
                         "INSERT INTO compliance_changes (organization_id, webhook_type, change,
                          recorded_at) VALUES ($1, $2, $3, $4)",
                     )
                     .bind(org.as_str())
-                    .bind(entity.status_change_type().as_str())
+                    .bind(change.entity_type.status_change_type().as_str())
                     .bind(serde_json::to_string(&change)?)
                     .bind(now_ns)
                     .execute(&mut *tx)
                     .await?;
                 }
                 transitions.push(ComplianceTransition {
-                    record: ComplianceRecord {
-                        entity: update.entity.clone(),
-                        product: update.product.clone(),
-                        state: update.state,
-                        status: update.status,
-                        updated_at: from_ns(now_ns),
-                    },
+                    record: update.stored_at(from_ns(now_ns)),
                     previous,
-                    changed,
+                    changed: changed_from.is_some(),
                 });
             }
             tx.commit().await?;

@@ -12,7 +12,7 @@ use super::sql::{SqlStore, from_ns, ns, with_pool};
 use super::*;
 
 /// A contract (producer agreement) template.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ContractTemplate {
     /// Its id (what invitation rules name).
     pub id: ContractTemplateId,
@@ -25,7 +25,7 @@ pub struct ContractTemplate {
 pub use turris_core::invitation::InvitationStatus;
 
 /// An agency invitation (created by inbound sync).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Invitation {
     /// Its id.
     pub id: InvitationId,

@@ -8,7 +8,9 @@
 use async_trait::async_trait;
 use turris_core::activity::ActivityKind;
 use turris_core::ids::{AgencyContactId, AgencyId, AgentId, OrganizationId};
-use turris_core::mapping::{AgencyContactMapping, AgencyMapping, AgentMapping, RecordMapping};
+use turris_core::mapping::{
+    AgencyContactMapping, AgencyMapping, AgentMapping, MappingSettings, RecordMapping,
+};
 use turris_core::matching::{MatchedBy, agency_keys, agent_keys};
 use turris_core::planner::ChangeKind;
 use turris_core::record::{Agency, AgencyContact, AgencyDraft, Agent, AgentDraft};
@@ -368,5 +370,61 @@ impl RecordKind for AgencyContacts {
         record: &AgencyContact,
     ) -> DbResult<()> {
         Ok(db.update_agency_contact(org, record).await?)
+    }
+}
+
+/// A record kind that bulk reconciliation pages through and creates in HubSpot when unlinked.
+#[async_trait]
+pub(crate) trait Reconciled: RecordKind {
+    /// The HubSpot object its records become.
+    const OBJECT: turris_hubspot::crm::ObjectType;
+
+    /// The kind's mapping in the organization's settings (the default when there is none).
+    fn mapping(settings: &MappingSettings) -> Self::Mapping;
+
+    /// Records by ascending id after `after` (an id as text, from a saved cursor).
+    async fn page(
+        db: &dyn ServerStore,
+        org: &OrganizationId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> DbResult<Vec<Self::Record>>;
+}
+
+#[async_trait]
+impl Reconciled for Agencies {
+    const OBJECT: turris_hubspot::crm::ObjectType = turris_hubspot::crm::ObjectType::Companies;
+
+    fn mapping(settings: &MappingSettings) -> AgencyMapping {
+        settings.agency.clone()
+    }
+
+    async fn page(
+        db: &dyn ServerStore,
+        org: &OrganizationId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> DbResult<Vec<Agency>> {
+        let after = after.and_then(|id| AgencyId::parse(id).ok());
+        db.list_agencies(org, after.as_ref(), limit).await
+    }
+}
+
+#[async_trait]
+impl Reconciled for Agents {
+    const OBJECT: turris_hubspot::crm::ObjectType = turris_hubspot::crm::ObjectType::Contacts;
+
+    fn mapping(settings: &MappingSettings) -> AgentMapping {
+        settings.agent.clone().unwrap_or_default()
+    }
+
+    async fn page(
+        db: &dyn ServerStore,
+        org: &OrganizationId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> DbResult<Vec<Agent>> {
+        let after = after.and_then(|id| AgentId::parse(id).ok());
+        db.list_agents(org, after.as_ref(), limit).await
     }
 }

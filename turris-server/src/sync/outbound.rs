@@ -41,6 +41,7 @@ use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome}
 use turris_core::ids::{AgencyId, HubSpotId, OrganizationId};
 use turris_core::integration::ConnectionStatus;
 use turris_core::mapping::AgencyContactMapping;
+use turris_core::matrix::SyncMatrix;
 use turris_core::planner::{
     OutboundAction, OutboundSkipReason, RecentWrite, plan_outbound, recent_writes,
 };
@@ -53,7 +54,8 @@ use turris_hubspot::crm::{ObjectType, SimplePublicObjectInputForCreate};
 
 use crate::app::AppState;
 use crate::hubspot::ConnectionError;
-use crate::store::{DbError, OutboundClaim, OutboundRetry};
+use crate::store::{DbError, OutboundClaim, OutboundRetry, ServerStore};
+use crate::sync::kinds::{Agencies, AgencyContacts, Agents, RecordKind};
 use crate::workers::Shutdown;
 
 /// After a wake-up, the worker waits for this much quiet before claiming, so a burst of
@@ -232,91 +234,27 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
         return Ok(Pushed::Paused);
     }
     // Each record once, oldest push first: pushed as it is now.
-    let mut agencies = Vec::new();
-    let mut agents = Vec::new();
-    let mut agency_contacts = Vec::new();
+    let mut records: Vec<TurrisRef> = Vec::new();
     for push in &claim.pushes {
-        match &push.record {
-            TurrisRef::Agency(id) if !agencies.contains(id) => agencies.push(id.clone()),
-            TurrisRef::Agent(id) if !agents.contains(id) => agents.push(id.clone()),
-            TurrisRef::AgencyContact(id) if !agency_contacts.contains(id) => {
-                agency_contacts.push(id.clone())
-            }
-            _ => {}
+        if !records.contains(&push.record) {
+            records.push(push.record.clone());
         }
     }
-    let link = |turris: TurrisRef| async move {
-        db.link_by_turris(org, &turris)
-            .await
-            .map(|l| l.map(|l| l.hubspot_id))
+    let plan = Planner {
+        db,
+        org,
+        matrix: &settings.matrix,
+        records: &records,
     };
-    let mut companies: Vec<Planned> = Vec::new();
-    for id in &agencies {
-        let Some(agency) = db.get_agency(org, id).await? else {
-            continue;
-        };
-        let turris = TurrisRef::Agency(agency.id.clone());
-        let linked = link(turris.clone()).await?;
-        let action = plan_outbound(
-            &settings.mapping.agency,
-            &settings.matrix,
-            &agency.data,
-            None,
-            linked.as_ref(),
-        );
-        companies.push((turris, action));
-    }
-    let mut contacts: Vec<Planned> = Vec::new();
-    // Agents with an agency, and agency contacts, whose contact is associated with the
-    // agency's company.
-    let mut employed: Vec<(TurrisRef, AgencyId)> = Vec::new();
-    let pushes_contacts = |action: &OutboundAction| {
-        !matches!(
-            action,
-            OutboundAction::Skip {
-                reason: OutboundSkipReason::OutboundDisabled
-            }
-        )
+    let (companies, _) = plan.kind::<Agencies>(&settings.mapping.agency).await?;
+    let (mut contacts, mut employed) = match settings.mapping.agent.as_ref() {
+        Some(mapping) => plan.kind::<Agents>(mapping).await?,
+        None => (Vec::new(), Vec::new()),
     };
-    if let Some(mapping) = settings.mapping.agent.as_ref() {
-        for id in &agents {
-            let Some(agent) = db.get_agent(org, id).await? else {
-                continue;
-            };
-            let turris = TurrisRef::Agent(agent.id.clone());
-            let linked = link(turris.clone()).await?;
-            let action = plan_outbound(
-                mapping,
-                &settings.matrix,
-                &agent.data,
-                None,
-                linked.as_ref(),
-            );
-            if let (Some(agency), true) = (agent.data.agency_id.clone(), pushes_contacts(&action)) {
-                employed.push((turris.clone(), agency));
-            }
-            contacts.push((turris, action));
-        }
-    }
     let contact_mapping = AgencyContactMapping::from_settings(&settings.mapping);
-    for id in &agency_contacts {
-        let Some(contact) = db.get_agency_contact(org, id).await? else {
-            continue;
-        };
-        let turris = TurrisRef::AgencyContact(contact.id.clone());
-        let linked = link(turris.clone()).await?;
-        let action = plan_outbound(
-            &contact_mapping,
-            &settings.matrix,
-            &contact.draft(),
-            None,
-            linked.as_ref(),
-        );
-        if pushes_contacts(&action) {
-            employed.push((turris.clone(), contact.agency_id.clone()));
-        }
-        contacts.push((turris, action));
-    }
+    let (more, more_employed) = plan.kind::<AgencyContacts>(&contact_mapping).await?;
+    contacts.extend(more);
+    employed.extend(more_employed);
     let has_work = |planned: &[Planned]| {
         planned
             .iter()
@@ -337,6 +275,50 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
     pusher.associate(&employed).await?;
     let retry = pusher.retry.into_inner().unwrap_or_else(|e| e.into_inner());
     Ok(Pushed::Done { retry })
+}
+
+/// Plans the records of one claim, kind by kind.
+struct Planner<'a> {
+    db: &'a dyn ServerStore,
+    org: &'a OrganizationId,
+    matrix: &'a SyncMatrix,
+    records: &'a [TurrisRef],
+}
+
+impl Planner<'_> {
+    /// Core's plan for each record of kind `K` in the claim, and the records whose contact is
+    /// to be associated with their agency's company (those of an agency that are pushed).
+    async fn kind<K: RecordKind>(
+        &self,
+        mapping: &K::Mapping,
+    ) -> Result<(Vec<Planned>, Vec<(TurrisRef, AgencyId)>), PushError> {
+        let mut planned = Vec::new();
+        let mut employed = Vec::new();
+        for turris in self.records {
+            let Some(record) = K::load(self.db, self.org, turris).await? else {
+                continue;
+            };
+            let linked = self.db.link_by_turris(self.org, turris).await?;
+            let action = plan_outbound(
+                mapping,
+                self.matrix,
+                &K::draft(&record),
+                None,
+                linked.as_ref().map(|l| &l.hubspot_id),
+            );
+            let pushed = !matches!(
+                action,
+                OutboundAction::Skip {
+                    reason: OutboundSkipReason::OutboundDisabled
+                }
+            );
+            if let (Some(agency), true) = (K::agency(&record), pushed) {
+                employed.push((turris.clone(), agency));
+            }
+            planned.push((turris.clone(), action));
+        }
+        Ok((planned, employed))
+    }
 }
 
 /// A HubSpot object we push to, and the titles of its calls.

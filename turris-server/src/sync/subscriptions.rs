@@ -63,6 +63,66 @@ fn object_name(object: ObjectType) -> &'static str {
     }
 }
 
+/// The subscriptions the pending properties need: each object's creation, deletion and merge
+/// events, and a property change per property.
+fn wanted(pending: &[(ObjectType, String)]) -> Vec<(String, Option<String>)> {
+    let mut objects: Vec<ObjectType> = pending.iter().map(|(o, _)| *o).collect();
+    objects.dedup();
+    let mut wanted: Vec<(String, Option<String>)> = Vec::new();
+    for object in objects {
+        let name = object_name(object);
+        wanted.push((format!("{name}.creation"), None));
+        wanted.push((format!("{name}.deletion"), None));
+        wanted.push((format!("{name}.merge"), None));
+    }
+    if pending.iter().any(|(o, _)| *o == ObjectType::Contact) {
+        // A contact syncs once its primary company is a synced agency: follow that property.
+        wanted.push((
+            "contact.propertyChange".to_owned(),
+            Some("associatedcompanyid".to_owned()),
+        ));
+    }
+    for (object, property) in pending {
+        wanted.push((
+            format!("{}.propertyChange", object_name(*object)),
+            Some(property.clone()),
+        ));
+    }
+    wanted
+}
+
+/// Whether the subscription is active, creating it when the app has none; a failure is
+/// logged and tried again on the next pass.
+async fn subscribe(
+    subscriptions: &Subscriptions,
+    existing: &mut Vec<SubscriptionResponse>,
+    event_type: &str,
+    property: &Option<String>,
+) -> bool {
+    let active = existing
+        .iter()
+        .any(|s| s.active && s.event_type == event_type && &s.property_name == property);
+    if active {
+        return true;
+    }
+    let request = SubscriptionCreateRequest {
+        event_type: event_type.to_owned(),
+        property_name: property.clone(),
+        active: true,
+    };
+    match subscriptions.create(&request).await {
+        Ok(created) => {
+            let live = created.active;
+            existing.push(created);
+            live
+        }
+        Err(e) => {
+            tracing::warn!(event_type, ?property, error = %crate::hubspot::Upstream(&e), "subscription not created; retrying later");
+            false
+        }
+    }
+}
+
 async fn ensure(
     state: &AppState,
     org: &OrganizationId,
@@ -108,52 +168,8 @@ async fn ensure(
         }
     }
     let existing = listed.as_mut().expect("listed above");
-    let mut objects: Vec<ObjectType> = pending.iter().map(|(o, _)| *o).collect();
-    objects.dedup();
-    let mut wanted: Vec<(String, Option<String>)> = Vec::new();
-    for object in objects {
-        let name = object_name(object);
-        wanted.push((format!("{name}.creation"), None));
-        wanted.push((format!("{name}.deletion"), None));
-        wanted.push((format!("{name}.merge"), None));
-    }
-    if pending.iter().any(|(o, _)| *o == ObjectType::Contact) {
-        // A contact syncs once its primary company is a synced agency: follow that property.
-        wanted.push((
-            "contact.propertyChange".to_owned(),
-            Some("associatedcompanyid".to_owned()),
-        ));
-    }
-    for (object, property) in &pending {
-        wanted.push((
-            format!("{}.propertyChange", object_name(*object)),
-            Some(property.clone()),
-        ));
-    }
-    for (event_type, property) in wanted {
-        let active = existing
-            .iter()
-            .any(|s| s.active && s.event_type == event_type && s.property_name == property);
-        let confirmed = if active {
-            true
-        } else {
-            let request = SubscriptionCreateRequest {
-                event_type: event_type.clone(),
-                property_name: property.clone(),
-                active: true,
-            };
-            match subscriptions.create(&request).await {
-                Ok(created) => {
-                    let live = created.active;
-                    existing.push(created);
-                    live
-                }
-                Err(e) => {
-                    tracing::warn!(event_type, property, error = %crate::hubspot::Upstream(&e), "subscription not created; retrying later");
-                    false
-                }
-            }
-        };
+    for (event_type, property) in wanted(&pending) {
+        let confirmed = subscribe(&subscriptions, existing, &event_type, &property).await;
         let object = pending
             .iter()
             .find(|(o, p)| Some(p) == property.as_ref() && event_type.starts_with(object_name(*o)))

@@ -312,5 +312,5 @@ enum EndpointState {
 }
 
 fn after(at: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
-    at + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
+    crate::clock::saturating_add(at, delay)
 }

@@ -119,7 +119,9 @@ impl DeliveryEngine {
         let attempt = self.attempt(request, started_at, &mut report);
         match tokio::time::timeout(self.config.timeout, attempt).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => report.error = Some(describe(&e, self.config.timeout)),
+            // The endpoint URL may carry a secret in its query or user info: error text never
+            // holds it (reqwest's errors print the URL).
+            Ok(Err(e)) => report.error = Some(describe(&e.without_url(), self.config.timeout)),
             Err(_) => report.error = Some(timed_out(self.config.timeout)),
         }
         report.finished_at = self.clock.now();
@@ -161,7 +163,7 @@ impl DeliveryEngine {
             .headers()
             .get(http::header::LOCATION)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+            .map(location_for_log);
         let mut body = Vec::new();
         while body.len() < self.config.max_response_body {
             match response.chunk().await? {
@@ -183,6 +185,29 @@ impl DeliveryEngine {
         }
         Ok(())
     }
+}
+
+/// A `Location` as the error text may show it: scheme, host, port and path, without user info,
+/// query or fragment (where a receiver may put a token), and at most 200 characters.
+fn location_for_log(location: &str) -> String {
+    let shown = match url::Url::parse(location) {
+        Ok(url) if url.has_host() => {
+            let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!(
+                "{}://{}{port}{}",
+                url.scheme(),
+                url.host_str().unwrap_or_default(),
+                url.path()
+            )
+        }
+        // A relative reference (`/ok?sig=...`), or something that is not a URL at all.
+        _ => location
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    shown.chars().take(200).collect()
 }
 
 fn timed_out(timeout: Duration) -> String {

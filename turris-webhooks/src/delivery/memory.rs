@@ -38,7 +38,7 @@ impl InMemoryDeliveryStore {
 }
 
 fn lease_until(now: DateTime<Utc>, lease_for: Duration) -> DateTime<Utc> {
-    now + chrono::Duration::from_std(lease_for).unwrap_or(chrono::Duration::MAX)
+    crate::clock::saturating_add(now, lease_for)
 }
 
 fn lease_live(lease: Option<&Lease>, now: DateTime<Utc>) -> bool {

@@ -453,3 +453,23 @@ mod model {
         }
     }
 }
+
+#[test]
+fn windows_of_any_length_at_any_time_do_not_overflow_the_clock() {
+    let config = DebounceConfig {
+        quiet: std::time::Duration::MAX,
+        max_wait: std::time::Duration::MAX,
+    };
+    let mut debouncer = Debouncer::new(config);
+    debouncer.record(change("org", "agency-1", LIFE_TX, Pending, Compliant, 0));
+    assert_eq!(debouncer.next_due(), Some(DateTime::<Utc>::MAX_UTC));
+    assert!(debouncer.flush_due(t(3600)).is_empty());
+    assert_eq!(debouncer.flush_due(DateTime::<Utc>::MAX_UTC).len(), 1);
+
+    let mut debouncer = Debouncer::new(DebounceConfig::default());
+    let mut late = change("org", "agency-2", LIFE_TX, Pending, Compliant, 0);
+    late.at = DateTime::<Utc>::MAX_UTC;
+    debouncer.record(late);
+    assert_eq!(debouncer.next_due(), Some(DateTime::<Utc>::MAX_UTC));
+    assert_eq!(debouncer.flush_due(DateTime::<Utc>::MAX_UTC).len(), 1);
+}

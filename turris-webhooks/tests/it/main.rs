@@ -5,6 +5,7 @@ mod conformance;
 mod debounce;
 mod delivery;
 mod envelope;
+mod fuzz;
 mod receiver;
 mod retry;
 mod signature;

@@ -82,6 +82,35 @@ async fn redirect(State(log): State<Log>, headers: HeaderMap, body: Bytes) -> im
     (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, "/ok")])
 }
 
+/// Redirects to a URL with user info, a token in the query and a fragment.
+async fn leaky_redirect(
+    State(log): State<Log>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    log.push("/leaky-redirect", headers, body);
+    (
+        StatusCode::FOUND,
+        [(
+            header::LOCATION,
+            "https://user:planted-password@elsewhere.example:8443/next?token=planted-token#planted-fragment",
+        )],
+    )
+}
+
+/// Redirects to a relative path with a token in the query.
+async fn relative_redirect(
+    State(log): State<Log>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    log.push("/relative-redirect", headers, body);
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, "/ok?sig=planted-token")],
+    )
+}
+
 async fn big(State(log): State<Log>, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
     log.push("/big", headers, body);
     (StatusCode::OK, "x".repeat(100_000))
@@ -105,6 +134,8 @@ pub async fn spawn() -> Receiver {
         .route("/limited", post(limited))
         .route("/redirect", post(redirect))
         .route("/big", post(big))
+        .route("/leaky-redirect", post(leaky_redirect))
+        .route("/relative-redirect", post(relative_redirect))
         .route("/busy", post(busy))
         .with_state(log.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

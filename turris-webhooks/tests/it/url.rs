@@ -333,3 +333,59 @@ mod properties {
         }
     }
 }
+
+/// Every way of writing a refused address that the URL parser reads as an IP, with the kind
+/// of address the refusal must name.
+const REFUSED_NOTATIONS: &[(&str, &str)] = &[
+    ("https://10.0.0.8/", "private"),
+    ("https://167772168/", "private"),
+    ("https://0xa000008/", "private"),
+    ("https://012.0.0.010/", "private"),
+    ("https://[::ffff:10.0.0.8]/", "private"),
+    ("https://[::ffff:a00:8]/", "private"),
+    ("https://127.0.0.1/", "loopback"),
+    ("https://2130706433/", "loopback"),
+    ("https://0x7f.1/", "loopback"),
+    ("https://017700000001/", "loopback"),
+    ("https://[::1]/", "loopback"),
+    ("https://[0:0:0:0:0:0:0:1]/", "loopback"),
+    ("https://169.254.169.254/latest/meta-data/", "link-local"),
+    ("https://2852039166/", "link-local"),
+    ("https://0xa9.0xfe.0xa9.0xfe/", "link-local"),
+    ("https://[::ffff:169.254.169.254]/", "link-local"),
+    ("https://[64:ff9b::a9fe:a9fe]/", "link-local"),
+    ("https://[fe80::1]/", "link-local"),
+    ("https://%31%32%37.0.0.1/", "loopback"),
+    (
+        "https://\u{ff11}\u{ff12}\u{ff17}\u{3002}\u{ff10}\u{3002}\u{ff10}\u{3002}\u{ff11}/",
+        "loopback",
+    ),
+    ("https://127.0.0.1./", "loopback"),
+    ("https://0x7f000001/", "loopback"),
+    ("https://0/", "unspecified"),
+];
+
+#[test]
+fn refusals_name_the_kind_of_address_but_never_the_address() {
+    for (input, kind) in REFUSED_NOTATIONS {
+        let err = WebhookUrl::parse(input, &UrlPolicy::strict()).unwrap_err();
+        let message = err.to_string();
+        // Exactly this text: the address, in whatever notation, is not in it.
+        assert_eq!(message, format!("refused: {kind} address"), "{input}");
+    }
+}
+
+#[tokio::test]
+async fn a_name_resolving_to_a_refused_address_is_refused_without_saying_what_it_resolved_to() {
+    let url = WebhookUrl::parse(
+        "https://localhost/",
+        &UrlPolicy::strict().allow_host("localhost"),
+    )
+    .unwrap();
+    let err = url.resolve(&UrlPolicy::strict()).await.unwrap_err();
+    let message = err.to_string();
+    assert_eq!(message, "refused: loopback address");
+    for leaked in ["127.0.0.1", "::1", "localhost"] {
+        assert!(!message.contains(leaked), "{message}");
+    }
+}

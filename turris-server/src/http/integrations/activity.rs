@@ -3,11 +3,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use turris_core::activity::{ActivityCursor, ActivityDetails, ActivityKind, Outcome};
 use turris_core::integration::{SubscriptionManagement, WebhookStatus};
 use turris_core::property::ObjectType;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::auth::{Authorized, IntegrationsRead};
@@ -24,20 +24,16 @@ pub struct ActivityEntry {
     /// Its id.
     pub id: u64,
     /// The kind (`create_company`, ...).
-    #[schema(value_type = String)]
     pub kind: ActivityKind,
     /// The seed's title (`Create company in HubSpot`).
     pub title: &'static str,
     /// `inbound`, `outbound` or `internal`.
-    #[schema(value_type = String)]
     pub direction: turris_core::activity::ActivityDirection,
     /// `success`, `failure` or `skipped`.
-    #[schema(value_type = String)]
     pub status: Outcome,
     /// When it happened.
     pub at: DateTime<Utc>,
     /// HubSpot status, error category, message, skip reason, Turris id, HubSpot id.
-    #[schema(value_type = Object)]
     pub details: ActivityDetails,
 }
 
@@ -50,17 +46,33 @@ pub struct ActivityList {
     pub next_cursor: Option<String>,
 }
 
-/// Recent activity, newest first, in cursor pages.
+/// `?cursor=...&limit=...&status=...`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityParams {
+    /// The `next_cursor` of the previous page; omit for the first page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 100 (default 50).
+    pub limit: Option<usize>,
+    /// Only entries with this outcome (`success`, `failure` or `skipped`).
+    pub status: Option<Outcome>,
+}
+
+/// Recent activity, newest first, in cursor pages, optionally of one outcome.
 #[utoipa::path(get, path = "/api/v1/integrations/hubspot/activity", tag = "integrations",
-    params(PageParams),
+    params(ActivityParams),
     responses((status = 200, body = ActivityList), (status = 400, description = "Invalid cursor", body = crate::error::ErrorBody),
         (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn activity(
     State(state): State<AppState>,
     auth: Authorized<IntegrationsRead>,
-    Query(page): Query<PageParams>,
+    Query(params): Query<ActivityParams>,
 ) -> ApiResult<Json<ActivityList>> {
+    let page = PageParams {
+        cursor: params.cursor,
+        limit: params.limit,
+    };
     let cursor = page
         .cursor
         .as_deref()
@@ -75,7 +87,7 @@ pub async fn activity(
         })?;
     let result = state
         .db()
-        .activity_page(auth.org(), cursor.as_ref(), page.limit())
+        .activity_page(auth.org(), cursor.as_ref(), params.status, page.limit())
         .await?;
     Ok(Json(ActivityList {
         entries: result
@@ -99,13 +111,11 @@ pub async fn activity(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PropertyWebhookStatus {
     /// `company` or `contact`.
-    #[schema(value_type = String)]
     pub object: ObjectType,
     /// The HubSpot property.
     pub property: String,
     /// `pending` until HubSpot confirms the subscription, then `live`; `managed_in_hubspot`
     /// for a private-app connection, whose subscriptions only an admin can create, in HubSpot.
-    #[schema(value_type = String, example = "pending")]
     pub status: WebhookStatus,
     /// What to do, when it is up to a person (`managed_in_hubspot`).
     pub message: Option<String>,

@@ -37,7 +37,6 @@ pub struct IntegrationCard {
     /// One line about the integration.
     pub description: &'static str,
     /// `connected`, `not_connected` or `error`.
-    #[schema(value_type = String, example = "connected")]
     pub status: ConnectionStatus,
     /// `connect` or `manage`.
     pub action: CardAction,
@@ -85,7 +84,6 @@ pub async fn list_cards(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HubSpotView {
     /// `connected`, `not_connected` or `error`.
-    #[schema(value_type = String)]
     pub status: ConnectionStatus,
     /// The portal, once connected.
     pub portal_id: Option<u64>,

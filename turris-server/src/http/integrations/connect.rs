@@ -127,7 +127,6 @@ impl std::fmt::Debug for CallbackParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Connected {
     /// `connected`.
-    #[schema(value_type = String)]
     pub status: ConnectionStatus,
     /// The HubSpot portal.
     pub portal_id: u64,
@@ -446,7 +445,6 @@ pub async fn reconnect_private_app(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Deleted {
     /// `not_connected`.
-    #[schema(value_type = String)]
     pub status: ConnectionStatus,
     /// The reminder to remove the app in HubSpot too.
     pub reminder: &'static str,

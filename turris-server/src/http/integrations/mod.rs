@@ -4,7 +4,6 @@
 mod activity;
 mod cards;
 mod connect;
-pub mod doc;
 mod properties;
 mod settings;
 

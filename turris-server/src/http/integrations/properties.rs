@@ -26,10 +26,8 @@ pub struct PropertiesParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Properties {
     /// Company properties.
-    #[schema(value_type = Object)]
     pub companies: ObjectSchema,
     /// Contact properties.
-    #[schema(value_type = Object)]
     pub contacts: ObjectSchema,
 }
 

@@ -31,7 +31,7 @@ pub(super) fn require_connected(settings: &IntegrationSettings) -> ApiResult<()>
 
 /// The field mapping.
 #[utoipa::path(get, path = "/api/v1/integrations/hubspot/mapping", tag = "integrations",
-    responses((status = 200, description = "The agency and agent mapping", body = doc::Mapping),
+    responses((status = 200, description = "The agency and agent mapping", body = turris_core::mapping::MappingSettings),
         (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn get_mapping(
@@ -44,8 +44,8 @@ pub async fn get_mapping(
 /// Saves the field mapping; every problem is a 422 with its path (`agency.identifier.value`).
 /// Changes never rewrite existing records.
 #[utoipa::path(put, path = "/api/v1/integrations/hubspot/mapping", tag = "integrations",
-    request_body = doc::Mapping,
-    responses((status = 200, description = "The saved mapping", body = doc::Mapping),
+    request_body = turris_core::mapping::MappingSettings,
+    responses((status = 200, description = "The saved mapping", body = turris_core::mapping::MappingSettings),
         (status = 401), (status = 402), (status = 403),
         (status = 409, description = "Not connected", body = crate::error::ErrorBody),
         (status = 422, description = "Invalid mapping", body = crate::error::ErrorBody)),
@@ -72,7 +72,7 @@ pub async fn put_mapping(
 
 /// The ongoing-sync matrix.
 #[utoipa::path(get, path = "/api/v1/integrations/hubspot/sync", tag = "integrations",
-    responses((status = 200, description = "The matrix", body = doc::SyncMatrix),
+    responses((status = 200, description = "The matrix", body = turris_core::matrix::SyncMatrix),
         (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn get_sync(
@@ -85,8 +85,8 @@ pub async fn get_sync(
 /// Saves the matrix. Turning a toggle on checks its prerequisites (422 naming each missing
 /// piece); turning one off is always allowed.
 #[utoipa::path(put, path = "/api/v1/integrations/hubspot/sync", tag = "integrations",
-    request_body = doc::SyncMatrix,
-    responses((status = 200, description = "The saved matrix", body = doc::SyncMatrix),
+    request_body = turris_core::matrix::SyncMatrix,
+    responses((status = 200, description = "The saved matrix", body = turris_core::matrix::SyncMatrix),
         (status = 401), (status = 402), (status = 403),
         (status = 409, description = "Not connected", body = crate::error::ErrorBody),
         (status = 422, description = "Missing prerequisites", body = crate::error::ErrorBody)),
@@ -108,7 +108,7 @@ pub async fn put_sync(
 
 /// Auto-invite settings.
 #[utoipa::path(get, path = "/api/v1/integrations/hubspot/invitations", tag = "integrations",
-    responses((status = 200, description = "The auto-invite settings", body = doc::Invitations),
+    responses((status = 200, description = "The auto-invite settings", body = turris_core::invitation::InvitationSettings),
         (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn get_invitations(
@@ -121,8 +121,8 @@ pub async fn get_invitations(
 /// Saves the auto-invite settings: 409 while agency inbound sync is off, 422 with paths for
 /// invalid conditions or unknown contract templates.
 #[utoipa::path(put, path = "/api/v1/integrations/hubspot/invitations", tag = "integrations",
-    request_body = doc::Invitations,
-    responses((status = 200, description = "The saved settings", body = doc::Invitations),
+    request_body = turris_core::invitation::InvitationSettings,
+    responses((status = 200, description = "The saved settings", body = turris_core::invitation::InvitationSettings),
         (status = 401), (status = 402), (status = 403),
         (status = 409, description = "Agency inbound sync is off", body = crate::error::ErrorBody),
         (status = 422, description = "Invalid settings", body = crate::error::ErrorBody)),
@@ -169,7 +169,6 @@ pub async fn put_invitations(
 #[serde(deny_unknown_fields)]
 pub struct AssignContract {
     /// A contract template id.
-    #[schema(value_type = String)]
     pub template: ContractTemplateId,
 }
 
@@ -179,7 +178,7 @@ pub struct AssignContract {
 /// for one that does not wait for a contract, 422 for an unknown template.
 #[utoipa::path(post, path = "/api/v1/integrations/hubspot/invitations/{id}/contract",
     tag = "integrations", params(("id" = String, Path)), request_body = AssignContract,
-    responses((status = 200, description = "The invitation", body = crate::http::records::doc::Invitation),
+    responses((status = 200, description = "The invitation", body = crate::store::Invitation),
         (status = 401), (status = 402), (status = 403), (status = 404),
         (status = 409, description = "Not waiting for a contract", body = crate::error::ErrorBody),
         (status = 422, description = "Unknown template", body = crate::error::ErrorBody)),

@@ -97,7 +97,7 @@ pub(super) async fn existing_agency(
 
 /// Agencies, by ascending id.
 #[utoipa::path(get, path = "/api/v1/agencies", tag = "records", params(PageParams),
-    responses((status = 200, description = "`{items, next_cursor}`", body = doc::AgencyPage), (status = 401), (status = 402), (status = 403)),
+    responses((status = 200, description = "`{items, next_cursor}`", body = RecordPage<turris_core::record::Agency>), (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn list_agencies(
     State(state): State<AppState>,
@@ -118,7 +118,7 @@ pub async fn list_agencies(
 
 /// Creates an agency.
 #[utoipa::path(post, path = "/api/v1/agencies", tag = "records", request_body = AgencyInput,
-    responses((status = 201, description = "The agency", body = doc::Agency), (status = 401), (status = 402), (status = 403),
+    responses((status = 201, description = "The agency", body = turris_core::record::Agency), (status = 401), (status = 402), (status = 403),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_agency(
@@ -140,7 +140,7 @@ pub async fn create_agency(
 
 /// One agency.
 #[utoipa::path(get, path = "/api/v1/agencies/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The agency", body = doc::Agency), (status = 401), (status = 402), (status = 403), (status = 404)),
+    responses((status = 200, description = "The agency", body = turris_core::record::Agency), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_agency(
     State(state): State<AppState>,
@@ -153,7 +153,7 @@ pub async fn get_agency(
 /// Replaces an agency's data.
 #[utoipa::path(put, path = "/api/v1/agencies/{id}", tag = "records", params(("id" = String, Path)),
     request_body = AgencyInput,
-    responses((status = 200, description = "The agency", body = doc::Agency), (status = 401), (status = 402), (status = 403), (status = 404),
+    responses((status = 200, description = "The agency", body = turris_core::record::Agency), (status = 401), (status = 402), (status = 403), (status = 404),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_agency(

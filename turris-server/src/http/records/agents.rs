@@ -102,7 +102,7 @@ pub(super) async fn existing_agent(
 
 /// Agents, by ascending id.
 #[utoipa::path(get, path = "/api/v1/agents", tag = "records", params(PageParams),
-    responses((status = 200, description = "`{items, next_cursor}`", body = doc::AgentPage), (status = 401), (status = 402), (status = 403)),
+    responses((status = 200, description = "`{items, next_cursor}`", body = RecordPage<turris_core::record::Agent>), (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn list_agents(
     State(state): State<AppState>,
@@ -123,7 +123,7 @@ pub async fn list_agents(
 
 /// Creates an agent.
 #[utoipa::path(post, path = "/api/v1/agents", tag = "records", request_body = AgentInput,
-    responses((status = 201, description = "The agent", body = doc::Agent), (status = 401), (status = 402), (status = 403),
+    responses((status = 201, description = "The agent", body = turris_core::record::Agent), (status = 401), (status = 402), (status = 403),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_agent(
@@ -145,7 +145,7 @@ pub async fn create_agent(
 
 /// One agent.
 #[utoipa::path(get, path = "/api/v1/agents/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The agent", body = doc::Agent), (status = 401), (status = 402), (status = 403), (status = 404)),
+    responses((status = 200, description = "The agent", body = turris_core::record::Agent), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_agent(
     State(state): State<AppState>,
@@ -158,7 +158,7 @@ pub async fn get_agent(
 /// Replaces an agent's data.
 #[utoipa::path(put, path = "/api/v1/agents/{id}", tag = "records", params(("id" = String, Path)),
     request_body = AgentInput,
-    responses((status = 200, description = "The agent", body = doc::Agent), (status = 401), (status = 402), (status = 403), (status = 404),
+    responses((status = 200, description = "The agent", body = turris_core::record::Agent), (status = 401), (status = 402), (status = 403), (status = 404),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_agent(

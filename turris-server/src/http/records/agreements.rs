@@ -44,7 +44,7 @@ pub struct AgreementInput {
 /// Records an executed producer agreement; it is sent at once to `producer_agreement_executed`
 /// webhooks.
 #[utoipa::path(post, path = "/api/v1/producer-agreements", tag = "records", request_body = AgreementInput,
-    responses((status = 201, description = "The agreement", body = doc::ProducerAgreement), (status = 401), (status = 402), (status = 403),
+    responses((status = 201, description = "The agreement", body = crate::store::ProducerAgreement), (status = 401), (status = 402), (status = 403),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_agreement(
@@ -119,7 +119,7 @@ pub async fn create_agreement(
 
 /// Executed agreements, newest first.
 #[utoipa::path(get, path = "/api/v1/producer-agreements", tag = "records", params(AgencyFilter),
-    responses((status = 200, description = "The agreements", body = [doc::ProducerAgreement]), (status = 401), (status = 402), (status = 403)),
+    responses((status = 200, description = "The agreements", body = [crate::store::ProducerAgreement]), (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn list_agreements(
     State(state): State<AppState>,
@@ -137,7 +137,7 @@ pub async fn list_agreements(
 
 /// One agreement.
 #[utoipa::path(get, path = "/api/v1/producer-agreements/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The agreement", body = doc::ProducerAgreement), (status = 401), (status = 402), (status = 403), (status = 404)),
+    responses((status = 200, description = "The agreement", body = crate::store::ProducerAgreement), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_agreement(
     State(state): State<AppState>,

@@ -70,8 +70,7 @@ pub struct ComplianceInput {
     pub product: String,
     /// 2-letter US state code.
     pub state: String,
-    /// `compliant`, `non_compliant`, `pending` or `not_required`.
-    #[schema(value_type = String)]
+    /// The status.
     pub status: ComplianceStatus,
 }
 
@@ -87,10 +86,8 @@ pub struct ComplianceUpdates {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ComplianceResult {
     /// The stored status.
-    #[schema(value_type = doc::ComplianceRecord)]
     pub record: ComplianceRecord,
     /// The status before (`null` for a first status).
-    #[schema(value_type = Option<String>)]
     pub previous_status: Option<ComplianceStatus>,
     /// Whether it really changed.
     pub changed: bool,
@@ -198,7 +195,7 @@ pub(super) async fn params_entity(
 
 /// An entity's compliance statuses.
 #[utoipa::path(get, path = "/api/v1/compliance-statuses", tag = "records", params(EntityParams),
-    responses((status = 200, description = "The statuses", body = [doc::ComplianceRecord]), (status = 401), (status = 402), (status = 403), (status = 404)),
+    responses((status = 200, description = "The statuses", body = [crate::store::ComplianceRecord]), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_compliance(
     State(state): State<AppState>,

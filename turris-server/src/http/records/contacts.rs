@@ -50,7 +50,7 @@ impl ContactInput {
 
 /// An agency's contacts.
 #[utoipa::path(get, path = "/api/v1/agencies/{id}/contacts", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The contacts", body = [doc::AgencyContact]), (status = 401), (status = 402), (status = 403), (status = 404)),
+    responses((status = 200, description = "The contacts", body = [turris_core::record::AgencyContact]), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn list_contacts(
     State(state): State<AppState>,
@@ -69,7 +69,7 @@ pub async fn list_contacts(
 /// Adds a contact to an agency.
 #[utoipa::path(post, path = "/api/v1/agencies/{id}/contacts", tag = "records", params(("id" = String, Path)),
     request_body = ContactInput,
-    responses((status = 201, description = "The contact", body = doc::AgencyContact), (status = 401), (status = 402), (status = 403), (status = 404),
+    responses((status = 201, description = "The contact", body = turris_core::record::AgencyContact), (status = 401), (status = 402), (status = 403), (status = 404),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_contact(
@@ -105,7 +105,7 @@ pub(super) async fn existing_contact(
 
 /// One agency contact.
 #[utoipa::path(get, path = "/api/v1/agency-contacts/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The contact", body = doc::AgencyContact), (status = 401), (status = 402), (status = 403), (status = 404)),
+    responses((status = 200, description = "The contact", body = turris_core::record::AgencyContact), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_contact(
     State(state): State<AppState>,
@@ -118,7 +118,7 @@ pub async fn get_contact(
 /// Replaces an agency contact's data.
 #[utoipa::path(put, path = "/api/v1/agency-contacts/{id}", tag = "records", params(("id" = String, Path)),
     request_body = ContactInput,
-    responses((status = 200, description = "The contact", body = doc::AgencyContact), (status = 401), (status = 402), (status = 403), (status = 404),
+    responses((status = 200, description = "The contact", body = turris_core::record::AgencyContact), (status = 401), (status = 402), (status = 403), (status = 404),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn update_contact(

@@ -28,7 +28,7 @@ pub struct CreateTemplate {
 
 /// Contract templates.
 #[utoipa::path(get, path = "/api/v1/contract-templates", tag = "records",
-    responses((status = 200, description = "The templates", body = [doc::ContractTemplate]), (status = 401), (status = 402), (status = 403)),
+    responses((status = 200, description = "The templates", body = [crate::store::ContractTemplate]), (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn list_templates(
     State(state): State<AppState>,
@@ -39,7 +39,7 @@ pub async fn list_templates(
 
 /// Creates a contract template.
 #[utoipa::path(post, path = "/api/v1/contract-templates", tag = "records", request_body = CreateTemplate,
-    responses((status = 201, description = "The template", body = doc::ContractTemplate), (status = 401), (status = 402), (status = 403),
+    responses((status = 201, description = "The template", body = crate::store::ContractTemplate), (status = 401), (status = 402), (status = 403),
         (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_template(
@@ -65,7 +65,7 @@ pub async fn create_template(
 
 /// One contract template.
 #[utoipa::path(get, path = "/api/v1/contract-templates/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The template", body = doc::ContractTemplate), (status = 401), (status = 402), (status = 403), (status = 404)),
+    responses((status = 200, description = "The template", body = crate::store::ContractTemplate), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_template(
     State(state): State<AppState>,
@@ -92,7 +92,7 @@ pub struct AgencyFilter {
 
 /// Invitations (created by inbound sync), newest first.
 #[utoipa::path(get, path = "/api/v1/invitations", tag = "records", params(AgencyFilter),
-    responses((status = 200, description = "The invitations", body = [doc::Invitation]), (status = 401), (status = 402), (status = 403)),
+    responses((status = 200, description = "The invitations", body = [crate::store::Invitation]), (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn list_invitations(
     State(state): State<AppState>,
@@ -110,7 +110,7 @@ pub async fn list_invitations(
 
 /// One invitation.
 #[utoipa::path(get, path = "/api/v1/invitations/{id}", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The invitation", body = doc::Invitation), (status = 401), (status = 402), (status = 403), (status = 404)),
+    responses((status = 200, description = "The invitation", body = crate::store::Invitation), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_invitation(
     State(state): State<AppState>,

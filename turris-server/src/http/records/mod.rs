@@ -11,7 +11,6 @@ mod agents;
 mod agreements;
 mod compliance;
 mod contacts;
-pub mod doc;
 mod invitations;
 mod nipr;
 

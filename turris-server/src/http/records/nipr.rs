@@ -26,10 +26,8 @@ pub struct NiprSyncInput {
     /// The agency or agent id.
     pub entity_id: String,
     /// `fetch` or `full_refresh`.
-    #[schema(value_type = String)]
     pub kind: SyncKind,
     /// `success` or `error`.
-    #[schema(value_type = String)]
     pub outcome: SyncOutcome,
     /// The error, for `outcome: error`.
     pub error: Option<String>,
@@ -56,7 +54,7 @@ pub(super) fn outbox(
 /// Records a NIPR sync result; it is sent at once to `entity_compliance_data_synchronized`
 /// webhooks.
 #[utoipa::path(post, path = "/api/v1/nipr-syncs", tag = "records", request_body = NiprSyncInput,
-    responses((status = 201, description = "The result", body = doc::NiprSync), (status = 401), (status = 402), (status = 403),
+    responses((status = 201, description = "The result", body = crate::store::NiprSyncResult), (status = 401), (status = 402), (status = 403),
         (status = 422, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_nipr_sync(
@@ -110,7 +108,7 @@ pub async fn create_nipr_sync(
 
 /// An entity's NIPR sync results, newest first.
 #[utoipa::path(get, path = "/api/v1/nipr-syncs", tag = "records", params(EntityParams),
-    responses((status = 200, description = "The results", body = [doc::NiprSync]), (status = 401), (status = 402), (status = 403), (status = 404)),
+    responses((status = 200, description = "The results", body = [crate::store::NiprSyncResult]), (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn list_nipr_syncs(
     State(state): State<AppState>,

@@ -35,8 +35,7 @@
 //! reads the same page again; the wait is not a retry of the schedule. Any other failure, or
 //! one that outlasts the schedule, fails the job with its `error`.
 
-pub mod companies;
-pub mod contacts;
+mod create;
 pub mod pairing;
 
 use std::collections::{BTreeMap, HashMap};
@@ -60,6 +59,7 @@ use crate::app::AppState;
 use crate::delivery::settings::{Schedule, parse_duration, parse_schedule};
 use crate::hubspot::ConnectionError;
 use crate::store::{Job, JobLease, JobStatus, ServerStore};
+use crate::sync::kinds::{Agencies, Agents};
 use crate::workers::Shutdown;
 
 /// The job kind of a company reconciliation.
@@ -408,6 +408,78 @@ impl Leased {
     }
 }
 
+impl Leased {
+    /// Gives the lease up with the state last saved: the job stays running, to be resumed.
+    async fn pause(&mut self) {
+        let saved = self.saved.clone();
+        self.save(JobStatus::Running, saved, true).await;
+    }
+
+    /// Saves progress and keeps the lease; `false` when the lease is lost.
+    async fn checkpoint(&mut self, progress: &Progress) -> bool {
+        self.save(JobStatus::Running, to_value(progress), false)
+            .await
+    }
+
+    /// Runs one page, renewing the lease meanwhile. `None` when the job must stop here: the
+    /// lease was lost, or shutdown fired (the lease is then given up).
+    async fn page(
+        &mut self,
+        org: &OrganizationId,
+        object: Object,
+        progress: &mut Progress,
+        shutdown: &mut Shutdown,
+    ) -> Option<Result<bool, ReconcileError>> {
+        let state = self.state.clone();
+        let step = step(&state, org, object, progress);
+        tokio::pin!(step);
+        let mut heartbeat = tokio::time::interval(renew_every(self.lease_for));
+        heartbeat.tick().await;
+        loop {
+            tokio::select! {
+                done = &mut step => return Some(done),
+                () = shutdown.fired() => {
+                    self.pause().await;
+                    return None;
+                }
+                _ = heartbeat.tick() => {
+                    if !self.renew().await {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until `until` (or for `delay`, whichever the caller computed), renewing the
+    /// lease; `false` when the job must stop (lease lost, or shutdown, which gives it up).
+    async fn wait(&mut self, delay: Duration, shutdown: &mut Shutdown) -> bool {
+        let deadline = tokio::time::Instant::now() + delay;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(left.min(renew_every(self.lease_for))) => {
+                    if !self.renew().await {
+                        return false;
+                    }
+                }
+                () = shutdown.fired() => {
+                    self.pause().await;
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+/// How often a running job renews its lease.
+fn renew_every(lease: Duration) -> Duration {
+    (lease / 3).max(Duration::from_millis(10))
+}
+
 /// Runs one claimed job from its saved cursor to the end. When `shutdown` fires it abandons
 /// the page in progress and releases the lease, leaving the job running to be resumed.
 async fn run_job(state: AppState, job: Job, lease: JobLease, mut shutdown: Shutdown) {
@@ -422,77 +494,32 @@ async fn run_job(state: AppState, job: Job, lease: JobLease, mut shutdown: Shutd
         lease,
         lease_for: settings.lease,
     };
-    let renew_every = (settings.lease / 3).max(Duration::from_millis(10));
     let mut failures = 0;
     loop {
-        let done = {
-            let step = step(&state, &org, object, &mut progress);
-            tokio::pin!(step);
-            let mut heartbeat = tokio::time::interval(renew_every);
-            heartbeat.tick().await;
-            loop {
-                tokio::select! {
-                    done = &mut step => break Some(done),
-                    () = shutdown.fired() => break None,
-                    _ = heartbeat.tick() => {
-                        if !leased.renew().await {
-                            return;
-                        }
-                    }
-                }
-            }
-        };
-        let Some(done) = done else {
-            let saved = leased.saved.clone();
-            leased.save(JobStatus::Running, saved, true).await;
+        let Some(done) = leased
+            .page(&org, object, &mut progress, &mut shutdown)
+            .await
+        else {
             return;
         };
-        match done {
+        let go_on = match done {
             Ok(false) => {
                 failures = 0;
-                if !leased
-                    .save(JobStatus::Running, to_value(&progress), false)
-                    .await
-                {
-                    return;
-                }
+                leased.checkpoint(&progress).await
             }
             Ok(true) => {
                 leased
                     .save(JobStatus::Completed, to_value(&progress), true)
                     .await;
-                return;
+                false
             }
             Err(e) if e.daily_limit_until().is_some() => {
                 let until = e.daily_limit_until().unwrap_or_else(Utc::now);
                 crate::hubspot::note_daily_limit(&state, &org, until).await;
                 tracing::warn!(org = %org, job = %leased.job.id, until = %until, "reconciliation waits for hubspot's daily limit to reset");
                 progress.last_error = Some(e.to_string());
-                if !leased
-                    .save(JobStatus::Running, to_value(&progress), false)
-                    .await
-                {
-                    return;
-                }
-                // Wait for the reset, renewing the lease.
-                loop {
-                    let left = (until - Utc::now()).to_std().unwrap_or_default();
-                    if left.is_zero() {
-                        break;
-                    }
-                    tokio::select! {
-                        () = tokio::time::sleep(left.min(renew_every)) => {
-                            if !leased.renew().await {
-                                return;
-                            }
-                        }
-                        () = shutdown.fired() => {
-                            let saved = leased.saved.clone();
-                            leased.save(JobStatus::Running, saved, true).await;
-                            return;
-                        }
-                    }
-                }
+                let left = (until - Utc::now()).to_std().unwrap_or_default();
+                leased.checkpoint(&progress).await && leased.wait(left, &mut shutdown).await
             }
             Err(e) if e.is_transient() && failures < settings.retry_schedule.0.len() => {
                 let delay = settings.retry_schedule.0[failures];
@@ -500,20 +527,7 @@ async fn run_job(state: AppState, job: Job, lease: JobLease, mut shutdown: Shutd
                 tracing::warn!(org = %org, job = %leased.job.id, error = %e, attempt = failures, "hubspot failed a reconciliation page; retrying");
                 progress.retries += 1;
                 progress.last_error = Some(e.to_string());
-                if !leased
-                    .save(JobStatus::Running, to_value(&progress), false)
-                    .await
-                {
-                    return;
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
-                    () = shutdown.fired() => {
-                        let saved = leased.saved.clone();
-                        leased.save(JobStatus::Running, saved, true).await;
-                        return;
-                    }
-                }
+                leased.checkpoint(&progress).await && leased.wait(delay, &mut shutdown).await
             }
             Err(e) => {
                 tracing::warn!(org = %org, job = %leased.job.id, error = %crate::error::ErrorChain(&e), "reconciliation failed");
@@ -522,8 +536,11 @@ async fn run_job(state: AppState, job: Job, lease: JobLease, mut shutdown: Shutd
                 leased
                     .save(JobStatus::Failed, to_value(&progress), true)
                     .await;
-                return;
+                false
             }
+        };
+        if !go_on {
+            return;
         }
     }
 }
@@ -550,8 +567,8 @@ async fn step(
             }
             Ok(done)
         }
-        Phase::Agencies => companies::agencies_step(state, org, progress).await,
-        Phase::Agents => contacts::agents_step(state, org, progress).await,
+        Phase::Agencies => create::step::<Agencies>(state, org, progress).await,
+        Phase::Agents => create::step::<Agents>(state, org, progress).await,
     }
 }
 

@@ -463,6 +463,33 @@ api_test!(
 );
 
 api_test!(
+    async fn recent_activity_filters_by_outcome_in_pages(app) {
+        let now = Utc::now();
+        for i in 0..7 {
+            let outcome = if i % 3 == 0 { Outcome::Failure } else { Outcome::Success };
+            let entry = NewActivity::new(ActivityKind::CreateCompany, outcome, now - Duration::seconds(10 - i));
+            app.state.db().append_activity(&org(app), &entry).await.unwrap();
+        }
+        let mut statuses = Vec::new();
+        let mut path = format!("{H}/activity?limit=2&status=failure");
+        loop {
+            let page = app.get(&path).await.expect(200);
+            for entry in page.body["entries"].as_array().unwrap() {
+                statuses.push(entry["status"].as_str().unwrap().to_owned());
+            }
+            match page.body["next_cursor"].as_str() {
+                Some(next) => path = format!("{H}/activity?limit=2&status=failure&cursor={next}"),
+                None => break,
+            }
+        }
+        assert_eq!(statuses, ["failure", "failure", "failure"], "entries 0, 3 and 6 failed");
+        let all = app.get(&format!("{H}/activity?limit=100")).await.expect(200);
+        assert_eq!(all.body["entries"].as_array().unwrap().len(), 7);
+        app.get(&format!("{H}/activity?status=broken")).await.expect_error(400, "invalid_query");
+    }
+);
+
+api_test!(
     async fn webhook_status_lists_mapped_properties_pending_until_live(app) {
         assert_eq!(
             app.get(&format!("{H}/webhook-status")).await.expect(200).body["properties"],

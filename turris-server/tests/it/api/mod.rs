@@ -5,6 +5,7 @@ mod admin;
 mod basics;
 mod integrations;
 mod isolation;
+mod openapi;
 mod permissions;
 mod planted_secrets;
 mod records;

@@ -19,6 +19,11 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use super::read_only_token;
 use crate::support::app::{Backend, TestApp};
 
+/// WebDriver key codes.
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+const ARROW_DOWN: &str = "\u{E015}";
+
 /// How long to wait for something to appear on a page.
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -155,6 +160,36 @@ impl Browser {
         let input = self.wait(css).await;
         input.clear().await.unwrap();
         input.send_keys(text).await.unwrap();
+    }
+
+    /// Presses keys (WebDriver key codes, e.g. TAB) on whatever has the focus.
+    pub async fn keys(&self, keys: &str) {
+        let focused = self.client.active_element().await.unwrap();
+        focused.send_keys(keys).await.unwrap();
+    }
+
+    /// Whether the focused element matches `css`.
+    pub async fn focused(&self, css: &str) -> bool {
+        let matched = self
+            .client
+            .execute(
+                "return document.activeElement !== null && document.activeElement.matches(arguments[0]);",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap();
+        matched == json!(true)
+    }
+
+    /// Presses Tab until the element matching `css` has the focus (at most 60 times).
+    pub async fn tab_to(&self, css: &str) {
+        for _ in 0..60 {
+            if self.focused(css).await {
+                return;
+            }
+            self.keys(TAB).await;
+        }
+        panic!("Tab never reached {css}");
     }
 
     /// The page's HTML.
@@ -538,6 +573,141 @@ async fn hubspot_connects_through_oauth_in_the_browser_and_settings_show_errors_
         .await;
     browser.wait_text("[data-recon-status]", "completed").await;
     browser.screenshot("hubspot-configured").await;
+    browser.close().await;
+    app.finish().await;
+}
+
+/// The console works without a mouse: the first Tab reaches "Skip to content", focus is always
+/// visible, and a webhook is added with Tab, arrow keys, typing and Enter alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_is_added_with_the_keyboard_alone_and_focus_is_always_visible() {
+    let Some(browser) =
+        Browser::start("a_webhook_is_added_with_the_keyboard_alone_and_focus_is_always_visible")
+            .await
+    else {
+        return;
+    };
+    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
+    browser.sign_in(&app, &app.token).await;
+    browser.open(&app, "/console/webhooks").await;
+    browser.wait("#add-webhook").await;
+    browser.keys(TAB).await;
+    assert!(
+        browser.focused("a.skip").await,
+        "the first stop is the skip link"
+    );
+    let outline = browser
+        .client
+        .execute(
+            "return getComputedStyle(document.activeElement).outlineStyle;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(outline, json!("solid"), "the focused element shows it");
+    browser.tab_to("#add-webhook summary").await;
+    browser.keys(ENTER).await;
+    browser.tab_to("input[name=webhook_type]").await;
+    browser.keys(ARROW_DOWN).await;
+    let chosen = browser
+        .client
+        .execute(
+            "return document.querySelector('input[name=webhook_type]:checked').value;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(chosen.as_str().is_some_and(|v| !v.is_empty()), "{chosen}");
+    browser.tab_to("#webhook-url").await;
+    browser.keys("https://hooks.example.com/turris").await;
+    browser.keys(ENTER).await;
+    let secret = browser.wait_text("#webhook-secret", "").await;
+    assert_eq!(secret.trim().len(), 64, "added, with its secret shown once");
+    let listed = app.get("/api/v1/webhooks").await.expect(200);
+    assert_eq!(listed.body["webhooks"][0]["webhook_type"], chosen);
+    browser.close().await;
+    app.finish().await;
+}
+
+/// The condition editor's pickers: the property list narrows as one types, and a dropdown
+/// property offers its options for the value (a suggestion list) and for "Is one of" (an "Add
+/// an option" list that appends a line), so nobody has to know HubSpot's internal values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn condition_pickers_search_properties_and_offer_a_dropdowns_options() {
+    let Some(browser) =
+        Browser::start("condition_pickers_search_properties_and_offer_a_dropdowns_options").await
+    else {
+        return;
+    };
+    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
+    app.connect_hubspot().await.expect(200);
+    browser.sign_in(&app, &app.token).await;
+    browser.open(&app, "/console/integrations/hubspot").await;
+    browser.click("#mapping-editor summary").await;
+    browser
+        .click("input[name='agency.identifier.mode'][value=apply_filter]")
+        .await;
+    browser
+        .fill("[aria-controls='agency.identifier.property']", "(type")
+        .await;
+    let visible: Vec<String> = serde_json::from_value(
+        browser
+            .client
+            .execute(
+                "return Array.from(document.getElementById('agency.identifier.property').options)
+                   .filter(o => !o.hidden && o.value).map(o => o.value);",
+                vec![],
+            )
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(visible.contains(&"type".to_owned()), "{visible:?}");
+    assert!(
+        !visible.contains(&"name".to_owned()),
+        "the search hides what does not match: {visible:?}"
+    );
+    browser
+        .wait("select[name='agency.identifier.property']")
+        .await
+        .select_by_value("type")
+        .await
+        .unwrap();
+    let suggested: Vec<String> = serde_json::from_value(
+        browser
+            .client
+            .execute(
+                "return Array.from(document.getElementById('agency.identifier.choices').options)
+                   .map(o => o.value);",
+                vec![],
+            )
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(suggested.contains(&"PARTNER".to_owned()), "{suggested:?}");
+    browser
+        .wait("select[name='agency.identifier.operator']")
+        .await
+        .select_by_value("is_one_of")
+        .await
+        .unwrap();
+    let add = browser
+        .wait("[data-operand=values] select[data-add-choice]")
+        .await;
+    add.select_by_value("PARTNER").await.unwrap();
+    add.select_by_value("VENDOR").await.unwrap();
+    browser.screenshot("hubspot-condition-pickers").await;
+    browser.click("#save-mapping").await;
+    browser.wait_text("#flash", "Field mapping saved.").await;
+    let mapping = app
+        .get("/api/v1/integrations/hubspot/mapping")
+        .await
+        .expect(200);
+    assert_eq!(
+        mapping.body["agency"]["identifier"],
+        json!({"mode": "apply_filter", "property": "type", "operator": "is_one_of", "values": ["PARTNER", "VENDOR"]})
+    );
     browser.close().await;
     app.finish().await;
 }

@@ -64,11 +64,34 @@ api_test!(
         .await
         .unwrap();
         let path = link.strip_prefix(&app.base).unwrap().to_owned();
-        let console = Console::new(app);
-        let first = console.get(&path).await;
+        let mut console = Console::new(app);
+        // Opening it (as a link preview would) asks to confirm and spends nothing.
+        let preview = console.get(&path).await;
+        assert_eq!(preview.status, StatusCode::OK);
+        assert!(preview.set_cookie.as_deref().is_some_and(|c| !c.starts_with("turris_session=")));
+        let opened = console.get(&path).await;
+        assert_eq!(opened.status, StatusCode::OK);
+        assert!(opened.html.contains("one-time sign-in link"), "{}", opened.html);
+        let code = link.split("code=").nth(1).unwrap();
+        // The confirmation needs the page's own form token.
+        let forged = console
+            .request(Method::POST, "/console/login/link", Some(vec![("code", code)]))
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let confirm = |page: &crate::console::Page| {
+            let cookie = page.set_cookie.clone().unwrap();
+            (page.csrf(), cookie.split(';').next().unwrap().to_owned())
+        };
+        let (csrf, cookie) = confirm(&opened);
+        console.cookie = Some(cookie);
+        let first = console
+            .request(Method::POST, "/console/login/link", Some(vec![("code", code), ("_csrf", &csrf)]))
+            .await;
         assert_eq!(first.status, StatusCode::SEE_OTHER);
         assert!(first.set_cookie.unwrap().starts_with("turris_session="));
-        let again = console.get(&path).await;
+        let again = console
+            .request(Method::POST, "/console/login/link", Some(vec![("code", code), ("_csrf", &csrf)]))
+            .await;
         assert_eq!(again.status, StatusCode::UNAUTHORIZED);
         assert!(again.html.contains("already used"), "{}", again.html);
     }

@@ -29,7 +29,7 @@ async fn activity_is_pruned_before_the_cutoff_in_every_organization(db: &TestDb)
     assert_eq!(store.prune_activity_before(t(0)).await.unwrap(), 2);
     assert_eq!(
         store
-            .activity_page(&a, None, 10)
+            .activity_page(&a, None, None, 10)
             .await
             .unwrap()
             .entries
@@ -39,7 +39,7 @@ async fn activity_is_pruned_before_the_cutoff_in_every_organization(db: &TestDb)
     );
     assert_eq!(
         store
-            .activity_page(&b, None, 10)
+            .activity_page(&b, None, None, 10)
             .await
             .unwrap()
             .entries
