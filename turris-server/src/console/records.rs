@@ -197,18 +197,17 @@ struct InvitationsPage {
 const INVITATIONS_SHOWN: usize = 100;
 
 async fn invitations(State(state): State<AppState>, session: Signed) -> ConsoleResult {
-    let Json(all) = api::list_invitations(
+    let Json(page) = api::list_invitations(
         State(state.clone()),
         session.authorize()?,
-        crate::http::extract::Query(api::AgencyFilter::default()),
+        crate::http::extract::Query(api::InvitationParams {
+            limit: Some(INVITATIONS_SHOWN),
+            ..api::InvitationParams::default()
+        }),
     )
     .await?;
-    let more = all.len() > INVITATIONS_SHOWN;
-    let rows = all
-        .into_iter()
-        .take(INVITATIONS_SHOWN)
-        .map(invitation_row)
-        .collect();
+    let more = page.next_cursor.is_some();
+    let rows = page.items.into_iter().map(invitation_row).collect();
     let l = session.layout(&state, "Invitations", "records").await;
     Ok(render(&InvitationsPage {
         l,
@@ -263,11 +262,13 @@ async fn agency(
     let Json(invitations) = api::list_invitations(
         st(),
         session.authorize()?,
-        crate::http::extract::Query(api::AgencyFilter {
+        crate::http::extract::Query(api::InvitationParams {
             agency_id: Some(id.clone()),
+            ..api::InvitationParams::default()
         }),
     )
     .await?;
+    let invitations = invitations.items;
     let org = &session.caller.org;
     let portal = portal(&state, org).await;
     let hubspot = hubspot_link(&state, org, portal, TurrisRef::Agency(a.id.clone())).await?;

@@ -94,6 +94,15 @@ impl InvitationRow {
     }
 }
 
+/// Which invitations a page holds.
+#[derive(Debug, Clone, Default)]
+pub struct InvitationFilter {
+    /// Only this agency's.
+    pub agency: Option<AgencyId>,
+    /// Only those in this status.
+    pub status: Option<InvitationStatus>,
+}
+
 /// Contract templates, and the invitations auto-invite records.
 #[async_trait]
 pub trait InvitationStore: Send + Sync {
@@ -158,6 +167,15 @@ pub trait InvitationStore: Send + Sync {
     ) -> DbResult<Option<Invitation>>;
 
     /// Invitations, newest first; only one agency's when `agency` is given.
+    /// A page of an organization's invitations, newest first: of one agency and in one status
+    /// when asked, after `after` (the creation time and id of the previous page's last one).
+    async fn invitation_page(
+        &self,
+        org: &OrganizationId,
+        filter: &InvitationFilter,
+        after: Option<(DateTime<Utc>, InvitationId)>,
+        limit: usize,
+    ) -> DbResult<Vec<Invitation>>;
     async fn list_invitations(
         &self,
         org: &OrganizationId,
@@ -354,6 +372,39 @@ impl InvitationStore for SqlStore {
             sqlx::query_as(&sql)
                 .bind(org.as_str())
                 .bind(agency.map(|a| a.as_str()))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(InvitationRow::invitation).collect()
+    }
+
+    async fn invitation_page(
+        &self,
+        org: &OrganizationId,
+        filter: &InvitationFilter,
+        after: Option<(DateTime<Utc>, InvitationId)>,
+        limit: usize,
+    ) -> DbResult<Vec<Invitation>> {
+        let (before_at, before_id) = match after {
+            Some((at, id)) => (ns(at)?, id.0),
+            None => (i64::MAX, Uuid::max()),
+        };
+        let status = filter.status.as_ref().map(enum_text).transpose()?;
+        let sql = format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations
+             WHERE organization_id = $1 AND ($2 IS NULL OR agency_id = $2)
+               AND ($3 IS NULL OR status = $3)
+               AND (created_at < $4 OR (created_at = $4 AND id < $5))
+             ORDER BY created_at DESC, id DESC LIMIT $6"
+        );
+        let rows: Vec<InvitationRow> = with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(org.as_str())
+                .bind(filter.agency.as_ref().map(|a| a.as_str()))
+                .bind(status.as_deref())
+                .bind(before_at)
+                .bind(before_id)
+                .bind(limit.clamp(1, 1_000) as i64)
                 .fetch_all(pool)
                 .await?
         });

@@ -92,6 +92,8 @@ struct PageQuery {
 }
 
 const ACTIVITY_PAGE: usize = 25;
+/// The invitations needing attention the page lists (the oldest wait on the Invitations view).
+const NEEDS_ATTENTION_SHOWN: usize = 20;
 
 async fn load_page(
     state: &AppState,
@@ -258,16 +260,17 @@ impl Sections<'_> {
             page.contract_templates.clone(),
         ));
         page.invitations_errors = errors;
-        let all = self
+        let waiting = crate::store::InvitationFilter {
+            agency: None,
+            status: Some(crate::store::InvitationStatus::NeedsAttention),
+        };
+        page.needs_attention = self
             .state
             .db()
-            .list_invitations(org, None)
+            .invitation_page(org, &waiting, None, NEEDS_ATTENTION_SHOWN)
             .await
-            .map_err(crate::error::ApiError::from)?;
-        page.needs_attention = all
+            .map_err(crate::error::ApiError::from)?
             .into_iter()
-            .filter(|i| i.status == crate::store::InvitationStatus::NeedsAttention)
-            .take(20)
             .map(AttentionRow::of)
             .collect();
         Ok(())

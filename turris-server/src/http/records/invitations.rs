@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use turris_core::ids::ContractTemplateId;
 use utoipa::{IntoParams, ToSchema};
@@ -12,7 +12,10 @@ use crate::app::AppState;
 use crate::auth::{Authorized, RecordsCreate, RecordsRead};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::{ContractTemplate, Invitation, InvitationId};
+use crate::http::pagination::PageParams;
+use crate::store::{
+    ContractTemplate, Invitation, InvitationFilter, InvitationId, InvitationStatus,
+};
 
 use super::*;
 
@@ -90,22 +93,76 @@ pub struct AgencyFilter {
     pub agency_id: Option<String>,
 }
 
-/// Invitations (created by inbound sync), newest first.
-#[utoipa::path(get, path = "/api/v1/invitations", tag = "records", params(AgencyFilter),
-    responses((status = 200, description = "The invitations", body = [crate::store::Invitation]), (status = 401), (status = 402), (status = 403)),
+/// `?agency_id=&status=&cursor=&limit=`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationParams {
+    /// Only this agency's.
+    pub agency_id: Option<String>,
+    /// Only those in this status (`sent`, `deferred` or `needs_attention`).
+    pub status: Option<InvitationStatus>,
+    /// The `next_cursor` of the previous page; omit for the first page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 100 (default 50).
+    pub limit: Option<usize>,
+}
+
+/// The cursor after an invitation: its creation time (ns) and id.
+fn invitation_cursor(invitation: &Invitation) -> String {
+    let at = invitation
+        .created_at
+        .timestamp_nanos_opt()
+        .unwrap_or(i64::MAX);
+    format!("{at}.{}", invitation.id)
+}
+
+fn parse_invitation_cursor(text: &str) -> ApiResult<(DateTime<Utc>, InvitationId)> {
+    let invalid = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+            "the cursor is not valid",
+        )
+    };
+    let (at, id) = text.split_once('.').ok_or_else(invalid)?;
+    let at = at.parse::<i64>().map_err(|_| invalid())?;
+    let id = id.parse::<uuid::Uuid>().map_err(|_| invalid())?;
+    Ok((DateTime::from_timestamp_nanos(at), InvitationId(id)))
+}
+
+/// Invitations (created by inbound sync), newest first, in cursor pages; by agency and status
+/// when asked (`?status=needs_attention` is the list a person works through).
+#[utoipa::path(get, path = "/api/v1/invitations", tag = "records", params(InvitationParams),
+    responses((status = 200, description = "`{items, next_cursor}`", body = RecordPage<crate::store::Invitation>),
+        (status = 400, description = "Invalid cursor", body = crate::error::ErrorBody), (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn list_invitations(
     State(state): State<AppState>,
     Authorized { caller, .. }: Authorized<RecordsRead>,
-    Query(filter): Query<AgencyFilter>,
-) -> ApiResult<Json<Vec<Invitation>>> {
-    let agency = filter.agency_id.as_deref().map(agency_id).transpose()?;
-    Ok(Json(
-        state
-            .db()
-            .list_invitations(&caller.org, agency.as_ref())
-            .await?,
-    ))
+    Query(params): Query<InvitationParams>,
+) -> ApiResult<Json<RecordPage<Invitation>>> {
+    let filter = InvitationFilter {
+        agency: params.agency_id.as_deref().map(agency_id).transpose()?,
+        status: params.status,
+    };
+    let after = params
+        .cursor
+        .as_deref()
+        .map(parse_invitation_cursor)
+        .transpose()?;
+    let limit = PageParams {
+        cursor: None,
+        limit: params.limit,
+    }
+    .limit();
+    let items = state
+        .db()
+        .invitation_page(&caller.org, &filter, after, limit)
+        .await?;
+    let next_cursor = (items.len() == limit)
+        .then(|| items.last().map(invitation_cursor))
+        .flatten();
+    Ok(Json(RecordPage { items, next_cursor }))
 }
 
 /// One invitation.

@@ -132,9 +132,10 @@ api_test!(
             let list = app.call(Method::GET, path, b, None).await.expect(200);
             assert_eq!(list.body["items"], json!([]), "{path}");
         }
+        let list = app.call(Method::GET, "/api/v1/invitations", b, None).await.expect(200);
+        assert_eq!(list.body["items"], json!([]), "/api/v1/invitations");
         for path in [
             "/api/v1/contract-templates",
-            "/api/v1/invitations",
             "/api/v1/producer-agreements",
         ] {
             let list = app.call(Method::GET, path, b, None).await.expect(200);

@@ -230,7 +230,8 @@ api_test!(
 api_test!(
     async fn invitations_made_by_sync_can_be_read(app) {
         let agency = agency(app, "Acme").await;
-        assert_eq!(app.get("/api/v1/invitations").await.expect(200).body, json!([]));
+        let empty = app.get("/api/v1/invitations").await.expect(200);
+        assert_eq!(empty.body, json!({"items": [], "next_cursor": null}));
         let now = Utc::now();
         let invitation = Invitation {
             id: InvitationId::new(),
@@ -247,12 +248,63 @@ api_test!(
             .await
             .unwrap();
         let list = app.get(&format!("/api/v1/invitations?agency_id={agency}")).await.expect(200);
-        assert_eq!(list.body[0]["status"], "needs_attention");
+        assert_eq!(list.body["items"][0]["status"], "needs_attention");
         let one = app.get(&format!("/api/v1/invitations/{}", invitation.id)).await.expect(200);
         assert_eq!(one.body["agency_id"], agency.as_str());
         app.get(&format!("/api/v1/invitations/{}", InvitationId::new()))
             .await
             .expect_error(404, "not_found");
+    }
+);
+
+api_test!(
+    async fn invitations_page_newest_first_and_filter_by_status(app) {
+        let agency = agency(app, "Acme").await;
+        let org = OrganizationId::parse(&app.org).unwrap();
+        let start = Utc::now();
+        let mut made = Vec::new();
+        for i in 0..7 {
+            let at = start + chrono::Duration::seconds(i / 2);
+            let status = if i % 3 == 0 { InvitationStatus::NeedsAttention } else { InvitationStatus::Sent };
+            let invitation = Invitation {
+                id: InvitationId::new(),
+                agency_id: AgencyId::parse(&agency).unwrap(),
+                contract_template_id: None,
+                status,
+                sent_to: None,
+                created_at: at,
+                updated_at: at,
+            };
+            app.state.db().create_invitation(&org, &invitation).await.unwrap();
+            made.push(invitation);
+        }
+        let walk = |query: &'static str| async move {
+            let mut ids = Vec::new();
+            let mut path = format!("/api/v1/invitations?limit=2{query}");
+            loop {
+                let page = app.get(&path).await.expect(200);
+                for item in page.body["items"].as_array().unwrap() {
+                    ids.push(item["id"].as_str().unwrap().to_owned());
+                }
+                match page.body["next_cursor"].as_str() {
+                    Some(next) => path = format!("/api/v1/invitations?limit=2{query}&cursor={next}"),
+                    None => break ids,
+                }
+            }
+        };
+        let mut newest_first = made.clone();
+        newest_first.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
+        let expected: Vec<String> = newest_first.iter().map(|i| i.id.to_string()).collect();
+        assert_eq!(walk("").await, expected, "every invitation once, newest first, ties by id");
+        let waiting: Vec<String> = newest_first
+            .iter()
+            .filter(|i| i.status == InvitationStatus::NeedsAttention)
+            .map(|i| i.id.to_string())
+            .collect();
+        assert_eq!(waiting.len(), 3);
+        assert_eq!(walk("&status=needs_attention").await, waiting);
+        app.get("/api/v1/invitations?cursor=nonsense").await.expect_error(400, "invalid_cursor");
+        app.get("/api/v1/invitations?status=lost").await.expect_error(400, "invalid_query");
     }
 );
 

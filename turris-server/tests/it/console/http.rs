@@ -571,3 +571,47 @@ api_test!(
         assert!(page.html.contains("Not Connected"));
     }
 );
+
+api_test!(
+    async fn an_invitation_needing_attention_gets_its_contract_from_the_hubspot_page(app) {
+        app.connect_hubspot().await.expect(200);
+        let agency = app
+            .api(Method::POST, "/api/v1/agencies", Some(serde_json::json!({"name": "Acme"})))
+            .await
+            .expect(201);
+        let agency = agency.body["id"].as_str().unwrap().to_owned();
+        app.api(
+            Method::POST,
+            "/api/v1/contract-templates",
+            Some(serde_json::json!({"id": "standard", "name": "Standard"})),
+        )
+        .await
+        .expect(201);
+        let now = chrono::Utc::now();
+        let invitation = turris_server::store::Invitation {
+            id: turris_server::store::InvitationId::new(),
+            agency_id: turris_core::ids::AgencyId::parse(&agency).unwrap(),
+            contract_template_id: None,
+            status: turris_server::store::InvitationStatus::NeedsAttention,
+            sent_to: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let org = turris_core::ids::OrganizationId::parse(&app.org).unwrap();
+        app.state.db().create_invitation(&org, &invitation).await.unwrap();
+        let console = Console::signed_in(app, &app.token).await;
+        let page = console.get("/console/integrations/hubspot").await;
+        let id = invitation.id.to_string();
+        assert!(page.html.contains(&id), "the entry is listed: {}", page.html);
+        let action = format!("/console/integrations/hubspot/invitations/{id}/contract");
+        let done = console
+            .post("/console/integrations/hubspot", &action, &[("template", "standard")])
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        let after = app.get(&format!("/api/v1/invitations/{id}")).await.expect(200);
+        assert_eq!(after.body["contract_template_id"], "standard");
+        assert_ne!(after.body["status"], "needs_attention");
+        let page = console.get("/console/integrations/hubspot").await;
+        assert!(!page.html.contains(&action), "handled entries leave the list");
+    }
+);

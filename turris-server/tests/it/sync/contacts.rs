@@ -155,7 +155,7 @@ sync_test!(
         toggles(app, json!({"agency": {"inbound": true}, "agency_contacts": {"inbound": true}})).await;
         let (company, agency) = partner(app, "Harbor Agency").await;
         let invitations = format!("/api/v1/invitations?agency_id={agency}");
-        assert_eq!(app.get(&invitations).await.expect(200).body[0]["status"], "deferred");
+        assert_eq!(app.get(&invitations).await.expect(200).body["items"][0]["status"], "deferred");
 
         let contact = contact_of(
             app,
@@ -181,7 +181,7 @@ sync_test!(
             "{created:#?}"
         );
         // The deferred invitation went to the new contact.
-        let invitation = app.get(&invitations).await.expect(200).body[0].clone();
+        let invitation = app.get(&invitations).await.expect(200).body["items"][0].clone();
         assert_eq!(invitation["status"], "sent");
         assert_eq!(invitation["sent_to"], "olive@harbor.example.com");
         assert!(!app.activity_titled("Auto-invite sent").await.is_empty());

@@ -47,7 +47,7 @@ impl TestApp {
             .get(&format!("/api/v1/invitations?agency_id={agency}"))
             .await
             .expect(200);
-        let all = list.body.as_array().unwrap();
+        let all = list.body["items"].as_array().unwrap();
         assert_eq!(all.len(), 1, "{all:#?}");
         all[0].clone()
     }
@@ -172,6 +172,6 @@ sync_test!(
         assert_eq!(rows.len(), 1, "{rows:#?}");
         assert_eq!(rows[0]["details"]["skip_reason"], "company does not match the invitation filter");
         let list = app.get(&format!("/api/v1/invitations?agency_id={erie}")).await.expect(200);
-        assert_eq!(list.body, json!([]));
+        assert_eq!(list.body["items"], json!([]));
     }
 );
