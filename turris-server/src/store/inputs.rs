@@ -185,11 +185,14 @@ pub trait TurrisInputStore: Send + Sync {
         result: &NiprSyncResult,
         outbox: &[OutboxEvent],
     ) -> DbResult<Vec<Enqueued>>;
-    /// An entity's NIPR results, newest first.
+    /// A page of an entity's NIPR results, newest first, after `after` (the finish time and
+    /// id of the previous page's last one).
     async fn list_nipr_syncs(
         &self,
         org: &OrganizationId,
         entity: &ComplianceEntity,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: usize,
     ) -> DbResult<Vec<NiprSyncResult>>;
 
     /// Stores an executed agreement and its outbox events in one transaction;
@@ -206,11 +209,14 @@ pub trait TurrisInputStore: Send + Sync {
         org: &OrganizationId,
         id: AgreementId,
     ) -> DbResult<Option<ProducerAgreement>>;
-    /// Agreements, newest first; only one agency's when `agency` is given.
+    /// A page of agreements, newest first, after `after` (the execution time and id of the
+    /// previous page's last one); only one agency's when `agency` is given.
     async fn list_producer_agreements(
         &self,
         org: &OrganizationId,
         agency: Option<&AgencyId>,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: usize,
     ) -> DbResult<Vec<ProducerAgreement>>;
 
     /// Writes outbox events alone (for changes with no row of their own, e.g. a flushed
@@ -323,6 +329,15 @@ pub(super) fn enum_from<T: serde::de::DeserializeOwned>(text: &str) -> DbResult<
     Ok(serde_json::from_value(serde_json::Value::String(
         text.to_owned(),
     ))?)
+}
+
+/// The keyset bound of a newest-first page: strictly before the previous page's last
+/// `(time, id)`, or before everything for the first page.
+pub(super) fn before(after: Option<(DateTime<Utc>, Uuid)>) -> DbResult<(i64, Uuid)> {
+    Ok(match after {
+        Some((at, id)) => (ns(at)?, id),
+        None => (i64::MAX, Uuid::max()),
+    })
 }
 
 /// The debounce inbox's record of one real change.
@@ -598,16 +613,23 @@ impl TurrisInputStore for SqlStore {
         &self,
         org: &OrganizationId,
         entity: &ComplianceEntity,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: usize,
     ) -> DbResult<Vec<NiprSyncResult>> {
+        let (before_at, before_id) = before(after)?;
         let rows: Vec<NiprRow> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, entity_type, entity_id, kind, outcome, error, finished_at
                  FROM nipr_syncs WHERE organization_id = $1 AND entity_type = $2
-                 AND entity_id = $3 ORDER BY finished_at DESC, id DESC",
+                 AND entity_id = $3 AND (finished_at < $4 OR (finished_at = $4 AND id < $5))
+                 ORDER BY finished_at DESC, id DESC LIMIT $6",
             )
             .bind(org.as_str())
             .bind(entity_type_text(entity))
             .bind(entity.id())
+            .bind(before_at)
+            .bind(before_id)
+            .bind(limit.clamp(1, 1_000) as i64)
             .fetch_all(pool)
             .await?
         });
@@ -669,16 +691,23 @@ impl TurrisInputStore for SqlStore {
         &self,
         org: &OrganizationId,
         agency: Option<&AgencyId>,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: usize,
     ) -> DbResult<Vec<ProducerAgreement>> {
+        let (before_at, before_id) = before(after)?;
         let sql = format!(
             "SELECT {AGREEMENT_COLUMNS} FROM producer_agreements
              WHERE organization_id = $1 AND ($2 IS NULL OR agency_id = $2)
-             ORDER BY executed_at DESC, id DESC"
+               AND (executed_at < $3 OR (executed_at = $3 AND id < $4))
+             ORDER BY executed_at DESC, id DESC LIMIT $5"
         );
         let rows: Vec<AgreementRow> = with_pool!(self, |pool| {
             sqlx::query_as(&sql)
                 .bind(org.as_str())
                 .bind(agency.map(|a| a.as_str()))
+                .bind(before_at)
+                .bind(before_id)
+                .bind(limit.clamp(1, 1_000) as i64)
                 .fetch_all(pool)
                 .await?
         });

@@ -7,12 +7,13 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use turris_core::ids::{AgencyId, ContractTemplateId};
 use turris_webhooks::{AgreementSigner, Payload, ProducerAgreementExecuted};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::auth::{Authorized, RecordsCreate, RecordsRead};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
+use crate::http::pagination::{PageParams, time_cursor};
 use crate::store::{AgreementId, ProducerAgreement};
 
 use super::*;
@@ -117,22 +118,43 @@ pub async fn create_agreement(
     Ok((StatusCode::CREATED, Json(agreement)))
 }
 
-/// Executed agreements, newest first.
-#[utoipa::path(get, path = "/api/v1/producer-agreements", tag = "records", params(AgencyFilter),
-    responses((status = 200, description = "The agreements", body = [crate::store::ProducerAgreement]), (status = 401), (status = 402), (status = 403)),
+/// `?agency_id=&cursor=&limit=`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementParams {
+    /// Only this agency's.
+    pub agency_id: Option<String>,
+    /// The `next_cursor` of the previous page; omit for the first page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 100 (default 50).
+    pub limit: Option<usize>,
+}
+
+/// Executed agreements, newest first, in cursor pages.
+#[utoipa::path(get, path = "/api/v1/producer-agreements", tag = "records", params(AgreementParams),
+    responses((status = 200, description = "`{items, next_cursor}`", body = RecordPage<crate::store::ProducerAgreement>),
+        (status = 400, description = "Invalid cursor", body = crate::error::ErrorBody),
+        (status = 401), (status = 402), (status = 403)),
     security(("bearer" = [])))]
 pub async fn list_agreements(
     State(state): State<AppState>,
     Authorized { caller, .. }: Authorized<RecordsRead>,
-    Query(filter): Query<AgencyFilter>,
-) -> ApiResult<Json<Vec<ProducerAgreement>>> {
-    let agency = filter.agency_id.as_deref().map(agency_id).transpose()?;
-    Ok(Json(
-        state
-            .db()
-            .list_producer_agreements(&caller.org, agency.as_ref())
-            .await?,
-    ))
+    Query(params): Query<AgreementParams>,
+) -> ApiResult<Json<RecordPage<ProducerAgreement>>> {
+    let agency = params.agency_id.as_deref().map(agency_id).transpose()?;
+    let page = PageParams {
+        cursor: params.cursor,
+        limit: params.limit,
+    };
+    let limit = page.limit();
+    let items = state
+        .db()
+        .list_producer_agreements(&caller.org, agency.as_ref(), page.after()?, limit)
+        .await?;
+    let next_cursor = (items.len() == limit)
+        .then(|| items.last().map(|a| time_cursor(a.executed_at, a.id.0)))
+        .flatten();
+    Ok(Json(RecordPage { items, next_cursor }))
 }
 
 /// One agreement.

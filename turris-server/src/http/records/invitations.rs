@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use turris_core::ids::ContractTemplateId;
 use utoipa::{IntoParams, ToSchema};
@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::auth::{Authorized, RecordsCreate, RecordsRead};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
-use crate::http::pagination::PageParams;
+use crate::http::pagination::{PageParams, time_cursor};
 use crate::store::{
     ContractTemplate, Invitation, InvitationFilter, InvitationId, InvitationStatus,
 };
@@ -85,14 +85,6 @@ pub async fn get_template(
         .ok_or_else(|| ApiError::not_found("contract template"))
 }
 
-/// `?agency_id=` narrows a list to one agency.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct AgencyFilter {
-    /// Only this agency's.
-    pub agency_id: Option<String>,
-}
-
 /// `?agency_id=&status=&cursor=&limit=`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -105,29 +97,6 @@ pub struct InvitationParams {
     pub cursor: Option<String>,
     /// Page size, 1 to 100 (default 50).
     pub limit: Option<usize>,
-}
-
-/// The cursor after an invitation: its creation time (ns) and id.
-fn invitation_cursor(invitation: &Invitation) -> String {
-    let at = invitation
-        .created_at
-        .timestamp_nanos_opt()
-        .unwrap_or(i64::MAX);
-    format!("{at}.{}", invitation.id)
-}
-
-fn parse_invitation_cursor(text: &str) -> ApiResult<(DateTime<Utc>, InvitationId)> {
-    let invalid = || {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_cursor",
-            "the cursor is not valid",
-        )
-    };
-    let (at, id) = text.split_once('.').ok_or_else(invalid)?;
-    let at = at.parse::<i64>().map_err(|_| invalid())?;
-    let id = id.parse::<uuid::Uuid>().map_err(|_| invalid())?;
-    Ok((DateTime::from_timestamp_nanos(at), InvitationId(id)))
 }
 
 /// Invitations (created by inbound sync), newest first, in cursor pages; by agency and status
@@ -145,22 +114,18 @@ pub async fn list_invitations(
         agency: params.agency_id.as_deref().map(agency_id).transpose()?,
         status: params.status,
     };
-    let after = params
-        .cursor
-        .as_deref()
-        .map(parse_invitation_cursor)
-        .transpose()?;
-    let limit = PageParams {
-        cursor: None,
+    let page = PageParams {
+        cursor: params.cursor,
         limit: params.limit,
-    }
-    .limit();
+    };
+    let limit = page.limit();
+    let after = page.after()?.map(|(at, id)| (at, InvitationId(id)));
     let items = state
         .db()
         .invitation_page(&caller.org, &filter, after, limit)
         .await?;
     let next_cursor = (items.len() == limit)
-        .then(|| items.last().map(invitation_cursor))
+        .then(|| items.last().map(|i| time_cursor(i.created_at, i.id.0)))
         .flatten();
     Ok(Json(RecordPage { items, next_cursor }))
 }

@@ -7,12 +7,13 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use turris_core::ids::OrganizationId;
 use turris_webhooks::{DataSynchronized, Envelope, Payload, SyncKind, SyncOutcome};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::auth::{Authorized, RecordsCreate, RecordsRead};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Query};
+use crate::http::pagination::{PageParams, time_cursor};
 use crate::store::{NiprSyncId, NiprSyncResult, OutboxEvent};
 
 use super::*;
@@ -106,17 +107,48 @@ pub async fn create_nipr_sync(
     Ok((StatusCode::CREATED, Json(result)))
 }
 
-/// An entity's NIPR sync results, newest first.
-#[utoipa::path(get, path = "/api/v1/nipr-syncs", tag = "records", params(EntityParams),
-    responses((status = 200, description = "The results", body = [crate::store::NiprSyncResult]), (status = 401), (status = 402), (status = 403), (status = 404)),
+/// `?entity_type=&entity_id=&cursor=&limit=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct NiprParams {
+    /// `agency` or `agent`.
+    #[param(value_type = String)]
+    pub entity_type: EntityKind,
+    /// The id.
+    pub entity_id: String,
+    /// The `next_cursor` of the previous page; omit for the first page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 100 (default 50).
+    pub limit: Option<usize>,
+}
+
+/// An entity's NIPR sync results, newest first, in cursor pages.
+#[utoipa::path(get, path = "/api/v1/nipr-syncs", tag = "records", params(NiprParams),
+    responses((status = 200, description = "`{items, next_cursor}`", body = RecordPage<crate::store::NiprSyncResult>),
+        (status = 400, description = "Invalid cursor", body = crate::error::ErrorBody),
+        (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn list_nipr_syncs(
     State(state): State<AppState>,
     Authorized { caller, .. }: Authorized<RecordsRead>,
-    Query(params): Query<EntityParams>,
-) -> ApiResult<Json<Vec<NiprSyncResult>>> {
-    let entity = params_entity(&state, &caller.org, &params).await?;
-    Ok(Json(
-        state.db().list_nipr_syncs(&caller.org, &entity).await?,
-    ))
+    Query(params): Query<NiprParams>,
+) -> ApiResult<Json<RecordPage<NiprSyncResult>>> {
+    let which = EntityParams {
+        entity_type: params.entity_type,
+        entity_id: params.entity_id,
+    };
+    let entity = params_entity(&state, &caller.org, &which).await?;
+    let page = PageParams {
+        cursor: params.cursor,
+        limit: params.limit,
+    };
+    let limit = page.limit();
+    let items = state
+        .db()
+        .list_nipr_syncs(&caller.org, &entity, page.after()?, limit)
+        .await?;
+    let next_cursor = (items.len() == limit)
+        .then(|| items.last().map(|r| time_cursor(r.finished_at, r.id.0)))
+        .flatten();
+    Ok(Json(RecordPage { items, next_cursor }))
 }

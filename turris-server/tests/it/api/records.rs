@@ -402,7 +402,7 @@ api_test!(
             .get(&format!("/api/v1/nipr-syncs?entity_type=agent&entity_id={agent}"))
             .await
             .expect(200);
-        assert_eq!(list.body.as_array().unwrap().len(), 1);
+        assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     }
 );
 
@@ -428,7 +428,32 @@ api_test!(
             .get(&format!("/api/v1/producer-agreements?agency_id={agency}"))
             .await
             .expect(200);
-        assert_eq!(list.body.as_array().unwrap().len(), 1);
+        assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+        // A second agreement makes two pages of one, newest first.
+        let second = json!({
+            "agency_id": agency,
+            "contract_template_id": "standard",
+            "executed_at": "2030-01-01T00:00:00Z",
+            "signers": [{"name": "Ada King", "email": "ada@acme.example"}]
+        });
+        let newer = app
+            .api(Method::POST, "/api/v1/producer-agreements", Some(second))
+            .await
+            .expect(201);
+        let first = app.get("/api/v1/producer-agreements?limit=1").await.expect(200);
+        assert_eq!(first.body["items"][0]["id"], newer.body["id"]);
+        let cursor = first.body["next_cursor"].as_str().unwrap();
+        let rest = app
+            .get(&format!("/api/v1/producer-agreements?limit=1&cursor={cursor}"))
+            .await
+            .expect(200);
+        assert_eq!(rest.body["items"][0]["id"], id);
+        let last = rest.body["next_cursor"].as_str().unwrap();
+        let end = app
+            .get(&format!("/api/v1/producer-agreements?limit=1&cursor={last}"))
+            .await
+            .expect(200);
+        assert_eq!(end.body, json!({"items": [], "next_cursor": null}));
         let refused = app
             .api(
                 Method::POST,

@@ -360,12 +360,15 @@ async fn nipr_results_enqueue_one_event_per_webhook_of_their_type(db: &TestDb) {
             .is_empty()
     );
     assert_eq!(
-        store.list_nipr_syncs(&acme, &result.entity).await.unwrap(),
+        store
+            .list_nipr_syncs(&acme, &result.entity, None, 10)
+            .await
+            .unwrap(),
         vec![result.clone()]
     );
     assert!(
         store
-            .list_nipr_syncs(&other, &result.entity)
+            .list_nipr_syncs(&other, &result.entity, None, 10)
             .await
             .unwrap()
             .is_empty()
@@ -466,7 +469,7 @@ async fn a_refused_producer_agreement_leaves_no_outbox_rows(db: &TestDb) {
     );
     assert_eq!(
         store
-            .list_producer_agreements(&acme, Some(&agency_id))
+            .list_producer_agreements(&acme, Some(&agency_id), None, 10)
             .await
             .unwrap(),
         [signed]
