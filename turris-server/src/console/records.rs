@@ -258,7 +258,13 @@ async fn agency(
 ) -> ConsoleResult {
     let st = || State(state.clone());
     let Json(a) = api::get_agency(st(), session.authorize()?, Path(id.clone())).await?;
-    let Json(contacts) = api::list_contacts(st(), session.authorize()?, Path(id.clone())).await?;
+    let first = crate::http::extract::Query(crate::http::pagination::PageParams {
+        cursor: None,
+        limit: Some(crate::http::pagination::MAX_LIMIT),
+    });
+    let Json(contacts) =
+        api::list_contacts(st(), session.authorize()?, Path(id.clone()), first).await?;
+    let contacts = contacts.items;
     let Json(invitations) = api::list_invitations(
         st(),
         session.authorize()?,

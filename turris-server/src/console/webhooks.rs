@@ -322,12 +322,19 @@ async fn logs(
     let auth = session.authorize::<WebhooksRead>()?;
     let event = event_id(&event)?;
     // The API's handler checks that the event belongs to this organization's webhook.
-    let Json(logs) = api::logs(State(state.clone()), auth, Path((webhook_id(&id)?, event))).await?;
-    // Duration and the response excerpt come from the same stored attempts.
-    let attempts =
-        state.db().list_attempts(event).await.map_err(|e| {
-            ConsoleError::Api(crate::error::ApiError::internal("listing attempts", &e))
-        })?;
+    let first = crate::http::extract::Query(crate::http::pagination::PageParams::default());
+    let Json(logs) = api::logs(
+        State(state.clone()),
+        auth,
+        Path((webhook_id(&id)?, event)),
+        first,
+    )
+    .await?;
+    // Duration and the response excerpt come from the same stored attempts (the same page).
+    let attempts = state
+        .db()
+        .attempt_page(event, None, crate::http::pagination::DEFAULT_LIMIT)
+        .await?;
     let blocks = logs
         .logs
         .into_iter()

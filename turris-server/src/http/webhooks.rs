@@ -394,6 +394,8 @@ pub struct Logs {
     pub event_id: EventId,
     /// One entry per attempt, newest first.
     pub logs: Vec<LogEntry>,
+    /// Pass as `cursor` for the older attempts; `null` at the first.
+    pub next_cursor: Option<String>,
 }
 
 async fn owned_event(
@@ -413,22 +415,37 @@ async fn owned_event(
 /// The logs of an event: status code, error message and URL of each attempt.
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/events/{event_id}/logs", tag = "webhooks",
     params(("id" = String, Path, description = "The webhook id"),
-        ("event_id" = String, Path, description = "The event id")),
-    responses((status = 200, body = Logs), (status = 401), (status = 402), (status = 403), (status = 404)),
+        ("event_id" = String, Path, description = "The event id"), PageParams),
+    responses((status = 200, body = Logs), (status = 400, description = "Invalid cursor", body = crate::error::ErrorBody),
+        (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn logs(
     State(state): State<AppState>,
     auth: Authorized<WebhooksRead>,
     Path((id, event_id)): Path<(WebhookId, EventId)>,
+    Query(page): Query<PageParams>,
 ) -> ApiResult<Json<Logs>> {
     owned_event(&state, auth.org(), id, event_id).await?;
-    let mut attempts = state
-        .db()
-        .list_attempts(event_id)
-        .await
-        .map_err(|e| delivery_error("listing attempts", e))?;
-    attempts.sort_by_key(|a| std::cmp::Reverse(a.number));
+    let before = page
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<u32>().map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_cursor",
+                    "the cursor is not valid",
+                )
+            })
+        })
+        .transpose()?;
+    let limit = page.limit();
+    let attempts = state.db().attempt_page(event_id, before, limit).await?;
+    let next_cursor = (attempts.len() == limit)
+        .then(|| attempts.last().map(|a| a.number.to_string()))
+        .flatten();
     Ok(Json(Logs {
+        next_cursor,
         event_id,
         logs: attempts
             .into_iter()

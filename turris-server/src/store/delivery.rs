@@ -70,6 +70,14 @@ pub trait DeliveryStatsStore: Send + Sync {
         webhook_id: WebhookId,
         page: PageRequest,
     ) -> DbResult<Page<EventRecord>>;
+    /// A page of an event's attempts, newest first: those numbered below `before` when given.
+    /// (The caller checks that the event is its organization's, as [`Self::org_event`].)
+    async fn attempt_page(
+        &self,
+        event_id: EventId,
+        before: Option<u32>,
+        limit: usize,
+    ) -> DbResult<Vec<Attempt>>;
     /// Up to `limit` events handed off since the last call, oldest first, with their leases.
     fn take_handoff(&self, limit: usize) -> Vec<turris_webhooks::delivery::LeasedDelivery>;
     /// Records several attempts in one transaction, each exactly as
@@ -568,6 +576,28 @@ impl super::DeliveryStatsStore for SqlStore {
 
     fn set_handoff(&self, lease_for: Option<Duration>) {
         SqlStore::set_handoff(self, lease_for);
+    }
+
+    async fn attempt_page(
+        &self,
+        event_id: EventId,
+        before: Option<u32>,
+        limit: usize,
+    ) -> DbResult<Vec<Attempt>> {
+        let before = before.map_or(i64::MAX, i64::from);
+        let rows: Vec<AttemptRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT number, kind, started_at, finished_at, status_code, error, url, success,
+                 response_body FROM delivery_attempts WHERE event_id = $1 AND number < $2
+                 ORDER BY number DESC LIMIT $3",
+            )
+            .bind(event_id.0)
+            .bind(before)
+            .bind(limit.clamp(1, 1_000) as i64)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(AttemptRow::attempt).collect())
     }
 
     async fn org_event(

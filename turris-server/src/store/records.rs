@@ -443,6 +443,16 @@ pub trait RecordPageStore: Send + Sync {
         after: Option<&AgentId>,
         limit: usize,
     ) -> DbResult<Vec<Agent>>;
+
+    /// Lists an agency's contacts by ascending id, after `after`, at most `limit` (clamped to
+    /// 1..=100).
+    async fn list_agency_contacts_page(
+        &self,
+        org: &OrganizationId,
+        agency: &AgencyId,
+        after: Option<&AgencyContactId>,
+        limit: usize,
+    ) -> DbResult<Vec<AgencyContact>>;
 }
 
 #[async_trait]
@@ -485,5 +495,27 @@ impl RecordPageStore for SqlStore {
             .await?
         });
         rows.into_iter().map(agent_from_row).collect()
+    }
+
+    async fn list_agency_contacts_page(
+        &self,
+        org: &OrganizationId,
+        agency: &AgencyId,
+        after: Option<&AgencyContactId>,
+        page: usize,
+    ) -> DbResult<Vec<AgencyContact>> {
+        let rows: Vec<DataRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, data FROM agency_contacts WHERE organization_id = $1
+                 AND agency_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+            )
+            .bind(org.as_str())
+            .bind(agency.as_str())
+            .bind(after.map_or("", |a| a.as_str()))
+            .bind(limit(page))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(contact_from_row).collect()
     }
 }

@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::auth::{Authorized, RecordsCreate, RecordsRead, RecordsUpdate};
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Json, Path, Query};
+use crate::http::pagination::PageParams;
 
 use super::*;
 
@@ -48,22 +49,41 @@ impl ContactInput {
     }
 }
 
-/// An agency's contacts.
-#[utoipa::path(get, path = "/api/v1/agencies/{id}/contacts", tag = "records", params(("id" = String, Path)),
-    responses((status = 200, description = "The contacts", body = [turris_core::record::AgencyContact]), (status = 401), (status = 402), (status = 403), (status = 404)),
+/// An agency's contacts, by ascending id, in cursor pages.
+#[utoipa::path(get, path = "/api/v1/agencies/{id}/contacts", tag = "records", params(("id" = String, Path), PageParams),
+    responses((status = 200, description = "`{items, next_cursor}`", body = RecordPage<turris_core::record::AgencyContact>),
+        (status = 400, description = "Invalid cursor", body = crate::error::ErrorBody),
+        (status = 401), (status = 402), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn list_contacts(
     State(state): State<AppState>,
     Authorized { caller, .. }: Authorized<RecordsRead>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<AgencyContact>>> {
+    Query(page): Query<PageParams>,
+) -> ApiResult<Json<RecordPage<AgencyContact>>> {
     let agency = existing_agency(&state, &caller.org, &id).await?;
-    Ok(Json(
-        state
-            .db()
-            .list_agency_contacts(&caller.org, &agency.id)
-            .await?,
-    ))
+    let after = page
+        .cursor
+        .as_deref()
+        .map(|c| {
+            AgencyContactId::parse(c).map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_cursor",
+                    "the cursor is not valid",
+                )
+            })
+        })
+        .transpose()?;
+    let limit = page.limit();
+    let items = state
+        .db()
+        .list_agency_contacts_page(&caller.org, &agency.id, after.as_ref(), limit)
+        .await?;
+    let next_cursor = (items.len() == limit)
+        .then(|| items.last().map(|c| c.id.to_string()))
+        .flatten();
+    Ok(Json(RecordPage { items, next_cursor }))
 }
 
 /// Adds a contact to an agency.

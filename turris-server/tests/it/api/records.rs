@@ -191,7 +191,11 @@ api_test!(
         let fetched = app.get(&format!("/api/v1/agency-contacts/{id}")).await.expect(200);
         assert_eq!(fetched.body["last_name"], "Hopper");
         let list = app.get(&format!("/api/v1/agencies/{agency}/contacts")).await.expect(200);
-        assert_eq!(list.body.as_array().unwrap().len(), 1);
+        assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+        assert_eq!(list.body["next_cursor"], Value::Null);
+        app.get(&format!("/api/v1/agencies/{agency}/contacts?cursor=not%20an%20id"))
+            .await
+            .expect_error(400, "invalid_cursor");
         app.api(
             Method::POST,
             &format!("/api/v1/agencies/{agency}/contacts"),

@@ -164,6 +164,14 @@ api_test!(
         assert_eq!(rows[0]["can_resend"], false);
 
         app.api(Method::POST, &resend, None).await.expect_error(409, "already_delivered");
+        // The logs come in pages, newest attempt first.
+        let logs = format!("/api/v1/webhooks/{id}/events/{event}/logs");
+        let newest = app.get(&format!("{logs}?limit=1")).await.expect(200);
+        assert_eq!(newest.body["logs"][0]["attempt"], 2);
+        let cursor = newest.body["next_cursor"].as_str().unwrap();
+        let older = app.get(&format!("{logs}?limit=1&cursor={cursor}")).await.expect(200);
+        assert_eq!(older.body["logs"][0]["attempt"], 1);
+        app.get(&format!("{logs}?cursor=first")).await.expect_error(400, "invalid_cursor");
         let received = receiver.received_requests().await.unwrap();
         assert_eq!(received.len(), 2);
         let ids: Vec<_> = received.iter().map(|r| r.headers["x-turris-event-id"].clone()).collect();

@@ -84,10 +84,10 @@ fn contact_of(app: &TestApp, company: Option<&str>, properties: &[(&str, &str)])
 
 async fn agency_contacts(app: &TestApp, agency: &str) -> Vec<Value> {
     let list = app
-        .get(&format!("/api/v1/agencies/{agency}/contacts"))
+        .get(&format!("/api/v1/agencies/{agency}/contacts?limit=100"))
         .await
         .expect(200);
-    list.body.as_array().unwrap().clone()
+    list.body["items"].as_array().unwrap().clone()
 }
 
 async fn agents(app: &TestApp) -> Vec<Value> {
