@@ -9,14 +9,13 @@ use turris_core::integration::{SubscriptionManagement, WebhookStatus};
 use turris_core::property::ObjectType;
 use utoipa::{IntoParams, ToSchema};
 
+use super::load;
 use crate::app::AppState;
 use crate::auth::{Authorized, IntegrationsRead};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Query};
 use crate::http::pagination::PageParams;
 use crate::store::HubSpotAuth;
-
-use super::*;
 
 /// One activity entry.
 #[derive(Debug, Serialize, ToSchema)]

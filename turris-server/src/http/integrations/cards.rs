@@ -8,14 +8,13 @@ use turris_core::invitation::ensure_configurable;
 use turris_core::mapping::RecordMapping;
 use utoipa::ToSchema;
 
+use super::HUBSPOT_DESCRIPTION;
 use crate::app::AppState;
 use crate::auth::{Authorized, IntegrationsRead};
 use crate::error::ApiResult;
 use crate::http::extract::Json;
 use crate::hubspot::{self};
 use crate::store::HubSpotAuth;
-
-use super::*;
 
 /// What the card's button does.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]

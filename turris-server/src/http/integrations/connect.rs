@@ -8,6 +8,7 @@ use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome}
 use turris_core::integration::{Connection, ConnectionStatus};
 use utoipa::{IntoParams, ToSchema};
 
+use super::{DELETE_REMINDER, OAuthPurpose, RECONNECT_SUFFIX, load};
 use crate::app::AppState;
 use crate::auth::{Authorized, IntegrationsCreate, IntegrationsDelete, IntegrationsUpdate};
 use crate::crypto::SecretString;
@@ -15,8 +16,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Query};
 use crate::hubspot::{self, ConnectionError};
 use crate::store::{Conflict, HubSpotAuth, HubSpotCredentials, StateConsumed, UserId};
-
-use super::*;
 
 /// Where to send the browser to approve the connection.
 #[derive(Debug, Serialize, ToSchema)]

@@ -5,13 +5,12 @@ use serde::{Deserialize, Serialize};
 use turris_core::property::{ObjectSchema, ObjectType};
 use utoipa::{IntoParams, ToSchema};
 
+use super::{connection_error, load, not_connected, stored_credentials_failed};
 use crate::app::AppState;
 use crate::auth::{Authorized, IntegrationsRead};
 use crate::error::ApiResult;
 use crate::http::extract::{Json, Query};
 use crate::hubspot::{self};
-
-use super::*;
 
 /// `?refresh=true` refetches from HubSpot.
 #[derive(Debug, Default, Deserialize, IntoParams)]

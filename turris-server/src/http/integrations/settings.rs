@@ -13,14 +13,13 @@ use turris_core::mapping::MappingSettings;
 use turris_core::matrix::SyncMatrix;
 use utoipa::ToSchema;
 
+use super::{load, not_connected, schemas};
 use crate::app::AppState;
 use crate::auth::{Authorized, IntegrationsRead, IntegrationsUpdate};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
 use crate::http::extract::Path;
 use crate::store::{Invitation, InvitationId, InvitationStatus};
-
-use super::*;
 
 pub(super) fn require_connected(settings: &IntegrationSettings) -> ApiResult<()> {
     match settings.connection.status {

@@ -8,13 +8,12 @@ use turris_core::ids::{AgencyId, AgentId, OrganizationId};
 use turris_core::record::{Agent, AgentDraft};
 use utoipa::ToSchema;
 
+use super::{RecordPage, detail, new_id, non_empty, parse_npn};
 use crate::app::AppState;
 use crate::auth::{Authorized, RecordsCreate, RecordsRead, RecordsUpdate};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::PageParams;
-
-use super::*;
 
 /// An agent's data.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -9,14 +9,13 @@ use turris_core::ids::{AgencyId, ContractTemplateId};
 use turris_webhooks::{AgreementSigner, Payload, ProducerAgreementExecuted};
 use utoipa::{IntoParams, ToSchema};
 
+use super::{RecordPage, agency_id, detail, outbox};
 use crate::app::AppState;
 use crate::auth::{Authorized, RecordsCreate, RecordsRead};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{PageParams, time_cursor};
 use crate::store::{AgreementId, ProducerAgreement};
-
-use super::*;
 
 /// A signer of an agreement.
 #[derive(Debug, Deserialize, ToSchema)]

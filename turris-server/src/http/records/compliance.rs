@@ -9,13 +9,12 @@ use turris_core::record::StateCode;
 use turris_webhooks::ComplianceStatus;
 use utoipa::{IntoParams, ToSchema};
 
+use super::detail;
 use crate::app::AppState;
 use crate::auth::{Authorized, RecordsCreate, RecordsRead};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Query};
 use crate::store::{ComplianceEntity, ComplianceRecord, ComplianceUpdate};
-
-use super::*;
 
 /// An agency or an agent.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]

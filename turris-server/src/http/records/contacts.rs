@@ -8,13 +8,12 @@ use turris_core::ids::{AgencyContactId, AgencyId, OrganizationId};
 use turris_core::record::AgencyContact;
 use utoipa::ToSchema;
 
+use super::{RecordPage, existing_agency, new_id, non_empty};
 use crate::app::AppState;
 use crate::auth::{Authorized, RecordsCreate, RecordsRead, RecordsUpdate};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::PageParams;
-
-use super::*;
 
 /// An agency contact's data.
 #[derive(Debug, Deserialize, ToSchema)]

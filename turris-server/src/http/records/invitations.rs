@@ -8,6 +8,7 @@ use serde::Deserialize;
 use turris_core::ids::ContractTemplateId;
 use utoipa::{IntoParams, ToSchema};
 
+use super::{RecordPage, agency_id, detail};
 use crate::app::AppState;
 use crate::auth::{Authorized, RecordsCreate, RecordsRead};
 use crate::error::{ApiError, ApiResult};
@@ -16,8 +17,6 @@ use crate::http::pagination::{PageParams, time_cursor};
 use crate::store::{
     ContractTemplate, Invitation, InvitationFilter, InvitationId, InvitationStatus,
 };
-
-use super::*;
 
 /// A new contract template.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -9,14 +9,13 @@ use turris_core::ids::OrganizationId;
 use turris_webhooks::{DataSynchronized, Envelope, Payload, SyncKind, SyncOutcome};
 use utoipa::{IntoParams, ToSchema};
 
+use super::{EntityKind, EntityParams, RecordPage, entity, entity_facts, non_empty, params_entity};
 use crate::app::AppState;
 use crate::auth::{Authorized, RecordsCreate, RecordsRead};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Query};
 use crate::http::pagination::{PageParams, time_cursor};
 use crate::store::{NiprSyncId, NiprSyncResult, OutboxEvent};
-
-use super::*;
 
 /// A NIPR fetch or full refresh that finished.
 #[derive(Debug, Deserialize, ToSchema)]
