@@ -12,13 +12,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use serde::Deserialize;
+use turris_core::integration::ConnectionStatus;
 use turris_core::invitation::InvitationSettings;
 use turris_core::mapping::MappingSettings;
 use turris_core::matrix::SyncMatrix;
+use turris_core::permissions::{Area, Capability};
 use turris_core::property::ObjectSchema;
 
 use super::errors::render;
-use super::{ConsoleResult, FieldErrors, Signed};
+use super::integrations::{status_key, status_label};
+use super::{ConsoleResult, FieldErrors, Layout, Signed};
 use crate::app::AppState;
 use crate::auth::{Authorized, IntegrationsRead};
 use crate::http::extract::Json;
@@ -36,7 +39,7 @@ use actions::{
 };
 use views::{
     ActivityRow, AttentionRow, HubSpotPage, ReconView, WebhookRow, invitations_view, mapping_view,
-    matrix_view, recon_view,
+    matrix_view, operators, recon_view,
 };
 
 const PAGE: &str = "/console/integrations/hubspot";
@@ -335,4 +338,80 @@ async fn rerender(state: &AppState, session: &Signed, o: Overrides) -> ConsoleRe
 async fn saved(state: &AppState, session: &Signed, text: &str, anchor: &str) -> ConsoleResult {
     session.flash(state, "success", text).await;
     Ok(Redirect::to(&format!("{PAGE}#{anchor}")).into_response())
+}
+
+impl HubSpotPage {
+    /// The page of an organization with nothing connected (what every section starts from).
+    pub(super) fn empty(l: Layout, state: &AppState, session: &Signed, query: &PageQuery) -> Self {
+        HubSpotPage {
+            l,
+            premium_gate: false,
+            status_key: status_key(ConnectionStatus::NotConnected),
+            status_label: status_label(ConnectionStatus::NotConnected),
+            connected: false,
+            portal: String::new(),
+            auth_method: String::new(),
+            connected_at: String::new(),
+            connected_by: String::new(),
+            connection_error: None,
+            paused_until: None,
+            oauth_available: state.oauth().is_some(),
+            can_create: session.can(Area::Integrations, Capability::Create),
+            can_update: session.can(Area::Integrations, Capability::Update),
+            can_delete: session.can(Area::Integrations, Capability::Delete),
+            delete_reminder: api::DELETE_REMINDER,
+            private_app_portal: String::new(),
+            private_app_errors: FieldErrors::none(),
+            reconnect_errors: FieldErrors::none(),
+            properties_error: None,
+            identifier_configured: false,
+            mapping_warning: None,
+            mapping: None,
+            editor: None,
+            mapping_errors: FieldErrors::none(),
+            mapping_open: false,
+            operators: operators(),
+            matrix: Vec::new(),
+            matrix_errors: FieldErrors::none(),
+            inbound_on: false,
+            agency_inbound_on: false,
+            agent_inbound_on: false,
+            invitations: None,
+            invitations_errors: FieldErrors::none(),
+            invitations_locked: None,
+            needs_attention: Vec::new(),
+            contract_templates: Vec::new(),
+            webhook_status: Vec::new(),
+            activity: Vec::new(),
+            activity_status: query.activity_status.clone().unwrap_or_default(),
+            activity_next: None,
+            activity_first_page: query.activity_cursor.is_none(),
+            reconciliation: None,
+            recon_errors: FieldErrors::none(),
+        }
+    }
+
+    /// The connection panel, from the API's view of the integration.
+    pub(super) fn show_connection(&mut self, view: &api::HubSpotView) {
+        self.status_key = status_key(view.status);
+        self.status_label = status_label(view.status);
+        self.connected = view.status != ConnectionStatus::NotConnected;
+        self.portal = view.portal_id.map(|p| p.to_string()).unwrap_or_default();
+        self.auth_method = match view.auth {
+            Some("oauth") => "OAuth (public app)".to_owned(),
+            Some("private_app") => "Private-app token".to_owned(),
+            other => other.unwrap_or_default().to_owned(),
+        };
+        self.connected_at = view
+            .connected_at
+            .as_ref()
+            .map(crate::console::when)
+            .unwrap_or_default();
+        self.connected_by = view.connected_by.clone().unwrap_or_default();
+        self.connection_error = view.error.clone();
+        self.paused_until = view.sync_paused_until.as_ref().map(crate::console::when);
+        self.identifier_configured = view.agency_identifier_configured;
+        self.mapping_warning = view.mapping_warning;
+        self.invitations_locked = view.invitations_locked;
+    }
 }

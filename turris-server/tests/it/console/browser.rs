@@ -577,6 +577,29 @@ async fn hubspot_connects_through_oauth_in_the_browser_and_settings_show_errors_
     app.finish().await;
 }
 
+/// A one-time sign-in link opens a confirmation page; its button signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_link_asks_to_confirm_then_signs_in() {
+    let Some(browser) = Browser::start("a_sign_in_link_asks_to_confirm_then_signs_in").await else {
+        return;
+    };
+    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
+    let token = turris_server::crypto::ApiToken::from_presented(app.token.clone());
+    let link =
+        turris_server::console::login::login_link_for(app.state.database(), &app.base, &token)
+            .await
+            .unwrap();
+    browser.client.goto(&link).await.unwrap();
+    browser
+        .wait_text("#link-form", "one-time sign-in link")
+        .await;
+    browser.screenshot("login-link").await;
+    browser.click("#use-link").await;
+    browser.wait("header.top nav").await;
+    browser.close().await;
+    app.finish().await;
+}
+
 /// The console works without a mouse: the first Tab reaches "Skip to content", focus is always
 /// visible, and a webhook is added with Tab, arrow keys, typing and Enter alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
