@@ -41,14 +41,17 @@ pub fn time_cursor(at: DateTime<Utc>, id: Uuid) -> String {
     format!("{}.{id}", at.timestamp_nanos_opt().unwrap_or(i64::MAX))
 }
 
+/// The answer to a cursor no page gave out: 400 `invalid_cursor`.
+pub fn invalid_cursor() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "invalid_cursor",
+        "the cursor is not valid",
+    )
+}
+
 fn parse_time_cursor(text: &str) -> ApiResult<(DateTime<Utc>, Uuid)> {
-    let invalid = || {
-        ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "invalid_cursor",
-            "the cursor is not valid",
-        )
-    };
+    let invalid = invalid_cursor;
     let (at, id) = text.split_once('.').ok_or_else(invalid)?;
     let at = at.parse::<i64>().map_err(|_| invalid())?;
     let id = id.parse::<Uuid>().map_err(|_| invalid())?;

@@ -194,13 +194,7 @@ pub async fn list(
 ) -> ApiResult<Json<ReconciliationList>> {
     let after = match page.cursor.as_deref() {
         None => None,
-        Some(text) => Some(parse_cursor(text).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_cursor",
-                "the cursor is not valid",
-            )
-        })?),
+        Some(text) => Some(parse_cursor(text).ok_or_else(crate::http::pagination::invalid_cursor)?),
     };
     let kinds = Object::ALL.map(Object::kind);
     let limit = page.limit();

@@ -259,13 +259,7 @@ fn encode_cursor(cursor: &EventCursor) -> String {
 }
 
 fn decode_cursor(text: &str) -> ApiResult<EventCursor> {
-    let invalid = || {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_cursor",
-            "the cursor is not valid",
-        )
-    };
+    let invalid = || crate::http::pagination::invalid_cursor();
     let (at, id) = text.rsplit_once('.').ok_or_else(invalid)?;
     let created_at = DateTime::parse_from_rfc3339(at)
         .map_err(|_| invalid())?
@@ -430,13 +424,8 @@ pub async fn logs(
         .cursor
         .as_deref()
         .map(|c| {
-            c.parse::<u32>().map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_cursor",
-                    "the cursor is not valid",
-                )
-            })
+            c.parse::<u32>()
+                .map_err(|_| crate::http::pagination::invalid_cursor())
         })
         .transpose()?;
     let limit = page.limit();

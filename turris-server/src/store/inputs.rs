@@ -331,15 +331,6 @@ pub(super) fn enum_from<T: serde::de::DeserializeOwned>(text: &str) -> DbResult<
     ))?)
 }
 
-/// The keyset bound of a newest-first page: strictly before the previous page's last
-/// `(time, id)`, or before everything for the first page.
-pub(super) fn before(after: Option<(DateTime<Utc>, Uuid)>) -> DbResult<(i64, Uuid)> {
-    Ok(match after {
-        Some((at, id)) => (ns(at)?, id),
-        None => (i64::MAX, Uuid::max()),
-    })
-}
-
 /// The debounce inbox's record of one real change.
 fn status_change(
     org: &OrganizationId,
@@ -616,7 +607,7 @@ impl TurrisInputStore for SqlStore {
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: usize,
     ) -> DbResult<Vec<NiprSyncResult>> {
-        let (before_at, before_id) = before(after)?;
+        let (before_at, before_id) = super::sql::before(after)?;
         let rows: Vec<NiprRow> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, entity_type, entity_id, kind, outcome, error, finished_at
@@ -694,7 +685,7 @@ impl TurrisInputStore for SqlStore {
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: usize,
     ) -> DbResult<Vec<ProducerAgreement>> {
-        let (before_at, before_id) = before(after)?;
+        let (before_at, before_id) = super::sql::before(after)?;
         let sql = format!(
             "SELECT {AGREEMENT_COLUMNS} FROM producer_agreements
              WHERE organization_id = $1 AND ($2 IS NULL OR agency_id = $2)

@@ -385,7 +385,7 @@ impl InvitationStore for SqlStore {
         after: Option<(DateTime<Utc>, InvitationId)>,
         limit: usize,
     ) -> DbResult<Vec<Invitation>> {
-        let (before_at, before_id) = super::inputs::before(after.map(|(at, id)| (at, id.0)))?;
+        let (before_at, before_id) = super::sql::before(after.map(|(at, id)| (at, id.0)))?;
         let status = filter.status.as_ref().map(enum_text).transpose()?;
         let sql = format!(
             "SELECT {INVITATION_COLUMNS} FROM invitations

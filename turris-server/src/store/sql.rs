@@ -31,6 +31,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use uuid::Uuid;
+
 use super::error::{DbError, DbResult};
 use crate::crypto::{Cipher, EncryptionKey, KeyRing};
 
@@ -388,4 +390,13 @@ pub(crate) fn plus(at: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
 /// A page size clamped to `1..=100`, as SQL `LIMIT`.
 pub(crate) fn limit(requested: usize) -> i64 {
     requested.clamp(1, 100) as i64
+}
+
+/// The keyset bound of a newest-first page: strictly before the previous page's last
+/// `(time, id)`, or before everything for the first page.
+pub(crate) fn before(after: Option<(DateTime<Utc>, Uuid)>) -> DbResult<(i64, Uuid)> {
+    Ok(match after {
+        Some((at, id)) => (ns(at)?, id),
+        None => (i64::MAX, Uuid::max()),
+    })
 }

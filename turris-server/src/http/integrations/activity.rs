@@ -1,7 +1,6 @@
 //! The activity list and the per-property webhook status.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use turris_core::activity::{ActivityCursor, ActivityDetails, ActivityKind, Outcome};
@@ -12,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::load;
 use crate::app::AppState;
 use crate::auth::{Authorized, IntegrationsRead};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::http::extract::{Json, Query};
 use crate::http::pagination::PageParams;
 use crate::store::HubSpotAuth;
@@ -77,13 +76,7 @@ pub async fn activity(
         .as_deref()
         .map(ActivityCursor::parse)
         .transpose()
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_cursor",
-                "the cursor is not valid",
-            )
-        })?;
+        .map_err(|_| crate::http::pagination::invalid_cursor())?;
     let result = state
         .db()
         .activity_page(auth.org(), cursor.as_ref(), params.status, page.limit())

@@ -114,10 +114,7 @@ pub async fn list_agents(
         .db()
         .list_agents(&caller.org, after.as_ref(), limit)
         .await?;
-    let next_cursor = (items.len() == limit)
-        .then(|| items.last().map(|a| a.id.to_string()))
-        .flatten();
-    Ok(Json(RecordPage { items, next_cursor }))
+    Ok(Json(RecordPage::of(items, limit, |a| a.id.to_string())))
 }
 
 /// Creates an agent.

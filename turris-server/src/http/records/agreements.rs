@@ -150,10 +150,9 @@ pub async fn list_agreements(
         .db()
         .list_producer_agreements(&caller.org, agency.as_ref(), page.after()?, limit)
         .await?;
-    let next_cursor = (items.len() == limit)
-        .then(|| items.last().map(|a| time_cursor(a.executed_at, a.id.0)))
-        .flatten();
-    Ok(Json(RecordPage { items, next_cursor }))
+    Ok(Json(RecordPage::of(items, limit, |a| {
+        time_cursor(a.executed_at, a.id.0)
+    })))
 }
 
 /// One agreement.

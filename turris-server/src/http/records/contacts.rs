@@ -64,25 +64,14 @@ pub async fn list_contacts(
     let after = page
         .cursor
         .as_deref()
-        .map(|c| {
-            AgencyContactId::parse(c).map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_cursor",
-                    "the cursor is not valid",
-                )
-            })
-        })
+        .map(|c| AgencyContactId::parse(c).map_err(|_| crate::http::pagination::invalid_cursor()))
         .transpose()?;
     let limit = page.limit();
     let items = state
         .db()
         .list_agency_contacts_page(&caller.org, &agency.id, after.as_ref(), limit)
         .await?;
-    let next_cursor = (items.len() == limit)
-        .then(|| items.last().map(|c| c.id.to_string()))
-        .flatten();
-    Ok(Json(RecordPage { items, next_cursor }))
+    Ok(Json(RecordPage::of(items, limit, |c| c.id.to_string())))
 }
 
 /// Adds a contact to an agency.

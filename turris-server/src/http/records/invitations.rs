@@ -123,10 +123,9 @@ pub async fn list_invitations(
         .db()
         .invitation_page(&caller.org, &filter, after, limit)
         .await?;
-    let next_cursor = (items.len() == limit)
-        .then(|| items.last().map(|i| time_cursor(i.created_at, i.id.0)))
-        .flatten();
-    Ok(Json(RecordPage { items, next_cursor }))
+    Ok(Json(RecordPage::of(items, limit, |i| {
+        time_cursor(i.created_at, i.id.0)
+    })))
 }
 
 /// One invitation.

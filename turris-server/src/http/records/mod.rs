@@ -89,3 +89,13 @@ pub struct RecordPage<T> {
     /// Pass as `cursor` for the next page; `null` at the end.
     pub next_cursor: Option<String>,
 }
+
+impl<T> RecordPage<T> {
+    /// A page of at most `limit` items: a full page carries the cursor of its last item.
+    pub fn of(items: Vec<T>, limit: usize, cursor: impl Fn(&T) -> String) -> Self {
+        let next_cursor = (items.len() == limit)
+            .then(|| items.last().map(&cursor))
+            .flatten();
+        Self { items, next_cursor }
+    }
+}

@@ -146,8 +146,7 @@ pub async fn list_nipr_syncs(
         .db()
         .list_nipr_syncs(&caller.org, &entity, page.after()?, limit)
         .await?;
-    let next_cursor = (items.len() == limit)
-        .then(|| items.last().map(|r| time_cursor(r.finished_at, r.id.0)))
-        .flatten();
-    Ok(Json(RecordPage { items, next_cursor }))
+    Ok(Json(RecordPage::of(items, limit, |r| {
+        time_cursor(r.finished_at, r.id.0)
+    })))
 }
