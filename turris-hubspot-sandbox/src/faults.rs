@@ -133,6 +133,9 @@ pub struct Stats {
     pub rate_limited_by_policy: BTreeMap<String, u64>,
     /// Calls answered by an injected fault.
     pub faults_injected: u64,
+    /// Calls per API version: `v3` for the numbered paths, `2026-03`, `2026-09`, ... for the
+    /// date-based ones.
+    pub versions: BTreeMap<String, u64>,
 }
 
 impl Stats {
@@ -174,6 +177,10 @@ pub(crate) async fn shape(State(shared): State<Arc<Shared>>, req: Request, next:
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| path.clone(), |m| m.as_str().to_string());
+    let version = req
+        .extensions()
+        .get::<crate::versions::DatedVersion>()
+        .map_or_else(|| "v3".to_owned(), ToString::to_string);
     let (latency, fault) = {
         let mut traffic = lock(&shared.traffic);
         *traffic
@@ -181,6 +188,10 @@ pub(crate) async fn shape(State(shared): State<Arc<Shared>>, req: Request, next:
             .calls
             .entry(format!("{method} {template}"))
             .or_default() += 1;
+        // The authorize page is a browser page, not an API with versions.
+        if path != "/oauth/authorize" {
+            *traffic.stats.versions.entry(version).or_default() += 1;
+        }
         let mut fault = None;
         if let Some((f, used)) = traffic
             .faults

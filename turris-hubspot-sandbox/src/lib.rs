@@ -106,6 +106,8 @@ mod search;
 mod seed;
 mod state;
 mod ui;
+mod validation;
+mod versions;
 mod webhooks;
 
 use std::collections::BTreeMap;
@@ -394,9 +396,14 @@ impl SandboxBuilder {
         });
         let (shutdown, rx) = watch::channel(false);
         let sender = tokio::spawn(dispatcher.run(rx.clone()));
-        let app = app(Arc::clone(&shared));
+        // Dated paths are rewritten before routing (`versions`), so the rewrite wraps the router.
+        let app = tower::Layer::layer(
+            &tower::util::MapRequestLayer::new(versions::rewrite),
+            app(Arc::clone(&shared)),
+        );
         let mut stop = rx;
         let server = tokio::spawn(async move {
+            let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|s| *s).await;
             });
@@ -416,7 +423,7 @@ impl SandboxBuilder {
 
 fn app(shared: Arc<Shared>) -> Router {
     let api = Router::new()
-        .merge(crm::router())
+        .merge(crm::router(&shared))
         .merge(auth::router())
         .route_layer(from_fn_with_state(Arc::clone(&shared), rate_limit::enforce))
         .route_layer(from_fn_with_state(Arc::clone(&shared), auth::require_auth));

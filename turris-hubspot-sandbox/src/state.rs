@@ -281,6 +281,8 @@ pub(crate) struct Portal {
     pub(crate) next_list_id: u64,
     /// When set, search reads this copy instead of the live records (a lagging index).
     pub(crate) search_index: Option<[BTreeMap<u64, StoredRecord>; 3]>,
+    /// Properties an admin made required, per kind (enforced from API version 2026-09).
+    pub(crate) required: [Vec<String>; 3],
 }
 
 impl Portal {
@@ -296,7 +298,13 @@ impl Portal {
             next_object_id: 1001,
             next_list_id: 1,
             search_index: None,
+            required: Default::default(),
         }
+    }
+
+    /// The properties of `kind` an admin made required.
+    pub(crate) fn required_properties(&self, kind: ObjectKind) -> Vec<String> {
+        self.required[kind.index()].clone()
     }
 
     /// The store of `kind`.

@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::auth::{AccessTokenSource, Secret};
 use crate::rate_limit::{BudgetKind, RateLimiter};
+use crate::version::{Api, ApiVersion};
 use crate::{Error, HubSpotError, Result};
 
 /// HubSpot's API base.
@@ -157,6 +158,7 @@ struct Inner {
     portal: String,
     observer: Arc<dyn Observer>,
     retry: RetryConfig,
+    version: ApiVersion,
 }
 
 impl std::fmt::Debug for HubSpotClient {
@@ -164,6 +166,7 @@ impl std::fmt::Debug for HubSpotClient {
         f.debug_struct("HubSpotClient")
             .field("api_base", &self.inner.api_base)
             .field("portal", &self.inner.portal)
+            .field("version", &self.inner.version)
             .finish_non_exhaustive()
     }
 }
@@ -177,6 +180,7 @@ pub struct HubSpotClientBuilder {
     portal: String,
     observer: Arc<dyn Observer>,
     retry: RetryConfig,
+    version: ApiVersion,
 }
 
 impl HubSpotClientBuilder {
@@ -211,6 +215,13 @@ impl HubSpotClientBuilder {
         self
     }
 
+    /// The API version to call (default [`ApiVersion::default`], the date-based `2026-03`;
+    /// [`ApiVersion::Legacy`] for the numbered v3/v4 paths).
+    pub fn api_version(mut self, version: ApiVersion) -> Self {
+        self.version = version;
+        self
+    }
+
     /// Retry policy (default [`RetryConfig::default`]).
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.retry = retry;
@@ -239,6 +250,7 @@ impl HubSpotClientBuilder {
                     max_attempts: self.retry.max_attempts.max(1),
                     ..self.retry
                 },
+                version: self.version,
             }),
         })
     }
@@ -355,12 +367,23 @@ impl HubSpotClient {
             portal: "default".to_owned(),
             observer: Arc::new(NoopObserver),
             retry: RetryConfig::default(),
+            version: ApiVersion::default(),
         }
     }
 
     /// The portal id this client was built for (the rate-limit key).
     pub fn portal(&self) -> &str {
         &self.inner.portal
+    }
+
+    /// The API version this client calls.
+    pub fn api_version(&self) -> ApiVersion {
+        self.inner.version
+    }
+
+    /// The path of `rest` in `api` at this client's version.
+    pub(crate) fn path(&self, api: Api, rest: impl AsRef<str>) -> String {
+        self.inner.version.path(api, rest.as_ref())
     }
 
     /// Sends a request and decodes a JSON answer.

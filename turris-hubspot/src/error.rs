@@ -163,6 +163,60 @@ impl HubSpotError {
     pub fn is_expired_authentication(&self) -> bool {
         self.category.as_deref() == Some("EXPIRED_AUTHENTICATION")
     }
+
+    /// The properties a write broke, when HubSpot refused it for the portal's own validation
+    /// rules (400 `VALIDATION_ERROR`, enforced on every CRM write from API version 2026-09):
+    /// one entry per `errors[]` detail, with the property from `context.propertyName`. Empty
+    /// for any other error. Such a write fails the same way however often it is sent: fix the
+    /// record (or the portal's rule), do not retry.
+    pub fn validation_failures(&self) -> Vec<ValidationFailure> {
+        if self.status != 400 || self.category.as_deref() != Some("VALIDATION_ERROR") {
+            return Vec::new();
+        }
+        let failures: Vec<ValidationFailure> = self
+            .errors
+            .iter()
+            .map(|detail| ValidationFailure {
+                property: detail
+                    .context
+                    .as_ref()
+                    .and_then(|c| c.get("propertyName"))
+                    .and_then(|names| names.first())
+                    .cloned(),
+                code: detail.code.clone(),
+                message: detail.message.clone(),
+            })
+            .collect();
+        if failures.is_empty() {
+            return vec![ValidationFailure {
+                property: None,
+                code: None,
+                message: self.message.clone(),
+            }];
+        }
+        failures
+    }
+}
+
+/// One property a write broke (see [`HubSpotError::validation_failures`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationFailure {
+    /// The property, when HubSpot named it.
+    pub property: Option<String>,
+    /// HubSpot's code (`MISSING_REQUIRED_PROPERTY`, `INVALID_OPTION`, ...).
+    pub code: Option<String>,
+    /// HubSpot's message.
+    pub message: String,
+}
+
+impl std::fmt::Display for ValidationFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.property, &self.code) {
+            (Some(p), Some(c)) => write!(f, "{p}: {c}"),
+            (Some(p), None) => write!(f, "{p}: {}", self.message),
+            (None, _) => f.write_str(&self.message),
+        }
+    }
 }
 
 /// HubSpot's JSON error document, as served.
@@ -242,6 +296,26 @@ mod tests {
         assert_eq!(err.correlation_id.as_deref(), Some("abc"));
         assert_eq!(err.errors.len(), 1);
         assert_eq!(err.raw_body, None);
+    }
+
+    #[test]
+    fn a_validation_error_names_the_properties_it_broke() {
+        let body = br#"{"status":"error","message":"Property values were not valid","category":"VALIDATION_ERROR","errors":[{"message":"npn is required","code":"MISSING_REQUIRED_PROPERTY","context":{"propertyName":["npn"]}},{"message":"bad option","code":"INVALID_OPTION","context":{"propertyName":["state"]}}]}"#;
+        let err = HubSpotError::from_response(400, body);
+        let failures = err.validation_failures();
+        let named: Vec<_> = failures.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            named,
+            ["npn: MISSING_REQUIRED_PROPERTY", "state: INVALID_OPTION"]
+        );
+        let bare = HubSpotError::from_response(
+            400,
+            br#"{"status":"error","message":"no details","category":"VALIDATION_ERROR"}"#,
+        );
+        assert_eq!(bare.validation_failures()[0].property, None);
+        assert_eq!(bare.validation_failures()[0].message, "no details");
+        let other = HubSpotError::from_response(409, br#"{"message":"x","category":"CONFLICT"}"#);
+        assert!(other.validation_failures().is_empty());
     }
 
     #[test]

@@ -26,10 +26,11 @@
 //! # async fn run() -> turris_hubspot::Result<()> {
 //! let http = reqwest::Client::new(); // one per process
 //! let limiter = RateLimiter::default(); // one per process, keyed by portal
-//! let oauth = OAuthClient::new(
-//!     OAuthConfig::new("client-id", Secret::new("client-secret"), "https://example.com/cb"),
-//!     http.clone(),
-//! )?;
+//! let oauth = OAuthClient::new(OAuthConfig::new(
+//!     "client-id",
+//!     Secret::new("client-secret"),
+//!     "https://example.com/cb",
+//! ))?;
 //! let tokens = oauth.exchange_code("code-from-the-callback").await?;
 //! let portal = oauth.introspect(&tokens.access_token).await?.hub_id;
 //! let manager = Arc::new(TokenManager::new(oauth, tokens, Arc::new(DiscardTokens)));
@@ -56,10 +57,12 @@ pub mod client;
 pub mod crm;
 pub mod error;
 pub mod rate_limit;
+pub mod version;
 pub mod webhooks;
 
 pub use client::{
     ApiCall, HubSpotClient, HubSpotClientBuilder, NoopObserver, Observer, RetryConfig,
 };
-pub use error::{Error, HubSpotError, Result};
+pub use error::{Error, HubSpotError, Result, ValidationFailure};
 pub use rate_limit::{RateLimitConfig, RateLimiter};
+pub use version::ApiVersion;

@@ -78,8 +78,9 @@ impl AppState {
                     config.redirect_url(),
                 );
                 oauth_config.api_base = config.hubspot.api_base.clone();
+                oauth_config.api_version = config.hubspot.api_version;
                 oauth_config.authorize_base = config.hubspot.authorize_base.clone();
-                Some(OAuthClient::new(oauth_config, http.clone()).map_err(|e| {
+                Some(OAuthClient::new(oauth_config).map_err(|e| {
                     StartupError::Config(ConfigError::Invalid(format!("hubspot oauth: {e}")))
                 })?)
             }

@@ -277,6 +277,17 @@ pub struct HubSpotConfig {
     )]
     pub api_base: String,
 
+    /// HubSpot API version: a date-based release (`2026-03`, `2026-09`) or `v3` for the
+    /// numbered APIs existing installations used (unsupported by HubSpot from September 2027).
+    /// 2026-09 enforces the portal's own property rules on every write.
+    #[arg(
+        long = "hubspot-api-version",
+        env = "TURRIS_HUBSPOT_API_VERSION",
+        default_value = "2026-03",
+        global = true
+    )]
+    pub api_version: turris_hubspot::ApiVersion,
+
     /// HubSpot authorize page base URL.
     #[arg(
         long = "hubspot-authorize-base",
@@ -498,6 +509,7 @@ impl fmt::Debug for HubSpotConfig {
             )
             .field("redirect_url", &self.redirect_url)
             .field("api_base", &self.api_base)
+            .field("api_version", &self.api_version)
             .field("authorize_base", &self.authorize_base)
             .finish()
     }

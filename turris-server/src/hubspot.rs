@@ -482,6 +482,7 @@ fn client_with(
     HubSpotClient::builder(tokens)
         .http_client(state.http().clone())
         .api_base(state.config().hubspot.api_base.clone())
+        .api_version(state.config().hubspot.api_version)
         .rate_limiter(state.hubspot_limiter().clone())
         .portal(portal_id)
         .build()

@@ -345,6 +345,19 @@ impl Control {
         Ok(())
     }
 
+    /// Makes `property` of `kind` required, as a portal admin can: from API version 2026-09 a
+    /// create without it, or an update that clears it, is refused with 400 `VALIDATION_ERROR`
+    /// (`MISSING_REQUIRED_PROPERTY`, `context.propertyName`); older versions are not checked.
+    pub fn require_property(&self, kind: ObjectKind, property: &str) {
+        let mut world = self.shared.world();
+        if let Ok(portal) = world.portal_mut(self.portal) {
+            let required = &mut portal.required[kind.index()];
+            if !required.iter().any(|p| p == property) {
+                required.push(property.to_owned());
+            }
+        }
+    }
+
     /// Makes search lag behind writes, as HubSpot's index does: from now on search answers from
     /// a copy of the records taken now and at each [`Control::refresh_search_index`], so a record
     /// just written is not found yet. `false` goes back to searching the live records.

@@ -732,10 +732,12 @@ struct ArchiveInput {
     to: Vec<IdRef>,
 }
 
+/// v4 answers 204; the date-based versions answer 200 with a batch result (no results).
 async fn batch_archive(
     State(shared): State<Arc<Shared>>,
     principal: Principal,
     Path((from, to)): Path<(String, String)>,
+    dated: Option<axum::Extension<crate::versions::DatedVersion>>,
     body: Bytes,
 ) -> ApiResult<Response> {
     let (from, to) = (kind(&from)?, kind(&to)?);
@@ -761,6 +763,16 @@ async fn batch_archive(
             Ok(())
         },
     )?;
+    if dated.is_some() {
+        let now = chrono::Utc::now();
+        let body = serde_json::json!({
+            "status": "COMPLETE",
+            "results": [],
+            "startedAt": now,
+            "completedAt": now,
+        });
+        return Ok((StatusCode::OK, axum::Json(body)).into_response());
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

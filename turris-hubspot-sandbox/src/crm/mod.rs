@@ -11,11 +11,15 @@ use axum::Router;
 
 use super::state::Shared;
 
-/// Every CRM route.
-pub(crate) fn router() -> Router<Arc<Shared>> {
+/// Every CRM route, with the portal's property rules on writes (`crate::validation`).
+pub(crate) fn router(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new()
         .merge(properties::router())
         .merge(objects::router())
         .merge(associations::router())
         .merge(lists::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(shared),
+            crate::validation::enforce,
+        ))
 }

@@ -12,6 +12,7 @@ use turris_hubspot::crm::ObjectType;
 use turris_hubspot::crm::associations::{AssociationPair, CONTACT_TO_COMPANY};
 use turris_hubspot::crm::batch::{BatchUpdateInput, TracedCreateInput, UpsertInput};
 use turris_hubspot::crm::notes::NewNote;
+use turris_hubspot::crm::properties::NewProperty;
 use turris_hubspot::crm::search::{Filter, FilterGroup, FilterOperator, SearchRequest};
 use turris_hubspot::crm::{SimplePublicObjectInput, SimplePublicObjectInputForCreate};
 use turris_hubspot::webhooks::events::parse_events;
@@ -21,7 +22,7 @@ use turris_hubspot::webhooks::signature::{
 use turris_hubspot::webhooks::subscriptions::{
     SubscriptionBatchUpdateRequest, SubscriptionCreateRequest, Subscriptions,
 };
-use turris_hubspot::{Error, HubSpotClient, RateLimitConfig, RateLimiter, RetryConfig};
+use turris_hubspot::{ApiVersion, Error, HubSpotClient, RateLimitConfig, RateLimiter, RetryConfig};
 use turris_hubspot_sandbox::{ObjectKind, RateLimits, Sandbox};
 
 use crate::helpers::{Receiver, builder};
@@ -37,9 +38,14 @@ fn fast_retry() -> RetryConfig {
 }
 
 fn private_client(sb: &Sandbox) -> HubSpotClient {
+    versioned_client(sb, ApiVersion::default())
+}
+
+fn versioned_client(sb: &Sandbox, version: ApiVersion) -> HubSpotClient {
     HubSpotClient::builder(Arc::new(PrivateAppToken::new(Secret::new(
         sb.private_app_token(),
     ))))
+    .api_version(version)
     .api_base(sb.base_url())
     .portal(sb.portal_id())
     .retry(fast_retry())
@@ -48,10 +54,34 @@ fn private_client(sb: &Sandbox) -> HubSpotClient {
 }
 
 fn oauth_client(sb: &Sandbox) -> OAuthClient {
+    versioned_oauth(sb, ApiVersion::default())
+}
+
+fn versioned_oauth(sb: &Sandbox, version: ApiVersion) -> OAuthClient {
     let mut config = OAuthConfig::new(sb.client_id(), Secret::new(sb.client_secret()), REDIRECT);
     config.api_base = sb.base_url().to_string();
     config.authorize_base = sb.base_url().to_string();
-    OAuthClient::new(config, reqwest::Client::new()).expect("oauth client")
+    OAuthClient::new(config.with_api_version(version)).expect("oauth client")
+}
+
+/// The two path styles every call is checked on: the numbered APIs and 2026-03.
+const STYLES: [ApiVersion; 2] = [
+    ApiVersion::Legacy,
+    ApiVersion::Dated {
+        year: 2026,
+        month: 3,
+    },
+];
+
+/// Every API call the sandbox counted was made with `version`.
+fn assert_spoke_only(sb: &Sandbox, version: ApiVersion) {
+    let versions = sb.control().stats().versions;
+    let spoken: Vec<&String> = versions.keys().collect();
+    assert_eq!(
+        spoken,
+        [&version.to_string()],
+        "calls per version: {versions:?}"
+    );
 }
 
 /// Follows the authorize URL the client builds and answers the `code` of the redirect.
@@ -86,8 +116,14 @@ fn props(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 
 #[tokio::test]
 async fn the_oauth_client_exchanges_introspects_refreshes_and_sees_an_uninstall() {
+    for version in STYLES {
+        oauth_round_trip(version).await;
+    }
+}
+
+async fn oauth_round_trip(version: ApiVersion) {
     let sb = builder().start().await.expect("start");
-    let oauth = oauth_client(&sb);
+    let oauth = versioned_oauth(&sb, version);
     let code = authorize(&oauth, "s-1").await;
     let tokens = oauth.exchange_code(&code).await.expect("exchange");
     assert!(tokens.expires_at > Utc::now() + chrono::Duration::minutes(29));
@@ -100,11 +136,17 @@ async fn the_oauth_client_exchanges_introspects_refreshes_and_sees_an_uninstall(
     assert_eq!(info.app_id, Some(sb.app_id()));
     let refreshed = oauth.refresh(&tokens.refresh_token).await.expect("refresh");
     assert_ne!(refreshed.access_token, tokens.access_token);
+    oauth.revoke(&tokens.refresh_token).await.expect("revoke");
+    match oauth.refresh(&tokens.refresh_token).await {
+        Err(Error::RefreshTokenRevoked { .. }) => {}
+        other => panic!("a revoked refresh token is dead, got {other:?}"),
+    }
     sb.control().uninstall_app();
     match oauth.refresh(&refreshed.refresh_token).await {
         Err(Error::RefreshTokenRevoked { .. }) => {}
         other => panic!("expected RefreshTokenRevoked, got {other:?}"),
     }
+    assert_spoke_only(&sb, version);
 }
 
 #[tokio::test]
@@ -135,9 +177,15 @@ async fn the_token_manager_refreshes_once_after_an_expired_authentication() {
 }
 
 #[tokio::test]
-async fn every_crm_call_of_the_client_works_against_the_sandbox() {
+async fn every_crm_call_of_the_client_works_against_the_sandbox_on_both_path_styles() {
+    for version in STYLES {
+        every_crm_call(version).await;
+    }
+}
+
+async fn every_crm_call(version: ApiVersion) {
     let sb = builder().start().await.expect("start");
-    let client = private_client(&sb);
+    let client = versioned_client(&sb, version);
     let control = sb.control();
 
     let details = client.account_details().await.expect("account");
@@ -157,6 +205,34 @@ async fn every_crm_call_of_the_client_works_against_the_sandbox() {
         .await
         .expect("properties");
     assert!(contact_props.iter().any(|p| p.name == "email"));
+
+    // A unique custom property, made once, keys upserts: a repeated upsert finds its record.
+    let turris_id = NewProperty::unique_text("turris_id", "Turris id", "companyinformation");
+    assert!(
+        client
+            .ensure_property(&ObjectType::Companies, &turris_id)
+            .await
+            .expect("create")
+    );
+    assert!(
+        !client
+            .ensure_property(&ObjectType::Companies, &turris_id)
+            .await
+            .expect("exists")
+    );
+    let keyed = [UpsertInput {
+        id: "agency-1".into(),
+        id_property: "turris_id".into(),
+        properties: props(&[("name", "Keyed")]),
+    }];
+    let first = client.batch_upsert(&ObjectType::Companies, &keyed).await;
+    let again = client.batch_upsert(&ObjectType::Companies, &keyed).await;
+    assert!(first.results[0].new && !again.results[0].new);
+    assert_eq!(first.results[0].object.id, again.results[0].object.id);
+    client
+        .archive_object(&ObjectType::Companies, &first.results[0].object.id)
+        .await
+        .expect("archive the keyed company");
 
     // Single-object calls.
     let acme = client
@@ -425,6 +501,59 @@ async fn every_crm_call_of_the_client_works_against_the_sandbox() {
         .await;
     assert!(archived.is_complete_success());
     assert_eq!(control.count(ObjectKind::Contacts), 50);
+    assert_spoke_only(&sb, version);
+}
+
+#[tokio::test]
+async fn from_2026_09_a_write_missing_a_required_property_is_a_validation_error_naming_it() {
+    let sb = builder().start().await.expect("start");
+    sb.control()
+        .require_property(ObjectKind::Companies, "state");
+    let create = |name: &str| SimplePublicObjectInputForCreate {
+        properties: props(&[("name", name)]),
+        associations: vec![],
+    };
+    // 2026-03 does not enforce the portal's rules; 2026-09 does, on single and batch writes.
+    let older = versioned_client(&sb, "2026-03".parse().unwrap());
+    older
+        .create_object(&ObjectType::Companies, &create("Old"))
+        .await
+        .expect("2026-03");
+    let newer = versioned_client(&sb, "2026-09".parse().unwrap());
+    let err = newer
+        .create_object(&ObjectType::Companies, &create("New"))
+        .await
+        .expect_err("state is required");
+    let failures = err.hubspot().expect("hubspot error").validation_failures();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].property.as_deref(), Some("state"));
+    assert_eq!(
+        failures[0].code.as_deref(),
+        Some("MISSING_REQUIRED_PROPERTY")
+    );
+    let batch = newer
+        .batch_create(&ObjectType::Companies, &[create("A"), create("B")])
+        .await;
+    assert!(
+        batch.results.is_empty(),
+        "nothing of a refused batch is written"
+    );
+    assert_eq!(sb.control().count(ObjectKind::Companies), 1);
+    let with_npn = SimplePublicObjectInputForCreate {
+        properties: props(&[("name", "Ok"), ("state", "TX")]),
+        associations: vec![],
+    };
+    newer
+        .create_object(&ObjectType::Companies, &with_npn)
+        .await
+        .expect("valid");
+    assert_eq!(
+        sb.control()
+            .stats()
+            .calls_to("POST", "/crm/v3/objects/companies"),
+        3
+    );
+    assert_eq!(sb.control().stats().statuses.get(&400), Some(&2));
 }
 
 #[tokio::test]

@@ -1,7 +1,10 @@
-//! OAuth for public apps against HubSpot's v3 token endpoints.
+//! OAuth for HubSpot apps: project-based apps with `auth.type: oauth` (and legacy public apps),
+//! against the token endpoints of the configured [`ApiVersion`] (`/oauth/2026-03/token`, or
+//! `/oauth/v3/token` for [`ApiVersion::Legacy`]): code exchange, refresh, the client-credentials
+//! grant (the webhooks journal's app token), introspection and revoke.
 //!
 //! Every parameter (client id and secret included) goes in the form body
-//! ([`AuthType::RequestBody`]), as the v3 endpoints require.
+//! ([`AuthType::RequestBody`]), as these endpoints require.
 //!
 //! The token and introspection calls go through an HTTP client of their own that follows no
 //! redirect and ignores proxy environment variables (`HTTPS_PROXY`, ...): a redirect would
@@ -28,15 +31,34 @@ use url::Url;
 
 use super::{Secret, TokenSet};
 use crate::client::{ApiCall, NoopObserver, Observer};
+use crate::version::{Api, ApiVersion};
 use crate::{Error, HubSpotError, Result};
 
 /// Where HubSpot's authorize page lives.
 pub const DEFAULT_AUTHORIZE_BASE: &str = "https://app.hubspot.com";
 
-/// Token endpoint path.
-pub const TOKEN_PATH: &str = "/oauth/v3/token";
-/// Introspection endpoint path.
-pub const INTROSPECT_PATH: &str = "/oauth/v3/token/introspect";
+/// The token endpoint's path at `version` (`/oauth/2026-03/token`).
+pub fn token_path(version: ApiVersion) -> String {
+    version.path(Api::OAuth, "/token")
+}
+
+/// The introspection endpoint's path at `version` (`/oauth/2026-03/token/introspect`).
+pub fn introspect_path(version: ApiVersion) -> String {
+    version.path(Api::OAuth, "/token/introspect")
+}
+
+/// The revocation endpoint's path at `version` (`/oauth/2026-03/token/revoke`).
+pub fn revoke_path(version: ApiVersion) -> String {
+    version.path(Api::OAuth, "/token/revoke")
+}
+
+/// Scopes of the client-credentials token that reads the webhooks journal and manages its
+/// subscriptions.
+pub const JOURNAL_SCOPES: &[&str] = &[
+    "developer.webhooks_journal.read",
+    "developer.webhooks_journal.subscriptions.read",
+    "developer.webhooks_journal.subscriptions.write",
+];
 
 /// Scopes the Turris sync asks for: company and contact records and schemas, plus `oauth`.
 pub const SYNC_SCOPES: &[&str] = &[
@@ -78,6 +100,8 @@ pub struct OAuthConfig {
     pub authorize_base: String,
     /// How long one token or introspection call may take (default [`DEFAULT_TIMEOUT`]).
     pub timeout: Duration,
+    /// Which token endpoints to call (default the date-based [`ApiVersion::default`]).
+    pub api_version: ApiVersion,
 }
 
 impl OAuthConfig {
@@ -94,7 +118,20 @@ impl OAuthConfig {
             api_base: crate::client::DEFAULT_API_BASE.to_owned(),
             authorize_base: DEFAULT_AUTHORIZE_BASE.to_owned(),
             timeout: DEFAULT_TIMEOUT,
+            api_version: ApiVersion::default(),
         }
+    }
+
+    /// The same settings with the token endpoints of `version`.
+    pub fn with_api_version(mut self, version: ApiVersion) -> Self {
+        self.api_version = version;
+        self
+    }
+
+    /// The same settings against another API base (the sandbox, a mock).
+    pub fn with_api_base(mut self, api_base: impl Into<String>) -> Self {
+        self.api_base = api_base.into();
+        self
     }
 }
 
@@ -111,7 +148,7 @@ type Oauth2Client = oauth2::Client<
     EndpointSet,
 >;
 
-/// Answer of `POST /oauth/v3/token/introspect`.
+/// Answer of `POST /oauth/2026-03/token/introspect`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntrospectionResponse {
     /// Whether the token is valid.
@@ -137,9 +174,53 @@ pub struct IntrospectionResponse {
     /// The portal's domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hub_domain: Option<String>,
+    /// Granted scopes, as the date-based endpoints name them (an array).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<serde_json::Value>,
+    /// Seconds until the token expires (date-based endpoints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+    /// What the token is for (date-based endpoints), e.g. `access_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_use: Option<String>,
 }
 
-/// Answer of `POST /oauth/v3/token`, as HubSpot serves it. The client reads it through the
+impl IntrospectionResponse {
+    /// The granted scopes, from `scopes` or `scope`, whether a list or a space-separated string.
+    pub fn granted_scopes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for value in [&self.scopes, &self.scope].into_iter().flatten() {
+            match value {
+                serde_json::Value::String(s) => {
+                    out.extend(
+                        s.split([' ', ','])
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned),
+                    );
+                }
+                serde_json::Value::Array(items) => {
+                    out.extend(items.iter().filter_map(|v| v.as_str()).map(str::to_owned));
+                }
+                _ => {}
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// A token of the client-credentials grant: the app's own token (no refresh token), for the
+/// webhooks journal and its subscriptions.
+#[derive(Clone, Debug)]
+pub struct AppToken {
+    /// The access token.
+    pub access_token: Secret,
+    /// When it expires; ask for a new one before.
+    pub expires_at: chrono::DateTime<Utc>,
+}
+
+/// Answer of `POST /oauth/2026-03/token`, as HubSpot serves it. The client reads it through the
 /// `oauth2` crate; this type is for mocks and fakes that answer in HubSpot's shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenResponseBody {
@@ -158,10 +239,11 @@ pub struct TokenResponseBody {
 /// ```
 /// use turris_hubspot::auth::{OAuthClient, OAuthConfig, Secret};
 ///
-/// let oauth = OAuthClient::new(
-///     OAuthConfig::new("client-id", Secret::new("client-secret"), "https://example.com/callback"),
-///     reqwest::Client::new(),
-/// )
+/// let oauth = OAuthClient::new(OAuthConfig::new(
+///     "client-id",
+///     Secret::new("client-secret"),
+///     "https://example.com/callback",
+/// ))
 /// .unwrap();
 /// let url = oauth.authorize_url(
 ///     &["crm.objects.contacts.read", "oauth"],
@@ -212,12 +294,10 @@ fn token_endpoint_http(timeout: Duration) -> Result<reqwest::Client> {
 impl OAuthClient {
     /// An OAuth client.
     ///
-    /// `http` is no longer used: the token and introspection calls go through a client of
-    /// their own that follows no redirect and ignores proxy environment variables (see the
-    /// module documentation), with [`OAuthConfig::timeout`]. The parameter stays so callers
-    /// keep compiling.
-    pub fn new(config: OAuthConfig, http: reqwest::Client) -> Result<Self> {
-        drop(http);
+    /// The token, introspection and revoke calls go through an HTTP client of their own that
+    /// follows no redirect and ignores proxy environment variables (see the module
+    /// documentation), with [`OAuthConfig::timeout`].
+    pub fn new(config: OAuthConfig) -> Result<Self> {
         let http = token_endpoint_http(config.timeout)?;
         let api_base = config.api_base.trim_end_matches('/').to_owned();
         let auth_url = AuthUrl::new(format!(
@@ -225,7 +305,7 @@ impl OAuthClient {
             config.authorize_base.trim_end_matches('/')
         ))
         .map_err(|e| Error::Config(format!("authorize url: {e}")))?;
-        let token_url = TokenUrl::new(format!("{api_base}{TOKEN_PATH}"))
+        let token_url = TokenUrl::new(format!("{api_base}{}", token_path(config.api_version)))
             .map_err(|e| Error::Config(format!("token url: {e}")))?;
         let redirect = RedirectUrl::new(config.redirect_uri.clone())
             .map_err(|e| Error::Config(format!("redirect uri: {e}")))?;
@@ -311,18 +391,63 @@ impl OAuthClient {
         token_set(&response, Some(refresh_token))
     }
 
-    /// Introspects a token (`POST /oauth/v3/token/introspect`): its portal (`hub_id`) and app.
+    /// Gets the app's own token with the client-credentials grant (no refresh token): the
+    /// token of the webhooks journal and its subscriptions ([`JOURNAL_SCOPES`]).
+    pub async fn client_credentials(&self, scopes: &[&str]) -> Result<AppToken> {
+        let status = Arc::new(AtomicU16::new(0));
+        let http = self.http_fn(status.clone());
+        let result = self
+            .inner
+            .client
+            .exchange_client_credentials()
+            .add_scopes(scopes.iter().map(|s| Scope::new((*s).to_owned())))
+            .request_async(&http)
+            .await;
+        let response = result.map_err(|e| token_error(e, status.load(Ordering::Relaxed), false))?;
+        Ok(AppToken {
+            access_token: Secret::new(response.access_token().secret().clone()),
+            expires_at: Utc::now() + chrono::Duration::seconds(expires_in(&response)),
+        })
+    }
+
+    /// Introspects a token (`POST /oauth/2026-03/token/introspect`): whether it is active, its
+    /// portal (`hub_id`), app and scopes.
     pub async fn introspect(&self, token: &Secret) -> Result<IntrospectionResponse> {
+        let path = introspect_path(self.inner.config.api_version);
+        let body = self.post_form(&path, token, None).await?;
+        serde_json::from_slice(&body).map_err(|e| Error::Decode(format!("introspect: {e}")))
+    }
+
+    /// Revokes a refresh token (`POST /oauth/2026-03/token/revoke`), e.g. when an organization
+    /// disconnects HubSpot. A token HubSpot no longer knows counts as revoked.
+    pub async fn revoke(&self, refresh_token: &Secret) -> Result<()> {
+        let path = revoke_path(self.inner.config.api_version);
+        match self
+            .post_form(&path, refresh_token, Some("refresh_token"))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.status() == Some(404) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Posts `client_id`, `client_secret` and `token` (with `token_type_hint`) as a form to
+    /// `path`, reporting the call; the answer's body on 2xx.
+    async fn post_form(&self, path: &str, token: &Secret, hint: Option<&str>) -> Result<Vec<u8>> {
         let inner = &*self.inner;
-        let form = [
+        let mut form = vec![
             ("client_id", inner.config.client_id.as_str()),
             ("client_secret", inner.config.client_secret.expose()),
             ("token", token.expose()),
         ];
+        if let Some(hint) = hint {
+            form.push(("token_type_hint", hint));
+        }
         let started = Instant::now();
         let result = inner
             .http
-            .post(format!("{}{INTROSPECT_PATH}", inner.api_base))
+            .post(format!("{}{path}", inner.api_base))
             .header(http::header::ACCEPT, "application/json")
             .form(&form)
             .send()
@@ -331,7 +456,7 @@ impl OAuthClient {
             Ok(resp) if resp.status().is_redirection() => {
                 let status = resp.status();
                 let message = redirect_refused(status);
-                self.report_message(INTROSPECT_PATH, Some(status.as_u16()), started, &message);
+                self.report_message(path, Some(status.as_u16()), started, &message);
                 return Err(Error::OAuth(message));
             }
             Ok(resp) => {
@@ -340,24 +465,24 @@ impl OAuthClient {
                     Ok(b) => (status, b.to_vec()),
                     Err(e) => {
                         let e = crate::error::redacted(e);
-                        self.report(INTROSPECT_PATH, Some(status), None, started, Some(&e));
+                        self.report(path, Some(status), None, started, Some(&e));
                         return Err(Error::transport(e));
                     }
                 }
             }
             Err(e) => {
                 let e = crate::error::redacted(e);
-                self.report(INTROSPECT_PATH, None, None, started, Some(&e));
+                self.report(path, None, None, started, Some(&e));
                 return Err(Error::transport(e));
             }
         };
         if !(200..300).contains(&status) {
             let err = HubSpotError::from_response(status, &body);
-            self.report(INTROSPECT_PATH, Some(status), Some(&err), started, None);
+            self.report(path, Some(status), Some(&err), started, None);
             return Err(Error::Api(Box::new(err)));
         }
-        self.report(INTROSPECT_PATH, Some(status), None, started, None);
-        serde_json::from_slice(&body).map_err(|e| Error::Decode(format!("introspect: {e}")))
+        self.report(path, Some(status), None, started, None);
+        Ok(body)
     }
 
     fn report_message(&self, path: &str, status: Option<u16>, started: Instant, message: &str) {
@@ -474,13 +599,18 @@ fn token_set(response: &BasicTokenResponse, previous_refresh: Option<&Secret>) -
         (None, Some(prev)) => prev.clone(),
         (None, None) => return Err(Error::OAuth("token answer has no refresh token".to_owned())),
     };
-    let expires_in = response.expires_in().map_or(DEFAULT_EXPIRES_IN_SECS, |d| {
-        i64::try_from(d.as_secs()).map_or(MAX_EXPIRES_IN_SECS, |s| s.min(MAX_EXPIRES_IN_SECS))
-    });
     Ok(TokenSet {
         access_token: Secret::new(response.access_token().secret().clone()),
         refresh_token,
-        expires_at: Utc::now() + chrono::Duration::seconds(expires_in),
+        expires_at: Utc::now() + chrono::Duration::seconds(expires_in(response)),
+    })
+}
+
+/// Seconds the answer's access token lives: `expires_in`, capped (see [`MAX_EXPIRES_IN_SECS`]),
+/// or HubSpot's 30 minutes when absent.
+fn expires_in(response: &BasicTokenResponse) -> i64 {
+    response.expires_in().map_or(DEFAULT_EXPIRES_IN_SECS, |d| {
+        i64::try_from(d.as_secs()).map_or(MAX_EXPIRES_IN_SECS, |s| s.min(MAX_EXPIRES_IN_SECS))
     })
 }
 

@@ -29,7 +29,10 @@ impl crate::HubSpotClient {
     /// `GET /account-info/v3/details`: the portal of the token (how a private-app connection
     /// learns its portal id).
     pub async fn account_details(&self) -> crate::Result<AccountDetails> {
-        let req = crate::client::ApiRequest::new(http::Method::GET, "/account-info/v3/details");
+        let req = crate::client::ApiRequest::new(
+            http::Method::GET,
+            self.path(crate::version::Api::AccountInfo, "/details"),
+        );
         self.send_json(req).await
     }
 }

@@ -1,5 +1,6 @@
 //! Associations v4: contact ↔ company (and the note associations used on create).
 
+use crate::version::Api;
 use serde::{Deserialize, Serialize};
 
 use super::Paging;
@@ -177,7 +178,10 @@ impl crate::HubSpotClient {
         loop {
             let mut req = ApiRequest::new(
                 Method::GET,
-                format!("/crm/v4/objects/{from}/{}/associations/{to}", seg(id)),
+                self.path(
+                    Api::RecordAssociations,
+                    format!("/{from}/{}/associations/{to}", seg(id)),
+                ),
             )
             .object_id(id)
             .query("limit", "500");
@@ -205,10 +209,13 @@ impl crate::HubSpotClient {
     ) -> crate::Result<()> {
         let req = ApiRequest::new(
             Method::PUT,
-            format!(
-                "/crm/v4/objects/{from}/{}/associations/default/{to}/{}",
-                seg(id),
-                seg(to_id)
+            self.path(
+                Api::RecordAssociations,
+                format!(
+                    "/{from}/{}/associations/default/{to}/{}",
+                    seg(id),
+                    seg(to_id)
+                ),
             ),
         )
         .object_id(id);
@@ -226,10 +233,9 @@ impl crate::HubSpotClient {
     ) -> crate::Result<()> {
         let req = ApiRequest::new(
             Method::PUT,
-            format!(
-                "/crm/v4/objects/{from}/{}/associations/{to}/{}",
-                seg(id),
-                seg(to_id)
+            self.path(
+                Api::RecordAssociations,
+                format!("/{from}/{}/associations/{to}/{}", seg(id), seg(to_id)),
             ),
         )
         .object_id(id)
@@ -263,7 +269,10 @@ impl crate::HubSpotClient {
         for chunk in pairs.chunks(super::batch::MAX_BATCH_INPUTS) {
             let req = ApiRequest::new(
                 Method::POST,
-                format!("/crm/v4/associations/{from}/{to}/batch/associate/default"),
+                self.path(
+                    Api::Associations,
+                    format!("/{from}/{to}/batch/associate/default"),
+                ),
             )
             .idempotent()
             .json(&super::batch::BatchInput {

@@ -1,5 +1,6 @@
 //! Batch read/create/update/upsert/archive, chunked by 100, with 207 results split.
 
+use crate::version::Api;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -185,7 +186,7 @@ impl HubSpotClient {
         properties: &[&str],
         id_property: Option<&str>,
     ) -> BatchOutcome<SimplePublicObject> {
-        let path = format!("/crm/v3/objects/{object}/batch/read");
+        let path = self.path(Api::Objects, format!("/{object}/batch/read"));
         self.batch(BatchKind::Read, &path, ids, |chunk| BatchReadInput {
             properties: properties.iter().map(|p| (*p).to_owned()).collect(),
             id_property: id_property.map(str::to_owned),
@@ -200,7 +201,7 @@ impl HubSpotClient {
         object: &ObjectType,
         inputs: &[SimplePublicObjectInputForCreate],
     ) -> BatchOutcome<SimplePublicObject> {
-        let path = format!("/crm/v3/objects/{object}/batch/create");
+        let path = self.path(Api::Objects, format!("/{object}/batch/create"));
         self.batch(BatchKind::Create, &path, inputs, |chunk| BatchInput {
             inputs: chunk.to_vec(),
         })
@@ -217,7 +218,7 @@ impl HubSpotClient {
         object: &ObjectType,
         inputs: &[TracedCreateInput],
     ) -> BatchOutcome<SimplePublicObject> {
-        let path = format!("/crm/v3/objects/{object}/batch/create");
+        let path = self.path(Api::Objects, format!("/{object}/batch/create"));
         self.batch(BatchKind::Create, &path, inputs, |chunk| BatchInput {
             inputs: chunk.to_vec(),
         })
@@ -230,7 +231,7 @@ impl HubSpotClient {
         object: &ObjectType,
         inputs: &[BatchUpdateInput],
     ) -> BatchOutcome<SimplePublicObject> {
-        let path = format!("/crm/v3/objects/{object}/batch/update");
+        let path = self.path(Api::Objects, format!("/{object}/batch/update"));
         self.batch(BatchKind::Update, &path, inputs, |chunk| BatchInput {
             inputs: chunk.to_vec(),
         })
@@ -243,7 +244,7 @@ impl HubSpotClient {
         object: &ObjectType,
         inputs: &[UpsertInput],
     ) -> BatchOutcome<UpsertResult> {
-        let path = format!("/crm/v3/objects/{object}/batch/upsert");
+        let path = self.path(Api::Objects, format!("/{object}/batch/upsert"));
         self.batch(BatchKind::Upsert, &path, inputs, |chunk| BatchInput {
             inputs: chunk.to_vec(),
         })
@@ -252,7 +253,7 @@ impl HubSpotClient {
 
     /// `POST /crm/v3/objects/{type}/batch/archive`, chunked by 100.
     pub async fn batch_archive(&self, object: &ObjectType, ids: &[String]) -> BatchOutcome<()> {
-        let path = format!("/crm/v3/objects/{object}/batch/archive");
+        let path = self.path(Api::Objects, format!("/{object}/batch/archive"));
         let mut outcome = BatchOutcome::default();
         for (index, chunk) in ids.chunks(MAX_BATCH_INPUTS).enumerate() {
             let start = index * MAX_BATCH_INPUTS;

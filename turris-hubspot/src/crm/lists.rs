@@ -1,5 +1,6 @@
 //! Lists v3: static (`MANUAL`) lists and their memberships.
 
+use crate::version::Api;
 use serde::{Deserialize, Serialize};
 
 /// Body of `POST /crm/v3/lists/`.
@@ -70,7 +71,7 @@ impl crate::HubSpotClient {
             object_type_id: object.type_id().to_owned(),
             processing_type: "MANUAL".to_owned(),
         };
-        let req = ApiRequest::new(Method::POST, "/crm/v3/lists/").json(&body)?;
+        let req = ApiRequest::new(Method::POST, self.path(Api::Lists, "/")).json(&body)?;
         let created: ListCreateResponse = self.send_json(req).await?;
         Ok(created.list)
     }
@@ -102,7 +103,10 @@ impl crate::HubSpotClient {
     ) -> crate::Result<MembershipsUpdateResponse> {
         let req = ApiRequest::new(
             Method::PUT,
-            format!("/crm/v3/lists/{}/memberships/{action}", seg(list_id)),
+            self.path(
+                Api::Lists,
+                format!("/{}/memberships/{action}", seg(list_id)),
+            ),
         )
         .object_id(list_id)
         .json(&record_ids)?;

@@ -1,6 +1,7 @@
 //! Single-record calls on CRM objects (companies, contacts, notes): get, create, update,
 //! archive, list.
 
+use crate::version::Api;
 use http::Method;
 
 use super::{
@@ -23,7 +24,7 @@ impl HubSpotClient {
     ) -> Result<SimplePublicObject> {
         let mut req = ApiRequest::new(
             Method::GET,
-            format!("/crm/v3/objects/{}/{}", object, seg(id)),
+            self.path(Api::Objects, format!("/{}/{}", object, seg(id))),
         )
         .object_id(id);
         if !properties.is_empty() {
@@ -38,7 +39,8 @@ impl HubSpotClient {
         object: &ObjectType,
         input: &SimplePublicObjectInputForCreate,
     ) -> Result<SimplePublicObject> {
-        let req = ApiRequest::new(Method::POST, format!("/crm/v3/objects/{object}")).json(input)?;
+        let req = ApiRequest::new(Method::POST, self.path(Api::Objects, format!("/{object}")))
+            .json(input)?;
         self.send_json(req).await
     }
 
@@ -51,7 +53,7 @@ impl HubSpotClient {
     ) -> Result<SimplePublicObject> {
         let req = ApiRequest::new(
             Method::PATCH,
-            format!("/crm/v3/objects/{}/{}", object, seg(id)),
+            self.path(Api::Objects, format!("/{}/{}", object, seg(id))),
         )
         .object_id(id)
         .json(input)?;
@@ -62,7 +64,7 @@ impl HubSpotClient {
     pub async fn archive_object(&self, object: &ObjectType, id: &str) -> Result<()> {
         let req = ApiRequest::new(
             Method::DELETE,
-            format!("/crm/v3/objects/{}/{}", object, seg(id)),
+            self.path(Api::Objects, format!("/{}/{}", object, seg(id))),
         )
         .object_id(id);
         self.send_empty(req).await
@@ -76,7 +78,7 @@ impl HubSpotClient {
         limit: u32,
         after: Option<&str>,
     ) -> Result<CollectionResponse<SimplePublicObject>> {
-        let mut req = ApiRequest::new(Method::GET, format!("/crm/v3/objects/{object}"))
+        let mut req = ApiRequest::new(Method::GET, self.path(Api::Objects, format!("/{object}")))
             .query("limit", limit.clamp(1, MAX_LIST_PAGE).to_string());
         if !properties.is_empty() {
             req = req.query("properties", properties.join(","));

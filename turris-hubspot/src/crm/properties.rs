@@ -1,5 +1,6 @@
-//! Property definitions (`GET /crm/v3/properties/{object}`).
+//! Property definitions (`GET|POST /crm/properties/2026-03/{object}`).
 
+use crate::version::Api;
 use serde::{Deserialize, Serialize};
 
 /// A property of a CRM object.
@@ -74,15 +75,91 @@ pub struct ModificationMetadata {
     pub archivable: bool,
 }
 
+/// A custom property to create (`POST /crm/properties/2026-03/{object}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewProperty {
+    /// Internal name (`turris_id`).
+    pub name: String,
+    /// Display label.
+    pub label: String,
+    /// Data type (`string`, `enumeration`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// UI field type (`text`, `checkbox`, ...).
+    pub field_type: String,
+    /// Property group (`companyinformation`, `contactinformation`).
+    pub group_name: String,
+    /// Description shown in HubSpot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Values unique across records: such a property can identify records in batch upserts.
+    #[serde(default)]
+    pub has_unique_value: bool,
+    /// Hidden from forms.
+    #[serde(default)]
+    pub form_field: bool,
+    /// Options of an enumeration property.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<PropertyOption>,
+}
+
+impl NewProperty {
+    /// A single-line text property whose values are unique across records: the key of batch
+    /// upserts (`idProperty`), e.g. Turris's own record id.
+    pub fn unique_text(name: &str, label: &str, group_name: &str) -> Self {
+        NewProperty {
+            name: name.to_owned(),
+            label: label.to_owned(),
+            kind: "string".to_owned(),
+            field_type: "text".to_owned(),
+            group_name: group_name.to_owned(),
+            description: None,
+            has_unique_value: true,
+            form_field: false,
+            options: Vec::new(),
+        }
+    }
+}
+
 impl crate::HubSpotClient {
-    /// `GET /crm/v3/properties/{type}`: every property of the object.
+    /// Creates a custom property. A property of that name that exists already is HubSpot's
+    /// 409 `CONFLICT` ([`crate::Error::status`] is 409); [`Self::ensure_property`] accepts it.
+    pub async fn create_property(
+        &self,
+        object: &super::ObjectType,
+        property: &NewProperty,
+    ) -> crate::Result<PropertyDefinition> {
+        let req = crate::client::ApiRequest::new(
+            http::Method::POST,
+            self.path(Api::Properties, format!("/{object}")),
+        )
+        .json(property)?;
+        self.send_json(req).await
+    }
+
+    /// Creates the property unless the portal has one of that name already; `true` when it
+    /// was created. Safe to call on every start (a 409 counts as "there").
+    pub async fn ensure_property(
+        &self,
+        object: &super::ObjectType,
+        property: &NewProperty,
+    ) -> crate::Result<bool> {
+        match self.create_property(object, property).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.status() == Some(409) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /crm/properties/2026-03/{type}`: every property of the object.
     pub async fn list_properties(
         &self,
         object: &super::ObjectType,
     ) -> crate::Result<Vec<PropertyDefinition>> {
         let req = crate::client::ApiRequest::new(
             http::Method::GET,
-            format!("/crm/v3/properties/{object}"),
+            self.path(Api::Properties, format!("/{object}")),
         );
         let page: super::CollectionResponse<PropertyDefinition> = self.send_json(req).await?;
         Ok(page.results)

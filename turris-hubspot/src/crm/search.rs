@@ -1,6 +1,7 @@
 //! CRM search: filter groups (ORed) of filters (ANDed), at most 200 per page and 10,000 per
 //! query; [`HubSpotClient::search_all`](crate::HubSpotClient::search_all) windows past that.
 
+use crate::version::Api;
 use serde::{Deserialize, Serialize};
 
 use super::{Paging, SimplePublicObject};
@@ -183,10 +184,13 @@ impl HubSpotClient {
         object: &ObjectType,
         request: &SearchRequest,
     ) -> Result<SearchResponse> {
-        let req = ApiRequest::new(Method::POST, format!("/crm/v3/objects/{object}/search"))
-            .budget(BudgetKind::Search)
-            .idempotent()
-            .json(request)?;
+        let req = ApiRequest::new(
+            Method::POST,
+            self.path(Api::Objects, format!("/{object}/search")),
+        )
+        .budget(BudgetKind::Search)
+        .idempotent()
+        .json(request)?;
         self.send_json(req).await
     }
 

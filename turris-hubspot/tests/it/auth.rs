@@ -340,7 +340,7 @@ async fn token_calls_ignore_proxy_environment_variables() {
             "https://turris.example/integrations/hubspot/callback",
         );
         config.api_base = base;
-        let oauth = turris_hubspot::auth::OAuthClient::new(config, reqwest::Client::new()).unwrap();
+        let oauth = turris_hubspot::auth::OAuthClient::new(config).unwrap();
         let tokens = oauth.refresh(&Secret::new("refresh-1")).await.unwrap();
         assert_eq!(tokens.access_token.expose(), "access-2");
         return;
@@ -352,7 +352,7 @@ async fn token_calls_ignore_proxy_environment_variables() {
         .await;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .and(path("/oauth/v3/token"))
+        .and(path("/oauth/2026-03/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "token_type": "bearer",
             "access_token": "access-2",

@@ -139,7 +139,7 @@ fn oauth_at(base: &str, timeout: Duration) -> (turris_hubspot::auth::OAuthClient
     config.api_base = base.to_owned();
     config.timeout = timeout;
     let recorder = Arc::new(Recorder::default());
-    let oauth = turris_hubspot::auth::OAuthClient::new(config, reqwest::Client::new())
+    let oauth = turris_hubspot::auth::OAuthClient::new(config)
         .unwrap()
         .with_observer(recorder.clone());
     (oauth, recorder)

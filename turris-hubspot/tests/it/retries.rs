@@ -341,7 +341,7 @@ fn impatient_client(server: &MockServer) -> (HubSpotClient, Arc<Recorder>) {
 async fn a_create_that_timed_out_is_not_sent_again_because_hubspot_may_have_made_it() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .and(path("/crm/v3/objects/companies"))
+        .and(path("/crm/objects/2026-03/companies"))
         .respond_with(
             ResponseTemplate::new(201)
                 .set_body_json(object("7", json!({})))
@@ -364,7 +364,7 @@ async fn a_create_that_timed_out_is_not_sent_again_because_hubspot_may_have_made
 async fn a_batch_read_that_timed_out_is_sent_again() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .and(path("/crm/v3/objects/companies/batch/read"))
+        .and(path("/crm/objects/2026-03/companies/batch/read"))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"status": "COMPLETE", "results": []}))
@@ -375,7 +375,7 @@ async fn a_batch_read_that_timed_out_is_sent_again() {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .and(path("/crm/v3/objects/companies/batch/read"))
+        .and(path("/crm/objects/2026-03/companies/batch/read"))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"status": "COMPLETE", "results": [object("7", json!({}))]})),

@@ -189,13 +189,13 @@ async fn search_spends_its_own_budget_and_leaves_the_general_one_alone() {
 
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .and(path("/crm/v3/objects/contacts/search"))
+        .and(path("/crm/objects/2026-03/contacts/search"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"total": 0, "results": []})))
         .expect(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/crm/v3/objects/contacts/51"))
+        .and(path("/crm/objects/2026-03/contacts/51"))
         .respond_with(ResponseTemplate::new(200).set_body_json(object("51", json!({}))))
         .expect(2)
         .mount(&server)

@@ -6,7 +6,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use turris_hubspot::auth::{OAuthClient, OAuthConfig, PrivateAppToken, Secret};
 use turris_hubspot::rate_limit::Budget;
-use turris_hubspot::{ApiCall, HubSpotClient, Observer, RateLimitConfig, RateLimiter, RetryConfig};
+use turris_hubspot::{
+    ApiCall, ApiVersion, HubSpotClient, Observer, RateLimitConfig, RateLimiter, RetryConfig,
+};
 use wiremock::MockServer;
 
 pub const TOKEN: &str = "pat-test-token";
@@ -49,10 +51,22 @@ impl Observer for Recorder {
     }
 }
 
-/// A private-app client against `server`, with its recorder.
+/// A private-app client against `server`, with its recorder. It speaks the numbered (v3/v4)
+/// paths the mocks of these tests are written with; `versions.rs` checks every call on both
+/// path styles.
 pub fn client_with(server: &MockServer, max_attempts: u32) -> (HubSpotClient, Arc<Recorder>) {
+    versioned_client(server, max_attempts, ApiVersion::Legacy)
+}
+
+/// [`client_with`] at `version`.
+pub fn versioned_client(
+    server: &MockServer,
+    max_attempts: u32,
+    version: ApiVersion,
+) -> (HubSpotClient, Arc<Recorder>) {
     let recorder = Arc::new(Recorder::default());
     let client = HubSpotClient::builder(Arc::new(PrivateAppToken::new(Secret::new(TOKEN))))
+        .api_version(version)
         .api_base(server.uri())
         .portal("62515")
         .rate_limiter(roomy_limits())
@@ -68,13 +82,18 @@ pub fn client(server: &MockServer) -> HubSpotClient {
 }
 
 pub fn oauth(server: &MockServer) -> OAuthClient {
+    versioned_oauth(server, ApiVersion::Legacy)
+}
+
+/// [`oauth`] with the token endpoints of `version`.
+pub fn versioned_oauth(server: &MockServer, version: ApiVersion) -> OAuthClient {
     let mut config = OAuthConfig::new(
         "client-123",
         Secret::new("secret-456"),
         "https://turris.example/integrations/hubspot/callback",
     );
     config.api_base = server.uri();
-    OAuthClient::new(config, reqwest::Client::new()).unwrap()
+    OAuthClient::new(config.with_api_version(version)).unwrap()
 }
 
 /// A CRM record as HubSpot serves it.

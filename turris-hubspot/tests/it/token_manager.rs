@@ -167,7 +167,7 @@ async fn expired_authentication_triggers_one_refresh_and_one_retry() {
     let server = MockServer::start().await;
     token_endpoint(&server, "access-new", 1).await;
     Mock::given(method("GET"))
-        .and(path("/crm/v3/objects/contacts/51"))
+        .and(path("/crm/objects/2026-03/contacts/51"))
         .and(bearer_token("access-old"))
         .respond_with(ResponseTemplate::new(401).set_body_json(error_body(
             "EXPIRED_AUTHENTICATION",
@@ -177,7 +177,7 @@ async fn expired_authentication_triggers_one_refresh_and_one_retry() {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path("/crm/v3/objects/contacts/51"))
+        .and(path("/crm/objects/2026-03/contacts/51"))
         .and(bearer_token("access-new"))
         .respond_with(
             ResponseTemplate::new(200).set_body_json(object("51", json!({"email": "a@b.co"}))),
@@ -202,7 +202,7 @@ async fn a_second_expired_authentication_is_not_refreshed_again() {
     let server = MockServer::start().await;
     token_endpoint(&server, "access-new", 1).await;
     Mock::given(method("GET"))
-        .and(path("/crm/v3/objects/contacts/51"))
+        .and(path("/crm/objects/2026-03/contacts/51"))
         .respond_with(
             ResponseTemplate::new(401)
                 .set_body_json(error_body("EXPIRED_AUTHENTICATION", "expired")),
@@ -228,7 +228,7 @@ async fn invalid_authentication_is_not_refreshed() {
     let server = MockServer::start().await;
     token_endpoint(&server, "access-new", 0).await;
     Mock::given(method("GET"))
-        .and(path("/crm/v3/objects/contacts/51"))
+        .and(path("/crm/objects/2026-03/contacts/51"))
         .respond_with(
             ResponseTemplate::new(401)
                 .set_body_json(error_body("INVALID_AUTHENTICATION", "bad token")),

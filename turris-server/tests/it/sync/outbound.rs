@@ -263,6 +263,9 @@ sync_test!(
         let stats = control.stats();
         assert_eq!(stats.calls_to("POST", "/crm/v3/objects/companies/batch/create"), 2);
         assert_eq!(stats.calls_to("POST", "/crm/v3/objects/companies"), 0);
+        // The sandbox counts dated calls under their numbered twins; the server speaks the
+        // date-based API by default (`TURRIS_HUBSPOT_API_VERSION`).
+        assert_eq!(stats.versions.keys().collect::<Vec<_>>(), ["2026-03"]);
         assert_eq!(control.count(ObjectKind::Companies), 150);
         let created = format!(
             "SELECT COUNT(*) FROM activity WHERE organization_id = '{}'
