@@ -180,7 +180,9 @@ pub(crate) async fn shape(State(shared): State<Arc<Shared>>, req: Request, next:
     let version = req
         .extensions()
         .get::<crate::versions::DatedVersion>()
-        .map_or_else(|| "v3".to_owned(), ToString::to_string);
+        .copied()
+        .or_else(|| crate::versions::dated_in(&path))
+        .map_or_else(|| "v3".to_owned(), |v| v.to_string());
     let (latency, fault) = {
         let mut traffic = lock(&shared.traffic);
         *traffic
@@ -188,8 +190,8 @@ pub(crate) async fn shape(State(shared): State<Arc<Shared>>, req: Request, next:
             .calls
             .entry(format!("{method} {template}"))
             .or_default() += 1;
-        // The authorize page is a browser page, not an API with versions.
-        if path != "/oauth/authorize" {
+        // The authorize page and the journal's files are not APIs with versions.
+        if path != "/oauth/authorize" && !path.starts_with("/_sandbox/") {
             *traffic.stats.versions.entry(version).or_default() += 1;
         }
         let mut fault = None;

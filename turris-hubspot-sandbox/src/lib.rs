@@ -100,6 +100,7 @@ mod control;
 mod crm;
 mod error;
 mod faults;
+mod journal;
 mod oauth;
 mod rate_limit;
 mod search;
@@ -388,6 +389,7 @@ impl SandboxBuilder {
                 portals,
                 oauth,
                 webhooks: webhook_app,
+                journal: Default::default(),
             }),
             identity,
             limiter: Mutex::new(RateLimiter::new(self.rate_limits)),
@@ -431,6 +433,7 @@ fn app(shared: Arc<Shared>) -> Router {
         .merge(api)
         .merge(oauth::router())
         .merge(webhooks::router())
+        .merge(journal::router())
         .route_layer(from_fn_with_state(Arc::clone(&shared), faults::shape))
         .merge(control::router())
         .merge(ui::router())

@@ -359,6 +359,12 @@ async fn token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         return e.into_response();
     }
     let mut world = shared.world();
+    if f.get("grant_type").map(String::as_str) == Some("client_credentials") {
+        // The app's own token, for the webhooks journal: no refresh token.
+        let token = world.journal.issue_app_token();
+        let body = json!({"token_type": "bearer", "access_token": token, "expires_in": 1800});
+        return ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response();
+    }
     let result = match f.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
             let (Some(code), Some(redirect)) = (f.get("code"), f.get("redirect_uri")) else {
@@ -385,7 +391,7 @@ async fn token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         _ => Err(OAuthError::new(
             "BAD_GRANT_TYPE",
             "unsupported_grant_type",
-            "grant_type must be authorization_code or refresh_token",
+            "grant_type must be authorization_code, refresh_token or client_credentials",
         )),
     };
     drop(world);

@@ -355,6 +355,7 @@ pub(crate) struct World {
     pub(crate) portals: BTreeMap<u64, Portal>,
     pub(crate) oauth: OAuthStore,
     pub(crate) webhooks: WebhookApp,
+    pub(crate) journal: crate::journal::Journal,
 }
 
 impl World {

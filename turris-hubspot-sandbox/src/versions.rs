@@ -45,6 +45,14 @@ impl std::fmt::Display for DatedVersion {
     }
 }
 
+/// The dated version named in `path` (`/webhooks-journal/journal/2026-03/...`), if any.
+pub(crate) fn dated_in(path: &str) -> Option<DatedVersion> {
+    path.trim_start_matches('/')
+        .split('/')
+        .take(3)
+        .find_map(DatedVersion::parse)
+}
+
 /// The numbered path a dated `path` stands for, with its version; `None` for any other path.
 pub(crate) fn numbered(path: &str) -> Option<(String, DatedVersion)> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();

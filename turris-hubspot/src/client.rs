@@ -393,6 +393,46 @@ impl HubSpotClient {
         serde_json::from_slice(&body).map_err(|e| Error::Decode(format!("{path}: {e}")))
     }
 
+    /// Downloads a file HubSpot handed out by URL (a journal entry's data): a plain GET with no
+    /// bearer token, since the URL carries its own authorization. Neither the URL nor its query
+    /// reach errors or the observer.
+    pub(crate) async fn fetch_file(&self, url: &str) -> Result<Vec<u8>> {
+        let parsed = Url::parse(url).map_err(|_| Error::Decode("file url is not a URL".into()))?;
+        let started = Instant::now();
+        let result = self.inner.http.get(parsed.clone()).send().await;
+        let mut call = ApiCall {
+            method: Method::GET,
+            path: parsed.path().to_owned(),
+            status: None,
+            category: None,
+            correlation_id: None,
+            error: None,
+            duration: Duration::ZERO,
+            attempt: 1,
+            object_id: None,
+        };
+        let outcome = match result {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                call.status = Some(status);
+                match resp.bytes().await {
+                    Ok(body) if (200..300).contains(&status) => Ok(body.to_vec()),
+                    Ok(body) => Err(Error::Api(Box::new(HubSpotError::from_response(
+                        status, &body,
+                    )))),
+                    Err(e) => Err(Error::transport(e)),
+                }
+            }
+            Err(e) => Err(Error::transport(e)),
+        };
+        call.duration = started.elapsed();
+        if let Err(e) = &outcome {
+            call.error = Some(e.to_string());
+        }
+        self.inner.observer.on_call(&call);
+        outcome
+    }
+
     /// Sends a request and ignores the answer's body.
     pub(crate) async fn send_empty(&self, req: ApiRequest) -> Result<()> {
         self.send(req).await.map(|_| ())
@@ -423,6 +463,7 @@ impl HubSpotClient {
             // A portal whose daily cap is spent is not called until it resets. The webhooks API
             // (developer API key) is the app's, not the portal's, so it goes on.
             if matches!(req.auth, RequestAuth::Bearer)
+                && req.budget != BudgetKind::Unmetered
                 && let Some(until) = inner
                     .limiter
                     .blocked_until(&inner.portal, chrono::Utc::now())

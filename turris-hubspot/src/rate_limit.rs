@@ -99,6 +99,8 @@ pub enum BudgetKind {
     General,
     /// The search budget.
     Search,
+    /// No budget: HubSpot exempts the call from rate limits (the webhooks journal).
+    Unmetered,
 }
 
 /// Per-portal sliding-window limits; waits (never fails) when a budget is spent.
@@ -188,7 +190,7 @@ impl RateLimiter {
             .entry((portal.to_owned(), kind))
             .or_insert_with(|| {
                 let budget = match kind {
-                    BudgetKind::General => self.inner.config.general,
+                    BudgetKind::General | BudgetKind::Unmetered => self.inner.config.general,
                     BudgetKind::Search => self.inner.config.search,
                 };
                 Arc::new(tokio::sync::Mutex::new(Bucket::new(budget)))
@@ -198,6 +200,9 @@ impl RateLimiter {
 
     /// Waits until `portal` may spend one request of `kind`, then spends it.
     pub async fn acquire(&self, portal: &str, kind: BudgetKind) {
+        if kind == BudgetKind::Unmetered {
+            return;
+        }
         let bucket = self.bucket(portal, kind);
         // Holding the (fair, FIFO) async lock while waiting queues callers in arrival order.
         let mut bucket = bucket.lock().await;
@@ -218,6 +223,9 @@ impl RateLimiter {
     /// HubSpot answered 429: every caller of `portal`'s `kind` budget waits `wait` (at most
     /// [`MAX_PAUSE`]) before its next request.
     pub async fn pause(&self, portal: &str, kind: BudgetKind, wait: Duration) {
+        if kind == BudgetKind::Unmetered {
+            return;
+        }
         let bucket = self.bucket(portal, kind);
         let mut bucket = bucket.lock().await;
         let until = Instant::now() + wait.min(MAX_PAUSE);

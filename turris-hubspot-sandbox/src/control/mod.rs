@@ -358,6 +358,13 @@ impl Control {
         }
     }
 
+    /// Moves the webhooks journal's clock forward by `by`: entries older than three days of
+    /// sandbox time expire, and reading after their offsets answers 404.
+    pub fn advance_journal_clock(&self, by: Duration) {
+        let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        self.shared.world().journal.advance(by);
+    }
+
     /// Makes search lag behind writes, as HubSpot's index does: from now on search answers from
     /// a copy of the records taken now and at each [`Control::refresh_search_index`], so a record
     /// just written is not found yet. `false` goes back to searching the live records.

@@ -4,6 +4,7 @@ mod associations;
 mod contract;
 mod crm;
 mod helpers;
+mod journal;
 mod oauth;
 mod rate_limits;
 mod search;

@@ -1,5 +1,8 @@
-//! Authentication: OAuth (public apps), private-app tokens, and the [`TokenManager`].
+//! Authentication: OAuth (project-based apps with `auth.type: oauth`, legacy public apps),
+//! static tokens (a project app's static-auth token, a legacy private app's token, a Service
+//! Key), the app's client-credentials token ([`AppTokenSource`]), and the [`TokenManager`].
 
+pub mod app_token;
 pub mod oauth;
 pub mod private_app;
 pub mod token_manager;
@@ -7,8 +10,9 @@ pub mod token_manager;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-pub use oauth::{IntrospectionResponse, OAuthClient, OAuthConfig};
-pub use private_app::PrivateAppToken;
+pub use app_token::AppTokenSource;
+pub use oauth::{AppToken, IntrospectionResponse, OAuthClient, OAuthConfig};
+pub use private_app::{PrivateAppToken, ServiceKey, StaticToken};
 pub use token_manager::{
     DiscardTokens, RefreshCoordinator, RefreshLease, RefreshTurn, Refreshed, TokenManager,
     TokenSink,

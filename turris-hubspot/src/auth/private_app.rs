@@ -1,4 +1,7 @@
-//! Private-app access tokens: static, no refresh. The portal id comes from
+//! Static access tokens: no refresh. A legacy private app's token (`pat-...`), the token on
+//! the Auth tab of a project-based app with `auth.type: static` (one account), and a Service
+//! Key (account-level, REST only: no webhooks, no journal) all authenticate the same way, as a
+//! bearer token. The portal id comes from
 //! [`HubSpotClient::account_details`](crate::HubSpotClient::account_details).
 
 use async_trait::async_trait;
@@ -6,7 +9,8 @@ use async_trait::async_trait;
 use super::{AccessTokenSource, Secret};
 use crate::Result;
 
-/// A private app's access token (`pat-...`), served as is.
+/// A static access token, served as is: a private app's (`pat-...`), a static-auth project
+/// app's, or a Service Key.
 #[derive(Debug, Clone)]
 pub struct PrivateAppToken {
     token: Secret,
@@ -29,3 +33,10 @@ impl AccessTokenSource for PrivateAppToken {
         Ok(None)
     }
 }
+
+/// A project-based app's static-auth token (`auth.type: static`, one account).
+pub type StaticToken = PrivateAppToken;
+
+/// A Service Key: an account-level key with object scopes, rotatable in HubSpot's settings,
+/// for REST calls only (HubSpot sends no webhooks for it and it cannot read the journal).
+pub type ServiceKey = PrivateAppToken;

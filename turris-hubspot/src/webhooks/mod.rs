@@ -1,6 +1,8 @@
-//! Inbound webhooks from HubSpot: signature checks, event parsing, and app subscriptions.
+//! Inbound webhooks from HubSpot: signature checks, event parsing, app subscriptions, and the
+//! webhooks journal (polling instead of receiving).
 
 pub mod events;
+pub mod journal;
 pub mod signature;
 pub mod subscriptions;
 

@@ -4,6 +4,7 @@ mod auth;
 mod batch;
 mod crm;
 mod fuzz;
+mod journal;
 mod redaction;
 mod retries;
 mod search;

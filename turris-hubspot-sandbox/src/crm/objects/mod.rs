@@ -155,6 +155,7 @@ pub(crate) fn mutate<T>(
         let portal = world.portal_mut(portal_id)?;
         let out = f(portal, &mut changes)?;
         let events = world.webhook_events(portal_id, &changes, source);
+        world.journal.record(portal_id, &changes, source);
         (out, events)
     };
     shared.webhooks.enqueue(events);
