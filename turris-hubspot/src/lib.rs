@@ -56,6 +56,7 @@ pub mod auth;
 pub mod client;
 pub mod crm;
 pub mod error;
+pub mod project;
 pub mod rate_limit;
 pub mod version;
 pub mod webhooks;

@@ -1,11 +1,12 @@
-//! What each subcommand does: `serve` (default), `migrate`, `token create`, `rotate-key`, `demo`.
+//! What each subcommand does: `serve` (default), `migrate`, `token create`, `rotate-key`,
+//! `hubspot-project`, `demo`.
 
 use chrono::Utc;
 use turris_core::ids::OrganizationId;
 use turris_core::permissions::{Role, SubscriptionState};
 
 use crate::app::{Application, StartupError, check_keys, open_database, server_store};
-use crate::config::{Cli, Command, Config, ConfigError, TokenCommand, TokenCreate};
+use crate::config::{Cli, Command, Config, ConfigError, ProjectArgs, TokenCommand, TokenCreate};
 use crate::crypto::ApiToken;
 use crate::store::{NewApiToken, NewUser, ResealReport, SqlStore};
 
@@ -42,6 +43,7 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             );
             Ok(())
         }
+        Some(Command::HubspotProject(args)) => hubspot_project(&cli.config, &args).await,
         #[cfg(feature = "demo")]
         Some(Command::Demo(args)) => Ok(crate::demo::run(cli.config, args).await?),
         Some(Command::Token(TokenCommand::Create(args))) => {
@@ -58,6 +60,78 @@ pub async fn run(cli: Cli) -> Result<(), StartupError> {
             Ok(())
         }
     }
+}
+
+/// `hubspot-project`: the developer-project files of the app this server needs, printed or
+/// written into `--out`.
+pub async fn hubspot_project(config: &Config, args: &ProjectArgs) -> Result<(), StartupError> {
+    use turris_hubspot::project::{ProjectAuth, ProjectSpec};
+    let settings = match &args.organization {
+        Some(org) => {
+            let keys = config.keys()?;
+            let db = open_database(config).await?;
+            let org = OrganizationId::parse(org)
+                .map_err(|e| ConfigError::Invalid(format!("--organization: {e}")))?;
+            let settings = server_store(db, &keys)
+                .load_settings(&org)
+                .await
+                .map_err(crate::store::DbError::from)?
+                .ok_or_else(|| {
+                    ConfigError::Invalid(format!("organization {org} has no HubSpot settings yet"))
+                })?;
+            settings
+        }
+        None => {
+            // Every toggle the default mapping allows, in the order they depend on each other.
+            let mut settings = turris_core::integration::IntegrationSettings::default();
+            for (object, direction) in turris_core::matrix::SyncMatrix::toggles() {
+                let mapping = settings.mapping.clone();
+                let _ = settings.matrix.enable(object, direction, &mapping);
+            }
+            settings
+        }
+    };
+    let base = config.public_base_url.trim_end_matches('/');
+    let spec = ProjectSpec {
+        name: args.name.clone(),
+        auth: if args.static_auth {
+            ProjectAuth::Static
+        } else {
+            ProjectAuth::OAuth {
+                redirect_url: config.redirect_url(),
+            }
+        },
+        required_scopes: turris_hubspot::auth::oauth::SYNC_SCOPES
+            .iter()
+            .filter(|s| !(args.static_auth && **s == "oauth"))
+            .map(|s| (*s).to_owned())
+            .collect(),
+        optional_scopes: turris_hubspot::auth::oauth::LIST_SCOPES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        webhook_target: (!args.no_webhooks).then(|| format!("{base}/hooks/hubspot")),
+        subscriptions: crate::sync::subscriptions::project_subscriptions(
+            &settings.required_subscriptions(),
+        ),
+    };
+    for (path, json) in spec.files() {
+        let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
+        match &args.out {
+            Some(dir) => {
+                let file = dir.join(path);
+                if let Some(parent) = file.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| ConfigError::Invalid(format!("{}: {e}", parent.display())))?;
+                }
+                std::fs::write(&file, text)
+                    .map_err(|e| ConfigError::Invalid(format!("{}: {e}", file.display())))?;
+                eprintln!("wrote {}", file.display());
+            }
+            None => println!("// {path}\n{text}"),
+        }
+    }
+    Ok(())
 }
 
 /// `rotate-key`: checks the configured keys against the database, then re-seals every value

@@ -38,6 +38,11 @@ pub enum Command {
     /// one after it on every server, restart them, then run this; it is idempotent and can be
     /// run again after an interruption. Afterwards the old key can leave the file.
     RotateKey,
+    /// Print (or write to --out) the HubSpot developer-project files of the app this server
+    /// needs: `hsproject.json`, `app-hsmeta.json` (OAuth, or static auth for one account) and
+    /// `webhooks-hsmeta.json` with the `/hooks/hubspot` target and the subscriptions the
+    /// organization's mapping needs. Upload them with `hs project upload`.
+    HubspotProject(ProjectArgs),
     /// Run a guided demo: the server on SQLite, the built-in HubSpot sandbox and a receiver
     /// that verifies `X-Turris-Signature`, with sample data flowing both ways.
     #[cfg(feature = "demo")]
@@ -53,6 +58,27 @@ pub struct DemoArgs {
     /// Exit once every step is done instead of serving until Ctrl-C (for CI).
     #[arg(long)]
     pub exit_when_done: bool,
+}
+
+/// `hubspot-project`.
+#[derive(Debug, Clone, Args)]
+pub struct ProjectArgs {
+    /// The organization whose mapping decides the webhook subscriptions (without it, the
+    /// default mapping's).
+    #[arg(long)]
+    pub organization: Option<String>,
+    /// A static-auth app for one HubSpot account instead of an OAuth app for many.
+    #[arg(long)]
+    pub static_auth: bool,
+    /// No webhooks: the server reads the webhooks journal (or polls) instead.
+    #[arg(long)]
+    pub no_webhooks: bool,
+    /// The app's name on HubSpot's consent screen.
+    #[arg(long, default_value = "Turris sync")]
+    pub name: String,
+    /// Write the files into this project folder instead of printing them.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// `token ...`.

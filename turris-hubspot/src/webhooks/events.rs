@@ -272,6 +272,10 @@ pub struct WebhookEvent {
     /// Number of properties moved by a merge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_of_properties_moved: Option<u64>,
+    /// The object type (`0-1` contacts, `0-2` companies) of a project app's generic
+    /// `object.*` event; [`parse_events`] reads such events as `contact.*` / `company.*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_type_id: Option<String>,
 }
 
 impl WebhookEvent {
@@ -332,18 +336,41 @@ pub enum EventsError {
 
 /// Parses a webhook body (a JSON array). Unknown subscription types and unknown fields are
 /// kept or ignored; only an element missing the fields that identify an event is an error.
+///
+/// Project-based apps subscribe to generic `object.*` events that name their object by
+/// `objectTypeId`; those of contacts (`0-1`) and companies (`0-2`) are read as the
+/// `contact.*` / `company.*` events legacy apps receive, so one pipeline handles both.
 pub fn parse_events(body: &[u8]) -> Result<Vec<WebhookEvent>, EventsError> {
     let raw: Vec<serde_json::Value> =
         serde_json::from_slice(body).map_err(|e| EventsError::NotAnArray(e.to_string()))?;
     raw.into_iter()
         .enumerate()
         .map(|(index, value)| {
-            serde_json::from_value(value).map_err(|e| EventsError::Malformed {
-                index,
-                message: e.to_string(),
-            })
+            serde_json::from_value(value)
+                .map(WebhookEvent::with_legacy_type)
+                .map_err(|e| EventsError::Malformed {
+                    index,
+                    message: e.to_string(),
+                })
         })
         .collect()
+}
+
+impl WebhookEvent {
+    /// A generic `object.X` event of a contact or company as `contact.X` / `company.X`.
+    fn with_legacy_type(mut self) -> Self {
+        if self.subscription_type.object() != "object" {
+            return self;
+        }
+        let object = match self.object_type_id.as_deref() {
+            Some("0-1") => "contact",
+            Some("0-2") => "company",
+            _ => return self,
+        };
+        let action = self.subscription_type.action().to_owned();
+        self.subscription_type = SubscriptionType::parse(&format!("{object}.{action}"));
+        self
+    }
 }
 
 #[cfg(test)]
@@ -369,6 +396,35 @@ mod tests {
         };
         assert_eq!(first.dedupe_key(), retry.dedupe_key());
         assert_ne!(first.dedupe_key(), other.dedupe_key());
+    }
+
+    #[test]
+    fn a_project_apps_object_events_read_as_contact_and_company_events() {
+        let body = br#"[
+            {"eventId":1,"portalId":3,"occurredAt":4,"subscriptionType":"object.propertyChange","objectTypeId":"0-2","objectId":9,"propertyName":"name","propertyValue":"Acme"},
+            {"eventId":2,"portalId":3,"occurredAt":4,"subscriptionType":"object.creation","objectTypeId":"0-1","objectId":8},
+            {"eventId":3,"portalId":3,"occurredAt":4,"subscriptionType":"object.creation","objectTypeId":"0-3","objectId":7},
+            {"eventId":4,"portalId":3,"occurredAt":4,"subscriptionType":"contact.deletion","objectId":6}
+        ]"#;
+        let events = parse_events(body).unwrap();
+        let types: Vec<&str> = events
+            .iter()
+            .map(|e| e.subscription_type.as_str())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "company.propertyChange",
+                "contact.creation",
+                "object.creation",
+                "contact.deletion"
+            ]
+        );
+        assert_eq!(
+            events[0].subscription_type.object_kind(),
+            EventObject::Company
+        );
+        assert_eq!(events[0].object_type_id.as_deref(), Some("0-2"));
     }
 
     #[test]

@@ -145,6 +145,7 @@ impl JournalEvent {
             merged_object_ids: Vec::new(),
             new_object_id: None,
             number_of_properties_moved: None,
+            object_type_id: Some(self.object_type_id.clone()),
         };
         let changes = || {
             self.property_changes.iter().map(move |c| WebhookEvent {

@@ -91,6 +91,25 @@ fn wanted(pending: &[(ObjectType, String)]) -> Vec<(String, Option<String>)> {
     wanted
 }
 
+/// The webhook subscriptions of a project-based app (declared in its `webhooks-hsmeta.json`,
+/// since no API can create them) for the properties `required`: the same events the worker
+/// subscribes a legacy public app to, in the project's generic `object.*` form.
+pub fn project_subscriptions(
+    required: &[(ObjectType, String)],
+) -> Vec<turris_hubspot::project::WebhookSubscription> {
+    use turris_hubspot::project::WebhookSubscription;
+    wanted(required)
+        .into_iter()
+        .filter_map(|(event_type, property)| {
+            let (object, action) = event_type.split_once('.')?;
+            Some(match property {
+                Some(p) => WebhookSubscription::property_change(object, &p),
+                None => WebhookSubscription::object(object, action),
+            })
+        })
+        .collect()
+}
+
 /// Whether the subscription is active, creating it when the app has none; a failure is
 /// logged and tried again on the next pass.
 async fn subscribe(

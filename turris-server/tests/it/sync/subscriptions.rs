@@ -129,3 +129,70 @@ mod turning_agency_inbound_on_subscribes_every_mapped_property_pending_until_hub
         subscriptions_become_live_and_deliver(Backend::Postgres).await;
     }
 }
+
+sync_test!(
+    async fn the_project_files_declare_the_subscriptions_the_mapping_needs(app) {
+        use clap::Parser;
+        use turris_server::config::{Cli, Command};
+        let out = tempfile::tempdir().unwrap();
+        let cli = Cli::parse_from([
+            "turris-server",
+            "hubspot-project",
+            "--organization",
+            &app.org,
+            "--out",
+            out.path().to_str().unwrap(),
+            "--database-url",
+            &app.db.url,
+            "--encryption-key",
+            &app.db.key.to_hex(),
+            "--public-base-url",
+            "https://turris.example",
+        ]);
+        let Some(Command::HubspotProject(args)) = cli.command else {
+            panic!("hubspot-project parses");
+        };
+        turris_server::cli::hubspot_project(&cli.config, &args)
+            .await
+            .unwrap();
+        let read = |path: &str| -> Value {
+            serde_json::from_slice(&std::fs::read(out.path().join(path)).unwrap()).unwrap()
+        };
+        assert_eq!(read("hsproject.json")["platformVersion"], "2026.03");
+        let app_file = read("src/app/app-hsmeta.json");
+        assert_eq!(app_file["config"]["auth"]["type"], "oauth");
+        let redirect = app_file["config"]["auth"]["redirectUrls"][0].as_str().unwrap();
+        assert!(redirect.starts_with("https://turris.example/"), "{redirect}");
+        let hooks = read("src/app/webhooks/webhooks-hsmeta.json");
+        assert_eq!(
+            hooks["config"]["settings"]["targetUrl"],
+            "https://turris.example/hooks/hubspot"
+        );
+        let subs: Vec<(String, String, Option<String>)> = hooks["config"]["subscriptions"]
+            ["crmObjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["subscriptionType"].as_str().unwrap().to_owned(),
+                    s["objectType"].as_str().unwrap().to_owned(),
+                    s["propertyName"].as_str().map(str::to_owned),
+                )
+            })
+            .collect();
+        let has = |t: &str, p: Option<&str>| {
+            subs.iter()
+                .any(|(st, o, pn)| st == t && o == "company" && pn.as_deref() == p)
+        };
+        assert!(has("object.creation", None), "{subs:?}");
+        assert!(has("object.deletion", None));
+        for property in AGENCY_PROPERTIES {
+            assert!(has("object.propertyChange", Some(property)), "{property}: {subs:?}");
+        }
+        assert!(
+            subs.iter().all(|(_, o, _)| o == "company"),
+            "only agency inbound is on: {subs:?}"
+        );
+    }
+);
