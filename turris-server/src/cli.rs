@@ -72,14 +72,13 @@ pub async fn hubspot_project(config: &Config, args: &ProjectArgs) -> Result<(), 
             let db = open_database(config).await?;
             let org = OrganizationId::parse(org)
                 .map_err(|e| ConfigError::Invalid(format!("--organization: {e}")))?;
-            let settings = server_store(db, &keys)
+            server_store(db, &keys)
                 .load_settings(&org)
                 .await
                 .map_err(crate::store::DbError::from)?
                 .ok_or_else(|| {
                     ConfigError::Invalid(format!("organization {org} has no HubSpot settings yet"))
-                })?;
-            settings
+                })?
         }
         None => {
             // Every toggle the default mapping allows, in the order they depend on each other.
