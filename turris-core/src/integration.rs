@@ -59,18 +59,24 @@ pub enum WebhookStatus {
     Pending,
     /// Active: changes flow in.
     Live,
-    /// The connection is a private app, whose webhook subscriptions can only be made in
-    /// HubSpot's UI (the private app's Webhooks tab): Turris cannot create or confirm them.
+    /// Only a person can declare the subscription, in HubSpot: a private app's Webhooks tab,
+    /// or a project-based app's `webhooks-hsmeta.json`. Turris cannot create it; it turns
+    /// `live` once an event for the property arrives.
     ManagedInHubspot,
 }
 
 /// Who can create an app's webhook subscriptions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SubscriptionManagement {
-    /// A public app: Turris creates them through HubSpot's API.
+    /// A legacy public app with a developer API key: Turris creates them through HubSpot's
+    /// webhooks API.
     Api,
-    /// A private app: only a person, in HubSpot's UI.
+    /// A private app (legacy, or a project app with static auth): only a person, in HubSpot.
     HubSpotUi,
+    /// A project-based app with OAuth: declared in the project's `webhooks-hsmeta.json` and
+    /// uploaded with the HubSpot CLI; HubSpot has no API to change them.
+    Project,
 }
 
 /// The subscription status of one property.
@@ -157,9 +163,27 @@ impl IntegrationSettings {
     ) -> WebhookStatus {
         match (self.subscription_status(object, property), management) {
             (Some(WebhookStatus::Live), _) => WebhookStatus::Live,
-            (_, SubscriptionManagement::HubSpotUi) => WebhookStatus::ManagedInHubspot,
+            (_, SubscriptionManagement::HubSpotUi | SubscriptionManagement::Project) => {
+                WebhookStatus::ManagedInHubspot
+            }
             (_, SubscriptionManagement::Api) => WebhookStatus::Pending,
         }
+    }
+
+    /// Of the properties events were just seen for, those the mapping needs whose
+    /// subscription is not `live` yet: an event proves the subscription works, whoever made it
+    /// (Turris, a person in a private app's Webhooks tab, a project's webhooks file).
+    pub fn newly_seen(&self, seen: &[(ObjectType, String)]) -> Vec<(ObjectType, String)> {
+        let required = self.required_subscriptions();
+        let mut out: Vec<(ObjectType, String)> = Vec::new();
+        for (object, property) in seen {
+            let needed = required.iter().any(|(o, p)| o == object && p == property);
+            let live = self.subscription_status(*object, property) == Some(WebhookStatus::Live);
+            if needed && !live && !out.iter().any(|(o, p)| o == object && p == property) {
+                out.push((*object, property.clone()));
+            }
+        }
+        out
     }
 
     /// Records a property's subscription status.
@@ -282,6 +306,12 @@ mod tests {
         check("city", HubSpotUi, WebhookStatus::ManagedInHubspot);
         check("zip", Api, WebhookStatus::Pending);
         check("zip", HubSpotUi, WebhookStatus::ManagedInHubspot);
+        check(
+            "zip",
+            SubscriptionManagement::Project,
+            WebhookStatus::ManagedInHubspot,
+        );
+        check("name", SubscriptionManagement::Project, WebhookStatus::Live);
         assert_eq!(
             serde_json::to_value(WebhookStatus::ManagedInHubspot).unwrap(),
             "managed_in_hubspot"
@@ -317,6 +347,37 @@ mod tests {
             .enable(SyncObject::AgencyContacts, Direction::Inbound, &mapping)
             .unwrap();
         assert_eq!(contacts(&s), ["firstname", "lastname", "work_email"]);
+    }
+
+    #[test]
+    fn an_event_makes_a_needed_property_live_once() {
+        use crate::filter::{Condition, IdentifierFilter};
+        let mut s = IntegrationSettings::default();
+        s.mapping.agency.identifier = Some(IdentifierFilter::ApplyFilter(Condition::equals(
+            "type", "PARTNER",
+        )));
+        let mapping = s.mapping.clone();
+        s.matrix
+            .enable(SyncObject::Agency, Direction::Inbound, &mapping)
+            .unwrap();
+        let seen = |names: &[&str]| -> Vec<(ObjectType, String)> {
+            names
+                .iter()
+                .map(|n| (ObjectType::Company, (*n).to_owned()))
+                .collect()
+        };
+        // `type` is needed (the filter reads it); `hs_lastmodifieddate` is not.
+        assert_eq!(
+            s.newly_seen(&seen(&["type", "hs_lastmodifieddate", "type"])),
+            seen(&["type"])
+        );
+        s.set_subscription_status(ObjectType::Company, "type", WebhookStatus::Live);
+        assert!(s.newly_seen(&seen(&["type"])).is_empty(), "already live");
+        assert!(
+            s.newly_seen(&[(ObjectType::Contact, "type".into())])
+                .is_empty(),
+            "contacts are not synced"
+        );
     }
 
     #[test]

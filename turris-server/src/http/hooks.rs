@@ -67,6 +67,10 @@ pub async fn hubspot(
             .db()
             .persist_inbound_events(&org, &events, received_at)
             .await?;
+        // Accepted either way: a failed status update only delays `live` to the next event.
+        if let Err(e) = crate::sync::subscriptions::note_events_seen(&state, &org, &events).await {
+            tracing::warn!(org = %org, error = %e, "webhook status not updated");
+        }
         tracing::info!(
             org = %org,
             portal_id,

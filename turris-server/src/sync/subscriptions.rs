@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use turris_core::ids::OrganizationId;
-use turris_core::integration::WebhookStatus;
+use turris_core::integration::{SubscriptionManagement, WebhookStatus};
 use turris_core::property::ObjectType;
 use turris_hubspot::auth::Secret;
 use turris_hubspot::webhooks::subscriptions::{
@@ -89,6 +89,60 @@ fn wanted(pending: &[(ObjectType, String)]) -> Vec<(String, Option<String>)> {
         ));
     }
     wanted
+}
+
+/// Who can make `org`'s webhook subscriptions: a private-app (static) connection only in
+/// HubSpot; an OAuth connection through the webhooks API when this server has the legacy
+/// app's developer API key and app id, else (a project-based app) only in the project's files.
+pub async fn management(
+    state: &AppState,
+    org: &OrganizationId,
+) -> Result<SubscriptionManagement, crate::store::DbError> {
+    let hubspot = &state.config().hubspot;
+    Ok(match state.db().hubspot_credentials(org).await? {
+        Some(c) if matches!(c.auth, HubSpotAuth::PrivateApp { .. }) => {
+            SubscriptionManagement::HubSpotUi
+        }
+        _ if hubspot.developer_api_key.is_some() && hubspot.app_id.is_some() => {
+            SubscriptionManagement::Api
+        }
+        _ => SubscriptionManagement::Project,
+    })
+}
+
+/// Marks `live` the needed properties whose change events just arrived: an event proves the
+/// subscription works, whoever declared it. One settings read per batch with property changes.
+pub async fn note_events_seen(
+    state: &AppState,
+    org: &OrganizationId,
+    events: &[turris_hubspot::webhooks::WebhookEvent],
+) -> Result<(), crate::store::DbError> {
+    use turris_hubspot::webhooks::{EventAction, EventObject};
+    let seen: Vec<(ObjectType, String)> = events
+        .iter()
+        .filter(|e| e.subscription_type.action_kind() == EventAction::PropertyChange)
+        .filter_map(|e| {
+            let object = match e.subscription_type.object_kind() {
+                EventObject::Company => ObjectType::Company,
+                EventObject::Contact => ObjectType::Contact,
+                _ => return None,
+            };
+            Some((object, e.property_name.clone()?))
+        })
+        .collect();
+    if seen.is_empty() {
+        return Ok(());
+    }
+    let Some(settings) = state.db().load_settings(org).await? else {
+        return Ok(());
+    };
+    for (object, property) in settings.newly_seen(&seen) {
+        state
+            .db()
+            .set_subscription_status(org, object, &property, WebhookStatus::Live)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The webhook subscriptions of a project-based app (declared in its `webhooks-hsmeta.json`,

@@ -14,7 +14,6 @@ use crate::auth::{Authorized, IntegrationsRead};
 use crate::error::ApiResult;
 use crate::http::extract::{Json, Query};
 use crate::http::pagination::PageParams;
-use crate::store::HubSpotAuth;
 
 /// One activity entry.
 #[derive(Debug, Serialize, ToSchema)]
@@ -106,10 +105,12 @@ pub struct PropertyWebhookStatus {
     pub object: ObjectType,
     /// The HubSpot property.
     pub property: String,
-    /// `pending` until HubSpot confirms the subscription, then `live`; `managed_in_hubspot`
-    /// for a private-app connection, whose subscriptions only an admin can create, in HubSpot.
+    /// `live` once HubSpot confirms the subscription or an event for the property arrives;
+    /// before that `pending` while Turris creates it through HubSpot's API (legacy public
+    /// apps), or `managed_in_hubspot` when only a person can declare it (a private app's
+    /// Webhooks tab, a project-based app's `webhooks-hsmeta.json`).
     pub status: WebhookStatus,
-    /// What to do, when it is up to a person (`managed_in_hubspot`).
+    /// What to do while it is not `live`.
     pub message: Option<String>,
 }
 
@@ -129,13 +130,7 @@ pub async fn webhook_status(
     auth: Authorized<IntegrationsRead>,
 ) -> ApiResult<Json<WebhookStatusList>> {
     let settings = load(&state, auth.org()).await?;
-    // Private apps manage webhooks in HubSpot's UI only: HubSpot offers no API for them.
-    let management = match state.db().hubspot_credentials(auth.org()).await? {
-        Some(c) if matches!(c.auth, HubSpotAuth::PrivateApp { .. }) => {
-            SubscriptionManagement::HubSpotUi
-        }
-        _ => SubscriptionManagement::Api,
-    };
+    let management = crate::sync::subscriptions::management(&state, auth.org()).await?;
     let target = format!(
         "{}/hooks/hubspot",
         state.config().public_base_url.trim_end_matches('/')
@@ -145,17 +140,7 @@ pub async fn webhook_status(
         .into_iter()
         .map(|(object, property)| {
             let status = settings.webhook_status(object, &property, management);
-            let message = (status == WebhookStatus::ManagedInHubspot).then(|| {
-                let object_name = match object {
-                    ObjectType::Company => "company",
-                    ObjectType::Contact => "contact",
-                };
-                format!(
-                    "private apps manage webhooks in HubSpot only: in the private app's \
-                     Webhooks tab, set the target URL to {target} and subscribe to \
-                     {object_name}.propertyChange for {property}"
-                )
-            });
+            let message = status_message(status, management, object, &property, &target);
             PropertyWebhookStatus {
                 object,
                 property,
@@ -165,4 +150,39 @@ pub async fn webhook_status(
         })
         .collect();
     Ok(Json(WebhookStatusList { properties }))
+}
+
+/// What to do about a property's webhook that is not `live` yet.
+fn status_message(
+    status: WebhookStatus,
+    management: SubscriptionManagement,
+    object: ObjectType,
+    property: &str,
+    target: &str,
+) -> Option<String> {
+    let object_name = match object {
+        ObjectType::Company => "company",
+        ObjectType::Contact => "contact",
+    };
+    let live_when = "it turns live when the first change event for the property arrives";
+    match (status, management) {
+        (WebhookStatus::Live, _) => None,
+        (_, SubscriptionManagement::Api) => Some(format!(
+            "Turris is creating the {object_name}.propertyChange subscription for {property} \
+             through HubSpot's webhooks API; if it stays pending, check \
+             TURRIS_HUBSPOT_DEVELOPER_API_KEY and the activity log"
+        )),
+        (_, SubscriptionManagement::HubSpotUi) => Some(format!(
+            "declare it in HubSpot: in a private app's Webhooks tab set the target URL to \
+             {target} and subscribe to {object_name}.propertyChange for {property} (for a \
+             project app with static auth, `turris-server hubspot-project --static-auth` \
+             writes the webhooks file); {live_when}"
+        )),
+        (_, _) => Some(format!(
+            "declare it in the app's project: `turris-server hubspot-project --organization \
+             <id> --out <folder>` writes webhooks-hsmeta.json with object.propertyChange of \
+             {object_name} for {property} and the target {target}; upload it with `hs project \
+             upload`; {live_when}"
+        )),
+    }
 }

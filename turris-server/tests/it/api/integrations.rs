@@ -490,7 +490,9 @@ api_test!(
 );
 
 api_test!(
-    async fn webhook_status_lists_mapped_properties_pending_until_live(app) {
+    // This server has no developer API key: its OAuth app is a project-based one, whose
+    // subscriptions only the project's files declare.
+    async fn webhook_status_lists_mapped_properties_to_declare_until_live(app) {
         assert_eq!(
             app.get(&format!("{H}/webhook-status")).await.expect(200).body["properties"],
             json!([])
@@ -498,9 +500,9 @@ api_test!(
         agency_inbound_on(app).await;
         let status = app.get(&format!("{H}/webhook-status")).await.expect(200);
         let properties = status.body["properties"].as_array().unwrap();
-        assert!(properties.iter().all(|p| p["status"] == "pending"
+        assert!(properties.iter().all(|p| p["status"] == "managed_in_hubspot"
             && p["object"] == "company"
-            && p["message"].is_null()));
+            && p["message"].as_str().unwrap().contains("turris-server hubspot-project")));
         let names: Vec<&str> = properties.iter().map(|p| p["property"].as_str().unwrap()).collect();
         for expected in ["type", "name", "city", "state"] {
             assert!(names.contains(&expected), "{expected} in {names:?}");
@@ -519,6 +521,7 @@ api_test!(
             .unwrap()
             .clone();
         assert_eq!(name["status"], "live");
+        assert!(name["message"].is_null());
     }
 );
 

@@ -49,6 +49,15 @@ async fn managing_app(backend: Backend) -> TestApp {
 }
 
 impl TestApp {
+    /// The status of one company property's webhook.
+    async fn company_webhook(&self, property: &str) -> String {
+        let all = self.company_webhooks().await;
+        all.into_iter()
+            .find(|(p, _)| p == property)
+            .map(|(_, s)| s)
+            .unwrap()
+    }
+
     /// `(property, status)` of every company property the status page lists.
     async fn company_webhooks(&self) -> Vec<(String, String)> {
         let page = self.get(&format!("{H}/webhook-status")).await.expect(200);
@@ -194,5 +203,26 @@ sync_test!(
             subs.iter().all(|(_, o, _)| o == "company"),
             "only agency inbound is on: {subs:?}"
         );
+    }
+);
+
+sync_test!(
+    async fn a_change_event_turns_a_declared_subscription_live(app) {
+        // `synced_app` subscribes the sandbox's app by hand, as a developer declares a
+        // project's webhooks; the server has no developer API key, so it cannot confirm them.
+        assert_eq!(app.company_webhook("city").await, "managed_in_hubspot");
+        let control = app.sandbox.control();
+        let acme = control
+            .create_record(ObjectKind::Companies, [("name", "Acme"), ("type", "PARTNER")])
+            .unwrap();
+        control
+            .update_record(ObjectKind::Companies, &acme.id, [("city", "Austin")])
+            .unwrap();
+        control.flush_webhooks().await;
+        eventually("city to turn live", || async {
+            (app.company_webhook("city").await == "live").then_some(())
+        })
+        .await;
+        assert_eq!(app.company_webhook("zip").await, "managed_in_hubspot", "no zip event yet");
     }
 );
