@@ -72,6 +72,9 @@ pub enum ActivityKind {
     AutoInviteSkipped,
     /// "HubSpot daily API limit reached": sync with the portal pauses until the reset.
     DailyLimitReached,
+    /// "HubSpot webhooks journal expired": entries were dropped (HubSpot keeps three days)
+    /// before Turris read them; changes in that gap reach Turris only by a reconciliation.
+    JournalExpired,
 }
 
 impl ActivityKind {
@@ -102,6 +105,7 @@ impl ActivityKind {
             ActivityKind::AutoInviteNeedsAttention => "Auto-invite needs attention",
             ActivityKind::AutoInviteSkipped => "Auto-invite skipped",
             ActivityKind::DailyLimitReached => "HubSpot daily API limit reached",
+            ActivityKind::JournalExpired => "HubSpot webhooks journal expired",
         }
     }
 
@@ -121,7 +125,8 @@ impl ActivityKind {
             | ActivityKind::WebhookContactCreated
             | ActivityKind::WebhookContactPropertyChanged
             | ActivityKind::WebhookContactsMerged
-            | ActivityKind::WebhookSkipped => ActivityDirection::Inbound,
+            | ActivityKind::WebhookSkipped
+            | ActivityKind::JournalExpired => ActivityDirection::Inbound,
             ActivityKind::AutoInviteSent
             | ActivityKind::AutoInviteDeferred
             | ActivityKind::AutoInviteNeedsAttention
@@ -480,6 +485,11 @@ mod tests {
             ActivityKind::DailyLimitReached,
             "HubSpot daily API limit reached",
             Outbound,
+        );
+        check(
+            ActivityKind::JournalExpired,
+            "HubSpot webhooks journal expired",
+            Inbound,
         );
     }
 

@@ -65,6 +65,29 @@ pub enum WebhookStatus {
     ManagedInHubspot,
 }
 
+/// How changes made in HubSpot reach Turris.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum InboundMode {
+    /// HubSpot posts webhooks to the server (it needs a public URL).
+    #[default]
+    Webhooks,
+    /// The server polls HubSpot's webhooks journal (no public URL needed; catches up after
+    /// downtime of up to three days).
+    Journal,
+    /// Both: webhooks for speed, the journal to catch what a webhook missed; a change seen both
+    /// ways is processed once.
+    Both,
+}
+
+impl InboundMode {
+    /// Whether the journal is read for the organization.
+    pub fn reads_journal(self) -> bool {
+        matches!(self, InboundMode::Journal | InboundMode::Both)
+    }
+}
+
 /// Who can create an app's webhook subscriptions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -114,6 +137,9 @@ pub struct IntegrationSettings {
     /// Per-property webhook subscription status.
     #[serde(default)]
     pub subscriptions: Vec<PropertySubscription>,
+    /// How changes made in HubSpot arrive.
+    #[serde(default)]
+    pub inbound_mode: InboundMode,
 }
 
 impl IntegrationSettings {

@@ -135,7 +135,13 @@ impl Journal {
     }
 
     /// Records what `changes` in `portal_id` mean for the journal's subscriptions.
-    pub(crate) fn record(&mut self, portal_id: u64, changes: &[Change], source: ChangeSource) {
+    pub(crate) fn record(
+        &mut self,
+        portal_id: u64,
+        changes: &[Change],
+        source: ChangeSource,
+        occurred: i64,
+    ) {
         if self.subscriptions.is_empty() || changes.is_empty() {
             return;
         }
@@ -143,7 +149,6 @@ impl Journal {
             ChangeSource::Integration { app_id } => ("INTEGRATION", app_id.to_string()),
             ChangeSource::CrmUi { user_id } => ("CRM_UI", format!("userId:{user_id}")),
         };
-        let occurred = self.now().timestamp_millis();
         let mut events = Vec::new();
         let wants = |kind, action: &str, property: Option<&str>| {
             self.subscriptions

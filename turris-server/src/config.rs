@@ -314,6 +314,17 @@ pub struct HubSpotConfig {
     )]
     pub api_version: turris_hubspot::ApiVersion,
 
+    /// How often organizations in the `journal` or `both` inbound mode read HubSpot's webhooks
+    /// journal (an organization switching mode is read at once).
+    #[arg(
+        long = "hubspot-journal-poll",
+        env = "TURRIS_HUBSPOT_JOURNAL_POLL",
+        default_value = "5s",
+        value_parser = crate::delivery::settings::parse_duration,
+        global = true
+    )]
+    pub journal_poll: Duration,
+
     /// HubSpot authorize page base URL.
     #[arg(
         long = "hubspot-authorize-base",
@@ -536,6 +547,7 @@ impl fmt::Debug for HubSpotConfig {
             .field("redirect_url", &self.redirect_url)
             .field("api_base", &self.api_base)
             .field("api_version", &self.api_version)
+            .field("journal_poll", &self.journal_poll)
             .field("authorize_base", &self.authorize_base)
             .finish()
     }

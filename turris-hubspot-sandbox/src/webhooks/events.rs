@@ -1,6 +1,5 @@
 //! The webhook events each change produces for the app's active subscriptions.
 
-use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::subscriptions::{Subscription, WebhookApp};
@@ -75,6 +74,7 @@ impl World {
         portal_id: u64,
         changes: &[Change],
         source: ChangeSource,
+        occurred: i64,
     ) -> Vec<Pending> {
         let installed = self
             .portals
@@ -91,7 +91,6 @@ impl World {
             ChangeSource::Integration { app_id } => ("INTEGRATION", app_id.to_string()),
             ChangeSource::CrmUi { user_id } => ("CRM_UI", format!("userId:{user_id}")),
         };
-        let occurred = Utc::now().timestamp_millis();
         let app_id = self.app_id;
         let mut out = Vec::new();
         let subs: Vec<Subscription> = app

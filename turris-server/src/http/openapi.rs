@@ -138,6 +138,8 @@ impl Modify for BearerAuth {
         super::integrations::put_mapping,
         super::integrations::get_sync,
         super::integrations::put_sync,
+        super::integrations::get_inbound_mode,
+        super::integrations::put_inbound_mode,
         super::integrations::get_invitations,
         super::integrations::put_invitations,
         super::integrations::assign_contract,

@@ -28,6 +28,7 @@ mod inbound;
 mod inputs;
 mod invitations;
 mod jobs;
+mod journal;
 mod links;
 mod oauth;
 mod outbound;
@@ -56,6 +57,7 @@ pub use inbound::*;
 pub use inputs::*;
 pub use invitations::*;
 pub use jobs::*;
+pub use journal::*;
 pub use oauth::*;
 pub use outbound::*;
 pub use records::RecordPageStore;
@@ -82,6 +84,7 @@ pub trait ServerStore:
     + DeliveryStatsStore
     + RetentionStore
     + OutboundOutboxStore
+    + JournalStore
 {
 }
 
@@ -102,5 +105,6 @@ impl<T> ServerStore for T where
         + DeliveryStatsStore
         + RetentionStore
         + OutboundOutboxStore
+        + JournalStore
 {
 }

@@ -2,6 +2,8 @@
 //!
 //! - [`inbound`]: turns the events `POST /hooks/hubspot` persisted into Turris records, links
 //!   and activity rows, reading HubSpot in batches of 100 objects and running core's planner;
+//! - [`journal`]: reads HubSpot's webhooks journal for organizations whose inbound mode asks
+//!   for it, into the same inbound events as webhooks;
 //! - [`invites`]: auto-invite of the agencies inbound sync creates, deferred until the agency
 //!   has a contact with an email (added through the API or synced from HubSpot);
 //! - [`outbound`]: pushes agencies, agents and agency contacts created or changed through the
@@ -17,6 +19,7 @@
 
 pub mod inbound;
 pub mod invites;
+pub mod journal;
 mod kinds;
 pub mod outbound;
 pub mod pruning;
@@ -40,6 +43,7 @@ use crate::workers::Shutdown;
 #[derive(Default)]
 pub struct SyncState {
     inbound_wake: Notify,
+    journal_wake: Notify,
     created: Mutex<HashMap<(OrganizationId, HubSpotId), DateTime<Utc>>>,
     token_backoff: Mutex<HashMap<OrganizationId, DateTime<Utc>>>,
 }
@@ -56,6 +60,16 @@ impl SyncState {
     /// Completes when [`wake_inbound`](Self::wake_inbound) is called.
     pub(crate) async fn inbound_woken(&self) {
         self.inbound_wake.notified().await;
+    }
+
+    /// Wakes the journal worker: an organization's inbound mode changed.
+    pub fn wake_journal(&self) {
+        self.journal_wake.notify_waiters();
+    }
+
+    /// Completes when [`wake_journal`](Self::wake_journal) is called.
+    pub(crate) async fn journal_woken(&self) {
+        self.journal_wake.notified().await;
     }
 
     /// Remembers when an object's creation was synced.
@@ -107,6 +121,7 @@ pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()
         tokio::spawn(subscriptions::run(state.clone(), shutdown.clone())),
         tokio::spawn(pruning::run(state.clone(), shutdown.clone())),
         tokio::spawn(reconcile::run(state.clone(), shutdown.clone())),
+        tokio::spawn(journal::run(state.clone(), shutdown.clone())),
     ]
 }
 

@@ -154,8 +154,10 @@ pub(crate) fn mutate<T>(
         let mut world = shared.world();
         let portal = world.portal_mut(portal_id)?;
         let out = f(portal, &mut changes)?;
-        let events = world.webhook_events(portal_id, &changes, source);
-        world.journal.record(portal_id, &changes, source);
+        // One time for both: a webhook and a journal entry of one change say the same moment.
+        let occurred = chrono::Utc::now().timestamp_millis();
+        let events = world.webhook_events(portal_id, &changes, source, occurred);
+        world.journal.record(portal_id, &changes, source, occurred);
         (out, events)
     };
     shared.webhooks.enqueue(events);

@@ -51,6 +51,8 @@ pub fn routes() -> Routes {
         .put(&p("/hubspot/mapping"), put_mapping)
         .get(&p("/hubspot/sync"), get_sync)
         .put(&p("/hubspot/sync"), put_sync)
+        .get(&p("/hubspot/inbound-mode"), get_inbound_mode)
+        .put(&p("/hubspot/inbound-mode"), put_inbound_mode)
         .get(&p("/hubspot/invitations"), get_invitations)
         .put(&p("/hubspot/invitations"), put_invitations)
         .post(&p("/hubspot/invitations/{id}/contract"), assign_contract)

@@ -2,10 +2,11 @@
 
 use axum::extract::State;
 use chrono::Utc;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use turris_core::activity::NewActivity;
+use turris_core::error::FieldError;
 use turris_core::ids::ContractTemplateId;
-use turris_core::integration::{ConnectionStatus, IntegrationSettings};
+use turris_core::integration::{ConnectionStatus, InboundMode, IntegrationSettings};
 use turris_core::invitation::{
     self, ContractChoice, InvitationSettings, InviteDecision, ensure_configurable,
 };
@@ -103,6 +104,55 @@ pub async fn put_sync(
     settings.matrix = next;
     state.db().save_settings(auth.org(), &settings).await?;
     Ok(Json(settings.matrix))
+}
+
+/// How changes made in HubSpot arrive, `{"mode": ...}`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboundModeBody {
+    /// `webhooks` (default), `journal` (poll HubSpot's webhooks journal: no public URL needed)
+    /// or `both` (a change seen both ways is processed once).
+    pub mode: InboundMode,
+}
+
+/// How changes made in HubSpot arrive.
+#[utoipa::path(get, path = "/api/v1/integrations/hubspot/inbound-mode", tag = "integrations",
+    responses((status = 200, body = InboundModeBody), (status = 401), (status = 402), (status = 403)),
+    security(("bearer" = [])))]
+pub async fn get_inbound_mode(
+    State(state): State<AppState>,
+    auth: Authorized<IntegrationsRead>,
+) -> ApiResult<Json<InboundModeBody>> {
+    let mode = load(&state, auth.org()).await?.inbound_mode;
+    Ok(Json(InboundModeBody { mode }))
+}
+
+/// Chooses how changes made in HubSpot arrive. The journal needs this server's OAuth app
+/// (`TURRIS_HUBSPOT_CLIENT_ID` and `_SECRET`): its client-credentials token reads it.
+#[utoipa::path(put, path = "/api/v1/integrations/hubspot/inbound-mode", tag = "integrations",
+    request_body = InboundModeBody,
+    responses((status = 200, body = InboundModeBody), (status = 401), (status = 402), (status = 403),
+        (status = 422, description = "The journal needs the server's OAuth app", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_inbound_mode(
+    State(state): State<AppState>,
+    auth: Authorized<IntegrationsUpdate>,
+    Json(body): Json<InboundModeBody>,
+) -> ApiResult<Json<InboundModeBody>> {
+    if body.mode.reads_journal() && state.oauth().is_none() {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "mode",
+            "the webhooks journal is read with this server's OAuth app: set \
+             TURRIS_HUBSPOT_CLIENT_ID and TURRIS_HUBSPOT_CLIENT_SECRET",
+        )]));
+    }
+    let mut settings = load(&state, auth.org()).await?;
+    settings.inbound_mode = body.mode;
+    state.db().save_settings(auth.org(), &settings).await?;
+    crate::sync::journal::wake(&state);
+    Ok(Json(InboundModeBody {
+        mode: settings.inbound_mode,
+    }))
 }
 
 /// Auto-invite settings.

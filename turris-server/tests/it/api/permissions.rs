@@ -109,6 +109,16 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ),
     (
         "GET",
+        "/api/v1/integrations/hubspot/inbound-mode",
+        Grant("integrations:read"),
+    ),
+    (
+        "PUT",
+        "/api/v1/integrations/hubspot/inbound-mode",
+        Grant("integrations:update"),
+    ),
+    (
+        "GET",
         "/api/v1/integrations/hubspot/invitations",
         Grant("integrations:read"),
     ),

@@ -7,6 +7,7 @@ mod daily_limit;
 mod hooks;
 mod inbound;
 mod invites;
+mod journal;
 mod outbound;
 mod pruning;
 mod reconcile;
