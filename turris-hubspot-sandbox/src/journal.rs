@@ -149,12 +149,6 @@ impl Journal {
             ChangeSource::Integration { app_id } => ("INTEGRATION", app_id.to_string()),
             ChangeSource::CrmUi { user_id } => ("CRM_UI", format!("userId:{user_id}")),
         };
-        let mut events = Vec::new();
-        let wants = |kind, action: &str, property: Option<&str>| {
-            self.subscriptions
-                .values()
-                .any(|s| s.wants(portal_id, kind, action, property))
-        };
         let base = |kind: ObjectKind, id: u64, action: &str| {
             json!({
                 "type": "OBJECT", "portalId": portal_id, "occurredAt": occurred,
@@ -162,67 +156,17 @@ impl Journal {
                 "changeSource": change_source, "sourceId": source_id, "propertyChanges": [],
             })
         };
-        for change in changes {
-            let event = match change {
-                Change::Created {
-                    kind,
-                    id,
-                    properties,
-                } if wants(*kind, "CREATE", None) => {
-                    let mut e = base(*kind, *id, "CREATE");
-                    e["propertyChanges"] = properties
-                        .iter()
-                        .map(|(n, v)| json!({"propertyName": n, "newValue": v}))
-                        .collect();
-                    e
-                }
-                Change::PropertyChanged {
-                    kind,
-                    id,
-                    name,
-                    value,
-                } if wants(*kind, "UPDATE", Some(name)) => {
-                    let mut e = base(*kind, *id, "UPDATE");
-                    e["propertyChanges"] = json!([{"propertyName": name, "newValue": value}]);
-                    e
-                }
-                Change::Deleted { kind, id } if wants(*kind, "DELETE", None) => {
-                    base(*kind, *id, "DELETE")
-                }
-                Change::Merged {
-                    kind,
-                    primary,
-                    merged,
-                    ..
-                } if wants(*kind, "MERGE", None) => {
-                    let mut e = base(*kind, *primary, "MERGE");
-                    e["mergedObjectIds"] = json!([primary, merged]);
-                    e
-                }
-                Change::Association {
-                    from, to, removed, ..
-                } => {
-                    let action = if *removed {
-                        "ASSOCIATION_REMOVED"
-                    } else {
-                        "ASSOCIATION_ADDED"
-                    };
-                    if !wants(from.0, action, None) {
-                        continue;
-                    }
-                    let mut e = base(from.0, from.1, action);
-                    e["toObjectId"] = json!(to.1);
-                    e["associationType"] = json!(format!(
-                        "{}_TO_{}",
-                        from.0.singular().to_uppercase(),
-                        to.0.singular().to_uppercase()
-                    ));
-                    e
-                }
-                _ => continue,
-            };
-            events.push(event);
-        }
+        let events: Vec<Value> = changes
+            .iter()
+            .filter_map(|change| {
+                let (kind, action, property) = what(change);
+                let wanted = self
+                    .subscriptions
+                    .values()
+                    .any(|s| s.wants(portal_id, kind, action, property));
+                wanted.then(|| event_of(change, base))
+            })
+            .collect();
         if events.is_empty() {
             return;
         }
@@ -243,6 +187,65 @@ impl Journal {
             "expiresAt": entry.published_at + RETENTION,
             "url": format!("{base_url}/_sandbox/journal/files/{}?sig={}", entry.offset, entry.signature),
         })
+    }
+}
+
+/// The object kind, journal action and (for updates) property of a change.
+fn what(change: &Change) -> (ObjectKind, &'static str, Option<&str>) {
+    match change {
+        Change::Created { kind, .. } => (*kind, "CREATE", None),
+        Change::PropertyChanged { kind, name, .. } => (*kind, "UPDATE", Some(name.as_str())),
+        Change::Deleted { kind, .. } => (*kind, "DELETE", None),
+        Change::Merged { kind, .. } => (*kind, "MERGE", None),
+        Change::Association { from, removed, .. } => (
+            from.0,
+            if *removed {
+                "ASSOCIATION_REMOVED"
+            } else {
+                "ASSOCIATION_ADDED"
+            },
+            None,
+        ),
+    }
+}
+
+/// The journal event of a change, from `base(kind, object id, action)`.
+fn event_of(change: &Change, base: impl Fn(ObjectKind, u64, &str) -> Value) -> Value {
+    let (kind, action, _) = what(change);
+    match change {
+        Change::Created { id, properties, .. } => {
+            let mut e = base(kind, *id, action);
+            e["propertyChanges"] = properties
+                .iter()
+                .map(|(n, v)| json!({"propertyName": n, "newValue": v}))
+                .collect();
+            e
+        }
+        Change::PropertyChanged {
+            id, name, value, ..
+        } => {
+            let mut e = base(kind, *id, action);
+            e["propertyChanges"] = json!([{"propertyName": name, "newValue": value}]);
+            e
+        }
+        Change::Deleted { id, .. } => base(kind, *id, action),
+        Change::Merged {
+            primary, merged, ..
+        } => {
+            let mut e = base(kind, *primary, action);
+            e["mergedObjectIds"] = json!([primary, merged]);
+            e
+        }
+        Change::Association { from, to, .. } => {
+            let mut e = base(kind, from.1, action);
+            e["toObjectId"] = json!(to.1);
+            e["associationType"] = json!(format!(
+                "{}_TO_{}",
+                from.0.singular().to_uppercase(),
+                to.0.singular().to_uppercase()
+            ));
+            e
+        }
     }
 }
 
