@@ -149,6 +149,27 @@ pub(super) fn state_error(e: StateConsumed) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, code, message)
 }
 
+/// The code of the callback exchanged for tokens, and what the token says of itself.
+async fn exchange(
+    oauth: &turris_hubspot::auth::OAuthClient,
+    code: &str,
+) -> ApiResult<(
+    turris_hubspot::auth::TokenSet,
+    turris_hubspot::auth::IntrospectionResponse,
+)> {
+    let tokens = oauth.exchange_code(code).await.map_err(|e| {
+        tracing::warn!(error = %crate::hubspot::Upstream(&e), "hubspot code exchange failed");
+        ApiError::hubspot(
+            "HubSpot refused the authorization code; start again from the Connect button",
+        )
+    })?;
+    let info = oauth.introspect(&tokens.access_token).await.map_err(|e| {
+        tracing::warn!(error = %crate::hubspot::Upstream(&e), "hubspot token introspection failed");
+        ApiError::hubspot("HubSpot did not say which portal the token belongs to")
+    })?;
+    Ok((tokens, info))
+}
+
 /// The OAuth redirect target: checks `state`, exchanges the code, looks up the portal,
 /// stores the tokens encrypted and records the activity.
 #[utoipa::path(get, path = "/api/v1/integrations/hubspot/callback", tag = "integrations",
@@ -199,16 +220,7 @@ pub async fn callback(
         (OAuthPurpose::Reconnect, None) => return Err(not_connected()),
         _ => {}
     }
-    let tokens = oauth.exchange_code(code).await.map_err(|e| {
-        tracing::warn!(error = %crate::hubspot::Upstream(&e), "hubspot code exchange failed");
-        ApiError::hubspot(
-            "HubSpot refused the authorization code; start again from the Connect button",
-        )
-    })?;
-    let info = oauth.introspect(&tokens.access_token).await.map_err(|e| {
-        tracing::warn!(error = %crate::hubspot::Upstream(&e), "hubspot token introspection failed");
-        ApiError::hubspot("HubSpot did not say which portal the token belongs to")
-    })?;
+    let (tokens, info) = exchange(oauth, code).await?;
     let portal_id = info.hub_id.ok_or_else(|| {
         ApiError::hubspot("HubSpot did not say which portal the token belongs to")
     })?;
@@ -449,7 +461,9 @@ pub struct Deleted {
     pub reminder: &'static str,
 }
 
-/// Deletes the integration: tokens, settings and links (Turris records stay).
+/// Deletes the integration: tokens, settings and links (Turris records stay). An OAuth
+/// connection's refresh token is revoked at HubSpot first (best effort: a failure is logged
+/// and the deletion goes on).
 #[utoipa::path(delete, path = "/api/v1/integrations/hubspot", tag = "integrations",
     responses((status = 200, body = Deleted), (status = 401), (status = 402), (status = 403),
         (status = 409, description = "Not connected", body = crate::error::ErrorBody)),
@@ -459,6 +473,15 @@ pub async fn delete_hubspot(
     auth: Authorized<IntegrationsDelete>,
 ) -> ApiResult<Json<Deleted>> {
     let org = auth.org();
+    if let (Some(oauth), Some(credentials)) =
+        (state.oauth(), state.db().hubspot_credentials(org).await?)
+        && let HubSpotAuth::OAuth { refresh_token, .. } = &credentials.auth
+    {
+        let token = turris_hubspot::auth::Secret::new(refresh_token.expose());
+        if let Err(e) = oauth.revoke(&token).await {
+            tracing::warn!(org = %org, error = %crate::hubspot::Upstream(&e), "hubspot refresh token not revoked");
+        }
+    }
     if !state.db().delete_integration(org).await? {
         return Err(not_connected());
     }

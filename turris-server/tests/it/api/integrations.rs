@@ -255,8 +255,12 @@ api_test!(
     async fn deleting_the_integration_removes_settings_and_reminds_to_remove_the_app(app) {
         app.api(Method::DELETE, H, None).await.expect_error(409, "not_connected");
         agency_inbound_on(app).await;
+        let revokes = || app.sandbox.control().stats().calls_to("POST", "/oauth/v3/token/revoke");
+        assert_eq!(revokes(), 0);
         let deleted = app.api(Method::DELETE, H, None).await.expect(200);
         assert_eq!(deleted.body["status"], "not_connected");
+        // The refresh token is revoked at HubSpot (the dated endpoint, counted under v3's).
+        assert_eq!(revokes(), 1);
         assert!(
             deleted.body["reminder"]
                 .as_str()
