@@ -79,6 +79,9 @@ pub enum InboundMode {
     /// Both: webhooks for speed, the journal to catch what a webhook missed; a change seen both
     /// ways is processed once.
     Both,
+    /// The server searches HubSpot for records modified since its last look (Service Keys,
+    /// which get neither webhooks nor the journal).
+    Polling,
 }
 
 impl InboundMode {

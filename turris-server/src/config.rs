@@ -317,6 +317,7 @@ pub struct HubSpotConfig {
     /// How often organizations in the `journal` or `both` inbound mode read HubSpot's webhooks
     /// journal (an organization switching mode is read at once).
     #[arg(
+        id = "hubspot_journal_poll",
         long = "hubspot-journal-poll",
         env = "TURRIS_HUBSPOT_JOURNAL_POLL",
         default_value = "5s",
@@ -324,6 +325,18 @@ pub struct HubSpotConfig {
         global = true
     )]
     pub journal_poll: Duration,
+
+    /// How often organizations in the `polling` inbound mode search HubSpot for records
+    /// modified since the last look.
+    #[arg(
+        id = "hubspot_poll_interval",
+        long = "hubspot-poll-interval",
+        env = "TURRIS_HUBSPOT_POLL_INTERVAL",
+        default_value = "30s",
+        value_parser = crate::delivery::settings::parse_duration,
+        global = true
+    )]
+    pub poll_interval: Duration,
 
     /// HubSpot authorize page base URL.
     #[arg(
@@ -548,6 +561,7 @@ impl fmt::Debug for HubSpotConfig {
             .field("api_base", &self.api_base)
             .field("api_version", &self.api_version)
             .field("journal_poll", &self.journal_poll)
+            .field("poll_interval", &self.poll_interval)
             .field("authorize_base", &self.authorize_base)
             .finish()
     }

@@ -32,6 +32,7 @@ mod journal;
 mod links;
 mod oauth;
 mod outbound;
+mod polling;
 mod records;
 mod retention;
 mod sealed;
@@ -60,6 +61,7 @@ pub use jobs::*;
 pub use journal::*;
 pub use oauth::*;
 pub use outbound::*;
+pub use polling::*;
 pub use records::RecordPageStore;
 pub use retention::*;
 pub use sealed::{KeyCheckError, ResealReport};
@@ -85,6 +87,7 @@ pub trait ServerStore:
     + RetentionStore
     + OutboundOutboxStore
     + JournalStore
+    + PollCursorStore
 {
 }
 
@@ -106,5 +109,6 @@ impl<T> ServerStore for T where
         + RetentionStore
         + OutboundOutboxStore
         + JournalStore
+        + PollCursorStore
 {
 }

@@ -4,6 +4,8 @@
 //!   and activity rows, reading HubSpot in batches of 100 objects and running core's planner;
 //! - [`journal`]: reads HubSpot's webhooks journal for organizations whose inbound mode asks
 //!   for it, into the same inbound events as webhooks;
+//! - [`polling`]: searches HubSpot for recently modified records for organizations in the
+//!   `polling` inbound mode (Service Keys), into the same inbound events;
 //! - [`invites`]: auto-invite of the agencies inbound sync creates, deferred until the agency
 //!   has a contact with an email (added through the API or synced from HubSpot);
 //! - [`outbound`]: pushes agencies, agents and agency contacts created or changed through the
@@ -22,6 +24,7 @@ pub mod invites;
 pub mod journal;
 mod kinds;
 pub mod outbound;
+pub mod polling;
 pub mod pruning;
 pub mod reconcile;
 pub mod subscriptions;
@@ -122,6 +125,7 @@ pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()
         tokio::spawn(pruning::run(state.clone(), shutdown.clone())),
         tokio::spawn(reconcile::run(state.clone(), shutdown.clone())),
         tokio::spawn(journal::run(state.clone(), shutdown.clone())),
+        tokio::spawn(polling::run(state.clone(), shutdown.clone())),
     ]
 }
 

@@ -110,8 +110,9 @@ pub async fn put_sync(
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InboundModeBody {
-    /// `webhooks` (default), `journal` (poll HubSpot's webhooks journal: no public URL needed)
-    /// or `both` (a change seen both ways is processed once).
+    /// `webhooks` (default), `journal` (poll HubSpot's webhooks journal: no public URL needed),
+    /// `both` (a change seen both ways is processed once) or `polling` (search for records
+    /// modified since the last look: Service Keys, which get neither webhooks nor the journal).
     pub mode: InboundMode,
 }
 

@@ -9,6 +9,7 @@ mod inbound;
 mod invites;
 mod journal;
 mod outbound;
+mod polling;
 mod pruning;
 mod reconcile;
 mod subscriptions;
