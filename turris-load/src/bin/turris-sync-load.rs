@@ -43,6 +43,17 @@ struct Args {
     /// Longest wait for a phase, in seconds.
     #[arg(long, default_value_t = 600)]
     deadline_secs: u64,
+    /// How HubSpot's changes reach the server: `webhooks` (HubSpot posts them) or `journal`
+    /// (the server polls HubSpot's webhooks journal; no webhook is sent).
+    #[arg(long, default_value = "webhooks", value_parser = ["webhooks", "journal"])]
+    inbound: String,
+    /// How often the server reads the journal in `--inbound journal`, in milliseconds.
+    #[arg(long, default_value_t = 250)]
+    journal_poll_ms: u64,
+    /// Single companies created one at a time after the bulk phases, each timed from its
+    /// creation in HubSpot to its agency in Turris.
+    #[arg(long, default_value_t = 50)]
+    latency_samples: usize,
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -54,8 +65,15 @@ async fn main() -> Result<(), Error> {
     let sandbox = Sandbox::builder().start().await?;
     let dir = std::env::temp_dir().join(format!("turris-sync-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let (api, state, stop, server) = start(&sandbox, &dir).await?;
+    let (api, state, stop, server) = start(&sandbox, &dir, &args).await?;
     let control = sandbox.control();
+    if args.inbound == "journal" {
+        api.put(
+            "/api/v1/integrations/hubspot/inbound-mode",
+            json!({"mode": "journal"}),
+        )
+        .await?;
+    }
 
     // The HubSpot side: the app's webhooks reach the server; the operator maps and turns on.
     api.put(
@@ -135,6 +153,7 @@ async fn main() -> Result<(), Error> {
     wait_for(&pools, "inbound_events_done", 0, deadline).await?;
     let agencies = count(&pools, "agencies").await?;
     let outbound_stats = control.stats();
+    let mut latencies = latency(&control, &pools, args.latency_samples, deadline).await?;
 
     println!(
         "| phase | records | wall time | records/s | webhook events | HubSpot calls | calls per record | 429s |"
@@ -175,6 +194,21 @@ async fn main() -> Result<(), Error> {
         args.agencies,
         args.companies + args.agencies
     );
+    latencies.sort();
+    let at = |q: f64| {
+        let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len().max(1));
+        latencies
+            .get(i - 1)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    println!(
+        "latency, HubSpot create → Turris agency ({} inbound, {} samples): p50 {:.0} ms, p90 {:.0} ms, max {:.0} ms",
+        args.inbound,
+        latencies.len(),
+        at(0.5),
+        at(0.9),
+        at(1.0)
+    );
     let _ = stop.send(());
     server.await??;
     sandbox.shutdown().await;
@@ -205,6 +239,7 @@ fn row(phase: &str, records: usize, took: Duration, events: Option<usize>, stats
 async fn start(
     sandbox: &Sandbox,
     dir: &std::path::Path,
+    args: &Args,
 ) -> Result<
     (
         Api,
@@ -231,11 +266,15 @@ async fn start(
     config.hubspot.developer_api_key = Some(sandbox.developer_api_key().to_owned());
     config.hubspot.api_base = sandbox.base_url().to_owned();
     config.hubspot.authorize_base = sandbox.base_url().to_owned();
+    config.hubspot.journal_poll = Duration::from_millis(args.journal_poll_ms);
     let app = Application::build_on(listener, config.clone()).await?;
     let state = app.state().clone();
-    sandbox
-        .control()
-        .set_webhook_target(Some(&format!("{base}/hooks/hubspot")));
+    // In journal mode HubSpot cannot reach the server: no webhook target.
+    if args.inbound == "webhooks" {
+        sandbox
+            .control()
+            .set_webhook_target(Some(&format!("{base}/hooks/hubspot")));
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
@@ -255,6 +294,37 @@ async fn start(
     let api = Api::new(&base, token.expose())?;
     connect(&api).await?;
     Ok((api, state, stop, server))
+}
+
+/// Creates `samples` companies one at a time, each timed until its agency exists in Turris.
+async fn latency(
+    control: &turris_hubspot_sandbox::Control,
+    pools: &Pools,
+    samples: usize,
+    deadline: Duration,
+) -> Result<Vec<Duration>, Error> {
+    let mut took = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let before = count(pools, "agencies").await?;
+        let started = Instant::now();
+        control
+            .create_record(
+                ObjectKind::Companies,
+                [
+                    ("name", format!("Latency Agency {i:05}")),
+                    ("type", "PARTNER".to_owned()),
+                ],
+            )
+            .map_err(|e| format!("sandbox: {e:?}"))?;
+        while count(pools, "agencies").await? == before {
+            if started.elapsed() > deadline {
+                return Err(format!("latency sample {i} never arrived").into());
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        took.push(started.elapsed());
+    }
+    Ok(took)
 }
 
 /// Rows of `what`: `agencies`, `links`, or `inbound_events_done` (pending inbound events).
