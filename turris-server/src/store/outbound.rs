@@ -97,8 +97,16 @@ pub trait OutboundOutboxStore: Send + Sync {
         limit: usize,
         lease_for: Duration,
     ) -> DbResult<Option<OutboundClaim>>;
+    /// Extends the claim's lease until `now + lease_for`; [`DbError::LeaseLost`] when another
+    /// process took the organization over (the lease lapsed first).
+    async fn renew_outbound_lease(
+        &self,
+        claim: &OutboundClaim,
+        now: DateTime<Utc>,
+        lease_for: Duration,
+    ) -> DbResult<()>;
     /// Deletes the claimed pushes except `retries`, which are postponed, and releases the
-    /// lease, in one transaction; [`DbError::NotFound`] (nothing changed) when the lease was
+    /// lease, in one transaction; [`DbError::LeaseLost`] (nothing changed) when the lease was
     /// lost to another process, which then pushes them again.
     async fn finish_outbound(
         &self,
@@ -338,15 +346,19 @@ impl OutboundOutboxStore for SqlStore {
         let org = claim.organization.as_str();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let held: Option<String> = sqlx::query_scalar(
-                "SELECT lease_id FROM outbound_leases WHERE organization_id = $1",
+            // Releasing the lease first is the fence: the row is locked until the commit, so
+            // no other process takes the organization over between this check and the writes.
+            let released = sqlx::query(
+                "DELETE FROM outbound_leases WHERE organization_id = $1 AND lease_id = $2",
             )
             .bind(org)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if held.as_deref() != Some(claim.lease.as_str()) {
+            .bind(&claim.lease)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if released == 0 {
                 // Another process took the organization over: it pushes these rows again.
-                return Err(DbError::NotFound);
+                return Err(DbError::LeaseLost);
             }
             for push in &claim.pushes {
                 if retry_ids.contains(&push.id.0) {
@@ -371,14 +383,34 @@ impl OutboundOutboxStore for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
-            sqlx::query("DELETE FROM outbound_leases WHERE organization_id = $1 AND lease_id = $2")
-                .bind(org)
-                .bind(&claim.lease)
-                .execute(&mut *tx)
-                .await?;
             tx.commit().await?;
             Ok(())
         })
+    }
+
+    async fn renew_outbound_lease(
+        &self,
+        claim: &OutboundClaim,
+        now: DateTime<Utc>,
+        lease_for: Duration,
+    ) -> DbResult<()> {
+        let expires = ns(plus(now, lease_for))?;
+        let renewed = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE outbound_leases SET expires_at = $3
+                 WHERE organization_id = $1 AND lease_id = $2",
+            )
+            .bind(claim.organization.as_str())
+            .bind(&claim.lease)
+            .bind(expires)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if renewed == 0 {
+            return Err(DbError::LeaseLost);
+        }
+        Ok(())
     }
 
     async fn pending_outbound(&self, org: &OrganizationId) -> DbResult<u64> {

@@ -12,12 +12,14 @@
 //!   and marks each mapped property `live` once HubSpot confirms it;
 //! - [`pruning`]: deletes activity older than 30 days, old echo ledger entries and handled
 //!   inbound events;
+//! - [`lease`]: the short, renewed, fenced leases inbound and outbound work runs under;
 //! - [`reconcile`]: bulk reconciliation of HubSpot companies with agencies and of contacts
 //!   with agents, resumable jobs leased by one process at a time.
 
 pub mod inbound;
 pub mod invites;
 mod kinds;
+pub mod lease;
 pub mod outbound;
 pub mod pruning;
 pub mod reconcile;

@@ -8,8 +8,10 @@
 //! organization at a time (so two replicas never push the same organization's records at once,
 //! and an update never races the create of its record), pushes the records as they are now,
 //! and deletes the rows only after the push and its link, activity and echo-ledger rows are
-//! stored. Rows left by a crash are pushed by whichever process leases the organization once
-//! the lease expires (at once after a graceful stop, which releases it):
+//! stored. The lease lasts [`LEASE`] and is renewed every [`RENEW_EVERY`] while the push runs
+//! (429 back-off included); a push whose lease was taken over stops, and its `finish` changes
+//! nothing. Rows left by a crash are pushed by whichever process leases the organization once
+//! the lease expires, within about [`LEASE`] (at once after a graceful stop, which releases it):
 //! - records without a link are created with every mapped property plus the identifier
 //!   filter's value (core's `plan_outbound`), one batch create per 100, each input keyed by its
 //!   Turris id (`objectWriteTraceId`, which HubSpot repeats on the record it made) so every
@@ -56,6 +58,7 @@ use crate::app::AppState;
 use crate::hubspot::ConnectionError;
 use crate::store::{DbError, OutboundClaim, OutboundRetry, ServerStore};
 use crate::sync::kinds::{Agencies, AgencyContacts, Agents, RecordKind};
+use crate::sync::lease::{LEASE, RENEW_EVERY, renewing};
 use crate::workers::Shutdown;
 
 /// After a wake-up, the worker waits for this much quiet before claiming, so a burst of
@@ -66,8 +69,6 @@ const MAX_GATHER: Duration = Duration::from_secs(1);
 /// How often the worker looks for due pushes when nobody woke it (retries, other replicas'
 /// rows, rows left by a crash).
 const POLL: Duration = Duration::from_secs(1);
-/// How long an organization's lease holds (a step finishes well within it).
-const LEASE: Duration = Duration::from_secs(120);
 /// Most pushes one step takes of an organization.
 const CLAIM_LIMIT: usize = 1_000;
 /// When the pushes of a paused (status `error`) connection are looked at again.
@@ -118,7 +119,12 @@ pub async fn step(state: &AppState) -> Result<bool, DbError> {
     else {
         return Ok(false);
     };
-    let retries = match push(state, &claim).await {
+    let renew = || renew_lease(state, &claim);
+    let Some(pushed) = renewing(push(state, &claim), RENEW_EVERY, renew).await else {
+        tracing::warn!(org = %claim.organization, "outbound lease lost mid-push: another process pushes again");
+        return Ok(true);
+    };
+    let retries = match pushed {
         Ok(Pushed::Done { retry }) => retries(&claim, &retry, true),
         Ok(Pushed::Paused) => {
             let all: Vec<(TurrisRef, String)> = claim
@@ -139,11 +145,28 @@ pub async fn step(state: &AppState) -> Result<bool, DbError> {
         }
     };
     match state.db().finish_outbound(&claim, &retries).await {
-        Err(DbError::NotFound) => {
+        Err(DbError::LeaseLost) => {
             tracing::warn!(org = %claim.organization, "outbound lease lost: another process pushes again");
             Ok(true)
         }
         other => other.map(|()| true),
+    }
+}
+
+/// Renews the organization's lease; `false` once another process holds it.
+async fn renew_lease(state: &AppState, claim: &OutboundClaim) -> bool {
+    match state
+        .db()
+        .renew_outbound_lease(claim, Utc::now(), LEASE)
+        .await
+    {
+        Ok(()) => true,
+        Err(DbError::LeaseLost) => false,
+        Err(e) => {
+            // The lease still runs out on its own; keep pushing and try again next beat.
+            tracing::error!(org = %claim.organization, error = %crate::error::ErrorChain(&e), "cannot renew the outbound lease");
+            true
+        }
     }
 }
 

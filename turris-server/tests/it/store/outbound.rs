@@ -159,7 +159,7 @@ async fn an_organization_is_claimed_by_one_process_until_it_finishes_or_its_leas
     assert_eq!(retry.attempts, 1);
     assert!(matches!(
         replica.finish_outbound(&next, &[]).await,
-        Err(DbError::NotFound)
+        Err(DbError::LeaseLost)
     ));
     store.finish_outbound(&taken, &[]).await.unwrap();
     assert_eq!(store.pending_outbound(&acme).await.unwrap(), 0);
@@ -172,7 +172,63 @@ async fn an_organization_is_claimed_by_one_process_until_it_finishes_or_its_leas
     );
 }
 
+async fn a_renewed_lease_holds_and_a_lost_one_neither_renews_nor_finishes(db: &TestDb) {
+    let store = db.store();
+    let replica = db.second_store().await;
+    let acme = org(&store, "acme").await;
+    store
+        .insert_agency_with_push(&acme, &agency("a-1", "One"))
+        .await
+        .unwrap();
+    let short = Duration::from_secs(15);
+    let now = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let at = |secs: i64| now + chrono::Duration::seconds(secs);
+    let claim = store
+        .claim_outbound(now, 100, short)
+        .await
+        .unwrap()
+        .unwrap();
+    // Renewed every 5 s, the lease outlives its first 15 s: nobody takes the organization.
+    for secs in [5, 10, 15, 20] {
+        store
+            .renew_outbound_lease(&claim, at(secs), short)
+            .await
+            .unwrap();
+        assert!(
+            replica
+                .claim_outbound(at(secs + 14), 100, short)
+                .await
+                .unwrap()
+                .is_none(),
+            "held at t+{}",
+            secs + 14
+        );
+    }
+    // Left to lapse, it is taken over; the first holder can neither renew nor finish.
+    let taken = replica
+        .claim_outbound(at(35), 100, short)
+        .await
+        .unwrap()
+        .expect("a lapsed lease is taken over");
+    assert!(matches!(
+        store.renew_outbound_lease(&claim, at(36), short).await,
+        Err(DbError::LeaseLost)
+    ));
+    assert!(matches!(
+        store.finish_outbound(&claim, &[]).await,
+        Err(DbError::LeaseLost)
+    ));
+    assert_eq!(
+        store.pending_outbound(&acme).await.unwrap(),
+        1,
+        "the stale finish deleted nothing"
+    );
+    replica.finish_outbound(&taken, &[]).await.unwrap();
+    assert_eq!(store.pending_outbound(&acme).await.unwrap(), 0);
+}
+
 both_databases!(db:
+    a_renewed_lease_holds_and_a_lost_one_neither_renews_nor_finishes,
     a_record_saved_with_its_push_is_stored_and_queued_and_an_unknown_one_changes_nothing,
     an_organization_is_claimed_by_one_process_until_it_finishes_or_its_lease_expires,
 );

@@ -127,7 +127,7 @@ async fn processed_inbound_events_are_pruned(db: &TestDb) {
         .await
         .unwrap();
     store
-        .mark_inbound_processed(&[claimed[0].id], t(-99))
+        .mark_inbound_processed(&claimed[0].claim, &[claimed[0].id], t(-99))
         .await
         .unwrap();
     assert_eq!(
