@@ -36,6 +36,7 @@ mod retention;
 mod sealed;
 mod settings;
 pub mod sql;
+mod sync_step;
 mod tenants;
 mod webhooks;
 
@@ -61,6 +62,7 @@ pub use outbound::*;
 pub use records::RecordPageStore;
 pub use retention::*;
 pub use sealed::{KeyCheckError, ResealReport};
+pub use sync_step::*;
 pub use tenants::*;
 pub use webhooks::*;
 
@@ -82,6 +84,7 @@ pub trait ServerStore:
     + DeliveryStatsStore
     + RetentionStore
     + OutboundOutboxStore
+    + InboundStepStore
 {
 }
 
@@ -102,5 +105,6 @@ impl<T> ServerStore for T where
         + DeliveryStatsStore
         + RetentionStore
         + OutboundOutboxStore
+        + InboundStepStore
 {
 }

@@ -9,17 +9,23 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use turris_core::activity::NewActivity;
 use turris_core::ids::{AgencyContactId, AgencyId, AgentId, OrganizationId};
+use turris_core::planner::RecentWrite;
 use turris_core::record::{Agency, AgencyContact, Agent};
-use turris_core::store::TurrisRef;
+use turris_core::store::{Link, TurrisRef};
 use uuid::Uuid;
 
-use super::error::{DbError, DbResult};
+use super::activity::insert_activity_row;
+use super::echo::insert_hubspot_write_row;
+use super::error::{Conflict, DbError, DbResult};
+use super::inputs::enum_text;
+use super::links::kind_text;
 use super::records::{
     agency_columns, agent_columns, contact_columns, insert_agency_contact_row, insert_agency_row,
     insert_agent_row, update_agency_contact_row, update_agency_row, update_agent_row,
 };
-use super::sql::{Dialect, SqlStore, from_ns, ns, plus, skip_locked, with_pool};
+use super::sql::{Dialect, SqlStore, for_update, from_ns, ns, plus, skip_locked, with_pool};
 use super::*;
 
 /// A queued push of an agency or agent to HubSpot.
@@ -112,6 +118,19 @@ pub trait OutboundOutboxStore: Send + Sync {
         &self,
         claim: &OutboundClaim,
         retries: &[OutboundRetry],
+    ) -> DbResult<()>;
+    /// Stores what a record's create in HubSpot produced, in one transaction fenced by the
+    /// claim's lease: its link (insert-or-get: linking the same pair again is a no-op), the
+    /// echo-ledger entries of the values written, and the activity row.
+    /// [`DbError::LeaseLost`] when another process took the organization over;
+    /// [`DbError::Conflict`] when the record is linked to another HubSpot object. Either way
+    /// nothing is written.
+    async fn commit_outbound_link(
+        &self,
+        claim: &OutboundClaim,
+        link: &Link,
+        writes: &[RecentWrite],
+        activity: &NewActivity,
     ) -> DbResult<()>;
     /// How many pushes of the organization are queued.
     async fn pending_outbound(&self, org: &OrganizationId) -> DbResult<u64>;
@@ -421,5 +440,74 @@ impl OutboundOutboxStore for SqlStore {
                 .await?
         });
         Ok(n.max(0) as u64)
+    }
+
+    async fn commit_outbound_link(
+        &self,
+        claim: &OutboundClaim,
+        link: &Link,
+        writes: &[RecentWrite],
+        activity: &NewActivity,
+    ) -> DbResult<()> {
+        let org = &claim.organization;
+        let at = writes
+            .iter()
+            .map(|w| ns(w.at))
+            .collect::<DbResult<Vec<_>>>()?;
+        let (row_at, entry, outcome) = (
+            ns(activity.at)?,
+            serde_json::to_string(activity)?,
+            enum_text(&activity.outcome)?,
+        );
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let sql = format!(
+                "SELECT lease_id FROM outbound_leases
+                 WHERE organization_id = $1 AND lease_id = $2 {}",
+                for_update(pool)
+            );
+            let held: Option<String> = sqlx::query_scalar(&sql)
+                .bind(org.as_str())
+                .bind(&claim.lease)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if held.is_none() {
+                return Err(DbError::LeaseLost);
+            }
+            let inserted = sqlx::query(
+                "INSERT INTO links (organization_id, kind, turris_id, hubspot_id)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(org.as_str())
+            .bind(kind_text(link.turris.kind()))
+            .bind(link.turris.id())
+            .bind(link.hubspot_id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                let same: Option<String> = sqlx::query_scalar(
+                    "SELECT hubspot_id FROM links
+                     WHERE organization_id = $1 AND kind = $2 AND turris_id = $3",
+                )
+                .bind(org.as_str())
+                .bind(kind_text(link.turris.kind()))
+                .bind(link.turris.id())
+                .fetch_optional(&mut *tx)
+                .await?;
+                if same.as_deref() != Some(link.hubspot_id.as_str()) {
+                    return Err(DbError::Conflict(match same {
+                        Some(_) => Conflict::TurrisLinked,
+                        None => Conflict::HubSpotLinked,
+                    }));
+                }
+            }
+            for (write, at) in writes.iter().zip(&at) {
+                insert_hubspot_write_row!(&mut *tx, org, write, at)?;
+            }
+            insert_activity_row!(&mut *tx, org, row_at, &entry, &outcome)?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 }

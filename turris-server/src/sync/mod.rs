@@ -2,8 +2,9 @@
 //!
 //! - [`inbound`]: turns the events `POST /hooks/hubspot` persisted into Turris records, links
 //!   and activity rows, reading HubSpot in batches of 100 objects and running core's planner;
-//! - [`invites`]: auto-invite of the agencies inbound sync creates, deferred until the agency
-//!   has a contact with an email (added through the API or synced from HubSpot);
+//! - [`invites`]: auto-invite of the agencies inbound sync creates (written with the agency),
+//!   deferred until the agency has a contact with an email (added through the API or synced
+//!   from HubSpot), with a sweep that sends what a failed release left deferred;
 //! - [`outbound`]: pushes agencies, agents and agency contacts created or changed through the
 //!   records API to HubSpot, from an outbox drained per organization under a lease;
 //! - [`tokens`]: refreshes OAuth tokens ahead of expiry, and pauses sync when HubSpot revoked
@@ -108,6 +109,7 @@ pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()
         tokio::spawn(tokens::run(state.clone(), shutdown.clone())),
         tokio::spawn(subscriptions::run(state.clone(), shutdown.clone())),
         tokio::spawn(pruning::run(state.clone(), shutdown.clone())),
+        tokio::spawn(invites::run(state.clone(), shutdown.clone())),
         tokio::spawn(reconcile::run(state.clone(), shutdown.clone())),
     ]
 }

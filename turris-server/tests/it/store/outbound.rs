@@ -227,7 +227,108 @@ async fn a_renewed_lease_holds_and_a_lost_one_neither_renews_nor_finishes(db: &T
     assert_eq!(store.pending_outbound(&acme).await.unwrap(), 0);
 }
 
+async fn an_outbound_link_is_stored_with_its_echo_and_row_only_under_the_lease(db: &TestDb) {
+    use turris_core::activity::{ActivityKind, NewActivity};
+    use turris_core::ids::HubSpotId;
+    use turris_core::planner::RecentWrite;
+    use turris_core::store::{ActivityStore, Link, LinkStore};
+    use turris_server::store::{Conflict, EchoLedgerStore};
+
+    let store = db.store();
+    let replica = db.second_store().await;
+    let acme = org(&store, "acme").await;
+    let one = agency("a-1", "One");
+    store.insert_agency_with_push(&acme, &one).await.unwrap();
+    let short = Duration::from_secs(15);
+    let now = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let claim = store
+        .claim_outbound(now, 100, short)
+        .await
+        .unwrap()
+        .unwrap();
+    let hubspot = HubSpotId::parse("500").unwrap();
+    let link = Link {
+        turris: TurrisRef::Agency(one.id.clone()),
+        hubspot_id: hubspot.clone(),
+    };
+    let writes = [RecentWrite {
+        object_id: hubspot.clone(),
+        property: "name".into(),
+        value: Some("One".into()),
+        at: now,
+    }];
+    let row = NewActivity::success(ActivityKind::CreateCompany, now).message("created");
+    let rows = |store: turris_server::store::SqlStore| {
+        let acme = acme.clone();
+        async move {
+            store
+                .activity_page(&acme, None, None, 100)
+                .await
+                .unwrap()
+                .entries
+                .len()
+        }
+    };
+    store
+        .commit_outbound_link(&claim, &link, &writes, &row)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.link_by_turris(&acme, &link.turris).await.unwrap(),
+        Some(link.clone())
+    );
+    let since = now - chrono::Duration::minutes(1);
+    let ledger = store
+        .recent_hubspot_writes(&acme, std::slice::from_ref(&hubspot), since)
+        .await
+        .unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(rows(store.clone()).await, 1);
+    // The same link again (a retried write) is a no-op link with its row.
+    store
+        .commit_outbound_link(&claim, &link, &writes, &row)
+        .await
+        .unwrap();
+    // Another HubSpot object for a linked record: a conflict, nothing written.
+    let other = Link {
+        hubspot_id: HubSpotId::parse("501").unwrap(),
+        ..link.clone()
+    };
+    assert!(matches!(
+        store
+            .commit_outbound_link(&claim, &other, &writes, &row)
+            .await,
+        Err(DbError::Conflict(Conflict::TurrisLinked))
+    ));
+    assert_eq!(rows(store.clone()).await, 2);
+    // Once another process took the organization over, the first holder writes nothing.
+    let later = now + chrono::Duration::seconds(16);
+    let _taken = replica
+        .claim_outbound(later, 100, short)
+        .await
+        .unwrap()
+        .unwrap();
+    let two = agency("a-2", "Two");
+    store.insert_agency_with_push(&acme, &two).await.unwrap();
+    let stale = Link {
+        turris: TurrisRef::Agency(two.id.clone()),
+        hubspot_id: HubSpotId::parse("502").unwrap(),
+    };
+    assert!(matches!(
+        store
+            .commit_outbound_link(&claim, &stale, &writes, &row)
+            .await,
+        Err(DbError::LeaseLost)
+    ));
+    assert_eq!(
+        store.link_by_turris(&acme, &stale.turris).await.unwrap(),
+        None
+    );
+    assert_eq!(rows(store.clone()).await, 2);
+}
+
 both_databases!(db:
+    an_outbound_link_is_stored_with_its_echo_and_row_only_under_the_lease,
     a_renewed_lease_holds_and_a_lost_one_neither_renews_nor_finishes,
     a_record_saved_with_its_push_is_stored_and_queued_and_an_unknown_one_changes_nothing,
     an_organization_is_claimed_by_one_process_until_it_finishes_or_its_lease_expires,

@@ -1,0 +1,406 @@
+//! The HubSpot side of an outbound push: batch creates and updates, contact-to-company
+//! associations, and what each call's answer becomes (links, echo-ledger entries, activity
+//! rows, retries).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::Utc;
+use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
+use turris_core::ids::{AgencyId, HubSpotId, OrganizationId};
+use turris_core::planner::{OutboundAction, RecentWrite, recent_writes};
+use turris_core::property::PropertyMap;
+use turris_core::store::{Link, TurrisRef};
+use turris_hubspot::HubSpotClient;
+use turris_hubspot::crm::associations::{AssociationPair, PublicObjectId};
+use turris_hubspot::crm::batch::{BatchUpdateInput, TracedCreateInput};
+use turris_hubspot::crm::{ObjectType, SimplePublicObjectInputForCreate};
+
+use super::{Planned, PushError};
+use crate::app::AppState;
+use crate::hubspot::ConnectionError;
+use crate::store::OutboundClaim;
+
+/// A HubSpot object we push to, and the titles of its calls.
+pub(super) struct Target {
+    object: ObjectType,
+    create: ActivityKind,
+    update: ActivityKind,
+}
+
+pub(super) const COMPANIES: Target = Target {
+    object: ObjectType::Companies,
+    create: ActivityKind::CreateCompany,
+    update: ActivityKind::UpdateCompany,
+};
+
+pub(super) const CONTACTS: Target = Target {
+    object: ObjectType::Contacts,
+    create: ActivityKind::CreateContact,
+    update: ActivityKind::UpdateContact,
+};
+
+/// A call HubSpot refused, as the activity log shows it.
+struct Refusal {
+    status: Option<u16>,
+    category: Option<String>,
+    message: String,
+    /// Whether trying again later may succeed: no answer, 429, 5xx, or a refused token (the
+    /// connection is then paused until a reconnect).
+    transient: bool,
+}
+
+pub(super) struct Pusher<'a> {
+    pub(super) state: &'a AppState,
+    pub(super) org: &'a OrganizationId,
+    pub(super) claim: &'a OutboundClaim,
+    pub(super) client: &'a HubSpotClient,
+    /// Records whose call failed for a reason that may pass.
+    pub(super) retry: Mutex<Vec<(TurrisRef, String)>>,
+}
+
+impl Pusher<'_> {
+    pub(super) async fn push(
+        &self,
+        target: &Target,
+        planned: Vec<Planned>,
+    ) -> Result<(), PushError> {
+        let mut creates = Vec::new();
+        let mut updates = Vec::new();
+        for (turris, action) in planned {
+            match action {
+                OutboundAction::Create { properties } => creates.push((turris, properties)),
+                OutboundAction::Update {
+                    object_id,
+                    properties,
+                } => updates.push((turris, object_id, properties)),
+                OutboundAction::Skip { .. } => {}
+            }
+        }
+        self.create(target, creates).await?;
+        self.update(target, updates).await
+    }
+
+    /// Associates each agent's or agency contact's contact with its agency's company
+    /// (unlabeled, type 279), one batch call per 100 pairs, once both are linked; one activity
+    /// row per pair.
+    pub(super) async fn associate(
+        &self,
+        employed: &[(TurrisRef, AgencyId)],
+    ) -> Result<(), PushError> {
+        let db = self.state.db();
+        let mut pairs: Vec<(TurrisRef, HubSpotId, HubSpotId)> = Vec::new();
+        for (turris, agency) in employed {
+            let contact = db.link_by_turris(self.org, turris).await?;
+            let company = db
+                .link_by_turris(self.org, &TurrisRef::Agency(agency.clone()))
+                .await?;
+            if let (Some(contact), Some(company)) = (contact, company) {
+                pairs.push((turris.clone(), contact.hubspot_id, company.hubspot_id));
+            }
+        }
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        // Before the call: the contact's `associatedcompanyid` change may come back first.
+        let now = Utc::now();
+        let writes: Vec<RecentWrite> = pairs
+            .iter()
+            .map(|(_, contact, company)| RecentWrite {
+                object_id: contact.clone(),
+                property: "associatedcompanyid".to_owned(),
+                value: Some(company.to_string()),
+                at: now,
+            })
+            .collect();
+        db.record_hubspot_writes(self.org, &writes).await?;
+        let inputs: Vec<AssociationPair> = pairs
+            .iter()
+            .map(|(_, contact, company)| AssociationPair {
+                from: PublicObjectId {
+                    id: contact.to_string(),
+                },
+                to: PublicObjectId {
+                    id: company.to_string(),
+                },
+            })
+            .collect();
+        let refusal = match self
+            .client
+            .batch_associate_default(&ObjectType::Contacts, &ObjectType::Companies, &inputs)
+            .await
+        {
+            Ok(()) => None,
+            Err(e) => Some(self.refusal(e).await),
+        };
+        for (turris, contact, company) in &pairs {
+            let message = format!("contact {contact} associated with company {company}");
+            match &refusal {
+                Some(refusal) => {
+                    self.failed(
+                        ActivityKind::AssociateContactWithCompany,
+                        turris,
+                        Some(contact),
+                        refusal,
+                    )
+                    .await?;
+                }
+                None => {
+                    self.log(
+                        ActivityKind::AssociateContactWithCompany,
+                        Outcome::Success,
+                        ActivityDetails {
+                            hubspot_status: Some(200),
+                            message: Some(message),
+                            turris_id: Some(turris.id().to_owned()),
+                            hubspot_id: Some(contact.to_string()),
+                            ..ActivityDetails::default()
+                        },
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn log(
+        &self,
+        kind: ActivityKind,
+        outcome: Outcome,
+        details: ActivityDetails,
+    ) -> Result<(), PushError> {
+        self.state
+            .db()
+            .append_activity(
+                self.org,
+                &NewActivity::new(kind, outcome, Utc::now()).with_details(details),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// What a refused call says, after flipping the connection to error when HubSpot no
+    /// longer accepts the credentials.
+    async fn refusal(&self, error: turris_hubspot::Error) -> Refusal {
+        let (status, category) = (error.status(), error.category().map(str::to_owned));
+        let transient = status.is_none_or(|s| s == 429 || s == 401 || s == 403 || s >= 500);
+        let connection = ConnectionError::from(error);
+        if let Some(until) = connection.daily_limit_until() {
+            crate::hubspot::note_daily_limit(self.state, self.org, until).await;
+        }
+        if connection.is_connection_lost()
+            && let Err(e) =
+                crate::hubspot::mark_connection_lost(self.state, self.org, &connection).await
+        {
+            tracing::error!(org = %self.org, error = %e, "cannot record the lost connection");
+        }
+        Refusal {
+            status,
+            category,
+            message: connection.to_string(),
+            transient,
+        }
+    }
+
+    async fn failed(
+        &self,
+        kind: ActivityKind,
+        turris: &TurrisRef,
+        hubspot_id: Option<&HubSpotId>,
+        refusal: &Refusal,
+    ) -> Result<(), PushError> {
+        if refusal.transient {
+            self.retry
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((turris.clone(), refusal.message.clone()));
+        }
+        self.log(
+            kind,
+            Outcome::Failure,
+            ActivityDetails {
+                hubspot_status: refusal.status,
+                error_category: refusal.category.clone(),
+                message: Some(refusal.message.clone()),
+                turris_id: Some(turris.id().to_owned()),
+                hubspot_id: hubspot_id.map(ToString::to_string),
+                ..ActivityDetails::default()
+            },
+        )
+        .await
+    }
+
+    async fn remember(&self, id: &HubSpotId, properties: &PropertyMap) -> Result<(), PushError> {
+        let writes = recent_writes(id, properties, Utc::now());
+        self.state
+            .db()
+            .record_hubspot_writes(self.org, &writes)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates the records with one batch create per 100, each input keyed by its Turris id
+    /// (`objectWriteTraceId`) so every created record pairs with its Turris record.
+    async fn create(
+        &self,
+        target: &Target,
+        creates: Vec<(TurrisRef, PropertyMap)>,
+    ) -> Result<(), PushError> {
+        if creates.is_empty() {
+            return Ok(());
+        }
+        let inputs: Vec<TracedCreateInput> = creates
+            .iter()
+            .map(|(turris, properties)| TracedCreateInput {
+                input: SimplePublicObjectInputForCreate {
+                    properties: to_hubspot(properties),
+                    associations: Vec::new(),
+                },
+                object_write_trace_id: turris.id().to_owned(),
+            })
+            .collect();
+        let outcome = self
+            .client
+            .batch_create_traced(&target.object, &inputs)
+            .await;
+        let mut refused: Vec<(std::ops::Range<usize>, Refusal)> = Vec::new();
+        for failure in outcome.failed_chunks {
+            refused.push((failure.inputs, self.refusal(failure.error).await));
+        }
+        let created: HashMap<&str, &str> = outcome
+            .results
+            .iter()
+            .filter_map(|r| Some((r.object_write_trace_id.as_deref()?, r.id.as_str())))
+            .collect();
+        for (index, (turris, properties)) in creates.iter().enumerate() {
+            if let Some((_, refusal)) = refused.iter().find(|(r, _)| r.contains(&index)) {
+                self.failed(target.create, turris, None, refusal).await?;
+                continue;
+            }
+            let Some(id) = created.get(turris.id()) else {
+                // A per-input failure of a multi-status answer names the input by its trace id.
+                let error = outcome
+                    .errors
+                    .iter()
+                    .find(|e| e.context.values().flatten().any(|v| v == turris.id()));
+                let (category, message) = match error {
+                    Some(e) => (Some(e.category.clone()), e.message.clone()),
+                    None => (None, "HubSpot created no record for this input".to_owned()),
+                };
+                self.log(
+                    target.create,
+                    Outcome::Failure,
+                    ActivityDetails {
+                        hubspot_status: Some(207),
+                        error_category: category,
+                        message: Some(message),
+                        turris_id: Some(turris.id().to_owned()),
+                        ..ActivityDetails::default()
+                    },
+                )
+                .await?;
+                continue;
+            };
+            let Ok(hubspot_id) = HubSpotId::parse(id) else {
+                tracing::error!(org = %self.org, id = %id, "hubspot answered an unexpected id");
+                continue;
+            };
+            // The link, its echo-ledger entries and its row in one transaction, under the lease.
+            let now = Utc::now();
+            let row = NewActivity::new(target.create, Outcome::Success, now).with_details(
+                ActivityDetails {
+                    hubspot_status: Some(201),
+                    turris_id: Some(turris.id().to_owned()),
+                    hubspot_id: Some(hubspot_id.to_string()),
+                    ..ActivityDetails::default()
+                },
+            );
+            let link = Link {
+                turris: turris.clone(),
+                hubspot_id: hubspot_id.clone(),
+            };
+            let writes = recent_writes(&hubspot_id, properties, now);
+            self.state
+                .db()
+                .commit_outbound_link(self.claim, &link, &writes, &row)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn update(
+        &self,
+        target: &Target,
+        updates: Vec<(TurrisRef, HubSpotId, PropertyMap)>,
+    ) -> Result<(), PushError> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let inputs: Vec<BatchUpdateInput> = updates
+            .iter()
+            .map(|(_, id, properties)| BatchUpdateInput {
+                id: id.to_string(),
+                id_property: None,
+                properties: to_hubspot(properties),
+            })
+            .collect();
+        for (_, id, properties) in &updates {
+            // Before the call: the echo may arrive before the answer.
+            self.remember(id, properties).await?;
+        }
+        let outcome = self.client.batch_update(&target.object, &inputs).await;
+        let mut refused: Vec<(std::ops::Range<usize>, Refusal)> = Vec::new();
+        for failure in outcome.failed_chunks {
+            refused.push((failure.inputs, self.refusal(failure.error).await));
+        }
+        for (index, (turris, id, _)) in updates.iter().enumerate() {
+            if let Some((_, refusal)) = refused.iter().find(|(r, _)| r.contains(&index)) {
+                self.failed(target.update, turris, Some(id), refusal)
+                    .await?;
+                continue;
+            }
+            let per_input = outcome
+                .errors
+                .iter()
+                .find(|e| e.ids().iter().any(|i| i == id.as_str()));
+            let (outcome, details) = match per_input {
+                Some(error) => (
+                    Outcome::Failure,
+                    ActivityDetails {
+                        hubspot_status: Some(207),
+                        error_category: Some(error.category.clone()),
+                        message: Some(error.message.clone()),
+                        ..ActivityDetails::default()
+                    },
+                ),
+                None => (
+                    Outcome::Success,
+                    ActivityDetails {
+                        hubspot_status: Some(200),
+                        ..ActivityDetails::default()
+                    },
+                ),
+            };
+            self.log(
+                target.update,
+                outcome,
+                ActivityDetails {
+                    turris_id: Some(turris.id().to_owned()),
+                    hubspot_id: Some(id.to_string()),
+                    ..details
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// HubSpot's property values: an unset value clears the property.
+fn to_hubspot(properties: &PropertyMap) -> HashMap<String, String> {
+    properties
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.unwrap_or_default().to_owned()))
+        .collect()
+}
