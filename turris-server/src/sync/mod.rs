@@ -36,7 +36,7 @@ use tokio::task::JoinHandle;
 use turris_core::ids::{HubSpotId, OrganizationId};
 
 use crate::app::AppState;
-use crate::workers::Shutdown;
+use crate::workers::{Shutdown, Supervision, WorkerStart, supervise};
 
 /// What the sync workers of one server share in memory (in [`AppState`], so two servers in
 /// one process share nothing).
@@ -101,16 +101,21 @@ impl SyncState {
     }
 }
 
-/// Starts the sync workers.
+/// Starts the sync workers, each under a supervisor ([`crate::workers::supervise`]).
 pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()>> {
+    let run = |name: &'static str, start: WorkerStart| {
+        supervise(state, name, shutdown, Supervision::default(), start)
+    };
     vec![
-        tokio::spawn(inbound::run(state.clone(), shutdown.clone())),
-        tokio::spawn(outbound::run(state.clone(), shutdown.clone())),
-        tokio::spawn(tokens::run(state.clone(), shutdown.clone())),
-        tokio::spawn(subscriptions::run(state.clone(), shutdown.clone())),
-        tokio::spawn(pruning::run(state.clone(), shutdown.clone())),
-        tokio::spawn(invites::run(state.clone(), shutdown.clone())),
-        tokio::spawn(reconcile::run(state.clone(), shutdown.clone())),
+        run("sync_inbound", |s, d| Box::pin(inbound::run(s, d))),
+        run("sync_outbound", |s, d| Box::pin(outbound::run(s, d))),
+        run("sync_tokens", |s, d| Box::pin(tokens::run(s, d))),
+        run("sync_subscriptions", |s, d| {
+            Box::pin(subscriptions::run(s, d))
+        }),
+        run("sync_pruning", |s, d| Box::pin(pruning::run(s, d))),
+        run("sync_invites", |s, d| Box::pin(invites::run(s, d))),
+        run("sync_reconcile", |s, d| Box::pin(reconcile::run(s, d))),
     ]
 }
 
