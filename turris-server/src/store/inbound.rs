@@ -77,13 +77,16 @@ pub trait InboundEventStore: Send + Sync {
         events: &[WebhookEvent],
         received_at: DateTime<Utc>,
     ) -> DbResult<InboundBatch>;
-    /// Claims up to `limit` unprocessed events that are due (oldest first) for `claim_for`,
-    /// all under one fresh [`ClaimToken`]; a claimed event is not handed out again until the
-    /// claim expires.
+    /// Claims up to `limit` unprocessed events that are due for `claim_for`, all under one
+    /// fresh [`ClaimToken`], round-robin across organizations: each organization's oldest
+    /// event first, then each one's second, and so on, at most `per_org` of one organization,
+    /// so one tenant's backlog never delays another's events. A claimed event is not handed
+    /// out again until the claim expires.
     async fn claim_inbound_events(
         &self,
         now: DateTime<Utc>,
         limit: usize,
+        per_org: usize,
         claim_for: Duration,
     ) -> DbResult<Vec<ClaimedInboundEvent>>;
     /// Extends the claim's pending events until `now + claim_for`; returns how many it still
@@ -185,22 +188,36 @@ impl InboundEventStore for SqlStore {
         &self,
         now: DateTime<Utc>,
         limit: usize,
+        per_org: usize,
         claim_for: Duration,
     ) -> DbResult<Vec<ClaimedInboundEvent>> {
-        if limit == 0 {
+        if limit == 0 || per_org == 0 {
             return Ok(Vec::new());
         }
         let now_ns = ns(now)?;
         let until = ns(plus(now, claim_for))?;
         let claim = ClaimToken::new();
         let mut rows: Vec<ClaimRow> = with_pool!(self, |pool| {
+            // Ranked within each organization and taken rank by rank. Row locks cannot sit
+            // beside a window function, so the ranking is a query of its own and the level
+            // above locks what it chose (`FOR UPDATE SKIP LOCKED` on PostgreSQL): concurrent
+            // claimers skip each other's rows instead of waiting on them.
             let sql = format!(
                 "UPDATE inbound_events SET claimed_until = $2, claim_token = $4
                  WHERE id IN (
                      SELECT id FROM inbound_events
-                     WHERE status = 'pending' AND next_attempt_at <= $1
-                       AND (claimed_until IS NULL OR claimed_until <= $1)
-                     ORDER BY id LIMIT $3 {}
+                     WHERE id IN (
+                         SELECT id FROM (
+                             SELECT id, ROW_NUMBER() OVER (
+                                 PARTITION BY organization_id ORDER BY id) AS rank
+                             FROM inbound_events
+                             WHERE status = 'pending' AND next_attempt_at <= $1
+                               AND (claimed_until IS NULL OR claimed_until <= $1)
+                         ) ranked
+                         WHERE rank <= $5 ORDER BY rank, id LIMIT $3
+                     )
+                     AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= $1)
+                     {}
                  )
                  RETURNING id, organization_id, payload, received_at, attempts, claimed_until",
                 skip_locked(pool)
@@ -210,6 +227,7 @@ impl InboundEventStore for SqlStore {
                 .bind(until)
                 .bind(i64::try_from(limit).unwrap_or(i64::MAX))
                 .bind(claim.as_str())
+                .bind(i64::try_from(per_org).unwrap_or(i64::MAX))
                 .fetch_all(pool)
                 .await?
         });

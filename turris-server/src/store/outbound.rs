@@ -2,7 +2,7 @@
 //! together with a row asking for their push to HubSpot, in one transaction (the outbox's
 //! `record_type` is `agency`, `agent` or `agency_contact`); organizations claimed by one
 //! process at a time under a lease (`outbound_leases`, taken with an atomic upsert that only
-//! replaces an expired lease); rows deleted only when the worker finishes, after it stored
+//! replaces an expired lease), the one served least recently first; rows deleted only when the worker finishes, after it stored
 //! what the push produced.
 
 use std::time::Duration;
@@ -25,7 +25,7 @@ use super::records::{
     agency_columns, agent_columns, contact_columns, insert_agency_contact_row, insert_agency_row,
     insert_agent_row, update_agency_contact_row, update_agency_row, update_agent_row,
 };
-use super::sql::{Dialect, SqlStore, for_update, from_ns, ns, plus, skip_locked, with_pool};
+use super::sql::{Dialect, SqlStore, for_update, from_ns, ns, plus, with_pool};
 use super::*;
 
 /// A queued push of an agency or agent to HubSpot.
@@ -96,7 +96,8 @@ pub trait OutboundOutboxStore: Send + Sync {
         contact: &AgencyContact,
     ) -> DbResult<()>;
     /// Leases one organization whose lease is free (or expired) and that has pushes due at
-    /// `now`, and returns up to `limit` of them; `None` when there is none.
+    /// `now` (the one served least recently first, round-robin), and returns up to `limit` of
+    /// them, oldest first; `None` when there is none.
     async fn claim_outbound(
         &self,
         now: DateTime<Utc>,
@@ -287,29 +288,30 @@ impl OutboundOutboxStore for SqlStore {
         let lease = Uuid::now_v7().to_string();
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
         with_pool!(self, |pool| {
-            // Organizations with due pushes, oldest push first. Rows another process is
-            // deciding about right now are skipped (PostgreSQL); the lease settles the rest.
-            let sql = format!(
-                "SELECT organization_id FROM outbound_pushes WHERE next_attempt_at <= $1
-                 ORDER BY id LIMIT 32 {}",
-                skip_locked(pool)
-            );
+            // Organizations with due pushes and a free lease, the one served least recently
+            // first (never served: first of all), then the one waiting longest: round-robin, so
+            // one tenant's backlog never holds another's pushes back by more than a step.
+            // Concurrent claimers may pick the same organization: the lease settles it.
             let mut tx = pool.begin_write().await?;
-            let candidates: Vec<String> = sqlx::query_scalar(&sql)
-                .bind(now_ns)
-                .fetch_all(&mut *tx)
-                .await?;
-            let mut seen = std::collections::HashSet::new();
+            let candidates: Vec<String> = sqlx::query_scalar(
+                "SELECT p.organization_id FROM outbound_pushes p
+                 LEFT JOIN outbound_leases l ON l.organization_id = p.organization_id
+                 WHERE p.next_attempt_at <= $1 AND (l.expires_at IS NULL OR l.expires_at <= $1)
+                 GROUP BY p.organization_id
+                 ORDER BY MIN(COALESCE(l.served_at, 0)), MIN(p.id)
+                 LIMIT 32",
+            )
+            .bind(now_ns)
+            .fetch_all(&mut *tx)
+            .await?;
             for org in candidates {
-                if !seen.insert(org.clone()) {
-                    continue;
-                }
                 // Taken only when nobody holds it or the holder's lease expired.
                 let taken: Option<String> = sqlx::query_scalar(
-                    "INSERT INTO outbound_leases (organization_id, lease_id, expires_at)
-                     VALUES ($1, $2, $3)
+                    "INSERT INTO outbound_leases (organization_id, lease_id, expires_at, served_at)
+                     VALUES ($1, $2, $3, $4)
                      ON CONFLICT (organization_id) DO UPDATE
-                     SET lease_id = excluded.lease_id, expires_at = excluded.expires_at
+                     SET lease_id = excluded.lease_id, expires_at = excluded.expires_at,
+                         served_at = excluded.served_at
                      WHERE outbound_leases.expires_at <= $4
                      RETURNING lease_id",
                 )
@@ -367,8 +369,10 @@ impl OutboundOutboxStore for SqlStore {
             let mut tx = pool.begin_write().await?;
             // Releasing the lease first is the fence: the row is locked until the commit, so
             // no other process takes the organization over between this check and the writes.
+            // Released in place, keeping when the organization was served (round-robin).
             let released = sqlx::query(
-                "DELETE FROM outbound_leases WHERE organization_id = $1 AND lease_id = $2",
+                "UPDATE outbound_leases SET lease_id = '', expires_at = 0
+                 WHERE organization_id = $1 AND lease_id = $2",
             )
             .bind(org)
             .bind(&claim.lease)

@@ -1,7 +1,8 @@
 //! The inbound worker: HubSpot webhook events (persisted by `POST /hooks/hubspot`) become
 //! Turris records, links and activity rows.
 //!
-//! One step claims every due event (up to [`CLAIM_LIMIT`]), groups them by organization and
+//! One step claims due events round-robin across organizations (up to [`CLAIM_LIMIT`], at most
+//! [`PER_ORG`] of one organization), groups them by organization and
 //! object, reads the current properties of every touched object with batch read (one call per
 //! 100 objects, never one per event), and lets core decide:
 //!
@@ -44,9 +45,13 @@ use crate::store::{ClaimToken, ClaimedInboundEvent, DbError, InboundEventId};
 use crate::sync::lease::{LEASE, RENEW_EVERY, renewing};
 use crate::workers::Shutdown;
 
-/// Most events one step claims: at most ten batch reads of 100 objects per object type, a
-/// step that fits its claim with room to spare (the claim is renewed while it runs anyway).
-pub const CLAIM_LIMIT: usize = 1_000;
+/// Most events one step claims, across organizations (the claim is renewed while the step
+/// runs, organization after organization).
+pub const CLAIM_LIMIT: usize = 5_000;
+/// Most events one step claims of one organization: at most ten batch reads of 100 objects
+/// per object type. Steps go round-robin across organizations (each one's oldest event
+/// first), so one tenant's backlog never delays another tenant's events by more than a step.
+pub const PER_ORG: usize = 1_000;
 /// How often the worker looks for events when nobody woke it.
 const POLL: Duration = Duration::from_millis(500);
 /// After a wake-up, the worker waits for this much quiet (no further batch) before claiming, so
@@ -101,7 +106,7 @@ pub async fn run(state: AppState, mut shutdown: Shutdown) {
 pub async fn step(state: &AppState) -> Result<usize, DbError> {
     let claimed = state
         .db()
-        .claim_inbound_events(Utc::now(), CLAIM_LIMIT, LEASE)
+        .claim_inbound_events(Utc::now(), CLAIM_LIMIT, PER_ORG, LEASE)
         .await?;
     let Some(claim) = claimed.first().map(|e| e.claim.clone()) else {
         return Ok(0);

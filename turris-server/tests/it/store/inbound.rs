@@ -72,7 +72,10 @@ async fn redelivered_events_are_stored_once(db: &TestDb) {
         1,
         "deduplication is per organization"
     );
-    let claimed = store.claim_inbound_events(t(2), 100, CLAIM).await.unwrap();
+    let claimed = store
+        .claim_inbound_events(t(2), 100, 100, CLAIM)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 5);
     assert_eq!(
         claimed[0].event, batch[0],
@@ -95,10 +98,13 @@ async fn claimed_events_go_to_one_worker_until_processed_or_the_claim_expires(db
         .await
         .unwrap();
 
-    let first = store.claim_inbound_events(t(0), 2, CLAIM).await.unwrap();
+    let first = store.claim_inbound_events(t(0), 2, 2, CLAIM).await.unwrap();
     assert_eq!(first.len(), 2, "at most the limit");
     assert_eq!(first[0].claimed_until, t(60));
-    let second = store.claim_inbound_events(t(1), 10, CLAIM).await.unwrap();
+    let second = store
+        .claim_inbound_events(t(1), 10, 10, CLAIM)
+        .await
+        .unwrap();
     assert_eq!(second.len(), 1, "claimed events are not handed out again");
     assert_ne!(second[0].id, first[0].id);
 
@@ -118,23 +124,29 @@ async fn claimed_events_go_to_one_worker_until_processed_or_the_claim_expires(db
         .unwrap();
     assert!(
         store
-            .claim_inbound_events(t(29), 10, CLAIM)
+            .claim_inbound_events(t(29), 10, 10, CLAIM)
             .await
             .unwrap()
             .is_empty()
     );
-    let retried = store.claim_inbound_events(t(30), 10, CLAIM).await.unwrap();
+    let retried = store
+        .claim_inbound_events(t(30), 10, 10, CLAIM)
+        .await
+        .unwrap();
     assert_eq!(retried.len(), 1, "the failed event is retried at its time");
     assert_eq!((retried[0].id, retried[0].attempts), (first[1].id, 1));
     assert!(
         store
-            .claim_inbound_events(t(89), 10, CLAIM)
+            .claim_inbound_events(t(89), 10, 10, CLAIM)
             .await
             .unwrap()
             .is_empty(),
         "the retry's claim is live until t(90)"
     );
-    let expired = store.claim_inbound_events(t(90), 10, CLAIM).await.unwrap();
+    let expired = store
+        .claim_inbound_events(t(90), 10, 10, CLAIM)
+        .await
+        .unwrap();
     assert_eq!(expired.len(), 1, "an expired claim is handed out again");
     assert_eq!(expired[0].id, first[1].id);
     store
@@ -143,7 +155,7 @@ async fn claimed_events_go_to_one_worker_until_processed_or_the_claim_expires(db
         .unwrap();
     assert!(
         store
-            .claim_inbound_events(t(10_000), 10, CLAIM)
+            .claim_inbound_events(t(10_000), 10, 10, CLAIM)
             .await
             .unwrap()
             .is_empty(),
@@ -179,7 +191,7 @@ async fn two_workers_claiming_at_once_never_get_the_same_event(db: &TestDb) {
         workers.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let claimed = store.claim_inbound_events(t(1), 5, CLAIM).await.unwrap();
+                let claimed = store.claim_inbound_events(t(1), 5, 5, CLAIM).await.unwrap();
                 if claimed.is_empty() {
                     break mine;
                 }
@@ -211,11 +223,14 @@ async fn a_claim_taken_over_after_it_lapsed_settles_nothing_for_its_first_holder
         .persist_inbound_events(&acme, &events, t(0))
         .await
         .unwrap();
-    let stale = store.claim_inbound_events(t(0), 10, LEASE).await.unwrap();
+    let stale = store
+        .claim_inbound_events(t(0), 10, 10, LEASE)
+        .await
+        .unwrap();
     assert_eq!(stale.len(), 3);
     // The first holder stalls past its lease; the replica takes the events over.
     let fresh = replica
-        .claim_inbound_events(t(16), 10, LEASE)
+        .claim_inbound_events(t(16), 10, 10, LEASE)
         .await
         .unwrap();
     assert_eq!(fresh.len(), 3, "a lapsed claim is handed out again");
@@ -248,7 +263,7 @@ async fn a_claim_taken_over_after_it_lapsed_settles_nothing_for_its_first_holder
     );
     assert!(
         store
-            .claim_inbound_events(t(30), 10, LEASE)
+            .claim_inbound_events(t(30), 10, 10, LEASE)
             .await
             .unwrap()
             .is_empty(),
@@ -267,7 +282,10 @@ async fn a_claim_taken_over_after_it_lapsed_settles_nothing_for_its_first_holder
             .unwrap(),
         2
     );
-    let retried = store.claim_inbound_events(t(100), 10, LEASE).await.unwrap();
+    let retried = store
+        .claim_inbound_events(t(100), 10, 10, LEASE)
+        .await
+        .unwrap();
     assert_eq!(retried.len(), 1);
     assert_eq!(
         (retried[0].id, retried[0].attempts),
@@ -283,7 +301,10 @@ async fn a_renewed_claim_is_not_handed_out_and_one_left_to_lapse_is(db: &TestDb)
         .persist_inbound_events(&acme, &[event(1, 1, None, 0)], t(0))
         .await
         .unwrap();
-    let claimed = store.claim_inbound_events(t(0), 10, LEASE).await.unwrap();
+    let claimed = store
+        .claim_inbound_events(t(0), 10, 10, LEASE)
+        .await
+        .unwrap();
     let claim = &claimed[0].claim;
     for at in [5, 10, 15, 20] {
         assert_eq!(
@@ -296,7 +317,7 @@ async fn a_renewed_claim_is_not_handed_out_and_one_left_to_lapse_is(db: &TestDb)
         );
         assert!(
             store
-                .claim_inbound_events(t(at + 14), 10, LEASE)
+                .claim_inbound_events(t(at + 14), 10, 10, LEASE)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -304,7 +325,10 @@ async fn a_renewed_claim_is_not_handed_out_and_one_left_to_lapse_is(db: &TestDb)
             at + 15
         );
     }
-    let taken = store.claim_inbound_events(t(35), 10, LEASE).await.unwrap();
+    let taken = store
+        .claim_inbound_events(t(35), 10, 10, LEASE)
+        .await
+        .unwrap();
     assert_eq!(taken.len(), 1, "15 s after the last renewal it is free");
     assert_eq!(
         store
@@ -323,7 +347,63 @@ async fn a_renewed_claim_is_not_handed_out_and_one_left_to_lapse_is(db: &TestDb)
     );
 }
 
+async fn one_event_of_a_quiet_tenant_is_claimed_in_the_first_step_despite_a_backlog(db: &TestDb) {
+    let store = db.store();
+    let busy = org(&store, "busy").await;
+    let quiet = org(&store, "quiet").await;
+    let backlog: Vec<_> = (1..=3_000).map(|i| event(i, i, None, 0)).collect();
+    for chunk in backlog.chunks(500) {
+        store
+            .persist_inbound_events(&busy, chunk, t(0))
+            .await
+            .unwrap();
+    }
+    // The quiet tenant's event arrives after the whole backlog.
+    store
+        .persist_inbound_events(&quiet, &[event(9, 9, None, 0)], t(1))
+        .await
+        .unwrap();
+    let (limit, per_org) = (1_000, 200);
+    let first = store
+        .claim_inbound_events(t(2), limit, per_org, LEASE)
+        .await
+        .unwrap();
+    assert!(
+        first.iter().any(|e| e.organization == quiet),
+        "the quiet tenant's event is in the first step"
+    );
+    let of_busy = first.iter().filter(|e| e.organization == busy).count();
+    assert_eq!(
+        of_busy, per_org,
+        "the busy tenant gets its share, not the whole step"
+    );
+    assert!(
+        first
+            .iter()
+            .filter(|e| e.organization == busy)
+            .all(|e| e.event.event_id <= 200),
+        "each tenant's oldest events first"
+    );
+    // Steps go on through the backlog, never claiming an event twice.
+    let mut steps = 1;
+    let mut seen: std::collections::HashSet<_> = first.iter().map(|e| e.id).collect();
+    loop {
+        let next = store
+            .claim_inbound_events(t(2), limit, per_org, LEASE)
+            .await
+            .unwrap();
+        if next.is_empty() {
+            break;
+        }
+        steps += 1;
+        assert!(next.iter().all(|e| seen.insert(e.id)));
+    }
+    assert_eq!(seen.len(), 3_001);
+    assert_eq!(steps, 15, "200 of the busy tenant per step");
+}
+
 both_databases!(db:
+    one_event_of_a_quiet_tenant_is_claimed_in_the_first_step_despite_a_backlog,
     a_claim_taken_over_after_it_lapsed_settles_nothing_for_its_first_holder,
     a_renewed_claim_is_not_handed_out_and_one_left_to_lapse_is,
     redelivered_events_are_stored_once,

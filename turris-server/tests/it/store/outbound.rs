@@ -327,7 +327,71 @@ async fn an_outbound_link_is_stored_with_its_echo_and_row_only_under_the_lease(d
     assert_eq!(rows(store.clone()).await, 2);
 }
 
+async fn organizations_take_turns_so_a_backlog_never_holds_back_another_tenants_push(db: &TestDb) {
+    let store = db.store();
+    let replica = db.second_store().await;
+    let busy = org(&store, "busy").await;
+    let quiet = org(&store, "quiet").await;
+    for i in 0..250 {
+        store
+            .insert_agency_with_push(&busy, &agency(&format!("b-{i:03}"), "Busy"))
+            .await
+            .unwrap();
+    }
+    // The quiet tenant's one push comes after the whole backlog.
+    store
+        .insert_agency_with_push(&quiet, &agency("q-1", "Quiet"))
+        .await
+        .unwrap();
+    let now = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let limit = 100;
+    // Step 1: the busy tenant waited longest.
+    let first = store
+        .claim_outbound(now, limit, LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((&first.organization, first.pushes.len()), (&busy, limit));
+    // While the busy tenant's lease is held, its backlog hides nobody: another process takes
+    // the quiet tenant at once.
+    let at = |secs: i64| now + chrono::Duration::seconds(secs);
+    let meanwhile = replica
+        .claim_outbound(at(1), limit, LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(meanwhile.organization, quiet);
+    replica.finish_outbound(&meanwhile, &[]).await.unwrap();
+    store.finish_outbound(&first, &[]).await.unwrap();
+
+    // Both now have pushes due, the busy tenant's older: they take turns, so the quiet
+    // tenant's new push goes in the second step, not after the backlog.
+    for i in 2..=3 {
+        store
+            .insert_agency_with_push(&quiet, &agency(&format!("q-{i}"), "Quiet"))
+            .await
+            .unwrap();
+    }
+    let mut order = Vec::new();
+    let mut secs = 2;
+    while let Some(claim) = store.claim_outbound(at(secs), limit, LEASE).await.unwrap() {
+        order.push((claim.organization.to_string(), claim.pushes.len()));
+        store.finish_outbound(&claim, &[]).await.unwrap();
+        secs += 1;
+    }
+    assert_eq!(
+        order,
+        [
+            ("busy".to_owned(), 100),
+            ("quiet".to_owned(), 2),
+            ("busy".to_owned(), 50)
+        ],
+        "served in turns"
+    );
+}
+
 both_databases!(db:
+    organizations_take_turns_so_a_backlog_never_holds_back_another_tenants_push,
     an_outbound_link_is_stored_with_its_echo_and_row_only_under_the_lease,
     a_renewed_lease_holds_and_a_lost_one_neither_renews_nor_finishes,
     a_record_saved_with_its_push_is_stored_and_queued_and_an_unknown_one_changes_nothing,

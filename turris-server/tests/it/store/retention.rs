@@ -123,7 +123,7 @@ async fn processed_inbound_events_are_pruned(db: &TestDb) {
         .await
         .unwrap();
     let claimed = store
-        .claim_inbound_events(t(-100), 1, Duration::from_secs(5))
+        .claim_inbound_events(t(-100), 1, 1, Duration::from_secs(5))
         .await
         .unwrap();
     store
@@ -137,7 +137,7 @@ async fn processed_inbound_events_are_pruned(db: &TestDb) {
     );
     assert_eq!(
         store
-            .claim_inbound_events(t(0), 10, Duration::from_secs(5))
+            .claim_inbound_events(t(0), 10, 10, Duration::from_secs(5))
             .await
             .unwrap()
             .len(),
