@@ -13,7 +13,7 @@ use turris_core::invitation::InvitationSettings;
 use turris_core::mapping::{
     AgencyContactMapping, AgencyMapping, AgentMapping, MappingSettings, RecordMapping,
 };
-use turris_core::matching::{MatchedBy, agency_keys, agent_keys};
+use turris_core::matching::{MatchedBy, agency_contact_key, agency_keys, agent_keys};
 use turris_core::planner::ChangeKind;
 use turris_core::property::PropertyMap;
 use turris_core::record::{Agency, AgencyContact, AgencyDraft, Agent, AgentDraft};
@@ -354,14 +354,18 @@ impl RecordKind for AgencyContacts {
         draft: &<AgencyContactMapping as RecordMapping>::Draft,
         agency: Option<&AgencyId>,
     ) -> DbResult<Option<(AgencyContact, MatchedBy)>> {
-        let (Some(agency), Some(email)) = (agency, draft.email.as_deref()) else {
+        // Core says what an agency contact is found by: its email among its agency's contacts.
+        let Some(key) = agency_contact_key(draft, agency) else {
             return Ok(None);
         };
-        let Some(contact) = db.find_agency_contact_by_email(org, agency, email).await? else {
+        let found = db
+            .find_agency_contact_by_email(org, &key.agency, &key.email)
+            .await?;
+        let Some(contact) = found.filter(|c| key.matches(c)) else {
             return Ok(None);
         };
         let free = unlinked(db, org, TurrisRef::AgencyContact(contact.id.clone())).await?;
-        Ok(free.then_some((contact, MatchedBy::Email)))
+        Ok(free.then_some((contact, key.matched_by())))
     }
 
     fn synced(record: &AgencyContact) -> SyncedRecord<'_> {
