@@ -139,6 +139,41 @@ macro_rules! write_record {
     };
 }
 
+/// Inserts `$link` inside `$tx` unless the HubSpot object or the record is linked already;
+/// evaluates to `None` when it inserted it, else the link holding the HubSpot object (which
+/// is `$link` itself when the pair was linked already), and fails with
+/// [`Conflict::TurrisLinked`] when the record is linked to another HubSpot object.
+macro_rules! insert_link_or_get_holder {
+    ($tx:expr, $org:expr, $link:expr) => {{
+        let inserted = sqlx::query(
+            "INSERT INTO links (organization_id, kind, turris_id, hubspot_id)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind($org.as_str())
+        .bind(kind_text($link.turris.kind()))
+        .bind($link.turris.id())
+        .bind($link.hubspot_id.as_str())
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            let holder: Option<LinkRow> = sqlx::query_as(
+                "SELECT kind, turris_id, hubspot_id FROM links
+                 WHERE organization_id = $1 AND kind = $2 AND hubspot_id = $3",
+            )
+            .bind($org.as_str())
+            .bind(kind_text($link.turris.kind()))
+            .bind($link.hubspot_id.as_str())
+            .fetch_optional(&mut *$tx)
+            .await?;
+            // No holder of the HubSpot object: the record is linked to another one.
+            Some(holder.ok_or(DbError::Conflict(Conflict::TurrisLinked))?)
+        } else {
+            None
+        }
+    }};
+}
+
 /// An activity row's columns.
 fn activity_columns(row: &NewActivity) -> DbResult<(i64, String, String)> {
     Ok((
@@ -178,39 +213,13 @@ impl InboundStepStore for SqlStore {
             {
                 return Err(DbError::NotFound);
             }
-            if let Some(link) = step.link {
-                let inserted = sqlx::query(
-                    "INSERT INTO links (organization_id, kind, turris_id, hubspot_id)
-                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                )
-                .bind(org.as_str())
-                .bind(kind_text(link.turris.kind()))
-                .bind(link.turris.id())
-                .bind(link.hubspot_id.as_str())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if inserted == 0 {
-                    let holder: Option<LinkRow> = sqlx::query_as(
-                        "SELECT kind, turris_id, hubspot_id FROM links
-                         WHERE organization_id = $1 AND kind = $2 AND hubspot_id = $3",
-                    )
-                    .bind(org.as_str())
-                    .bind(kind_text(link.turris.kind()))
-                    .bind(link.hubspot_id.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    match holder {
-                        // Linked already, to this very record: nothing more to link.
-                        Some(row) if row.turris_id == link.turris.id() => {}
-                        Some(row) => {
-                            tx.rollback().await?;
-                            return Ok(StepOutcome::AlreadyLinked(row.into_link()?));
-                        }
-                        // The record is linked to another HubSpot object.
-                        None => return Err(DbError::Conflict(Conflict::TurrisLinked)),
-                    }
-                }
+            // Linked already to this very record: nothing more to link.
+            if let Some(link) = step.link
+                && let Some(holder) = insert_link_or_get_holder!(tx, org, link)
+                && holder.turris_id != link.turris.id()
+            {
+                tx.rollback().await?;
+                return Ok(StepOutcome::AlreadyLinked(holder.into_link()?));
             }
             for (at, entry, outcome) in &rows {
                 insert_activity_row!(&mut *tx, org, at, entry, outcome)?;
