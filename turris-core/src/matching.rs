@@ -2,14 +2,17 @@
 //!
 //! Agencies match by NPN (high confidence), then by producer code. Agents match by NPN, else
 //! by first name + last name + email together. Agency contacts match the contact of the same
-//! agency with the same email (`RecordStore::find_agency_contact_by_email`). NPNs and producer
+//! agency with the same email ([`agency_contact_key`]; stores look it up with
+//! `RecordStore::find_agency_contact_by_email`). NPNs and producer
 //! codes compare exactly; names and emails compare trimmed and case-insensitively, since people
 //! type them inconsistently. A record with no key never matches.
 
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AgencyId, AgentId};
-use crate::record::{Agency, AgencyDraft, Agent, AgentDraft, Npn};
+use crate::record::{
+    Agency, AgencyContact, AgencyContactDraft, AgencyDraft, Agent, AgentDraft, Npn,
+};
 
 /// Which key made a match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -154,6 +157,77 @@ pub fn agent_keys(draft: &AgentDraft) -> Vec<AgentKey> {
     keys
 }
 
+/// The key an agency contact can be found by: its email, normalized (trimmed, lower case),
+/// among the contacts of one agency.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AgencyContactKey {
+    /// The agency whose contacts are searched.
+    pub agency: AgencyId,
+    /// The email, normalized.
+    pub email: String,
+}
+
+impl AgencyContactKey {
+    /// Which kind of key this is.
+    pub fn matched_by(&self) -> MatchedBy {
+        MatchedBy::Email
+    }
+
+    /// Whether `contact` has this key: a contact of the same agency with the same email.
+    pub fn matches(&self, contact: &AgencyContact) -> bool {
+        contact.agency_id == self.agency
+            && contact
+                .email
+                .as_deref()
+                .is_some_and(|e| normalize(e) == self.email)
+    }
+}
+
+/// The key of an agency contact draft among the contacts of `agency` (the agency its HubSpot
+/// contact follows): none without an agency or without a non-empty email.
+///
+/// ```
+/// use turris_core::ids::AgencyId;
+/// use turris_core::matching::{AgencyContactKey, agency_contact_key};
+/// use turris_core::record::AgencyContactDraft;
+///
+/// let agency = AgencyId::parse("a-1").unwrap();
+/// let draft = AgencyContactDraft { email: Some(" Ada@Example.com ".into()), ..Default::default() };
+/// assert_eq!(
+///     agency_contact_key(&draft, Some(&agency)),
+///     Some(AgencyContactKey { agency: agency.clone(), email: "ada@example.com".into() })
+/// );
+/// assert_eq!(agency_contact_key(&draft, None), None);
+/// ```
+pub fn agency_contact_key(
+    draft: &AgencyContactDraft,
+    agency: Option<&AgencyId>,
+) -> Option<AgencyContactKey> {
+    let email = normalize(draft.email.as_deref()?);
+    if email.is_empty() {
+        return None;
+    }
+    Some(AgencyContactKey {
+        agency: agency?.clone(),
+        email,
+    })
+}
+
+/// The contact among `existing` that an agency contact draft of `agency` matches (by email,
+/// among that agency's contacts), if any.
+pub fn match_agency_contact<'a>(
+    draft: &AgencyContactDraft,
+    agency: Option<&AgencyId>,
+    existing: &'a [AgencyContact],
+) -> Option<Match<&'a AgencyContact>> {
+    let key = agency_contact_key(draft, agency)?;
+    let record = existing.iter().find(|c| key.matches(c))?;
+    Some(Match {
+        record,
+        matched_by: key.matched_by(),
+    })
+}
+
 /// An existing record a HubSpot record matched, and the key that matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match<R> {
@@ -264,6 +338,94 @@ impl Matchable for Agent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::AgencyContactId;
+
+    fn contact(id: &str, agency: &str, email: Option<&str>) -> AgencyContact {
+        AgencyContact {
+            id: AgencyContactId::parse(id).unwrap(),
+            agency_id: AgencyId::parse(agency).unwrap(),
+            first_name: None,
+            last_name: None,
+            email: email.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn agency_contacts_match_by_email_within_the_same_agency_only() {
+        let existing = vec![
+            contact("no-email", "a-1", None),
+            contact("other-agency", "a-2", Some("ada@example.com")),
+            contact("ada", "a-1", Some("Ada@Example.com")),
+        ];
+        fn check(
+            existing: &[AgencyContact],
+            agency: Option<&str>,
+            email: Option<&str>,
+            expected: Option<&str>,
+        ) {
+            let agency = agency.map(|a| AgencyId::parse(a).unwrap());
+            let draft = AgencyContactDraft {
+                email: email.map(str::to_owned),
+                ..AgencyContactDraft::default()
+            };
+            let found = match_agency_contact(&draft, agency.as_ref(), existing);
+            assert_eq!(
+                found.as_ref().map(|m| (m.record.id.as_str(), m.matched_by)),
+                expected.map(|id| (id, MatchedBy::Email)),
+                "{agency:?} {email:?}"
+            );
+        }
+        check(&existing, Some("a-1"), Some("ada@example.com"), Some("ada"));
+        check(
+            &existing,
+            Some("a-1"),
+            Some("  ADA@example.COM "),
+            Some("ada"),
+        );
+        check(
+            &existing,
+            Some("a-2"),
+            Some("ada@example.com"),
+            Some("other-agency"),
+        );
+        check(&existing, Some("a-3"), Some("ada@example.com"), None);
+        check(&existing, None, Some("ada@example.com"), None);
+        check(&existing, Some("a-1"), None, None);
+        check(&existing, Some("a-1"), Some("   "), None);
+        check(&existing, Some("a-1"), Some("grace@example.com"), None);
+    }
+
+    #[test]
+    fn an_agency_contact_key_needs_an_agency_and_a_non_empty_email() {
+        let agency = AgencyId::parse("a-1").unwrap();
+        let draft = |email: Option<&str>| AgencyContactDraft {
+            email: email.map(str::to_owned),
+            ..AgencyContactDraft::default()
+        };
+        for (email, agency, expected) in [
+            (
+                Some("Ada@Example.com"),
+                Some(&agency),
+                Some("ada@example.com"),
+            ),
+            (Some(""), Some(&agency), None),
+            (None, Some(&agency), None),
+            (Some("ada@example.com"), None, None),
+        ] {
+            let key = agency_contact_key(&draft(email), agency);
+            assert_eq!(
+                key.as_ref().map(|k| k.email.as_str()),
+                expected,
+                "{email:?}"
+            );
+            if let Some(key) = key {
+                assert_eq!(
+                    (key.matched_by(), key.agency),
+                    (MatchedBy::Email, agency.unwrap().clone())
+                );
+            }
+        }
+    }
 
     fn npn(s: &str) -> Option<Npn> {
         Some(Npn::parse(s).unwrap())

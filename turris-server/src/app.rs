@@ -51,6 +51,7 @@ struct Inner {
     reconcile_wake: Notify,
     outbound_wake: Notify,
     sync: crate::sync::SyncState,
+    workers: crate::workers::WorkerHealth,
     rate_limiter: Option<crate::http::rate_limit::TokenRateLimiter>,
 }
 
@@ -104,6 +105,7 @@ impl AppState {
                 reconcile_wake: Notify::new(),
                 outbound_wake: Notify::new(),
                 sync: crate::sync::SyncState::default(),
+                workers: crate::workers::WorkerHealth::default(),
                 rate_limiter: crate::http::rate_limit::TokenRateLimiter::new(
                     config.rate_limit_per_second,
                     config.rate_limit_burst,
@@ -127,6 +129,11 @@ impl AppState {
     /// What the sync workers share in memory.
     pub fn sync(&self) -> &crate::sync::SyncState {
         &self.inner.sync
+    }
+
+    /// What the supervisors know about this server's workers (`/readyz`, `/metrics`).
+    pub fn workers(&self) -> &crate::workers::WorkerHealth {
+        &self.inner.workers
     }
 
     /// The store, shareable with workers.

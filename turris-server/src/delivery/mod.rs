@@ -21,7 +21,7 @@ pub mod settings;
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
-use crate::workers::Shutdown;
+use crate::workers::{Shutdown, Supervision, WorkerStart, supervise};
 
 pub use metrics::DeliveryMetrics;
 pub use settings::DeliverySettings;
@@ -33,15 +33,19 @@ pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()
         tracing::info!("delivery workers are off in this process");
         return Vec::new();
     }
-    let mut handles = Vec::new();
-    match dispatch::Worker::new(state) {
-        Ok(worker) => handles.push(tokio::spawn(worker.run(shutdown.clone()))),
-        Err(e) => tracing::error!(error = %e, "the delivery worker cannot start"),
-    }
-    handles.push(tokio::spawn(debounce::run(state.clone(), shutdown.clone())));
-    handles.push(tokio::spawn(retention::run(
-        state.clone(),
-        shutdown.clone(),
-    )));
-    handles
+    let run = |name: &'static str, start: WorkerStart| {
+        supervise(state, name, shutdown, Supervision::default(), start)
+    };
+    vec![
+        run("delivery_dispatch", |s, d| {
+            Box::pin(async move {
+                match dispatch::Worker::new(&s) {
+                    Ok(worker) => worker.run(d).await,
+                    Err(e) => tracing::error!(error = %e, "the delivery worker cannot start"),
+                }
+            })
+        }),
+        run("delivery_debounce", |s, d| Box::pin(debounce::run(s, d))),
+        run("delivery_retention", |s, d| Box::pin(retention::run(s, d))),
+    ]
 }

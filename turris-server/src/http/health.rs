@@ -1,4 +1,5 @@
-//! `/healthz` (the process is up) and `/readyz` (the database answers).
+//! `/healthz` (the process is up) and `/readyz` (the database answers and no background worker
+//! keeps failing).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -31,12 +32,21 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// The database answers.
+/// The database answers and no background worker keeps failing.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses(
-        (status = 200, description = "The database answers", body = Health),
-        (status = 503, description = "The database does not answer", body = crate::error::ErrorBody)))]
+        (status = 200, description = "The database answers and every worker runs", body = Health),
+        (status = 503, description = "The database does not answer (`not_ready`), or a worker \
+            keeps panicking (`worker_failing`, naming it)", body = crate::error::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
+    let failing = state.workers().failing();
+    if !failing.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "worker_failing",
+            format!("background workers keep failing: {}", failing.join(", ")),
+        ));
+    }
     match state.ping().await {
         Ok(()) => Ok(Json(Health { status: "ok" })),
         Err(e) => {

@@ -72,11 +72,43 @@ async fn render(state: &AppState) -> impl IntoResponse + use<> {
             None
         }
     };
+    let mut body = state.delivery_metrics().render(queue);
+    body.push_str(&render_workers(&state.workers().records()));
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.delivery_metrics().render(queue),
+        body,
     )
+}
+
+/// The supervised workers: restarts after a panic, and whether each keeps failing.
+fn render_workers(
+    records: &std::collections::BTreeMap<&'static str, crate::workers::WorkerRecord>,
+) -> String {
+    use std::fmt::Write;
+    let mut out = String::from(
+        "# HELP turris_worker_restarts_total Background worker restarts after a panic.\n\
+         # TYPE turris_worker_restarts_total counter\n",
+    );
+    for (name, record) in records {
+        let _ = writeln!(
+            out,
+            "turris_worker_restarts_total{{worker=\"{name}\"}} {}",
+            record.restarts
+        );
+    }
+    out.push_str(
+        "# HELP turris_worker_failing Whether a background worker keeps panicking (1: /readyz \
+         answers 503).\n# TYPE turris_worker_failing gauge\n",
+    );
+    for (name, record) in records {
+        let _ = writeln!(
+            out,
+            "turris_worker_failing{{worker=\"{name}\"}} {}",
+            u8::from(record.failing)
+        );
+    }
+    out
 }

@@ -13,6 +13,24 @@ use super::error::DbError;
 use super::inputs::enum_text;
 use super::sql::{SqlStore, ns, ns_saturating, with_pool};
 
+/// Appends one activity row over an executor (a pool, or `&mut *tx` inside a transaction such
+/// as an inbound sync step, [`super::sync_step`]); evaluates to the `Result` of its new id.
+macro_rules! insert_activity_row {
+    ($exec:expr, $org:expr, $at:expr, $entry:expr, $outcome:expr) => {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO activity (organization_id, at, entry, outcome)
+             VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind($org.as_str())
+        .bind($at)
+        .bind($entry)
+        .bind($outcome)
+        .fetch_one($exec)
+        .await
+    };
+}
+pub(crate) use insert_activity_row;
+
 #[derive(sqlx::FromRow)]
 struct ActivityRow {
     id: i64,
@@ -30,17 +48,7 @@ impl ActivityStore for SqlStore {
         let entry = serde_json::to_string(activity).map_err(DbError::from)?;
         let outcome = enum_text(&activity.outcome)?;
         let id: i64 = with_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "INSERT INTO activity (organization_id, at, entry, outcome)
-                 VALUES ($1, $2, $3, $4) RETURNING id",
-            )
-            .bind(org.as_str())
-            .bind(at)
-            .bind(&entry)
-            .bind(&outcome)
-            .fetch_one(pool)
-            .await
-            .map_err(DbError::from)?
+            insert_activity_row!(pool, org, at, &entry, &outcome).map_err(DbError::from)?
         });
         Ok(Activity {
             id: ActivityId(id as u64),

@@ -29,6 +29,26 @@ pub trait EchoLedgerStore: Send + Sync {
     async fn prune_hubspot_writes_before(&self, before: DateTime<Utc>) -> DbResult<u64>;
 }
 
+/// Records one write in the ledger over an executor (a pool, or `&mut *tx` inside a
+/// transaction such as an outbound create's, [`super::outbound`]); evaluates to the `Result`
+/// of `execute`.
+macro_rules! insert_hubspot_write_row {
+    ($exec:expr, $org:expr, $write:expr, $at:expr) => {
+        sqlx::query(
+            "INSERT INTO hubspot_writes (organization_id, object_id, property, value, at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind($org.as_str())
+        .bind($write.object_id.as_str())
+        .bind(&$write.property)
+        .bind(&$write.value)
+        .bind($at)
+        .execute($exec)
+        .await
+    };
+}
+pub(crate) use insert_hubspot_write_row;
+
 #[derive(sqlx::FromRow)]
 struct WriteRow {
     object_id: String,
@@ -54,17 +74,7 @@ impl EchoLedgerStore for SqlStore {
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             for (write, at) in writes.iter().zip(&at) {
-                sqlx::query(
-                    "INSERT INTO hubspot_writes (organization_id, object_id, property, value, at)
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(org.as_str())
-                .bind(write.object_id.as_str())
-                .bind(&write.property)
-                .bind(&write.value)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+                insert_hubspot_write_row!(&mut *tx, org, write, at)?;
             }
             tx.commit().await?;
             Ok(())

@@ -157,6 +157,10 @@ pub enum DbError {
     /// Running the migrations failed.
     #[error("migration failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    /// The claim or lease the write was fenced by is no longer this process's: it lapsed and
+    /// another process took the work over, so nothing was written.
+    #[error("the claim is held by another process")]
+    LeaseLost,
     /// Another store (core's in-memory one, say) failed.
     #[error("storage failed")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -23,6 +23,29 @@ pub struct InboundBatch {
     pub duplicates: usize,
 }
 
+/// The fencing token of one claim: drawn fresh at each claim, written on the claimed rows, and
+/// required by every write that settles them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClaimToken(String);
+
+impl ClaimToken {
+    /// A fresh token.
+    pub fn new() -> Self {
+        ClaimToken(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// The token as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for ClaimToken {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// An inbound event handed to a worker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedInboundEvent {
@@ -36,8 +59,10 @@ pub struct ClaimedInboundEvent {
     pub received_at: DateTime<Utc>,
     /// Processing attempts before this one.
     pub attempts: u32,
-    /// The claim expires then; mark the event before.
+    /// The claim expires then; renew it or mark the event before.
     pub claimed_until: DateTime<Utc>,
+    /// The claim's fencing token (the same for every event of one claim).
+    pub claim: ClaimToken,
 }
 
 /// Inbound HubSpot webhook events: persisted before acknowledging, deduplicated on
@@ -52,36 +77,53 @@ pub trait InboundEventStore: Send + Sync {
         events: &[WebhookEvent],
         received_at: DateTime<Utc>,
     ) -> DbResult<InboundBatch>;
-    /// Claims up to `limit` unprocessed events that are due (oldest first) for `claim_for`;
-    /// a claimed event is not handed out again until the claim expires.
+    /// Claims up to `limit` unprocessed events that are due for `claim_for`, all under one
+    /// fresh [`ClaimToken`], round-robin across organizations: each organization's oldest
+    /// event first, then each one's second, and so on, at most `per_org` of one organization,
+    /// so one tenant's backlog never delays another's events. A claimed event is not handed
+    /// out again until the claim expires.
     async fn claim_inbound_events(
         &self,
         now: DateTime<Utc>,
         limit: usize,
+        per_org: usize,
         claim_for: Duration,
     ) -> DbResult<Vec<ClaimedInboundEvent>>;
-    /// Marks events processed: never claimed again.
+    /// Extends the claim's pending events until `now + claim_for`; returns how many it still
+    /// holds (0: every event was settled, or the claim was taken over).
+    async fn renew_inbound_claim(
+        &self,
+        claim: &ClaimToken,
+        now: DateTime<Utc>,
+        claim_for: Duration,
+    ) -> DbResult<usize>;
+    /// Marks the events of `claim` processed: never claimed again. Returns how many it marked;
+    /// an event whose claim was taken over is left to its new holder.
     async fn mark_inbound_processed(
         &self,
+        claim: &ClaimToken,
         ids: &[InboundEventId],
         now: DateTime<Utc>,
-    ) -> DbResult<()>;
-    /// Records a failed attempt: retried at `retry_at`, or given up when `None`.
+    ) -> DbResult<usize>;
+    /// Records a failed attempt: retried at `retry_at`, or given up when `None`;
+    /// [`DbError::LeaseLost`] (nothing written) when `claim` no longer holds the event.
     async fn mark_inbound_failed(
         &self,
+        claim: &ClaimToken,
         id: InboundEventId,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> DbResult<()>;
     /// Puts claimed events of `org` back until `until` without counting an attempt (HubSpot's
-    /// daily limit: nothing was tried).
+    /// daily limit: nothing was tried); returns how many `claim` still held.
     async fn postpone_inbound_events(
         &self,
         org: &OrganizationId,
+        claim: &ClaimToken,
         ids: &[InboundEventId],
         reason: &str,
         until: DateTime<Utc>,
-    ) -> DbResult<()>;
+    ) -> DbResult<usize>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -146,21 +188,36 @@ impl InboundEventStore for SqlStore {
         &self,
         now: DateTime<Utc>,
         limit: usize,
+        per_org: usize,
         claim_for: Duration,
     ) -> DbResult<Vec<ClaimedInboundEvent>> {
-        if limit == 0 {
+        if limit == 0 || per_org == 0 {
             return Ok(Vec::new());
         }
         let now_ns = ns(now)?;
         let until = ns(plus(now, claim_for))?;
+        let claim = ClaimToken::new();
         let mut rows: Vec<ClaimRow> = with_pool!(self, |pool| {
+            // Ranked within each organization and taken rank by rank. Row locks cannot sit
+            // beside a window function, so the ranking is a query of its own and the level
+            // above locks what it chose (`FOR UPDATE SKIP LOCKED` on PostgreSQL): concurrent
+            // claimers skip each other's rows instead of waiting on them.
             let sql = format!(
-                "UPDATE inbound_events SET claimed_until = $2
+                "UPDATE inbound_events SET claimed_until = $2, claim_token = $4
                  WHERE id IN (
                      SELECT id FROM inbound_events
-                     WHERE status = 'pending' AND next_attempt_at <= $1
-                       AND (claimed_until IS NULL OR claimed_until <= $1)
-                     ORDER BY id LIMIT $3 {}
+                     WHERE id IN (
+                         SELECT id FROM (
+                             SELECT id, ROW_NUMBER() OVER (
+                                 PARTITION BY organization_id ORDER BY id) AS rank
+                             FROM inbound_events
+                             WHERE status = 'pending' AND next_attempt_at <= $1
+                               AND (claimed_until IS NULL OR claimed_until <= $1)
+                         ) ranked
+                         WHERE rank <= $5 ORDER BY rank, id LIMIT $3
+                     )
+                     AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= $1)
+                     {}
                  )
                  RETURNING id, organization_id, payload, received_at, attempts, claimed_until",
                 skip_locked(pool)
@@ -169,6 +226,8 @@ impl InboundEventStore for SqlStore {
                 .bind(now_ns)
                 .bind(until)
                 .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .bind(claim.as_str())
+                .bind(i64::try_from(per_org).unwrap_or(i64::MAX))
                 .fetch_all(pool)
                 .await?
         });
@@ -183,36 +242,65 @@ impl InboundEventStore for SqlStore {
                     received_at: from_ns(row.received_at),
                     attempts: row.attempts as u32,
                     claimed_until: from_ns(row.claimed_until.unwrap_or(until)),
+                    claim: claim.clone(),
                 })
             })
             .collect()
     }
 
+    async fn renew_inbound_claim(
+        &self,
+        claim: &ClaimToken,
+        now: DateTime<Utc>,
+        claim_for: Duration,
+    ) -> DbResult<usize> {
+        let until = ns(plus(now, claim_for))?;
+        let renewed = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE inbound_events SET claimed_until = $2
+                 WHERE claim_token = $1 AND status = 'pending'",
+            )
+            .bind(claim.as_str())
+            .bind(until)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(usize::try_from(renewed).unwrap_or(usize::MAX))
+    }
+
     async fn mark_inbound_processed(
         &self,
+        claim: &ClaimToken,
         ids: &[InboundEventId],
         now: DateTime<Utc>,
-    ) -> DbResult<()> {
+    ) -> DbResult<usize> {
         let now = ns(now)?;
-        with_pool!(self, |pool| {
+        let marked = with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
+            let mut marked = 0;
             for id in ids {
-                sqlx::query(
+                marked += sqlx::query(
                     "UPDATE inbound_events SET status = 'processed', processed_at = $2,
-                     claimed_until = NULL WHERE id = $1",
+                     claimed_until = NULL, claim_token = NULL
+                     WHERE id = $1 AND claim_token = $3 AND status = 'pending'",
                 )
                 .bind(id.0)
                 .bind(now)
+                .bind(claim.as_str())
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
             }
             tx.commit().await?;
-            Ok(())
-        })
+            marked
+        });
+        Ok(usize::try_from(marked).unwrap_or(usize::MAX))
     }
 
     async fn mark_inbound_failed(
         &self,
+        claim: &ClaimToken,
         id: InboundEventId,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
@@ -221,20 +309,21 @@ impl InboundEventStore for SqlStore {
         let updated = with_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE inbound_events SET attempts = attempts + 1, last_error = $2,
-                 claimed_until = NULL,
+                 claimed_until = NULL, claim_token = NULL,
                  status = CASE WHEN $3 IS NULL THEN 'failed' ELSE 'pending' END,
                  next_attempt_at = COALESCE($3, next_attempt_at)
-                 WHERE id = $1 AND status = 'pending'",
+                 WHERE id = $1 AND claim_token = $4 AND status = 'pending'",
             )
             .bind(id.0)
             .bind(error)
             .bind(retry_at)
+            .bind(claim.as_str())
             .execute(pool)
             .await?
             .rows_affected()
         });
         if updated == 0 {
-            return Err(DbError::NotFound);
+            return Err(DbError::LeaseLost);
         }
         Ok(())
     }
@@ -242,28 +331,34 @@ impl InboundEventStore for SqlStore {
     async fn postpone_inbound_events(
         &self,
         org: &OrganizationId,
+        claim: &ClaimToken,
         ids: &[InboundEventId],
         reason: &str,
         until: DateTime<Utc>,
-    ) -> DbResult<()> {
+    ) -> DbResult<usize> {
         let until = ns(until)?;
-        with_pool!(self, |pool| {
+        let postponed = with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
+            let mut postponed = 0;
             for id in ids {
-                sqlx::query(
+                postponed += sqlx::query(
                     "UPDATE inbound_events SET last_error = $3, claimed_until = NULL,
-                     next_attempt_at = $4
-                     WHERE organization_id = $1 AND id = $2 AND status = 'pending'",
+                     claim_token = NULL, next_attempt_at = $4
+                     WHERE organization_id = $1 AND id = $2 AND claim_token = $5
+                       AND status = 'pending'",
                 )
                 .bind(org.as_str())
                 .bind(id.0)
                 .bind(reason)
                 .bind(until)
+                .bind(claim.as_str())
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
             }
             tx.commit().await?;
+            postponed
         });
-        Ok(())
+        Ok(usize::try_from(postponed).unwrap_or(usize::MAX))
     }
 }

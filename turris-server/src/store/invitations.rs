@@ -43,6 +43,33 @@ pub struct Invitation {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Inserts one invitation over an executor (a pool, or `&mut *tx` inside an inbound sync step,
+/// [`super::sync_step`]); evaluates to the `Result` of `execute`.
+macro_rules! insert_invitation_row {
+    ($exec:expr, $org:expr, $invitation:expr, $status:expr, $created:expr, $updated:expr) => {
+        sqlx::query(
+            "INSERT INTO invitations (organization_id, id, agency_id, contract_template_id,
+             status, sent_to, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind($org.as_str())
+        .bind($invitation.id.0)
+        .bind($invitation.agency_id.as_str())
+        .bind(
+            $invitation
+                .contract_template_id
+                .as_ref()
+                .map(|t| t.as_str()),
+        )
+        .bind($status)
+        .bind(&$invitation.sent_to)
+        .bind($created)
+        .bind($updated)
+        .execute($exec)
+        .await
+    };
+}
+pub(crate) use insert_invitation_row;
+
 #[derive(sqlx::FromRow)]
 struct TemplateRow {
     id: String,
@@ -255,21 +282,8 @@ impl InvitationStore for SqlStore {
         let (created, updated) = (ns(invitation.created_at)?, ns(invitation.updated_at)?);
         let status = enum_text(&invitation.status)?;
         with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO invitations (organization_id, id, agency_id, contract_template_id,
-                 status, sent_to, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(org.as_str())
-            .bind(invitation.id.0)
-            .bind(invitation.agency_id.as_str())
-            .bind(invitation.contract_template_id.as_ref().map(|t| t.as_str()))
-            .bind(&status)
-            .bind(&invitation.sent_to)
-            .bind(created)
-            .bind(updated)
-            .execute(pool)
-            .await
-            .map_err(foreign_key_is_not_found)?;
+            insert_invitation_row!(pool, org, invitation, &status, created, updated)
+                .map_err(foreign_key_is_not_found)?;
         });
         Ok(())
     }

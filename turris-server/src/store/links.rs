@@ -17,14 +17,14 @@ pub(crate) fn kind_text(kind: LinkKind) -> &'static str {
 }
 
 #[derive(sqlx::FromRow)]
-struct LinkRow {
-    kind: String,
-    turris_id: String,
-    hubspot_id: String,
+pub(crate) struct LinkRow {
+    pub(crate) kind: String,
+    pub(crate) turris_id: String,
+    pub(crate) hubspot_id: String,
 }
 
 impl LinkRow {
-    fn into_link(self) -> DbResult<Link> {
+    pub(crate) fn into_link(self) -> DbResult<Link> {
         let bad = |e: turris_core::Error| DbError::corrupt(e);
         let turris = match self.kind.as_str() {
             "agency" => TurrisRef::Agency(AgencyId::parse(&self.turris_id).map_err(bad)?),

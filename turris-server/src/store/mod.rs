@@ -38,6 +38,7 @@ mod retention;
 mod sealed;
 mod settings;
 pub mod sql;
+mod sync_step;
 mod tenants;
 mod webhooks;
 
@@ -65,6 +66,7 @@ pub use polling::*;
 pub use records::RecordPageStore;
 pub use retention::*;
 pub use sealed::{KeyCheckError, ResealReport};
+pub use sync_step::*;
 pub use tenants::*;
 pub use webhooks::*;
 
@@ -88,6 +90,7 @@ pub trait ServerStore:
     + OutboundOutboxStore
     + JournalStore
     + PollCursorStore
+    + InboundStepStore
 {
 }
 
@@ -110,5 +113,6 @@ impl<T> ServerStore for T where
         + OutboundOutboxStore
         + JournalStore
         + PollCursorStore
+        + InboundStepStore
 {
 }

@@ -2,24 +2,30 @@
 //! together with a row asking for their push to HubSpot, in one transaction (the outbox's
 //! `record_type` is `agency`, `agent` or `agency_contact`); organizations claimed by one
 //! process at a time under a lease (`outbound_leases`, taken with an atomic upsert that only
-//! replaces an expired lease); rows deleted only when the worker finishes, after it stored
+//! replaces an expired lease), the one served least recently first; rows deleted only when the worker finishes, after it stored
 //! what the push produced.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use turris_core::activity::NewActivity;
 use turris_core::ids::{AgencyContactId, AgencyId, AgentId, OrganizationId};
+use turris_core::planner::RecentWrite;
 use turris_core::record::{Agency, AgencyContact, Agent};
-use turris_core::store::TurrisRef;
+use turris_core::store::{Link, TurrisRef};
 use uuid::Uuid;
 
-use super::error::{DbError, DbResult};
+use super::activity::insert_activity_row;
+use super::echo::insert_hubspot_write_row;
+use super::error::{Conflict, DbError, DbResult};
+use super::inputs::enum_text;
+use super::links::kind_text;
 use super::records::{
     agency_columns, agent_columns, contact_columns, insert_agency_contact_row, insert_agency_row,
     insert_agent_row, update_agency_contact_row, update_agency_row, update_agent_row,
 };
-use super::sql::{Dialect, SqlStore, from_ns, ns, plus, skip_locked, with_pool};
+use super::sql::{Dialect, SqlStore, for_update, from_ns, ns, plus, with_pool};
 use super::*;
 
 /// A queued push of an agency or agent to HubSpot.
@@ -90,20 +96,42 @@ pub trait OutboundOutboxStore: Send + Sync {
         contact: &AgencyContact,
     ) -> DbResult<()>;
     /// Leases one organization whose lease is free (or expired) and that has pushes due at
-    /// `now`, and returns up to `limit` of them; `None` when there is none.
+    /// `now` (the one served least recently first, round-robin), and returns up to `limit` of
+    /// them, oldest first; `None` when there is none.
     async fn claim_outbound(
         &self,
         now: DateTime<Utc>,
         limit: usize,
         lease_for: Duration,
     ) -> DbResult<Option<OutboundClaim>>;
+    /// Extends the claim's lease until `now + lease_for`; [`DbError::LeaseLost`] when another
+    /// process took the organization over (the lease lapsed first).
+    async fn renew_outbound_lease(
+        &self,
+        claim: &OutboundClaim,
+        now: DateTime<Utc>,
+        lease_for: Duration,
+    ) -> DbResult<()>;
     /// Deletes the claimed pushes except `retries`, which are postponed, and releases the
-    /// lease, in one transaction; [`DbError::NotFound`] (nothing changed) when the lease was
+    /// lease, in one transaction; [`DbError::LeaseLost`] (nothing changed) when the lease was
     /// lost to another process, which then pushes them again.
     async fn finish_outbound(
         &self,
         claim: &OutboundClaim,
         retries: &[OutboundRetry],
+    ) -> DbResult<()>;
+    /// Stores what a record's create in HubSpot produced, in one transaction fenced by the
+    /// claim's lease: its link (insert-or-get: linking the same pair again is a no-op), the
+    /// echo-ledger entries of the values written, and the activity row.
+    /// [`DbError::LeaseLost`] when another process took the organization over;
+    /// [`DbError::Conflict`] when the record is linked to another HubSpot object. Either way
+    /// nothing is written.
+    async fn commit_outbound_link(
+        &self,
+        claim: &OutboundClaim,
+        link: &Link,
+        writes: &[RecentWrite],
+        activity: &NewActivity,
     ) -> DbResult<()>;
     /// How many pushes of the organization are queued.
     async fn pending_outbound(&self, org: &OrganizationId) -> DbResult<u64>;
@@ -260,29 +288,30 @@ impl OutboundOutboxStore for SqlStore {
         let lease = Uuid::now_v7().to_string();
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
         with_pool!(self, |pool| {
-            // Organizations with due pushes, oldest push first. Rows another process is
-            // deciding about right now are skipped (PostgreSQL); the lease settles the rest.
-            let sql = format!(
-                "SELECT organization_id FROM outbound_pushes WHERE next_attempt_at <= $1
-                 ORDER BY id LIMIT 32 {}",
-                skip_locked(pool)
-            );
+            // Organizations with due pushes and a free lease, the one served least recently
+            // first (never served: first of all), then the one waiting longest: round-robin, so
+            // one tenant's backlog never holds another's pushes back by more than a step.
+            // Concurrent claimers may pick the same organization: the lease settles it.
             let mut tx = pool.begin_write().await?;
-            let candidates: Vec<String> = sqlx::query_scalar(&sql)
-                .bind(now_ns)
-                .fetch_all(&mut *tx)
-                .await?;
-            let mut seen = std::collections::HashSet::new();
+            let candidates: Vec<String> = sqlx::query_scalar(
+                "SELECT p.organization_id FROM outbound_pushes p
+                 LEFT JOIN outbound_leases l ON l.organization_id = p.organization_id
+                 WHERE p.next_attempt_at <= $1 AND (l.expires_at IS NULL OR l.expires_at <= $1)
+                 GROUP BY p.organization_id
+                 ORDER BY MIN(COALESCE(l.served_at, 0)), MIN(p.id)
+                 LIMIT 32",
+            )
+            .bind(now_ns)
+            .fetch_all(&mut *tx)
+            .await?;
             for org in candidates {
-                if !seen.insert(org.clone()) {
-                    continue;
-                }
                 // Taken only when nobody holds it or the holder's lease expired.
                 let taken: Option<String> = sqlx::query_scalar(
-                    "INSERT INTO outbound_leases (organization_id, lease_id, expires_at)
-                     VALUES ($1, $2, $3)
+                    "INSERT INTO outbound_leases (organization_id, lease_id, expires_at, served_at)
+                     VALUES ($1, $2, $3, $4)
                      ON CONFLICT (organization_id) DO UPDATE
-                     SET lease_id = excluded.lease_id, expires_at = excluded.expires_at
+                     SET lease_id = excluded.lease_id, expires_at = excluded.expires_at,
+                         served_at = excluded.served_at
                      WHERE outbound_leases.expires_at <= $4
                      RETURNING lease_id",
                 )
@@ -338,15 +367,21 @@ impl OutboundOutboxStore for SqlStore {
         let org = claim.organization.as_str();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let held: Option<String> = sqlx::query_scalar(
-                "SELECT lease_id FROM outbound_leases WHERE organization_id = $1",
+            // Releasing the lease first is the fence: the row is locked until the commit, so
+            // no other process takes the organization over between this check and the writes.
+            // Released in place, keeping when the organization was served (round-robin).
+            let released = sqlx::query(
+                "UPDATE outbound_leases SET lease_id = '', expires_at = 0
+                 WHERE organization_id = $1 AND lease_id = $2",
             )
             .bind(org)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if held.as_deref() != Some(claim.lease.as_str()) {
+            .bind(&claim.lease)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if released == 0 {
                 // Another process took the organization over: it pushes these rows again.
-                return Err(DbError::NotFound);
+                return Err(DbError::LeaseLost);
             }
             for push in &claim.pushes {
                 if retry_ids.contains(&push.id.0) {
@@ -371,14 +406,34 @@ impl OutboundOutboxStore for SqlStore {
                 .execute(&mut *tx)
                 .await?;
             }
-            sqlx::query("DELETE FROM outbound_leases WHERE organization_id = $1 AND lease_id = $2")
-                .bind(org)
-                .bind(&claim.lease)
-                .execute(&mut *tx)
-                .await?;
             tx.commit().await?;
             Ok(())
         })
+    }
+
+    async fn renew_outbound_lease(
+        &self,
+        claim: &OutboundClaim,
+        now: DateTime<Utc>,
+        lease_for: Duration,
+    ) -> DbResult<()> {
+        let expires = ns(plus(now, lease_for))?;
+        let renewed = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE outbound_leases SET expires_at = $3
+                 WHERE organization_id = $1 AND lease_id = $2",
+            )
+            .bind(claim.organization.as_str())
+            .bind(&claim.lease)
+            .bind(expires)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if renewed == 0 {
+            return Err(DbError::LeaseLost);
+        }
+        Ok(())
     }
 
     async fn pending_outbound(&self, org: &OrganizationId) -> DbResult<u64> {
@@ -389,5 +444,74 @@ impl OutboundOutboxStore for SqlStore {
                 .await?
         });
         Ok(n.max(0) as u64)
+    }
+
+    async fn commit_outbound_link(
+        &self,
+        claim: &OutboundClaim,
+        link: &Link,
+        writes: &[RecentWrite],
+        activity: &NewActivity,
+    ) -> DbResult<()> {
+        let org = &claim.organization;
+        let at = writes
+            .iter()
+            .map(|w| ns(w.at))
+            .collect::<DbResult<Vec<_>>>()?;
+        let (row_at, entry, outcome) = (
+            ns(activity.at)?,
+            serde_json::to_string(activity)?,
+            enum_text(&activity.outcome)?,
+        );
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let sql = format!(
+                "SELECT lease_id FROM outbound_leases
+                 WHERE organization_id = $1 AND lease_id = $2 {}",
+                for_update(pool)
+            );
+            let held: Option<String> = sqlx::query_scalar(&sql)
+                .bind(org.as_str())
+                .bind(&claim.lease)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if held.is_none() {
+                return Err(DbError::LeaseLost);
+            }
+            let inserted = sqlx::query(
+                "INSERT INTO links (organization_id, kind, turris_id, hubspot_id)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(org.as_str())
+            .bind(kind_text(link.turris.kind()))
+            .bind(link.turris.id())
+            .bind(link.hubspot_id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                let same: Option<String> = sqlx::query_scalar(
+                    "SELECT hubspot_id FROM links
+                     WHERE organization_id = $1 AND kind = $2 AND turris_id = $3",
+                )
+                .bind(org.as_str())
+                .bind(kind_text(link.turris.kind()))
+                .bind(link.turris.id())
+                .fetch_optional(&mut *tx)
+                .await?;
+                if same.as_deref() != Some(link.hubspot_id.as_str()) {
+                    return Err(DbError::Conflict(match same {
+                        Some(_) => Conflict::TurrisLinked,
+                        None => Conflict::HubSpotLinked,
+                    }));
+                }
+            }
+            for (write, at) in writes.iter().zip(&at) {
+                insert_hubspot_write_row!(&mut *tx, org, write, at)?;
+            }
+            insert_activity_row!(&mut *tx, org, row_at, &entry, &outcome)?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 }

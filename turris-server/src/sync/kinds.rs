@@ -6,17 +6,21 @@
 //! so inbound sync applies a planned action once for all three.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use turris_core::activity::ActivityKind;
 use turris_core::ids::{AgencyContactId, AgencyId, AgentId, OrganizationId};
+use turris_core::invitation::InvitationSettings;
 use turris_core::mapping::{
     AgencyContactMapping, AgencyMapping, AgentMapping, MappingSettings, RecordMapping,
 };
-use turris_core::matching::{MatchedBy, agency_keys, agent_keys};
+use turris_core::matching::{MatchedBy, agency_contact_key, agency_keys, agent_keys};
 use turris_core::planner::ChangeKind;
+use turris_core::property::PropertyMap;
 use turris_core::record::{Agency, AgencyContact, AgencyDraft, Agent, AgentDraft};
 use turris_core::store::{LinkKind, TurrisRef};
 
-use crate::store::{DbResult, ServerStore};
+use crate::store::{DbResult, ServerStore, SyncedRecord};
+use crate::sync::invites::NewAgencyInvite;
 
 /// A kind of Turris record linked to a HubSpot object.
 #[async_trait]
@@ -79,19 +83,22 @@ pub(crate) trait RecordKind: Send + Sync + 'static {
         agency: Option<&AgencyId>,
     ) -> DbResult<Option<(Self::Record, MatchedBy)>>;
 
-    /// Stores a new record.
-    async fn insert(
-        db: &dyn ServerStore,
-        org: &OrganizationId,
-        record: &Self::Record,
-    ) -> DbResult<()>;
+    /// The record as an inbound step writes it.
+    fn synced(record: &Self::Record) -> SyncedRecord<'_>;
 
-    /// Stores a changed record.
-    async fn update(
-        db: &dyn ServerStore,
-        org: &OrganizationId,
-        record: &Self::Record,
-    ) -> DbResult<()>;
+    /// What inbound sync writes with a record it created from HubSpot's `properties`, in the
+    /// same transaction: an agency's invitation; nothing for the other kinds.
+    fn created_with(
+        _record: &Self::Record,
+        _invitations: &InvitationSettings,
+        _properties: &PropertyMap,
+        _now: DateTime<Utc>,
+    ) -> NewAgencyInvite {
+        NewAgencyInvite {
+            activity: Vec::new(),
+            invitation: None,
+        }
+    }
 }
 
 fn new_id() -> String {
@@ -168,12 +175,17 @@ impl RecordKind for Agencies {
         Ok(None)
     }
 
-    async fn insert(db: &dyn ServerStore, org: &OrganizationId, record: &Agency) -> DbResult<()> {
-        Ok(db.insert_agency(org, record).await?)
+    fn synced(record: &Agency) -> SyncedRecord<'_> {
+        SyncedRecord::Agency(record)
     }
 
-    async fn update(db: &dyn ServerStore, org: &OrganizationId, record: &Agency) -> DbResult<()> {
-        Ok(db.update_agency(org, record).await?)
+    fn created_with(
+        record: &Agency,
+        invitations: &InvitationSettings,
+        properties: &PropertyMap,
+        now: DateTime<Utc>,
+    ) -> NewAgencyInvite {
+        crate::sync::invites::for_new_agency(invitations, &record.id, properties, now)
     }
 }
 
@@ -258,12 +270,8 @@ impl RecordKind for Agents {
         Ok(None)
     }
 
-    async fn insert(db: &dyn ServerStore, org: &OrganizationId, record: &Agent) -> DbResult<()> {
-        Ok(db.insert_agent(org, record).await?)
-    }
-
-    async fn update(db: &dyn ServerStore, org: &OrganizationId, record: &Agent) -> DbResult<()> {
-        Ok(db.update_agent(org, record).await?)
+    fn synced(record: &Agent) -> SyncedRecord<'_> {
+        SyncedRecord::Agent(record)
     }
 }
 
@@ -346,30 +354,22 @@ impl RecordKind for AgencyContacts {
         draft: &<AgencyContactMapping as RecordMapping>::Draft,
         agency: Option<&AgencyId>,
     ) -> DbResult<Option<(AgencyContact, MatchedBy)>> {
-        let (Some(agency), Some(email)) = (agency, draft.email.as_deref()) else {
+        // Core says what an agency contact is found by: its email among its agency's contacts.
+        let Some(key) = agency_contact_key(draft, agency) else {
             return Ok(None);
         };
-        let Some(contact) = db.find_agency_contact_by_email(org, agency, email).await? else {
+        let found = db
+            .find_agency_contact_by_email(org, &key.agency, &key.email)
+            .await?;
+        let Some(contact) = found.filter(|c| key.matches(c)) else {
             return Ok(None);
         };
         let free = unlinked(db, org, TurrisRef::AgencyContact(contact.id.clone())).await?;
-        Ok(free.then_some((contact, MatchedBy::Email)))
+        Ok(free.then_some((contact, key.matched_by())))
     }
 
-    async fn insert(
-        db: &dyn ServerStore,
-        org: &OrganizationId,
-        record: &AgencyContact,
-    ) -> DbResult<()> {
-        Ok(db.insert_agency_contact(org, record).await?)
-    }
-
-    async fn update(
-        db: &dyn ServerStore,
-        org: &OrganizationId,
-        record: &AgencyContact,
-    ) -> DbResult<()> {
-        Ok(db.update_agency_contact(org, record).await?)
+    fn synced(record: &AgencyContact) -> SyncedRecord<'_> {
+        SyncedRecord::AgencyContact(record)
     }
 }
 

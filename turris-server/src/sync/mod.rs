@@ -6,8 +6,9 @@
 //!   for it, into the same inbound events as webhooks;
 //! - [`polling`]: searches HubSpot for recently modified records for organizations in the
 //!   `polling` inbound mode (Service Keys), into the same inbound events;
-//! - [`invites`]: auto-invite of the agencies inbound sync creates, deferred until the agency
-//!   has a contact with an email (added through the API or synced from HubSpot);
+//! - [`invites`]: auto-invite of the agencies inbound sync creates (written with the agency),
+//!   deferred until the agency has a contact with an email (added through the API or synced
+//!   from HubSpot), with a sweep that sends what a failed release left deferred;
 //! - [`outbound`]: pushes agencies, agents and agency contacts created or changed through the
 //!   records API to HubSpot, from an outbox drained per organization under a lease;
 //! - [`tokens`]: refreshes OAuth tokens ahead of expiry, and pauses sync when HubSpot revoked
@@ -16,6 +17,7 @@
 //!   and marks each mapped property `live` once HubSpot confirms it;
 //! - [`pruning`]: deletes activity older than 30 days, old echo ledger entries and handled
 //!   inbound events;
+//! - [`lease`]: the short, renewed, fenced leases inbound and outbound work runs under;
 //! - [`reconcile`]: bulk reconciliation of HubSpot companies with agencies and of contacts
 //!   with agents, resumable jobs leased by one process at a time.
 
@@ -23,6 +25,7 @@ pub mod inbound;
 pub mod invites;
 pub mod journal;
 mod kinds;
+pub mod lease;
 pub mod outbound;
 pub mod polling;
 pub mod pruning;
@@ -39,7 +42,7 @@ use tokio::task::JoinHandle;
 use turris_core::ids::{HubSpotId, OrganizationId};
 
 use crate::app::AppState;
-use crate::workers::Shutdown;
+use crate::workers::{Shutdown, Supervision, WorkerStart, supervise};
 
 /// What the sync workers of one server share in memory (in [`AppState`], so two servers in
 /// one process share nothing).
@@ -115,17 +118,23 @@ impl SyncState {
     }
 }
 
-/// Starts the sync workers.
+/// Starts the sync workers, each under a supervisor ([`crate::workers::supervise`]).
 pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()>> {
+    let run = |name: &'static str, start: WorkerStart| {
+        supervise(state, name, shutdown, Supervision::default(), start)
+    };
     vec![
-        tokio::spawn(inbound::run(state.clone(), shutdown.clone())),
-        tokio::spawn(outbound::run(state.clone(), shutdown.clone())),
-        tokio::spawn(tokens::run(state.clone(), shutdown.clone())),
-        tokio::spawn(subscriptions::run(state.clone(), shutdown.clone())),
-        tokio::spawn(pruning::run(state.clone(), shutdown.clone())),
-        tokio::spawn(reconcile::run(state.clone(), shutdown.clone())),
-        tokio::spawn(journal::run(state.clone(), shutdown.clone())),
-        tokio::spawn(polling::run(state.clone(), shutdown.clone())),
+        run("sync_inbound", |s, d| Box::pin(inbound::run(s, d))),
+        run("sync_outbound", |s, d| Box::pin(outbound::run(s, d))),
+        run("sync_tokens", |s, d| Box::pin(tokens::run(s, d))),
+        run("sync_subscriptions", |s, d| {
+            Box::pin(subscriptions::run(s, d))
+        }),
+        run("sync_pruning", |s, d| Box::pin(pruning::run(s, d))),
+        run("sync_invites", |s, d| Box::pin(invites::run(s, d))),
+        run("sync_reconcile", |s, d| Box::pin(reconcile::run(s, d))),
+        run("sync_journal", |s, d| Box::pin(journal::run(s, d))),
+        run("sync_polling", |s, d| Box::pin(polling::run(s, d))),
     ]
 }
 

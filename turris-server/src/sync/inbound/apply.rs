@@ -1,15 +1,27 @@
 //! Performs core's plan for one change of one HubSpot object, for any record kind.
+//!
+//! Each outcome is one [`InboundStep`] committed in one transaction (the record, its link, its
+//! activity rows and a new agency's invitation), so a crash between them leaves nothing half
+//! done. When the step finds the HubSpot object already linked (an earlier attempt or another
+//! process committed first), nothing was written and the change is planned again against that
+//! link: a retry never creates a second record.
 
 use chrono::{DateTime, Utc};
 use turris_core::activity::NewActivity;
 use turris_core::ids::{AgencyId, HubSpotId};
+use turris_core::invitation::InvitationSettings;
 use turris_core::mapping::{MappedField, RecordMapping, SkippedField};
+use turris_core::matching::MatchedBy;
 use turris_core::planner::{Existing, InboundChange, PlanContext, SyncAction, apply_changes, plan};
 use turris_core::store::{Link, TurrisRef};
 
 use super::SyncError;
 use super::organization::OrgSync;
+use crate::store::{InboundStep, RecordWrite, StepOutcome};
 use crate::sync::kinds::RecordKind;
+
+/// How many times a change is planned again after another step linked its object first.
+const RACES: usize = 3;
 
 /// What applying a change did to the Turris record.
 pub(super) enum Applied<R> {
@@ -23,6 +35,12 @@ pub(super) enum Applied<R> {
     Nothing,
 }
 
+/// A record kind's planning context, and the invitation settings a new agency is decided by.
+pub(super) struct KindContext<'a, 'm, K: RecordKind> {
+    pub(super) plan: &'a PlanContext<'m, K::Mapping>,
+    pub(super) invitations: &'a InvitationSettings,
+}
+
 impl OrgSync<'_> {
     /// Plans `change` with core's planner and performs the action: the record is created,
     /// updated or linked (following `agency`, its primary company's agency, when its kind
@@ -30,10 +48,26 @@ impl OrgSync<'_> {
     /// is not planned without one.
     pub(super) async fn apply<K: RecordKind>(
         &self,
-        ctx: &PlanContext<'_, K::Mapping>,
+        ctx: &KindContext<'_, '_, K>,
         change: &InboundChange,
         agency: Option<&AgencyId>,
     ) -> Result<Applied<K::Record>, SyncError> {
+        for _ in 0..RACES {
+            if let Some(applied) = self.apply_once::<K>(ctx, change, agency).await? {
+                return Ok(applied);
+            }
+        }
+        tracing::warn!(org = %self.org, object = %change.object_id, "inbound change raced other steps: left for the next event");
+        Ok(Applied::Nothing)
+    }
+
+    /// One attempt of [`apply`](Self::apply); `None` when another step linked the object first.
+    async fn apply_once<K: RecordKind>(
+        &self,
+        ctx: &KindContext<'_, '_, K>,
+        change: &InboundChange,
+        agency: Option<&AgencyId>,
+    ) -> Result<Option<Applied<K::Record>>, SyncError> {
         let db = self.state.db();
         let id = &change.object_id;
         let linked = match db.link_by_hubspot(self.org, K::LINK, id).await? {
@@ -43,14 +77,14 @@ impl OrgSync<'_> {
         let own_agency = linked.as_ref().and_then(K::agency);
         let agency = turris_core::planner::followed_agency(own_agency.as_ref(), agency);
         if K::BELONGS_TO_AGENCY && agency.is_none() {
-            return Ok(Applied::Nothing);
+            return Ok(Some(Applied::Nothing));
         }
         let linked_draft = linked.as_ref().map(K::draft);
         let mut matched = None;
         let existing = match &linked_draft {
             Some(draft) => Existing::Linked(draft),
             None => {
-                if let Ok(mapped) = ctx.mapping.to_turris(&change.properties) {
+                if let Ok(mapped) = ctx.plan.mapping.to_turris(&change.properties) {
                     matched =
                         K::find_unlinked(db, self.org, &mapped.draft, agency.as_ref()).await?;
                 }
@@ -60,29 +94,12 @@ impl OrgSync<'_> {
                 }
             }
         };
-        let action = plan(change, ctx, existing);
         let now = Utc::now();
-        let kind = K::activity(&change.kind);
-        let row = |record: &K::Record, message: String| {
-            NewActivity::success(kind, now)
-                .message(message)
-                .turris(K::turris(record).id())
-                .hubspot(id)
-        };
-        let link = |record: &K::Record| Link {
-            turris: K::turris(record),
-            hubspot_id: id.clone(),
-        };
-        let noun = <K::Mapping as RecordMapping>::NOUN;
-        Ok(match action {
+        let step = Planned { change, now };
+        Ok(match plan(change, ctx.plan, existing) {
             SyncAction::Create { draft, skipped } => {
                 let record = K::create(draft, agency.as_ref());
-                K::insert(db, self.org, &record).await?;
-                db.put_link(self.org, &link(&record)).await?;
-                self.log(row(&record, K::created_message(&record))).await?;
-                self.log_skipped_fields(&K::turris(&record), id, &skipped, now)
-                    .await?;
-                Applied::Created(record)
+                self.create::<K>(ctx, &step, record, &skipped).await?
             }
             SyncAction::Update { changes, skipped } => {
                 let mut record = linked.expect("updates are planned for linked records");
@@ -90,63 +107,143 @@ impl OrgSync<'_> {
                 apply_changes(&mut draft, &changes);
                 K::set_draft(&mut record, draft);
                 K::follow(&mut record, agency.as_ref());
-                K::update(db, self.org, &record).await?;
                 let fields: Vec<&str> = changes.iter().map(|c| c.field.key()).collect();
+                let noun = <K::Mapping as RecordMapping>::NOUN;
                 let message = format!("{noun} updated: {}", fields.join(", "));
-                self.log(row(&record, message)).await?;
-                self.log_skipped_fields(&K::turris(&record), id, &skipped, now)
-                    .await?;
-                Applied::Updated(record)
+                let mut activity = vec![step.row::<K>(&record, message)];
+                activity.extend(skipped_rows(&K::turris(&record), id, &skipped, now));
+                let written = InboundStep {
+                    record: Some(RecordWrite::Update(K::synced(&record))),
+                    activity,
+                    ..InboundStep::default()
+                };
+                self.commit(&written)
+                    .await?
+                    .then_some(Applied::Updated(record))
             }
             SyncAction::Link { matched_by } => {
-                let (mut record, _) = matched.expect("links are planned for matched records");
-                if K::follow(&mut record, agency.as_ref()) {
-                    K::update(db, self.org, &record).await?;
-                }
-                db.put_link(self.org, &link(&record)).await?;
-                let by = serde_json::to_value(matched_by)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                let message = format!("linked to the existing {noun} (matched by {by})");
-                self.log(row(&record, message)).await?;
-                Applied::Linked
+                let (record, _) = matched.expect("links are planned for matched records");
+                self.link_matched::<K>(&step, record, matched_by, agency.as_ref())
+                    .await?
             }
             SyncAction::Skip { reason } => {
                 let skipped = NewActivity::webhook_skipped(reason.to_string(), now)
-                    .message(kind.title())
+                    .message(K::activity(&change.kind).title())
                     .turris_opt(linked.as_ref().map(|r| K::turris(r).id().to_owned()))
                     .hubspot(id);
                 self.log(skipped).await?;
-                Applied::Nothing
+                Some(Applied::Nothing)
             }
         })
     }
 
-    /// One Skipped row per mapped value that was not stored (a state code that is not a US
-    /// code, say).
-    async fn log_skipped_fields<F: MappedField>(
+    /// Creates `record` with its link, rows and (an agency's) invitation in one step.
+    async fn create<K: RecordKind>(
         &self,
-        turris: &TurrisRef,
-        hubspot_id: &HubSpotId,
-        skipped: &[SkippedField<F>],
-        now: DateTime<Utc>,
-    ) -> Result<(), SyncError> {
-        for field in skipped {
-            let row = NewActivity::webhook_skipped(
-                format!("{}: {}", field.field.key(), field.reason),
-                now,
-            )
-            .message(format!(
-                "{} value {:?} of {} was not stored",
-                field.field.label(),
-                field.value,
-                field.property
-            ))
-            .turris(turris.id())
-            .hubspot(hubspot_id);
-            self.log(row).await?;
-        }
-        Ok(())
+        ctx: &KindContext<'_, '_, K>,
+        step: &Planned<'_>,
+        record: K::Record,
+        skipped: &[SkippedField<<K::Mapping as RecordMapping>::Field>],
+    ) -> Result<Option<Applied<K::Record>>, SyncError> {
+        let properties = &step.change.properties;
+        let extra = K::created_with(&record, ctx.invitations, properties, step.now);
+        let link = step.link::<K>(&record);
+        let mut activity = vec![step.row::<K>(&record, K::created_message(&record))];
+        let id = &step.change.object_id;
+        activity.extend(skipped_rows(&K::turris(&record), id, skipped, step.now));
+        activity.extend(extra.activity);
+        let written = InboundStep {
+            record: Some(RecordWrite::Insert(K::synced(&record))),
+            link: Some(&link),
+            activity,
+            invitation: extra.invitation,
+        };
+        Ok(self
+            .commit(&written)
+            .await?
+            .then_some(Applied::Created(record)))
     }
+
+    /// Links a matched unlinked record (moved to `agency` when its kind follows it).
+    async fn link_matched<K: RecordKind>(
+        &self,
+        step: &Planned<'_>,
+        mut record: K::Record,
+        matched_by: MatchedBy,
+        agency: Option<&AgencyId>,
+    ) -> Result<Option<Applied<K::Record>>, SyncError> {
+        let moved = K::follow(&mut record, agency);
+        let link = step.link::<K>(&record);
+        let by = serde_json::to_value(matched_by)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let noun = <K::Mapping as RecordMapping>::NOUN;
+        let message = format!("linked to the existing {noun} (matched by {by})");
+        let written = InboundStep {
+            record: moved.then(|| RecordWrite::Update(K::synced(&record))),
+            link: Some(&link),
+            activity: vec![step.row::<K>(&record, message)],
+            invitation: None,
+        };
+        Ok(self.commit(&written).await?.then_some(Applied::Linked))
+    }
+
+    /// Commits one step; `false` when the HubSpot object was linked to another record first
+    /// (nothing written).
+    async fn commit(&self, step: &InboundStep<'_>) -> Result<bool, SyncError> {
+        match self.state.db().commit_inbound_step(self.org, step).await? {
+            StepOutcome::Committed => Ok(true),
+            StepOutcome::AlreadyLinked(link) => {
+                tracing::debug!(org = %self.org, object = %link.hubspot_id, "already linked by another step: planning again");
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// What the rows and the link of one planned change share.
+struct Planned<'a> {
+    change: &'a InboundChange,
+    now: DateTime<Utc>,
+}
+
+impl Planned<'_> {
+    fn row<K: RecordKind>(&self, record: &K::Record, message: String) -> NewActivity {
+        NewActivity::success(K::activity(&self.change.kind), self.now)
+            .message(message)
+            .turris(K::turris(record).id())
+            .hubspot(&self.change.object_id)
+    }
+
+    fn link<K: RecordKind>(&self, record: &K::Record) -> Link {
+        Link {
+            turris: K::turris(record),
+            hubspot_id: self.change.object_id.clone(),
+        }
+    }
+}
+
+/// One Skipped row per mapped value that was not stored (a state code that is not a US code,
+/// say).
+fn skipped_rows<F: MappedField>(
+    turris: &TurrisRef,
+    hubspot_id: &HubSpotId,
+    skipped: &[SkippedField<F>],
+    now: DateTime<Utc>,
+) -> Vec<NewActivity> {
+    skipped
+        .iter()
+        .map(|field| {
+            NewActivity::webhook_skipped(format!("{}: {}", field.field.key(), field.reason), now)
+                .message(format!(
+                    "{} value {:?} of {} was not stored",
+                    field.field.label(),
+                    field.value,
+                    field.property
+                ))
+                .turris(turris.id())
+                .hubspot(hubspot_id)
+        })
+        .collect()
 }

@@ -1,7 +1,8 @@
 //! The inbound worker: HubSpot webhook events (persisted by `POST /hooks/hubspot`) become
 //! Turris records, links and activity rows.
 //!
-//! One step claims every due event (up to [`CLAIM_LIMIT`]), groups them by organization and
+//! One step claims due events round-robin across organizations (up to [`CLAIM_LIMIT`], at most
+//! [`PER_ORG`] of one organization), groups them by organization and
 //! object, reads the current properties of every touched object with batch read (one call per
 //! 100 objects, never one per event), and lets core decide:
 //!
@@ -22,6 +23,10 @@
 //! every [`PAUSED_RETRY`] without spending an attempt (a pause of any length loses nothing) and
 //! processed after a reconnect. While HubSpot's DAILY limit blocks the portal
 //! ([`crate::hubspot::daily_limit`]), events wait until the reset without counting an attempt.
+//!
+//! A claim lasts [`LEASE`] and is renewed every [`RENEW_EVERY`] while the step runs; every
+//! write that settles its events carries the claim's token. A step whose claim was taken over
+//! (this process stalled past the lease) stops, and its late writes change nothing.
 
 mod apply;
 mod events;
@@ -36,13 +41,17 @@ use turris_core::ids::OrganizationId;
 
 use crate::app::AppState;
 use crate::hubspot::ConnectionError;
-use crate::store::{ClaimedInboundEvent, InboundEventId};
+use crate::store::{ClaimToken, ClaimedInboundEvent, DbError, InboundEventId};
+use crate::sync::lease::{LEASE, RENEW_EVERY, renewing};
 use crate::workers::Shutdown;
 
-/// Most events one step claims.
-pub const CLAIM_LIMIT: usize = 20_000;
-/// How long a claim holds (a step finishes well within it).
-const CLAIM_FOR: Duration = Duration::from_secs(120);
+/// Most events one step claims, across organizations (the claim is renewed while the step
+/// runs, organization after organization).
+pub const CLAIM_LIMIT: usize = 5_000;
+/// Most events one step claims of one organization: at most ten batch reads of 100 objects
+/// per object type. Steps go round-robin across organizations (each one's oldest event
+/// first), so one tenant's backlog never delays another tenant's events by more than a step.
+pub const PER_ORG: usize = 1_000;
 /// How often the worker looks for events when nobody woke it.
 const POLL: Duration = Duration::from_millis(500);
 /// After a wake-up, the worker waits for this much quiet (no further batch) before claiming, so
@@ -92,13 +101,16 @@ pub async fn run(state: AppState, mut shutdown: Shutdown) {
     }
 }
 
-/// Claims due events and processes them; returns how many were claimed.
-pub async fn step(state: &AppState) -> Result<usize, crate::store::DbError> {
-    let now = Utc::now();
+/// Claims due events and processes them, renewing the claim meanwhile; returns how many were
+/// claimed.
+pub async fn step(state: &AppState) -> Result<usize, DbError> {
     let claimed = state
         .db()
-        .claim_inbound_events(now, CLAIM_LIMIT, CLAIM_FOR)
+        .claim_inbound_events(Utc::now(), CLAIM_LIMIT, PER_ORG, LEASE)
         .await?;
+    let Some(claim) = claimed.first().map(|e| e.claim.clone()) else {
+        return Ok(0);
+    };
     let count = claimed.len();
     let mut by_org: BTreeMap<OrganizationId, Vec<ClaimedInboundEvent>> = BTreeMap::new();
     for event in claimed {
@@ -107,11 +119,40 @@ pub async fn step(state: &AppState) -> Result<usize, crate::store::DbError> {
             .or_default()
             .push(event);
     }
-    for (org, events) in by_org {
-        let outcome = process_organization(state, &org, &events).await;
-        settle(state, &org, &events, outcome).await?;
+    let work = async {
+        for (org, events) in &by_org {
+            let outcome = process_organization(state, org, events).await;
+            settle(state, &claim, org, events, outcome).await?;
+        }
+        Ok::<(), DbError>(())
+    };
+    let renew = || renew_claim(state, &claim);
+    match renewing(work, RENEW_EVERY, renew).await {
+        Some(done) => done.map(|()| count),
+        None => {
+            tracing::warn!(
+                events = count,
+                "inbound claim lost: another process took the events over"
+            );
+            Ok(count)
+        }
     }
-    Ok(count)
+}
+
+/// Renews the claim; `false` once it holds no pending event (all settled, or taken over).
+async fn renew_claim(state: &AppState, claim: &ClaimToken) -> bool {
+    match state
+        .db()
+        .renew_inbound_claim(claim, Utc::now(), LEASE)
+        .await
+    {
+        Ok(held) => held > 0,
+        Err(e) => {
+            // The claim still runs out on its own; keep working and try again next beat.
+            tracing::error!(error = %crate::error::ErrorChain(&e), "cannot renew the inbound claim");
+            true
+        }
+    }
 }
 
 /// What became of an organization's claimed events.
@@ -136,35 +177,48 @@ fn paused() -> Settled {
 
 async fn settle(
     state: &AppState,
+    claim: &ClaimToken,
     org: &OrganizationId,
     events: &[ClaimedInboundEvent],
     outcome: Settled,
-) -> Result<(), crate::store::DbError> {
-    match outcome {
+) -> Result<(), DbError> {
+    let ids: Vec<InboundEventId> = events.iter().map(|e| e.id).collect();
+    let settled = match outcome {
         Settled::Done => {
-            let ids: Vec<InboundEventId> = events.iter().map(|e| e.id).collect();
-            state.db().mark_inbound_processed(&ids, Utc::now()).await
+            state
+                .db()
+                .mark_inbound_processed(claim, &ids, Utc::now())
+                .await?
         }
         Settled::RetryAll { error } => {
             tracing::warn!(org = %org, events = events.len(), error = %error, "inbound events postponed");
             let now = Utc::now();
+            let mut settled = 0;
             for event in events {
                 let retry_at = super::retry_delay(event.attempts).map(|delay| now + delay);
-                state
+                match state
                     .db()
-                    .mark_inbound_failed(event.id, &error, retry_at)
-                    .await?;
+                    .mark_inbound_failed(claim, event.id, &error, retry_at)
+                    .await
+                {
+                    Ok(()) => settled += 1,
+                    Err(DbError::LeaseLost) => {}
+                    Err(e) => return Err(e),
+                }
             }
-            Ok(())
+            settled
         }
         Settled::Postponed { error, until } => {
-            let ids: Vec<InboundEventId> = events.iter().map(|e| e.id).collect();
             state
                 .db()
-                .postpone_inbound_events(org, &ids, &error, until)
-                .await
+                .postpone_inbound_events(org, claim, &ids, &error, until)
+                .await?
         }
+    };
+    if settled < ids.len() {
+        tracing::warn!(org = %org, lost = ids.len() - settled, "inbound claim lost: another process settles these events");
     }
+    Ok(())
 }
 
 async fn process_organization(
@@ -206,7 +260,7 @@ async fn process_organization(
 #[derive(Debug, thiserror::Error)]
 enum SyncError {
     #[error("storage")]
-    Db(#[from] crate::store::DbError),
+    Db(#[from] DbError),
     #[error(transparent)]
     Connection(#[from] ConnectionError),
 }

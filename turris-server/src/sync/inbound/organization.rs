@@ -18,7 +18,7 @@ use turris_core::store::{Link, LinkKind, TurrisRef};
 use turris_hubspot::HubSpotClient;
 use turris_hubspot::webhooks::EventObject;
 
-use super::apply::Applied;
+use super::apply::{Applied, KindContext};
 use super::events::objects_of;
 use super::links::{COMPANY, CONTACT, HubSpotObject};
 use super::{Settled, SyncError, paused};
@@ -223,19 +223,13 @@ impl OrgSync<'_> {
                 self.log(row).await?;
                 continue;
             };
+            let kind = KindContext::<Agencies> {
+                plan: &ctx,
+                invitations: &settings.invitations,
+            };
             for change in object.changes(properties) {
-                if let Applied::Created(agency) =
-                    self.apply::<Agencies>(&ctx, &change, None).await?
-                {
-                    crate::sync::invites::agency_created(
-                        self.state,
-                        self.org,
-                        &settings.invitations,
-                        &agency.id,
-                        &change.properties,
-                    )
-                    .await;
-                }
+                // A new agency's invitation is written with it (`RecordKind::created_with`).
+                self.apply::<Agencies>(&kind, &change, None).await?;
             }
             self.remember_creation(id, object);
         }
@@ -333,14 +327,22 @@ impl OrgSync<'_> {
         };
         match (contact_role(matrix, agent_mapping, facts), contexts.agent) {
             (ContactRole::Agent, Some(ctx)) => {
+                let kind = KindContext::<Agents> {
+                    plan: ctx,
+                    invitations: &settings.invitations,
+                };
                 for change in &changes {
-                    self.apply::<Agents>(ctx, change, agency.as_ref()).await?;
+                    self.apply::<Agents>(&kind, change, agency.as_ref()).await?;
                 }
             }
             (ContactRole::AgencyContact, _) => {
+                let kind = KindContext::<AgencyContacts> {
+                    plan: contexts.agency_contact,
+                    invitations: &settings.invitations,
+                };
                 for change in &changes {
                     let applied = self
-                        .apply::<AgencyContacts>(contexts.agency_contact, change, agency.as_ref())
+                        .apply::<AgencyContacts>(&kind, change, agency.as_ref())
                         .await?;
                     // A new contact (or an email added later) releases a deferred invitation.
                     if let Applied::Created(contact) | Applied::Updated(contact) = applied {

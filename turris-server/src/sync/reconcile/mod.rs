@@ -75,13 +75,13 @@ const PAGE: u32 = 100;
 /// How reconciliation jobs are run: flags and `TURRIS_*` environment variables.
 #[derive(Debug, Clone, Args)]
 pub struct ReconcileSettings {
-    /// How long a running reconciliation belongs to the process that claimed it; renewed as
-    /// it progresses, taken over by another process once it lapses (a crash).
+    /// How long a running reconciliation belongs to the process that claimed it; renewed every
+    /// third of it as it progresses, taken over by another process once it lapses (a crash).
     #[arg(
         id = "reconcile_lease",
         long = "reconcile-lease",
         env = "TURRIS_RECONCILE_LEASE",
-        default_value = "60s",
+        default_value = "15s",
         value_parser = parse_duration,
         global = true
     )]

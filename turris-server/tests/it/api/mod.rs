@@ -11,3 +11,4 @@ mod planted_secrets;
 mod records;
 mod secrets;
 mod webhooks;
+mod workers;

@@ -211,7 +211,7 @@ async fn deleting_the_integration_removes_tokens_settings_and_links_but_keeps_re
         "nothing left to delete"
     );
     let pending = store
-        .claim_inbound_events(t(1), 10, std::time::Duration::from_secs(60))
+        .claim_inbound_events(t(1), 10, 10, std::time::Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!(

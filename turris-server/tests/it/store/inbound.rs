@@ -3,12 +3,14 @@
 use std::time::Duration;
 
 use turris_hubspot::webhooks::WebhookEvent;
-use turris_server::store::{InboundBatch, InboundEventStore};
+use turris_server::store::{DbError, InboundBatch, InboundEventStore};
 
 use super::{org, t};
 use crate::support::db::TestDb;
 
 const CLAIM: Duration = Duration::from_secs(60);
+/// The workers' claim length.
+const LEASE: Duration = Duration::from_secs(15);
 
 fn event(event_id: u64, object_id: u64, property: Option<&str>, attempt: u32) -> WebhookEvent {
     let mut json = serde_json::json!({
@@ -70,7 +72,10 @@ async fn redelivered_events_are_stored_once(db: &TestDb) {
         1,
         "deduplication is per organization"
     );
-    let claimed = store.claim_inbound_events(t(2), 100, CLAIM).await.unwrap();
+    let claimed = store
+        .claim_inbound_events(t(2), 100, 100, CLAIM)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 5);
     assert_eq!(
         claimed[0].event, batch[0],
@@ -93,63 +98,76 @@ async fn claimed_events_go_to_one_worker_until_processed_or_the_claim_expires(db
         .await
         .unwrap();
 
-    let first = store.claim_inbound_events(t(0), 2, CLAIM).await.unwrap();
+    let first = store.claim_inbound_events(t(0), 2, 2, CLAIM).await.unwrap();
     assert_eq!(first.len(), 2, "at most the limit");
     assert_eq!(first[0].claimed_until, t(60));
-    let second = store.claim_inbound_events(t(1), 10, CLAIM).await.unwrap();
+    let second = store
+        .claim_inbound_events(t(1), 10, 10, CLAIM)
+        .await
+        .unwrap();
     assert_eq!(second.len(), 1, "claimed events are not handed out again");
     assert_ne!(second[0].id, first[0].id);
 
+    let claim = &first[0].claim;
+    assert_ne!(claim, &second[0].claim, "each claim draws its own token");
     store
-        .mark_inbound_processed(&[first[0].id], t(2))
+        .mark_inbound_processed(claim, &[first[0].id], t(2))
         .await
         .unwrap();
     store
-        .mark_inbound_failed(first[1].id, "hubspot 502", Some(t(30)))
+        .mark_inbound_failed(claim, first[1].id, "hubspot 502", Some(t(30)))
         .await
         .unwrap();
     store
-        .mark_inbound_failed(second[0].id, "not a company", None)
+        .mark_inbound_failed(&second[0].claim, second[0].id, "not a company", None)
         .await
         .unwrap();
     assert!(
         store
-            .claim_inbound_events(t(29), 10, CLAIM)
+            .claim_inbound_events(t(29), 10, 10, CLAIM)
             .await
             .unwrap()
             .is_empty()
     );
-    let retried = store.claim_inbound_events(t(30), 10, CLAIM).await.unwrap();
+    let retried = store
+        .claim_inbound_events(t(30), 10, 10, CLAIM)
+        .await
+        .unwrap();
     assert_eq!(retried.len(), 1, "the failed event is retried at its time");
     assert_eq!((retried[0].id, retried[0].attempts), (first[1].id, 1));
     assert!(
         store
-            .claim_inbound_events(t(89), 10, CLAIM)
+            .claim_inbound_events(t(89), 10, 10, CLAIM)
             .await
             .unwrap()
             .is_empty(),
         "the retry's claim is live until t(90)"
     );
-    let expired = store.claim_inbound_events(t(90), 10, CLAIM).await.unwrap();
+    let expired = store
+        .claim_inbound_events(t(90), 10, 10, CLAIM)
+        .await
+        .unwrap();
     assert_eq!(expired.len(), 1, "an expired claim is handed out again");
     assert_eq!(expired[0].id, first[1].id);
     store
-        .mark_inbound_processed(&[expired[0].id], t(91))
+        .mark_inbound_processed(&expired[0].claim, &[expired[0].id], t(91))
         .await
         .unwrap();
     assert!(
         store
-            .claim_inbound_events(t(10_000), 10, CLAIM)
+            .claim_inbound_events(t(10_000), 10, 10, CLAIM)
             .await
             .unwrap()
             .is_empty(),
         "processed and given-up events are never claimed"
     );
     assert!(
-        store
-            .mark_inbound_failed(first[0].id, "late", None)
-            .await
-            .is_err(),
+        matches!(
+            store
+                .mark_inbound_failed(claim, first[0].id, "late", None)
+                .await,
+            Err(DbError::LeaseLost)
+        ),
         "processed stays processed"
     );
 }
@@ -173,12 +191,16 @@ async fn two_workers_claiming_at_once_never_get_the_same_event(db: &TestDb) {
         workers.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let claimed = store.claim_inbound_events(t(1), 5, CLAIM).await.unwrap();
+                let claimed = store.claim_inbound_events(t(1), 5, 5, CLAIM).await.unwrap();
                 if claimed.is_empty() {
                     break mine;
                 }
                 let ids: Vec<_> = claimed.iter().map(|c| c.id).collect();
-                store.mark_inbound_processed(&ids, t(1)).await.unwrap();
+                let marked = store
+                    .mark_inbound_processed(&claimed[0].claim, &ids, t(1))
+                    .await
+                    .unwrap();
+                assert_eq!(marked, ids.len());
                 mine.extend(ids);
             }
         }));
@@ -192,7 +214,198 @@ async fn two_workers_claiming_at_once_never_get_the_same_event(db: &TestDb) {
     assert_eq!(all.len(), 120, "every event was claimed");
 }
 
+async fn a_claim_taken_over_after_it_lapsed_settles_nothing_for_its_first_holder(db: &TestDb) {
+    let store = db.store();
+    let replica = db.second_store().await;
+    let acme = org(&store, "acme").await;
+    let events: Vec<_> = (1..=3).map(|i| event(i, i, None, 0)).collect();
+    store
+        .persist_inbound_events(&acme, &events, t(0))
+        .await
+        .unwrap();
+    let stale = store
+        .claim_inbound_events(t(0), 10, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(stale.len(), 3);
+    // The first holder stalls past its lease; the replica takes the events over.
+    let fresh = replica
+        .claim_inbound_events(t(16), 10, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(fresh.len(), 3, "a lapsed claim is handed out again");
+    let (old, new) = (&stale[0].claim, &fresh[0].claim);
+    let ids: Vec<_> = stale.iter().map(|e| e.id).collect();
+
+    assert_eq!(
+        store.renew_inbound_claim(old, t(17), LEASE).await.unwrap(),
+        0,
+        "a lost claim cannot be renewed"
+    );
+    assert_eq!(
+        store
+            .mark_inbound_processed(old, &ids, t(17))
+            .await
+            .unwrap(),
+        0,
+        "the stale holder marks nothing processed"
+    );
+    assert!(matches!(
+        store.mark_inbound_failed(old, ids[0], "late", None).await,
+        Err(DbError::LeaseLost)
+    ));
+    assert_eq!(
+        store
+            .postpone_inbound_events(&acme, old, &ids, "late", t(10_000))
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        store
+            .claim_inbound_events(t(30), 10, 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the replica's claim is untouched by the stale writes"
+    );
+
+    // The new holder settles them: one failed (retried later), the others processed.
+    replica
+        .mark_inbound_failed(new, ids[0], "hubspot 502", Some(t(100)))
+        .await
+        .unwrap();
+    assert_eq!(
+        replica
+            .mark_inbound_processed(new, &ids[1..], t(31))
+            .await
+            .unwrap(),
+        2
+    );
+    let retried = store
+        .claim_inbound_events(t(100), 10, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(
+        (retried[0].id, retried[0].attempts),
+        (ids[0], 1),
+        "one failed attempt counted, none from the stale holder"
+    );
+}
+
+async fn a_renewed_claim_is_not_handed_out_and_one_left_to_lapse_is(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    store
+        .persist_inbound_events(&acme, &[event(1, 1, None, 0)], t(0))
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_inbound_events(t(0), 10, 10, LEASE)
+        .await
+        .unwrap();
+    let claim = &claimed[0].claim;
+    for at in [5, 10, 15, 20] {
+        assert_eq!(
+            store
+                .renew_inbound_claim(claim, t(at), LEASE)
+                .await
+                .unwrap(),
+            1,
+            "renewed at t({at})"
+        );
+        assert!(
+            store
+                .claim_inbound_events(t(at + 14), 10, 10, LEASE)
+                .await
+                .unwrap()
+                .is_empty(),
+            "held until t({})",
+            at + 15
+        );
+    }
+    let taken = store
+        .claim_inbound_events(t(35), 10, 10, LEASE)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1, "15 s after the last renewal it is free");
+    assert_eq!(
+        store
+            .mark_inbound_processed(&taken[0].claim, &[taken[0].id], t(36))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .renew_inbound_claim(&taken[0].claim, t(37), LEASE)
+            .await
+            .unwrap(),
+        0,
+        "a settled claim holds nothing"
+    );
+}
+
+async fn one_event_of_a_quiet_tenant_is_claimed_in_the_first_step_despite_a_backlog(db: &TestDb) {
+    let store = db.store();
+    let busy = org(&store, "busy").await;
+    let quiet = org(&store, "quiet").await;
+    let backlog: Vec<_> = (1..=3_000).map(|i| event(i, i, None, 0)).collect();
+    for chunk in backlog.chunks(500) {
+        store
+            .persist_inbound_events(&busy, chunk, t(0))
+            .await
+            .unwrap();
+    }
+    // The quiet tenant's event arrives after the whole backlog.
+    store
+        .persist_inbound_events(&quiet, &[event(9, 9, None, 0)], t(1))
+        .await
+        .unwrap();
+    let (limit, per_org) = (1_000, 200);
+    let first = store
+        .claim_inbound_events(t(2), limit, per_org, LEASE)
+        .await
+        .unwrap();
+    assert!(
+        first.iter().any(|e| e.organization == quiet),
+        "the quiet tenant's event is in the first step"
+    );
+    let of_busy = first.iter().filter(|e| e.organization == busy).count();
+    assert_eq!(
+        of_busy, per_org,
+        "the busy tenant gets its share, not the whole step"
+    );
+    assert!(
+        first
+            .iter()
+            .filter(|e| e.organization == busy)
+            .all(|e| e.event.event_id <= 200),
+        "each tenant's oldest events first"
+    );
+    // Steps go on through the backlog, never claiming an event twice.
+    let mut steps = 1;
+    let mut seen: std::collections::HashSet<_> = first.iter().map(|e| e.id).collect();
+    loop {
+        let next = store
+            .claim_inbound_events(t(2), limit, per_org, LEASE)
+            .await
+            .unwrap();
+        if next.is_empty() {
+            break;
+        }
+        steps += 1;
+        assert!(next.iter().all(|e| seen.insert(e.id)));
+    }
+    assert_eq!(seen.len(), 3_001);
+    assert_eq!(steps, 15, "200 of the busy tenant per step");
+}
+
 both_databases!(db:
+    one_event_of_a_quiet_tenant_is_claimed_in_the_first_step_despite_a_backlog,
+    a_claim_taken_over_after_it_lapsed_settles_nothing_for_its_first_holder,
+    a_renewed_claim_is_not_handed_out_and_one_left_to_lapse_is,
     redelivered_events_are_stored_once,
     claimed_events_go_to_one_worker_until_processed_or_the_claim_expires,
     two_workers_claiming_at_once_never_get_the_same_event,

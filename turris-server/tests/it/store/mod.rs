@@ -14,6 +14,7 @@ mod leases;
 mod oauth;
 mod outbound;
 mod retention;
+mod sync_step;
 mod tenants;
 mod webhooks;
 

@@ -159,7 +159,7 @@ async fn an_organization_is_claimed_by_one_process_until_it_finishes_or_its_leas
     assert_eq!(retry.attempts, 1);
     assert!(matches!(
         replica.finish_outbound(&next, &[]).await,
-        Err(DbError::NotFound)
+        Err(DbError::LeaseLost)
     ));
     store.finish_outbound(&taken, &[]).await.unwrap();
     assert_eq!(store.pending_outbound(&acme).await.unwrap(), 0);
@@ -172,7 +172,228 @@ async fn an_organization_is_claimed_by_one_process_until_it_finishes_or_its_leas
     );
 }
 
+async fn a_renewed_lease_holds_and_a_lost_one_neither_renews_nor_finishes(db: &TestDb) {
+    let store = db.store();
+    let replica = db.second_store().await;
+    let acme = org(&store, "acme").await;
+    store
+        .insert_agency_with_push(&acme, &agency("a-1", "One"))
+        .await
+        .unwrap();
+    let short = Duration::from_secs(15);
+    let now = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let at = |secs: i64| now + chrono::Duration::seconds(secs);
+    let claim = store
+        .claim_outbound(now, 100, short)
+        .await
+        .unwrap()
+        .unwrap();
+    // Renewed every 5 s, the lease outlives its first 15 s: nobody takes the organization.
+    for secs in [5, 10, 15, 20] {
+        store
+            .renew_outbound_lease(&claim, at(secs), short)
+            .await
+            .unwrap();
+        assert!(
+            replica
+                .claim_outbound(at(secs + 14), 100, short)
+                .await
+                .unwrap()
+                .is_none(),
+            "held at t+{}",
+            secs + 14
+        );
+    }
+    // Left to lapse, it is taken over; the first holder can neither renew nor finish.
+    let taken = replica
+        .claim_outbound(at(35), 100, short)
+        .await
+        .unwrap()
+        .expect("a lapsed lease is taken over");
+    assert!(matches!(
+        store.renew_outbound_lease(&claim, at(36), short).await,
+        Err(DbError::LeaseLost)
+    ));
+    assert!(matches!(
+        store.finish_outbound(&claim, &[]).await,
+        Err(DbError::LeaseLost)
+    ));
+    assert_eq!(
+        store.pending_outbound(&acme).await.unwrap(),
+        1,
+        "the stale finish deleted nothing"
+    );
+    replica.finish_outbound(&taken, &[]).await.unwrap();
+    assert_eq!(store.pending_outbound(&acme).await.unwrap(), 0);
+}
+
+async fn an_outbound_link_is_stored_with_its_echo_and_row_only_under_the_lease(db: &TestDb) {
+    use turris_core::activity::{ActivityKind, NewActivity};
+    use turris_core::ids::HubSpotId;
+    use turris_core::planner::RecentWrite;
+    use turris_core::store::{ActivityStore, Link, LinkStore};
+    use turris_server::store::{Conflict, EchoLedgerStore};
+
+    let store = db.store();
+    let replica = db.second_store().await;
+    let acme = org(&store, "acme").await;
+    let one = agency("a-1", "One");
+    store.insert_agency_with_push(&acme, &one).await.unwrap();
+    let short = Duration::from_secs(15);
+    let now = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let claim = store
+        .claim_outbound(now, 100, short)
+        .await
+        .unwrap()
+        .unwrap();
+    let hubspot = HubSpotId::parse("500").unwrap();
+    let link = Link {
+        turris: TurrisRef::Agency(one.id.clone()),
+        hubspot_id: hubspot.clone(),
+    };
+    let writes = [RecentWrite {
+        object_id: hubspot.clone(),
+        property: "name".into(),
+        value: Some("One".into()),
+        at: now,
+    }];
+    let row = NewActivity::success(ActivityKind::CreateCompany, now).message("created");
+    let rows = |store: turris_server::store::SqlStore| {
+        let acme = acme.clone();
+        async move {
+            store
+                .activity_page(&acme, None, None, 100)
+                .await
+                .unwrap()
+                .entries
+                .len()
+        }
+    };
+    store
+        .commit_outbound_link(&claim, &link, &writes, &row)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.link_by_turris(&acme, &link.turris).await.unwrap(),
+        Some(link.clone())
+    );
+    let since = now - chrono::Duration::minutes(1);
+    let ledger = store
+        .recent_hubspot_writes(&acme, std::slice::from_ref(&hubspot), since)
+        .await
+        .unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(rows(store.clone()).await, 1);
+    // The same link again (a retried write) is a no-op link with its row.
+    store
+        .commit_outbound_link(&claim, &link, &writes, &row)
+        .await
+        .unwrap();
+    // Another HubSpot object for a linked record: a conflict, nothing written.
+    let other = Link {
+        hubspot_id: HubSpotId::parse("501").unwrap(),
+        ..link.clone()
+    };
+    assert!(matches!(
+        store
+            .commit_outbound_link(&claim, &other, &writes, &row)
+            .await,
+        Err(DbError::Conflict(Conflict::TurrisLinked))
+    ));
+    assert_eq!(rows(store.clone()).await, 2);
+    // Once another process took the organization over, the first holder writes nothing.
+    let later = now + chrono::Duration::seconds(16);
+    let _taken = replica
+        .claim_outbound(later, 100, short)
+        .await
+        .unwrap()
+        .unwrap();
+    let two = agency("a-2", "Two");
+    store.insert_agency_with_push(&acme, &two).await.unwrap();
+    let stale = Link {
+        turris: TurrisRef::Agency(two.id.clone()),
+        hubspot_id: HubSpotId::parse("502").unwrap(),
+    };
+    assert!(matches!(
+        store
+            .commit_outbound_link(&claim, &stale, &writes, &row)
+            .await,
+        Err(DbError::LeaseLost)
+    ));
+    assert_eq!(
+        store.link_by_turris(&acme, &stale.turris).await.unwrap(),
+        None
+    );
+    assert_eq!(rows(store.clone()).await, 2);
+}
+
+async fn organizations_take_turns_so_a_backlog_never_holds_back_another_tenants_push(db: &TestDb) {
+    let store = db.store();
+    let replica = db.second_store().await;
+    let busy = org(&store, "busy").await;
+    let quiet = org(&store, "quiet").await;
+    for i in 0..250 {
+        store
+            .insert_agency_with_push(&busy, &agency(&format!("b-{i:03}"), "Busy"))
+            .await
+            .unwrap();
+    }
+    // The quiet tenant's one push comes after the whole backlog.
+    store
+        .insert_agency_with_push(&quiet, &agency("q-1", "Quiet"))
+        .await
+        .unwrap();
+    let now = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let limit = 100;
+    // Step 1: the busy tenant waited longest.
+    let first = store
+        .claim_outbound(now, limit, LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((&first.organization, first.pushes.len()), (&busy, limit));
+    // While the busy tenant's lease is held, its backlog hides nobody: another process takes
+    // the quiet tenant at once.
+    let at = |secs: i64| now + chrono::Duration::seconds(secs);
+    let meanwhile = replica
+        .claim_outbound(at(1), limit, LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(meanwhile.organization, quiet);
+    replica.finish_outbound(&meanwhile, &[]).await.unwrap();
+    store.finish_outbound(&first, &[]).await.unwrap();
+
+    // Both now have pushes due, the busy tenant's older: they take turns, so the quiet
+    // tenant's new push goes in the second step, not after the backlog.
+    for i in 2..=3 {
+        store
+            .insert_agency_with_push(&quiet, &agency(&format!("q-{i}"), "Quiet"))
+            .await
+            .unwrap();
+    }
+    let mut order = Vec::new();
+    let mut secs = 2;
+    while let Some(claim) = store.claim_outbound(at(secs), limit, LEASE).await.unwrap() {
+        order.push((claim.organization.to_string(), claim.pushes.len()));
+        store.finish_outbound(&claim, &[]).await.unwrap();
+        secs += 1;
+    }
+    assert_eq!(
+        order,
+        [
+            ("busy".to_owned(), 100),
+            ("quiet".to_owned(), 2),
+            ("busy".to_owned(), 50)
+        ],
+        "served in turns"
+    );
+}
+
 both_databases!(db:
+    organizations_take_turns_so_a_backlog_never_holds_back_another_tenants_push,
+    an_outbound_link_is_stored_with_its_echo_and_row_only_under_the_lease,
+    a_renewed_lease_holds_and_a_lost_one_neither_renews_nor_finishes,
     a_record_saved_with_its_push_is_stored_and_queued_and_an_unknown_one_changes_nothing,
     an_organization_is_claimed_by_one_process_until_it_finishes_or_its_lease_expires,
 );

@@ -123,11 +123,11 @@ async fn processed_inbound_events_are_pruned(db: &TestDb) {
         .await
         .unwrap();
     let claimed = store
-        .claim_inbound_events(t(-100), 1, Duration::from_secs(5))
+        .claim_inbound_events(t(-100), 1, 1, Duration::from_secs(5))
         .await
         .unwrap();
     store
-        .mark_inbound_processed(&[claimed[0].id], t(-99))
+        .mark_inbound_processed(&claimed[0].claim, &[claimed[0].id], t(-99))
         .await
         .unwrap();
     assert_eq!(
@@ -137,7 +137,7 @@ async fn processed_inbound_events_are_pruned(db: &TestDb) {
     );
     assert_eq!(
         store
-            .claim_inbound_events(t(0), 10, Duration::from_secs(5))
+            .claim_inbound_events(t(0), 10, 10, Duration::from_secs(5))
             .await
             .unwrap()
             .len(),

@@ -175,3 +175,31 @@ sync_test!(
         assert_eq!(list.body["items"], json!([]));
     }
 );
+
+sync_test!(
+    async fn a_deferred_invitation_whose_release_never_ran_is_sent_by_the_sweep(app) {
+        app.templates(&["tpl-default"]).await;
+        app.invitations_settings(json!({"mode": "invite_all", "rules": [], "default_template": "tpl-default"}))
+            .await;
+        let agency = app.partner_agency_in("Quiet Agency", "Troy").await;
+        assert_eq!(app.invitation_of(&agency).await["status"], "deferred");
+        // A contact stored without its release (the release failed, or the process died after
+        // the contact's commit): nothing sends the invitation but the sweep.
+        let org = turris_core::ids::OrganizationId::parse(&app.org).unwrap();
+        let contact = turris_core::record::AgencyContact {
+            id: turris_core::ids::AgencyContactId::parse("c-quiet").unwrap(),
+            agency_id: turris_core::ids::AgencyId::parse(&agency).unwrap(),
+            first_name: Some("Ada".into()),
+            last_name: None,
+            email: Some("ada@troy.example.com".into()),
+        };
+        app.state.db().insert_agency_contact(&org, &contact).await.unwrap();
+        assert_eq!(app.invitation_of(&agency).await["status"], "deferred");
+        turris_server::sync::invites::sweep(&app.state).await.unwrap();
+        let sent = app.invitation_of(&agency).await;
+        assert_eq!(sent["status"], "sent");
+        assert_eq!(sent["sent_to"], "ada@troy.example.com");
+        assert_eq!(turris_server::sync::invites::sweep(&app.state).await.unwrap(), 0, "sent once");
+        assert_eq!(app.invite_rows(&agency).await[0], ("Auto-invite sent".to_owned(), "success".to_owned()));
+    }
+);

@@ -239,7 +239,9 @@ sync_test!(
         // for it, so the worker finds the whole burst at once.
         app.execute(&format!(
             "INSERT INTO outbound_leases (organization_id, lease_id, expires_at)
-             VALUES ('{}', 'another-replica', 9223372036854775807)",
+             VALUES ('{}', 'another-replica', 9223372036854775807)
+             ON CONFLICT (organization_id) DO UPDATE
+             SET lease_id = excluded.lease_id, expires_at = excluded.expires_at",
             app.org
         ))
         .await;
@@ -297,7 +299,9 @@ sync_test!(
         // Hold the organization (as another replica would) until both agencies are queued.
         app.execute(&format!(
             "INSERT INTO outbound_leases (organization_id, lease_id, expires_at)
-             VALUES ('{}', 'another-replica', 9223372036854775807)",
+             VALUES ('{}', 'another-replica', 9223372036854775807)
+             ON CONFLICT (organization_id) DO UPDATE
+             SET lease_id = excluded.lease_id, expires_at = excluded.expires_at",
             app.org
         ))
         .await;
@@ -384,7 +388,9 @@ sync_test!(
         // Held as by another replica until every agent is queued, so they go in one push.
         app.execute(&format!(
             "INSERT INTO outbound_leases (organization_id, lease_id, expires_at)
-             VALUES ('{}', 'another-replica', 9223372036854775807)",
+             VALUES ('{}', 'another-replica', 9223372036854775807)
+             ON CONFLICT (organization_id) DO UPDATE
+             SET lease_id = excluded.lease_id, expires_at = excluded.expires_at",
             app.org
         ))
         .await;

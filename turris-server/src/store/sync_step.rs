@@ -1,0 +1,327 @@
+//! One record's inbound sync step, committed in one transaction: the record (inserted or
+//! updated), its link, its activity rows and, for a new agency, its invitation with the row
+//! saying what became of it. A crash anywhere leaves all of it or none of it.
+//!
+//! The link is insert-or-get on the unique `links_hubspot` index (organization, kind,
+//! HubSpot id): when another step (a retry after a crash, another replica) already linked the
+//! HubSpot object to another record, nothing is written and the step answers
+//! [`StepOutcome::AlreadyLinked`] with that link, so one HubSpot object never makes two records.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use turris_core::activity::NewActivity;
+use turris_core::ids::{AgencyId, OrganizationId};
+use turris_core::record::{Agency, AgencyContact, Agent};
+use turris_core::store::Link;
+
+use super::activity::insert_activity_row;
+use super::error::{Conflict, DbError, DbResult};
+use super::inputs::enum_text;
+use super::invitations::insert_invitation_row;
+use super::links::{LinkRow, kind_text};
+use super::records::{
+    agency_columns, agent_columns, contact_columns, insert_agency_contact_row, insert_agency_row,
+    insert_agent_row, update_agency_contact_row, update_agency_row, update_agent_row,
+};
+use super::sql::{Dialect, SqlStore, ns, with_pool};
+use super::*;
+
+/// A Turris record inbound sync writes.
+#[derive(Debug, Clone, Copy)]
+pub enum SyncedRecord<'a> {
+    /// An agency.
+    Agency(&'a Agency),
+    /// An agent.
+    Agent(&'a Agent),
+    /// An agency contact.
+    AgencyContact(&'a AgencyContact),
+}
+
+/// What a step does to its record.
+#[derive(Debug, Clone, Copy)]
+pub enum RecordWrite<'a> {
+    /// Inserts it.
+    Insert(SyncedRecord<'a>),
+    /// Replaces its data; [`DbError::NotFound`] (nothing written) if it is gone.
+    Update(SyncedRecord<'a>),
+}
+
+/// The invitation of an agency the step creates, and the activity row for each way it goes.
+#[derive(Debug, Clone)]
+pub struct InvitationWrite {
+    /// The invitation.
+    pub invitation: Invitation,
+    /// The row logged when it is stored.
+    pub stored: NewActivity,
+    /// The row logged instead when its contract template no longer exists (a person must pick
+    /// one).
+    pub template_missing: NewActivity,
+}
+
+/// One record's inbound create, update or link.
+#[derive(Debug, Clone, Default)]
+pub struct InboundStep<'a> {
+    /// The record's write, if any.
+    pub record: Option<RecordWrite<'a>>,
+    /// The link to store (insert-or-get), if any.
+    pub link: Option<&'a Link>,
+    /// Activity rows, in order.
+    pub activity: Vec<NewActivity>,
+    /// The invitation of a new agency.
+    pub invitation: Option<InvitationWrite>,
+}
+
+/// What committing a step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// Everything was written.
+    Committed,
+    /// The HubSpot object is already linked to another record: nothing was written.
+    AlreadyLinked(Link),
+}
+
+/// Inbound sync's steps, each in one transaction.
+#[async_trait]
+pub trait InboundStepStore: Send + Sync {
+    /// Commits `step` in one transaction (see the module's documentation).
+    async fn commit_inbound_step(
+        &self,
+        org: &OrganizationId,
+        step: &InboundStep<'_>,
+    ) -> DbResult<StepOutcome>;
+    /// Marks a deferred invitation sent to `email` and logs `row`, in one transaction;
+    /// `false` (nothing written) when it is no longer deferred (another process sent it).
+    async fn send_deferred_invitation(
+        &self,
+        org: &OrganizationId,
+        id: InvitationId,
+        email: &str,
+        row: &NewActivity,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool>;
+    /// Up to `limit` agencies, of any organization, with a deferred invitation and a contact
+    /// with an email: invitations a failed release left behind.
+    async fn deferred_invitations_ready(
+        &self,
+        limit: usize,
+    ) -> DbResult<Vec<(OrganizationId, AgencyId)>>;
+}
+
+/// Writes `$write` for `$org` inside `$tx`; evaluates to the rows affected.
+macro_rules! write_record {
+    ($tx:expr, $org:expr, $write:expr) => {
+        match $write {
+            RecordWrite::Insert(SyncedRecord::Agency(a)) => {
+                let c = agency_columns(a)?;
+                insert_agency_row!(&mut *$tx, $org, a, c)?.rows_affected()
+            }
+            RecordWrite::Update(SyncedRecord::Agency(a)) => {
+                let c = agency_columns(a)?;
+                update_agency_row!(&mut *$tx, $org, a, c)?.rows_affected()
+            }
+            RecordWrite::Insert(SyncedRecord::Agent(a)) => {
+                let c = agent_columns(a)?;
+                insert_agent_row!(&mut *$tx, $org, a, c)?.rows_affected()
+            }
+            RecordWrite::Update(SyncedRecord::Agent(a)) => {
+                let c = agent_columns(a)?;
+                update_agent_row!(&mut *$tx, $org, a, c)?.rows_affected()
+            }
+            RecordWrite::Insert(SyncedRecord::AgencyContact(a)) => {
+                let c = contact_columns(a)?;
+                insert_agency_contact_row!(&mut *$tx, $org, a, c)?.rows_affected()
+            }
+            RecordWrite::Update(SyncedRecord::AgencyContact(a)) => {
+                let c = contact_columns(a)?;
+                update_agency_contact_row!(&mut *$tx, $org, a, c)?.rows_affected()
+            }
+        }
+    };
+}
+
+/// Inserts `$link` inside `$tx` unless the HubSpot object or the record is linked already;
+/// evaluates to `None` when it inserted it, else the link holding the HubSpot object (which
+/// is `$link` itself when the pair was linked already), and fails with
+/// [`Conflict::TurrisLinked`] when the record is linked to another HubSpot object.
+macro_rules! insert_link_or_get_holder {
+    ($tx:expr, $org:expr, $link:expr) => {{
+        let inserted = sqlx::query(
+            "INSERT INTO links (organization_id, kind, turris_id, hubspot_id)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind($org.as_str())
+        .bind(kind_text($link.turris.kind()))
+        .bind($link.turris.id())
+        .bind($link.hubspot_id.as_str())
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            let holder: Option<LinkRow> = sqlx::query_as(
+                "SELECT kind, turris_id, hubspot_id FROM links
+                 WHERE organization_id = $1 AND kind = $2 AND hubspot_id = $3",
+            )
+            .bind($org.as_str())
+            .bind(kind_text($link.turris.kind()))
+            .bind($link.hubspot_id.as_str())
+            .fetch_optional(&mut *$tx)
+            .await?;
+            // No holder of the HubSpot object: the record is linked to another one.
+            Some(holder.ok_or(DbError::Conflict(Conflict::TurrisLinked))?)
+        } else {
+            None
+        }
+    }};
+}
+
+/// An activity row's columns.
+fn activity_columns(row: &NewActivity) -> DbResult<(i64, String, String)> {
+    Ok((
+        ns(row.at)?,
+        serde_json::to_string(row)?,
+        enum_text(&row.outcome)?,
+    ))
+}
+
+#[async_trait]
+impl InboundStepStore for SqlStore {
+    async fn commit_inbound_step(
+        &self,
+        org: &OrganizationId,
+        step: &InboundStep<'_>,
+    ) -> DbResult<StepOutcome> {
+        let rows = step
+            .activity
+            .iter()
+            .map(activity_columns)
+            .collect::<DbResult<Vec<_>>>()?;
+        let invitation = match &step.invitation {
+            Some(write) => Some((
+                write,
+                enum_text(&write.invitation.status)?,
+                ns(write.invitation.created_at)?,
+                ns(write.invitation.updated_at)?,
+                activity_columns(&write.stored)?,
+                activity_columns(&write.template_missing)?,
+            )),
+            None => None,
+        };
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            if let Some(write) = &step.record
+                && write_record!(tx, org, write) == 0
+            {
+                return Err(DbError::NotFound);
+            }
+            // Linked already to this very record: nothing more to link.
+            if let Some(link) = step.link
+                && let Some(holder) = insert_link_or_get_holder!(tx, org, link)
+                && holder.turris_id != link.turris.id()
+            {
+                tx.rollback().await?;
+                return Ok(StepOutcome::AlreadyLinked(holder.into_link()?));
+            }
+            for (at, entry, outcome) in &rows {
+                insert_activity_row!(&mut *tx, org, at, entry, outcome)?;
+            }
+            if let Some((write, status, created, updated, stored, missing)) = &invitation {
+                let template_exists = match &write.invitation.contract_template_id {
+                    Some(template) => {
+                        sqlx::query_scalar::<_, i64>(
+                            "SELECT COUNT(*) FROM contract_templates
+                         WHERE organization_id = $1 AND id = $2",
+                        )
+                        .bind(org.as_str())
+                        .bind(template.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?
+                            > 0
+                    }
+                    None => true,
+                };
+                let (at, entry, outcome) = if template_exists {
+                    insert_invitation_row!(
+                        &mut *tx,
+                        org,
+                        &write.invitation,
+                        status,
+                        created,
+                        updated
+                    )?;
+                    stored
+                } else {
+                    missing
+                };
+                insert_activity_row!(&mut *tx, org, at, entry, outcome)?;
+            }
+            tx.commit().await?;
+            Ok(StepOutcome::Committed)
+        })
+    }
+
+    async fn send_deferred_invitation(
+        &self,
+        org: &OrganizationId,
+        id: InvitationId,
+        email: &str,
+        row: &NewActivity,
+        now: DateTime<Utc>,
+    ) -> DbResult<bool> {
+        let (at, entry, outcome) = activity_columns(row)?;
+        let (sent, deferred) = (
+            enum_text(&InvitationStatus::Sent)?,
+            enum_text(&InvitationStatus::Deferred)?,
+        );
+        let now = ns(now)?;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let updated = sqlx::query(
+                "UPDATE invitations SET status = $3, sent_to = $4, updated_at = $5
+                 WHERE organization_id = $1 AND id = $2 AND status = $6",
+            )
+            .bind(org.as_str())
+            .bind(id.0)
+            .bind(&sent)
+            .bind(email)
+            .bind(now)
+            .bind(&deferred)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                return Ok(false);
+            }
+            insert_activity_row!(&mut *tx, org, at, &entry, &outcome)?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    async fn deferred_invitations_ready(
+        &self,
+        limit: usize,
+    ) -> DbResult<Vec<(OrganizationId, AgencyId)>> {
+        let deferred = enum_text(&InvitationStatus::Deferred)?;
+        let rows: Vec<(String, String)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT DISTINCT i.organization_id, i.agency_id FROM invitations i
+                 WHERE i.status = $1 AND EXISTS (
+                     SELECT 1 FROM agency_contacts c WHERE c.organization_id = i.organization_id
+                       AND c.agency_id = i.agency_id AND c.email_key IS NOT NULL)
+                 ORDER BY i.organization_id, i.agency_id LIMIT $2",
+            )
+            .bind(&deferred)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(org, agency)| {
+                Ok((
+                    OrganizationId::parse(&org).map_err(DbError::corrupt)?,
+                    AgencyId::parse(&agency).map_err(DbError::corrupt)?,
+                ))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,330 @@
+//! Inbound sync's steps: one record's create (record, link, activity, invitation) in one
+//! transaction, idempotent per HubSpot object; deferred invitations sent once.
+
+use turris_core::activity::{ActivityKind, NewActivity, Outcome};
+use turris_core::ids::{AgencyContactId, AgencyId, ContractTemplateId, HubSpotId};
+use turris_core::record::{Agency, AgencyContact, AgencyDraft};
+use turris_core::store::{ActivityStore, Link, LinkStore, RecordStore, TurrisRef};
+use turris_server::store::{
+    DbError, InboundStep, InboundStepStore, Invitation, InvitationId, InvitationStatus,
+    InvitationStore, InvitationWrite, RecordPageStore, RecordWrite, StepOutcome, SyncedRecord,
+};
+
+use super::{org, t};
+use crate::support::db::TestDb;
+
+fn agency(id: &str) -> Agency {
+    Agency {
+        id: AgencyId::parse(id).unwrap(),
+        data: AgencyDraft::named("Lakeside"),
+    }
+}
+
+fn link_of(agency: &Agency, hubspot: &str) -> Link {
+    Link {
+        turris: TurrisRef::Agency(agency.id.clone()),
+        hubspot_id: HubSpotId::parse(hubspot).unwrap(),
+    }
+}
+
+fn row(kind: ActivityKind, message: &str) -> NewActivity {
+    NewActivity::success(kind, t(0)).message(message)
+}
+
+fn invitation(agency: &Agency, template: &str) -> InvitationWrite {
+    InvitationWrite {
+        invitation: Invitation {
+            id: InvitationId::new(),
+            agency_id: agency.id.clone(),
+            contract_template_id: Some(ContractTemplateId::parse(template).unwrap()),
+            status: InvitationStatus::Deferred,
+            sent_to: None,
+            created_at: t(0),
+            updated_at: t(0),
+        },
+        stored: row(ActivityKind::AutoInviteDeferred, "deferred"),
+        template_missing: NewActivity::new(
+            ActivityKind::AutoInviteNeedsAttention,
+            Outcome::Failure,
+            t(0),
+        )
+        .message("template gone"),
+    }
+}
+
+fn create<'a>(
+    agency: &'a Agency,
+    link: &'a Link,
+    invite: Option<InvitationWrite>,
+) -> InboundStep<'a> {
+    InboundStep {
+        record: Some(RecordWrite::Insert(SyncedRecord::Agency(agency))),
+        link: Some(link),
+        activity: vec![row(ActivityKind::WebhookCompanyCreated, "agency created")],
+        invitation: invite,
+    }
+}
+
+async fn messages(
+    store: &turris_server::store::SqlStore,
+    org: &turris_core::ids::OrganizationId,
+) -> Vec<String> {
+    let mut all: Vec<String> = store
+        .activity_page(org, None, None, 100)
+        .await
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|a| a.entry.details.message.unwrap_or_default())
+        .collect();
+    all.sort();
+    all
+}
+
+async fn an_inbound_create_writes_record_link_activity_and_invitation_together(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let template = ContractTemplateId::parse("standard").unwrap();
+    store
+        .create_contract_template(&acme, &template, "Standard", t(0))
+        .await
+        .unwrap();
+    let lakeside = agency("a-1");
+    let link = link_of(&lakeside, "10");
+    let outcome = store
+        .commit_inbound_step(
+            &acme,
+            &create(&lakeside, &link, Some(invitation(&lakeside, "standard"))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, StepOutcome::Committed);
+    assert_eq!(
+        store.get_agency(&acme, &lakeside.id).await.unwrap(),
+        Some(lakeside.clone())
+    );
+    assert_eq!(
+        store
+            .link_by_hubspot(&acme, link.turris.kind(), &link.hubspot_id)
+            .await
+            .unwrap(),
+        Some(link.clone())
+    );
+    let invitations = store
+        .list_invitations(&acme, Some(&lakeside.id))
+        .await
+        .unwrap();
+    assert_eq!(invitations.len(), 1);
+    assert_eq!(invitations[0].status, InvitationStatus::Deferred);
+    assert_eq!(
+        messages(&store, &acme).await,
+        ["agency created", "deferred"]
+    );
+}
+
+async fn a_create_retried_for_an_object_already_linked_writes_no_second_record(db: &TestDb) {
+    let store = db.store();
+    let replica = db.second_store().await;
+    let acme = org(&store, "acme").await;
+    let first = agency("a-1");
+    let first_link = link_of(&first, "10");
+    store
+        .commit_inbound_step(&acme, &create(&first, &first_link, None))
+        .await
+        .unwrap();
+    // The retry after a crash (or another replica with the same event) plans a create with a
+    // fresh id: the unique link on the HubSpot object turns it away, whole.
+    let second = agency("a-2");
+    let second_link = link_of(&second, "10");
+    let outcome = replica
+        .commit_inbound_step(
+            &acme,
+            &create(&second, &second_link, Some(invitation(&second, "standard"))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, StepOutcome::AlreadyLinked(first_link.clone()));
+    let agencies = store.list_agencies(&acme, None, 100).await.unwrap();
+    assert_eq!(agencies, std::slice::from_ref(&first), "no second agency");
+    assert!(
+        store
+            .list_invitations(&acme, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        messages(&store, &acme).await,
+        ["agency created"],
+        "no second row"
+    );
+
+    // Committing the same step again (the very same record) is a no-op link, not a conflict
+    // and not a second record.
+    let update = InboundStep {
+        record: Some(RecordWrite::Update(SyncedRecord::Agency(&first))),
+        link: Some(&first_link),
+        activity: Vec::new(),
+        invitation: None,
+    };
+    assert_eq!(
+        store.commit_inbound_step(&acme, &update).await.unwrap(),
+        StepOutcome::Committed
+    );
+}
+
+async fn a_step_that_fails_midway_writes_nothing(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let lakeside = agency("a-1");
+    let link = link_of(&lakeside, "10");
+    store
+        .commit_inbound_step(&acme, &create(&lakeside, &link, None))
+        .await
+        .unwrap();
+    // A contact of an unknown agency: its insert writes no row, so the step fails and its
+    // link and activity row, which would come after, are not written either.
+    let orphan = AgencyContact {
+        id: AgencyContactId::parse("c-1").unwrap(),
+        agency_id: AgencyId::parse("gone").unwrap(),
+        first_name: None,
+        last_name: None,
+        email: Some("ada@example.com".into()),
+    };
+    let orphan_link = Link {
+        turris: TurrisRef::AgencyContact(orphan.id.clone()),
+        hubspot_id: HubSpotId::parse("20").unwrap(),
+    };
+    let step = InboundStep {
+        record: Some(RecordWrite::Insert(SyncedRecord::AgencyContact(&orphan))),
+        link: Some(&orphan_link),
+        activity: vec![row(ActivityKind::WebhookContactCreated, "contact created")],
+        invitation: None,
+    };
+    assert!(matches!(
+        store.commit_inbound_step(&acme, &step).await,
+        Err(DbError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .link_by_hubspot(&acme, orphan_link.turris.kind(), &orphan_link.hubspot_id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(messages(&store, &acme).await, ["agency created"]);
+}
+
+async fn an_invitation_naming_a_deleted_template_is_logged_for_attention_with_its_agency(
+    db: &TestDb,
+) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let lakeside = agency("a-1");
+    let link = link_of(&lakeside, "10");
+    store
+        .commit_inbound_step(
+            &acme,
+            &create(&lakeside, &link, Some(invitation(&lakeside, "gone"))),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get_agency(&acme, &lakeside.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .list_invitations(&acme, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        messages(&store, &acme).await,
+        ["agency created", "template gone"]
+    );
+}
+
+async fn a_deferred_invitation_is_found_once_its_agency_has_an_email_and_sent_once(db: &TestDb) {
+    let store = db.store();
+    let replica = db.second_store().await;
+    let acme = org(&store, "acme").await;
+    let template = ContractTemplateId::parse("standard").unwrap();
+    store
+        .create_contract_template(&acme, &template, "Standard", t(0))
+        .await
+        .unwrap();
+    let lakeside = agency("a-1");
+    let link = link_of(&lakeside, "10");
+    let invite = invitation(&lakeside, "standard");
+    let id = invite.invitation.id;
+    store
+        .commit_inbound_step(&acme, &create(&lakeside, &link, Some(invite)))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .deferred_invitations_ready(10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no contact yet"
+    );
+    store
+        .insert_agency_contact(
+            &acme,
+            &AgencyContact {
+                id: AgencyContactId::parse("c-1").unwrap(),
+                agency_id: lakeside.id.clone(),
+                first_name: None,
+                last_name: None,
+                email: Some("ada@example.com".into()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.deferred_invitations_ready(10).await.unwrap(),
+        [(acme.clone(), lakeside.id.clone())]
+    );
+    let sent = row(ActivityKind::AutoInviteSent, "sent");
+    assert!(
+        store
+            .send_deferred_invitation(&acme, id, "ada@example.com", &sent, t(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !replica
+            .send_deferred_invitation(&acme, id, "ada@example.com", &sent, t(1))
+            .await
+            .unwrap(),
+        "sent once"
+    );
+    assert!(
+        store
+            .deferred_invitations_ready(10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let stored = store.invitation(&acme, id).await.unwrap().unwrap();
+    assert_eq!(stored.status, InvitationStatus::Sent);
+    assert_eq!(stored.sent_to.as_deref(), Some("ada@example.com"));
+    assert_eq!(
+        messages(&store, &acme).await,
+        ["agency created", "deferred", "sent"]
+    );
+}
+
+both_databases!(db:
+    an_inbound_create_writes_record_link_activity_and_invitation_together,
+    a_create_retried_for_an_object_already_linked_writes_no_second_record,
+    a_step_that_fails_midway_writes_nothing,
+    an_invitation_naming_a_deleted_template_is_logged_for_attention_with_its_agency,
+    a_deferred_invitation_is_found_once_its_agency_has_an_email_and_sent_once,
+);
