@@ -24,6 +24,7 @@ pub struct Fault {
     body: Option<Value>,
     headers: Vec<(String, String)>,
     delay: Duration,
+    after_write: bool,
 }
 
 impl Fault {
@@ -38,7 +39,15 @@ impl Fault {
             body: None,
             headers: Vec::new(),
             delay: Duration::ZERO,
+            after_write: false,
         }
+    }
+
+    /// The call is carried out (its writes made, its webhooks sent) and only its answer is
+    /// replaced by the fault: HubSpot acted, the caller never heard.
+    pub fn after_write(mut self) -> Self {
+        self.after_write = true;
+        self
     }
 
     /// Only calls with this HTTP method.
@@ -214,6 +223,9 @@ pub(crate) async fn shape(State(shared): State<Arc<Shared>>, req: Request, next:
     }
     let response = match fault {
         Some(f) => {
+            if f.after_write {
+                drop(next.run(req).await);
+            }
             if !f.delay.is_zero() {
                 tokio::time::sleep(f.delay).await;
             }

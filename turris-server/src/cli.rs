@@ -105,7 +105,7 @@ pub async fn hubspot_project(config: &Config, args: &ProjectArgs) -> Result<(), 
             .filter(|s| !(args.static_auth && **s == "oauth"))
             .map(|s| (*s).to_owned())
             .collect(),
-        optional_scopes: turris_hubspot::auth::oauth::LIST_SCOPES
+        optional_scopes: turris_hubspot::auth::oauth::OPTIONAL_SYNC_SCOPES
             .iter()
             .map(|s| (*s).to_owned())
             .collect(),

@@ -224,6 +224,7 @@ async fn every_crm_call(version: ApiVersion) {
         id: "agency-1".into(),
         id_property: "turris_id".into(),
         properties: props(&[("name", "Keyed")]),
+        object_write_trace_id: None,
     }];
     let first = client.batch_upsert(&ObjectType::Companies, &keyed).await;
     let again = client.batch_upsert(&ObjectType::Companies, &keyed).await;
@@ -333,6 +334,7 @@ async fn every_crm_call(version: ApiVersion) {
             id: (*e).to_string(),
             id_property: "email".into(),
             properties: props(&[("firstname", "U")]),
+            object_write_trace_id: None,
         })
         .collect();
     let upserted = client.batch_upsert(&ObjectType::Contacts, &upserts).await;
@@ -764,6 +766,7 @@ async fn the_clients_throttling_keeps_a_2000_record_batch_upsert_free_of_429s() 
             id: format!("agent{i}@x.test"),
             id_property: "email".into(),
             properties: props(&[("firstname", "Agent"), ("lastname", &i.to_string())]),
+            object_write_trace_id: None,
         })
         .collect();
     let outcome = client.batch_upsert(&ObjectType::Contacts, &inputs).await;

@@ -74,6 +74,15 @@ pub const SYNC_SCOPES: &[&str] = &[
 /// Scopes static-list membership needs (ask for them as optional scopes when lists are used).
 pub const LIST_SCOPES: &[&str] = &["crm.lists.read", "crm.lists.write"];
 
+/// Optional scopes of the sync: lists, and making the unique `turris_id` property that keys
+/// idempotent creates (without them creates are plain batch creates).
+pub const OPTIONAL_SYNC_SCOPES: &[&str] = &[
+    "crm.lists.read",
+    "crm.lists.write",
+    "crm.schemas.companies.write",
+    "crm.schemas.contacts.write",
+];
+
 /// Access tokens live 30 minutes when HubSpot omits `expires_in`.
 const DEFAULT_EXPIRES_IN_SECS: i64 = 1800;
 

@@ -68,6 +68,9 @@ pub struct UpsertInput {
     pub id_property: String,
     /// Property values to set.
     pub properties: HashMap<String, String>,
+    /// The caller's key for this input, repeated on its result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_write_trace_id: Option<String>,
 }
 
 /// A record returned by a batch upsert: the object, and whether it was created.

@@ -192,6 +192,7 @@ async fn batch_upsert_reports_which_records_are_new() {
         id: email.to_owned(),
         id_property: "email".to_owned(),
         properties: HashMap::from([("firstname".to_owned(), first.to_owned())]),
+        object_write_trace_id: None,
     };
     let outcome = client(&server)
         .batch_upsert(

@@ -21,6 +21,7 @@
 //! - [`reconcile`]: bulk reconciliation of HubSpot companies with agencies and of contacts
 //!   with agents, resumable jobs leased by one process at a time.
 
+pub mod creates;
 pub mod inbound;
 pub mod invites;
 pub mod journal;
@@ -52,6 +53,7 @@ pub struct SyncState {
     journal_wake: Notify,
     created: Mutex<HashMap<(OrganizationId, HubSpotId), DateTime<Utc>>>,
     token_backoff: Mutex<HashMap<OrganizationId, DateTime<Utc>>>,
+    id_properties: Mutex<std::collections::HashSet<(OrganizationId, String)>>,
 }
 
 /// Creations remembered to recognise the `propertyChange` events HubSpot sends with them.
@@ -76,6 +78,18 @@ impl SyncState {
     /// Completes when [`wake_journal`](Self::wake_journal) is called.
     pub(crate) async fn journal_woken(&self) {
         self.journal_wake.notified().await;
+    }
+
+    /// Whether the portal of `key.0` has the Turris-id property on object `key.1`.
+    pub(crate) fn has_id_property(&self, key: &(OrganizationId, String)) -> bool {
+        let known = self.id_properties.lock().unwrap_or_else(|e| e.into_inner());
+        known.contains(key)
+    }
+
+    /// Remembers that the portal has the Turris-id property on an object.
+    pub(crate) fn remember_id_property(&self, key: (OrganizationId, String)) {
+        let mut known = self.id_properties.lock().unwrap_or_else(|e| e.into_inner());
+        known.insert(key);
     }
 
     /// Remembers when an object's creation was synced.

@@ -232,6 +232,8 @@ pub(super) struct UpsertInput {
     id_property: Option<String>,
     #[serde(default)]
     properties: Map<String, Value>,
+    #[serde(default)]
+    object_write_trace_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -286,10 +288,10 @@ pub(super) async fn batch_upsert(
                 let target = portal.store(kind).find_unique(prop, &id);
                 check_unique(portal, kind, &values, target)?;
                 claim_unique(portal, kind, &values, &mut claimed)?;
-                prepared.push((target, values));
+                prepared.push((target, values, input.object_write_trace_id.clone()));
             }
             let mut results = Vec::new();
-            for (target, values) in prepared {
+            for (target, values, trace) in prepared {
                 let (id, new) = match target {
                     Some(t) => {
                         apply(portal, kind, t, values, changes)?;
@@ -300,6 +302,9 @@ pub(super) async fn batch_upsert(
                 if let Some(r) = portal.record(kind, id) {
                     let mut v = r.to_json_all();
                     v["new"] = json!(new);
+                    if let Some(trace) = trace {
+                        v["objectWriteTraceId"] = Value::String(trace);
+                    }
                     results.push(v);
                 }
             }

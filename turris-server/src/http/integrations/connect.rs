@@ -52,7 +52,11 @@ pub(super) async fn start_oauth(
         OAuthPurpose::Connect => issued.state.expose().to_owned(),
         OAuthPurpose::Reconnect => format!("{}{RECONNECT_SUFFIX}", issued.state.expose()),
     };
-    let url = oauth.authorize_url(turris_hubspot::auth::oauth::SYNC_SCOPES, &[], &text);
+    let url = oauth.authorize_url(
+        turris_hubspot::auth::oauth::SYNC_SCOPES,
+        turris_hubspot::auth::oauth::OPTIONAL_SYNC_SCOPES,
+        &text,
+    );
     Ok(AuthorizeRedirect {
         authorize_url: url.to_string(),
         expires_at: issued.expires_at,

@@ -12,9 +12,9 @@ use turris_core::planner::{OutboundAction, RecentWrite, recent_writes};
 use turris_core::property::PropertyMap;
 use turris_core::store::{Link, TurrisRef};
 use turris_hubspot::HubSpotClient;
+use turris_hubspot::crm::ObjectType;
 use turris_hubspot::crm::associations::{AssociationPair, PublicObjectId};
-use turris_hubspot::crm::batch::{BatchUpdateInput, TracedCreateInput};
-use turris_hubspot::crm::{ObjectType, SimplePublicObjectInputForCreate};
+use turris_hubspot::crm::batch::BatchUpdateInput;
 
 use super::{Planned, PushError};
 use crate::app::AppState;
@@ -240,8 +240,9 @@ impl Pusher<'_> {
         Ok(())
     }
 
-    /// Creates the records with one batch create per 100, each input keyed by its Turris id
-    /// (`objectWriteTraceId`) so every created record pairs with its Turris record.
+    /// Creates the records with one batch per 100, each input keyed by its Turris id (an
+    /// upsert on the `turris_id` property, so a create whose answer was lost and is sent again
+    /// finds its record; see [`crate::sync::creates`]) and paired with its Turris record.
     async fn create(
         &self,
         target: &Target,
@@ -250,20 +251,18 @@ impl Pusher<'_> {
         if creates.is_empty() {
             return Ok(());
         }
-        let inputs: Vec<TracedCreateInput> = creates
+        let inputs = creates
             .iter()
-            .map(|(turris, properties)| TracedCreateInput {
-                input: SimplePublicObjectInputForCreate {
-                    properties: to_hubspot(properties),
-                    associations: Vec::new(),
-                },
-                object_write_trace_id: turris.id().to_owned(),
-            })
+            .map(|(turris, properties)| (turris.id().to_owned(), to_hubspot(properties)))
             .collect();
-        let outcome = self
-            .client
-            .batch_create_traced(&target.object, &inputs)
-            .await;
+        let outcome = crate::sync::creates::create(
+            self.state,
+            self.client,
+            self.org,
+            &target.object,
+            inputs,
+        )
+        .await;
         let mut refused: Vec<(std::ops::Range<usize>, Refusal)> = Vec::new();
         for failure in outcome.failed_chunks {
             refused.push((failure.inputs, self.refusal(failure.error).await));

@@ -42,7 +42,7 @@ pub(super) async fn step<K: Reconciled>(
         };
         unlinked.push((turris, properties));
     }
-    create_in_hubspot(db, &client, org, &K::OBJECT, unlinked, progress).await?;
+    create_in_hubspot(state, &client, org, &K::OBJECT, unlinked, progress).await?;
     progress.pages += 1;
     match records.last() {
         Some(last) if records.len() == PAGE as usize => {

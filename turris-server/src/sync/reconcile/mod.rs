@@ -53,13 +53,12 @@ use turris_core::reconcile::ReconcileSummary;
 use turris_core::record::{Agency, Agent};
 use turris_core::store::{Link, TurrisRef};
 use turris_hubspot::HubSpotClient;
-use turris_hubspot::crm::batch::TracedCreateInput;
-use turris_hubspot::crm::{ObjectType, SimplePublicObjectInputForCreate};
+use turris_hubspot::crm::ObjectType;
 
 use crate::app::AppState;
 use crate::delivery::settings::{Schedule, parse_duration, parse_schedule};
 use crate::hubspot::ConnectionError;
-use crate::store::{Job, JobLease, JobStatus, ServerStore};
+use crate::store::{Job, JobLease, JobStatus};
 use crate::sync::kinds::{Agencies, Agents};
 use crate::workers::Shutdown;
 use lease::Leased;
@@ -523,12 +522,13 @@ fn advance(progress: &mut Progress, next: Option<String>) -> bool {
 }
 
 /// Creates a HubSpot record for each unlinked `(record, properties)` of one page with one batch
-/// create per 100, each result paired with its record by `objectWriteTraceId` (the Turris id),
-/// and links them. Inputs or chunks HubSpot refused count as failed; a chunk HubSpot could not
+/// per 100 keyed by the Turris id ([`crate::sync::creates`]: a page read again after a lost
+/// answer finds the records made the first time), each result paired with its record by that
+/// id, and links them. Inputs or chunks HubSpot refused count as failed; a chunk HubSpot could not
 /// be asked (429, 5xx, no answer) fails the step after the others are linked, so the page is
 /// read again and only the records still unlinked are sent again.
 async fn create_in_hubspot(
-    db: &dyn ServerStore,
+    state: &AppState,
     client: &HubSpotClient,
     org: &OrganizationId,
     object: &ObjectType,
@@ -538,20 +538,18 @@ async fn create_in_hubspot(
     if records.is_empty() {
         return Ok(());
     }
-    let inputs: Vec<TracedCreateInput> = records
+    let inputs = records
         .iter()
-        .map(|(turris, properties)| TracedCreateInput {
-            input: SimplePublicObjectInputForCreate {
-                properties: properties
-                    .iter()
-                    .map(|(k, v)| (k.to_owned(), v.unwrap_or_default().to_owned()))
-                    .collect(),
-                associations: Vec::new(),
-            },
-            object_write_trace_id: turris.id().to_owned(),
+        .map(|(turris, properties)| {
+            let values = properties
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.unwrap_or_default().to_owned()))
+                .collect();
+            (turris.id().to_owned(), values)
         })
         .collect();
-    let outcome = client.batch_create_traced(object, &inputs).await;
+    let outcome = crate::sync::creates::create(state, client, org, object, inputs).await;
+    let db = state.db();
     let by_trace: HashMap<&str, &(TurrisRef, PropertyMap)> =
         records.iter().map(|r| (r.0.id(), r)).collect();
     let now = Utc::now();

@@ -91,6 +91,33 @@ sync_test!(
 );
 
 sync_test!(
+    async fn a_create_whose_answer_is_lost_is_sent_again_without_a_second_company(app) {
+        app.agency_outbound_on().await;
+        let control = app.sandbox.control();
+        // HubSpot makes the company, but its answer never arrives (twice, so the retry is not
+        // the client's own: the push fails and the worker sends it again later).
+        control.inject_fault(
+            Fault::new("/crm/v3/objects/companies/batch/upsert")
+                .method("POST")
+                .status(502)
+                .times(8)
+                .after_write(),
+        );
+        let agency = app
+            .api(Method::POST, "/api/v1/agencies", Some(json!({"name": "Lost Answer Agency"})))
+            .await
+            .expect(201);
+        let pushed = app.activity_row("Create company in HubSpot", "success").await;
+        assert_eq!(pushed["details"]["turris_id"], agency.body["id"]);
+        let company_id = pushed["details"]["hubspot_id"].as_str().unwrap();
+        assert_eq!(control.count(ObjectKind::Companies), 1, "one company, found again by its Turris id");
+        let company = control.record(ObjectKind::Companies, company_id).unwrap();
+        assert_eq!(company.properties["turris_id"], agency.body["id"].as_str().unwrap());
+        assert!(control.stats().faults_injected >= 2, "the answer was lost more than once");
+    }
+);
+
+sync_test!(
     async fn an_agency_updated_in_turris_updates_its_company_and_logs_the_call(app) {
         app.agency_outbound_on().await;
         let agency = app
@@ -263,7 +290,7 @@ sync_test!(
         })
         .await;
         let stats = control.stats();
-        assert_eq!(stats.calls_to("POST", "/crm/v3/objects/companies/batch/create"), 2);
+        assert_eq!(stats.calls_to("POST", "/crm/v3/objects/companies/batch/upsert"), 2);
         assert_eq!(stats.calls_to("POST", "/crm/v3/objects/companies"), 0);
         // The sandbox counts dated calls under their numbered twins; the server speaks the
         // date-based API by default (`TURRIS_HUBSPOT_API_VERSION`).
@@ -316,7 +343,7 @@ sync_test!(
         let (accepted, refused) = (&ids[0], &ids[1]);
         let at = "2026-11-27T12:00:00Z";
         app.sandbox.control().inject_fault(
-            Fault::new("/crm/v3/objects/companies/batch/create")
+            Fault::new("/crm/v3/objects/companies/batch/upsert")
                 .method("POST")
                 .status(207)
                 .body(json!({
@@ -462,7 +489,7 @@ sync_test!(
             1,
             "both pairs in one batch call"
         );
-        assert_eq!(stats.calls_to("POST", "/crm/v3/objects/contacts/batch/create"), 1);
+        assert_eq!(stats.calls_to("POST", "/crm/v3/objects/contacts/batch/upsert"), 1);
         assert_eq!(app.count("SELECT COUNT(*) FROM outbound_pushes").await, 0);
     }
 );

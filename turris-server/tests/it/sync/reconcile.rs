@@ -309,7 +309,7 @@ async fn unlinked_agencies_become_hubspot_companies_of_the_identifier_type_when_
     // One batch create per page of agencies (99 + 21 unlinked), never one call per record.
     let stats = control.stats();
     assert_eq!(
-        stats.calls_to("POST", "/crm/v3/objects/companies/batch/create"),
+        stats.calls_to("POST", "/crm/v3/objects/companies/batch/upsert"),
         2
     );
     assert_eq!(stats.calls_to("POST", "/crm/v3/objects/companies"), 0);
