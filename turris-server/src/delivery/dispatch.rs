@@ -29,6 +29,7 @@ enum Target {
         url: Result<WebhookUrl, String>,
         raw_url: String,
         secret: WebhookSecret,
+        previous: Option<(WebhookSecret, DateTime<Utc>)>,
     },
     /// The webhook was deleted.
     Deleted,
@@ -228,14 +229,20 @@ impl Worker {
             Target::Endpoint {
                 url: Ok(url),
                 secret,
+                previous,
                 ..
             } => {
+                let now = Utc::now();
                 let report = self
                     .engine
                     .send(DeliveryRequest {
                         event_id: event.event_id,
                         url,
                         secret,
+                        previous_secret: previous
+                            .as_ref()
+                            .filter(|(_, until)| *until > now)
+                            .map(|(s, _)| s),
                         body: &event.body,
                     })
                     .await;
@@ -321,6 +328,7 @@ impl Worker {
                     .map_err(|e| e.to_string()),
                 raw_url: t.endpoint.url,
                 secret: t.secret,
+                previous: t.previous_secret,
             },
             None => Target::Deleted,
         });

@@ -111,6 +111,17 @@ pub struct DeliverySettings {
     )]
     pub retention_interval: Duration,
 
+    /// After a webhook's secret is rotated, how long the replaced secret stays valid: requests
+    /// carry both signatures meanwhile. A rotation may ask for another overlap, up to 7 days.
+    #[arg(
+        long = "webhook-secret-overlap",
+        env = "TURRIS_WEBHOOK_SECRET_OVERLAP",
+        default_value = "24h",
+        value_parser = parse_overlap,
+        global = true
+    )]
+    pub secret_overlap: Duration,
+
     /// Compliance status changes are sent this long after the last change of a window.
     #[arg(
         long = "debounce-quiet",
@@ -141,6 +152,20 @@ pub struct DeliverySettings {
         global = true
     )]
     pub debounce_tick: Duration,
+}
+
+/// The longest overlap of a secret rotation (`TURRIS_WEBHOOK_SECRET_OVERLAP` and the API's
+/// `overlap_seconds`).
+pub const MAX_SECRET_OVERLAP: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+fn parse_overlap(text: &str) -> Result<Duration, String> {
+    let overlap = parse_duration(text)?;
+    if overlap > MAX_SECRET_OVERLAP {
+        return Err(format!(
+            "`{text}` is longer than the 7 days a rotation may overlap"
+        ));
+    }
+    Ok(overlap)
 }
 
 /// The longest accepted debounce quiet window (`TURRIS_DEBOUNCE_QUIET`).
@@ -200,6 +225,7 @@ impl fmt::Debug for DeliverySettings {
             .field("retry_jitter", &self.retry_jitter)
             .field("retention", &self.retention)
             .field("retention_interval", &self.retention_interval)
+            .field("secret_overlap", &self.secret_overlap)
             .field("debounce_quiet", &self.debounce_quiet)
             .field("debounce_max_wait", &self.debounce_max_wait)
             .field("debounce_tick", &self.debounce_tick)
@@ -284,6 +310,8 @@ mod tests {
         check("2h", Some(Duration::from_secs(7200)));
         check("30d", Some(Duration::from_secs(30 * 86_400)));
         check("soon", None);
+        assert_eq!(parse_overlap("24h"), Ok(Duration::from_secs(86_400)));
+        assert!(parse_overlap("8d").is_err());
         check("5 weeks", None);
         check("", None);
     }

@@ -152,6 +152,11 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/webhooks/{id}", Grant("webhooks:read")),
     ("DELETE", "/api/v1/webhooks/{id}", Grant("webhooks:delete")),
     (
+        "POST",
+        "/api/v1/webhooks/{id}/rotate-secret",
+        Grant("webhooks:update"),
+    ),
+    (
         "GET",
         "/api/v1/webhooks/{id}/events",
         Grant("webhooks:read"),

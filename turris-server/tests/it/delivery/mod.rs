@@ -9,3 +9,4 @@ mod debounce;
 mod harness;
 mod queue;
 mod restart;
+mod rotation;
