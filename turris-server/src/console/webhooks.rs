@@ -28,6 +28,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/webhooks/{id}", get(history))
         .route("/console/webhooks/{id}/delete", post(delete))
         .route("/console/webhooks/{id}/rotate-secret", post(rotate_secret))
+        .route("/console/webhooks/{id}/enable", post(enable))
         .route("/console/webhooks/{id}/events/{event_id}/logs", get(logs))
         .route(
             "/console/webhooks/{id}/events/{event_id}/resend",
@@ -89,6 +90,8 @@ pub struct Row {
     client_secret: String,
     /// During a rotation's overlap: the replaced secret, masked, and until when it signs.
     previous_secret: Option<(String, String)>,
+    /// Disabled: why and since when, in a sentence.
+    disabled: Option<String>,
     created: String,
 }
 
@@ -161,6 +164,15 @@ async fn list_page(
             previous_secret: w
                 .previous_client_secret
                 .zip(w.previous_secret_expires_at.as_ref().map(super::when)),
+            disabled: w.disabled_at.as_ref().map(|at| {
+                let why = match w.disabled_reason {
+                    Some(turris_webhooks::delivery::DisableReason::Gone) => {
+                        "the endpoint answered 410 Gone"
+                    }
+                    _ => "every attempt failed for too long",
+                };
+                format!("Disabled since {}: {why}. Events wait.", super::when(at))
+            }),
             created: super::when(&w.created_at),
         })
         .collect();
@@ -239,6 +251,24 @@ async fn delete(
     api::delete(State(state.clone()), auth, Path(webhook_id(&id)?)).await?;
     session
         .flash(&state, "success", "Webhook deleted successfully")
+        .await;
+    Ok(Redirect::to("/console/webhooks").into_response())
+}
+
+async fn enable(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    posted: Posted,
+) -> ConsoleResult {
+    let session = posted.session;
+    let auth = session.authorize::<WebhooksUpdate>()?;
+    api::enable(State(state.clone()), auth, Path(webhook_id(&id)?)).await?;
+    session
+        .flash(
+            &state,
+            "success",
+            "Webhook enabled: waiting events are delivered",
+        )
         .await;
     Ok(Redirect::to("/console/webhooks").into_response())
 }

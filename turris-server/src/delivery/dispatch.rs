@@ -30,6 +30,8 @@ enum Target {
         raw_url: String,
         secret: WebhookSecret,
         previous: Option<(WebhookSecret, DateTime<Utc>)>,
+        /// Disabled (410 Gone, or failing too long): nothing is sent.
+        disabled: bool,
     },
     /// The webhook was deleted.
     Deleted,
@@ -56,14 +58,19 @@ type Recording = (
 /// Records attempts as they come, every attempt waiting at that moment in one transaction:
 /// one commit per attempt when it is quiet, far fewer under load. Ends when every sender
 /// (the worker) is gone.
-async fn record_in_batches(store: Arc<dyn ServerStore>, mut queue: mpsc::Receiver<Recording>) {
+async fn record_in_batches(
+    store: Arc<dyn ServerStore>,
+    settings: DeliverySettings,
+    mut queue: mpsc::Receiver<Recording>,
+) {
     const MAX_BATCH: usize = 256;
     let mut batch: Vec<Recording> = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let items: Vec<AttemptToRecord> = batch.iter().map(|(item, _)| item.clone()).collect();
         match store.record_attempts(&items).await {
-            Ok(results) => {
-                for ((_, reply), result) in batch.drain(..).zip(results) {
+            Ok(recorded) => {
+                super::notify::report_disabled(&settings, recorded.disabled);
+                for ((_, reply), result) in batch.drain(..).zip(recorded.results) {
                     let _ = reply.send(result);
                 }
             }
@@ -86,7 +93,7 @@ impl Worker {
             ..DeliveryConfig::default()
         })?;
         let (recorder, queue) = mpsc::channel(4096);
-        tokio::spawn(record_in_batches(state.store(), queue));
+        tokio::spawn(record_in_batches(state.store(), settings.clone(), queue));
         Ok(Arc::new(Self {
             recorder,
             store: state.store(),
@@ -225,6 +232,12 @@ impl Worker {
                 return;
             }
         };
+        if let Target::Endpoint { disabled: true, .. } = &*target {
+            // Disabled after it was leased: nothing is sent, and once its lease lapses it is
+            // not leased again until the endpoint is enabled.
+            tracing::debug!(event_id = %event.event_id, "webhook disabled: attempt skipped");
+            return;
+        }
         let (report, deleted) = match &*target {
             Target::Endpoint {
                 url: Ok(url),
@@ -271,6 +284,8 @@ impl Worker {
         let (reply, recorded) = oneshot::channel();
         let item = AttemptToRecord {
             event_id: event.event_id,
+            webhook_id: event.webhook_id,
+            disable_after: self.settings.disable_after(),
             lease: leased.lease,
             report: report.clone(),
             next,
@@ -329,9 +344,14 @@ impl Worker {
                 raw_url: t.endpoint.url,
                 secret: t.secret,
                 previous: t.previous_secret,
+                disabled: t.endpoint.disabled.is_some(),
             },
             None => Target::Deleted,
         });
+        // A disabled endpoint is read again every time: enabling it takes effect at once.
+        if let Target::Endpoint { disabled: true, .. } = &*target {
+            return Ok(target);
+        }
         let mut targets = self.lock_targets();
         if targets.len() > 10_000 {
             targets.retain(|_, (at, _)| at.elapsed() < TARGET_TTL);

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use clap::{ArgAction, Args};
-use turris_webhooks::{DebounceConfig, RetryPolicy};
+use turris_webhooks::{DebounceConfig, RetryPolicy, WebhookSecret};
 
 /// How outbound webhooks are delivered, debounced and pruned.
 #[derive(Clone, Args)]
@@ -122,6 +122,37 @@ pub struct DeliverySettings {
     )]
     pub secret_overlap: Duration,
 
+    /// An endpoint whose every attempt fails for this long is disabled, with a notification
+    /// (`0s`: never; an endpoint answering 410 Gone is disabled at once either way).
+    #[arg(
+        long = "webhook-disable-after",
+        env = "TURRIS_WEBHOOK_DISABLE_AFTER",
+        default_value = "5d",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub disable_after: Duration,
+
+    /// An operator's URL that receives a JSON `POST` when an endpoint is disabled (optional).
+    #[arg(
+        long = "operational-webhook-url",
+        env = "TURRIS_OPERATIONAL_WEBHOOK_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub operational_webhook_url: Option<String>,
+
+    /// Signs the operational webhook's requests like every Turris webhook (`X-Turris-Signature`),
+    /// 64 hex characters; unsigned without it.
+    #[arg(
+        long = "operational-webhook-secret",
+        env = "TURRIS_OPERATIONAL_WEBHOOK_SECRET",
+        hide_env_values = true,
+        value_parser = parse_secret,
+        global = true
+    )]
+    pub operational_webhook_secret: Option<WebhookSecret>,
+
     /// Compliance status changes are sent this long after the last change of a window.
     #[arg(
         long = "debounce-quiet",
@@ -157,6 +188,10 @@ pub struct DeliverySettings {
 /// The longest overlap of a secret rotation (`TURRIS_WEBHOOK_SECRET_OVERLAP` and the API's
 /// `overlap_seconds`).
 pub const MAX_SECRET_OVERLAP: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+fn parse_secret(text: &str) -> Result<WebhookSecret, String> {
+    WebhookSecret::parse(text.trim()).map_err(|e| e.to_string())
+}
 
 fn parse_overlap(text: &str) -> Result<Duration, String> {
     let overlap = parse_duration(text)?;
@@ -203,6 +238,11 @@ impl DeliverySettings {
         RetryPolicy::new(self.retry_schedule.0.clone(), self.retry_jitter)
     }
 
+    /// How long a run of failures disables an endpoint (`None`: never).
+    pub fn disable_after(&self) -> Option<Duration> {
+        Some(self.disable_after).filter(|d| !d.is_zero())
+    }
+
     /// The debounce windows.
     pub fn debounce(&self) -> DebounceConfig {
         DebounceConfig {
@@ -226,6 +266,13 @@ impl fmt::Debug for DeliverySettings {
             .field("retention", &self.retention)
             .field("retention_interval", &self.retention_interval)
             .field("secret_overlap", &self.secret_overlap)
+            .field("disable_after", &self.disable_after)
+            // The URL may carry a token: only whether it is set.
+            .field(
+                "operational_webhook_url",
+                &self.operational_webhook_url.as_ref().map(|_| "[set]"),
+            )
+            .field("operational_webhook_secret", &self.operational_webhook_secret)
             .field("debounce_quiet", &self.debounce_quiet)
             .field("debounce_max_wait", &self.debounce_max_wait)
             .field("debounce_tick", &self.debounce_tick)

@@ -9,6 +9,9 @@
 //! process. One lease id is drawn per call and shared by the events it leases: a lease is the
 //! pair (event, lease id), and a re-lease after expiry always draws a new id.
 //!
+//! Events of a disabled endpoint (see `health`) stay pending but are not leased until it is
+//! enabled again.
+//!
 //! `record_attempt` updates the event only `WHERE lease_id = $lease` and inserts the attempt
 //! in the same transaction, so a worker whose lease was replaced records nothing.
 
@@ -80,30 +83,6 @@ pub trait DeliveryStatsStore: Send + Sync {
     ) -> DbResult<Vec<Attempt>>;
     /// Up to `limit` events handed off since the last call, oldest first, with their leases.
     fn take_handoff(&self, limit: usize) -> Vec<turris_webhooks::delivery::LeasedDelivery>;
-    /// Records several attempts in one transaction, each exactly as
-    /// [`DeliveryStore::record_attempt`] would (one commit instead of one per attempt). One
-    /// result per attempt, in order: the attempt, or [`StoreError::LeaseLost`] when its lease
-    /// was replaced or its event deleted.
-    async fn record_attempts(
-        &self,
-        attempts: &[AttemptToRecord],
-    ) -> Result<
-        Vec<Result<turris_webhooks::delivery::Attempt, turris_webhooks::delivery::StoreError>>,
-        turris_webhooks::delivery::StoreError,
-    >;
-}
-
-/// One attempt for [`DeliveryStatsStore::record_attempts`].
-#[derive(Debug, Clone)]
-pub struct AttemptToRecord {
-    /// The event.
-    pub event_id: EventId,
-    /// The lease it was made under.
-    pub lease: turris_webhooks::delivery::Lease,
-    /// What happened.
-    pub report: turris_webhooks::delivery::AttemptReport,
-    /// What happens next.
-    pub next: turris_webhooks::delivery::NextStep,
 }
 
 pub(crate) const EVENT_COLUMNS: &str = "event_id, webhook_id, webhook_type, body, created_at, \
@@ -134,7 +113,7 @@ pub(crate) fn status_text(status: EventStatus) -> &'static str {
     }
 }
 
-fn attempt_kind_text(kind: AttemptKind) -> &'static str {
+pub(super) fn attempt_kind_text(kind: AttemptKind) -> &'static str {
     match kind {
         AttemptKind::Automatic => "automatic",
         AttemptKind::Resend => "resend",
@@ -221,7 +200,7 @@ impl AttemptRow {
     }
 }
 
-fn backend(error: impl Into<DbError>) -> StoreError {
+pub(super) fn backend(error: impl Into<DbError>) -> StoreError {
     StoreError::from(error.into())
 }
 
@@ -332,6 +311,9 @@ impl DeliveryStore for SqlStore {
                      SELECT event_id FROM delivery_events
                      WHERE status = 'pending' AND next_attempt_at <= $1
                        AND (lease_expires_at IS NULL OR lease_expires_at <= $1)
+                       AND NOT EXISTS (SELECT 1 FROM webhook_endpoints w
+                           WHERE w.id = delivery_events.webhook_id
+                             AND w.disabled_at IS NOT NULL)
                      ORDER BY next_attempt_at, event_id
                      LIMIT $2 {}
                  )
@@ -670,78 +652,5 @@ impl super::DeliveryStatsStore for SqlStore {
 
     fn take_handoff(&self, limit: usize) -> Vec<LeasedDelivery> {
         SqlStore::take_handoff(self, limit)
-    }
-
-    async fn record_attempts(
-        &self,
-        attempts: &[super::AttemptToRecord],
-    ) -> Result<Vec<Result<Attempt, StoreError>>, StoreError> {
-        let mut results = Vec::with_capacity(attempts.len());
-        if attempts.is_empty() {
-            return Ok(results);
-        }
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await.map_err(backend)?;
-            for item in attempts {
-                let (kind, automatic) = match item.lease.kind {
-                    LeaseKind::Scheduled => (AttemptKind::Automatic, 1i32),
-                    LeaseKind::Resend => (AttemptKind::Resend, 0i32),
-                };
-                let (status, set_next, next_at): (Option<&str>, bool, Option<i64>) = match item.next
-                {
-                    NextStep::Delivered => (Some("delivered"), true, None),
-                    NextStep::RetryAt(at) => {
-                        (Some("pending"), true, Some(ns(at).map_err(backend)?))
-                    }
-                    NextStep::Exhausted => (Some("failed"), true, None),
-                    NextStep::Unchanged => (None, false, None),
-                };
-                let report = &item.report;
-                let number: Option<i32> = sqlx::query_scalar(
-                    "UPDATE delivery_events SET
-                         attempt_count = attempt_count + 1,
-                         automatic_attempts = automatic_attempts + $3,
-                         status = COALESCE($4, status),
-                         next_attempt_at = CASE WHEN $5 THEN $6 ELSE next_attempt_at END,
-                         lease_id = NULL, lease_kind = NULL, lease_expires_at = NULL
-                     WHERE event_id = $1 AND lease_id = $2
-                     RETURNING attempt_count",
-                )
-                .bind(item.event_id.0)
-                .bind(item.lease.id.0)
-                .bind(automatic)
-                .bind(status)
-                .bind(set_next)
-                .bind(next_at)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?;
-                let Some(number) = number else {
-                    results.push(Err(StoreError::LeaseLost));
-                    continue;
-                };
-                sqlx::query(
-                    "INSERT INTO delivery_attempts (event_id, number, kind, started_at, finished_at,
-                     status_code, error, url, success, response_body)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(item.event_id.0)
-                .bind(number)
-                .bind(attempt_kind_text(kind))
-                .bind(ns(report.started_at).map_err(backend)?)
-                .bind(ns(report.finished_at).map_err(backend)?)
-                .bind(report.status_code.map(i32::from))
-                .bind(&report.error)
-                .bind(&report.url)
-                .bind(report.success)
-                .bind(&report.response_body)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-                results.push(Ok(Attempt::from_report(number as u32, kind, report)));
-            }
-            tx.commit().await.map_err(backend)?;
-        });
-        Ok(results)
     }
 }

@@ -245,8 +245,9 @@ macro_rules! write_outbox {
             None => None,
         };
         for item in $outbox {
-            let webhooks: Vec<uuid::Uuid> = sqlx::query_scalar(
-                "SELECT id FROM webhook_endpoints
+            // A disabled endpoint's events are stored but not handed off: they wait.
+            let webhooks: Vec<(uuid::Uuid, Option<i64>)> = sqlx::query_as(
+                "SELECT id, disabled_at FROM webhook_endpoints
                  WHERE organization_id = $1 AND webhook_type = $2 ORDER BY id",
             )
             .bind($org.as_str())
@@ -254,7 +255,9 @@ macro_rules! write_outbox {
             .fetch_all(&mut *$tx)
             .await?;
             let created = $crate::store::sql::ns(item.created_at)?;
-            for webhook in webhooks {
+            for (webhook, disabled_at) in webhooks {
+                let lease = lease.filter(|_| disabled_at.is_none());
+                let lease_expires = lease_expires.filter(|_| disabled_at.is_none());
                 let event_id = turris_webhooks::delivery::EventId::new();
                 sqlx::query(
                     "INSERT INTO delivery_events (event_id, webhook_id, webhook_type, body,

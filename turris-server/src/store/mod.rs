@@ -23,6 +23,7 @@ mod debounce;
 mod delivery;
 mod echo;
 pub mod error;
+mod health;
 mod ids;
 mod inbound;
 mod inputs;
@@ -52,6 +53,7 @@ pub use credentials::*;
 pub use debounce::*;
 pub use delivery::*;
 pub use echo::*;
+pub use health::*;
 pub use inbound::*;
 pub use inputs::*;
 pub use invitations::*;
@@ -82,6 +84,7 @@ pub trait ServerStore:
     + DeliveryStatsStore
     + RetentionStore
     + OutboundOutboxStore
+    + EndpointHealthStore
 {
 }
 
@@ -102,5 +105,6 @@ impl<T> ServerStore for T where
         + DeliveryStatsStore
         + RetentionStore
         + OutboundOutboxStore
+        + EndpointHealthStore
 {
 }

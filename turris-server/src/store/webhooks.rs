@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use turris_core::ids::OrganizationId;
-use turris_webhooks::delivery::WebhookId;
+use turris_webhooks::delivery::{DisableReason, WebhookId};
 use turris_webhooks::{SECRET_LEN, WebhookSecret};
 use uuid::Uuid;
 
@@ -47,6 +47,8 @@ pub struct WebhookEndpoint {
     /// The secret the last rotation replaced, masked, with the end of its overlap (it may have
     /// passed: see [`WebhookEndpoint::previous_secret_at`]).
     pub previous_secret: Option<(String, DateTime<Utc>)>,
+    /// When and why it was disabled (410 Gone, or failing too long); `None` while enabled.
+    pub disabled: Option<(DateTime<Utc>, DisableReason)>,
 }
 
 impl WebhookEndpoint {
@@ -157,11 +159,13 @@ struct EndpointRow {
     previous_secret_sealed: Option<Vec<u8>>,
     previous_secret_last4: Option<String>,
     previous_secret_expires_at: Option<i64>,
+    disabled_at: Option<i64>,
+    disabled_reason: Option<String>,
 }
 
 const ENDPOINT_COLUMNS: &str = "id, organization_id, webhook_type, url, secret_sealed, \
      secret_last4, created_at, previous_secret_sealed, previous_secret_last4, \
-     previous_secret_expires_at";
+     previous_secret_expires_at, disabled_at, disabled_reason";
 
 impl EndpointRow {
     fn endpoint(&self) -> DbResult<WebhookEndpoint> {
@@ -173,6 +177,14 @@ impl EndpointRow {
             created_at: from_ns(self.created_at),
             previous_secret: match (&self.previous_secret_last4, self.previous_secret_expires_at) {
                 (Some(last4), Some(until)) => Some((format!("{MASK}{last4}"), from_ns(until))),
+                _ => None,
+            },
+            disabled: match (self.disabled_at, self.disabled_reason.as_deref()) {
+                (Some(at), Some(reason)) => Some((
+                    from_ns(at),
+                    DisableReason::parse(reason)
+                        .ok_or_else(|| DbError::corrupt(format!("disable reason {reason}")))?,
+                )),
                 _ => None,
             },
         })
@@ -295,6 +307,7 @@ impl WebhookEndpointStore for SqlStore {
             masked_secret: endpoint.secret.masked(),
             created_at: from_ns(created),
             previous_secret: None,
+            disabled: None,
         })
     }
 

@@ -3,6 +3,7 @@
 //! event (`events`), and resend (`resend`). No update: `PUT`/`PATCH` are 405.
 
 mod events;
+mod health;
 mod resend;
 mod secret;
 
@@ -10,11 +11,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use turris_webhooks::delivery::WebhookId;
+use turris_webhooks::delivery::{DisableReason, WebhookId};
 use turris_webhooks::{WebhookSecret, WebhookType, WebhookUrl};
 use utoipa::ToSchema;
 
 pub use events::*;
+pub use health::*;
 pub use resend::*;
 pub use secret::*;
 
@@ -33,6 +35,8 @@ pub fn routes() -> Routes {
         .get("/api/v1/webhooks/{id}", get)
         .delete("/api/v1/webhooks/{id}", delete)
         .post("/api/v1/webhooks/{id}/rotate-secret", rotate_secret)
+        .post("/api/v1/webhooks/{id}/enable", enable)
+        .get("/api/v1/webhooks/{id}/notifications", notifications)
         .get("/api/v1/webhooks/{id}/events", history)
         .get("/api/v1/webhooks/{id}/events/{event_id}/logs", logs)
         .post("/api/v1/webhooks/{id}/events/{event_id}/resend", resend)
@@ -56,6 +60,13 @@ pub struct Webhook {
     pub previous_client_secret: Option<String>,
     /// When the replaced secret stops being sent; `null` outside an overlap.
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    /// `active`, or `disabled` (nothing is sent; events wait until it is enabled again).
+    pub status: EndpointStatus,
+    /// When it was disabled; `null` while active.
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Why: `gone` (the endpoint answered 410) or `failing` (every attempt failed for the
+    /// configured period, 5 days by default); `null` while active.
+    pub disabled_reason: Option<DisableReason>,
 }
 
 impl From<WebhookEndpoint> for Webhook {
@@ -71,6 +82,13 @@ impl From<WebhookEndpoint> for Webhook {
             created_at: e.created_at,
             previous_client_secret: previous.as_ref().map(|(masked, _)| masked.clone()),
             previous_secret_expires_at: previous.map(|(_, until)| until),
+            status: if e.disabled.is_some() {
+                EndpointStatus::Disabled
+            } else {
+                EndpointStatus::Active
+            },
+            disabled_at: e.disabled.map(|(at, _)| at),
+            disabled_reason: e.disabled.map(|(_, reason)| reason),
         }
     }
 }

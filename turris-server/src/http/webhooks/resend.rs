@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::auth::{Authorized, WebhooksUpdate};
 use crate::error::ApiResult;
 use crate::http::extract::{Json, Path};
+use crate::store::AttemptToRecord;
 
 /// How long a resend holds its lease.
 const RESEND_LEASE: Duration = Duration::from_secs(60);
@@ -109,11 +110,28 @@ async fn deliver_resend(state: &AppState, leased: LeasedDelivery) {
     } else {
         NextStep::Unchanged
     };
-    match state
+    let settings = &state.config().delivery;
+    let item = AttemptToRecord {
+        event_id: event.event_id,
+        webhook_id: event.webhook_id,
+        lease: leased.lease,
+        report,
+        next,
+        disable_after: settings.disable_after(),
+    };
+    let outcome = state
         .db()
-        .record_attempt(event.event_id, &leased.lease, &report, next)
+        .record_attempts(std::slice::from_ref(&item))
         .await
-    {
+        .and_then(|recorded| {
+            crate::delivery::notify::report_disabled(settings, recorded.disabled);
+            recorded
+                .results
+                .into_iter()
+                .next()
+                .unwrap_or(Err(DeliveryError::LeaseLost))
+        });
+    match outcome {
         Ok(attempt) => tracing::info!(
             event_id = %event.event_id,
             attempt = attempt.number,

@@ -157,6 +157,16 @@ const ROUTES: &[(&str, &str, Access)] = &[
         Grant("webhooks:update"),
     ),
     (
+        "POST",
+        "/api/v1/webhooks/{id}/enable",
+        Grant("webhooks:update"),
+    ),
+    (
+        "GET",
+        "/api/v1/webhooks/{id}/notifications",
+        Grant("webhooks:read"),
+    ),
+    (
         "GET",
         "/api/v1/webhooks/{id}/events",
         Grant("webhooks:read"),

@@ -328,3 +328,52 @@ api_test!(
         assert!(one.body["previous_client_secret"].is_null());
     }
 );
+
+api_test!(
+    async fn a_resend_answered_410_disables_the_webhook_and_enable_is_idempotent_and_scoped(app) {
+        let receiver = MockServer::start().await;
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(410)).mount(&receiver).await;
+        let created = create(app, "entity_compliance_data_synchronized", &format!("{}/hook", receiver.uri())).await;
+        assert_eq!(created["status"], "active");
+        let id = created["id"].as_str().unwrap();
+        let webhook = format!("/api/v1/webhooks/{id}");
+        // Enabling an active webhook changes nothing and writes no notification.
+        let same = app.api(Method::POST, &format!("{webhook}/enable"), None).await.expect(200);
+        assert_eq!(same.body["status"], "active");
+        assert_eq!(app.get(&format!("{webhook}/notifications")).await.expect(200).body["notifications"], json!([]));
+
+        nipr_event(app).await;
+        let history = app.get(&format!("{webhook}/events")).await.expect(200);
+        let event = history.body["rows"][0]["event_id"].as_str().unwrap().to_owned();
+        app.api(Method::POST, &format!("{webhook}/events/{event}/resend"), None).await.expect(202);
+        app.state.background_idle().await;
+        let disabled = app.get(&webhook).await.expect(200);
+        assert_eq!(disabled.body["status"], "disabled");
+        assert_eq!(disabled.body["disabled_reason"], "gone");
+        assert!(disabled.body["disabled_at"].is_string());
+        let notes = app.get(&format!("{webhook}/notifications")).await.expect(200);
+        assert_eq!(notes.body["notifications"][0]["kind"], "disabled");
+        assert!(notes.body["notifications"][0]["message"].as_str().unwrap().contains("410"));
+
+        // Another organization's token and unknown ids find nothing, and change nothing.
+        let stranger = app.organization("stranger", true).await;
+        app.call(Method::POST, &format!("{webhook}/enable"), Some(&stranger), None)
+            .await
+            .expect_error(404, "not_found");
+        app.call(Method::GET, &format!("{webhook}/notifications"), Some(&stranger), None)
+            .await
+            .expect_error(404, "not_found");
+        let unknown = uuid::Uuid::now_v7();
+        app.api(Method::POST, &format!("/api/v1/webhooks/{unknown}/enable"), None)
+            .await
+            .expect_error(404, "not_found");
+        assert_eq!(app.get(&webhook).await.expect(200).body["status"], "disabled");
+
+        let enabled = app.api(Method::POST, &format!("{webhook}/enable"), None).await.expect(200);
+        assert_eq!(enabled.body["status"], "active");
+        assert!(enabled.body["disabled_at"].is_null());
+        let notes = app.get(&format!("{webhook}/notifications")).await.expect(200);
+        let kinds: Vec<_> = notes.body["notifications"].as_array().unwrap().iter().map(|n| n["kind"].clone()).collect();
+        assert_eq!(kinds, [json!("enabled"), json!("disabled")]);
+    }
+);

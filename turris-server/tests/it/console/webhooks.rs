@@ -36,3 +36,38 @@ api_test!(
         assert_eq!(api.body["client_secret"], format!("•••• {}", &new[60..]), "nothing changed");
     }
 );
+
+api_test!(
+    async fn a_disabled_webhook_shows_why_and_can_be_enabled_from_the_console(app) {
+        let receiver = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::method("POST"))
+            .respond_with(wiremock::ResponseTemplate::new(410))
+            .mount(&receiver)
+            .await;
+        let created = app
+            .api(Method::POST, "/api/v1/webhooks", Some(serde_json::json!({"webhook_type": "entity_compliance_data_synchronized", "url": format!("{}/hook", receiver.uri())})))
+            .await
+            .expect(201);
+        let id = created.body["id"].as_str().unwrap();
+        let agency = app.api(Method::POST, "/api/v1/agencies", Some(serde_json::json!({"name": "Acme", "npn": "12345"}))).await.expect(201);
+        app.api(Method::POST, "/api/v1/nipr-syncs", Some(serde_json::json!({"entity_type": "agency", "entity_id": agency.body["id"], "kind": "fetch", "outcome": "success"})))
+            .await
+            .expect(201);
+        let history = app.get(&format!("/api/v1/webhooks/{id}/events")).await.expect(200);
+        let event = history.body["rows"][0]["event_id"].as_str().unwrap().to_owned();
+        app.api(Method::POST, &format!("/api/v1/webhooks/{id}/events/{event}/resend"), None).await.expect(202);
+        app.state.background_idle().await;
+
+        let console = Console::signed_in(app, &app.token).await;
+        let list = console.get("/console/webhooks").await;
+        assert!(list.html.contains("data-disabled"), "{}", list.html);
+        assert!(list.html.contains("410 Gone"));
+        assert!(list.html.contains(&format!("/console/webhooks/{id}/enable")));
+        let enabled = console.post("/console/webhooks", &format!("/console/webhooks/{id}/enable"), &[]).await;
+        assert_eq!(enabled.location.as_deref(), Some("/console/webhooks"));
+        let list = console.get("/console/webhooks").await;
+        assert!(list.html.contains("Webhook enabled"), "{}", list.html);
+        assert!(!list.html.contains("data-disabled"));
+        assert_eq!(app.get(&format!("/api/v1/webhooks/{id}")).await.expect(200).body["status"], "active");
+    }
+);

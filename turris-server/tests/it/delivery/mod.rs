@@ -7,6 +7,7 @@
 mod batch;
 mod debounce;
 mod harness;
+mod health;
 mod queue;
 mod restart;
 mod rotation;
