@@ -49,12 +49,13 @@ pub struct DeliverySettings {
     )]
     pub poll_interval: Duration,
 
-    /// How long a leased delivery belongs to one worker; after a crash another worker takes
-    /// it over then. Longer than the delivery timeout.
+    /// How long a leased delivery belongs to one worker unless renewed. The worker renews it
+    /// every third of this while the attempt runs (the delivery timeout still bounds the
+    /// attempt), so after a crash another worker retries the delivery within about this long.
     #[arg(
         long = "delivery-lease",
         env = "TURRIS_DELIVERY_LEASE",
-        default_value = "60s",
+        default_value = "10s",
         value_parser = parse_duration,
         global = true
     )]

@@ -12,6 +12,9 @@
 //! Events of a disabled endpoint (see `health`) stay pending but are not leased until it is
 //! enabled again.
 //!
+//! A lease is short and renewed while its attempt runs (`renew_lease`, fenced by the lease id
+//! like `record_attempt`), so a crashed worker's event is taken over within a lease.
+//!
 //! `record_attempt` updates the event only `WHERE lease_id = $lease` and inserts the attempt
 //! in the same transaction, so a worker whose lease was replaced records nothing.
 
@@ -368,6 +371,39 @@ impl DeliveryStore for SqlStore {
                 Err(StoreError::AlreadyDelivered)
             }
             Some(_) => Err(StoreError::Busy),
+        }
+    }
+
+    async fn renew_lease(
+        &self,
+        event_id: EventId,
+        lease: &Lease,
+        until: DateTime<Utc>,
+    ) -> Result<Lease, StoreError> {
+        let until_ns = ns(until).map_err(backend)?;
+        // Fenced: only the row still holding this lease id is extended.
+        let renewed: Option<i64> = with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "UPDATE delivery_events SET lease_expires_at = $3
+                 WHERE event_id = $1 AND lease_id = $2
+                 RETURNING lease_expires_at",
+            )
+            .bind(event_id.0)
+            .bind(lease.id.0)
+            .bind(until_ns)
+            .fetch_optional(pool)
+            .await
+            .map_err(backend)?
+        });
+        match renewed {
+            Some(expires) => Ok(Lease {
+                expires_at: from_ns(expires),
+                ..*lease
+            }),
+            None => match self.fetch_event(event_id).await.map_err(backend)? {
+                None => Err(StoreError::NotFound),
+                Some(_) => Err(StoreError::LeaseLost),
+            },
         }
     }
 

@@ -75,6 +75,7 @@ where
     a_successful_resend_delivers_a_pending_event_and_cancels_its_retry(&new_store().await).await;
     a_resend_is_refused_while_an_attempt_is_in_progress(&new_store().await).await;
     a_lease_replaced_after_expiry_cannot_record(&new_store().await).await;
+    a_renewed_lease_outlives_its_first_expiry_and_only_its_holder_renews(&new_store().await).await;
     unknown_events_are_not_found(&new_store().await).await;
     events_are_listed_per_webhook_newest_first_with_pagination(&new_store().await).await;
 }
@@ -519,6 +520,87 @@ pub async fn a_lease_replaced_after_expiry_cannot_record(store: &dyn DeliverySto
         .await
         .expect("record");
     assert_eq!(attempt.number, 1, "the stale attempt was not recorded");
+}
+
+/// A renewed lease keeps the event from other workers past its first expiry; once it is
+/// replaced, the old holder can neither renew nor record (fencing by lease id).
+pub async fn a_renewed_lease_outlives_its_first_expiry_and_only_its_holder_renews(
+    store: &dyn DeliveryStore,
+) {
+    let event = new_event(WebhookId::new(), t(0));
+    store.enqueue(vec![event.clone()]).await.expect("enqueue");
+    let first = store
+        .lease_due(t(0), 10, LEASE)
+        .await
+        .expect("lease")
+        .remove(0);
+    let renewed = store
+        .renew_lease(event.event_id, &first.lease, t(100))
+        .await
+        .expect("renew");
+    assert_eq!((renewed.id, renewed.expires_at), (first.lease.id, t(100)));
+    assert!(
+        store
+            .lease_due(t(99), 10, LEASE)
+            .await
+            .expect("lease")
+            .is_empty(),
+        "a renewed lease is still live after its first expiry"
+    );
+    // It lapses unrenewed and another worker takes the event: a new token.
+    let second = store
+        .lease_due(t(100), 10, LEASE)
+        .await
+        .expect("lease")
+        .remove(0);
+    assert_ne!(second.lease.id, first.lease.id);
+    assert_eq!(
+        store
+            .renew_lease(event.event_id, &first.lease, t(500))
+            .await,
+        Err(StoreError::LeaseLost),
+        "the old holder cannot renew"
+    );
+    assert_eq!(
+        store
+            .record_attempt(
+                event.event_id,
+                &first.lease,
+                &report(t(101), true),
+                NextStep::Delivered
+            )
+            .await
+            .map(|a| a.number),
+        Err(StoreError::LeaseLost),
+        "nor record over the new holder"
+    );
+    store
+        .renew_lease(event.event_id, &second.lease, t(200))
+        .await
+        .expect("the new holder renews");
+    let attempt = store
+        .record_attempt(
+            event.event_id,
+            &second.lease,
+            &report(t(150), false),
+            NextStep::RetryAt(t(300)),
+        )
+        .await
+        .expect("record");
+    assert_eq!(attempt.number, 1);
+    assert_eq!(
+        store
+            .renew_lease(event.event_id, &second.lease, t(400))
+            .await,
+        Err(StoreError::LeaseLost),
+        "a recorded attempt ends its lease"
+    );
+    assert_eq!(
+        store
+            .renew_lease(EventId::new(), &second.lease, t(400))
+            .await,
+        Err(StoreError::NotFound)
+    );
 }
 
 /// Operations on an unknown id say so.

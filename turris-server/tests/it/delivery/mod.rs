@@ -8,6 +8,7 @@ mod batch;
 mod debounce;
 mod harness;
 mod health;
+mod leases;
 mod queue;
 mod restart;
 mod rotation;
