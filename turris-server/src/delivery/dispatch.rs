@@ -9,7 +9,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use turris_webhooks::delivery::{
     Attempt, AttemptReport, DeliveryConfig, DeliveryEngine, DeliveryRequest, EngineError, EventId,
-    EventRecord, Lease, LeasedDelivery, NextStep, StoreError, WebhookId,
+    EventRecord, Lease, LeasedDelivery, NextStep, StoreError, WebhookId, requested_pause,
 };
 use turris_webhooks::{RetryPolicy, UrlPolicy, WebhookSecret, WebhookUrl};
 
@@ -244,7 +244,11 @@ impl Worker {
                 .retry
                 .next_delay(event.automatic_attempts + 1, report.retry_after)
             {
-                Some(delay) => NextStep::RetryAt(after(report.finished_at, delay)),
+                // A 429 or 503 with Retry-After: not before the endpoint asked (at most 1 h).
+                Some(delay) => NextStep::RetryAt(after(
+                    report.finished_at,
+                    delay.max(requested_pause(&report).unwrap_or_default()),
+                )),
                 None => NextStep::Exhausted,
             }
         };

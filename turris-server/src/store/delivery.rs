@@ -10,7 +10,8 @@
 //! pair (event, lease id), and a re-lease after expiry always draws a new id.
 //!
 //! Events of a disabled endpoint (see `health`) stay pending but are not leased until it is
-//! enabled again.
+//! enabled again; those of an endpoint that asked to be left alone (`Retry-After` on 429 or
+//! 503) not before `paused_until`.
 //!
 //! A lease is short and renewed while its attempt runs (`renew_lease`, fenced by the lease id
 //! like `record_attempt`), so a crashed worker's event is taken over within a lease.
@@ -262,7 +263,7 @@ impl DeliveryStore for SqlStore {
                        AND (lease_expires_at IS NULL OR lease_expires_at <= $1)
                        AND NOT EXISTS (SELECT 1 FROM webhook_endpoints w
                            WHERE w.id = delivery_events.webhook_id
-                             AND w.disabled_at IS NOT NULL)
+                             AND (w.disabled_at IS NOT NULL OR w.paused_until > $1))
                      ORDER BY next_attempt_at, event_id
                      LIMIT $2 {}
                  )

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use turris_core::ids::OrganizationId;
 use turris_webhooks::delivery::{
     Attempt, AttemptKind, AttemptReport, DisableReason, HealthVerdict, Lease, LeaseKind, NextStep,
-    StoreError, WebhookId, judge,
+    StoreError, WebhookId, judge, requested_pause,
 };
 use uuid::Uuid;
 
@@ -138,7 +138,8 @@ fn human(d: Duration) -> String {
     }
 }
 
-/// Applies one attempt to its endpoint's health inside the open transaction `$tx`; evaluates
+/// Applies one attempt to its endpoint's health inside the open transaction `$tx` (a
+/// `Retry-After` pause, the run of failures, disabling); evaluates
 /// to `Result<Option<DisabledEndpoint>, DbError>` (`Some` when this attempt disabled it).
 macro_rules! apply_health {
     ($tx:expr, $item:expr) => {
@@ -160,6 +161,18 @@ macro_rules! apply_health {
                     .bind(since)
             };
             let at = item.report.finished_at;
+            if let Some(pause) = requested_pause(&item.report) {
+                // Retry-After holds every delivery to the endpoint back, not only this one.
+                let until = ns(super::sql::plus(at, pause))?;
+                sqlx::query(
+                    "UPDATE webhook_endpoints SET paused_until = $2
+                     WHERE id = $1 AND (paused_until IS NULL OR paused_until < $2)",
+                )
+                .bind(item.webhook_id.0)
+                .bind(until)
+                .execute(&mut *$tx)
+                .await?;
+            }
             match judge(&item.report, failing_since.map(from_ns), item.disable_after) {
                 HealthVerdict::Healthy if failing_since.is_some() => {
                     set_failing(None).execute(&mut *$tx).await?;

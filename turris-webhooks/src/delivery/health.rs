@@ -1,6 +1,7 @@
 //! When an endpoint is disabled: a receiver that answers 410 Gone at once, one that fails every
-//! attempt for a configured period after that period. Pure: the server applies the verdict in
-//! its store, atomically with the attempt.
+//! attempt for a configured period after that period; and when it asked to be left alone
+//! (`Retry-After` on 429 or 503). Pure: the server applies them in its store, atomically with
+//! the attempt.
 
 use std::time::Duration;
 
@@ -8,6 +9,34 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AttemptReport;
+
+/// The longest a `Retry-After` holds an endpoint back: 1 hour.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
+
+/// How long an endpoint asked to be left alone: a 429 or 503 answer's `Retry-After`, at most
+/// [`MAX_RETRY_AFTER`]. Every delivery to the endpoint waits that long, not only this one.
+///
+/// ```
+/// use std::time::Duration;
+/// use chrono::Utc;
+/// use turris_webhooks::delivery::{AttemptReport, MAX_RETRY_AFTER, requested_pause};
+///
+/// let report = |status: u16, retry_after: Option<u64>| AttemptReport {
+///     started_at: Utc::now(), finished_at: Utc::now(), status_code: Some(status), error: None,
+///     url: String::new(), success: false, response_body: None,
+///     retry_after: retry_after.map(Duration::from_secs),
+/// };
+/// assert_eq!(requested_pause(&report(429, Some(120))), Some(Duration::from_secs(120)));
+/// assert_eq!(requested_pause(&report(503, Some(86_400))), Some(MAX_RETRY_AFTER));
+/// assert_eq!(requested_pause(&report(500, Some(120))), None);
+/// assert_eq!(requested_pause(&report(429, None)), None);
+/// ```
+pub fn requested_pause(report: &AttemptReport) -> Option<Duration> {
+    if !matches!(report.status_code, Some(429 | 503)) {
+        return None;
+    }
+    report.retry_after.map(|asked| asked.min(MAX_RETRY_AFTER))
+}
 
 /// Why an endpoint was disabled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

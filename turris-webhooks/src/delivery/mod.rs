@@ -28,7 +28,7 @@ pub use dispatcher::{
 };
 #[cfg(feature = "delivery")]
 pub use engine::{DeliveryConfig, DeliveryEngine, DeliveryRequest, EngineError, parse_retry_after};
-pub use health::{DisableReason, HealthVerdict, judge};
+pub use health::{DisableReason, HealthVerdict, MAX_RETRY_AFTER, judge, requested_pause};
 pub use memory::InMemoryDeliveryStore;
 pub use retry::RetryPolicy;
 pub use store::{

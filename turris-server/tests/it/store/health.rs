@@ -1,6 +1,7 @@
 //! Endpoint health: a run of failures disables an endpoint after the configured period, 410
 //! Gone disables it at once, a disabled endpoint's events wait, enabling releases them, and
-//! each change leaves a notification.
+//! each change leaves a notification; a `Retry-After` on 429 or 503 holds back every delivery
+//! to its endpoint.
 
 use std::time::Duration;
 
@@ -210,7 +211,76 @@ async fn a_410_disables_at_once_and_enabling_releases_the_waiting_events(db: &Te
     );
 }
 
+async fn a_retry_after_on_429_or_503_holds_back_every_delivery_to_that_endpoint_only(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let (busy, calm) = (
+        endpoint(WebhookType::ProducerAgreementExecuted),
+        endpoint(WebhookType::ProducerAgreementExecuted),
+    );
+    store.create_webhook(&acme, &busy, t(0)).await.unwrap();
+    store.create_webhook(&acme, &calm, t(0)).await.unwrap();
+    enqueue(&store, busy.id, 0).await;
+    let waiting = enqueue(&store, busy.id, 1).await;
+    let leased = store.lease_due(t(0), 1, LEASE).await.unwrap().remove(0);
+    let mut answered = report(429, 0);
+    answered.retry_after = Some(Duration::from_secs(120));
+    let recorded = store
+        .record_attempts(&[AttemptToRecord {
+            event_id: leased.event.event_id,
+            webhook_id: busy.id,
+            lease: leased.lease,
+            report: answered,
+            next: NextStep::RetryAt(t(120)),
+            disable_after: None,
+        }])
+        .await
+        .unwrap();
+    assert!(recorded.results[0].is_ok() && recorded.disabled.is_empty());
+    // The other endpoint's events go out; the busy one's wait, the answered one and the other.
+    let other = enqueue(&store, calm.id, 2).await;
+    let due: Vec<EventId> = store
+        .lease_due(t(119), 10, LEASE)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.event.event_id)
+        .collect();
+    assert_eq!(due, [other]);
+    let due: Vec<EventId> = store
+        .lease_due(t(120), 10, LEASE)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.event.event_id)
+        .collect();
+    assert_eq!(due.len(), 2, "both wait exactly as long as asked");
+    assert!(due.contains(&waiting));
+    // A 500's Retry-After is not a request to pause.
+    let mut failed = report(500, 200);
+    failed.retry_after = Some(Duration::from_secs(3600));
+    let leased = store.lease_due(t(151), 1, LEASE).await.unwrap().remove(0);
+    assert_eq!(leased.event.event_id, waiting);
+    store
+        .record_attempts(&[AttemptToRecord {
+            event_id: leased.event.event_id,
+            webhook_id: busy.id,
+            lease: leased.lease,
+            report: failed,
+            next: NextStep::RetryAt(t(201)),
+            disable_after: None,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.lease_due(t(300), 10, LEASE).await.unwrap().len(),
+        3,
+        "no endpoint is paused: all three are due"
+    );
+}
+
 both_databases!(db:
+    a_retry_after_on_429_or_503_holds_back_every_delivery_to_that_endpoint_only,
     a_run_of_failures_disables_an_endpoint_after_the_period_and_a_success_ends_the_run,
     a_410_disables_at_once_and_enabling_releases_the_waiting_events,
 );
