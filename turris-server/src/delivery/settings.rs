@@ -123,6 +123,15 @@ pub struct DeliverySettings {
     )]
     pub secret_overlap: Duration,
 
+    /// The most webhooks one organization may register (creating one more answers 409).
+    #[arg(
+        long = "webhooks-per-organization",
+        env = "TURRIS_WEBHOOKS_PER_ORGANIZATION",
+        default_value_t = 50,
+        global = true
+    )]
+    pub webhooks_per_organization: usize,
+
     /// An endpoint whose every attempt fails for this long is disabled, with a notification
     /// (`0s`: never; an endpoint answering 410 Gone is disabled at once either way).
     #[arg(
@@ -268,6 +277,7 @@ impl fmt::Debug for DeliverySettings {
             .field("retention_interval", &self.retention_interval)
             .field("secret_overlap", &self.secret_overlap)
             .field("disable_after", &self.disable_after)
+            .field("webhooks_per_organization", &self.webhooks_per_organization)
             // The URL may carry a token: only whether it is set.
             .field(
                 "operational_webhook_url",

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::delivery::parse_webhook_type;
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
-use super::sql::{Dialect, SqlStore, from_ns, ns, with_pool};
+use super::sql::{Dialect, SqlStore, for_update, from_ns, ns, with_pool};
 use serde::{Deserialize, Serialize};
 use turris_webhooks::WebhookType;
 
@@ -106,6 +106,16 @@ pub trait WebhookEndpointStore: Send + Sync {
         endpoint: &NewWebhookEndpoint,
         now: DateTime<Utc>,
     ) -> DbResult<WebhookEndpoint>;
+    /// Creates an endpoint unless the organization has `limit` already (`Ok(None)` then),
+    /// counted under a lock on the organization, so concurrent creations cannot pass the
+    /// limit together; [`DbError::NotFound`] for an unknown organization.
+    async fn create_webhook_within(
+        &self,
+        org: &OrganizationId,
+        endpoint: &NewWebhookEndpoint,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<WebhookEndpoint>>;
     /// The organization's endpoints, oldest first, secrets masked.
     async fn list_webhooks(&self, org: &OrganizationId) -> DbResult<Vec<WebhookEndpoint>>;
     /// One endpoint, secret masked.
@@ -279,28 +289,65 @@ impl WebhookEndpointStore for SqlStore {
         endpoint: &NewWebhookEndpoint,
         now: DateTime<Utc>,
     ) -> DbResult<WebhookEndpoint> {
+        self.create_webhook_within(org, endpoint, usize::MAX, now)
+            .await?
+            .ok_or(DbError::NotFound)
+    }
+
+    async fn create_webhook_within(
+        &self,
+        org: &OrganizationId,
+        endpoint: &NewWebhookEndpoint,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> DbResult<Option<WebhookEndpoint>> {
         let sealed = self
             .cipher()
             .encrypt(endpoint.secret.as_bytes(), &aad(endpoint.id))?;
         let last4 = last4(&endpoint.secret);
         let created = ns(now)?;
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO webhook_endpoints (id, organization_id, webhook_type, url,
-                 secret_sealed, secret_last4, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let inserted = with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let lock = format!(
+                "SELECT id FROM organizations WHERE id = $1 {}",
+                for_update(pool)
+            );
+            let found: Option<String> = sqlx::query_scalar(&lock)
+                .bind(org.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if found.is_none() {
+                return Err(DbError::NotFound);
+            }
+            let count: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM webhook_endpoints WHERE organization_id = $1",
             )
-            .bind(endpoint.id.0)
             .bind(org.as_str())
-            .bind(endpoint.webhook_type.as_str())
-            .bind(&endpoint.url)
-            .bind(&sealed)
-            .bind(&last4)
-            .bind(created)
-            .execute(pool)
-            .await
-            .map_err(foreign_key_is_not_found)?;
+            .fetch_one(&mut *tx)
+            .await?;
+            if count >= limit {
+                false
+            } else {
+                sqlx::query(
+                    "INSERT INTO webhook_endpoints (id, organization_id, webhook_type, url,
+                     secret_sealed, secret_last4, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(endpoint.id.0)
+                .bind(org.as_str())
+                .bind(endpoint.webhook_type.as_str())
+                .bind(&endpoint.url)
+                .bind(&sealed)
+                .bind(&last4)
+                .bind(created)
+                .execute(&mut *tx)
+                .await
+                .map_err(foreign_key_is_not_found)?;
+                tx.commit().await?;
+                true
+            }
         });
-        Ok(WebhookEndpoint {
+        Ok(inserted.then(|| WebhookEndpoint {
             id: endpoint.id,
             webhook_type: endpoint.webhook_type,
             url: endpoint.url.clone(),
@@ -308,7 +355,7 @@ impl WebhookEndpointStore for SqlStore {
             created_at: from_ns(created),
             previous_secret: None,
             disabled: None,
-        })
+        }))
     }
 
     async fn list_webhooks(&self, org: &OrganizationId) -> DbResult<Vec<WebhookEndpoint>> {

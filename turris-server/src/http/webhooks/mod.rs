@@ -139,6 +139,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks",
     request_body = CreateWebhook,
     responses((status = 201, body = CreatedWebhook), (status = 401), (status = 402), (status = 403),
+        (status = 409, description = "The organization has as many webhooks as it may (`TURRIS_WEBHOOKS_PER_ORGANIZATION`)", body = crate::error::ErrorBody),
         (status = 422, description = "Unknown type or refused URL", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
@@ -166,9 +167,10 @@ pub async fn create(
         return Err(ApiError::validation(errors));
     };
     let secret = WebhookSecret::generate().map_err(|e| ApiError::internal("webhook secret", &e))?;
+    let limit = state.config().delivery.webhooks_per_organization;
     let endpoint = state
         .db()
-        .create_webhook(
+        .create_webhook_within(
             auth.org(),
             &NewWebhookEndpoint {
                 id: WebhookId::new(),
@@ -176,9 +178,16 @@ pub async fn create(
                 url: url.as_str().to_owned(),
                 secret: secret.clone(),
             },
+            limit,
             Utc::now(),
         )
-        .await?;
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "webhook_limit_reached",
+                format!("an organization may register at most {limit} webhooks; delete one first"),
+            )
+        })?;
     tracing::info!(webhook_id = %endpoint.id, webhook_type = %webhook_type, "webhook created");
     Ok((
         StatusCode::CREATED,

@@ -377,3 +377,31 @@ api_test!(
         assert_eq!(kinds, [json!("enabled"), json!("disabled")]);
     }
 );
+
+async fn spawn_with_a_limit_of_two(backend: crate::support::app::Backend) -> TestApp {
+    TestApp::spawn_with(backend, |config| {
+        config.delivery.webhooks_per_organization = 2
+    })
+    .await
+}
+
+crate::support::both_databases!(app(spawn_with_a_limit_of_two):
+    async fn an_organization_at_its_webhook_limit_gets_a_409_and_nothing_is_created(app) {
+        create(app, "producer_agreement_executed", "https://hooks.example.com/1").await;
+        create(app, "producer_agreement_executed", "https://hooks.example.com/2").await;
+        let refused = app
+            .api(
+                Method::POST,
+                "/api/v1/webhooks",
+                Some(json!({"webhook_type": "producer_agreement_executed", "url": "https://hooks.example.com/3"})),
+            )
+            .await
+            .expect_error(409, "webhook_limit_reached");
+        assert!(refused.body["message"].as_str().unwrap().contains("at most 2"));
+        assert_eq!(app.get("/api/v1/webhooks").await.expect(200).body["webhooks"].as_array().unwrap().len(), 2);
+        // Deleting one makes room.
+        let first = app.get("/api/v1/webhooks").await.expect(200).body["webhooks"][0]["id"].as_str().unwrap().to_owned();
+        app.api(Method::DELETE, &format!("/api/v1/webhooks/{first}"), None).await.expect(204);
+        create(app, "producer_agreement_executed", "https://hooks.example.com/3").await;
+    }
+);

@@ -315,7 +315,68 @@ async fn rotating_a_secret_keeps_the_replaced_one_until_its_overlap_ends(db: &Te
     assert_eq!((target.secret, target.previous_secret), (fourth, None));
 }
 
+async fn an_organization_may_register_only_so_many_endpoints_even_at_once(db: &TestDb) {
+    let store = db.store();
+    let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
+    let mut creations = Vec::new();
+    for _ in 0..6 {
+        let store = store.clone();
+        let acme = acme.clone();
+        creations.push(tokio::spawn(async move {
+            let new = endpoint(WebhookType::ProducerAgreementExecuted);
+            store
+                .create_webhook_within(&acme, &new, 3, t0())
+                .await
+                .unwrap()
+        }));
+    }
+    let mut created = 0;
+    for creation in creations {
+        created += usize::from(creation.await.unwrap().is_some());
+    }
+    assert_eq!(
+        created, 3,
+        "exactly the limit, however the creations interleave"
+    );
+    assert_eq!(store.list_webhooks(&acme).await.unwrap().len(), 3);
+    let refused = endpoint(WebhookType::ProducerAgreementExecuted);
+    assert_eq!(
+        store
+            .create_webhook_within(&acme, &refused, 3, t0())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.delivery_target(refused.id).await.unwrap(),
+        None,
+        "nothing stored"
+    );
+    // Another organization has its own count.
+    let theirs = endpoint(WebhookType::ProducerAgreementExecuted);
+    assert!(
+        store
+            .create_webhook_within(&other, &theirs, 3, t0())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let unknown = turris_core::ids::OrganizationId::parse("nobody").unwrap();
+    assert!(matches!(
+        store
+            .create_webhook_within(
+                &unknown,
+                &endpoint(WebhookType::ProducerAgreementExecuted),
+                3,
+                t0()
+            )
+            .await,
+        Err(turris_server::store::DbError::NotFound)
+    ));
+}
+
 both_databases!(db:
+    an_organization_may_register_only_so_many_endpoints_even_at_once,
     rotating_a_secret_keeps_the_replaced_one_until_its_overlap_ends,
     delivery_events_carry_their_organization_and_history_reads_are_scoped_by_it,
     endpoints_list_masked_and_deliver_with_the_decrypted_secret,
