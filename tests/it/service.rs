@@ -145,6 +145,7 @@ impl AgencyNotifier {
                     event_id,
                     url: &self.endpoint,
                     secret: &self.secret,
+                    previous_secret: None,
                     body: &body,
                 })
                 .await;

@@ -44,6 +44,7 @@ async fn the_verify_only_receiver_accepts_what_the_delivery_engine_sends() {
             event_id,
             url: &url,
             secret: &secret,
+            previous_secret: None,
             body: &body,
         })
         .await;

@@ -27,7 +27,7 @@ pub use crate::payload::{
 };
 pub use crate::secret::{SECRET_LEN, SecretError, WebhookSecret};
 pub use crate::signature::{
-    DEFAULT_TOLERANCE, EVENT_ID_HEADER, SIGNATURE_HEADER, STANDARD_ID_HEADER,
+    DEFAULT_TOLERANCE, EVENT_ID_HEADER, MAX_SIGNATURES, SIGNATURE_HEADER, STANDARD_ID_HEADER,
     STANDARD_SIGNATURE_HEADER, STANDARD_TIMESTAMP_HEADER, SignedHeaders, TIMESTAMP_HEADER,
     Verifier, VerifyError, sign, sign_standard,
 };

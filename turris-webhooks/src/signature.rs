@@ -3,6 +3,14 @@
 //! Signed message: `{timestamp}.{raw body}`, HMAC-SHA256 keyed with the secret's 32 bytes,
 //! written as 64 lower-case hex characters. The Standard Webhooks signature covers
 //! `{event id}.{timestamp}.{raw body}` with the same key and is written `v1,<base64>`.
+//!
+//! During a secret rotation's overlap a request is signed with both secrets:
+//! `X-Turris-Signature` is sent as two header lines, the previous secret's signature first
+//! (a receiver that reads one value, still holding the previous secret, keeps working), then
+//! the new secret's; `webhook-signature` carries `v1,<new> v1,<previous>` space-separated, as
+//! the Standard Webhooks specification defines. The [`Verifier`] reads every line of
+//! `X-Turris-Signature` and splits each on commas and spaces (a proxy may fold the two lines
+//! into `a, b`), and accepts the request when any signature matches any of its secrets.
 
 use std::time::Duration;
 
@@ -31,6 +39,11 @@ pub const STANDARD_SIGNATURE_HEADER: &str = "webhook-signature";
 
 /// The tolerance a [`Verifier`] uses unless told otherwise: 5 minutes in both directions.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
+
+/// The most signatures a [`Verifier`] reads from one request's `X-Turris-Signature` (two during
+/// a rotation; more is refused as malformed, so a request cannot make the check arbitrarily
+/// costly).
+pub const MAX_SIGNATURES: usize = 8;
 
 const MAC_LEN: usize = 32;
 
@@ -94,49 +107,93 @@ pub fn sign_standard(
 /// let verifier = Verifier::new(vec![secret]);
 /// assert!(verifier.verify_ignoring_timestamp(&headers, body).is_ok());
 /// ```
+///
+/// During a rotation's overlap, [`SignedHeaders::rotating`] signs with both secrets:
+///
+/// ```
+/// use turris_webhooks::{SignedHeaders, Verifier, WebhookSecret};
+///
+/// let (old, new) = (WebhookSecret::generate().unwrap(), WebhookSecret::generate().unwrap());
+/// let body = b"{}";
+/// let headers = SignedHeaders::rotating(&new, Some(&old), "evt_1", 1_700_000_000, body).to_header_map();
+/// assert_eq!(headers.get_all("x-turris-signature").iter().count(), 2);
+/// assert_eq!(headers["webhook-signature"].to_str().unwrap().split(' ').count(), 2);
+/// // A receiver holding either secret accepts the request.
+/// assert!(Verifier::new([old]).verify_ignoring_timestamp(&headers, body).is_ok());
+/// assert!(Verifier::new([new]).verify_ignoring_timestamp(&headers, body).is_ok());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedHeaders {
     /// The event id (`X-Turris-Event-Id` and `webhook-id`).
     pub event_id: String,
     /// Unix seconds (`X-Turris-Timestamp` and `webhook-timestamp`).
     pub timestamp: i64,
-    /// Lower-case hex HMAC-SHA256 of `{timestamp}.{body}` (`X-Turris-Signature`).
+    /// Lower-case hex HMAC-SHA256 of `{timestamp}.{body}` with the current secret
+    /// (`X-Turris-Signature`).
     pub signature: String,
-    /// `v1,<base64>` over `{id}.{timestamp}.{body}` (`webhook-signature`).
+    /// The same with the previous secret during a rotation's overlap: sent as the first
+    /// `X-Turris-Signature` line, before [`SignedHeaders::signature`].
+    pub previous_signature: Option<String>,
+    /// `v1,<base64>` over `{id}.{timestamp}.{body}` (`webhook-signature`); during an overlap
+    /// `v1,<current> v1,<previous>`.
     pub standard_signature: String,
 }
 
 impl SignedHeaders {
     /// Signs `body` for the event `event_id` at `timestamp` (unix seconds).
     pub fn new(secret: &WebhookSecret, event_id: &str, timestamp: i64, body: &[u8]) -> Self {
+        Self::rotating(secret, None, event_id, timestamp, body)
+    }
+
+    /// Signs `body` with `secret` and, during a rotation's overlap, with `previous` too.
+    pub fn rotating(
+        secret: &WebhookSecret,
+        previous: Option<&WebhookSecret>,
+        event_id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Self {
+        let mut standard_signature = sign_standard(secret, event_id, timestamp, body);
+        if let Some(previous) = previous {
+            standard_signature.push(' ');
+            standard_signature.push_str(&sign_standard(previous, event_id, timestamp, body));
+        }
         Self {
             event_id: event_id.to_owned(),
             timestamp,
             signature: sign(secret, timestamp, body),
-            standard_signature: sign_standard(secret, event_id, timestamp, body),
+            previous_signature: previous.map(|p| sign(p, timestamp, body)),
+            standard_signature,
         }
     }
 
-    /// The six headers as `(name, value)` pairs, in a fixed order.
-    pub fn pairs(&self) -> [(&'static str, String); 6] {
+    /// The headers as `(name, value)` pairs, in a fixed order: six, or seven during an
+    /// overlap (`X-Turris-Signature` twice, the previous secret's first).
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
         let ts = self.timestamp.to_string();
-        [
+        let mut pairs = Vec::with_capacity(7);
+        if let Some(previous) = &self.previous_signature {
+            pairs.push((SIGNATURE_HEADER, previous.clone()));
+        }
+        pairs.extend([
             (SIGNATURE_HEADER, self.signature.clone()),
             (TIMESTAMP_HEADER, ts.clone()),
             (EVENT_ID_HEADER, self.event_id.clone()),
             (STANDARD_ID_HEADER, self.event_id.clone()),
             (STANDARD_TIMESTAMP_HEADER, ts),
             (STANDARD_SIGNATURE_HEADER, self.standard_signature.clone()),
-        ]
+        ]);
+        pairs
     }
 
-    /// The six headers in an [`http::HeaderMap`]. Header values that are not valid (an event
-    /// id with control characters) are left out, which makes verification fail loudly.
+    /// The headers in an [`http::HeaderMap`] (repeated names appended in order). Header
+    /// values that are not valid (an event id with control characters) are left out, which
+    /// makes verification fail loudly.
     pub fn to_header_map(&self) -> HeaderMap {
-        let mut map = HeaderMap::with_capacity(6);
+        let mut map = HeaderMap::with_capacity(7);
         for (name, value) in self.pairs() {
             if let Ok(value) = HeaderValue::from_str(&value) {
-                map.insert(HeaderName::from_static(name), value);
+                map.append(HeaderName::from_static(name), value);
             }
         }
         map
@@ -159,7 +216,8 @@ pub enum VerifyError {
     /// The timestamp is further in the future than the tolerance allows.
     #[error("timestamp too far in the future")]
     TooNew,
-    /// `X-Turris-Signature` is not 64 lower-case hex characters.
+    /// No value of `X-Turris-Signature` is 64 lower-case hex characters (or it holds more
+    /// than [`MAX_SIGNATURES`] values).
     #[error("malformed signature")]
     MalformedSignature,
     /// The signature matches none of the secrets.
@@ -168,6 +226,10 @@ pub enum VerifyError {
 }
 
 /// Checks `X-Turris-Signature` against one or more secrets (several during a rotation).
+///
+/// The header may hold several signatures (see the module documentation): on several lines,
+/// or separated by commas or spaces; the request is accepted when any of them matches any
+/// secret.
 ///
 /// ```
 /// use chrono::{TimeZone, Utc};
@@ -226,8 +288,8 @@ impl Verifier {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<(), VerifyError> {
-        let (signature, timestamp) = signature_headers(headers)?;
-        self.verify_raw(signature, timestamp, body, Some(now))
+        let (signatures, timestamp) = signature_headers(headers)?;
+        self.verify_raw(signatures, timestamp, body, Some(now))
     }
 
     /// [`Verifier::verify`] with the system clock.
@@ -241,8 +303,8 @@ impl Verifier {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<(), VerifyError> {
-        let (signature, timestamp) = signature_headers(headers)?;
-        self.verify_raw(signature, timestamp, body, None)
+        let (signatures, timestamp) = signature_headers(headers)?;
+        self.verify_raw(signatures, timestamp, body, None)
     }
 
     /// Verifies from the header values as strings, for callers without an [`http::HeaderMap`].
@@ -253,7 +315,12 @@ impl Verifier {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<(), VerifyError> {
-        self.verify_raw(signature.as_bytes(), timestamp.as_bytes(), body, Some(now))
+        self.verify_raw(
+            [signature.as_bytes()],
+            timestamp.as_bytes(),
+            body,
+            Some(now),
+        )
     }
 
     /// [`Verifier::verify_parts`] without the timestamp age check.
@@ -263,12 +330,12 @@ impl Verifier {
         timestamp: &str,
         body: &[u8],
     ) -> Result<(), VerifyError> {
-        self.verify_raw(signature.as_bytes(), timestamp.as_bytes(), body, None)
+        self.verify_raw([signature.as_bytes()], timestamp.as_bytes(), body, None)
     }
 
-    fn verify_raw(
+    fn verify_raw<'a>(
         &self,
-        signature: &[u8],
+        signatures: impl IntoIterator<Item = &'a [u8]>,
         timestamp: &[u8],
         body: &[u8],
         now: Option<DateTime<Utc>>,
@@ -284,14 +351,18 @@ impl Verifier {
                 return Err(VerifyError::TooNew);
             }
         }
-        let expected = decode_signature(signature)?;
-        // Every key is tried, so timing does not tell which one matched.
-        let mut matched = false;
+        let candidates = Candidates::read(signatures)?;
+        // Every key is tried against every signature, so timing does not tell which matched.
+        let mut matched = subtle::Choice::from(0);
         for key in &self.keys {
-            let mac = mac_turris(key.clone(), timestamp, body);
-            matched |= mac.verify_slice(&expected).is_ok();
+            let tag = mac_turris(key.clone(), timestamp, body)
+                .finalize()
+                .into_bytes();
+            for expected in candidates.iter() {
+                matched |= subtle::ConstantTimeEq::ct_eq(&tag[..], &expected[..]);
+            }
         }
-        if matched {
+        if bool::from(matched) {
             Ok(())
         } else {
             Err(VerifyError::Mismatch)
@@ -299,18 +370,63 @@ impl Verifier {
     }
 }
 
+/// The well-formed signatures of a request, at most [`MAX_SIGNATURES`], without allocating.
+struct Candidates {
+    decoded: [[u8; MAC_LEN]; MAX_SIGNATURES],
+    len: usize,
+}
+
+impl Candidates {
+    /// Splits each header value on commas and spaces. Malformed values are skipped as long as
+    /// one is well formed; none well formed, or more than [`MAX_SIGNATURES`] values, is
+    /// [`VerifyError::MalformedSignature`].
+    fn read<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Result<Self, VerifyError> {
+        let mut this = Self {
+            decoded: [[0; MAC_LEN]; MAX_SIGNATURES],
+            len: 0,
+        };
+        let mut seen = 0;
+        for value in values {
+            let parts = value
+                .split(|b| *b == b',' || *b == b' ' || *b == b'\t')
+                .filter(|p| !p.is_empty());
+            for part in parts {
+                seen += 1;
+                if seen > MAX_SIGNATURES {
+                    return Err(VerifyError::MalformedSignature);
+                }
+                if let Ok(decoded) = decode_signature(part) {
+                    this.decoded[this.len] = decoded;
+                    this.len += 1;
+                }
+            }
+        }
+        if this.len == 0 {
+            return Err(VerifyError::MalformedSignature);
+        }
+        Ok(this)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8; MAC_LEN]> {
+        self.decoded[..self.len].iter()
+    }
+}
+
 // Parsed once at compile time, so a lookup only hashes.
 const SIGNATURE_NAME: HeaderName = HeaderName::from_static(SIGNATURE_HEADER);
 const TIMESTAMP_NAME: HeaderName = HeaderName::from_static(TIMESTAMP_HEADER);
 
-fn signature_headers(headers: &HeaderMap) -> Result<(&[u8], &[u8]), VerifyError> {
-    let signature = headers
-        .get(&SIGNATURE_NAME)
-        .ok_or(VerifyError::MissingHeader("X-Turris-Signature"))?;
+fn signature_headers(
+    headers: &HeaderMap,
+) -> Result<(impl Iterator<Item = &[u8]>, &[u8]), VerifyError> {
+    let mut signatures = headers.get_all(&SIGNATURE_NAME).iter().peekable();
+    if signatures.peek().is_none() {
+        return Err(VerifyError::MissingHeader("X-Turris-Signature"));
+    }
     let timestamp = headers
         .get(&TIMESTAMP_NAME)
         .ok_or(VerifyError::MissingHeader("X-Turris-Timestamp"))?;
-    Ok((signature.as_bytes(), timestamp.as_bytes()))
+    Ok((signatures.map(HeaderValue::as_bytes), timestamp.as_bytes()))
 }
 
 /// Hex digit values for lower-case `0-9a-f`; `0xff` marks every other byte.

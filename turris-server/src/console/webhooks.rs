@@ -1,5 +1,6 @@
-//! Settings › Webhook: the list, Add webhook (the secret shown once), delete, the delivery
-//! history of a webhook, an event's attempt logs, and Resend. Every action is the JSON API's
+//! Settings › Webhook: the list, Add webhook (the secret shown once), rotate a secret (the new
+//! one shown once), delete, the delivery history of a webhook, an event's attempt logs, and
+//! Resend. Every action is the JSON API's
 //! handler (`crate::http::webhooks`), called with the session's caller.
 
 use askama::Template;
@@ -19,13 +20,15 @@ use crate::app::AppState;
 use crate::auth::{WebhooksCreate, WebhooksDelete, WebhooksRead, WebhooksUpdate};
 use crate::http::extract::{Json, Path};
 use crate::http::pagination::PageParams;
-use crate::http::webhooks::{self as api, CreateWebhook, HistoryRow, RowStatus};
+use crate::http::webhooks::{self as api, CreateWebhook, HistoryRow, RotateSecret, RowStatus};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/console/webhooks", get(list).post(create))
         .route("/console/webhooks/{id}", get(history))
         .route("/console/webhooks/{id}/delete", post(delete))
+        .route("/console/webhooks/{id}/rotate-secret", post(rotate_secret))
+        .route("/console/webhooks/{id}/enable", post(enable))
         .route("/console/webhooks/{id}/events/{event_id}/logs", get(logs))
         .route(
             "/console/webhooks/{id}/events/{event_id}/resend",
@@ -85,14 +88,20 @@ pub struct Row {
     type_label: &'static str,
     url: String,
     client_secret: String,
+    /// During a rotation's overlap: the replaced secret, masked, and until when it signs.
+    previous_secret: Option<(String, String)>,
+    /// Disabled: why and since when, in a sentence.
+    disabled: Option<String>,
     created: String,
 }
 
-/// The secret of a webhook just created: shown in this answer only.
+/// The secret of a webhook just created, or just rotated: shown in this answer only.
 pub struct Created {
     secret: String,
     url: String,
     type_label: &'static str,
+    /// A rotation: until when the replaced secret still signs.
+    rotated_until: Option<String>,
 }
 
 #[derive(Template)]
@@ -103,6 +112,9 @@ struct WebhooksPage {
     rows: Vec<Row>,
     types: Vec<TypeOption>,
     can_create: bool,
+    can_update: bool,
+    /// How long a rotation's overlap lasts, for the confirmation text.
+    overlap: String,
     can_delete: bool,
     form_type: String,
     form_url: String,
@@ -124,6 +136,8 @@ async fn list_page(
         rows: Vec::new(),
         types: types(),
         can_create: session.can(Area::Webhooks, Capability::Create),
+        can_update: session.can(Area::Webhooks, Capability::Update),
+        overlap: overlap_text(state.config().delivery.secret_overlap),
         can_delete: session.can(Area::Webhooks, Capability::Delete),
         form_type: form.0,
         form_url: form.1,
@@ -147,6 +161,18 @@ async fn list_page(
             type_label: type_label(w.webhook_type),
             url: w.url,
             client_secret: w.client_secret,
+            previous_secret: w
+                .previous_client_secret
+                .zip(w.previous_secret_expires_at.as_ref().map(super::when)),
+            disabled: w.disabled_at.as_ref().map(|at| {
+                let why = match w.disabled_reason {
+                    Some(turris_webhooks::delivery::DisableReason::Gone) => {
+                        "the endpoint answered 410 Gone"
+                    }
+                    _ => "every attempt failed for too long",
+                };
+                format!("Disabled since {}: {why}. Events wait.", super::when(at))
+            }),
             created: super::when(&w.created_at),
         })
         .collect();
@@ -183,6 +209,7 @@ async fn create(State(state): State<AppState>, posted: Posted) -> ConsoleResult 
                 secret: created.secret,
                 url: created.webhook.url,
                 type_label: type_label(created.webhook.webhook_type),
+                rotated_until: None,
             };
             let page = list_page(
                 &state,
@@ -226,6 +253,64 @@ async fn delete(
         .flash(&state, "success", "Webhook deleted successfully")
         .await;
     Ok(Redirect::to("/console/webhooks").into_response())
+}
+
+async fn enable(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    posted: Posted,
+) -> ConsoleResult {
+    let session = posted.session;
+    let auth = session.authorize::<WebhooksUpdate>()?;
+    api::enable(State(state.clone()), auth, Path(webhook_id(&id)?)).await?;
+    session
+        .flash(
+            &state,
+            "success",
+            "Webhook enabled: waiting events are delivered",
+        )
+        .await;
+    Ok(Redirect::to("/console/webhooks").into_response())
+}
+
+fn overlap_text(overlap: std::time::Duration) -> String {
+    match overlap.as_secs() {
+        0 => "no time: it stops at once".to_owned(),
+        s if s % 3600 == 0 => format!("{} hours", s / 3600),
+        s => format!("{} minutes", s.div_ceil(60)),
+    }
+}
+
+async fn rotate_secret(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    posted: Posted,
+) -> ConsoleResult {
+    let session = posted.session;
+    let auth = session.authorize::<WebhooksUpdate>()?;
+    let body = RotateSecret::default();
+    let Json(rotated) = api::rotate_secret(
+        State(state.clone()),
+        auth,
+        Path(webhook_id(&id)?),
+        Json(body),
+    )
+    .await?;
+    let created = Created {
+        secret: rotated.secret,
+        url: rotated.webhook.url,
+        type_label: type_label(rotated.webhook.webhook_type),
+        rotated_until: Some(
+            rotated
+                .webhook
+                .previous_secret_expires_at
+                .as_ref()
+                .map_or_else(|| "now".to_owned(), super::when),
+        ),
+    };
+    let none = (String::new(), String::new());
+    let page = list_page(&state, &session, none, FieldErrors::none(), Some(created)).await?;
+    Ok(render(&page))
 }
 
 #[derive(Template)]

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use turris_webhooks::delivery::{
-    Attempt, AttemptReport, DeliveryConfig, DeliveryEngine, DeliveryRequest, EngineError,
-    LeasedDelivery, NextStep, StoreError, WebhookId,
+    Attempt, AttemptReport, DeliveryConfig, DeliveryEngine, DeliveryRequest, EngineError, EventId,
+    EventRecord, Lease, LeasedDelivery, NextStep, StoreError, WebhookId, requested_pause,
 };
 use turris_webhooks::{RetryPolicy, UrlPolicy, WebhookSecret, WebhookUrl};
 
@@ -29,6 +29,9 @@ enum Target {
         url: Result<WebhookUrl, String>,
         raw_url: String,
         secret: WebhookSecret,
+        previous: Option<(WebhookSecret, DateTime<Utc>)>,
+        /// Disabled (410 Gone, or failing too long): nothing is sent.
+        disabled: bool,
     },
     /// The webhook was deleted.
     Deleted,
@@ -55,14 +58,19 @@ type Recording = (
 /// Records attempts as they come, every attempt waiting at that moment in one transaction:
 /// one commit per attempt when it is quiet, far fewer under load. Ends when every sender
 /// (the worker) is gone.
-async fn record_in_batches(store: Arc<dyn ServerStore>, mut queue: mpsc::Receiver<Recording>) {
+async fn record_in_batches(
+    store: Arc<dyn ServerStore>,
+    settings: DeliverySettings,
+    mut queue: mpsc::Receiver<Recording>,
+) {
     const MAX_BATCH: usize = 256;
     let mut batch: Vec<Recording> = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let items: Vec<AttemptToRecord> = batch.iter().map(|(item, _)| item.clone()).collect();
         match store.record_attempts(&items).await {
-            Ok(results) => {
-                for ((_, reply), result) in batch.drain(..).zip(results) {
+            Ok(recorded) => {
+                super::notify::report_disabled(&settings, recorded.disabled);
+                for ((_, reply), result) in batch.drain(..).zip(recorded.results) {
                     let _ = reply.send(result);
                 }
             }
@@ -85,7 +93,7 @@ impl Worker {
             ..DeliveryConfig::default()
         })?;
         let (recorder, queue) = mpsc::channel(4096);
-        tokio::spawn(record_in_batches(state.store(), queue));
+        tokio::spawn(record_in_batches(state.store(), settings.clone(), queue));
         Ok(Arc::new(Self {
             recorder,
             store: state.store(),
@@ -108,10 +116,9 @@ impl Worker {
         let batch = self.settings.batch.max(1);
         let permits = Arc::new(Semaphore::new(concurrency));
         let wake = self.store.enqueue_signal();
-        // Hand-offs need a lease with room for an attempt after a short wait in the queue.
-        if self.settings.lease > self.settings.timeout + Duration::from_secs(10) {
-            self.store.set_handoff(Some(self.settings.lease));
-        }
+        // Hand-offs are leased like everything else: renewed while their attempt runs, and
+        // renewed first when they waited in memory for a good part of their lease.
+        self.store.set_handoff(Some(self.settings.lease));
         let mut in_flight = JoinSet::new();
         let mut poll = true;
         let mut last_poll = Instant::now();
@@ -127,7 +134,7 @@ impl Worker {
             }
             let handed = self.store.take_handoff(free);
             let taken = handed.len();
-            self.spawn_all(&permits, &mut in_flight, handed, true);
+            self.spawn_all(&permits, &mut in_flight, handed);
             if taken == free {
                 continue;
             }
@@ -148,7 +155,7 @@ impl Worker {
                     }
                 };
                 let full = leased.len() == want;
-                self.spawn_all(&permits, &mut in_flight, leased, false);
+                self.spawn_all(&permits, &mut in_flight, leased);
                 if full {
                     continue;
                 }
@@ -171,13 +178,11 @@ impl Worker {
                 let Ok(permit) = permits.clone().acquire_owned().await else {
                     break;
                 };
-                if self.lease_is_fresh(&delivery) {
-                    let worker = self.clone();
-                    in_flight.spawn(async move {
-                        worker.deliver(delivery).await;
-                        drop(permit);
-                    });
-                }
+                let worker = self.clone();
+                in_flight.spawn(async move {
+                    worker.deliver(delivery).await;
+                    drop(permit);
+                });
             }
         }
         while in_flight.join_next().await.is_some() {}
@@ -188,13 +193,8 @@ impl Worker {
         permits: &Arc<Semaphore>,
         in_flight: &mut JoinSet<()>,
         deliveries: Vec<LeasedDelivery>,
-        handed_off: bool,
     ) {
         for delivery in deliveries {
-            // A hand-off that waited too long may have been leased by another worker since.
-            if handed_off && !self.lease_is_fresh(&delivery) {
-                continue;
-            }
             let Ok(permit) = permits.clone().try_acquire_owned() else {
                 break;
             };
@@ -206,14 +206,7 @@ impl Worker {
         }
     }
 
-    /// Whether the lease leaves room for a whole attempt.
-    fn lease_is_fresh(&self, delivery: &LeasedDelivery) -> bool {
-        let margin = chrono::Duration::from_std(self.settings.timeout + Duration::from_secs(5))
-            .unwrap_or(chrono::Duration::MAX);
-        delivery.lease.expires_at - Utc::now() > margin
-    }
-
-    /// One attempt under a lease, recorded with its next step.
+    /// One attempt under a lease, renewed while it runs, recorded with its next step.
     async fn deliver(&self, leased: LeasedDelivery) {
         let event = &leased.event;
         let target = match self.target(event.webhook_id).await {
@@ -224,18 +217,73 @@ impl Worker {
                 return;
             }
         };
-        let (report, deleted) = match &*target {
+        if let Target::Endpoint { disabled: true, .. } = &*target {
+            // Disabled after it was leased: nothing is sent, and once its lease lapses it is
+            // not leased again until the endpoint is enabled.
+            tracing::debug!(event_id = %event.event_id, "webhook disabled: attempt skipped");
+            return;
+        }
+        let mut lease = leased.lease;
+        // A hand-off that waited in memory may be near its end, or taken over: renew first.
+        let half = chrono::Duration::from_std(self.settings.lease / 2).unwrap_or_default();
+        if lease.expires_at - Utc::now() < half && !self.renew(event.event_id, &mut lease).await {
+            return;
+        }
+        let attempt = self.attempt(event, &target);
+        let Some((report, deleted)) = self.renewing(event.event_id, &mut lease, attempt).await
+        else {
+            tracing::info!(event_id = %event.event_id, "lease lost during an attempt: another worker took over");
+            return;
+        };
+        let next = if report.success {
+            NextStep::Delivered
+        } else if deleted {
+            NextStep::Exhausted
+        } else {
+            match self
+                .retry
+                .next_delay(event.automatic_attempts + 1, report.retry_after)
+            {
+                // A 429 or 503 with Retry-After: not before the endpoint asked (at most 1 h).
+                Some(delay) => NextStep::RetryAt(after(
+                    report.finished_at,
+                    delay.max(requested_pause(&report).unwrap_or_default()),
+                )),
+                None => NextStep::Exhausted,
+            }
+        };
+        let item = AttemptToRecord {
+            event_id: event.event_id,
+            webhook_id: event.webhook_id,
+            disable_after: self.settings.disable_after(),
+            lease,
+            report,
+            next,
+        };
+        self.record(event, item).await;
+    }
+
+    /// Sends the event (or fails it at once for a bad URL or a deleted webhook); the report,
+    /// and whether the webhook was deleted.
+    async fn attempt(&self, event: &EventRecord, target: &Target) -> (AttemptReport, bool) {
+        match target {
             Target::Endpoint {
                 url: Ok(url),
                 secret,
+                previous,
                 ..
             } => {
+                let now = Utc::now();
                 let report = self
                     .engine
                     .send(DeliveryRequest {
                         event_id: event.event_id,
                         url,
                         secret,
+                        previous_secret: previous
+                            .as_ref()
+                            .filter(|(_, until)| *until > now)
+                            .map(|(s, _)| s),
                         body: &event.body,
                     })
                     .await;
@@ -247,27 +295,57 @@ impl Worker {
                 ..
             } => (failed_now(error.clone(), raw_url.clone()), false),
             Target::Deleted => (failed_now("webhook deleted".into(), String::new()), true),
-        };
-        let next = if report.success {
-            NextStep::Delivered
-        } else if deleted {
-            NextStep::Exhausted
-        } else {
-            match self
-                .retry
-                .next_delay(event.automatic_attempts + 1, report.retry_after)
-            {
-                Some(delay) => NextStep::RetryAt(after(report.finished_at, delay)),
-                None => NextStep::Exhausted,
+        }
+    }
+
+    /// Extends the lease by a whole lease from now; `false` when it is lost (another worker
+    /// holds the event, or it is gone), or the store failed (the lease may still lapse).
+    async fn renew(&self, event_id: EventId, lease: &mut Lease) -> bool {
+        let until = after(Utc::now(), self.settings.lease);
+        match self.store.renew_lease(event_id, lease, until).await {
+            Ok(renewed) => {
+                *lease = renewed;
+                true
             }
-        };
+            Err(StoreError::LeaseLost | StoreError::NotFound) => false,
+            Err(e) => {
+                tracing::warn!(event_id = %event_id, error = %e, "renewing a delivery lease failed");
+                false
+            }
+        }
+    }
+
+    /// Runs `attempt`, renewing `lease` every third of a lease meanwhile (the attempt's own
+    /// timeout still bounds it). `None` when the lease is lost: another worker holds the event
+    /// now, so the attempt is abandoned (its result could not be recorded anyway).
+    async fn renewing<T>(
+        &self,
+        event_id: EventId,
+        lease: &mut Lease,
+        attempt: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        tokio::pin!(attempt);
+        let every = (self.settings.lease / 3).max(Duration::from_millis(50));
+        loop {
+            tokio::select! {
+                outcome = &mut attempt => return Some(outcome),
+                () = tokio::time::sleep(every) => {
+                    let until = after(Utc::now(), self.settings.lease);
+                    match self.store.renew_lease(event_id, lease, until).await {
+                        Ok(renewed) => *lease = renewed,
+                        Err(StoreError::LeaseLost | StoreError::NotFound) => return None,
+                        // A store hiccup: keep going; the next renewal may succeed.
+                        Err(e) => tracing::warn!(event_id = %event_id, error = %e, "renewing a delivery lease failed"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands the attempt to the batch recorder and logs the outcome.
+    async fn record(&self, event: &EventRecord, item: AttemptToRecord) {
         let (reply, recorded) = oneshot::channel();
-        let item = AttemptToRecord {
-            event_id: event.event_id,
-            lease: leased.lease,
-            report: report.clone(),
-            next,
-        };
+        let (report, next) = (item.report.clone(), item.next);
         let outcome = match self.recorder.send((item, reply)).await {
             Ok(()) => recorded
                 .await
@@ -321,9 +399,15 @@ impl Worker {
                     .map_err(|e| e.to_string()),
                 raw_url: t.endpoint.url,
                 secret: t.secret,
+                previous: t.previous_secret,
+                disabled: t.endpoint.disabled.is_some(),
             },
             None => Target::Deleted,
         });
+        // A disabled endpoint is read again every time: enabling it takes effect at once.
+        if let Target::Endpoint { disabled: true, .. } = &*target {
+            return Ok(target);
+        }
         let mut targets = self.lock_targets();
         if targets.len() > 10_000 {
             targets.retain(|_, (at, _)| at.elapsed() < TARGET_TTL);

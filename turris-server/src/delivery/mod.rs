@@ -15,6 +15,7 @@
 pub mod debounce;
 pub mod dispatch;
 pub mod metrics;
+pub mod notify;
 pub mod retention;
 pub mod settings;
 

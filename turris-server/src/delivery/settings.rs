@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use clap::{ArgAction, Args};
-use turris_webhooks::{DebounceConfig, RetryPolicy};
+use turris_webhooks::{DebounceConfig, RetryPolicy, WebhookSecret};
 
 /// How outbound webhooks are delivered, debounced and pruned.
 #[derive(Clone, Args)]
@@ -49,12 +49,13 @@ pub struct DeliverySettings {
     )]
     pub poll_interval: Duration,
 
-    /// How long a leased delivery belongs to one worker; after a crash another worker takes
-    /// it over then. Longer than the delivery timeout.
+    /// How long a leased delivery belongs to one worker unless renewed. The worker renews it
+    /// every third of this while the attempt runs (the delivery timeout still bounds the
+    /// attempt), so after a crash another worker retries the delivery within about this long.
     #[arg(
         long = "delivery-lease",
         env = "TURRIS_DELIVERY_LEASE",
-        default_value = "60s",
+        default_value = "10s",
         value_parser = parse_duration,
         global = true
     )]
@@ -111,6 +112,57 @@ pub struct DeliverySettings {
     )]
     pub retention_interval: Duration,
 
+    /// After a webhook's secret is rotated, how long the replaced secret stays valid: requests
+    /// carry both signatures meanwhile. A rotation may ask for another overlap, up to 7 days.
+    #[arg(
+        long = "webhook-secret-overlap",
+        env = "TURRIS_WEBHOOK_SECRET_OVERLAP",
+        default_value = "24h",
+        value_parser = parse_overlap,
+        global = true
+    )]
+    pub secret_overlap: Duration,
+
+    /// The most webhooks one organization may register (creating one more answers 409).
+    #[arg(
+        long = "webhooks-per-organization",
+        env = "TURRIS_WEBHOOKS_PER_ORGANIZATION",
+        default_value_t = 50,
+        global = true
+    )]
+    pub webhooks_per_organization: usize,
+
+    /// An endpoint whose every attempt fails for this long is disabled, with a notification
+    /// (`0s`: never; an endpoint answering 410 Gone is disabled at once either way).
+    #[arg(
+        long = "webhook-disable-after",
+        env = "TURRIS_WEBHOOK_DISABLE_AFTER",
+        default_value = "5d",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub disable_after: Duration,
+
+    /// An operator's URL that receives a JSON `POST` when an endpoint is disabled (optional).
+    #[arg(
+        long = "operational-webhook-url",
+        env = "TURRIS_OPERATIONAL_WEBHOOK_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub operational_webhook_url: Option<String>,
+
+    /// Signs the operational webhook's requests like every Turris webhook (`X-Turris-Signature`),
+    /// 64 hex characters; unsigned without it.
+    #[arg(
+        long = "operational-webhook-secret",
+        env = "TURRIS_OPERATIONAL_WEBHOOK_SECRET",
+        hide_env_values = true,
+        value_parser = parse_secret,
+        global = true
+    )]
+    pub operational_webhook_secret: Option<WebhookSecret>,
+
     /// Compliance status changes are sent this long after the last change of a window.
     #[arg(
         long = "debounce-quiet",
@@ -141,6 +193,24 @@ pub struct DeliverySettings {
         global = true
     )]
     pub debounce_tick: Duration,
+}
+
+/// The longest overlap of a secret rotation (`TURRIS_WEBHOOK_SECRET_OVERLAP` and the API's
+/// `overlap_seconds`).
+pub const MAX_SECRET_OVERLAP: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+fn parse_secret(text: &str) -> Result<WebhookSecret, String> {
+    WebhookSecret::parse(text.trim()).map_err(|e| e.to_string())
+}
+
+fn parse_overlap(text: &str) -> Result<Duration, String> {
+    let overlap = parse_duration(text)?;
+    if overlap > MAX_SECRET_OVERLAP {
+        return Err(format!(
+            "`{text}` is longer than the 7 days a rotation may overlap"
+        ));
+    }
+    Ok(overlap)
 }
 
 /// The longest accepted debounce quiet window (`TURRIS_DEBOUNCE_QUIET`).
@@ -178,6 +248,11 @@ impl DeliverySettings {
         RetryPolicy::new(self.retry_schedule.0.clone(), self.retry_jitter)
     }
 
+    /// How long a run of failures disables an endpoint (`None`: never).
+    pub fn disable_after(&self) -> Option<Duration> {
+        Some(self.disable_after).filter(|d| !d.is_zero())
+    }
+
     /// The debounce windows.
     pub fn debounce(&self) -> DebounceConfig {
         DebounceConfig {
@@ -200,6 +275,15 @@ impl fmt::Debug for DeliverySettings {
             .field("retry_jitter", &self.retry_jitter)
             .field("retention", &self.retention)
             .field("retention_interval", &self.retention_interval)
+            .field("secret_overlap", &self.secret_overlap)
+            .field("disable_after", &self.disable_after)
+            .field("webhooks_per_organization", &self.webhooks_per_organization)
+            // The URL may carry a token: only whether it is set.
+            .field(
+                "operational_webhook_url",
+                &self.operational_webhook_url.as_ref().map(|_| "[set]"),
+            )
+            .field("operational_webhook_secret", &self.operational_webhook_secret)
             .field("debounce_quiet", &self.debounce_quiet)
             .field("debounce_max_wait", &self.debounce_max_wait)
             .field("debounce_tick", &self.debounce_tick)
@@ -284,6 +368,8 @@ mod tests {
         check("2h", Some(Duration::from_secs(7200)));
         check("30d", Some(Duration::from_secs(30 * 86_400)));
         check("soon", None);
+        assert_eq!(parse_overlap("24h"), Ok(Duration::from_secs(86_400)));
+        assert!(parse_overlap("8d").is_err());
         check("5 weeks", None);
         check("", None);
     }

@@ -108,7 +108,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "Turris Integrations",
-        description = "The settings API of the Turris integrations reference server: HubSpot integration, webhooks and Turris records. Every error answers `{\"code\", \"message\", \"details\": [{\"path\", \"message\"}]}`. A token's role grants `read`, `create`, `update` and `delete` in the areas `integrations`, `webhooks` and `records` (each operation's tag names its area; `GET` needs read, `POST` create, `PUT` update, `DELETE` delete, except integrations' reconnect, mapping, sync, invitation and reconciliation writes and webhooks' resend, which need update); 402 answers an organization without an active subscription, 403 a role without the grant."
+        description = "The settings API of the Turris integrations reference server: HubSpot integration, webhooks and Turris records. Every error answers `{\"code\", \"message\", \"details\": [{\"path\", \"message\"}]}`. A token's role grants `read`, `create`, `update` and `delete` in the areas `integrations`, `webhooks` and `records` (each operation's tag names its area; `GET` needs read, `POST` create, `PUT` update, `DELETE` delete, except integrations' reconnect, mapping, sync, invitation and reconciliation writes and webhooks' resend, secret rotation and enable, which need update); 402 answers an organization without an active subscription, 403 a role without the grant."
     ),
     paths(
         super::health::healthz,
@@ -152,6 +152,9 @@ impl Modify for BearerAuth {
         super::webhooks::create,
         super::webhooks::get,
         super::webhooks::delete,
+        super::webhooks::rotate_secret,
+        super::webhooks::enable,
+        super::webhooks::notifications,
         super::webhooks::history,
         super::webhooks::logs,
         super::webhooks::resend,

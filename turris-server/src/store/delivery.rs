@@ -9,6 +9,13 @@
 //! process. One lease id is drawn per call and shared by the events it leases: a lease is the
 //! pair (event, lease id), and a re-lease after expiry always draws a new id.
 //!
+//! Events of a disabled endpoint (see `health`) stay pending but are not leased until it is
+//! enabled again; those of an endpoint that asked to be left alone (`Retry-After` on 429 or
+//! 503) not before `paused_until`.
+//!
+//! A lease is short and renewed while its attempt runs (`renew_lease`, fenced by the lease id
+//! like `record_attempt`), so a crashed worker's event is taken over within a lease.
+//!
 //! `record_attempt` updates the event only `WHERE lease_id = $lease` and inserts the attempt
 //! in the same transaction, so a worker whose lease was replaced records nothing.
 
@@ -27,84 +34,6 @@ use uuid::Uuid;
 
 use super::error::{DbError, DbResult};
 use super::sql::{Dialect, SqlStore, from_ns, ns, plus, skip_locked, with_pool};
-
-/// The delivery queue at a glance (`/metrics`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct DeliveryQueueStats {
-    /// Events waiting for an automatic attempt (leased or not).
-    pub pending: u64,
-    /// Pending events due now and not leased: the backlog.
-    pub due: u64,
-    /// Events under a live lease (an attempt in progress).
-    pub leased: u64,
-    /// Events whose automatic attempts are exhausted.
-    pub failed: u64,
-}
-
-/// Queue statistics.
-#[async_trait]
-pub trait DeliveryStatsStore: Send + Sync {
-    /// Counts at `now`.
-    async fn delivery_queue_stats(&self, now: DateTime<Utc>) -> DbResult<DeliveryQueueStats>;
-    /// Notified (`notify_one`) after every commit of this store that queued deliveries, so a
-    /// delivery worker of this process wakes at once instead of at its next poll.
-    fn enqueue_signal(&self) -> std::sync::Arc<tokio::sync::Notify>;
-    /// With `Some(lease)`, outbox rows written by this store from now on are leased to this
-    /// process's delivery worker for `lease` and handed to it through [`Self::take_handoff`]
-    /// after the commit (no lease round trip; a crash leaves them to whoever leases them once
-    /// the lease expires). `None` stops it. Off until a worker turns it on.
-    fn set_handoff(&self, lease_for: Option<Duration>);
-    /// One event of one of `org`'s webhooks; `None` for another organization's, whatever ids
-    /// are given.
-    async fn org_event(
-        &self,
-        org: &turris_core::ids::OrganizationId,
-        webhook_id: WebhookId,
-        event_id: EventId,
-    ) -> DbResult<Option<EventRecord>>;
-    /// A page of `org`'s events of one webhook, newest first (as
-    /// [`DeliveryStore::list_events`], scoped by organization).
-    async fn org_events(
-        &self,
-        org: &turris_core::ids::OrganizationId,
-        webhook_id: WebhookId,
-        page: PageRequest,
-    ) -> DbResult<Page<EventRecord>>;
-    /// A page of an event's attempts, newest first: those numbered below `before` when given.
-    /// (The caller checks that the event is its organization's, as [`Self::org_event`].)
-    async fn attempt_page(
-        &self,
-        event_id: EventId,
-        before: Option<u32>,
-        limit: usize,
-    ) -> DbResult<Vec<Attempt>>;
-    /// Up to `limit` events handed off since the last call, oldest first, with their leases.
-    fn take_handoff(&self, limit: usize) -> Vec<turris_webhooks::delivery::LeasedDelivery>;
-    /// Records several attempts in one transaction, each exactly as
-    /// [`DeliveryStore::record_attempt`] would (one commit instead of one per attempt). One
-    /// result per attempt, in order: the attempt, or [`StoreError::LeaseLost`] when its lease
-    /// was replaced or its event deleted.
-    async fn record_attempts(
-        &self,
-        attempts: &[AttemptToRecord],
-    ) -> Result<
-        Vec<Result<turris_webhooks::delivery::Attempt, turris_webhooks::delivery::StoreError>>,
-        turris_webhooks::delivery::StoreError,
-    >;
-}
-
-/// One attempt for [`DeliveryStatsStore::record_attempts`].
-#[derive(Debug, Clone)]
-pub struct AttemptToRecord {
-    /// The event.
-    pub event_id: EventId,
-    /// The lease it was made under.
-    pub lease: turris_webhooks::delivery::Lease,
-    /// What happened.
-    pub report: turris_webhooks::delivery::AttemptReport,
-    /// What happens next.
-    pub next: turris_webhooks::delivery::NextStep,
-}
 
 pub(crate) const EVENT_COLUMNS: &str = "event_id, webhook_id, webhook_type, body, created_at, \
      status, attempt_count, automatic_attempts, next_attempt_at, lease_id, lease_kind, \
@@ -134,7 +63,7 @@ pub(crate) fn status_text(status: EventStatus) -> &'static str {
     }
 }
 
-fn attempt_kind_text(kind: AttemptKind) -> &'static str {
+pub(super) fn attempt_kind_text(kind: AttemptKind) -> &'static str {
     match kind {
         AttemptKind::Automatic => "automatic",
         AttemptKind::Resend => "resend",
@@ -147,7 +76,7 @@ pub(crate) fn parse_webhook_type(text: &str) -> DbResult<WebhookType> {
 }
 
 impl EventRow {
-    fn record(&self) -> DbResult<EventRecord> {
+    pub(super) fn record(&self) -> DbResult<EventRecord> {
         Ok(EventRecord {
             event_id: EventId(self.event_id),
             webhook_id: WebhookId(self.webhook_id),
@@ -189,7 +118,7 @@ impl EventRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct AttemptRow {
+pub(super) struct AttemptRow {
     number: i32,
     kind: String,
     started_at: i64,
@@ -202,7 +131,7 @@ struct AttemptRow {
 }
 
 impl AttemptRow {
-    fn attempt(self) -> Attempt {
+    pub(super) fn attempt(self) -> Attempt {
         Attempt {
             number: self.number as u32,
             kind: if self.kind == "resend" {
@@ -221,7 +150,7 @@ impl AttemptRow {
     }
 }
 
-fn backend(error: impl Into<DbError>) -> StoreError {
+pub(super) fn backend(error: impl Into<DbError>) -> StoreError {
     StoreError::from(error.into())
 }
 
@@ -332,6 +261,9 @@ impl DeliveryStore for SqlStore {
                      SELECT event_id FROM delivery_events
                      WHERE status = 'pending' AND next_attempt_at <= $1
                        AND (lease_expires_at IS NULL OR lease_expires_at <= $1)
+                       AND NOT EXISTS (SELECT 1 FROM webhook_endpoints w
+                           WHERE w.id = delivery_events.webhook_id
+                             AND (w.disabled_at IS NOT NULL OR w.paused_until > $1))
                      ORDER BY next_attempt_at, event_id
                      LIMIT $2 {}
                  )
@@ -386,6 +318,39 @@ impl DeliveryStore for SqlStore {
                 Err(StoreError::AlreadyDelivered)
             }
             Some(_) => Err(StoreError::Busy),
+        }
+    }
+
+    async fn renew_lease(
+        &self,
+        event_id: EventId,
+        lease: &Lease,
+        until: DateTime<Utc>,
+    ) -> Result<Lease, StoreError> {
+        let until_ns = ns(until).map_err(backend)?;
+        // Fenced: only the row still holding this lease id is extended.
+        let renewed: Option<i64> = with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "UPDATE delivery_events SET lease_expires_at = $3
+                 WHERE event_id = $1 AND lease_id = $2
+                 RETURNING lease_expires_at",
+            )
+            .bind(event_id.0)
+            .bind(lease.id.0)
+            .bind(until_ns)
+            .fetch_optional(pool)
+            .await
+            .map_err(backend)?
+        });
+        match renewed {
+            Some(expires) => Ok(Lease {
+                expires_at: from_ns(expires),
+                ..*lease
+            }),
+            None => match self.fetch_event(event_id).await.map_err(backend)? {
+                None => Err(StoreError::NotFound),
+                Some(_) => Err(StoreError::LeaseLost),
+            },
         }
     }
 
@@ -528,220 +493,5 @@ impl DeliveryStore for SqlStore {
             .map_err(backend)?
         });
         Ok(rows.into_iter().map(AttemptRow::attempt).collect())
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct StatsRow {
-    pending: i64,
-    due: i64,
-    leased: i64,
-    failed: i64,
-}
-
-#[async_trait]
-impl super::DeliveryStatsStore for SqlStore {
-    async fn delivery_queue_stats(
-        &self,
-        now: DateTime<Utc>,
-    ) -> DbResult<super::DeliveryQueueStats> {
-        let now = super::sql::ns_saturating(now);
-        let row: StatsRow = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT
-                   COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS pending,
-                   COALESCE(SUM(CASE WHEN status = 'pending' AND next_attempt_at <= $1
-                     AND (lease_expires_at IS NULL OR lease_expires_at <= $1)
-                     THEN 1 ELSE 0 END), 0) AS due,
-                   COALESCE(SUM(CASE WHEN lease_expires_at > $1 THEN 1 ELSE 0 END), 0) AS leased,
-                   COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS failed
-                 FROM delivery_events WHERE status <> 'delivered'",
-            )
-            .bind(now)
-            .fetch_one(pool)
-            .await?
-        });
-        let count = |n: i64| u64::try_from(n).unwrap_or(0);
-        Ok(super::DeliveryQueueStats {
-            pending: count(row.pending),
-            due: count(row.due),
-            leased: count(row.leased),
-            failed: count(row.failed),
-        })
-    }
-
-    fn enqueue_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
-        self.enqueued_notify()
-    }
-
-    fn set_handoff(&self, lease_for: Option<Duration>) {
-        SqlStore::set_handoff(self, lease_for);
-    }
-
-    async fn attempt_page(
-        &self,
-        event_id: EventId,
-        before: Option<u32>,
-        limit: usize,
-    ) -> DbResult<Vec<Attempt>> {
-        let before = before.map_or(i64::MAX, i64::from);
-        let rows: Vec<AttemptRow> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT number, kind, started_at, finished_at, status_code, error, url, success,
-                 response_body FROM delivery_attempts WHERE event_id = $1 AND number < $2
-                 ORDER BY number DESC LIMIT $3",
-            )
-            .bind(event_id.0)
-            .bind(before)
-            .bind(limit.clamp(1, 1_000) as i64)
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows.into_iter().map(AttemptRow::attempt).collect())
-    }
-
-    async fn org_event(
-        &self,
-        org: &turris_core::ids::OrganizationId,
-        webhook_id: WebhookId,
-        event_id: EventId,
-    ) -> DbResult<Option<EventRecord>> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM delivery_events
-             WHERE organization_id = $1 AND webhook_id = $2 AND event_id = $3"
-        );
-        let row: Option<EventRow> = with_pool!(self, |pool| {
-            sqlx::query_as(&sql)
-                .bind(org.as_str())
-                .bind(webhook_id.0)
-                .bind(event_id.0)
-                .fetch_optional(pool)
-                .await?
-        });
-        row.map(|r| r.record()).transpose()
-    }
-
-    async fn org_events(
-        &self,
-        org: &turris_core::ids::OrganizationId,
-        webhook_id: WebhookId,
-        page: PageRequest,
-    ) -> DbResult<Page<EventRecord>> {
-        let limit = page.limit.max(1);
-        let (before_at, before_id) = match page.before {
-            Some(EventCursor {
-                created_at,
-                event_id,
-            }) => (super::sql::ns_saturating(created_at), event_id.0),
-            None => (i64::MAX, Uuid::max()),
-        };
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM delivery_events
-             WHERE organization_id = $5 AND webhook_id = $1
-               AND (created_at < $2 OR (created_at = $2 AND event_id < $3))
-             ORDER BY created_at DESC, event_id DESC LIMIT $4"
-        );
-        let fetch = i64::try_from(limit)
-            .unwrap_or(i64::MAX - 1)
-            .saturating_add(1);
-        let rows: Vec<EventRow> = with_pool!(self, |pool| {
-            sqlx::query_as(&sql)
-                .bind(webhook_id.0)
-                .bind(before_at)
-                .bind(before_id)
-                .bind(fetch)
-                .bind(org.as_str())
-                .fetch_all(pool)
-                .await?
-        });
-        let more = rows.len() > limit;
-        let items = rows
-            .iter()
-            .take(limit)
-            .map(EventRow::record)
-            .collect::<DbResult<Vec<_>>>()?;
-        let next = if more {
-            items.last().map(EventCursor::after)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
-    }
-
-    fn take_handoff(&self, limit: usize) -> Vec<LeasedDelivery> {
-        SqlStore::take_handoff(self, limit)
-    }
-
-    async fn record_attempts(
-        &self,
-        attempts: &[super::AttemptToRecord],
-    ) -> Result<Vec<Result<Attempt, StoreError>>, StoreError> {
-        let mut results = Vec::with_capacity(attempts.len());
-        if attempts.is_empty() {
-            return Ok(results);
-        }
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await.map_err(backend)?;
-            for item in attempts {
-                let (kind, automatic) = match item.lease.kind {
-                    LeaseKind::Scheduled => (AttemptKind::Automatic, 1i32),
-                    LeaseKind::Resend => (AttemptKind::Resend, 0i32),
-                };
-                let (status, set_next, next_at): (Option<&str>, bool, Option<i64>) = match item.next
-                {
-                    NextStep::Delivered => (Some("delivered"), true, None),
-                    NextStep::RetryAt(at) => {
-                        (Some("pending"), true, Some(ns(at).map_err(backend)?))
-                    }
-                    NextStep::Exhausted => (Some("failed"), true, None),
-                    NextStep::Unchanged => (None, false, None),
-                };
-                let report = &item.report;
-                let number: Option<i32> = sqlx::query_scalar(
-                    "UPDATE delivery_events SET
-                         attempt_count = attempt_count + 1,
-                         automatic_attempts = automatic_attempts + $3,
-                         status = COALESCE($4, status),
-                         next_attempt_at = CASE WHEN $5 THEN $6 ELSE next_attempt_at END,
-                         lease_id = NULL, lease_kind = NULL, lease_expires_at = NULL
-                     WHERE event_id = $1 AND lease_id = $2
-                     RETURNING attempt_count",
-                )
-                .bind(item.event_id.0)
-                .bind(item.lease.id.0)
-                .bind(automatic)
-                .bind(status)
-                .bind(set_next)
-                .bind(next_at)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?;
-                let Some(number) = number else {
-                    results.push(Err(StoreError::LeaseLost));
-                    continue;
-                };
-                sqlx::query(
-                    "INSERT INTO delivery_attempts (event_id, number, kind, started_at, finished_at,
-                     status_code, error, url, success, response_body)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(item.event_id.0)
-                .bind(number)
-                .bind(attempt_kind_text(kind))
-                .bind(ns(report.started_at).map_err(backend)?)
-                .bind(ns(report.finished_at).map_err(backend)?)
-                .bind(report.status_code.map(i32::from))
-                .bind(&report.error)
-                .bind(&report.url)
-                .bind(report.success)
-                .bind(&report.response_body)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-                results.push(Ok(Attempt::from_report(number as u32, kind, report)));
-            }
-            tx.commit().await.map_err(backend)?;
-        });
-        Ok(results)
     }
 }

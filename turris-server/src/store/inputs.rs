@@ -245,16 +245,23 @@ macro_rules! write_outbox {
             None => None,
         };
         for item in $outbox {
-            let webhooks: Vec<uuid::Uuid> = sqlx::query_scalar(
-                "SELECT id FROM webhook_endpoints
+            // A disabled or paused (Retry-After) endpoint's events are stored but not handed
+            // off: they wait until it may be sent to again.
+            let created = $crate::store::sql::ns(item.created_at)?;
+            let webhooks: Vec<(uuid::Uuid, bool)> = sqlx::query_as(
+                "SELECT id, (disabled_at IS NOT NULL
+                             OR COALESCE(paused_until, 0) > $3) AS held
+                 FROM webhook_endpoints
                  WHERE organization_id = $1 AND webhook_type = $2 ORDER BY id",
             )
             .bind($org.as_str())
             .bind(item.webhook_type.as_str())
+            .bind(created)
             .fetch_all(&mut *$tx)
             .await?;
-            let created = $crate::store::sql::ns(item.created_at)?;
-            for webhook in webhooks {
+            for (webhook, held) in webhooks {
+                let lease = lease.filter(|_| !held);
+                let lease_expires = lease_expires.filter(|_| !held);
                 let event_id = turris_webhooks::delivery::EventId::new();
                 sqlx::query(
                     "INSERT INTO delivery_events (event_id, webhook_id, webhook_type, body,

@@ -23,6 +23,7 @@ mod debounce;
 mod delivery;
 mod echo;
 pub mod error;
+mod health;
 mod ids;
 mod inbound;
 mod inputs;
@@ -33,6 +34,7 @@ mod links;
 mod oauth;
 mod outbound;
 mod polling;
+mod queue;
 mod records;
 mod retention;
 mod sealed;
@@ -53,8 +55,8 @@ pub use sql::{Backend, Database, SqlStore};
 
 pub use credentials::*;
 pub use debounce::*;
-pub use delivery::*;
 pub use echo::*;
+pub use health::*;
 pub use inbound::*;
 pub use inputs::*;
 pub use invitations::*;
@@ -63,6 +65,7 @@ pub use journal::*;
 pub use oauth::*;
 pub use outbound::*;
 pub use polling::*;
+pub use queue::*;
 pub use records::RecordPageStore;
 pub use retention::*;
 pub use sealed::{KeyCheckError, ResealReport};
@@ -91,6 +94,7 @@ pub trait ServerStore:
     + JournalStore
     + PollCursorStore
     + InboundStepStore
+    + EndpointHealthStore
 {
 }
 
@@ -114,5 +118,6 @@ impl<T> ServerStore for T where
         + JournalStore
         + PollCursorStore
         + InboundStepStore
+        + EndpointHealthStore
 {
 }

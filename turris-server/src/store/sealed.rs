@@ -3,7 +3,9 @@
 //! under the current key.
 //!
 //! Sealed values live in `webhook_endpoints.secret_sealed` (associated data
-//! `webhook-secret:<id>`) and `hubspot_credentials.auth_sealed` (`hubspot-auth:<organization>`).
+//! `webhook-secret:<id>`), `webhook_endpoints.previous_secret_sealed` during a rotation's
+//! overlap (`webhook-previous-secret:<id>`) and `hubspot_credentials.auth_sealed`
+//! (`hubspot-auth:<organization>`).
 //! `encryption_key_checks` holds one known value per key that has been current, so a wrong key
 //! is caught at start even on a database that holds no secret yet.
 
@@ -84,6 +86,7 @@ struct Sealed {
 #[derive(Clone)]
 enum RowKey {
     Webhook(Uuid),
+    PreviousWebhook(Uuid),
     Credentials(String),
 }
 
@@ -91,6 +94,7 @@ impl RowKey {
     fn aad(&self) -> DbResult<Vec<u8>> {
         Ok(match self {
             RowKey::Webhook(id) => super::webhooks::aad(WebhookId(*id)),
+            RowKey::PreviousWebhook(id) => super::webhooks::previous_aad(WebhookId(*id)),
             RowKey::Credentials(org) => {
                 let org = OrganizationId::parse(org).map_err(DbError::corrupt)?;
                 super::credentials::aad(&org)
@@ -109,6 +113,14 @@ impl SqlStore {
                 .fetch_all(pool)
                 .await?
         });
+        let previous: Vec<(Uuid, Vec<u8>)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, previous_secret_sealed FROM webhook_endpoints
+                 WHERE previous_secret_sealed IS NOT NULL ORDER BY id",
+            )
+            .fetch_all(pool)
+            .await?
+        });
         let credentials: Vec<(String, Vec<u8>)> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT organization_id, auth_sealed FROM hubspot_credentials
@@ -124,6 +136,11 @@ impl SqlStore {
                 key: RowKey::Webhook(id),
                 bytes,
             })
+            .chain(previous.into_iter().map(|(id, bytes)| Sealed {
+                table: WEBHOOKS,
+                key: RowKey::PreviousWebhook(id),
+                bytes,
+            }))
             .chain(credentials.into_iter().map(|(org, bytes)| Sealed {
                 table: CREDENTIALS,
                 key: RowKey::Credentials(org),
@@ -139,6 +156,15 @@ impl SqlStore {
                     .bind(*id)
                     .fetch_optional(pool)
                     .await?
+            }),
+            RowKey::PreviousWebhook(id) => with_pool!(self, |pool| {
+                sqlx::query_scalar::<_, Option<Vec<u8>>>(
+                    "SELECT previous_secret_sealed FROM webhook_endpoints WHERE id = $1",
+                )
+                .bind(*id)
+                .fetch_optional(pool)
+                .await?
+                .flatten()
             }),
             RowKey::Credentials(org) => with_pool!(self, |pool| {
                 sqlx::query_scalar(
@@ -159,6 +185,18 @@ impl SqlStore {
                 sqlx::query(
                     "UPDATE webhook_endpoints SET secret_sealed = $2
                      WHERE id = $1 AND secret_sealed = $3",
+                )
+                .bind(*id)
+                .bind(new)
+                .bind(old)
+                .execute(pool)
+                .await?
+                .rows_affected()
+            }),
+            RowKey::PreviousWebhook(id) => with_pool!(self, |pool| {
+                sqlx::query(
+                    "UPDATE webhook_endpoints SET previous_secret_sealed = $2
+                     WHERE id = $1 AND previous_secret_sealed = $3",
                 )
                 .bind(*id)
                 .bind(new)

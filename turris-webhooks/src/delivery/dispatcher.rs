@@ -23,6 +23,9 @@ pub struct Endpoint {
     pub url: WebhookUrl,
     /// The signing secret.
     pub secret: WebhookSecret,
+    /// The secret it replaces, while a rotation's overlap lasts: requests carry both
+    /// signatures.
+    pub previous_secret: Option<WebhookSecret>,
 }
 
 /// Looks up a webhook's endpoint (the server reads its webhook table; `None` once deleted).
@@ -255,6 +258,7 @@ impl Dispatcher {
                         event_id: event.event_id,
                         url: &endpoint.url,
                         secret: &endpoint.secret,
+                        previous_secret: endpoint.previous_secret.as_ref(),
                         body: &event.body,
                     })
                     .await;

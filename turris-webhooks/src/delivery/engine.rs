@@ -51,6 +51,8 @@ pub struct DeliveryRequest<'a> {
     pub url: &'a WebhookUrl,
     /// Signs the request.
     pub secret: &'a WebhookSecret,
+    /// Also signs it during a secret rotation's overlap (a second `X-Turris-Signature`).
+    pub previous_secret: Option<&'a WebhookSecret>,
     /// The serialized envelope, sent unchanged.
     pub body: &'a Bytes,
 }
@@ -137,8 +139,9 @@ impl DeliveryEngine {
         report: &mut AttemptReport,
     ) -> Result<(), reqwest::Error> {
         let event_id = request.event_id.to_string();
-        let signed = SignedHeaders::new(
+        let signed = SignedHeaders::rotating(
             request.secret,
+            request.previous_secret,
             &event_id,
             started_at.timestamp(),
             request.body,

@@ -141,6 +141,23 @@ impl DeliveryStore for InMemoryDeliveryStore {
         })
     }
 
+    async fn renew_lease(
+        &self,
+        event_id: EventId,
+        lease: &Lease,
+        until: DateTime<Utc>,
+    ) -> Result<Lease, StoreError> {
+        let mut map = self.lock();
+        let entry = map.get_mut(&event_id).ok_or(StoreError::NotFound)?;
+        match &mut entry.lease {
+            Some(held) if held.id == lease.id => {
+                held.expires_at = until;
+                Ok(*held)
+            }
+            _ => Err(StoreError::LeaseLost),
+        }
+    }
+
     async fn record_attempt(
         &self,
         event_id: EventId,

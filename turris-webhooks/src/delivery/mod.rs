@@ -8,6 +8,7 @@
 mod dispatcher;
 #[cfg(feature = "delivery")]
 mod engine;
+mod health;
 mod memory;
 mod retry;
 mod store;
@@ -27,6 +28,7 @@ pub use dispatcher::{
 };
 #[cfg(feature = "delivery")]
 pub use engine::{DeliveryConfig, DeliveryEngine, DeliveryRequest, EngineError, parse_retry_after};
+pub use health::{DisableReason, HealthVerdict, MAX_RETRY_AFTER, judge, requested_pause};
 pub use memory::InMemoryDeliveryStore;
 pub use retry::RetryPolicy;
 pub use store::{

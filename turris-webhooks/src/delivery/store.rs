@@ -205,6 +205,18 @@ pub trait DeliveryStore: Send + Sync {
         lease_for: Duration,
     ) -> Result<LeasedDelivery, StoreError>;
 
+    /// Extends `lease` to `until` while an attempt runs, so a lease can be short (a crashed
+    /// worker's event is taken over soon) yet outlive a long attempt. Fenced by the lease id:
+    /// only its holder renews, and [`StoreError::LeaseLost`] answers once the event was leased
+    /// again or its attempt recorded ([`StoreError::NotFound`] for an unknown event). A lease
+    /// that expired but was not replaced is still its holder's and renews.
+    async fn renew_lease(
+        &self,
+        event_id: EventId,
+        lease: &Lease,
+        until: DateTime<Utc>,
+    ) -> Result<Lease, StoreError>;
+
     /// Records an attempt made under `lease` with the next number, applies `next`, and ends
     /// the lease, atomically. Scheduled leases count toward `automatic_attempts`.
     /// [`StoreError::LeaseLost`] when the event has been leased again since.

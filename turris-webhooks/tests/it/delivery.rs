@@ -61,6 +61,7 @@ async fn a_2xx_answer_is_a_successful_attempt_and_the_receiver_gets_the_signed_e
             event_id,
             url: &target,
             secret: &secret,
+            previous_secret: None,
             body: &body,
         })
         .await;
@@ -102,6 +103,7 @@ async fn a_500_answer_is_a_failed_attempt_with_status_and_body_in_the_log() {
             event_id: EventId::new(),
             url: &target,
             secret: &secret,
+            previous_secret: None,
             body: &body(),
         })
         .await;
@@ -125,6 +127,7 @@ async fn an_endpoint_slower_than_the_configured_timeout_is_a_failed_attempt() {
             event_id: EventId::new(),
             url: &target,
             secret: &secret,
+            previous_secret: None,
             body: &body(),
         })
         .await;
@@ -145,6 +148,7 @@ async fn connection_refused_is_a_failed_attempt_that_says_so() {
             event_id: EventId::new(),
             url: &target,
             secret: &secret,
+            previous_secret: None,
             body: &body(),
         })
         .await;
@@ -166,6 +170,7 @@ async fn a_429_with_retry_after_reports_the_requested_delay() {
             event_id: EventId::new(),
             url: &target,
             secret: &secret,
+            previous_secret: None,
             body: &body(),
         })
         .await;
@@ -183,6 +188,7 @@ async fn attempt(target: &str, timeout: Duration) -> turris_webhooks::delivery::
             event_id: EventId::new(),
             url: &url(target),
             secret: &secret,
+            previous_secret: None,
             body: &body(),
         })
         .await
@@ -236,6 +242,7 @@ async fn redirects_are_not_followed_and_count_as_failures() {
             event_id: EventId::new(),
             url: &target,
             secret: &secret,
+            previous_secret: None,
             body: &body(),
         })
         .await;
@@ -260,6 +267,7 @@ async fn the_response_body_kept_for_the_log_is_bounded() {
             event_id: EventId::new(),
             url: &target,
             secret: &secret,
+            previous_secret: None,
             body: &body(),
         })
         .await;
@@ -283,6 +291,7 @@ async fn loopback_is_refused_at_delivery_time_when_the_policy_does_not_allow_it(
                 event_id: EventId::new(),
                 url: &target,
                 secret: &secret,
+                previous_secret: None,
                 body: &body(),
             })
             .await;
@@ -335,6 +344,7 @@ impl Setup {
             Endpoint {
                 url: url(&target),
                 secret: self.secret.clone(),
+                previous_secret: None,
             },
         );
     }

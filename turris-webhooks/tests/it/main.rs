@@ -8,5 +8,6 @@ mod envelope;
 mod fuzz;
 mod receiver;
 mod retry;
+mod rotation;
 mod signature;
 mod url;

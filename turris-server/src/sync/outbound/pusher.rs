@@ -255,14 +255,9 @@ impl Pusher<'_> {
             .iter()
             .map(|(turris, properties)| (turris.id().to_owned(), to_hubspot(properties)))
             .collect();
-        let outcome = crate::sync::creates::create(
-            self.state,
-            self.client,
-            self.org,
-            &target.object,
-            inputs,
-        )
-        .await;
+        let outcome =
+            crate::sync::creates::create(self.state, self.client, self.org, &target.object, inputs)
+                .await;
         let mut refused: Vec<(std::ops::Range<usize>, Refusal)> = Vec::new();
         for failure in outcome.failed_chunks {
             refused.push((failure.inputs, self.refusal(failure.error).await));

@@ -73,7 +73,7 @@ api_test!(
             }
         }
         // Every write that takes a body documents it.
-        let bodiless = ["/hubspot/connect", "/hubspot/reconnect", "/resend"];
+        let bodiless = ["/hubspot/connect", "/hubspot/reconnect", "/resend", "/enable"];
         for (path, item) in doc.body["paths"].as_object().unwrap() {
             for method in ["post", "put"] {
                 if let Some(operation) = item.get(method)

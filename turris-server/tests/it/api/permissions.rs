@@ -162,6 +162,21 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/webhooks/{id}", Grant("webhooks:read")),
     ("DELETE", "/api/v1/webhooks/{id}", Grant("webhooks:delete")),
     (
+        "POST",
+        "/api/v1/webhooks/{id}/rotate-secret",
+        Grant("webhooks:update"),
+    ),
+    (
+        "POST",
+        "/api/v1/webhooks/{id}/enable",
+        Grant("webhooks:update"),
+    ),
+    (
+        "GET",
+        "/api/v1/webhooks/{id}/notifications",
+        Grant("webhooks:read"),
+    ),
+    (
         "GET",
         "/api/v1/webhooks/{id}/events",
         Grant("webhooks:read"),

@@ -229,3 +229,179 @@ api_test!(
         );
     }
 );
+
+/// The `X-Turris-Signature` lines of every request the mock received, in order.
+async fn signature_lines(receiver: &MockServer) -> Vec<Vec<String>> {
+    receiver
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.headers
+                .get_all("x-turris-signature")
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+fn verifies_with(secret: &str, request: &wiremock::Request) -> bool {
+    let secret = turris_webhooks::WebhookSecret::parse(secret).unwrap();
+    turris_webhooks::Verifier::new([secret])
+        .verify_now(&request.headers, &request.body)
+        .is_ok()
+}
+
+api_test!(
+    async fn rotating_a_secret_shows_the_new_one_once_and_signs_with_both_until_the_overlap_ends(app) {
+        let receiver = MockServer::start().await;
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(503)).mount(&receiver).await;
+        let created = create(app, "entity_compliance_data_synchronized", &format!("{}/hook", receiver.uri())).await;
+        let (id, old) = (created["id"].as_str().unwrap(), created["secret"].as_str().unwrap());
+        let rotate = format!("/api/v1/webhooks/{id}/rotate-secret");
+
+        let rotated = app.api(Method::POST, &rotate, Some(json!({}))).await.expect(200);
+        let new = rotated.body["secret"].as_str().unwrap().to_owned();
+        assert_eq!(new.len(), 64);
+        assert_ne!(new, old);
+        assert_eq!(rotated.body["client_secret"], format!("•••• {}", &new[60..]));
+        assert_eq!(rotated.body["previous_client_secret"], format!("•••• {}", &old[60..]));
+        assert!(rotated.body["previous_secret_expires_at"].is_string());
+        // Shown once: reads mask both.
+        let one = app.get(&format!("/api/v1/webhooks/{id}")).await.expect(200);
+        assert!(!one.text.contains(&new) && !one.text.contains(old), "{}", one.text);
+        assert_eq!(one.body["previous_client_secret"], rotated.body["previous_client_secret"]);
+
+        // During the overlap a request carries both signatures, the replaced secret's first.
+        nipr_event(app).await;
+        let history = app.get(&format!("/api/v1/webhooks/{id}/events")).await.expect(200);
+        let event = history.body["rows"][0]["event_id"].as_str().unwrap().to_owned();
+        let resend = format!("/api/v1/webhooks/{id}/events/{event}/resend");
+        app.api(Method::POST, &resend, None).await.expect(202);
+        app.state.background_idle().await;
+        let requests = receiver.received_requests().await.unwrap();
+        assert_eq!(signature_lines(&receiver).await[0].len(), 2);
+        assert!(verifies_with(old, &requests[0]), "a receiver still on the old secret accepts");
+        assert!(verifies_with(&new, &requests[0]), "a receiver on the new secret accepts");
+        let first_line = requests[0].headers["x-turris-signature"].to_str().unwrap();
+        let signed_at: i64 = requests[0].headers["x-turris-timestamp"].to_str().unwrap().parse().unwrap();
+        let old_secret = turris_webhooks::WebhookSecret::parse(old).unwrap();
+        assert_eq!(first_line, turris_webhooks::sign(&old_secret, signed_at, &requests[0].body));
+
+        // Without an overlap the replaced secret stops at once: one signature, the newest.
+        let again = app.api(Method::POST, &rotate, Some(json!({"overlap_seconds": 0}))).await.expect(200);
+        assert!(again.body["previous_client_secret"].is_null());
+        let newest = again.body["secret"].as_str().unwrap().to_owned();
+        app.api(Method::POST, &resend, None).await.expect(202);
+        app.state.background_idle().await;
+        let requests = receiver.received_requests().await.unwrap();
+        assert_eq!(signature_lines(&receiver).await[1].len(), 1);
+        assert!(verifies_with(&newest, &requests[1]));
+        assert!(!verifies_with(&new, &requests[1]));
+    }
+);
+
+api_test!(
+    async fn a_rotation_with_a_bad_overlap_or_of_an_unknown_webhook_changes_nothing(app) {
+        let created = create(app, "producer_agreement_executed", "https://hooks.example.com/r").await;
+        let id = created["id"].as_str().unwrap();
+        let rotate = format!("/api/v1/webhooks/{id}/rotate-secret");
+        let refused = app
+            .api(Method::POST, &rotate, Some(json!({"overlap_seconds": 604_801})))
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(refused.paths(), ["overlap_seconds"]);
+        app.api(Method::POST, &rotate, Some(json!({"overlap_seconds": -1})))
+            .await
+            .expect_error(422, "invalid_body");
+        app.api(Method::POST, &rotate, Some(json!({"secret": "00"})))
+            .await
+            .expect_error(422, "invalid_body");
+        let unknown = uuid::Uuid::now_v7();
+        app.api(Method::POST, &format!("/api/v1/webhooks/{unknown}/rotate-secret"), Some(json!({})))
+            .await
+            .expect_error(404, "not_found");
+        let one = app.get(&format!("/api/v1/webhooks/{id}")).await.expect(200);
+        assert_eq!(one.body["client_secret"], created["client_secret"], "the secret is unchanged");
+        assert!(one.body["previous_client_secret"].is_null());
+    }
+);
+
+api_test!(
+    async fn a_resend_answered_410_disables_the_webhook_and_enable_is_idempotent_and_scoped(app) {
+        let receiver = MockServer::start().await;
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(410)).mount(&receiver).await;
+        let created = create(app, "entity_compliance_data_synchronized", &format!("{}/hook", receiver.uri())).await;
+        assert_eq!(created["status"], "active");
+        let id = created["id"].as_str().unwrap();
+        let webhook = format!("/api/v1/webhooks/{id}");
+        // Enabling an active webhook changes nothing and writes no notification.
+        let same = app.api(Method::POST, &format!("{webhook}/enable"), None).await.expect(200);
+        assert_eq!(same.body["status"], "active");
+        assert_eq!(app.get(&format!("{webhook}/notifications")).await.expect(200).body["notifications"], json!([]));
+
+        nipr_event(app).await;
+        let history = app.get(&format!("{webhook}/events")).await.expect(200);
+        let event = history.body["rows"][0]["event_id"].as_str().unwrap().to_owned();
+        app.api(Method::POST, &format!("{webhook}/events/{event}/resend"), None).await.expect(202);
+        app.state.background_idle().await;
+        let disabled = app.get(&webhook).await.expect(200);
+        assert_eq!(disabled.body["status"], "disabled");
+        assert_eq!(disabled.body["disabled_reason"], "gone");
+        assert!(disabled.body["disabled_at"].is_string());
+        let notes = app.get(&format!("{webhook}/notifications")).await.expect(200);
+        assert_eq!(notes.body["notifications"][0]["kind"], "disabled");
+        assert!(notes.body["notifications"][0]["message"].as_str().unwrap().contains("410"));
+
+        // Another organization's token and unknown ids find nothing, and change nothing.
+        let stranger = app.organization("stranger", true).await;
+        app.call(Method::POST, &format!("{webhook}/enable"), Some(&stranger), None)
+            .await
+            .expect_error(404, "not_found");
+        app.call(Method::GET, &format!("{webhook}/notifications"), Some(&stranger), None)
+            .await
+            .expect_error(404, "not_found");
+        let unknown = uuid::Uuid::now_v7();
+        app.api(Method::POST, &format!("/api/v1/webhooks/{unknown}/enable"), None)
+            .await
+            .expect_error(404, "not_found");
+        assert_eq!(app.get(&webhook).await.expect(200).body["status"], "disabled");
+
+        let enabled = app.api(Method::POST, &format!("{webhook}/enable"), None).await.expect(200);
+        assert_eq!(enabled.body["status"], "active");
+        assert!(enabled.body["disabled_at"].is_null());
+        let notes = app.get(&format!("{webhook}/notifications")).await.expect(200);
+        let kinds: Vec<_> = notes.body["notifications"].as_array().unwrap().iter().map(|n| n["kind"].clone()).collect();
+        assert_eq!(kinds, [json!("enabled"), json!("disabled")]);
+    }
+);
+
+async fn spawn_with_a_limit_of_two(backend: crate::support::app::Backend) -> TestApp {
+    TestApp::spawn_with(backend, |config| {
+        config.delivery.webhooks_per_organization = 2
+    })
+    .await
+}
+
+crate::support::both_databases!(app(spawn_with_a_limit_of_two):
+    async fn an_organization_at_its_webhook_limit_gets_a_409_and_nothing_is_created(app) {
+        create(app, "producer_agreement_executed", "https://hooks.example.com/1").await;
+        create(app, "producer_agreement_executed", "https://hooks.example.com/2").await;
+        let refused = app
+            .api(
+                Method::POST,
+                "/api/v1/webhooks",
+                Some(json!({"webhook_type": "producer_agreement_executed", "url": "https://hooks.example.com/3"})),
+            )
+            .await
+            .expect_error(409, "webhook_limit_reached");
+        assert!(refused.body["message"].as_str().unwrap().contains("at most 2"));
+        assert_eq!(app.get("/api/v1/webhooks").await.expect(200).body["webhooks"].as_array().unwrap().len(), 2);
+        // Deleting one makes room.
+        let first = app.get("/api/v1/webhooks").await.expect(200).body["webhooks"][0]["id"].as_str().unwrap().to_owned();
+        app.api(Method::DELETE, &format!("/api/v1/webhooks/{first}"), None).await.expect(204);
+        create(app, "producer_agreement_executed", "https://hooks.example.com/3").await;
+    }
+);

@@ -367,10 +367,20 @@ async fn a_webhook_is_added_with_its_secret_shown_once_then_resent_and_deleted()
     );
     browser.screenshot("webhook-logs").await;
 
+    // Rotate the secret, confirmed: the new one is shown once.
+    browser.open(&app, "/console/webhooks").await;
+    browser.click("details[data-rotate] summary").await;
+    browser.click("button[data-rotate-submit]").await;
+    browser.wait_text("#created-title", "Secret Rotated").await;
+    browser.wait_text("#rotation-overlap", "both").await;
+    browser.screenshot("webhook-secret-rotated").await;
+
     // Delete, confirmed.
     browser.open(&app, "/console/webhooks").await;
-    browser.click("details.confirm summary").await;
-    browser.click("details.confirm form button.danger").await;
+    browser.click("details[data-delete] summary").await;
+    browser
+        .click("details[data-delete] form button.danger")
+        .await;
     browser
         .wait_text("#flash", "Webhook deleted successfully")
         .await;

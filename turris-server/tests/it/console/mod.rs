@@ -4,6 +4,7 @@
 
 mod browser;
 mod http;
+mod webhooks;
 
 use reqwest::{Method, StatusCode};
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use turris_server::store::{AttemptToRecord, DeliveryStatsStore as _};
+use turris_server::store::{AttemptToRecord, EndpointHealthStore as _};
 use turris_webhooks::WebhookType;
 use turris_webhooks::delivery::{
     AttemptReport, DeliveryStore, EventId, EventStatus, Lease, LeaseId, NewEvent, NextStep,
@@ -66,25 +66,32 @@ async fn a_batch_of_attempts_numbers_and_schedules_each_and_reports_a_lost_lease
         .record_attempts(&[
             AttemptToRecord {
                 event_id: events[0],
+                webhook_id: webhook,
+                disable_after: None,
                 lease: lease_of(events[0]),
                 report: report(true),
                 next: NextStep::Delivered,
             },
             AttemptToRecord {
                 event_id: events[1],
+                webhook_id: webhook,
+                disable_after: None,
                 lease: lease_of(events[1]),
                 report: report(false),
                 next: NextStep::RetryAt(retry_at),
             },
             AttemptToRecord {
                 event_id: events[2],
+                webhook_id: webhook,
+                disable_after: None,
                 lease: stale,
                 report: report(true),
                 next: NextStep::Delivered,
             },
         ])
         .await
-        .unwrap();
+        .unwrap()
+        .results;
     assert_eq!(results.len(), 3);
     assert_eq!(results[0].as_ref().unwrap().number, 1);
     assert!(results[0].as_ref().unwrap().success);

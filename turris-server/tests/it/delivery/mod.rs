@@ -7,5 +7,8 @@
 mod batch;
 mod debounce;
 mod harness;
+mod health;
+mod leases;
 mod queue;
 mod restart;
+mod rotation;

@@ -7,9 +7,10 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use turris_server::crypto::{EncryptionKey, KeyRing, SecretString};
 use turris_server::store::sql::Pools;
 use turris_server::store::{
-    CredentialStore, HubSpotAuth, KeyCheckError, ResealReport, SqlStore, WebhookEndpointStore,
+    CredentialStore, HubSpotAuth, KeyCheckError, ResealReport, SecretRotation, SqlStore,
+    WebhookEndpointStore,
 };
-use turris_webhooks::WebhookType;
+use turris_webhooks::{WebhookSecret, WebhookType};
 
 use super::credentials::credentials;
 use super::webhooks::endpoint;
@@ -224,7 +225,39 @@ async fn rotation_beside_a_running_writer_leaves_every_value_readable(db: &TestD
     }
 }
 
+async fn rotate_key_reseals_a_replaced_webhook_secret_kept_for_its_overlap(db: &TestDb) {
+    let old = EncryptionKey::generate().unwrap();
+    let new = EncryptionKey::generate().unwrap();
+    let before = SqlStore::new(db.database.clone(), &old);
+    let acme = org(&before, "acme").await;
+    let hook = endpoint(WebhookType::ProducerAgreementExecuted);
+    before.create_webhook(&acme, &hook, t0()).await.unwrap();
+    let rotation = SecretRotation {
+        secret: WebhookSecret::generate().unwrap(),
+        previous_until: Some(t(86_400)),
+    };
+    before
+        .rotate_webhook_secret(&acme, hook.id, &rotation, t(1))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let ring = KeyRing::with_previous(new.clone(), vec![old.clone()]);
+    let report = SqlStore::with_keys(db.database.clone(), &ring)
+        .reseal_all()
+        .await
+        .unwrap();
+    assert_eq!(report.resealed, 2, "the current and the replaced secret");
+    // The new key alone opens both, and the old key is no longer needed.
+    let after = SqlStore::new(db.database.clone(), &new);
+    after.check_keys(&KeyRing::new(new.clone())).await.unwrap();
+    let target = after.delivery_target(hook.id).await.unwrap().unwrap();
+    assert_eq!(target.secret, rotation.secret);
+    assert_eq!(target.previous_secret_at(t(2)), Some(&hook.secret));
+}
+
 both_databases!(db:
+    rotate_key_reseals_a_replaced_webhook_secret_kept_for_its_overlap,
     rotation_reseals_old_and_unversioned_values_once_and_the_old_key_can_then_go,
     a_wrong_key_is_refused_at_the_check_by_id_and_never_printed,
     rotation_beside_a_running_writer_leaves_every_value_readable,

@@ -6,6 +6,7 @@ mod credentials;
 mod debounce;
 mod echo;
 mod encryption;
+mod health;
 mod inbound;
 mod inputs;
 mod jobs;

@@ -1,6 +1,6 @@
 //! Webhook endpoints: masked lists, decrypted delivery targets, delete stops deliveries.
 
-use turris_server::store::{NewWebhookEndpoint, WebhookEndpointStore};
+use turris_server::store::{NewWebhookEndpoint, SecretRotation, WebhookEndpointStore};
 use turris_webhooks::delivery::{DeliveryStore, EventId, NewEvent, WebhookId};
 use turris_webhooks::{WebhookSecret, WebhookType};
 
@@ -243,7 +243,141 @@ async fn delivery_events_carry_their_organization_and_history_reads_are_scoped_b
     );
 }
 
+async fn rotating_a_secret_keeps_the_replaced_one_until_its_overlap_ends(db: &TestDb) {
+    let store = db.store();
+    let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
+    let new = endpoint(WebhookType::ProducerAgreementExecuted);
+    store.create_webhook(&acme, &new, t0()).await.unwrap();
+    let second = WebhookSecret::generate().unwrap();
+    let rotation = |secret: &WebhookSecret, until: Option<i64>| SecretRotation {
+        secret: secret.clone(),
+        previous_until: until.map(t),
+    };
+
+    // Another organization's rotation finds nothing and changes nothing.
+    assert_eq!(
+        store
+            .rotate_webhook_secret(&other, new.id, &rotation(&second, Some(3600)), t(10))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.delivery_target(new.id).await.unwrap().unwrap().secret,
+        new.secret
+    );
+
+    let rotated = store
+        .rotate_webhook_secret(&acme, new.id, &rotation(&second, Some(3600)), t(10))
+        .await
+        .unwrap()
+        .expect("rotated");
+    assert_eq!(rotated.masked_secret, second.masked());
+    assert_eq!(
+        rotated.previous_secret,
+        Some((new.secret.masked(), t(3600)))
+    );
+    assert_eq!(
+        rotated.previous_secret_at(t(3599)).map(|p| p.1),
+        Some(t(3600))
+    );
+    assert_eq!(
+        rotated.previous_secret_at(t(3600)),
+        None,
+        "the overlap has ended"
+    );
+    let target = store.delivery_target(new.id).await.unwrap().unwrap();
+    assert_eq!(target.secret, second);
+    assert_eq!(target.previous_secret_at(t(3599)), Some(&new.secret));
+    assert_eq!(target.previous_secret_at(t(3600)), None);
+    assert!(!format!("{rotated:?}").contains(&second.to_hex()));
+
+    // Rotating again during the overlap keeps only the secret it replaces.
+    let third = WebhookSecret::generate().unwrap();
+    store
+        .rotate_webhook_secret(&acme, new.id, &rotation(&third, Some(7200)), t(20))
+        .await
+        .unwrap()
+        .unwrap();
+    let target = store.delivery_target(new.id).await.unwrap().unwrap();
+    assert_eq!(target.secret, third);
+    assert_eq!(target.previous_secret, Some((second.clone(), t(7200))));
+
+    // No overlap: the replaced secret is dropped at once.
+    let fourth = WebhookSecret::generate().unwrap();
+    let rotated = store
+        .rotate_webhook_secret(&acme, new.id, &rotation(&fourth, None), t(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rotated.previous_secret, None);
+    let target = store.delivery_target(new.id).await.unwrap().unwrap();
+    assert_eq!((target.secret, target.previous_secret), (fourth, None));
+}
+
+async fn an_organization_may_register_only_so_many_endpoints_even_at_once(db: &TestDb) {
+    let store = db.store();
+    let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
+    let mut creations = Vec::new();
+    for _ in 0..6 {
+        let store = store.clone();
+        let acme = acme.clone();
+        creations.push(tokio::spawn(async move {
+            let new = endpoint(WebhookType::ProducerAgreementExecuted);
+            store
+                .create_webhook_within(&acme, &new, 3, t0())
+                .await
+                .unwrap()
+        }));
+    }
+    let mut created = 0;
+    for creation in creations {
+        created += usize::from(creation.await.unwrap().is_some());
+    }
+    assert_eq!(
+        created, 3,
+        "exactly the limit, however the creations interleave"
+    );
+    assert_eq!(store.list_webhooks(&acme).await.unwrap().len(), 3);
+    let refused = endpoint(WebhookType::ProducerAgreementExecuted);
+    assert_eq!(
+        store
+            .create_webhook_within(&acme, &refused, 3, t0())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.delivery_target(refused.id).await.unwrap(),
+        None,
+        "nothing stored"
+    );
+    // Another organization has its own count.
+    let theirs = endpoint(WebhookType::ProducerAgreementExecuted);
+    assert!(
+        store
+            .create_webhook_within(&other, &theirs, 3, t0())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let unknown = turris_core::ids::OrganizationId::parse("nobody").unwrap();
+    assert!(matches!(
+        store
+            .create_webhook_within(
+                &unknown,
+                &endpoint(WebhookType::ProducerAgreementExecuted),
+                3,
+                t0()
+            )
+            .await,
+        Err(turris_server::store::DbError::NotFound)
+    ));
+}
+
 both_databases!(db:
+    an_organization_may_register_only_so_many_endpoints_even_at_once,
+    rotating_a_secret_keeps_the_replaced_one_until_its_overlap_ends,
     delivery_events_carry_their_organization_and_history_reads_are_scoped_by_it,
     endpoints_list_masked_and_deliver_with_the_decrypted_secret,
     deleting_an_endpoint_invalidates_its_secret_and_stops_its_deliveries,

@@ -23,15 +23,19 @@ use super::store::{
 use super::{AttemptKind, AttemptReport, EventId, WebhookId};
 use crate::envelope::WebhookType;
 
-const LEASE: Duration = Duration::from_secs(60);
+mod leases;
 
-fn t(seconds: i64) -> DateTime<Utc> {
+pub use leases::*;
+
+pub(super) const LEASE: Duration = Duration::from_secs(60);
+
+pub(super) fn t(seconds: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_767_225_600 + seconds, 0)
         .single()
         .expect("valid time")
 }
 
-fn new_event(webhook_id: WebhookId, created_at: DateTime<Utc>) -> NewEvent {
+pub(super) fn new_event(webhook_id: WebhookId, created_at: DateTime<Utc>) -> NewEvent {
     let event_id = EventId::new();
     NewEvent {
         event_id,
@@ -44,7 +48,7 @@ fn new_event(webhook_id: WebhookId, created_at: DateTime<Utc>) -> NewEvent {
     }
 }
 
-fn report(at: DateTime<Utc>, success: bool) -> AttemptReport {
+pub(super) fn report(at: DateTime<Utc>, success: bool) -> AttemptReport {
     AttemptReport {
         started_at: at,
         finished_at: at + chrono::Duration::seconds(1),
@@ -75,6 +79,7 @@ where
     a_successful_resend_delivers_a_pending_event_and_cancels_its_retry(&new_store().await).await;
     a_resend_is_refused_while_an_attempt_is_in_progress(&new_store().await).await;
     a_lease_replaced_after_expiry_cannot_record(&new_store().await).await;
+    a_renewed_lease_outlives_its_first_expiry_and_only_its_holder_renews(&new_store().await).await;
     unknown_events_are_not_found(&new_store().await).await;
     events_are_listed_per_webhook_newest_first_with_pagination(&new_store().await).await;
 }
@@ -133,48 +138,6 @@ pub async fn lease_due_hands_out_oldest_first_up_to_the_limit(store: &dyn Delive
     assert_eq!(created, vec![t(0), t(1), t(2)]);
     let rest = store.lease_due(t(10), 10, LEASE).await.expect("lease");
     assert_eq!(rest.len(), 2);
-}
-
-/// Leases keep an event from other workers until they expire.
-pub async fn a_leased_event_is_not_handed_out_again_until_its_lease_expires(
-    store: &dyn DeliveryStore,
-) {
-    let event = new_event(WebhookId::new(), t(0));
-    store.enqueue(vec![event.clone()]).await.expect("enqueue");
-    let first = store.lease_due(t(0), 10, LEASE).await.expect("lease");
-    assert_eq!(first.len(), 1);
-    assert!(
-        store
-            .lease_due(t(59), 10, LEASE)
-            .await
-            .expect("lease")
-            .is_empty(),
-        "lease still live"
-    );
-    let again = store.lease_due(t(60), 10, LEASE).await.expect("lease");
-    assert_eq!(again.len(), 1, "expired lease is handed out again");
-    assert_ne!(again[0].lease.id, first[0].lease.id);
-}
-
-/// Two workers leasing at the same moment get disjoint sets of events.
-pub async fn concurrent_leases_never_hand_out_the_same_event_twice(store: &dyn DeliveryStore) {
-    let webhook = WebhookId::new();
-    let events: Vec<NewEvent> = (0..40).map(|i| new_event(webhook, t(i))).collect();
-    store.enqueue(events).await.expect("enqueue");
-    let (a, b) = futures::join!(
-        store.lease_due(t(100), 25, LEASE),
-        store.lease_due(t(100), 25, LEASE)
-    );
-    let mut ids: Vec<EventId> = a
-        .expect("lease")
-        .into_iter()
-        .chain(b.expect("lease"))
-        .map(|l| l.event.event_id)
-        .collect();
-    assert_eq!(ids.len(), 40, "25 + 15: every due event leased once");
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 40, "no event leased by both workers");
 }
 
 /// A failed attempt gets number 1 and the event waits for its retry time.
@@ -481,44 +444,6 @@ pub async fn a_resend_is_refused_while_an_attempt_is_in_progress(store: &dyn Del
             .is_empty(),
         "resend lease is live"
     );
-}
-
-/// A worker whose lease expired and was replaced cannot record its attempt.
-pub async fn a_lease_replaced_after_expiry_cannot_record(store: &dyn DeliveryStore) {
-    let event = new_event(WebhookId::new(), t(0));
-    store.enqueue(vec![event.clone()]).await.expect("enqueue");
-    let stale = store
-        .lease_due(t(0), 10, LEASE)
-        .await
-        .expect("lease")
-        .remove(0);
-    let fresh = store
-        .lease_due(t(61), 10, LEASE)
-        .await
-        .expect("lease")
-        .remove(0);
-    assert_eq!(
-        store
-            .record_attempt(
-                event.event_id,
-                &stale.lease,
-                &report(t(0), true),
-                NextStep::Delivered
-            )
-            .await
-            .map(|a| a.number),
-        Err(StoreError::LeaseLost)
-    );
-    let attempt = store
-        .record_attempt(
-            event.event_id,
-            &fresh.lease,
-            &report(t(61), true),
-            NextStep::Delivered,
-        )
-        .await
-        .expect("record");
-    assert_eq!(attempt.number, 1, "the stale attempt was not recorded");
 }
 
 /// Operations on an unknown id say so.

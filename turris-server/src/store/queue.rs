@@ -1,0 +1,212 @@
+//! The delivery queue as the server reads it beside turris-webhooks' [`DeliveryStore`]
+//! (implemented in `delivery`): statistics for `/metrics`, the local enqueue signal and
+//! hand-off, and the history reads scoped by organization.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use turris_webhooks::delivery::{
+    Attempt, EventCursor, EventId, EventRecord, LeasedDelivery, Page, PageRequest, WebhookId,
+};
+use uuid::Uuid;
+
+#[cfg(doc)]
+use turris_webhooks::delivery::DeliveryStore;
+
+use super::delivery::{AttemptRow, EVENT_COLUMNS, EventRow};
+use super::error::DbResult;
+use super::sql::{SqlStore, with_pool};
+
+/// The delivery queue at a glance (`/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeliveryQueueStats {
+    /// Events waiting for an automatic attempt (leased or not).
+    pub pending: u64,
+    /// Pending events due now and not leased: the backlog.
+    pub due: u64,
+    /// Events under a live lease (an attempt in progress).
+    pub leased: u64,
+    /// Events whose automatic attempts are exhausted.
+    pub failed: u64,
+}
+
+/// Queue statistics.
+#[async_trait]
+pub trait DeliveryStatsStore: Send + Sync {
+    /// Counts at `now`.
+    async fn delivery_queue_stats(&self, now: DateTime<Utc>) -> DbResult<DeliveryQueueStats>;
+    /// Notified (`notify_one`) after every commit of this store that queued deliveries, so a
+    /// delivery worker of this process wakes at once instead of at its next poll.
+    fn enqueue_signal(&self) -> std::sync::Arc<tokio::sync::Notify>;
+    /// With `Some(lease)`, outbox rows written by this store from now on are leased to this
+    /// process's delivery worker for `lease` and handed to it through [`Self::take_handoff`]
+    /// after the commit (no lease round trip; a crash leaves them to whoever leases them once
+    /// the lease expires). `None` stops it. Off until a worker turns it on.
+    fn set_handoff(&self, lease_for: Option<Duration>);
+    /// One event of one of `org`'s webhooks; `None` for another organization's, whatever ids
+    /// are given.
+    async fn org_event(
+        &self,
+        org: &turris_core::ids::OrganizationId,
+        webhook_id: WebhookId,
+        event_id: EventId,
+    ) -> DbResult<Option<EventRecord>>;
+    /// A page of `org`'s events of one webhook, newest first (as
+    /// [`DeliveryStore::list_events`], scoped by organization).
+    async fn org_events(
+        &self,
+        org: &turris_core::ids::OrganizationId,
+        webhook_id: WebhookId,
+        page: PageRequest,
+    ) -> DbResult<Page<EventRecord>>;
+    /// A page of an event's attempts, newest first: those numbered below `before` when given.
+    /// (The caller checks that the event is its organization's, as [`Self::org_event`].)
+    async fn attempt_page(
+        &self,
+        event_id: EventId,
+        before: Option<u32>,
+        limit: usize,
+    ) -> DbResult<Vec<Attempt>>;
+    /// Up to `limit` events handed off since the last call, oldest first, with their leases.
+    fn take_handoff(&self, limit: usize) -> Vec<turris_webhooks::delivery::LeasedDelivery>;
+}
+
+#[derive(sqlx::FromRow)]
+struct StatsRow {
+    pending: i64,
+    due: i64,
+    leased: i64,
+    failed: i64,
+}
+
+#[async_trait]
+impl DeliveryStatsStore for SqlStore {
+    async fn delivery_queue_stats(&self, now: DateTime<Utc>) -> DbResult<DeliveryQueueStats> {
+        let now = super::sql::ns_saturating(now);
+        let row: StatsRow = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT
+                   COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS pending,
+                   COALESCE(SUM(CASE WHEN status = 'pending' AND next_attempt_at <= $1
+                     AND (lease_expires_at IS NULL OR lease_expires_at <= $1)
+                     THEN 1 ELSE 0 END), 0) AS due,
+                   COALESCE(SUM(CASE WHEN lease_expires_at > $1 THEN 1 ELSE 0 END), 0) AS leased,
+                   COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS failed
+                 FROM delivery_events WHERE status <> 'delivered'",
+            )
+            .bind(now)
+            .fetch_one(pool)
+            .await?
+        });
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(DeliveryQueueStats {
+            pending: count(row.pending),
+            due: count(row.due),
+            leased: count(row.leased),
+            failed: count(row.failed),
+        })
+    }
+
+    fn enqueue_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.enqueued_notify()
+    }
+
+    fn set_handoff(&self, lease_for: Option<Duration>) {
+        SqlStore::set_handoff(self, lease_for);
+    }
+
+    async fn attempt_page(
+        &self,
+        event_id: EventId,
+        before: Option<u32>,
+        limit: usize,
+    ) -> DbResult<Vec<Attempt>> {
+        let before = before.map_or(i64::MAX, i64::from);
+        let rows: Vec<AttemptRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT number, kind, started_at, finished_at, status_code, error, url, success,
+                 response_body FROM delivery_attempts WHERE event_id = $1 AND number < $2
+                 ORDER BY number DESC LIMIT $3",
+            )
+            .bind(event_id.0)
+            .bind(before)
+            .bind(limit.clamp(1, 1_000) as i64)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(AttemptRow::attempt).collect())
+    }
+
+    async fn org_event(
+        &self,
+        org: &turris_core::ids::OrganizationId,
+        webhook_id: WebhookId,
+        event_id: EventId,
+    ) -> DbResult<Option<EventRecord>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM delivery_events
+             WHERE organization_id = $1 AND webhook_id = $2 AND event_id = $3"
+        );
+        let row: Option<EventRow> = with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(org.as_str())
+                .bind(webhook_id.0)
+                .bind(event_id.0)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(|r| r.record()).transpose()
+    }
+
+    async fn org_events(
+        &self,
+        org: &turris_core::ids::OrganizationId,
+        webhook_id: WebhookId,
+        page: PageRequest,
+    ) -> DbResult<Page<EventRecord>> {
+        let limit = page.limit.max(1);
+        let (before_at, before_id) = match page.before {
+            Some(EventCursor {
+                created_at,
+                event_id,
+            }) => (super::sql::ns_saturating(created_at), event_id.0),
+            None => (i64::MAX, Uuid::max()),
+        };
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM delivery_events
+             WHERE organization_id = $5 AND webhook_id = $1
+               AND (created_at < $2 OR (created_at = $2 AND event_id < $3))
+             ORDER BY created_at DESC, event_id DESC LIMIT $4"
+        );
+        let fetch = i64::try_from(limit)
+            .unwrap_or(i64::MAX - 1)
+            .saturating_add(1);
+        let rows: Vec<EventRow> = with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(webhook_id.0)
+                .bind(before_at)
+                .bind(before_id)
+                .bind(fetch)
+                .bind(org.as_str())
+                .fetch_all(pool)
+                .await?
+        });
+        let more = rows.len() > limit;
+        let items = rows
+            .iter()
+            .take(limit)
+            .map(EventRow::record)
+            .collect::<DbResult<Vec<_>>>()?;
+        let next = if more {
+            items.last().map(EventCursor::after)
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    fn take_handoff(&self, limit: usize) -> Vec<LeasedDelivery> {
+        SqlStore::take_handoff(self, limit)
+    }
+}

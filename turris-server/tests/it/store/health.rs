@@ -1,0 +1,286 @@
+//! Endpoint health: a run of failures disables an endpoint after the configured period, 410
+//! Gone disables it at once, a disabled endpoint's events wait, enabling releases them, and
+//! each change leaves a notification; a `Retry-After` on 429 or 503 holds back every delivery
+//! to its endpoint.
+
+use std::time::Duration;
+
+use turris_server::store::{
+    AttemptToRecord, EndpointHealthStore, NotificationKind, WebhookEndpointStore,
+};
+use turris_webhooks::WebhookType;
+use turris_webhooks::delivery::{
+    AttemptReport, DeliveryStore, DisableReason, EventId, LeasedDelivery, NewEvent, NextStep,
+    WebhookId,
+};
+
+use super::webhooks::{body, endpoint};
+use super::{org, t};
+use crate::support::db::TestDb;
+
+const LEASE: Duration = Duration::from_secs(30);
+
+fn report(status: u16, at: i64) -> AttemptReport {
+    AttemptReport {
+        started_at: t(at),
+        finished_at: t(at),
+        status_code: Some(status),
+        error: (status >= 300).then(|| format!("endpoint answered {status}")),
+        url: "https://hooks.example.com/turris".into(),
+        success: (200..300).contains(&status),
+        response_body: None,
+        retry_after: None,
+    }
+}
+
+async fn enqueue(store: &dyn DeliveryStore, webhook: WebhookId, at: i64) -> EventId {
+    let event_id = EventId::new();
+    store
+        .enqueue(vec![NewEvent {
+            event_id,
+            webhook_id: webhook,
+            webhook_type: WebhookType::ProducerAgreementExecuted,
+            body: body("{}"),
+            created_at: t(at),
+        }])
+        .await
+        .unwrap();
+    event_id
+}
+
+/// Leases the event due at `at`, makes an attempt answered `status`, and schedules a retry a
+/// second later; answers whether the attempt disabled the endpoint.
+async fn attempt(
+    store: &(impl DeliveryStore + EndpointHealthStore),
+    webhook: WebhookId,
+    status: u16,
+    at: i64,
+) -> Option<DisableReason> {
+    let leased: Vec<LeasedDelivery> = store.lease_due(t(at), 1, LEASE).await.unwrap();
+    let leased = leased.into_iter().next().expect("an event is due");
+    let recorded = store
+        .record_attempts(&[AttemptToRecord {
+            event_id: leased.event.event_id,
+            webhook_id: webhook,
+            lease: leased.lease,
+            report: report(status, at),
+            next: if status < 300 {
+                NextStep::Delivered
+            } else {
+                NextStep::RetryAt(t(at + 1))
+            },
+            disable_after: Some(Duration::from_secs(1000)),
+        }])
+        .await
+        .unwrap();
+    assert!(recorded.results[0].is_ok());
+    recorded.disabled.first().map(|d| {
+        assert_eq!(d.webhook_id, webhook);
+        d.reason
+    })
+}
+
+async fn a_run_of_failures_disables_an_endpoint_after_the_period_and_a_success_ends_the_run(
+    db: &TestDb,
+) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let hook = endpoint(WebhookType::ProducerAgreementExecuted);
+    store.create_webhook(&acme, &hook, t(0)).await.unwrap();
+    enqueue(&store, hook.id, 0).await;
+    assert_eq!(attempt(&store, hook.id, 500, 0).await, None);
+    assert_eq!(attempt(&store, hook.id, 503, 500).await, None);
+    // A success ends the run: 1000 s after the first failure nothing happens.
+    enqueue(&store, hook.id, 600).await;
+    assert_eq!(attempt(&store, hook.id, 204, 600).await, None);
+    assert_eq!(attempt(&store, hook.id, 500, 700).await, None);
+    assert_eq!(attempt(&store, hook.id, 500, 1699).await, None);
+    assert_eq!(
+        store
+            .webhook(&acme, hook.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled,
+        None
+    );
+    // 1000 s after the run started: disabled, once, with a notification.
+    assert_eq!(
+        attempt(&store, hook.id, 500, 1700).await,
+        Some(DisableReason::Failing)
+    );
+    let listed = store.webhook(&acme, hook.id).await.unwrap().unwrap();
+    assert_eq!(listed.disabled, Some((t(1700), DisableReason::Failing)));
+    let notes = store
+        .webhook_notifications(&acme, hook.id, 10)
+        .await
+        .unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].kind, NotificationKind::Disabled);
+    assert_eq!(notes[0].reason, Some(DisableReason::Failing));
+    assert!(
+        notes[0].message.contains("16 minutes"),
+        "{}",
+        notes[0].message
+    );
+    // Its events wait: nothing is leased while it is disabled.
+    assert!(
+        store
+            .lease_due(t(9_999), 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_410_disables_at_once_and_enabling_releases_the_waiting_events(db: &TestDb) {
+    let store = db.store();
+    let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
+    let hook = endpoint(WebhookType::ProducerAgreementExecuted);
+    store.create_webhook(&acme, &hook, t(0)).await.unwrap();
+    let first = enqueue(&store, hook.id, 0).await;
+    assert_eq!(
+        attempt(&store, hook.id, 410, 0).await,
+        Some(DisableReason::Gone)
+    );
+    let second = enqueue(&store, hook.id, 5).await;
+    assert!(
+        store.lease_due(t(100), 10, LEASE).await.unwrap().is_empty(),
+        "both wait"
+    );
+
+    assert_eq!(
+        store.enable_webhook(&other, hook.id, t(200)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .enable_webhook(&acme, WebhookId::new(), t(200))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.enable_webhook(&acme, hook.id, t(200)).await.unwrap(),
+        Some(true)
+    );
+    assert_eq!(
+        store.enable_webhook(&acme, hook.id, t(201)).await.unwrap(),
+        Some(false)
+    );
+    assert_eq!(
+        store
+            .webhook(&acme, hook.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled,
+        None
+    );
+    let mut released: Vec<EventId> = store
+        .lease_due(t(300), 10, LEASE)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.event.event_id)
+        .collect();
+    released.sort();
+    let mut expected = vec![first, second];
+    expected.sort();
+    assert_eq!(released, expected, "every waiting event goes out again");
+
+    let notes = store
+        .webhook_notifications(&acme, hook.id, 10)
+        .await
+        .unwrap();
+    let kinds: Vec<_> = notes.iter().map(|n| (n.kind, n.reason)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (NotificationKind::Enabled, None),
+            (NotificationKind::Disabled, Some(DisableReason::Gone))
+        ],
+        "newest first"
+    );
+    assert!(
+        store
+            .webhook_notifications(&other, hook.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_retry_after_on_429_or_503_holds_back_every_delivery_to_that_endpoint_only(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let (busy, calm) = (
+        endpoint(WebhookType::ProducerAgreementExecuted),
+        endpoint(WebhookType::ProducerAgreementExecuted),
+    );
+    store.create_webhook(&acme, &busy, t(0)).await.unwrap();
+    store.create_webhook(&acme, &calm, t(0)).await.unwrap();
+    enqueue(&store, busy.id, 0).await;
+    let waiting = enqueue(&store, busy.id, 1).await;
+    let leased = store.lease_due(t(0), 1, LEASE).await.unwrap().remove(0);
+    let mut answered = report(429, 0);
+    answered.retry_after = Some(Duration::from_secs(120));
+    let recorded = store
+        .record_attempts(&[AttemptToRecord {
+            event_id: leased.event.event_id,
+            webhook_id: busy.id,
+            lease: leased.lease,
+            report: answered,
+            next: NextStep::RetryAt(t(120)),
+            disable_after: None,
+        }])
+        .await
+        .unwrap();
+    assert!(recorded.results[0].is_ok() && recorded.disabled.is_empty());
+    // The other endpoint's events go out; the busy one's wait, the answered one and the other.
+    let other = enqueue(&store, calm.id, 2).await;
+    let due: Vec<EventId> = store
+        .lease_due(t(119), 10, LEASE)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.event.event_id)
+        .collect();
+    assert_eq!(due, [other]);
+    let due: Vec<EventId> = store
+        .lease_due(t(120), 10, LEASE)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.event.event_id)
+        .collect();
+    assert_eq!(due.len(), 2, "both wait exactly as long as asked");
+    assert!(due.contains(&waiting));
+    // A 500's Retry-After is not a request to pause.
+    let mut failed = report(500, 200);
+    failed.retry_after = Some(Duration::from_secs(3600));
+    let leased = store.lease_due(t(151), 1, LEASE).await.unwrap().remove(0);
+    assert_eq!(leased.event.event_id, waiting);
+    store
+        .record_attempts(&[AttemptToRecord {
+            event_id: leased.event.event_id,
+            webhook_id: busy.id,
+            lease: leased.lease,
+            report: failed,
+            next: NextStep::RetryAt(t(201)),
+            disable_after: None,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.lease_due(t(300), 10, LEASE).await.unwrap().len(),
+        3,
+        "no endpoint is paused: all three are due"
+    );
+}
+
+both_databases!(db:
+    a_retry_after_on_429_or_503_holds_back_every_delivery_to_that_endpoint_only,
+    a_run_of_failures_disables_an_endpoint_after_the_period_and_a_success_ends_the_run,
+    a_410_disables_at_once_and_enabling_releases_the_waiting_events,
+);
