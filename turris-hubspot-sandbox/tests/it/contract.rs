@@ -533,29 +533,30 @@ async fn from_2026_09_a_write_missing_a_required_property_is_a_validation_error_
         failures[0].code.as_deref(),
         Some("MISSING_REQUIRED_PROPERTY")
     );
-    let batch = newer
-        .batch_create(&ObjectType::Companies, &[create("A"), create("B")])
-        .await;
-    assert!(
-        batch.results.is_empty(),
-        "nothing of a refused batch is written"
-    );
-    assert_eq!(sb.control().count(ObjectKind::Companies), 1);
-    let with_npn = SimplePublicObjectInputForCreate {
+    let valid = SimplePublicObjectInputForCreate {
         properties: props(&[("name", "Ok"), ("state", "TX")]),
         associations: vec![],
     };
     newer
-        .create_object(&ObjectType::Companies, &with_npn)
+        .create_object(&ObjectType::Companies, &valid)
         .await
         .expect("valid");
-    assert_eq!(
-        sb.control()
-            .stats()
-            .calls_to("POST", "/crm/v3/objects/companies"),
-        3
-    );
-    assert_eq!(sb.control().stats().statuses.get(&400), Some(&2));
+    assert_eq!(sb.control().count(ObjectKind::Companies), 2);
+    // A batch refused for one record: the client sends each input alone, so the valid one is
+    // created and the failure is that record's own, naming its property.
+    let batch = newer
+        .batch_create(&ObjectType::Companies, &[valid.clone(), create("B")])
+        .await;
+    assert_eq!(batch.results.len(), 1);
+    assert_eq!(batch.failed_chunks.len(), 1);
+    assert_eq!(batch.failed_chunks[0].inputs, 1..2);
+    let named = batch.failed_chunks[0]
+        .error
+        .hubspot()
+        .unwrap()
+        .validation_failures();
+    assert_eq!(named[0].property.as_deref(), Some("state"));
+    assert_eq!(sb.control().count(ObjectKind::Companies), 3);
 }
 
 #[tokio::test]

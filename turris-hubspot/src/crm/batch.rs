@@ -288,6 +288,40 @@ impl HubSpotClient {
         outcome
     }
 
+    /// Sends each input of a refused chunk alone: its successes join the results, and each
+    /// input refused again is a one-input [`ChunkFailure`] whose error names its property.
+    async fn isolate<I, B, T>(
+        &self,
+        path: &str,
+        chunk: &[I],
+        start: usize,
+        body: &impl Fn(&[I]) -> B,
+        outcome: &mut BatchOutcome<T>,
+    ) where
+        B: serde::Serialize,
+        T: DeserializeOwned,
+    {
+        for (offset, input) in chunk.iter().enumerate() {
+            let index = start + offset;
+            let result: Result<BatchResponse<T>> = match ApiRequest::new(Method::POST, path)
+                .json(&body(std::slice::from_ref(input)))
+            {
+                Ok(req) => self.send_json(req).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(response) => {
+                    outcome.results.extend(response.results);
+                    outcome.errors.extend(response.errors);
+                }
+                Err(error) => outcome.failed_chunks.push(ChunkFailure {
+                    inputs: index..index + 1,
+                    error,
+                }),
+            }
+        }
+    }
+
     /// Sends `inputs` in chunks of 100 to `path` and combines the answers. A 207 answer's
     /// `errors` become per-input failures; a chunk refused as a whole is a [`ChunkFailure`].
     /// After an error no later call can fix (daily limit, dead token) the rest is not sent.
@@ -317,6 +351,11 @@ impl HubSpotClient {
                     outcome.results.extend(response.results);
                     outcome.errors.extend(response.errors);
                 }
+                Err(error) if chunk.len() > 1 && is_validation(&error) => {
+                    // One record broke the portal's rules (2026-09): the others are fine.
+                    // Each input alone, so each failure is its own and names its property.
+                    self.isolate(path, chunk, start, &body, &mut outcome).await;
+                }
                 Err(error) => {
                     let fatal = is_fatal(&error);
                     outcome.failed_chunks.push(ChunkFailure {
@@ -335,6 +374,14 @@ impl HubSpotClient {
 }
 
 /// Errors after which sending more chunks is pointless.
+/// Whether HubSpot refused a batch for the portal's own property rules (400
+/// `VALIDATION_ERROR`, every write from API version 2026-09).
+fn is_validation(error: &Error) -> bool {
+    error
+        .hubspot()
+        .is_some_and(|e| !e.validation_failures().is_empty())
+}
+
 fn is_fatal(error: &Error) -> bool {
     matches!(
         error,

@@ -184,6 +184,28 @@ impl Pusher<'_> {
     /// longer accepts the credentials.
     async fn refusal(&self, error: turris_hubspot::Error) -> Refusal {
         let (status, category) = (error.status(), error.category().map(str::to_owned));
+        let broken: Vec<String> = error
+            .hubspot()
+            .map(|e| {
+                e.validation_failures()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !broken.is_empty() {
+            // The portal's own rules (2026-09): no retry helps; the record or the rule must change.
+            return Refusal {
+                status,
+                category,
+                message: format!(
+                    "HubSpot refused the record for this portal's property rules ({}); fix the \
+                     record in Turris or the rule in HubSpot, then save the record again",
+                    broken.join(", ")
+                ),
+                transient: false,
+            };
+        }
         let transient = status.is_none_or(|s| s == 429 || s == 401 || s == 403 || s >= 500);
         let connection = ConnectionError::from(error);
         if let Some(until) = connection.daily_limit_until() {

@@ -71,13 +71,9 @@ pub const AGENCY_PROPERTIES: &[&str] = &[
     "country",
 ];
 
-/// A server whose sandbox delivers webhooks to it, connected through OAuth, with the agency
-/// mapping saved and agency inbound sync on. The sandbox's subscriptions are made here, as the
-/// app's developer would, until the server manages them.
-pub async fn synced_app(backend: Backend) -> TestApp {
-    let app = TestApp::spawn(backend).await;
-    let control = app.sandbox.control();
-    control.set_webhook_target(Some(&format!("{}/hooks/hubspot", app.base)));
+/// The custom company properties [`agency_mapping`] reads, made in the sandbox as a portal
+/// admin would.
+pub fn create_agency_properties(control: &turris_hubspot_sandbox::Control) {
     for (name, label) in [("npn", "Agency NPN"), ("producer_code", "Producer code")] {
         control
             .create_property(
@@ -86,15 +82,10 @@ pub async fn synced_app(backend: Backend) -> TestApp {
             )
             .unwrap();
     }
-    control.subscribe("company.creation", None).unwrap();
-    control.subscribe("company.deletion", None).unwrap();
-    control.subscribe("company.merge", None).unwrap();
-    for property in AGENCY_PROPERTIES {
-        control
-            .subscribe("company.propertyChange", Some(property))
-            .unwrap();
-    }
-    app.connect_hubspot().await.expect(200);
+}
+
+/// Maps agencies with [`agency_mapping`] and turns agency inbound sync on.
+pub async fn map_agencies_inbound(app: &TestApp) {
     app.api(Method::PUT, &format!("{H}/mapping"), Some(agency_mapping()))
         .await
         .expect(200);
@@ -105,6 +96,26 @@ pub async fn synced_app(backend: Backend) -> TestApp {
     )
     .await
     .expect(200);
+}
+
+/// A server whose sandbox delivers webhooks to it, connected through OAuth, with the agency
+/// mapping saved and agency inbound sync on. The sandbox's subscriptions are made here, as the
+/// app's developer would, until the server manages them.
+pub async fn synced_app(backend: Backend) -> TestApp {
+    let app = TestApp::spawn(backend).await;
+    let control = app.sandbox.control();
+    control.set_webhook_target(Some(&format!("{}/hooks/hubspot", app.base)));
+    create_agency_properties(&control);
+    control.subscribe("company.creation", None).unwrap();
+    control.subscribe("company.deletion", None).unwrap();
+    control.subscribe("company.merge", None).unwrap();
+    for property in AGENCY_PROPERTIES {
+        control
+            .subscribe("company.propertyChange", Some(property))
+            .unwrap();
+    }
+    app.connect_hubspot().await.expect(200);
+    map_agencies_inbound(&app).await;
     app
 }
 

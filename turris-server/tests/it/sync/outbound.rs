@@ -117,6 +117,41 @@ sync_test!(
     }
 );
 
+/// A server speaking HubSpot's 2026-09 API, whose portal requires a phone on companies.
+async fn validating_app(backend: Backend) -> TestApp {
+    let app = TestApp::spawn_with(backend, |config| {
+        config.hubspot.api_version = "2026-09".parse().unwrap();
+    })
+    .await;
+    let control = app.sandbox.control();
+    create_agency_properties(&control);
+    control.require_property(ObjectKind::Companies, "phone");
+    app.connect_hubspot().await.expect(200);
+    map_agencies_inbound(&app).await;
+    app.agency_outbound_on().await;
+    app
+}
+
+crate::support::both_databases!(app(validating_app):
+    async fn a_record_breaking_the_portals_rules_fails_alone_naming_the_property(app) {
+        let mut ids = Vec::new();
+        for body in [json!({"name": "No Phone"}), json!({"name": "Has Phone", "phone": "+1 555 0100"})] {
+            let agency = app.api(Method::POST, "/api/v1/agencies", Some(body)).await.expect(201);
+            ids.push(agency.body["id"].as_str().unwrap().to_owned());
+        }
+        let failed = app.activity_row("Create company in HubSpot", "failure").await;
+        assert_eq!(failed["details"]["turris_id"], ids[0].as_str());
+        let message = failed["details"]["message"].as_str().unwrap();
+        assert!(message.contains("phone: MISSING_REQUIRED_PROPERTY"), "{message}");
+        let created = app.activity_row("Create company in HubSpot", "success").await;
+        assert_eq!(created["details"]["turris_id"], ids[1].as_str());
+        assert_eq!(app.sandbox.control().count(ObjectKind::Companies), 1);
+        // Not retried: the record must change first.
+        app.settle().await;
+        assert_eq!(app.count("SELECT COUNT(*) FROM outbound_pushes").await, 0);
+    }
+);
+
 sync_test!(
     async fn an_agency_updated_in_turris_updates_its_company_and_logs_the_call(app) {
         app.agency_outbound_on().await;

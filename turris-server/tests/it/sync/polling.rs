@@ -16,29 +16,13 @@ async fn polling_app(backend: Backend) -> TestApp {
     .await;
     let control = app.sandbox.control();
     control.set_webhook_target(None);
-    for name in ["npn", "producer_code"] {
-        control
-            .create_property(
-                ObjectKind::Companies,
-                json!({"name": name, "label": name, "type": "string", "fieldType": "text"}),
-            )
-            .unwrap();
-    }
+    create_agency_properties(&control);
     let key =
         json!({"portal_id": app.sandbox.portal_id(), "token": app.sandbox.private_app_token()});
     app.api(Method::POST, &format!("{H}/private-app"), Some(key))
         .await
         .expect(200);
-    app.api(Method::PUT, &format!("{H}/mapping"), Some(agency_mapping()))
-        .await
-        .expect(200);
-    app.api(
-        Method::PUT,
-        &format!("{H}/sync"),
-        Some(json!({"agency": {"inbound": true}})),
-    )
-    .await
-    .expect(200);
+    map_agencies_inbound(&app).await;
     app.api(
         Method::PUT,
         &format!("{H}/inbound-mode"),
