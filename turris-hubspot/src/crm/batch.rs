@@ -374,12 +374,16 @@ impl HubSpotClient {
 }
 
 /// Errors after which sending more chunks is pointless.
-/// Whether HubSpot refused a batch for the portal's own property rules (400
-/// `VALIDATION_ERROR`, every write from API version 2026-09).
+/// Whether HubSpot refused a batch for what some of its records hold (400 `VALIDATION_ERROR`
+/// naming a property, as the portal's own rules do on every write from API version 2026-09),
+/// so the other records may go through alone. A refusal that names no property, or only
+/// properties the portal lacks, would refuse every record alike.
 fn is_validation(error: &Error) -> bool {
-    error
-        .hubspot()
-        .is_some_and(|e| !e.validation_failures().is_empty())
+    error.hubspot().is_some_and(|e| {
+        e.validation_failures()
+            .iter()
+            .any(|f| f.property.is_some() && f.code.as_deref() != Some("PROPERTY_DOESNT_EXIST"))
+    })
 }
 
 fn is_fatal(error: &Error) -> bool {
