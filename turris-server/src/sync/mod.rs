@@ -70,9 +70,10 @@ impl SyncState {
         self.inbound_wake.notified().await;
     }
 
-    /// Wakes the journal worker: an organization's inbound mode changed.
+    /// Wakes the journal worker: an organization's inbound mode changed. A wake while the
+    /// worker is in a round is kept for its next wait, not lost.
     pub fn wake_journal(&self) {
-        self.journal_wake.notify_waiters();
+        self.journal_wake.notify_one();
     }
 
     /// Completes when [`wake_journal`](Self::wake_journal) is called.

@@ -184,12 +184,19 @@ impl Pusher<'_> {
     /// longer accepts the credentials.
     async fn refusal(&self, error: turris_hubspot::Error) -> Refusal {
         let (status, category) = (error.status(), error.category().map(str::to_owned));
+        // Only the property and HubSpot's code: HubSpot's own message may echo what was sent.
         let broken: Vec<String> = error
             .hubspot()
             .map(|e| {
                 e.validation_failures()
                     .iter()
-                    .map(ToString::to_string)
+                    .filter_map(|f| {
+                        let property = f.property.as_deref()?;
+                        Some(format!(
+                            "{property}: {}",
+                            f.code.as_deref().unwrap_or("invalid")
+                        ))
+                    })
                     .collect()
             })
             .unwrap_or_default();
