@@ -163,7 +163,27 @@ async fn account_details(principal: Principal) -> Response {
     .into_response()
 }
 
-/// `/account-info/v3/details`.
+/// The portal's one user, as the owner of records (`GET /crm/v3/owners`).
+async fn owners(State(shared): State<Arc<Shared>>) -> Response {
+    let user = shared.identity.user_id;
+    axum::Json(json!({
+        "results": [{
+            "id": user.to_string(),
+            "userId": user,
+            "email": "owner@sandbox.example",
+            "firstName": "Sandbox",
+            "lastName": "Owner",
+            "createdAt": "2026-01-01T00:00:00Z",
+            "updatedAt": "2026-01-01T00:00:00Z",
+            "archived": false,
+        }],
+    }))
+    .into_response()
+}
+
+/// `/account-info/v3/details` and `/crm/v3/owners`.
 pub(crate) fn router() -> Router<Arc<Shared>> {
-    Router::new().route("/account-info/v3/details", get(account_details))
+    Router::new()
+        .route("/account-info/v3/details", get(account_details))
+        .route("/crm/v3/owners", get(owners))
 }

@@ -27,6 +27,8 @@ pub(crate) struct OAuthStore {
     refresh: HashMap<String, Grant>,
     access: HashMap<String, AccessGrant>,
     private: HashMap<String, u64>,
+    /// Service Keys and their portals.
+    service_keys: HashMap<String, u64>,
 }
 
 #[derive(Debug)]
@@ -114,7 +116,16 @@ impl OAuthStore {
             refresh: HashMap::new(),
             access: HashMap::new(),
             private: HashMap::new(),
+            service_keys: HashMap::new(),
         }
+    }
+
+    /// Issues a Service Key for a portal: an account-level key for REST calls only (no app:
+    /// it cannot subscribe to webhooks or read the journal).
+    pub(crate) fn issue_service_key(&mut self, portal: u64) -> String {
+        let key = format!("svc-na1-{}", hex::encode(rand::random::<[u8; 16]>()));
+        self.service_keys.insert(key.clone(), portal);
+        key
     }
 
     /// Registers a private-app token for a portal.
@@ -141,6 +152,13 @@ impl OAuthStore {
             return Ok(Principal {
                 portal_id: *portal,
                 app_id: identity.private_app_id,
+                private_app: true,
+            });
+        }
+        if let Some(portal) = self.service_keys.get(token) {
+            return Ok(Principal {
+                portal_id: *portal,
+                app_id: 0,
                 private_app: true,
             });
         }

@@ -428,6 +428,13 @@ impl Control {
         self.shared.world().oauth.expire_access_tokens(self.portal);
     }
 
+    /// Creates a Service Key for the portal, as an admin does in HubSpot's settings: a bearer
+    /// token for REST calls only. Changes made with it come from no app (`sourceId` 0); it
+    /// cannot manage webhook subscriptions or read the webhooks journal.
+    pub fn create_service_key(&self) -> String {
+        self.shared.world().oauth.issue_service_key(self.portal)
+    }
+
     /// The private-app token of the portal.
     pub fn private_app_token(&self) -> Option<String> {
         self.shared

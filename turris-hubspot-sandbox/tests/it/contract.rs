@@ -205,6 +205,9 @@ async fn every_crm_call(version: ApiVersion) {
         .await
         .expect("properties");
     assert!(contact_props.iter().any(|p| p.name == "email"));
+    let owners = client.list_owners().await.expect("owners");
+    assert_eq!(owners.len(), 1);
+    assert!(owners[0].user_id.is_some());
 
     // A unique custom property, made once, keys upserts: a repeated upsert finds its record.
     let turris_id = NewProperty::unique_text("turris_id", "Turris id", "companyinformation");

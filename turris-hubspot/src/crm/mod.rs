@@ -9,6 +9,7 @@ pub mod batch;
 pub mod lists;
 pub mod notes;
 pub mod objects;
+pub mod owners;
 pub mod properties;
 pub mod search;
 

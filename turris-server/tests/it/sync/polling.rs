@@ -17,8 +17,8 @@ async fn polling_app(backend: Backend) -> TestApp {
     let control = app.sandbox.control();
     control.set_webhook_target(None);
     create_agency_properties(&control);
-    let key =
-        json!({"portal_id": app.sandbox.portal_id(), "token": app.sandbox.private_app_token()});
+    // A Service Key connects like a private-app token.
+    let key = json!({"portal_id": app.sandbox.portal_id(), "token": control.create_service_key()});
     app.api(Method::POST, &format!("{H}/private-app"), Some(key))
         .await
         .expect(200);
@@ -36,6 +36,7 @@ async fn polling_app(backend: Backend) -> TestApp {
 crate::support::both_databases!(app(polling_app):
     async fn records_modified_in_hubspot_are_found_by_search_and_synced_once(app) {
         let control = app.sandbox.control();
+        control.reset_stats();
         // The first round only sets the cursors: what existed before is a reconciliation's.
         control
             .create_record(ObjectKind::Companies, [("name", "Before"), ("type", "PARTNER")])
@@ -70,5 +71,9 @@ crate::support::both_databases!(app(polling_app):
         .await;
         assert!(!app.agencies().await.iter().any(|a| a["name"] == "Before"));
         assert!(control.webhook_attempts().is_empty(), "no webhook was sent");
+        // One search per round that searched (the first only set the cursor), nothing throttled.
+        let stats = control.stats();
+        assert_eq!(stats.calls_to("POST", "/crm/v3/objects/companies/search"), 3);
+        assert_eq!(stats.rate_limited, 0);
     }
 );
