@@ -67,15 +67,76 @@ async fn main() -> Result<(), Error> {
     std::fs::create_dir_all(&dir)?;
     let (api, state, stop, server) = start(&sandbox, &dir, &args).await?;
     let control = sandbox.control();
-    if args.inbound == "journal" {
+    configure(&api, &args.inbound).await?;
+    let pools = state.database().pools().clone();
+
+    let (inbound, inbound_events, inbound_stats) =
+        inbound_phase(&control, &pools, args.companies, deadline).await?;
+    let out = outbound_phase(&api, &control, &pools, &args, deadline).await?;
+    let latencies = latency(&control, &pools, args.latency_samples, deadline).await?;
+
+    println!(
+        "| phase | records | wall time | records/s | webhook events | HubSpot calls | calls per record | 429s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    row(
+        "inbound (HubSpot → Turris)",
+        args.companies,
+        inbound,
+        Some(inbound_events),
+        &inbound_stats,
+    );
+    row(
+        "outbound (Turris → HubSpot)",
+        args.agencies,
+        out.took,
+        None,
+        &out.stats,
+    );
+    println!();
+    for (phase, stats) in [("inbound", &inbound_stats), ("outbound", &out.stats)] {
+        let calls: Vec<String> = stats
+            .calls
+            .iter()
+            .map(|(endpoint, n)| format!("{endpoint}: {n}"))
+            .collect();
+        println!("{phase} calls: {}", calls.join(", "));
+    }
+    println!(
+        "outbound: the API accepted the {} agencies in {:.2} s ({:.0}/s); the last was in HubSpot {:.2} s later",
+        args.agencies,
+        out.accepted.as_secs_f64(),
+        args.agencies as f64 / out.accepted.as_secs_f64(),
+        (out.took - out.accepted).as_secs_f64()
+    );
+    println!(
+        "companies pushed: {} of {}; agencies after the echoes: {} (expected {})",
+        out.pushed,
+        args.agencies,
+        out.agencies,
+        args.companies + args.agencies
+    );
+    print_latency(&args.inbound, latencies);
+    let _ = stop.send(());
+    server.await??;
+    sandbox.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    if out.pushed != args.agencies || out.agencies != (args.companies + args.agencies) as i64 {
+        return Err("the sync lost or duplicated records".into());
+    }
+    Ok(())
+}
+
+/// The operator's part: the inbound mode, the mapping, the toggles; then waits until every
+/// mapped property's webhook is live.
+async fn configure(api: &Api, inbound: &str) -> Result<(), Error> {
+    if inbound == "journal" {
         api.put(
             "/api/v1/integrations/hubspot/inbound-mode",
             json!({"mode": "journal"}),
         )
         .await?;
     }
-
-    // The HubSpot side: the app's webhooks reach the server; the operator maps and turns on.
     api.put(
         "/api/v1/integrations/hubspot/mapping",
         json!({"agency": {
@@ -98,13 +159,21 @@ async fn main() -> Result<(), Error> {
         (!properties.is_empty() && properties.iter().all(|p| p["status"] == "live")).then_some(())
     })
     .await?;
-    let pools = state.database().pools().clone();
+    Ok(())
+}
 
-    // Inbound.
+/// `companies` partner companies made in HubSpot at once, until each is an agency: the wall
+/// time, the webhook events HubSpot sent, and the calls the server made.
+async fn inbound_phase(
+    control: &turris_hubspot_sandbox::Control,
+    pools: &Pools,
+    companies: usize,
+    deadline: Duration,
+) -> Result<(Duration, usize, Stats), Error> {
     control.reset_stats();
     let events_before = control.delivered_events().len();
     let started = Instant::now();
-    for i in 0..args.companies {
+    for i in 0..companies {
         control
             .create_record(
                 ObjectKind::Companies,
@@ -117,26 +186,41 @@ async fn main() -> Result<(), Error> {
             )
             .map_err(|e| format!("sandbox: {e:?}"))?;
     }
-    wait_for(&pools, "agencies", args.companies, deadline).await?;
-    let inbound = started.elapsed();
+    wait_for(pools, "agencies", companies, deadline).await?;
+    let took = started.elapsed();
     control.flush_webhooks().await;
-    let inbound_events = control.delivered_events().len() - events_before;
-    let inbound_stats = control.stats();
+    let events = control.delivered_events().len() - events_before;
+    Ok((took, events, control.stats()))
+}
 
-    // Outbound.
+/// What the outbound phase measured.
+struct Outbound {
+    accepted: Duration,
+    took: Duration,
+    pushed: usize,
+    agencies: i64,
+    stats: Stats,
+}
+
+/// `--agencies` agencies posted by `--clients` API clients, until each is linked to its
+/// HubSpot company and the echoes are handled.
+async fn outbound_phase(
+    api: &Api,
+    control: &turris_hubspot_sandbox::Control,
+    pools: &Pools,
+    args: &Args,
+    deadline: Duration,
+) -> Result<Outbound, Error> {
     control.reset_stats();
     let companies_before = control.count(ObjectKind::Companies);
     let started = Instant::now();
     let results: Vec<Result<serde_json::Value, _>> = futures::stream::iter(0..args.agencies)
-        .map(|i| {
-            let api = &api;
-            async move {
-                api.post(
-                    "/api/v1/agencies",
-                    json!({"name": format!("Outbound Agency {i:05}"), "city": "Austin", "state_code": "TX"}),
-                )
-                .await
-            }
+        .map(|i| async move {
+            api.post(
+                "/api/v1/agencies",
+                json!({"name": format!("Outbound Agency {i:05}"), "city": "Austin", "state_code": "TX"}),
+            )
+            .await
         })
         .buffer_unordered(args.clients)
         .collect()
@@ -145,55 +229,23 @@ async fn main() -> Result<(), Error> {
     if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
         return Err(format!("creating an agency: {e}").into());
     }
-    wait_for(&pools, "links", args.companies + args.agencies, deadline).await?;
-    let outbound = started.elapsed();
+    wait_for(pools, "links", args.companies + args.agencies, deadline).await?;
+    let took = started.elapsed();
     let pushed = control.count(ObjectKind::Companies) - companies_before;
     // The echoes: HubSpot's webhooks for our own writes are recognised, never new agencies.
     control.flush_webhooks().await;
-    wait_for(&pools, "inbound_events_done", 0, deadline).await?;
-    let agencies = count(&pools, "agencies").await?;
-    let outbound_stats = control.stats();
-    let mut latencies = latency(&control, &pools, args.latency_samples, deadline).await?;
+    wait_for(pools, "inbound_events_done", 0, deadline).await?;
+    Ok(Outbound {
+        accepted,
+        took,
+        pushed,
+        agencies: count(pools, "agencies").await?,
+        stats: control.stats(),
+    })
+}
 
-    println!(
-        "| phase | records | wall time | records/s | webhook events | HubSpot calls | calls per record | 429s |"
-    );
-    println!("|---|---|---|---|---|---|---|---|");
-    row(
-        "inbound (HubSpot → Turris)",
-        args.companies,
-        inbound,
-        Some(inbound_events),
-        &inbound_stats,
-    );
-    row(
-        "outbound (Turris → HubSpot)",
-        args.agencies,
-        outbound,
-        None,
-        &outbound_stats,
-    );
-    println!();
-    for (phase, stats) in [("inbound", &inbound_stats), ("outbound", &outbound_stats)] {
-        let calls: Vec<String> = stats
-            .calls
-            .iter()
-            .map(|(endpoint, n)| format!("{endpoint}: {n}"))
-            .collect();
-        println!("{phase} calls: {}", calls.join(", "));
-    }
-    println!(
-        "outbound: the API accepted the {} agencies in {:.2} s ({:.0}/s); the last was in HubSpot {:.2} s later",
-        args.agencies,
-        accepted.as_secs_f64(),
-        args.agencies as f64 / accepted.as_secs_f64(),
-        (outbound - accepted).as_secs_f64()
-    );
-    println!(
-        "companies pushed: {pushed} of {}; agencies after the echoes: {agencies} (expected {})",
-        args.agencies,
-        args.companies + args.agencies
-    );
+/// p50, p90 and the maximum of the latency samples.
+fn print_latency(inbound: &str, mut latencies: Vec<Duration>) {
     latencies.sort();
     let at = |q: f64| {
         let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len().max(1));
@@ -202,21 +254,12 @@ async fn main() -> Result<(), Error> {
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
     println!(
-        "latency, HubSpot create → Turris agency ({} inbound, {} samples): p50 {:.0} ms, p90 {:.0} ms, max {:.0} ms",
-        args.inbound,
+        "latency, HubSpot create → Turris agency ({inbound} inbound, {} samples): p50 {:.0} ms, p90 {:.0} ms, max {:.0} ms",
         latencies.len(),
         at(0.5),
         at(0.9),
         at(1.0)
     );
-    let _ = stop.send(());
-    server.await??;
-    sandbox.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
-    if pushed != args.agencies || agencies != (args.companies + args.agencies) as i64 {
-        return Err("the sync lost or duplicated records".into());
-    }
-    Ok(())
 }
 
 fn row(phase: &str, records: usize, took: Duration, events: Option<usize>, stats: &Stats) {
