@@ -22,7 +22,6 @@ use sha2::{Digest, Sha256};
 use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
 use turris_core::ids::OrganizationId;
 use turris_core::integration::IntegrationSettings;
-use turris_core::property::ObjectType;
 use turris_hubspot::HubSpotClient;
 use turris_hubspot::auth::AppTokenSource;
 use turris_hubspot::auth::oauth::JOURNAL_SCOPES;
@@ -129,19 +128,19 @@ async fn journal_organizations(state: &AppState) -> Result<Vec<Reader>, DbError>
 }
 
 /// The journal subscriptions an organization needs: per synced object, every action, and
-/// updates of the properties the mapping reads.
+/// updates of the properties the webhook subscriptions would follow
+/// ([`crate::sync::subscriptions::wanted`]).
 fn wanted(portal: u64, settings: &IntegrationSettings) -> Vec<JournalSubscription> {
     let mut by_object: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-    for (object, property) in settings.required_subscriptions() {
-        let type_id = match object {
-            ObjectType::Company => "0-2",
-            ObjectType::Contact => "0-1",
+    let events = crate::sync::subscriptions::wanted(&settings.required_subscriptions());
+    for (event_type, property) in events {
+        let type_id = match event_type.split_once('.') {
+            Some(("company", _)) => "0-2",
+            Some(("contact", _)) => "0-1",
+            _ => continue,
         };
-        by_object.entry(type_id).or_default().push(property);
-    }
-    if let Some(contact) = by_object.get_mut("0-1") {
-        // A contact syncs once its primary company is a synced agency.
-        contact.push("associatedcompanyid".to_owned());
+        let properties = by_object.entry(type_id).or_default();
+        properties.extend(property);
     }
     by_object
         .into_iter()
@@ -220,10 +219,7 @@ async fn read(
 /// An event id for the `index`-th webhook event of the entry at `offset`: the same on every
 /// read of the entry, so a page read twice is stored once.
 fn event_id(offset: &str, index: usize) -> u64 {
-    let digest = Sha256::digest(format!("journal:{offset}:{index}"));
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    u64::from_be_bytes(bytes) >> 1
+    crate::sync::stable_event_id(&format!("journal:{offset}:{index}"))
 }
 
 /// Stores an entry's events for the journal organizations of their portals.
@@ -247,9 +243,9 @@ async fn store_entry(
         let Some((org, _, settings)) = readers.iter().find(|(_, p, _)| *p == portal) else {
             continue; // a portal that reads webhooks only, or not connected
         };
+        let both = settings.inbound_mode == turris_core::integration::InboundMode::Both;
         let mut fresh = Vec::with_capacity(events.len());
         for event in events {
-            let both = settings.inbound_mode == turris_core::integration::InboundMode::Both;
             if both && state.db().change_stored(org, &event).await? {
                 continue;
             }

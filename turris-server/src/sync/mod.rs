@@ -54,6 +54,7 @@ pub struct SyncState {
     created: Mutex<HashMap<(OrganizationId, HubSpotId), DateTime<Utc>>>,
     token_backoff: Mutex<HashMap<OrganizationId, DateTime<Utc>>>,
     id_properties: Mutex<std::collections::HashSet<(OrganizationId, String)>>,
+    live_properties: Mutex<std::collections::HashSet<(OrganizationId, String)>>,
 }
 
 /// Creations remembered to recognise the `propertyChange` events HubSpot sends with them.
@@ -79,6 +80,24 @@ impl SyncState {
     /// Completes when [`wake_journal`](Self::wake_journal) is called.
     pub(crate) async fn journal_woken(&self) {
         self.journal_wake.notified().await;
+    }
+
+    /// Whether `org`'s `object.property` webhook is known to be `live` in this process.
+    pub(crate) fn is_known_live(&self, org: &OrganizationId, property: &str) -> bool {
+        let live = self
+            .live_properties
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        live.contains(&(org.clone(), property.to_owned()))
+    }
+
+    /// Remembers that `org`'s `object.property` webhook is `live`.
+    pub(crate) fn remember_live(&self, org: &OrganizationId, property: String) {
+        let mut live = self
+            .live_properties
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        live.insert((org.clone(), property));
     }
 
     /// Whether the portal of `key.0` has the Turris-id property on object `key.1`.
@@ -151,6 +170,17 @@ pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()
         run("sync_journal", |s, d| Box::pin(journal::run(s, d))),
         run("sync_polling", |s, d| Box::pin(polling::run(s, d))),
     ]
+}
+
+/// An event id derived from `key`: the same for the same change however often it is read (a
+/// journal page read twice, a record found again by an overlapping search), so the inbound
+/// store's deduplication keeps one. Fits the signed 64-bit column.
+pub(crate) fn stable_event_id(key: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(bytes) >> 1
 }
 
 /// The first delay before inbound or outbound sync work that failed is tried again; it doubles

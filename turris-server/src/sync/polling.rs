@@ -14,7 +14,6 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use sha2::{Digest, Sha256};
 use turris_core::ids::OrganizationId;
 use turris_core::integration::{InboundMode, IntegrationSettings};
 use turris_core::property::ObjectType;
@@ -192,11 +191,8 @@ fn events_of(
     properties
         .iter()
         .filter_map(|property| {
-            let digest = Sha256::digest(format!("poll:{id}:{modified}:{property}"));
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(&digest[..8]);
             let mut event: WebhookEvent = serde_json::from_value(serde_json::json!({
-                "eventId": u64::from_be_bytes(bytes) >> 1,
+                "eventId": crate::sync::stable_event_id(&format!("poll:{id}:{modified}:{property}")),
                 "portalId": portal,
                 "occurredAt": modified,
                 "subscriptionType": kind.as_str(),

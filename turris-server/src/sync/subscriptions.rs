@@ -65,7 +65,7 @@ fn object_name(object: ObjectType) -> &'static str {
 
 /// The subscriptions the pending properties need: each object's creation, deletion and merge
 /// events, and a property change per property.
-fn wanted(pending: &[(ObjectType, String)]) -> Vec<(String, Option<String>)> {
+pub(crate) fn wanted(pending: &[(ObjectType, String)]) -> Vec<(String, Option<String>)> {
     let mut objects: Vec<ObjectType> = pending.iter().map(|(o, _)| *o).collect();
     objects.dedup();
     let mut wanted: Vec<(String, Option<String>)> = Vec::new();
@@ -130,6 +130,14 @@ pub async fn note_events_seen(
             Some((object, e.property_name.clone()?))
         })
         .collect();
+    // Properties known live in this process need no settings read: the common case of every
+    // webhook batch once sync runs.
+    let key =
+        |(object, property): &(ObjectType, String)| format!("{}.{property}", object_name(*object));
+    let seen: Vec<(ObjectType, String)> = seen
+        .into_iter()
+        .filter(|s| !state.sync().is_known_live(org, &key(s)))
+        .collect();
     if seen.is_empty() {
         return Ok(());
     }
@@ -141,6 +149,11 @@ pub async fn note_events_seen(
             .db()
             .set_subscription_status(org, object, &property, WebhookStatus::Live)
             .await?;
+    }
+    // Every needed property seen is live now.
+    let required = settings.required_subscriptions();
+    for seen in seen.iter().filter(|s| required.contains(s)) {
+        state.sync().remember_live(org, key(seen));
     }
     Ok(())
 }
