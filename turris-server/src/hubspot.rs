@@ -179,7 +179,7 @@ pub fn token_source(
     credentials: &HubSpotCredentials,
 ) -> Option<Arc<dyn AccessTokenSource>> {
     match &credentials.auth {
-        HubSpotAuth::PrivateApp { token } => {
+        HubSpotAuth::PrivateApp { token, .. } => {
             Some(Arc::new(PrivateAppToken::new(Secret::new(token.expose()))))
         }
         HubSpotAuth::OAuth {

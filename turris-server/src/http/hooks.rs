@@ -1,6 +1,7 @@
 //! `POST /hooks/hubspot`: HubSpot's inbound webhooks.
 //!
-//! The batch is checked (signature v3 with the app's client secret, at most five minutes old),
+//! The batch is checked (signature v3 with the app's client secret, or for a private app's
+//! batch with that app's own client secret stored on its connection; at most five minutes old),
 //! parsed, routed to organizations by `portalId` and persisted with deduplication before the
 //! answer: HubSpot retries anything that is not a 2xx within 5 s, so the handler does no HubSpot
 //! call and no sync work; the inbound worker ([`crate::sync`]) does that afterwards. Events of
@@ -20,6 +21,7 @@ use turris_hubspot::webhooks::signature::{
 
 use super::Routes;
 use crate::app::AppState;
+use crate::crypto::SecretString;
 use crate::error::{ApiError, ApiResult};
 
 /// The path HubSpot posts to.
@@ -44,7 +46,7 @@ pub async fn hubspot(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
-    verify(&state, &method, &uri, &headers, &body)?;
+    verify(&state, &method, &uri, &headers, &body).await?;
     let events = parse_events(&body).map_err(|e| {
         tracing::warn!(error = %e, "hubspot webhook body refused");
         ApiError::bad_request("the body is not a batch of HubSpot webhook events")
@@ -83,10 +85,10 @@ pub async fn hubspot(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Checks the v3 signature. HubSpot signs the full URI it posted to; behind a proxy that is the
-/// public base URL, locally the `Host` the request came to, so both are tried (the client
-/// secret is what makes the check hold, not the URI).
-fn verify(
+/// Checks the v3 signature: with the server's app secret (an OAuth or project app, any portal),
+/// else, for a batch of one portal, with the client secret of that portal's private app. A
+/// private app signs only its own portal's events, so its secret never admits another's.
+async fn verify(
     state: &AppState,
     method: &Method,
     uri: &Uri,
@@ -97,9 +99,6 @@ fn verify(
         tracing::warn!(reason = why, "hubspot webhook refused");
         ApiError::unauthorized()
     };
-    let Some(secret) = state.config().hubspot.client_secret.as_deref() else {
-        return Err(unauthorized("no hubspot client secret configured"));
-    };
     let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let (Some(signature), Some(timestamp)) = (
         header_text(SIGNATURE_V3_HEADER),
@@ -107,30 +106,95 @@ fn verify(
     ) else {
         return Err(unauthorized("missing v3 signature headers"));
     };
+    let signed = Signed {
+        method: method.as_str(),
+        uris: signed_uris(state, uri, header_text(header::HOST.as_str())),
+        body,
+        signature,
+        timestamp,
+    };
+    let mut last = "no hubspot client secret configured".to_owned();
+    if let Some(secret) = state.config().hubspot.client_secret.as_deref() {
+        match signed.check(secret) {
+            Ok(()) => return Ok(()),
+            Err(reason) => last = reason,
+        }
+    }
+    if let Some(secret) = private_app_secret(state, body).await? {
+        match signed.check(secret.expose()) {
+            Ok(()) => return Ok(()),
+            Err(reason) => last = reason,
+        }
+    }
+    Err(unauthorized(&last))
+}
+
+/// The client secret of the private app whose portal sent `body`, when the batch names exactly
+/// one portal and that portal's connection stored one.
+async fn private_app_secret(state: &AppState, body: &[u8]) -> ApiResult<Option<SecretString>> {
+    let Ok(events) = parse_events(body) else {
+        return Ok(None);
+    };
+    let mut portals = events.iter().map(|e| e.portal_id);
+    let Some(portal) = portals.next() else {
+        return Ok(None);
+    };
+    if portals.any(|p| p != portal) {
+        return Ok(None);
+    }
+    let Some(org) = state.db().organization_by_portal(portal).await? else {
+        return Ok(None);
+    };
+    Ok(state
+        .db()
+        .hubspot_credentials(&org)
+        .await?
+        .and_then(|c| c.auth.webhook_secret().cloned()))
+}
+
+/// HubSpot signs the full URI it posted to; behind a proxy that is the public base URL, locally
+/// the `Host` the request came to, so each is tried (the secret is what makes the check hold,
+/// not the URI).
+fn signed_uris(state: &AppState, uri: &Uri, host: Option<&str>) -> Vec<String> {
     let path_and_query = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
     let mut candidates = vec![format!(
         "{}{path_and_query}",
         state.config().public_base_url.trim_end_matches('/')
     )];
-    if let Some(host) = header_text(header::HOST.as_str()) {
+    if let Some(host) = host {
         candidates.push(format!("https://{host}{path_and_query}"));
         candidates.push(format!("http://{host}{path_and_query}"));
     }
-    let now_ms = Utc::now().timestamp_millis();
-    let mut last = None;
-    for candidate in &candidates {
-        let request = SignedRequest {
-            method: method.as_str(),
-            uri: candidate,
-            body,
-            signature,
-            timestamp,
-        };
-        match verify_v3(secret, &request, now_ms) {
-            Ok(()) => return Ok(()),
-            Err(e) => last = Some(e),
+    candidates
+}
+
+/// One signed request, with every URI it may have been signed for.
+struct Signed<'a> {
+    method: &'a str,
+    uris: Vec<String>,
+    body: &'a [u8],
+    signature: &'a str,
+    timestamp: &'a str,
+}
+
+impl Signed<'_> {
+    /// `Ok` when `secret` signed the request for one of its URIs; else why not.
+    fn check(&self, secret: &str) -> Result<(), String> {
+        let now_ms = Utc::now().timestamp_millis();
+        let mut last = String::new();
+        for uri in &self.uris {
+            let request = SignedRequest {
+                method: self.method,
+                uri,
+                body: self.body,
+                signature: self.signature,
+                timestamp: self.timestamp,
+            };
+            match verify_v3(secret, &request, now_ms) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e.to_string(),
+            }
         }
+        Err(last)
     }
-    let reason = last.map(|e| e.to_string()).unwrap_or_default();
-    Err(unauthorized(&reason))
 }

@@ -37,6 +37,10 @@ pub enum HubSpotAuth {
     PrivateApp {
         /// The token.
         token: SecretString,
+        /// The private app's client secret, which signs the webhooks it sends (v3): with it,
+        /// the app's inbound batches are verified for this organization alone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        webhook_secret: Option<SecretString>,
     },
 }
 
@@ -46,6 +50,14 @@ impl HubSpotAuth {
         match self {
             HubSpotAuth::OAuth { expires_at, .. } => Some(*expires_at),
             HubSpotAuth::PrivateApp { .. } => None,
+        }
+    }
+
+    /// The secret that signs this connection's own webhooks (a private app's client secret).
+    pub fn webhook_secret(&self) -> Option<&SecretString> {
+        match self {
+            HubSpotAuth::PrivateApp { webhook_secret, .. } => webhook_secret.as_ref(),
+            HubSpotAuth::OAuth { .. } => None,
         }
     }
 }

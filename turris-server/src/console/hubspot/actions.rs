@@ -49,6 +49,10 @@ pub(super) async fn private_app(State(state): State<AppState>, posted: Posted) -
     let body = PrivateAppConnect {
         portal_id,
         token: SecretString::new(token),
+        webhook_secret: posted
+            .form
+            .non_empty("webhook_secret")
+            .map(SecretString::new),
     };
     match api::connect_private_app(State(state.clone()), auth, Json(body)).await {
         Ok(Json(c)) => {
@@ -95,6 +99,10 @@ pub(super) async fn reconnect_private_app(
     let auth = session.authorize::<IntegrationsUpdate>()?;
     let body = PrivateAppReconnect {
         token: SecretString::new(posted.form.get("token").unwrap_or_default()),
+        webhook_secret: posted
+            .form
+            .non_empty("webhook_secret")
+            .map(SecretString::new),
     };
     match api::reconnect_private_app(State(state.clone()), auth, Json(body)).await {
         Ok(_) => saved(&state, &session, "HubSpot is reconnected.", "connection").await,

@@ -319,6 +319,12 @@ pub struct PrivateAppConnect {
     /// The private app's access token (`pat-...`).
     #[schema(value_type = String)]
     pub token: SecretString,
+    /// The private app's client secret (Auth tab in HubSpot), which signs the webhooks the app
+    /// sends; without it this organization's inbound webhooks are accepted only when signed
+    /// with the server's own app secret.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub webhook_secret: Option<SecretString>,
 }
 
 /// A private-app token for reconnecting.
@@ -328,6 +334,21 @@ pub struct PrivateAppReconnect {
     /// The private app's new access token.
     #[schema(value_type = String)]
     pub token: SecretString,
+    /// A new client secret for the app's webhooks; the stored one is kept when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub webhook_secret: Option<SecretString>,
+}
+
+/// A client secret given with a private-app token: blank is refused, not stored.
+fn checked_webhook_secret(secret: Option<SecretString>) -> ApiResult<Option<SecretString>> {
+    match secret {
+        Some(s) if s.expose().trim().is_empty() => Err(ApiError::invalid_field(
+            "webhook_secret",
+            "the client secret is blank; leave it out or paste the app's client secret",
+        )),
+        other => Ok(other),
+    }
 }
 
 pub(super) fn connection_error(e: ConnectionError) -> ApiError {
@@ -401,12 +422,16 @@ pub async fn connect_private_app(
     if state.db().hubspot_credentials(auth.org()).await?.is_some() {
         return Err(already_connected());
     }
+    let webhook_secret = checked_webhook_secret(body.webhook_secret)?;
     check_private_app(&state, body.portal_id, &body.token).await?;
     let now = Utc::now();
     let credentials = HubSpotCredentials {
         portal_id: body.portal_id,
         app_id: None,
-        auth: HubSpotAuth::PrivateApp { token: body.token },
+        auth: HubSpotAuth::PrivateApp {
+            token: body.token,
+            webhook_secret,
+        },
         connected_at: now,
         updated_at: now,
     };
@@ -435,9 +460,16 @@ pub async fn reconnect_private_app(
         .hubspot_credentials(auth.org())
         .await?
         .ok_or_else(not_connected)?;
+    let webhook_secret = match checked_webhook_secret(body.webhook_secret)? {
+        Some(secret) => Some(secret),
+        None => existing.auth.webhook_secret().cloned(),
+    };
     check_private_app(&state, existing.portal_id, &body.token).await?;
     let credentials = HubSpotCredentials {
-        auth: HubSpotAuth::PrivateApp { token: body.token },
+        auth: HubSpotAuth::PrivateApp {
+            token: body.token,
+            webhook_secret,
+        },
         updated_at: Utc::now(),
         ..existing.clone()
     };
@@ -505,6 +537,7 @@ mod tests {
         let connect = PrivateAppConnect {
             portal_id: 1,
             token: SecretString::new("pat-na1-secret-value"),
+            webhook_secret: Some(SecretString::new("client-secret-value")),
         };
         let callback = CallbackParams {
             code: Some("one-time-code".into()),
@@ -513,7 +546,12 @@ mod tests {
             error_description: None,
         };
         let debug = format!("{connect:?} {callback:?}");
-        for secret in ["pat-na1-secret-value", "one-time-code", "state-value"] {
+        for secret in [
+            "pat-na1-secret-value",
+            "client-secret-value",
+            "one-time-code",
+            "state-value",
+        ] {
             assert!(!debug.contains(secret), "{secret} in {debug}");
         }
     }

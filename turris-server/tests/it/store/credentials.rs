@@ -71,6 +71,7 @@ async fn credentials_are_read_back_decrypted_and_one_portal_per_organization(db:
         2002,
         HubSpotAuth::PrivateApp {
             token: SecretString::new("pat-1"),
+            webhook_secret: Some(SecretString::new("app-client-secret")),
         },
     );
     store.connect_hubspot(&other, &private).await.unwrap();

@@ -104,6 +104,7 @@ async fn secrets_sealed_under_one_key_do_not_open_under_another(db: &TestDb) {
                 1,
                 HubSpotAuth::PrivateApp {
                     token: SecretString::new("pat"),
+                    webhook_secret: None,
                 },
             ),
         )

@@ -106,3 +106,62 @@ sync_test!(
         assert_eq!(app.stored_events().await, 0);
     }
 );
+
+/// An app connected through a private app whose client secret signs its webhooks.
+async fn private_app(backend: Backend) -> TestApp {
+    let app = TestApp::spawn(backend).await;
+    let body = json!({
+        "portal_id": app.sandbox.portal_id(),
+        "token": app.sandbox.private_app_token(),
+        "webhook_secret": PRIVATE_APP_SECRET,
+    });
+    app.api(Method::POST, &format!("{H}/private-app"), Some(body))
+        .await
+        .expect(200);
+    app
+}
+
+const PRIVATE_APP_SECRET: &str = "private-app-client-secret";
+
+crate::support::both_databases!(
+    app(private_app): async fn a_private_apps_batch_signed_with_its_own_secret_is_stored_and_another_apps_secret_is_a_401(app) {
+        let portal = app.sandbox.portal_id();
+        let now = Utc::now().timestamp_millis();
+        let own = json!([event(app, portal, 1)]);
+        assert_eq!(app.post_hook(&own, PRIVATE_APP_SECRET, now).await.as_u16(), 204);
+        assert_eq!(app.stored_events().await, 1);
+
+        let other = json!([event(app, portal, 2)]);
+        let status = app.post_hook(&other, "another-private-apps-secret", now).await;
+        assert_eq!(status.as_u16(), 401);
+        // The private app's secret speaks for its portal only: a batch naming another portal
+        // is not admitted with it.
+        let mixed = json!([event(app, portal, 3), event(app, 31_337, 4)]);
+        assert_eq!(app.post_hook(&mixed, PRIVATE_APP_SECRET, now).await.as_u16(), 401);
+        assert_eq!(app.stored_events().await, 1);
+        // The server's own app secret still admits any portal's batch.
+        let server = app.sandbox.client_secret().to_owned();
+        assert_eq!(app.post_hook(&other, &server, now).await.as_u16(), 204);
+        assert_eq!(app.stored_events().await, 2);
+    }
+);
+
+crate::support::both_databases!(
+    app(private_app): async fn reconnecting_a_private_app_without_a_secret_keeps_the_stored_one_and_a_blank_one_is_a_422(app) {
+        let token = app.sandbox.private_app_token();
+        app.api(
+            Method::POST,
+            &format!("{H}/private-app/reconnect"),
+            Some(json!({"token": token, "webhook_secret": "  "})),
+        )
+        .await
+        .expect_error(422, "validation_failed");
+        app.api(Method::POST, &format!("{H}/private-app/reconnect"), Some(json!({"token": token})))
+            .await
+            .expect(200);
+        let portal = app.sandbox.portal_id();
+        let now = Utc::now().timestamp_millis();
+        let batch = json!([event(app, portal, 1)]);
+        assert_eq!(app.post_hook(&batch, PRIVATE_APP_SECRET, now).await.as_u16(), 204);
+    }
+);
