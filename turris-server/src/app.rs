@@ -324,6 +324,9 @@ pub enum StartupError {
     #[cfg(feature = "demo")]
     #[error("demo")]
     Demo(#[from] crate::demo::DemoError),
+    /// The private app from the environment could not be connected.
+    #[error(transparent)]
+    PrivateApp(#[from] crate::hubspot::environment::EnvConnectError),
     /// Serving failed.
     #[error("server failed: {0}")]
     Serve(#[source] std::io::Error),
@@ -415,6 +418,14 @@ impl Application {
         let db = open_database(&config).await?;
         check_keys(&db, &keys).await?;
         let state = AppState::new(db, config)?;
+        let env_app = state
+            .config()
+            .hubspot
+            .private_app
+            .resolve(|name| std::env::var(name).ok())?;
+        if let Some(app) = env_app {
+            crate::hubspot::environment::connect_from_env(&state, &app).await?;
+        }
         Ok(Self {
             listener,
             metrics_listener,

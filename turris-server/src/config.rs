@@ -10,6 +10,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::crypto::{EncryptionKey, KeyRing};
 
+mod private_app;
+pub use private_app::{EnvPrivateApp, PrivateAppEnv};
+
 /// The Turris integrations reference server: the settings API, HubSpot sync and webhook
 /// delivery on SQLite or PostgreSQL.
 #[derive(Debug, Parser)]
@@ -346,6 +349,10 @@ pub struct HubSpotConfig {
         global = true
     )]
     pub authorize_base: String,
+
+    /// A single-tenant deployment's private app, connected at start-up.
+    #[command(flatten)]
+    pub private_app: PrivateAppEnv,
 }
 
 impl Config {
@@ -558,6 +565,7 @@ impl fmt::Debug for HubSpotConfig {
                 &self.developer_api_key.as_ref().map(|_| "[redacted]"),
             )
             .field("redirect_url", &self.redirect_url)
+            .field("private_app", &self.private_app)
             .field("api_base", &self.api_base)
             .field("api_version", &self.api_version)
             .field("journal_poll", &self.journal_poll)

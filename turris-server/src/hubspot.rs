@@ -8,6 +8,8 @@
 //! (HubSpot does not revoke it), so a client keeps it until it is due, then reads the new one.
 //! Private-app connections use the static token. The sync workers build their clients here too.
 
+pub mod environment;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

@@ -251,18 +251,19 @@ pub async fn callback(
         connected_at: now,
         updated_at: now,
     };
-    finish_connect(&state, &org, user, credentials, purpose).await?;
+    finish_connect(&state, &org, Some(user), credentials, purpose).await?;
     Ok(Json(Connected {
         status: ConnectionStatus::Connected,
         portal_id,
     }))
 }
 
-/// Stores the credentials and marks the connection as connected, keeping the rest.
-pub(super) async fn finish_connect(
+/// Stores the credentials and marks the connection as connected, keeping the rest. `user` is
+/// who connected (`None`: the server's environment did).
+pub(crate) async fn finish_connect(
     state: &AppState,
     org: &turris_core::ids::OrganizationId,
-    user: UserId,
+    user: Option<UserId>,
     credentials: HubSpotCredentials,
     purpose: OAuthPurpose,
 ) -> ApiResult<()> {
@@ -277,11 +278,14 @@ pub(super) async fn finish_connect(
                 .await?
         }
     }
-    let connected_by = state
-        .db()
-        .user(org, user)
-        .await?
-        .map(|u| format!("{} <{}>", u.name, u.email));
+    let connected_by = match user {
+        Some(user) => state
+            .db()
+            .user(org, user)
+            .await?
+            .map(|u| format!("{} <{}>", u.name, u.email)),
+        None => Some("the server's environment (private app)".to_owned()),
+    };
     let mut settings = load(state, org).await?;
     settings.connection = Connection {
         status: ConnectionStatus::Connected,
@@ -378,7 +382,7 @@ pub(super) async fn stored_credentials_failed(
     connection_error(e)
 }
 
-pub(super) async fn check_private_app(
+pub(crate) async fn check_private_app(
     state: &AppState,
     portal_id: u64,
     token: &SecretString,
@@ -436,7 +440,14 @@ pub async fn connect_private_app(
         updated_at: now,
     };
     let user = auth.caller.user;
-    finish_connect(&state, auth.org(), user, credentials, OAuthPurpose::Connect).await?;
+    finish_connect(
+        &state,
+        auth.org(),
+        Some(user),
+        credentials,
+        OAuthPurpose::Connect,
+    )
+    .await?;
     Ok(Json(Connected {
         status: ConnectionStatus::Connected,
         portal_id: body.portal_id,
@@ -477,7 +488,7 @@ pub async fn reconnect_private_app(
     finish_connect(
         &state,
         auth.org(),
-        user,
+        Some(user),
         credentials,
         OAuthPurpose::Reconnect,
     )

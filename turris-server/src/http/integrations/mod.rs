@@ -18,7 +18,7 @@ use super::Routes;
 /// Why the OAuth flow was started. The purpose rides on the `state` HubSpot hands back (a
 /// suffix after the random part), so a reconnect callback replaces only the tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OAuthPurpose {
+pub(crate) enum OAuthPurpose {
     Connect,
     Reconnect,
 }

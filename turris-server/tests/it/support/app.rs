@@ -438,6 +438,19 @@ impl TestApp {
         }
     }
 
+    /// [`TestApp::restart`] with a changed configuration.
+    #[allow(dead_code)] // the sync suite's
+    pub async fn restart_with(mut self, tweak: impl FnOnce(&mut Config)) -> Self {
+        tweak(&mut self.config);
+        self.restart().await
+    }
+
+    /// What the server was built with.
+    #[allow(dead_code)] // the sync suite's
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Starts another server (a replica) on the same database and sandbox, on a port of its
     /// own, workers included; stop it with [`Replica::stop`].
     #[allow(dead_code)] // the sync suite's

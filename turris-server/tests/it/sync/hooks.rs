@@ -3,6 +3,7 @@
 use chrono::Utc;
 use serde_json::{Value, json};
 use turris_hubspot::webhooks::signature::sign_v3;
+use turris_server::config::PrivateAppEnv;
 
 use super::*;
 
@@ -165,3 +166,64 @@ crate::support::both_databases!(
         assert_eq!(app.post_hook(&batch, PRIVATE_APP_SECRET, now).await.as_u16(), 204);
     }
 );
+
+/// A single-tenant deployment's private app from the environment.
+fn env_private_app(app: &TestApp, portal: u64, secret: &str) -> PrivateAppEnv {
+    PrivateAppEnv {
+        portal_id: Some(portal.to_string()),
+        token: Some(app.sandbox.private_app_token().to_owned()),
+        webhook_secret: Some(secret.to_owned()),
+        organization: Some(app.org.clone()),
+    }
+}
+
+crate::support::both_databases!(
+    backend: a_private_app_from_the_environment_connects_its_organization_at_start_up_and_a_portal_mismatch_stops_the_start
+);
+
+async fn a_private_app_from_the_environment_connects_its_organization_at_start_up_and_a_portal_mismatch_stops_the_start(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let portal = app.sandbox.portal_id();
+    let configured = env_private_app(&app, portal, "env-secret-1");
+    let app = app
+        .restart_with(|c| c.hubspot.private_app = configured)
+        .await;
+    let view = app.get(H).await.expect(200);
+    assert_eq!(view.body["status"], "connected");
+    assert_eq!(view.body["auth"], "private_app");
+    assert_eq!(
+        view.body["connected_by"],
+        "the server's environment (private app)"
+    );
+    let now = Utc::now().timestamp_millis();
+    let batch = json!([event(&app, portal, 1)]);
+    assert_eq!(
+        app.post_hook(&batch, "env-secret-1", now).await.as_u16(),
+        204
+    );
+
+    // A new secret in the environment replaces the stored one at the next start.
+    let rotated = env_private_app(&app, portal, "env-secret-2");
+    let app = app.restart_with(|c| c.hubspot.private_app = rotated).await;
+    let batch = json!([event(&app, portal, 2)]);
+    assert_eq!(
+        app.post_hook(&batch, "env-secret-1", now).await.as_u16(),
+        401
+    );
+    assert_eq!(
+        app.post_hook(&batch, "env-secret-2", now).await.as_u16(),
+        204
+    );
+
+    // Another portal than the connected one is refused before the server serves.
+    let mut config = app.config().clone();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.hubspot.private_app = env_private_app(&app, portal + 1, "env-secret-2");
+    let Err(e) = turris_server::app::Application::build(config).await else {
+        panic!("a portal mismatch must stop the start");
+    };
+    assert!(e.to_string().contains("TURRIS_HUBSPOT_PORTAL_ID"), "{e}");
+    app.finish().await;
+}
