@@ -15,6 +15,7 @@
 //! - [`planner`]: what to do with an inbound HubSpot change, and what to push outbound;
 //! - [`integration`]: an organization's stored integration settings;
 //! - [`activity`]: the activity log model and its 30-day retention;
+//! - [`audit`]: the CRM sync record, the durable trail of every write to HubSpot;
 //! - [`permissions`]: areas, capabilities, roles and the premium gate;
 //! - [`store`]: storage traits, an in-memory store and (feature `conformance`) the suite every
 //!   backend must pass.
@@ -30,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod activity;
+pub mod audit;
 pub mod error;
 pub mod filter;
 pub mod ids;

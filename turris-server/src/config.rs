@@ -341,6 +341,16 @@ pub struct HubSpotConfig {
     )]
     pub poll_interval: Duration,
 
+    /// How long the CRM sync record (every write to HubSpot) is kept.
+    #[arg(
+        long = "crm-sync-record-retention",
+        env = "TURRIS_CRM_SYNC_RECORD_RETENTION",
+        default_value = "400d",
+        value_parser = crate::delivery::settings::parse_duration,
+        global = true
+    )]
+    pub sync_record_retention: Duration,
+
     /// HubSpot authorize page base URL.
     #[arg(
         long = "hubspot-authorize-base",

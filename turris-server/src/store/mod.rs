@@ -40,6 +40,7 @@ mod retention;
 mod sealed;
 mod settings;
 pub mod sql;
+mod sync_records;
 mod sync_step;
 mod tenants;
 mod webhooks;
@@ -69,6 +70,7 @@ pub use queue::*;
 pub use records::RecordPageStore;
 pub use retention::*;
 pub use sealed::{KeyCheckError, ResealReport};
+pub use sync_records::*;
 pub use sync_step::*;
 pub use tenants::*;
 pub use webhooks::*;
@@ -95,6 +97,7 @@ pub trait ServerStore:
     + PollCursorStore
     + InboundStepStore
     + EndpointHealthStore
+    + SyncRecordStore
 {
 }
 
@@ -119,5 +122,6 @@ impl<T> ServerStore for T where
         + PollCursorStore
         + InboundStepStore
         + EndpointHealthStore
+        + SyncRecordStore
 {
 }

@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 
+use chrono::Utc;
+use turris_core::audit::{CrmObject, CrmOperation, CrmSyncEntry, SyncTrigger};
 use turris_core::ids::OrganizationId;
 use turris_hubspot::HubSpotClient;
 use turris_hubspot::crm::batch::{BatchOutcome, TracedCreateInput, UpsertInput};
@@ -40,7 +42,10 @@ async fn keyed(
     property.description =
         Some("The Turris record this HubSpot record is synced with. Set by Turris.".to_owned());
     match client.ensure_property(object, &property).await {
-        Ok(_) => {
+        Ok(created) => {
+            if created {
+                record_property(state, org, object, TURRIS_ID_PROPERTY).await;
+            }
             state.sync().remember_id_property(key);
             true
         }
@@ -49,6 +54,27 @@ async fn keyed(
                 "the turris_id property cannot be made; creates fall back to plain batch creates");
             false
         }
+    }
+}
+
+/// Writes a property Turris made on `org`'s portal to the CRM sync record (logged when the
+/// record cannot be written: the property exists either way).
+pub async fn record_property(
+    state: &AppState,
+    org: &OrganizationId,
+    object: &ObjectType,
+    name: &str,
+) {
+    let entry = CrmSyncEntry::new(
+        Utc::now(),
+        CrmObject::Property,
+        CrmOperation::CreateProperty,
+        SyncTrigger::Setup,
+    )
+    .object_id(format!("{object}/{name}"))
+    .answered(Some(201), None);
+    if let Err(e) = state.db().append_sync_records(org, &[entry]).await {
+        tracing::warn!(org = %org, error = %crate::error::ErrorChain(&e), "sync record of a new property not written");
     }
 }
 

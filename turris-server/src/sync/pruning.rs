@@ -2,7 +2,8 @@
 //! at start):
 //! - activity entries older than 30 days (core's `activity::RETENTION`);
 //! - echo ledger entries older than twice core's echo window;
-//! - inbound events processed or given up more than [`INBOUND_RETENTION`] ago.
+//! - inbound events processed or given up more than [`INBOUND_RETENTION`] ago;
+//! - CRM sync records older than `TURRIS_CRM_SYNC_RECORD_RETENTION` (400 days by default).
 
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub struct Pruned {
     pub echo_writes: u64,
     /// Inbound events.
     pub inbound_events: u64,
+    /// CRM sync records.
+    pub sync_records: u64,
 }
 
 /// The job loop: runs until `shutdown` fires.
@@ -52,5 +55,16 @@ pub async fn prune(state: &AppState, now: DateTime<Utc>) -> Result<Pruned, crate
             .prune_hubspot_writes_before(now - ECHO_WINDOW * 2)
             .await?,
         inbound_events: db.prune_inbound_before(now - INBOUND_RETENTION).await?,
+        sync_records: db
+            .prune_sync_records_before(sync_record_cutoff(state, now))
+            .await?,
     })
+}
+
+/// Sync records before this are pruned.
+fn sync_record_cutoff(state: &AppState, now: DateTime<Utc>) -> DateTime<Utc> {
+    chrono::Duration::from_std(state.config().hubspot.sync_record_retention)
+        .ok()
+        .and_then(|keep| now.checked_sub_signed(keep))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }

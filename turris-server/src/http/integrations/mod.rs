@@ -6,12 +6,14 @@ mod cards;
 mod connect;
 mod properties;
 mod settings;
+mod sync_records;
 
 pub use activity::*;
 pub use cards::*;
 pub use connect::*;
 pub use properties::*;
 pub use settings::*;
+pub use sync_records::*;
 
 use super::Routes;
 
@@ -58,4 +60,6 @@ pub fn routes() -> Routes {
         .post(&p("/hubspot/invitations/{id}/contract"), assign_contract)
         .get(&p("/hubspot/activity"), activity)
         .get(&p("/hubspot/webhook-status"), webhook_status)
+        .get(&p("/hubspot/sync-records"), sync_records)
+        .get(&p("/hubspot/sync-records.csv"), sync_records_csv)
 }

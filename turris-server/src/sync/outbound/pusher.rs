@@ -1,12 +1,13 @@
 //! The HubSpot side of an outbound push: batch creates and updates, contact-to-company
 //! associations, and what each call's answer becomes (links, echo-ledger entries, activity
-//! rows, retries).
+//! rows, CRM sync records, retries).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::Utc;
 use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
+use turris_core::audit::{CrmObject, CrmOperation, CrmSyncEntry, SyncTrigger};
 use turris_core::ids::{AgencyId, HubSpotId, OrganizationId};
 use turris_core::planner::{OutboundAction, RecentWrite, recent_writes};
 use turris_core::property::PropertyMap;
@@ -24,18 +25,21 @@ use crate::store::OutboundClaim;
 /// A HubSpot object we push to, and the titles of its calls.
 pub(super) struct Target {
     object: ObjectType,
+    audit: CrmObject,
     create: ActivityKind,
     update: ActivityKind,
 }
 
 pub(super) const COMPANIES: Target = Target {
     object: ObjectType::Companies,
+    audit: CrmObject::Company,
     create: ActivityKind::CreateCompany,
     update: ActivityKind::UpdateCompany,
 };
 
 pub(super) const CONTACTS: Target = Target {
     object: ObjectType::Contacts,
+    audit: CrmObject::Contact,
     create: ActivityKind::CreateContact,
     update: ActivityKind::UpdateContact,
 };
@@ -44,6 +48,7 @@ pub(super) const CONTACTS: Target = Target {
 struct Refusal {
     status: Option<u16>,
     category: Option<String>,
+    correlation_id: Option<String>,
     message: String,
     /// Whether trying again later may succeed: no answer, 429, 5xx, or a refused token (the
     /// connection is then paused until a reconnect).
@@ -133,6 +138,25 @@ impl Pusher<'_> {
             Ok(()) => None,
             Err(e) => Some(self.refusal(e).await),
         };
+        let audit: Vec<CrmSyncEntry> = pairs
+            .iter()
+            .map(|(turris, contact, company)| {
+                let entry = CrmSyncEntry::new(
+                    Utc::now(),
+                    CrmObject::Contact,
+                    CrmOperation::Associate,
+                    SyncTrigger::Association,
+                )
+                .object_id(contact.to_string())
+                .turris(turris)
+                .wrote([("associated_company", Some(company.as_str()))]);
+                match &refusal {
+                    Some(refusal) => refusal.recorded(entry),
+                    None => entry.answered(Some(200), None),
+                }
+            })
+            .collect();
+        self.record(&audit).await?;
         for (turris, contact, company) in &pairs {
             let message = format!("contact {contact} associated with company {company}");
             match &refusal {
@@ -184,6 +208,7 @@ impl Pusher<'_> {
     /// longer accepts the credentials.
     async fn refusal(&self, error: turris_hubspot::Error) -> Refusal {
         let (status, category) = (error.status(), error.category().map(str::to_owned));
+        let correlation_id = error.hubspot().and_then(|e| e.correlation_id.clone());
         // Only the property and HubSpot's code: HubSpot's own message may echo what was sent.
         let broken: Vec<String> = error
             .hubspot()
@@ -205,6 +230,7 @@ impl Pusher<'_> {
             return Refusal {
                 status,
                 category,
+                correlation_id,
                 message: format!(
                     "HubSpot refused the record for this portal's property rules ({}); fix the \
                      record in Turris or the rule in HubSpot, then save the record again",
@@ -227,6 +253,7 @@ impl Pusher<'_> {
         Refusal {
             status,
             category,
+            correlation_id,
             message: connection.to_string(),
             transient,
         }
@@ -296,8 +323,11 @@ impl Pusher<'_> {
             .iter()
             .filter_map(|r| Some((r.object_write_trace_id.as_deref()?, r.id.as_str())))
             .collect();
+        let mut audit = Vec::with_capacity(creates.len());
         for (index, (turris, properties)) in creates.iter().enumerate() {
+            let entry = written(target, CrmOperation::Create, turris, properties);
             if let Some((_, refusal)) = refused.iter().find(|(r, _)| r.contains(&index)) {
+                audit.push(refusal.recorded(entry));
                 self.failed(target.create, turris, None, refusal).await?;
                 continue;
             }
@@ -311,6 +341,7 @@ impl Pusher<'_> {
                     Some(e) => (Some(e.category.clone()), e.message.clone()),
                     None => (None, "HubSpot created no record for this input".to_owned()),
                 };
+                audit.push(entry.answered(Some(207), Some(input_refused(category.as_deref()))));
                 self.log(
                     target.create,
                     Outcome::Failure,
@@ -329,6 +360,11 @@ impl Pusher<'_> {
                 tracing::error!(org = %self.org, id = %id, "hubspot answered an unexpected id");
                 continue;
             };
+            audit.push(
+                entry
+                    .object_id(hubspot_id.to_string())
+                    .answered(Some(201), None),
+            );
             // The link, its echo-ledger entries and its row in one transaction, under the lease.
             let now = Utc::now();
             let row = NewActivity::new(target.create, Outcome::Success, now).with_details(
@@ -349,7 +385,7 @@ impl Pusher<'_> {
                 .commit_outbound_link(self.claim, &link, &writes, &row)
                 .await?;
         }
-        Ok(())
+        self.record(&audit).await
     }
 
     async fn update(
@@ -377,8 +413,12 @@ impl Pusher<'_> {
         for failure in outcome.failed_chunks {
             refused.push((failure.inputs, self.refusal(failure.error).await));
         }
-        for (index, (turris, id, _)) in updates.iter().enumerate() {
+        let mut audit = Vec::with_capacity(updates.len());
+        for (index, (turris, id, properties)) in updates.iter().enumerate() {
+            let entry =
+                written(target, CrmOperation::Update, turris, properties).object_id(id.to_string());
             if let Some((_, refusal)) = refused.iter().find(|(r, _)| r.contains(&index)) {
+                audit.push(refusal.recorded(entry));
                 self.failed(target.update, turris, Some(id), refusal)
                     .await?;
                 continue;
@@ -387,6 +427,12 @@ impl Pusher<'_> {
                 .errors
                 .iter()
                 .find(|e| e.ids().iter().any(|i| i == id.as_str()));
+            audit.push(match per_input {
+                Some(error) => {
+                    entry.answered(Some(207), Some(input_refused(Some(&error.category))))
+                }
+                None => entry.answered(Some(200), None),
+            });
             let (outcome, details) = match per_input {
                 Some(error) => (
                     Outcome::Failure,
@@ -416,8 +462,52 @@ impl Pusher<'_> {
             )
             .await?;
         }
+        self.record(&audit).await
+    }
+
+    /// Appends writes to the CRM sync record.
+    async fn record(&self, entries: &[CrmSyncEntry]) -> Result<(), PushError> {
+        self.state
+            .db()
+            .append_sync_records(self.org, entries)
+            .await?;
         Ok(())
     }
+}
+
+impl Refusal {
+    /// `entry` as this refusal left it.
+    fn recorded(&self, entry: CrmSyncEntry) -> CrmSyncEntry {
+        entry
+            .answered(self.status, Some(self.message.clone()))
+            .correlation(self.correlation_id.clone())
+    }
+}
+
+/// A sync record of writing `properties` of `turris` to `target`.
+fn written(
+    target: &Target,
+    operation: CrmOperation,
+    turris: &TurrisRef,
+    properties: &PropertyMap,
+) -> CrmSyncEntry {
+    CrmSyncEntry::new(
+        Utc::now(),
+        target.audit,
+        operation,
+        SyncTrigger::RecordChange,
+    )
+    .turris(turris)
+    .wrote(properties.iter())
+}
+
+/// What a sync record says of one input HubSpot refused in a multi-status answer: its
+/// category only (HubSpot's message may echo the values sent).
+fn input_refused(category: Option<&str>) -> String {
+    format!(
+        "HubSpot refused this input ({})",
+        category.unwrap_or("no reason given")
+    )
 }
 
 /// HubSpot's property values: an unset value clears the property.

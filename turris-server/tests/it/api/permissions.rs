@@ -143,6 +143,16 @@ const ROUTES: &[(&str, &str, Access)] = &[
         Grant("integrations:read"),
     ),
     (
+        "GET",
+        "/api/v1/integrations/hubspot/sync-records",
+        Grant("integrations:update"),
+    ),
+    (
+        "GET",
+        "/api/v1/integrations/hubspot/sync-records.csv",
+        Grant("integrations:update"),
+    ),
+    (
         "POST",
         "/api/v1/integrations/hubspot/reconciliations",
         Grant("integrations:update"),

@@ -13,6 +13,7 @@ mod polling;
 mod pruning;
 mod reconcile;
 mod subscriptions;
+mod sync_records;
 mod tokens;
 
 use std::future::Future;

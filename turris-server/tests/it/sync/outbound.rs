@@ -5,7 +5,7 @@ use turris_hubspot_sandbox::{Fault, ObjectKind};
 use super::*;
 
 impl TestApp {
-    async fn agency_outbound_on(&self) {
+    pub(super) async fn agency_outbound_on(&self) {
         self.api(
             Method::PUT,
             &format!("{H}/sync"),
@@ -44,7 +44,7 @@ impl TestApp {
     }
 
     /// Waits until an activity row with this title and status exists, and returns it.
-    async fn activity_row(&self, title: &str, status: &str) -> Value {
+    pub(super) async fn activity_row(&self, title: &str, status: &str) -> Value {
         eventually(&format!("a {status} {title:?} row"), || async {
             self.activity_titled(title)
                 .await
@@ -118,7 +118,7 @@ sync_test!(
 );
 
 /// A server speaking HubSpot's 2026-09 API, whose portal requires a phone on companies.
-async fn validating_app(backend: Backend) -> TestApp {
+pub(super) async fn validating_app(backend: Backend) -> TestApp {
     let app = TestApp::spawn_with(backend, |config| {
         config.hubspot.api_version = "2026-09".parse().unwrap();
     })

@@ -1,4 +1,5 @@
-//! Activity pruning: entries older than 30 days are deleted, newer ones stay.
+//! Pruning: activity entries older than 30 days and CRM sync records older than their retention
+//! (400 days by default) are deleted, newer ones stay.
 
 use chrono::{Duration, Utc};
 use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
@@ -27,5 +28,31 @@ sync_test!(
             .map(|a| a["details"]["message"].clone())
             .collect();
         assert_eq!(messages, [json!("recent enough")]);
+    }
+);
+
+sync_test!(
+    async fn sync_records_are_kept_400_days_by_default_far_longer_than_activity(app) {
+        use turris_core::audit::{CrmObject, CrmOperation, CrmSyncEntry, SyncTrigger};
+        let org = OrganizationId::parse(&app.org).unwrap();
+        let now = Utc::now();
+        let entries: Vec<CrmSyncEntry> = [401, 399, 31]
+            .into_iter()
+            .map(|days| {
+                CrmSyncEntry::new(now - Duration::days(days), CrmObject::Company, CrmOperation::Update, SyncTrigger::RecordChange)
+                    .object_id(days.to_string())
+            })
+            .collect();
+        app.state.db().append_sync_records(&org, &entries).await.unwrap();
+        let pruned = turris_server::sync::pruning::prune(&app.state, now).await.unwrap();
+        assert_eq!(pruned.sync_records, 1);
+        let kept = app
+            .state
+            .db()
+            .sync_records(&org, &Default::default(), None, 10)
+            .await
+            .unwrap();
+        let kept: Vec<_> = kept.iter().map(|r| r.entry.object_id.clone().unwrap()).collect();
+        assert_eq!(kept, ["31", "399"]);
     }
 );
