@@ -143,6 +143,19 @@ pub struct IntegrationSettings {
     /// How changes made in HubSpot arrive.
     #[serde(default)]
     pub inbound_mode: InboundMode,
+    /// What Turris writes to HubSpot beyond the synced fields (seed 002).
+    #[serde(default)]
+    pub crm: CrmFeatures,
+}
+
+/// What Turris writes to HubSpot beyond the synced fields: the tag catalog
+/// ([`crate::tags`]) on every linked contact and company.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CrmFeatures {
+    /// Whether each linked record's tags are written to its `turris_tags` property.
+    #[serde(default)]
+    pub tags: bool,
 }
 
 impl IntegrationSettings {

@@ -17,6 +17,7 @@
 //! - [`activity`]: the activity log model and its 30-day retention;
 //! - [`audit`]: the CRM sync record, the durable trail of every write to HubSpot;
 //! - [`permissions`]: areas, capabilities, roles and the premium gate;
+//! - [`tags`]: the predefined tag catalog that follows record state into HubSpot;
 //! - [`store`]: storage traits, an in-memory store and (feature `conformance`) the suite every
 //!   backend must pass.
 //!
@@ -48,6 +49,7 @@ pub mod property;
 pub mod reconcile;
 pub mod record;
 pub mod store;
+pub mod tags;
 
 pub use error::{Error, FieldError, Result};
 pub use filter::{Condition, IdentifierFilter, Operator};

@@ -345,6 +345,14 @@ impl Control {
         Ok(())
     }
 
+    /// A property's definition as HubSpot answers it (`name`, `type`, `fieldType`, `options`,
+    /// ...); `None` when `kind` has no such property.
+    pub fn property(&self, kind: ObjectKind, name: &str) -> Option<Value> {
+        let world = self.shared.world();
+        let portal = world.portal(self.portal).ok()?;
+        portal.props(kind).get(name).map(|def| def.to_json())
+    }
+
     /// Makes `property` of `kind` required, as a portal admin can: from API version 2026-09 a
     /// create without it, or an update that clears it, is refused with 400 `VALIDATION_ERROR`
     /// (`MISSING_REQUIRED_PROPERTY`, `context.propertyName`); older versions are not checked.

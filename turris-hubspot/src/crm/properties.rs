@@ -120,6 +120,36 @@ impl NewProperty {
             options: Vec::new(),
         }
     }
+
+    /// A multi-select property (type `enumeration`, field type `checkbox`; values are joined
+    /// by `;`) with these `(value, label)` options, in order.
+    pub fn multi_select<'a>(
+        name: &str,
+        label: &str,
+        group_name: &str,
+        options: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
+        NewProperty {
+            name: name.to_owned(),
+            label: label.to_owned(),
+            kind: "enumeration".to_owned(),
+            field_type: "checkbox".to_owned(),
+            group_name: group_name.to_owned(),
+            description: None,
+            has_unique_value: false,
+            form_field: false,
+            options: options
+                .into_iter()
+                .zip(0..)
+                .map(|((value, label), order)| PropertyOption {
+                    label: label.to_owned(),
+                    value: value.to_owned(),
+                    display_order: Some(order),
+                    hidden: false,
+                })
+                .collect(),
+        }
+    }
 }
 
 impl crate::HubSpotClient {

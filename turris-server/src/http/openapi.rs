@@ -145,6 +145,8 @@ impl Modify for BearerAuth {
         super::integrations::assign_contract,
         super::integrations::activity,
         super::integrations::webhook_status,
+        super::integrations::get_tags,
+        super::integrations::put_tags,
         super::integrations::sync_records,
         super::integrations::sync_records_csv,
         super::reconciliation::start,

@@ -477,6 +477,8 @@ impl TurrisInputStore for SqlStore {
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             let mut transitions = Vec::with_capacity(updates.len());
+            // Each linked entity's tags follow its statuses: one tags push per entity.
+            let mut tagged: Vec<(&str, String)> = Vec::new();
             for update in updates {
                 let entity_type = entity_type_text(&update.entity);
                 let data: Option<String> = sqlx::query_scalar(&format!(
@@ -520,6 +522,11 @@ impl TurrisInputStore for SqlStore {
                 .execute(&mut *tx)
                 .await?;
                 let changed_from = update.status.changed_from(previous);
+                let retagged = (entity_type, update.entity.id().to_owned());
+                if (changed_from.is_some() || previous.is_none()) && !tagged.contains(&retagged) {
+                    super::outbound::queue_tags_push!(tx, org, entity_type, &retagged.1, now_ns);
+                    tagged.push(retagged);
+                }
                 if let Some(before) = changed_from {
                     let change =
                         status_change(org, update, summary(&update.entity, &data)?, before, now);
@@ -598,6 +605,8 @@ impl TurrisInputStore for SqlStore {
             if inserted == 0 {
                 return Err(DbError::NotFound);
             }
+            let entity_type = entity_type_text(&result.entity);
+            super::outbound::queue_tags_push!(tx, org, entity_type, result.entity.id(), finished);
             let mut handed = Vec::new();
             let enqueued = write_outbox!(tx, org, outbox, self.handoff_lease(), &mut handed);
             tx.commit().await?;
@@ -657,6 +666,8 @@ impl TurrisInputStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(foreign_key_is_not_found)?;
+            let agency = agreement.agency_id.as_str();
+            super::outbound::queue_agency_tags_pushes!(tx, org, agency, executed);
             let mut handed = Vec::new();
             let enqueued = write_outbox!(tx, org, outbox, self.handoff_lease(), &mut handed);
             tx.commit().await?;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
 use super::inputs::{enum_from, enum_text};
-use super::sql::{SqlStore, from_ns, ns, with_pool};
+use super::sql::{Dialect, SqlStore, from_ns, ns, with_pool};
 use super::*;
 
 /// A contract (producer agreement) template.
@@ -281,9 +281,13 @@ impl InvitationStore for SqlStore {
     ) -> DbResult<()> {
         let (created, updated) = (ns(invitation.created_at)?, ns(invitation.updated_at)?);
         let status = enum_text(&invitation.status)?;
+        let agency = invitation.agency_id.as_str();
         with_pool!(self, |pool| {
-            insert_invitation_row!(pool, org, invitation, &status, created, updated)
+            let mut tx = pool.begin_write().await?;
+            insert_invitation_row!(&mut *tx, org, invitation, &status, created, updated)
                 .map_err(foreign_key_is_not_found)?;
+            super::outbound::queue_agency_tags_pushes!(tx, org, agency, updated);
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -298,23 +302,23 @@ impl InvitationStore for SqlStore {
     ) -> DbResult<()> {
         let status = enum_text(&status)?;
         let updated_at = ns(now)?;
-        let updated = with_pool!(self, |pool| {
-            sqlx::query(
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let agency: Option<String> = sqlx::query_scalar(
                 "UPDATE invitations SET status = $3, sent_to = COALESCE($4, sent_to),
-                 updated_at = $5 WHERE organization_id = $1 AND id = $2",
+                 updated_at = $5 WHERE organization_id = $1 AND id = $2 RETURNING agency_id",
             )
             .bind(org.as_str())
             .bind(id.0)
             .bind(&status)
             .bind(sent_to)
             .bind(updated_at)
-            .execute(pool)
-            .await?
-            .rows_affected()
+            .fetch_optional(&mut *tx)
+            .await?;
+            let agency = agency.ok_or(DbError::NotFound)?;
+            super::outbound::queue_agency_tags_pushes!(tx, org, &agency, updated_at);
+            tx.commit().await?;
         });
-        if updated == 0 {
-            return Err(DbError::NotFound);
-        }
         Ok(())
     }
 
@@ -332,10 +336,12 @@ impl InvitationStore for SqlStore {
             enum_text(&InvitationStatus::NeedsAttention)?,
         );
         let updated_at = ns(now)?;
-        let updated = with_pool!(self, |pool| {
-            sqlx::query(
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let agency: Option<String> = sqlx::query_scalar(
                 "UPDATE invitations SET contract_template_id = $3, status = $4, sent_to = $5,
-                 updated_at = $6 WHERE organization_id = $1 AND id = $2 AND status = $7",
+                 updated_at = $6 WHERE organization_id = $1 AND id = $2 AND status = $7
+                 RETURNING agency_id",
             )
             .bind(org.as_str())
             .bind(id.0)
@@ -344,13 +350,12 @@ impl InvitationStore for SqlStore {
             .bind(sent_to)
             .bind(updated_at)
             .bind(&waiting)
-            .execute(pool)
-            .await?
-            .rows_affected()
+            .fetch_optional(&mut *tx)
+            .await?;
+            let agency = agency.ok_or(DbError::NotFound)?;
+            super::outbound::queue_agency_tags_pushes!(tx, org, &agency, updated_at);
+            tx.commit().await?;
         });
-        if updated == 0 {
-            return Err(DbError::NotFound);
-        }
         Ok(())
     }
 

@@ -42,6 +42,7 @@ mod settings;
 pub mod sql;
 mod sync_records;
 mod sync_step;
+mod tags;
 mod tenants;
 mod webhooks;
 
@@ -72,6 +73,7 @@ pub use retention::*;
 pub use sealed::{KeyCheckError, ResealReport};
 pub use sync_records::*;
 pub use sync_step::*;
+pub use tags::*;
 pub use tenants::*;
 pub use webhooks::*;
 
@@ -98,6 +100,7 @@ pub trait ServerStore:
     + InboundStepStore
     + EndpointHealthStore
     + SyncRecordStore
+    + TagStore
 {
 }
 
@@ -123,5 +126,6 @@ impl<T> ServerStore for T where
         + InboundStepStore
         + EndpointHealthStore
         + SyncRecordStore
+        + TagStore
 {
 }

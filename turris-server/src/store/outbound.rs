@@ -39,6 +39,17 @@ pub struct OutboundPush {
     pub queued_at: DateTime<Utc>,
     /// Attempts that failed for a reason worth retrying.
     pub attempts: u32,
+    /// Why it was queued.
+    pub reason: PushReason,
+}
+
+/// Why a push was queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushReason {
+    /// The record was saved: push its mapped properties (and its tags, while tags are on).
+    Record,
+    /// Its state changed: push only its tags, while the organization has tags on.
+    Tags,
 }
 
 /// An organization's due pushes, leased to one process.
@@ -148,6 +159,7 @@ struct PushRow {
     record_id: String,
     queued_at: i64,
     attempts: i32,
+    reason: String,
 }
 
 impl PushRow {
@@ -166,9 +178,55 @@ impl PushRow {
             record,
             queued_at: from_ns(self.queued_at),
             attempts: self.attempts.max(0) as u32,
+            reason: match self.reason.as_str() {
+                "tags" => PushReason::Tags,
+                _ => PushReason::Record,
+            },
         })
     }
 }
+
+/// Queues a tags push of `$kind`/`$id` for `$org` inside the transaction `$tx`, when the
+/// record is linked (an unlinked record gets its tags with its create).
+macro_rules! queue_tags_push {
+    ($tx:expr, $org:expr, $kind:expr, $id:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO outbound_pushes (organization_id, record_type, record_id, queued_at,
+             next_attempt_at, reason)
+             SELECT organization_id, kind, turris_id, $4, $4, 'tags' FROM links
+             WHERE organization_id = $1 AND kind = $2 AND turris_id = $3",
+        )
+        .bind($org.as_str())
+        .bind($kind)
+        .bind($id)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?
+    };
+}
+pub(crate) use queue_tags_push;
+
+/// Queues a tags push of the agency `$agency` and of each of its linked agency contacts (who
+/// carry its onboarding tags) inside the transaction `$tx`.
+macro_rules! queue_agency_tags_pushes {
+    ($tx:expr, $org:expr, $agency:expr, $now:expr) => {{
+        $crate::store::outbound::queue_tags_push!($tx, $org, "agency", $agency, $now);
+        sqlx::query(
+            "INSERT INTO outbound_pushes (organization_id, record_type, record_id, queued_at,
+             next_attempt_at, reason)
+             SELECT l.organization_id, l.kind, l.turris_id, $3, $3, 'tags'
+             FROM agency_contacts c JOIN links l ON l.organization_id = c.organization_id
+               AND l.kind = 'agency_contact' AND l.turris_id = c.id
+             WHERE c.organization_id = $1 AND c.agency_id = $2",
+        )
+        .bind($org.as_str())
+        .bind($agency)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?
+    }};
+}
+pub(crate) use queue_agency_tags_pushes;
 
 /// Writes the outbox row of `$kind`/`$id` for `$org` inside the transaction `$tx`.
 macro_rules! queue_push {
@@ -325,7 +383,7 @@ impl OutboundOutboxStore for SqlStore {
                     continue;
                 }
                 let rows: Vec<PushRow> = sqlx::query_as(
-                    "SELECT id, record_type, record_id, queued_at, attempts FROM outbound_pushes
+                    "SELECT id, record_type, record_id, queued_at, attempts, reason FROM outbound_pushes
                      WHERE organization_id = $1 AND next_attempt_at <= $2 ORDER BY id LIMIT $3",
                 )
                 .bind(&org)

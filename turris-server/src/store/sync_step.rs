@@ -248,6 +248,8 @@ impl InboundStepStore for SqlStore {
                         created,
                         updated
                     )?;
+                    let agency = write.invitation.agency_id.as_str();
+                    super::outbound::queue_agency_tags_pushes!(tx, org, agency, *updated);
                     stored
                 } else {
                     missing
@@ -275,9 +277,9 @@ impl InboundStepStore for SqlStore {
         let now = ns(now)?;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let updated = sqlx::query(
+            let agency: Option<String> = sqlx::query_scalar(
                 "UPDATE invitations SET status = $3, sent_to = $4, updated_at = $5
-                 WHERE organization_id = $1 AND id = $2 AND status = $6",
+                 WHERE organization_id = $1 AND id = $2 AND status = $6 RETURNING agency_id",
             )
             .bind(org.as_str())
             .bind(id.0)
@@ -285,12 +287,12 @@ impl InboundStepStore for SqlStore {
             .bind(email)
             .bind(now)
             .bind(&deferred)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if updated == 0 {
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(agency) = agency else {
                 return Ok(false);
-            }
+            };
+            super::outbound::queue_agency_tags_pushes!(tx, org, &agency, now);
             insert_activity_row!(&mut *tx, org, at, &entry, &outcome)?;
             tx.commit().await?;
             Ok(true)

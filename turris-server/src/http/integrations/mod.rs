@@ -7,6 +7,7 @@ mod connect;
 mod properties;
 mod settings;
 mod sync_records;
+mod tags;
 
 pub use activity::*;
 pub use cards::*;
@@ -14,6 +15,7 @@ pub use connect::*;
 pub use properties::*;
 pub use settings::*;
 pub use sync_records::*;
+pub use tags::*;
 
 use super::Routes;
 
@@ -60,6 +62,8 @@ pub fn routes() -> Routes {
         .post(&p("/hubspot/invitations/{id}/contract"), assign_contract)
         .get(&p("/hubspot/activity"), activity)
         .get(&p("/hubspot/webhook-status"), webhook_status)
+        .get(&p("/hubspot/tags"), get_tags)
+        .put(&p("/hubspot/tags"), put_tags)
         .get(&p("/hubspot/sync-records"), sync_records)
         .get(&p("/hubspot/sync-records.csv"), sync_records_csv)
 }

@@ -35,6 +35,7 @@
 //!   make that company the contact's primary one (`associatedcompanyid`), so the value goes to
 //!   the echo ledger too.
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -45,10 +46,11 @@ use turris_core::mapping::AgencyContactMapping;
 use turris_core::matrix::SyncMatrix;
 use turris_core::planner::{OutboundAction, OutboundSkipReason, plan_outbound};
 use turris_core::store::TurrisRef;
+use turris_core::tags::{tags_for, with_tags};
 
 use crate::app::AppState;
 use crate::hubspot::ConnectionError;
-use crate::store::{DbError, OutboundClaim, OutboundRetry, ServerStore};
+use crate::store::{DbError, OutboundClaim, OutboundRetry, PushReason, ServerStore};
 use crate::sync::kinds::{Agencies, AgencyContacts, Agents, RecordKind};
 use crate::sync::lease::{LEASE, RENEW_EVERY, renewing};
 use crate::workers::Shutdown;
@@ -179,7 +181,11 @@ fn retries(
     let mut kept = Vec::new();
     for (record, error) in failed {
         let rows = claim.pushes.iter().filter(|p| &p.record == record);
-        let Some(newest) = rows.clone().max_by_key(|p| p.id) else {
+        // The newest row, a saved record's before a tags-only one (its retry pushes both).
+        let Some(newest) = rows
+            .clone()
+            .max_by_key(|p| (p.reason == PushReason::Record, p.id))
+        else {
             continue;
         };
         if kept.iter().any(|r: &OutboundRetry| r.push == newest.id) {
@@ -251,10 +257,16 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
     {
         return Ok(Pushed::Paused);
     }
-    // Each record once, oldest push first: pushed as it is now.
+    // Each record once, oldest push first: pushed as it is now. A record queued only for its
+    // tags is pushed only while tags are on.
     let mut records: Vec<TurrisRef> = Vec::new();
+    let mut saved: HashSet<&TurrisRef> = HashSet::new();
     for push in &claim.pushes {
-        if !records.contains(&push.record) {
+        if push.reason == PushReason::Record {
+            saved.insert(&push.record);
+        }
+        let wanted = push.reason == PushReason::Record || settings.crm.tags;
+        if wanted && !records.contains(&push.record) {
             records.push(push.record.clone());
         }
     }
@@ -263,6 +275,8 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
         org,
         matrix: &settings.matrix,
         records: &records,
+        saved: &saved,
+        tags: settings.crm.tags,
     };
     let (companies, _) = plan.kind::<Agencies>(&settings.mapping.agency).await?;
     let (mut contacts, mut employed) = match settings.mapping.agent.as_ref() {
@@ -302,6 +316,10 @@ struct Planner<'a> {
     org: &'a OrganizationId,
     matrix: &'a SyncMatrix,
     records: &'a [TurrisRef],
+    /// The records queued because they were saved (the others only for their tags).
+    saved: &'a HashSet<&'a TurrisRef>,
+    /// Whether tags are on: every pushed record carries them.
+    tags: bool,
 }
 
 impl Planner<'_> {
@@ -318,19 +336,23 @@ impl Planner<'_> {
                 continue;
             };
             let linked = self.db.link_by_turris(self.org, turris).await?;
-            let action = plan_outbound(
-                mapping,
-                self.matrix,
-                &K::draft(&record),
-                None,
-                linked.as_ref().map(|l| &l.hubspot_id),
-            );
+            let linked = linked.as_ref().map(|l| &l.hubspot_id);
+            let mut action = match self.saved.contains(turris) {
+                true => plan_outbound(mapping, self.matrix, &K::draft(&record), None, linked),
+                false => OutboundAction::Skip {
+                    reason: OutboundSkipReason::NoChanges,
+                },
+            };
             let pushed = !matches!(
                 action,
                 OutboundAction::Skip {
-                    reason: OutboundSkipReason::OutboundDisabled
+                    reason: OutboundSkipReason::OutboundDisabled | OutboundSkipReason::NoChanges
                 }
             );
+            if self.tags {
+                let facts = self.db.tag_facts(self.org, turris).await?;
+                action = with_tags(action, linked, &tags_for(turris, &facts));
+            }
             if let (Some(agency), true) = (K::agency(&record), pushed) {
                 employed.push((turris.clone(), agency));
             }

@@ -491,14 +491,13 @@ fn written(
     turris: &TurrisRef,
     properties: &PropertyMap,
 ) -> CrmSyncEntry {
-    CrmSyncEntry::new(
-        Utc::now(),
-        target.audit,
-        operation,
-        SyncTrigger::RecordChange,
-    )
-    .turris(turris)
-    .wrote(properties.iter())
+    let trigger = match turris_core::tags::only_tags(properties) {
+        true => SyncTrigger::Tags,
+        false => SyncTrigger::RecordChange,
+    };
+    CrmSyncEntry::new(Utc::now(), target.audit, operation, trigger)
+        .turris(turris)
+        .wrote(properties.iter())
 }
 
 /// What a sync record says of one input HubSpot refused in a multi-status answer: its

@@ -144,6 +144,16 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ),
     (
         "GET",
+        "/api/v1/integrations/hubspot/tags",
+        Grant("integrations:read"),
+    ),
+    (
+        "PUT",
+        "/api/v1/integrations/hubspot/tags",
+        Grant("integrations:update"),
+    ),
+    (
+        "GET",
         "/api/v1/integrations/hubspot/sync-records",
         Grant("integrations:update"),
     ),

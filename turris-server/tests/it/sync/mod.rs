@@ -14,6 +14,7 @@ mod pruning;
 mod reconcile;
 mod subscriptions;
 mod sync_records;
+mod tags;
 mod tokens;
 
 use std::future::Future;

@@ -1,0 +1,160 @@
+//! The tag catalog (seed 002's predefined tags): read it, and turn writing tags to HubSpot on
+//! or off. Turning it on makes the `turris_tags` multi-select property on companies and
+//! contacts (the catalog as its options) and queues every linked record's tags push.
+
+use axum::extract::State;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use turris_core::tags::{TAGS_PROPERTY, Tag, TagGroup};
+use turris_hubspot::crm::ObjectType;
+use turris_hubspot::crm::properties::NewProperty;
+use utoipa::ToSchema;
+
+use super::connect::{not_connected, stored_credentials_failed};
+use super::load;
+use crate::app::AppState;
+use crate::auth::{Authorized, IntegrationsRead, IntegrationsUpdate};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::Json;
+use crate::hubspot::ConnectionError;
+
+/// One tag of the catalog.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CatalogTag {
+    /// The value written to HubSpot (`non_compliant`, ...).
+    pub name: &'static str,
+    /// The option's label in HubSpot.
+    pub label: &'static str,
+    /// `compliance`, `onboarding` or `nipr`.
+    pub group: TagGroup,
+    /// When a record carries it.
+    pub description: &'static str,
+}
+
+/// The tag settings and the fixed catalog.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagSettingsView {
+    /// Whether tags are written to HubSpot.
+    pub enabled: bool,
+    /// The HubSpot property (on contacts and companies) holding them.
+    pub property: &'static str,
+    /// Every tag, in order.
+    pub catalog: Vec<CatalogTag>,
+    /// Tag pushes queued by this change (turning tags on queues every linked record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued: Option<u64>,
+}
+
+/// Turns tags on or off.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagSettingsUpdate {
+    /// Write each linked record's tags to HubSpot.
+    pub enabled: bool,
+}
+
+fn view(enabled: bool, queued: Option<u64>) -> TagSettingsView {
+    TagSettingsView {
+        enabled,
+        property: TAGS_PROPERTY,
+        catalog: Tag::ALL
+            .into_iter()
+            .map(|t| CatalogTag {
+                name: t.name(),
+                label: t.label(),
+                group: t.group(),
+                description: t.description(),
+            })
+            .collect(),
+        queued,
+    }
+}
+
+/// The tag catalog and whether tags are written to HubSpot.
+#[utoipa::path(get, path = "/api/v1/integrations/hubspot/tags", tag = "integrations",
+    responses((status = 200, body = TagSettingsView), (status = 401), (status = 402), (status = 403)),
+    security(("bearer" = [])))]
+pub async fn get_tags(
+    State(state): State<AppState>,
+    auth: Authorized<IntegrationsRead>,
+) -> ApiResult<Json<TagSettingsView>> {
+    Ok(Json(view(load(&state, auth.org()).await?.crm.tags, None)))
+}
+
+/// Turns writing tags on or off. On: HubSpot must be connected; the `turris_tags` property is
+/// made on companies and contacts when missing (HubSpot's 403 means the connection lacks the
+/// schema-write scopes), then every linked record's tags are queued for pushing. Off: nothing
+/// more is written (the values in HubSpot stay until someone clears them).
+#[utoipa::path(put, path = "/api/v1/integrations/hubspot/tags", tag = "integrations",
+    request_body = TagSettingsUpdate,
+    responses((status = 200, body = TagSettingsView), (status = 401), (status = 402), (status = 403),
+        (status = 409, description = "Not connected", body = crate::error::ErrorBody),
+        (status = 502, description = "HubSpot refused to make the property", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_tags(
+    State(state): State<AppState>,
+    auth: Authorized<IntegrationsUpdate>,
+    Json(body): Json<TagSettingsUpdate>,
+) -> ApiResult<Json<TagSettingsView>> {
+    let org = auth.org();
+    let mut settings = load(&state, org).await?;
+    let mut queued = None;
+    if body.enabled && !settings.crm.tags {
+        let credentials = state
+            .db()
+            .hubspot_credentials(org)
+            .await?
+            .ok_or_else(not_connected)?;
+        let client = crate::hubspot::client(&state, org, &credentials)
+            .map_err(super::connect::connection_error)?;
+        for object in [ObjectType::Companies, ObjectType::Contacts] {
+            ensure_tags_property(&state, org, &client, &object).await?;
+        }
+        settings.crm.tags = true;
+        state.db().save_settings(org, &settings).await?;
+        queued = Some(state.db().queue_all_tags_pushes(org, Utc::now()).await?);
+        crate::sync::outbound::wake(&state);
+    } else if settings.crm.tags != body.enabled {
+        settings.crm.tags = body.enabled;
+        state.db().save_settings(org, &settings).await?;
+    }
+    Ok(Json(view(settings.crm.tags, queued)))
+}
+
+/// Makes the tags property on `object` unless it exists, and records a new one.
+async fn ensure_tags_property(
+    state: &AppState,
+    org: &turris_core::ids::OrganizationId,
+    client: &turris_hubspot::HubSpotClient,
+    object: &ObjectType,
+) -> ApiResult<()> {
+    let group = match object {
+        ObjectType::Contacts => "contactinformation",
+        _ => "companyinformation",
+    };
+    let mut property = NewProperty::multi_select(
+        TAGS_PROPERTY,
+        "Turris tags",
+        group,
+        Tag::ALL.into_iter().map(|t| (t.name(), t.label())),
+    );
+    property.description = Some(
+        "Set by Turris from the record's state (compliance, onboarding, NIPR); HubSpot lists \
+         and workflows can trigger on it."
+            .to_owned(),
+    );
+    match client.ensure_property(object, &property).await {
+        Ok(true) => {
+            crate::sync::creates::record_property(state, org, object, TAGS_PROPERTY).await;
+            Ok(())
+        }
+        Ok(false) => Ok(()),
+        Err(e) if e.status() == Some(403) => Err(ApiError::hubspot(format!(
+            "HubSpot refused to make the {TAGS_PROPERTY} property on {object}: the connection \
+             lacks the crm.schemas.{object}.write scope; reconnect with it, or make the \
+             property in HubSpot (a multiple checkboxes property named {TAGS_PROPERTY} with the \
+             catalog's names as options)"
+        ))),
+        Err(e) => Err(stored_credentials_failed(state, org, ConnectionError::from(e)).await),
+    }
+}
