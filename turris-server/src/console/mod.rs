@@ -16,6 +16,7 @@
 
 pub mod assets;
 pub mod cookies;
+mod crm;
 pub mod csrf;
 pub mod errors;
 mod hubspot;
@@ -53,6 +54,7 @@ pub fn router(config: &crate::config::Config) -> Router<AppState> {
         .merge(login::routes())
         .merge(integrations::routes())
         .merge(hubspot::routes())
+        .merge(crm::routes())
         .merge(webhooks::routes())
         .merge(records::routes())
         .layer(axum::extract::DefaultBodyLimit::max(config.body_limit))

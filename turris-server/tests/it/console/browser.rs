@@ -25,7 +25,7 @@ const ENTER: &str = "\u{E007}";
 const ARROW_DOWN: &str = "\u{E015}";
 
 /// How long to wait for something to appear on a page.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub const PATIENCE: Duration = Duration::from_secs(30);
 
 fn find_program(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -897,6 +897,11 @@ async fn every_page_renders_at_desktop_and_phone_sizes_with_a_label_on_every_inp
             "hubspot",
             "/console/integrations/hubspot".to_owned(),
             "#danger",
+        ),
+        (
+            "crm",
+            format!("/console/integrations/hubspot/crm"),
+            "#tag-catalog",
         ),
         (
             "webhooks",

@@ -3,6 +3,7 @@
 //! one line when `chromium`/`chromedriver` are not installed, as CI installs them).
 
 mod browser;
+mod crm;
 mod http;
 mod webhooks;
 

@@ -1,0 +1,86 @@
+//! HubSpot › CRM tags and sync record, in headless Chromium: an admin turns tags on and reads
+//! the sync record with its CSV link; a viewer sees the catalog but neither the switch nor the
+//! record.
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::browser::Browser;
+use super::read_only_token;
+use crate::support::app::{Backend, TestApp};
+
+const PAGE: &str = "/console/integrations/hubspot/crm";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_turns_tags_on_and_reads_the_sync_record_and_a_viewer_sees_neither_control() {
+    let Some(browser) = Browser::start(
+        "an_admin_turns_tags_on_and_reads_the_sync_record_and_a_viewer_sees_neither_control",
+    )
+    .await
+    else {
+        return;
+    };
+    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
+    let body =
+        json!({"portal_id": app.sandbox.portal_id(), "token": app.sandbox.private_app_token()});
+    app.api(
+        Method::POST,
+        "/api/v1/integrations/hubspot/private-app",
+        Some(body),
+    )
+    .await
+    .expect(200);
+    browser.sign_in(&app, &app.token).await;
+    browser.open(&app, PAGE).await;
+    browser.wait_text("#tags-state", "Off").await;
+    browser
+        .wait_text("#sync-record-empty", "No writes to HubSpot yet")
+        .await;
+    let catalog = browser.wait_text("#tag-catalog", "non_compliant").await;
+    assert!(catalog.contains("NIPR sync failed"), "{catalog}");
+
+    browser.click("#tags-toggle").await;
+    browser.wait_text("#flash", "Tags are on").await;
+    browser.wait_text("#tags-state", "On").await;
+    // The two properties Turris made are the first writes on record.
+    let table = browser
+        .wait_text("#sync-record-table", "Create property")
+        .await;
+    assert!(
+        table.contains("companies/turris_tags") && table.contains("contacts/turris_tags"),
+        "{table}"
+    );
+    let csv = browser
+        .wait("#sync-record-csv")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        csv.starts_with("/console/integrations/hubspot/crm/sync-records.csv"),
+        "{csv}"
+    );
+    browser.screenshot("crm-tags-on").await;
+    // Filtering by failures finds none.
+    browser.open(&app, &format!("{PAGE}?status=failure")).await;
+    browser
+        .wait_text("#sync-record-empty", "match these filters")
+        .await;
+
+    // A viewer: the catalog, no switch, no record.
+    let viewer = read_only_token(&app).await;
+    browser.open(&app, "/console/integrations").await;
+    browser.click("form[action='/console/logout'] button").await;
+    browser.wait_text("main", "You are signed out.").await;
+    browser.sign_in(&app, &viewer).await;
+    browser.open(&app, PAGE).await;
+    browser
+        .wait_text("#sync-record-denied", "integrations:update")
+        .await;
+    let html = browser.html().await;
+    assert!(!html.contains("id=\"tags-toggle\"") && !html.contains("sync-record-table"));
+    browser.screenshot("crm-viewer").await;
+    browser.close().await;
+    app.finish().await;
+}
