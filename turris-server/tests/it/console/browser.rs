@@ -900,7 +900,7 @@ async fn every_page_renders_at_desktop_and_phone_sizes_with_a_label_on_every_inp
         ),
         (
             "crm",
-            format!("/console/integrations/hubspot/crm"),
+            "/console/integrations/hubspot/crm".to_owned(),
             "#tag-catalog",
         ),
         (
