@@ -149,13 +149,17 @@ pub struct IntegrationSettings {
 }
 
 /// What Turris writes to HubSpot beyond the synced fields: the tag catalog
-/// ([`crate::tags`]) on every linked contact and company.
+/// ([`crate::tags`]) on every linked contact and company, and activity notes
+/// ([`crate::notes`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CrmFeatures {
     /// Whether each linked record's tags are written to its `turris_tags` property.
     #[serde(default)]
     pub tags: bool,
+    /// Which events are logged as notes on the record in HubSpot.
+    #[serde(default)]
+    pub notes: crate::notes::NoteToggles,
 }
 
 impl IntegrationSettings {

@@ -16,6 +16,7 @@
 //! - [`integration`]: an organization's stored integration settings;
 //! - [`activity`]: the activity log model and its 30-day retention;
 //! - [`audit`]: the CRM sync record, the durable trail of every write to HubSpot;
+//! - [`notes`]: which events become HubSpot notes, and what each says;
 //! - [`permissions`]: areas, capabilities, roles and the premium gate;
 //! - [`tags`]: the predefined tag catalog that follows record state into HubSpot;
 //! - [`store`]: storage traits, an in-memory store and (feature `conformance`) the suite every
@@ -41,6 +42,7 @@ pub mod invitation;
 pub mod mapping;
 pub mod matching;
 pub mod matrix;
+pub mod notes;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod permissions;

@@ -147,6 +147,8 @@ impl Modify for BearerAuth {
         super::integrations::webhook_status,
         super::integrations::get_tags,
         super::integrations::put_tags,
+        super::integrations::get_notes,
+        super::integrations::put_notes,
         super::integrations::sync_records,
         super::integrations::sync_records_csv,
         super::reconciliation::start,

@@ -9,6 +9,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use turris_core::ids::{AgencyId, AgentId, ContractTemplateId, OrganizationId};
+use turris_core::notes::{NoteDetails, NoteKind};
 use turris_core::record::{AgencyDraft, AgentDraft, StateCode};
 
 use turris_webhooks::{ComplianceStatus, EntityType, StatusChangeEvent, SyncKind, SyncOutcome};
@@ -607,6 +608,17 @@ impl TurrisInputStore for SqlStore {
             }
             let entity_type = entity_type_text(&result.entity);
             super::outbound::queue_tags_push!(tx, org, entity_type, result.entity.id(), finished);
+            if result.outcome == SyncOutcome::Error {
+                let details = NoteDetails {
+                    sync_kind: Some(kind.clone()),
+                    error: result.error.clone(),
+                    ..NoteDetails::default()
+                };
+                let now = ns(Utc::now())?;
+                let id = result.entity.id();
+                let note = NoteKind::NiprSyncFailed;
+                super::notes::queue_note!(tx, org, note, entity_type, id, &details, finished, now);
+            }
             let mut handed = Vec::new();
             let enqueued = write_outbox!(tx, org, outbox, self.handoff_lease(), &mut handed);
             tx.commit().await?;
@@ -668,6 +680,17 @@ impl TurrisInputStore for SqlStore {
             .map_err(foreign_key_is_not_found)?;
             let agency = agreement.agency_id.as_str();
             super::outbound::queue_agency_tags_pushes!(tx, org, agency, executed);
+            let details = NoteDetails {
+                contract: Some(agreement.contract_template_id.to_string()),
+                signers: agreement
+                    .signers
+                    .iter()
+                    .map(|s| format!("{} <{}>", s.name, s.email))
+                    .collect(),
+                ..NoteDetails::default()
+            };
+            let (note, now) = (NoteKind::AgreementExecuted, ns(Utc::now())?);
+            super::notes::queue_note!(tx, org, note, "agency", agency, &details, executed, now);
             let mut handed = Vec::new();
             let enqueued = write_outbox!(tx, org, outbox, self.handoff_lease(), &mut handed);
             tx.commit().await?;

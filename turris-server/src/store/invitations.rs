@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use turris_core::ids::{AgencyId, ContractTemplateId, OrganizationId};
+use turris_core::notes::NoteKind;
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
@@ -300,13 +301,15 @@ impl InvitationStore for SqlStore {
         sent_to: Option<&str>,
         now: DateTime<Utc>,
     ) -> DbResult<()> {
+        let sent = status == InvitationStatus::Sent;
         let status = enum_text(&status)?;
         let updated_at = ns(now)?;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let agency: Option<String> = sqlx::query_scalar(
+            let changed: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
                 "UPDATE invitations SET status = $3, sent_to = COALESCE($4, sent_to),
-                 updated_at = $5 WHERE organization_id = $1 AND id = $2 RETURNING agency_id",
+                 updated_at = $5 WHERE organization_id = $1 AND id = $2
+                 RETURNING agency_id, contract_template_id, sent_to",
             )
             .bind(org.as_str())
             .bind(id.0)
@@ -315,8 +318,14 @@ impl InvitationStore for SqlStore {
             .bind(updated_at)
             .fetch_optional(&mut *tx)
             .await?;
-            let agency = agency.ok_or(DbError::NotFound)?;
+            let (agency, contract, sent_to) = changed.ok_or(DbError::NotFound)?;
             super::outbound::queue_agency_tags_pushes!(tx, org, &agency, updated_at);
+            if sent {
+                let details =
+                    super::notes::invitation_details(contract.as_deref(), sent_to.as_deref());
+                let (note, at) = (NoteKind::InvitationSent, updated_at);
+                super::notes::queue_note!(tx, org, note, "agency", &agency, &details, at, at);
+            }
             tx.commit().await?;
         });
         Ok(())
@@ -331,6 +340,7 @@ impl InvitationStore for SqlStore {
         sent_to: Option<&str>,
         now: DateTime<Utc>,
     ) -> DbResult<()> {
+        let sent = status == InvitationStatus::Sent;
         let (status, waiting) = (
             enum_text(&status)?,
             enum_text(&InvitationStatus::NeedsAttention)?,
@@ -354,6 +364,11 @@ impl InvitationStore for SqlStore {
             .await?;
             let agency = agency.ok_or(DbError::NotFound)?;
             super::outbound::queue_agency_tags_pushes!(tx, org, &agency, updated_at);
+            if sent {
+                let details = super::notes::invitation_details(Some(template.as_str()), sent_to);
+                let (note, at) = (NoteKind::InvitationSent, updated_at);
+                super::notes::queue_note!(tx, org, note, "agency", &agency, &details, at, at);
+            }
             tx.commit().await?;
         });
         Ok(())

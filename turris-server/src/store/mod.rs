@@ -31,6 +31,7 @@ mod invitations;
 mod jobs;
 mod journal;
 mod links;
+mod notes;
 mod oauth;
 mod outbound;
 mod polling;
@@ -64,6 +65,7 @@ pub use inputs::*;
 pub use invitations::*;
 pub use jobs::*;
 pub use journal::*;
+pub use notes::{NoteStore, QueuedNote};
 pub use oauth::*;
 pub use outbound::*;
 pub use polling::*;
@@ -101,6 +103,7 @@ pub trait ServerStore:
     + EndpointHealthStore
     + SyncRecordStore
     + TagStore
+    + NoteStore
 {
 }
 
@@ -127,5 +130,6 @@ impl<T> ServerStore for T where
         + EndpointHealthStore
         + SyncRecordStore
         + TagStore
+        + NoteStore
 {
 }

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use turris_core::activity::NewActivity;
 use turris_core::ids::{AgencyId, OrganizationId};
+use turris_core::notes::NoteKind;
 use turris_core::record::{Agency, AgencyContact, Agent};
 use turris_core::store::Link;
 
@@ -250,6 +251,18 @@ impl InboundStepStore for SqlStore {
                     )?;
                     let agency = write.invitation.agency_id.as_str();
                     super::outbound::queue_agency_tags_pushes!(tx, org, agency, *updated);
+                    if write.invitation.status == InvitationStatus::Sent {
+                        let invitation = &write.invitation;
+                        let details = super::notes::invitation_details(
+                            invitation.contract_template_id.as_ref().map(|t| t.as_str()),
+                            invitation.sent_to.as_deref(),
+                        );
+                        let note = NoteKind::InvitationSent;
+                        let at = *updated;
+                        super::notes::queue_note!(
+                            tx, org, note, "agency", agency, &details, at, at
+                        );
+                    }
                     stored
                 } else {
                     missing
@@ -277,9 +290,10 @@ impl InboundStepStore for SqlStore {
         let now = ns(now)?;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let agency: Option<String> = sqlx::query_scalar(
+            let sent: Option<(String, Option<String>)> = sqlx::query_as(
                 "UPDATE invitations SET status = $3, sent_to = $4, updated_at = $5
-                 WHERE organization_id = $1 AND id = $2 AND status = $6 RETURNING agency_id",
+                 WHERE organization_id = $1 AND id = $2 AND status = $6
+                 RETURNING agency_id, contract_template_id",
             )
             .bind(org.as_str())
             .bind(id.0)
@@ -289,10 +303,13 @@ impl InboundStepStore for SqlStore {
             .bind(&deferred)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some(agency) = agency else {
+            let Some((agency, contract)) = sent else {
                 return Ok(false);
             };
             super::outbound::queue_agency_tags_pushes!(tx, org, &agency, now);
+            let details = super::notes::invitation_details(contract.as_deref(), Some(email));
+            let note = NoteKind::InvitationSent;
+            super::notes::queue_note!(tx, org, note, "agency", &agency, &details, now, now);
             insert_activity_row!(&mut *tx, org, at, &entry, &outcome)?;
             tx.commit().await?;
             Ok(true)

@@ -27,6 +27,7 @@ pub mod invites;
 pub mod journal;
 mod kinds;
 pub mod lease;
+pub mod notes;
 pub mod outbound;
 pub mod polling;
 pub mod pruning;
@@ -169,6 +170,7 @@ pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()
         run("sync_reconcile", |s, d| Box::pin(reconcile::run(s, d))),
         run("sync_journal", |s, d| Box::pin(journal::run(s, d))),
         run("sync_polling", |s, d| Box::pin(polling::run(s, d))),
+        run("sync_notes", |s, d| Box::pin(notes::run(s, d))),
     ]
 }
 

@@ -64,6 +64,8 @@ pub fn routes() -> Routes {
         .get(&p("/hubspot/webhook-status"), webhook_status)
         .get(&p("/hubspot/tags"), get_tags)
         .put(&p("/hubspot/tags"), put_tags)
+        .get(&p("/hubspot/notes"), get_notes)
+        .put(&p("/hubspot/notes"), put_notes)
         .get(&p("/hubspot/sync-records"), sync_records)
         .get(&p("/hubspot/sync-records.csv"), sync_records_csv)
 }

@@ -1,10 +1,11 @@
-//! The tag catalog (seed 002's predefined tags): read it, and turn writing tags to HubSpot on
-//! or off. Turning it on makes the `turris_tags` multi-select property on companies and
+//! What Turris writes to HubSpot beyond the synced fields (seed 002): the tag catalog (read
+//! it, and turn writing tags on or off) and activity notes (which events are logged). Turning it on makes the `turris_tags` multi-select property on companies and
 //! contacts (the catalog as its options) and queues every linked record's tags push.
 
 use axum::extract::State;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use turris_core::notes::NoteToggles;
 use turris_core::tags::{TAGS_PROPERTY, Tag, TagGroup};
 use turris_hubspot::crm::ObjectType;
 use turris_hubspot::crm::properties::NewProperty;
@@ -157,4 +158,34 @@ async fn ensure_tags_property(
         ))),
         Err(e) => Err(stored_credentials_failed(state, org, ConnectionError::from(e)).await),
     }
+}
+
+/// Which events are logged as notes in HubSpot.
+#[utoipa::path(get, path = "/api/v1/integrations/hubspot/notes", tag = "integrations",
+    responses((status = 200, body = NoteToggles), (status = 401), (status = 402), (status = 403)),
+    security(("bearer" = [])))]
+pub async fn get_notes(
+    State(state): State<AppState>,
+    auth: Authorized<IntegrationsRead>,
+) -> ApiResult<Json<NoteToggles>> {
+    Ok(Json(load(&state, auth.org()).await?.crm.notes))
+}
+
+/// Chooses which events are logged as notes on the agency's company or the agent's contact
+/// (each exactly once, associated when the record is linked). Events while a kind is off are
+/// not logged later.
+#[utoipa::path(put, path = "/api/v1/integrations/hubspot/notes", tag = "integrations",
+    request_body = NoteToggles,
+    responses((status = 200, body = NoteToggles), (status = 401), (status = 402), (status = 403),
+        (status = 422, description = "Not a set of toggles", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_notes(
+    State(state): State<AppState>,
+    auth: Authorized<IntegrationsUpdate>,
+    Json(body): Json<NoteToggles>,
+) -> ApiResult<Json<NoteToggles>> {
+    let mut settings = load(&state, auth.org()).await?;
+    settings.crm.notes = body;
+    state.db().save_settings(auth.org(), &settings).await?;
+    Ok(Json(settings.crm.notes))
 }

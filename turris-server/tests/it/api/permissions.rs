@@ -154,6 +154,16 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ),
     (
         "GET",
+        "/api/v1/integrations/hubspot/notes",
+        Grant("integrations:read"),
+    ),
+    (
+        "PUT",
+        "/api/v1/integrations/hubspot/notes",
+        Grant("integrations:update"),
+    ),
+    (
+        "GET",
         "/api/v1/integrations/hubspot/sync-records",
         Grant("integrations:update"),
     ),

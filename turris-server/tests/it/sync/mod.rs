@@ -8,6 +8,7 @@ mod hooks;
 mod inbound;
 mod invites;
 mod journal;
+mod notes;
 mod outbound;
 mod polling;
 mod pruning;

@@ -5,7 +5,7 @@ use turris_hubspot_sandbox::{Fault, ObjectKind};
 use super::*;
 
 impl TestApp {
-    pub(super) async fn agency_outbound_on(&self) {
+    pub(crate) async fn agency_outbound_on(&self) {
         self.api(
             Method::PUT,
             &format!("{H}/sync"),
@@ -44,7 +44,7 @@ impl TestApp {
     }
 
     /// Waits until an activity row with this title and status exists, and returns it.
-    pub(super) async fn activity_row(&self, title: &str, status: &str) -> Value {
+    pub(crate) async fn activity_row(&self, title: &str, status: &str) -> Value {
         eventually(&format!("a {status} {title:?} row"), || async {
             self.activity_titled(title)
                 .await

@@ -1,0 +1,181 @@
+//! Activity notes (seed 002's "Activity Tracking"): events in Turris logged as HubSpot notes on
+//! the agency's company or the agent's contact, each exactly once. Which events, and what a
+//! note says, are decided here; the server queues one note per event in the event's own
+//! transaction and writes it with a batch upsert keyed by [`NOTE_ID_PROPERTY`], so a retry
+//! after a crash finds the note it made instead of making a second.
+
+use serde::{Deserialize, Serialize};
+
+/// The unique note property holding the Turris note id (the key of the upsert).
+pub const NOTE_ID_PROPERTY: &str = "turris_note_id";
+
+/// What a note is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum NoteKind {
+    /// An agency was sent its invitation.
+    InvitationSent,
+    /// An agency executed a producer agreement.
+    AgreementExecuted,
+    /// A NIPR sync of an agency or agent failed.
+    NiprSyncFailed,
+}
+
+impl NoteKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteKind::InvitationSent => "invitation_sent",
+            NoteKind::AgreementExecuted => "agreement_executed",
+            NoteKind::NiprSyncFailed => "nipr_sync_failed",
+        }
+    }
+
+    /// The kind of a wire name.
+    pub fn parse(text: &str) -> Option<NoteKind> {
+        [
+            NoteKind::InvitationSent,
+            NoteKind::AgreementExecuted,
+            NoteKind::NiprSyncFailed,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
+    }
+}
+
+/// Which events become notes (all off until an admin turns them on).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NoteToggles {
+    /// Invitations sent.
+    #[serde(default)]
+    pub invitations: bool,
+    /// Producer agreements executed.
+    #[serde(default)]
+    pub agreements: bool,
+    /// NIPR syncs that failed.
+    #[serde(default)]
+    pub nipr_errors: bool,
+}
+
+impl NoteToggles {
+    /// Whether notes of `kind` are written.
+    pub fn allows(self, kind: NoteKind) -> bool {
+        match kind {
+            NoteKind::InvitationSent => self.invitations,
+            NoteKind::AgreementExecuted => self.agreements,
+            NoteKind::NiprSyncFailed => self.nipr_errors,
+        }
+    }
+}
+
+/// The facts a note is written from, stored with the queued note.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteDetails {
+    /// The contract template (invitations, agreements).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<String>,
+    /// Where the invitation went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_to: Option<String>,
+    /// Who signed (`Name <email>`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signers: Vec<String>,
+    /// The NIPR sync's kind (`fetch`, `full_refresh`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_kind: Option<String>,
+    /// The NIPR error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What an event's note says. HubSpot shows the body as HTML: every value is escaped.
+///
+/// ```
+/// use turris_core::notes::{NoteDetails, NoteKind, body};
+///
+/// let details = NoteDetails {
+///     contract: Some("standard".into()),
+///     signers: vec!["Ada <ada@x.example>".into()],
+///     ..NoteDetails::default()
+/// };
+/// let text = body(NoteKind::AgreementExecuted, &details);
+/// assert!(text.contains("standard") && text.contains("Ada &lt;ada@x.example&gt;"));
+/// ```
+pub fn body(kind: NoteKind, details: &NoteDetails) -> String {
+    let field = |v: &Option<String>| escape(v.as_deref().unwrap_or("–"));
+    match kind {
+        NoteKind::InvitationSent => format!(
+            "<p><strong>Turris: invitation sent</strong></p><p>Contract: {}<br>Sent to: {}</p>",
+            field(&details.contract),
+            field(&details.sent_to)
+        ),
+        NoteKind::AgreementExecuted => {
+            let signers: Vec<String> = details.signers.iter().map(|s| escape(s)).collect();
+            format!(
+                "<p><strong>Turris: producer agreement executed</strong></p><p>Contract: {}<br>Signed by: {}</p>",
+                field(&details.contract),
+                if signers.is_empty() {
+                    "–".to_owned()
+                } else {
+                    signers.join(", ")
+                }
+            )
+        }
+        NoteKind::NiprSyncFailed => format!(
+            "<p><strong>Turris: NIPR sync failed</strong></p><p>Kind: {}<br>Error: {}</p><p>Turris retries on the next sync; check the NPN if it keeps failing.</p>",
+            field(&details.sync_kind),
+            field(&details.error)
+        ),
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '&' => "&amp;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toggles_allow_only_their_own_kind_and_default_to_off() {
+        let none = NoteToggles::default();
+        let agreements = NoteToggles {
+            agreements: true,
+            ..NoteToggles::default()
+        };
+        for kind in [
+            NoteKind::InvitationSent,
+            NoteKind::AgreementExecuted,
+            NoteKind::NiprSyncFailed,
+        ] {
+            assert!(!none.allows(kind));
+            assert_eq!(agreements.allows(kind), kind == NoteKind::AgreementExecuted);
+            assert_eq!(NoteKind::parse(kind.as_str()), Some(kind));
+        }
+    }
+
+    #[test]
+    fn values_are_escaped_and_missing_ones_show_a_dash() {
+        let details = NoteDetails {
+            sync_kind: Some("fetch".into()),
+            error: Some("<script>x</script>".into()),
+            ..NoteDetails::default()
+        };
+        let text = body(NoteKind::NiprSyncFailed, &details);
+        assert!(text.contains("&lt;script&gt;") && !text.contains("<script>"));
+        let text = body(NoteKind::InvitationSent, &NoteDetails::default());
+        assert!(text.contains("Contract: –"));
+    }
+}

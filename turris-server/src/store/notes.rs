@@ -1,0 +1,219 @@
+//! Activity notes waiting for HubSpot ([`turris_core::notes`]): queued in the transaction of the
+//! event they log ([`queue_note!`]), leased a batch at a time with a fencing token, deleted once
+//! written (or dropped), postponed after a failure.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use turris_core::ids::{AgencyId, AgentId, OrganizationId};
+use turris_core::notes::{NoteDetails, NoteKind};
+use turris_core::store::TurrisRef;
+use uuid::Uuid;
+
+use super::error::{DbError, DbResult};
+use super::sql::{SqlStore, from_ns, ns, plus, with_pool};
+
+/// Queues a note of `$kind` (a [`NoteKind`]) about `$record_type`/`$record_id` (`agency` or
+/// `agent`) with `$details` (a [`NoteDetails`]) inside the transaction `$tx`: the event
+/// happened at `$at`, the note is due at once (both nanoseconds, `$now` for the latter).
+macro_rules! queue_note {
+    ($tx:expr, $org:expr, $kind:expr, $record_type:expr, $record_id:expr, $details:expr, $at:expr, $now:expr) => {{
+        let details = serde_json::to_string($details)?;
+        sqlx::query(
+            "INSERT INTO crm_notes (organization_id, id, kind, record_type, record_id, details,
+             occurred_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind($org.as_str())
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind($kind.as_str())
+        .bind($record_type)
+        .bind($record_id)
+        .bind(details)
+        .bind($at)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?
+    }};
+}
+pub(crate) use queue_note;
+
+/// What an invitation-sent note says.
+pub(crate) fn invitation_details(contract: Option<&str>, sent_to: Option<&str>) -> NoteDetails {
+    NoteDetails {
+        contract: contract.map(str::to_owned),
+        sent_to: sent_to.map(str::to_owned),
+        ..NoteDetails::default()
+    }
+}
+
+/// A queued note, leased to one worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedNote {
+    /// The organization.
+    pub organization: OrganizationId,
+    /// The note's id (its `turris_note_id` in HubSpot).
+    pub id: String,
+    /// What it logs.
+    pub kind: NoteKind,
+    /// The agency or agent it is about.
+    pub record: TurrisRef,
+    /// The facts its body is written from.
+    pub details: NoteDetails,
+    /// When the event happened (the note's timestamp in HubSpot).
+    pub occurred_at: DateTime<Utc>,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// The lease's fencing token.
+    pub lease: String,
+}
+
+/// Notes waiting for HubSpot.
+#[async_trait]
+pub trait NoteStore: Send + Sync {
+    /// Leases up to `limit` due notes (oldest first) until `now + lease_for`.
+    async fn claim_notes(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease_for: Duration,
+    ) -> DbResult<Vec<QueuedNote>>;
+    /// Deletes a written (or dropped) note; [`DbError::LeaseLost`] when another worker leased
+    /// it meanwhile.
+    async fn finish_note(&self, note: &QueuedNote) -> DbResult<()>;
+    /// Postpones a note to `next_attempt_at`, counting a failed attempt when `failed`;
+    /// [`DbError::LeaseLost`] when another worker leased it meanwhile.
+    async fn retry_note(
+        &self,
+        note: &QueuedNote,
+        next_attempt_at: DateTime<Utc>,
+        failed: bool,
+    ) -> DbResult<()>;
+    /// How many notes of `org` wait.
+    async fn pending_notes(&self, org: &OrganizationId) -> DbResult<u64>;
+}
+
+#[derive(sqlx::FromRow)]
+struct NoteRow {
+    organization_id: String,
+    id: String,
+    kind: String,
+    record_type: String,
+    record_id: String,
+    details: String,
+    occurred_at: i64,
+    attempts: i32,
+}
+
+impl NoteRow {
+    fn note(self, lease: &str) -> DbResult<QueuedNote> {
+        let corrupt = |e: turris_core::Error| DbError::corrupt(e);
+        let record = match self.record_type.as_str() {
+            "agency" => TurrisRef::Agency(AgencyId::parse(&self.record_id).map_err(corrupt)?),
+            "agent" => TurrisRef::Agent(AgentId::parse(&self.record_id).map_err(corrupt)?),
+            other => return Err(DbError::corrupt(format!("a note about a {other}"))),
+        };
+        Ok(QueuedNote {
+            organization: OrganizationId::parse(&self.organization_id).map_err(corrupt)?,
+            kind: NoteKind::parse(&self.kind)
+                .ok_or_else(|| DbError::corrupt(format!("note kind {}", self.kind)))?,
+            id: self.id,
+            record,
+            details: serde_json::from_str(&self.details)?,
+            occurred_at: from_ns(self.occurred_at),
+            attempts: self.attempts.max(0) as u32,
+            lease: lease.to_owned(),
+        })
+    }
+}
+
+#[async_trait]
+impl NoteStore for SqlStore {
+    async fn claim_notes(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease_for: Duration,
+    ) -> DbResult<Vec<QueuedNote>> {
+        let now_ns = ns(now)?;
+        let until = ns(plus(now, lease_for))?;
+        let lease = Uuid::now_v7().to_string();
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        // The outer `leased_until` check is re-evaluated on the locked row, so two workers
+        // that picked the same rows cannot both take them.
+        let rows: Vec<NoteRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "UPDATE crm_notes SET lease_token = $1, leased_until = $2
+                 WHERE leased_until <= $3 AND (organization_id, id) IN (
+                     SELECT organization_id, id FROM crm_notes
+                     WHERE next_attempt_at <= $3 AND leased_until <= $3
+                     ORDER BY next_attempt_at LIMIT $4)
+                 RETURNING organization_id, id, kind, record_type, record_id, details,
+                           occurred_at, attempts",
+            )
+            .bind(&lease)
+            .bind(until)
+            .bind(now_ns)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(|r| r.note(&lease)).collect()
+    }
+
+    async fn finish_note(&self, note: &QueuedNote) -> DbResult<()> {
+        let deleted = with_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM crm_notes WHERE organization_id = $1 AND id = $2 AND lease_token = $3",
+            )
+            .bind(note.organization.as_str())
+            .bind(&note.id)
+            .bind(&note.lease)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if deleted == 0 {
+            return Err(DbError::LeaseLost);
+        }
+        Ok(())
+    }
+
+    async fn retry_note(
+        &self,
+        note: &QueuedNote,
+        next_attempt_at: DateTime<Utc>,
+        failed: bool,
+    ) -> DbResult<()> {
+        let next = ns(next_attempt_at)?;
+        let updated = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE crm_notes SET next_attempt_at = $4, attempts = attempts + $5,
+                 lease_token = NULL, leased_until = 0
+                 WHERE organization_id = $1 AND id = $2 AND lease_token = $3",
+            )
+            .bind(note.organization.as_str())
+            .bind(&note.id)
+            .bind(&note.lease)
+            .bind(next)
+            .bind(i32::from(failed))
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if updated == 0 {
+            return Err(DbError::LeaseLost);
+        }
+        Ok(())
+    }
+
+    async fn pending_notes(&self, org: &OrganizationId) -> DbResult<u64> {
+        let count: i64 = with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM crm_notes WHERE organization_id = $1")
+                .bind(org.as_str())
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(count.max(0) as u64)
+    }
+}

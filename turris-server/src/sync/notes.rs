@@ -1,0 +1,328 @@
+//! The notes worker: writes queued activity notes ([`crate::store::NoteStore`]) to HubSpot,
+//! each exactly once.
+//!
+//! Every second it leases the due notes (a 15 s fenced lease) and, per organization:
+//! - drops the notes of a kind the organization does not log, or when HubSpot is not
+//!   connected; waits while the connection is paused;
+//! - waits (with backoff) for a record that is not linked to HubSpot yet;
+//! - writes the rest with one batch upsert per 100 keyed by the unique note property
+//!   `turris_note_id` (made on the portal the first time), so a note whose answer was lost (a
+//!   crash, a timeout, a 5xx after the write) is found again rather than written twice;
+//! - associates each note with its company (agencies) or contact (agents), which is harmless
+//!   to repeat;
+//! - deletes the rows it wrote and records each write in the CRM sync record.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use chrono::Utc;
+use turris_core::audit::{CrmObject, CrmOperation, CrmSyncEntry, SyncTrigger};
+use turris_core::ids::OrganizationId;
+use turris_core::integration::ConnectionStatus;
+use turris_core::notes::{NOTE_ID_PROPERTY, body};
+use turris_core::store::TurrisRef;
+use turris_hubspot::HubSpotClient;
+use turris_hubspot::crm::ObjectType;
+use turris_hubspot::crm::associations::{AssociationPair, PublicObjectId};
+use turris_hubspot::crm::batch::UpsertInput;
+use turris_hubspot::crm::properties::NewProperty;
+
+use crate::app::AppState;
+use crate::hubspot::ConnectionError;
+use crate::store::{DbError, QueuedNote};
+use crate::sync::lease::LEASE;
+use crate::workers::Shutdown;
+
+/// How often due notes are looked for.
+const POLL: Duration = Duration::from_secs(1);
+/// Most notes one step leases.
+const CLAIM: usize = 500;
+/// When a paused connection's notes are looked at again.
+const PAUSED_RETRY: chrono::Duration = chrono::Duration::seconds(30);
+
+/// The worker loop: runs until `shutdown` fires.
+pub async fn run(state: AppState, mut shutdown: Shutdown) {
+    loop {
+        match step(&state).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %crate::error::ErrorChain(&e), "notes step failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => {}
+            () = shutdown.fired() => return,
+        }
+    }
+}
+
+/// Leases due notes and writes them; `false` when there were none.
+pub async fn step(state: &AppState) -> Result<bool, DbError> {
+    let notes = state.db().claim_notes(Utc::now(), CLAIM, LEASE).await?;
+    if notes.is_empty() {
+        return Ok(false);
+    }
+    let mut by_org: BTreeMap<OrganizationId, Vec<QueuedNote>> = BTreeMap::new();
+    for note in notes {
+        by_org
+            .entry(note.organization.clone())
+            .or_default()
+            .push(note);
+    }
+    for (org, notes) in by_org {
+        organization(state, &org, notes).await?;
+    }
+    Ok(true)
+}
+
+/// What became of one note.
+enum Fate {
+    Written,
+    Dropped,
+    Later {
+        failed: bool,
+        delay: chrono::Duration,
+    },
+}
+
+async fn organization(
+    state: &AppState,
+    org: &OrganizationId,
+    notes: Vec<QueuedNote>,
+) -> Result<(), DbError> {
+    let db = state.db();
+    let settings = db.load_settings(org).await?.unwrap_or_default();
+    let credentials = db.hubspot_credentials(org).await?;
+    let paused = settings.connection.status == ConnectionStatus::Error;
+    let mut fates: Vec<(QueuedNote, Fate)> = Vec::new();
+    let mut writable: Vec<(QueuedNote, ObjectType, String)> = Vec::new();
+    for note in notes {
+        let fate = if paused {
+            Fate::Later {
+                failed: false,
+                delay: PAUSED_RETRY,
+            }
+        } else if credentials.is_none() || !settings.crm.notes.allows(note.kind) {
+            Fate::Dropped
+        } else {
+            match db.link_by_turris(org, &note.record).await? {
+                Some(link) => {
+                    let target = match note.record {
+                        TurrisRef::Agency(_) => ObjectType::Companies,
+                        _ => ObjectType::Contacts,
+                    };
+                    writable.push((note, target, link.hubspot_id.to_string()));
+                    continue;
+                }
+                None => later(&note),
+            }
+        };
+        fates.push((note, fate));
+    }
+    if let (Some(credentials), false) = (credentials, writable.is_empty()) {
+        let written = match crate::hubspot::client(state, org, &credentials) {
+            Ok(client) => write(state, org, &client, writable).await?,
+            Err(e) => {
+                tracing::warn!(org = %org, error = %e, "notes wait: no HubSpot client");
+                writable
+                    .into_iter()
+                    .map(|(n, ..)| (n, later_failed()))
+                    .collect()
+            }
+        };
+        fates.extend(written);
+    }
+    for (note, fate) in fates {
+        let done = match fate {
+            Fate::Written | Fate::Dropped => db.finish_note(&note).await,
+            Fate::Later { failed, delay } => db.retry_note(&note, Utc::now() + delay, failed).await,
+        };
+        match done {
+            Err(DbError::LeaseLost) => {
+                tracing::warn!(org = %org, note = %note.id, "note lease lost: another worker has it")
+            }
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+/// Tried again after a backoff, or dropped once the retries are spent.
+fn later(note: &QueuedNote) -> Fate {
+    match super::retry_delay(note.attempts) {
+        Some(delay) => Fate::Later {
+            failed: true,
+            delay,
+        },
+        None => Fate::Dropped,
+    }
+}
+
+fn later_failed() -> Fate {
+    Fate::Later {
+        failed: true,
+        delay: super::RETRY_FIRST,
+    }
+}
+
+/// Upserts the notes keyed by their Turris note id, associates them, and records each write.
+async fn write(
+    state: &AppState,
+    org: &OrganizationId,
+    client: &HubSpotClient,
+    notes: Vec<(QueuedNote, ObjectType, String)>,
+) -> Result<Vec<(QueuedNote, Fate)>, DbError> {
+    if let Err(e) = ensure_note_key(state, org, client).await {
+        tracing::warn!(org = %org, error = %crate::hubspot::Upstream(&e), "notes wait: the turris_note_id property cannot be made");
+        let connection = ConnectionError::from(e);
+        let transient = !matches!(connection, ConnectionError::Rejected { .. });
+        return Ok(notes
+            .into_iter()
+            .map(|(n, ..)| {
+                let fate = if transient { later_failed() } else { later(&n) };
+                (n, fate)
+            })
+            .collect());
+    }
+    let inputs: Vec<UpsertInput> = notes
+        .iter()
+        .map(|(note, ..)| {
+            let properties = HashMap::from([
+                ("hs_note_body".to_owned(), body(note.kind, &note.details)),
+                (
+                    "hs_timestamp".to_owned(),
+                    note.occurred_at.timestamp_millis().to_string(),
+                ),
+                (NOTE_ID_PROPERTY.to_owned(), note.id.clone()),
+            ]);
+            UpsertInput {
+                id: note.id.clone(),
+                id_property: NOTE_ID_PROPERTY.to_owned(),
+                properties,
+                object_write_trace_id: Some(note.id.clone()),
+            }
+        })
+        .collect();
+    let outcome = client.batch_upsert(&ObjectType::Notes, &inputs).await;
+    let made: HashMap<String, String> = outcome
+        .results
+        .iter()
+        .filter_map(|r| {
+            let key = r.object.property(NOTE_ID_PROPERTY)?.to_owned();
+            Some((key, r.object.id.clone()))
+        })
+        .collect();
+    let mut fates = Vec::with_capacity(notes.len());
+    let mut audit = Vec::new();
+    let mut pairs: BTreeMap<String, Vec<(QueuedNote, String, String)>> = BTreeMap::new();
+    for (index, (note, target, object_id)) in notes.into_iter().enumerate() {
+        let entry = CrmSyncEntry::new(
+            Utc::now(),
+            CrmObject::Note,
+            CrmOperation::Create,
+            SyncTrigger::ActivityNote,
+        )
+        .turris(&note.record)
+        .wrote([("note_kind", Some(note.kind.as_str()))]);
+        if let Some(failure) = outcome
+            .failed_chunks
+            .iter()
+            .find(|f| f.inputs.contains(&index))
+        {
+            let status = failure.error.status();
+            audit.push(entry.answered(
+                status,
+                Some("HubSpot did not take the note; it is tried again".to_owned()),
+            ));
+            let transient = status.is_none_or(|s| s == 429 || s >= 500 || s == 401);
+            let fate = if transient {
+                later_failed()
+            } else {
+                later(&note)
+            };
+            fates.push((note, fate));
+            continue;
+        }
+        let Some(note_id) = made.get(&note.id).cloned() else {
+            audit.push(entry.answered(Some(207), Some("HubSpot refused the note".to_owned())));
+            let fate = later(&note);
+            fates.push((note, fate));
+            continue;
+        };
+        audit.push(entry.object_id(note_id.clone()).answered(Some(200), None));
+        pairs
+            .entry(target.as_str().to_owned())
+            .or_default()
+            .push((note, note_id, object_id));
+    }
+    for (target, notes) in pairs {
+        let to = if target == "companies" {
+            ObjectType::Companies
+        } else {
+            ObjectType::Contacts
+        };
+        let inputs: Vec<AssociationPair> = notes
+            .iter()
+            .map(|(_, note_id, object_id)| AssociationPair {
+                from: PublicObjectId {
+                    id: note_id.clone(),
+                },
+                to: PublicObjectId {
+                    id: object_id.clone(),
+                },
+            })
+            .collect();
+        let associated = client
+            .batch_associate_default(&ObjectType::Notes, &to, &inputs)
+            .await;
+        for (note, note_id, object_id) in notes {
+            let entry = CrmSyncEntry::new(
+                Utc::now(),
+                CrmObject::Note,
+                CrmOperation::Associate,
+                SyncTrigger::ActivityNote,
+            )
+            .object_id(note_id)
+            .turris(&note.record)
+            .wrote([(target.as_str(), Some(object_id.as_str()))]);
+            match &associated {
+                Ok(()) => {
+                    audit.push(entry.answered(Some(200), None));
+                    fates.push((note, Fate::Written));
+                }
+                Err(e) => {
+                    // The note exists: the retry's upsert finds it and associates again.
+                    audit.push(entry.answered(
+                        e.status(),
+                        Some("the note is not attached yet; it is tried again".to_owned()),
+                    ));
+                    fates.push((note, later_failed()));
+                }
+            }
+        }
+    }
+    state.db().append_sync_records(org, &audit).await?;
+    Ok(fates)
+}
+
+/// Makes the unique `turris_note_id` property on notes unless this process knows it exists.
+async fn ensure_note_key(
+    state: &AppState,
+    org: &OrganizationId,
+    client: &HubSpotClient,
+) -> Result<(), turris_hubspot::Error> {
+    let key = (org.clone(), format!("notes/{NOTE_ID_PROPERTY}"));
+    if state.sync().has_id_property(&key) {
+        return Ok(());
+    }
+    let mut property = NewProperty::unique_text(NOTE_ID_PROPERTY, "Turris note ID", "notes");
+    property.description = Some("The Turris event this note logs. Set by Turris.".to_owned());
+    if client
+        .ensure_property(&ObjectType::Notes, &property)
+        .await?
+    {
+        crate::sync::creates::record_property(state, org, &ObjectType::Notes, NOTE_ID_PROPERTY)
+            .await;
+    }
+    state.sync().remember_id_property(key);
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! Activity notes: events logged as HubSpot notes on the linked record, exactly once.
+
+use turris_hubspot_sandbox::{Fault, ObjectKind};
+
+use super::*;
+
+const NOTES: &str = "/api/v1/integrations/hubspot/notes";
+
+/// An agency pushed to HubSpot, a contract template, and notes on for `toggles`.
+async fn linked_agency(app: &TestApp, toggles: Value) -> (String, String) {
+    app.agency_outbound_on().await;
+    let agency = app
+        .api(
+            Method::POST,
+            "/api/v1/agencies",
+            Some(json!({"name": "Lakeside Agency"})),
+        )
+        .await
+        .expect(201);
+    let created = app
+        .activity_row("Create company in HubSpot", "success")
+        .await;
+    let company = created["details"]["hubspot_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.api(
+        Method::POST,
+        "/api/v1/contract-templates",
+        Some(json!({"id": "standard", "name": "Standard"})),
+    )
+    .await
+    .expect(201);
+    let saved = app
+        .api(Method::PUT, NOTES, Some(toggles.clone()))
+        .await
+        .expect(200);
+    assert_eq!(saved.body, toggles);
+    (agency.body["id"].as_str().unwrap().to_owned(), company)
+}
+
+impl TestApp {
+    /// The notes on `company`, once there are `n`.
+    async fn company_notes(&self, company: &str, n: usize) -> Vec<String> {
+        let control = self.sandbox.control();
+        eventually(&format!("{n} note(s) on company {company}"), || async {
+            let notes = control.notes_of(ObjectKind::Companies, company);
+            (notes.len() == n).then(|| {
+                notes
+                    .iter()
+                    .map(|note| note.properties["hs_note_body"].clone())
+                    .collect()
+            })
+        })
+        .await
+    }
+
+    async fn execute_agreement(&self, agency: &str) {
+        let body = json!({"agency_id": agency, "contract_template_id": "standard",
+            "signers": [{"name": "Grace Hopper", "email": "grace@lakeside.example"}]});
+        self.api(Method::POST, "/api/v1/producer-agreements", Some(body))
+            .await
+            .expect(201);
+    }
+}
+
+sync_test!(
+    async fn an_executed_agreement_and_a_failed_nipr_sync_become_one_note_each_on_the_company(app) {
+        let toggles = json!({"invitations": true, "agreements": true, "nipr_errors": true});
+        let (agency, company) = linked_agency(app, toggles).await;
+        app.execute_agreement(&agency).await;
+        let bodies = app.company_notes(&company, 1).await;
+        assert!(bodies[0].contains("producer agreement executed"), "{bodies:?}");
+        assert!(bodies[0].contains("Grace Hopper &lt;grace@lakeside.example&gt;"), "{bodies:?}");
+        // A successful NIPR sync is no note; a failed one is.
+        for outcome in ["success", "error"] {
+            let nipr = json!({"entity_type": "agency", "entity_id": agency, "kind": "fetch", "outcome": outcome, "error": (outcome == "error").then_some("NIPR timed out")});
+            app.api(Method::POST, "/api/v1/nipr-syncs", Some(nipr)).await.expect(201);
+        }
+        let bodies = app.company_notes(&company, 2).await;
+        assert!(bodies.iter().any(|b| b.contains("NIPR sync failed") && b.contains("NIPR timed out")), "{bodies:?}");
+        // Every note carries its Turris id, and each write is in the CRM sync record.
+        let control = app.sandbox.control();
+        let notes = control.notes_of(ObjectKind::Companies, &company);
+        assert!(notes.iter().all(|n| n.properties.get("turris_note_id").is_some_and(|v| !v.is_empty())));
+        let records = app.get(&format!("{H}/sync-records?object=note&limit=500")).await.expect(200);
+        let entries = records.body["entries"].as_array().unwrap();
+        assert_eq!(entries.iter().filter(|r| r["operation"] == "create" && r["status"] == "success").count(), 2);
+        assert_eq!(entries.iter().filter(|r| r["operation"] == "associate" && r["status"] == "success").count(), 2);
+        assert_eq!(app.state.db().pending_notes(&turris_core::ids::OrganizationId::parse(&app.org).unwrap()).await.unwrap(), 0);
+    }
+);
+
+sync_test!(
+    async fn a_note_whose_answer_is_lost_is_written_again_without_a_second_note(app) {
+        let (agency, company) = linked_agency(app, json!({"invitations": false, "agreements": true, "nipr_errors": false})).await;
+        // HubSpot makes the note but its answer never arrives, until the client gives up.
+        app.sandbox.control().inject_fault(
+            Fault::new("/crm/v3/objects/notes/batch/upsert")
+                .method("POST")
+                .status(502)
+                .times(8)
+                .after_write(),
+        );
+        app.execute_agreement(&agency).await;
+        app.company_notes(&company, 1).await;
+        let control = app.sandbox.control();
+        assert!(control.stats().faults_injected >= 2, "the answer was lost more than once");
+        assert_eq!(control.count(ObjectKind::Notes), 1, "found again by its turris_note_id");
+        eventually("the note row is done", || async {
+            let org = turris_core::ids::OrganizationId::parse(&app.org).unwrap();
+            (app.state.db().pending_notes(&org).await.unwrap() == 0).then_some(())
+        })
+        .await;
+        assert_eq!(control.count(ObjectKind::Notes), 1);
+    }
+);
+
+sync_test!(
+    async fn events_of_a_kind_that_is_off_are_not_logged_and_bad_toggles_are_a_422(app) {
+        let (agency, company) = linked_agency(app, json!({"invitations": false, "agreements": false, "nipr_errors": true})).await;
+        app.execute_agreement(&agency).await;
+        let nipr = json!({"entity_type": "agency", "entity_id": agency, "kind": "fetch", "outcome": "error", "error": "down"});
+        app.api(Method::POST, "/api/v1/nipr-syncs", Some(nipr)).await.expect(201);
+        let bodies = app.company_notes(&company, 1).await;
+        assert!(bodies[0].contains("NIPR sync failed"), "only the NIPR note: {bodies:?}");
+        app.api(Method::PUT, NOTES, Some(json!({"agreements": true, "tickets": "yes"}))).await.expect(422);
+        assert_eq!(app.get(NOTES).await.expect(200).body["agreements"], false);
+    }
+);
