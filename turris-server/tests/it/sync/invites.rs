@@ -203,3 +203,42 @@ sync_test!(
         assert_eq!(app.invite_rows(&agency).await[0], ("Auto-invite sent".to_owned(), "success".to_owned()));
     }
 );
+
+sync_test!(
+    async fn a_sent_invitation_is_a_note_on_the_company_and_tags_it_invited(app) {
+        app.templates(&["tpl-default"]).await;
+        app.invitations_settings(json!({"mode": "invite_all", "rules": [], "default_template": "tpl-default"}))
+            .await;
+        app.api(Method::PUT, &format!("{H}/notes"), Some(json!({"invitations": true})))
+            .await
+            .expect(200);
+        app.api(Method::PUT, &format!("{H}/tags"), Some(json!({"enabled": true})))
+            .await
+            .expect(200);
+        let agency = app.partner_agency_in("Albany Agency", "Albany").await;
+        app.api(
+            Method::POST,
+            &format!("/api/v1/agencies/{agency}/contacts"),
+            Some(json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@albany.example.com"})),
+        )
+        .await
+        .expect(201);
+        assert_eq!(app.invitation_of(&agency).await["status"], "sent");
+        let control = app.sandbox.control();
+        let company = control.find_record(ObjectKind::Companies, "name", "Albany Agency").unwrap();
+        let note = eventually("the invitation note", || async {
+            control.notes_of(ObjectKind::Companies, &company.id).into_iter().next()
+        })
+        .await;
+        let text = &note.properties["hs_note_body"];
+        assert!(text.contains("invitation sent") && text.contains("tpl-default") && text.contains("ada@albany.example.com"), "{text}");
+        // Agency outbound is off, yet the linked company carries its tags.
+        eventually("the company is tagged invited", || async {
+            let record = control.record(ObjectKind::Companies, &company.id)?;
+            (record.properties.get("turris_tags").map(String::as_str) == Some("invited")).then_some(())
+        })
+        .await;
+        app.settle().await;
+        assert_eq!(control.notes_of(ObjectKind::Companies, &company.id).len(), 1, "one note");
+    }
+);
