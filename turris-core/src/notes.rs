@@ -20,6 +20,8 @@ pub enum NoteKind {
     AgreementExecuted,
     /// A NIPR sync of an agency or agent failed.
     NiprSyncFailed,
+    /// A support ticket about the agent or agency was opened or changed status.
+    SupportTicket,
 }
 
 impl NoteKind {
@@ -29,6 +31,7 @@ impl NoteKind {
             NoteKind::InvitationSent => "invitation_sent",
             NoteKind::AgreementExecuted => "agreement_executed",
             NoteKind::NiprSyncFailed => "nipr_sync_failed",
+            NoteKind::SupportTicket => "support_ticket",
         }
     }
 
@@ -38,6 +41,7 @@ impl NoteKind {
             NoteKind::InvitationSent,
             NoteKind::AgreementExecuted,
             NoteKind::NiprSyncFailed,
+            NoteKind::SupportTicket,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)
@@ -58,6 +62,9 @@ pub struct NoteToggles {
     /// NIPR syncs that failed.
     #[serde(default)]
     pub nipr_errors: bool,
+    /// Support tickets opened or changing status.
+    #[serde(default)]
+    pub tickets: bool,
 }
 
 impl NoteToggles {
@@ -67,6 +74,7 @@ impl NoteToggles {
             NoteKind::InvitationSent => self.invitations,
             NoteKind::AgreementExecuted => self.agreements,
             NoteKind::NiprSyncFailed => self.nipr_errors,
+            NoteKind::SupportTicket => self.tickets,
         }
     }
 }
@@ -89,6 +97,25 @@ pub struct NoteDetails {
     /// The NIPR error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A support ticket's number, subject, status and link back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<TicketFacts>,
+}
+
+/// What a support-ticket note says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketFacts {
+    /// The ticket's number.
+    pub number: String,
+    /// Its subject.
+    pub subject: String,
+    /// Its status now.
+    pub status: String,
+    /// The status before, on a change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_status: Option<String>,
+    /// Where the ticket is.
+    pub link: String,
 }
 
 /// What an event's note says. HubSpot shows the body as HTML: every value is escaped.
@@ -122,6 +149,27 @@ pub fn body(kind: NoteKind, details: &NoteDetails) -> String {
                 } else {
                     signers.join(", ")
                 }
+            )
+        }
+        NoteKind::SupportTicket => {
+            let ticket = details.ticket.clone().unwrap_or_default();
+            let headline = match &ticket.previous_status {
+                Some(before) => format!(
+                    "Turris: support ticket {} is now {} (was {})",
+                    escape(&ticket.number),
+                    escape(&ticket.status),
+                    escape(before)
+                ),
+                None => format!(
+                    "Turris: support ticket {} opened ({})",
+                    escape(&ticket.number),
+                    escape(&ticket.status)
+                ),
+            };
+            format!(
+                "<p><strong>{headline}</strong></p><p>{}</p><p><a href=\"{}\">Open the ticket in Turris</a></p>",
+                escape(&ticket.subject),
+                escape(&ticket.link)
             )
         }
         NoteKind::NiprSyncFailed => format!(
@@ -159,11 +207,44 @@ mod tests {
             NoteKind::InvitationSent,
             NoteKind::AgreementExecuted,
             NoteKind::NiprSyncFailed,
+            NoteKind::SupportTicket,
         ] {
             assert!(!none.allows(kind));
             assert_eq!(agreements.allows(kind), kind == NoteKind::AgreementExecuted);
             assert_eq!(NoteKind::parse(kind.as_str()), Some(kind));
         }
+    }
+
+    #[test]
+    fn a_ticket_note_has_the_number_the_status_and_a_link_back() {
+        let mut ticket = TicketFacts {
+            number: "T-1042".into(),
+            subject: "License upload fails".into(),
+            status: "open".into(),
+            previous_status: None,
+            link: "https://support.example/t/1042?a=1&b=2".into(),
+        };
+        let details = NoteDetails {
+            ticket: Some(ticket.clone()),
+            ..NoteDetails::default()
+        };
+        let opened = body(NoteKind::SupportTicket, &details);
+        assert!(opened.contains("T-1042 opened (open)"), "{opened}");
+        assert!(
+            opened.contains("href=\"https://support.example/t/1042?a=1&amp;b=2\""),
+            "{opened}"
+        );
+        ticket.previous_status = Some("open".into());
+        ticket.status = "solved".into();
+        let details = NoteDetails {
+            ticket: Some(ticket),
+            ..NoteDetails::default()
+        };
+        let changed = body(NoteKind::SupportTicket, &details);
+        assert!(
+            changed.contains("T-1042 is now solved (was open)"),
+            "{changed}"
+        );
     }
 
     #[test]

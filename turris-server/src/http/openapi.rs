@@ -188,6 +188,10 @@ impl Modify for BearerAuth {
         super::records::create_agreement,
         super::records::list_agreements,
         super::records::get_agreement,
+        super::records::list_tickets,
+        super::records::create_ticket,
+        super::records::get_ticket,
+        super::records::update_ticket,
         super::hooks::hubspot,
         openapi_json
     ),

@@ -35,6 +35,8 @@ pub enum Conflict {
     HubSpotLinked,
     /// A job of that kind is already running for the organization.
     JobRunning,
+    /// The organization has a support ticket with that number.
+    TicketNumber,
     /// Another uniqueness rule, named by the database.
     Other,
 }
@@ -57,6 +59,7 @@ impl Conflict {
             Conflict::TurrisLinked => "turris record is already linked",
             Conflict::HubSpotLinked => "hubspot object is already linked",
             Conflict::JobRunning => "a job of this kind is already running",
+            Conflict::TicketNumber => "a support ticket with this number exists",
             Conflict::Other => "already exists",
         }
     }
@@ -94,6 +97,11 @@ impl Conflict {
             (
                 "nipr_syncs.organization_id, nipr_syncs.id",
                 Conflict::NiprSync,
+            ),
+            ("support_tickets_number", Conflict::TicketNumber),
+            (
+                "support_tickets.organization_id, support_tickets.number",
+                Conflict::TicketNumber,
             ),
             ("producer_agreements_pkey", Conflict::ProducerAgreement),
             (

@@ -310,14 +310,14 @@ macro_rules! write_outbox {
 }
 pub(crate) use write_outbox;
 
-fn entity_type_text(entity: &ComplianceEntity) -> &'static str {
+pub(super) fn entity_type_text(entity: &ComplianceEntity) -> &'static str {
     match entity {
         ComplianceEntity::Agency(_) => "agency",
         ComplianceEntity::Agent(_) => "agent",
     }
 }
 
-fn entity_from(entity_type: &str, id: &str) -> DbResult<ComplianceEntity> {
+pub(super) fn entity_from(entity_type: &str, id: &str) -> DbResult<ComplianceEntity> {
     let bad = |e: turris_core::Error| DbError::corrupt(e);
     match entity_type {
         "agency" => Ok(ComplianceEntity::Agency(AgencyId::parse(id).map_err(bad)?)),
@@ -388,7 +388,7 @@ fn summary(entity: &ComplianceEntity, data: &str) -> DbResult<EntitySummary> {
     })
 }
 
-fn entity_table(entity: &ComplianceEntity) -> &'static str {
+pub(super) fn entity_table(entity: &ComplianceEntity) -> &'static str {
     match entity {
         ComplianceEntity::Agency(_) => "agencies",
         ComplianceEntity::Agent(_) => "agents",

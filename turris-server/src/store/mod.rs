@@ -45,6 +45,7 @@ mod sync_records;
 mod sync_step;
 mod tags;
 mod tenants;
+mod tickets;
 mod webhooks;
 
 use turris_webhooks::delivery::DeliveryStore;
@@ -77,6 +78,7 @@ pub use sync_records::*;
 pub use sync_step::*;
 pub use tags::*;
 pub use tenants::*;
+pub use tickets::*;
 pub use webhooks::*;
 
 /// Every storage trait the server uses, for `Arc<dyn ServerStore>`.
@@ -104,6 +106,7 @@ pub trait ServerStore:
     + SyncRecordStore
     + TagStore
     + NoteStore
+    + TicketStore
 {
 }
 
@@ -131,5 +134,6 @@ impl<T> ServerStore for T where
         + SyncRecordStore
         + TagStore
         + NoteStore
+        + TicketStore
 {
 }

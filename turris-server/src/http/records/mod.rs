@@ -1,5 +1,6 @@
 //! The Turris records API: agencies, agents, agency contacts, contract templates, invitations
-//! (read), compliance status updates, NIPR sync results and producer agreement execution.
+//! (read), compliance status updates, NIPR sync results, producer agreement execution and
+//! support tickets.
 //!
 //! It is the `records` area of the permission matrix (read, create, update; premium gated). The
 //! changes that produce outbound webhooks write their outbox rows in the same transaction, and
@@ -13,6 +14,7 @@ mod compliance;
 mod contacts;
 mod invitations;
 mod nipr;
+mod tickets;
 
 pub use agencies::*;
 pub use agents::*;
@@ -21,6 +23,7 @@ pub use compliance::*;
 pub use contacts::*;
 pub use invitations::*;
 pub use nipr::*;
+pub use tickets::*;
 
 use serde::Serialize;
 use turris_core::record::Npn;
@@ -57,6 +60,10 @@ pub fn routes() -> Routes {
         .post("/api/v1/producer-agreements", create_agreement)
         .get("/api/v1/producer-agreements", list_agreements)
         .get("/api/v1/producer-agreements/{id}", get_agreement)
+        .get("/api/v1/support-tickets", list_tickets)
+        .post("/api/v1/support-tickets", create_ticket)
+        .get("/api/v1/support-tickets/{id}", get_ticket)
+        .put("/api/v1/support-tickets/{id}", update_ticket)
 }
 
 fn detail(path: impl Into<String>, message: impl Into<String>) -> ErrorDetail {

@@ -277,6 +277,14 @@ const ROUTES: &[(&str, &str, Access)] = &[
         "/api/v1/producer-agreements/{id}",
         Grant("records:read"),
     ),
+    ("GET", "/api/v1/support-tickets", Grant("records:read")),
+    ("POST", "/api/v1/support-tickets", Grant("records:create")),
+    ("GET", "/api/v1/support-tickets/{id}", Grant("records:read")),
+    (
+        "PUT",
+        "/api/v1/support-tickets/{id}",
+        Grant("records:update"),
+    ),
 ];
 
 const GRANTS: [&str; 12] = [

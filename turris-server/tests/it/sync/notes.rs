@@ -66,7 +66,7 @@ impl TestApp {
 
 sync_test!(
     async fn an_executed_agreement_and_a_failed_nipr_sync_become_one_note_each_on_the_company(app) {
-        let toggles = json!({"invitations": true, "agreements": true, "nipr_errors": true});
+        let toggles = json!({"invitations": true, "agreements": true, "nipr_errors": true, "tickets": false});
         let (agency, company) = linked_agency(app, toggles).await;
         app.execute_agreement(&agency).await;
         let bodies = app.company_notes(&company, 1).await;
@@ -93,7 +93,7 @@ sync_test!(
 
 sync_test!(
     async fn a_note_whose_answer_is_lost_is_written_again_without_a_second_note(app) {
-        let (agency, company) = linked_agency(app, json!({"invitations": false, "agreements": true, "nipr_errors": false})).await;
+        let (agency, company) = linked_agency(app, json!({"invitations": false, "agreements": true, "nipr_errors": false, "tickets": false})).await;
         // HubSpot makes the note but its answer never arrives, until the client gives up.
         app.sandbox.control().inject_fault(
             Fault::new("/crm/v3/objects/notes/batch/upsert")
@@ -118,7 +118,7 @@ sync_test!(
 
 sync_test!(
     async fn events_of_a_kind_that_is_off_are_not_logged_and_bad_toggles_are_a_422(app) {
-        let (agency, company) = linked_agency(app, json!({"invitations": false, "agreements": false, "nipr_errors": true})).await;
+        let (agency, company) = linked_agency(app, json!({"invitations": false, "agreements": false, "nipr_errors": true, "tickets": false})).await;
         app.execute_agreement(&agency).await;
         let nipr = json!({"entity_type": "agency", "entity_id": agency, "kind": "fetch", "outcome": "error", "error": "down"});
         app.api(Method::POST, "/api/v1/nipr-syncs", Some(nipr)).await.expect(201);
@@ -126,5 +126,36 @@ sync_test!(
         assert!(bodies[0].contains("NIPR sync failed"), "only the NIPR note: {bodies:?}");
         app.api(Method::PUT, NOTES, Some(json!({"agreements": true, "tickets": "yes"}))).await.expect(422);
         assert_eq!(app.get(NOTES).await.expect(200).body["agreements"], false);
+    }
+);
+
+sync_test!(
+    async fn a_support_ticket_and_each_status_change_are_notes_with_the_number_the_status_and_a_link(app) {
+        let (agency, company) = linked_agency(app, json!({"invitations": false, "agreements": false, "nipr_errors": false, "tickets": true})).await;
+        let ticket = json!({"number": "T-1042", "subject": "License upload fails", "link": "https://support.example/t/1042",
+            "entity_type": "agency", "entity_id": agency});
+        let created = app.api(Method::POST, "/api/v1/support-tickets", Some(ticket.clone())).await.expect(201);
+        assert_eq!(created.body["status"], "open");
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        app.api(Method::POST, "/api/v1/support-tickets", Some(ticket)).await.expect(409);
+        let bodies = app.company_notes(&company, 1).await;
+        assert!(bodies[0].contains("T-1042 opened (open)") && bodies[0].contains("https://support.example/t/1042"), "{bodies:?}");
+        let path = format!("/api/v1/support-tickets/{id}");
+        app.api(Method::PUT, &path, Some(json!({"status": "solved"}))).await.expect(200);
+        // The same status again is no change and no note.
+        app.api(Method::PUT, &path, Some(json!({"status": "solved"}))).await.expect(200);
+        let bodies = app.company_notes(&company, 2).await;
+        assert!(bodies.iter().any(|b| b.contains("T-1042 is now solved (was open)")), "{bodies:?}");
+        assert_eq!(app.get(&path).await.expect(200).body["status"], "solved");
+        // Bad input changes nothing.
+        let bad = json!({"number": "", "subject": "x", "link": "ftp://nope", "entity_type": "agent", "entity_id": "missing"});
+        let refused = app.api(Method::POST, "/api/v1/support-tickets", Some(bad)).await.expect_error(422, "validation_failed");
+        let paths: Vec<&str> = refused.body["details"].as_array().unwrap().iter().map(|d| d["path"].as_str().unwrap()).collect();
+        assert_eq!(paths, ["number", "link", "entity_id"]);
+        app.api(Method::PUT, "/api/v1/support-tickets/none", Some(json!({"status": "closed"}))).await.expect(404);
+        let list = app.get("/api/v1/support-tickets").await.expect(200);
+        assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+        app.settle().await;
+        assert_eq!(app.sandbox.control().notes_of(ObjectKind::Companies, &company).len(), 2);
     }
 );
