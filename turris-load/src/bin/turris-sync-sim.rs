@@ -50,6 +50,9 @@ struct Args {
     /// The `turris-server` binary (default: next to this one, else this binary's `replica`).
     #[arg(long)]
     server_bin: Option<PathBuf>,
+    /// Keep the database of a failing seed (its URL is printed).
+    #[arg(long)]
+    keep: bool,
     /// The longest wait for quiescence after the operations, in seconds.
     #[arg(long, default_value_t = 180)]
     settle_secs: u64,
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
             server: server.clone(),
             settle: Duration::from_secs(args.settle_secs),
             verbose: true,
+            keep: args.keep,
         };
         match runtime.block_on(sim::run(&options)) {
             Ok(report) => {

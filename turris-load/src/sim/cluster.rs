@@ -202,12 +202,15 @@ impl Cluster {
         }
     }
 
-    /// Stops every replica (SIGKILL: the run is over) and drops the database.
-    pub async fn stop(mut self) {
+    /// Stops every replica (SIGKILL: the run is over) and drops the database unless `keep`.
+    pub async fn stop(mut self, keep: bool) {
         for i in 0..self.replicas.len() {
             self.kill_replica(i).await;
         }
         self.db.close().await;
+        if keep {
+            return;
+        }
         match &self.cleanup {
             Cleanup::Folder(folder) => {
                 let _ = std::fs::remove_dir_all(folder);

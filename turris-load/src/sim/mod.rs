@@ -63,6 +63,8 @@ pub struct Options {
     pub settle: Duration,
     /// Progress lines on stderr.
     pub verbose: bool,
+    /// Keep the database of a failing run (its URL is printed) for a post-mortem.
+    pub keep: bool,
 }
 
 /// Counts of what a run did.
@@ -212,7 +214,14 @@ pub async fn run(options: &Options) -> Result<Report, Error> {
         took: (ops_took, settle_took),
         violations,
     };
-    runner.cluster.stop().await;
+    let keep = options.keep && !report.passed();
+    if keep {
+        eprintln!(
+            "seed {}: database kept: {}",
+            options.seed, runner.cluster.database_url
+        );
+    }
+    runner.cluster.stop(keep).await;
     sandbox.shutdown().await;
     Ok(report)
 }
