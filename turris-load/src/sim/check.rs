@@ -212,9 +212,8 @@ fn links(s: &Snapshot, fail: &mut Fail<'_>) {
     let companies: BTreeMap<&str, &HubSpotRecord> =
         s.companies.iter().map(|c| (c.id.as_str(), c)).collect();
     let contacts: BTreeSet<&str> = s.contacts.iter().map(|c| c.id.as_str()).collect();
-    let agencies: BTreeSet<&str> = s.agencies.iter().map(|a| a.id.as_str()).collect();
-    let mut by_hubspot: BTreeMap<(&str, &str), Vec<&LinkRow>> = BTreeMap::new();
-    let mut by_turris: BTreeMap<&str, Vec<&LinkRow>> = BTreeMap::new();
+    let mut by_hubspot: ByHubSpot<'_> = BTreeMap::new();
+    let mut by_turris: ByTurris<'_> = BTreeMap::new();
     for link in &s.links {
         let object = if link.kind == "agency" {
             "company"
@@ -255,6 +254,22 @@ fn links(s: &Snapshot, fail: &mut Fail<'_>) {
             format!("{id} is linked {} times: {rows:?}", rows.len()),
         );
     }
+    coverage(s, &by_hubspot, &by_turris, fail);
+}
+
+/// Who is linked by HubSpot object (`company`/`contact`, id) and by Turris id.
+type ByHubSpot<'a> = BTreeMap<(&'a str, &'a str), Vec<&'a LinkRow>>;
+type ByTurris<'a> = BTreeMap<&'a str, Vec<&'a LinkRow>>;
+
+/// Every record that should be linked is: partner companies, contacts of synced companies,
+/// agencies, agency contacts of linked agencies (unless a row says why not).
+fn coverage(
+    s: &Snapshot,
+    by_hubspot: &ByHubSpot<'_>,
+    by_turris: &ByTurris<'_>,
+    fail: &mut Fail<'_>,
+) {
+    let agencies: BTreeSet<&str> = s.agencies.iter().map(|a| a.id.as_str()).collect();
     for company in s
         .companies
         .iter()

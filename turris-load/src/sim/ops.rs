@@ -291,6 +291,15 @@ impl Generator {
     /// One draw; `None` when the drawn kind has nothing to act on yet.
     fn draw(&mut self) -> Option<Op> {
         let roll = self.rng.random_range(0..100u32);
+        if roll < 52 {
+            self.draw_hubspot(roll)
+        } else {
+            self.draw_turris_or_chaos(roll)
+        }
+    }
+
+    /// A person's operation in HubSpot (`roll` < 52).
+    fn draw_hubspot(&mut self, roll: u32) -> Option<Op> {
         Some(match roll {
             0..12 => {
                 let partner = !self.rng.random_ratio(1, 7);
@@ -347,6 +356,13 @@ impl Generator {
                 contact: self.contact()?,
                 company: self.live_company(true)?,
             },
+            _ => return None,
+        })
+    }
+
+    /// An API operation in Turris, a fault burst, a pause or a kill (`roll` >= 52).
+    fn draw_turris_or_chaos(&mut self, roll: u32) -> Option<Op> {
+        Some(match roll {
             52..62 => {
                 let mut values = self.values();
                 values.retain(|(f, v)| *f != Field::State || v != "Texas");
