@@ -104,7 +104,13 @@ fn main() -> ExitCode {
                 }
             }
             Err(e) => {
-                eprintln!("error: seed {seed}: {e}");
+                let mut chain = e.to_string();
+                let mut source = e.source();
+                while let Some(cause) = source {
+                    chain.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                eprintln!("error: seed {seed}: {chain}");
                 return ExitCode::FAILURE;
             }
         }

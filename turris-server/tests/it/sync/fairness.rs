@@ -5,7 +5,6 @@
 use turris_core::ids::OrganizationId;
 use turris_core::permissions::SubscriptionState;
 use turris_hubspot::webhooks::WebhookEvent;
-use turris_server::store::{InboundEventStore, TenantStore};
 
 use super::*;
 
