@@ -73,7 +73,7 @@
 //! `PUT /_sandbox/latency`, `PUT /_sandbox/rate-limits`, `PUT /_sandbox/search-lag`
 //! (`{"lagging": true}`), `POST /_sandbox/search-index/refresh`, `POST /_sandbox/webhooks/subscriptions`,
 //! `PUT /_sandbox/webhooks/target`, `POST /_sandbox/webhooks/flush`,
-//! `PUT /_sandbox/webhooks/chaos` (`{"duplicate": true, "reverse": true}`),
+//! `PUT /_sandbox/webhooks/chaos` (`{"duplicate": true, "reverse": true, "delay_ms": 300}`),
 //! `GET /_sandbox/webhooks/attempts`. Each takes `?portalId=` (default: the default portal).
 //! `GET /_sandbox/ui` is a small HTML page over the default portal for people: browse, create,
 //! edit and delete records (as `CRM_UI`), see the counters and the webhook attempts.

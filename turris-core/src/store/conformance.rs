@@ -278,16 +278,19 @@ pub async fn links_are_unique_per_side<S: Store + ?Sized>(store: &S) {
         hubspot_id: hubspot("500"),
     };
     store.put_link(&org, &agent).await.unwrap();
-    store
-        .put_link(&org, &contact)
-        .await
-        .expect("one hubspot contact may be an agent and an agency contact");
+    assert!(
+        matches!(
+            store.put_link(&org, &contact).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "one hubspot contact is an agent or an agency contact, never both"
+    );
     assert_eq!(
         store
             .link_by_hubspot(&org, LinkKind::AgencyContact, &hubspot("500"))
             .await
             .unwrap(),
-        Some(contact)
+        None
     );
 
     assert!(store.delete_link(&org, &a1).await.unwrap());

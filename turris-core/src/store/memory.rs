@@ -162,9 +162,11 @@ impl LinkStore for InMemoryStore {
                     "turris record is already linked".into(),
                 ));
             }
+            // One HubSpot object per kind; a contact is an agent or an agency contact.
+            let object = |k: LinkKind| k == LinkKind::Agency;
             if t.links
                 .iter()
-                .any(|l| l.turris.kind() == kind && l.hubspot_id == link.hubspot_id)
+                .any(|l| object(l.turris.kind()) == object(kind) && l.hubspot_id == link.hubspot_id)
             {
                 return Err(StoreError::Conflict(
                     "hubspot object is already linked".into(),

@@ -434,6 +434,8 @@ struct ChaosBody {
     duplicate: bool,
     #[serde(default)]
     reverse: bool,
+    #[serde(default)]
+    delay_ms: u64,
 }
 
 async fn set_chaos(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<Response> {
@@ -441,6 +443,7 @@ async fn set_chaos(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult<
     shared.webhooks.set_chaos(crate::WebhookChaos {
         duplicate: b.duplicate,
         reverse: b.reverse,
+        delay: std::time::Duration::from_millis(b.delay_ms),
     });
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -49,6 +49,9 @@ pub struct WebhookChaos {
     pub duplicate: bool,
     /// Reverse the order of the events in each batch.
     pub reverse: bool,
+    /// Hold each batch a random time up to this long before its first attempt, so batches
+    /// overtake each other (a flush cuts the wait short).
+    pub delay: Duration,
 }
 
 /// One POST of a batch of events to the target URL.
@@ -371,6 +374,14 @@ impl Dispatcher {
             .iter()
             .filter_map(|e| e["eventId"].as_u64())
             .collect();
+        if !chaos.delay.is_zero() {
+            let mut hurry = self.inner.hurry.subscribe();
+            let held = rand::random_range(0..=chaos.delay.as_millis() as u64);
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(held)) => {}
+                _ = hurry.changed() => {}
+            }
+        }
         let mut attempt: u32 = 0;
         loop {
             // Subscribed before the POST, so a flush during it cuts the next backoff short.

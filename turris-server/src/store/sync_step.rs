@@ -158,9 +158,13 @@ macro_rules! insert_link_or_get_holder {
         .await?
         .rows_affected();
         if inserted == 0 {
+            // The holder: of the same kind, or for a contact of either contact kind (one
+            // contact is an agent or an agency contact, never both: `links_contact`).
             let holder: Option<LinkRow> = sqlx::query_as(
                 "SELECT kind, turris_id, hubspot_id FROM links
-                 WHERE organization_id = $1 AND kind = $2 AND hubspot_id = $3",
+                 WHERE organization_id = $1 AND hubspot_id = $3
+                   AND (kind = $2 OR (kind IN ('agent', 'agency_contact')
+                                      AND $2 IN ('agent', 'agency_contact')))",
             )
             .bind($org.as_str())
             .bind(kind_text($link.turris.kind()))

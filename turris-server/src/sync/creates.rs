@@ -14,7 +14,7 @@ use chrono::Utc;
 use turris_core::audit::{CrmObject, CrmOperation, CrmSyncEntry, SyncTrigger};
 use turris_core::ids::OrganizationId;
 use turris_hubspot::HubSpotClient;
-use turris_hubspot::crm::batch::{BatchOutcome, TracedCreateInput, UpsertInput};
+use turris_hubspot::crm::batch::{BatchOutcome, ChunkFailure, TracedCreateInput, UpsertInput};
 use turris_hubspot::crm::properties::NewProperty;
 use turris_hubspot::crm::{ObjectType, SimplePublicObject, SimplePublicObjectInputForCreate};
 
@@ -23,16 +23,19 @@ use crate::app::AppState;
 /// The unique property holding a record's Turris id in HubSpot.
 pub const TURRIS_ID_PROPERTY: &str = "turris_id";
 
-/// Whether `object` of `org`'s portal has the Turris-id property, making it when needed.
+/// Whether `object` of `org`'s portal has the Turris-id property, making it when needed:
+/// `Ok(false)` only when HubSpot refuses it for good (the connection lacks the schema-write
+/// scope); a call that failed on the way (transport, 429, 5xx) is an `Err`, so the creates wait
+/// for a retry instead of falling back to plain creates that a lost answer would make twice.
 async fn keyed(
     state: &AppState,
     client: &HubSpotClient,
     org: &OrganizationId,
     object: &ObjectType,
-) -> bool {
+) -> Result<bool, turris_hubspot::Error> {
     let key = (org.clone(), object.as_str().to_owned());
     if state.sync().has_id_property(&key) {
-        return true;
+        return Ok(true);
     }
     let group = match object {
         ObjectType::Contacts => "contactinformation",
@@ -47,13 +50,14 @@ async fn keyed(
                 record_property(state, org, object, TURRIS_ID_PROPERTY).await;
             }
             state.sync().remember_id_property(key);
-            true
+            Ok(true)
         }
-        Err(e) => {
+        Err(e) if is_refusal(&e) => {
             tracing::warn!(org = %org, object = %object, error = %crate::hubspot::Upstream(&e),
                 "the turris_id property cannot be made; creates fall back to plain batch creates");
-            false
+            Ok(false)
         }
+        Err(e) => Err(e),
     }
 }
 
@@ -78,6 +82,13 @@ pub async fn record_property(
     }
 }
 
+/// HubSpot's lasting refusal to make a property: a 4xx other than 401 (a token being renewed)
+/// and 429 (a limit that passes).
+fn is_refusal(e: &turris_hubspot::Error) -> bool {
+    e.status()
+        .is_some_and(|s| (400..500).contains(&s) && s != 401 && s != 429)
+}
+
 /// Creates one record per `(turris id, properties)`, keyed by the Turris id; every result
 /// carries its input's Turris id as `object_write_trace_id`.
 pub async fn create(
@@ -87,7 +98,21 @@ pub async fn create(
     object: &ObjectType,
     inputs: Vec<(String, HashMap<String, String>)>,
 ) -> BatchOutcome<SimplePublicObject> {
-    if !keyed(state, client, org, object).await {
+    let n = inputs.len();
+    let keyed = match keyed(state, client, org, object).await {
+        Ok(keyed) => keyed,
+        // Every input fails with the call's error, and is sent again as a retry.
+        Err(error) => {
+            return BatchOutcome {
+                failed_chunks: vec![ChunkFailure {
+                    inputs: 0..n,
+                    error,
+                }],
+                ..BatchOutcome::default()
+            };
+        }
+    };
+    if !keyed {
         let traced: Vec<TracedCreateInput> = inputs
             .into_iter()
             .map(|(id, properties)| TracedCreateInput {

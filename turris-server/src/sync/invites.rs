@@ -47,9 +47,13 @@ fn row(
     message: String,
     at: DateTime<Utc>,
 ) -> NewActivity {
+    // A skipped invitation (deferred, needs attention) gives its reason where the activity
+    // list shows skip reasons, not only in the message.
+    let skip_reason = (outcome == Outcome::Skipped).then(|| message.clone());
     NewActivity::new(kind, outcome, at).with_details(ActivityDetails {
         turris_id: Some(agency.to_string()),
         message: Some(message),
+        skip_reason,
         ..ActivityDetails::default()
     })
 }

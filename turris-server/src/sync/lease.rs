@@ -17,6 +17,11 @@ pub const RENEW_EVERY: Duration = Duration::from_secs(5);
 /// Runs `work`, calling `renew` every `every` until it completes. `renew` answers whether the
 /// lease is still held; when it is not, the work is dropped where it stands (its open
 /// transactions roll back) and `None` is returned: another process now owns it.
+///
+/// The work keeps running while a renewal is in flight: a renewal's `UPDATE` can wait on row
+/// locks the work's own open transaction holds (settling the claimed events), and a work that
+/// was not polled meanwhile never committed: the process deadlocked with itself, holding its
+/// events locked so no other replica could take them over (found by the sync simulation).
 pub(crate) async fn renewing<T, R: Future<Output = bool>>(
     work: impl Future<Output = T>,
     every: Duration,
@@ -26,15 +31,18 @@ pub(crate) async fn renewing<T, R: Future<Output = bool>>(
     let mut heartbeat = tokio::time::interval(every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     heartbeat.tick().await;
+    let mut renewal: Option<std::pin::Pin<Box<R>>> = None;
     loop {
         tokio::select! {
             biased;
             done = &mut work => return Some(done),
-            _ = heartbeat.tick() => {
-                if !renew().await {
+            held = async { renewal.as_mut().expect("guarded").await }, if renewal.is_some() => {
+                renewal = None;
+                if !held {
                     return None;
                 }
             }
+            _ = heartbeat.tick(), if renewal.is_none() => renewal = Some(Box::pin(renew())),
         }
     }
 }
@@ -81,5 +89,34 @@ mod tests {
         .await;
         assert_eq!(outcome, Some(42));
         assert_eq!(renewals.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn the_work_goes_on_while_a_renewal_waits_for_it() {
+        // The renewal waits for the work to move on, as an UPDATE renewing a claim waits on
+        // the row locks of the work's open transaction; it gives up (lease lost) only if the
+        // work stood still for a thousand turns of the scheduler.
+        let started = tokio::sync::Notify::new();
+        let (moved_on, seen) = tokio::sync::watch::channel(false);
+        let work = async {
+            started.notified().await;
+            moved_on.send_replace(true);
+            42
+        };
+        let renew = || {
+            started.notify_one();
+            let seen = seen.clone();
+            async move {
+                for _ in 0..1_000 {
+                    if *seen.borrow() {
+                        return true;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                false
+            }
+        };
+        assert_eq!(renewing(work, TICK, renew).await, Some(42));
+        assert!(*seen.borrow());
     }
 }

@@ -13,7 +13,7 @@ use turris_core::invitation::InvitationSettings;
 use turris_core::mapping::{MappedField, RecordMapping, SkippedField};
 use turris_core::matching::MatchedBy;
 use turris_core::planner::{Existing, InboundChange, PlanContext, SyncAction, apply_changes, plan};
-use turris_core::store::{Link, TurrisRef};
+use turris_core::store::{Link, LinkKind, TurrisRef};
 
 use super::SyncError;
 use super::organization::OrgSync;
@@ -61,6 +61,29 @@ impl OrgSync<'_> {
         Ok(Applied::Nothing)
     }
 
+    /// Whether the contact `id` is linked as the other contact kind (an agent, when `K` makes
+    /// agency contacts, and the reverse): one contact is one Turris record, so the change is
+    /// skipped with a row saying so (another step may have just linked it).
+    async fn linked_as_other_contact<K: RecordKind>(
+        &self,
+        id: &HubSpotId,
+    ) -> Result<bool, SyncError> {
+        let other = match K::LINK {
+            LinkKind::Agent => LinkKind::AgencyContact,
+            LinkKind::AgencyContact => LinkKind::Agent,
+            LinkKind::Agency => return Ok(false),
+        };
+        let Some(link) = self.state.db().link_by_hubspot(self.org, other, id).await? else {
+            return Ok(false);
+        };
+        let reason = format!("the contact is linked to an {} already", link.turris.noun());
+        let row = NewActivity::webhook_skipped(reason, Utc::now())
+            .turris(link.turris.id())
+            .hubspot(id);
+        self.log(row).await?;
+        Ok(true)
+    }
+
     /// One attempt of [`apply`](Self::apply); `None` when another step linked the object first.
     async fn apply_once<K: RecordKind>(
         &self,
@@ -74,6 +97,9 @@ impl OrgSync<'_> {
             Some(link) => K::load(db, self.org, &link.turris).await?,
             None => None,
         };
+        if linked.is_none() && self.linked_as_other_contact::<K>(id).await? {
+            return Ok(Some(Applied::Nothing));
+        }
         let own_agency = linked.as_ref().and_then(K::agency);
         let agency = turris_core::planner::followed_agency(own_agency.as_ref(), agency);
         if K::BELONGS_TO_AGENCY && agency.is_none() {

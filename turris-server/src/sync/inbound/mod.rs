@@ -17,7 +17,9 @@
 //!   kind ([`super::kinds`]), with one activity row per outcome; a net-new agency is offered to
 //!   auto-invite ([`crate::sync::invites`]) and a new or updated agency contact releases the
 //!   agency's deferred invitation;
-//! - [`links`] drops and moves links for deletions and merges.
+//! - [`links`] drops and moves links for deletions and merges;
+//! - [`follow`] queues the contacts of a company that just became a synced agency, so a
+//!   contact whose events came before its company's (webhooks are unordered) is synced too.
 //!
 //! While the connection is not `connected` (status `error`), events wait: they are retried
 //! every [`PAUSED_RETRY`] without spending an attempt (a pause of any length loses nothing) and
@@ -30,6 +32,7 @@
 
 mod apply;
 mod events;
+mod follow;
 mod links;
 mod organization;
 

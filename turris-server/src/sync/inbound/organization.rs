@@ -73,14 +73,17 @@ pub(super) async fn sync(
         app_id: app_id.as_deref(),
     };
     // Companies first: a contact of a company created in the same step finds its agency.
+    let mut newly_synced = Vec::new();
     if !companies.is_empty() {
         let schema = sync.schema(&mut settings, ObjectType::Company).await?;
-        sync.companies(&settings, &schema, &companies).await?;
+        newly_synced = sync.companies(&settings, &schema, &companies).await?;
     }
     if !contacts.is_empty() {
         let schema = sync.schema(&mut settings, ObjectType::Contact).await?;
         sync.contacts(&settings, &schema, &contacts).await?;
     }
+    // Contacts that came before their company: queued for the next step.
+    sync.follow_contacts(&settings, &newly_synced).await?;
     Ok(Settled::Done)
 }
 
@@ -88,7 +91,7 @@ pub(super) async fn sync(
 pub(super) struct OrgSync<'a> {
     pub(super) state: &'a AppState,
     pub(super) org: &'a OrganizationId,
-    client: &'a HubSpotClient,
+    pub(super) client: &'a HubSpotClient,
     app_id: Option<&'a str>,
 }
 
@@ -179,23 +182,27 @@ impl OrgSync<'_> {
         }
     }
 
+    /// Syncs the companies; returns those that became synced agencies (created or linked) in
+    /// this step, or whose creation this step carried (a step run again after a failure).
     async fn companies(
         &self,
         settings: &IntegrationSettings,
         schema: &ObjectSchema,
         objects: &BTreeMap<HubSpotId, ObjectEvents>,
-    ) -> Result<(), SyncError> {
+    ) -> Result<Vec<HubSpotId>, SyncError> {
         let now = Utc::now();
         let to_read = self.triage(objects, &COMPANY, now).await?;
+        let mut newly_synced = Vec::new();
         if to_read.is_empty() {
-            return Ok(());
+            return Ok(newly_synced);
         }
         let mapping = &settings.mapping.agency;
         if !settings
             .matrix
             .is_enabled(SyncObject::Agency, Direction::Inbound)
         {
-            return self.skip_all(objects, &to_read, company_title, now).await;
+            self.skip_all(objects, &to_read, company_title, now).await?;
+            return Ok(newly_synced);
         }
         let current = self
             .read_current(
@@ -227,13 +234,18 @@ impl OrgSync<'_> {
                 plan: &ctx,
                 invitations: &settings.invitations,
             };
+            let mut synced = object.creation().is_some();
             for change in object.changes(properties) {
                 // A new agency's invitation is written with it (`RecordKind::created_with`).
-                self.apply::<Agencies>(&kind, &change, None).await?;
+                let applied = self.apply::<Agencies>(&kind, &change, None).await?;
+                synced |= matches!(applied, Applied::Created(_) | Applied::Linked);
+            }
+            if synced && self.link(&[LinkKind::Agency], id).await?.is_some() {
+                newly_synced.push(id.clone());
             }
             self.remember_creation(id, object);
         }
-        Ok(())
+        Ok(newly_synced)
     }
 
     async fn contacts(

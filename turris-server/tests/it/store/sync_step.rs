@@ -2,9 +2,9 @@
 //! transaction, idempotent per HubSpot object; deferred invitations sent once.
 
 use turris_core::activity::{ActivityKind, NewActivity, Outcome};
-use turris_core::ids::{AgencyContactId, AgencyId, ContractTemplateId, HubSpotId};
-use turris_core::record::{Agency, AgencyContact, AgencyDraft};
-use turris_core::store::{ActivityStore, Link, LinkStore, RecordStore, TurrisRef};
+use turris_core::ids::{AgencyContactId, AgencyId, AgentId, ContractTemplateId, HubSpotId};
+use turris_core::record::{Agency, AgencyContact, AgencyDraft, Agent, AgentDraft};
+use turris_core::store::{ActivityStore, Link, LinkKind, LinkStore, RecordStore, TurrisRef};
 use turris_server::store::{
     DbError, InboundStep, InboundStepStore, Invitation, InvitationId, InvitationStatus,
     InvitationStore, InvitationWrite, RecordPageStore, RecordWrite, StepOutcome, SyncedRecord,
@@ -321,10 +321,91 @@ async fn a_deferred_invitation_is_found_once_its_agency_has_an_email_and_sent_on
     );
 }
 
+async fn one_contact_is_linked_to_an_agent_or_an_agency_contact_never_both(db: &TestDb) {
+    let store = db.store();
+    let replica = db.second_store().await;
+    let acme = org(&store, "acme").await;
+    let lakeside = agency("a-1");
+    let lakeside_link = link_of(&lakeside, "10");
+    store
+        .commit_inbound_step(&acme, &create(&lakeside, &lakeside_link, None))
+        .await
+        .unwrap();
+    let agent = Agent {
+        id: AgentId::parse("g-1").unwrap(),
+        data: AgentDraft::named("Grace", "Hopper"),
+    };
+    let agent_link = Link {
+        turris: TurrisRef::Agent(agent.id.clone()),
+        hubspot_id: HubSpotId::parse("500").unwrap(),
+    };
+    let as_agent = InboundStep {
+        record: Some(RecordWrite::Insert(SyncedRecord::Agent(&agent))),
+        link: Some(&agent_link),
+        activity: vec![row(ActivityKind::WebhookContactCreated, "agent created")],
+        invitation: None,
+    };
+    assert_eq!(
+        store.commit_inbound_step(&acme, &as_agent).await.unwrap(),
+        StepOutcome::Committed
+    );
+    // Another step (a replica that read the contact a moment later, when it no longer matched
+    // the agent filter) plans the same contact as an agency contact: turned away, whole.
+    let contact = AgencyContact {
+        id: AgencyContactId::parse("c-1").unwrap(),
+        agency_id: lakeside.id.clone(),
+        first_name: Some("Grace".into()),
+        last_name: None,
+        email: None,
+    };
+    let contact_link = Link {
+        turris: TurrisRef::AgencyContact(contact.id.clone()),
+        hubspot_id: HubSpotId::parse("500").unwrap(),
+    };
+    let as_contact = InboundStep {
+        record: Some(RecordWrite::Insert(SyncedRecord::AgencyContact(&contact))),
+        link: Some(&contact_link),
+        activity: vec![row(
+            ActivityKind::WebhookContactCreated,
+            "agency contact created",
+        )],
+        invitation: None,
+    };
+    assert_eq!(
+        replica
+            .commit_inbound_step(&acme, &as_contact)
+            .await
+            .unwrap(),
+        StepOutcome::AlreadyLinked(agent_link.clone())
+    );
+    assert!(
+        store
+            .list_agency_contacts(&acme, &lakeside.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no agency contact"
+    );
+    assert_eq!(
+        store
+            .link_by_hubspot(
+                &acme,
+                LinkKind::AgencyContact,
+                &HubSpotId::parse("500").unwrap()
+            )
+            .await
+            .unwrap(),
+        None
+    );
+    // The database itself refuses the second link, whoever writes it.
+    assert!(store.put_link(&acme, &contact_link).await.is_err());
+}
+
 both_databases!(db:
     an_inbound_create_writes_record_link_activity_and_invitation_together,
     a_create_retried_for_an_object_already_linked_writes_no_second_record,
     a_step_that_fails_midway_writes_nothing,
     an_invitation_naming_a_deleted_template_is_logged_for_attention_with_its_agency,
     a_deferred_invitation_is_found_once_its_agency_has_an_email_and_sent_once,
+    one_contact_is_linked_to_an_agent_or_an_agency_contact_never_both,
 );

@@ -450,3 +450,35 @@ sync_test!(
         );
     }
 );
+
+sync_test!(
+    async fn a_contact_seen_before_its_company_was_synced_follows_when_the_company_becomes_an_agency(app) {
+        subscribe_contacts(app);
+        toggles(app, json!({"agency": {"inbound": true}, "agency_contacts": {"inbound": true}})).await;
+        let control = app.sandbox.control();
+        // The contact's events are processed while its company is not synced (as when
+        // HubSpot's unordered webhooks bring a new partner's contact before the partner).
+        let company = control
+            .create_record(ObjectKind::Companies, [("type", "VENDOR"), ("name", "Late Partner")])
+            .unwrap();
+        let contact = contact_of(
+            app,
+            Some(&company.id),
+            &[("firstname", "Early"), ("lastname", "Bird"), ("email", "early@late.example.com")],
+        );
+        app.settle().await;
+        assert!(app.agencies().await.is_empty());
+        control
+            .update_record(ObjectKind::Companies, &company.id, [("type", "PARTNER")])
+            .unwrap();
+        app.settle().await;
+        let agencies = app.agencies().await;
+        assert_eq!(agencies.len(), 1, "{agencies:#?}");
+        let agency = agencies[0]["id"].as_str().unwrap().to_owned();
+        let contacts = agency_contacts(app, &agency).await;
+        assert_eq!(contacts.len(), 1, "the contact followed its company: {contacts:#?}");
+        assert_eq!(contacts[0]["email"], "early@late.example.com");
+        let contact_id = contacts[0]["id"].as_str().unwrap();
+        assert_eq!(linked_contact(app, contact_id).await.as_deref(), Some(contact.as_str()));
+    }
+);

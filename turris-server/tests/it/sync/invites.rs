@@ -71,6 +71,30 @@ impl TestApp {
 }
 
 sync_test!(
+    async fn a_deferred_invitation_and_one_needing_attention_give_their_skip_reasons(app) {
+        app.templates(&["tpl-default"]).await;
+        app.invitations_settings(json!({"mode": "invite_all", "rules": [], "default_template": "tpl-default"}))
+            .await;
+        let deferred = app.partner_agency_in("Deferred Agency", "Albany").await;
+        app.invitations_settings(json!({"mode": "invite_all", "rules": []})).await;
+        let attention = app.partner_agency_in("Attention Agency", "Erie").await;
+        let rows = app.activity().await;
+        for (agency, title, reason) in [
+            (&deferred, "Auto-invite deferred (awaiting contact)", "sent once the agency has a contact with an email"),
+            (&attention, "Auto-invite needs attention", "no contract rule matched"),
+        ] {
+            let row = rows
+                .iter()
+                .find(|a| a["details"]["turris_id"] == agency.as_str() && a["title"] == title)
+                .unwrap_or_else(|| panic!("a {title:?} row of {agency} in {rows:#?}"));
+            assert_eq!(row["status"], "skipped");
+            let given = row["details"]["skip_reason"].as_str().unwrap_or_default();
+            assert!(given.contains(reason), "{title}: skip reason {given:?}");
+        }
+    }
+);
+
+sync_test!(
     async fn the_first_matching_contract_rule_wins_and_the_invitation_waits_for_a_contact_with_an_email(app) {
         app.templates(&["tpl-ny", "tpl-default"]).await;
         app.invitations_settings(json!({

@@ -4,6 +4,7 @@
 mod agents;
 mod contacts;
 mod daily_limit;
+mod fairness;
 mod hooks;
 mod inbound;
 mod invites;

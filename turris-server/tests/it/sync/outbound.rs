@@ -117,6 +117,28 @@ sync_test!(
     }
 );
 
+sync_test!(
+    async fn a_turris_id_property_that_fails_on_the_way_delays_the_create_instead_of_making_it_twice(app) {
+        app.agency_outbound_on().await;
+        let control = app.sandbox.control();
+        // Making the turris_id property fails on the way (503s, more than the client's own
+        // retries: not a refusal), and the next create's answer is lost after HubSpot made it.
+        control.inject_fault(Fault::new("/crm/v3/properties/companies").method("POST").status(503).times(6));
+        for path in ["/crm/v3/objects/companies/batch/create", "/crm/v3/objects/companies/batch/upsert"] {
+            control.inject_fault(Fault::new(path).method("POST").status(502).after_write());
+        }
+        let agency = app
+            .api(Method::POST, "/api/v1/agencies", Some(json!({"name": "Patient Agency"})))
+            .await
+            .expect(201);
+        let pushed = app.activity_row("Create company in HubSpot", "success").await;
+        assert_eq!(pushed["details"]["turris_id"], agency.body["id"]);
+        assert_eq!(control.count(ObjectKind::Companies), 1, "the lost create was found again, not made twice");
+        let company = control.record(ObjectKind::Companies, pushed["details"]["hubspot_id"].as_str().unwrap()).unwrap();
+        assert_eq!(company.properties["turris_id"], agency.body["id"].as_str().unwrap());
+    }
+);
+
 /// A server speaking HubSpot's 2026-09 API, whose portal requires a phone on companies.
 pub(super) async fn validating_app(backend: Backend) -> TestApp {
     let app = TestApp::spawn_with(backend, |config| {
