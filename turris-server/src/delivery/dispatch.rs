@@ -13,6 +13,7 @@ use turris_webhooks::delivery::{
 };
 use turris_webhooks::{RetryPolicy, UrlPolicy, WebhookSecret, WebhookUrl};
 
+use super::fair::{self, Limiter, Limits};
 use super::{DeliveryMetrics, DeliverySettings};
 use crate::app::AppState;
 use crate::store::{AttemptToRecord, ServerStore};
@@ -32,6 +33,8 @@ enum Target {
         previous: Option<(WebhookSecret, DateTime<Utc>)>,
         /// Disabled (410 Gone, or failing too long): nothing is sent.
         disabled: bool,
+        /// Its concurrency and rate limits.
+        limits: Limits,
     },
     /// The webhook was deleted.
     Deleted,
@@ -47,6 +50,7 @@ pub struct Worker {
     metrics: Arc<DeliveryMetrics>,
     targets: Mutex<HashMap<WebhookId, (Instant, Arc<Target>)>>,
     recorder: mpsc::Sender<Recording>,
+    limiter: Arc<Limiter>,
 }
 
 /// An attempt waiting to be recorded, and who waits for the outcome.
@@ -103,6 +107,7 @@ impl Worker {
             metrics: state.delivery_metrics().clone(),
             settings,
             targets: Mutex::new(HashMap::new()),
+            limiter: Arc::default(),
         }))
     }
 
@@ -122,6 +127,7 @@ impl Worker {
         let mut in_flight = JoinSet::new();
         let mut poll = true;
         let mut last_poll = Instant::now();
+        let mut round = 0usize;
         while !shutdown.is_fired() {
             while in_flight.try_join_next().is_some() {}
             let free = permits.available_permits().min(batch);
@@ -143,11 +149,8 @@ impl Worker {
             if poll || taken == 0 || last_poll.elapsed() >= self.settings.poll_interval {
                 last_poll = Instant::now();
                 let want = free - taken;
-                let leased = match self
-                    .store
-                    .lease_due(Utc::now(), want, self.settings.lease)
-                    .await
-                {
+                round = round.wrapping_add(1);
+                let leased = match self.lease_round(want, round).await {
                     Ok(leased) => leased,
                     Err(e) => {
                         tracing::warn!(error = %e, "leasing deliveries failed");
@@ -188,6 +191,27 @@ impl Worker {
         while in_flight.join_next().await.is_some() {}
     }
 
+    /// One leasing round: up to `want` due deliveries, shared fairly between the endpoints
+    /// that have some (see [`fair::shares`]), each within its limits.
+    async fn lease_round(
+        &self,
+        want: usize,
+        round: usize,
+    ) -> Result<Vec<LeasedDelivery>, crate::store::DbError> {
+        let now = Utc::now();
+        let due = self.store.due_endpoints(now).await?;
+        let defaults = self.settings.endpoint_defaults();
+        let shares = fair::shares(&due, want, round, |endpoint| {
+            let limits = Limits::of(endpoint.limits, defaults);
+            let free = limits.max_in_flight.saturating_sub(endpoint.in_flight) as usize;
+            free.min(self.limiter.rate_room(endpoint.webhook_id, limits))
+        });
+        self.limiter.prune();
+        self.store
+            .lease_endpoints(now, &shares, self.settings.lease)
+            .await
+    }
+
     fn spawn_all(
         self: &Arc<Self>,
         permits: &Arc<Semaphore>,
@@ -217,12 +241,28 @@ impl Worker {
                 return;
             }
         };
-        if let Target::Endpoint { disabled: true, .. } = &*target {
-            // Disabled after it was leased: nothing is sent, and once its lease lapses it is
-            // not leased again until the endpoint is enabled.
-            tracing::debug!(event_id = %event.event_id, "webhook disabled: attempt skipped");
+        let limits = match &*target {
+            Target::Endpoint { disabled: true, .. } => {
+                // Disabled after it was leased: nothing is sent, and once its lease lapses it
+                // is not leased again until the endpoint is enabled.
+                tracing::debug!(event_id = %event.event_id, "webhook disabled: attempt skipped");
+                return;
+            }
+            Target::Endpoint { limits, .. } => *limits,
+            Target::Deleted => self.settings.endpoint_defaults(),
+        };
+        // The endpoint's concurrency and rate limits hold for hand-offs too: one over them is
+        // given back to the queue, and a later round leases it when the endpoint has room.
+        let Some(_slot) = self.limiter.admit(event.webhook_id, limits) else {
+            if let Err(e) = self
+                .store
+                .release_lease(event.event_id.0, &leased.lease)
+                .await
+            {
+                tracing::warn!(event_id = %event.event_id, error = %e, "giving a lease back failed");
+            }
             return;
-        }
+        };
         let mut lease = leased.lease;
         // A hand-off that waited in memory may be near its end, or taken over: renew first.
         let half = chrono::Duration::from_std(self.settings.lease / 2).unwrap_or_default();
@@ -401,6 +441,7 @@ impl Worker {
                 secret: t.secret,
                 previous: t.previous_secret,
                 disabled: t.endpoint.disabled.is_some(),
+                limits: Limits::of(t.endpoint.limits, self.settings.endpoint_defaults()),
             },
             None => Target::Deleted,
         });

@@ -154,6 +154,7 @@ impl Modify for BearerAuth {
         super::webhooks::delete,
         super::webhooks::rotate_secret,
         super::webhooks::enable,
+        super::webhooks::set_limits,
         super::webhooks::notifications,
         super::webhooks::history,
         super::webhooks::logs,

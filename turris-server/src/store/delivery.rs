@@ -95,7 +95,15 @@ impl EventRow {
         })
     }
 
-    fn leased(&self) -> DbResult<LeasedDelivery> {
+    pub(super) fn next_attempt_at(&self) -> Option<i64> {
+        self.next_attempt_at
+    }
+
+    pub(super) fn event_id(&self) -> Uuid {
+        self.event_id
+    }
+
+    pub(super) fn leased(&self) -> DbResult<LeasedDelivery> {
         let (Some(id), Some(kind), Some(expires)) = (
             self.lease_id,
             self.lease_kind.as_deref(),

@@ -23,6 +23,7 @@ mod debounce;
 mod delivery;
 mod echo;
 pub mod error;
+mod fairness;
 mod health;
 mod ids;
 mod inbound;
@@ -56,6 +57,7 @@ pub use sql::{Backend, Database, SqlStore};
 pub use credentials::*;
 pub use debounce::*;
 pub use echo::*;
+pub use fairness::*;
 pub use health::*;
 pub use inbound::*;
 pub use inputs::*;
@@ -95,6 +97,7 @@ pub trait ServerStore:
     + PollCursorStore
     + InboundStepStore
     + EndpointHealthStore
+    + FairLeaseStore
 {
 }
 
@@ -119,5 +122,6 @@ impl<T> ServerStore for T where
         + PollCursorStore
         + InboundStepStore
         + EndpointHealthStore
+        + FairLeaseStore
 {
 }

@@ -172,6 +172,11 @@ const ROUTES: &[(&str, &str, Access)] = &[
         Grant("webhooks:update"),
     ),
     (
+        "PUT",
+        "/api/v1/webhooks/{id}/limits",
+        Grant("webhooks:update"),
+    ),
+    (
         "GET",
         "/api/v1/webhooks/{id}/notifications",
         Grant("webhooks:read"),

@@ -6,6 +6,7 @@
 
 mod batch;
 mod debounce;
+mod fairness;
 mod harness;
 mod health;
 mod leases;
