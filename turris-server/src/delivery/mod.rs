@@ -13,6 +13,8 @@
 //!   backlog cannot hold the others back.
 //! - [`debounce`]: closes due debounce windows with `advance_debounce`, one transaction per
 //!   step, so a restart loses nothing and each window is flushed once.
+//! - [`recover`]: runs recover jobs, each re-queuing a webhook's failed events of a window a
+//!   page a second under a fenced lease.
 //! - [`retention`]: prunes delivered and failed events older than the retention period.
 
 pub mod debounce;
@@ -20,6 +22,7 @@ pub mod dispatch;
 pub mod fair;
 pub mod metrics;
 pub mod notify;
+pub mod recover;
 pub mod retention;
 pub mod settings;
 
@@ -52,5 +55,6 @@ pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()
         }),
         run("delivery_debounce", |s, d| Box::pin(debounce::run(s, d))),
         run("delivery_retention", |s, d| Box::pin(retention::run(s, d))),
+        run("delivery_recover", |s, d| Box::pin(recover::run(s, d))),
     ]
 }

@@ -153,6 +153,16 @@ pub struct DeliverySettings {
     )]
     pub rate_limit: u32,
 
+    /// Failed events one recover job (`POST /api/v1/webhooks/{id}/recover`) sends back to
+    /// the queue per second.
+    #[arg(
+        long = "webhook-recover-rate",
+        env = "TURRIS_WEBHOOK_RECOVER_RATE",
+        default_value_t = 100,
+        global = true
+    )]
+    pub recover_rate: u32,
+
     /// An endpoint whose every attempt fails for this long is disabled, with a notification
     /// (`0s`: never; an endpoint answering 410 Gone is disabled at once either way).
     #[arg(
@@ -309,6 +319,7 @@ impl fmt::Debug for DeliverySettings {
             .field("webhooks_per_organization", &self.webhooks_per_organization)
             .field("max_in_flight", &self.max_in_flight)
             .field("rate_limit", &self.rate_limit)
+            .field("recover_rate", &self.recover_rate)
             // The URL may carry a token: only whether it is set.
             .field(
                 "operational_webhook_url",

@@ -155,6 +155,8 @@ impl Modify for BearerAuth {
         super::webhooks::rotate_secret,
         super::webhooks::enable,
         super::webhooks::set_limits,
+        super::webhooks::recover,
+        super::webhooks::recover_job,
         super::webhooks::notifications,
         super::webhooks::history,
         super::webhooks::logs,

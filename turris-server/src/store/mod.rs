@@ -37,6 +37,7 @@ mod outbound;
 mod polling;
 mod queue;
 mod records;
+mod recover;
 mod retention;
 mod sealed;
 mod settings;
@@ -69,6 +70,7 @@ pub use outbound::*;
 pub use polling::*;
 pub use queue::*;
 pub use records::RecordPageStore;
+pub use recover::*;
 pub use retention::*;
 pub use sealed::{KeyCheckError, ResealReport};
 pub use sync_step::*;
@@ -98,6 +100,7 @@ pub trait ServerStore:
     + InboundStepStore
     + EndpointHealthStore
     + FairLeaseStore
+    + RecoverJobStore
 {
 }
 
@@ -123,5 +126,6 @@ impl<T> ServerStore for T where
         + InboundStepStore
         + EndpointHealthStore
         + FairLeaseStore
+        + RecoverJobStore
 {
 }

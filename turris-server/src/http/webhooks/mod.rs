@@ -1,11 +1,13 @@
 //! `/api/v1/webhooks`: list (masked secrets), create (the secret once), delete, rotate the
 //! secret with an overlap (`secret`), its delivery limits (`limits`), the delivery history of a
-//! webhook and the logs of an event (`events`), and resend (`resend`). No update of the URL or
+//! webhook and the logs of an event (`events`), resend (`resend`) and recover (`recover`: every
+//! failed event of a window, as one job). No update of the URL or
 //! type: `PUT`/`PATCH` on a webhook are 405.
 
 mod events;
 mod health;
 mod limits;
+mod recover;
 mod resend;
 mod secret;
 
@@ -20,6 +22,7 @@ use utoipa::ToSchema;
 pub use events::*;
 pub use health::*;
 pub use limits::*;
+pub use recover::*;
 pub use resend::*;
 pub use secret::*;
 
@@ -40,6 +43,8 @@ pub fn routes() -> Routes {
         .post("/api/v1/webhooks/{id}/rotate-secret", rotate_secret)
         .post("/api/v1/webhooks/{id}/enable", enable)
         .put("/api/v1/webhooks/{id}/limits", set_limits)
+        .post("/api/v1/webhooks/{id}/recover", recover)
+        .get("/api/v1/webhooks/{id}/recover/{job_id}", recover_job)
         .get("/api/v1/webhooks/{id}/notifications", notifications)
         .get("/api/v1/webhooks/{id}/events", history)
         .get("/api/v1/webhooks/{id}/events/{event_id}/logs", logs)

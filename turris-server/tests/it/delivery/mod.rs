@@ -11,5 +11,6 @@ mod harness;
 mod health;
 mod leases;
 mod queue;
+mod recover;
 mod restart;
 mod rotation;
