@@ -9,7 +9,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use turris_webhooks::delivery::{
     Attempt, AttemptReport, DeliveryConfig, DeliveryEngine, DeliveryRequest, EngineError, EventId,
-    EventRecord, Lease, LeasedDelivery, NextStep, StoreError, WebhookId, requested_pause,
+    EventRecord, Lease, LeasedDelivery, NextStep, StoreError, WebhookId, renewing, requested_pause,
 };
 use turris_webhooks::{RetryPolicy, UrlPolicy, WebhookSecret, WebhookUrl};
 
@@ -355,31 +355,23 @@ impl Worker {
         }
     }
 
-    /// Runs `attempt`, renewing `lease` every third of a lease meanwhile (the attempt's own
-    /// timeout still bounds it). `None` when the lease is lost: another worker holds the event
-    /// now, so the attempt is abandoned (its result could not be recorded anyway).
+    /// Runs `attempt` while renewing `lease` (turris-webhooks' [`renewing`]); `None` when the
+    /// lease is lost.
     async fn renewing<T>(
         &self,
         event_id: EventId,
         lease: &mut Lease,
         attempt: impl std::future::Future<Output = T>,
     ) -> Option<T> {
-        tokio::pin!(attempt);
-        let every = (self.settings.lease / 3).max(Duration::from_millis(50));
-        loop {
-            tokio::select! {
-                outcome = &mut attempt => return Some(outcome),
-                () = tokio::time::sleep(every) => {
-                    let until = after(Utc::now(), self.settings.lease);
-                    match self.store.renew_lease(event_id, lease, until).await {
-                        Ok(renewed) => *lease = renewed,
-                        Err(StoreError::LeaseLost | StoreError::NotFound) => return None,
-                        // A store hiccup: keep going; the next renewal may succeed.
-                        Err(e) => tracing::warn!(event_id = %event_id, error = %e, "renewing a delivery lease failed"),
-                    }
-                }
-            }
-        }
+        renewing(
+            &*self.store,
+            event_id,
+            lease,
+            self.settings.lease,
+            Utc::now,
+            attempt,
+        )
+        .await
     }
 
     /// Hands the attempt to the batch recorder and logs the outcome.
