@@ -14,6 +14,7 @@ use turris_webhooks::delivery::{
 use turris_webhooks::{RetryPolicy, UrlPolicy, WebhookSecret, WebhookUrl};
 
 use super::fair::{self, Limiter, Limits};
+use super::metrics::Outcome;
 use super::{DeliveryMetrics, DeliverySettings};
 use crate::app::AppState;
 use crate::store::{AttemptToRecord, ServerStore};
@@ -65,6 +66,7 @@ type Recording = (
 async fn record_in_batches(
     store: Arc<dyn ServerStore>,
     settings: DeliverySettings,
+    metrics: Arc<DeliveryMetrics>,
     mut queue: mpsc::Receiver<Recording>,
 ) {
     const MAX_BATCH: usize = 256;
@@ -73,6 +75,10 @@ async fn record_in_batches(
         let items: Vec<AttemptToRecord> = batch.iter().map(|(item, _)| item.clone()).collect();
         match store.record_attempts(&items).await {
             Ok(recorded) => {
+                metrics.endpoints_disabled.fetch_add(
+                    recorded.disabled.len() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 super::notify::report_disabled(&settings, recorded.disabled);
                 for ((_, reply), result) in batch.drain(..).zip(recorded.results) {
                     let _ = reply.send(result);
@@ -97,7 +103,12 @@ impl Worker {
             ..DeliveryConfig::default()
         })?;
         let (recorder, queue) = mpsc::channel(4096);
-        tokio::spawn(record_in_batches(state.store(), settings.clone(), queue));
+        tokio::spawn(record_in_batches(
+            state.store(),
+            settings.clone(),
+            state.delivery_metrics().clone(),
+            queue,
+        ));
         Ok(Arc::new(Self {
             recorder,
             store: state.store(),
@@ -254,6 +265,9 @@ impl Worker {
         // The endpoint's concurrency and rate limits hold for hand-offs too: one over them is
         // given back to the queue, and a later round leases it when the endpoint has room.
         let Some(_slot) = self.limiter.admit(event.webhook_id, limits) else {
+            self.metrics
+                .deferred
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if let Err(e) = self
                 .store
                 .release_lease(event.event_id.0, &leased.lease)
@@ -391,6 +405,16 @@ impl Worker {
                     .unwrap_or_default();
                 let latency = (report.finished_at - event.created_at).to_std().ok();
                 self.metrics.attempt(report.success, duration, latency);
+                let lag = event
+                    .next_attempt_at
+                    .and_then(|due| (report.started_at - due).to_std().ok());
+                let outcome = match next {
+                    NextStep::Delivered => Outcome::Delivered,
+                    NextStep::RetryAt(_) => Outcome::FailedRetrying,
+                    NextStep::Exhausted => Outcome::FailedFinal,
+                    NextStep::Unchanged => Outcome::FailedResend,
+                };
+                self.metrics.outcome(outcome, report.status_code, lag);
                 tracing::debug!(
                     event_id = %event.event_id,
                     webhook_id = %event.webhook_id,

@@ -145,6 +145,16 @@ async fn deliver_resend(state: &AppState, leased: LeasedDelivery) {
                 .next()
                 .unwrap_or(Err(DeliveryError::LeaseLost))
         });
+    if let Ok(attempt) = &outcome {
+        let outcome = if attempt.success {
+            crate::delivery::metrics::Outcome::Delivered
+        } else {
+            crate::delivery::metrics::Outcome::FailedResend
+        };
+        state
+            .delivery_metrics()
+            .outcome(outcome, attempt.status_code, None);
+    }
     match outcome {
         Ok(attempt) => tracing::info!(
             event_id = %event.event_id,
