@@ -13,7 +13,7 @@ use turris_webhooks::delivery::{
 };
 use turris_webhooks::{RetryPolicy, UrlPolicy, WebhookSecret, WebhookUrl};
 
-use super::fair::{self, Limiter, Limits};
+use super::fair::{self, Deferred, Limiter, Limits, Slot};
 use super::metrics::Outcome;
 use super::{DeliveryMetrics, DeliverySettings};
 use crate::app::AppState;
@@ -52,6 +52,7 @@ pub struct Worker {
     targets: Mutex<HashMap<WebhookId, (Instant, Arc<Target>)>>,
     recorder: mpsc::Sender<Recording>,
     limiter: Arc<Limiter>,
+    deferred: Mutex<Deferred>,
 }
 
 /// An attempt waiting to be recorded, and who waits for the outcome.
@@ -119,6 +120,7 @@ impl Worker {
             settings,
             targets: Mutex::new(HashMap::new()),
             limiter: Arc::default(),
+            deferred: Mutex::default(),
         }))
     }
 
@@ -126,11 +128,11 @@ impl Worker {
     ///
     /// Events committed by this process arrive already leased (the store's hand-off); the
     /// others (other replicas' events, retries, expired leases) are leased by polling: at
-    /// once after a full batch or a wake-up, else every `poll_interval`.
+    /// once after a full batch or a wake-up, else every `poll_interval`. Deliveries whose
+    /// endpoint is at its limits wait (deferred) until one of its slots frees.
     pub async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
-        let concurrency = self.settings.concurrency.max(1);
         let batch = self.settings.batch.max(1);
-        let permits = Arc::new(Semaphore::new(concurrency));
+        let permits = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
         let wake = self.store.enqueue_signal();
         // Hand-offs are leased like everything else: renewed while their attempt runs, and
         // renewed first when they waited in memory for a good part of their lease.
@@ -141,35 +143,35 @@ impl Worker {
         let mut round = 0usize;
         while !shutdown.is_fired() {
             while in_flight.try_join_next().is_some() {}
-            let free = permits.available_permits().min(batch);
-            if free == 0 {
+            if permits.available_permits() == 0 {
                 tokio::select! {
                     permit = permits.clone().acquire_owned() => drop(permit),
                     () = shutdown.fired() => break,
                 }
                 continue;
             }
+            self.spawn_deferred(&permits, &mut in_flight, batch);
+            let free = permits.available_permits().min(batch);
             let handed = self.store.take_handoff(free);
             let taken = handed.len();
-            self.spawn_all(&permits, &mut in_flight, handed);
-            if taken == free {
+            self.spawn_all(&permits, &mut in_flight, handed).await;
+            if free > 0 && taken == free {
                 continue;
             }
             // Poll after a timer wake, when a wake-up brought no hand-off (someone else's
             // enqueue, or a full hand-off), and at least every poll interval under load.
-            if poll || taken == 0 || last_poll.elapsed() >= self.settings.poll_interval {
+            let free = permits.available_permits().min(batch);
+            if free > 0
+                && (poll || taken == 0 || last_poll.elapsed() >= self.settings.poll_interval)
+            {
                 last_poll = Instant::now();
-                let want = free - taken;
                 round = round.wrapping_add(1);
-                let leased = match self.lease_round(want, round).await {
-                    Ok(leased) => leased,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "leasing deliveries failed");
-                        Vec::new()
-                    }
-                };
-                let full = leased.len() == want;
-                self.spawn_all(&permits, &mut in_flight, leased);
+                let leased = self.lease_round(free, round).await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "leasing deliveries failed");
+                    Vec::new()
+                });
+                let full = leased.len() == free;
+                self.spawn_all(&permits, &mut in_flight, leased).await;
                 if full {
                     continue;
                 }
@@ -177,12 +179,23 @@ impl Worker {
             tokio::select! {
                 // A local commit: its events are in the hand-off unless it was full.
                 () = wake.notified() => poll = false,
+                // A slot of some endpoint freed: deferred deliveries may go.
+                () = self.limiter.freed.notified() => poll = false,
                 () = tokio::time::sleep(self.settings.poll_interval) => poll = true,
                 () = shutdown.fired() => break,
             }
         }
-        // No more hand-offs; deliver those already taken over, then wait for every attempt.
+        self.finish(&permits, in_flight).await;
+    }
+
+    /// After shutdown: no more hand-offs; those already handed over are delivered, deferred
+    /// ones are given back to the queue, and every attempt in flight finishes.
+    async fn finish(self: &Arc<Self>, permits: &Arc<Semaphore>, mut in_flight: JoinSet<()>) {
         self.store.set_handoff(None);
+        let deferred = self.lock_deferred().drain();
+        for delivery in deferred {
+            self.give_back(&delivery).await;
+        }
         loop {
             let handed = self.store.take_handoff(usize::MAX);
             if handed.is_empty() {
@@ -223,22 +236,83 @@ impl Worker {
             .await
     }
 
-    fn spawn_all(
+    /// Starts each delivery whose endpoint has room (a slot of its limiter and a permit);
+    /// the others wait in `deferred`.
+    async fn spawn_all(
         self: &Arc<Self>,
         permits: &Arc<Semaphore>,
         in_flight: &mut JoinSet<()>,
         deliveries: Vec<LeasedDelivery>,
     ) {
         for delivery in deliveries {
-            let Ok(permit) = permits.clone().try_acquire_owned() else {
-                break;
+            let webhook = delivery.event.webhook_id;
+            let limits = match self.target(webhook).await.as_deref() {
+                Ok(Target::Endpoint { limits, .. }) => *limits,
+                _ => self.settings.endpoint_defaults(),
             };
-            let worker = self.clone();
-            in_flight.spawn(async move {
-                worker.deliver(delivery).await;
-                drop(permit);
-            });
+            match self.limiter.admit(webhook, limits) {
+                Some(slot) => self.spawn_one(permits, in_flight, delivery, slot),
+                None => self.defer(limits, delivery).await,
+            }
         }
+    }
+
+    fn spawn_one(
+        self: &Arc<Self>,
+        permits: &Arc<Semaphore>,
+        in_flight: &mut JoinSet<()>,
+        delivery: LeasedDelivery,
+        slot: Slot,
+    ) {
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            // No permit after all: its lease lapses and a later round takes it.
+            return;
+        };
+        let worker = self.clone();
+        in_flight.spawn(async move {
+            worker.deliver(delivery).await;
+            drop((slot, permit));
+        });
+    }
+
+    /// Starts deferred deliveries whose endpoint has room now, up to `most`.
+    fn spawn_deferred(
+        self: &Arc<Self>,
+        permits: &Arc<Semaphore>,
+        in_flight: &mut JoinSet<()>,
+        most: usize,
+    ) {
+        let most = permits.available_permits().min(most);
+        if most == 0 || self.lock_deferred().is_empty() {
+            return;
+        }
+        let admitted = self.lock_deferred().admit(&self.limiter, most);
+        for (delivery, slot) in admitted {
+            self.spawn_one(permits, in_flight, delivery, slot);
+        }
+    }
+
+    /// Keeps a delivery until its endpoint has room, or gives it back when too many wait.
+    async fn defer(&self, limits: Limits, delivery: LeasedDelivery) {
+        self.metrics
+            .deferred
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let over = self.lock_deferred().push(limits, delivery);
+        if let Some(delivery) = over {
+            self.give_back(&delivery).await;
+        }
+    }
+
+    /// Gives a lease up: the event is due again at once, for any worker.
+    async fn give_back(&self, delivery: &LeasedDelivery) {
+        let event_id = delivery.event.event_id;
+        if let Err(e) = self.store.release_lease(event_id.0, &delivery.lease).await {
+            tracing::warn!(event_id = %event_id, error = %e, "giving a lease back failed");
+        }
+    }
+
+    fn lock_deferred(&self) -> std::sync::MutexGuard<'_, Deferred> {
+        self.deferred.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// One attempt under a lease, renewed while it runs, recorded with its next step.
@@ -252,31 +326,12 @@ impl Worker {
                 return;
             }
         };
-        let limits = match &*target {
-            Target::Endpoint { disabled: true, .. } => {
-                // Disabled after it was leased: nothing is sent, and once its lease lapses it
-                // is not leased again until the endpoint is enabled.
-                tracing::debug!(event_id = %event.event_id, "webhook disabled: attempt skipped");
-                return;
-            }
-            Target::Endpoint { limits, .. } => *limits,
-            Target::Deleted => self.settings.endpoint_defaults(),
-        };
-        // The endpoint's concurrency and rate limits hold for hand-offs too: one over them is
-        // given back to the queue, and a later round leases it when the endpoint has room.
-        let Some(_slot) = self.limiter.admit(event.webhook_id, limits) else {
-            self.metrics
-                .deferred
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if let Err(e) = self
-                .store
-                .release_lease(event.event_id.0, &leased.lease)
-                .await
-            {
-                tracing::warn!(event_id = %event.event_id, error = %e, "giving a lease back failed");
-            }
+        if let Target::Endpoint { disabled: true, .. } = &*target {
+            // Disabled after it was leased: nothing is sent, and once its lease lapses it is
+            // not leased again until the endpoint is enabled.
+            tracing::debug!(event_id = %event.event_id, "webhook disabled: attempt skipped");
             return;
-        };
+        }
         let mut lease = leased.lease;
         // A hand-off that waited in memory may be near its end, or taken over: renew first.
         let half = chrono::Duration::from_std(self.settings.lease / 2).unwrap_or_default();

@@ -6,13 +6,16 @@
 //!   when there are more endpoints than slots none is always last.
 //! - [`Limiter`]: this process's deliveries in flight per endpoint and a token bucket per
 //!   endpoint (its rate limit, one second of burst). Every attempt, leased or handed off,
-//!   first takes a [`Slot`]; one refused gives its lease back to the queue.
+//!   first takes a [`Slot`]; one refused waits in [`Deferred`] (its lease still held, renewed
+//!   before its attempt if it waited long) until a slot of its endpoint frees, or gives its
+//!   lease back to the queue when too many wait.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use turris_webhooks::delivery::WebhookId;
+use tokio::sync::Notify;
+use turris_webhooks::delivery::{LeasedDelivery, WebhookId};
 
 use crate::store::{DueEndpoint, EndpointLimits};
 
@@ -102,6 +105,8 @@ struct EndpointState {
 #[derive(Debug, Default)]
 pub struct Limiter {
     endpoints: Mutex<HashMap<WebhookId, EndpointState>>,
+    /// Notified when a slot frees: deferred deliveries may go.
+    pub freed: Notify,
 }
 
 /// One admitted attempt; dropping it frees the endpoint's slot.
@@ -116,6 +121,71 @@ impl Drop for Slot {
         if let Some(state) = self.limiter.lock().get_mut(&self.webhook) {
             state.in_flight = state.in_flight.saturating_sub(1);
         }
+        self.limiter.freed.notify_one();
+    }
+}
+
+/// Deliveries of this process waiting for a slot of their endpoint, leases held.
+#[derive(Debug, Default)]
+pub struct Deferred {
+    endpoints: HashMap<WebhookId, (Limits, VecDeque<LeasedDelivery>)>,
+    len: usize,
+}
+
+impl Deferred {
+    /// The most deliveries that wait here; beyond, they go back to the queue.
+    pub const CAP: usize = 4096;
+
+    /// Keeps `delivery` until its endpoint has room; gives it back when full.
+    pub fn push(&mut self, limits: Limits, delivery: LeasedDelivery) -> Option<LeasedDelivery> {
+        if self.len >= Self::CAP {
+            return Some(delivery);
+        }
+        let entry = self
+            .endpoints
+            .entry(delivery.event.webhook_id)
+            .or_insert_with(|| (limits, VecDeque::new()));
+        entry.0 = limits;
+        entry.1.push_back(delivery);
+        self.len += 1;
+        None
+    }
+
+    /// Up to `most` waiting deliveries that the limiter admits now, each with its slot.
+    pub fn admit(&mut self, limiter: &Arc<Limiter>, most: usize) -> Vec<(LeasedDelivery, Slot)> {
+        let mut admitted = Vec::new();
+        for (webhook, (limits, waiting)) in &mut self.endpoints {
+            while admitted.len() < most && !waiting.is_empty() {
+                let Some(slot) = limiter.admit(*webhook, *limits) else {
+                    break;
+                };
+                if let Some(delivery) = waiting.pop_front() {
+                    admitted.push((delivery, slot));
+                }
+            }
+        }
+        self.len -= admitted.len();
+        self.endpoints.retain(|_, (_, waiting)| !waiting.is_empty());
+        admitted
+    }
+
+    /// Everything waiting (shutdown).
+    pub fn drain(&mut self) -> Vec<LeasedDelivery> {
+        self.len = 0;
+        self.endpoints
+            .drain()
+            .flat_map(|(_, (_, waiting))| waiting)
+            .collect()
+    }
+
+    /// How many wait.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether none waits.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 

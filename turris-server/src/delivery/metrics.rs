@@ -101,7 +101,7 @@ pub struct DeliveryMetrics {
     pub outcomes: [[AtomicU64; CLASSES.len()]; OUTCOMES.len()],
     /// From when an event was due to the start of its attempt.
     pub delivery_lag: Histogram,
-    /// Attempts given back to the queue because their endpoint was at its limits.
+    /// Deliveries that waited for a slot because their endpoint was at its limits.
     pub deferred: AtomicU64,
     /// Endpoints this process disabled (410 Gone, or failing too long).
     pub endpoints_disabled: AtomicU64,
@@ -245,7 +245,7 @@ impl DeliveryMetrics {
             ),
             (
                 "turris_webhook_deferred_total",
-                "Attempts given back to the queue because their endpoint was at its limits.",
+                "Deliveries that waited for a slot because their endpoint was at its limits.",
                 &self.deferred,
             ),
             (
