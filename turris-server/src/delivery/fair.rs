@@ -203,11 +203,11 @@ impl Limiter {
         state.refilled = now;
     }
 
-    fn state<'a>(
-        map: &'a mut HashMap<WebhookId, EndpointState>,
+    fn state(
+        map: &mut HashMap<WebhookId, EndpointState>,
         webhook: WebhookId,
         limits: Limits,
-    ) -> &'a mut EndpointState {
+    ) -> &mut EndpointState {
         let now = Instant::now();
         let state = map.entry(webhook).or_insert_with(|| EndpointState {
             in_flight: 0,

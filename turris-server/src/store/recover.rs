@@ -276,10 +276,10 @@ impl RecoverJobStore for SqlStore {
         let (page, finished) = with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             // The fence first: a lost job changes nothing.
-            let held: Option<i32> = sqlx::query_scalar(&format!(
+            let held: Option<i32> = sqlx::query_scalar(
                 "UPDATE webhook_recover_jobs SET lease_expires_at = $3
-                 WHERE id = $1 AND lease_id = $2 AND state = 'running' RETURNING 1"
-            ))
+                 WHERE id = $1 AND lease_id = $2 AND state = 'running' RETURNING 1",
+            )
             .bind(job.job.id)
             .bind(job.lease)
             .bind(expires)
