@@ -7,7 +7,14 @@
 //! an in-process receiver on loopback that verifies every signature. Then it posts NIPR sync
 //! results (delivered immediately) through the public API: steady rates, then a burst with
 //! concurrent clients, and reports accepted/s, delivered/s, post → arrival latency, the
-//! server's CPU share and peak RSS.
+//! server's CPU share and CPU per delivered event, the PostgreSQL backends' CPU per delivered
+//! event (from `/proc`), and peak RSS.
+//!
+//! Two yardsticks are measured in the same run, so figures from different machines (or a
+//! busy one) compare: the machine's single-core SHA-256 speed, and the harness ceiling, the
+//! same receiver fed directly by this tool with turris-webhooks' delivery engine (no server,
+//! no database) with as many clients as the burst; each row says what fraction of that
+//! ceiling the server delivered.
 //!
 //! ```text
 //! cargo build --release -p turris-server -p turris-load
@@ -15,6 +22,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod calibrate;
 mod phase;
 mod proc_stats;
 mod receiver;
@@ -100,6 +108,13 @@ async fn run(args: Args) -> Result<(), Error> {
             .ok_or("no folder for the server binary")?
             .join("turris-server"),
     };
+    let sha = tokio::task::spawn_blocking(calibrate::sha256_mb_per_sec).await?;
+    eprintln!("SHA-256 on one core: {sha:.0} MB/s");
+    let ceiling = calibrate::harness_ceiling(args.burst, args.clients).await?;
+    eprintln!(
+        "harness ceiling (the receiver fed directly, {} clients): {ceiling:.0} events/s",
+        args.clients
+    );
     let mut rows = Vec::new();
     for db in &args.databases {
         eprintln!("== {db}");
@@ -142,6 +157,9 @@ async fn run(args: Args) -> Result<(), Error> {
         server.stop().await;
         rows.extend(result?);
     }
-    println!("{}", phase::table(&rows));
+    println!(
+        "SHA-256 on one core: {sha:.0} MB/s; harness ceiling: {ceiling:.0} events/s\n\n{}",
+        phase::table(&rows, ceiling)
+    );
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::proc_stats::{RssSampler, cpu_seconds};
+use crate::proc_stats::{RssSampler, backends_cpu_since, cpu_seconds, postgres_backends};
 use crate::server::{Server, Target};
 use crate::{Db, Error};
 
@@ -41,6 +41,10 @@ pub struct Report {
     pub max: Duration,
     /// Server CPU seconds per wall second, over the phase (1.0 = one core).
     pub cpu_share: f64,
+    /// Server CPU per delivered event, in microseconds.
+    pub server_cpu_per_event_us: f64,
+    /// PostgreSQL backends' CPU per delivered event, in microseconds (`None` on SQLite).
+    pub db_cpu_per_event_us: Option<f64>,
     pub peak_rss: u64,
     pub duplicates: u64,
     pub bad_signatures: u64,
@@ -66,6 +70,7 @@ pub async fn run(
     let bad_before = target.arrivals.bad_signatures.load(Ordering::Relaxed);
     let rss = RssSampler::start(server.pid);
     let cpu_start = cpu_seconds(server.pid).unwrap_or(0.0);
+    let db_start = server.pg_database().map(postgres_backends);
     let start = Instant::now();
     let posted: Vec<Posted> = match load {
         Load::Steady { rate } => steady(server, target, range.clone(), rate).await,
@@ -91,6 +96,12 @@ pub async fn run(
         }
     }
     let cpu_end = cpu_seconds(server.pid).unwrap_or(cpu_start);
+    let db_cpu = server
+        .pg_database()
+        .zip(db_start.as_ref())
+        .map(|(name, start)| backends_cpu_since(start, &postgres_backends(name)));
+    let delivered = latencies.len().max(1) as f64;
+    let per_event_us = |cpu: f64| cpu * 1e6 / delivered;
     let wall = last_arrival.max(last_accepted).duration_since(start);
     latencies.sort();
     let percentile = |q: f64| -> Duration {
@@ -113,6 +124,8 @@ pub async fn run(
         p99: percentile(0.99),
         max: latencies.last().copied().unwrap_or_default(),
         cpu_share: (cpu_end - cpu_start) / wall.as_secs_f64().max(1e-9),
+        server_cpu_per_event_us: per_event_us(cpu_end - cpu_start),
+        db_cpu_per_event_us: db_cpu.map(per_event_us),
         peak_rss: rss.peak(),
         duplicates: target.arrivals.duplicates.load(Ordering::Relaxed) - duplicates_before,
         bad_signatures: target.arrivals.bad_signatures.load(Ordering::Relaxed) - bad_before,
@@ -208,7 +221,8 @@ impl Report {
     pub fn line(&self) -> String {
         format!(
             "{}: {} events, {} accepted ({:.0}/s), {} delivered ({:.0}/s), p50 {}, p99 {}, max {}, \
-             server CPU {:.0} % of a core, peak RSS {:.1} MB, duplicates {}, bad signatures {}",
+             server CPU {:.0} % of a core ({:.0} µs/event, database {}), peak RSS {:.1} MB, \
+             duplicates {}, bad signatures {}",
             self.load.describe(),
             self.events,
             self.accepted,
@@ -219,6 +233,8 @@ impl Report {
             ms(self.p99),
             ms(self.max),
             self.cpu_share * 100.0,
+            self.server_cpu_per_event_us,
+            db_us(self.db_cpu_per_event_us),
             self.peak_rss as f64 / 1e6,
             self.duplicates,
             self.bad_signatures,
@@ -226,22 +242,32 @@ impl Report {
     }
 }
 
-/// The results as a Markdown table.
-pub fn table(rows: &[(Db, Report)]) -> String {
+fn db_us(us: Option<f64>) -> String {
+    us.map_or_else(
+        || "in the server".to_owned(),
+        |us| format!("{us:.0} µs/event"),
+    )
+}
+
+/// The results as a Markdown table; `ceiling` is the harness's own delivered/s in this run.
+pub fn table(rows: &[(Db, Report)], ceiling: f64) -> String {
     let mut out = String::from(
-        "| database | load | events | accepted/s | delivered/s | p50 post → arrival | p99 | server CPU (of one core) | server peak RSS | rejected / duplicates / bad signatures |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+        "| database | load | events | accepted/s | delivered/s | of harness ceiling | p50 post → arrival | p99 | server CPU (of one core) | server CPU / event | DB CPU / event | server peak RSS | rejected / duplicates / bad signatures |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for (db, r) in rows {
         out.push_str(&format!(
-            "| {db} | {} | {} | {:.0} | {:.0} | {} | {} | {:.0} % | {:.1} MB | {} / {} / {} |\n",
+            "| {db} | {} | {} | {:.0} | {:.0} | {:.2}x | {} | {} | {:.0} % | {:.0} µs | {} | {:.1} MB | {} / {} / {} |\n",
             r.load.describe(),
             r.events,
             r.accepted_per_sec,
             r.delivered_per_sec,
+            r.delivered_per_sec / ceiling.max(1e-9),
             ms(r.p50),
             ms(r.p99),
             r.cpu_share * 100.0,
+            r.server_cpu_per_event_us,
+            db_us(r.db_cpu_per_event_us),
             r.peak_rss as f64 / 1e6,
             r.rejected,
             r.duplicates,

@@ -61,3 +61,48 @@ impl Drop for RssSampler {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
+
+/// CPU seconds so far of each PostgreSQL backend serving `database` (processes titled
+/// `postgres: [<cluster>: ]<user> <database> ...`), by pid. Shared background processes (WAL writer,
+/// checkpointer, autovacuum) are not counted.
+pub fn postgres_backends(database: &str) -> std::collections::HashMap<u32, f64> {
+    let mut backends = std::collections::HashMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return backends;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let title = String::from_utf8_lossy(&cmdline);
+        let ours = title.starts_with("postgres: ")
+            && title
+                .split_whitespace()
+                .skip(2)
+                .take(2)
+                .any(|w| w == database);
+        if let (true, Some(cpu)) = (ours, cpu_seconds(pid)) {
+            backends.insert(pid, cpu);
+        }
+    }
+    backends
+}
+
+/// CPU seconds the backends in `end` used since `start` (a backend new since then counts
+/// whole).
+pub fn backends_cpu_since(
+    start: &std::collections::HashMap<u32, f64>,
+    end: &std::collections::HashMap<u32, f64>,
+) -> f64 {
+    end.iter()
+        .map(|(pid, cpu)| cpu - start.get(pid).copied().unwrap_or(0.0))
+        .filter(|d| *d > 0.0)
+        .sum()
+}

@@ -154,6 +154,15 @@ impl Server {
         Ok(serde_json::from_str(&text)?)
     }
 
+    /// The PostgreSQL database the server runs on (`None` on SQLite, whose work is in the
+    /// server's own process).
+    pub fn pg_database(&self) -> Option<&str> {
+        match &self.cleanup {
+            Cleanup::PgDatabase { name, .. } => Some(name),
+            Cleanup::Folder(_) => None,
+        }
+    }
+
     /// Organization, role, user, token, agency, receiver and webhook.
     pub async fn prepare(&self) -> Result<Target, Error> {
         use reqwest::Method;

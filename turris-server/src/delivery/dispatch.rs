@@ -9,10 +9,12 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use turris_webhooks::delivery::{
     Attempt, AttemptReport, DeliveryConfig, DeliveryEngine, DeliveryRequest, EngineError, EventId,
-    EventRecord, Lease, LeasedDelivery, NextStep, StoreError, WebhookId, requested_pause,
+    EventRecord, Lease, LeasedDelivery, NextStep, StoreError, WebhookId, renewing, requested_pause,
 };
 use turris_webhooks::{RetryPolicy, UrlPolicy, WebhookSecret, WebhookUrl};
 
+use super::fair::{self, Deferred, Limiter, Limits, Slot};
+use super::metrics::Outcome;
 use super::{DeliveryMetrics, DeliverySettings};
 use crate::app::AppState;
 use crate::store::{AttemptToRecord, ServerStore};
@@ -32,6 +34,8 @@ enum Target {
         previous: Option<(WebhookSecret, DateTime<Utc>)>,
         /// Disabled (410 Gone, or failing too long): nothing is sent.
         disabled: bool,
+        /// Its concurrency and rate limits.
+        limits: Limits,
     },
     /// The webhook was deleted.
     Deleted,
@@ -47,6 +51,8 @@ pub struct Worker {
     metrics: Arc<DeliveryMetrics>,
     targets: Mutex<HashMap<WebhookId, (Instant, Arc<Target>)>>,
     recorder: mpsc::Sender<Recording>,
+    limiter: Arc<Limiter>,
+    deferred: Mutex<Deferred>,
 }
 
 /// An attempt waiting to be recorded, and who waits for the outcome.
@@ -61,6 +67,7 @@ type Recording = (
 async fn record_in_batches(
     store: Arc<dyn ServerStore>,
     settings: DeliverySettings,
+    metrics: Arc<DeliveryMetrics>,
     mut queue: mpsc::Receiver<Recording>,
 ) {
     const MAX_BATCH: usize = 256;
@@ -69,6 +76,10 @@ async fn record_in_batches(
         let items: Vec<AttemptToRecord> = batch.iter().map(|(item, _)| item.clone()).collect();
         match store.record_attempts(&items).await {
             Ok(recorded) => {
+                metrics.endpoints_disabled.fetch_add(
+                    recorded.disabled.len() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 super::notify::report_disabled(&settings, recorded.disabled);
                 for ((_, reply), result) in batch.drain(..).zip(recorded.results) {
                     let _ = reply.send(result);
@@ -93,7 +104,12 @@ impl Worker {
             ..DeliveryConfig::default()
         })?;
         let (recorder, queue) = mpsc::channel(4096);
-        tokio::spawn(record_in_batches(state.store(), settings.clone(), queue));
+        tokio::spawn(record_in_batches(
+            state.store(),
+            settings.clone(),
+            state.delivery_metrics().clone(),
+            queue,
+        ));
         Ok(Arc::new(Self {
             recorder,
             store: state.store(),
@@ -103,6 +119,8 @@ impl Worker {
             metrics: state.delivery_metrics().clone(),
             settings,
             targets: Mutex::new(HashMap::new()),
+            limiter: Arc::default(),
+            deferred: Mutex::default(),
         }))
     }
 
@@ -110,11 +128,11 @@ impl Worker {
     ///
     /// Events committed by this process arrive already leased (the store's hand-off); the
     /// others (other replicas' events, retries, expired leases) are leased by polling: at
-    /// once after a full batch or a wake-up, else every `poll_interval`.
+    /// once after a full batch or a wake-up, else every `poll_interval`. Deliveries whose
+    /// endpoint is at its limits wait (deferred) until one of its slots frees.
     pub async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
-        let concurrency = self.settings.concurrency.max(1);
         let batch = self.settings.batch.max(1);
-        let permits = Arc::new(Semaphore::new(concurrency));
+        let permits = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
         let wake = self.store.enqueue_signal();
         // Hand-offs are leased like everything else: renewed while their attempt runs, and
         // renewed first when they waited in memory for a good part of their lease.
@@ -122,40 +140,38 @@ impl Worker {
         let mut in_flight = JoinSet::new();
         let mut poll = true;
         let mut last_poll = Instant::now();
+        let mut round = 0usize;
         while !shutdown.is_fired() {
             while in_flight.try_join_next().is_some() {}
-            let free = permits.available_permits().min(batch);
-            if free == 0 {
+            if permits.available_permits() == 0 {
                 tokio::select! {
                     permit = permits.clone().acquire_owned() => drop(permit),
                     () = shutdown.fired() => break,
                 }
                 continue;
             }
+            self.spawn_deferred(&permits, &mut in_flight, batch);
+            let free = permits.available_permits().min(batch);
             let handed = self.store.take_handoff(free);
             let taken = handed.len();
-            self.spawn_all(&permits, &mut in_flight, handed);
-            if taken == free {
+            self.spawn_all(&permits, &mut in_flight, handed).await;
+            if free > 0 && taken == free {
                 continue;
             }
             // Poll after a timer wake, when a wake-up brought no hand-off (someone else's
             // enqueue, or a full hand-off), and at least every poll interval under load.
-            if poll || taken == 0 || last_poll.elapsed() >= self.settings.poll_interval {
+            let free = permits.available_permits().min(batch);
+            if free > 0
+                && (poll || taken == 0 || last_poll.elapsed() >= self.settings.poll_interval)
+            {
                 last_poll = Instant::now();
-                let want = free - taken;
-                let leased = match self
-                    .store
-                    .lease_due(Utc::now(), want, self.settings.lease)
-                    .await
-                {
-                    Ok(leased) => leased,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "leasing deliveries failed");
-                        Vec::new()
-                    }
-                };
-                let full = leased.len() == want;
-                self.spawn_all(&permits, &mut in_flight, leased);
+                round = round.wrapping_add(1);
+                let leased = self.lease_round(free, round).await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "leasing deliveries failed");
+                    Vec::new()
+                });
+                let full = leased.len() == free;
+                self.spawn_all(&permits, &mut in_flight, leased).await;
                 if full {
                     continue;
                 }
@@ -163,12 +179,23 @@ impl Worker {
             tokio::select! {
                 // A local commit: its events are in the hand-off unless it was full.
                 () = wake.notified() => poll = false,
+                // A slot of some endpoint freed: deferred deliveries may go.
+                () = self.limiter.freed.notified() => poll = false,
                 () = tokio::time::sleep(self.settings.poll_interval) => poll = true,
                 () = shutdown.fired() => break,
             }
         }
-        // No more hand-offs; deliver those already taken over, then wait for every attempt.
+        self.finish(&permits, in_flight).await;
+    }
+
+    /// After shutdown: no more hand-offs; those already handed over are delivered, deferred
+    /// ones are given back to the queue, and every attempt in flight finishes.
+    async fn finish(self: &Arc<Self>, permits: &Arc<Semaphore>, mut in_flight: JoinSet<()>) {
         self.store.set_handoff(None);
+        let deferred = self.lock_deferred().drain();
+        for delivery in deferred {
+            self.give_back(&delivery).await;
+        }
         loop {
             let handed = self.store.take_handoff(usize::MAX);
             if handed.is_empty() {
@@ -188,22 +215,104 @@ impl Worker {
         while in_flight.join_next().await.is_some() {}
     }
 
-    fn spawn_all(
+    /// One leasing round: up to `want` due deliveries, shared fairly between the endpoints
+    /// that have some (see [`fair::shares`]), each within its limits.
+    async fn lease_round(
+        &self,
+        want: usize,
+        round: usize,
+    ) -> Result<Vec<LeasedDelivery>, crate::store::DbError> {
+        let now = Utc::now();
+        let due = self.store.due_endpoints(now).await?;
+        let defaults = self.settings.endpoint_defaults();
+        let shares = fair::shares(&due, want, round, |endpoint| {
+            let limits = Limits::of(endpoint.limits, defaults);
+            let free = limits.max_in_flight.saturating_sub(endpoint.in_flight) as usize;
+            free.min(self.limiter.rate_room(endpoint.webhook_id, limits))
+        });
+        self.limiter.prune();
+        self.store
+            .lease_endpoints(now, &shares, self.settings.lease)
+            .await
+    }
+
+    /// Starts each delivery whose endpoint has room (a slot of its limiter and a permit);
+    /// the others wait in `deferred`.
+    async fn spawn_all(
         self: &Arc<Self>,
         permits: &Arc<Semaphore>,
         in_flight: &mut JoinSet<()>,
         deliveries: Vec<LeasedDelivery>,
     ) {
         for delivery in deliveries {
-            let Ok(permit) = permits.clone().try_acquire_owned() else {
-                break;
+            let webhook = delivery.event.webhook_id;
+            let limits = match self.target(webhook).await.as_deref() {
+                Ok(Target::Endpoint { limits, .. }) => *limits,
+                _ => self.settings.endpoint_defaults(),
             };
-            let worker = self.clone();
-            in_flight.spawn(async move {
-                worker.deliver(delivery).await;
-                drop(permit);
-            });
+            match self.limiter.admit(webhook, limits) {
+                Some(slot) => self.spawn_one(permits, in_flight, delivery, slot),
+                None => self.defer(limits, delivery).await,
+            }
         }
+    }
+
+    fn spawn_one(
+        self: &Arc<Self>,
+        permits: &Arc<Semaphore>,
+        in_flight: &mut JoinSet<()>,
+        delivery: LeasedDelivery,
+        slot: Slot,
+    ) {
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            // No permit after all: its lease lapses and a later round takes it.
+            return;
+        };
+        let worker = self.clone();
+        in_flight.spawn(async move {
+            worker.deliver(delivery).await;
+            drop((slot, permit));
+        });
+    }
+
+    /// Starts deferred deliveries whose endpoint has room now, up to `most`.
+    fn spawn_deferred(
+        self: &Arc<Self>,
+        permits: &Arc<Semaphore>,
+        in_flight: &mut JoinSet<()>,
+        most: usize,
+    ) {
+        let most = permits.available_permits().min(most);
+        if most == 0 || self.lock_deferred().is_empty() {
+            return;
+        }
+        let admitted = self.lock_deferred().admit(&self.limiter, most);
+        for (delivery, slot) in admitted {
+            self.spawn_one(permits, in_flight, delivery, slot);
+        }
+    }
+
+    /// Keeps a delivery until its endpoint has room, or gives it back when too many wait.
+    async fn defer(&self, limits: Limits, delivery: LeasedDelivery) {
+        self.metrics
+            .deferred
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let over = self.lock_deferred().push(limits, delivery);
+        if let Some(delivery) = over {
+            self.give_back(&delivery).await;
+        }
+    }
+
+    /// Gives a lease up: the event is due again at once, for any worker.
+    async fn give_back(&self, delivery: &LeasedDelivery) {
+        let event_id = delivery.event.event_id;
+        if let Err(e) = self.store.release_lease(event_id.0, &delivery.lease).await {
+            tracing::warn!(event_id = %event_id, error = %e, "giving a lease back failed");
+        }
+    }
+
+    fn lock_deferred(&self) -> std::sync::MutexGuard<'_, Deferred> {
+        self.deferred.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// One attempt under a lease, renewed while it runs, recorded with its next step.
@@ -315,31 +424,23 @@ impl Worker {
         }
     }
 
-    /// Runs `attempt`, renewing `lease` every third of a lease meanwhile (the attempt's own
-    /// timeout still bounds it). `None` when the lease is lost: another worker holds the event
-    /// now, so the attempt is abandoned (its result could not be recorded anyway).
+    /// Runs `attempt` while renewing `lease` (turris-webhooks' [`renewing`]); `None` when the
+    /// lease is lost.
     async fn renewing<T>(
         &self,
         event_id: EventId,
         lease: &mut Lease,
         attempt: impl std::future::Future<Output = T>,
     ) -> Option<T> {
-        tokio::pin!(attempt);
-        let every = (self.settings.lease / 3).max(Duration::from_millis(50));
-        loop {
-            tokio::select! {
-                outcome = &mut attempt => return Some(outcome),
-                () = tokio::time::sleep(every) => {
-                    let until = after(Utc::now(), self.settings.lease);
-                    match self.store.renew_lease(event_id, lease, until).await {
-                        Ok(renewed) => *lease = renewed,
-                        Err(StoreError::LeaseLost | StoreError::NotFound) => return None,
-                        // A store hiccup: keep going; the next renewal may succeed.
-                        Err(e) => tracing::warn!(event_id = %event_id, error = %e, "renewing a delivery lease failed"),
-                    }
-                }
-            }
-        }
+        renewing(
+            &*self.store,
+            event_id,
+            lease,
+            self.settings.lease,
+            Utc::now,
+            attempt,
+        )
+        .await
     }
 
     /// Hands the attempt to the batch recorder and logs the outcome.
@@ -359,6 +460,16 @@ impl Worker {
                     .unwrap_or_default();
                 let latency = (report.finished_at - event.created_at).to_std().ok();
                 self.metrics.attempt(report.success, duration, latency);
+                let lag = event
+                    .next_attempt_at
+                    .and_then(|due| (report.started_at - due).to_std().ok());
+                let outcome = match next {
+                    NextStep::Delivered => Outcome::Delivered,
+                    NextStep::RetryAt(_) => Outcome::FailedRetrying,
+                    NextStep::Exhausted => Outcome::FailedFinal,
+                    NextStep::Unchanged => Outcome::FailedResend,
+                };
+                self.metrics.outcome(outcome, report.status_code, lag);
                 tracing::debug!(
                     event_id = %event.event_id,
                     webhook_id = %event.webhook_id,
@@ -401,6 +512,7 @@ impl Worker {
                 secret: t.secret,
                 previous: t.previous_secret,
                 disabled: t.endpoint.disabled.is_some(),
+                limits: Limits::of(t.endpoint.limits, self.settings.endpoint_defaults()),
             },
             None => Target::Deleted,
         });

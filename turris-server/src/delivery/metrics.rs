@@ -54,9 +54,57 @@ impl Histogram {
     }
 }
 
+/// What became of an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// It failed; another automatic attempt is scheduled.
+    FailedRetrying,
+    /// It failed and no automatic attempt is left (or the webhook is gone).
+    FailedFinal,
+    /// A manual resend or recover attempt failed (nothing scheduled).
+    FailedResend,
+}
+
+const OUTCOMES: [(Outcome, &str); 4] = [
+    (Outcome::Delivered, "delivered"),
+    (Outcome::FailedRetrying, "failed_retrying"),
+    (Outcome::FailedFinal, "failed_final"),
+    (Outcome::FailedResend, "failed_resend"),
+];
+
+/// Endpoint classes by what they answered: a handful of labels, never a URL.
+const CLASSES: [&str; 6] = ["2xx", "3xx", "4xx", "429", "5xx", "no_answer"];
+
+/// The class of an answer: its status class, 429 apart, or `no_answer` (timeout, refused,
+/// bad URL).
+pub fn endpoint_class(status: Option<u16>) -> usize {
+    match status {
+        Some(429) => 3,
+        Some(200..=299) => 0,
+        Some(300..=399) => 1,
+        Some(400..=499) => 2,
+        Some(500..=599) => 4,
+        _ => 5,
+    }
+}
+
+/// The most organizations `/metrics` names in the per-organization queue depth; the others
+/// are summed under `organization="_other"`.
+pub const TOP_ORGANIZATIONS: usize = 10;
+
 /// What this process's delivery workers did since it started.
 #[derive(Debug, Default)]
 pub struct DeliveryMetrics {
+    /// Attempts by outcome and endpoint class.
+    pub outcomes: [[AtomicU64; CLASSES.len()]; OUTCOMES.len()],
+    /// From when an event was due to the start of its attempt.
+    pub delivery_lag: Histogram,
+    /// Deliveries that waited for a slot because their endpoint was at its limits.
+    pub deferred: AtomicU64,
+    /// Endpoints this process disabled (410 Gone, or failing too long).
+    pub endpoints_disabled: AtomicU64,
     /// Attempts that succeeded.
     pub attempts_success: AtomicU64,
     /// Attempts that failed (the endpoint answered non-2xx, timed out or was unreachable).
@@ -85,9 +133,67 @@ impl DeliveryMetrics {
         }
     }
 
-    /// The Prometheus text exposition, with the queue as the database sees it now.
-    pub fn render(&self, queue: Option<DeliveryQueueStats>) -> String {
-        let mut out = String::with_capacity(4096);
+    /// Counts one recorded attempt by outcome and endpoint class, and its lag behind its due
+    /// time.
+    pub fn outcome(&self, outcome: Outcome, status: Option<u16>, lag: Option<Duration>) {
+        if let Some(i) = OUTCOMES.iter().position(|(o, _)| *o == outcome) {
+            self.outcomes[i][endpoint_class(status)].fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(lag) = lag {
+            self.delivery_lag.observe(lag);
+        }
+    }
+
+    fn render_outcomes(&self, out: &mut String) {
+        out.push_str(
+            "# HELP turris_webhook_deliveries_total Recorded attempts by outcome and endpoint              class (what the endpoint answered).
+# TYPE turris_webhook_deliveries_total counter
+",
+        );
+        for ((_, outcome), row) in OUTCOMES.iter().zip(&self.outcomes) {
+            for (class, n) in CLASSES.iter().zip(row) {
+                let n = n.load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "turris_webhook_deliveries_total{{outcome=\"{outcome}\",endpoint_class=\"{class}\"}} {n}"
+                );
+            }
+        }
+        self.delivery_lag.render(
+            out,
+            "turris_webhook_delivery_lag_seconds",
+            "From when an event was due to the start of its attempt.",
+        );
+    }
+
+    /// The Prometheus text exposition, with the queue as the database sees it now and its
+    /// due events per organization (the largest [`TOP_ORGANIZATIONS`], then `_other`).
+    pub fn render(
+        &self,
+        queue: Option<DeliveryQueueStats>,
+        by_organization: &[(String, u64)],
+    ) -> String {
+        let mut out = String::with_capacity(8192);
+        if let Some(queue) = queue {
+            out.push_str(
+                "# HELP turris_webhook_queue_due_by_organization Due, unleased events per \
+                 organization (the largest ten; the rest as _other).\n\
+                 # TYPE turris_webhook_queue_due_by_organization gauge\n",
+            );
+            let named: u64 = by_organization.iter().map(|(_, n)| n).sum();
+            for (org, n) in by_organization {
+                let _ = writeln!(
+                    out,
+                    "turris_webhook_queue_due_by_organization{{organization=\"{org}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "turris_webhook_queue_due_by_organization{{organization=\"_other\"}} {}",
+                queue.due.saturating_sub(named)
+            );
+        }
+        self.render_outcomes(&mut out);
         if let Some(queue) = queue {
             out.push_str(
                 "# HELP turris_webhook_queue_events Outbound webhook events by queue state \
@@ -137,6 +243,16 @@ impl DeliveryMetrics {
                 "Delivered or failed events pruned by retention in this process.",
                 &self.pruned_events,
             ),
+            (
+                "turris_webhook_deferred_total",
+                "Deliveries that waited for a slot because their endpoint was at its limits.",
+                &self.deferred,
+            ),
+            (
+                "turris_webhook_endpoints_disabled_total",
+                "Endpoints this process disabled (410 Gone, or failing too long).",
+                &self.endpoints_disabled,
+            ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
@@ -158,12 +274,22 @@ mod tests {
             Some(Duration::from_millis(3)),
         );
         metrics.attempt(false, Duration::from_secs(400), None);
-        let text = metrics.render(Some(DeliveryQueueStats {
-            pending: 4,
-            due: 3,
-            leased: 1,
-            failed: 2,
-        }));
+        metrics.outcome(
+            Outcome::Delivered,
+            Some(204),
+            Some(Duration::from_millis(4)),
+        );
+        metrics.outcome(Outcome::FailedRetrying, Some(503), None);
+        metrics.outcome(Outcome::FailedFinal, None, Some(Duration::from_secs(2)));
+        let text = metrics.render(
+            Some(DeliveryQueueStats {
+                pending: 4,
+                due: 3,
+                leased: 1,
+                failed: 2,
+            }),
+            &[("acme".to_owned(), 2)],
+        );
         for line in [
             "turris_webhook_queue_events{state=\"pending\"} 4",
             "turris_webhook_queue_events{state=\"failed\"} 2",
@@ -176,6 +302,14 @@ mod tests {
             "turris_webhook_delivery_latency_seconds_bucket{le=\"0.001\"} 0",
             "turris_webhook_delivery_latency_seconds_bucket{le=\"0.005\"} 1",
             "turris_webhook_delivery_latency_seconds_count 1",
+            "turris_webhook_deliveries_total{outcome=\"delivered\",endpoint_class=\"2xx\"} 1",
+            "turris_webhook_deliveries_total{outcome=\"failed_retrying\",endpoint_class=\"5xx\"} 1",
+            "turris_webhook_deliveries_total{outcome=\"failed_final\",endpoint_class=\"no_answer\"} 1",
+            "turris_webhook_deliveries_total{outcome=\"failed_final\",endpoint_class=\"2xx\"} 0",
+            "turris_webhook_delivery_lag_seconds_bucket{le=\"0.005\"} 1",
+            "turris_webhook_delivery_lag_seconds_count 2",
+            "turris_webhook_queue_due_by_organization{organization=\"acme\"} 2",
+            "turris_webhook_queue_due_by_organization{organization=\"_other\"} 1",
         ] {
             assert!(text.contains(line), "{line} missing in\n{text}");
         }

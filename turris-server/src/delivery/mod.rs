@@ -8,14 +8,21 @@
 //!   policy. Concurrency is bounded by a semaphore; a worker re-polls at once after a full
 //!   batch, is woken by a local enqueue, and otherwise polls every `poll_interval`. Several
 //!   processes on one PostgreSQL share the queue.
+//! - [`fair`]: each leasing round shares its slots round-robin across organizations and
+//!   endpoints, within each endpoint's concurrency and rate limits, so a slow endpoint's
+//!   backlog cannot hold the others back.
 //! - [`debounce`]: closes due debounce windows with `advance_debounce`, one transaction per
 //!   step, so a restart loses nothing and each window is flushed once.
+//! - [`recover`]: runs recover jobs, each re-queuing a webhook's failed events of a window a
+//!   page a second under a fenced lease.
 //! - [`retention`]: prunes delivered and failed events older than the retention period.
 
 pub mod debounce;
 pub mod dispatch;
+pub mod fair;
 pub mod metrics;
 pub mod notify;
+pub mod recover;
 pub mod retention;
 pub mod settings;
 
@@ -48,5 +55,6 @@ pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()
         }),
         run("delivery_debounce", |s, d| Box::pin(debounce::run(s, d))),
         run("delivery_retention", |s, d| Box::pin(retention::run(s, d))),
+        run("delivery_recover", |s, d| Box::pin(recover::run(s, d))),
     ]
 }

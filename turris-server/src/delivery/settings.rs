@@ -132,6 +132,37 @@ pub struct DeliverySettings {
     )]
     pub webhooks_per_organization: usize,
 
+    /// Deliveries in flight to one endpoint at once, unless the endpoint sets its own
+    /// (`PUT /api/v1/webhooks/{id}/limits`): a slow endpoint holds at most this many of the
+    /// process's `TURRIS_DELIVERY_CONCURRENCY` slots.
+    #[arg(
+        long = "webhook-max-in-flight",
+        env = "TURRIS_WEBHOOK_MAX_IN_FLIGHT",
+        default_value_t = 16,
+        global = true
+    )]
+    pub max_in_flight: u32,
+
+    /// Delivery attempts per second to one endpoint, unless the endpoint sets its own (`0`:
+    /// no limit). Counted per process.
+    #[arg(
+        long = "webhook-rate-limit",
+        env = "TURRIS_WEBHOOK_RATE_LIMIT",
+        default_value_t = 0,
+        global = true
+    )]
+    pub rate_limit: u32,
+
+    /// Failed events one recover job (`POST /api/v1/webhooks/{id}/recover`) sends back to
+    /// the queue per second.
+    #[arg(
+        long = "webhook-recover-rate",
+        env = "TURRIS_WEBHOOK_RECOVER_RATE",
+        default_value_t = 100,
+        global = true
+    )]
+    pub recover_rate: u32,
+
     /// An endpoint whose every attempt fails for this long is disabled, with a notification
     /// (`0s`: never; an endpoint answering 410 Gone is disabled at once either way).
     #[arg(
@@ -253,6 +284,14 @@ impl DeliverySettings {
         Some(self.disable_after).filter(|d| !d.is_zero())
     }
 
+    /// The limits of an endpoint that sets none of its own.
+    pub fn endpoint_defaults(&self) -> super::fair::Limits {
+        super::fair::Limits {
+            max_in_flight: self.max_in_flight.max(1),
+            rate: self.rate_limit,
+        }
+    }
+
     /// The debounce windows.
     pub fn debounce(&self) -> DebounceConfig {
         DebounceConfig {
@@ -278,6 +317,9 @@ impl fmt::Debug for DeliverySettings {
             .field("secret_overlap", &self.secret_overlap)
             .field("disable_after", &self.disable_after)
             .field("webhooks_per_organization", &self.webhooks_per_organization)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("rate_limit", &self.rate_limit)
+            .field("recover_rate", &self.recover_rate)
             // The URL may carry a token: only whether it is set.
             .field(
                 "operational_webhook_url",

@@ -72,7 +72,15 @@ async fn render(state: &AppState) -> impl IntoResponse + use<> {
             None
         }
     };
-    let mut body = state.delivery_metrics().render(queue);
+    let top = crate::delivery::metrics::TOP_ORGANIZATIONS;
+    let by_organization = match state.db().due_by_organization(Utc::now(), top).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %crate::error::ErrorChain(&e), "metrics: reading the queue per organization");
+            Vec::new()
+        }
+    };
+    let mut body = state.delivery_metrics().render(queue, &by_organization);
     body.push_str(&render_workers(&state.workers().records()));
     (
         [(

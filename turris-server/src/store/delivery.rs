@@ -11,7 +11,11 @@
 //!
 //! Events of a disabled endpoint (see `health`) stay pending but are not leased until it is
 //! enabled again; those of an endpoint that asked to be left alone (`Retry-After` on 429 or
-//! 503) not before `paused_until`.
+//! 503) not before `paused_until`. The server's worker leases through `fairness` instead,
+//! endpoint by endpoint, which never reads a disabled or paused endpoint's backlog;
+//! `lease_due` (turris-webhooks' `Dispatcher` on this store, the conformance suite) walks the
+//! due index in time order and steps over such events one by one, so a large disabled backlog
+//! costs it a scan per call.
 //!
 //! A lease is short and renewed while its attempt runs (`renew_lease`, fenced by the lease id
 //! like `record_attempt`), so a crashed worker's event is taken over within a lease.
@@ -95,7 +99,15 @@ impl EventRow {
         })
     }
 
-    fn leased(&self) -> DbResult<LeasedDelivery> {
+    pub(super) fn next_attempt_at(&self) -> Option<i64> {
+        self.next_attempt_at
+    }
+
+    pub(super) fn event_id(&self) -> Uuid {
+        self.event_id
+    }
+
+    pub(super) fn leased(&self) -> DbResult<LeasedDelivery> {
         let (Some(id), Some(kind), Some(expires)) = (
             self.lease_id,
             self.lease_kind.as_deref(),

@@ -2,6 +2,7 @@
 //! disabling it (410 Gone, or failing for the configured period), enabling it again, and the
 //! notifications those write, all in the transaction of the attempt or the change.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -138,22 +139,40 @@ fn human(d: Duration) -> String {
     }
 }
 
+/// An endpoint's health as a batch reads it: organization, URL, failing since, disabled at.
+type HealthRow = (String, String, Option<i64>, Option<i64>);
+
 /// Applies one attempt to its endpoint's health inside the open transaction `$tx` (a
 /// `Retry-After` pause, the run of failures, disabling); evaluates
 /// to `Result<Option<DisabledEndpoint>, DbError>` (`Some` when this attempt disabled it).
 macro_rules! apply_health {
-    ($tx:expr, $item:expr) => {
+    ($tx:expr, $item:expr, $known:expr) => {
         async {
             let item: &AttemptToRecord = $item;
-            let row: Option<(String, String, Option<i64>, Option<i64>)> = sqlx::query_as(
-                "SELECT organization_id, url, failing_since, disabled_at
-                 FROM webhook_endpoints WHERE id = $1",
-            )
-            .bind(item.webhook_id.0)
-            .fetch_optional(&mut *$tx)
-            .await?;
+            // Each endpoint is read once per batch; the writes below keep `$known` current.
+            let known: &mut HashMap<Uuid, Option<HealthRow>> = $known;
+            let row = match known.get(&item.webhook_id.0) {
+                Some(row) => row.clone(),
+                None => {
+                    let row: Option<HealthRow> = sqlx::query_as(
+                        "SELECT organization_id, url, failing_since, disabled_at
+                         FROM webhook_endpoints WHERE id = $1",
+                    )
+                    .bind(item.webhook_id.0)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+                    known.insert(item.webhook_id.0, row.clone());
+                    row
+                }
+            };
             let Some((org, url, failing_since, disabled_at)) = row else {
                 return Ok::<_, DbError>(None);
+            };
+            let mut remember = |failing: Option<i64>, disabled: Option<i64>| {
+                if let Some(Some(row)) = known.get_mut(&item.webhook_id.0) {
+                    row.2 = failing;
+                    row.3 = disabled;
+                }
             };
             let set_failing = |since: Option<i64>| {
                 sqlx::query("UPDATE webhook_endpoints SET failing_since = $2 WHERE id = $1")
@@ -176,11 +195,13 @@ macro_rules! apply_health {
             match judge(&item.report, failing_since.map(from_ns), item.disable_after) {
                 HealthVerdict::Healthy if failing_since.is_some() => {
                     set_failing(None).execute(&mut *$tx).await?;
+                    remember(None, disabled_at);
                 }
                 HealthVerdict::Healthy => {}
                 HealthVerdict::Failing { since } => {
                     if failing_since != Some(ns(since)?) {
                         set_failing(Some(ns(since)?)).execute(&mut *$tx).await?;
+                        remember(Some(ns(since)?), disabled_at);
                     }
                 }
                 HealthVerdict::Disable(_) if disabled_at.is_some() => {}
@@ -199,6 +220,7 @@ macro_rules! apply_health {
                     if disabled == 0 {
                         return Ok(None);
                     }
+                    remember(failing_since.or(Some(ns(at)?)), Some(ns(at)?));
                     sqlx::query(
                         "INSERT INTO webhook_notifications (organization_id, webhook_id, kind,
                          reason, message, at) VALUES ($1, $2, 'disabled', $3, $4, $5)",
@@ -307,13 +329,14 @@ impl EndpointHealthStore for SqlStore {
         }
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await.map_err(backend)?;
+            let mut known = HashMap::new();
             for item in attempts {
                 let Some(attempt) = record_one!(tx, item).map_err(backend)? else {
                     recorded.results.push(Err(StoreError::LeaseLost));
                     continue;
                 };
                 recorded.results.push(Ok(attempt));
-                if let Some(disabled) = apply_health!(tx, item).map_err(backend)? {
+                if let Some(disabled) = apply_health!(tx, item, &mut known).map_err(backend)? {
                     recorded.disabled.push(disabled);
                 }
             }

@@ -23,6 +23,7 @@ mod debounce;
 mod delivery;
 mod echo;
 pub mod error;
+mod fairness;
 mod health;
 mod ids;
 mod inbound;
@@ -37,6 +38,7 @@ mod outbound;
 mod polling;
 mod queue;
 mod records;
+mod recover;
 mod retention;
 mod sealed;
 mod settings;
@@ -60,6 +62,7 @@ pub use sql::{Backend, Database, SqlStore};
 pub use credentials::*;
 pub use debounce::*;
 pub use echo::*;
+pub use fairness::*;
 pub use health::*;
 pub use inbound::*;
 pub use inputs::*;
@@ -72,6 +75,7 @@ pub use outbound::*;
 pub use polling::*;
 pub use queue::*;
 pub use records::RecordPageStore;
+pub use recover::*;
 pub use retention::*;
 pub use sealed::{KeyCheckError, ResealReport};
 pub use sync_records::*;
@@ -107,6 +111,8 @@ pub trait ServerStore:
     + TagStore
     + NoteStore
     + TicketStore
+    + FairLeaseStore
+    + RecoverJobStore
 {
 }
 
@@ -135,5 +141,7 @@ impl<T> ServerStore for T where
         + TagStore
         + NoteStore
         + TicketStore
+        + FairLeaseStore
+        + RecoverJobStore
 {
 }

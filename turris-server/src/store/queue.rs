@@ -39,6 +39,12 @@ pub trait DeliveryStatsStore: Send + Sync {
     /// Notified (`notify_one`) after every commit of this store that queued deliveries, so a
     /// delivery worker of this process wakes at once instead of at its next poll.
     fn enqueue_signal(&self) -> std::sync::Arc<tokio::sync::Notify>;
+    /// Due, unleased events at `now` per organization: the `top` largest, largest first.
+    async fn due_by_organization(
+        &self,
+        now: DateTime<Utc>,
+        top: usize,
+    ) -> DbResult<Vec<(String, u64)>>;
     /// With `Some(lease)`, outbox rows written by this store from now on are leased to this
     /// process's delivery worker for `lease` and handed to it through [`Self::take_handoff`]
     /// after the commit (no lease round trip; a crash leaves them to whoever leases them once
@@ -110,6 +116,30 @@ impl DeliveryStatsStore for SqlStore {
 
     fn enqueue_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.enqueued_notify()
+    }
+
+    async fn due_by_organization(
+        &self,
+        now: DateTime<Utc>,
+        top: usize,
+    ) -> DbResult<Vec<(String, u64)>> {
+        let now = super::sql::ns_saturating(now);
+        let rows: Vec<(Option<String>, i64)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT organization_id, COUNT(*) AS due FROM delivery_events
+                 WHERE status = 'pending' AND next_attempt_at <= $1
+                   AND (lease_expires_at IS NULL OR lease_expires_at <= $1)
+                 GROUP BY organization_id ORDER BY due DESC, organization_id LIMIT $2",
+            )
+            .bind(now)
+            .bind(i64::try_from(top).unwrap_or(i64::MAX))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .filter_map(|(org, n)| Some((org?, u64::try_from(n).unwrap_or(0))))
+            .collect())
     }
 
     fn set_handoff(&self, lease_for: Option<Duration>) {

@@ -49,6 +49,19 @@ pub struct WebhookEndpoint {
     pub previous_secret: Option<(String, DateTime<Utc>)>,
     /// When and why it was disabled (410 Gone, or failing too long); `None` while enabled.
     pub disabled: Option<(DateTime<Utc>, DisableReason)>,
+    /// Its own delivery limits (`None` in a field: the server's default).
+    #[serde(default)]
+    pub limits: EndpointLimits,
+}
+
+/// An endpoint's own delivery limits; `None` in a field means the server's default
+/// (`TURRIS_WEBHOOK_MAX_IN_FLIGHT`, `TURRIS_WEBHOOK_RATE_LIMIT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointLimits {
+    /// Deliveries in flight to it at once.
+    pub max_in_flight: Option<u32>,
+    /// Delivery attempts per second (`0`: no limit).
+    pub rate_limit: Option<u32>,
 }
 
 impl WebhookEndpoint {
@@ -96,7 +109,7 @@ pub struct SecretRotation {
     pub previous_until: Option<DateTime<Utc>>,
 }
 
-/// Webhook endpoints. No update: the API answers 405.
+/// Webhook endpoints. No update of the URL or type (the API answers 405); the limits change.
 #[async_trait]
 pub trait WebhookEndpointStore: Send + Sync {
     /// Creates an endpoint; [`DbError::NotFound`] for an unknown organization.
@@ -141,6 +154,14 @@ pub trait WebhookEndpointStore: Send + Sync {
     /// missing), and its history goes with it, since the API can no longer reach it.
     /// `false` when unknown.
     async fn delete_webhook(&self, org: &OrganizationId, id: WebhookId) -> DbResult<bool>;
+    /// Sets an endpoint's own delivery limits (`None` fields: the server's defaults); `false`
+    /// when the endpoint is not the organization's.
+    async fn set_webhook_limits(
+        &self,
+        org: &OrganizationId,
+        id: WebhookId,
+        limits: EndpointLimits,
+    ) -> DbResult<bool>;
 }
 
 pub(super) fn aad(id: WebhookId) -> Vec<u8> {
@@ -171,11 +192,13 @@ struct EndpointRow {
     previous_secret_expires_at: Option<i64>,
     disabled_at: Option<i64>,
     disabled_reason: Option<String>,
+    max_in_flight: Option<i32>,
+    rate_limit: Option<i32>,
 }
 
 const ENDPOINT_COLUMNS: &str = "id, organization_id, webhook_type, url, secret_sealed, \
      secret_last4, created_at, previous_secret_sealed, previous_secret_last4, \
-     previous_secret_expires_at, disabled_at, disabled_reason";
+     previous_secret_expires_at, disabled_at, disabled_reason, max_in_flight, rate_limit";
 
 impl EndpointRow {
     fn endpoint(&self) -> DbResult<WebhookEndpoint> {
@@ -196,6 +219,10 @@ impl EndpointRow {
                         .ok_or_else(|| DbError::corrupt(format!("disable reason {reason}")))?,
                 )),
                 _ => None,
+            },
+            limits: EndpointLimits {
+                max_in_flight: self.max_in_flight.map(|n| n.max(0) as u32),
+                rate_limit: self.rate_limit.map(|n| n.max(0) as u32),
             },
         })
     }
@@ -355,6 +382,7 @@ impl WebhookEndpointStore for SqlStore {
             created_at: from_ns(created),
             previous_secret: None,
             disabled: None,
+            limits: EndpointLimits::default(),
         }))
     }
 
@@ -445,5 +473,28 @@ impl WebhookEndpointStore for SqlStore {
             tx.commit().await?;
             Ok(deleted > 0)
         })
+    }
+
+    async fn set_webhook_limits(
+        &self,
+        org: &OrganizationId,
+        id: WebhookId,
+        limits: EndpointLimits,
+    ) -> DbResult<bool> {
+        let as_column = |n: Option<u32>| n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
+        let updated = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE webhook_endpoints SET max_in_flight = $3, rate_limit = $4
+                 WHERE id = $1 AND organization_id = $2",
+            )
+            .bind(id.0)
+            .bind(org.as_str())
+            .bind(as_column(limits.max_in_flight))
+            .bind(as_column(limits.rate_limit))
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(updated > 0)
     }
 }

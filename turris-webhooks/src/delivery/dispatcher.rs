@@ -82,7 +82,10 @@ pub struct DispatcherConfig {
     pub concurrency: usize,
     /// Deliveries leased per round. Default 64.
     pub batch: usize,
-    /// How long a lease lasts; longer than the engine's timeout. Default 2 minutes.
+    /// How long a lease lasts unless renewed. Default 10 s ([`super::DEFAULT_LEASE`]): the
+    /// dispatcher renews it every third of this while an attempt runs (the engine's timeout
+    /// still bounds the attempt), so a crashed process's delivery is retried within about
+    /// this long instead of after the attempt's whole timeout.
     pub lease_for: Duration,
     /// The automatic retry schedule.
     pub retry: RetryPolicy,
@@ -95,7 +98,7 @@ impl Default for DispatcherConfig {
         Self {
             concurrency: 16,
             batch: 64,
-            lease_for: Duration::from_secs(120),
+            lease_for: super::DEFAULT_LEASE,
             retry: RetryPolicy::default(),
             poll_interval: Duration::from_secs(1),
         }
@@ -206,8 +209,8 @@ impl Dispatcher {
         })
     }
 
-    async fn deliver_scheduled(&self, leased: LeasedDelivery) -> Result<Attempt, StoreError> {
-        let (report, endpoint) = self.send(&leased).await?;
+    async fn deliver_scheduled(&self, mut leased: LeasedDelivery) -> Result<Attempt, StoreError> {
+        let (report, endpoint) = self.send(&mut leased).await?;
         let next = if report.success {
             NextStep::Delivered
         } else if endpoint == EndpointState::Deleted {
@@ -245,11 +248,33 @@ impl Dispatcher {
         Ok(attempt)
     }
 
+    /// Sends the event under its lease, renewed while the attempt runs; the lease as renewed
+    /// goes back into `leased` for the record. [`StoreError::LeaseLost`] when another worker
+    /// took the event over meanwhile.
     async fn send(
         &self,
-        leased: &LeasedDelivery,
+        leased: &mut LeasedDelivery,
     ) -> Result<(AttemptReport, EndpointState), StoreError> {
-        let event = &leased.event;
+        let (event_id, lease_for) = (leased.event.event_id, self.config.lease_for);
+        let clock = self.clock.clone();
+        let LeasedDelivery { event, lease } = leased;
+        let attempt = self.attempt(event);
+        super::renewing(
+            &*self.store,
+            event_id,
+            lease,
+            lease_for,
+            || clock.now(),
+            attempt,
+        )
+        .await
+        .unwrap_or(Err(StoreError::LeaseLost))
+    }
+
+    async fn attempt(
+        &self,
+        event: &super::EventRecord,
+    ) -> Result<(AttemptReport, EndpointState), StoreError> {
         match self.endpoints.endpoint(event.webhook_id).await? {
             Some(endpoint) => {
                 let report = self
@@ -297,8 +322,8 @@ impl PendingResend {
     }
 
     /// Makes the attempt and records it (delivered on success, nothing else changed on failure).
-    pub async fn run(self) -> Result<Attempt, StoreError> {
-        let (report, _) = self.dispatcher.send(&self.leased).await?;
+    pub async fn run(mut self) -> Result<Attempt, StoreError> {
+        let (report, _) = self.dispatcher.send(&mut self.leased).await?;
         let next = if report.success {
             NextStep::Delivered
         } else {

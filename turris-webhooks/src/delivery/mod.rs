@@ -10,6 +10,8 @@ mod dispatcher;
 mod engine;
 mod health;
 mod memory;
+#[cfg(feature = "delivery")]
+mod renew;
 mod retry;
 mod store;
 
@@ -30,6 +32,8 @@ pub use dispatcher::{
 pub use engine::{DeliveryConfig, DeliveryEngine, DeliveryRequest, EngineError, parse_retry_after};
 pub use health::{DisableReason, HealthVerdict, MAX_RETRY_AFTER, judge, requested_pause};
 pub use memory::InMemoryDeliveryStore;
+#[cfg(feature = "delivery")]
+pub use renew::{DEFAULT_LEASE, renewing};
 pub use retry::RetryPolicy;
 pub use store::{
     DeliveryStore, EventCursor, EventRecord, EventStatus, Lease, LeaseKind, LeasedDelivery,

@@ -15,7 +15,7 @@ use turris_webhooks::{
 
 use crate::receiver;
 
-fn start() -> DateTime<Utc> {
+pub(crate) fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
 }
 
@@ -23,7 +23,7 @@ fn demo_policy() -> UrlPolicy {
     UrlPolicy::strict().with_insecure_loopback()
 }
 
-fn engine(clock: &ManualClock, timeout: Duration) -> DeliveryEngine {
+pub(crate) fn engine(clock: &ManualClock, timeout: Duration) -> DeliveryEngine {
     let config = DeliveryConfig {
         timeout,
         url_policy: demo_policy(),
@@ -34,7 +34,7 @@ fn engine(clock: &ManualClock, timeout: Duration) -> DeliveryEngine {
         .with_clock(Arc::new(clock.clone()))
 }
 
-fn body() -> Bytes {
+pub(crate) fn body() -> Bytes {
     Envelope::new(
         "org_1",
         WebhookType::ProducerAgreementExecuted,
@@ -44,7 +44,7 @@ fn body() -> Bytes {
     .unwrap()
 }
 
-fn url(s: &str) -> WebhookUrl {
+pub(crate) fn url(s: &str) -> WebhookUrl {
     WebhookUrl::parse(s, &demo_policy()).unwrap()
 }
 

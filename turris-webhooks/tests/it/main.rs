@@ -7,6 +7,7 @@ mod delivery;
 mod envelope;
 mod fuzz;
 mod receiver;
+mod renewal;
 mod retry;
 mod rotation;
 mod signature;

@@ -1,9 +1,13 @@
 //! `/api/v1/webhooks`: list (masked secrets), create (the secret once), delete, rotate the
-//! secret with an overlap (`secret`), the delivery history of a webhook and the logs of an
-//! event (`events`), and resend (`resend`). No update: `PUT`/`PATCH` are 405.
+//! secret with an overlap (`secret`), its delivery limits (`limits`), the delivery history of a
+//! webhook and the logs of an event (`events`), resend (`resend`) and recover (`recover`: every
+//! failed event of a window, as one job). No update of the URL or
+//! type: `PUT`/`PATCH` on a webhook are 405.
 
 mod events;
 mod health;
+mod limits;
+mod recover;
 mod resend;
 mod secret;
 
@@ -17,6 +21,8 @@ use utoipa::ToSchema;
 
 pub use events::*;
 pub use health::*;
+pub use limits::*;
+pub use recover::*;
 pub use resend::*;
 pub use secret::*;
 
@@ -36,6 +42,9 @@ pub fn routes() -> Routes {
         .delete("/api/v1/webhooks/{id}", delete)
         .post("/api/v1/webhooks/{id}/rotate-secret", rotate_secret)
         .post("/api/v1/webhooks/{id}/enable", enable)
+        .put("/api/v1/webhooks/{id}/limits", set_limits)
+        .post("/api/v1/webhooks/{id}/recover", recover)
+        .get("/api/v1/webhooks/{id}/recover/{job_id}", recover_job)
         .get("/api/v1/webhooks/{id}/notifications", notifications)
         .get("/api/v1/webhooks/{id}/events", history)
         .get("/api/v1/webhooks/{id}/events/{event_id}/logs", logs)
@@ -67,6 +76,8 @@ pub struct Webhook {
     /// Why: `gone` (the endpoint answered 410) or `failing` (every attempt failed for the
     /// configured period, 5 days by default); `null` while active.
     pub disabled_reason: Option<DisableReason>,
+    /// Its own delivery limits; a `null` field uses the server's default.
+    pub limits: WebhookLimits,
 }
 
 impl From<WebhookEndpoint> for Webhook {
@@ -89,6 +100,7 @@ impl From<WebhookEndpoint> for Webhook {
             },
             disabled_at: e.disabled.map(|(at, _)| at),
             disabled_reason: e.disabled.map(|(_, reason)| reason),
+            limits: e.limits.into(),
         }
     }
 }

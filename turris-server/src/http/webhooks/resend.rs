@@ -1,7 +1,5 @@
 //! Resend: one more attempt for an event that has not succeeded, now.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
@@ -9,7 +7,7 @@ use serde::Serialize;
 use turris_webhooks::WebhookUrl;
 use turris_webhooks::delivery::{
     DeliveryRequest, EventId, EventStatus, LeasedDelivery, NextStep, StoreError as DeliveryError,
-    WebhookId,
+    WebhookId, renewing,
 };
 use utoipa::ToSchema;
 
@@ -19,9 +17,6 @@ use crate::auth::{Authorized, WebhooksUpdate};
 use crate::error::ApiResult;
 use crate::http::extract::{Json, Path};
 use crate::store::AttemptToRecord;
-
-/// How long a resend holds its lease.
-const RESEND_LEASE: Duration = Duration::from_secs(60);
 
 /// A resend was queued.
 #[derive(Debug, Serialize, ToSchema)]
@@ -52,7 +47,7 @@ pub async fn resend(
     }
     let leased = state
         .db()
-        .lease_for_resend(event_id, Utc::now(), RESEND_LEASE)
+        .lease_for_resend(event_id, Utc::now(), state.config().delivery.lease)
         .await
         .map_err(|e| delivery_error("leasing a resend", e))?;
     let background = state.clone();
@@ -67,9 +62,12 @@ pub async fn resend(
     ))
 }
 
-/// Sends a leased resend and records the attempt.
+/// Sends a leased resend and records the attempt. Its lease is short and renewed while the
+/// attempt runs, like an automatic delivery's: if this process dies, the event is free again
+/// within a lease.
 async fn deliver_resend(state: &AppState, leased: LeasedDelivery) {
-    let event = &leased.event;
+    let LeasedDelivery { event, mut lease } = leased;
+    let event = &event;
     let target = match state.db().delivery_target(event.webhook_id).await {
         Ok(Some(target)) => target,
         Ok(None) => return,
@@ -78,32 +76,48 @@ async fn deliver_resend(state: &AppState, leased: LeasedDelivery) {
             return;
         }
     };
-    let report = match WebhookUrl::parse(&target.endpoint.url, state.url_policy()) {
-        Ok(url) => {
-            state
-                .delivery()
-                .send(DeliveryRequest {
-                    event_id: event.event_id,
-                    url: &url,
-                    secret: &target.secret,
-                    previous_secret: target.previous_secret_at(Utc::now()),
-                    body: &event.body,
-                })
-                .await
-        }
-        Err(e) => {
-            let now = Utc::now();
-            turris_webhooks::delivery::AttemptReport {
-                started_at: now,
-                finished_at: now,
-                status_code: None,
-                error: Some(e.to_string()),
-                url: target.endpoint.url.clone(),
-                success: false,
-                response_body: None,
-                retry_after: None,
+    let attempt = async {
+        match WebhookUrl::parse(&target.endpoint.url, state.url_policy()) {
+            Ok(url) => {
+                state
+                    .delivery()
+                    .send(DeliveryRequest {
+                        event_id: event.event_id,
+                        url: &url,
+                        secret: &target.secret,
+                        previous_secret: target.previous_secret_at(Utc::now()),
+                        body: &event.body,
+                    })
+                    .await
+            }
+            Err(e) => {
+                let now = Utc::now();
+                turris_webhooks::delivery::AttemptReport {
+                    started_at: now,
+                    finished_at: now,
+                    status_code: None,
+                    error: Some(e.to_string()),
+                    url: target.endpoint.url.clone(),
+                    success: false,
+                    response_body: None,
+                    retry_after: None,
+                }
             }
         }
+    };
+    let lease_for = state.config().delivery.lease;
+    let store = state.store();
+    let renewed = renewing(
+        &*store,
+        event.event_id,
+        &mut lease,
+        lease_for,
+        Utc::now,
+        attempt,
+    );
+    let Some(report) = renewed.await else {
+        tracing::info!(event_id = %event.event_id, "resend: lease lost during the attempt");
+        return;
     };
     let next = if report.success {
         NextStep::Delivered
@@ -114,7 +128,7 @@ async fn deliver_resend(state: &AppState, leased: LeasedDelivery) {
     let item = AttemptToRecord {
         event_id: event.event_id,
         webhook_id: event.webhook_id,
-        lease: leased.lease,
+        lease,
         report,
         next,
         disable_after: settings.disable_after(),
@@ -131,6 +145,16 @@ async fn deliver_resend(state: &AppState, leased: LeasedDelivery) {
                 .next()
                 .unwrap_or(Err(DeliveryError::LeaseLost))
         });
+    if let Ok(attempt) = &outcome {
+        let outcome = if attempt.success {
+            crate::delivery::metrics::Outcome::Delivered
+        } else {
+            crate::delivery::metrics::Outcome::FailedResend
+        };
+        state
+            .delivery_metrics()
+            .outcome(outcome, attempt.status_code, None);
+    }
     match outcome {
         Ok(attempt) => tracing::info!(
             event_id = %event.event_id,

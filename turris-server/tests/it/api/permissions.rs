@@ -202,6 +202,21 @@ const ROUTES: &[(&str, &str, Access)] = &[
         Grant("webhooks:update"),
     ),
     (
+        "PUT",
+        "/api/v1/webhooks/{id}/limits",
+        Grant("webhooks:update"),
+    ),
+    (
+        "POST",
+        "/api/v1/webhooks/{id}/recover",
+        Grant("webhooks:update"),
+    ),
+    (
+        "GET",
+        "/api/v1/webhooks/{id}/recover/{job_id}",
+        Grant("webhooks:read"),
+    ),
+    (
         "GET",
         "/api/v1/webhooks/{id}/notifications",
         Grant("webhooks:read"),

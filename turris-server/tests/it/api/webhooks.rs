@@ -378,6 +378,40 @@ api_test!(
     }
 );
 
+api_test!(
+    async fn a_webhooks_limits_are_set_checked_and_scoped(app) {
+        let created = create(app, "producer_agreement_executed", "https://hooks.example.com/l").await;
+        assert_eq!(created["limits"], json!({"max_in_flight": null, "rate_limit": null}));
+        let webhook = format!("/api/v1/webhooks/{}", created["id"].as_str().unwrap());
+        let limits = format!("{webhook}/limits");
+        let set = app
+            .api(Method::PUT, &limits, Some(json!({"max_in_flight": 2, "rate_limit": 5})))
+            .await
+            .expect(200);
+        assert_eq!(set.body["limits"], json!({"max_in_flight": 2, "rate_limit": 5}));
+        assert_eq!(app.get(&webhook).await.expect(200).body["limits"]["max_in_flight"], 2);
+
+        // Out of range: both fields named, nothing changed.
+        let refused = app
+            .api(Method::PUT, &limits, Some(json!({"max_in_flight": 0, "rate_limit": 10_001})))
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(refused.paths(), ["max_in_flight", "rate_limit"]);
+        let stranger = app.organization("stranger", true).await;
+        app.call(Method::PUT, &limits, Some(&stranger), Some(json!({"max_in_flight": 9})))
+            .await
+            .expect_error(404, "not_found");
+        assert_eq!(
+            app.get(&webhook).await.expect(200).body["limits"],
+            json!({"max_in_flight": 2, "rate_limit": 5})
+        );
+
+        // `null` (or a missing field) returns to the server's default.
+        let reset = app.api(Method::PUT, &limits, Some(json!({"rate_limit": null}))).await.expect(200);
+        assert_eq!(reset.body["limits"], json!({"max_in_flight": null, "rate_limit": null}));
+    }
+);
+
 async fn spawn_with_a_limit_of_two(backend: crate::support::app::Backend) -> TestApp {
     TestApp::spawn_with(backend, |config| {
         config.delivery.webhooks_per_organization = 2

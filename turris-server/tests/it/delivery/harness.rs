@@ -59,6 +59,8 @@ struct ReceiverState {
     verifier: Mutex<Option<Verifier>>,
     arrivals: Mutex<Vec<Arrival>>,
     bad_signatures: Mutex<u32>,
+    /// Requests being answered now, and the most at once so far.
+    in_flight: Mutex<(usize, usize)>,
 }
 
 /// An endpoint on loopback that verifies every signature. Requests wait while it is held.
@@ -151,6 +153,11 @@ impl Receiver {
         counts
     }
 
+    /// The most requests this receiver was answering at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.in_flight.lock().unwrap().1
+    }
+
     /// Requests whose signature did not verify.
     pub fn bad_signatures(&self) -> u32 {
         *self.state.bad_signatures.lock().unwrap()
@@ -191,7 +198,13 @@ async fn receive(
         });
         arrivals.len() - 1
     };
+    {
+        let mut in_flight = state.in_flight.lock().unwrap();
+        in_flight.0 += 1;
+        in_flight.1 = in_flight.1.max(in_flight.0);
+    }
     let _ = hold.wait_for(|held| !*held).await;
+    state.in_flight.lock().unwrap().0 -= 1;
     state.arrivals.lock().unwrap()[index].accepted = true;
     StatusCode::NO_CONTENT
 }

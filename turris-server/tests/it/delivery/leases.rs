@@ -120,7 +120,68 @@ async fn a_crashed_worker_s_delivery_is_retried_once_its_short_lease_lapses(db: 
     survivor.stop().await;
 }
 
+async fn a_manual_resend_takes_a_short_lease_and_renews_it_while_its_attempt_runs(db: &TestDb) {
+    let receiver = Receiver::start().await;
+    receiver.go_down().await;
+    let mut settings = config(db);
+    settings.delivery.lease = LEASE;
+    settings.delivery.retry_schedule =
+        turris_server::delivery::settings::parse_schedule("0s").unwrap();
+    let server = Server::start(settings).await;
+    let org = server.organization().await;
+    let webhook = server
+        .webhook(&org, "entity_compliance_data_synchronized", &receiver)
+        .await;
+    let agency = server.agency(&org, "Acme").await;
+    server.nipr_sync(&org, &agency).await;
+    let event = server.event_ids(&org, &webhook).await.remove(0);
+    let store = db.store();
+    eventually("the event fails", || async {
+        let record = store.event(event.parse().unwrap()).await.ok()??;
+        (record.status == EventStatus::Failed).then_some(())
+    })
+    .await;
+    receiver.hold();
+    receiver.come_up().await;
+    server
+        .expect(
+            202,
+            reqwest::Method::POST,
+            &format!("/api/v1/webhooks/{webhook}/events/{event}/resend"),
+            &org.token,
+            None,
+        )
+        .await;
+    eventually("the resend reaches the receiver", || async {
+        (!receiver.arrivals().is_empty()).then_some(())
+    })
+    .await;
+    // A lease of one second, not a minute: its expiry moves forward under one token.
+    let (token, mut expiry) = lease_of(db, &event).await.expect("leased");
+    for _ in 0..3 {
+        expiry = eventually("the resend's lease is renewed", || async {
+            let (now_token, now_expiry) = lease_of(db, &event).await?;
+            assert_eq!(now_token, token, "the same holder keeps the lease");
+            (now_expiry > expiry).then_some(now_expiry)
+        })
+        .await;
+    }
+    let leased_for = expiry - chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    assert!(
+        leased_for <= 2 * LEASE.as_nanos() as i64,
+        "each renewal extends by one short lease"
+    );
+    receiver.release();
+    eventually("the resend is recorded", || async {
+        let record = store.event(event.parse().unwrap()).await.ok()??;
+        (record.status == EventStatus::Delivered).then_some(())
+    })
+    .await;
+    server.stop().await;
+}
+
 both_databases!(db:
     a_long_attempt_renews_its_short_lease_so_no_other_worker_sends_it_again,
     a_crashed_worker_s_delivery_is_retried_once_its_short_lease_lapses,
+    a_manual_resend_takes_a_short_lease_and_renews_it_while_its_attempt_runs,
 );

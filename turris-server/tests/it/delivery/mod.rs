@@ -6,9 +6,11 @@
 
 mod batch;
 mod debounce;
+mod fairness;
 mod harness;
 mod health;
 mod leases;
 mod queue;
+mod recover;
 mod restart;
 mod rotation;

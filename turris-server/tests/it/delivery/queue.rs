@@ -160,10 +160,46 @@ async fn metrics_show_the_queue_the_attempts_by_outcome_and_the_latency_histogra
         "turris_webhook_delivery_latency_seconds_count 1",
         "turris_webhook_attempt_duration_seconds_count 3",
         "# TYPE turris_webhook_delivery_latency_seconds histogram",
+        // By outcome and endpoint class: the receiver's 204, and two unanswered attempts.
+        "turris_webhook_deliveries_total{outcome=\"delivered\",endpoint_class=\"2xx\"} 1",
+        "turris_webhook_deliveries_total{outcome=\"failed_retrying\",endpoint_class=\"no_answer\"} 1",
+        "turris_webhook_deliveries_total{outcome=\"failed_final\",endpoint_class=\"no_answer\"} 1",
+        "turris_webhook_delivery_lag_seconds_count 3",
+        "turris_webhook_queue_due_by_organization{organization=\"_other\"} 0",
     ] {
         assert!(text.contains(line), "{line} missing in\n{text}");
     }
     assert_eq!(up.accepted().len(), 1);
+
+    // An endpoint at its limit leaves events due: they show under their organization.
+    let held = Receiver::start().await;
+    held.hold();
+    let busy = server.organization().await;
+    let webhook = server
+        .webhook(&busy, "entity_compliance_data_synchronized", &held)
+        .await;
+    server
+        .expect(
+            200,
+            reqwest::Method::PUT,
+            &format!("/api/v1/webhooks/{webhook}/limits"),
+            &busy.token,
+            Some(serde_json::json!({"max_in_flight": 1})),
+        )
+        .await;
+    let agency = server.agency(&busy, "Busy").await;
+    for _ in 0..3 {
+        server.nipr_sync(&busy, &agency).await;
+    }
+    let waiting = format!(
+        "turris_webhook_queue_due_by_organization{{organization=\"{}\"}} 2",
+        busy.id
+    );
+    eventually("two events wait behind the endpoint's limit", || async {
+        server.metrics().await.contains(&waiting).then_some(())
+    })
+    .await;
+    held.release();
     server.stop().await;
 }
 
