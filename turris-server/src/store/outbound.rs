@@ -41,6 +41,9 @@ pub struct OutboundPush {
     pub attempts: u32,
     /// Why it was queued.
     pub reason: PushReason,
+    /// The record's stored data before the write that queued this push; `None` for a new
+    /// record (and a tags push).
+    pub previous: Option<String>,
 }
 
 /// Why a push was queued.
@@ -160,6 +163,7 @@ struct PushRow {
     queued_at: i64,
     attempts: i32,
     reason: String,
+    previous: Option<String>,
 }
 
 impl PushRow {
@@ -182,6 +186,7 @@ impl PushRow {
                 "tags" => PushReason::Tags,
                 _ => PushReason::Record,
             },
+            previous: self.previous,
         })
     }
 }
@@ -228,18 +233,38 @@ macro_rules! queue_agency_tags_pushes {
 }
 pub(crate) use queue_agency_tags_pushes;
 
-/// Writes the outbox row of `$kind`/`$id` for `$org` inside the transaction `$tx`.
+/// Writes the outbox row of `$kind`/`$id` for `$org` inside the transaction `$tx`, with the
+/// record's stored data before this write (`$previous`, `None` for a new record).
 macro_rules! queue_push {
     ($tx:expr, $org:expr, $kind:expr, $id:expr, $now:expr) => {
+        queue_push!($tx, $org, $kind, $id, $now, None::<String>)
+    };
+    ($tx:expr, $org:expr, $kind:expr, $id:expr, $now:expr, $previous:expr) => {
         sqlx::query(
             "INSERT INTO outbound_pushes (organization_id, record_type, record_id, queued_at,
-             next_attempt_at) VALUES ($1, $2, $3, $4, $4)",
+             next_attempt_at, previous) VALUES ($1, $2, $3, $4, $4, $5)",
         )
         .bind($org.as_str())
         .bind($kind)
         .bind($id)
         .bind($now)
+        .bind($previous)
         .execute(&mut *$tx)
+        .await?
+    };
+}
+
+/// The stored data of `$table`'s record `$id`, read inside `$tx` before it is replaced.
+macro_rules! stored_data {
+    ($tx:expr, $org:expr, $table:literal, $id:expr) => {
+        sqlx::query_scalar::<_, String>(concat!(
+            "SELECT data FROM ",
+            $table,
+            " WHERE organization_id = $1 AND id = $2"
+        ))
+        .bind($org.as_str())
+        .bind($id)
+        .fetch_optional(&mut *$tx)
         .await?
     };
 }
@@ -263,10 +288,11 @@ impl OutboundOutboxStore for SqlStore {
         let now = ns(Utc::now())?;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
+            let previous = stored_data!(tx, org, "agencies", agency.id.as_str());
             if update_agency_row!(&mut *tx, org, agency, c)?.rows_affected() == 0 {
                 return Err(DbError::NotFound);
             }
-            queue_push!(tx, org, AGENCY, agency.id.as_str(), now);
+            queue_push!(tx, org, AGENCY, agency.id.as_str(), now, previous);
             tx.commit().await?;
         });
         Ok(())
@@ -289,10 +315,11 @@ impl OutboundOutboxStore for SqlStore {
         let now = ns(Utc::now())?;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
+            let previous = stored_data!(tx, org, "agents", agent.id.as_str());
             if update_agent_row!(&mut *tx, org, agent, c)?.rows_affected() == 0 {
                 return Err(DbError::NotFound);
             }
-            queue_push!(tx, org, AGENT, agent.id.as_str(), now);
+            queue_push!(tx, org, AGENT, agent.id.as_str(), now, previous);
             tx.commit().await?;
         });
         Ok(())
@@ -325,10 +352,11 @@ impl OutboundOutboxStore for SqlStore {
         let now = ns(Utc::now())?;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
+            let previous = stored_data!(tx, org, "agency_contacts", contact.id.as_str());
             if update_agency_contact_row!(&mut *tx, org, contact, c)?.rows_affected() == 0 {
                 return Err(DbError::NotFound);
             }
-            queue_push!(tx, org, AGENCY_CONTACT, contact.id.as_str(), now);
+            queue_push!(tx, org, AGENCY_CONTACT, contact.id.as_str(), now, previous);
             tx.commit().await?;
         });
         Ok(())
@@ -383,7 +411,8 @@ impl OutboundOutboxStore for SqlStore {
                     continue;
                 }
                 let rows: Vec<PushRow> = sqlx::query_as(
-                    "SELECT id, record_type, record_id, queued_at, attempts, reason FROM outbound_pushes
+                    "SELECT id, record_type, record_id, queued_at, attempts, reason, previous
+                     FROM outbound_pushes
                      WHERE organization_id = $1 AND next_attempt_at <= $2 ORDER BY id LIMIT $3",
                 )
                 .bind(&org)

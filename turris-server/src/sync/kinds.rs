@@ -41,6 +41,10 @@ pub(crate) trait RecordKind: Send + Sync + 'static {
     /// The record's synced data.
     fn draft(record: &Self::Record) -> <Self::Mapping as RecordMapping>::Draft;
 
+    /// The draft of a record's stored data (the `data` column, as an outbox row keeps it
+    /// from before an edit); `None` when it does not read.
+    fn stored_draft(data: &str) -> Option<<Self::Mapping as RecordMapping>::Draft>;
+
     /// Replaces the record's synced data.
     fn set_draft(record: &mut Self::Record, draft: <Self::Mapping as RecordMapping>::Draft);
 
@@ -124,6 +128,10 @@ impl RecordKind for Agencies {
 
     fn draft(record: &Agency) -> AgencyDraft {
         record.data.clone()
+    }
+
+    fn stored_draft(data: &str) -> Option<AgencyDraft> {
+        serde_json::from_str(data).ok()
     }
 
     fn set_draft(record: &mut Agency, draft: AgencyDraft) {
@@ -217,6 +225,10 @@ impl RecordKind for Agents {
         record.data.clone()
     }
 
+    fn stored_draft(data: &str) -> Option<AgentDraft> {
+        serde_json::from_str(data).ok()
+    }
+
     fn set_draft(record: &mut Agent, draft: AgentDraft) {
         record.data = draft;
     }
@@ -299,6 +311,12 @@ impl RecordKind for AgencyContacts {
 
     fn draft(record: &AgencyContact) -> <AgencyContactMapping as RecordMapping>::Draft {
         record.draft()
+    }
+
+    fn stored_draft(data: &str) -> Option<<AgencyContactMapping as RecordMapping>::Draft> {
+        serde_json::from_str::<AgencyContact>(data)
+            .ok()
+            .map(|c| c.draft())
     }
 
     fn set_draft(

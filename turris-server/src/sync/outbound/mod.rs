@@ -35,7 +35,7 @@
 //!   make that company the contact's primary one (`associatedcompanyid`), so the value goes to
 //!   the echo ledger too.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -169,7 +169,7 @@ async fn renew_lease(state: &AppState, claim: &OutboundClaim) -> bool {
 
 const PAUSED: &str = "sync is paused: the HubSpot connection is not active";
 
-/// The rows to keep for `failed` records: the newest row of each (the others are done), due
+/// The rows to keep for `failed` records: the oldest saved row of each (the others are done), due
 /// again after a backoff, or given up once [`super::retry_delay`] says so. A pause
 /// (`failed_attempt` false) never gives up.
 fn retries(
@@ -181,14 +181,15 @@ fn retries(
     let mut kept = Vec::new();
     for (record, error) in failed {
         let rows = claim.pushes.iter().filter(|p| &p.record == record);
-        // The newest row, a saved record's before a tags-only one (its retry pushes both).
-        let Some(newest) = rows
+        // The oldest saved row (its `previous` covers every pending edit), before a tags-only
+        // one (its retry pushes both).
+        let Some(kept) = rows
             .clone()
-            .max_by_key(|p| (p.reason == PushReason::Record, p.id))
+            .max_by_key(|p| (p.reason == PushReason::Record, std::cmp::Reverse(p.id)))
         else {
             continue;
         };
-        if kept.iter().any(|r: &OutboundRetry| r.push == newest.id) {
+        if kept.iter().any(|r: &OutboundRetry| r.push == kept.id) {
             continue;
         }
         let attempts = rows.map(|p| p.attempts).max().unwrap_or(0);
@@ -202,7 +203,7 @@ fn retries(
             continue;
         };
         kept.push(OutboundRetry {
-            push: newest.id,
+            push: kept.id,
             next_attempt_at,
             error: error.clone(),
             failed_attempt,
@@ -260,10 +261,15 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
     // Each record once, oldest push first: pushed as it is now. A record queued only for its
     // tags is pushed only while tags are on.
     let mut records: Vec<TurrisRef> = Vec::new();
-    let mut saved: HashSet<&TurrisRef> = HashSet::new();
+    // Each saved record's data before its oldest pending edit (`None`: push every field, for a
+    // new record): only what Turris changed since is written, so a push retried late never
+    // overwrites a newer HubSpot edit of another field.
+    let mut saved: HashMap<&TurrisRef, Option<&str>> = HashMap::new();
     for push in &claim.pushes {
         if push.reason == PushReason::Record {
-            saved.insert(&push.record);
+            saved
+                .entry(&push.record)
+                .or_insert(push.previous.as_deref());
         }
         let wanted = push.reason == PushReason::Record || settings.crm.tags;
         if wanted && !records.contains(&push.record) {
@@ -316,8 +322,9 @@ struct Planner<'a> {
     org: &'a OrganizationId,
     matrix: &'a SyncMatrix,
     records: &'a [TurrisRef],
-    /// The records queued because they were saved (the others only for their tags).
-    saved: &'a HashSet<&'a TurrisRef>,
+    /// The records queued because they were saved (the others only for their tags), each
+    /// with its stored data before the oldest pending edit.
+    saved: &'a HashMap<&'a TurrisRef, Option<&'a str>>,
     /// Whether tags are on: every pushed record carries them.
     tags: bool,
 }
@@ -337,9 +344,13 @@ impl Planner<'_> {
             };
             let linked = self.db.link_by_turris(self.org, turris).await?;
             let linked = linked.as_ref().map(|l| &l.hubspot_id);
-            let mut action = match self.saved.contains(turris) {
-                true => plan_outbound(mapping, self.matrix, &K::draft(&record), None, linked),
-                false => OutboundAction::Skip {
+            let mut action = match self.saved.get(turris) {
+                Some(previous) => {
+                    let previous = previous.and_then(K::stored_draft);
+                    let draft = K::draft(&record);
+                    plan_outbound(mapping, self.matrix, &draft, previous.as_ref(), linked)
+                }
+                None => OutboundAction::Skip {
                     reason: OutboundSkipReason::NoChanges,
                 },
             };

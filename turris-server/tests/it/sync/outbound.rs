@@ -550,3 +550,32 @@ sync_test!(
         assert_eq!(app.count("SELECT COUNT(*) FROM outbound_pushes").await, 0);
     }
 );
+
+sync_test!(
+    async fn an_update_writes_only_the_fields_turris_changed_and_keeps_a_newer_hubspot_edit_of_another(app) {
+        app.api(Method::PUT, &format!("{H}/sync"), Some(json!({"agency": {"inbound": false, "outbound": true}})))
+            .await
+            .expect(200);
+        let agency = app
+            .api(Method::POST, "/api/v1/agencies", Some(json!({"name": "Lakeside", "city": "Erie"})))
+            .await
+            .expect(201);
+        let pushed = app.activity_row("Create company in HubSpot", "success").await;
+        let company = pushed["details"]["hubspot_id"].as_str().unwrap().to_owned();
+        // Someone edits the city in HubSpot; Turris does not hear of it (inbound is off)...
+        let control = app.sandbox.control();
+        control.update_record(ObjectKind::Companies, &company, [("city", "Buffalo")]).unwrap();
+        // ...and the agency's name is edited in Turris, the record sent whole as the API wants.
+        let id = agency.body["id"].as_str().unwrap();
+        app.api(Method::PUT, &format!("/api/v1/agencies/{id}"), Some(json!({"name": "Lakeside Agency", "city": "Erie"})))
+            .await
+            .expect(200);
+        app.activity_row("Update company in HubSpot", "success").await;
+        let record = control.record(ObjectKind::Companies, &company).unwrap();
+        assert_eq!(record.properties["name"], "Lakeside Agency");
+        assert_eq!(record.properties["city"], "Buffalo", "the HubSpot edit of a field Turris did not change stays");
+        let writes = app.get(&format!("{H}/sync-records?operation=update")).await.expect(200);
+        let names: Vec<&str> = writes.body["entries"][0]["properties"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["name"]);
+    }
+);
