@@ -183,13 +183,13 @@ fn retries(
         let rows = claim.pushes.iter().filter(|p| &p.record == record);
         // The oldest saved row (its `previous` covers every pending edit), before a tags-only
         // one (its retry pushes both).
-        let Some(kept) = rows
+        let Some(row) = rows
             .clone()
             .max_by_key(|p| (p.reason == PushReason::Record, std::cmp::Reverse(p.id)))
         else {
             continue;
         };
-        if kept.iter().any(|r: &OutboundRetry| r.push == kept.id) {
+        if kept.iter().any(|r: &OutboundRetry| r.push == row.id) {
             continue;
         }
         let attempts = rows.map(|p| p.attempts).max().unwrap_or(0);
@@ -203,7 +203,7 @@ fn retries(
             continue;
         };
         kept.push(OutboundRetry {
-            push: kept.id,
+            push: row.id,
             next_attempt_at,
             error: error.clone(),
             failed_attempt,
