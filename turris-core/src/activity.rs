@@ -75,6 +75,9 @@ pub enum ActivityKind {
     /// "HubSpot webhooks journal expired": entries were dropped (HubSpot keeps three days)
     /// before Turris read them; changes in that gap reach Turris only by a reconciliation.
     JournalExpired,
+    /// "Turris tags property missing in HubSpot": someone deleted `turris_tags`; Turris makes
+    /// it again, or turns tags off when it cannot.
+    TagsPropertyMissing,
 }
 
 impl ActivityKind {
@@ -106,6 +109,7 @@ impl ActivityKind {
             ActivityKind::AutoInviteSkipped => "Auto-invite skipped",
             ActivityKind::DailyLimitReached => "HubSpot daily API limit reached",
             ActivityKind::JournalExpired => "HubSpot webhooks journal expired",
+            ActivityKind::TagsPropertyMissing => "Turris tags property missing in HubSpot",
         }
     }
 
@@ -119,7 +123,8 @@ impl ActivityKind {
             | ActivityKind::UpdateContact
             | ActivityKind::AssociateContactWithCompany
             | ActivityKind::RefreshAccessToken
-            | ActivityKind::DailyLimitReached => ActivityDirection::Outbound,
+            | ActivityKind::DailyLimitReached
+            | ActivityKind::TagsPropertyMissing => ActivityDirection::Outbound,
             ActivityKind::WebhookCompanyCreated
             | ActivityKind::WebhookCompanyPropertyChanged
             | ActivityKind::WebhookContactCreated
@@ -490,6 +495,11 @@ mod tests {
             ActivityKind::JournalExpired,
             "HubSpot webhooks journal expired",
             Inbound,
+        );
+        check(
+            ActivityKind::TagsPropertyMissing,
+            "Turris tags property missing in HubSpot",
+            Outbound,
         );
     }
 

@@ -33,6 +33,7 @@ pub mod polling;
 pub mod pruning;
 pub mod reconcile;
 pub mod subscriptions;
+pub mod tags;
 pub mod tokens;
 
 use std::collections::HashMap;

@@ -164,6 +164,17 @@ fn later_failed() -> Fate {
     }
 }
 
+/// A note HubSpot holds, to associate with its record: the note, its HubSpot id, and the
+/// record's object.
+type Made = (QueuedNote, String, String);
+
+/// What writing a set of notes gave: each note's fate, and the sync records of the writes.
+#[derive(Default)]
+struct Written {
+    fates: Vec<(QueuedNote, Fate)>,
+    audit: Vec<CrmSyncEntry>,
+}
+
 /// Upserts the notes keyed by their Turris note id, associates them, and records each write.
 async fn write(
     state: &AppState,
@@ -183,25 +194,22 @@ async fn write(
             })
             .collect());
     }
-    let inputs: Vec<UpsertInput> = notes
-        .iter()
-        .map(|(note, ..)| {
-            let properties = HashMap::from([
-                ("hs_note_body".to_owned(), body(note.kind, &note.details)),
-                (
-                    "hs_timestamp".to_owned(),
-                    note.occurred_at.timestamp_millis().to_string(),
-                ),
-                (NOTE_ID_PROPERTY.to_owned(), note.id.clone()),
-            ]);
-            UpsertInput {
-                id: note.id.clone(),
-                id_property: NOTE_ID_PROPERTY.to_owned(),
-                properties,
-                object_write_trace_id: Some(note.id.clone()),
-            }
-        })
-        .collect();
+    let mut written = Written::default();
+    let made = upsert(client, notes, &mut written).await;
+    for (target, notes) in made {
+        associate(client, &target, notes, &mut written).await;
+    }
+    state.db().append_sync_records(org, &written.audit).await?;
+    Ok(written.fates)
+}
+
+/// One batch upsert per 100 notes; the notes HubSpot holds, by the object they go on.
+async fn upsert(
+    client: &HubSpotClient,
+    notes: Vec<(QueuedNote, ObjectType, String)>,
+    written: &mut Written,
+) -> HashMap<ObjectType, Vec<Made>> {
+    let inputs: Vec<UpsertInput> = notes.iter().map(|(note, ..)| upsert_input(note)).collect();
     let outcome = client.batch_upsert(&ObjectType::Notes, &inputs).await;
     let made: HashMap<String, String> = outcome
         .results
@@ -211,97 +219,112 @@ async fn write(
             Some((key, r.object.id.clone()))
         })
         .collect();
-    let mut fates = Vec::with_capacity(notes.len());
-    let mut audit = Vec::new();
-    let mut pairs: BTreeMap<String, Vec<(QueuedNote, String, String)>> = BTreeMap::new();
+    let mut pairs: HashMap<ObjectType, Vec<Made>> = HashMap::new();
     for (index, (note, target, object_id)) in notes.into_iter().enumerate() {
-        let entry = CrmSyncEntry::new(
-            Utc::now(),
-            CrmObject::Note,
-            CrmOperation::Create,
-            SyncTrigger::ActivityNote,
-        )
-        .turris(&note.record)
-        .wrote([("note_kind", Some(note.kind.as_str()))]);
+        let entry = note_entry(&note, CrmOperation::Create);
         if let Some(failure) = outcome
             .failed_chunks
             .iter()
             .find(|f| f.inputs.contains(&index))
         {
             let status = failure.error.status();
-            audit.push(entry.answered(
-                status,
-                Some("HubSpot did not take the note; it is tried again".to_owned()),
-            ));
+            let why = "HubSpot did not take the note; it is tried again".to_owned();
+            written.audit.push(entry.answered(status, Some(why)));
             let transient = status.is_none_or(|s| s == 429 || s >= 500 || s == 401);
             let fate = if transient {
                 later_failed()
             } else {
                 later(&note)
             };
-            fates.push((note, fate));
+            written.fates.push((note, fate));
             continue;
         }
         let Some(note_id) = made.get(&note.id).cloned() else {
-            audit.push(entry.answered(Some(207), Some("HubSpot refused the note".to_owned())));
+            let why = "HubSpot refused the note".to_owned();
+            written.audit.push(entry.answered(Some(207), Some(why)));
             let fate = later(&note);
-            fates.push((note, fate));
+            written.fates.push((note, fate));
             continue;
         };
-        audit.push(entry.object_id(note_id.clone()).answered(Some(200), None));
+        written
+            .audit
+            .push(entry.object_id(note_id.clone()).answered(Some(200), None));
         pairs
-            .entry(target.as_str().to_owned())
+            .entry(target)
             .or_default()
             .push((note, note_id, object_id));
     }
-    for (target, notes) in pairs {
-        let to = if target == "companies" {
-            ObjectType::Companies
-        } else {
-            ObjectType::Contacts
-        };
-        let inputs: Vec<AssociationPair> = notes
-            .iter()
-            .map(|(_, note_id, object_id)| AssociationPair {
-                from: PublicObjectId {
-                    id: note_id.clone(),
-                },
-                to: PublicObjectId {
-                    id: object_id.clone(),
-                },
-            })
-            .collect();
-        let associated = client
-            .batch_associate_default(&ObjectType::Notes, &to, &inputs)
-            .await;
-        for (note, note_id, object_id) in notes {
-            let entry = CrmSyncEntry::new(
-                Utc::now(),
-                CrmObject::Note,
-                CrmOperation::Associate,
-                SyncTrigger::ActivityNote,
-            )
+    pairs
+}
+
+/// The upsert input of a note: its body and time, keyed by its Turris note id.
+fn upsert_input(note: &QueuedNote) -> UpsertInput {
+    let properties = HashMap::from([
+        ("hs_note_body".to_owned(), body(note.kind, &note.details)),
+        (
+            "hs_timestamp".to_owned(),
+            note.occurred_at.timestamp_millis().to_string(),
+        ),
+        (NOTE_ID_PROPERTY.to_owned(), note.id.clone()),
+    ]);
+    UpsertInput {
+        id: note.id.clone(),
+        id_property: NOTE_ID_PROPERTY.to_owned(),
+        properties,
+        object_write_trace_id: Some(note.id.clone()),
+    }
+}
+
+/// Associates notes HubSpot holds with their `target` records (harmless to repeat).
+async fn associate(
+    client: &HubSpotClient,
+    target: &ObjectType,
+    notes: Vec<Made>,
+    written: &mut Written,
+) {
+    let inputs: Vec<AssociationPair> = notes
+        .iter()
+        .map(|(_, note_id, object_id)| AssociationPair {
+            from: PublicObjectId {
+                id: note_id.clone(),
+            },
+            to: PublicObjectId {
+                id: object_id.clone(),
+            },
+        })
+        .collect();
+    let associated = client
+        .batch_associate_default(&ObjectType::Notes, target, &inputs)
+        .await;
+    for (note, note_id, object_id) in notes {
+        let entry = note_entry(&note, CrmOperation::Associate)
             .object_id(note_id)
-            .turris(&note.record)
             .wrote([(target.as_str(), Some(object_id.as_str()))]);
-            match &associated {
-                Ok(()) => {
-                    audit.push(entry.answered(Some(200), None));
-                    fates.push((note, Fate::Written));
-                }
-                Err(e) => {
-                    // The note exists: the retry's upsert finds it and associates again.
-                    audit.push(entry.answered(
-                        e.status(),
-                        Some("the note is not attached yet; it is tried again".to_owned()),
-                    ));
-                    fates.push((note, later_failed()));
-                }
+        match &associated {
+            Ok(()) => {
+                written.audit.push(entry.answered(Some(200), None));
+                written.fates.push((note, Fate::Written));
+            }
+            Err(e) => {
+                // The note exists: the retry's upsert finds it and associates again.
+                let why = "the note is not attached yet; it is tried again".to_owned();
+                written.audit.push(entry.answered(e.status(), Some(why)));
+                written.fates.push((note, later_failed()));
             }
         }
     }
-    state.db().append_sync_records(org, &audit).await?;
-    Ok(fates)
+}
+
+/// The sync record of a note's write.
+fn note_entry(note: &QueuedNote, operation: CrmOperation) -> CrmSyncEntry {
+    CrmSyncEntry::new(
+        Utc::now(),
+        CrmObject::Note,
+        operation,
+        SyncTrigger::ActivityNote,
+    )
+    .turris(&note.record)
+    .wrote([("note_kind", Some(note.kind.as_str()))])
 }
 
 /// Makes the unique `turris_note_id` property on notes unless this process knows it exists.

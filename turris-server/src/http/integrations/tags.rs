@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use turris_core::notes::NoteToggles;
 use turris_core::tags::{TAGS_PROPERTY, Tag, TagGroup};
 use turris_hubspot::crm::ObjectType;
-use turris_hubspot::crm::properties::NewProperty;
 use utoipa::ToSchema;
 
 use super::connect::{not_connected, stored_credentials_failed};
@@ -122,34 +121,16 @@ pub async fn put_tags(
     Ok(Json(view(settings.crm.tags, queued)))
 }
 
-/// Makes the tags property on `object` unless it exists, and records a new one.
+/// Makes the tags property on `object` unless it exists, answering what to do when HubSpot
+/// refuses.
 async fn ensure_tags_property(
     state: &AppState,
     org: &turris_core::ids::OrganizationId,
     client: &turris_hubspot::HubSpotClient,
     object: &ObjectType,
 ) -> ApiResult<()> {
-    let group = match object {
-        ObjectType::Contacts => "contactinformation",
-        _ => "companyinformation",
-    };
-    let mut property = NewProperty::multi_select(
-        TAGS_PROPERTY,
-        "Turris tags",
-        group,
-        Tag::ALL.into_iter().map(|t| (t.name(), t.label())),
-    );
-    property.description = Some(
-        "Set by Turris from the record's state (compliance, onboarding, NIPR); HubSpot lists \
-         and workflows can trigger on it."
-            .to_owned(),
-    );
-    match client.ensure_property(object, &property).await {
-        Ok(true) => {
-            crate::sync::creates::record_property(state, org, object, TAGS_PROPERTY).await;
-            Ok(())
-        }
-        Ok(false) => Ok(()),
+    match crate::sync::tags::ensure_property(state, org, client, object).await {
+        Ok(_) => Ok(()),
         Err(e) if e.status() == Some(403) => Err(ApiError::hubspot(format!(
             "HubSpot refused to make the {TAGS_PROPERTY} property on {object}: the connection \
              lacks the crm.schemas.{object}.write scope; reconnect with it, or make the \

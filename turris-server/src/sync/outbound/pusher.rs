@@ -12,6 +12,7 @@ use turris_core::ids::{AgencyId, HubSpotId, OrganizationId};
 use turris_core::planner::{OutboundAction, RecentWrite, recent_writes};
 use turris_core::property::PropertyMap;
 use turris_core::store::{Link, TurrisRef};
+use turris_core::tags::TAGS_PROPERTY;
 use turris_hubspot::HubSpotClient;
 use turris_hubspot::crm::ObjectType;
 use turris_hubspot::crm::associations::{AssociationPair, PublicObjectId};
@@ -136,7 +137,7 @@ impl Pusher<'_> {
             .await
         {
             Ok(()) => None,
-            Err(e) => Some(self.refusal(e).await),
+            Err(e) => Some(self.refusal(e, None).await),
         };
         let audit: Vec<CrmSyncEntry> = pairs
             .iter()
@@ -206,9 +207,26 @@ impl Pusher<'_> {
 
     /// What a refused call says, after flipping the connection to error when HubSpot no
     /// longer accepts the credentials.
-    async fn refusal(&self, error: turris_hubspot::Error) -> Refusal {
+    async fn refusal(&self, error: turris_hubspot::Error, object: Option<&ObjectType>) -> Refusal {
         let (status, category) = (error.status(), error.category().map(str::to_owned));
         let correlation_id = error.hubspot().and_then(|e| e.correlation_id.clone());
+        if let Some(object) = object
+            && tags_property_missing(&error)
+        {
+            // Someone deleted turris_tags: made again (or tags turned off), sent again.
+            let gone = crate::sync::tags::property_gone(self.state, self.org, self.client, object);
+            let message = gone.await.unwrap_or_else(|e| {
+                tracing::error!(org = %self.org, error = %crate::error::ErrorChain(&e), "cannot record the missing tags property");
+                format!("the {TAGS_PROPERTY} property is missing in HubSpot")
+            });
+            return Refusal {
+                status,
+                category,
+                correlation_id,
+                message,
+                transient: true,
+            };
+        }
         // Only the property and HubSpot's code: HubSpot's own message may echo what was sent.
         let broken: Vec<String> = error
             .hubspot()
@@ -316,7 +334,10 @@ impl Pusher<'_> {
                 .await;
         let mut refused: Vec<(std::ops::Range<usize>, Refusal)> = Vec::new();
         for failure in outcome.failed_chunks {
-            refused.push((failure.inputs, self.refusal(failure.error).await));
+            refused.push((
+                failure.inputs,
+                self.refusal(failure.error, Some(&target.object)).await,
+            ));
         }
         let created: HashMap<&str, &str> = outcome
             .results
@@ -411,7 +432,10 @@ impl Pusher<'_> {
         let outcome = self.client.batch_update(&target.object, &inputs).await;
         let mut refused: Vec<(std::ops::Range<usize>, Refusal)> = Vec::new();
         for failure in outcome.failed_chunks {
-            refused.push((failure.inputs, self.refusal(failure.error).await));
+            refused.push((
+                failure.inputs,
+                self.refusal(failure.error, Some(&target.object)).await,
+            ));
         }
         let mut audit = Vec::with_capacity(updates.len());
         for (index, (turris, id, properties)) in updates.iter().enumerate() {
@@ -507,6 +531,16 @@ fn input_refused(category: Option<&str>) -> String {
         "HubSpot refused this input ({})",
         category.unwrap_or("no reason given")
     )
+}
+
+/// Whether HubSpot refused a write because `turris_tags` does not exist (someone deleted it).
+fn tags_property_missing(error: &turris_hubspot::Error) -> bool {
+    error.hubspot().is_some_and(|e| {
+        e.validation_failures().iter().any(|f| {
+            f.property.as_deref() == Some(TAGS_PROPERTY)
+                && f.code.as_deref() == Some("PROPERTY_DOESNT_EXIST")
+        })
+    })
 }
 
 /// HubSpot's property values: an unset value clears the property.

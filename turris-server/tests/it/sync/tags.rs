@@ -128,3 +128,40 @@ sync_test!(
         app.api(Method::PUT, TAGS, Some(json!({"enabled": "yes"}))).await.expect(422);
     }
 );
+
+sync_test!(
+    async fn a_tags_property_deleted_in_hubspot_is_made_again_and_the_refused_update_goes_through(app) {
+        let (agency, company) = pushed_agency(app).await;
+        app.api(Method::PUT, TAGS, Some(json!({"enabled": true}))).await.expect(200);
+        app.set_compliance(&agency, "compliant").await;
+        app.company_tags_become(&company, "compliant").await;
+        // Someone deletes the property in HubSpot.
+        let deleted = app
+            .http
+            .delete(format!("{}/crm/v3/properties/companies/turris_tags", app.sandbox.base_url()))
+            .bearer_auth(app.sandbox.private_app_token())
+            .send()
+            .await
+            .unwrap();
+        assert!(deleted.status().is_success(), "{}", deleted.status());
+        let control = app.sandbox.control();
+        assert!(control.property(ObjectKind::Companies, "turris_tags").is_none());
+        // The next update is refused for it, the property is made again, and the update is sent
+        // again: nothing is lost.
+        let id = agency.as_str();
+        app.api(Method::PUT, &format!("/api/v1/agencies/{id}"), Some(json!({"name": "Lakeside Agency Inc"})))
+            .await
+            .expect(200);
+        eventually("the renamed company", || async {
+            let record = control.record(ObjectKind::Companies, &company)?;
+            (record.properties["name"] == "Lakeside Agency Inc").then_some(())
+        })
+        .await;
+        assert!(control.property(ObjectKind::Companies, "turris_tags").is_some(), "made again");
+        app.company_tags_become(&company, "compliant").await;
+        let rows = app.activity_titled("Turris tags property missing in HubSpot").await;
+        assert_eq!(rows[0]["status"], "success", "{rows:#?}");
+        assert!(rows[0]["details"]["message"].as_str().unwrap().contains("made it again"));
+        assert_eq!(app.get(TAGS).await.expect(200).body["enabled"], true);
+    }
+);
