@@ -401,10 +401,36 @@ impl Pusher<'_> {
                 hubspot_id: hubspot_id.clone(),
             };
             let writes = recent_writes(&hubspot_id, properties, now);
-            self.state
+            let committed = self
+                .state
                 .db()
                 .commit_outbound_link(self.claim, &link, &writes, &row)
-                .await?;
+                .await;
+            match committed {
+                // HubSpot answered with an object another Turris record is linked to (a merge
+                // made one record of two): this record fails alone, the others go on.
+                Err(crate::store::DbError::Conflict(conflict)) => {
+                    let message = format!(
+                        "HubSpot answered with {} {hubspot_id}, which cannot be linked to this \
+                         record ({}); merge or unlink the duplicate in Turris, then save the \
+                         record again",
+                        target.audit.as_str(),
+                        conflict.message()
+                    );
+                    self.log(
+                        target.create,
+                        Outcome::Failure,
+                        ActivityDetails {
+                            message: Some(message),
+                            turris_id: Some(turris.id().to_owned()),
+                            hubspot_id: Some(hubspot_id.to_string()),
+                            ..ActivityDetails::default()
+                        },
+                    )
+                    .await?;
+                }
+                other => other?,
+            }
         }
         self.record(&audit).await
     }

@@ -579,3 +579,50 @@ sync_test!(
         assert_eq!(names, ["name"]);
     }
 );
+
+sync_test!(
+    async fn a_create_answered_with_an_object_linked_elsewhere_fails_alone_and_the_others_go_on(app) {
+        app.agency_outbound_on().await;
+        let first = app
+            .api(Method::POST, "/api/v1/agencies", Some(json!({"name": "First"})))
+            .await
+            .expect(201);
+        let pushed = app.activity_row("Create company in HubSpot", "success").await;
+        let company = pushed["details"]["hubspot_id"].as_str().unwrap().to_owned();
+        assert_eq!(pushed["details"]["turris_id"], first.body["id"]);
+        // A second agency waits with outbound off; then the first company is made to carry the
+        // second agency's Turris id, as a merge in HubSpot can leave it.
+        app.api(Method::PUT, &format!("{H}/sync"), Some(json!({"agency": {"inbound": true, "outbound": false}})))
+            .await
+            .expect(200);
+        let second = app
+            .api(Method::POST, "/api/v1/agencies", Some(json!({"name": "Second"})))
+            .await
+            .expect(201);
+        let second_id = second.body["id"].as_str().unwrap().to_owned();
+        let control = app.sandbox.control();
+        control.update_record(ObjectKind::Companies, &company, [("turris_id", second_id.as_str())]).unwrap();
+        app.agency_outbound_on().await;
+        app.api(Method::PUT, &format!("/api/v1/agencies/{second_id}"), Some(json!({"name": "Second Agency"})))
+            .await
+            .expect(200);
+        app.api(Method::POST, "/api/v1/agencies", Some(json!({"name": "Third"})))
+            .await
+            .expect(201);
+        let refused = eventually("the second agency's create fails alone", || async {
+            app.activity_titled("Create company in HubSpot").await.into_iter().find(|a| {
+                a["status"] == "failure" && a["details"]["turris_id"] == second_id.as_str()
+            })
+        })
+        .await;
+        assert!(refused["details"]["message"].as_str().unwrap().contains("cannot be linked"), "{refused}");
+        eventually("the third agency's company", || async {
+            control.find_record(ObjectKind::Companies, "name", "Third")
+        })
+        .await;
+        eventually("nothing left queued", || async {
+            (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
+        })
+        .await;
+    }
+);
