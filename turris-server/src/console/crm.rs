@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use turris_core::audit::{CrmObject, CrmOperation, SyncTrigger};
+use turris_core::notes::NoteToggles;
 use turris_core::permissions::{Area, Capability};
 
 use super::errors::render;
@@ -30,6 +31,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route(PAGE, get(page))
         .route("/console/integrations/hubspot/crm/tags", post(save_tags))
+        .route("/console/integrations/hubspot/crm/notes", post(save_notes))
         .route(
             "/console/integrations/hubspot/crm/sync-records.csv",
             get(csv),
@@ -66,6 +68,38 @@ impl Filters {
             ..SyncRecordParams::default()
         })
     }
+}
+
+/// One kind of activity note and whether it is logged.
+pub struct NoteSwitch {
+    name: &'static str,
+    label: &'static str,
+    on: bool,
+}
+
+fn note_switches(t: NoteToggles) -> Vec<NoteSwitch> {
+    vec![
+        NoteSwitch {
+            name: "invitations",
+            label: "Invitation sent to an agency",
+            on: t.invitations,
+        },
+        NoteSwitch {
+            name: "agreements",
+            label: "Producer agreement executed",
+            on: t.agreements,
+        },
+        NoteSwitch {
+            name: "nipr_errors",
+            label: "NIPR sync failed",
+            on: t.nipr_errors,
+        },
+        NoteSwitch {
+            name: "tickets",
+            label: "Support ticket opened or changed status",
+            on: t.tickets,
+        },
+    ]
 }
 
 /// One write, as the table shows it.
@@ -136,6 +170,7 @@ fn write_label(operation: CrmOperation, object: CrmObject) -> String {
 struct CrmPage {
     l: Layout,
     tags_on: bool,
+    notes: Vec<NoteSwitch>,
     property: &'static str,
     catalog: Vec<CatalogTag>,
     can_update: bool,
@@ -166,7 +201,8 @@ async fn page(
     session: Signed,
 ) -> ConsoleResult {
     let read = session.authorize::<IntegrationsRead>()?;
-    let Json(tags) = api::get_tags(State(state.clone()), read).await?;
+    let Json(tags) = api::get_tags(State(state.clone()), read.clone()).await?;
+    let Json(notes) = api::get_notes(State(state.clone()), read).await?;
     let can_update = session.can(Area::Integrations, Capability::Update);
     let (mut rows, mut next_cursor) = (Vec::new(), None);
     if can_update {
@@ -191,6 +227,7 @@ async fn page(
     Ok(render(&CrmPage {
         l,
         tags_on: tags.enabled,
+        notes: note_switches(notes),
         property: tags.property,
         catalog: tags.catalog,
         can_update,
@@ -229,6 +266,27 @@ async fn save_tags(State(state): State<AppState>, posted: Posted) -> ConsoleResu
         {
             session.flash(&state, "error", &e.body().message).await;
             Ok(Redirect::to(&format!("{PAGE}#tags")).into_response())
+        }
+        Err(e) => super::integrations::refused_to(&state, &session, e, PAGE).await,
+    }
+}
+
+async fn save_notes(State(state): State<AppState>, posted: Posted) -> ConsoleResult {
+    let session = posted.session;
+    let auth = session.authorize::<IntegrationsUpdate>()?;
+    let on = |name: &str| posted.form.get(name) == Some("on");
+    let body = NoteToggles {
+        invitations: on("invitations"),
+        agreements: on("agreements"),
+        nipr_errors: on("nipr_errors"),
+        tickets: on("tickets"),
+    };
+    match api::put_notes(State(state.clone()), auth, Json(body)).await {
+        Ok(_) => {
+            session
+                .flash(&state, "success", "Activity notes are saved.")
+                .await;
+            Ok(Redirect::to(&format!("{PAGE}#notes")).into_response())
         }
         Err(e) => super::integrations::refused_to(&state, &session, e, PAGE).await,
     }

@@ -62,6 +62,21 @@ async fn an_admin_turns_tags_on_and_reads_the_sync_record_and_a_viewer_sees_neit
         "{csv}"
     );
     browser.screenshot("crm-tags-on").await;
+    // Notes: tick agreements and tickets, save; the API says the same.
+    browser.click("#note-agreements").await;
+    browser.click("#note-tickets").await;
+    browser.click("#notes-save").await;
+    browser
+        .wait_text("#flash", "Activity notes are saved")
+        .await;
+    let notes = app
+        .get("/api/v1/integrations/hubspot/notes")
+        .await
+        .expect(200);
+    assert_eq!(
+        notes.body,
+        json!({"invitations": false, "agreements": true, "nipr_errors": false, "tickets": true})
+    );
     // Filtering by failures finds none.
     browser.open(&app, &format!("{PAGE}?status=failure")).await;
     browser
@@ -80,6 +95,10 @@ async fn an_admin_turns_tags_on_and_reads_the_sync_record_and_a_viewer_sees_neit
         .await;
     let html = browser.html().await;
     assert!(!html.contains("id=\"tags-toggle\"") && !html.contains("sync-record-table"));
+    assert!(!html.contains("id=\"notes-save\""));
+    browser
+        .wait_text("#notes-state", "Producer agreement executed: on")
+        .await;
     browser.screenshot("crm-viewer").await;
     browser.close().await;
     app.finish().await;
