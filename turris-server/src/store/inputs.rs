@@ -525,7 +525,7 @@ impl TurrisInputStore for SqlStore {
                 let changed_from = update.status.changed_from(previous);
                 let retagged = (entity_type, update.entity.id().to_owned());
                 if (changed_from.is_some() || previous.is_none()) && !tagged.contains(&retagged) {
-                    super::outbound::queue_tags_push!(tx, org, entity_type, &retagged.1, now_ns);
+                    super::tags::queue_tags_push!(tx, org, entity_type, &retagged.1, now_ns);
                     tagged.push(retagged);
                 }
                 if let Some(before) = changed_from {
@@ -607,7 +607,7 @@ impl TurrisInputStore for SqlStore {
                 return Err(DbError::NotFound);
             }
             let entity_type = entity_type_text(&result.entity);
-            super::outbound::queue_tags_push!(tx, org, entity_type, result.entity.id(), finished);
+            super::tags::queue_tags_push!(tx, org, entity_type, result.entity.id(), finished);
             if result.outcome == SyncOutcome::Error {
                 let details = NoteDetails {
                     sync_kind: Some(kind.clone()),
@@ -679,7 +679,7 @@ impl TurrisInputStore for SqlStore {
             .await
             .map_err(foreign_key_is_not_found)?;
             let agency = agreement.agency_id.as_str();
-            super::outbound::queue_agency_tags_pushes!(tx, org, agency, executed);
+            super::tags::queue_agency_tags_pushes!(tx, org, agency, executed);
             let details = NoteDetails {
                 contract: Some(agreement.contract_template_id.to_string()),
                 signers: agreement

@@ -287,7 +287,7 @@ impl InvitationStore for SqlStore {
             let mut tx = pool.begin_write().await?;
             insert_invitation_row!(&mut *tx, org, invitation, &status, created, updated)
                 .map_err(foreign_key_is_not_found)?;
-            super::outbound::queue_agency_tags_pushes!(tx, org, agency, updated);
+            super::tags::queue_agency_tags_pushes!(tx, org, agency, updated);
             tx.commit().await?;
         });
         Ok(())
@@ -319,7 +319,7 @@ impl InvitationStore for SqlStore {
             .fetch_optional(&mut *tx)
             .await?;
             let (agency, contract, sent_to) = changed.ok_or(DbError::NotFound)?;
-            super::outbound::queue_agency_tags_pushes!(tx, org, &agency, updated_at);
+            super::tags::queue_agency_tags_pushes!(tx, org, &agency, updated_at);
             if sent {
                 let details =
                     super::notes::invitation_details(contract.as_deref(), sent_to.as_deref());
@@ -363,7 +363,7 @@ impl InvitationStore for SqlStore {
             .fetch_optional(&mut *tx)
             .await?;
             let agency = agency.ok_or(DbError::NotFound)?;
-            super::outbound::queue_agency_tags_pushes!(tx, org, &agency, updated_at);
+            super::tags::queue_agency_tags_pushes!(tx, org, &agency, updated_at);
             if sent {
                 let details = super::notes::invitation_details(Some(template.as_str()), sent_to);
                 let (note, at) = (NoteKind::InvitationSent, updated_at);

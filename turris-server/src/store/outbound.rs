@@ -191,48 +191,6 @@ impl PushRow {
     }
 }
 
-/// Queues a tags push of `$kind`/`$id` for `$org` inside the transaction `$tx`, when the
-/// record is linked (an unlinked record gets its tags with its create).
-macro_rules! queue_tags_push {
-    ($tx:expr, $org:expr, $kind:expr, $id:expr, $now:expr) => {
-        sqlx::query(
-            "INSERT INTO outbound_pushes (organization_id, record_type, record_id, queued_at,
-             next_attempt_at, reason)
-             SELECT organization_id, kind, turris_id, $4, $4, 'tags' FROM links
-             WHERE organization_id = $1 AND kind = $2 AND turris_id = $3",
-        )
-        .bind($org.as_str())
-        .bind($kind)
-        .bind($id)
-        .bind($now)
-        .execute(&mut *$tx)
-        .await?
-    };
-}
-pub(crate) use queue_tags_push;
-
-/// Queues a tags push of the agency `$agency` and of each of its linked agency contacts (who
-/// carry its onboarding tags) inside the transaction `$tx`.
-macro_rules! queue_agency_tags_pushes {
-    ($tx:expr, $org:expr, $agency:expr, $now:expr) => {{
-        $crate::store::outbound::queue_tags_push!($tx, $org, "agency", $agency, $now);
-        sqlx::query(
-            "INSERT INTO outbound_pushes (organization_id, record_type, record_id, queued_at,
-             next_attempt_at, reason)
-             SELECT l.organization_id, l.kind, l.turris_id, $3, $3, 'tags'
-             FROM agency_contacts c JOIN links l ON l.organization_id = c.organization_id
-               AND l.kind = 'agency_contact' AND l.turris_id = c.id
-             WHERE c.organization_id = $1 AND c.agency_id = $2",
-        )
-        .bind($org.as_str())
-        .bind($agency)
-        .bind($now)
-        .execute(&mut *$tx)
-        .await?
-    }};
-}
-pub(crate) use queue_agency_tags_pushes;
-
 /// Writes the outbox row of `$kind`/`$id` for `$org` inside the transaction `$tx`, with the
 /// record's stored data before this write (`$previous`, `None` for a new record).
 macro_rules! queue_push {

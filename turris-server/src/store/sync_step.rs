@@ -254,7 +254,7 @@ impl InboundStepStore for SqlStore {
                         updated
                     )?;
                     let agency = write.invitation.agency_id.as_str();
-                    super::outbound::queue_agency_tags_pushes!(tx, org, agency, *updated);
+                    super::tags::queue_agency_tags_pushes!(tx, org, agency, *updated);
                     if write.invitation.status == InvitationStatus::Sent {
                         let invitation = &write.invitation;
                         let details = super::notes::invitation_details(
@@ -310,7 +310,7 @@ impl InboundStepStore for SqlStore {
             let Some((agency, contract)) = sent else {
                 return Ok(false);
             };
-            super::outbound::queue_agency_tags_pushes!(tx, org, &agency, now);
+            super::tags::queue_agency_tags_pushes!(tx, org, &agency, now);
             let details = super::notes::invitation_details(contract.as_deref(), Some(email));
             let note = NoteKind::InvitationSent;
             super::notes::queue_note!(tx, org, note, "agency", &agency, &details, now, now);

@@ -1,6 +1,7 @@
-//! Tags ([`turris_core::tags`]): what decides a record's tags (its compliance statuses, its
-//! latest NIPR result, and its agency's invitation and agreements), and queueing every linked
-//! record's tags push when tags are turned on.
+//! Tags ([`turris_core::tags`]): the tags pushes a state change queues in its own transaction
+//! (`queue_tags_push!`, `queue_agency_tags_pushes!`), what decides a record's tags (its
+//! compliance statuses, its latest NIPR result, and its agency's invitation and agreements), and
+//! queueing every linked record's tags push when tags are turned on.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,6 +13,48 @@ use turris_core::tags::{ComplianceState, TagFacts};
 use super::error::DbResult;
 use super::inputs::enum_from;
 use super::sql::{SqlStore, ns, with_pool};
+
+/// Queues a tags push of `$kind`/`$id` for `$org` inside the transaction `$tx`, when the
+/// record is linked (an unlinked record gets its tags with its create).
+macro_rules! queue_tags_push {
+    ($tx:expr, $org:expr, $kind:expr, $id:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO outbound_pushes (organization_id, record_type, record_id, queued_at,
+             next_attempt_at, reason)
+             SELECT organization_id, kind, turris_id, $4, $4, 'tags' FROM links
+             WHERE organization_id = $1 AND kind = $2 AND turris_id = $3",
+        )
+        .bind($org.as_str())
+        .bind($kind)
+        .bind($id)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?
+    };
+}
+pub(crate) use queue_tags_push;
+
+/// Queues a tags push of the agency `$agency` and of each of its linked agency contacts (who
+/// carry its onboarding tags) inside the transaction `$tx`.
+macro_rules! queue_agency_tags_pushes {
+    ($tx:expr, $org:expr, $agency:expr, $now:expr) => {{
+        $crate::store::tags::queue_tags_push!($tx, $org, "agency", $agency, $now);
+        sqlx::query(
+            "INSERT INTO outbound_pushes (organization_id, record_type, record_id, queued_at,
+             next_attempt_at, reason)
+             SELECT l.organization_id, l.kind, l.turris_id, $3, $3, 'tags'
+             FROM agency_contacts c JOIN links l ON l.organization_id = c.organization_id
+               AND l.kind = 'agency_contact' AND l.turris_id = c.id
+             WHERE c.organization_id = $1 AND c.agency_id = $2",
+        )
+        .bind($org.as_str())
+        .bind($agency)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?
+    }};
+}
+pub(crate) use queue_agency_tags_pushes;
 
 /// The facts behind records' tags.
 #[async_trait]

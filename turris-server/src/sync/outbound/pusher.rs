@@ -139,24 +139,7 @@ impl Pusher<'_> {
             Ok(()) => None,
             Err(e) => Some(self.refusal(e, None).await),
         };
-        let audit: Vec<CrmSyncEntry> = pairs
-            .iter()
-            .map(|(turris, contact, company)| {
-                let entry = CrmSyncEntry::new(
-                    Utc::now(),
-                    CrmObject::Contact,
-                    CrmOperation::Associate,
-                    SyncTrigger::Association,
-                )
-                .object_id(contact.to_string())
-                .turris(turris)
-                .wrote([("associated_company", Some(company.as_str()))]);
-                match &refusal {
-                    Some(refusal) => refusal.recorded(entry),
-                    None => entry.answered(Some(200), None),
-                }
-            })
-            .collect();
+        let audit = association_records(&pairs, refusal.as_ref());
         self.record(&audit).await?;
         for (turris, contact, company) in &pairs {
             let message = format!("contact {contact} associated with company {company}");
@@ -386,53 +369,59 @@ impl Pusher<'_> {
                     .object_id(hubspot_id.to_string())
                     .answered(Some(201), None),
             );
-            // The link, its echo-ledger entries and its row in one transaction, under the lease.
-            let now = Utc::now();
-            let row = NewActivity::new(target.create, Outcome::Success, now).with_details(
-                ActivityDetails {
-                    hubspot_status: Some(201),
-                    turris_id: Some(turris.id().to_owned()),
-                    hubspot_id: Some(hubspot_id.to_string()),
-                    ..ActivityDetails::default()
-                },
-            );
-            let link = Link {
-                turris: turris.clone(),
-                hubspot_id: hubspot_id.clone(),
-            };
-            let writes = recent_writes(&hubspot_id, properties, now);
-            let committed = self
-                .state
-                .db()
-                .commit_outbound_link(self.claim, &link, &writes, &row)
-                .await;
-            match committed {
-                // HubSpot answered with an object another Turris record is linked to (a merge
-                // made one record of two): this record fails alone, the others go on.
-                Err(crate::store::DbError::Conflict(conflict)) => {
-                    let message = format!(
-                        "HubSpot answered with {} {hubspot_id}, which cannot be linked to this \
-                         record ({}); merge or unlink the duplicate in Turris, then save the \
-                         record again",
-                        target.audit.as_str(),
-                        conflict.message()
-                    );
-                    self.log(
-                        target.create,
-                        Outcome::Failure,
-                        ActivityDetails {
-                            message: Some(message),
-                            turris_id: Some(turris.id().to_owned()),
-                            hubspot_id: Some(hubspot_id.to_string()),
-                            ..ActivityDetails::default()
-                        },
-                    )
-                    .await?;
-                }
-                other => other?,
-            }
+            self.link(target, turris, hubspot_id, properties).await?;
         }
         self.record(&audit).await
+    }
+
+    /// Stores a created record's link, its echo-ledger entries and its row in one transaction,
+    /// under the lease. HubSpot may answer with an object another Turris record is linked to (a
+    /// merge made one record of two): this record then fails alone, the others go on.
+    async fn link(
+        &self,
+        target: &Target,
+        turris: &TurrisRef,
+        hubspot_id: HubSpotId,
+        properties: &PropertyMap,
+    ) -> Result<(), PushError> {
+        let now = Utc::now();
+        let row =
+            NewActivity::new(target.create, Outcome::Success, now).with_details(ActivityDetails {
+                hubspot_status: Some(201),
+                turris_id: Some(turris.id().to_owned()),
+                hubspot_id: Some(hubspot_id.to_string()),
+                ..ActivityDetails::default()
+            });
+        let link = Link {
+            turris: turris.clone(),
+            hubspot_id: hubspot_id.clone(),
+        };
+        let writes = recent_writes(&hubspot_id, properties, now);
+        let committed = self
+            .state
+            .db()
+            .commit_outbound_link(self.claim, &link, &writes, &row)
+            .await;
+        let Err(crate::store::DbError::Conflict(conflict)) = committed else {
+            return Ok(committed?);
+        };
+        let message = format!(
+            "HubSpot answered with {} {hubspot_id}, which cannot be linked to this record ({}); \
+             merge or unlink the duplicate in Turris, then save the record again",
+            target.audit.as_str(),
+            conflict.message()
+        );
+        self.log(
+            target.create,
+            Outcome::Failure,
+            ActivityDetails {
+                message: Some(message),
+                turris_id: Some(turris.id().to_owned()),
+                hubspot_id: Some(hubspot_id.to_string()),
+                ..ActivityDetails::default()
+            },
+        )
+        .await
     }
 
     async fn update(
@@ -548,6 +537,31 @@ fn written(
     CrmSyncEntry::new(Utc::now(), target.audit, operation, trigger)
         .turris(turris)
         .wrote(properties.iter())
+}
+
+/// The sync records of one batch of contact-to-company associations.
+fn association_records(
+    pairs: &[(TurrisRef, HubSpotId, HubSpotId)],
+    refusal: Option<&Refusal>,
+) -> Vec<CrmSyncEntry> {
+    pairs
+        .iter()
+        .map(|(turris, contact, company)| {
+            let entry = CrmSyncEntry::new(
+                Utc::now(),
+                CrmObject::Contact,
+                CrmOperation::Associate,
+                SyncTrigger::Association,
+            )
+            .object_id(contact.to_string())
+            .turris(turris)
+            .wrote([("associated_company", Some(company.as_str()))]);
+            match refusal {
+                Some(refusal) => refusal.recorded(entry),
+                None => entry.answered(Some(200), None),
+            }
+        })
+        .collect()
 }
 
 /// What a sync record says of one input HubSpot refused in a multi-status answer: its

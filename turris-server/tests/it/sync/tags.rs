@@ -101,8 +101,14 @@ sync_test!(
         app.company_tags_become(&company, "compliant;agreement_executed;nipr_sync_failed").await;
 
         // Each tags write is in the CRM sync record, as a tags-only update (changes that queue
-        // before the worker runs share one write, so only their values are counted on).
-        let records = app.get(&format!("{H}/sync-records?limit=500&object=company&operation=update")).await.expect(200);
+        // before the worker runs share one write, so only their values are counted on). The
+        // record follows HubSpot's answer, so it is waited for.
+        let records = eventually("the last tags write on record", || async {
+            let records = app.get(&format!("{H}/sync-records?limit=500&object=company&operation=update")).await.expect(200);
+            let last = records.body["entries"].as_array().unwrap().iter().any(|r| r["properties"][0]["new"] == "compliant;agreement_executed;nipr_sync_failed");
+            last.then_some(records)
+        })
+        .await;
         let tag_writes: Vec<&Value> = records.body["entries"].as_array().unwrap().iter().filter(|r| r["trigger"] == "tags").collect();
         assert!(!tag_writes.is_empty(), "{records:#?}", records = records.body);
         assert!(tag_writes.iter().all(|r| r["properties"].as_array().unwrap().len() == 1));
