@@ -78,6 +78,9 @@ pub enum ActivityKind {
     /// "Turris tags property missing in HubSpot": someone deleted `turris_tags`; Turris makes
     /// it again, or turns tags off when it cannot.
     TagsPropertyMissing,
+    /// "Turris tag list not kept in HubSpot": a static list mirroring a tag could not be made
+    /// or changed (a missing scope); its mirroring is turned off until an admin turns it on.
+    TagListFailed,
 }
 
 impl ActivityKind {
@@ -110,6 +113,7 @@ impl ActivityKind {
             ActivityKind::DailyLimitReached => "HubSpot daily API limit reached",
             ActivityKind::JournalExpired => "HubSpot webhooks journal expired",
             ActivityKind::TagsPropertyMissing => "Turris tags property missing in HubSpot",
+            ActivityKind::TagListFailed => "Turris tag list not kept in HubSpot",
         }
     }
 
@@ -124,7 +128,8 @@ impl ActivityKind {
             | ActivityKind::AssociateContactWithCompany
             | ActivityKind::RefreshAccessToken
             | ActivityKind::DailyLimitReached
-            | ActivityKind::TagsPropertyMissing => ActivityDirection::Outbound,
+            | ActivityKind::TagsPropertyMissing
+            | ActivityKind::TagListFailed => ActivityDirection::Outbound,
             ActivityKind::WebhookCompanyCreated
             | ActivityKind::WebhookCompanyPropertyChanged
             | ActivityKind::WebhookContactCreated
@@ -499,6 +504,11 @@ mod tests {
         check(
             ActivityKind::TagsPropertyMissing,
             "Turris tags property missing in HubSpot",
+            Outbound,
+        );
+        check(
+            ActivityKind::TagListFailed,
+            "Turris tag list not kept in HubSpot",
             Outbound,
         );
     }

@@ -160,6 +160,10 @@ pub struct CrmFeatures {
     /// Which events are logged as notes on the record in HubSpot.
     #[serde(default)]
     pub notes: crate::notes::NoteToggles,
+    /// Tags mirrored to static HubSpot lists (one of companies and one of contacts per tag,
+    /// named by [`crate::tags::list_name`]), while tags are on.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub tag_lists: std::collections::BTreeSet<crate::tags::Tag>,
 }
 
 impl IntegrationSettings {

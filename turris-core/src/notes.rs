@@ -4,6 +4,7 @@
 //! transaction and writes it with a batch upsert keyed by [`NOTE_ID_PROPERTY`], so a retry
 //! after a crash finds the note it made instead of making a second.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The unique note property holding the Turris note id (the key of the upsert).
@@ -22,9 +23,20 @@ pub enum NoteKind {
     NiprSyncFailed,
     /// A support ticket about the agent or agency was opened or changed status.
     SupportTicket,
+    /// Compliance statuses of an agency or agent changed: one digest per debounce window.
+    ComplianceChanged,
 }
 
 impl NoteKind {
+    /// Every kind.
+    pub const ALL: [NoteKind; 5] = [
+        NoteKind::InvitationSent,
+        NoteKind::AgreementExecuted,
+        NoteKind::NiprSyncFailed,
+        NoteKind::SupportTicket,
+        NoteKind::ComplianceChanged,
+    ];
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,19 +44,13 @@ impl NoteKind {
             NoteKind::AgreementExecuted => "agreement_executed",
             NoteKind::NiprSyncFailed => "nipr_sync_failed",
             NoteKind::SupportTicket => "support_ticket",
+            NoteKind::ComplianceChanged => "compliance_changed",
         }
     }
 
     /// The kind of a wire name.
     pub fn parse(text: &str) -> Option<NoteKind> {
-        [
-            NoteKind::InvitationSent,
-            NoteKind::AgreementExecuted,
-            NoteKind::NiprSyncFailed,
-            NoteKind::SupportTicket,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == text)
+        NoteKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
 }
 
@@ -65,6 +71,9 @@ pub struct NoteToggles {
     /// Support tickets opened or changing status.
     #[serde(default)]
     pub tickets: bool,
+    /// Compliance status changes, one digest note per debounce window.
+    #[serde(default)]
+    pub compliance: bool,
 }
 
 impl NoteToggles {
@@ -75,6 +84,7 @@ impl NoteToggles {
             NoteKind::AgreementExecuted => self.agreements,
             NoteKind::NiprSyncFailed => self.nipr_errors,
             NoteKind::SupportTicket => self.tickets,
+            NoteKind::ComplianceChanged => self.compliance,
         }
     }
 }
@@ -100,7 +110,29 @@ pub struct NoteDetails {
     /// A support ticket's number, subject, status and link back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<TicketFacts>,
+    /// A compliance digest's changes, each pair's status at the window's start and end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compliance: Vec<ComplianceChangeFacts>,
+    /// A compliance digest's window: when its first change came and when it closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
+
+/// One product and state whose compliance status changed within a digest's window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComplianceChangeFacts {
+    /// The product.
+    pub product: String,
+    /// The two-letter state.
+    pub state: String,
+    /// The status when the window opened.
+    pub from: String,
+    /// The status when it closed.
+    pub to: String,
+}
+
+/// Most changes one digest lists; the rest are counted.
+pub const DIGEST_MAX_CHANGES: usize = 50;
 
 /// What a support-ticket note says.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,12 +204,52 @@ pub fn body(kind: NoteKind, details: &NoteDetails) -> String {
                 escape(&ticket.link)
             )
         }
+        NoteKind::ComplianceChanged => compliance_digest(details),
         NoteKind::NiprSyncFailed => format!(
             "<p><strong>Turris: NIPR sync failed</strong></p><p>Kind: {}<br>Error: {}</p><p>Turris retries on the next sync; check the NPN if it keeps failing.</p>",
             field(&details.sync_kind),
             field(&details.error)
         ),
     }
+}
+
+/// A digest: one line per changed pair (at most [`DIGEST_MAX_CHANGES`], the rest counted).
+fn compliance_digest(details: &NoteDetails) -> String {
+    let lines: Vec<String> = details
+        .compliance
+        .iter()
+        .take(DIGEST_MAX_CHANGES)
+        .map(|c| {
+            format!(
+                "{} in {}: {} → {}",
+                escape(&c.product),
+                escape(&c.state),
+                escape(&c.from),
+                escape(&c.to)
+            )
+        })
+        .collect();
+    let more = details.compliance.len().saturating_sub(DIGEST_MAX_CHANGES);
+    let more = if more > 0 {
+        format!("<br>and {more} more")
+    } else {
+        String::new()
+    };
+    let window = details.window.map_or(String::new(), |(start, end)| {
+        format!(
+            "<p>Between {} and {} UTC.</p>",
+            start.format("%Y-%m-%d %H:%M"),
+            end.format("%Y-%m-%d %H:%M")
+        )
+    });
+    let headline = match details.compliance.len() {
+        1 => "1 compliance status changed".to_owned(),
+        n => format!("{n} compliance statuses changed"),
+    };
+    format!(
+        "<p><strong>Turris: {headline}</strong></p><p>{}{more}</p>{window}",
+        lines.join("<br>")
+    )
 }
 
 fn escape(text: &str) -> String {
@@ -203,12 +275,7 @@ mod tests {
             agreements: true,
             ..NoteToggles::default()
         };
-        for kind in [
-            NoteKind::InvitationSent,
-            NoteKind::AgreementExecuted,
-            NoteKind::NiprSyncFailed,
-            NoteKind::SupportTicket,
-        ] {
+        for kind in NoteKind::ALL {
             assert!(!none.allows(kind));
             assert_eq!(agreements.allows(kind), kind == NoteKind::AgreementExecuted);
             assert_eq!(NoteKind::parse(kind.as_str()), Some(kind));
@@ -244,6 +311,42 @@ mod tests {
         assert!(
             changed.contains("T-1042 is now solved (was open)"),
             "{changed}"
+        );
+    }
+
+    #[test]
+    fn a_compliance_digest_lists_each_pair_once_and_counts_what_it_leaves_out() {
+        let change = |i: usize| ComplianceChangeFacts {
+            product: format!("P&C {i}"),
+            state: "TX".into(),
+            from: "pending".into(),
+            to: "compliant".into(),
+        };
+        let start = DateTime::parse_from_rfc3339("2026-12-04T10:00:00Z").unwrap();
+        let details = NoteDetails {
+            compliance: vec![change(1)],
+            window: Some((start.into(), (start + chrono::Duration::minutes(5)).into())),
+            ..NoteDetails::default()
+        };
+        let one = body(NoteKind::ComplianceChanged, &details);
+        assert!(one.contains("1 compliance status changed"), "{one}");
+        assert!(
+            one.contains("P&amp;C 1 in TX: pending → compliant"),
+            "{one}"
+        );
+        assert!(
+            one.contains("Between 2026-12-04 10:00 and 2026-12-04 10:05 UTC"),
+            "{one}"
+        );
+        let many = NoteDetails {
+            compliance: (0..DIGEST_MAX_CHANGES + 3).map(change).collect(),
+            ..NoteDetails::default()
+        };
+        let text = body(NoteKind::ComplianceChanged, &many);
+        assert!(text.contains("53 compliance statuses changed"), "{text}");
+        assert!(
+            text.contains("and 3 more") && !text.contains("P&amp;C 50 "),
+            "{text}"
         );
     }
 

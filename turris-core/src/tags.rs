@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::HubSpotId;
 use crate::invitation::InvitationStatus;
 use crate::planner::OutboundAction;
-use crate::property::PropertyMap;
+use crate::property::{ObjectType, PropertyMap};
 use crate::store::TurrisRef;
 
 /// The HubSpot property (type enumeration, field type checkbox) holding a record's tags.
@@ -269,6 +269,83 @@ pub fn with_tags(
     }
 }
 
+/// The name of the static HubSpot list mirroring `tag` on `object` records, e.g.
+/// `Turris: Non-compliant companies`. Fixed, so the list is found again by name.
+///
+/// ```
+/// use turris_core::property::ObjectType;
+/// use turris_core::tags::{Tag, list_name};
+///
+/// assert_eq!(list_name(Tag::NonCompliant, ObjectType::Contact), "Turris: Non-compliant contacts");
+/// ```
+pub fn list_name(tag: Tag, object: ObjectType) -> String {
+    format!("Turris: {} {}", tag.label(), object.plural())
+}
+
+/// What mirroring asks of one record: the lists (by tag) to add it to and to remove it from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListChanges {
+    /// Tags it carries whose list does not hold it yet.
+    pub add: BTreeSet<Tag>,
+    /// Tags it no longer carries whose list still holds it.
+    pub remove: BTreeSet<Tag>,
+}
+
+/// The list changes for a record carrying `tags`, held (as far as Turris wrote) by the lists
+/// of `listed`, when the tags of `mirrored` have lists. Lists of tags no longer mirrored are
+/// left alone.
+///
+/// ```
+/// use std::collections::BTreeSet;
+/// use turris_core::tags::{Tag, list_changes};
+///
+/// let tags: BTreeSet<Tag> = [Tag::NonCompliant].into();
+/// let listed: BTreeSet<Tag> = [Tag::CompliancePending].into();
+/// let mirrored: BTreeSet<Tag> = [Tag::NonCompliant, Tag::CompliancePending].into();
+/// let changes = list_changes(&tags, &listed, &mirrored);
+/// assert_eq!(changes.add, [Tag::NonCompliant].into());
+/// assert_eq!(changes.remove, [Tag::CompliancePending].into());
+/// ```
+pub fn list_changes(
+    tags: &BTreeSet<Tag>,
+    listed: &BTreeSet<Tag>,
+    mirrored: &BTreeSet<Tag>,
+) -> ListChanges {
+    ListChanges {
+        add: tags
+            .intersection(mirrored)
+            .filter(|t| !listed.contains(t))
+            .copied()
+            .collect(),
+        remove: listed
+            .intersection(mirrored)
+            .filter(|t| !tags.contains(t))
+            .copied()
+            .collect(),
+    }
+}
+
+impl ListChanges {
+    /// Whether nothing is to be done.
+    pub fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.remove.is_empty()
+    }
+
+    /// `listed` after the changes of the tags in `done` were made.
+    pub fn apply(&self, listed: &BTreeSet<Tag>, done: &BTreeSet<Tag>) -> BTreeSet<Tag> {
+        let mut after = listed.clone();
+        for tag in done {
+            if self.add.contains(tag) {
+                after.insert(*tag);
+            }
+            if self.remove.contains(tag) {
+                after.remove(tag);
+            }
+        }
+        after
+    }
+}
+
 /// Whether `properties` hold the tags and nothing else (a push for the tags alone).
 pub fn only_tags(properties: &PropertyMap) -> bool {
     properties.len() == 1 && properties.contains(TAGS_PROPERTY)
@@ -351,6 +428,66 @@ mod tests {
             [Tag::Compliant].into()
         );
         assert_eq!(property_value(&BTreeSet::new()), "");
+    }
+
+    #[test]
+    fn list_changes_touch_only_mirrored_tags_and_apply_only_what_was_done() {
+        use Tag::*;
+        let set = |tags: &[Tag]| tags.iter().copied().collect::<BTreeSet<Tag>>();
+        let check =
+            |tags: &[Tag], listed: &[Tag], mirrored: &[Tag], add: &[Tag], remove: &[Tag]| {
+                let changes = list_changes(&set(tags), &set(listed), &set(mirrored));
+                assert_eq!(
+                    (changes.add, changes.remove),
+                    (set(add), set(remove)),
+                    "{tags:?} {listed:?} {mirrored:?}"
+                );
+            };
+        check(&[], &[], &[], &[], &[]);
+        check(&[NonCompliant], &[], &[NonCompliant], &[NonCompliant], &[]);
+        check(&[NonCompliant], &[NonCompliant], &[NonCompliant], &[], &[]);
+        check(
+            &[Compliant],
+            &[NonCompliant],
+            &[NonCompliant],
+            &[],
+            &[NonCompliant],
+        );
+        // A list no longer mirrored is left as it is; a tag without a list is no change.
+        check(&[Compliant], &[NonCompliant], &[Invited], &[], &[]);
+        check(&[Invited, Compliant], &[], &[Invited], &[Invited], &[]);
+        let changes = list_changes(
+            &set(&[Invited]),
+            &set(&[NonCompliant]),
+            &set(&[Invited, NonCompliant]),
+        );
+        // Only the add was made: the record is still on the non-compliant list.
+        assert_eq!(
+            changes.apply(&set(&[NonCompliant]), &set(&[Invited])),
+            set(&[Invited, NonCompliant])
+        );
+        assert_eq!(
+            changes.apply(&set(&[NonCompliant]), &set(&[Invited, NonCompliant])),
+            set(&[Invited])
+        );
+    }
+
+    #[test]
+    fn list_names_are_distinct_per_tag_and_object() {
+        let names: BTreeSet<String> = Tag::ALL
+            .into_iter()
+            .flat_map(|t| {
+                [
+                    list_name(t, ObjectType::Company),
+                    list_name(t, ObjectType::Contact),
+                ]
+            })
+            .collect();
+        assert_eq!(names.len(), Tag::ALL.len() * 2);
+        assert_eq!(
+            list_name(Tag::Invited, ObjectType::Company),
+            "Turris: Invited companies"
+        );
     }
 
     #[test]

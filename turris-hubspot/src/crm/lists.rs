@@ -76,6 +76,26 @@ impl crate::HubSpotClient {
         Ok(created.list)
     }
 
+    /// `GET /crm/v3/lists/object-type-id/{type}/name/{name}`: the list of `object` records
+    /// named `name`; `None` when there is none.
+    pub async fn list_by_name(
+        &self,
+        name: &str,
+        object: &super::ObjectType,
+    ) -> crate::Result<Option<PublicObjectList>> {
+        let path = format!(
+            "/object-type-id/{}/name/{}",
+            seg(object.type_id()),
+            seg(name)
+        );
+        let req = ApiRequest::new(Method::GET, self.path(Api::Lists, path));
+        match self.send_json::<ListCreateResponse>(req).await {
+            Ok(found) => Ok(Some(found.list)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `PUT /crm/v3/lists/{id}/memberships/add`.
     pub async fn add_list_members(
         &self,

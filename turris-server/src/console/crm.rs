@@ -13,6 +13,7 @@ use serde::Deserialize;
 use turris_core::audit::{CrmObject, CrmOperation, SyncTrigger};
 use turris_core::notes::NoteToggles;
 use turris_core::permissions::{Area, Capability};
+use turris_core::tags::Tag;
 
 use super::errors::render;
 use super::{ConsoleResult, Layout, Posted, Signed};
@@ -31,6 +32,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route(PAGE, get(page))
         .route("/console/integrations/hubspot/crm/tags", post(save_tags))
+        .route("/console/integrations/hubspot/crm/lists", post(save_lists))
         .route("/console/integrations/hubspot/crm/notes", post(save_notes))
         .route(
             "/console/integrations/hubspot/crm/sync-records.csv",
@@ -98,6 +100,11 @@ fn note_switches(t: NoteToggles) -> Vec<NoteSwitch> {
             name: "tickets",
             label: "Support ticket opened or changed status",
             on: t.tickets,
+        },
+        NoteSwitch {
+            name: "compliance",
+            label: "Compliance statuses changed (one digest per debounce window)",
+            on: t.compliance,
         },
     ]
 }
@@ -243,7 +250,10 @@ async fn save_tags(State(state): State<AppState>, posted: Posted) -> ConsoleResu
     let session = posted.session;
     let auth = session.authorize::<IntegrationsUpdate>()?;
     let enabled = posted.form.get("enabled") == Some("true");
-    let body = TagSettingsUpdate { enabled };
+    let body = TagSettingsUpdate {
+        enabled,
+        lists: None,
+    };
     match api::put_tags(State(state.clone()), auth, Json(body)).await {
         Ok(Json(view)) => {
             let text = match (view.enabled, view.queued) {
@@ -271,6 +281,44 @@ async fn save_tags(State(state): State<AppState>, posted: Posted) -> ConsoleResu
     }
 }
 
+/// Saves the tags mirrored to static lists (the form is shown while tags are on).
+async fn save_lists(State(state): State<AppState>, posted: Posted) -> ConsoleResult {
+    let session = posted.session;
+    let auth = session.authorize::<IntegrationsUpdate>()?;
+    let lists = Tag::ALL
+        .into_iter()
+        .filter(|t| posted.form.get(&format!("list-{}", t.name())) == Some("on"))
+        .collect();
+    let body = TagSettingsUpdate {
+        enabled: posted.form.get("enabled") == Some("true"),
+        lists: Some(lists),
+    };
+    match api::put_tags(State(state.clone()), auth, Json(body)).await {
+        Ok(Json(view)) => {
+            let mirrored = view.catalog.iter().filter(|t| t.mirrored).count();
+            let text = match mirrored {
+                0 => "No tag is mirrored to lists.".to_owned(),
+                n => format!(
+                    "Lists are saved: {n} tag(s) mirrored, each to a list of companies and one of contacts in HubSpot."
+                ),
+            };
+            session.flash(&state, "success", &text).await;
+            Ok(Redirect::to(&format!("{PAGE}#tags")).into_response())
+        }
+        // Not connected, HubSpot refused a list, or tags are off: say so on the page.
+        Err(e)
+            if matches!(
+                e.status_code(),
+                StatusCode::CONFLICT | StatusCode::BAD_GATEWAY | StatusCode::UNPROCESSABLE_ENTITY
+            ) =>
+        {
+            session.flash(&state, "error", &e.body().message).await;
+            Ok(Redirect::to(&format!("{PAGE}#tags")).into_response())
+        }
+        Err(e) => super::integrations::refused_to(&state, &session, e, PAGE).await,
+    }
+}
+
 async fn save_notes(State(state): State<AppState>, posted: Posted) -> ConsoleResult {
     let session = posted.session;
     let auth = session.authorize::<IntegrationsUpdate>()?;
@@ -280,6 +328,7 @@ async fn save_notes(State(state): State<AppState>, posted: Posted) -> ConsoleRes
         agreements: on("agreements"),
         nipr_errors: on("nipr_errors"),
         tickets: on("tickets"),
+        compliance: on("compliance"),
     };
     match api::put_notes(State(state.clone()), auth, Json(body)).await {
         Ok(_) => {

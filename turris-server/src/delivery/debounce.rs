@@ -9,10 +9,14 @@
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
-use turris_webhooks::{DebounceConfig, Debouncer, DebouncerState, Envelope, StatusChangeEvent};
+use turris_core::notes::{ComplianceChangeFacts, NoteDetails};
+use turris_webhooks::{
+    ComplianceStatus, ComplianceStatusChanges, DebounceConfig, Debouncer, DebouncerState,
+    EntityType, Envelope, StatusChangeEvent,
+};
 
 use crate::app::AppState;
-use crate::store::{DbResult, DebounceKey, DebounceOutput, DebounceStore, OutboxEvent};
+use crate::store::{DbResult, DebounceKey, DebounceOutput, DebounceStore, DigestNote, OutboxEvent};
 use crate::workers::Shutdown;
 
 /// Runs a debounce round every tick until `shutdown` fires.
@@ -88,7 +92,9 @@ pub fn step(
         debouncer.record(change);
     }
     let mut outbox = Vec::new();
+    let mut notes = Vec::new();
     for batch in debouncer.flush_due(now) {
+        notes.extend(digests(&batch.payload));
         let envelope = Envelope::new(batch.organization, batch.webhook_type, batch.payload);
         match envelope.to_bytes() {
             Ok(body) => outbox.push(OutboxEvent {
@@ -103,5 +109,47 @@ pub fn step(
         state: debouncer.state().clone(),
         next_due: debouncer.next_due(),
         outbox,
+        notes,
     }
+}
+
+/// One digest note per entity of a flushed window.
+fn digests(window: &ComplianceStatusChanges) -> Vec<DigestNote> {
+    window
+        .entities
+        .iter()
+        .map(|entity| DigestNote {
+            entity_type: match entity.entity_type {
+                EntityType::Agency => "agency",
+                _ => "agent",
+            },
+            entity_id: entity.entity_id.clone(),
+            details: NoteDetails {
+                compliance: entity
+                    .changes
+                    .iter()
+                    .map(|c| ComplianceChangeFacts {
+                        product: c.product.clone(),
+                        state: c.state.clone(),
+                        from: status_text(c.previous_status),
+                        to: status_text(c.status),
+                    })
+                    .collect(),
+                window: Some((window.window_start, window.window_end)),
+                ..NoteDetails::default()
+            },
+            at: window.window_end,
+        })
+        .collect()
+}
+
+fn status_text(status: ComplianceStatus) -> String {
+    match status {
+        ComplianceStatus::Compliant => "compliant",
+        ComplianceStatus::NonCompliant => "non-compliant",
+        ComplianceStatus::Pending => "pending",
+        ComplianceStatus::NotRequired => "not required",
+        _ => "other",
+    }
+    .to_owned()
 }

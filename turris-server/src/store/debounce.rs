@@ -29,7 +29,7 @@ pub struct DebounceKey {
 }
 
 /// What a debounce step leaves behind.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DebounceOutput {
     /// The state to persist.
     pub state: DebouncerState,
@@ -37,6 +37,22 @@ pub struct DebounceOutput {
     pub next_due: Option<DateTime<Utc>>,
     /// Outbox events for the flushed windows.
     pub outbox: Vec<OutboxEvent>,
+    /// One compliance digest note per entity of each flushed window (queued with the outbox,
+    /// so a window's digest is queued exactly once).
+    pub notes: Vec<DigestNote>,
+}
+
+/// A compliance digest: an agency's or agent's changes within one debounce window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestNote {
+    /// `agency` or `agent`.
+    pub entity_type: &'static str,
+    /// Its Turris id.
+    pub entity_id: String,
+    /// The changes and the window.
+    pub details: turris_core::notes::NoteDetails,
+    /// When the window closed (the note's time).
+    pub at: DateTime<Utc>,
 }
 
 /// One step of a debouncer, run inside the store's transaction: it gets the persisted state
@@ -181,6 +197,15 @@ impl DebounceStore for SqlStore {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
+            }
+            for digest in &output.notes {
+                let (kind, at) = (
+                    turris_core::notes::NoteKind::ComplianceChanged,
+                    ns(digest.at)?,
+                );
+                let (entity_type, id, details) =
+                    (digest.entity_type, &digest.entity_id, &digest.details);
+                super::notes::queue_note!(tx, org, kind, entity_type, id, details, at, now);
             }
             let mut handed = Vec::new();
             let enqueued =

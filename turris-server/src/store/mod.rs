@@ -32,6 +32,7 @@ mod invitations;
 mod jobs;
 mod journal;
 mod links;
+pub(crate) mod lists;
 mod notes;
 mod oauth;
 mod outbound;
@@ -69,6 +70,7 @@ pub use inputs::*;
 pub use invitations::*;
 pub use jobs::*;
 pub use journal::*;
+pub use lists::{ListMember, ListStore};
 pub use notes::{NoteStore, QueuedNote};
 pub use oauth::*;
 pub use outbound::*;
@@ -110,6 +112,7 @@ pub trait ServerStore:
     + SyncRecordStore
     + TagStore
     + NoteStore
+    + ListStore
     + TicketStore
     + FairLeaseStore
     + RecoverJobStore
@@ -140,6 +143,7 @@ impl<T> ServerStore for T where
         + SyncRecordStore
         + TagStore
         + NoteStore
+        + ListStore
         + TicketStore
         + FairLeaseStore
         + RecoverJobStore

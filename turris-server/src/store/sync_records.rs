@@ -98,6 +98,7 @@ impl SyncRecordStore for SqlStore {
             return Ok(());
         }
         let rows = entries.iter().map(columns).collect::<DbResult<Vec<_>>>()?;
+        let now = ns(Utc::now())?;
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             for (row, entry) in rows.iter().zip(entries) {
@@ -115,6 +116,10 @@ impl SyncRecordStore for SqlStore {
                 .bind(&row.entry)
                 .execute(&mut *tx)
                 .await?;
+            }
+            // A record's lists follow the tags HubSpot took.
+            for (object, id, tags) in super::lists::tags_written(entries) {
+                super::lists::record_tags_written!(tx, org, object, id, tags, now);
             }
             tx.commit().await?;
         });

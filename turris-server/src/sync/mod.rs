@@ -27,6 +27,7 @@ pub mod invites;
 pub mod journal;
 mod kinds;
 pub mod lease;
+pub mod lists;
 pub mod notes;
 pub mod outbound;
 pub mod polling;
@@ -172,6 +173,7 @@ pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()
         run("sync_journal", |s, d| Box::pin(journal::run(s, d))),
         run("sync_polling", |s, d| Box::pin(polling::run(s, d))),
         run("sync_notes", |s, d| Box::pin(notes::run(s, d))),
+        run("sync_lists", |s, d| Box::pin(lists::run(s, d))),
     ]
 }
 

@@ -1,12 +1,18 @@
 //! What Turris writes to HubSpot beyond the synced fields (seed 002): the tag catalog (read
-//! it, and turn writing tags on or off) and activity notes (which events are logged). Turning it on makes the `turris_tags` multi-select property on companies and
-//! contacts (the catalog as its options) and queues every linked record's tags push.
+//! it, turn writing tags on or off, choose the tags mirrored to static lists) and activity
+//! notes (which events are logged). Turning tags on makes the `turris_tags` multi-select
+//! property on companies and contacts (the catalog as its options) and queues every linked
+//! record's tags push; mirroring a tag makes its two lists and queues what fills them.
+
+use std::collections::BTreeSet;
 
 use axum::extract::State;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use turris_core::integration::CrmFeatures;
 use turris_core::notes::NoteToggles;
-use turris_core::tags::{TAGS_PROPERTY, Tag, TagGroup};
+use turris_core::property::ObjectType as ObjectKind;
+use turris_core::tags::{TAGS_PROPERTY, Tag, TagGroup, list_name};
 use turris_hubspot::crm::ObjectType;
 use utoipa::ToSchema;
 
@@ -29,6 +35,10 @@ pub struct CatalogTag {
     pub group: TagGroup,
     /// When a record carries it.
     pub description: &'static str,
+    /// Whether it is mirrored to static lists.
+    pub mirrored: bool,
+    /// The names of its static lists in HubSpot (companies, contacts).
+    pub list_names: Vec<String>,
 }
 
 /// The tag settings and the fixed catalog.
@@ -45,17 +55,21 @@ pub struct TagSettingsView {
     pub queued: Option<u64>,
 }
 
-/// Turns tags on or off.
+/// Turns tags on or off, and chooses the tags mirrored to static lists.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagSettingsUpdate {
     /// Write each linked record's tags to HubSpot.
     pub enabled: bool,
+    /// The tags mirrored to static lists (each to a list of companies and one of contacts,
+    /// kept by membership calls); absent keeps the current choice. Needs tags on.
+    #[serde(default)]
+    pub lists: Option<BTreeSet<Tag>>,
 }
 
-fn view(enabled: bool, queued: Option<u64>) -> TagSettingsView {
+fn view(crm: &CrmFeatures, queued: Option<u64>) -> TagSettingsView {
     TagSettingsView {
-        enabled,
+        enabled: crm.tags,
         property: TAGS_PROPERTY,
         catalog: Tag::ALL
             .into_iter()
@@ -64,6 +78,11 @@ fn view(enabled: bool, queued: Option<u64>) -> TagSettingsView {
                 label: t.label(),
                 group: t.group(),
                 description: t.description(),
+                mirrored: crm.tag_lists.contains(&t),
+                list_names: [ObjectKind::Company, ObjectKind::Contact]
+                    .into_iter()
+                    .map(|o| list_name(t, o))
+                    .collect(),
             })
             .collect(),
         queued,
@@ -78,18 +97,22 @@ pub async fn get_tags(
     State(state): State<AppState>,
     auth: Authorized<IntegrationsRead>,
 ) -> ApiResult<Json<TagSettingsView>> {
-    Ok(Json(view(load(&state, auth.org()).await?.crm.tags, None)))
+    Ok(Json(view(&load(&state, auth.org()).await?.crm, None)))
 }
 
 /// Turns writing tags on or off. On: HubSpot must be connected; the `turris_tags` property is
 /// made on companies and contacts when missing (HubSpot's 403 means the connection lacks the
 /// schema-write scopes), then every linked record's tags are queued for pushing. Off: nothing
-/// more is written (the values in HubSpot stay until someone clears them).
+/// more is written (the values in HubSpot stay until someone clears them). A newly mirrored
+/// tag's lists are found by name or made (a 403 means the connection lacks `crm.lists.write`)
+/// and every tagged record is looked at again; a tag no longer mirrored leaves its lists as
+/// they are.
 #[utoipa::path(put, path = "/api/v1/integrations/hubspot/tags", tag = "integrations",
     request_body = TagSettingsUpdate,
     responses((status = 200, body = TagSettingsView), (status = 401), (status = 402), (status = 403),
         (status = 409, description = "Not connected", body = crate::error::ErrorBody),
-        (status = 502, description = "HubSpot refused to make the property", body = crate::error::ErrorBody)),
+        (status = 422, description = "Lists without tags, or an unknown tag", body = crate::error::ErrorBody),
+        (status = 502, description = "HubSpot refused to make the property or a list", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put_tags(
     State(state): State<AppState>,
@@ -98,8 +121,20 @@ pub async fn put_tags(
 ) -> ApiResult<Json<TagSettingsView>> {
     let org = auth.org();
     let mut settings = load(&state, org).await?;
+    if body.lists.as_ref().is_some_and(|l| !l.is_empty()) && !body.enabled {
+        return Err(ApiError::invalid_field(
+            "lists",
+            "tags must be on to mirror them to lists",
+        ));
+    }
+    // Lists stay chosen while tags are off, and work again when they are back on.
+    let lists = body.lists.unwrap_or_else(|| settings.crm.tag_lists.clone());
     let mut queued = None;
-    if body.enabled && !settings.crm.tags {
+    let added: Vec<Tag> = match body.enabled {
+        true => lists.difference(&settings.crm.tag_lists).copied().collect(),
+        false => Vec::new(),
+    };
+    if (body.enabled && !settings.crm.tags) || !added.is_empty() {
         let credentials = state
             .db()
             .hubspot_credentials(org)
@@ -107,18 +142,51 @@ pub async fn put_tags(
             .ok_or_else(not_connected)?;
         let client = crate::hubspot::client(&state, org, &credentials)
             .map_err(super::connect::connection_error)?;
-        for object in [ObjectType::Companies, ObjectType::Contacts] {
-            ensure_tags_property(&state, org, &client, &object).await?;
+        if !settings.crm.tags {
+            for object in [ObjectType::Companies, ObjectType::Contacts] {
+                ensure_tags_property(&state, org, &client, &object).await?;
+            }
         }
-        settings.crm.tags = true;
-        state.db().save_settings(org, &settings).await?;
-        queued = Some(state.db().queue_all_tags_pushes(org, Utc::now()).await?);
-        crate::sync::outbound::wake(&state);
-    } else if settings.crm.tags != body.enabled {
-        settings.crm.tags = body.enabled;
-        state.db().save_settings(org, &settings).await?;
+        for tag in &added {
+            for object in [ObjectKind::Company, ObjectKind::Contact] {
+                ensure_list(&state, org, &client, *tag, object).await?;
+            }
+        }
     }
-    Ok(Json(view(settings.crm.tags, queued)))
+    let turned_on = body.enabled && !settings.crm.tags;
+    let relist = lists != settings.crm.tag_lists;
+    settings.crm.tags = body.enabled;
+    settings.crm.tag_lists = lists;
+    state.db().save_settings(org, &settings).await?;
+    if turned_on {
+        queued = Some(state.db().queue_all_tags_pushes(org, Utc::now()).await?);
+    } else if relist && body.enabled {
+        queued = Some(state.db().relist_all(org, Utc::now()).await?);
+    }
+    if queued.is_some() {
+        crate::sync::outbound::wake(&state);
+    }
+    Ok(Json(view(&settings.crm, queued)))
+}
+
+/// Finds or makes the list mirroring `tag` on `object`, answering what to do when HubSpot
+/// refuses.
+async fn ensure_list(
+    state: &AppState,
+    org: &turris_core::ids::OrganizationId,
+    client: &turris_hubspot::HubSpotClient,
+    tag: Tag,
+    object: ObjectKind,
+) -> ApiResult<()> {
+    match crate::sync::lists::ensure_list(state, org, client, tag, object).await? {
+        Ok(_) => Ok(()),
+        Err(e) if e.status() == Some(403) => Err(ApiError::hubspot(format!(
+            "HubSpot refused to make the list \"{}\": the connection lacks the \
+             crm.lists.write scope; reconnect with it, then mirror the tag again",
+            list_name(tag, object)
+        ))),
+        Err(e) => Err(stored_credentials_failed(state, org, ConnectionError::from(e)).await),
+    }
 }
 
 /// Makes the tags property on `object` unless it exists, answering what to do when HubSpot

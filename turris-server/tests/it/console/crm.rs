@@ -75,7 +75,7 @@ async fn an_admin_turns_tags_on_and_reads_the_sync_record_and_a_viewer_sees_neit
         .expect(200);
     assert_eq!(
         notes.body,
-        json!({"invitations": false, "agreements": true, "nipr_errors": false, "tickets": true})
+        json!({"invitations": false, "agreements": true, "nipr_errors": false, "tickets": true, "compliance": false})
     );
     // Filtering by failures finds none.
     browser.open(&app, &format!("{PAGE}?status=failure")).await;

@@ -47,6 +47,7 @@ fn step(now: chrono::DateTime<chrono::Utc>) -> turris_server::store::DebounceSte
             next_due: debouncer.next_due(),
             state: debouncer.state().clone(),
             outbox,
+            notes: vec![],
         }
     })
 }

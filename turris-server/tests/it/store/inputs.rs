@@ -231,6 +231,7 @@ async fn compliance_updates_report_real_changes_and_feed_the_debounce_inbox(db: 
                     state,
                     next_due: None,
                     outbox: vec![],
+                    notes: vec![],
                 }
             }),
         )

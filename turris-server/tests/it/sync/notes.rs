@@ -66,7 +66,7 @@ impl TestApp {
 
 sync_test!(
     async fn an_executed_agreement_and_a_failed_nipr_sync_become_one_note_each_on_the_company(app) {
-        let toggles = json!({"invitations": true, "agreements": true, "nipr_errors": true, "tickets": false});
+        let toggles = json!({"invitations": true, "agreements": true, "nipr_errors": true, "tickets": false, "compliance": false});
         let (agency, company) = linked_agency(app, toggles).await;
         app.execute_agreement(&agency).await;
         let bodies = app.company_notes(&company, 1).await;
@@ -93,7 +93,7 @@ sync_test!(
 
 sync_test!(
     async fn a_note_whose_answer_is_lost_is_written_again_without_a_second_note(app) {
-        let (agency, company) = linked_agency(app, json!({"invitations": false, "agreements": true, "nipr_errors": false, "tickets": false})).await;
+        let (agency, company) = linked_agency(app, json!({"invitations": false, "agreements": true, "nipr_errors": false, "tickets": false, "compliance": false})).await;
         // HubSpot makes the note but its answer never arrives, until the client gives up.
         app.sandbox.control().inject_fault(
             Fault::new("/crm/v3/objects/notes/batch/upsert")
@@ -118,7 +118,7 @@ sync_test!(
 
 sync_test!(
     async fn events_of_a_kind_that_is_off_are_not_logged_and_bad_toggles_are_a_422(app) {
-        let (agency, company) = linked_agency(app, json!({"invitations": false, "agreements": false, "nipr_errors": true, "tickets": false})).await;
+        let (agency, company) = linked_agency(app, json!({"invitations": false, "agreements": false, "nipr_errors": true, "tickets": false, "compliance": false})).await;
         app.execute_agreement(&agency).await;
         let nipr = json!({"entity_type": "agency", "entity_id": agency, "kind": "fetch", "outcome": "error", "error": "down"});
         app.api(Method::POST, "/api/v1/nipr-syncs", Some(nipr)).await.expect(201);
@@ -131,7 +131,7 @@ sync_test!(
 
 sync_test!(
     async fn a_support_ticket_and_each_status_change_are_notes_with_the_number_the_status_and_a_link(app) {
-        let (agency, company) = linked_agency(app, json!({"invitations": false, "agreements": false, "nipr_errors": false, "tickets": true})).await;
+        let (agency, company) = linked_agency(app, json!({"invitations": false, "agreements": false, "nipr_errors": false, "tickets": true, "compliance": false})).await;
         let ticket = json!({"number": "T-1042", "subject": "License upload fails", "link": "https://support.example/t/1042",
             "entity_type": "agency", "entity_id": agency});
         let created = app.api(Method::POST, "/api/v1/support-tickets", Some(ticket.clone())).await.expect(201);
@@ -155,6 +155,44 @@ sync_test!(
         app.api(Method::PUT, "/api/v1/support-tickets/none", Some(json!({"status": "closed"}))).await.expect(404);
         let list = app.get("/api/v1/support-tickets").await.expect(200);
         assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+        app.settle().await;
+        assert_eq!(app.sandbox.control().notes_of(ObjectKind::Companies, &company).len(), 2);
+    }
+);
+
+sync_test!(
+    async fn compliance_changes_within_a_debounce_window_become_one_digest_note(app) {
+        let toggles = json!({"invitations": false, "agreements": false, "nipr_errors": false, "tickets": false, "compliance": true});
+        let (agency, company) = linked_agency(app, toggles).await;
+        // Three changes of two pairs inside one window: life/NY ends where it started.
+        for (product, status) in [("life", "compliant"), ("annuity", "non_compliant"), ("life", "pending")] {
+            let body = json!({"updates": [{"entity_type": "agency", "entity_id": agency, "product": product, "state": "NY", "status": status}]});
+            app.api(Method::POST, "/api/v1/compliance-statuses", Some(body)).await.expect(200);
+        }
+        let config = app.config().delivery.debounce();
+        let round = |at: chrono::DateTime<chrono::Utc>| async move {
+            turris_server::delivery::debounce::round(app.state.db(), config, at, &app.state).await.unwrap();
+        };
+        // Nothing is due before the window closes (the round flushes no webhooks either way:
+        // the organization has no endpoint); then one window, one note, however often the
+        // round runs.
+        let org = turris_core::ids::OrganizationId::parse(&app.org).unwrap();
+        round(chrono::Utc::now()).await;
+        assert_eq!(app.state.db().pending_notes(&org).await.unwrap(), 0);
+        let closed = chrono::Utc::now() + chrono::Duration::from_std(config.max_wait).unwrap();
+        round(closed).await;
+        round(closed).await;
+        let bodies = app.company_notes(&company, 1).await;
+        assert!(bodies[0].contains("1 compliance status changed"), "{bodies:?}");
+        assert!(bodies[0].contains("annuity in NY: pending → non-compliant"), "{bodies:?}");
+        assert!(!bodies[0].contains("life in NY"), "a pair back where it started is no change: {bodies:?}");
+        // A later window is a second digest.
+        let body = json!({"updates": [{"entity_type": "agency", "entity_id": agency, "product": "annuity", "state": "NY", "status": "compliant"}]});
+        app.api(Method::POST, "/api/v1/compliance-statuses", Some(body)).await.expect(200);
+        let later = closed + chrono::Duration::from_std(config.max_wait).unwrap() * 2;
+        round(later).await;
+        let bodies = app.company_notes(&company, 2).await;
+        assert!(bodies.iter().any(|b| b.contains("annuity in NY: non-compliant → compliant")), "{bodies:?}");
         app.settle().await;
         assert_eq!(app.sandbox.control().notes_of(ObjectKind::Companies, &company).len(), 2);
     }
