@@ -290,9 +290,97 @@ pub fn csv_row(id: &str, entry: &CrmSyncEntry) -> [String; 13] {
     ]
 }
 
+/// What the CRM sync record says of a connection's writes: the card's health line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncHealth {
+    /// The last write HubSpot took.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Writes that failed within the period looked at (the last 24 hours).
+    pub failures: u64,
+    /// The latest of those failures.
+    pub last_failure: Option<CrmSyncEntry>,
+}
+
+impl SyncHealth {
+    /// What to do about the failures, from the latest one's answer; `None` when there is none.
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use turris_core::audit::{CrmObject, CrmOperation, CrmSyncEntry, SyncHealth, SyncTrigger};
+    ///
+    /// let refused = CrmSyncEntry::new(Utc::now(), CrmObject::Company, CrmOperation::Update, SyncTrigger::RecordChange)
+    ///     .answered(Some(403), Some("refused".into()));
+    /// let health = SyncHealth { failures: 3, last_failure: Some(refused), ..SyncHealth::default() };
+    /// assert!(health.advice().unwrap().starts_with("Reconnect HubSpot"));
+    /// ```
+    pub fn advice(&self) -> Option<&'static str> {
+        let failure = self.last_failure.as_ref().filter(|_| self.failures > 0)?;
+        Some(match failure.hubspot_status {
+            Some(401 | 403) => {
+                "Reconnect HubSpot: it refused Turris's credentials or the connection lacks a \
+                 scope (the failed write in the CRM sync record names it)."
+            }
+            Some(429) => {
+                "HubSpot's rate limit: Turris waits and sends the writes again; nothing to do \
+                 unless it lasts for hours (then lower other apps' use of the portal)."
+            }
+            Some(s) if s >= 500 => {
+                "HubSpot answered with errors: Turris sends the writes again; check \
+                 status.hubspot.com if it lasts."
+            }
+            None => {
+                "HubSpot did not answer: Turris sends the writes again; check this server's \
+                 network if it lasts."
+            }
+            Some(_) => {
+                "HubSpot refused some records' values: open the CRM sync record filtered by \
+                 failures and fix the record or the field mapping it names."
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn health_advice_follows_the_latest_failures_answer_and_is_none_without_failures() {
+        let failed = |status| {
+            let entry = CrmSyncEntry::new(
+                Utc::now(),
+                CrmObject::Contact,
+                CrmOperation::Create,
+                SyncTrigger::RecordChange,
+            )
+            .answered(status, Some("x".into()));
+            SyncHealth {
+                failures: 1,
+                last_failure: Some(entry),
+                ..SyncHealth::default()
+            }
+        };
+        let starts = |status, with: &str| {
+            let advice = failed(status).advice().unwrap();
+            assert!(advice.starts_with(with), "{status:?}: {advice}");
+        };
+        starts(Some(401), "Reconnect HubSpot");
+        starts(Some(429), "HubSpot's rate limit");
+        starts(Some(502), "HubSpot answered with errors");
+        starts(None, "HubSpot did not answer");
+        starts(Some(400), "HubSpot refused some records' values");
+        starts(Some(207), "HubSpot refused some records' values");
+        assert_eq!(SyncHealth::default().advice(), None);
+        let old = SyncHealth {
+            failures: 0,
+            ..failed(Some(500))
+        };
+        assert_eq!(
+            old.advice(),
+            None,
+            "a failure outside the period is no advice"
+        );
+    }
     use crate::ids::AgencyId;
 
     #[test]

@@ -40,6 +40,38 @@ impl IntegrationsPage {
     fn is_connect(&self, card: &IntegrationCard) -> bool {
         matches!(card.action, api::CardAction::Connect)
     }
+    fn health(&self, card: &IntegrationCard) -> Option<HealthLine> {
+        card.health.as_ref().map(HealthLine::of)
+    }
+}
+
+/// A connection's health as the card and the HubSpot page show it.
+pub(super) struct HealthLine {
+    /// When HubSpot last took a write (`never`).
+    pub(super) last_write: String,
+    /// Writes that failed in the last 24 hours.
+    pub(super) failures: u64,
+    /// The latest failure: when, what and why.
+    pub(super) last_failure: Option<String>,
+    /// What to do about them.
+    pub(super) advice: Option<&'static str>,
+}
+
+impl HealthLine {
+    pub(super) fn of(health: &api::CardHealth) -> Self {
+        HealthLine {
+            last_write: health
+                .last_success_at
+                .as_ref()
+                .map_or("never".to_owned(), crate::console::when),
+            failures: health.failures_24h,
+            last_failure: match (&health.last_failure_at, &health.last_failure) {
+                (Some(at), Some(what)) => Some(format!("{}: {what}", crate::console::when(at))),
+                _ => None,
+            },
+            advice: health.advice,
+        }
+    }
 }
 
 /// The pill's label.

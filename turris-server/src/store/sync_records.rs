@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use turris_core::activity::Outcome;
-use turris_core::audit::{CrmObject, CrmOperation, CrmSyncEntry};
+use turris_core::audit::{CrmObject, CrmOperation, CrmSyncEntry, SyncHealth};
 use turris_core::ids::OrganizationId;
 
 use super::error::{DbError, DbResult};
@@ -60,6 +60,9 @@ pub trait SyncRecordStore: Send + Sync {
     ) -> DbResult<Vec<CrmSyncRecord>>;
     /// Deletes records older than `before`, of every organization; how many.
     async fn prune_sync_records_before(&self, before: DateTime<Utc>) -> DbResult<u64>;
+    /// The last successful write, and the failures since `since` with the latest of them.
+    async fn sync_health(&self, org: &OrganizationId, since: DateTime<Utc>)
+    -> DbResult<SyncHealth>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -181,6 +184,51 @@ impl SyncRecordStore for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn sync_health(
+        &self,
+        org: &OrganizationId,
+        since: DateTime<Utc>,
+    ) -> DbResult<SyncHealth> {
+        let since = ns_saturating(since);
+        let (success, failure) = (enum_text(&Outcome::Success)?, enum_text(&Outcome::Failure)?);
+        let (last_success, failures, latest): (Option<i64>, i64, Option<String>) =
+            with_pool!(self, |pool| {
+                let last = sqlx::query_scalar(
+                    "SELECT MAX(at) FROM crm_sync_records
+                     WHERE organization_id = $1 AND outcome = $2",
+                )
+                .bind(org.as_str())
+                .bind(&success)
+                .fetch_one(pool)
+                .await?;
+                let failures = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM crm_sync_records
+                     WHERE organization_id = $1 AND outcome = $2 AND at >= $3",
+                )
+                .bind(org.as_str())
+                .bind(&failure)
+                .bind(since)
+                .fetch_one(pool)
+                .await?;
+                let latest = sqlx::query_scalar(
+                    "SELECT entry FROM crm_sync_records
+                     WHERE organization_id = $1 AND outcome = $2 AND at >= $3
+                     ORDER BY at DESC, id DESC LIMIT 1",
+                )
+                .bind(org.as_str())
+                .bind(&failure)
+                .bind(since)
+                .fetch_optional(pool)
+                .await?;
+                (last, failures, latest)
+            });
+        Ok(SyncHealth {
+            last_success_at: last_success.map(super::sql::from_ns),
+            failures: failures.max(0) as u64,
+            last_failure: latest.map(|e| serde_json::from_str(&e)).transpose()?,
+        })
     }
 
     async fn prune_sync_records_before(&self, before: DateTime<Utc>) -> DbResult<u64> {

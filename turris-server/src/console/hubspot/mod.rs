@@ -355,6 +355,7 @@ impl HubSpotPage {
             connected_by: String::new(),
             connection_error: None,
             paused_until: None,
+            health: None,
             oauth_available: state.oauth().is_some(),
             can_create: session.can(Area::Integrations, Capability::Create),
             can_update: session.can(Area::Integrations, Capability::Update),
@@ -410,6 +411,10 @@ impl HubSpotPage {
         self.connected_by = view.connected_by.clone().unwrap_or_default();
         self.connection_error = view.error.clone();
         self.paused_until = view.sync_paused_until.as_ref().map(crate::console::when);
+        self.health = view
+            .health
+            .as_ref()
+            .map(crate::console::integrations::HealthLine::of);
         self.identifier_configured = view.agency_identifier_configured;
         self.mapping_warning = view.mapping_warning;
         self.invitations_locked = view.invitations_locked;

@@ -496,6 +496,7 @@ pub(super) struct HubSpotPage {
     pub(super) connected_by: String,
     pub(super) connection_error: Option<String>,
     pub(super) paused_until: Option<String>,
+    pub(super) health: Option<crate::console::integrations::HealthLine>,
     pub(super) oauth_available: bool,
     pub(super) can_create: bool,
     pub(super) can_update: bool,

@@ -39,6 +39,49 @@ pub struct IntegrationCard {
     pub status: ConnectionStatus,
     /// `connect` or `manage`.
     pub action: CardAction,
+    /// How writes to HubSpot went, once connected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<CardHealth>,
+}
+
+/// How writes to HubSpot went (from the CRM sync record): the card's health line.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CardHealth {
+    /// The last write HubSpot took.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Writes that failed in the last 24 hours.
+    pub failures_24h: u64,
+    /// When the latest of them failed.
+    pub last_failure_at: Option<DateTime<Utc>>,
+    /// What it was and why it failed.
+    pub last_failure: Option<String>,
+    /// What to do about the failures.
+    pub advice: Option<&'static str>,
+}
+
+/// The health line of `org`'s connection, looking at the last 24 hours.
+pub(crate) async fn health(
+    state: &AppState,
+    org: &turris_core::ids::OrganizationId,
+) -> ApiResult<CardHealth> {
+    let health = state
+        .db()
+        .sync_health(org, Utc::now() - chrono::Duration::hours(24))
+        .await?;
+    let last_failure = health.last_failure.as_ref().map(|f| {
+        let what = format!("{} {}", f.operation.as_str(), f.object.as_str());
+        match &f.message {
+            Some(why) => format!("{what}: {why}"),
+            None => what,
+        }
+    });
+    Ok(CardHealth {
+        last_success_at: health.last_success_at,
+        failures_24h: health.failures,
+        last_failure_at: health.last_failure.as_ref().map(|f| f.at),
+        last_failure,
+        advice: health.advice(),
+    })
 }
 
 /// The card grid.
@@ -65,6 +108,10 @@ pub async fn list_cards(
 ) -> ApiResult<Json<IntegrationCards>> {
     let settings = load(&state, auth.org()).await?;
     let status = settings.connection.status;
+    let health = match status {
+        ConnectionStatus::NotConnected => None,
+        _ => Some(health(&state, auth.org()).await?),
+    };
     Ok(Json(IntegrationCards {
         integrations: vec![IntegrationCard {
             provider: "hubspot",
@@ -75,6 +122,7 @@ pub async fn list_cards(
                 ConnectionStatus::NotConnected => CardAction::Connect,
                 ConnectionStatus::Connected | ConnectionStatus::Error => CardAction::Manage,
             },
+            health,
         }],
     }))
 }
@@ -106,6 +154,8 @@ pub struct HubSpotView {
     /// While HubSpot's daily API limit for the portal is spent: when sync resumes. Inbound
     /// events, outbound pushes and reconciliations wait (nothing is lost) until then.
     pub sync_paused_until: Option<DateTime<Utc>>,
+    /// How writes to HubSpot went, once connected.
+    pub health: Option<CardHealth>,
 }
 
 /// The HubSpot integration's management view.
@@ -141,6 +191,10 @@ pub async fn get_hubspot(
             .err()
             .map(|locked| locked.explanation()),
         sync_paused_until,
+        health: match settings.connection.status {
+            ConnectionStatus::NotConnected => None,
+            _ => Some(health(&state, auth.org()).await?),
+        },
     }))
 }
 

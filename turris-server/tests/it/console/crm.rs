@@ -62,6 +62,26 @@ async fn an_admin_turns_tags_on_and_reads_the_sync_record_and_a_viewer_sees_neit
         "{csv}"
     );
     browser.screenshot("crm-tags-on").await;
+    // Mirror a tag to static lists: both lists are made in HubSpot and the catalog names them.
+    browser.click("#list-non_compliant").await;
+    browser.click("#lists-save").await;
+    browser
+        .wait_text("#flash", "Lists are saved: 1 tag(s)")
+        .await;
+    browser
+        .wait_text("#lists-of-non_compliant", "Turris: Non-compliant companies")
+        .await;
+    let lists = app.sandbox.control().lists();
+    let names: Vec<&str> = lists.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Turris: Non-compliant companies",
+            "Turris: Non-compliant contacts"
+        ],
+        "{lists:?}"
+    );
+    browser.screenshot("crm-tag-lists").await;
     // Notes: tick agreements and tickets, save; the API says the same.
     browser.click("#note-agreements").await;
     browser.click("#note-tickets").await;
@@ -77,6 +97,16 @@ async fn an_admin_turns_tags_on_and_reads_the_sync_record_and_a_viewer_sees_neit
         notes.body,
         json!({"invitations": false, "agreements": true, "nipr_errors": false, "tickets": true, "compliance": false})
     );
+    // The integrations card and the HubSpot page show the connection's health.
+    browser.open(&app, "/console/integrations").await;
+    browser.wait_text("[data-health-failures]", "0").await;
+    let last = browser.wait_text("[data-health-last]", "UTC").await;
+    assert!(!last.contains("never"), "{last}");
+    browser.screenshot("integrations-health").await;
+    browser.open(&app, "/console/integrations/hubspot").await;
+    browser
+        .wait_text("#connection [data-health]", "failed in the last 24 h")
+        .await;
     // Filtering by failures finds none.
     browser.open(&app, &format!("{PAGE}?status=failure")).await;
     browser

@@ -94,6 +94,16 @@ crate::support::both_databases!(app(validating_app):
         let json_ids: BTreeSet<String> = all.iter().map(|r| r["id"].to_string()).collect();
         assert_eq!(csv_ids, json_ids);
         assert!(rows.iter().any(|r| r[message_column].contains("phone: MISSING_REQUIRED_PROPERTY")));
+
+        // The card's health line says the same: the last write taken, the failure of the last
+        // 24 hours, and what to do about it.
+        let cards = app.get("/api/v1/integrations").await.expect(200);
+        let health = &cards.body["integrations"][0]["health"];
+        assert_eq!(health["failures_24h"], 1, "{health}");
+        assert!(health["last_success_at"].as_str().is_some(), "{health}");
+        assert!(health["last_failure"].as_str().unwrap().starts_with("create company: "), "{health}");
+        assert!(health["advice"].as_str().unwrap().starts_with("HubSpot refused some records' values"), "{health}");
+        assert_eq!(&app.get(H).await.expect(200).body["health"], health);
     }
 );
 
