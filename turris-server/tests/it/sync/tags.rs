@@ -247,7 +247,7 @@ sync_test!(
         app.company_tags_become(&company, "compliant").await;
         app.settle().await;
         let kept = app.sandbox.control().lists().into_iter().find(|l| l.name == COMPANIES_LIST).unwrap();
-        assert_eq!(kept.members, [company.clone()]);
+        assert_eq!(kept.members, std::slice::from_ref(&company));
     }
 );
 
