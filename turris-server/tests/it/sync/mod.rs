@@ -3,6 +3,7 @@
 
 mod agents;
 mod contacts;
+mod crash;
 mod daily_limit;
 mod fairness;
 mod hooks;
