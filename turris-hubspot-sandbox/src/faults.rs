@@ -14,6 +14,9 @@ use super::error::ApiError;
 use super::rate_limit::{Policy, RateLimits, too_many};
 use super::state::{Shared, lock};
 
+/// The header HubSpot names each answer by.
+const CORRELATION_HEADER: &str = "x-hubspot-correlation-id";
+
 /// A planned failure: the next `times` calls to `path` answer `status` (and `body`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
@@ -221,7 +224,7 @@ pub(crate) async fn shape(State(shared): State<Arc<Shared>>, req: Request, next:
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let response = match fault {
+    let mut response = match fault {
         Some(f) => {
             if f.after_write {
                 drop(next.run(req).await);
@@ -233,6 +236,12 @@ pub(crate) async fn shape(State(shared): State<Arc<Shared>>, req: Request, next:
         }
         None => next.run(req).await,
     };
+    // HubSpot names every answer, successful or not, by a correlation id.
+    if !response.headers().contains_key(CORRELATION_HEADER)
+        && let Ok(id) = axum::http::HeaderValue::from_str(&crate::error::correlation_id())
+    {
+        response.headers_mut().insert(CORRELATION_HEADER, id);
+    }
     *lock(&shared.traffic)
         .stats
         .statuses
