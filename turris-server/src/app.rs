@@ -53,6 +53,7 @@ struct Inner {
     sync: crate::sync::SyncState,
     workers: crate::workers::WorkerHealth,
     rate_limiter: Option<crate::http::rate_limit::TokenRateLimiter>,
+    in_flight: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// Tasks started by requests (a resend's delivery) that shutdown waits for.
@@ -110,6 +111,8 @@ impl AppState {
                     config.rate_limit_per_second,
                     config.rate_limit_burst,
                 ),
+                in_flight: (config.api_max_in_flight > 0)
+                    .then(|| Arc::new(tokio::sync::Semaphore::new(config.api_max_in_flight))),
                 store,
                 database,
                 config,
@@ -181,6 +184,11 @@ impl AppState {
         self.inner.rate_limiter.as_ref()
     }
 
+    /// The bound on API requests worked on at once (`None`: unbounded).
+    pub fn in_flight(&self) -> Option<&Arc<tokio::sync::Semaphore>> {
+        self.inner.in_flight.as_ref()
+    }
+
     /// What this process's delivery workers did (`/metrics`).
     pub fn delivery_metrics(&self) -> &Arc<crate::delivery::DeliveryMetrics> {
         &self.inner.delivery_metrics
@@ -243,6 +251,11 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::http::rate_limit::limit,
+        ))
+        // Outside the per-token limit: a request over the bound costs no token lookup.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::rate_limit::bound_in_flight,
         ))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(RequestBodyLimitLayer::new(config.body_limit))

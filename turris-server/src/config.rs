@@ -221,6 +221,17 @@ pub struct Config {
     )]
     pub rate_limit_burst: u32,
 
+    /// API requests the server works on at once, all tokens together (0: no bound); beyond it
+    /// a request is answered 429 `overloaded` with `Retry-After` at once, so an overload
+    /// pushes back instead of queueing in memory.
+    #[arg(
+        long = "api-max-in-flight",
+        env = "TURRIS_API_MAX_IN_FLIGHT",
+        default_value_t = 256,
+        global = true
+    )]
+    pub api_max_in_flight: usize,
+
     /// Time limit of one request, in seconds.
     #[arg(
         long,
@@ -554,6 +565,7 @@ impl fmt::Debug for Config {
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("rate_limit_per_second", &self.rate_limit_per_second)
             .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("api_max_in_flight", &self.api_max_in_flight)
             .field("webhook_allow_loopback", &self.webhook_allow_loopback)
             .field("delivery", &self.delivery)
             .field("reconcile", &self.reconcile)

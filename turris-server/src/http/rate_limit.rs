@@ -4,6 +4,11 @@
 //! pass through (their handlers answer 401, or they use the admin or metrics token).
 //!
 //! Over the limit: 429 `rate_limited` in the API's error shape, with `Retry-After` in seconds.
+//!
+//! In front of it, [`bound_in_flight`] bounds the API requests the process works on at once
+//! (`TURRIS_MAX_IN_FLIGHT`): past the bound a request is answered 429 `overloaded` at once, so
+//! an overload (more events a second than the database takes) pushes back on the senders
+//! instead of queueing requests in memory. Health and metrics are never refused.
 
 use std::num::NonZeroU32;
 
@@ -81,4 +86,35 @@ pub async fn limit(State(state): State<AppState>, mut request: Request, next: Ne
         .extensions_mut()
         .insert(Caller::from_principal(principal));
     next.run(request).await
+}
+
+/// The in-flight bound (see the module docs).
+pub async fn bound_in_flight(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(bound) = state.in_flight() else {
+        return next.run(request).await;
+    };
+    let path = request.uri().path();
+    if !path.starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let Ok(permit) = bound.clone().try_acquire_owned() else {
+        tracing::warn!(path = %path, "overloaded: request refused");
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "overloaded",
+            "the server is working on as many requests as it takes at once; retry after 1 s",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+        return response;
+    };
+    let response = next.run(request).await;
+    drop(permit);
+    response
 }

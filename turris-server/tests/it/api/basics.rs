@@ -459,6 +459,50 @@ async fn a_token_over_its_rate_gets_429_with_retry_after_and_other_tokens_do_not
     app.finish().await;
 }
 
+/// Past `max_in_flight` requests at once, the API answers 429 `overloaded` with `Retry-After`
+/// at once instead of queueing; health is never refused, and the next request after the load
+/// passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_the_in_flight_bound_gets_429_overloaded_and_health_still_answers() {
+    let app = TestApp::spawn_with(crate::support::app::Backend::Sqlite, |config| {
+        config.api_max_in_flight = 1;
+    })
+    .await;
+    // One request held in flight: a private-app connect waiting on a slow HubSpot.
+    let control = app.sandbox.control();
+    control.set_latency(std::time::Duration::from_secs(3));
+    let body =
+        json!({"portal_id": app.sandbox.portal_id(), "token": app.sandbox.private_app_token()});
+    let held = {
+        let (http, base, token) = (app.http.clone(), app.base.clone(), app.token.clone());
+        tokio::spawn(async move {
+            http.post(format!("{base}/api/v1/integrations/hubspot/private-app"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    crate::sync::eventually("the held request reaches HubSpot", || async {
+        (!control.stats().calls.is_empty()).then_some(())
+    })
+    .await;
+    let refused = app
+        .get("/api/v1/webhooks")
+        .await
+        .expect_error(429, "overloaded");
+    assert_eq!(refused.headers["retry-after"], "1");
+    app.call(Method::GET, "/readyz", None, None)
+        .await
+        .expect(200);
+    assert_eq!(held.await.unwrap(), 200, "the held request finishes");
+    control.set_latency(std::time::Duration::ZERO);
+    app.get("/api/v1/webhooks").await.expect(200);
+    app.finish().await;
+}
+
 /// The SQLite database (and SQLite's -wal and -shm files) and the demo's key file are created
 /// readable by their owner only, and a previous demo key file's looser mode is not kept.
 #[cfg(unix)]
