@@ -8,7 +8,7 @@
 //! is gone. A missing scope turns that tag's list off with an activity row saying what to do;
 //! a 429 or 5xx leaves the records due again after a backoff; nothing else waits on them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -34,18 +34,15 @@ const CLAIM: usize = 500;
 const PAUSED_RETRY: chrono::Duration = chrono::Duration::seconds(30);
 
 /// The worker loop: runs until `shutdown` fires.
-pub async fn run(state: AppState, mut shutdown: Shutdown) {
-    loop {
-        match step(&state).await {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) => tracing::error!(error = %crate::error::ErrorChain(&e), "lists step failed"),
-        }
-        tokio::select! {
-            () = tokio::time::sleep(POLL) => {}
-            () = shutdown.fired() => return,
-        }
-    }
+pub async fn run(state: AppState, shutdown: Shutdown) {
+    super::poll_steps(
+        state,
+        shutdown,
+        POLL,
+        "lists",
+        |s| async move { step(&s).await },
+    )
+    .await
 }
 
 /// Leases due records and brings their lists up to date; `false` when there were none.
@@ -57,14 +54,7 @@ pub async fn step(state: &AppState) -> Result<bool, DbError> {
     if members.is_empty() {
         return Ok(false);
     }
-    let mut by_org: BTreeMap<OrganizationId, Vec<ListMember>> = BTreeMap::new();
-    for member in members {
-        by_org
-            .entry(member.organization.clone())
-            .or_default()
-            .push(member);
-    }
-    for (org, members) in by_org {
+    for (org, members) in super::by_organization(members, |i| &i.organization) {
         organization(state, &org, members).await?;
     }
     Ok(true)

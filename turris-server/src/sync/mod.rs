@@ -177,6 +177,43 @@ pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()
     ]
 }
 
+/// A worker loop: runs `step` until `shutdown` fires, again at once while it finds work
+/// (`Ok(true)`), otherwise after `every`. A failed step is logged as `what` and tried again.
+pub(crate) async fn poll_steps<F, Fut>(
+    state: AppState,
+    mut shutdown: Shutdown,
+    every: std::time::Duration,
+    what: &'static str,
+    step: F,
+) where
+    F: Fn(AppState) -> Fut,
+    Fut: Future<Output = Result<bool, crate::store::DbError>>,
+{
+    loop {
+        match step(state.clone()).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %crate::error::ErrorChain(&e), "{what} step failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = shutdown.fired() => return,
+        }
+    }
+}
+
+/// `items` grouped by their organization, organizations in order.
+pub(crate) fn by_organization<T>(
+    items: Vec<T>,
+    org: impl Fn(&T) -> &turris_core::ids::OrganizationId,
+) -> std::collections::BTreeMap<turris_core::ids::OrganizationId, Vec<T>> {
+    let mut grouped: std::collections::BTreeMap<_, Vec<T>> = std::collections::BTreeMap::new();
+    for item in items {
+        grouped.entry(org(&item).clone()).or_default().push(item);
+    }
+    grouped
+}
+
 /// An event id derived from `key`: the same for the same change however often it is read (a
 /// journal page read twice, a record found again by an overlapping search), so the inbound
 /// store's deduplication keeps one. Fits the signed 64-bit column.

@@ -12,7 +12,7 @@
 //!   to repeat;
 //! - deletes the rows it wrote and records each write in the CRM sync record.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -41,18 +41,15 @@ const CLAIM: usize = 500;
 const PAUSED_RETRY: chrono::Duration = chrono::Duration::seconds(30);
 
 /// The worker loop: runs until `shutdown` fires.
-pub async fn run(state: AppState, mut shutdown: Shutdown) {
-    loop {
-        match step(&state).await {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) => tracing::error!(error = %crate::error::ErrorChain(&e), "notes step failed"),
-        }
-        tokio::select! {
-            () = tokio::time::sleep(POLL) => {}
-            () = shutdown.fired() => return,
-        }
-    }
+pub async fn run(state: AppState, shutdown: Shutdown) {
+    super::poll_steps(
+        state,
+        shutdown,
+        POLL,
+        "notes",
+        |s| async move { step(&s).await },
+    )
+    .await
 }
 
 /// Leases due notes and writes them; `false` when there were none.
@@ -61,14 +58,7 @@ pub async fn step(state: &AppState) -> Result<bool, DbError> {
     if notes.is_empty() {
         return Ok(false);
     }
-    let mut by_org: BTreeMap<OrganizationId, Vec<QueuedNote>> = BTreeMap::new();
-    for note in notes {
-        by_org
-            .entry(note.organization.clone())
-            .or_default()
-            .push(note);
-    }
-    for (org, notes) in by_org {
+    for (org, notes) in super::by_organization(notes, |i| &i.organization) {
         organization(state, &org, notes).await?;
     }
     Ok(true)
