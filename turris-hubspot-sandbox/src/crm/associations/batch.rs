@@ -11,17 +11,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
-use crate::crm::objects::{BATCH_LIMIT, json_id, mutate, not_found, parse_id, too_many_inputs};
-use crate::error::{ApiError, ApiResult, parse_json};
+use crate::crm::objects::{batch_inputs, json_id, mutate, not_found, parse_id};
+use crate::error::{ApiError, ApiResult};
 use crate::state::{Shared, iso};
 
 use super::http::{kind, labelled_result, source, types_json};
 use super::{AssociationSpec, associate, check_type, default_type, dissociate};
-
-#[derive(Deserialize)]
-struct Inputs<T> {
-    inputs: Vec<T>,
-}
 
 #[derive(Deserialize)]
 struct IdRef {
@@ -42,15 +37,12 @@ pub(super) async fn batch_read(
 ) -> ApiResult<Response> {
     let started = Utc::now();
     let (from, to) = (kind(&from)?, kind(&to)?);
-    let body: Inputs<IdRef> = parse_json(&body)?;
-    if body.inputs.len() > BATCH_LIMIT {
-        return Err(too_many_inputs(body.inputs.len()));
-    }
+    let inputs: Vec<IdRef> = batch_inputs(&body)?;
     let world = shared.world();
     let portal = world.portal(principal.portal_id)?;
     let mut results = Vec::new();
     let mut errors = Vec::new();
-    for input in &body.inputs {
+    for input in &inputs {
         let from_id = ref_id(input)?;
         let targets = portal.associations.targets((from, from_id), to);
         if targets.is_empty() {
@@ -101,12 +93,9 @@ pub(super) async fn batch_create(
 ) -> ApiResult<Response> {
     let started = Utc::now();
     let (from, to) = (kind(&from)?, kind(&to)?);
-    let body: Inputs<CreateInput> = parse_json(&body)?;
-    if body.inputs.len() > BATCH_LIMIT {
-        return Err(too_many_inputs(body.inputs.len()));
-    }
-    let mut links = Vec::with_capacity(body.inputs.len());
-    for input in &body.inputs {
+    let inputs: Vec<CreateInput> = batch_inputs(&body)?;
+    let mut links = Vec::with_capacity(inputs.len());
+    for input in &inputs {
         let types: Vec<u32> = if input.types.is_empty() {
             default_type(from, to).into_iter().collect()
         } else {
@@ -171,12 +160,8 @@ pub(super) async fn batch_default(
             to.plural()
         ))
     })?;
-    let body: Inputs<CreateInput> = parse_json(&body)?;
-    if body.inputs.len() > BATCH_LIMIT {
-        return Err(too_many_inputs(body.inputs.len()));
-    }
-    let pairs = body
-        .inputs
+    let inputs: Vec<CreateInput> = batch_inputs(&body)?;
+    let pairs = inputs
         .iter()
         .map(|i| Ok((ref_id(&i.from)?, ref_id(&i.to)?)))
         .collect::<ApiResult<Vec<_>>>()?;
@@ -225,12 +210,9 @@ pub(super) async fn batch_archive(
     body: Bytes,
 ) -> ApiResult<Response> {
     let (from, to) = (kind(&from)?, kind(&to)?);
-    let body: Inputs<ArchiveInput> = parse_json(&body)?;
-    if body.inputs.len() > BATCH_LIMIT {
-        return Err(too_many_inputs(body.inputs.len()));
-    }
+    let inputs: Vec<ArchiveInput> = batch_inputs(&body)?;
     let mut pairs = Vec::new();
-    for input in &body.inputs {
+    for input in &inputs {
         let a = ref_id(&input.from)?;
         for t in &input.to {
             pairs.push((a, ref_id(t)?));
