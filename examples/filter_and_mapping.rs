@@ -133,19 +133,11 @@ fn describe(filter: Option<&IdentifierFilter>) -> String {
     }
 }
 
-fn main() -> ExitCode {
-    let schema = company_schema();
-    let (mapping, source) = match load_mapping() {
-        Ok(loaded) => loaded,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(2);
-        }
-    };
-
+/// The identifier filter and each mapped field with where its property comes from.
+fn print_mapping(mapping: &AgencyMapping, schema: &ObjectSchema, source: &str) {
     println!("Agency identifier filter and field mapping, from {source}");
     println!("  identifier: {}", describe(mapping.identifier.as_ref()));
-    let origins = mapping.origins(&schema);
+    let origins = mapping.origins(schema);
     for (field, property) in mapping.mapped() {
         let origin = origins.iter().find(|(f, _)| *f == field).map(|(_, o)| *o);
         let note = match origin {
@@ -157,6 +149,72 @@ fn main() -> ExitCode {
         };
         println!("  {:<15} <- {:<14} ({note})", field.key(), property);
     }
+}
+
+/// What one HubSpot company becomes; `true` when it would create an agency.
+fn show_company(
+    mapping: &AgencyMapping,
+    filter: Option<&IdentifierFilter>,
+    company: &Value,
+) -> bool {
+    let id = company["id"].as_str().unwrap_or("?");
+    let properties: PropertyMap = match serde_json::from_value(company["properties"].clone()) {
+        Ok(properties) => properties,
+        Err(e) => {
+            println!("\n  company {id}: unreadable properties: {e}");
+            return false;
+        }
+    };
+    let name = properties.get("name").unwrap_or("");
+    println!(
+        "\n  company {id} {name:?} (type = {:?})",
+        properties.get("type").unwrap_or("")
+    );
+    if !filter.is_some_and(|f| f.evaluate(&properties)) {
+        println!("    matches the identifier: no -> not an agency, nothing is created");
+        return false;
+    }
+    println!("    matches the identifier: yes");
+    match mapping.to_turris(&properties) {
+        Err(missing) => {
+            println!("    cannot create the agency: {missing}");
+            false
+        }
+        Ok(mapped) => {
+            println!("    Turris agency draft:");
+            for field in AgencyField::ALL {
+                if let Some(value) = field.get(&mapped.draft) {
+                    println!("      {:<15} {value:?}", field.key());
+                }
+            }
+            if mapped.skipped.is_empty() {
+                println!("    skipped fields: none");
+            }
+            for skipped in &mapped.skipped {
+                println!(
+                    "    skipped {} <- {} = {:?}: {}",
+                    skipped.field.key(),
+                    skipped.property,
+                    skipped.value,
+                    skipped.reason
+                );
+            }
+            true
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let schema = company_schema();
+    let (mapping, source) = match load_mapping() {
+        Ok(loaded) => loaded,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+
+    print_mapping(&mapping, &schema, &source);
 
     let errors = turris_core::error::prefix_all("agency", mapping.validate(&schema));
     if !errors.is_empty() {
@@ -182,47 +240,8 @@ fn main() -> ExitCode {
     let mut created = 0;
     println!("\nHubSpot companies ({}):", companies.len());
     for company in &companies {
-        let id = company["id"].as_str().unwrap_or("?");
-        let properties: PropertyMap = match serde_json::from_value(company["properties"].clone()) {
-            Ok(properties) => properties,
-            Err(e) => {
-                println!("\n  company {id}: unreadable properties: {e}");
-                continue;
-            }
-        };
-        let name = properties.get("name").unwrap_or("");
-        println!(
-            "\n  company {id} {name:?} (type = {:?})",
-            properties.get("type").unwrap_or("")
-        );
-        if !filter.is_some_and(|f| f.evaluate(&properties)) {
-            println!("    matches the identifier: no -> not an agency, nothing is created");
-            continue;
-        }
-        println!("    matches the identifier: yes");
-        match mapping.to_turris(&properties) {
-            Err(missing) => println!("    cannot create the agency: {missing}"),
-            Ok(mapped) => {
-                created += 1;
-                println!("    Turris agency draft:");
-                for field in AgencyField::ALL {
-                    if let Some(value) = field.get(&mapped.draft) {
-                        println!("      {:<15} {value:?}", field.key());
-                    }
-                }
-                if mapped.skipped.is_empty() {
-                    println!("    skipped fields: none");
-                }
-                for skipped in &mapped.skipped {
-                    println!(
-                        "    skipped {} <- {} = {:?}: {}",
-                        skipped.field.key(),
-                        skipped.property,
-                        skipped.value,
-                        skipped.reason
-                    );
-                }
-            }
+        if show_company(&mapping, filter, company) {
+            created += 1;
         }
     }
     println!(

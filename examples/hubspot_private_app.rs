@@ -54,6 +54,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         properties.len() - standard
     );
 
+    list_partners(&client).await?;
+    create_and_update(&client).await?;
+
+    if let Some(sandbox) = sandbox {
+        sandbox.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Searches the companies of type `PARTNER` (the agencies) and shows the first five.
+async fn list_partners(client: &HubSpotClient) -> Result<(), Box<dyn std::error::Error>> {
     let search = SearchRequest {
         filter_groups: vec![FilterGroup {
             filters: vec![Filter::eq("type", "PARTNER")],
@@ -74,6 +85,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
+    Ok(())
+}
+
+/// Creates a company, then updates one of its properties.
+async fn create_and_update(client: &HubSpotClient) -> Result<(), Box<dyn std::error::Error>> {
     let created = client
         .create_object(
             &ObjectType::Companies,
@@ -108,9 +124,5 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .flatten()
             .unwrap_or_default()
     );
-
-    if let Some(sandbox) = sandbox {
-        sandbox.shutdown().await;
-    }
     Ok(())
 }

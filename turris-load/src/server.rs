@@ -41,37 +41,43 @@ pub struct Target {
     pub arrivals: Arc<Arrivals>,
 }
 
+/// A fresh database for one run: a SQLite file in its own folder, or a PostgreSQL database
+/// named after the process and the time; with how to remove it afterwards.
+async fn fresh_database(db: Db, args: &Args) -> Result<(String, Cleanup), Error> {
+    let tag = format!(
+        "{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    );
+    Ok(match db {
+        Db::Sqlite => {
+            let folder = std::env::temp_dir().join(format!("turris-load-{tag}"));
+            std::fs::create_dir_all(&folder)?;
+            (
+                format!("sqlite://{}?mode=rwc", folder.join("turris.db").display()),
+                Cleanup::Folder(folder),
+            )
+        }
+        Db::Postgres => {
+            let name = format!("turris_load_{tag}");
+            psql(&args.postgres_url, &format!("CREATE DATABASE {name}")).await?;
+            let mut url = reqwest::Url::parse(&args.postgres_url)?;
+            url.set_path(&name);
+            (
+                url.to_string(),
+                Cleanup::PgDatabase {
+                    admin_url: args.postgres_url.clone(),
+                    name,
+                },
+            )
+        }
+    })
+}
+
 impl Server {
     /// Creates a fresh database and starts the server on it.
     pub async fn start(bin: &Path, db: Db, args: &Args) -> Result<Self, Error> {
-        let tag = format!(
-            "{}_{}",
-            std::process::id(),
-            chrono::Utc::now().timestamp_millis()
-        );
-        let (database_url, cleanup) = match db {
-            Db::Sqlite => {
-                let folder = std::env::temp_dir().join(format!("turris-load-{tag}"));
-                std::fs::create_dir_all(&folder)?;
-                (
-                    format!("sqlite://{}?mode=rwc", folder.join("turris.db").display()),
-                    Cleanup::Folder(folder),
-                )
-            }
-            Db::Postgres => {
-                let name = format!("turris_load_{tag}");
-                psql(&args.postgres_url, &format!("CREATE DATABASE {name}")).await?;
-                let mut url = reqwest::Url::parse(&args.postgres_url)?;
-                url.set_path(&name);
-                (
-                    url.to_string(),
-                    Cleanup::PgDatabase {
-                        admin_url: args.postgres_url.clone(),
-                        name,
-                    },
-                )
-            }
-        };
+        let (database_url, cleanup) = fresh_database(db, args).await?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -112,11 +118,17 @@ impl Server {
             http,
             cleanup,
         };
+        server.wait_until_ready().await?;
+        Ok(server)
+    }
+
+    /// Waits up to 30 s for `/readyz` to answer success.
+    async fn wait_until_ready(&self) -> Result<(), Error> {
         let started = Instant::now();
         loop {
-            let up = server
+            let up = self
                 .http
-                .get(format!("{}/readyz", server.base))
+                .get(format!("{}/readyz", self.base))
                 .send()
                 .await
                 .is_ok_and(|r| r.status().is_success());
@@ -128,7 +140,7 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Ok(server)
+        Ok(())
     }
 
     async fn call(

@@ -235,7 +235,8 @@ impl From<turris_core::store::StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::not_found("resource"),
             StoreError::Conflict(what) => ApiError::conflict("conflict", what),
-            StoreError::Backend(_) => ApiError::internal("storage", &e),
+            // A backend failure, or one core adds later: logged, answered generically.
+            _ => ApiError::internal("storage", &e),
         }
     }
 }

@@ -44,6 +44,7 @@ pub fn clamp_page_size(limit: usize) -> usize {
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The thing to update does not exist (in this organization).
     #[error("not found")]

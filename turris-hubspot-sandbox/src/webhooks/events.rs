@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::subscriptions::{Subscription, WebhookApp};
+use super::subscriptions::Subscription;
 use crate::state::{ObjectKind, World};
 
 /// Who made a change.
@@ -67,6 +67,94 @@ fn association_type(from: ObjectKind, to: ObjectKind) -> String {
     )
 }
 
+/// One event a change makes, before it meets the subscriptions: the subscription type and
+/// property it is for, and its own fields.
+struct EventFields {
+    subscription_type: String,
+    property: Option<String>,
+    fields: Value,
+}
+
+impl EventFields {
+    fn new(kind: ObjectKind, event: &str, property: Option<&str>, fields: Value) -> Self {
+        EventFields {
+            subscription_type: format!("{}.{event}", kind.singular()),
+            property: property.map(str::to_owned),
+            fields,
+        }
+    }
+
+    fn property_change(kind: ObjectKind, id: u64, name: &str, value: &str) -> Self {
+        let fields = json!({ "objectId": id, "propertyName": name, "propertyValue": value });
+        EventFields::new(kind, "propertyChange", Some(name), fields)
+    }
+}
+
+impl Change {
+    /// The events this change makes, one per subscription type (and property) it concerns.
+    fn events(&self) -> Vec<EventFields> {
+        match self {
+            Change::Created {
+                kind,
+                id,
+                properties,
+            } => {
+                let created = json!({ "objectId": id, "changeFlag": "CREATED" });
+                std::iter::once(EventFields::new(*kind, "creation", None, created))
+                    .chain(
+                        properties.iter().map(|(name, value)| {
+                            EventFields::property_change(*kind, *id, name, value)
+                        }),
+                    )
+                    .collect()
+            }
+            Change::PropertyChanged {
+                kind,
+                id,
+                name,
+                value,
+            } => vec![EventFields::property_change(*kind, *id, name, value)],
+            Change::Merged {
+                kind,
+                primary,
+                merged,
+                moved,
+            } => {
+                let fields = json!({
+                    "objectId": primary,
+                    "primaryObjectId": primary,
+                    "mergedObjectIds": [primary, merged],
+                    "newObjectId": primary,
+                    "numberOfPropertiesMoved": moved,
+                });
+                vec![EventFields::new(*kind, "merge", None, fields)]
+            }
+            Change::Deleted { kind, id } => {
+                let fields = json!({ "objectId": id, "changeFlag": "DELETED" });
+                vec![EventFields::new(*kind, "deletion", None, fields)]
+            }
+            Change::Association {
+                from,
+                to,
+                primary,
+                removed,
+            } => [(from, to), (to, from)]
+                .into_iter()
+                .map(|(a, b)| {
+                    let fields = json!({
+                        "associationType": association_type(a.0, b.0),
+                        "fromObjectId": a.1,
+                        "toObjectId": b.1,
+                        "associationRemoved": removed,
+                        "isPrimaryAssociation": primary,
+                    });
+                    EventFields::new(a.0, "associationChange", None, fields)
+                })
+                .collect(),
+        }
+    }
+}
+
 impl World {
     /// The webhook events a batch of changes in a portal produces for the app.
     pub(crate) fn webhook_events(
@@ -92,133 +180,40 @@ impl World {
             ChangeSource::CrmUi { user_id } => ("CRM_UI", format!("userId:{user_id}")),
         };
         let app_id = self.app_id;
-        let mut out = Vec::new();
         let subs: Vec<Subscription> = app
             .subscriptions
             .values()
             .filter(|s| s.active)
             .cloned()
             .collect();
-        let mut emit = |sub: &Subscription, fields: Value, app: &mut WebhookApp| {
-            let mut event = json!({
-                "eventId": app.next_event_id,
-                "subscriptionId": sub.id,
-                "portalId": portal_id,
-                "appId": app_id,
-                "occurredAt": occurred,
-                "subscriptionType": sub.event_type,
-                "attemptNumber": 0,
-                "changeSource": change_source,
-                "sourceId": source_id,
+        let mut out = Vec::new();
+        for made in changes.iter().flat_map(Change::events) {
+            let matching = subs.iter().filter(|s| {
+                s.event_type == made.subscription_type
+                    && s.property_name.as_deref() == made.property.as_deref()
             });
-            app.next_event_id += 1;
-            if let (Some(e), Value::Object(extra)) = (event.as_object_mut(), fields) {
-                e.extend(extra);
-            }
-            out.push(Pending {
-                url: url.clone(),
-                event,
-            });
-        };
-        fn find<'a>(
-            subs: &'a [Subscription],
-            t: &str,
-            prop: Option<&str>,
-        ) -> Vec<&'a Subscription> {
-            subs.iter()
-                .filter(|s| s.event_type == t && s.property_name.as_deref() == prop)
-                .collect()
-        }
-        for change in changes {
-            match change {
-                Change::Created {
-                    kind,
-                    id,
-                    properties,
-                } => {
-                    for sub in find(&subs, &format!("{}.creation", kind.singular()), None) {
-                        emit(sub, json!({ "objectId": id, "changeFlag": "CREATED" }), app);
-                    }
-                    let t = format!("{}.propertyChange", kind.singular());
-                    for (name, value) in properties {
-                        for sub in find(&subs, &t, Some(name)) {
-                            emit(
-                                sub,
-                                json!({ "objectId": id, "propertyName": name, "propertyValue": value }),
-                                app,
-                            );
-                        }
-                    }
+            for sub in matching {
+                let mut event = json!({
+                    "eventId": app.next_event_id,
+                    "subscriptionId": sub.id,
+                    "portalId": portal_id,
+                    "appId": app_id,
+                    "occurredAt": occurred,
+                    "subscriptionType": sub.event_type,
+                    "attemptNumber": 0,
+                    "changeSource": change_source,
+                    "sourceId": source_id,
+                });
+                app.next_event_id += 1;
+                if let (Some(e), Value::Object(extra)) =
+                    (event.as_object_mut(), made.fields.clone())
+                {
+                    e.extend(extra);
                 }
-                Change::PropertyChanged {
-                    kind,
-                    id,
-                    name,
-                    value,
-                } => {
-                    for sub in find(
-                        &subs,
-                        &format!("{}.propertyChange", kind.singular()),
-                        Some(name),
-                    ) {
-                        emit(
-                            sub,
-                            json!({ "objectId": id, "propertyName": name, "propertyValue": value }),
-                            app,
-                        );
-                    }
-                }
-                Change::Merged {
-                    kind,
-                    primary,
-                    merged,
-                    moved,
-                } => {
-                    for sub in find(&subs, &format!("{}.merge", kind.singular()), None) {
-                        emit(
-                            sub,
-                            json!({
-                                "objectId": primary,
-                                "primaryObjectId": primary,
-                                "mergedObjectIds": [primary, merged],
-                                "newObjectId": primary,
-                                "numberOfPropertiesMoved": moved,
-                            }),
-                            app,
-                        );
-                    }
-                }
-                Change::Deleted { kind, id } => {
-                    for sub in find(&subs, &format!("{}.deletion", kind.singular()), None) {
-                        emit(sub, json!({ "objectId": id, "changeFlag": "DELETED" }), app);
-                    }
-                }
-                Change::Association {
-                    from,
-                    to,
-                    primary,
-                    removed,
-                } => {
-                    for (a, b) in [(from, to), (to, from)] {
-                        for sub in find(
-                            &subs,
-                            &format!("{}.associationChange", a.0.singular()),
-                            None,
-                        ) {
-                            emit(
-                                sub,
-                                json!({
-                                    "associationType": association_type(a.0, b.0),
-                                    "fromObjectId": a.1,
-                                    "toObjectId": b.1,
-                                    "associationRemoved": removed,
-                                    "isPrimaryAssociation": primary,
-                                }),
-                                app,
-                            );
-                        }
-                    }
-                }
+                out.push(Pending {
+                    url: url.clone(),
+                    event,
+                });
             }
         }
         out

@@ -3,21 +3,15 @@
 use serde_json::json;
 use turris_hubspot_sandbox::ObjectKind;
 
-use crate::helpers::{Api, sandbox};
+use crate::helpers::{Api, company, contact, sandbox};
 
 #[tokio::test]
 async fn contact_company_associations_are_created_read_and_removed() {
     let sb = sandbox().await;
     let c = sb.control();
-    let company = c
-        .create_record(ObjectKind::Companies, [("name", "Acme")])
-        .expect("company");
-    let ann = c
-        .create_record(ObjectKind::Contacts, [("email", "ann@x.test")])
-        .expect("ann");
-    let bob = c
-        .create_record(ObjectKind::Contacts, [("email", "bob@x.test")])
-        .expect("bob");
+    let company = company(&c, "Acme");
+    let ann = contact(&c, "ann@x.test");
+    let bob = contact(&c, "bob@x.test");
     let api = Api::new(&sb);
 
     let (status, body) = api
@@ -95,12 +89,8 @@ async fn contact_company_associations_are_created_read_and_removed() {
 async fn notes_created_with_associations_show_on_the_contact_and_company() {
     let sb = sandbox().await;
     let c = sb.control();
-    let company = c
-        .create_record(ObjectKind::Companies, [("name", "Acme")])
-        .expect("company");
-    let ann = c
-        .create_record(ObjectKind::Contacts, [("email", "ann@x.test")])
-        .expect("ann");
+    let company = company(&c, "Acme");
+    let ann = contact(&c, "ann@x.test");
     let api = Api::new(&sb);
     let (status, note) = api
         .post(
@@ -141,12 +131,8 @@ async fn notes_created_with_associations_show_on_the_contact_and_company() {
 async fn static_list_memberships_are_added_read_and_removed() {
     let sb = sandbox().await;
     let c = sb.control();
-    let ann = c
-        .create_record(ObjectKind::Contacts, [("email", "ann@x.test")])
-        .expect("ann");
-    let bob = c
-        .create_record(ObjectKind::Contacts, [("email", "bob@x.test")])
-        .expect("bob");
+    let ann = contact(&c, "ann@x.test");
+    let bob = contact(&c, "bob@x.test");
     let api = Api::new(&sb);
     let (status, created) = api
         .post(
@@ -195,15 +181,9 @@ async fn static_list_memberships_are_added_read_and_removed() {
 async fn a_primary_company_is_recorded_in_associatedcompanyid_and_replaced_by_the_next() {
     let sb = sandbox().await;
     let c = sb.control();
-    let acme = c
-        .create_record(ObjectKind::Companies, [("name", "Acme")])
-        .expect("acme");
-    let beta = c
-        .create_record(ObjectKind::Companies, [("name", "Beta")])
-        .expect("beta");
-    let ann = c
-        .create_record(ObjectKind::Contacts, [("email", "ann@x.test")])
-        .expect("ann");
+    let acme = company(&c, "Acme");
+    let beta = company(&c, "Beta");
+    let ann = contact(&c, "ann@x.test");
     let api = Api::new(&sb);
     let primary = |company: &str| {
         (
@@ -254,9 +234,7 @@ async fn a_primary_company_is_recorded_in_associatedcompanyid_and_replaced_by_th
     assert_eq!(associated(&c), None);
 
     // A person's first company becomes the primary one.
-    let bob = c
-        .create_record(ObjectKind::Contacts, [("email", "bob@x.test")])
-        .expect("bob");
+    let bob = contact(&c, "bob@x.test");
     c.associate(
         ObjectKind::Contacts,
         &bob.id,
@@ -275,12 +253,8 @@ async fn a_primary_company_is_recorded_in_associatedcompanyid_and_replaced_by_th
 async fn reads_and_lists_include_associations_when_asked() {
     let sb = sandbox().await;
     let c = sb.control();
-    let acme = c
-        .create_record(ObjectKind::Companies, [("name", "Acme")])
-        .expect("acme");
-    let ann = c
-        .create_record(ObjectKind::Contacts, [("email", "ann@x.test")])
-        .expect("ann");
+    let acme = company(&c, "Acme");
+    let ann = contact(&c, "ann@x.test");
     c.associate(
         ObjectKind::Contacts,
         &ann.id,

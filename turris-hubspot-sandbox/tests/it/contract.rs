@@ -25,7 +25,7 @@ use turris_hubspot::webhooks::subscriptions::{
 use turris_hubspot::{ApiVersion, Error, HubSpotClient, RateLimitConfig, RateLimiter, RetryConfig};
 use turris_hubspot_sandbox::{ObjectKind, RateLimits, Sandbox};
 
-use crate::helpers::{Receiver, builder};
+use crate::helpers::{Receiver, builder, company, contact};
 
 const REDIRECT: &str = "http://127.0.0.1:9/oauth/callback";
 
@@ -677,9 +677,7 @@ async fn a_webhook_batch_verifies_with_the_clients_v3_verifier_and_parses() {
         .await
         .expect("start");
     let control = sb.control();
-    let ann = control
-        .create_record(ObjectKind::Contacts, [("email", "ann@x.test")])
-        .expect("create");
+    let ann = contact(&control, "ann@x.test");
     control
         .update_record(ObjectKind::Contacts, &ann.id, [("firstname", "Ann")])
         .expect("edit");
@@ -797,15 +795,9 @@ async fn the_client_parses_merge_and_association_events_from_the_sandbox() {
         .await
         .expect("start");
     let control = sb.control();
-    let a = control
-        .create_record(ObjectKind::Contacts, [("email", "a@x.test")])
-        .expect("a");
-    let b = control
-        .create_record(ObjectKind::Contacts, [("email", "b@x.test")])
-        .expect("b");
-    let acme = control
-        .create_record(ObjectKind::Companies, [("name", "Acme")])
-        .expect("acme");
+    let a = contact(&control, "a@x.test");
+    let b = contact(&control, "b@x.test");
+    let acme = company(&control, "Acme");
     control
         .associate(ObjectKind::Contacts, &a.id, ObjectKind::Companies, &acme.id)
         .expect("associate");

@@ -9,7 +9,21 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::post;
 use reqwest::Method;
 use serde_json::Value;
-use turris_hubspot_sandbox::{RateLimits, Sandbox, SandboxBuilder};
+use turris_hubspot_sandbox::{Control, ObjectKind, RateLimits, Record, Sandbox, SandboxBuilder};
+
+/// A company named `name`, made as a person in HubSpot would.
+pub fn company(control: &Control, name: &str) -> Record {
+    control
+        .create_record(ObjectKind::Companies, [("name", name)])
+        .expect("company")
+}
+
+/// A contact with `email`, made as a person in HubSpot would.
+pub fn contact(control: &Control, email: &str) -> Record {
+    control
+        .create_record(ObjectKind::Contacts, [("email", email)])
+        .expect("contact")
+}
 
 /// A sandbox without rate limits (tests that exercise limits turn them on).
 pub async fn sandbox() -> Sandbox {

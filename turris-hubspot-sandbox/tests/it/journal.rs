@@ -11,7 +11,7 @@ use turris_hubspot::webhooks::journal::{JournalClient, JournalNext, JournalSubsc
 use turris_hubspot::webhooks::{EventAction, WebhookEvent};
 use turris_hubspot_sandbox::{ObjectKind, Sandbox};
 
-use crate::helpers::builder;
+use crate::helpers::{builder, contact};
 
 fn journal(sb: &Sandbox) -> JournalClient {
     let config = OAuthConfig::new(
@@ -90,9 +90,7 @@ async fn journal_entries_are_read_once_in_order_and_expire_after_three_days() {
     control
         .update_record(ObjectKind::Companies, &acme.id, [("name", "Acme Inc")])
         .expect("rename");
-    control
-        .create_record(ObjectKind::Contacts, [("email", "not@subscribed.test")])
-        .expect("a contact is not subscribed");
+    contact(&control, "not@subscribed.test");
 
     let (events, last) = read_all(&journal, None).await;
     let seen: Vec<(EventAction, Option<&str>, Option<&str>)> = events

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use turris_hubspot_sandbox::Sandbox;
 
 use crate::helpers::{Api, assert_hubspot_error, builder, sandbox};
 
@@ -17,6 +18,34 @@ async fn form(client: &reqwest::Client, url: String, fields: &[(&str, &str)]) ->
     let resp = client.post(url).form(fields).send().await.expect("sent");
     let status = resp.status().as_u16();
     (status, resp.json().await.expect("json"))
+}
+
+/// The token endpoint's answer to exchanging `code`.
+async fn exchange_code(
+    http: &reqwest::Client,
+    sb: &Sandbox,
+    redirect: &str,
+    code: &str,
+) -> (u16, Value) {
+    let fields = [
+        ("grant_type", "authorization_code"),
+        ("client_id", sb.client_id()),
+        ("client_secret", sb.client_secret()),
+        ("redirect_uri", redirect),
+        ("code", code),
+    ];
+    form(http, sb.token_endpoint(), &fields).await
+}
+
+/// The token endpoint's answer to refreshing with `refresh_token`.
+async fn refresh_with(http: &reqwest::Client, sb: &Sandbox, refresh_token: &str) -> (u16, Value) {
+    let fields = [
+        ("grant_type", "refresh_token"),
+        ("client_id", sb.client_id()),
+        ("client_secret", sb.client_secret()),
+        ("refresh_token", refresh_token),
+    ];
+    form(http, sb.token_endpoint(), &fields).await
 }
 
 #[tokio::test]
@@ -49,18 +78,7 @@ async fn oauth_round_trip_issues_tokens_that_introspect_refresh_and_die_on_unins
     let code = query["code"].clone();
 
     // Code → tokens.
-    let (status, tokens) = form(
-        &http,
-        sb.token_endpoint(),
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", sb.client_id()),
-            ("client_secret", sb.client_secret()),
-            ("redirect_uri", redirect),
-            ("code", &code),
-        ],
-    )
-    .await;
+    let (status, tokens) = exchange_code(&http, &sb, redirect, &code).await;
     assert_eq!(status, 200, "{tokens}");
     assert_eq!(tokens["token_type"], "bearer");
     assert_eq!(tokens["expires_in"], 1800);
@@ -71,18 +89,7 @@ async fn oauth_round_trip_issues_tokens_that_introspect_refresh_and_die_on_unins
         .to_string();
 
     // The code is single-use.
-    let (status, again) = form(
-        &http,
-        sb.token_endpoint(),
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", sb.client_id()),
-            ("client_secret", sb.client_secret()),
-            ("redirect_uri", redirect),
-            ("code", &code),
-        ],
-    )
-    .await;
+    let (status, again) = exchange_code(&http, &sb, redirect, &code).await;
     assert_eq!(status, 400);
     assert_eq!(again["status"], "BAD_AUTH_CODE");
 
@@ -110,17 +117,7 @@ async fn oauth_round_trip_issues_tokens_that_introspect_refresh_and_die_on_unins
     assert_eq!(details["portalId"], sb.portal_id());
 
     // Refresh gives a new access token (and a refresh token to store).
-    let (status, refreshed) = form(
-        &http,
-        sb.token_endpoint(),
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", sb.client_id()),
-            ("client_secret", sb.client_secret()),
-            ("refresh_token", &refresh),
-        ],
-    )
-    .await;
+    let (status, refreshed) = refresh_with(&http, &sb, &refresh).await;
     assert_eq!(status, 200, "{refreshed}");
     assert_ne!(refreshed["access_token"].as_str(), Some(access.as_str()));
     let new_refresh = refreshed["refresh_token"]
@@ -130,17 +127,7 @@ async fn oauth_round_trip_issues_tokens_that_introspect_refresh_and_die_on_unins
 
     // Uninstall: refresh answers BAD_REFRESH_TOKEN, the access token stops working.
     sb.control().uninstall_app();
-    let (status, dead) = form(
-        &http,
-        sb.token_endpoint(),
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", sb.client_id()),
-            ("client_secret", sb.client_secret()),
-            ("refresh_token", &new_refresh),
-        ],
-    )
-    .await;
+    let (status, dead) = refresh_with(&http, &sb, &new_refresh).await;
     assert_eq!(status, 400);
     assert_eq!(dead["status"], "BAD_REFRESH_TOKEN");
     assert_eq!(dead["error"], "invalid_grant");

@@ -4,9 +4,9 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use turris_hubspot_sandbox::{ObjectKind, WebhookChaos};
+use turris_hubspot_sandbox::{ObjectKind, Sandbox, WebhookChaos};
 
-use crate::helpers::{Api, Received, Receiver, builder};
+use crate::helpers::{Api, Received, Receiver, builder, company, contact};
 
 /// HubSpot's v3 check, written independently of the sandbox: base64 HMAC-SHA256 keyed with the
 /// client secret over method + URI + body + timestamp.
@@ -48,6 +48,19 @@ fn verify_v1(secret: &str, r: &Received) -> bool {
             .get("x-hubspot-signature-version")
             .and_then(|v| v.to_str().ok())
             == Some("v1")
+}
+
+/// A sandbox subscribed to `contact.creation`, sending to a receiver that fails its first
+/// `failures` requests.
+async fn contact_creations_to_receiver(failures: u32) -> (Receiver, Sandbox) {
+    let receiver = Receiver::start(failures).await;
+    let sb = builder()
+        .webhook_target(&receiver.url)
+        .subscription("contact.creation", None)
+        .start()
+        .await
+        .expect("start");
+    (receiver, sb)
 }
 
 #[tokio::test]
@@ -136,9 +149,7 @@ async fn api_writes_produce_integration_events_with_the_app_id_as_source() {
         )
         .await;
     let id = company["id"].as_str().expect("id").to_string();
-    let ann = control
-        .create_record(ObjectKind::Contacts, [("email", "a@x.test")])
-        .expect("ann");
+    let ann = contact(&control, "a@x.test");
     api.put(
         &format!(
             "/crm/v4/objects/contacts/{}/associations/default/companies/{id}",
@@ -182,17 +193,9 @@ async fn api_writes_produce_integration_events_with_the_app_id_as_source() {
 
 #[tokio::test]
 async fn a_failed_delivery_is_retried_with_the_next_attempt_number() {
-    let receiver = Receiver::start(2).await;
-    let sb = builder()
-        .webhook_target(&receiver.url)
-        .subscription("contact.creation", None)
-        .start()
-        .await
-        .expect("start");
+    let (receiver, sb) = contact_creations_to_receiver(2).await;
     let control = sb.control();
-    control
-        .create_record(ObjectKind::Contacts, [("email", "a@x.test")])
-        .expect("create");
+    contact(&control, "a@x.test");
     control.flush_webhooks().await;
     let received = receiver.received();
     assert_eq!(received.len(), 3);
@@ -220,13 +223,7 @@ async fn a_failed_delivery_is_retried_with_the_next_attempt_number() {
 
 #[tokio::test]
 async fn a_burst_is_sent_in_batches_of_at_most_100_events() {
-    let receiver = Receiver::start(0).await;
-    let sb = builder()
-        .webhook_target(&receiver.url)
-        .subscription("contact.creation", None)
-        .start()
-        .await
-        .expect("start");
+    let (receiver, sb) = contact_creations_to_receiver(0).await;
     let api = Api::new(&sb);
     for chunk in 0..3 {
         let inputs: Vec<Value> = (0..100)
@@ -326,18 +323,10 @@ async fn the_subscriptions_api_creates_pauses_and_deletes_subscriptions() {
 
 #[tokio::test]
 async fn an_uninstalled_app_receives_no_webhooks() {
-    let receiver = Receiver::start(0).await;
-    let sb = builder()
-        .webhook_target(&receiver.url)
-        .subscription("contact.creation", None)
-        .start()
-        .await
-        .expect("start");
+    let (receiver, sb) = contact_creations_to_receiver(0).await;
     let control = sb.control();
     control.uninstall_app();
-    control
-        .create_record(ObjectKind::Contacts, [("email", "a@x.test")])
-        .expect("create");
+    contact(&control, "a@x.test");
     control.flush_webhooks().await;
     assert!(receiver.received().is_empty());
     assert!(control.webhook_attempts().is_empty());
@@ -455,9 +444,7 @@ async fn a_merge_moves_properties_associations_and_memberships_and_sends_a_merge
             [("email", "b@x.test"), ("firstname", "B"), ("phone", "555")],
         )
         .expect("b");
-    let acme = control
-        .create_record(ObjectKind::Companies, [("name", "Acme")])
-        .expect("acme");
+    let acme = company(&control, "Acme");
     control
         .associate(ObjectKind::Contacts, &b.id, ObjectKind::Companies, &acme.id)
         .expect("associate");

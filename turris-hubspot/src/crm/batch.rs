@@ -204,11 +204,7 @@ impl HubSpotClient {
         object: &ObjectType,
         inputs: &[SimplePublicObjectInputForCreate],
     ) -> BatchOutcome<SimplePublicObject> {
-        let path = self.path(Api::Objects, format!("/{object}/batch/create"));
-        self.batch(BatchKind::Create, &path, inputs, |chunk| BatchInput {
-            inputs: chunk.to_vec(),
-        })
-        .await
+        self.batch_inputs(BatchKind::Create, object, inputs).await
     }
 
     /// `POST /crm/v3/objects/{type}/batch/create`, chunked by 100, each input keyed by its
@@ -221,11 +217,7 @@ impl HubSpotClient {
         object: &ObjectType,
         inputs: &[TracedCreateInput],
     ) -> BatchOutcome<SimplePublicObject> {
-        let path = self.path(Api::Objects, format!("/{object}/batch/create"));
-        self.batch(BatchKind::Create, &path, inputs, |chunk| BatchInput {
-            inputs: chunk.to_vec(),
-        })
-        .await
+        self.batch_inputs(BatchKind::Create, object, inputs).await
     }
 
     /// `POST /crm/v3/objects/{type}/batch/update`, chunked by 100.
@@ -234,11 +226,7 @@ impl HubSpotClient {
         object: &ObjectType,
         inputs: &[BatchUpdateInput],
     ) -> BatchOutcome<SimplePublicObject> {
-        let path = self.path(Api::Objects, format!("/{object}/batch/update"));
-        self.batch(BatchKind::Update, &path, inputs, |chunk| BatchInput {
-            inputs: chunk.to_vec(),
-        })
-        .await
+        self.batch_inputs(BatchKind::Update, object, inputs).await
     }
 
     /// `POST /crm/v3/objects/{type}/batch/upsert`, chunked by 100.
@@ -247,11 +235,7 @@ impl HubSpotClient {
         object: &ObjectType,
         inputs: &[UpsertInput],
     ) -> BatchOutcome<UpsertResult> {
-        let path = self.path(Api::Objects, format!("/{object}/batch/upsert"));
-        self.batch(BatchKind::Upsert, &path, inputs, |chunk| BatchInput {
-            inputs: chunk.to_vec(),
-        })
-        .await
+        self.batch_inputs(BatchKind::Upsert, object, inputs).await
     }
 
     /// `POST /crm/v3/objects/{type}/batch/archive`, chunked by 100.
@@ -286,6 +270,28 @@ impl HubSpotClient {
             }
         }
         outcome
+    }
+
+    /// `POST /crm/v3/objects/{type}/batch/{operation}` with `{"inputs": [...]}` bodies, chunked
+    /// by 100.
+    async fn batch_inputs<I, T>(
+        &self,
+        kind: BatchKind,
+        object: &ObjectType,
+        inputs: &[I],
+    ) -> BatchOutcome<T>
+    where
+        I: Clone + serde::Serialize,
+        T: DeserializeOwned,
+    {
+        let path = self.path(
+            Api::Objects,
+            format!("/{object}/batch/{}", kind.operation()),
+        );
+        self.batch(kind, &path, inputs, |chunk| BatchInput {
+            inputs: chunk.to_vec(),
+        })
+        .await
     }
 
     /// Sends each input of a refused chunk alone: its successes join the results, and each
@@ -412,4 +418,16 @@ enum BatchKind {
     Create,
     Update,
     Upsert,
+}
+
+impl BatchKind {
+    /// The operation's segment in the batch path.
+    fn operation(self) -> &'static str {
+        match self {
+            BatchKind::Read => "read",
+            BatchKind::Create => "create",
+            BatchKind::Update => "update",
+            BatchKind::Upsert => "upsert",
+        }
+    }
 }

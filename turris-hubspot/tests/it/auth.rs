@@ -26,6 +26,43 @@ fn form(request: &Request) -> HashMap<String, String> {
         .collect()
 }
 
+/// A token endpoint (`/oauth/v3/token`) that answers every request with `answer`.
+async fn token_endpoint_answering(answer: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/v3/token"))
+        .respond_with(answer)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The error of a refresh that the token endpoint answered with `answer`.
+async fn refresh_refused_with(answer: ResponseTemplate) -> Error {
+    let server = token_endpoint_answering(answer).await;
+    oauth(&server)
+        .refresh(&Secret::new("dead"))
+        .await
+        .unwrap_err()
+}
+
+/// A token answer with a refresh token.
+fn tokens(access: &str, refresh: &str) -> serde_json::Value {
+    json!({
+        "token_type": "bearer",
+        "access_token": access,
+        "refresh_token": refresh,
+        "expires_in": 1800
+    })
+}
+
+/// A call that met a redirect failed saying so, and nobody called the redirect's target.
+async fn assert_redirect_refused(err: Error, elsewhere: &MockServer) {
+    assert!(matches!(err, Error::OAuth(_)), "{err:?}");
+    assert!(err.to_string().contains("redirect"), "{err}");
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn authorize_url_carries_client_id_redirect_scopes_optional_scopes_and_state() {
     let server = MockServer::start().await;
@@ -54,12 +91,7 @@ async fn code_exchange_posts_every_parameter_in_the_form_body() {
         .and(path("/oauth/v3/token"))
         .and(NoAuthorizationHeader)
         .and(body_string_contains("grant_type=authorization_code"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "token_type": "bearer",
-            "access_token": "access-1",
-            "refresh_token": "refresh-1",
-            "expires_in": 1800
-        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("access-1", "refresh-1")))
         .expect(1)
         .mount(&server)
         .await;
@@ -89,12 +121,7 @@ async fn refresh_sends_the_refresh_token_in_the_body_and_keeps_the_new_one() {
         .and(path("/oauth/v3/token"))
         .and(body_string_contains("grant_type=refresh_token"))
         .and(body_string_contains("refresh_token=refresh-old"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "token_type": "bearer",
-            "access_token": "access-2",
-            "refresh_token": "refresh-new",
-            "expires_in": 1800
-        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("access-2", "refresh-new")))
         .expect(1)
         .mount(&server)
         .await;
@@ -108,16 +135,12 @@ async fn refresh_sends_the_refresh_token_in_the_body_and_keeps_the_new_one() {
 
 #[tokio::test]
 async fn refresh_keeps_the_old_refresh_token_when_none_comes_back() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/v3/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "token_type": "bearer",
-            "access_token": "access-2",
-            "expires_in": 1800
-        })))
-        .mount(&server)
-        .await;
+    let server = token_endpoint_answering(ResponseTemplate::new(200).set_body_json(json!({
+        "token_type": "bearer",
+        "access_token": "access-2",
+        "expires_in": 1800
+    })))
+    .await;
     let tokens = oauth(&server)
         .refresh(&Secret::new("refresh-old"))
         .await
@@ -127,20 +150,12 @@ async fn refresh_keeps_the_old_refresh_token_when_none_comes_back() {
 
 #[tokio::test]
 async fn bad_refresh_token_answer_is_its_own_error() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/v3/token"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-            "status": "BAD_REFRESH_TOKEN",
-            "message": "missing or invalid refresh token",
-            "correlationId": "c-1"
-        })))
-        .mount(&server)
-        .await;
-    let err = oauth(&server)
-        .refresh(&Secret::new("dead"))
-        .await
-        .unwrap_err();
+    let err = refresh_refused_with(ResponseTemplate::new(400).set_body_json(json!({
+        "status": "BAD_REFRESH_TOKEN",
+        "message": "missing or invalid refresh token",
+        "correlationId": "c-1"
+    })))
+    .await;
     assert!(
         matches!(&err, Error::RefreshTokenRevoked { message } if message.contains("invalid refresh token")),
         "{err:?}"
@@ -149,34 +164,17 @@ async fn bad_refresh_token_answer_is_its_own_error() {
 
 #[tokio::test]
 async fn invalid_grant_answer_is_also_a_dead_refresh_token() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/v3/token"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-            "error": "invalid_grant",
-            "error_description": "refresh token revoked"
-        })))
-        .mount(&server)
-        .await;
-    let err = oauth(&server)
-        .refresh(&Secret::new("dead"))
-        .await
-        .unwrap_err();
+    let err = refresh_refused_with(ResponseTemplate::new(400).set_body_json(json!({
+        "error": "invalid_grant",
+        "error_description": "refresh token revoked"
+    })))
+    .await;
     assert!(matches!(err, Error::RefreshTokenRevoked { .. }), "{err:?}");
 }
 
 #[tokio::test]
 async fn token_endpoint_outage_is_not_mistaken_for_a_dead_refresh_token() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/v3/token"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("unavailable"))
-        .mount(&server)
-        .await;
-    let err = oauth(&server)
-        .refresh(&Secret::new("fine"))
-        .await
-        .unwrap_err();
+    let err = refresh_refused_with(ResponseTemplate::new(503).set_body_string("unavailable")).await;
     assert!(matches!(err, Error::OAuth(_)), "{err:?}");
 }
 
@@ -238,16 +236,12 @@ async fn private_app_token_learns_its_portal_from_account_details() {
 async fn token_calls_are_reported_to_the_observer_without_secrets() {
     use std::sync::Arc;
 
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/v3/token"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-            "status": "BAD_REFRESH_TOKEN",
-            "message": "missing or invalid refresh token",
-            "correlationId": "corr-rt"
-        })))
-        .mount(&server)
-        .await;
+    let server = token_endpoint_answering(ResponseTemplate::new(400).set_body_json(json!({
+        "status": "BAD_REFRESH_TOKEN",
+        "message": "missing or invalid refresh token",
+        "correlationId": "corr-rt"
+    })))
+    .await;
     let recorder = Arc::new(crate::support::Recorder::default());
     let oauth = oauth(&server).with_observer(recorder.clone());
     let err = oauth
@@ -297,9 +291,7 @@ async fn a_refresh_answered_with_a_redirect_fails_and_the_redirect_is_not_follow
         .refresh(&Secret::new("refresh-1"))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::OAuth(_)), "{err:?}");
-    assert!(err.to_string().contains("redirect"), "{err}");
-    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+    assert_redirect_refused(err, &elsewhere).await;
 }
 
 #[tokio::test]
@@ -307,9 +299,7 @@ async fn a_code_exchange_answered_with_a_redirect_fails_and_the_redirect_is_not_
     let elsewhere = MockServer::start().await;
     let server = redirecting_to(&elsewhere).await;
     let err = oauth(&server).exchange_code("code-1").await.unwrap_err();
-    assert!(matches!(err, Error::OAuth(_)), "{err:?}");
-    assert!(err.to_string().contains("redirect"), "{err}");
-    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+    assert_redirect_refused(err, &elsewhere).await;
 }
 
 #[tokio::test]
@@ -320,9 +310,7 @@ async fn an_introspection_answered_with_a_redirect_fails_and_the_redirect_is_not
         .introspect(&Secret::new("access-1"))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::OAuth(_)), "{err:?}");
-    assert!(err.to_string().contains("redirect"), "{err}");
-    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+    assert_redirect_refused(err, &elsewhere).await;
 }
 
 /// Set in the child process of [`token_calls_ignore_proxy_environment_variables`]: the token
@@ -353,12 +341,7 @@ async fn token_calls_ignore_proxy_environment_variables() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/oauth/2026-03/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "token_type": "bearer",
-            "access_token": "access-2",
-            "refresh_token": "refresh-2",
-            "expires_in": 1800
-        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tokens("access-2", "refresh-2")))
         .expect(1)
         .mount(&server)
         .await;
@@ -406,17 +389,10 @@ async fn an_absurd_expires_in_is_capped_at_a_day_instead_of_panicking() {
         json!(u64::MAX),
         json!(10_000_000_000_u64),
     ] {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/oauth/v3/token"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-                "token_type": "bearer",
-                "access_token": "access-2",
-                "refresh_token": "refresh-2",
-                "expires_in": expires_in
-            })))
-            .mount(&server)
-            .await;
+        let mut answer = tokens("access-2", "refresh-2");
+        answer["expires_in"] = expires_in.clone();
+        let server =
+            token_endpoint_answering(ResponseTemplate::new(200).set_body_json(answer)).await;
         let before = Utc::now();
         let tokens = oauth(&server)
             .refresh(&Secret::new("refresh-old"))

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use turris_hubspot::auth::{PrivateAppToken, Secret};
-use turris_hubspot::crm::ObjectType;
+use turris_hubspot::crm::{ObjectType, SimplePublicObject};
 use turris_hubspot::{Error, HubSpotClient};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -32,6 +32,20 @@ async fn answer_once(server: &MockServer, template: ResponseTemplate) {
         .await;
 }
 
+/// Answers every read of contact 51 with `template`, expecting `times` of them.
+async fn answer_always(server: &MockServer, template: ResponseTemplate, times: u64) {
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/51"))
+        .respond_with(template)
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
+async fn get_contact(client: &HubSpotClient) -> turris_hubspot::Result<SimplePublicObject> {
+    client.get_object(&ObjectType::Contacts, "51", &[]).await
+}
+
 async fn then_succeed(server: &MockServer) {
     Mock::given(method("GET"))
         .and(path("/crm/v3/objects/contacts/51"))
@@ -51,10 +65,7 @@ async fn a_ten_secondly_rolling_429_waits_and_then_succeeds() {
     .await;
     then_succeed(&server).await;
     let (client, recorder) = client_with(&server, 4);
-    let contact = client
-        .get_object(&ObjectType::Contacts, "51", &[])
-        .await
-        .unwrap();
+    let contact = get_contact(&client).await.unwrap();
     assert_eq!(contact.id, "51");
     let statuses: Vec<_> = recorder
         .calls()
@@ -76,26 +87,20 @@ async fn a_secondly_429_with_retry_after_is_retried() {
     .await;
     then_succeed(&server).await;
     let (client, _) = client_with(&server, 4);
-    client
-        .get_object(&ObjectType::Contacts, "51", &[])
-        .await
-        .unwrap();
+    get_contact(&client).await.unwrap();
 }
 
 #[tokio::test]
 async fn a_daily_429_is_surfaced_without_retry() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/crm/v3/objects/contacts/51"))
-        .respond_with(ResponseTemplate::new(429).set_body_json(rate_limited("DAILY")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    answer_always(
+        &server,
+        ResponseTemplate::new(429).set_body_json(rate_limited("DAILY")),
+        1,
+    )
+    .await;
     let (client, recorder) = client_with(&server, 5);
-    let err = client
-        .get_object(&ObjectType::Contacts, "51", &[])
-        .await
-        .unwrap_err();
+    let err = get_contact(&client).await.unwrap_err();
     let Error::DailyLimit { error: api, .. } = &err else {
         panic!("expected the daily limit, got {err:?}")
     };
@@ -106,18 +111,15 @@ async fn a_daily_429_is_surfaced_without_retry() {
 #[tokio::test]
 async fn after_a_daily_429_the_portal_is_not_called_again_until_the_next_utc_midnight() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/crm/v3/objects/contacts/51"))
-        .respond_with(ResponseTemplate::new(429).set_body_json(rate_limited("DAILY")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    answer_always(
+        &server,
+        ResponseTemplate::new(429).set_body_json(rate_limited("DAILY")),
+        1,
+    )
+    .await;
     let (client, recorder) = client_with(&server, 5);
     let before = chrono::Utc::now();
-    let err = client
-        .get_object(&ObjectType::Contacts, "51", &[])
-        .await
-        .unwrap_err();
+    let err = get_contact(&client).await.unwrap_err();
     let until = err.daily_limit_until().expect("the reset time");
     assert_eq!(
         until.time(),
@@ -126,10 +128,7 @@ async fn after_a_daily_429_the_portal_is_not_called_again_until_the_next_utc_mid
     );
     assert!(until > before && until <= before + chrono::Duration::days(1));
     // Another client of the same portal and limiter is refused locally.
-    let again = client
-        .get_object(&ObjectType::Contacts, "51", &[])
-        .await
-        .unwrap_err();
+    let again = get_contact(&client).await.unwrap_err();
     assert!(
         matches!(again, Error::DailyLimitBlocked { until: u } if u == until),
         "{again:?}"
@@ -156,16 +155,13 @@ async fn a_daily_429_with_retry_after_blocks_the_portal_for_that_long_only() {
         .mount(&server)
         .await;
     let (client, _) = client_with(&server, 5);
-    let err = client
-        .get_object(&ObjectType::Contacts, "51", &[])
-        .await
-        .unwrap_err();
+    let err = get_contact(&client).await.unwrap_err();
     let until = err.daily_limit_until().unwrap();
     assert!(until <= chrono::Utc::now() + chrono::Duration::seconds(1));
     // Waiting (with a deadline) for the block to lapse, then the call goes through.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        match client.get_object(&ObjectType::Contacts, "51", &[]).await {
+        match get_contact(&client).await {
             Ok(contact) => {
                 assert_eq!(contact.id, "51");
                 break;
@@ -198,10 +194,7 @@ async fn server_errors_are_retried_with_backoff_then_succeed() {
     answer_once(&server, ResponseTemplate::new(504)).await;
     then_succeed(&server).await;
     let (client, recorder) = client_with(&server, 5);
-    client
-        .get_object(&ObjectType::Contacts, "51", &[])
-        .await
-        .unwrap();
+    get_contact(&client).await.unwrap();
     let attempts: Vec<_> = recorder
         .calls()
         .iter()
@@ -225,45 +218,29 @@ async fn locked_and_477_answers_are_retried() {
     answer_once(&server, ResponseTemplate::new(477)).await;
     then_succeed(&server).await;
     let (client, _) = client_with(&server, 3);
-    client
-        .get_object(&ObjectType::Contacts, "51", &[])
-        .await
-        .unwrap();
+    get_contact(&client).await.unwrap();
 }
 
 #[tokio::test]
 async fn retries_are_bounded_by_max_attempts() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/crm/v3/objects/contacts/51"))
-        .respond_with(ResponseTemplate::new(503))
-        .expect(3)
-        .mount(&server)
-        .await;
+    answer_always(&server, ResponseTemplate::new(503), 3).await;
     let (client, _) = client_with(&server, 3);
-    let err = client
-        .get_object(&ObjectType::Contacts, "51", &[])
-        .await
-        .unwrap_err();
+    let err = get_contact(&client).await.unwrap_err();
     assert_eq!(err.status(), Some(503));
 }
 
 #[tokio::test]
 async fn rate_limit_retries_are_bounded_too() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/crm/v3/objects/contacts/51"))
-        .respond_with(
-            ResponseTemplate::new(429).set_body_json(rate_limited("TEN_SECONDLY_ROLLING")),
-        )
-        .expect(2)
-        .mount(&server)
-        .await;
+    answer_always(
+        &server,
+        ResponseTemplate::new(429).set_body_json(rate_limited("TEN_SECONDLY_ROLLING")),
+        2,
+    )
+    .await;
     let (client, _) = client_with(&server, 2);
-    let err = client
-        .get_object(&ObjectType::Contacts, "51", &[])
-        .await
-        .unwrap_err();
+    let err = get_contact(&client).await.unwrap_err();
     assert_eq!(err.status(), Some(429));
     assert!(matches!(err, Error::Api(_)));
 }
@@ -271,19 +248,11 @@ async fn rate_limit_retries_are_bounded_too() {
 #[tokio::test]
 async fn client_errors_are_not_retried() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/crm/v3/objects/contacts/51"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+    answer_always(&server, ResponseTemplate::new(400).set_body_json(json!({
             "status": "error", "message": "bad", "category": "VALIDATION_ERROR", "correlationId": "c"
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
+        })), 1).await;
     let (client, _) = client_with(&server, 5);
-    let err = client
-        .get_object(&ObjectType::Contacts, "51", &[])
-        .await
-        .unwrap_err();
+    let err = get_contact(&client).await.unwrap_err();
     assert_eq!(err.category(), Some("VALIDATION_ERROR"));
 }
 
@@ -301,10 +270,7 @@ async fn connection_errors_are_retried_and_bounded() {
         .observer(recorder.clone())
         .build()
         .unwrap();
-    let err = client
-        .get_object(&ObjectType::Contacts, "51", &[])
-        .await
-        .unwrap_err();
+    let err = get_contact(&client).await.unwrap_err();
     assert!(matches!(err, Error::Transport(_)), "{err:?}");
     let calls = recorder.calls();
     assert_eq!(
@@ -405,10 +371,7 @@ async fn a_huge_retry_after_is_capped_instead_of_panicking() {
         .await;
         then_succeed(&server).await;
         let (client, _) = client_with(&server, 4);
-        let contact = client
-            .get_object(&ObjectType::Contacts, "51", &[])
-            .await
-            .unwrap();
+        let contact = get_contact(&client).await.unwrap();
         assert_eq!(contact.id, "51", "{value}");
     }
 }
@@ -424,10 +387,7 @@ async fn garbage_retry_after_values_on_a_503_fall_back_to_backoff() {
         .await;
         then_succeed(&server).await;
         let (client, _) = client_with(&server, 4);
-        let contact = client
-            .get_object(&ObjectType::Contacts, "51", &[])
-            .await
-            .unwrap();
+        let contact = get_contact(&client).await.unwrap();
         assert_eq!(contact.id, "51", "{value:?}");
     }
 }
@@ -445,10 +405,7 @@ async fn a_daily_429_with_a_huge_retry_after_blocks_for_at_most_a_day() {
         .await;
         let (client, _) = client_with(&server, 4);
         let before = chrono::Utc::now();
-        let err = client
-            .get_object(&ObjectType::Contacts, "51", &[])
-            .await
-            .unwrap_err();
+        let err = get_contact(&client).await.unwrap_err();
         let until = err.daily_limit_until().expect("a daily limit");
         assert!(until > before, "{value}: {until}");
         assert!(

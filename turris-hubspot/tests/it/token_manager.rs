@@ -92,11 +92,7 @@ async fn fifty_concurrent_callers_share_exactly_one_refresh() {
 async fn a_fresh_token_is_served_without_calling_hubspot() {
     let server = MockServer::start().await;
     token_endpoint(&server, "unused", 0).await;
-    let manager = TokenManager::new(
-        oauth(&server),
-        tokens("access-ok", 1800),
-        Arc::new(MemorySink::default()),
-    );
+    let manager = manager(&server, tokens("access-ok", 1800));
     assert_eq!(manager.access_token().await.unwrap().expose(), "access-ok");
 }
 
@@ -104,12 +100,8 @@ async fn a_fresh_token_is_served_without_calling_hubspot() {
 async fn a_token_inside_the_margin_is_refreshed_ahead_of_expiry() {
     let server = MockServer::start().await;
     token_endpoint(&server, "access-new", 1).await;
-    let manager = TokenManager::new(
-        oauth(&server),
-        tokens("access-old", 120),
-        Arc::new(MemorySink::default()),
-    )
-    .with_refresh_margin(Duration::from_secs(300));
+    let manager =
+        manager(&server, tokens("access-old", 120)).with_refresh_margin(Duration::from_secs(300));
     assert_eq!(manager.access_token().await.unwrap().expose(), "access-new");
 }
 
@@ -125,11 +117,7 @@ async fn a_dead_refresh_token_is_reported_and_not_tried_again() {
         .expect(1)
         .mount(&server)
         .await;
-    let manager = TokenManager::new(
-        oauth(&server),
-        tokens("access-old", -1),
-        Arc::new(MemorySink::default()),
-    );
+    let manager = manager(&server, tokens("access-old", -1));
     for _ in 0..2 {
         let err = manager.access_token().await.unwrap_err();
         assert!(matches!(err, Error::RefreshTokenRevoked { .. }), "{err:?}");
@@ -151,6 +139,27 @@ async fn a_failing_sink_is_reported_and_storing_is_retried_on_the_next_call() {
     let err = manager.access_token().await.unwrap_err();
     assert!(matches!(err, Error::TokenSink(_)), "{err:?}");
     assert_eq!(manager.tokens().await.access_token.expose(), "access-new");
+}
+
+/// A manager holding `current`, refreshing against `server`, storing into a sink of its own.
+fn manager(server: &MockServer, current: TokenSet) -> TokenManager {
+    TokenManager::new(oauth(server), current, Arc::new(MemorySink::default()))
+}
+
+/// Reads contact 51 with a still-valid token that HubSpot answers with 401 `category`
+/// (`reads` times); the error the client ends with.
+async fn contact_read_refused(server: &MockServer, category: &str, reads: u64) -> Error {
+    Mock::given(method("GET"))
+        .and(path("/crm/objects/2026-03/contacts/51"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(error_body(category, "refused")))
+        .expect(reads)
+        .mount(server)
+        .await;
+    let manager = Arc::new(manager(server, tokens("access-old", 1800)));
+    oauth_client(server, manager)
+        .get_object(&ObjectType::Contacts, "51", &[])
+        .await
+        .unwrap_err()
 }
 
 fn oauth_client(server: &MockServer, manager: Arc<TokenManager>) -> HubSpotClient {
@@ -185,11 +194,7 @@ async fn expired_authentication_triggers_one_refresh_and_one_retry() {
         .expect(1)
         .mount(&server)
         .await;
-    let manager = Arc::new(TokenManager::new(
-        oauth(&server),
-        tokens("access-old", 1800),
-        Arc::new(MemorySink::default()),
-    ));
+    let manager = Arc::new(manager(&server, tokens("access-old", 1800)));
     let contact = oauth_client(&server, manager)
         .get_object(&ObjectType::Contacts, "51", &["email"])
         .await
@@ -201,24 +206,7 @@ async fn expired_authentication_triggers_one_refresh_and_one_retry() {
 async fn a_second_expired_authentication_is_not_refreshed_again() {
     let server = MockServer::start().await;
     token_endpoint(&server, "access-new", 1).await;
-    Mock::given(method("GET"))
-        .and(path("/crm/objects/2026-03/contacts/51"))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .set_body_json(error_body("EXPIRED_AUTHENTICATION", "expired")),
-        )
-        .expect(2)
-        .mount(&server)
-        .await;
-    let manager = Arc::new(TokenManager::new(
-        oauth(&server),
-        tokens("access-old", 1800),
-        Arc::new(MemorySink::default()),
-    ));
-    let err = oauth_client(&server, manager)
-        .get_object(&ObjectType::Contacts, "51", &[])
-        .await
-        .unwrap_err();
+    let err = contact_read_refused(&server, "EXPIRED_AUTHENTICATION", 2).await;
     assert_eq!(err.status(), Some(401));
     assert_eq!(err.category(), Some("EXPIRED_AUTHENTICATION"));
 }
@@ -227,24 +215,7 @@ async fn a_second_expired_authentication_is_not_refreshed_again() {
 async fn invalid_authentication_is_not_refreshed() {
     let server = MockServer::start().await;
     token_endpoint(&server, "access-new", 0).await;
-    Mock::given(method("GET"))
-        .and(path("/crm/objects/2026-03/contacts/51"))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .set_body_json(error_body("INVALID_AUTHENTICATION", "bad token")),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    let manager = Arc::new(TokenManager::new(
-        oauth(&server),
-        tokens("access-old", 1800),
-        Arc::new(MemorySink::default()),
-    ));
-    let err = oauth_client(&server, manager)
-        .get_object(&ObjectType::Contacts, "51", &[])
-        .await
-        .unwrap_err();
+    let err = contact_read_refused(&server, "INVALID_AUTHENTICATION", 1).await;
     assert_eq!(err.category(), Some("INVALID_AUTHENTICATION"));
 }
 

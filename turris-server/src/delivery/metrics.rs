@@ -174,40 +174,30 @@ impl DeliveryMetrics {
         by_organization: &[(String, u64)],
     ) -> String {
         let mut out = String::with_capacity(8192);
-        if let Some(queue) = queue {
-            out.push_str(
-                "# HELP turris_webhook_queue_due_by_organization Due, unleased events per \
-                 organization (the largest ten; the rest as _other).\n\
-                 # TYPE turris_webhook_queue_due_by_organization gauge\n",
-            );
-            let named: u64 = by_organization.iter().map(|(_, n)| n).sum();
-            for (org, n) in by_organization {
-                let _ = writeln!(
-                    out,
-                    "turris_webhook_queue_due_by_organization{{organization=\"{org}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "turris_webhook_queue_due_by_organization{{organization=\"_other\"}} {}",
-                queue.due.saturating_sub(named)
-            );
+        if let Some(queue) = &queue {
+            render_due_by_organization(&mut out, queue, by_organization);
         }
         self.render_outcomes(&mut out);
-        if let Some(queue) = queue {
-            out.push_str(
-                "# HELP turris_webhook_queue_events Outbound webhook events by queue state \
-                 (every replica's).\n# TYPE turris_webhook_queue_events gauge\n",
-            );
-            for (state, n) in [
-                ("pending", queue.pending),
-                ("due", queue.due),
-                ("leased", queue.leased),
-                ("failed", queue.failed),
-            ] {
-                let _ = writeln!(out, "turris_webhook_queue_events{{state=\"{state}\"}} {n}");
-            }
+        if let Some(queue) = &queue {
+            render_queue_states(&mut out, queue);
         }
+        self.render_attempts(&mut out);
+        self.delivery_latency.render(
+            &mut out,
+            "turris_webhook_delivery_latency_seconds",
+            "From an event's creation to the end of its successful delivery.",
+        );
+        self.attempt_duration.render(
+            &mut out,
+            "turris_webhook_attempt_duration_seconds",
+            "Duration of one delivery attempt.",
+        );
+        self.render_counters(&mut out);
+        out
+    }
+
+    /// Attempts made by this process, by outcome.
+    fn render_attempts(&self, out: &mut String) {
         out.push_str(
             "# HELP turris_webhook_attempts_total Delivery attempts made by this process, by \
              outcome.\n# TYPE turris_webhook_attempts_total counter\n",
@@ -222,16 +212,10 @@ impl DeliveryMetrics {
                 n.load(Ordering::Relaxed)
             );
         }
-        self.delivery_latency.render(
-            &mut out,
-            "turris_webhook_delivery_latency_seconds",
-            "From an event's creation to the end of its successful delivery.",
-        );
-        self.attempt_duration.render(
-            &mut out,
-            "turris_webhook_attempt_duration_seconds",
-            "Duration of one delivery attempt.",
-        );
+    }
+
+    /// The plain counters of this process.
+    fn render_counters(&self, out: &mut String) {
         for (name, help, value) in [
             (
                 "turris_webhook_debounce_flushes_total",
@@ -257,7 +241,47 @@ impl DeliveryMetrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
         }
-        out
+    }
+}
+
+/// Due events per organization (the largest few, then `_other`).
+fn render_due_by_organization(
+    out: &mut String,
+    queue: &DeliveryQueueStats,
+    by_organization: &[(String, u64)],
+) {
+    out.push_str(
+        "# HELP turris_webhook_queue_due_by_organization Due, unleased events per \
+                 organization (the largest ten; the rest as _other).\n\
+                 # TYPE turris_webhook_queue_due_by_organization gauge\n",
+    );
+    let named: u64 = by_organization.iter().map(|(_, n)| n).sum();
+    for (org, n) in by_organization {
+        let _ = writeln!(
+            out,
+            "turris_webhook_queue_due_by_organization{{organization=\"{org}\"}} {n}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "turris_webhook_queue_due_by_organization{{organization=\"_other\"}} {}",
+        queue.due.saturating_sub(named)
+    );
+}
+
+/// Outbound webhook events by queue state.
+fn render_queue_states(out: &mut String, queue: &DeliveryQueueStats) {
+    out.push_str(
+        "# HELP turris_webhook_queue_events Outbound webhook events by queue state \
+                 (every replica's).\n# TYPE turris_webhook_queue_events gauge\n",
+    );
+    for (state, n) in [
+        ("pending", queue.pending),
+        ("due", queue.due),
+        ("leased", queue.leased),
+        ("failed", queue.failed),
+    ] {
+        let _ = writeln!(out, "turris_webhook_queue_events{{state=\"{state}\"}} {n}");
     }
 }
 

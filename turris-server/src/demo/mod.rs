@@ -110,23 +110,7 @@ pub async fn run(base: Config, args: DemoArgs) -> Result<(), DemoError> {
         }
     };
     if let Some(api) = serve {
-        println!("\nStill serving; try it:");
-        let token = crate::crypto::ApiToken::from_presented(api.token.clone());
-        match crate::cli::console_link(&config, &token).await {
-            Ok(link) => println!("  Console       {link}  (one-time sign-in link, 15 minutes)"),
-            Err(e) => println!("  Console       {base_url}/console  (no sign-in link: {e})"),
-        }
-        println!("  API           {base_url}  (OpenAPI: {base_url}/api/v1/openapi.json)");
-        println!("  Token         export TOKEN={}", api.token);
-        println!(
-            "  Then          curl -H \"Authorization: Bearer $TOKEN\" {base_url}/api/v1/agencies"
-        );
-        println!(
-            "  HubSpot       {}/_sandbox/ui  (edit a company of type Partner, then read {base_url}{H}/activity)",
-            sandbox.base_url()
-        );
-        println!("  Receiver      {}", receiver.url());
-        println!("Press Ctrl-C to stop.");
+        print_try_it(&api, &config, &sandbox, &receiver).await;
         crate::app::shutdown_signal().await;
     }
     let _ = stop.send(true);
@@ -135,6 +119,27 @@ pub async fn run(base: Config, args: DemoArgs) -> Result<(), DemoError> {
         .map_err(|e| fail(format!("the server stopped badly: {e}")))?;
     sandbox.shutdown().await;
     Ok(())
+}
+
+/// How to try the demo that keeps serving: the console link, the API and its token, the
+/// sandbox's UI and the receiver.
+async fn print_try_it(api: &Api, config: &Config, sandbox: &Sandbox, receiver: &Receiver) {
+    let base_url = &config.public_base_url;
+    println!("\nStill serving; try it:");
+    let token = crate::crypto::ApiToken::from_presented(api.token.clone());
+    match crate::cli::console_link(config, &token).await {
+        Ok(link) => println!("  Console       {link}  (one-time sign-in link, 15 minutes)"),
+        Err(e) => println!("  Console       {base_url}/console  (no sign-in link: {e})"),
+    }
+    println!("  API           {base_url}  (OpenAPI: {base_url}/api/v1/openapi.json)");
+    println!("  Token         export TOKEN={}", api.token);
+    println!("  Then          curl -H \"Authorization: Bearer $TOKEN\" {base_url}/api/v1/agencies");
+    println!(
+        "  HubSpot       {}/_sandbox/ui  (edit a company of type Partner, then read {base_url}{H}/activity)",
+        sandbox.base_url()
+    );
+    println!("  Receiver      {}", receiver.url());
+    println!("Press Ctrl-C to stop.");
 }
 
 /// The steps, in order.

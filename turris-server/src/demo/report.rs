@@ -1,6 +1,7 @@
 //! What the demo prints: each step as it runs, and the summary read back at the end.
 
-use turris_hubspot_sandbox::{ObjectKind, Sandbox};
+use serde_json::Value;
+use turris_hubspot_sandbox::{Control, ObjectKind, Sandbox};
 
 use super::api::{Api, activity, names};
 use super::receiver::Receiver;
@@ -28,10 +29,8 @@ pub(super) async fn summary(
     let entries = activity(api)
         .await
         .ok_or_else(|| fail("cannot read the activity"))?;
-    let count = |status: &str| entries.iter().filter(|e| e["status"] == status).count();
     let invitations = api.get("/api/v1/invitations?limit=100").await?;
     let invitations = invitations["items"].as_array().cloned().unwrap_or_default();
-    let received = receiver.received();
     let control = sandbox.control();
     let hubspot_name = |id: &str| {
         [ObjectKind::Companies, ObjectKind::Contacts]
@@ -46,6 +45,14 @@ pub(super) async fn summary(
     };
 
     println!("\nWhat happened");
+    print_records(&agencies, &agents);
+    print_activity(&entries, &agency_name, &hubspot_name);
+    print_invitations(&invitations, &agency_name);
+    print_traffic(receiver, &control);
+    Ok(())
+}
+
+fn print_records(agencies: &[Value], agents: &[String]) {
     let mut listed: Vec<&str> = agencies.iter().filter_map(|a| a["name"].as_str()).collect();
     listed.sort_unstable();
     println!(
@@ -58,6 +65,15 @@ pub(super) async fn summary(
         agents.len(),
         agents.join(", ")
     );
+}
+
+/// The activity, oldest first, each entry naming the record it is about.
+fn print_activity(
+    entries: &[Value],
+    agency_name: &dyn Fn(&str) -> Option<String>,
+    hubspot_name: &dyn Fn(&str) -> Option<String>,
+) {
+    let count = |status: &str| entries.iter().filter(|e| e["status"] == status).count();
     println!(
         "  Recent activity: {} entries ({} success, {} skipped, {} failure), oldest first:",
         entries.len(),
@@ -83,8 +99,11 @@ pub(super) async fn summary(
             entry["title"].as_str().unwrap_or("-"),
         );
     }
+}
+
+fn print_invitations(invitations: &[Value], agency_name: &dyn Fn(&str) -> Option<String>) {
     println!("  Invitations:");
-    for invitation in &invitations {
+    for invitation in invitations {
         let agency = invitation["agency_id"].as_str().unwrap_or("-");
         println!(
             "    {:<16} {} ({})",
@@ -95,6 +114,11 @@ pub(super) async fn summary(
                 .unwrap_or("no template")
         );
     }
+}
+
+/// The webhooks the receiver verified and the calls the sandbox counted.
+fn print_traffic(receiver: &Receiver, control: &Control) {
+    let received = receiver.received();
     let types: Vec<String> = received
         .iter()
         .map(|r| r.envelope.webhook_type.to_string())
@@ -111,7 +135,6 @@ pub(super) async fn summary(
         stats.total_calls(),
         stats.rate_limited
     );
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

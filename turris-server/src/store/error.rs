@@ -260,6 +260,7 @@ impl From<turris_core::store::StoreError> for DbError {
                 Ok(own) => *own,
                 Err(other) => DbError::Other(other),
             },
+            other => DbError::Other(Box::new(other)),
         }
     }
 }

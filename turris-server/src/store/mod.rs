@@ -87,65 +87,42 @@ pub use tenants::*;
 pub use tickets::*;
 pub use webhooks::*;
 
-/// Every storage trait the server uses, for `Arc<dyn ServerStore>`.
-pub trait ServerStore:
-    turris_core::store::Store
-    + DeliveryStore
-    + TenantStore
-    + OAuthStateStore
-    + CredentialStore
-    + WebhookEndpointStore
-    + TurrisInputStore
-    + InvitationStore
-    + RecordPageStore
-    + InboundEventStore
-    + DebounceStore
-    + EchoLedgerStore
-    + JobStore
-    + DeliveryStatsStore
-    + RetentionStore
-    + OutboundOutboxStore
-    + JournalStore
-    + PollCursorStore
-    + InboundStepStore
-    + EndpointHealthStore
-    + SyncRecordStore
-    + TagStore
-    + NoteStore
-    + ListStore
-    + TicketStore
-    + FairLeaseStore
-    + RecoverJobStore
-{
+/// Declares [`ServerStore`] from its traits, and implements it for every type with them all.
+macro_rules! server_store {
+    ($($bound:path),+ $(,)?) => {
+        /// Every storage trait the server uses, for `Arc<dyn ServerStore>`.
+        pub trait ServerStore: $($bound +)+ {}
+
+        impl<T> ServerStore for T where T: $($bound +)+ {}
+    };
 }
 
-impl<T> ServerStore for T where
-    T: turris_core::store::Store
-        + DeliveryStore
-        + TenantStore
-        + OAuthStateStore
-        + CredentialStore
-        + WebhookEndpointStore
-        + TurrisInputStore
-        + InvitationStore
-        + RecordPageStore
-        + InboundEventStore
-        + DebounceStore
-        + EchoLedgerStore
-        + JobStore
-        + DeliveryStatsStore
-        + RetentionStore
-        + OutboundOutboxStore
-        + JournalStore
-        + PollCursorStore
-        + InboundStepStore
-        + EndpointHealthStore
-        + SyncRecordStore
-        + TagStore
-        + NoteStore
-        + ListStore
-        + TicketStore
-        + FairLeaseStore
-        + RecoverJobStore
-{
-}
+server_store!(
+    turris_core::store::Store,
+    DeliveryStore,
+    TenantStore,
+    OAuthStateStore,
+    CredentialStore,
+    WebhookEndpointStore,
+    TurrisInputStore,
+    InvitationStore,
+    RecordPageStore,
+    InboundEventStore,
+    DebounceStore,
+    EchoLedgerStore,
+    JobStore,
+    DeliveryStatsStore,
+    RetentionStore,
+    OutboundOutboxStore,
+    JournalStore,
+    PollCursorStore,
+    InboundStepStore,
+    EndpointHealthStore,
+    SyncRecordStore,
+    TagStore,
+    NoteStore,
+    ListStore,
+    TicketStore,
+    FairLeaseStore,
+    RecoverJobStore,
+);

@@ -227,60 +227,68 @@ macro_rules! stored_data {
     };
 }
 
+/// Writes a record with `$write` (evaluating to the rows it affected: none is
+/// [`DbError::NotFound`]) and its outbox row in one transaction; with `previous $table`, the
+/// outbox row keeps the record's stored data from before the write.
+macro_rules! write_with_push {
+    ($self:expr, $org:expr, $kind:expr, $id:expr, |$tx:ident| $write:expr) => {
+        write_with_push!($self, $org, $kind, $id, None::<String>, |$tx| $write)
+    };
+    ($self:expr, $org:expr, $kind:expr, $id:expr, previous $table:literal, |$tx:ident| $write:expr) => {
+        write_with_push!(
+            $self,
+            $org,
+            $kind,
+            $id,
+            stored_data!($tx, $org, $table, $id),
+            |$tx| $write
+        )
+    };
+    ($self:expr, $org:expr, $kind:expr, $id:expr, $previous:expr, |$tx:ident| $write:expr) => {{
+        let now = ns(Utc::now())?;
+        with_pool!($self, |pool| {
+            let mut $tx = pool.begin_write().await?;
+            let previous = $previous;
+            if $write == 0 {
+                return Err(DbError::NotFound);
+            }
+            queue_push!($tx, $org, $kind, $id, now, previous);
+            $tx.commit().await?;
+        });
+        Ok(())
+    }};
+}
+
 #[async_trait]
 impl OutboundOutboxStore for SqlStore {
     async fn insert_agency_with_push(&self, org: &OrganizationId, agency: &Agency) -> DbResult<()> {
         let c = agency_columns(agency)?;
-        let now = ns(Utc::now())?;
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            insert_agency_row!(&mut *tx, org, agency, c)?;
-            queue_push!(tx, org, AGENCY, agency.id.as_str(), now);
-            tx.commit().await?;
-        });
-        Ok(())
+        write_with_push!(self, org, AGENCY, agency.id.as_str(), |tx| {
+            insert_agency_row!(&mut *tx, org, agency, c)?.rows_affected()
+        })
     }
 
     async fn update_agency_with_push(&self, org: &OrganizationId, agency: &Agency) -> DbResult<()> {
         let c = agency_columns(agency)?;
-        let now = ns(Utc::now())?;
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let previous = stored_data!(tx, org, "agencies", agency.id.as_str());
-            if update_agency_row!(&mut *tx, org, agency, c)?.rows_affected() == 0 {
-                return Err(DbError::NotFound);
-            }
-            queue_push!(tx, org, AGENCY, agency.id.as_str(), now, previous);
-            tx.commit().await?;
-        });
-        Ok(())
+        let id = agency.id.as_str();
+        write_with_push!(self, org, AGENCY, id, previous "agencies", |tx| {
+            update_agency_row!(&mut *tx, org, agency, c)?.rows_affected()
+        })
     }
 
     async fn insert_agent_with_push(&self, org: &OrganizationId, agent: &Agent) -> DbResult<()> {
         let c = agent_columns(agent)?;
-        let now = ns(Utc::now())?;
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            insert_agent_row!(&mut *tx, org, agent, c)?;
-            queue_push!(tx, org, AGENT, agent.id.as_str(), now);
-            tx.commit().await?;
-        });
-        Ok(())
+        write_with_push!(self, org, AGENT, agent.id.as_str(), |tx| {
+            insert_agent_row!(&mut *tx, org, agent, c)?.rows_affected()
+        })
     }
 
     async fn update_agent_with_push(&self, org: &OrganizationId, agent: &Agent) -> DbResult<()> {
         let c = agent_columns(agent)?;
-        let now = ns(Utc::now())?;
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let previous = stored_data!(tx, org, "agents", agent.id.as_str());
-            if update_agent_row!(&mut *tx, org, agent, c)?.rows_affected() == 0 {
-                return Err(DbError::NotFound);
-            }
-            queue_push!(tx, org, AGENT, agent.id.as_str(), now, previous);
-            tx.commit().await?;
-        });
-        Ok(())
+        let id = agent.id.as_str();
+        write_with_push!(self, org, AGENT, id, previous "agents", |tx| {
+            update_agent_row!(&mut *tx, org, agent, c)?.rows_affected()
+        })
     }
 
     async fn insert_agency_contact_with_push(
@@ -289,16 +297,9 @@ impl OutboundOutboxStore for SqlStore {
         contact: &AgencyContact,
     ) -> DbResult<()> {
         let c = contact_columns(contact)?;
-        let now = ns(Utc::now())?;
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            if insert_agency_contact_row!(&mut *tx, org, contact, c)?.rows_affected() == 0 {
-                return Err(DbError::NotFound);
-            }
-            queue_push!(tx, org, AGENCY_CONTACT, contact.id.as_str(), now);
-            tx.commit().await?;
-        });
-        Ok(())
+        write_with_push!(self, org, AGENCY_CONTACT, contact.id.as_str(), |tx| {
+            insert_agency_contact_row!(&mut *tx, org, contact, c)?.rows_affected()
+        })
     }
 
     async fn update_agency_contact_with_push(
@@ -307,17 +308,10 @@ impl OutboundOutboxStore for SqlStore {
         contact: &AgencyContact,
     ) -> DbResult<()> {
         let c = contact_columns(contact)?;
-        let now = ns(Utc::now())?;
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let previous = stored_data!(tx, org, "agency_contacts", contact.id.as_str());
-            if update_agency_contact_row!(&mut *tx, org, contact, c)?.rows_affected() == 0 {
-                return Err(DbError::NotFound);
-            }
-            queue_push!(tx, org, AGENCY_CONTACT, contact.id.as_str(), now, previous);
-            tx.commit().await?;
-        });
-        Ok(())
+        let id = contact.id.as_str();
+        write_with_push!(self, org, AGENCY_CONTACT, id, previous "agency_contacts", |tx| {
+            update_agency_contact_row!(&mut *tx, org, contact, c)?.rows_affected()
+        })
     }
 
     async fn claim_outbound(

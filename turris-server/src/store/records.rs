@@ -77,76 +77,93 @@ pub(crate) fn agent_columns(agent: &Agent) -> DbResult<AgentColumns> {
 // transaction such as outbound sync's outbox, [`super::outbound`]), so both share one query.
 // Each evaluates to the `Result` of `execute`; `$c` is the record's columns.
 
+/// Runs `$sql` on `$exec` with an agency's binds: `$1` organization, `$2` id, `$3` data,
+/// `$4` NPN, `$5` producer code.
+macro_rules! agency_row {
+    ($sql:expr, $exec:expr, $org:expr, $agency:expr, $c:expr) => {
+        sqlx::query($sql)
+            .bind($org.as_str())
+            .bind($agency.id.as_str())
+            .bind(&$c.data)
+            .bind(&$c.npn)
+            .bind(&$c.producer_code)
+            .execute($exec)
+            .await
+    };
+}
+pub(crate) use agency_row;
+
 macro_rules! insert_agency_row {
     ($exec:expr, $org:expr, $agency:expr, $c:expr) => {
-        sqlx::query(
+        $crate::store::records::agency_row!(
             "INSERT INTO agencies (organization_id, id, data, npn, producer_code)
              VALUES ($1, $2, $3, $4, $5)",
+            $exec,
+            $org,
+            $agency,
+            $c
         )
-        .bind($org.as_str())
-        .bind($agency.id.as_str())
-        .bind(&$c.data)
-        .bind(&$c.npn)
-        .bind(&$c.producer_code)
-        .execute($exec)
-        .await
     };
 }
 pub(crate) use insert_agency_row;
 
 macro_rules! update_agency_row {
     ($exec:expr, $org:expr, $agency:expr, $c:expr) => {
-        sqlx::query(
+        $crate::store::records::agency_row!(
             "UPDATE agencies SET data = $3, npn = $4, producer_code = $5
              WHERE organization_id = $1 AND id = $2",
+            $exec,
+            $org,
+            $agency,
+            $c
         )
-        .bind($org.as_str())
-        .bind($agency.id.as_str())
-        .bind(&$c.data)
-        .bind(&$c.npn)
-        .bind(&$c.producer_code)
-        .execute($exec)
-        .await
     };
 }
 pub(crate) use update_agency_row;
 
+/// Runs `$sql` on `$exec` with an agent's binds: `$1` organization, `$2` id, `$3` data, `$4`
+/// NPN, `$5`–`$7` first name, last name and email keys, `$8` agency.
+macro_rules! agent_row {
+    ($sql:expr, $exec:expr, $org:expr, $agent:expr, $c:expr) => {
+        sqlx::query($sql)
+            .bind($org.as_str())
+            .bind($agent.id.as_str())
+            .bind(&$c.data)
+            .bind(&$c.npn)
+            .bind(&$c.first)
+            .bind(&$c.last)
+            .bind(&$c.email)
+            .bind(&$c.agency)
+            .execute($exec)
+            .await
+    };
+}
+pub(crate) use agent_row;
+
 macro_rules! insert_agent_row {
     ($exec:expr, $org:expr, $agent:expr, $c:expr) => {
-        sqlx::query(
+        $crate::store::records::agent_row!(
             "INSERT INTO agents (organization_id, id, data, npn, first_name_key,
              last_name_key, email_key, agency_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            $exec,
+            $org,
+            $agent,
+            $c
         )
-        .bind($org.as_str())
-        .bind($agent.id.as_str())
-        .bind(&$c.data)
-        .bind(&$c.npn)
-        .bind(&$c.first)
-        .bind(&$c.last)
-        .bind(&$c.email)
-        .bind(&$c.agency)
-        .execute($exec)
-        .await
     };
 }
 pub(crate) use insert_agent_row;
 
 macro_rules! update_agent_row {
     ($exec:expr, $org:expr, $agent:expr, $c:expr) => {
-        sqlx::query(
+        $crate::store::records::agent_row!(
             "UPDATE agents SET data = $3, npn = $4, first_name_key = $5, last_name_key = $6,
              email_key = $7, agency_id = $8 WHERE organization_id = $1 AND id = $2",
+            $exec,
+            $org,
+            $agent,
+            $c
         )
-        .bind($org.as_str())
-        .bind($agent.id.as_str())
-        .bind(&$c.data)
-        .bind(&$c.npn)
-        .bind(&$c.first)
-        .bind(&$c.last)
-        .bind(&$c.email)
-        .bind(&$c.agency)
-        .execute($exec)
-        .await
     };
 }
 pub(crate) use update_agent_row;
@@ -166,38 +183,48 @@ pub(crate) fn contact_columns(contact: &AgencyContact) -> DbResult<ContactColumn
 // An agency contact is written only while its agency exists in the organization: zero rows
 // affected means the agency (or, for an update, the contact) is not found.
 
+/// Runs `$sql` on `$exec` with an agency contact's binds: `$1` organization, `$2` id, `$3`
+/// agency, `$4` data, `$5` email key.
+macro_rules! agency_contact_row {
+    ($sql:expr, $exec:expr, $org:expr, $contact:expr, $c:expr) => {
+        sqlx::query($sql)
+            .bind($org.as_str())
+            .bind($contact.id.as_str())
+            .bind($contact.agency_id.as_str())
+            .bind(&$c.data)
+            .bind(&$c.email)
+            .execute($exec)
+            .await
+    };
+}
+pub(crate) use agency_contact_row;
+
 macro_rules! insert_agency_contact_row {
     ($exec:expr, $org:expr, $contact:expr, $c:expr) => {
-        sqlx::query(
+        $crate::store::records::agency_contact_row!(
             "INSERT INTO agency_contacts (organization_id, id, agency_id, data, email_key)
              SELECT $1, $2, $3, $4, $5
              WHERE EXISTS (SELECT 1 FROM agencies WHERE organization_id = $1 AND id = $3)",
+            $exec,
+            $org,
+            $contact,
+            $c
         )
-        .bind($org.as_str())
-        .bind($contact.id.as_str())
-        .bind($contact.agency_id.as_str())
-        .bind(&$c.data)
-        .bind(&$c.email)
-        .execute($exec)
-        .await
     };
 }
 pub(crate) use insert_agency_contact_row;
 
 macro_rules! update_agency_contact_row {
     ($exec:expr, $org:expr, $contact:expr, $c:expr) => {
-        sqlx::query(
+        $crate::store::records::agency_contact_row!(
             "UPDATE agency_contacts SET agency_id = $3, data = $4, email_key = $5
              WHERE organization_id = $1 AND id = $2
              AND EXISTS (SELECT 1 FROM agencies WHERE organization_id = $1 AND id = $3)",
+            $exec,
+            $org,
+            $contact,
+            $c
         )
-        .bind($org.as_str())
-        .bind($contact.id.as_str())
-        .bind($contact.agency_id.as_str())
-        .bind(&$c.data)
-        .bind(&$c.email)
-        .execute($exec)
-        .await
     };
 }
 pub(crate) use update_agency_contact_row;
@@ -220,6 +247,58 @@ impl SqlStore {
                 .await?
         }))
     }
+
+    /// The first record of `table` (by id) whose `column` is `value`.
+    async fn first_row_by(
+        &self,
+        table: &str,
+        org: &OrganizationId,
+        column: &str,
+        value: &str,
+    ) -> DbResult<Option<DataRow>> {
+        let sql = format!(
+            "SELECT id, data FROM {table} WHERE organization_id = $1 AND {column} = $2
+             ORDER BY id LIMIT 1"
+        );
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(org.as_str())
+                .bind(value)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// A page of `table`'s records by ascending id, after `after`.
+    async fn data_page(
+        &self,
+        table: &str,
+        org: &OrganizationId,
+        after: Option<&str>,
+        page: usize,
+    ) -> DbResult<Vec<DataRow>> {
+        let sql = format!(
+            "SELECT id, data FROM {table} WHERE organization_id = $1 AND id > $2
+             ORDER BY id LIMIT $3"
+        );
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(org.as_str())
+                .bind(after.unwrap_or(""))
+                .bind(limit(page))
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+}
+
+/// An update or a conditional insert that wrote no row: the record (or its agency) is not
+/// found.
+fn written(rows: u64) -> StoreResult<()> {
+    if rows == 0 {
+        return Err(DbError::NotFound.into());
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -244,10 +323,7 @@ impl RecordStore for SqlStore {
                 .map_err(DbError::from)?
                 .rows_affected()
         });
-        if updated == 0 {
-            return Err(DbError::NotFound.into());
-        }
-        Ok(())
+        written(updated)
     }
 
     async fn find_agency(
@@ -259,18 +335,7 @@ impl RecordStore for SqlStore {
             AgencyKey::Npn(npn) => ("npn", npn.as_str()),
             AgencyKey::ProducerCode(code) => ("producer_code", code.as_str()),
         };
-        let sql = format!(
-            "SELECT id, data FROM agencies WHERE organization_id = $1 AND {column} = $2
-             ORDER BY id LIMIT 1"
-        );
-        let row: Option<DataRow> = with_pool!(self, |pool| {
-            sqlx::query_as(&sql)
-                .bind(org.as_str())
-                .bind(value)
-                .fetch_optional(pool)
-                .await
-                .map_err(DbError::from)?
-        });
+        let row = self.first_row_by("agencies", org, column, value).await?;
         Ok(row.map(agency_from_row).transpose()?)
     }
 
@@ -294,25 +359,15 @@ impl RecordStore for SqlStore {
                 .map_err(DbError::from)?
                 .rows_affected()
         });
-        if updated == 0 {
-            return Err(DbError::NotFound.into());
-        }
-        Ok(())
+        written(updated)
     }
 
     async fn find_agent(&self, org: &OrganizationId, key: &AgentKey) -> StoreResult<Option<Agent>> {
         let row: Option<DataRow> = match key {
-            AgentKey::Npn { npn } => with_pool!(self, |pool| {
-                sqlx::query_as(
-                    "SELECT id, data FROM agents WHERE organization_id = $1 AND npn = $2
-                     ORDER BY id LIMIT 1",
-                )
-                .bind(org.as_str())
-                .bind(npn.as_str())
-                .fetch_optional(pool)
-                .await
-                .map_err(DbError::from)?
-            }),
+            AgentKey::Npn { npn } => {
+                self.first_row_by("agents", org, "npn", npn.as_str())
+                    .await?
+            }
             AgentKey::NameAndEmail {
                 first_name,
                 last_name,
@@ -345,10 +400,7 @@ impl RecordStore for SqlStore {
                 .map_err(DbError::from)?
                 .rows_affected()
         });
-        if inserted == 0 {
-            return Err(DbError::NotFound.into());
-        }
-        Ok(())
+        written(inserted)
     }
 
     async fn get_agency_contact(
@@ -371,10 +423,7 @@ impl RecordStore for SqlStore {
                 .map_err(DbError::from)?
                 .rows_affected()
         });
-        if updated == 0 {
-            return Err(DbError::NotFound.into());
-        }
-        Ok(())
+        written(updated)
     }
 
     async fn list_agency_contacts(
@@ -463,17 +512,9 @@ impl RecordPageStore for SqlStore {
         after: Option<&AgencyId>,
         page: usize,
     ) -> DbResult<Vec<Agency>> {
-        let rows: Vec<DataRow> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id, data FROM agencies WHERE organization_id = $1 AND id > $2
-                 ORDER BY id LIMIT $3",
-            )
-            .bind(org.as_str())
-            .bind(after.map_or("", |a| a.as_str()))
-            .bind(limit(page))
-            .fetch_all(pool)
-            .await?
-        });
+        let rows = self
+            .data_page("agencies", org, after.map(|a| a.as_str()), page)
+            .await?;
         rows.into_iter().map(agency_from_row).collect()
     }
 
@@ -483,17 +524,9 @@ impl RecordPageStore for SqlStore {
         after: Option<&AgentId>,
         page: usize,
     ) -> DbResult<Vec<Agent>> {
-        let rows: Vec<DataRow> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id, data FROM agents WHERE organization_id = $1 AND id > $2
-                 ORDER BY id LIMIT $3",
-            )
-            .bind(org.as_str())
-            .bind(after.map_or("", |a| a.as_str()))
-            .bind(limit(page))
-            .fetch_all(pool)
-            .await?
-        });
+        let rows = self
+            .data_page("agents", org, after.map(|a| a.as_str()), page)
+            .await?;
         rows.into_iter().map(agent_from_row).collect()
     }
 

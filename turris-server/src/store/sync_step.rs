@@ -188,6 +188,47 @@ fn activity_columns(row: &NewActivity) -> DbResult<(i64, String, String)> {
     ))
 }
 
+/// Writes a new agency's invitation inside `$tx` when its contract template exists (with the
+/// agency's tags pushes, and the "invitation sent" note when it went out); evaluates to the
+/// activity row to write: `$stored`, or `$missing` when the template is gone.
+macro_rules! write_step_invitation {
+    ($tx:expr, $org:expr, $write:expr, $status:expr, $created:expr, $updated:expr, $stored:expr, $missing:expr) => {{
+        let (org, write, status, created, updated) = ($org, $write, $status, $created, $updated);
+        let template_exists = match &write.invitation.contract_template_id {
+            Some(template) => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM contract_templates
+                 WHERE organization_id = $1 AND id = $2",
+                )
+                .bind(org.as_str())
+                .bind(template.as_str())
+                .fetch_one(&mut *$tx)
+                .await?
+                    > 0
+            }
+            None => true,
+        };
+        if template_exists {
+            insert_invitation_row!(&mut *$tx, org, &write.invitation, status, created, updated)?;
+            let agency = write.invitation.agency_id.as_str();
+            super::tags::queue_agency_tags_pushes!($tx, org, agency, *updated);
+            if write.invitation.status == InvitationStatus::Sent {
+                let invitation = &write.invitation;
+                let details = super::notes::invitation_details(
+                    invitation.contract_template_id.as_ref().map(|t| t.as_str()),
+                    invitation.sent_to.as_deref(),
+                );
+                let note = NoteKind::InvitationSent;
+                let at = *updated;
+                super::notes::queue_note!($tx, org, note, "agency", agency, &details, at, at);
+            }
+            $stored
+        } else {
+            $missing
+        }
+    }};
+}
+
 #[async_trait]
 impl InboundStepStore for SqlStore {
     async fn commit_inbound_step(
@@ -230,47 +271,9 @@ impl InboundStepStore for SqlStore {
                 insert_activity_row!(&mut *tx, org, at, entry, outcome)?;
             }
             if let Some((write, status, created, updated, stored, missing)) = &invitation {
-                let template_exists = match &write.invitation.contract_template_id {
-                    Some(template) => {
-                        sqlx::query_scalar::<_, i64>(
-                            "SELECT COUNT(*) FROM contract_templates
-                         WHERE organization_id = $1 AND id = $2",
-                        )
-                        .bind(org.as_str())
-                        .bind(template.as_str())
-                        .fetch_one(&mut *tx)
-                        .await?
-                            > 0
-                    }
-                    None => true,
-                };
-                let (at, entry, outcome) = if template_exists {
-                    insert_invitation_row!(
-                        &mut *tx,
-                        org,
-                        &write.invitation,
-                        status,
-                        created,
-                        updated
-                    )?;
-                    let agency = write.invitation.agency_id.as_str();
-                    super::tags::queue_agency_tags_pushes!(tx, org, agency, *updated);
-                    if write.invitation.status == InvitationStatus::Sent {
-                        let invitation = &write.invitation;
-                        let details = super::notes::invitation_details(
-                            invitation.contract_template_id.as_ref().map(|t| t.as_str()),
-                            invitation.sent_to.as_deref(),
-                        );
-                        let note = NoteKind::InvitationSent;
-                        let at = *updated;
-                        super::notes::queue_note!(
-                            tx, org, note, "agency", agency, &details, at, at
-                        );
-                    }
-                    stored
-                } else {
-                    missing
-                };
+                let (at, entry, outcome) = write_step_invitation!(
+                    tx, org, write, status, created, updated, stored, missing
+                );
                 insert_activity_row!(&mut *tx, org, at, entry, outcome)?;
             }
             tx.commit().await?;

@@ -35,6 +35,16 @@ fn change(
     }
 }
 
+/// A change of organization `org`'s agency `agency_1`.
+fn agency_1(
+    pair: (&str, &str),
+    from: ComplianceStatus,
+    to: ComplianceStatus,
+    at: i64,
+) -> StatusChangeEvent {
+    change("org", "agency_1", pair, from, to, at)
+}
+
 const LIFE_TX: (&str, &str) = ("life", "TX");
 const LIFE_CA: (&str, &str) = ("life", "CA");
 const PC_TX: (&str, &str) = ("p&c", "TX");
@@ -42,15 +52,8 @@ const PC_TX: (&str, &str) = ("p&c", "TX");
 #[test]
 fn a_window_closes_sixty_seconds_after_its_last_change() {
     let mut d = Debouncer::default();
-    d.record(change(
-        "org",
-        "agency_1",
-        LIFE_TX,
-        Compliant,
-        NonCompliant,
-        0,
-    ));
-    d.record(change("org", "agency_1", LIFE_CA, Pending, Compliant, 50));
+    d.record(agency_1(LIFE_TX, Compliant, NonCompliant, 0));
+    d.record(agency_1(LIFE_CA, Pending, Compliant, 50));
     assert_eq!(d.next_due(), Some(t(110)));
     assert!(d.flush_due(t(109)).is_empty());
     let batches = d.flush_due(t(110));
@@ -95,23 +98,9 @@ fn a_window_closes_sixty_seconds_after_its_last_change() {
 #[test]
 fn a_change_that_flips_back_is_not_sent() {
     let mut d = Debouncer::default();
-    d.record(change(
-        "org",
-        "agency_1",
-        LIFE_TX,
-        Compliant,
-        NonCompliant,
-        0,
-    ));
-    d.record(change(
-        "org",
-        "agency_1",
-        LIFE_TX,
-        NonCompliant,
-        Compliant,
-        20,
-    ));
-    d.record(change("org", "agency_1", PC_TX, Pending, Compliant, 30));
+    d.record(agency_1(LIFE_TX, Compliant, NonCompliant, 0));
+    d.record(agency_1(LIFE_TX, NonCompliant, Compliant, 20));
+    d.record(agency_1(PC_TX, Pending, Compliant, 30));
     let batches = d.flush_due(t(90));
     let changes = &batches[0].payload.entities[0].changes;
     assert_eq!(changes.len(), 1);
@@ -150,22 +139,8 @@ fn intermediate_statuses_collapse_to_start_and_end() {
 #[test]
 fn a_window_where_everything_flipped_back_sends_nothing() {
     let mut d = Debouncer::default();
-    d.record(change(
-        "org",
-        "agency_1",
-        LIFE_TX,
-        Compliant,
-        NonCompliant,
-        0,
-    ));
-    d.record(change(
-        "org",
-        "agency_1",
-        LIFE_TX,
-        NonCompliant,
-        Compliant,
-        5,
-    ));
+    d.record(agency_1(LIFE_TX, Compliant, NonCompliant, 0));
+    d.record(agency_1(LIFE_TX, NonCompliant, Compliant, 5));
     assert!(d.flush_due(t(65)).is_empty());
     assert!(d.state().is_empty());
     assert_eq!(d.next_due(), None);
@@ -245,18 +220,11 @@ fn a_change_after_the_hard_cap_opens_a_new_window() {
 #[test]
 fn several_entities_are_consolidated_in_one_payload_and_unchanged_ones_are_omitted() {
     let mut d = Debouncer::default();
-    d.record(change(
-        "org",
-        "agency_1",
-        LIFE_TX,
-        Compliant,
-        NonCompliant,
-        0,
-    ));
+    d.record(agency_1(LIFE_TX, Compliant, NonCompliant, 0));
     d.record(change("org", "agency_2", LIFE_TX, Pending, Compliant, 10));
     d.record(change("org", "agency_3", LIFE_TX, Compliant, Pending, 20));
     d.record(change("org", "agency_3", LIFE_TX, Pending, Compliant, 30));
-    d.record(change("org", "agency_1", PC_TX, NotRequired, Pending, 40));
+    d.record(agency_1(PC_TX, NotRequired, Pending, 40));
     let batches = d.flush_due(t(100));
     assert_eq!(batches.len(), 1);
     let entities: Vec<(&str, usize)> = batches[0]
@@ -326,24 +294,10 @@ fn windows_are_configurable() {
         max_wait: std::time::Duration::from_secs(12),
     };
     let mut d = Debouncer::new(config);
-    d.record(change(
-        "org",
-        "agency_1",
-        LIFE_TX,
-        Compliant,
-        NonCompliant,
-        0,
-    ));
+    d.record(agency_1(LIFE_TX, Compliant, NonCompliant, 0));
     assert_eq!(d.next_due(), Some(t(5)));
-    d.record(change(
-        "org",
-        "agency_1",
-        LIFE_CA,
-        Compliant,
-        NonCompliant,
-        4,
-    ));
-    d.record(change("org", "agency_1", PC_TX, Compliant, NonCompliant, 8));
+    d.record(agency_1(LIFE_CA, Compliant, NonCompliant, 4));
+    d.record(agency_1(PC_TX, Compliant, NonCompliant, 8));
     assert_eq!(d.next_due(), Some(t(12)));
     assert_eq!(d.flush_due(t(12)).len(), 1);
 }
@@ -351,27 +305,13 @@ fn windows_are_configurable() {
 #[test]
 fn state_survives_a_serde_round_trip_and_resumes() {
     let mut d = Debouncer::default();
-    d.record(change(
-        "org",
-        "agency_1",
-        LIFE_TX,
-        Compliant,
-        NonCompliant,
-        0,
-    ));
-    d.record(change(
-        "org",
-        "agency_1",
-        LIFE_TX,
-        NonCompliant,
-        Pending,
-        10,
-    ));
+    d.record(agency_1(LIFE_TX, Compliant, NonCompliant, 0));
+    d.record(agency_1(LIFE_TX, NonCompliant, Pending, 10));
     let json = serde_json::to_string(d.state()).unwrap();
     let state: DebouncerState = serde_json::from_str(&json).unwrap();
     let mut resumed = Debouncer::from_state(DebounceConfig::default(), state);
     assert_eq!(resumed.state(), d.state());
-    resumed.record(change("org", "agency_1", LIFE_TX, Pending, Compliant, 20));
+    resumed.record(agency_1(LIFE_TX, Pending, Compliant, 20));
     assert!(
         resumed.flush_due(t(80)).is_empty(),
         "flipped back to the status at window start"
@@ -384,15 +324,8 @@ fn state_survives_a_serde_round_trip_and_resumes() {
 #[test]
 fn the_latest_name_and_npn_of_an_entity_are_sent() {
     let mut d = Debouncer::default();
-    d.record(change(
-        "org",
-        "agency_1",
-        LIFE_TX,
-        Compliant,
-        NonCompliant,
-        0,
-    ));
-    let mut renamed = change("org", "agency_1", LIFE_CA, Compliant, NonCompliant, 10);
+    d.record(agency_1(LIFE_TX, Compliant, NonCompliant, 0));
+    let mut renamed = agency_1(LIFE_CA, Compliant, NonCompliant, 10);
     renamed.name = "Acme Insurance".into();
     renamed.npn = None;
     d.record(renamed);

@@ -5,8 +5,8 @@ use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
 use turris_webhooks::delivery::{
     AttemptKind, DeliveryConfig, DeliveryEngine, DeliveryRequest, DeliveryStore, Dispatcher,
-    DispatcherConfig, Endpoint, EventStatus, InMemoryDeliveryStore, NewEvent, StaticEndpoints,
-    StoreError,
+    DispatcherConfig, Endpoint, EventRecord, EventStatus, InMemoryDeliveryStore, NewEvent,
+    StaticEndpoints, StoreError,
 };
 use turris_webhooks::{
     Clock, Envelope, EventId, ManualClock, RetryPolicy, UrlPolicy, Verifier, WebhookId,
@@ -46,6 +46,21 @@ pub(crate) fn body() -> Bytes {
 
 pub(crate) fn url(s: &str) -> WebhookUrl {
     WebhookUrl::parse(s, &demo_policy()).unwrap()
+}
+
+/// One attempt at `target` with the demo policy.
+async fn attempt(target: &str, timeout: Duration) -> turris_webhooks::delivery::AttemptReport {
+    let clock = ManualClock::new(start());
+    let secret = WebhookSecret::generate().unwrap();
+    engine(&clock, timeout)
+        .send(DeliveryRequest {
+            event_id: EventId::new(),
+            url: &url(target),
+            secret: &secret,
+            previous_secret: None,
+            body: &body(),
+        })
+        .await
 }
 
 #[tokio::test]
@@ -95,18 +110,7 @@ async fn a_2xx_answer_is_a_successful_attempt_and_the_receiver_gets_the_signed_e
 #[tokio::test]
 async fn a_500_answer_is_a_failed_attempt_with_status_and_body_in_the_log() {
     let rx = receiver::spawn().await;
-    let clock = ManualClock::new(start());
-    let secret = WebhookSecret::generate().unwrap();
-    let target = url(&rx.url("/fail"));
-    let report = engine(&clock, Duration::from_secs(20))
-        .send(DeliveryRequest {
-            event_id: EventId::new(),
-            url: &target,
-            secret: &secret,
-            previous_secret: None,
-            body: &body(),
-        })
-        .await;
+    let report = attempt(&rx.url("/fail"), Duration::from_secs(20)).await;
     assert!(!report.success);
     assert_eq!(report.status_code, Some(500));
     assert_eq!(
@@ -119,18 +123,7 @@ async fn a_500_answer_is_a_failed_attempt_with_status_and_body_in_the_log() {
 #[tokio::test]
 async fn an_endpoint_slower_than_the_configured_timeout_is_a_failed_attempt() {
     let rx = receiver::spawn().await;
-    let clock = ManualClock::new(start());
-    let secret = WebhookSecret::generate().unwrap();
-    let target = url(&rx.url("/slow"));
-    let report = engine(&clock, Duration::from_millis(300))
-        .send(DeliveryRequest {
-            event_id: EventId::new(),
-            url: &target,
-            secret: &secret,
-            previous_secret: None,
-            body: &body(),
-        })
-        .await;
+    let report = attempt(&rx.url("/slow"), Duration::from_millis(300)).await;
     assert!(!report.success);
     assert_eq!(report.status_code, None);
     assert_eq!(report.error.as_deref(), Some("timed out after 300 ms"));
@@ -140,18 +133,7 @@ async fn an_endpoint_slower_than_the_configured_timeout_is_a_failed_attempt() {
 #[tokio::test]
 async fn connection_refused_is_a_failed_attempt_that_says_so() {
     let port = receiver::closed_port().await;
-    let clock = ManualClock::new(start());
-    let secret = WebhookSecret::generate().unwrap();
-    let target = url(&format!("http://{port}/hook"));
-    let report = engine(&clock, Duration::from_secs(5))
-        .send(DeliveryRequest {
-            event_id: EventId::new(),
-            url: &target,
-            secret: &secret,
-            previous_secret: None,
-            body: &body(),
-        })
-        .await;
+    let report = attempt(&format!("http://{port}/hook"), Duration::from_secs(5)).await;
     assert!(!report.success);
     assert_eq!(report.status_code, None);
     let error = report.error.unwrap();
@@ -162,36 +144,10 @@ async fn connection_refused_is_a_failed_attempt_that_says_so() {
 #[tokio::test]
 async fn a_429_with_retry_after_reports_the_requested_delay() {
     let rx = receiver::spawn().await;
-    let clock = ManualClock::new(start());
-    let secret = WebhookSecret::generate().unwrap();
-    let target = url(&rx.url("/limited"));
-    let report = engine(&clock, Duration::from_secs(20))
-        .send(DeliveryRequest {
-            event_id: EventId::new(),
-            url: &target,
-            secret: &secret,
-            previous_secret: None,
-            body: &body(),
-        })
-        .await;
+    let report = attempt(&rx.url("/limited"), Duration::from_secs(20)).await;
     assert!(!report.success);
     assert_eq!(report.status_code, Some(429));
     assert_eq!(report.retry_after, Some(Duration::from_secs(150)));
-}
-
-/// One attempt at `target` with the demo policy.
-async fn attempt(target: &str, timeout: Duration) -> turris_webhooks::delivery::AttemptReport {
-    let clock = ManualClock::new(start());
-    let secret = WebhookSecret::generate().unwrap();
-    engine(&clock, timeout)
-        .send(DeliveryRequest {
-            event_id: EventId::new(),
-            url: &url(target),
-            secret: &secret,
-            previous_secret: None,
-            body: &body(),
-        })
-        .await
 }
 
 #[tokio::test]
@@ -234,18 +190,7 @@ async fn transport_errors_do_not_carry_the_query_of_the_endpoint_url() {
 #[tokio::test]
 async fn redirects_are_not_followed_and_count_as_failures() {
     let rx = receiver::spawn().await;
-    let clock = ManualClock::new(start());
-    let secret = WebhookSecret::generate().unwrap();
-    let target = url(&rx.url("/redirect"));
-    let report = engine(&clock, Duration::from_secs(20))
-        .send(DeliveryRequest {
-            event_id: EventId::new(),
-            url: &target,
-            secret: &secret,
-            previous_secret: None,
-            body: &body(),
-        })
-        .await;
+    let report = attempt(&rx.url("/redirect"), Duration::from_secs(20)).await;
     assert!(!report.success);
     assert_eq!(report.status_code, Some(307));
     assert_eq!(
@@ -259,18 +204,7 @@ async fn redirects_are_not_followed_and_count_as_failures() {
 #[tokio::test]
 async fn the_response_body_kept_for_the_log_is_bounded() {
     let rx = receiver::spawn().await;
-    let clock = ManualClock::new(start());
-    let secret = WebhookSecret::generate().unwrap();
-    let target = url(&rx.url("/big"));
-    let report = engine(&clock, Duration::from_secs(20))
-        .send(DeliveryRequest {
-            event_id: EventId::new(),
-            url: &target,
-            secret: &secret,
-            previous_secret: None,
-            body: &body(),
-        })
-        .await;
+    let report = attempt(&rx.url("/big"), Duration::from_secs(20)).await;
     assert!(report.success);
     assert_eq!(report.response_body.map(|b| b.len()), Some(4096));
 }
@@ -349,6 +283,17 @@ impl Setup {
         );
     }
 
+    /// A new webhook pointing at `target`, with one event enqueued.
+    async fn one_event(&self, target: String) -> (WebhookId, EventId) {
+        let webhook = WebhookId::new();
+        self.point(webhook, target);
+        (webhook, self.enqueue(webhook).await)
+    }
+
+    async fn stored(&self, event: EventId) -> EventRecord {
+        self.store.event(event).await.unwrap().unwrap()
+    }
+
     async fn enqueue(&self, webhook: WebhookId) -> EventId {
         let event_id = EventId::new();
         self.store
@@ -376,12 +321,10 @@ fn no_jitter(seconds: &[u64]) -> RetryPolicy {
 async fn the_dispatcher_retries_on_schedule_until_the_endpoint_recovers() {
     let rx = receiver::spawn().await;
     let s = setup(no_jitter(&[0, 60, 300, 1800]), 4);
-    let webhook = WebhookId::new();
-    s.point(webhook, rx.url("/fail"));
-    let event = s.enqueue(webhook).await;
+    let (webhook, event) = s.one_event(rx.url("/fail")).await;
 
     assert_eq!(s.dispatcher.run_once().await.unwrap().len(), 1);
-    let stored = s.store.event(event).await.unwrap().unwrap();
+    let stored = s.stored(event).await;
     assert_eq!(
         stored.next_attempt_at,
         Some(start() + chrono::Duration::seconds(60))
@@ -395,7 +338,7 @@ async fn the_dispatcher_retries_on_schedule_until_the_endpoint_recovers() {
     s.clock.advance(Duration::from_secs(1));
     let second = s.dispatcher.run_once().await.unwrap();
     assert_eq!((second[0].number, second[0].success), (2, false));
-    let stored = s.store.event(event).await.unwrap().unwrap();
+    let stored = s.stored(event).await;
     assert_eq!(
         stored.next_attempt_at,
         Some(start() + chrono::Duration::seconds(360))
@@ -408,7 +351,7 @@ async fn the_dispatcher_retries_on_schedule_until_the_endpoint_recovers() {
         (third[0].number, third[0].success, third[0].status_code),
         (3, true, Some(200))
     );
-    let stored = s.store.event(event).await.unwrap().unwrap();
+    let stored = s.stored(event).await;
     assert_eq!(
         (stored.status, stored.next_attempt_at),
         (EventStatus::Delivered, None)
@@ -444,14 +387,12 @@ async fn the_dispatcher_retries_on_schedule_until_the_endpoint_recovers() {
 async fn the_event_fails_after_the_last_automatic_attempt() {
     let rx = receiver::spawn().await;
     let s = setup(no_jitter(&[0, 60, 120]), 4);
-    let webhook = WebhookId::new();
-    s.point(webhook, rx.url("/fail"));
-    let event = s.enqueue(webhook).await;
+    let (_, event) = s.one_event(rx.url("/fail")).await;
     for _ in 0..3 {
         assert_eq!(s.dispatcher.run_once().await.unwrap().len(), 1);
         s.clock.advance(Duration::from_secs(120));
     }
-    let stored = s.store.event(event).await.unwrap().unwrap();
+    let stored = s.stored(event).await;
     assert_eq!(
         (stored.status, stored.attempt_count, stored.next_attempt_at),
         (EventStatus::Failed, 3, None)
@@ -465,12 +406,10 @@ async fn the_event_fails_after_the_last_automatic_attempt() {
 async fn retry_after_on_a_429_is_honoured_but_capped_at_twice_the_scheduled_delay() {
     let rx = receiver::spawn().await;
     let s = setup(no_jitter(&[0, 60, 300]), 4);
-    let webhook = WebhookId::new();
-    s.point(webhook, rx.url("/limited"));
-    let event = s.enqueue(webhook).await;
+    let (_, event) = s.one_event(rx.url("/limited")).await;
     s.dispatcher.run_once().await.unwrap();
     // Retry-After: 150 against a scheduled 60 s: capped at 120 s.
-    let stored = s.store.event(event).await.unwrap().unwrap();
+    let stored = s.stored(event).await;
     assert_eq!(
         stored.next_attempt_at,
         Some(start() + chrono::Duration::seconds(120))
@@ -478,7 +417,7 @@ async fn retry_after_on_a_429_is_honoured_but_capped_at_twice_the_scheduled_dela
     s.clock.advance(Duration::from_secs(120));
     s.dispatcher.run_once().await.unwrap();
     // Against a scheduled 300 s, 150 s is raised to the floor of 300 s.
-    let stored = s.store.event(event).await.unwrap().unwrap();
+    let stored = s.stored(event).await;
     assert_eq!(
         stored.next_attempt_at,
         Some(start() + chrono::Duration::seconds(420))
@@ -489,9 +428,7 @@ async fn retry_after_on_a_429_is_honoured_but_capped_at_twice_the_scheduled_dela
 async fn resend_is_refused_for_a_delivered_event() {
     let rx = receiver::spawn().await;
     let s = setup(RetryPolicy::default(), 4);
-    let webhook = WebhookId::new();
-    s.point(webhook, rx.url("/ok"));
-    let event = s.enqueue(webhook).await;
+    let (_, event) = s.one_event(rx.url("/ok")).await;
     s.dispatcher.run_once().await.unwrap();
     assert_eq!(
         s.dispatcher.resend(event).await.map(|a| a.number),
@@ -508,21 +445,16 @@ async fn resend_is_refused_for_a_delivered_event() {
 async fn a_failed_resend_adds_the_next_attempt_and_schedules_no_retry() {
     let rx = receiver::spawn().await;
     let s = setup(no_jitter(&[0]), 4);
-    let webhook = WebhookId::new();
-    s.point(webhook, rx.url("/fail"));
-    let event = s.enqueue(webhook).await;
+    let (webhook, event) = s.one_event(rx.url("/fail")).await;
     s.dispatcher.run_once().await.unwrap();
-    assert_eq!(
-        s.store.event(event).await.unwrap().unwrap().status,
-        EventStatus::Failed
-    );
+    assert_eq!(s.stored(event).await.status, EventStatus::Failed);
 
     let attempt = s.dispatcher.resend(event).await.unwrap();
     assert_eq!(
         (attempt.number, attempt.kind, attempt.success),
         (2, AttemptKind::Resend, false)
     );
-    let stored = s.store.event(event).await.unwrap().unwrap();
+    let stored = s.stored(event).await;
     assert_eq!(
         (stored.status, stored.next_attempt_at),
         (EventStatus::Failed, None)
@@ -536,10 +468,7 @@ async fn a_failed_resend_adds_the_next_attempt_and_schedules_no_retry() {
     s.point(webhook, rx.url("/ok"));
     let attempt = s.dispatcher.resend(event).await.unwrap();
     assert_eq!((attempt.number, attempt.success), (3, true));
-    assert_eq!(
-        s.store.event(event).await.unwrap().unwrap().status,
-        EventStatus::Delivered
-    );
+    assert_eq!(s.stored(event).await.status, EventStatus::Delivered);
     let ids: Vec<String> = rx
         .log
         .all()
@@ -572,10 +501,7 @@ async fn deliveries_run_concurrently_but_never_beyond_the_bound() {
         .load(std::sync::atomic::Ordering::SeqCst);
     assert!((1..=2).contains(&max), "max in flight {max}");
     for event in events {
-        assert_eq!(
-            s.store.event(event).await.unwrap().unwrap().status,
-            EventStatus::Delivered
-        );
+        assert_eq!(s.stored(event).await.status, EventStatus::Delivered);
     }
 }
 
@@ -585,19 +511,14 @@ async fn events_of_a_deleted_webhook_fail_without_any_request() {
     let event = s.enqueue(WebhookId::new()).await;
     let attempts = s.dispatcher.run_once().await.unwrap();
     assert_eq!(attempts[0].error.as_deref(), Some("webhook deleted"));
-    assert_eq!(
-        s.store.event(event).await.unwrap().unwrap().status,
-        EventStatus::Failed
-    );
+    assert_eq!(s.stored(event).await.status, EventStatus::Failed);
 }
 
 #[tokio::test]
 async fn run_until_delivers_in_the_background_and_stops_on_shutdown() {
     let rx = receiver::spawn().await;
     let s = setup(RetryPolicy::default(), 2);
-    let webhook = WebhookId::new();
-    s.point(webhook, rx.url("/ok"));
-    let event = s.enqueue(webhook).await;
+    let (_, event) = s.one_event(rx.url("/ok")).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let dispatcher = s.dispatcher.clone();
     let worker = tokio::spawn(async move {
@@ -606,7 +527,7 @@ async fn run_until_delivers_in_the_background_and_stops_on_shutdown() {
             .await;
     });
     let delivered = async {
-        while s.store.event(event).await.unwrap().unwrap().status != EventStatus::Delivered {
+        while s.stored(event).await.status != EventStatus::Delivered {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     };
@@ -623,9 +544,7 @@ async fn run_until_delivers_in_the_background_and_stops_on_shutdown() {
 async fn a_resend_can_be_accepted_first_and_run_in_the_background() {
     let rx = receiver::spawn().await;
     let s = setup(no_jitter(&[0]), 2);
-    let webhook = WebhookId::new();
-    s.point(webhook, rx.url("/fail"));
-    let event = s.enqueue(webhook).await;
+    let (webhook, event) = s.one_event(rx.url("/fail")).await;
     s.dispatcher.run_once().await.unwrap();
     s.point(webhook, rx.url("/ok"));
 

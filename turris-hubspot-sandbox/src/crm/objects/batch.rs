@@ -17,7 +17,9 @@ use crate::state::{ObjectKind, Shared, iso, unique_key};
 
 use super::endpoints::CreateBody;
 use super::records::{BATCH_LIMIT, apply, archive, check_unique, claim_unique, insert, prepare};
-use super::{check_id_property, json_id, locate, mutate, parse_id, source, too_many_inputs};
+use super::{
+    batch_inputs, check_id_property, json_id, locate, mutate, parse_id, source, too_many_inputs,
+};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -102,11 +104,6 @@ pub(super) async fn batch_read(
     Ok((status, axum::Json(out)).into_response())
 }
 
-#[derive(Deserialize)]
-pub(super) struct BatchCreate {
-    inputs: Vec<CreateBody>,
-}
-
 pub(super) async fn batch_create(
     kind: ObjectKind,
     shared: Arc<Shared>,
@@ -114,18 +111,15 @@ pub(super) async fn batch_create(
     body: Bytes,
 ) -> ApiResult<Response> {
     let started = Utc::now();
-    let body: BatchCreate = parse_json(&body)?;
-    if body.inputs.len() > BATCH_LIMIT {
-        return Err(too_many_inputs(body.inputs.len()));
-    }
+    let inputs: Vec<CreateBody> = batch_inputs(&body)?;
     let results = mutate(
         &shared,
         principal.portal_id,
         source(&principal),
         |portal, changes| {
-            let mut prepared = Vec::with_capacity(body.inputs.len());
+            let mut prepared = Vec::with_capacity(inputs.len());
             let mut seen: HashSet<(String, String)> = HashSet::new();
-            for input in &body.inputs {
+            for input in &inputs {
                 let values = prepare(portal, kind, &input.properties)?;
                 check_unique(portal, kind, &values, None)?;
                 claim_unique(portal, kind, &values, &mut seen)?;
@@ -161,11 +155,6 @@ pub(super) struct BatchUpdateInput {
     properties: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
-pub(super) struct BatchUpdate {
-    inputs: Vec<BatchUpdateInput>,
-}
-
 pub(super) async fn batch_update(
     kind: ObjectKind,
     shared: Arc<Shared>,
@@ -173,10 +162,7 @@ pub(super) async fn batch_update(
     body: Bytes,
 ) -> ApiResult<Response> {
     let started = Utc::now();
-    let body: BatchUpdate = parse_json(&body)?;
-    if body.inputs.len() > BATCH_LIMIT {
-        return Err(too_many_inputs(body.inputs.len()));
-    }
+    let inputs: Vec<BatchUpdateInput> = batch_inputs(&body)?;
     let (results, missing) = mutate(
         &shared,
         principal.portal_id,
@@ -186,7 +172,7 @@ pub(super) async fn batch_update(
             let mut missing = Vec::new();
             let mut seen = HashSet::new();
             let mut claimed = HashSet::new();
-            for input in &body.inputs {
+            for input in &inputs {
                 let id = json_id(&input.id)
                     .ok_or_else(|| ApiError::validation("Each input needs an id."))?;
                 check_id_property(portal, kind, input.id_property.as_deref())?;
@@ -236,11 +222,6 @@ pub(super) struct UpsertInput {
     object_write_trace_id: Option<String>,
 }
 
-#[derive(Deserialize)]
-pub(super) struct BatchUpsert {
-    inputs: Vec<UpsertInput>,
-}
-
 pub(super) async fn batch_upsert(
     kind: ObjectKind,
     shared: Arc<Shared>,
@@ -248,10 +229,7 @@ pub(super) async fn batch_upsert(
     body: Bytes,
 ) -> ApiResult<Response> {
     let started = Utc::now();
-    let body: BatchUpsert = parse_json(&body)?;
-    if body.inputs.len() > BATCH_LIMIT {
-        return Err(too_many_inputs(body.inputs.len()));
-    }
+    let inputs: Vec<UpsertInput> = batch_inputs(&body)?;
     let results = mutate(
         &shared,
         principal.portal_id,
@@ -260,7 +238,7 @@ pub(super) async fn batch_upsert(
             let mut prepared = Vec::new();
             let mut seen = HashSet::new();
             let mut claimed = HashSet::new();
-            for input in &body.inputs {
+            for input in &inputs {
                 let id = json_id(&input.id)
                     .ok_or_else(|| ApiError::validation("Each input needs an id."))?;
                 let prop = input.id_property.as_deref().ok_or_else(|| {
@@ -315,26 +293,14 @@ pub(super) async fn batch_upsert(
     Ok(axum::Json(out).into_response())
 }
 
-#[derive(Deserialize)]
-pub(super) struct BatchArchive {
-    inputs: Vec<Map<String, Value>>,
-}
-
 pub(super) async fn batch_archive(
     kind: ObjectKind,
     shared: Arc<Shared>,
     principal: Principal,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let body: BatchArchive = parse_json(&body)?;
-    if body.inputs.len() > BATCH_LIMIT {
-        return Err(too_many_inputs(body.inputs.len()));
-    }
-    let ids = body
-        .inputs
-        .iter()
-        .map(input_id)
-        .collect::<ApiResult<Vec<_>>>()?;
+    let inputs: Vec<Map<String, Value>> = batch_inputs(&body)?;
+    let ids = inputs.iter().map(input_id).collect::<ApiResult<Vec<_>>>()?;
     mutate(
         &shared,
         principal.portal_id,

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, parse_json};
 use crate::search;
 use crate::state::{ObjectKind, Portal, Shared};
 use crate::webhooks::{Change, ChangeSource};
@@ -97,6 +97,20 @@ pub(crate) fn record_json(
         o.insert("associations".into(), a);
     }
     out
+}
+
+#[derive(serde::Deserialize)]
+struct Inputs<T> {
+    inputs: Vec<T>,
+}
+
+/// The inputs of a batch body (`{"inputs": [...]}`), at most [`BATCH_LIMIT`] of them.
+pub(crate) fn batch_inputs<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<Vec<T>> {
+    let Inputs { inputs } = parse_json(body)?;
+    if inputs.len() > BATCH_LIMIT {
+        return Err(too_many_inputs(inputs.len()));
+    }
+    Ok(inputs)
 }
 
 /// The error for more than [`BATCH_LIMIT`] inputs.

@@ -328,6 +328,32 @@ pub(crate) fn merge(
     if portal.record(kind, primary).is_none() {
         return Err(not_found(kind, primary));
     }
+    let moved = move_properties(portal, kind, primary, merged)?;
+    move_associations(portal, kind, primary, merged, changes)?;
+    for list in portal.lists.values_mut() {
+        if list.object_type_id == kind.type_id()
+            && let Some(at) = list.members.remove(&merged)
+        {
+            list.members.entry(primary).or_insert(at);
+        }
+    }
+    changes.push(Change::Merged {
+        kind,
+        primary,
+        merged,
+        moved,
+    });
+    Ok(())
+}
+
+/// Retires `merged` (its id resolves to `primary` from now on) and moves over the properties
+/// `primary` lacks; answers how many moved.
+fn move_properties(
+    portal: &mut Portal,
+    kind: ObjectKind,
+    primary: u64,
+    merged: u64,
+) -> ApiResult<u64> {
     let unique: HashSet<String> = portal
         .props(kind)
         .values()
@@ -370,6 +396,18 @@ pub(crate) fn merge(
             .props
             .insert(kind.modified_property().into(), iso(now));
     }
+    Ok(moved)
+}
+
+/// Moves `merged`'s associations to `primary` (a contact keeps its own primary company), and
+/// points `associatedcompanyid` of the contacts concerned at the company they now belong to.
+fn move_associations(
+    portal: &mut Portal,
+    kind: ObjectKind,
+    primary: u64,
+    merged: u64,
+    changes: &mut Vec<Change>,
+) -> ApiResult<()> {
     let survivor_has_primary =
         kind == ObjectKind::Contacts && associations::primary_company(portal, primary).is_some();
     let mut repointed_contacts = Vec::new();
@@ -409,18 +447,5 @@ pub(crate) fn merge(
             changes,
         )?;
     }
-    for list in portal.lists.values_mut() {
-        if list.object_type_id == kind.type_id()
-            && let Some(at) = list.members.remove(&merged)
-        {
-            list.members.entry(primary).or_insert(at);
-        }
-    }
-    changes.push(Change::Merged {
-        kind,
-        primary,
-        merged,
-        moved,
-    });
     Ok(())
 }

@@ -6,8 +6,8 @@ use chrono::Utc;
 use serde::Serialize;
 use turris_webhooks::WebhookUrl;
 use turris_webhooks::delivery::{
-    DeliveryRequest, EventId, EventStatus, LeasedDelivery, NextStep, StoreError as DeliveryError,
-    WebhookId, renewing,
+    AttemptReport, DeliveryRequest, EventId, EventRecord, EventStatus, Lease, LeasedDelivery,
+    NextStep, StoreError as DeliveryError, WebhookId, renewing,
 };
 use utoipa::ToSchema;
 
@@ -16,7 +16,7 @@ use crate::app::AppState;
 use crate::auth::{Authorized, WebhooksUpdate};
 use crate::error::ApiResult;
 use crate::http::extract::{Json, Path};
-use crate::store::AttemptToRecord;
+use crate::store::{AttemptToRecord, DeliveryTarget};
 
 /// A resend was queued.
 #[derive(Debug, Serialize, ToSchema)]
@@ -76,35 +76,7 @@ async fn deliver_resend(state: &AppState, leased: LeasedDelivery) {
             return;
         }
     };
-    let attempt = async {
-        match WebhookUrl::parse(&target.endpoint.url, state.url_policy()) {
-            Ok(url) => {
-                state
-                    .delivery()
-                    .send(DeliveryRequest {
-                        event_id: event.event_id,
-                        url: &url,
-                        secret: &target.secret,
-                        previous_secret: target.previous_secret_at(Utc::now()),
-                        body: &event.body,
-                    })
-                    .await
-            }
-            Err(e) => {
-                let now = Utc::now();
-                turris_webhooks::delivery::AttemptReport {
-                    started_at: now,
-                    finished_at: now,
-                    status_code: None,
-                    error: Some(e.to_string()),
-                    url: target.endpoint.url.clone(),
-                    success: false,
-                    response_body: None,
-                    retry_after: None,
-                }
-            }
-        }
-    };
+    let attempt = send_once(state, event, &target);
     let lease_for = state.config().delivery.lease;
     let store = state.store();
     let renewed = renewing(
@@ -119,6 +91,48 @@ async fn deliver_resend(state: &AppState, leased: LeasedDelivery) {
         tracing::info!(event_id = %event.event_id, "resend: lease lost during the attempt");
         return;
     };
+    record_resend(state, event, lease, report).await;
+}
+
+/// One attempt at the endpoint's current URL; a URL the policy refuses fails the attempt
+/// without a request.
+async fn send_once(
+    state: &AppState,
+    event: &EventRecord,
+    target: &DeliveryTarget,
+) -> AttemptReport {
+    match WebhookUrl::parse(&target.endpoint.url, state.url_policy()) {
+        Ok(url) => {
+            state
+                .delivery()
+                .send(DeliveryRequest {
+                    event_id: event.event_id,
+                    url: &url,
+                    secret: &target.secret,
+                    previous_secret: target.previous_secret_at(Utc::now()),
+                    body: &event.body,
+                })
+                .await
+        }
+        Err(e) => {
+            let now = Utc::now();
+            AttemptReport {
+                started_at: now,
+                finished_at: now,
+                status_code: None,
+                error: Some(e.to_string()),
+                url: target.endpoint.url.clone(),
+                success: false,
+                response_body: None,
+                retry_after: None,
+            }
+        }
+    }
+}
+
+/// Records a resend's attempt under its lease (delivered, or the event unchanged), counts it
+/// in the metrics and logs it.
+async fn record_resend(state: &AppState, event: &EventRecord, lease: Lease, report: AttemptReport) {
     let next = if report.success {
         NextStep::Delivered
     } else {

@@ -56,6 +56,7 @@ use crate::sync::lease::{LEASE, RENEW_EVERY, renewing};
 use crate::workers::Shutdown;
 use pusher::{COMPANIES, CONTACTS, Pusher};
 
+mod associate;
 mod pusher;
 
 /// After a wake-up, the worker waits for this much quiet before claiming, so a burst of

@@ -1,6 +1,5 @@
-//! The HubSpot side of an outbound push: batch creates and updates, contact-to-company
-//! associations, and what each call's answer becomes (links, echo-ledger entries, activity
-//! rows, CRM sync records, retries).
+//! The HubSpot side of an outbound push: batch creates and updates, and what each call's
+//! answer becomes (links, echo-ledger entries, activity rows, CRM sync records, retries).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,14 +7,13 @@ use std::sync::Mutex;
 use chrono::Utc;
 use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
 use turris_core::audit::{CrmObject, CrmOperation, CrmSyncEntry, SyncTrigger};
-use turris_core::ids::{AgencyId, HubSpotId, OrganizationId};
-use turris_core::planner::{OutboundAction, RecentWrite, recent_writes};
+use turris_core::ids::{HubSpotId, OrganizationId};
+use turris_core::planner::{OutboundAction, recent_writes};
 use turris_core::property::PropertyMap;
 use turris_core::store::{Link, TurrisRef};
 use turris_core::tags::TAGS_PROPERTY;
 use turris_hubspot::HubSpotClient;
 use turris_hubspot::crm::ObjectType;
-use turris_hubspot::crm::associations::{AssociationPair, PublicObjectId};
 use turris_hubspot::crm::batch::BatchUpdateInput;
 
 use super::{Planned, PushError};
@@ -46,7 +44,7 @@ pub(super) const CONTACTS: Target = Target {
 };
 
 /// A call HubSpot refused, as the activity log shows it.
-struct Refusal {
+pub(super) struct Refusal {
     status: Option<u16>,
     category: Option<String>,
     correlation_id: Option<String>,
@@ -87,92 +85,7 @@ impl Pusher<'_> {
         self.update(target, updates).await
     }
 
-    /// Associates each agent's or agency contact's contact with its agency's company
-    /// (unlabeled, type 279), one batch call per 100 pairs, once both are linked; one activity
-    /// row per pair.
-    pub(super) async fn associate(
-        &self,
-        employed: &[(TurrisRef, AgencyId)],
-    ) -> Result<(), PushError> {
-        let db = self.state.db();
-        let mut pairs: Vec<(TurrisRef, HubSpotId, HubSpotId)> = Vec::new();
-        for (turris, agency) in employed {
-            let contact = db.link_by_turris(self.org, turris).await?;
-            let company = db
-                .link_by_turris(self.org, &TurrisRef::Agency(agency.clone()))
-                .await?;
-            if let (Some(contact), Some(company)) = (contact, company) {
-                pairs.push((turris.clone(), contact.hubspot_id, company.hubspot_id));
-            }
-        }
-        if pairs.is_empty() {
-            return Ok(());
-        }
-        // Before the call: the contact's `associatedcompanyid` change may come back first.
-        let now = Utc::now();
-        let writes: Vec<RecentWrite> = pairs
-            .iter()
-            .map(|(_, contact, company)| RecentWrite {
-                object_id: contact.clone(),
-                property: "associatedcompanyid".to_owned(),
-                value: Some(company.to_string()),
-                at: now,
-            })
-            .collect();
-        db.record_hubspot_writes(self.org, &writes).await?;
-        let inputs: Vec<AssociationPair> = pairs
-            .iter()
-            .map(|(_, contact, company)| AssociationPair {
-                from: PublicObjectId {
-                    id: contact.to_string(),
-                },
-                to: PublicObjectId {
-                    id: company.to_string(),
-                },
-            })
-            .collect();
-        let refusal = match self
-            .client
-            .batch_associate_default(&ObjectType::Contacts, &ObjectType::Companies, &inputs)
-            .await
-        {
-            Ok(()) => None,
-            Err(e) => Some(self.refusal(e, None).await),
-        };
-        let audit = association_records(&pairs, refusal.as_ref());
-        self.record(&audit).await?;
-        for (turris, contact, company) in &pairs {
-            let message = format!("contact {contact} associated with company {company}");
-            match &refusal {
-                Some(refusal) => {
-                    self.failed(
-                        ActivityKind::AssociateContactWithCompany,
-                        turris,
-                        Some(contact),
-                        refusal,
-                    )
-                    .await?;
-                }
-                None => {
-                    self.log(
-                        ActivityKind::AssociateContactWithCompany,
-                        Outcome::Success,
-                        ActivityDetails {
-                            hubspot_status: Some(200),
-                            message: Some(message),
-                            turris_id: Some(turris.id().to_owned()),
-                            hubspot_id: Some(contact.to_string()),
-                            ..ActivityDetails::default()
-                        },
-                    )
-                    .await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn log(
+    pub(super) async fn log(
         &self,
         kind: ActivityKind,
         outcome: Outcome,
@@ -190,7 +103,11 @@ impl Pusher<'_> {
 
     /// What a refused call says, after flipping the connection to error when HubSpot no
     /// longer accepts the credentials.
-    async fn refusal(&self, error: turris_hubspot::Error, object: Option<&ObjectType>) -> Refusal {
+    pub(super) async fn refusal(
+        &self,
+        error: turris_hubspot::Error,
+        object: Option<&ObjectType>,
+    ) -> Refusal {
         let (status, category) = (error.status(), error.category().map(str::to_owned));
         let correlation_id = error.hubspot().and_then(|e| e.correlation_id.clone());
         if let Some(object) = object
@@ -260,7 +177,7 @@ impl Pusher<'_> {
         }
     }
 
-    async fn failed(
+    pub(super) async fn failed(
         &self,
         kind: ActivityKind,
         turris: &TurrisRef,
@@ -505,7 +422,7 @@ impl Pusher<'_> {
     }
 
     /// Appends writes to the CRM sync record.
-    async fn record(&self, entries: &[CrmSyncEntry]) -> Result<(), PushError> {
+    pub(super) async fn record(&self, entries: &[CrmSyncEntry]) -> Result<(), PushError> {
         self.state
             .db()
             .append_sync_records(self.org, entries)
@@ -516,7 +433,7 @@ impl Pusher<'_> {
 
 impl Refusal {
     /// `entry` as this refusal left it.
-    fn recorded(&self, entry: CrmSyncEntry) -> CrmSyncEntry {
+    pub(super) fn recorded(&self, entry: CrmSyncEntry) -> CrmSyncEntry {
         entry
             .answered(self.status, Some(self.message.clone()))
             .correlation(self.correlation_id.clone())
@@ -537,31 +454,6 @@ fn written(
     CrmSyncEntry::new(Utc::now(), target.audit, operation, trigger)
         .turris(turris)
         .wrote(properties.iter())
-}
-
-/// The sync records of one batch of contact-to-company associations.
-fn association_records(
-    pairs: &[(TurrisRef, HubSpotId, HubSpotId)],
-    refusal: Option<&Refusal>,
-) -> Vec<CrmSyncEntry> {
-    pairs
-        .iter()
-        .map(|(turris, contact, company)| {
-            let entry = CrmSyncEntry::new(
-                Utc::now(),
-                CrmObject::Contact,
-                CrmOperation::Associate,
-                SyncTrigger::Association,
-            )
-            .object_id(contact.to_string())
-            .turris(turris)
-            .wrote([("associated_company", Some(company.as_str()))]);
-            match refusal {
-                Some(refusal) => refusal.recorded(entry),
-                None => entry.answered(Some(200), None),
-            }
-        })
-        .collect()
 }
 
 /// What a sync record says of one input HubSpot refused in a multi-status answer: its

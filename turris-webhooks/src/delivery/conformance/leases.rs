@@ -2,24 +2,16 @@
 
 use super::super::store::{DeliveryStore, NewEvent, NextStep, StoreError};
 use super::super::{EventId, WebhookId};
-use super::{LEASE, new_event, report, t};
+use super::{LEASE, enqueue_one, lease_first, new_event, nothing_due, record, t, try_record};
 
 /// Leases keep an event from other workers until they expire.
 pub async fn a_leased_event_is_not_handed_out_again_until_its_lease_expires(
     store: &dyn DeliveryStore,
 ) {
-    let event = new_event(WebhookId::new(), t(0));
-    store.enqueue(vec![event.clone()]).await.expect("enqueue");
+    enqueue_one(store).await;
     let first = store.lease_due(t(0), 10, LEASE).await.expect("lease");
     assert_eq!(first.len(), 1);
-    assert!(
-        store
-            .lease_due(t(59), 10, LEASE)
-            .await
-            .expect("lease")
-            .is_empty(),
-        "lease still live"
-    );
+    assert!(nothing_due(store, 59).await, "lease still live");
     let again = store.lease_due(t(60), 10, LEASE).await.expect("lease");
     assert_eq!(again.len(), 1, "expired lease is handed out again");
     assert_ne!(again[0].lease.id, first[0].lease.id);
@@ -48,39 +40,16 @@ pub async fn concurrent_leases_never_hand_out_the_same_event_twice(store: &dyn D
 
 /// A worker whose lease expired and was replaced cannot record its attempt.
 pub async fn a_lease_replaced_after_expiry_cannot_record(store: &dyn DeliveryStore) {
-    let event = new_event(WebhookId::new(), t(0));
-    store.enqueue(vec![event.clone()]).await.expect("enqueue");
-    let stale = store
-        .lease_due(t(0), 10, LEASE)
-        .await
-        .expect("lease")
-        .remove(0);
-    let fresh = store
-        .lease_due(t(61), 10, LEASE)
-        .await
-        .expect("lease")
-        .remove(0);
+    let event = enqueue_one(store).await;
+    let stale = lease_first(store, 0).await;
+    let fresh = lease_first(store, 61).await;
     assert_eq!(
-        store
-            .record_attempt(
-                event.event_id,
-                &stale.lease,
-                &report(t(0), true),
-                NextStep::Delivered
-            )
+        try_record(store, event, &stale, 0, true, NextStep::Delivered)
             .await
             .map(|a| a.number),
         Err(StoreError::LeaseLost)
     );
-    let attempt = store
-        .record_attempt(
-            event.event_id,
-            &fresh.lease,
-            &report(t(61), true),
-            NextStep::Delivered,
-        )
-        .await
-        .expect("record");
+    let attempt = record(store, event, &fresh, 61, true, NextStep::Delivered).await;
     assert_eq!(attempt.number, 1, "the stale attempt was not recorded");
 }
 
@@ -89,78 +58,45 @@ pub async fn a_lease_replaced_after_expiry_cannot_record(store: &dyn DeliverySto
 pub async fn a_renewed_lease_outlives_its_first_expiry_and_only_its_holder_renews(
     store: &dyn DeliveryStore,
 ) {
-    let event = new_event(WebhookId::new(), t(0));
-    store.enqueue(vec![event.clone()]).await.expect("enqueue");
-    let first = store
-        .lease_due(t(0), 10, LEASE)
-        .await
-        .expect("lease")
-        .remove(0);
+    let event = enqueue_one(store).await;
+    let first = lease_first(store, 0).await;
     let renewed = store
-        .renew_lease(event.event_id, &first.lease, t(100))
+        .renew_lease(event, &first, t(100))
         .await
         .expect("renew");
-    assert_eq!((renewed.id, renewed.expires_at), (first.lease.id, t(100)));
+    assert_eq!((renewed.id, renewed.expires_at), (first.id, t(100)));
     assert!(
-        store
-            .lease_due(t(99), 10, LEASE)
-            .await
-            .expect("lease")
-            .is_empty(),
+        nothing_due(store, 99).await,
         "a renewed lease is still live after its first expiry"
     );
     // It lapses unrenewed and another worker takes the event: a new token.
-    let second = store
-        .lease_due(t(100), 10, LEASE)
-        .await
-        .expect("lease")
-        .remove(0);
-    assert_ne!(second.lease.id, first.lease.id);
+    let second = lease_first(store, 100).await;
+    assert_ne!(second.id, first.id);
     assert_eq!(
-        store
-            .renew_lease(event.event_id, &first.lease, t(500))
-            .await,
+        store.renew_lease(event, &first, t(500)).await,
         Err(StoreError::LeaseLost),
         "the old holder cannot renew"
     );
     assert_eq!(
-        store
-            .record_attempt(
-                event.event_id,
-                &first.lease,
-                &report(t(101), true),
-                NextStep::Delivered
-            )
+        try_record(store, event, &first, 101, true, NextStep::Delivered)
             .await
             .map(|a| a.number),
         Err(StoreError::LeaseLost),
         "nor record over the new holder"
     );
     store
-        .renew_lease(event.event_id, &second.lease, t(200))
+        .renew_lease(event, &second, t(200))
         .await
         .expect("the new holder renews");
-    let attempt = store
-        .record_attempt(
-            event.event_id,
-            &second.lease,
-            &report(t(150), false),
-            NextStep::RetryAt(t(300)),
-        )
-        .await
-        .expect("record");
+    let attempt = record(store, event, &second, 150, false, NextStep::RetryAt(t(300))).await;
     assert_eq!(attempt.number, 1);
     assert_eq!(
-        store
-            .renew_lease(event.event_id, &second.lease, t(400))
-            .await,
+        store.renew_lease(event, &second, t(400)).await,
         Err(StoreError::LeaseLost),
         "a recorded attempt ends its lease"
     );
     assert_eq!(
-        store
-            .renew_lease(EventId::new(), &second.lease, t(400))
-            .await,
+        store.renew_lease(EventId::new(), &second, t(400)).await,
         Err(StoreError::NotFound)
     );
 }

@@ -18,9 +18,10 @@ use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::store::{
-    DeliveryStore, EventCursor, EventStatus, LeaseKind, NewEvent, NextStep, PageRequest, StoreError,
+    DeliveryStore, EventCursor, EventRecord, EventStatus, Lease, LeaseKind, NewEvent, NextStep,
+    PageRequest, StoreError,
 };
-use super::{AttemptKind, AttemptReport, EventId, WebhookId};
+use super::{Attempt, AttemptKind, AttemptReport, EventId, WebhookId};
 use crate::envelope::WebhookType;
 
 mod leases;
@@ -61,6 +62,74 @@ pub(super) fn report(at: DateTime<Utc>, success: bool) -> AttemptReport {
     }
 }
 
+/// Enqueues one event of a new webhook, created at `t(0)`; answers its id.
+pub(super) async fn enqueue_one(store: &dyn DeliveryStore) -> EventId {
+    let event = new_event(WebhookId::new(), t(0));
+    store.enqueue(vec![event.clone()]).await.expect("enqueue");
+    event.event_id
+}
+
+/// The lease of the first event due at `t(at)`.
+pub(super) async fn lease_first(store: &dyn DeliveryStore, at: i64) -> Lease {
+    store
+        .lease_due(t(at), 10, LEASE)
+        .await
+        .expect("lease")
+        .remove(0)
+        .lease
+}
+
+/// A resend's lease of `event` at `t(at)`.
+pub(super) async fn resend_lease(store: &dyn DeliveryStore, event: EventId, at: i64) -> Lease {
+    store
+        .lease_for_resend(event, t(at), LEASE)
+        .await
+        .expect("resend lease")
+        .lease
+}
+
+/// Records an attempt made at `t(at)` under `lease`, or the store's refusal.
+pub(super) async fn try_record(
+    store: &dyn DeliveryStore,
+    event: EventId,
+    lease: &Lease,
+    at: i64,
+    success: bool,
+    next: NextStep,
+) -> Result<Attempt, StoreError> {
+    store
+        .record_attempt(event, lease, &report(t(at), success), next)
+        .await
+}
+
+/// Records an attempt made at `t(at)` under `lease`.
+pub(super) async fn record(
+    store: &dyn DeliveryStore,
+    event: EventId,
+    lease: &Lease,
+    at: i64,
+    success: bool,
+    next: NextStep,
+) -> Attempt {
+    try_record(store, event, lease, at, success, next)
+        .await
+        .expect("record")
+}
+
+/// The stored event.
+pub(super) async fn stored(store: &dyn DeliveryStore, event: EventId) -> EventRecord {
+    store.event(event).await.expect("event").expect("stored")
+}
+
+/// Whether nothing is due at `t(at)`.
+pub(super) async fn nothing_due(store: &dyn DeliveryStore, at: i64) -> bool {
+    store
+        .lease_due(t(at), 10, LEASE)
+        .await
+        .expect("lease")
+        .is_empty()
+}
+
 /// Runs every check, each on a store from `new_store`.
 pub async fn run_all<S, F, Fut>(mut new_store: F)
 where
@@ -89,23 +158,12 @@ pub async fn enqueued_events_are_due_at_creation_with_their_exact_bytes(store: &
     let webhook = WebhookId::new();
     let event = new_event(webhook, t(0));
     store.enqueue(vec![event.clone()]).await.expect("enqueue");
-    let stored = store
-        .event(event.event_id)
-        .await
-        .expect("event")
-        .expect("stored");
+    let stored = stored(store, event.event_id).await;
     assert_eq!(stored.body, event.body, "body must be stored byte for byte");
     assert_eq!(stored.status, EventStatus::Pending);
     assert_eq!(stored.attempt_count, 0);
     assert_eq!(stored.next_attempt_at, Some(t(0)));
-    assert!(
-        store
-            .lease_due(t(-1), 10, LEASE)
-            .await
-            .expect("lease")
-            .is_empty(),
-        "not due before creation"
-    );
+    assert!(nothing_due(store, -1).await, "not due before creation");
     let leased = store.lease_due(t(0), 10, LEASE).await.expect("lease");
     assert_eq!(leased.len(), 1);
     assert_eq!(leased[0].event.event_id, event.event_id);
@@ -142,59 +200,35 @@ pub async fn lease_due_hands_out_oldest_first_up_to_the_limit(store: &dyn Delive
 
 /// A failed attempt gets number 1 and the event waits for its retry time.
 pub async fn a_failed_attempt_is_numbered_and_scheduled_for_retry(store: &dyn DeliveryStore) {
-    let event = new_event(WebhookId::new(), t(0));
-    store.enqueue(vec![event.clone()]).await.expect("enqueue");
-    let leased = store
-        .lease_due(t(0), 10, LEASE)
-        .await
-        .expect("lease")
-        .remove(0);
-    let attempt = store
-        .record_attempt(
-            event.event_id,
-            &leased.lease,
-            &report(t(0), false),
-            NextStep::RetryAt(t(60)),
-        )
-        .await
-        .expect("record");
+    let event = enqueue_one(store).await;
+    let lease = lease_first(store, 0).await;
+    let attempt = record(store, event, &lease, 0, false, NextStep::RetryAt(t(60))).await;
     assert_eq!(attempt.number, 1);
     assert_eq!(attempt.kind, AttemptKind::Automatic);
     assert!(!attempt.success);
     assert_eq!(attempt.status_code, Some(500));
-    let stored = store
-        .event(event.event_id)
-        .await
-        .expect("event")
-        .expect("stored");
+    let stored = stored(store, event).await;
     assert_eq!(stored.status, EventStatus::Pending);
     assert_eq!((stored.attempt_count, stored.automatic_attempts), (1, 1));
     assert_eq!(stored.next_attempt_at, Some(t(60)));
-    assert!(
-        store
-            .lease_due(t(59), 10, LEASE)
-            .await
-            .expect("lease")
-            .is_empty(),
-        "not due yet"
-    );
+    assert!(nothing_due(store, 59).await, "not due yet");
     let second = store.lease_due(t(60), 10, LEASE).await.expect("lease");
     assert_eq!(
         second.len(),
         1,
         "recording ended the lease and the retry is due"
     );
-    let attempt = store
-        .record_attempt(
-            event.event_id,
-            &second[0].lease,
-            &report(t(60), true),
-            NextStep::Delivered,
-        )
-        .await
-        .expect("record");
+    let attempt = record(
+        store,
+        event,
+        &second[0].lease,
+        60,
+        true,
+        NextStep::Delivered,
+    )
+    .await;
     assert_eq!(attempt.number, 2);
-    let attempts = store.list_attempts(event.event_id).await.expect("attempts");
+    let attempts = store.list_attempts(event).await.expect("attempts");
     assert_eq!(
         attempts.iter().map(|a| a.number).collect::<Vec<_>>(),
         vec![1, 2]
@@ -205,39 +239,16 @@ pub async fn a_failed_attempt_is_numbered_and_scheduled_for_retry(store: &dyn De
 
 /// Once delivered, an event is done: no lease, and a resend is refused.
 pub async fn a_delivered_event_is_never_leased_again_and_refuses_resend(store: &dyn DeliveryStore) {
-    let event = new_event(WebhookId::new(), t(0));
-    store.enqueue(vec![event.clone()]).await.expect("enqueue");
-    let leased = store
-        .lease_due(t(0), 10, LEASE)
-        .await
-        .expect("lease")
-        .remove(0);
-    store
-        .record_attempt(
-            event.event_id,
-            &leased.lease,
-            &report(t(0), true),
-            NextStep::Delivered,
-        )
-        .await
-        .expect("record");
-    let stored = store
-        .event(event.event_id)
-        .await
-        .expect("event")
-        .expect("stored");
+    let event = enqueue_one(store).await;
+    let lease = lease_first(store, 0).await;
+    record(store, event, &lease, 0, true, NextStep::Delivered).await;
+    let stored = stored(store, event).await;
     assert_eq!(stored.status, EventStatus::Delivered);
     assert_eq!(stored.next_attempt_at, None);
-    assert!(
-        store
-            .lease_due(t(100_000), 10, LEASE)
-            .await
-            .expect("lease")
-            .is_empty()
-    );
+    assert!(nothing_due(store, 100_000).await);
     assert_eq!(
         store
-            .lease_for_resend(event.event_id, t(10), LEASE)
+            .lease_for_resend(event, t(10), LEASE)
             .await
             .map(|l| l.lease.id),
         Err(StoreError::AlreadyDelivered)
@@ -248,163 +259,59 @@ pub async fn a_delivered_event_is_never_leased_again_and_refuses_resend(store: &
 pub async fn exhausted_events_are_failed_and_a_failed_resend_changes_nothing_else(
     store: &dyn DeliveryStore,
 ) {
-    let event = new_event(WebhookId::new(), t(0));
-    store.enqueue(vec![event.clone()]).await.expect("enqueue");
-    let leased = store
-        .lease_due(t(0), 10, LEASE)
-        .await
-        .expect("lease")
-        .remove(0);
-    store
-        .record_attempt(
-            event.event_id,
-            &leased.lease,
-            &report(t(0), false),
-            NextStep::Exhausted,
-        )
-        .await
-        .expect("record");
-    let stored = store
-        .event(event.event_id)
-        .await
-        .expect("event")
-        .expect("stored");
-    assert_eq!(stored.status, EventStatus::Failed);
-    assert_eq!(stored.next_attempt_at, None);
-    assert!(
-        store
-            .lease_due(t(100_000), 10, LEASE)
-            .await
-            .expect("lease")
-            .is_empty()
-    );
+    let event = enqueue_one(store).await;
+    let lease = lease_first(store, 0).await;
+    record(store, event, &lease, 0, false, NextStep::Exhausted).await;
+    let stored_event = stored(store, event).await;
+    assert_eq!(stored_event.status, EventStatus::Failed);
+    assert_eq!(stored_event.next_attempt_at, None);
+    assert!(nothing_due(store, 100_000).await);
 
-    let resend = store
-        .lease_for_resend(event.event_id, t(100), LEASE)
-        .await
-        .expect("resend lease");
-    assert_eq!(resend.lease.kind, LeaseKind::Resend);
-    let attempt = store
-        .record_attempt(
-            event.event_id,
-            &resend.lease,
-            &report(t(100), false),
-            NextStep::Unchanged,
-        )
-        .await
-        .expect("record");
+    let resend = resend_lease(store, event, 100).await;
+    assert_eq!(resend.kind, LeaseKind::Resend);
+    let attempt = record(store, event, &resend, 100, false, NextStep::Unchanged).await;
     assert_eq!((attempt.number, attempt.kind), (2, AttemptKind::Resend));
-    let stored = store
-        .event(event.event_id)
-        .await
-        .expect("event")
-        .expect("stored");
-    assert_eq!(stored.status, EventStatus::Failed);
+    let stored_event = stored(store, event).await;
+    assert_eq!(stored_event.status, EventStatus::Failed);
     assert_eq!(
-        (stored.attempt_count, stored.automatic_attempts),
+        (stored_event.attempt_count, stored_event.automatic_attempts),
         (2, 1),
         "resends are not automatic"
     );
     assert_eq!(
-        stored.next_attempt_at, None,
+        stored_event.next_attempt_at, None,
         "a failed resend schedules nothing"
     );
-    assert!(
-        store
-            .lease_due(t(100_000), 10, LEASE)
-            .await
-            .expect("lease")
-            .is_empty()
-    );
+    assert!(nothing_due(store, 100_000).await);
 
-    let resend = store
-        .lease_for_resend(event.event_id, t(200), LEASE)
-        .await
-        .expect("resend lease");
-    store
-        .record_attempt(
-            event.event_id,
-            &resend.lease,
-            &report(t(200), true),
-            NextStep::Delivered,
-        )
-        .await
-        .expect("record");
-    let stored = store
-        .event(event.event_id)
-        .await
-        .expect("event")
-        .expect("stored");
-    assert_eq!(stored.status, EventStatus::Delivered);
-    assert_eq!(stored.attempt_count, 3);
+    let resend = resend_lease(store, event, 200).await;
+    record(store, event, &resend, 200, true, NextStep::Delivered).await;
+    let stored_event = stored(store, event).await;
+    assert_eq!(stored_event.status, EventStatus::Delivered);
+    assert_eq!(stored_event.attempt_count, 3);
 }
 
 /// A pending event resent successfully is delivered and its retry is dropped.
 pub async fn a_successful_resend_delivers_a_pending_event_and_cancels_its_retry(
     store: &dyn DeliveryStore,
 ) {
-    let event = new_event(WebhookId::new(), t(0));
-    store.enqueue(vec![event.clone()]).await.expect("enqueue");
-    let leased = store
-        .lease_due(t(0), 10, LEASE)
-        .await
-        .expect("lease")
-        .remove(0);
-    store
-        .record_attempt(
-            event.event_id,
-            &leased.lease,
-            &report(t(0), false),
-            NextStep::RetryAt(t(3600)),
-        )
-        .await
-        .expect("record");
-    let resend = store
-        .lease_for_resend(event.event_id, t(10), LEASE)
-        .await
-        .expect("resend lease");
-    store
-        .record_attempt(
-            event.event_id,
-            &resend.lease,
-            &report(t(10), false),
-            NextStep::Unchanged,
-        )
-        .await
-        .expect("record");
-    let stored = store
-        .event(event.event_id)
-        .await
-        .expect("event")
-        .expect("stored");
+    let event = enqueue_one(store).await;
+    let lease = lease_first(store, 0).await;
+    record(store, event, &lease, 0, false, NextStep::RetryAt(t(3600))).await;
+    let resend = resend_lease(store, event, 10).await;
+    record(store, event, &resend, 10, false, NextStep::Unchanged).await;
+    let stored = stored(store, event).await;
     assert_eq!(stored.status, EventStatus::Pending);
     assert_eq!(
         stored.next_attempt_at,
         Some(t(3600)),
         "a failed resend keeps the schedule"
     );
-    let resend = store
-        .lease_for_resend(event.event_id, t(20), LEASE)
-        .await
-        .expect("resend lease");
-    store
-        .record_attempt(
-            event.event_id,
-            &resend.lease,
-            &report(t(20), true),
-            NextStep::Delivered,
-        )
-        .await
-        .expect("record");
-    assert!(
-        store
-            .lease_due(t(3600), 10, LEASE)
-            .await
-            .expect("lease")
-            .is_empty()
-    );
+    let resend = resend_lease(store, event, 20).await;
+    record(store, event, &resend, 20, true, NextStep::Delivered).await;
+    assert!(nothing_due(store, 3600).await);
     let numbers: Vec<u32> = store
-        .list_attempts(event.event_id)
+        .list_attempts(event)
         .await
         .expect("attempts")
         .iter()
@@ -415,35 +322,20 @@ pub async fn a_successful_resend_delivers_a_pending_event_and_cancels_its_retry(
 
 /// While a lease is live, a resend answers busy.
 pub async fn a_resend_is_refused_while_an_attempt_is_in_progress(store: &dyn DeliveryStore) {
-    let event = new_event(WebhookId::new(), t(0));
-    store.enqueue(vec![event.clone()]).await.expect("enqueue");
-    let _leased = store
-        .lease_due(t(0), 10, LEASE)
-        .await
-        .expect("lease")
-        .remove(0);
+    let event = enqueue_one(store).await;
+    let _lease = lease_first(store, 0).await;
     assert_eq!(
         store
-            .lease_for_resend(event.event_id, t(1), LEASE)
+            .lease_for_resend(event, t(1), LEASE)
             .await
             .map(|l| l.lease.id),
         Err(StoreError::Busy)
     );
     assert!(
-        store
-            .lease_for_resend(event.event_id, t(60), LEASE)
-            .await
-            .is_ok(),
+        store.lease_for_resend(event, t(60), LEASE).await.is_ok(),
         "expired lease"
     );
-    assert!(
-        store
-            .lease_due(t(61), 10, LEASE)
-            .await
-            .expect("lease")
-            .is_empty(),
-        "resend lease is live"
-    );
+    assert!(nothing_due(store, 61).await, "resend lease is live");
 }
 
 /// Operations on an unknown id say so.

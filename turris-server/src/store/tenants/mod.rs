@@ -1,4 +1,5 @@
 //! Organizations, roles, users and API tokens.
+mod tokens;
 
 use std::collections::BTreeSet;
 
@@ -12,6 +13,8 @@ use super::error::{DbError, DbResult, foreign_key_is_not_found};
 use super::sql::{SqlStore, from_ns, ns, with_pool};
 use crate::crypto::TokenHash;
 use serde::{Deserialize, Serialize};
+pub use tokens::{ApiTokenInfo, NewApiToken, Principal};
+use tokens::{LAST_USED_RESOLUTION, PrincipalRow, TOKEN_COLUMNS, TokenRow};
 
 use super::*;
 
@@ -59,55 +62,6 @@ pub struct NewUser {
     pub email: String,
     /// Display name.
     pub name: String,
-}
-
-/// An API token to store: only its hash is kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewApiToken {
-    /// The SHA-256 of the token text (`ApiToken::hash`).
-    pub hash: TokenHash,
-    /// The user it acts as (same organization).
-    pub user: UserId,
-    /// The role it is granted (same organization).
-    pub role: RoleId,
-    /// A label for lists ("CI", "Zapier").
-    pub label: String,
-    /// When it stops authenticating; `None` for never.
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-/// A stored API token, without any secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApiTokenInfo {
-    /// Its id.
-    pub id: ApiTokenId,
-    /// The user it acts as.
-    pub user: UserId,
-    /// The role it is granted.
-    pub role: RoleId,
-    /// Its label.
-    pub label: String,
-    /// When it was minted.
-    pub created_at: DateTime<Utc>,
-    /// When it last authenticated a request (updated at most once a minute).
-    pub last_used_at: Option<DateTime<Utc>>,
-    /// When it was revoked; revoked tokens never authenticate.
-    pub revoked_at: Option<DateTime<Utc>>,
-    /// When it expires; expired tokens never authenticate.
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-/// Who a valid token is: everything the auth middleware needs, in one lookup.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    /// The token.
-    pub token: ApiTokenInfo,
-    /// Its organization (with the subscription state for the premium gate).
-    pub organization: Organization,
-    /// Its user.
-    pub user: User,
-    /// Its role.
-    pub role: StoredRole,
 }
 
 /// Organizations, roles, users and API tokens. Admin operations; the bootstrap admin token
@@ -184,11 +138,8 @@ pub trait TenantStore: Send + Sync {
     ) -> DbResult<bool>;
 }
 
-/// `last_used_at` is written at most this often per token, so authentication is a read.
-const LAST_USED_RESOLUTION: chrono::Duration = chrono::Duration::minutes(1);
-
 #[derive(sqlx::FromRow)]
-struct OrganizationRow {
+pub(super) struct OrganizationRow {
     id: String,
     name: String,
     subscription_active: bool,
@@ -196,7 +147,7 @@ struct OrganizationRow {
 }
 
 impl OrganizationRow {
-    fn organization(self) -> DbResult<Organization> {
+    pub(super) fn organization(self) -> DbResult<Organization> {
         Ok(Organization {
             id: OrganizationId::parse(&self.id).map_err(DbError::corrupt)?,
             name: self.name,
@@ -211,7 +162,7 @@ impl OrganizationRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct RoleRow {
+pub(super) struct RoleRow {
     id: Uuid,
     name: String,
     grants: String,
@@ -219,7 +170,7 @@ struct RoleRow {
 }
 
 impl RoleRow {
-    fn role(self) -> DbResult<StoredRole> {
+    pub(super) fn role(self) -> DbResult<StoredRole> {
         let grants: BTreeSet<Grant> = serde_json::from_str(&self.grants)?;
         Ok(StoredRole {
             id: RoleId(self.id),
@@ -249,58 +200,6 @@ impl UserRow {
             created_at: from_ns(self.created_at),
         }
     }
-}
-
-#[derive(sqlx::FromRow)]
-struct TokenRow {
-    id: Uuid,
-    user_id: Uuid,
-    role_id: Uuid,
-    label: String,
-    created_at: i64,
-    last_used_at: Option<i64>,
-    revoked_at: Option<i64>,
-    expires_at: Option<i64>,
-}
-
-impl TokenRow {
-    fn info(self) -> ApiTokenInfo {
-        ApiTokenInfo {
-            id: ApiTokenId(self.id),
-            user: UserId(self.user_id),
-            role: RoleId(self.role_id),
-            label: self.label,
-            created_at: from_ns(self.created_at),
-            last_used_at: self.last_used_at.map(from_ns),
-            revoked_at: self.revoked_at.map(from_ns),
-            expires_at: self.expires_at.map(from_ns),
-        }
-    }
-}
-
-const TOKEN_COLUMNS: &str =
-    "id, user_id, role_id, label, created_at, last_used_at, revoked_at, expires_at";
-
-#[derive(sqlx::FromRow)]
-struct PrincipalRow {
-    id: Uuid,
-    user_id: Uuid,
-    role_id: Uuid,
-    label: String,
-    created_at: i64,
-    last_used_at: Option<i64>,
-    expires_at: Option<i64>,
-    token_hash: Vec<u8>,
-    org_id: String,
-    org_name: String,
-    subscription_active: bool,
-    org_created_at: i64,
-    email: String,
-    user_name: String,
-    user_created_at: i64,
-    role_name: String,
-    grants: String,
-    role_created_at: i64,
 }
 
 #[async_trait]
@@ -575,40 +474,7 @@ impl TenantStore for SqlStore {
             });
             last_used_at = Some(from_ns(used));
         }
-        let organization = OrganizationRow {
-            id: row.org_id,
-            name: row.org_name,
-            subscription_active: row.subscription_active,
-            created_at: row.org_created_at,
-        }
-        .organization()?;
-        let role = RoleRow {
-            id: row.role_id,
-            name: row.role_name,
-            grants: row.grants,
-            created_at: row.role_created_at,
-        }
-        .role()?;
-        Ok(Some(Principal {
-            token: ApiTokenInfo {
-                id: ApiTokenId(row.id),
-                user: UserId(row.user_id),
-                role: RoleId(row.role_id),
-                label: row.label,
-                created_at: from_ns(row.created_at),
-                last_used_at,
-                revoked_at: None,
-                expires_at: row.expires_at.map(from_ns),
-            },
-            organization,
-            user: User {
-                id: UserId(row.user_id),
-                email: row.email,
-                name: row.user_name,
-                created_at: from_ns(row.user_created_at),
-            },
-            role,
-        }))
+        row.principal(last_used_at).map(Some)
     }
 
     async fn list_api_tokens(&self, org: &OrganizationId) -> DbResult<Vec<ApiTokenInfo>> {

@@ -1,129 +1,30 @@
-//! The Turris-side inputs of the records API that produce webhooks, and the transactional
-//! outbox.
-//!
-//! Every write that produces webhooks runs in one transaction with its outbox rows: the
-//! [`write_outbox!`] macro inserts one delivery event per webhook of the type, inside the
-//! caller's transaction, so a committed change always has its queued deliveries and a rolled
-//! back one has none.
+//! The Turris-side inputs of the records API that produce webhooks (compliance statuses, NIPR
+//! results, producer agreements), each written in one transaction with its outbox rows.
+
+mod compliance;
+mod outbox;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use turris_core::ids::{AgencyId, AgentId, ContractTemplateId, OrganizationId};
+use turris_core::ids::{AgencyId, ContractTemplateId, OrganizationId};
 use turris_core::notes::{NoteDetails, NoteKind};
-use turris_core::record::{AgencyDraft, AgentDraft, StateCode};
 
-use turris_webhooks::{ComplianceStatus, EntityType, StatusChangeEvent, SyncKind, SyncOutcome};
+use turris_webhooks::{SyncKind, SyncOutcome};
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
-use super::sql::{Dialect, SqlStore, for_update, from_ns, ns, with_pool};
+use super::sql::{Dialect, SqlStore, from_ns, ns, with_pool};
 use serde::{Deserialize, Serialize};
-use turris_webhooks::delivery::{EventId, WebhookId};
-use turris_webhooks::{AgreementSigner, WebhookType};
+use turris_webhooks::AgreementSigner;
 
 use super::*;
-
-/// An outbound webhook event written in the same transaction as the change that caused it: the
-/// store writes one delivery event (a fresh [`EventId`], due at `created_at`) for every
-/// webhook of `webhook_type` in the organization.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxEvent {
-    /// The type; webhooks of this type receive it.
-    pub webhook_type: WebhookType,
-    /// The serialized envelope (`Envelope::to_bytes`), sent unchanged on every attempt.
-    pub body: Vec<u8>,
-    /// Creation time: the first attempt is due then.
-    pub created_at: DateTime<Utc>,
-}
-
-/// A delivery event the outbox wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Enqueued {
-    /// The event id.
-    pub event_id: EventId,
-    /// The endpoint it goes to.
-    pub webhook_id: WebhookId,
-}
-
-/// An agency or an agent: what compliance and NIPR results are about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "entityType", content = "entityId", rename_all = "snake_case")]
-pub enum ComplianceEntity {
-    /// An agency.
-    Agency(AgencyId),
-    /// An agent.
-    Agent(AgentId),
-}
-
-impl ComplianceEntity {
-    /// Agency or agent.
-    pub fn entity_type(&self) -> EntityType {
-        match self {
-            ComplianceEntity::Agency(_) => EntityType::Agency,
-            ComplianceEntity::Agent(_) => EntityType::Agent,
-        }
-    }
-
-    /// The id as text.
-    pub fn id(&self) -> &str {
-        match self {
-            ComplianceEntity::Agency(id) => id.as_str(),
-            ComplianceEntity::Agent(id) => id.as_str(),
-        }
-    }
-}
-
-/// A compliance status to set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ComplianceUpdate {
-    /// Agency or agent.
-    pub entity: ComplianceEntity,
-    /// Product.
-    pub product: String,
-    /// US state.
-    pub state: StateCode,
-    /// New status.
-    pub status: ComplianceStatus,
-}
-
-impl ComplianceUpdate {
-    /// The record this update stores.
-    fn stored_at(&self, updated_at: DateTime<Utc>) -> ComplianceRecord {
-        ComplianceRecord {
-            entity: self.entity.clone(),
-            product: self.product.clone(),
-            state: self.state,
-            status: self.status,
-            updated_at,
-        }
-    }
-}
-
-/// A stored compliance status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ComplianceRecord {
-    /// Agency or agent.
-    pub entity: ComplianceEntity,
-    /// Product.
-    pub product: String,
-    /// US state.
-    pub state: StateCode,
-    /// Status.
-    pub status: ComplianceStatus,
-    /// When it was last set.
-    pub updated_at: DateTime<Utc>,
-}
-
-/// What one update did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ComplianceTransition {
-    /// The status now stored.
-    pub record: ComplianceRecord,
-    /// The status before; `None` when the pair had none.
-    pub previous: Option<ComplianceStatus>,
-    /// Whether the status really changed (a first status of `pending` is no change).
-    pub changed: bool,
-}
+pub use compliance::{ComplianceEntity, ComplianceRecord, ComplianceTransition, ComplianceUpdate};
+use compliance::{
+    ComplianceRow, record_compliance_change, status_change, summary, upsert_compliance_status,
+};
+pub(crate) use compliance::{entity_from, entity_table, entity_type_text};
+pub(crate) use outbox::write_outbox;
+pub use outbox::{Enqueued, OutboxEvent};
 
 /// A NIPR fetch or full refresh that reached a terminal state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -229,194 +130,18 @@ pub trait TurrisInputStore: Send + Sync {
     ) -> DbResult<Vec<Enqueued>>;
 }
 
-/// Writes `$outbox` (a slice of [`OutboxEvent`]) for organization `$org` inside the open
-/// transaction `$tx`: one delivery event per webhook of each event's type. Evaluates to the
-/// `Vec<Enqueued>` written; `?` propagates database errors as `DbError`.
-///
-/// With `$lease` (an `Option<Lease>`, see `SqlStore::handoff_lease`) the events are written
-/// already leased to this process and pushed to `$handed` (a `&mut Vec<LeasedDelivery>`), so
-/// the caller can hand them to the local delivery worker after the commit without another
-/// round trip; if the process dies first, the lease expires and any worker takes them.
-macro_rules! write_outbox {
-    ($tx:expr, $org:expr, $outbox:expr, $lease:expr, $handed:expr) => {{
-        let mut enqueued: Vec<$crate::store::Enqueued> = Vec::new();
-        let lease: Option<turris_webhooks::delivery::Lease> = $lease;
-        let lease_expires = match &lease {
-            Some(l) => Some($crate::store::sql::ns(l.expires_at)?),
-            None => None,
-        };
-        for item in $outbox {
-            // A disabled or paused (Retry-After) endpoint's events are stored but not handed
-            // off: they wait until it may be sent to again.
-            let created = $crate::store::sql::ns(item.created_at)?;
-            let webhooks: Vec<(uuid::Uuid, bool)> = sqlx::query_as(
-                "SELECT id, (disabled_at IS NOT NULL
-                             OR COALESCE(paused_until, 0) > $3) AS held
-                 FROM webhook_endpoints
-                 WHERE organization_id = $1 AND webhook_type = $2 ORDER BY id",
-            )
-            .bind($org.as_str())
-            .bind(item.webhook_type.as_str())
-            .bind(created)
-            .fetch_all(&mut *$tx)
-            .await?;
-            for (webhook, held) in webhooks {
-                let lease = lease.filter(|_| !held);
-                let lease_expires = lease_expires.filter(|_| !held);
-                let event_id = turris_webhooks::delivery::EventId::new();
-                sqlx::query(
-                    "INSERT INTO delivery_events (event_id, webhook_id, webhook_type, body,
-                     created_at, status, next_attempt_at, lease_id, lease_kind, lease_expires_at,
-                     organization_id)
-                     VALUES ($1, $2, $3, $4, $5, 'pending', $5, $6, $7, $8, $9)",
-                )
-                .bind(event_id.0)
-                .bind(webhook)
-                .bind(item.webhook_type.as_str())
-                .bind(&item.body[..])
-                .bind(created)
-                .bind(lease.map(|l| l.id.0))
-                .bind(lease.map(|_| "scheduled"))
-                .bind(lease_expires)
-                .bind($org.as_str())
-                .execute(&mut *$tx)
-                .await?;
-                let webhook_id = turris_webhooks::delivery::WebhookId(webhook);
-                if let Some(lease) = lease {
-                    let handed: &mut Vec<turris_webhooks::delivery::LeasedDelivery> = $handed;
-                    handed.push(turris_webhooks::delivery::LeasedDelivery {
-                        event: turris_webhooks::delivery::EventRecord {
-                            event_id,
-                            webhook_id,
-                            webhook_type: item.webhook_type,
-                            body: axum::body::Bytes::from(item.body.clone()),
-                            created_at: $crate::store::sql::from_ns(created),
-                            status: turris_webhooks::delivery::EventStatus::Pending,
-                            attempt_count: 0,
-                            automatic_attempts: 0,
-                            next_attempt_at: Some($crate::store::sql::from_ns(created)),
-                        },
-                        lease,
-                    });
-                }
-                enqueued.push($crate::store::Enqueued {
-                    event_id,
-                    webhook_id,
-                });
-            }
-        }
-        enqueued
-    }};
-}
-pub(crate) use write_outbox;
-
-pub(super) fn entity_type_text(entity: &ComplianceEntity) -> &'static str {
-    match entity {
-        ComplianceEntity::Agency(_) => "agency",
-        ComplianceEntity::Agent(_) => "agent",
-    }
-}
-
-pub(super) fn entity_from(entity_type: &str, id: &str) -> DbResult<ComplianceEntity> {
-    let bad = |e: turris_core::Error| DbError::corrupt(e);
-    match entity_type {
-        "agency" => Ok(ComplianceEntity::Agency(AgencyId::parse(id).map_err(bad)?)),
-        "agent" => Ok(ComplianceEntity::Agent(AgentId::parse(id).map_err(bad)?)),
-        other => Err(DbError::corrupt(format!("entity type {other}"))),
-    }
-}
-
-pub(super) fn enum_text<T: serde::Serialize>(value: &T) -> DbResult<String> {
+pub(crate) fn enum_text<T: serde::Serialize>(value: &T) -> DbResult<String> {
     match serde_json::to_value(value)? {
         serde_json::Value::String(s) => Ok(s),
         other => Err(DbError::corrupt(format!("not a unit enum: {other}"))),
     }
 }
 
-pub(super) fn enum_from<T: serde::de::DeserializeOwned>(text: &str) -> DbResult<T> {
+pub(crate) fn enum_from<T: serde::de::DeserializeOwned>(text: &str) -> DbResult<T> {
     Ok(serde_json::from_value(serde_json::Value::String(
         text.to_owned(),
     ))?)
 }
-
-/// The debounce inbox's record of one real change.
-fn status_change(
-    org: &OrganizationId,
-    update: &ComplianceUpdate,
-    about: EntitySummary,
-    before: ComplianceStatus,
-    at: DateTime<Utc>,
-) -> StatusChangeEvent {
-    StatusChangeEvent {
-        organization: org.as_str().to_owned(),
-        entity_type: update.entity.entity_type(),
-        entity_id: update.entity.id().to_owned(),
-        npn: about.npn,
-        name: about.name,
-        product: update.product.clone(),
-        state: update.state.as_str().to_owned(),
-        previous_status: before,
-        status: update.status,
-        at,
-    }
-}
-
-/// The name and NPN of an entity, as its status-change payload shows them.
-struct EntitySummary {
-    name: String,
-    npn: Option<String>,
-}
-
-fn summary(entity: &ComplianceEntity, data: &str) -> DbResult<EntitySummary> {
-    Ok(match entity {
-        ComplianceEntity::Agency(_) => {
-            let d: AgencyDraft = serde_json::from_str(data)?;
-            EntitySummary {
-                name: d.name,
-                npn: d.npn.map(|n| n.as_str().to_owned()),
-            }
-        }
-        ComplianceEntity::Agent(_) => {
-            let d: AgentDraft = serde_json::from_str(data)?;
-            EntitySummary {
-                name: format!("{} {}", d.first_name, d.last_name)
-                    .trim()
-                    .to_owned(),
-                npn: d.npn.map(|n| n.as_str().to_owned()),
-            }
-        }
-    })
-}
-
-pub(super) fn entity_table(entity: &ComplianceEntity) -> &'static str {
-    match entity {
-        ComplianceEntity::Agency(_) => "agencies",
-        ComplianceEntity::Agent(_) => "agents",
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct ComplianceRow {
-    entity_type: String,
-    entity_id: String,
-    product: String,
-    state: String,
-    status: String,
-    updated_at: i64,
-}
-
-impl ComplianceRow {
-    fn record(self) -> DbResult<ComplianceRecord> {
-        Ok(ComplianceRecord {
-            entity: entity_from(&self.entity_type, &self.entity_id)?,
-            product: self.product,
-            state: StateCode::parse(&self.state).map_err(DbError::corrupt)?,
-            status: enum_from(&self.status)?,
-            updated_at: from_ns(self.updated_at),
-        })
-    }
-}
-
 #[derive(sqlx::FromRow)]
 struct NiprRow {
     id: Uuid,
@@ -482,46 +207,7 @@ impl TurrisInputStore for SqlStore {
             let mut tagged: Vec<(&str, String)> = Vec::new();
             for update in updates {
                 let entity_type = entity_type_text(&update.entity);
-                let data: Option<String> = sqlx::query_scalar(&format!(
-                    "SELECT data FROM {} WHERE organization_id = $1 AND id = $2",
-                    entity_table(&update.entity)
-                ))
-                .bind(org.as_str())
-                .bind(update.entity.id())
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(data) = data else {
-                    return Err(DbError::NotFound);
-                };
-                let previous: Option<String> = sqlx::query_scalar(&format!(
-                    "SELECT status FROM compliance_statuses WHERE organization_id = $1
-                     AND entity_type = $2 AND entity_id = $3 AND product = $4 AND state = $5 {}",
-                    for_update(pool)
-                ))
-                .bind(org.as_str())
-                .bind(entity_type)
-                .bind(update.entity.id())
-                .bind(&update.product)
-                .bind(update.state.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-                let previous: Option<ComplianceStatus> =
-                    previous.as_deref().map(enum_from).transpose()?;
-                sqlx::query(
-                    "INSERT INTO compliance_statuses (organization_id, entity_type, entity_id,
-                     product, state, status, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (organization_id, entity_type, entity_id, product, state)
-                     DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",
-                )
-                .bind(org.as_str())
-                .bind(entity_type)
-                .bind(update.entity.id())
-                .bind(&update.product)
-                .bind(update.state.as_str())
-                .bind(enum_text(&update.status)?)
-                .bind(now_ns)
-                .execute(&mut *tx)
-                .await?;
+                let (data, previous) = upsert_compliance_status!(tx, pool, org, update, now_ns);
                 let changed_from = update.status.changed_from(previous);
                 let retagged = (entity_type, update.entity.id().to_owned());
                 if (changed_from.is_some() || previous.is_none()) && !tagged.contains(&retagged) {
@@ -531,16 +217,7 @@ impl TurrisInputStore for SqlStore {
                 if let Some(before) = changed_from {
                     let change =
                         status_change(org, update, summary(&update.entity, &data)?, before, now);
-                    sqlx::query(
-                        "INSERT INTO compliance_changes (organization_id, webhook_type, change,
-                         recorded_at) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(org.as_str())
-                    .bind(change.entity_type.status_change_type().as_str())
-                    .bind(serde_json::to_string(&change)?)
-                    .bind(now_ns)
-                    .execute(&mut *tx)
-                    .await?;
+                    record_compliance_change!(tx, org, &change, now_ns);
                 }
                 transitions.push(ComplianceTransition {
                     record: update.stored_at(from_ns(now_ns)),
