@@ -31,7 +31,8 @@ pub struct ApiCall {
     pub status: Option<u16>,
     /// HubSpot error category, on error answers.
     pub category: Option<String>,
-    /// HubSpot correlation id, on error answers.
+    /// HubSpot's correlation id of the answer (`X-HubSpot-Correlation-Id`, or an error
+    /// body's `correlationId`).
     pub correlation_id: Option<String>,
     /// Error message (HubSpot's, or the transport's), on failures.
     pub error: Option<String>,

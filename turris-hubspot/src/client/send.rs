@@ -20,15 +20,39 @@ enum Outcome {
     Fail(Error),
 }
 
-/// What came back from one attempt: the status, its `Retry-After` and the body.
-type Answer = std::result::Result<(u16, Option<Duration>, Vec<u8>), reqwest::Error>;
+/// What came back from one attempt: the status, its `Retry-After`, its correlation id and the
+/// body.
+type Answer = std::result::Result<(u16, Option<Duration>, Option<String>, Vec<u8>), reqwest::Error>;
+
+/// The header HubSpot names every answer by.
+const CORRELATION_HEADER: &str = "x-hubspot-correlation-id";
+
+/// A successful answer with HubSpot's name for it.
+pub(crate) struct Traced {
+    /// The 2xx status.
+    pub(crate) status: u16,
+    /// The body.
+    pub(crate) body: Vec<u8>,
+    /// `X-HubSpot-Correlation-Id`, when HubSpot sent it.
+    pub(crate) correlation_id: Option<String>,
+}
 
 impl HubSpotClient {
     /// Sends a request and decodes a JSON answer.
     pub(crate) async fn send_json<T: DeserializeOwned>(&self, req: ApiRequest) -> Result<T> {
+        self.send_json_traced(req).await.map(|(value, _)| value)
+    }
+
+    /// [`Self::send_json`], with the answer's correlation id.
+    pub(crate) async fn send_json_traced<T: DeserializeOwned>(
+        &self,
+        req: ApiRequest,
+    ) -> Result<(T, Option<String>)> {
         let path = req.path.clone();
-        let (_, body) = self.send(req).await?;
-        serde_json::from_slice(&body).map_err(|e| Error::Decode(format!("{path}: {e}")))
+        let answer = self.send_traced(req).await?;
+        let value = serde_json::from_slice(&answer.body)
+            .map_err(|e| Error::Decode(format!("{path}: {e}")))?;
+        Ok((value, answer.correlation_id))
     }
 
     /// Downloads a file HubSpot handed out by URL (a journal entry's data): a plain GET with no
@@ -78,6 +102,11 @@ impl HubSpotClient {
 
     /// Sends a request with throttling, retries and the one-refresh-on-401 rule.
     pub(crate) async fn send(&self, req: ApiRequest) -> Result<(u16, Vec<u8>)> {
+        self.send_traced(req).await.map(|a| (a.status, a.body))
+    }
+
+    /// [`Self::send`], with the answer's correlation id.
+    pub(crate) async fn send_traced(&self, req: ApiRequest) -> Result<Traced> {
         let inner = &*self.inner;
         let url = self.url(&req)?;
         let mut attempt = 1u32;
@@ -103,12 +132,14 @@ impl HubSpotClient {
             };
             let outcome = match answer {
                 Err(e) => self.transport_outcome(e, &req, attempt, &mut call),
-                Ok((status, _, body)) if (200..300).contains(&status) => {
+                Ok((status, _, correlation, body)) if (200..300).contains(&status) => {
                     call.status = Some(status);
+                    call.correlation_id = correlation;
                     Outcome::Done(status, body)
                 }
-                Ok((status, retry_after, body)) => {
-                    let err = HubSpotError::from_response(status, &body);
+                Ok((status, retry_after, correlation, body)) => {
+                    let mut err = HubSpotError::from_response(status, &body);
+                    err.correlation_id = err.correlation_id.or(correlation);
                     let rejected = token.as_ref().filter(|_| !refreshed);
                     self.status_outcome(err, retry_after, rejected, attempt, &mut call)
                 }
@@ -122,7 +153,13 @@ impl HubSpotClient {
                 "hubspot call"
             );
             match outcome {
-                Outcome::Done(status, body) => return Ok((status, body)),
+                Outcome::Done(status, body) => {
+                    return Ok(Traced {
+                        status,
+                        body,
+                        correlation_id: call.correlation_id,
+                    });
+                }
                 Outcome::Fail(err) => return Err(err),
                 Outcome::Retry(wait) if call.status == Some(429) => {
                     // Hold back every caller of this portal's budget, this one included.
@@ -189,9 +226,14 @@ impl HubSpotClient {
         let resp = builder.send().await?;
         let status = resp.status().as_u16();
         let retry_after = retry_after(resp.headers());
+        let correlation = resp
+            .headers()
+            .get(CORRELATION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         resp.bytes()
             .await
-            .map(|b| (status, retry_after, b.to_vec()))
+            .map(|b| (status, retry_after, correlation, b.to_vec()))
     }
 
     /// A request that never got an answer: sent again only when HubSpot cannot have acted on

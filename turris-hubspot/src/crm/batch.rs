@@ -145,6 +145,17 @@ pub struct BatchOutcome<T> {
     pub errors: Vec<BatchError>,
     /// Chunks that failed as a whole: the range of input indices and the error.
     pub failed_chunks: Vec<ChunkFailure>,
+    /// Chunks HubSpot answered: the range of input indices and the answer's correlation id.
+    pub answered: Vec<ChunkAnswer>,
+}
+
+/// A chunk HubSpot answered (2xx or 207).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkAnswer {
+    /// Indices of the inputs (into the caller's slice) of this chunk.
+    pub inputs: std::ops::Range<usize>,
+    /// HubSpot's correlation id of the answer, to quote to HubSpot support.
+    pub correlation_id: Option<String>,
 }
 
 impl<T> Default for BatchOutcome<T> {
@@ -153,6 +164,7 @@ impl<T> Default for BatchOutcome<T> {
             results: Vec::new(),
             errors: Vec::new(),
             failed_chunks: Vec::new(),
+            answered: Vec::new(),
         }
     }
 }
@@ -309,16 +321,20 @@ impl HubSpotClient {
     {
         for (offset, input) in chunk.iter().enumerate() {
             let index = start + offset;
-            let result: Result<BatchResponse<T>> = match ApiRequest::new(Method::POST, path)
+            let result: Result<(BatchResponse<T>, _)> = match ApiRequest::new(Method::POST, path)
                 .json(&body(std::slice::from_ref(input)))
             {
-                Ok(req) => self.send_json(req).await,
+                Ok(req) => self.send_json_traced(req).await,
                 Err(e) => Err(e),
             };
             match result {
-                Ok(response) => {
+                Ok((response, correlation_id)) => {
                     outcome.results.extend(response.results);
                     outcome.errors.extend(response.errors);
+                    outcome.answered.push(ChunkAnswer {
+                        inputs: index..index + 1,
+                        correlation_id,
+                    });
                 }
                 Err(error) => outcome.failed_chunks.push(ChunkFailure {
                     inputs: index..index + 1,
@@ -345,17 +361,21 @@ impl HubSpotClient {
         let mut outcome = BatchOutcome::default();
         for (index, chunk) in inputs.chunks(MAX_BATCH_INPUTS).enumerate() {
             let start = index * MAX_BATCH_INPUTS;
-            let result: Result<BatchResponse<T>> = match ApiRequest::new(Method::POST, path)
+            let result: Result<(BatchResponse<T>, _)> = match ApiRequest::new(Method::POST, path)
                 .idempotent_if(kind != BatchKind::Create)
                 .json(&body(chunk))
             {
-                Ok(req) => self.send_json(req).await,
+                Ok(req) => self.send_json_traced(req).await,
                 Err(e) => Err(e),
             };
             match result {
-                Ok(response) => {
+                Ok((response, correlation_id)) => {
                     outcome.results.extend(response.results);
                     outcome.errors.extend(response.errors);
+                    outcome.answered.push(ChunkAnswer {
+                        inputs: start..start + chunk.len(),
+                        correlation_id,
+                    });
                 }
                 Err(error) if chunk.len() > 1 && is_validation(&error) => {
                     // One record broke the portal's rules (2026-09): the others are fine.

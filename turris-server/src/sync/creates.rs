@@ -153,5 +153,6 @@ pub async fn create(
             .collect(),
         errors: outcome.errors,
         failed_chunks: outcome.failed_chunks,
+        answered: outcome.answered,
     }
 }

@@ -201,6 +201,7 @@ async fn upsert(
 ) -> HashMap<ObjectType, Vec<Made>> {
     let inputs: Vec<UpsertInput> = notes.iter().map(|(note, ..)| upsert_input(note)).collect();
     let outcome = client.batch_upsert(&ObjectType::Notes, &inputs).await;
+    let answered = &outcome.answered;
     let made: HashMap<String, String> = outcome
         .results
         .iter()
@@ -211,7 +212,8 @@ async fn upsert(
         .collect();
     let mut pairs: HashMap<ObjectType, Vec<Made>> = HashMap::new();
     for (index, (note, target, object_id)) in notes.into_iter().enumerate() {
-        let entry = note_entry(&note, CrmOperation::Create);
+        let entry = note_entry(&note, CrmOperation::Create)
+            .correlation(super::outbound::correlation_of(answered, index));
         if let Some(failure) = outcome
             .failed_chunks
             .iter()

@@ -58,6 +58,7 @@ use pusher::{COMPANIES, CONTACTS, Pusher};
 
 mod associate;
 mod pusher;
+pub(crate) use pusher::correlation_of;
 
 /// After a wake-up, the worker waits for this much quiet before claiming, so a burst of
 /// records is pushed in full batches...

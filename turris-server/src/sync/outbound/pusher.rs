@@ -14,7 +14,7 @@ use turris_core::store::{Link, TurrisRef};
 use turris_core::tags::TAGS_PROPERTY;
 use turris_hubspot::HubSpotClient;
 use turris_hubspot::crm::ObjectType;
-use turris_hubspot::crm::batch::BatchUpdateInput;
+use turris_hubspot::crm::batch::{BatchUpdateInput, ChunkAnswer};
 
 use super::{Planned, PushError};
 use crate::app::AppState;
@@ -229,10 +229,11 @@ impl Pusher<'_> {
             .iter()
             .map(|(turris, properties)| (turris.id().to_owned(), to_hubspot(properties)))
             .collect();
-        let outcome =
+        let mut outcome =
             crate::sync::creates::create(self.state, self.client, self.org, &target.object, inputs)
                 .await;
         let mut refused: Vec<(std::ops::Range<usize>, Refusal)> = Vec::new();
+        let answered = std::mem::take(&mut outcome.answered);
         for failure in outcome.failed_chunks {
             refused.push((
                 failure.inputs,
@@ -246,7 +247,8 @@ impl Pusher<'_> {
             .collect();
         let mut audit = Vec::with_capacity(creates.len());
         for (index, (turris, properties)) in creates.iter().enumerate() {
-            let entry = written(target, CrmOperation::Create, turris, properties);
+            let entry = written(target, CrmOperation::Create, turris, properties)
+                .correlation(correlation_of(&answered, index));
             if let Some((_, refusal)) = refused.iter().find(|(r, _)| r.contains(&index)) {
                 audit.push(refusal.recorded(entry));
                 self.failed(target.create, turris, None, refusal).await?;
@@ -361,7 +363,8 @@ impl Pusher<'_> {
             // Before the call: the echo may arrive before the answer.
             self.remember(id, properties).await?;
         }
-        let outcome = self.client.batch_update(&target.object, &inputs).await;
+        let mut outcome = self.client.batch_update(&target.object, &inputs).await;
+        let answered = std::mem::take(&mut outcome.answered);
         let mut refused: Vec<(std::ops::Range<usize>, Refusal)> = Vec::new();
         for failure in outcome.failed_chunks {
             refused.push((
@@ -371,8 +374,9 @@ impl Pusher<'_> {
         }
         let mut audit = Vec::with_capacity(updates.len());
         for (index, (turris, id, properties)) in updates.iter().enumerate() {
-            let entry =
-                written(target, CrmOperation::Update, turris, properties).object_id(id.to_string());
+            let entry = written(target, CrmOperation::Update, turris, properties)
+                .object_id(id.to_string())
+                .correlation(correlation_of(&answered, index));
             if let Some((_, refusal)) = refused.iter().find(|(r, _)| r.contains(&index)) {
                 audit.push(refusal.recorded(entry));
                 self.failed(target.update, turris, Some(id), refusal)
@@ -438,6 +442,14 @@ impl Refusal {
             .answered(self.status, Some(self.message.clone()))
             .correlation(self.correlation_id.clone())
     }
+}
+
+/// The correlation id of HubSpot's answer covering input `index`.
+pub(crate) fn correlation_of(answered: &[ChunkAnswer], index: usize) -> Option<String> {
+    answered
+        .iter()
+        .find(|a| a.inputs.contains(&index))
+        .and_then(|a| a.correlation_id.clone())
 }
 
 /// A sync record of writing `properties` of `turris` to `target`.

@@ -85,7 +85,7 @@ sync_test!(
         assert!(notes.iter().all(|n| n.properties.get("turris_note_id").is_some_and(|v| !v.is_empty())));
         let records = app.get(&format!("{H}/sync-records?object=note&limit=500")).await.expect(200);
         let entries = records.body["entries"].as_array().unwrap();
-        assert_eq!(entries.iter().filter(|r| r["operation"] == "create" && r["status"] == "success").count(), 2);
+        assert_eq!(entries.iter().filter(|r| r["operation"] == "create" && r["status"] == "success" && r["correlation_id"].is_string()).count(), 2);
         assert_eq!(entries.iter().filter(|r| r["operation"] == "associate" && r["status"] == "success").count(), 2);
         assert_eq!(app.state.db().pending_notes(&turris_core::ids::OrganizationId::parse(&app.org).unwrap()).await.unwrap(), 0);
     }

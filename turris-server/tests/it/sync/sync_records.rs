@@ -63,6 +63,11 @@ crate::support::both_databases!(app(validating_app):
         assert!(written.contains("name") && written.contains("phone"), "{written:?}");
         let update = find("update", "success");
         assert_eq!(update["object_id"], company.as_str());
+        // HubSpot's name for each answer, successful writes included.
+        for write in [&create, &update] {
+            assert!(write["correlation_id"].as_str().is_some_and(|c| c.len() == 36), "{write}");
+        }
+        assert_ne!(create["correlation_id"], update["correlation_id"]);
         assert!(update["properties"].as_array().unwrap().iter().any(|p| p["name"] == "city" && p["new"] == "Erie"));
         // Newest first.
         let ats: Vec<&str> = all.iter().map(|r| r["at"].as_str().unwrap()).collect();
