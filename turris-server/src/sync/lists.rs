@@ -9,7 +9,6 @@
 //! a 429 or 5xx leaves the records due again after a backoff; nothing else waits on them.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use chrono::Utc;
 use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
@@ -26,30 +25,17 @@ use crate::store::{DbError, ListMember};
 use crate::sync::lease::LEASE;
 use crate::workers::Shutdown;
 
-/// How often due records are looked for.
-const POLL: Duration = Duration::from_secs(1);
-/// Most records one step leases.
-const CLAIM: usize = 500;
-/// When a paused connection's records are looked at again.
-const PAUSED_RETRY: chrono::Duration = chrono::Duration::seconds(30);
-
 /// The worker loop: runs until `shutdown` fires.
 pub async fn run(state: AppState, shutdown: Shutdown) {
-    super::poll_steps(
-        state,
-        shutdown,
-        POLL,
-        "lists",
-        |s| async move { step(&s).await },
-    )
-    .await
+    let step = |s: AppState| async move { step(&s).await };
+    super::poll_steps(state, shutdown, super::WRITER_POLL, "lists", step).await
 }
 
 /// Leases due records and brings their lists up to date; `false` when there were none.
 pub async fn step(state: &AppState) -> Result<bool, DbError> {
     let members = state
         .db()
-        .claim_list_members(Utc::now(), CLAIM, LEASE)
+        .claim_list_members(Utc::now(), super::WRITER_CLAIM, LEASE)
         .await?;
     if members.is_empty() {
         return Ok(false);
@@ -122,7 +108,7 @@ async fn organization(
         let listed = p.changes.apply(&p.member.listed, &p.done);
         let retry_at = p.failed.then(|| {
             let delay = match paused {
-                true => PAUSED_RETRY,
+                true => super::WRITER_PAUSED_RETRY,
                 false => super::retry_delay(p.member.attempts).unwrap_or(super::RETRY_CAP),
             };
             Utc::now() + delay

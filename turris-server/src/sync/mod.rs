@@ -177,6 +177,13 @@ pub fn spawn_workers(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()
     ]
 }
 
+/// How often the workers writing queued notes and list memberships look for due work.
+pub(crate) const WRITER_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Most queued items one step of those workers leases.
+pub(crate) const WRITER_CLAIM: usize = 500;
+/// When those workers look again at an organization whose connection is paused.
+pub(crate) const WRITER_PAUSED_RETRY: Duration = Duration::seconds(30);
+
 /// A worker loop: runs `step` until `shutdown` fires, again at once while it finds work
 /// (`Ok(true)`), otherwise after `every`. A failed step is logged as `what` and tried again.
 pub(crate) async fn poll_steps<F, Fut>(

@@ -13,7 +13,6 @@
 //! - deletes the rows it wrote and records each write in the CRM sync record.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use chrono::Utc;
 use turris_core::audit::{CrmObject, CrmOperation, CrmSyncEntry, SyncTrigger};
@@ -33,28 +32,18 @@ use crate::store::{DbError, QueuedNote};
 use crate::sync::lease::LEASE;
 use crate::workers::Shutdown;
 
-/// How often due notes are looked for.
-const POLL: Duration = Duration::from_secs(1);
-/// Most notes one step leases.
-const CLAIM: usize = 500;
-/// When a paused connection's notes are looked at again.
-const PAUSED_RETRY: chrono::Duration = chrono::Duration::seconds(30);
-
 /// The worker loop: runs until `shutdown` fires.
 pub async fn run(state: AppState, shutdown: Shutdown) {
-    super::poll_steps(
-        state,
-        shutdown,
-        POLL,
-        "notes",
-        |s| async move { step(&s).await },
-    )
-    .await
+    let step = |s: AppState| async move { step(&s).await };
+    super::poll_steps(state, shutdown, super::WRITER_POLL, "notes", step).await
 }
 
 /// Leases due notes and writes them; `false` when there were none.
 pub async fn step(state: &AppState) -> Result<bool, DbError> {
-    let notes = state.db().claim_notes(Utc::now(), CLAIM, LEASE).await?;
+    let notes = state
+        .db()
+        .claim_notes(Utc::now(), super::WRITER_CLAIM, LEASE)
+        .await?;
     if notes.is_empty() {
         return Ok(false);
     }
@@ -89,7 +78,7 @@ async fn organization(
         let fate = if paused {
             Fate::Later {
                 failed: false,
-                delay: PAUSED_RETRY,
+                delay: super::WRITER_PAUSED_RETRY,
             }
         } else if credentials.is_none() || !settings.crm.notes.allows(note.kind) {
             Fate::Dropped
