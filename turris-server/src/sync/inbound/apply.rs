@@ -12,7 +12,9 @@ use turris_core::ids::{AgencyId, HubSpotId};
 use turris_core::invitation::InvitationSettings;
 use turris_core::mapping::{MappedField, RecordMapping, SkippedField};
 use turris_core::matching::MatchedBy;
-use turris_core::planner::{Existing, InboundChange, PlanContext, SyncAction, apply_changes, plan};
+use turris_core::planner::{
+    EchoVerdict, Existing, InboundChange, PlanContext, SyncAction, apply_changes, plan,
+};
 use turris_core::store::{Link, LinkKind, TurrisRef};
 
 use super::SyncError;
@@ -138,14 +140,22 @@ impl OrgSync<'_> {
                 let message = format!("{noun} updated: {}", fields.join(", "));
                 let mut activity = vec![step.row::<K>(&record, message)];
                 activity.extend(skipped_rows(&K::turris(&record), id, &skipped, now));
+                // A user's edit our older value may have overwritten in HubSpot goes back.
+                let push_back = matches!(
+                    ctx.plan.echo.verdict(change),
+                    EchoVerdict::Overwritten { .. }
+                );
                 let written = InboundStep {
                     record: Some(RecordWrite::Update(K::synced(&record))),
                     activity,
+                    push_back,
                     ..InboundStep::default()
                 };
-                self.commit(&written)
-                    .await?
-                    .then_some(Applied::Updated(record))
+                let committed = self.commit(&written).await?;
+                if committed && push_back {
+                    crate::sync::outbound::wake(self.state);
+                }
+                committed.then_some(Applied::Updated(record))
             }
             SyncAction::Link { matched_by } => {
                 let (record, _) = matched.expect("links are planned for matched records");
@@ -183,6 +193,7 @@ impl OrgSync<'_> {
             link: Some(&link),
             activity,
             invitation: extra.invitation,
+            push_back: false,
         };
         Ok(self
             .commit(&written)
@@ -211,6 +222,7 @@ impl OrgSync<'_> {
             link: Some(&link),
             activity: vec![step.row::<K>(&record, message)],
             invitation: None,
+            push_back: false,
         };
         Ok(self.commit(&written).await?.then_some(Applied::Linked))
     }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
 use turris_core::audit::{CrmObject, CrmOperation, CrmSyncEntry, SyncTrigger};
 use turris_core::ids::{AgencyId, HubSpotId, OrganizationId};
@@ -21,7 +21,7 @@ use turris_hubspot::crm::batch::BatchUpdateInput;
 use super::{Planned, PushError};
 use crate::app::AppState;
 use crate::hubspot::ConnectionError;
-use crate::store::OutboundClaim;
+use crate::store::{OutboundClaim, PushReason};
 
 /// A HubSpot object we push to, and the titles of its calls.
 pub(super) struct Target {
@@ -117,6 +117,7 @@ impl Pusher<'_> {
                 property: "associatedcompanyid".to_owned(),
                 value: Some(company.to_string()),
                 at: now,
+                edited_at: now,
             })
             .collect();
         db.record_hubspot_writes(self.org, &writes).await?;
@@ -288,8 +289,25 @@ impl Pusher<'_> {
         .await
     }
 
-    async fn remember(&self, id: &HubSpotId, properties: &PropertyMap) -> Result<(), PushError> {
-        let writes = recent_writes(id, properties, Utc::now());
+    /// When the newest Turris edit this claim pushes for `turris` was made (its outbox rows'
+    /// times; now for a record queued by no edit of its own).
+    fn edited_at(&self, turris: &TurrisRef) -> DateTime<Utc> {
+        self.claim
+            .pushes
+            .iter()
+            .filter(|p| p.record == *turris && p.reason == PushReason::Record)
+            .map(|p| p.queued_at)
+            .max()
+            .unwrap_or_else(Utc::now)
+    }
+
+    async fn remember(
+        &self,
+        turris: &TurrisRef,
+        id: &HubSpotId,
+        properties: &PropertyMap,
+    ) -> Result<(), PushError> {
+        let writes = recent_writes(id, properties, Utc::now(), self.edited_at(turris));
         self.state
             .db()
             .record_hubspot_writes(self.org, &writes)
@@ -396,7 +414,7 @@ impl Pusher<'_> {
             turris: turris.clone(),
             hubspot_id: hubspot_id.clone(),
         };
-        let writes = recent_writes(&hubspot_id, properties, now);
+        let writes = recent_writes(&hubspot_id, properties, now, self.edited_at(turris));
         let committed = self
             .state
             .db()
@@ -440,9 +458,9 @@ impl Pusher<'_> {
                 properties: to_hubspot(properties),
             })
             .collect();
-        for (_, id, properties) in &updates {
+        for (turris, id, properties) in &updates {
             // Before the call: the echo may arrive before the answer.
-            self.remember(id, properties).await?;
+            self.remember(turris, id, properties).await?;
         }
         let outcome = self.client.batch_update(&target.object, &inputs).await;
         let mut refused: Vec<(std::ops::Range<usize>, Refusal)> = Vec::new();

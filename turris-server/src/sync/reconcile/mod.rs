@@ -564,7 +564,7 @@ async fn create_in_hubspot(
             progress.failed_in_hubspot += 1;
             continue;
         };
-        db.record_hubspot_writes(org, &recent_writes(&hubspot_id, properties, now))
+        db.record_hubspot_writes(org, &recent_writes(&hubspot_id, properties, now, now))
             .await?;
         db.put_link(
             org,

@@ -13,6 +13,7 @@ mod notes;
 mod outbound;
 mod polling;
 mod pruning;
+mod races;
 mod reconcile;
 mod subscriptions;
 mod sync_records;
