@@ -8,7 +8,8 @@
 //! 2. a HubSpot edit older than a Turris edit of the same property that we wrote (or are about
 //!    to write) → [`EchoVerdict::Superseded`]: Turris's edit is the last write;
 //! 3. a HubSpot edit made after the Turris edit a write of ours carried, but before that
-//!    write could have landed, while HubSpot holds our value or the edit's →
+//!    write could have landed (or while a push of the property is queued), while HubSpot holds
+//!    our value or the edit's →
 //!    [`EchoVerdict::Overwritten`]: the edit is the last write, yet our older value may have
 //!    replaced it in HubSpot; Turris takes the edit's value and writes it back;
 //! 4. anything else → [`EchoVerdict::Fresh`]: plan it as usual.
@@ -19,8 +20,11 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use super::{ChangeKind, InboundChange};
 use crate::ids::HubSpotId;
+use crate::mapping::{MappedField, RecordMapping};
 use crate::property::PropertyMap;
 
 /// How long a write we made is remembered to recognise its webhook echo.
@@ -116,17 +120,17 @@ impl EchoInfo<'_> {
         if writes().filter(before).any(|w| w.holds(value)) {
             return EchoVerdict::Echo;
         }
-        let pending = self.pending.iter().filter(of_property);
-        if writes().chain(pending).any(|w| w.edited_at >= t) {
+        let pending = || self.pending.iter().filter(of_property);
+        if writes().chain(pending()).any(|w| w.edited_at >= t) {
             return EchoVerdict::Superseded;
         }
-        let current = change.properties.get(property);
+        let current = non_empty(change.properties.get(property));
+        let holds_edit = current == non_empty(value);
         let raced = |w: &RecentWrite| {
-            !w.holds(value)
-                && t <= w.at + CLOCK_SKEW
-                && (w.holds(current) || non_empty(current) == non_empty(value))
+            !w.holds(value) && t <= w.at + CLOCK_SKEW && (w.holds(current) || holds_edit)
         };
-        if writes().any(raced) {
+        // A queued push may be on its way with the older value already.
+        if writes().any(raced) || (holds_edit && pending().next().is_some()) {
             return EchoVerdict::Overwritten {
                 property: property.clone(),
                 value: value.map(str::to_owned),
@@ -154,6 +158,33 @@ pub fn recent_writes(
             edited_at,
         })
         .collect()
+}
+
+/// When each mapped property of a record was last edited in Turris, from its edits not yet
+/// pushed (oldest first: when each was made, and the record's data before it, `None` for a new
+/// record) and its data now: the `edited_at` of the writes that push them.
+pub fn property_edit_times<M: RecordMapping>(
+    mapping: &M,
+    edits: &[(DateTime<Utc>, Option<M::Draft>)],
+    current: &M::Draft,
+) -> BTreeMap<String, DateTime<Utc>> {
+    let mut times = BTreeMap::new();
+    for (i, (at, before)) in edits.iter().enumerate() {
+        let after = match edits.get(i + 1) {
+            Some((_, Some(next))) => next,
+            Some((_, None)) => continue,
+            None => current,
+        };
+        for (field, property) in mapping.mapped() {
+            if before
+                .as_ref()
+                .is_none_or(|b| field.get(b) != field.get(after))
+            {
+                times.insert(property.to_owned(), *at);
+            }
+        }
+    }
+    times
 }
 
 #[cfg(test)]
@@ -232,7 +263,10 @@ mod tests {
                 edit("B", 5, "A"), vec![a()], vec![], Superseded),
             ("a user edit older than a Turris edit still queued: Turris wins",
                 edit("B", 5, "B"), vec![], vec![a()], Superseded),
-            ("a user edit newer than a queued Turris edit: plan it", edit("B", 11, "B"), vec![], vec![a()], Fresh),
+            ("a user edit newer than a queued Turris edit, whose push may be on its way",
+                edit("B", 11, "B"), vec![], vec![a()], overwritten("B")),
+            ("a user edit newer than a queued Turris edit, and another edit since",
+                edit("B", 11, "C"), vec![], vec![a()], Fresh),
             ("a user edit after the Turris edit, our older value landed over it",
                 edit("B", 11, "A"), vec![a()], vec![], overwritten("B")),
             ("a user edit after the Turris edit, our write still in flight",
@@ -251,6 +285,38 @@ mod tests {
         for (case, change, writes, pending, expected) in cases {
             check(case, change, &writes, &pending, expected);
         }
+    }
+
+    #[test]
+    fn each_property_is_dated_by_the_last_turris_edit_that_changed_it() {
+        use crate::mapping::AgencyMapping;
+        use crate::record::AgencyDraft;
+        let mapping = AgencyMapping {
+            phone: Some("phone".into()),
+            city: Some("city".into()),
+            ..AgencyMapping::default()
+        };
+        let draft = |phone: &str, city: &str| AgencyDraft {
+            phone: Some(phone.into()),
+            city: Some(city.into()),
+            ..AgencyDraft::named("Acme")
+        };
+        // The phone was edited at 1 s, the city at 2 s, the phone again at 3 s.
+        let edits = [
+            (t(1), Some(draft("1", "Erie"))),
+            (t(2), Some(draft("2", "Erie"))),
+            (t(3), Some(draft("2", "Albany"))),
+        ];
+        let times = property_edit_times(&mapping, &edits, &draft("3", "Albany"));
+        assert_eq!(times.get("phone"), Some(&t(3)));
+        assert_eq!(times.get("city"), Some(&t(2)));
+        assert_eq!(times.get("name"), None, "never edited");
+        let created = property_edit_times(&mapping, &[(t(5), None)], &draft("1", "Erie"));
+        assert_eq!(
+            created.get("name"),
+            Some(&t(5)),
+            "a new record: every field"
+        );
     }
 
     #[test]

@@ -29,7 +29,9 @@
 pub mod echo;
 pub mod events;
 
-pub use echo::{ECHO_WINDOW, EchoInfo, EchoVerdict, RecentWrite, recent_writes};
+pub use echo::{
+    ECHO_WINDOW, EchoInfo, EchoVerdict, RecentWrite, property_edit_times, recent_writes,
+};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

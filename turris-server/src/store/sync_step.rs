@@ -70,10 +70,11 @@ pub struct InboundStep<'a> {
     pub activity: Vec<NewActivity>,
     /// The invitation of a new agency.
     pub invitation: Option<InvitationWrite>,
-    /// Whether an updated record is also pushed back to HubSpot (a user's edit our older value
-    /// may have overwritten there): the push's `previous` is the record's data before the
-    /// step, so it writes the fields the step changed.
-    pub push_back: bool,
+    /// When set, an updated record is also pushed back to HubSpot (a user's edit, made at this
+    /// time, that our older value may have overwritten there): the push is dated by the edit
+    /// and its `previous` is the record's data before the step, so it writes the fields the
+    /// step changed.
+    pub push_back: Option<DateTime<Utc>>,
 }
 
 /// What committing a step did.
@@ -246,8 +247,8 @@ impl InboundStepStore for SqlStore {
         };
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            if let (true, Some(RecordWrite::Update(record))) = (step.push_back, &step.record) {
-                push_back!(tx, org, record, ns(Utc::now())?);
+            if let (Some(at), Some(RecordWrite::Update(record))) = (step.push_back, &step.record) {
+                push_back!(tx, org, record, ns(at)?);
             }
             if let Some(write) = &step.record
                 && write_record!(tx, org, write) == 0

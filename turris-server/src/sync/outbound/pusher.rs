@@ -63,6 +63,8 @@ pub(super) struct Pusher<'a> {
     pub(super) client: &'a HubSpotClient,
     /// Records whose call failed for a reason that may pass.
     pub(super) retry: Mutex<Vec<(TurrisRef, String)>>,
+    /// When each pushed property of each record was last edited in Turris.
+    pub(super) edit_times: HashMap<TurrisRef, super::EditTimes>,
 }
 
 impl Pusher<'_> {
@@ -289,16 +291,31 @@ impl Pusher<'_> {
         .await
     }
 
-    /// When the newest Turris edit this claim pushes for `turris` was made (its outbox rows'
-    /// times; now for a record queued by no edit of its own).
-    fn edited_at(&self, turris: &TurrisRef) -> DateTime<Utc> {
-        self.claim
+    /// The ledger entries of writing `properties` of `turris` to `id` now, each dated by the
+    /// Turris edit that changed it (else the claim's newest edit of the record, else now).
+    fn writes(
+        &self,
+        turris: &TurrisRef,
+        id: &HubSpotId,
+        properties: &PropertyMap,
+        now: DateTime<Utc>,
+    ) -> Vec<RecentWrite> {
+        let newest = self
+            .claim
             .pushes
             .iter()
             .filter(|p| p.record == *turris && p.reason == PushReason::Record)
             .map(|p| p.queued_at)
             .max()
-            .unwrap_or_else(Utc::now)
+            .unwrap_or(now);
+        let times = self.edit_times.get(turris);
+        let mut writes = recent_writes(id, properties, now, newest);
+        for write in &mut writes {
+            if let Some(at) = times.and_then(|t| t.get(&write.property)) {
+                write.edited_at = *at;
+            }
+        }
+        writes
     }
 
     async fn remember(
@@ -307,7 +324,7 @@ impl Pusher<'_> {
         id: &HubSpotId,
         properties: &PropertyMap,
     ) -> Result<(), PushError> {
-        let writes = recent_writes(id, properties, Utc::now(), self.edited_at(turris));
+        let writes = self.writes(turris, id, properties, Utc::now());
         self.state
             .db()
             .record_hubspot_writes(self.org, &writes)
@@ -414,7 +431,7 @@ impl Pusher<'_> {
             turris: turris.clone(),
             hubspot_id: hubspot_id.clone(),
         };
-        let writes = recent_writes(&hubspot_id, properties, now, self.edited_at(turris));
+        let writes = self.writes(turris, &hubspot_id, properties, now);
         let committed = self
             .state
             .db()
