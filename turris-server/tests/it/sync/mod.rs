@@ -15,6 +15,7 @@ mod polling;
 mod pruning;
 mod races;
 mod reconcile;
+mod reconcile_turns;
 mod subscriptions;
 mod sync_records;
 mod tags;
