@@ -233,6 +233,15 @@ mod tests {
         }
     }
 
+    /// What a case is called, the change, our writes, the queued edits and the verdict.
+    type Case = (
+        &'static str,
+        InboundChange,
+        Vec<RecentWrite>,
+        Vec<RecentWrite>,
+        EchoVerdict,
+    );
+
     fn check(
         case: &str,
         change: InboundChange,
@@ -253,7 +262,7 @@ mod tests {
         use EchoVerdict::{Echo, Fresh, Superseded};
         let a = || wrote("A", 10, 12);
         #[rustfmt::skip]
-        let cases: Vec<(&str, InboundChange, Vec<RecentWrite>, Vec<RecentWrite>, EchoVerdict)> = vec![
+        let cases: Vec<Case> = vec![
             ("no write of ours: a plain edit", edit("B", 20, "B"), vec![], vec![], Fresh),
             ("our value, after we sent it: the echo", edit("A", 13, "A"), vec![a()], vec![], Echo),
             ("our value, a little before our clock says we sent it: still the echo",
