@@ -97,6 +97,21 @@ impl EchoInfo<'_> {
         self.verdict(change) == EchoVerdict::Echo
     }
 
+    /// Whether Turris edited `property` of `object` at or after `t`: a write of ours, or an
+    /// edit still queued, carrying a Turris edit made then or later (within [`ECHO_WINDOW`]).
+    pub fn turris_edited_since(
+        &self,
+        object: &HubSpotId,
+        property: &str,
+        t: DateTime<Utc>,
+    ) -> bool {
+        self.recent_writes
+            .iter()
+            .chain(self.pending)
+            .filter(|w| w.object_id == *object && w.property == property)
+            .any(|w| w.edited_at >= t && (w.at - t).abs() <= ECHO_WINDOW)
+    }
+
     /// Judges `change` against our writes (see the module's documentation). The change's
     /// `properties` are HubSpot's current values, read after the event.
     pub fn verdict(&self, change: &InboundChange) -> EchoVerdict {
@@ -121,7 +136,7 @@ impl EchoInfo<'_> {
             return EchoVerdict::Echo;
         }
         let pending = || self.pending.iter().filter(of_property);
-        if writes().chain(pending()).any(|w| w.edited_at >= t) {
+        if self.turris_edited_since(&change.object_id, property, t) {
             return EchoVerdict::Superseded;
         }
         let current = non_empty(change.properties.get(property));
@@ -326,6 +341,27 @@ mod tests {
             Some(&t(5)),
             "a new record: every field"
         );
+    }
+
+    #[test]
+    fn turris_edits_at_or_after_a_moment_are_told_from_older_ones_and_other_properties() {
+        let writes = [wrote("A", 10, 12)];
+        let pending = [RecentWrite {
+            property: "city".into(),
+            ..wrote("Erie", 20, 20)
+        }];
+        let echo = EchoInfo {
+            app_id: None,
+            recent_writes: &writes,
+            pending: &pending,
+        };
+        assert!(echo.turris_edited_since(&object(), "phone", t(10)));
+        assert!(!echo.turris_edited_since(&object(), "phone", t(11)));
+        assert!(
+            echo.turris_edited_since(&object(), "city", t(15)),
+            "a queued edit counts"
+        );
+        assert!(!echo.turris_edited_since(&object(), "name", t(0)));
     }
 
     #[test]

@@ -298,11 +298,17 @@ fn plan_update<M: RecordMapping>(
             }
             fields.into_iter().map(|f| (f, property.as_str())).collect()
         }
+        // A late creation (or a read) of a linked record: HubSpot's values of fields Turris
+        // edited since are older than Turris's.
         ChangeKind::Created | ChangeKind::Snapshot => ctx
             .mapping
             .mapped()
             .into_iter()
             .filter(|(_, p)| is_standard(p))
+            .filter(|(_, p)| {
+                !ctx.echo
+                    .turris_edited_since(&change.object_id, p, change.occurred_at)
+            })
             .collect(),
     };
     let mut changes = Vec::new();

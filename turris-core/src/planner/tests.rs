@@ -515,6 +515,35 @@ fn an_edit_our_older_write_overwrote_is_planned_with_its_own_value_and_an_older_
 }
 
 #[test]
+fn a_late_creation_of_a_linked_record_leaves_the_fields_turris_edited_since() {
+    // The creation happened at now(); Turris edited the phone 10 s later (still queued).
+    let pending = [RecentWrite {
+        object_id: HubSpotId::parse("101").unwrap(),
+        property: "phone".into(),
+        value: None,
+        at: now() + Duration::seconds(10),
+        edited_at: now() + Duration::seconds(10),
+    }];
+    let echo = EchoInfo {
+        app_id: None,
+        recent_writes: &[],
+        pending: &pending,
+    };
+    let created = change(ChangeKind::Created, &agency_with("phone", Some("777")));
+    let current = AgencyDraft {
+        name: "Old".into(),
+        ..stored()
+    };
+    let SyncAction::Update { changes, .. } =
+        run_with(&created, &inbound_on(), Existing::Linked(&current), echo)
+    else {
+        panic!("the name HubSpot holds is taken");
+    };
+    let fields: Vec<&str> = changes.iter().map(|c| c.field.key()).collect();
+    assert_eq!(fields, ["name"], "the phone Turris edited since stays");
+}
+
+#[test]
 fn agents_are_planned_with_their_own_mapping_and_toggle() {
     let mapping = AgentMapping {
         identifier: Some(IdentifierFilter::ApplyFilter(Condition::is_populated(
@@ -582,6 +611,11 @@ fn skip_reasons_have_stable_messages_and_codes() {
         SkipReason::EchoOfOwnWrite,
         "echo of our own write",
         "echo_of_own_write",
+    );
+    check(
+        SkipReason::SupersededByTurrisEdit,
+        "a newer turris edit of the property wins",
+        "superseded_by_turris_edit",
     );
     check(
         SkipReason::IdentifierNotConfigured,
