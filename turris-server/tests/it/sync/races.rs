@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use turris_hubspot_sandbox::ObjectKind;
+use turris_core::ids::OrganizationId;
+use turris_hubspot::webhooks::WebhookEvent;
+use turris_hubspot_sandbox::{Fault, ObjectKind};
 
 use super::*;
 
@@ -88,5 +90,45 @@ sync_test!(
         assert!(superseded, "the user's older edit is skipped, with the reason");
         let turris = app.get(&format!("/api/v1/agencies/{agency}")).await.expect(200);
         assert_eq!(turris.body["city"], "Pittsburgh", "the Turris edit, the last write, stays in Turris");
+    }
+);
+
+sync_test!(
+    async fn a_creation_event_processed_late_leaves_the_fields_turris_edited_since(app) {
+        app.agency_outbound_on().await;
+        let control = app.sandbox.control();
+        let created_at = chrono::Utc::now();
+        let company = control
+            .create_record(ObjectKind::Companies, [("type", "PARTNER"), ("name", "Harbor"), ("city", "Erie")])
+            .unwrap();
+        let agency = eventually("the company's agency", || async {
+            app.agencies().await.into_iter().find(|a| a["name"] == "Harbor")
+        })
+        .await;
+        let agency = agency["id"].as_str().unwrap().to_owned();
+        app.settle().await;
+        // HubSpot refuses our updates for a while: the Turris edit stays queued.
+        control.inject_fault(Fault::new("/crm/v3/objects/companies/batch/update").status(503).times(1_000));
+        app.api(Method::PUT, &format!("/api/v1/agencies/{agency}"), Some(json!({"name": "Harbor", "city": "Pittsburgh"})))
+            .await
+            .expect(200);
+        // The company's creation event comes again, late, as HubSpot's retries can bring it.
+        let late: WebhookEvent = serde_json::from_value(json!({
+            "eventId": 990_001,
+            "portalId": app.sandbox.portal_id(),
+            "occurredAt": created_at.timestamp_millis(),
+            "subscriptionType": "company.creation",
+            "objectId": company.id.parse::<u64>().unwrap(),
+            "changeSource": "CRM_UI",
+        }))
+        .unwrap();
+        let org = OrganizationId::parse(&app.org).unwrap();
+        app.state.db().persist_inbound_events(&org, &[late], chrono::Utc::now()).await.unwrap();
+        turris_server::sync::inbound::wake(&app.state);
+        app.settle().await;
+        let turris = app.get(&format!("/api/v1/agencies/{agency}")).await.expect(200);
+        assert_eq!(turris.body["city"], "Pittsburgh", "HubSpot's value from before the Turris edit does not revert it");
+        control.clear_faults();
+        app.converged_on(&agency, &company.id, "Pittsburgh").await;
     }
 );
