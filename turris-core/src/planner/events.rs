@@ -11,13 +11,14 @@
 //!   current properties, or nothing (every event was part of a creation already synced);
 //! - [`ObjectEvents::changes`]: with the current properties, the changes to plan: one
 //!   [`ChangeKind::Created`] when the creation is among the events (its property events are
-//!   covered by the current properties), else the latest event of each changed property.
+//!   covered by the current properties), else the latest event of each changed property that
+//!   is not the echo of our own write.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{ChangeKind, InboundChange};
+use super::{ChangeKind, EchoInfo, InboundChange};
 use crate::ids::HubSpotId;
 use crate::property::PropertyMap;
 
@@ -135,9 +136,10 @@ impl ObjectEvents {
     }
 
     /// The changes to plan, with the object's current `properties`: one `Created` when the
-    /// creation is among the events, else the latest event of each changed property (in
-    /// property-name order).
-    pub fn changes(&self, properties: &PropertyMap) -> Vec<InboundChange> {
+    /// creation is among the events, else for each changed property (in property-name order)
+    /// its latest event that is not the echo of one of our writes (its latest event when all
+    /// are): a user's edit that raced our write is not hidden by our write's echo.
+    pub fn changes(&self, properties: &PropertyMap, echo: &EchoInfo<'_>) -> Vec<InboundChange> {
         let change = |event: &ObjectEvent, kind: ChangeKind| InboundChange {
             object_id: self.object_id.clone(),
             kind,
@@ -148,22 +150,34 @@ impl ObjectEvents {
         if let Some(creation) = self.creation() {
             return vec![change(creation, ChangeKind::Created)];
         }
-        let mut latest: BTreeMap<&str, (&ObjectEvent, &Option<String>)> = BTreeMap::new();
+        let mut by_property: BTreeMap<&str, Vec<(&ObjectEvent, &Option<String>)>> = BTreeMap::new();
         for event in &self.events {
             if let EventAction::PropertyChanged { property, value } = &event.action {
-                latest.insert(property, (event, value));
+                by_property
+                    .entry(property)
+                    .or_default()
+                    .push((event, value));
             }
         }
-        latest
-            .into_iter()
-            .map(|(property, (event, value))| {
+        let mut out = Vec::new();
+        for (property, events) in by_property {
+            let mut candidates = events.into_iter().rev().map(|(event, value)| {
                 let kind = ChangeKind::PropertyChanged {
                     property: property.to_owned(),
                     value: value.clone(),
                 };
                 change(event, kind)
-            })
-            .collect()
+            });
+            let Some(latest) = candidates.next() else {
+                continue;
+            };
+            let picked = match echo.is_echo(&latest) {
+                true => candidates.find(|c| !echo.is_echo(c)).unwrap_or(latest),
+                false => latest,
+            };
+            out.push(picked);
+        }
+        out
     }
 }
 
@@ -225,7 +239,7 @@ mod tests {
                 event(set("phone", "555"), 0, 3),
             ],
         );
-        let changes = object.changes(&props());
+        let changes = object.changes(&props(), &EchoInfo::default());
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].kind, ChangeKind::Created);
         assert_eq!(changes[0].properties, props());
@@ -243,7 +257,7 @@ mod tests {
             ],
         );
         let kinds: Vec<ChangeKind> = object
-            .changes(&props())
+            .changes(&props(), &EchoInfo::default())
             .into_iter()
             .map(|c| c.kind)
             .collect();
@@ -263,12 +277,44 @@ mod tests {
     }
 
     #[test]
+    fn a_users_edit_is_not_hidden_by_the_later_echo_of_our_write_of_the_same_property() {
+        let ours = super::super::RecentWrite {
+            object_id: id(1),
+            property: "phone".into(),
+            value: Some("ours".into()),
+            at: at(3),
+            edited_at: at(1),
+        };
+        let ledger = [ours];
+        let echo = EchoInfo {
+            app_id: None,
+            recent_writes: &ledger,
+            pending: &[],
+        };
+        let object = ObjectEvents::new(
+            id(1),
+            vec![
+                event(set("phone", "ours"), 4, 2),
+                event(set("phone", "user"), 2, 1),
+            ],
+        );
+        let picked = |echo: &EchoInfo<'_>| match &object.changes(&props(), echo)[0].kind {
+            ChangeKind::PropertyChanged { value, .. } => value.clone(),
+            other => panic!("a property change, not {other:?}"),
+        };
+        assert_eq!(picked(&echo).as_deref(), Some("user"));
+        assert_eq!(picked(&EchoInfo::default()).as_deref(), Some("ours"));
+    }
+
+    #[test]
     fn a_change_keeps_the_app_that_made_it() {
         let mut edit = event(set("name", "B"), 1, 1);
         edit.made_by_app = Some("42".into());
         let object = ObjectEvents::new(id(1), vec![edit]);
         assert_eq!(
-            object.changes(&props())[0].made_by_app.as_deref(),
+            object.changes(&props(), &EchoInfo::default())[0]
+                .made_by_app
+                .as_deref(),
             Some("42")
         );
     }

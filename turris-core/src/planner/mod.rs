@@ -7,7 +7,9 @@
 //! Rules (SPEC, "Ongoing sync matrix"), checked in this order:
 //! 1. inbound sync off for the object → skip;
 //! 2. an echo of our own write (a change HubSpot reports as made by our app, or a
-//!    value we wrote moments ago) → skip, so sync never loops;
+//!    value we wrote moments ago) → skip, so sync never loops; an edit older than a Turris edit
+//!    of the same property written after it → skip; an edit our older value may have
+//!    overwritten in HubSpot → planned with the edit's value (see [`echo`]);
 //! 3. a record not (or no longer) matching the identifier filter → skip; an unlinked record
 //!    that starts to match later is created then;
 //! 4. unlinked: a match by key → link the existing record; otherwise → create with every
@@ -24,9 +26,14 @@
 //! with the same email). A `*.merge` moves links with [`plan_merge`]. How one object's events
 //! in a step become changes is [`events`].
 
+pub mod echo;
 pub mod events;
 
-use chrono::{DateTime, Duration, Utc};
+pub use echo::{
+    ECHO_WINDOW, EchoInfo, EchoVerdict, RecentWrite, property_edit_times, recent_writes,
+};
+
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::filter::{IdentifierFilter, Operator};
@@ -38,9 +45,6 @@ use crate::matching::MatchedBy;
 use crate::matrix::{Direction, SyncMatrix, SyncObject};
 use crate::property::{ObjectSchema, PropertyMap};
 use crate::store::{Link, LinkKind, TurrisRef};
-
-/// How long a write we made is remembered to recognise its webhook echo.
-pub const ECHO_WINDOW: Duration = Duration::minutes(10);
 
 /// What happened in HubSpot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,56 +81,6 @@ pub struct InboundChange {
     pub occurred_at: DateTime<Utc>,
 }
 
-/// A write we made to HubSpot, remembered for [`ECHO_WINDOW`] to recognise its echo.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecentWrite {
-    /// The object written.
-    pub object_id: HubSpotId,
-    /// The property written.
-    pub property: String,
-    /// The value written.
-    pub value: Option<String>,
-    /// When.
-    pub at: DateTime<Utc>,
-}
-
-/// What we know about our own writes.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct EchoInfo<'a> {
-    /// Our HubSpot app id, compared with the change's `sourceId`.
-    pub app_id: Option<&'a str>,
-    /// Our recent writes (the ledger).
-    pub recent_writes: &'a [RecentWrite],
-}
-
-impl EchoInfo<'_> {
-    /// Whether `change` is the echo of one of our writes: HubSpot reports our app as its
-    /// source, or the ledger holds a write of the same value to the same property (a created
-    /// record: any write to it) made at most [`ECHO_WINDOW`] before the change (or up to 5 s
-    /// after it, for clock skew).
-    pub fn is_echo(&self, change: &InboundChange) -> bool {
-        if change.made_by_app.is_some() && change.made_by_app.as_deref() == self.app_id {
-            return true;
-        }
-        let recent = |w: &&RecentWrite| {
-            w.object_id == change.object_id
-                && w.at <= change.occurred_at + Duration::seconds(5)
-                && change.occurred_at - w.at <= ECHO_WINDOW
-        };
-        match &change.kind {
-            ChangeKind::PropertyChanged { property, value } => {
-                self.recent_writes.iter().filter(recent).any(|w| {
-                    w.property == *property
-                        && w.value.as_deref().filter(|v| !v.is_empty())
-                            == value.as_deref().filter(|v| !v.is_empty())
-                })
-            }
-            ChangeKind::Created => self.recent_writes.iter().any(|w| recent(&w)),
-            ChangeKind::Snapshot => false,
-        }
-    }
-}
-
 /// What is already stored for the HubSpot record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Existing<'a, D> {
@@ -148,6 +102,10 @@ pub enum SkipReason {
     /// The change is the echo of our own write.
     #[error("echo of our own write")]
     EchoOfOwnWrite,
+    /// A HubSpot edit older than a Turris edit of the same property that was written after
+    /// it: the Turris edit is the last write.
+    #[error("a newer turris edit of the property wins")]
+    SupersededByTurrisEdit,
     /// No identifier filter is configured.
     #[error("identifier filter is not configured")]
     IdentifierNotConfigured,
@@ -285,9 +243,21 @@ pub fn plan<M: RecordMapping>(
     if !ctx.matrix.is_enabled(M::SYNC_OBJECT, Direction::Inbound) {
         return SyncAction::skip(SkipReason::InboundDisabled);
     }
-    if ctx.echo.is_echo(change) {
-        return SyncAction::skip(SkipReason::EchoOfOwnWrite);
-    }
+    let corrected;
+    let change = match ctx.echo.verdict(change) {
+        EchoVerdict::Echo => return SyncAction::skip(SkipReason::EchoOfOwnWrite),
+        EchoVerdict::Superseded => return SyncAction::skip(SkipReason::SupersededByTurrisEdit),
+        // HubSpot may hold our older value now: plan with the value the edit carried.
+        EchoVerdict::Overwritten { property, value } => {
+            corrected = {
+                let mut corrected = change.clone();
+                corrected.properties.insert(property, value);
+                corrected
+            };
+            &corrected
+        }
+        EchoVerdict::Fresh => change,
+    };
     let Some(identifier) = ctx.mapping.identifier().filter(|f| f.is_complete()) else {
         return SyncAction::skip(SkipReason::IdentifierNotConfigured);
     };
@@ -328,11 +298,17 @@ fn plan_update<M: RecordMapping>(
             }
             fields.into_iter().map(|f| (f, property.as_str())).collect()
         }
+        // A late creation (or a read) of a linked record: HubSpot's values of fields Turris
+        // edited since are older than Turris's.
         ChangeKind::Created | ChangeKind::Snapshot => ctx
             .mapping
             .mapped()
             .into_iter()
             .filter(|(_, p)| is_standard(p))
+            .filter(|(_, p)| {
+                !ctx.echo
+                    .turris_edited_since(&change.object_id, p, change.occurred_at)
+            })
             .collect(),
     };
     let mut changes = Vec::new();
@@ -672,23 +648,6 @@ fn identifier_value(filter: Option<&IdentifierFilter>) -> Option<(&str, &str)> {
         _ => None,
     }?;
     (!value.is_empty()).then_some((property, value))
-}
-
-/// The ledger entries for properties we just wrote to `object_id`, for [`EchoInfo`].
-pub fn recent_writes(
-    object_id: &HubSpotId,
-    properties: &PropertyMap,
-    at: DateTime<Utc>,
-) -> Vec<RecentWrite> {
-    properties
-        .iter()
-        .map(|(property, value)| RecentWrite {
-            object_id: object_id.clone(),
-            property: property.to_owned(),
-            value: value.map(str::to_owned),
-            at,
-        })
-        .collect()
 }
 
 #[cfg(test)]

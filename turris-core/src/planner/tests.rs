@@ -1,6 +1,6 @@
 //! Tests of the planner: each rule, echoes, contact roles, merges and outbound plans.
 
-use chrono::TimeZone;
+use chrono::{Duration, TimeZone};
 
 use super::*;
 use crate::Condition;
@@ -406,6 +406,7 @@ fn echoes_of_our_own_writes_are_recognised_and_skipped() {
         property: "phone".into(),
         value: Some(value.into()),
         at: now() - Duration::minutes(minutes_ago),
+        edited_at: now() - Duration::minutes(minutes_ago),
     };
     fn check(change: &InboundChange, current: &AgencyDraft, echo: EchoInfo<'_>, is_echo: bool) {
         let action = run_with(change, &inbound_on(), Existing::Linked(current), echo);
@@ -423,6 +424,7 @@ fn echoes_of_our_own_writes_are_recognised_and_skipped() {
     let app = EchoInfo {
         app_id: Some("app-1"),
         recent_writes: &[],
+        pending: &[],
     };
     check(&from_us, &current, app, true);
     check(
@@ -431,6 +433,7 @@ fn echoes_of_our_own_writes_are_recognised_and_skipped() {
         EchoInfo {
             app_id: Some("app-2"),
             recent_writes: &[],
+            pending: &[],
         },
         false,
     );
@@ -443,6 +446,7 @@ fn echoes_of_our_own_writes_are_recognised_and_skipped() {
         EchoInfo {
             app_id: None,
             recent_writes: &ledger,
+            pending: &[],
         },
         true,
     );
@@ -453,6 +457,7 @@ fn echoes_of_our_own_writes_are_recognised_and_skipped() {
         EchoInfo {
             app_id: None,
             recent_writes: &other_value,
+            pending: &[],
         },
         false,
     );
@@ -463,9 +468,79 @@ fn echoes_of_our_own_writes_are_recognised_and_skipped() {
         EchoInfo {
             app_id: None,
             recent_writes: &too_old,
+            pending: &[],
         },
         false,
     );
+}
+
+#[test]
+fn an_edit_our_older_write_overwrote_is_planned_with_its_own_value_and_an_older_one_is_skipped() {
+    let current = stored();
+    // Turris edited the phone to 999 at -10 s and we sent it at -2 s; HubSpot now holds 999.
+    let ledger = [RecentWrite {
+        object_id: HubSpotId::parse("101").unwrap(),
+        property: "phone".into(),
+        value: Some("999".into()),
+        at: now() - Duration::seconds(2),
+        edited_at: now() - Duration::seconds(10),
+    }];
+    let echo = EchoInfo {
+        app_id: None,
+        recent_writes: &ledger,
+        pending: &[],
+    };
+    let holds_ours = agency_with("phone", Some("999"));
+    // A user's edit at -5 s, after Turris's edit: it is the last write.
+    let newer = InboundChange {
+        occurred_at: now() - Duration::seconds(5),
+        ..edited("phone", "777", &holds_ours)
+    };
+    let SyncAction::Update { changes, .. } =
+        run_with(&newer, &inbound_on(), Existing::Linked(&current), echo)
+    else {
+        panic!("the user's newer edit is applied");
+    };
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].to.as_deref(), Some("777"));
+    // A user's edit at -20 s, before Turris's edit: Turris's edit wins.
+    let older = InboundChange {
+        occurred_at: now() - Duration::seconds(20),
+        ..newer
+    };
+    assert_eq!(
+        run_with(&older, &inbound_on(), Existing::Linked(&current), echo),
+        skip(SkipReason::SupersededByTurrisEdit)
+    );
+}
+
+#[test]
+fn a_late_creation_of_a_linked_record_leaves_the_fields_turris_edited_since() {
+    // The creation happened at now(); Turris edited the phone 10 s later (still queued).
+    let pending = [RecentWrite {
+        object_id: HubSpotId::parse("101").unwrap(),
+        property: "phone".into(),
+        value: None,
+        at: now() + Duration::seconds(10),
+        edited_at: now() + Duration::seconds(10),
+    }];
+    let echo = EchoInfo {
+        app_id: None,
+        recent_writes: &[],
+        pending: &pending,
+    };
+    let created = change(ChangeKind::Created, &agency_with("phone", Some("777")));
+    let current = AgencyDraft {
+        name: "Old".into(),
+        ..stored()
+    };
+    let SyncAction::Update { changes, .. } =
+        run_with(&created, &inbound_on(), Existing::Linked(&current), echo)
+    else {
+        panic!("the name HubSpot holds is taken");
+    };
+    let fields: Vec<&str> = changes.iter().map(|c| c.field.key()).collect();
+    assert_eq!(fields, ["name"], "the phone Turris edited since stays");
 }
 
 #[test]
@@ -536,6 +611,11 @@ fn skip_reasons_have_stable_messages_and_codes() {
         SkipReason::EchoOfOwnWrite,
         "echo of our own write",
         "echo_of_own_write",
+    );
+    check(
+        SkipReason::SupersededByTurrisEdit,
+        "a newer turris edit of the property wins",
+        "superseded_by_turris_edit",
     );
     check(
         SkipReason::IdentifierNotConfigured,
@@ -643,7 +723,7 @@ fn outbound_pushes_create_unlinked_records_and_update_only_changed_fields() {
         "without the previous state every mapped field is pushed"
     );
 
-    let ledger = recent_writes(&id, &expected, now());
+    let ledger = recent_writes(&id, &expected, now(), now());
     let echo = InboundChange {
         made_by_app: None,
         ..edited("name", "Acme Two", AGENCY)
@@ -651,7 +731,8 @@ fn outbound_pushes_create_unlinked_records_and_update_only_changed_fields() {
     assert!(
         EchoInfo {
             app_id: None,
-            recent_writes: &ledger
+            recent_writes: &ledger,
+            pending: &[],
         }
         .is_echo(&echo),
         "our write's echo is recognised"

@@ -178,8 +178,17 @@ pub async fn run(options: &Options) -> Result<Report, Error> {
 
     let started = Instant::now();
     let mut generator = Generator::new(options.seed, runner.cluster.replicas(), options.kill);
+    // `TURRIS_SIM_TRACE=1` prints each operation as it starts, to line a failure up with the
+    // servers' activity rows.
+    let trace = std::env::var_os("TURRIS_SIM_TRACE").is_some();
     for n in 0..options.ops {
         let op: Op = generator.next_op();
+        if trace {
+            eprintln!(
+                "op {n} at {}: {op:?}",
+                chrono::Utc::now().format("%H:%M:%S%.3f")
+            );
+        }
         if let Err(e) = runner.apply(n, &op).await {
             return Err(format!("seed {}: operation {n} ({op:?}): {e}", options.seed).into());
         }

@@ -30,24 +30,30 @@ pub trait EchoLedgerStore: Send + Sync {
 }
 
 /// Records one write in the ledger over an executor (a pool, or `&mut *tx` inside a
-/// transaction such as an outbound create's, [`super::outbound`]); evaluates to the `Result`
-/// of `execute`.
+/// transaction such as an outbound create's, [`super::outbound`]); `$at` is the pair of
+/// [`write_times`]; evaluates to the `Result` of `execute`.
 macro_rules! insert_hubspot_write_row {
     ($exec:expr, $org:expr, $write:expr, $at:expr) => {
         sqlx::query(
-            "INSERT INTO hubspot_writes (organization_id, object_id, property, value, at)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO hubspot_writes (organization_id, object_id, property, value, at,
+             edited_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind($org.as_str())
         .bind($write.object_id.as_str())
         .bind(&$write.property)
         .bind(&$write.value)
-        .bind($at)
+        .bind($at.0)
+        .bind($at.1)
         .execute($exec)
         .await
     };
 }
 pub(crate) use insert_hubspot_write_row;
+
+/// A write's `at` and `edited_at` as stored.
+pub(crate) fn write_times(write: &RecentWrite) -> DbResult<(i64, i64)> {
+    Ok((ns(write.at)?, ns(write.edited_at)?))
+}
 
 #[derive(sqlx::FromRow)]
 struct WriteRow {
@@ -55,6 +61,7 @@ struct WriteRow {
     property: String,
     value: Option<String>,
     at: i64,
+    edited_at: Option<i64>,
 }
 
 #[async_trait]
@@ -69,7 +76,7 @@ impl EchoLedgerStore for SqlStore {
         }
         let at = writes
             .iter()
-            .map(|w| ns(w.at))
+            .map(write_times)
             .collect::<DbResult<Vec<_>>>()?;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
@@ -93,7 +100,7 @@ impl EchoLedgerStore for SqlStore {
         let since = ns_saturating(since);
         let placeholders: Vec<String> = (3..3 + objects.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT object_id, property, value, at FROM hubspot_writes
+            "SELECT object_id, property, value, at, edited_at FROM hubspot_writes
              WHERE organization_id = $1 AND at >= $2 AND object_id IN ({})
              ORDER BY at, id",
             placeholders.join(", ")
@@ -112,6 +119,7 @@ impl EchoLedgerStore for SqlStore {
                     property: row.property,
                     value: row.value,
                     at: from_ns(row.at),
+                    edited_at: from_ns(row.edited_at.unwrap_or(row.at)),
                 })
             })
             .collect()

@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use turris_core::ids::OrganizationId;
+use turris_core::store::TurrisRef;
 use turris_hubspot::webhooks::WebhookEvent;
 
 use super::error::{DbError, DbResult};
@@ -124,6 +125,14 @@ pub trait InboundEventStore: Send + Sync {
         reason: &str,
         until: DateTime<Utc>,
     ) -> DbResult<usize>;
+    /// The Turris edits of `record` not pushed yet, oldest first: when each was made and the
+    /// record's stored data before it (`None` for a new record). An inbound change older than
+    /// one of them loses to it.
+    async fn pending_turris_edits(
+        &self,
+        org: &OrganizationId,
+        record: &TurrisRef,
+    ) -> DbResult<Vec<(DateTime<Utc>, Option<String>)>>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -360,5 +369,28 @@ impl InboundEventStore for SqlStore {
             postponed
         });
         Ok(usize::try_from(postponed).unwrap_or(usize::MAX))
+    }
+
+    async fn pending_turris_edits(
+        &self,
+        org: &OrganizationId,
+        record: &TurrisRef,
+    ) -> DbResult<Vec<(DateTime<Utc>, Option<String>)>> {
+        let rows: Vec<(i64, Option<String>)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT queued_at, previous FROM outbound_pushes
+                 WHERE organization_id = $1 AND record_type = $2 AND record_id = $3
+                 AND reason = 'record' ORDER BY queued_at, id",
+            )
+            .bind(org.as_str())
+            .bind(super::links::kind_text(record.kind()))
+            .bind(record.id())
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(at, previous)| (from_ns(at), previous))
+            .collect())
     }
 }

@@ -17,7 +17,7 @@ use turris_core::store::{Link, TurrisRef};
 use uuid::Uuid;
 
 use super::activity::insert_activity_row;
-use super::echo::insert_hubspot_write_row;
+use super::echo::{insert_hubspot_write_row, write_times};
 use super::error::{Conflict, DbError, DbResult};
 use super::inputs::enum_text;
 use super::links::kind_text;
@@ -495,7 +495,7 @@ impl OutboundOutboxStore for SqlStore {
         let org = &claim.organization;
         let at = writes
             .iter()
-            .map(|w| ns(w.at))
+            .map(write_times)
             .collect::<DbResult<Vec<_>>>()?;
         let (row_at, entry, outcome) = (
             ns(activity.at)?,

@@ -70,6 +70,11 @@ pub struct InboundStep<'a> {
     pub activity: Vec<NewActivity>,
     /// The invitation of a new agency.
     pub invitation: Option<InvitationWrite>,
+    /// When set, an updated record is also pushed back to HubSpot (a user's edit, made at this
+    /// time, that our older value may have overwritten there): the push is dated by the edit
+    /// and its `previous` is the record's data before the step, so it writes the fields the
+    /// step changed.
+    pub push_back: Option<DateTime<Utc>>,
 }
 
 /// What committing a step did.
@@ -144,6 +149,35 @@ macro_rules! write_record {
 /// evaluates to `None` when it inserted it, else the link holding the HubSpot object (which
 /// is `$link` itself when the pair was linked already), and fails with
 /// [`Conflict::TurrisLinked`] when the record is linked to another HubSpot object.
+/// Queues the outbound push of `$record` inside `$tx`, before the step writes it: its stored
+/// data now is the push's `previous`.
+macro_rules! push_back {
+    ($tx:expr, $org:expr, $record:expr, $now:expr) => {{
+        let (table, kind, id) = match $record {
+            SyncedRecord::Agency(a) => ("agencies", "agency", a.id.as_str()),
+            SyncedRecord::Agent(a) => ("agents", "agent", a.id.as_str()),
+            SyncedRecord::AgencyContact(a) => ("agency_contacts", "agency_contact", a.id.as_str()),
+        };
+        let sql = format!("SELECT data FROM {table} WHERE organization_id = $1 AND id = $2");
+        let previous: Option<String> = sqlx::query_scalar(&sql)
+            .bind($org.as_str())
+            .bind(id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO outbound_pushes (organization_id, record_type, record_id, queued_at,
+             next_attempt_at, previous) VALUES ($1, $2, $3, $4, $4, $5)",
+        )
+        .bind($org.as_str())
+        .bind(kind)
+        .bind(id)
+        .bind($now)
+        .bind(previous)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
 macro_rules! insert_link_or_get_holder {
     ($tx:expr, $org:expr, $link:expr) => {{
         let inserted = sqlx::query(
@@ -254,6 +288,9 @@ impl InboundStepStore for SqlStore {
         };
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
+            if let (Some(at), Some(RecordWrite::Update(record))) = (step.push_back, &step.record) {
+                push_back!(tx, org, record, ns(at)?);
+            }
             if let Some(write) = &step.record
                 && write_record!(tx, org, write) == 0
             {

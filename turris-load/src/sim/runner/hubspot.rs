@@ -149,12 +149,18 @@ impl Runner {
             self.effect("hs_edit_company", false);
             return Ok(());
         };
+        // Setting the value HubSpot holds changes nothing there (no event, no new timestamp):
+        // not a write, so a Turris edit still on its way stays the last one.
+        let holds = self
+            .control
+            .record(ObjectKind::Companies, &id)
+            .is_some_and(|r| r.properties.get(field.property()).map(String::as_str) == Some(value));
         let ok = self
             .control
             .update_record(ObjectKind::Companies, &id, [(field.property(), value)])
             .is_ok();
-        self.effect("hs_edit_company", ok);
-        if ok {
+        self.effect("hs_edit_company", ok && !holds);
+        if ok && !holds {
             self.company(n).wrote(Side::HubSpot, field, value);
         }
         Ok(())

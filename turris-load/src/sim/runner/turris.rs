@@ -119,6 +119,9 @@ impl Runner {
             return Ok(());
         }
         let mut body = current.body;
+        // Saving the value Turris holds changes nothing there (the push leaves the field out):
+        // not a write, so a HubSpot edit still on its way stays the last one.
+        let holds = body[field.turris()].as_str() == Some(value);
         if let Some(object) = body.as_object_mut() {
             object.remove("id");
         }
@@ -132,8 +135,8 @@ impl Runner {
             .api(Method::PUT, &format!("/api/v1/agencies/{id}"), body)
             .await?;
         let ok = answer.status == 200;
-        self.effect("turris_edit_agency", ok);
-        if ok {
+        self.effect("turris_edit_agency", ok && !holds);
+        if ok && !holds {
             self.company(n).wrote(Side::Turris, field, value);
         }
         Ok(())

@@ -12,7 +12,10 @@ use turris_core::ids::{AgencyId, HubSpotId};
 use turris_core::invitation::InvitationSettings;
 use turris_core::mapping::{MappedField, RecordMapping, SkippedField};
 use turris_core::matching::MatchedBy;
-use turris_core::planner::{Existing, InboundChange, PlanContext, SyncAction, apply_changes, plan};
+use turris_core::planner::{
+    EchoInfo, EchoVerdict, Existing, FieldChange, InboundChange, PlanContext, RecentWrite,
+    SyncAction, apply_changes, plan, property_edit_times,
+};
 use turris_core::store::{Link, LinkKind, TurrisRef};
 
 use super::SyncError;
@@ -120,32 +123,42 @@ impl OrgSync<'_> {
                 }
             }
         };
+        let pending = match &linked {
+            Some(record) => {
+                self.pending_writes::<K>(ctx.plan.mapping, record, id)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        let plan_ctx = PlanContext {
+            echo: EchoInfo {
+                pending: &pending,
+                ..ctx.plan.echo
+            },
+            ..*ctx.plan
+        };
         let now = Utc::now();
         let step = Planned { change, now };
-        Ok(match plan(change, ctx.plan, existing) {
+        Ok(match plan(change, &plan_ctx, existing) {
             SyncAction::Create { draft, skipped } => {
                 let record = K::create(draft, agency.as_ref());
                 self.create::<K>(ctx, &step, record, &skipped).await?
             }
             SyncAction::Update { changes, skipped } => {
-                let mut record = linked.expect("updates are planned for linked records");
-                let mut draft = K::draft(&record);
-                apply_changes(&mut draft, &changes);
-                K::set_draft(&mut record, draft);
-                K::follow(&mut record, agency.as_ref());
-                let fields: Vec<&str> = changes.iter().map(|c| c.field.key()).collect();
-                let noun = <K::Mapping as RecordMapping>::NOUN;
-                let message = format!("{noun} updated: {}", fields.join(", "));
-                let mut activity = vec![step.row::<K>(&record, message)];
-                activity.extend(skipped_rows(&K::turris(&record), id, &skipped, now));
-                let written = InboundStep {
-                    record: Some(RecordWrite::Update(K::synced(&record))),
-                    activity,
-                    ..InboundStep::default()
+                let record = linked.expect("updates are planned for linked records");
+                // A user's edit our older value may have overwritten in HubSpot goes back.
+                let push_back = matches!(
+                    plan_ctx.echo.verdict(change),
+                    EchoVerdict::Overwritten { .. }
+                )
+                .then_some(change.occurred_at);
+                let update = Update {
+                    changes: &changes,
+                    skipped: &skipped,
+                    push_back,
                 };
-                self.commit(&written)
+                self.update::<K>(&step, record, update, agency.as_ref())
                     .await?
-                    .then_some(Applied::Updated(record))
             }
             SyncAction::Link { matched_by } => {
                 let (record, _) = matched.expect("links are planned for matched records");
@@ -161,6 +174,74 @@ impl OrgSync<'_> {
                 Some(Applied::Nothing)
             }
         })
+    }
+
+    /// The Turris edits of `record` not pushed yet, as the writes to `object` they will become
+    /// (core's echo verdict lets a HubSpot edit older than one of them lose to it).
+    async fn pending_writes<K: RecordKind>(
+        &self,
+        mapping: &K::Mapping,
+        record: &K::Record,
+        object: &HubSpotId,
+    ) -> Result<Vec<RecentWrite>, SyncError> {
+        let db = self.state.db();
+        let edits = db
+            .pending_turris_edits(self.org, &K::turris(record))
+            .await?;
+        if edits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let edits: Vec<_> = edits
+            .into_iter()
+            .map(|(at, previous)| (at, previous.as_deref().and_then(K::stored_draft)))
+            .collect();
+        let times = property_edit_times(mapping, &edits, &K::draft(record));
+        Ok(times
+            .into_iter()
+            .map(|(property, at)| RecentWrite {
+                object_id: object.clone(),
+                property,
+                value: None,
+                at,
+                edited_at: at,
+            })
+            .collect())
+    }
+
+    /// Updates the linked `record` with its rows (and its push back to HubSpot) in one step.
+    async fn update<K: RecordKind>(
+        &self,
+        step: &Planned<'_>,
+        mut record: K::Record,
+        update: Update<'_, K>,
+        agency: Option<&AgencyId>,
+    ) -> Result<Option<Applied<K::Record>>, SyncError> {
+        let mut draft = K::draft(&record);
+        apply_changes(&mut draft, update.changes);
+        K::set_draft(&mut record, draft);
+        K::follow(&mut record, agency);
+        let fields: Vec<&str> = update.changes.iter().map(|c| c.field.key()).collect();
+        let noun = <K::Mapping as RecordMapping>::NOUN;
+        let message = format!("{noun} updated: {}", fields.join(", "));
+        let mut activity = vec![step.row::<K>(&record, message)];
+        let id = &step.change.object_id;
+        activity.extend(skipped_rows(
+            &K::turris(&record),
+            id,
+            update.skipped,
+            step.now,
+        ));
+        let written = InboundStep {
+            record: Some(RecordWrite::Update(K::synced(&record))),
+            activity,
+            push_back: update.push_back,
+            ..InboundStep::default()
+        };
+        let committed = self.commit(&written).await?;
+        if committed && update.push_back.is_some() {
+            crate::sync::outbound::wake(self.state);
+        }
+        Ok(committed.then_some(Applied::Updated(record)))
     }
 
     /// Creates `record` with its link, rows and (an agency's) invitation in one step.
@@ -183,6 +264,7 @@ impl OrgSync<'_> {
             link: Some(&link),
             activity,
             invitation: extra.invitation,
+            push_back: None,
         };
         Ok(self
             .commit(&written)
@@ -211,6 +293,7 @@ impl OrgSync<'_> {
             link: Some(&link),
             activity: vec![step.row::<K>(&record, message)],
             invitation: None,
+            push_back: None,
         };
         Ok(self.commit(&written).await?.then_some(Applied::Linked))
     }
@@ -226,6 +309,14 @@ impl OrgSync<'_> {
             }
         }
     }
+}
+
+/// Fields a planned update changes, those it could not store, and when the user's edit it
+/// pushes back to HubSpot was made (if it does).
+struct Update<'a, K: RecordKind> {
+    changes: &'a [FieldChange<<K::Mapping as RecordMapping>::Field>],
+    skipped: &'a [SkippedField<<K::Mapping as RecordMapping>::Field>],
+    push_back: Option<DateTime<Utc>>,
 }
 
 /// What the rows and the link of one planned change share.

@@ -219,6 +219,7 @@ impl OrgSync<'_> {
             echo: EchoInfo {
                 app_id: self.app_id,
                 recent_writes: &recent,
+                pending: &[],
             },
         };
         for id in &to_read {
@@ -235,7 +236,7 @@ impl OrgSync<'_> {
                 invitations: &settings.invitations,
             };
             let mut synced = object.creation().is_some();
-            for change in object.changes(properties) {
+            for change in object.changes(properties, &ctx.echo) {
                 // A new agency's invitation is written with it (`RecordKind::created_with`).
                 let applied = self.apply::<Agencies>(&kind, &change, None).await?;
                 synced |= matches!(applied, Applied::Created(_) | Applied::Linked);
@@ -288,6 +289,7 @@ impl OrgSync<'_> {
         let echo = EchoInfo {
             app_id: self.app_id,
             recent_writes: &recent,
+            pending: &[],
         };
         let agent_ctx = agent_mapping.map(|mapping| PlanContext {
             mapping,
@@ -329,8 +331,8 @@ impl OrgSync<'_> {
         let id = &object.object_id;
         let agency = self.synced_agency(properties).await?;
         let linked = self.link(CONTACT.links, id).await?;
-        let changes = object.changes(properties);
         let echo = contexts.echo;
+        let changes = object.changes(properties, &echo);
         let facts = ContactFacts {
             properties,
             linked: linked.as_ref().map(|l| l.turris.kind()),

@@ -35,6 +35,7 @@ impl Pusher<'_> {
                 property: "associatedcompanyid".to_owned(),
                 value: Some(company.to_string()),
                 at: now,
+                edited_at: now,
             })
             .collect();
         db.record_hubspot_writes(self.org, &writes).await?;

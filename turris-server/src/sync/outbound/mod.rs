@@ -35,28 +35,37 @@
 //!   make that company the contact's primary one (`associatedcompanyid`), so the value goes to
 //!   the echo ledger too.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use turris_core::ids::{AgencyId, OrganizationId};
 use turris_core::integration::ConnectionStatus;
 use turris_core::mapping::AgencyContactMapping;
+use turris_core::mapping::RecordMapping;
 use turris_core::matrix::SyncMatrix;
-use turris_core::planner::{OutboundAction, OutboundSkipReason, plan_outbound};
+use turris_core::planner::{
+    OutboundAction, OutboundSkipReason, plan_outbound, property_edit_times,
+};
 use turris_core::store::TurrisRef;
 use turris_core::tags::{tags_for, with_tags};
 
 use crate::app::AppState;
 use crate::hubspot::ConnectionError;
-use crate::store::{DbError, OutboundClaim, OutboundRetry, PushReason, ServerStore};
+use crate::store::{DbError, OutboundClaim, OutboundPush, OutboundRetry, PushReason, ServerStore};
 use crate::sync::kinds::{Agencies, AgencyContacts, Agents, RecordKind};
 use crate::sync::lease::{LEASE, RENEW_EVERY, renewing};
 use crate::workers::Shutdown;
 use pusher::{COMPANIES, CONTACTS, Pusher};
 
 mod associate;
+/// When each property was last edited in Turris.
+type EditTimes = BTreeMap<String, DateTime<Utc>>;
+
+/// A record kind's draft.
+type Draft<K> = <<K as RecordKind>::Mapping as RecordMapping>::Draft;
+
 mod pusher;
 pub(crate) use pusher::correlation_of;
 
@@ -284,7 +293,9 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
         matrix: &settings.matrix,
         records: &records,
         saved: &saved,
+        pushes: &claim.pushes,
         tags: settings.crm.tags,
+        edit_times: Mutex::default(),
     };
     let (companies, _) = plan.kind::<Agencies>(&settings.mapping.agency).await?;
     let (mut contacts, mut employed) = match settings.mapping.agent.as_ref() {
@@ -304,12 +315,17 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
         return Ok(Pushed::Done { retry: Vec::new() });
     }
     let client = crate::hubspot::client(state, org, &credentials)?;
+    let edit_times = plan
+        .edit_times
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
     let pusher = Pusher {
         state,
         org,
         claim,
         client: &client,
         retry: Mutex::default(),
+        edit_times,
     };
     pusher.push(&COMPANIES, companies).await?;
     pusher.push(&CONTACTS, contacts).await?;
@@ -327,11 +343,33 @@ struct Planner<'a> {
     /// The records queued because they were saved (the others only for their tags), each
     /// with its stored data before the oldest pending edit.
     saved: &'a HashMap<&'a TurrisRef, Option<&'a str>>,
+    /// The claim's pushes, oldest first.
+    pushes: &'a [OutboundPush],
     /// Whether tags are on: every pushed record carries them.
     tags: bool,
+    /// When each pushed property of each record was last edited in Turris.
+    edit_times: Mutex<HashMap<TurrisRef, EditTimes>>,
 }
 
 impl Planner<'_> {
+    /// Dates each property of `turris` by the claim's last edit that changed it.
+    fn date_edits<K: RecordKind>(
+        &self,
+        mapping: &K::Mapping,
+        turris: &TurrisRef,
+        draft: &Draft<K>,
+    ) {
+        let edits: Vec<_> = self
+            .pushes
+            .iter()
+            .filter(|p| p.record == *turris && p.reason == PushReason::Record)
+            .map(|p| (p.queued_at, p.previous.as_deref().and_then(K::stored_draft)))
+            .collect();
+        let times = property_edit_times(mapping, &edits, draft);
+        let mut all = self.edit_times.lock().unwrap_or_else(|e| e.into_inner());
+        all.insert(turris.clone(), times);
+    }
+
     /// Core's plan for each record of kind `K` in the claim, and the records whose contact is
     /// to be associated with their agency's company (those of an agency that are pushed).
     async fn kind<K: RecordKind>(
@@ -350,6 +388,7 @@ impl Planner<'_> {
                 Some(previous) => {
                     let previous = previous.and_then(K::stored_draft);
                     let draft = K::draft(&record);
+                    self.date_edits::<K>(mapping, turris, &draft);
                     plan_outbound(mapping, self.matrix, &draft, previous.as_ref(), linked)
                 }
                 None => OutboundAction::Skip {

@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
 use turris_core::audit::{CrmObject, CrmOperation, CrmSyncEntry, SyncTrigger};
 use turris_core::ids::{HubSpotId, OrganizationId};
-use turris_core::planner::{OutboundAction, recent_writes};
+use turris_core::planner::{OutboundAction, RecentWrite, recent_writes};
 use turris_core::property::PropertyMap;
 use turris_core::store::{Link, TurrisRef};
 use turris_core::tags::TAGS_PROPERTY;
@@ -19,7 +19,7 @@ use turris_hubspot::crm::batch::{BatchUpdateInput, ChunkAnswer};
 use super::{Planned, PushError};
 use crate::app::AppState;
 use crate::hubspot::ConnectionError;
-use crate::store::OutboundClaim;
+use crate::store::{OutboundClaim, PushReason};
 
 /// A HubSpot object we push to, and the titles of its calls.
 pub(super) struct Target {
@@ -61,6 +61,8 @@ pub(super) struct Pusher<'a> {
     pub(super) client: &'a HubSpotClient,
     /// Records whose call failed for a reason that may pass.
     pub(super) retry: Mutex<Vec<(TurrisRef, String)>>,
+    /// When each pushed property of each record was last edited in Turris.
+    pub(super) edit_times: HashMap<TurrisRef, super::EditTimes>,
 }
 
 impl Pusher<'_> {
@@ -205,8 +207,40 @@ impl Pusher<'_> {
         .await
     }
 
-    async fn remember(&self, id: &HubSpotId, properties: &PropertyMap) -> Result<(), PushError> {
-        let writes = recent_writes(id, properties, Utc::now());
+    /// The ledger entries of writing `properties` of `turris` to `id` now, each dated by the
+    /// Turris edit that changed it (else the claim's newest edit of the record, else now).
+    fn writes(
+        &self,
+        turris: &TurrisRef,
+        id: &HubSpotId,
+        properties: &PropertyMap,
+        now: DateTime<Utc>,
+    ) -> Vec<RecentWrite> {
+        let newest = self
+            .claim
+            .pushes
+            .iter()
+            .filter(|p| p.record == *turris && p.reason == PushReason::Record)
+            .map(|p| p.queued_at)
+            .max()
+            .unwrap_or(now);
+        let times = self.edit_times.get(turris);
+        let mut writes = recent_writes(id, properties, now, newest);
+        for write in &mut writes {
+            if let Some(at) = times.and_then(|t| t.get(&write.property)) {
+                write.edited_at = *at;
+            }
+        }
+        writes
+    }
+
+    async fn remember(
+        &self,
+        turris: &TurrisRef,
+        id: &HubSpotId,
+        properties: &PropertyMap,
+    ) -> Result<(), PushError> {
+        let writes = self.writes(turris, id, properties, Utc::now());
         self.state
             .db()
             .record_hubspot_writes(self.org, &writes)
@@ -315,7 +349,7 @@ impl Pusher<'_> {
             turris: turris.clone(),
             hubspot_id: hubspot_id.clone(),
         };
-        let writes = recent_writes(&hubspot_id, properties, now);
+        let writes = self.writes(turris, &hubspot_id, properties, now);
         let committed = self
             .state
             .db()
@@ -359,9 +393,9 @@ impl Pusher<'_> {
                 properties: to_hubspot(properties),
             })
             .collect();
-        for (_, id, properties) in &updates {
+        for (turris, id, properties) in &updates {
             // Before the call: the echo may arrive before the answer.
-            self.remember(id, properties).await?;
+            self.remember(turris, id, properties).await?;
         }
         let mut outcome = self.client.batch_update(&target.object, &inputs).await;
         let answered = std::mem::take(&mut outcome.answered);

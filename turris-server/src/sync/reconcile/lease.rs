@@ -1,11 +1,13 @@
 //! A claimed reconciliation job and its lease: saving progress only while the lease holds,
 //! renewing it while a page runs or a wait lasts, and giving it up on shutdown.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use turris_core::ids::OrganizationId;
 
+use super::fair::Turns;
 use super::{Object, Progress, ReconcileError, step, to_value};
 use crate::app::AppState;
 use crate::store::{Job, JobLease, JobStatus};
@@ -17,6 +19,8 @@ pub(super) struct Leased {
     pub(super) job: Job,
     pub(super) lease: JobLease,
     pub(super) lease_for: Duration,
+    /// The process's turns: each page waits for one (renewing the lease meanwhile).
+    pub(super) turns: Arc<Turns>,
     /// The state last saved, written again when the lease is renewed mid-page.
     pub(super) saved: serde_json::Value,
 }
@@ -83,8 +87,11 @@ impl Leased {
         progress: &mut Progress,
         shutdown: &mut Shutdown,
     ) -> Option<Result<bool, ReconcileError>> {
-        let state = self.state.clone();
-        let step = step(&state, org, object, progress);
+        let (state, turns) = (self.state.clone(), Arc::clone(&self.turns));
+        let step = async {
+            let _page = turns.page().await;
+            step(&state, org, object, progress).await
+        };
         tokio::pin!(step);
         let mut heartbeat = tokio::time::interval(renew_every(self.lease_for));
         heartbeat.tick().await;

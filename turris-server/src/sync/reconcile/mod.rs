@@ -36,10 +36,13 @@
 //! one that outlasts the schedule, fails the job with its `error`.
 
 mod create;
+mod error;
+pub mod fair;
 mod lease;
 pub mod pairing;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -61,6 +64,8 @@ use crate::hubspot::ConnectionError;
 use crate::store::{Job, JobLease, JobStatus};
 use crate::sync::kinds::{Agencies, Agents};
 use crate::workers::Shutdown;
+pub use error::ReconcileError;
+use fair::Turns;
 use lease::Leased;
 
 /// The job kind of a company reconciliation.
@@ -109,6 +114,27 @@ pub struct ReconcileSettings {
         global = true
     )]
     pub retry_schedule: Schedule,
+
+    /// How many reconciliation pages one process runs at a time; jobs take turns page by page
+    /// (first come, first served), so a large one never holds a small one back for long.
+    #[arg(
+        id = "reconcile_pages_at_once",
+        long = "reconcile-pages-at-once",
+        env = "TURRIS_RECONCILE_PAGES_AT_ONCE",
+        default_value_t = 4,
+        global = true
+    )]
+    pub pages_at_once: usize,
+
+    /// How many reconciliation jobs of one organization one process runs at a time.
+    #[arg(
+        id = "reconcile_jobs_per_organization",
+        long = "reconcile-jobs-per-organization",
+        env = "TURRIS_RECONCILE_JOBS_PER_ORGANIZATION",
+        default_value_t = 1,
+        global = true
+    )]
+    pub jobs_per_organization: usize,
 }
 
 /// What a job reconciles.
@@ -247,64 +273,6 @@ impl Progress {
     }
 }
 
-/// Why a page failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    /// The store failed.
-    #[error("storage")]
-    Db(#[from] crate::store::DbError),
-    /// HubSpot refused, for a reason a retry does not change.
-    #[error("{0}")]
-    Connection(#[from] ConnectionError),
-    /// HubSpot failed in a way that may pass: 429, 5xx, or no answer.
-    #[error("{0}")]
-    Transient(ConnectionError),
-    /// HubSpot is not connected.
-    #[error("HubSpot is not connected")]
-    NotConnected,
-}
-
-impl From<turris_core::store::StoreError> for ReconcileError {
-    fn from(error: turris_core::store::StoreError) -> Self {
-        ReconcileError::Db(error.into())
-    }
-}
-
-impl ReconcileError {
-    /// Until when HubSpot's daily limit blocks the portal, when that is why the page failed.
-    pub fn daily_limit_until(&self) -> Option<chrono::DateTime<Utc>> {
-        match self {
-            ReconcileError::Connection(c) | ReconcileError::Transient(c) => c.daily_limit_until(),
-            _ => None,
-        }
-    }
-}
-
-impl From<turris_hubspot::Error> for ReconcileError {
-    fn from(e: turris_hubspot::Error) -> Self {
-        let transient = match (&e, e.status()) {
-            (turris_hubspot::Error::DailyLimit { .. }, _) => false,
-            (turris_hubspot::Error::DailyLimitBlocked { .. }, _) => false,
-            (_, Some(status)) => status == 429 || status >= 500,
-            (turris_hubspot::Error::Transport(_), None) => true,
-            _ => false,
-        };
-        let connection = ConnectionError::from(e);
-        if transient {
-            ReconcileError::Transient(connection)
-        } else {
-            ReconcileError::Connection(connection)
-        }
-    }
-}
-
-impl ReconcileError {
-    /// Whether reading the page again later may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, ReconcileError::Transient(_))
-    }
-}
-
 /// Stores a new job (a [`crate::store::Conflict::JobRunning`] while one of that object runs)
 /// and wakes this process's worker, which claims and runs it.
 pub async fn start(
@@ -331,6 +299,7 @@ pub async fn start(
 /// fires, then waits for the jobs it runs to stop (each releases its lease).
 pub async fn run(state: AppState, mut shutdown: Shutdown) {
     let settings = state.config().reconcile.clone();
+    let turns = Turns::new(settings.pages_at_once, settings.jobs_per_organization);
     let mut jobs = JoinSet::new();
     while !shutdown.is_fired() {
         for object in Object::ALL {
@@ -342,7 +311,14 @@ pub async fn run(state: AppState, mut shutdown: Shutdown) {
                 Ok(claimed) => {
                     for (job, lease) in claimed {
                         tracing::info!(org = %job.organization, job = %job.id, kind = %job.kind, "running a reconciliation");
-                        jobs.spawn(run_job(state.clone(), job, lease, shutdown.clone()));
+                        let (state, turns) = (state.clone(), Arc::clone(&turns));
+                        let shutdown = shutdown.clone();
+                        jobs.spawn(async move {
+                            // A job that ran frees its organization's turn: claim what waits.
+                            if run_job(state.clone(), job, lease, turns, shutdown).await {
+                                state.reconcile_wake().notify_one();
+                            }
+                        });
                     }
                 }
                 Err(e) => {
@@ -364,19 +340,33 @@ fn to_value(progress: &Progress) -> serde_json::Value {
     serde_json::to_value(progress).expect("progress serializes")
 }
 
-/// Runs one claimed job from its saved cursor to the end. When `shutdown` fires it abandons
-/// the page in progress and releases the lease, leaving the job running to be resumed.
-async fn run_job(state: AppState, job: Job, lease: JobLease, mut shutdown: Shutdown) {
+/// Runs one claimed job from its saved cursor to the end, its pages taking turns with other
+/// jobs'; `false` when its organization already runs as many jobs as it may here (the lease is
+/// given up at once, for a later claim). When `shutdown` fires it abandons the page in
+/// progress and releases the lease, leaving the job running to be resumed.
+async fn run_job(
+    state: AppState,
+    job: Job,
+    lease: JobLease,
+    turns: Arc<Turns>,
+    mut shutdown: Shutdown,
+) -> bool {
     let settings = state.config().reconcile.clone();
     let mut progress: Progress = serde_json::from_value(job.state.clone()).unwrap_or_default();
     let object = Object::of_kind(&job.kind).unwrap_or_default();
     let org = job.organization.clone();
+    let turn = turns.start_job(&org);
     let mut leased = Leased {
         state: state.clone(),
         saved: job.state.clone(),
         job,
         lease,
         lease_for: settings.lease,
+        turns,
+    };
+    let Some(_turn) = turn else {
+        leased.pause().await;
+        return false;
     };
     let mut failures = 0;
     loop {
@@ -384,7 +374,7 @@ async fn run_job(state: AppState, job: Job, lease: JobLease, mut shutdown: Shutd
             .page(&org, object, &mut progress, &mut shutdown)
             .await
         else {
-            return;
+            return true;
         };
         let go_on = match done {
             Ok(false) => {
@@ -424,7 +414,7 @@ async fn run_job(state: AppState, job: Job, lease: JobLease, mut shutdown: Shutd
             }
         };
         if !go_on {
-            return;
+            return true;
         }
     }
 }
@@ -564,7 +554,7 @@ async fn create_in_hubspot(
             progress.failed_in_hubspot += 1;
             continue;
         };
-        db.record_hubspot_writes(org, &recent_writes(&hubspot_id, properties, now))
+        db.record_hubspot_writes(org, &recent_writes(&hubspot_id, properties, now, now))
             .await?;
         db.put_link(
             org,

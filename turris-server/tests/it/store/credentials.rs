@@ -184,6 +184,7 @@ async fn deleting_the_integration_removes_tokens_settings_and_links_but_keeps_re
         property: "name".into(),
         value: Some("Acme".into()),
         at: t0(),
+        edited_at: t0(),
     };
     store.record_hubspot_writes(&acme, &[write]).await.unwrap();
 

@@ -13,6 +13,7 @@ fn write(object: &str, property: &str, value: Option<&str>, secs: i64) -> Recent
         property: property.into(),
         value: value.map(str::to_owned),
         at: t(secs),
+        edited_at: t(secs),
     }
 }
 

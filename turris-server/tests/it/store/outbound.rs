@@ -256,6 +256,7 @@ async fn an_outbound_link_is_stored_with_its_echo_and_row_only_under_the_lease(d
         property: "name".into(),
         value: Some("One".into()),
         at: now,
+        edited_at: now,
     }];
     let row = NewActivity::success(ActivityKind::CreateCompany, now).message("created");
     let rows = |store: turris_server::store::SqlStore| {

@@ -62,6 +62,7 @@ fn create<'a>(
         link: Some(link),
         activity: vec![row(ActivityKind::WebhookCompanyCreated, "agency created")],
         invitation: invite,
+        push_back: None,
     }
 }
 
@@ -166,6 +167,7 @@ async fn a_create_retried_for_an_object_already_linked_writes_no_second_record(d
         link: Some(&first_link),
         activity: Vec::new(),
         invitation: None,
+        push_back: None,
     };
     assert_eq!(
         store.commit_inbound_step(&acme, &update).await.unwrap(),
@@ -200,6 +202,7 @@ async fn a_step_that_fails_midway_writes_nothing(db: &TestDb) {
         link: Some(&orphan_link),
         activity: vec![row(ActivityKind::WebhookContactCreated, "contact created")],
         invitation: None,
+        push_back: None,
     };
     assert!(matches!(
         store.commit_inbound_step(&acme, &step).await,
@@ -344,6 +347,7 @@ async fn one_contact_is_linked_to_an_agent_or_an_agency_contact_never_both(db: &
         link: Some(&agent_link),
         activity: vec![row(ActivityKind::WebhookContactCreated, "agent created")],
         invitation: None,
+        push_back: None,
     };
     assert_eq!(
         store.commit_inbound_step(&acme, &as_agent).await.unwrap(),
@@ -370,6 +374,7 @@ async fn one_contact_is_linked_to_an_agent_or_an_agency_contact_never_both(db: &
             "agency contact created",
         )],
         invitation: None,
+        push_back: None,
     };
     assert_eq!(
         replica
