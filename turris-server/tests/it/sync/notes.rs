@@ -83,11 +83,21 @@ sync_test!(
         let control = app.sandbox.control();
         let notes = control.notes_of(ObjectKind::Companies, &company);
         assert!(notes.iter().all(|n| n.properties.get("turris_note_id").is_some_and(|v| !v.is_empty())));
-        let records = app.get(&format!("{H}/sync-records?object=note&limit=500")).await.expect(200);
+        // The writes' sync records follow HubSpot's answers: wait for the last of them.
+        let records = eventually("both notes' writes on record", || async {
+            let records = app.get(&format!("{H}/sync-records?object=note&limit=500")).await.expect(200);
+            let associated = records.body["entries"].as_array()?.iter().filter(|r| r["operation"] == "associate").count();
+            (associated == 2).then_some(records)
+        })
+        .await;
         let entries = records.body["entries"].as_array().unwrap();
         assert_eq!(entries.iter().filter(|r| r["operation"] == "create" && r["status"] == "success" && r["correlation_id"].is_string()).count(), 2);
         assert_eq!(entries.iter().filter(|r| r["operation"] == "associate" && r["status"] == "success").count(), 2);
-        assert_eq!(app.state.db().pending_notes(&turris_core::ids::OrganizationId::parse(&app.org).unwrap()).await.unwrap(), 0);
+        eventually("no note left queued", || async {
+            let org = turris_core::ids::OrganizationId::parse(&app.org).unwrap();
+            (app.state.db().pending_notes(&org).await.unwrap() == 0).then_some(())
+        })
+        .await;
     }
 );
 

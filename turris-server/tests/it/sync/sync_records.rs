@@ -34,8 +34,13 @@ crate::support::both_databases!(app(validating_app):
         .await
         .expect(200);
         app.activity_row("Update company in HubSpot", "success").await;
-
-        let all = app.sync_records("").await;
+        // The update's sync record follows its activity row: wait for it.
+        let all = eventually("the update's sync record", || async {
+            let all = app.sync_records("").await;
+            let updated = all.iter().any(|r| r["operation"] == "update" && r["status"] == "success");
+            updated.then_some(all)
+        })
+        .await;
         let find = |operation: &str, status: &str| {
             all.iter()
                 .find(|r| r["operation"] == operation && r["status"] == status)
