@@ -26,8 +26,15 @@
 //! with the same email). A `*.merge` moves links with [`plan_merge`]. How one object's events
 //! in a step become changes is [`events`].
 
+mod contacts;
 pub mod echo;
 pub mod events;
+mod merge;
+mod outbound;
+
+pub use contacts::{ContactFacts, ContactRole, contact_role, followed_agency};
+pub use merge::{MergeStep, plan_merge};
+pub use outbound::{OutboundAction, OutboundSkipReason, plan_outbound};
 
 pub use echo::{
     ECHO_WINDOW, EchoInfo, EchoVerdict, RecentWrite, property_edit_times, recent_writes,
@@ -36,15 +43,13 @@ pub use echo::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::filter::{IdentifierFilter, Operator};
-use crate::ids::{AgencyId, HubSpotId};
+use crate::ids::HubSpotId;
 #[cfg(doc)]
 use crate::mapping::AgencyContactMapping;
-use crate::mapping::{AgentMapping, FieldSkipReason, MappedField, RecordMapping, SkippedField};
+use crate::mapping::{FieldSkipReason, MappedField, RecordMapping, SkippedField};
 use crate::matching::MatchedBy;
-use crate::matrix::{Direction, SyncMatrix, SyncObject};
+use crate::matrix::{Direction, SyncMatrix};
 use crate::property::{ObjectSchema, PropertyMap};
-use crate::store::{Link, LinkKind, TurrisRef};
 
 /// What happened in HubSpot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -352,302 +357,6 @@ pub fn apply_changes<F: MappedField>(draft: &mut F::Draft, changes: &[FieldChang
         // A planned change always holds a value its field accepts.
         let _ = change.field.set(draft, change.to.as_deref());
     }
-}
-
-/// Which Turris record a HubSpot contact syncs to: agents and agency contacts are both HubSpot
-/// contacts (SPEC, "Ongoing sync matrix"), and [`contact_role`] tells them apart.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "role", rename_all = "snake_case")]
-pub enum ContactRole {
-    /// Plan the contact as an agent, with the agent mapping.
-    Agent,
-    /// Plan the contact as an agency contact of its primary company's agency, with
-    /// [`AgencyContactMapping`].
-    AgencyContact,
-    /// Neither.
-    Skip {
-        /// Why.
-        reason: SkipReason,
-    },
-}
-
-/// What [`contact_role`] knows about one HubSpot contact.
-#[derive(Debug, Clone, Copy)]
-pub struct ContactFacts<'a> {
-    /// The contact's current properties.
-    pub properties: &'a PropertyMap,
-    /// The kind of Turris record the contact is linked to already, if any.
-    pub linked: Option<LinkKind>,
-    /// Whether its primary company (`associatedcompanyid`) is linked to a Turris agency.
-    pub of_synced_agency: bool,
-    /// Whether every change of the contact in this step is the echo of our own write.
-    pub echo_of_own_write: bool,
-}
-
-/// Decides whether a HubSpot contact is an agent, an agency contact or neither. Rules, in
-/// this order:
-/// 1. agent and agency-contact inbound both off → skip (inbound disabled);
-/// 2. only echoes of our own writes → skip, so our pushes never come back as records;
-/// 3. a contact linked already keeps its kind (an agent stays an agent, an agency contact an
-///    agency contact, whatever the agent filter or its primary company say now; the planner
-///    then updates or skips it): moving a record between kinds is for a person, and a contact
-///    pushed from Turris may have no primary company in HubSpot;
-/// 4. an unlinked contact whose primary company is not linked to an agency → skip ("contact
-///    is not associated with a synced agency"): agents and agency contacts belong to one;
-/// 5. agent inbound on and the contact matches the agent identifier filter → agent;
-/// 6. agency-contact inbound on → agency contact (every other contact of a synced agency);
-/// 7. otherwise (agent inbound on, the contact does not match) → skip with the agent filter's
-///    reason.
-///
-/// ```
-/// use turris_core::mapping::AgentMapping;
-/// use turris_core::matrix::SyncMatrix;
-/// use turris_core::planner::{ContactFacts, ContactRole, contact_role};
-/// use turris_core::{Condition, IdentifierFilter, PropertyMap};
-///
-/// let mut matrix = SyncMatrix::default();
-/// matrix.agency.inbound = true;
-/// matrix.agents.inbound = true;
-/// matrix.agency_contacts.inbound = true;
-/// let agent = AgentMapping {
-///     identifier: Some(IdentifierFilter::ApplyFilter(Condition::equals("jobtitle", "Agent"))),
-///     ..AgentMapping::default()
-/// };
-/// let facts = |properties| ContactFacts { properties, linked: None, of_synced_agency: true, echo_of_own_write: false };
-/// let producer = PropertyMap::from_pairs([("jobtitle", Some("Agent"))]);
-/// let office_manager = PropertyMap::from_pairs([("jobtitle", Some("Office manager"))]);
-/// assert_eq!(contact_role(&matrix, Some(&agent), facts(&producer)), ContactRole::Agent);
-/// assert_eq!(contact_role(&matrix, Some(&agent), facts(&office_manager)), ContactRole::AgencyContact);
-/// ```
-pub fn contact_role(
-    matrix: &SyncMatrix,
-    agent: Option<&AgentMapping>,
-    facts: ContactFacts<'_>,
-) -> ContactRole {
-    let skip = |reason| ContactRole::Skip { reason };
-    let agents_on = matrix.is_enabled(SyncObject::Agents, Direction::Inbound) && agent.is_some();
-    let contacts_on = matrix.is_enabled(SyncObject::AgencyContacts, Direction::Inbound);
-    if !agents_on && !contacts_on {
-        return skip(SkipReason::InboundDisabled);
-    }
-    if facts.echo_of_own_write {
-        return skip(SkipReason::EchoOfOwnWrite);
-    }
-    match facts.linked {
-        Some(LinkKind::Agent) => return ContactRole::Agent,
-        Some(LinkKind::AgencyContact) => return ContactRole::AgencyContact,
-        Some(LinkKind::Agency) | None => {}
-    }
-    if !facts.of_synced_agency {
-        return skip(SkipReason::NotOfASyncedAgency);
-    }
-    let identifier = agent
-        .and_then(|a| a.identifier.as_ref())
-        .filter(|f| f.is_complete());
-    let is_agent = identifier.is_some_and(|f| f.evaluate(facts.properties));
-    match (agents_on, is_agent, contacts_on) {
-        (true, true, _) => ContactRole::Agent,
-        (_, _, true) => ContactRole::AgencyContact,
-        _ if identifier.is_none() => skip(SkipReason::IdentifierNotConfigured),
-        _ => skip(SkipReason::DoesNotMatchIdentifier),
-    }
-}
-
-/// The agency a contact's record belongs to after a sync: its primary company's agency when
-/// that company is synced, else the one it has (a contact pushed from Turris may have no
-/// primary company in HubSpot). Agents and agency contacts follow their primary company on
-/// create, update and link.
-///
-/// ```
-/// use turris_core::ids::AgencyId;
-/// use turris_core::planner::followed_agency;
-///
-/// let (own, primary) = (AgencyId::parse("a-1").unwrap(), AgencyId::parse("a-2").unwrap());
-/// assert_eq!(followed_agency(Some(&own), Some(&primary)), Some(primary.clone()));
-/// assert_eq!(followed_agency(Some(&own), None), Some(own));
-/// assert_eq!(followed_agency(None, None), None);
-/// ```
-pub fn followed_agency(own: Option<&AgencyId>, primary: Option<&AgencyId>) -> Option<AgencyId> {
-    primary.or(own).cloned()
-}
-
-/// What a HubSpot merge does to one link of a merged-away record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "step", rename_all = "snake_case")]
-pub enum MergeStep {
-    /// The Turris record now follows the surviving (primary) HubSpot record.
-    Follow {
-        /// The Turris record.
-        turris: TurrisRef,
-        /// The merged-away HubSpot record it was linked to.
-        from: HubSpotId,
-    },
-    /// The link is removed and the Turris record stays, unlinked, for a person to reconcile:
-    /// the primary is linked already.
-    Unlink {
-        /// The Turris record.
-        turris: TurrisRef,
-        /// The merged-away HubSpot record it was linked to.
-        from: HubSpotId,
-    },
-}
-
-/// Plans a `*.merge`: HubSpot keeps `primary` and archives the others. `merged` are the links
-/// of the merged-away records (any kind; links of `primary` itself, which HubSpot lists among
-/// the merged ids, are ignored); `primary_linked` says whether `primary` has a link of its own.
-/// The first merged link follows the primary when the primary has none; every other link is
-/// removed, and both Turris records stay (one HubSpot record is never linked to two).
-///
-/// ```
-/// use turris_core::ids::{AgentId, HubSpotId};
-/// use turris_core::planner::{MergeStep, plan_merge};
-/// use turris_core::store::{Link, TurrisRef};
-///
-/// let id = |s: &str| HubSpotId::parse(s).unwrap();
-/// let agent = TurrisRef::Agent(AgentId::parse("g1").unwrap());
-/// let merged = [Link { turris: agent.clone(), hubspot_id: id("2") }];
-/// assert_eq!(
-///     plan_merge(&id("1"), false, &merged),
-///     [MergeStep::Follow { turris: agent.clone(), from: id("2") }]
-/// );
-/// assert_eq!(plan_merge(&id("1"), true, &merged), [MergeStep::Unlink { turris: agent, from: id("2") }]);
-/// ```
-pub fn plan_merge(primary: &HubSpotId, primary_linked: bool, merged: &[Link]) -> Vec<MergeStep> {
-    let mut taken = primary_linked;
-    merged
-        .iter()
-        .filter(|link| link.hubspot_id != *primary)
-        .map(|link| {
-            let (turris, from) = (link.turris.clone(), link.hubspot_id.clone());
-            if taken {
-                MergeStep::Unlink { turris, from }
-            } else {
-                taken = true;
-                MergeStep::Follow { turris, from }
-            }
-        })
-        .collect()
-}
-
-/// Why an outbound push is skipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "code", rename_all = "snake_case")]
-pub enum OutboundSkipReason {
-    /// Outbound sync is off for this object.
-    #[error("turris → hubspot sync is off")]
-    OutboundDisabled,
-    /// No mapped field changed.
-    #[error("no mapped field changed")]
-    NoChanges,
-}
-
-/// What to push to HubSpot for a new or updated Turris record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum OutboundAction {
-    /// Create the HubSpot object with these properties (unset fields left out), then store
-    /// the link.
-    Create {
-        /// The properties.
-        properties: PropertyMap,
-    },
-    /// Update the linked HubSpot object (`null` clears a property).
-    Update {
-        /// The linked object.
-        object_id: HubSpotId,
-        /// Only the properties whose field changed.
-        properties: PropertyMap,
-    },
-    /// Push nothing.
-    Skip {
-        /// Why.
-        reason: OutboundSkipReason,
-    },
-}
-
-/// Plans the outbound push of a Turris record: create when unlinked, otherwise update the
-/// mapped fields that differ from `previous` (every mapped field when `previous` is unknown).
-/// A create also sets the identifier property when the filter names its value (`equals`, or
-/// the first `is_one_of` value) and no mapped field writes it, so the new HubSpot record is
-/// recognised as one of ours.
-/// Record the pushed values with [`recent_writes`] so their webhook echoes are recognised.
-///
-/// ```
-/// use turris_core::mapping::{AgencyMapping, MappingSettings};
-/// use turris_core::matrix::{Direction, SyncMatrix, SyncObject};
-/// use turris_core::planner::{OutboundAction, plan_outbound};
-/// use turris_core::record::AgencyDraft;
-///
-/// let mapping = AgencyMapping::default();
-/// let mut matrix = SyncMatrix::default();
-/// matrix.enable(SyncObject::Agency, Direction::Outbound, &MappingSettings::default()).unwrap();
-/// let OutboundAction::Create { properties } = plan_outbound(&mapping, &matrix, &AgencyDraft::named("Acme"), None, None) else {
-///     panic!("an unlinked record is created");
-/// };
-/// assert_eq!(properties.get("name"), Some("Acme"));
-/// ```
-pub fn plan_outbound<M: RecordMapping>(
-    mapping: &M,
-    matrix: &SyncMatrix,
-    draft: &M::Draft,
-    previous: Option<&M::Draft>,
-    link: Option<&HubSpotId>,
-) -> OutboundAction {
-    if !matrix.is_enabled(M::SYNC_OBJECT, Direction::Outbound) {
-        return OutboundAction::Skip {
-            reason: OutboundSkipReason::OutboundDisabled,
-        };
-    }
-    let Some(object_id) = link else {
-        let mut properties: PropertyMap = mapping
-            .mapped()
-            .into_iter()
-            .filter_map(|(field, property)| {
-                field.get(draft).map(|v| (property.to_owned(), Some(v)))
-            })
-            .collect();
-        match identifier_value(mapping.identifier()) {
-            Some((property, value)) if !properties.contains(property) => {
-                properties.insert(property, Some(value.to_owned()));
-            }
-            _ => {}
-        }
-        return OutboundAction::Create { properties };
-    };
-    let properties: PropertyMap = mapping
-        .mapped()
-        .into_iter()
-        .filter(|(field, _)| previous.is_none_or(|p| field.get(p) != field.get(draft)))
-        .map(|(field, property)| (property.to_owned(), field.get(draft)))
-        .collect();
-    if properties.is_empty() {
-        return OutboundAction::Skip {
-            reason: OutboundSkipReason::NoChanges,
-        };
-    }
-    OutboundAction::Update {
-        object_id: object_id.clone(),
-        properties,
-    }
-}
-
-/// The property value that makes a new HubSpot record satisfy the identifier filter, when the
-/// filter names one: `equals` its value, `is_one_of` its first value.
-fn identifier_value(filter: Option<&IdentifierFilter>) -> Option<(&str, &str)> {
-    let IdentifierFilter::ApplyFilter(condition) = filter? else {
-        return None;
-    };
-    let property = condition.property.as_deref().filter(|p| !p.is_empty())?;
-    let value = match condition.operator? {
-        Operator::Equals => condition.value.as_deref(),
-        Operator::IsOneOf => condition
-            .values
-            .as_ref()
-            .and_then(|v| v.first())
-            .map(String::as_str),
-        _ => None,
-    }?;
-    (!value.is_empty()).then_some((property, value))
 }
 
 #[cfg(test)]

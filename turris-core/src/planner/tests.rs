@@ -9,6 +9,7 @@ use crate::mapping::{AgencyField, AgencyMapping, AgentMapping, MappingSettings};
 use crate::matrix::SyncObject;
 use crate::property::{ObjectType, PropertyDefinition, PropertyType};
 use crate::record::{AgencyDraft, AgentDraft, Npn, StateCode};
+use crate::store::{Link, LinkKind, TurrisRef};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
