@@ -17,6 +17,15 @@ pub enum ObjectType {
 }
 
 impl ObjectType {
+    /// The singular noun, as HubSpot's event types and Turris's stored rows name it:
+    /// `company`, `contact`.
+    pub fn singular(self) -> &'static str {
+        match self {
+            ObjectType::Company => "company",
+            ObjectType::Contact => "contact",
+        }
+    }
+
     /// The plural noun used in messages: `companies`, `contacts`.
     pub fn plural(self) -> &'static str {
         match self {

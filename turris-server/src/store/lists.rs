@@ -95,13 +95,6 @@ fn tagged_object(object: CrmObject) -> Option<ObjectType> {
     }
 }
 
-fn object_text(object: ObjectType) -> &'static str {
-    match object {
-        ObjectType::Company => "company",
-        ObjectType::Contact => "contact",
-    }
-}
-
 /// The successful `turris_tags` writes among `entries`: object, record and the tags written.
 pub(crate) fn tags_written(
     entries: &[CrmSyncEntry],
@@ -129,7 +122,7 @@ macro_rules! record_tags_written {
              next_attempt_at = excluded.next_attempt_at, attempts = 0",
         )
         .bind($org.as_str())
-        .bind($crate::store::lists::object_name($object))
+        .bind($object.singular())
         .bind($id)
         .bind($tags)
         .bind($now)
@@ -138,15 +131,6 @@ macro_rules! record_tags_written {
     }};
 }
 pub(crate) use record_tags_written;
-
-/// The stored name of `object`.
-pub(crate) fn object_name(object: ObjectType) -> &'static str {
-    object_text(object)
-}
-
-fn tags_text(tags: &BTreeSet<Tag>) -> String {
-    property_value(tags)
-}
 
 #[derive(sqlx::FromRow)]
 struct MemberRow {
@@ -194,7 +178,7 @@ impl ListStore for SqlStore {
             )
             .bind(org.as_str())
             .bind(tag.name())
-            .bind(object_text(object))
+            .bind(object.singular())
             .fetch_optional(pool)
             .await?
         }))
@@ -215,7 +199,7 @@ impl ListStore for SqlStore {
             )
             .bind(org.as_str())
             .bind(tag.name())
-            .bind(object_text(object))
+            .bind(object.singular())
             .bind(list_id)
             .execute(pool)
             .await?;
@@ -236,7 +220,7 @@ impl ListStore for SqlStore {
             )
             .bind(org.as_str())
             .bind(tag.name())
-            .bind(object_text(object))
+            .bind(object.singular())
             .execute(pool)
             .await?;
         });
@@ -282,33 +266,29 @@ impl ListStore for SqlStore {
         listed: &BTreeSet<Tag>,
         retry_at: Option<DateTime<Utc>>,
     ) -> DbResult<()> {
-        // Done when the tags did not change meanwhile: `done_version` catches up with the
-        // version this lease worked on; a failed attempt leaves it behind and waits.
-        let (done, next, failed) = match retry_at {
-            None => (member.version, 0, 0),
-            Some(at) => (-1, ns(at)?, 1),
+        // Done: `done_version` catches up with the version this lease worked on, so the record
+        // stays due only if its tags changed meanwhile. Failed: it waits until `retry_at`.
+        let (settle, value) = match retry_at {
+            None => ("done_version = $5, attempts = 0", member.version),
+            Some(at) => ("next_attempt_at = $5, attempts = attempts + 1", ns(at)?),
         };
+        let sql = format!(
+            "UPDATE crm_list_members SET listed = $4, {settle}, lease_token = NULL,
+             leased_until = 0
+             WHERE organization_id = $1 AND object_type = $2 AND hubspot_id = $3
+             AND lease_token = $6"
+        );
         let updated = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE crm_list_members SET listed = $4,
-                 done_version = CASE WHEN $5 < 0 THEN done_version ELSE $5 END,
-                 next_attempt_at = CASE WHEN $5 < 0 THEN $6 ELSE next_attempt_at END,
-                 attempts = CASE WHEN $5 < 0 THEN attempts + $7 ELSE 0 END,
-                 lease_token = NULL, leased_until = 0
-                 WHERE organization_id = $1 AND object_type = $2 AND hubspot_id = $3
-                 AND lease_token = $8",
-            )
-            .bind(member.organization.as_str())
-            .bind(object_text(member.object))
-            .bind(&member.hubspot_id)
-            .bind(tags_text(listed))
-            .bind(done)
-            .bind(next)
-            .bind(failed)
-            .bind(&member.lease)
-            .execute(pool)
-            .await?
-            .rows_affected()
+            sqlx::query(&sql)
+                .bind(member.organization.as_str())
+                .bind(member.object.singular())
+                .bind(&member.hubspot_id)
+                .bind(property_value(listed))
+                .bind(value)
+                .bind(&member.lease)
+                .execute(pool)
+                .await?
+                .rows_affected()
         });
         if updated == 0 {
             return Err(DbError::LeaseLost);

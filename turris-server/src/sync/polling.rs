@@ -93,7 +93,7 @@ async fn poll(
         if properties.is_empty() {
             continue;
         }
-        let name = object_name(object);
+        let name = object.singular();
         let Some(lease) = state
             .db()
             .lease_poll_cursor(org, name, Utc::now(), LEASE)
@@ -104,13 +104,6 @@ async fn poll(
         poll_object(state, &client, &lease, object, &properties).await?;
     }
     Ok(())
-}
-
-fn object_name(object: ObjectType) -> &'static str {
-    match object {
-        ObjectType::Company => "company",
-        ObjectType::Contact => "contact",
-    }
 }
 
 /// The property HubSpot keeps an object's modification time in.
@@ -187,7 +180,7 @@ fn events_of(
         return Vec::new();
     };
     let modified = record.updated_at.timestamp_millis();
-    let kind = SubscriptionType::parse(&format!("{}.propertyChange", object_name(object)));
+    let kind = SubscriptionType::parse(&format!("{}.propertyChange", object.singular()));
     properties
         .iter()
         .filter_map(|property| {

@@ -56,13 +56,6 @@ async fn ensure_all(state: &AppState) -> Result<(), crate::store::DbError> {
     Ok(())
 }
 
-fn object_name(object: ObjectType) -> &'static str {
-    match object {
-        ObjectType::Company => "company",
-        ObjectType::Contact => "contact",
-    }
-}
-
 /// The subscriptions the pending properties need: each object's creation, deletion and merge
 /// events, and a property change per property.
 pub(crate) fn wanted(pending: &[(ObjectType, String)]) -> Vec<(String, Option<String>)> {
@@ -70,7 +63,7 @@ pub(crate) fn wanted(pending: &[(ObjectType, String)]) -> Vec<(String, Option<St
     objects.dedup();
     let mut wanted: Vec<(String, Option<String>)> = Vec::new();
     for object in objects {
-        let name = object_name(object);
+        let name = object.singular();
         wanted.push((format!("{name}.creation"), None));
         wanted.push((format!("{name}.deletion"), None));
         wanted.push((format!("{name}.merge"), None));
@@ -84,7 +77,7 @@ pub(crate) fn wanted(pending: &[(ObjectType, String)]) -> Vec<(String, Option<St
     }
     for (object, property) in pending {
         wanted.push((
-            format!("{}.propertyChange", object_name(*object)),
+            format!("{}.propertyChange", object.singular()),
             Some(property.clone()),
         ));
     }
@@ -133,7 +126,7 @@ pub async fn note_events_seen(
     // Properties known live in this process need no settings read: the common case of every
     // webhook batch once sync runs.
     let key =
-        |(object, property): &(ObjectType, String)| format!("{}.{property}", object_name(*object));
+        |(object, property): &(ObjectType, String)| format!("{}.{property}", object.singular());
     let seen: Vec<(ObjectType, String)> = seen
         .into_iter()
         .filter(|s| !state.sync().is_known_live(org, &key(s)))
@@ -258,7 +251,7 @@ async fn ensure(
         let confirmed = subscribe(&subscriptions, existing, &event_type, &property).await;
         let object = pending
             .iter()
-            .find(|(o, p)| Some(p) == property.as_ref() && event_type.starts_with(object_name(*o)))
+            .find(|(o, p)| Some(p) == property.as_ref() && event_type.starts_with(o.singular()))
             .map(|(o, _)| *o);
         if let (true, Some(property), Some(object)) = (confirmed, property, object) {
             state

@@ -160,10 +160,7 @@ fn status_message(
     property: &str,
     target: &str,
 ) -> Option<String> {
-    let object_name = match object {
-        ObjectType::Company => "company",
-        ObjectType::Contact => "contact",
-    };
+    let object_name = object.singular();
     let live_when = "it turns live when the first change event for the property arrives";
     match (status, management) {
         (WebhookStatus::Live, _) => None,
