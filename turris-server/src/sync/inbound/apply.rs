@@ -109,19 +109,17 @@ impl OrgSync<'_> {
             return Ok(Some(Applied::Nothing));
         }
         let linked_draft = linked.as_ref().map(K::draft);
-        let mut matched = None;
-        let existing = match &linked_draft {
-            Some(draft) => Existing::Linked(draft),
+        let matched = match &linked {
+            Some(_) => None,
             None => {
-                if let Ok(mapped) = ctx.plan.mapping.to_turris(&change.properties) {
-                    matched =
-                        K::find_unlinked(db, self.org, &mapped.draft, agency.as_ref()).await?;
-                }
-                match &matched {
-                    Some((_, by)) => Existing::Matched(*by),
-                    None => Existing::NotFound,
-                }
+                self.unlinked_match::<K>(ctx, change, agency.as_ref())
+                    .await?
             }
+        };
+        let existing = match (&linked_draft, &matched) {
+            (Some(draft), _) => Existing::Linked(draft),
+            (None, Some((_, by))) => Existing::Matched(*by),
+            (None, None) => Existing::NotFound,
         };
         let pending = match &linked {
             Some(record) => {
@@ -166,14 +164,40 @@ impl OrgSync<'_> {
                     .await?
             }
             SyncAction::Skip { reason } => {
-                let skipped = NewActivity::webhook_skipped(reason.to_string(), now)
-                    .message(K::activity(&change.kind).title())
-                    .turris_opt(linked.as_ref().map(|r| K::turris(r).id().to_owned()))
-                    .hubspot(id);
-                self.log(skipped).await?;
-                Some(Applied::Nothing)
+                self.skipped::<K>(&step, &reason.to_string(), linked.as_ref())
+                    .await?
             }
         })
+    }
+
+    /// A planned skip: its activity row, with the reason.
+    async fn skipped<K: RecordKind>(
+        &self,
+        step: &Planned<'_>,
+        reason: &str,
+        linked: Option<&K::Record>,
+    ) -> Result<Option<Applied<K::Record>>, SyncError> {
+        let change = step.change;
+        let row = NewActivity::webhook_skipped(reason.to_owned(), step.now)
+            .message(K::activity(&change.kind).title())
+            .turris_opt(linked.map(|r| K::turris(r).id().to_owned()))
+            .hubspot(&change.object_id);
+        self.log(row).await?;
+        Ok(Some(Applied::Nothing))
+    }
+
+    /// The unlinked Turris record an unlinked HubSpot object matches by the matching keys, and
+    /// by which key.
+    async fn unlinked_match<K: RecordKind>(
+        &self,
+        ctx: &KindContext<'_, '_, K>,
+        change: &InboundChange,
+        agency: Option<&AgencyId>,
+    ) -> Result<Option<(K::Record, MatchedBy)>, SyncError> {
+        let Ok(mapped) = ctx.plan.mapping.to_turris(&change.properties) else {
+            return Ok(None);
+        };
+        Ok(K::find_unlinked(self.state.db(), self.org, &mapped.draft, agency).await?)
     }
 
     /// The Turris edits of `record` not pushed yet, as the writes to `object` they will become

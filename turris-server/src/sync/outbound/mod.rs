@@ -42,8 +42,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use turris_core::ids::{AgencyId, OrganizationId};
 use turris_core::integration::ConnectionStatus;
-use turris_core::mapping::AgencyContactMapping;
 use turris_core::mapping::RecordMapping;
+use turris_core::mapping::{AgencyContactMapping, MappingSettings};
 use turris_core::matrix::SyncMatrix;
 use turris_core::planner::{
     OutboundAction, OutboundSkipReason, plan_outbound, property_edit_times,
@@ -269,24 +269,7 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
     {
         return Ok(Pushed::Paused);
     }
-    // Each record once, oldest push first: pushed as it is now. A record queued only for its
-    // tags is pushed only while tags are on.
-    let mut records: Vec<TurrisRef> = Vec::new();
-    // Each saved record's data before its oldest pending edit (`None`: push every field, for a
-    // new record): only what Turris changed since is written, so a push retried late never
-    // overwrites a newer HubSpot edit of another field.
-    let mut saved: HashMap<&TurrisRef, Option<&str>> = HashMap::new();
-    for push in &claim.pushes {
-        if push.reason == PushReason::Record {
-            saved
-                .entry(&push.record)
-                .or_insert(push.previous.as_deref());
-        }
-        let wanted = push.reason == PushReason::Record || settings.crm.tags;
-        if wanted && !records.contains(&push.record) {
-            records.push(push.record.clone());
-        }
-    }
+    let (records, saved) = claimed_records(claim, settings.crm.tags);
     let plan = Planner {
         db,
         org,
@@ -297,15 +280,7 @@ async fn push(state: &AppState, claim: &OutboundClaim) -> Result<Pushed, PushErr
         tags: settings.crm.tags,
         edit_times: Mutex::default(),
     };
-    let (companies, _) = plan.kind::<Agencies>(&settings.mapping.agency).await?;
-    let (mut contacts, mut employed) = match settings.mapping.agent.as_ref() {
-        Some(mapping) => plan.kind::<Agents>(mapping).await?,
-        None => (Vec::new(), Vec::new()),
-    };
-    let contact_mapping = AgencyContactMapping::from_settings(&settings.mapping);
-    let (more, more_employed) = plan.kind::<AgencyContacts>(&contact_mapping).await?;
-    contacts.extend(more);
-    employed.extend(more_employed);
+    let (companies, contacts, employed) = plan.every_kind(&settings.mapping).await?;
     let has_work = |planned: &[Planned]| {
         planned
             .iter()
@@ -351,7 +326,49 @@ struct Planner<'a> {
     edit_times: Mutex<HashMap<TurrisRef, EditTimes>>,
 }
 
+/// The claim's records, each once, oldest push first (pushed as they are now; a record queued
+/// only for its tags only while tags are on), and each saved record's data before its oldest
+/// pending edit (`None`: push every field, for a new record). Only what Turris changed since
+/// is written, so a push retried late never overwrites a newer HubSpot edit of another field.
+fn claimed_records(
+    claim: &OutboundClaim,
+    tags: bool,
+) -> (Vec<TurrisRef>, HashMap<&TurrisRef, Option<&str>>) {
+    let mut records: Vec<TurrisRef> = Vec::new();
+    let mut saved: HashMap<&TurrisRef, Option<&str>> = HashMap::new();
+    for push in &claim.pushes {
+        if push.reason == PushReason::Record {
+            saved
+                .entry(&push.record)
+                .or_insert(push.previous.as_deref());
+        }
+        let wanted = push.reason == PushReason::Record || tags;
+        if wanted && !records.contains(&push.record) {
+            records.push(push.record.clone());
+        }
+    }
+    (records, saved)
+}
+
 impl Planner<'_> {
+    /// The plans of the claim's companies and contacts (agents and agency contacts), and the
+    /// contacts to associate with their agency's company.
+    async fn every_kind(
+        &self,
+        mappings: &MappingSettings,
+    ) -> Result<(Vec<Planned>, Vec<Planned>, Vec<(TurrisRef, AgencyId)>), PushError> {
+        let (companies, _) = self.kind::<Agencies>(&mappings.agency).await?;
+        let (mut contacts, mut employed) = match mappings.agent.as_ref() {
+            Some(mapping) => self.kind::<Agents>(mapping).await?,
+            None => (Vec::new(), Vec::new()),
+        };
+        let contact_mapping = AgencyContactMapping::from_settings(mappings);
+        let (more, more_employed) = self.kind::<AgencyContacts>(&contact_mapping).await?;
+        contacts.extend(more);
+        employed.extend(more_employed);
+        Ok((companies, contacts, employed))
+    }
+
     /// Dates each property of `turris` by the claim's last edit that changed it.
     fn date_edits<K: RecordKind>(
         &self,
