@@ -58,33 +58,7 @@ impl Cluster {
             options.seed,
             chrono::Utc::now().timestamp_millis()
         );
-        let (database_url, cleanup) = match options.database {
-            Database::Sqlite => {
-                let folder = std::env::temp_dir().join(format!("turris-sync-sim-{tag}"));
-                std::fs::create_dir_all(&folder)?;
-                (
-                    format!("sqlite://{}?mode=rwc", folder.join("turris.db").display()),
-                    Cleanup::Folder(folder),
-                )
-            }
-            Database::Postgres => {
-                let name = format!("turris_sim_{tag}");
-                let admin = sqlx::PgPool::connect(&options.postgres_url).await?;
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&admin)
-                    .await?;
-                admin.close().await;
-                let mut url = reqwest::Url::parse(&options.postgres_url)?;
-                url.set_path(&name);
-                (
-                    url.to_string(),
-                    Cleanup::PgDatabase {
-                        admin_url: options.postgres_url.clone(),
-                        name,
-                    },
-                )
-            }
-        };
+        let (database_url, cleanup) = fresh_database(options, &tag).await?;
         let mut ports = Vec::new();
         for _ in 0..options.replicas.max(1) {
             ports.push(
@@ -296,4 +270,35 @@ impl DbView {
             Self::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// A fresh, empty database for the run named `tag`, and how to remove it afterwards.
+async fn fresh_database(options: &Options, tag: &str) -> Result<(String, Cleanup), Error> {
+    Ok(match options.database {
+        Database::Sqlite => {
+            let folder = std::env::temp_dir().join(format!("turris-sync-sim-{tag}"));
+            std::fs::create_dir_all(&folder)?;
+            (
+                format!("sqlite://{}?mode=rwc", folder.join("turris.db").display()),
+                Cleanup::Folder(folder),
+            )
+        }
+        Database::Postgres => {
+            let name = format!("turris_sim_{tag}");
+            let admin = sqlx::PgPool::connect(&options.postgres_url).await?;
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await?;
+            admin.close().await;
+            let mut url = reqwest::Url::parse(&options.postgres_url)?;
+            url.set_path(&name);
+            (
+                url.to_string(),
+                Cleanup::PgDatabase {
+                    admin_url: options.postgres_url.clone(),
+                    name,
+                },
+            )
+        }
+    })
 }

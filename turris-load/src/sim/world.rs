@@ -92,62 +92,17 @@ impl World {
                 .map(|l| (l.turris_id.clone(), l.hubspot_id.clone()))
         };
         let mut out = Vec::new();
-        let mut expect = |side, id: &str, field: &str, value: Option<String>, allowed| {
-            out.push(Expectation {
-                side,
-                id: id.to_owned(),
-                field: field.to_owned(),
-                value,
-                allowed,
-            });
-        };
         for c in self.companies.values_mut().filter(|c| !c.detached) {
             let Some((turris, hubspot)) =
                 find("agency", c.turris_id.as_deref(), c.hubspot_id.as_deref())
             else {
                 continue;
             };
-            for (field, value) in &c.standard {
-                if *field == Field::State && value == "Texas" {
-                    continue; // not a state code: Turris keeps the last one, with a skip row
-                }
-                expect(
-                    Side::HubSpot,
-                    &hubspot,
-                    field.property(),
-                    Some(value.clone()),
-                    vec![],
-                );
-                expect(
-                    Side::Turris,
-                    &turris,
-                    field.turris(),
-                    Some(value.clone()),
-                    vec![],
-                );
-            }
-            for field in Field::ALL.into_iter().filter(|f| f.is_custom()) {
-                match c.custom_turris.get(&field) {
-                    Some(v) => expect(
-                        Side::Turris,
-                        &turris,
-                        field.turris(),
-                        Some(v.clone()),
-                        vec![],
-                    ),
-                    None => expect(
-                        Side::Turris,
-                        &turris,
-                        field.turris(),
-                        None,
-                        c.custom_hubspot.get(&field).cloned().unwrap_or_default(),
-                    ),
-                }
-            }
+            company_expectations(c, &turris, &hubspot, &mut out);
             c.turris_id = Some(turris);
             c.hubspot_id = Some(hubspot);
         }
-        for c in self.contacts.values_mut() {
+        for c in self.contacts.values() {
             let Some((turris, hubspot)) = find(
                 "agency_contact",
                 c.turris_id.as_deref(),
@@ -160,15 +115,82 @@ impl World {
                 ("lastname", "last_name", &c.last),
             ] {
                 expect(
+                    &mut out,
                     Side::HubSpot,
                     &hubspot,
                     property,
                     Some(value.clone()),
                     vec![],
                 );
-                expect(Side::Turris, &turris, field, Some(value.clone()), vec![]);
+                expect(
+                    &mut out,
+                    Side::Turris,
+                    &turris,
+                    field,
+                    Some(value.clone()),
+                    vec![],
+                );
             }
         }
         out
+    }
+}
+
+/// One expected value.
+fn expect(
+    out: &mut Vec<Expectation>,
+    side: Side,
+    id: &str,
+    field: &str,
+    value: Option<String>,
+    allowed: Vec<String>,
+) {
+    out.push(Expectation {
+        side,
+        id: id.to_owned(),
+        field: field.to_owned(),
+        value,
+        allowed,
+    });
+}
+
+/// What a linked company's fields must hold on both sides.
+fn company_expectations(c: &Company, turris: &str, hubspot: &str, out: &mut Vec<Expectation>) {
+    for (field, value) in &c.standard {
+        if *field == Field::State && value == "Texas" {
+            continue; // not a state code: Turris keeps the last one, with a skip row
+        }
+        expect(
+            out,
+            Side::HubSpot,
+            hubspot,
+            field.property(),
+            Some(value.clone()),
+            vec![],
+        );
+        expect(
+            out,
+            Side::Turris,
+            turris,
+            field.turris(),
+            Some(value.clone()),
+            vec![],
+        );
+    }
+    for field in Field::ALL.into_iter().filter(|f| f.is_custom()) {
+        match c.custom_turris.get(&field) {
+            Some(v) => expect(
+                out,
+                Side::Turris,
+                turris,
+                field.turris(),
+                Some(v.clone()),
+                vec![],
+            ),
+            None => {
+                let allowed = c.custom_hubspot.get(&field).cloned().unwrap_or_default();
+                expect(out, Side::Turris, turris, field.turris(), None, allowed);
+            }
+        }
     }
 }
