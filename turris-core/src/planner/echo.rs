@@ -51,7 +51,7 @@ pub struct RecentWrite {
 }
 
 impl RecentWrite {
-    fn holds(&self, value: Option<&str>) -> bool {
+    pub(super) fn holds(&self, value: Option<&str>) -> bool {
         non_empty(self.value.as_deref()) == non_empty(value)
     }
 }

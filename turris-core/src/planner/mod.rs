@@ -34,7 +34,7 @@ mod outbound;
 
 pub use contacts::{ContactFacts, ContactRole, contact_role, followed_agency};
 pub use merge::{MergeStep, plan_merge};
-pub use outbound::{OutboundAction, OutboundSkipReason, plan_outbound};
+pub use outbound::{OutboundAction, OutboundSkipReason, plan_outbound, plan_outbound_after};
 
 pub use echo::{
     ECHO_WINDOW, EchoInfo, EchoVerdict, RecentWrite, property_edit_times, recent_writes,

@@ -8,6 +8,8 @@ use crate::mapping::{MappedField, RecordMapping};
 use crate::matrix::{Direction, SyncMatrix};
 use crate::property::PropertyMap;
 
+use super::RecentWrite;
+
 /// Why an outbound push is skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "code", rename_all = "snake_case")]
@@ -72,6 +74,48 @@ pub fn plan_outbound<M: RecordMapping>(
     previous: Option<&M::Draft>,
     link: Option<&HubSpotId>,
 ) -> OutboundAction {
+    plan_outbound_after(mapping, matrix, draft, previous, &[], link)
+}
+
+/// [`plan_outbound`] for a record whose push may already have reached HubSpot: `sent` are our
+/// writes (the echo ledger) to the linked object since the record's oldest pending edit. An
+/// update also writes every mapped field one of them set to another value than the record's
+/// now, so a push that HubSpot took but whose answer was lost (a killed process, a 5xx after
+/// HubSpot acted) and that Turris has since edited back cannot leave HubSpot with the value
+/// the lost push carried: diffing against `previous` alone would see no change.
+///
+/// ```
+/// use chrono::Utc;
+/// use turris_core::ids::HubSpotId;
+/// use turris_core::mapping::{AgencyMapping, MappingSettings};
+/// use turris_core::matrix::{Direction, SyncMatrix, SyncObject};
+/// use turris_core::planner::{OutboundAction, RecentWrite, plan_outbound_after};
+/// use turris_core::record::AgencyDraft;
+///
+/// let mut matrix = SyncMatrix::default();
+/// matrix.enable(SyncObject::Agency, Direction::Outbound, &MappingSettings::default()).unwrap();
+/// let company = HubSpotId::parse("101").unwrap();
+/// // Turris' name went Acme → Apex (pushed, answer lost) → Acme again.
+/// let lost = RecentWrite {
+///     object_id: company.clone(),
+///     property: "name".into(),
+///     value: Some("Apex".into()),
+///     at: Utc::now(),
+///     edited_at: Utc::now(),
+/// };
+/// let acme = AgencyDraft::named("Acme");
+/// let action = plan_outbound_after(&AgencyMapping::default(), &matrix, &acme, Some(&acme), &[lost], Some(&company));
+/// let OutboundAction::Update { properties, .. } = action else { panic!("{action:?}") };
+/// assert_eq!(properties.get("name"), Some("Acme"));
+/// ```
+pub fn plan_outbound_after<M: RecordMapping>(
+    mapping: &M,
+    matrix: &SyncMatrix,
+    draft: &M::Draft,
+    previous: Option<&M::Draft>,
+    sent: &[RecentWrite],
+    link: Option<&HubSpotId>,
+) -> OutboundAction {
     if !matrix.is_enabled(M::SYNC_OBJECT, Direction::Outbound) {
         return OutboundAction::Skip {
             reason: OutboundSkipReason::OutboundDisabled,
@@ -96,7 +140,13 @@ pub fn plan_outbound<M: RecordMapping>(
     let properties: PropertyMap = mapping
         .mapped()
         .into_iter()
-        .filter(|(field, _)| previous.is_none_or(|p| field.get(p) != field.get(draft)))
+        .filter(|(field, property)| {
+            let now = field.get(draft);
+            previous.is_none_or(|p| field.get(p) != now)
+                || sent.iter().any(|w| {
+                    w.object_id == *object_id && w.property == *property && !w.holds(now.as_deref())
+                })
+        })
         .map(|(field, property)| (property.to_owned(), field.get(draft)))
         .collect();
     if properties.is_empty() {

@@ -658,6 +658,75 @@ fn skip_reasons_have_stable_messages_and_codes() {
 }
 
 #[test]
+fn an_update_also_rewrites_a_field_our_lost_push_set_to_another_value() {
+    let mapping = mapping();
+    let mut matrix = SyncMatrix::default();
+    matrix
+        .enable(
+            SyncObject::Agency,
+            Direction::Outbound,
+            &MappingSettings::default(),
+        )
+        .unwrap();
+    let id = HubSpotId::parse("101").unwrap();
+    let other = HubSpotId::parse("202").unwrap();
+    let wrote = |object: &HubSpotId, property: &str, value: Option<&str>| RecentWrite {
+        object_id: object.clone(),
+        property: property.into(),
+        value: value.map(Into::into),
+        at: now(),
+        edited_at: now(),
+    };
+    // Turris' name went Acme → Acme Two, pushed (HubSpot took it, the answer was lost), and back.
+    let plan = |sent: &[RecentWrite]| {
+        plan_outbound_after(
+            &mapping,
+            &matrix,
+            &stored(),
+            Some(&stored()),
+            sent,
+            Some(&id),
+        )
+    };
+    let OutboundAction::Update { properties, .. } = plan(&[wrote(&id, "name", Some("Acme Two"))])
+    else {
+        panic!("the name our lost push set is written back");
+    };
+    let names: Vec<&str> = properties.iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["name"]);
+    assert_eq!(properties.get("name"), Some("Acme"));
+    let no_changes = OutboundAction::Skip {
+        reason: OutboundSkipReason::NoChanges,
+    };
+    assert_eq!(
+        plan(&[wrote(&id, "name", Some("Acme"))]),
+        no_changes,
+        "a write of the value Turris holds needs nothing"
+    );
+    assert_eq!(
+        plan(&[wrote(&other, "name", Some("Acme Two"))]),
+        no_changes,
+        "a write to another object says nothing of this one"
+    );
+    assert_eq!(
+        plan(&[wrote(&id, "turris_tags", Some("x"))]),
+        no_changes,
+        "an unmapped property is not ours to plan"
+    );
+    let mut cleared = stored();
+    cleared.phone = None;
+    let empty = plan_outbound_after(
+        &mapping,
+        &matrix,
+        &cleared,
+        Some(&cleared),
+        &[wrote(&id, "phone", Some(""))],
+        Some(&id),
+    );
+    assert_eq!(empty, no_changes, "an empty value is no value");
+}
+
+#[test]
 fn outbound_pushes_create_unlinked_records_and_update_only_changed_fields() {
     let mapping = mapping();
     let mut matrix = SyncMatrix::default();

@@ -581,6 +581,76 @@ sync_test!(
 );
 
 sync_test!(
+    async fn a_push_hubspot_took_unheard_is_written_over_once_turris_edits_back(app) {
+        use turris_core::ids::{HubSpotId, OrganizationId};
+        use turris_core::planner::RecentWrite;
+
+        app.api(Method::PUT, &format!("{H}/sync"), Some(json!({"agency": {"inbound": false, "outbound": true}})))
+            .await
+            .expect(200);
+        let agency = app
+            .api(Method::POST, "/api/v1/agencies", Some(json!({"name": "Lakeside", "city": "Peoria"})))
+            .await
+            .expect(201);
+        let id = agency.body["id"].as_str().unwrap().to_owned();
+        let pushed = app.activity_row("Create company in HubSpot", "success").await;
+        let company = pushed["details"]["hubspot_id"].as_str().unwrap().to_owned();
+        let edit = |city: &'static str| {
+            let path = format!("/api/v1/agencies/{id}");
+            async move {
+                app.api(Method::PUT, &path, Some(json!({"name": "Lakeside", "city": city})))
+                    .await
+                    .expect(200);
+            }
+        };
+        eventually("the create finished", || async {
+            (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
+        })
+        .await;
+        // Another replica holds the organization's outbound lease for a few seconds...
+        let until = (chrono::Utc::now() + chrono::Duration::seconds(4)).timestamp_nanos_opt().unwrap();
+        let org = &app.org;
+        app.execute(&format!(
+            "INSERT INTO outbound_leases (organization_id, lease_id, expires_at, served_at)
+             VALUES ('{org}', 'killed', {until}, 0)
+             ON CONFLICT (organization_id) DO UPDATE SET lease_id = 'killed', expires_at = {until}"
+        ))
+        .await;
+        // ...and pushes the city Turris was just given: the echo ledger first, as a push does,
+        // then HubSpot takes it, and the replica is killed before it hears the answer.
+        edit("Albany").await;
+        let now = chrono::Utc::now();
+        let lost = RecentWrite {
+            object_id: HubSpotId::parse(&company).unwrap(),
+            property: "city".into(),
+            value: Some("Albany".into()),
+            at: now,
+            edited_at: now,
+        };
+        let ledger = app.state.db();
+        ledger.record_hubspot_writes(&OrganizationId::parse(org).unwrap(), &[lost]).await.unwrap();
+        let control = app.sandbox.control();
+        control.update_record(ObjectKind::Companies, &company, [("city", "Albany")]).unwrap();
+        // Turris' city goes back before the lease lapses: both edits wait for one claim, and
+        // the city now equals the data before the oldest of them.
+        edit("Peoria").await;
+        assert_eq!(app.count("SELECT COUNT(*) FROM outbound_pushes").await, 2);
+        eventually("HubSpot's city written back to Turris' value", || async {
+            let record = control.record(ObjectKind::Companies, &company).unwrap();
+            (record.properties["city"] == "Peoria").then_some(())
+        })
+        .await;
+        eventually("nothing left queued", || async {
+            (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
+        })
+        .await;
+        let writes = app.get(&format!("{H}/sync-records?operation=update")).await.expect(200);
+        let names: Vec<&str> = writes.body["entries"][0]["properties"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["city"], "only the field the lost push set is written");
+    }
+);
+
+sync_test!(
     async fn a_create_answered_with_an_object_linked_elsewhere_fails_alone_and_the_others_go_on(app) {
         app.agency_outbound_on().await;
         let first = app
