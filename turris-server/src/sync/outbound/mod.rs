@@ -29,8 +29,9 @@
 //!   tried again later with backoff for about two days ([`super::retry_delay`]); a refusal of the input itself
 //!   (4xx) is logged and not retried; while the connection is paused (status `error`) or
 //!   HubSpot's DAILY limit blocks the portal ([`crate::hubspot::daily_limit`]), pushes wait
-//!   for the reconnect or the reset. A crash between HubSpot's answer and the stored link may create a
-//!   record twice (at least once, never lost).
+//!   for the reconnect or the reset. A crash between HubSpot's answer and the stored link
+//!   cannot create a record twice: creates are upserts keyed by the Turris id
+//!   ([`super::creates`]), except on a portal where that property cannot be made.
 //! - an agent with an agency (`agency_id`), and every agency contact, whose contact and company
 //!   are both linked has its contact associated with the company (unlabeled, type 279) after
 //!   the contacts are pushed, one batch call per 100 pairs, each pair an activity row
