@@ -308,7 +308,7 @@ mod lifecycle {
         tokio::join!(app.shutdown(), async { release.notify_one() });
         let event_id: turris_webhooks::EventId = event.parse().unwrap();
         // The server closed its pool on the way out: read through the test's own.
-        let attempts = app.db.store().await.list_attempts(event_id).await.unwrap();
+        let attempts = app.db.store().list_attempts(event_id).await.unwrap();
         assert_eq!(
             attempts.len(),
             1,
