@@ -433,6 +433,40 @@ impl TestApp {
         answer(response).await
     }
 
+    /// Saves the organization's sync matrix, which must be accepted.
+    pub async fn set_sync(&self, matrix: Value) -> Answer {
+        let path = "/api/v1/integrations/hubspot/sync";
+        self.api(Method::PUT, path, Some(matrix)).await.expect(200)
+    }
+
+    /// Saves the organization's field mapping, which must be accepted.
+    pub async fn set_mapping(&self, mapping: Value) -> Answer {
+        let path = "/api/v1/integrations/hubspot/mapping";
+        self.api(Method::PUT, path, Some(mapping)).await.expect(200)
+    }
+
+    /// Creates an agency through the API, which must be accepted.
+    pub async fn create_agency(&self, agency: Value) -> Answer {
+        let path = "/api/v1/agencies";
+        self.api(Method::POST, path, Some(agency)).await.expect(201)
+    }
+
+    /// Records a NIPR sync result through the API, which must be accepted.
+    pub async fn create_nipr_sync(&self, result: Value) -> Answer {
+        let path = "/api/v1/nipr-syncs";
+        self.api(Method::POST, path, Some(result)).await.expect(201)
+    }
+
+    /// Connects HubSpot with the sandbox's private-app token, which must be accepted.
+    pub async fn connect_private_app(&self) -> Answer {
+        let body = json!({
+            "portal_id": self.sandbox.portal_id(),
+            "token": self.sandbox.private_app_token(),
+        });
+        let path = "/api/v1/integrations/hubspot/private-app";
+        self.api(Method::POST, path, Some(body)).await.expect(200)
+    }
+
     /// Connects HubSpot through the real OAuth flow against the sandbox.
     pub async fn connect_hubspot(&self) -> Answer {
         let (code, state) = self.authorize("/api/v1/integrations/hubspot/connect").await;
