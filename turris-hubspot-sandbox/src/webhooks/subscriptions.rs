@@ -333,24 +333,17 @@ async fn batch_update(
             Err(_) => missing.push(id.to_string()),
         }
     }
-    let mut out = json!({
-        "status": "COMPLETE",
-        "results": results,
-        "startedAt": iso(started),
-        "completedAt": iso(Utc::now()),
-    });
-    let status = if missing.is_empty() {
-        StatusCode::OK
+    let errors = if missing.is_empty() {
+        vec![]
     } else {
-        out["numErrors"] = json!(1);
-        out["errors"] = json!([{
+        vec![json!({
             "status": "error",
             "category": "OBJECT_NOT_FOUND",
             "message": "Some subscriptions do not exist.",
             "context": { "ids": missing },
-        }]);
-        StatusCode::MULTI_STATUS
+        })]
     };
+    let (status, out) = crate::crm::objects::batch_envelope(results, errors, started);
     Ok((status, axum::Json(out)).into_response())
 }
 
