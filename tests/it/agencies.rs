@@ -8,7 +8,7 @@ use turris_hubspot_sandbox::{ObjectKind, RateLimits, Sandbox};
 use turris_webhooks::{EntityType, Verifier, WebhookSecret, WebhookType};
 
 use crate::receiver::Receiver;
-use crate::service::AgencyNotifier;
+use crate::service::{AgencyNotifier, Sent};
 
 /// A sandbox with three partner companies (one with a state that is not a state code) and a
 /// vendor.
@@ -72,16 +72,44 @@ fn notifier(sandbox: &Sandbox, receiver: &Receiver, secret: WebhookSecret) -> Ag
     )
 }
 
+/// The agencies of [`sandbox_with_companies`] sent, signed with `signing`, to a receiver that
+/// knows `known`: what was sent, and the sandbox and receiver to stop.
+struct Run {
+    sandbox: Sandbox,
+    receiver: Receiver,
+    sent: Vec<Sent>,
+}
+
+impl Run {
+    async fn start(known: WebhookSecret, signing: WebhookSecret) -> Self {
+        let sandbox = sandbox_with_companies().await;
+        let receiver = Receiver::start(Verifier::new([known])).await;
+        let sent = notifier(&sandbox, &receiver, signing)
+            .notify(Utc::now())
+            .await;
+        Self {
+            sandbox,
+            receiver,
+            sent,
+        }
+    }
+
+    /// Signed with the secret the receiver knows.
+    async fn verified() -> Self {
+        let secret = WebhookSecret::generate().expect("secret");
+        Self::start(secret.clone(), secret).await
+    }
+
+    async fn stop(self) {
+        self.receiver.stop().await;
+        self.sandbox.shutdown().await;
+    }
+}
+
 #[tokio::test]
 async fn every_agency_read_from_hubspot_reaches_the_receiver_signed_and_verified() {
-    let sandbox = sandbox_with_companies().await;
-    let secret = WebhookSecret::generate().expect("secret");
-    let receiver = Receiver::start(Verifier::new([secret.clone()])).await;
-
-    let sent = notifier(&sandbox, &receiver, secret)
-        .notify(Utc::now())
-        .await;
-
+    let run = Run::verified().await;
+    let (sent, receiver) = (&run.sent, &run.receiver);
     let mut names: Vec<&str> = sent.iter().map(|s| s.agency.draft.name.as_str()).collect();
     names.sort_unstable();
     assert_eq!(
@@ -113,20 +141,13 @@ async fn every_agency_read_from_hubspot_reaches_the_receiver_signed_and_verified
             format!("hubspot-company-{}", sent.agency.company_id)
         );
     }
-    receiver.stop().await;
-    sandbox.shutdown().await;
+    run.stop().await;
 }
 
 #[tokio::test]
 async fn a_company_the_identifier_filter_refuses_is_not_sent() {
-    let sandbox = sandbox_with_companies().await;
-    let secret = WebhookSecret::generate().expect("secret");
-    let receiver = Receiver::start(Verifier::new([secret.clone()])).await;
-
-    notifier(&sandbox, &receiver, secret)
-        .notify(Utc::now())
-        .await;
-
+    let run = Run::verified().await;
+    let receiver = &run.receiver;
     let names: Vec<String> = receiver
         .accepted()
         .iter()
@@ -134,20 +155,13 @@ async fn a_company_the_identifier_filter_refuses_is_not_sent() {
         .collect();
     assert_eq!(names.len(), 3);
     assert!(!names.iter().any(|n| n == "Paper Supplies"), "{names:?}");
-    receiver.stop().await;
-    sandbox.shutdown().await;
+    run.stop().await;
 }
 
 #[tokio::test]
 async fn a_state_the_mapping_cannot_store_is_skipped_and_the_agency_is_still_sent() {
-    let sandbox = sandbox_with_companies().await;
-    let secret = WebhookSecret::generate().expect("secret");
-    let receiver = Receiver::start(Verifier::new([secret.clone()])).await;
-
-    let sent = notifier(&sandbox, &receiver, secret)
-        .notify(Utc::now())
-        .await;
-
+    let run = Run::verified().await;
+    let sent = &run.sent;
     let texas = sent
         .iter()
         .find(|s| s.agency.draft.name == "Lone Star Brokers")
@@ -162,27 +176,20 @@ async fn a_state_the_mapping_cannot_store_is_skipped_and_the_agency_is_still_sen
     assert!(acme.agency.skipped.is_empty());
     assert_eq!(acme.agency.draft.state_code.map(|s| s.as_str()), Some("NY"));
     assert!(texas.report.success && acme.report.success);
-    receiver.stop().await;
-    sandbox.shutdown().await;
+    run.stop().await;
 }
 
 #[tokio::test]
 async fn a_webhook_signed_with_a_secret_the_receiver_does_not_know_is_refused() {
-    let sandbox = sandbox_with_companies().await;
     let known = WebhookSecret::generate().expect("secret");
-    let receiver = Receiver::start(Verifier::new([known])).await;
     let unknown = WebhookSecret::generate().expect("secret");
-
-    let sent = notifier(&sandbox, &receiver, unknown)
-        .notify(Utc::now())
-        .await;
-
+    let run = Run::start(known, unknown).await;
+    let (sent, receiver) = (&run.sent, &run.receiver);
     assert_eq!(sent.len(), 3);
-    for s in &sent {
+    for s in sent {
         assert!(!s.report.success);
         assert_eq!(s.report.status_code, Some(401), "{s:#?}");
     }
     assert!(receiver.accepted().is_empty());
-    receiver.stop().await;
-    sandbox.shutdown().await;
+    run.stop().await;
 }

@@ -423,51 +423,54 @@ async fn token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     }
 }
 
+/// The `token` of a form from a known client (introspection, revocation).
+fn client_token(identity: &Identity, body: &[u8]) -> Result<String, OAuthError> {
+    let mut f = form(body);
+    check_client(identity, &f)?;
+    f.remove("token")
+        .ok_or_else(|| OAuthError::new("MISSING_PARAMETER", "invalid_request", "token is required"))
+}
+
 async fn introspect(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let f = form(&body);
-    if let Err(e) = check_client(&shared.identity, &f) {
-        return e.into_response();
+    match client_token(&shared.identity, &body) {
+        Ok(token) => {
+            axum::Json(shared.world().oauth.introspect(&token, &shared.identity)).into_response()
+        }
+        Err(e) => e.into_response(),
     }
-    let Some(token) = f.get("token") else {
-        return OAuthError::new("MISSING_PARAMETER", "invalid_request", "token is required")
-            .into_response();
-    };
-    let out = shared.world().oauth.introspect(token, &shared.identity);
-    axum::Json(out).into_response()
 }
 
 async fn revoke(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let f = form(&body);
-    if let Err(e) = check_client(&shared.identity, &f) {
-        return e.into_response();
+    match client_token(&shared.identity, &body) {
+        Ok(token) => {
+            shared.world().oauth.revoke_refresh(&token);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => e.into_response(),
     }
-    let Some(token) = f.get("token") else {
-        return OAuthError::new("MISSING_PARAMETER", "invalid_request", "token is required")
-            .into_response();
-    };
-    shared.world().oauth.revoke_refresh(token);
-    StatusCode::NO_CONTENT.into_response()
+}
+
+/// A live token of `token_type` (`access_token`, `refresh_token`) as the v1 token endpoints
+/// show it; 404 for any other.
+fn v1_token(shared: &Shared, token: &str, token_type: &str) -> Response {
+    let out = shared.world().oauth.introspect(token, &shared.identity);
+    if out["active"] == json!(true) && out["token_type"] == json!(token_type) {
+        axum::Json(out).into_response()
+    } else {
+        let what = token_type.replace('_', " ");
+        ApiError::not_found(format!("{what} not found")).into_response()
+    }
 }
 
 async fn v1_access_token(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> Response {
-    let out = shared.world().oauth.introspect(&token, &shared.identity);
-    if out["active"] == json!(true) && out["token_type"] == json!("access_token") {
-        axum::Json(out).into_response()
-    } else {
-        ApiError::not_found("access token not found").into_response()
-    }
+    v1_token(&shared, &token, "access_token")
 }
 
 async fn v1_refresh_token(
     State(shared): State<Arc<Shared>>,
     Path(token): Path<String>,
 ) -> Response {
-    let out = shared.world().oauth.introspect(&token, &shared.identity);
-    if out["active"] == json!(true) && out["token_type"] == json!("refresh_token") {
-        axum::Json(out).into_response()
-    } else {
-        ApiError::not_found("refresh token not found").into_response()
-    }
+    v1_token(&shared, &token, "refresh_token")
 }
 
 async fn v1_delete_refresh_token(

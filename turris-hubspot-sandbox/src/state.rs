@@ -322,6 +322,15 @@ impl Portal {
         &self.properties[kind.index()]
     }
 
+    /// The names of `kind`'s properties whose values are unique.
+    pub(crate) fn unique_properties(&self, kind: ObjectKind) -> std::collections::HashSet<String> {
+        self.props(kind)
+            .values()
+            .filter(|d| d.has_unique_value)
+            .map(|d| d.name.clone())
+            .collect()
+    }
+
     /// The property catalog of `kind`, mutable.
     pub(crate) fn props_mut(&mut self, kind: ObjectKind) -> &mut BTreeMap<String, PropertyDef> {
         &mut self.properties[kind.index()]

@@ -53,6 +53,18 @@ fn control(shared: &Arc<Shared>) -> Control {
     }
 }
 
+/// The record a page's path names, with its kind and the default portal's control.
+fn record_of(
+    shared: &Arc<Shared>,
+    object: &str,
+    id: &str,
+) -> Option<(ObjectKind, Control, Record)> {
+    let k = kind(object)?;
+    let c = control(shared);
+    let record = c.record(k, id)?;
+    Some((k, c, record))
+}
+
 fn kind(raw: &str) -> Option<ObjectKind> {
     ObjectKind::parse(raw)
 }
@@ -190,11 +202,7 @@ async fn show(
     State(shared): State<Arc<Shared>>,
     Path((object, id)): Path<(String, String)>,
 ) -> Response {
-    let Some(k) = kind(&object) else {
-        return not_found();
-    };
-    let c = control(&shared);
-    let Some(record) = c.record(k, &id) else {
+    let Some((k, c, record)) = record_of(&shared, &object, &id) else {
         return not_found();
     };
     let catalog: Vec<(String, bool)> = {
@@ -256,11 +264,7 @@ async fn save(
     Path((object, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let Some(k) = kind(&object) else {
-        return not_found();
-    };
-    let c = control(&shared);
-    let Some(record) = c.record(k, &id) else {
+    let Some((k, c, record)) = record_of(&shared, &object, &id) else {
         return not_found();
     };
     // Only what changed, so each edit produces the webhooks of that edit alone.

@@ -360,7 +360,7 @@ pub async fn mark_connection_lost(
     org: &OrganizationId,
     error: &ConnectionError,
 ) -> Result<(), turris_core::store::StoreError> {
-    use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
+    use turris_core::activity::{ActivityDetails, Outcome};
     use turris_core::integration::{Connection, ConnectionStatus};
 
     let now = Utc::now();
@@ -377,21 +377,29 @@ pub async fn mark_connection_lost(
         ConnectionError::Revoked => (Some(400), Some("BAD_REFRESH_TOKEN".to_owned())),
         ConnectionError::DailyLimit { .. } | ConnectionError::HubSpot { .. } => (None, None),
     };
-    state
-        .db()
-        .append_activity(
-            org,
-            &NewActivity::new(ActivityKind::RefreshAccessToken, Outcome::Failure, now)
-                .with_details(ActivityDetails {
-                    hubspot_status,
-                    error_category,
-                    message: Some(reason.to_owned()),
-                    ..ActivityDetails::default()
-                }),
-        )
-        .await?;
+    let details = ActivityDetails {
+        hubspot_status,
+        error_category,
+        message: Some(reason.to_owned()),
+        ..ActivityDetails::default()
+    };
+    log_refresh(state, org, Outcome::Failure, now, details).await?;
     tracing::warn!(org = %org, "hubspot connection lost; status set to error");
     Ok(())
+}
+
+/// Logs a refresh of `org`'s access token, with what HubSpot answered.
+pub(crate) async fn log_refresh(
+    state: &AppState,
+    org: &OrganizationId,
+    outcome: turris_core::activity::Outcome,
+    now: DateTime<Utc>,
+    details: turris_core::activity::ActivityDetails,
+) -> Result<(), turris_core::store::StoreError> {
+    use turris_core::activity::{ActivityKind, NewActivity};
+    let row =
+        NewActivity::new(ActivityKind::RefreshAccessToken, outcome, now).with_details(details);
+    state.db().append_activity(org, &row).await.map(|_| ())
 }
 
 /// Until when HubSpot's DAILY limit blocks the organization's portal, if it does: every worker

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::Deserialize;
@@ -31,21 +32,26 @@ fn record_json(r: &Record) -> Value {
     })
 }
 
-fn control_for(shared: &Arc<Shared>, query: Option<&str>) -> ApiResult<Control> {
-    let portal = match objects::query_pairs(query)
-        .into_iter()
-        .find(|(k, _)| k == "portalId")
-    {
-        None => shared.identity.default_portal,
-        Some((_, v)) => v
-            .parse()
-            .map_err(|_| ApiError::validation("portalId must be a number"))?,
-    };
-    shared.world().portal(portal)?;
-    Ok(Control {
-        shared: Arc::clone(shared),
-        portal,
-    })
+/// The control of the portal a request's `portalId` names (the default portal without one).
+impl FromRequestParts<Arc<Shared>> for Control {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared>) -> ApiResult<Self> {
+        let portal = match objects::query_pairs(parts.uri.query())
+            .into_iter()
+            .find(|(k, _)| k == "portalId")
+        {
+            None => shared.identity.default_portal,
+            Some((_, v)) => v
+                .parse()
+                .map_err(|_| ApiError::validation("portalId must be a number"))?,
+        };
+        shared.world().portal(portal)?;
+        Ok(Control {
+            shared: Arc::clone(shared),
+            portal,
+        })
+    }
 }
 
 fn kind(raw: &str) -> ApiResult<ObjectKind> {
@@ -93,57 +99,37 @@ struct PropsBody {
     properties: Map<String, Value>,
 }
 
-async fn list_records(
-    State(shared): State<Arc<Shared>>,
-    Path(object): Path<String>,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
-    let c = control_for(&shared, q.as_deref())?;
+async fn list_records(c: Control, Path(object): Path<String>) -> ApiResult<Response> {
     let results: Vec<Value> = c.records(kind(&object)?).iter().map(record_json).collect();
     Ok(axum::Json(json!({ "results": results })).into_response())
 }
 
-async fn create_record(
-    State(shared): State<Arc<Shared>>,
-    Path(object): Path<String>,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let c = control_for(&shared, q.as_deref())?;
+async fn create_record(c: Control, Path(object): Path<String>, body: Bytes) -> ApiResult<Response> {
     let body: PropsBody = parse_json(&body)?;
     let r = c.create_json(kind(&object)?, &body.properties)?;
     Ok((StatusCode::CREATED, axum::Json(record_json(&r))).into_response())
 }
 
-async fn get_record(
-    State(shared): State<Arc<Shared>>,
-    Path((object, id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
-    let c = control_for(&shared, q.as_deref())?;
+async fn get_record(c: Control, Path((object, id)): Path<(String, String)>) -> ApiResult<Response> {
     let k = kind(&object)?;
     let r = c.record(k, &id).ok_or_else(|| objects::not_found(k, &id))?;
     Ok(axum::Json(record_json(&r)).into_response())
 }
 
 async fn update_record(
-    State(shared): State<Arc<Shared>>,
+    c: Control,
     Path((object, id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let c = control_for(&shared, q.as_deref())?;
     let body: PropsBody = parse_json(&body)?;
     let r = c.update_json(kind(&object)?, &id, &body.properties)?;
     Ok(axum::Json(record_json(&r)).into_response())
 }
 
 async fn delete_record(
-    State(shared): State<Arc<Shared>>,
+    c: Control,
     Path((object, id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let c = control_for(&shared, q.as_deref())?;
     c.delete_record(kind(&object)?, &id).map_err(into_api)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -155,12 +141,10 @@ struct MergeBody {
 }
 
 async fn merge_record(
-    State(shared): State<Arc<Shared>>,
+    c: Control,
     Path((object, id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let c = control_for(&shared, q.as_deref())?;
     let body: MergeBody = parse_json(&body)?;
     let r = c
         .merge_records(kind(&object)?, &id, &body.object_id_to_merge)
@@ -169,31 +153,23 @@ async fn merge_record(
 }
 
 async fn get_associations(
-    State(shared): State<Arc<Shared>>,
+    c: Control,
     Path((object, id, to)): Path<(String, String, String)>,
-    RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let c = control_for(&shared, q.as_deref())?;
     let ids = c.associated_ids(kind(&object)?, &id, kind(&to)?);
     Ok(axum::Json(json!({ "ids": ids })).into_response())
 }
 
 async fn put_association(
-    State(shared): State<Arc<Shared>>,
+    c: Control,
     Path((object, id, to, to_id)): Path<(String, String, String, String)>,
-    RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let c = control_for(&shared, q.as_deref())?;
     c.associate(kind(&object)?, &id, kind(&to)?, &to_id)
         .map_err(into_api)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn get_lists(
-    State(shared): State<Arc<Shared>>,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
-    let c = control_for(&shared, q.as_deref())?;
+async fn get_lists(c: Control) -> Response {
     let lists: Vec<Value> = c
         .lists()
         .into_iter()
@@ -207,7 +183,7 @@ async fn get_lists(
             })
         })
         .collect();
-    Ok(axum::Json(json!({ "results": lists })).into_response())
+    axum::Json(json!({ "results": lists })).into_response()
 }
 
 fn stats_json(s: &Stats) -> Value {
@@ -236,20 +212,14 @@ async fn reset_stats(State(shared): State<Arc<Shared>>) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn uninstall(
-    State(shared): State<Arc<Shared>>,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
-    control_for(&shared, q.as_deref())?.uninstall_app();
-    Ok(StatusCode::NO_CONTENT.into_response())
+async fn uninstall(c: Control) -> StatusCode {
+    c.uninstall_app();
+    StatusCode::NO_CONTENT
 }
 
-async fn expire_tokens(
-    State(shared): State<Arc<Shared>>,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
-    control_for(&shared, q.as_deref())?.expire_access_tokens();
-    Ok(StatusCode::NO_CONTENT.into_response())
+async fn expire_tokens(c: Control) -> StatusCode {
+    c.expire_access_tokens();
+    StatusCode::NO_CONTENT
 }
 
 #[derive(Deserialize)]
@@ -394,8 +364,8 @@ async fn attempts(State(shared): State<Arc<Shared>>) -> Response {
     axum::Json(json!({ "results": list })).into_response()
 }
 
-async fn tokens(State(shared): State<Arc<Shared>>, RawQuery(q): RawQuery) -> ApiResult<Response> {
-    let t = control_for(&shared, q.as_deref())?.issue_tokens(&["oauth"]);
+async fn tokens(c: Control) -> ApiResult<Response> {
+    let t = c.issue_tokens(&["oauth"]);
     Ok(axum::Json(json!({
         "token_type": "bearer",
         "access_token": t.access_token,
@@ -410,22 +380,15 @@ struct LagBody {
     lagging: bool,
 }
 
-async fn set_search_lag(
-    State(shared): State<Arc<Shared>>,
-    RawQuery(q): RawQuery,
-    body: Bytes,
-) -> ApiResult<Response> {
+async fn set_search_lag(c: Control, body: Bytes) -> ApiResult<StatusCode> {
     let b: LagBody = parse_json(&body)?;
-    control_for(&shared, q.as_deref())?.set_search_lag(b.lagging);
-    Ok(StatusCode::NO_CONTENT.into_response())
+    c.set_search_lag(b.lagging);
+    Ok(StatusCode::NO_CONTENT)
 }
 
-async fn refresh_search_index(
-    State(shared): State<Arc<Shared>>,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
-    control_for(&shared, q.as_deref())?.refresh_search_index();
-    Ok(StatusCode::NO_CONTENT.into_response())
+async fn refresh_search_index(c: Control) -> StatusCode {
+    c.refresh_search_index();
+    StatusCode::NO_CONTENT
 }
 
 #[derive(Deserialize)]

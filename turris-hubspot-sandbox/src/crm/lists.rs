@@ -250,6 +250,20 @@ fn membership_json(added: Vec<String>, removed: Vec<String>, missing: Vec<String
     })
 }
 
+/// Changes the members of the caller's list `id` and answers what changed.
+fn members_changed(
+    shared: &Shared,
+    principal: &Principal,
+    id: u64,
+    add: &[String],
+    remove: &[String],
+) -> ApiResult<Response> {
+    let mut world = shared.world();
+    let portal = world.portal_mut(principal.portal_id)?;
+    let (a, r, m) = change_members(portal, id, add, remove)?;
+    Ok(axum::Json(membership_json(a, r, m)).into_response())
+}
+
 async fn add(
     State(shared): State<Arc<Shared>>,
     principal: Principal,
@@ -257,12 +271,8 @@ async fn add(
     body: Bytes,
 ) -> ApiResult<Response> {
     let id = list_id(&id)?;
-    let values: Vec<Value> = parse_json(&body)?;
-    let records = ids(&values)?;
-    let mut world = shared.world();
-    let portal = world.portal_mut(principal.portal_id)?;
-    let (a, r, m) = change_members(portal, id, &records, &[])?;
-    Ok(axum::Json(membership_json(a, r, m)).into_response())
+    let records = ids(&parse_json::<Vec<Value>>(&body)?)?;
+    members_changed(&shared, &principal, id, &records, &[])
 }
 
 async fn remove(
@@ -272,12 +282,8 @@ async fn remove(
     body: Bytes,
 ) -> ApiResult<Response> {
     let id = list_id(&id)?;
-    let values: Vec<Value> = parse_json(&body)?;
-    let records = ids(&values)?;
-    let mut world = shared.world();
-    let portal = world.portal_mut(principal.portal_id)?;
-    let (a, r, m) = change_members(portal, id, &[], &records)?;
-    Ok(axum::Json(membership_json(a, r, m)).into_response())
+    let records = ids(&parse_json::<Vec<Value>>(&body)?)?;
+    members_changed(&shared, &principal, id, &[], &records)
 }
 
 #[derive(Deserialize)]
@@ -301,10 +307,7 @@ async fn add_and_remove(
         ids(&input.record_ids_to_add)?,
         ids(&input.record_ids_to_remove)?,
     );
-    let mut world = shared.world();
-    let portal = world.portal_mut(principal.portal_id)?;
-    let (a, r, m) = change_members(portal, id, &add, &remove)?;
-    Ok(axum::Json(membership_json(a, r, m)).into_response())
+    members_changed(&shared, &principal, id, &add, &remove)
 }
 
 async fn memberships(

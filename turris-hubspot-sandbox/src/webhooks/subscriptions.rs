@@ -1,11 +1,12 @@
 //! The app's subscriptions and settings, and `/webhooks/v3/{appId}/...` (developer API key).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -168,30 +169,38 @@ impl WebhookApp {
     }
 }
 
-fn check_app(
-    shared: &Shared,
-    app_id: &str,
-    headers: &HeaderMap,
-    query: Option<&str>,
-) -> ApiResult<()> {
-    let key = &shared.identity.developer_api_key;
-    let from_query = query_pairs(query)
-        .into_iter()
-        .any(|(k, v)| k == "hapikey" && v == *key);
-    let from_header = headers
-        .get("x-hubspot-developer-api-key")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == key);
-    let from_bearer = crate::auth::bearer(headers).is_some_and(|v| v == key);
-    if !(from_query || from_header || from_bearer) {
-        return Err(ApiError::invalid_auth(
-            "The webhooks API needs the app's developer API key (hapikey query parameter).",
-        ));
+/// A call made with the app's developer API key (the `hapikey` query parameter, the
+/// `X-HubSpot-Developer-API-Key` header or a bearer token) on the path's `{app_id}`.
+struct DeveloperApp;
+
+impl FromRequestParts<Arc<Shared>> for DeveloperApp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared>) -> ApiResult<Self> {
+        let key = &shared.identity.developer_api_key;
+        let from_query = query_pairs(parts.uri.query())
+            .into_iter()
+            .any(|(k, v)| k == "hapikey" && v == *key);
+        let headers: &HeaderMap = &parts.headers;
+        let from_header = headers
+            .get("x-hubspot-developer-api-key")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == key);
+        let from_bearer = crate::auth::bearer(headers).is_some_and(|v| v == key);
+        if !(from_query || from_header || from_bearer) {
+            return Err(ApiError::invalid_auth(
+                "The webhooks API needs the app's developer API key (hapikey query parameter).",
+            ));
+        }
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, shared)
+            .await
+            .map_err(|e| ApiError::validation(e.body_text()))?;
+        let app_id = params.get("app_id").map_or("", String::as_str);
+        if app_id != shared.identity.app_id.to_string() {
+            return Err(ApiError::not_found(format!("app {app_id} does not exist")));
+        }
+        Ok(Self)
     }
-    if app_id != shared.identity.app_id.to_string() {
-        return Err(ApiError::not_found(format!("app {app_id} does not exist")));
-    }
-    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -205,12 +214,9 @@ struct NewSubscription {
 }
 
 async fn list_subscriptions(
+    _: DeveloperApp,
     State(shared): State<Arc<Shared>>,
-    Path(app_id): Path<String>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    check_app(&shared, &app_id, &headers, q.as_deref())?;
     let world = shared.world();
     let results: Vec<Value> = world
         .webhooks
@@ -222,13 +228,10 @@ async fn list_subscriptions(
 }
 
 async fn create_subscription(
+    _: DeveloperApp,
     State(shared): State<Arc<Shared>>,
-    Path(app_id): Path<String>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    check_app(&shared, &app_id, &headers, q.as_deref())?;
     let input: NewSubscription = parse_json(&body)?;
     let mut world = shared.world();
     let id = world.webhooks.subscribe(
@@ -250,12 +253,10 @@ fn sub_id(raw: &str) -> ApiResult<u64> {
 }
 
 async fn get_subscription(
+    _: DeveloperApp,
     State(shared): State<Arc<Shared>>,
-    Path((app_id, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    check_app(&shared, &app_id, &headers, q.as_deref())?;
     let id = sub_id(&id)?;
     let world = shared.world();
     let sub = world
@@ -272,13 +273,11 @@ struct Patch {
 }
 
 async fn update_subscription(
+    _: DeveloperApp,
     State(shared): State<Arc<Shared>>,
-    Path((app_id, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    Path((_, id)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    check_app(&shared, &app_id, &headers, q.as_deref())?;
     let id = sub_id(&id)?;
     let patch: Patch = parse_json(&body)?;
     let mut world = shared.world();
@@ -287,12 +286,10 @@ async fn update_subscription(
 }
 
 async fn delete_subscription(
+    _: DeveloperApp,
     State(shared): State<Arc<Shared>>,
-    Path((app_id, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    check_app(&shared, &app_id, &headers, q.as_deref())?;
     let id = sub_id(&id)?;
     let mut world = shared.world();
     world
@@ -315,14 +312,11 @@ struct Batch {
 }
 
 async fn batch_update(
+    _: DeveloperApp,
     State(shared): State<Arc<Shared>>,
-    Path(app_id): Path<String>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
     let started = Utc::now();
-    check_app(&shared, &app_id, &headers, q.as_deref())?;
     let batch: Batch = parse_json(&body)?;
     if batch.inputs.len() > 100 {
         return Err(crate::crm::objects::too_many_inputs(batch.inputs.len()));
@@ -339,34 +333,21 @@ async fn batch_update(
             Err(_) => missing.push(id.to_string()),
         }
     }
-    let mut out = json!({
-        "status": "COMPLETE",
-        "results": results,
-        "startedAt": iso(started),
-        "completedAt": iso(Utc::now()),
-    });
-    let status = if missing.is_empty() {
-        StatusCode::OK
+    let errors = if missing.is_empty() {
+        vec![]
     } else {
-        out["numErrors"] = json!(1);
-        out["errors"] = json!([{
+        vec![json!({
             "status": "error",
             "category": "OBJECT_NOT_FOUND",
             "message": "Some subscriptions do not exist.",
             "context": { "ids": missing },
-        }]);
-        StatusCode::MULTI_STATUS
+        })]
     };
+    let (status, out) = crate::crm::objects::batch_envelope(results, errors, started);
     Ok((status, axum::Json(out)).into_response())
 }
 
-async fn get_settings(
-    State(shared): State<Arc<Shared>>,
-    Path(app_id): Path<String>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
-    check_app(&shared, &app_id, &headers, q.as_deref())?;
+async fn get_settings(_: DeveloperApp, State(shared): State<Arc<Shared>>) -> ApiResult<Response> {
     let world = shared.world();
     if world.webhooks.target_url.is_none() {
         return Err(ApiError::not_found("webhook settings are not configured"));
@@ -389,13 +370,10 @@ struct Throttling {
 }
 
 async fn put_settings(
+    _: DeveloperApp,
     State(shared): State<Arc<Shared>>,
-    Path(app_id): Path<String>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    check_app(&shared, &app_id, &headers, q.as_deref())?;
     let settings: Settings = parse_json(&body)?;
     let parsed = url::Url::parse(&settings.target_url).map_err(|_| {
         ApiError::validation(format!(
@@ -423,12 +401,9 @@ async fn put_settings(
 }
 
 async fn delete_settings(
+    _: DeveloperApp,
     State(shared): State<Arc<Shared>>,
-    Path(app_id): Path<String>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    check_app(&shared, &app_id, &headers, q.as_deref())?;
     shared.world().webhooks.set_target(None);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -50,29 +50,33 @@ fn verify_v1(secret: &str, r: &Received) -> bool {
             == Some("v1")
 }
 
+/// A sandbox with `subscriptions` (event type, property), sending to a receiver that fails
+/// its first `failures` requests.
+async fn subscribed(failures: u32, subscriptions: &[(&str, Option<&str>)]) -> (Receiver, Sandbox) {
+    let receiver = Receiver::start(failures).await;
+    let mut sandbox = builder().webhook_target(&receiver.url);
+    for (event_type, property) in subscriptions {
+        sandbox = sandbox.subscription(*event_type, *property);
+    }
+    (receiver, sandbox.start().await.expect("start"))
+}
+
 /// A sandbox subscribed to `contact.creation`, sending to a receiver that fails its first
 /// `failures` requests.
 async fn contact_creations_to_receiver(failures: u32) -> (Receiver, Sandbox) {
-    let receiver = Receiver::start(failures).await;
-    let sb = builder()
-        .webhook_target(&receiver.url)
-        .subscription("contact.creation", None)
-        .start()
-        .await
-        .expect("start");
-    (receiver, sb)
+    subscribed(failures, &[("contact.creation", None)]).await
 }
 
 #[tokio::test]
 async fn a_control_edit_sends_a_v3_signed_batch_with_crm_ui_as_source() {
-    let receiver = Receiver::start(0).await;
-    let sb = builder()
-        .webhook_target(&receiver.url)
-        .subscription("contact.creation", None)
-        .subscription("contact.propertyChange", Some("firstname"))
-        .start()
-        .await
-        .expect("start");
+    let (receiver, sb) = subscribed(
+        0,
+        &[
+            ("contact.creation", None),
+            ("contact.propertyChange", Some("firstname")),
+        ],
+    )
+    .await;
     let control = sb.control();
     let ann = control
         .create_record(
@@ -130,15 +134,15 @@ async fn a_control_edit_sends_a_v3_signed_batch_with_crm_ui_as_source() {
 
 #[tokio::test]
 async fn api_writes_produce_integration_events_with_the_app_id_as_source() {
-    let receiver = Receiver::start(0).await;
-    let sb = builder()
-        .webhook_target(&receiver.url)
-        .subscription("company.propertyChange", Some("name"))
-        .subscription("company.deletion", None)
-        .subscription("contact.associationChange", None)
-        .start()
-        .await
-        .expect("start");
+    let (receiver, sb) = subscribed(
+        0,
+        &[
+            ("company.propertyChange", Some("name")),
+            ("company.deletion", None),
+            ("contact.associationChange", None),
+        ],
+    )
+    .await;
     let control = sb.control();
     let tokens = control.issue_tokens(&["oauth"]);
     let api = Api::with_token(&sb, &tokens.access_token);
@@ -334,14 +338,14 @@ async fn an_uninstalled_app_receives_no_webhooks() {
 
 #[tokio::test]
 async fn chaos_sends_batches_twice_and_in_reverse_order_on_demand() {
-    let receiver = Receiver::start(0).await;
-    let sb = builder()
-        .webhook_target(&receiver.url)
-        .subscription("contact.creation", None)
-        .subscription("contact.propertyChange", Some("firstname"))
-        .start()
-        .await
-        .expect("start");
+    let (receiver, sb) = subscribed(
+        0,
+        &[
+            ("contact.creation", None),
+            ("contact.propertyChange", Some("firstname")),
+        ],
+    )
+    .await;
     let control = sb.control();
     let mut chaos = WebhookChaos::default();
     chaos.duplicate = true;
@@ -370,13 +374,7 @@ async fn chaos_sends_batches_twice_and_in_reverse_order_on_demand() {
 
 #[tokio::test]
 async fn an_edit_in_the_html_page_sends_a_crm_ui_webhook() {
-    let receiver = Receiver::start(0).await;
-    let sb = builder()
-        .webhook_target(&receiver.url)
-        .subscription("company.propertyChange", Some("state"))
-        .start()
-        .await
-        .expect("start");
+    let (receiver, sb) = subscribed(0, &[("company.propertyChange", Some("state"))]).await;
     let control = sb.control();
     let acme = control
         .create_record(
@@ -424,13 +422,7 @@ async fn an_edit_in_the_html_page_sends_a_crm_ui_webhook() {
 
 #[tokio::test]
 async fn a_merge_moves_properties_associations_and_memberships_and_sends_a_merge_event() {
-    let receiver = Receiver::start(0).await;
-    let sb = builder()
-        .webhook_target(&receiver.url)
-        .subscription("contact.merge", None)
-        .start()
-        .await
-        .expect("start");
+    let (receiver, sb) = subscribed(0, &[("contact.merge", None)]).await;
     let control = sb.control();
     let a = control
         .create_record(

@@ -22,6 +22,11 @@ fn rate_limited(policy: &str) -> Value {
     })
 }
 
+/// HubSpot's 429 of `policy`.
+fn limited(policy: &str) -> ResponseTemplate {
+    ResponseTemplate::new(429).set_body_json(rate_limited(policy))
+}
+
 async fn answer_once(server: &MockServer, template: ResponseTemplate) {
     Mock::given(method("GET"))
         .and(path("/crm/v3/objects/contacts/51"))
@@ -55,17 +60,38 @@ async fn then_succeed(server: &MockServer) {
         .await;
 }
 
+/// Reads contact 51, with up to `max_attempts` attempts, from a fake HubSpot that gives
+/// `answers` in turn and then the contact.
+async fn read_after(
+    answers: Vec<ResponseTemplate>,
+    max_attempts: u32,
+) -> (turris_hubspot::Result<SimplePublicObject>, Arc<Recorder>) {
+    let server = MockServer::start().await;
+    for answer in answers {
+        answer_once(&server, answer).await;
+    }
+    then_succeed(&server).await;
+    let (client, recorder) = client_with(&server, max_attempts);
+    (get_contact(&client).await, recorder)
+}
+
+/// A fake HubSpot that gives `answer` to every read of contact 51 (expecting `times`), and a
+/// client of it with up to `max_attempts` attempts.
+async fn always(
+    answer: ResponseTemplate,
+    times: u64,
+    max_attempts: u32,
+) -> (MockServer, HubSpotClient, Arc<Recorder>) {
+    let server = MockServer::start().await;
+    answer_always(&server, answer, times).await;
+    let (client, recorder) = client_with(&server, max_attempts);
+    (server, client, recorder)
+}
+
 #[tokio::test]
 async fn a_ten_secondly_rolling_429_waits_and_then_succeeds() {
-    let server = MockServer::start().await;
-    answer_once(
-        &server,
-        ResponseTemplate::new(429).set_body_json(rate_limited("TEN_SECONDLY_ROLLING")),
-    )
-    .await;
-    then_succeed(&server).await;
-    let (client, recorder) = client_with(&server, 4);
-    let contact = get_contact(&client).await.unwrap();
+    let (contact, recorder) = read_after(vec![limited("TEN_SECONDLY_ROLLING")], 4).await;
+    let contact = contact.unwrap();
     assert_eq!(contact.id, "51");
     let statuses: Vec<_> = recorder
         .calls()
@@ -77,29 +103,13 @@ async fn a_ten_secondly_rolling_429_waits_and_then_succeeds() {
 
 #[tokio::test]
 async fn a_secondly_429_with_retry_after_is_retried() {
-    let server = MockServer::start().await;
-    answer_once(
-        &server,
-        ResponseTemplate::new(429)
-            .insert_header("Retry-After", "1")
-            .set_body_json(rate_limited("SECONDLY")),
-    )
-    .await;
-    then_succeed(&server).await;
-    let (client, _) = client_with(&server, 4);
-    get_contact(&client).await.unwrap();
+    let limited = limited("SECONDLY").insert_header("Retry-After", "1");
+    read_after(vec![limited], 4).await.0.unwrap();
 }
 
 #[tokio::test]
 async fn a_daily_429_is_surfaced_without_retry() {
-    let server = MockServer::start().await;
-    answer_always(
-        &server,
-        ResponseTemplate::new(429).set_body_json(rate_limited("DAILY")),
-        1,
-    )
-    .await;
-    let (client, recorder) = client_with(&server, 5);
+    let (_server, client, recorder) = always(limited("DAILY"), 1, 5).await;
     let err = get_contact(&client).await.unwrap_err();
     let Error::DailyLimit { error: api, .. } = &err else {
         panic!("expected the daily limit, got {err:?}")
@@ -110,14 +120,7 @@ async fn a_daily_429_is_surfaced_without_retry() {
 
 #[tokio::test]
 async fn after_a_daily_429_the_portal_is_not_called_again_until_the_next_utc_midnight() {
-    let server = MockServer::start().await;
-    answer_always(
-        &server,
-        ResponseTemplate::new(429).set_body_json(rate_limited("DAILY")),
-        1,
-    )
-    .await;
-    let (client, recorder) = client_with(&server, 5);
+    let (_server, client, recorder) = always(limited("DAILY"), 1, 5).await;
     let before = chrono::Utc::now();
     let err = get_contact(&client).await.unwrap_err();
     let until = err.daily_limit_until().expect("the reset time");
@@ -141,11 +144,7 @@ async fn a_daily_429_with_retry_after_blocks_the_portal_for_that_long_only() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/crm/v3/objects/contacts/51"))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .set_body_json(rate_limited("DAILY"))
-                .insert_header("Retry-After", "1"),
-        )
+        .respond_with(limited("DAILY").insert_header("Retry-After", "1"))
         .up_to_n_times(1)
         .mount(&server)
         .await;
@@ -179,22 +178,14 @@ async fn a_daily_429_with_retry_after_blocks_the_portal_for_that_long_only() {
 
 #[tokio::test]
 async fn server_errors_are_retried_with_backoff_then_succeed() {
-    let server = MockServer::start().await;
-    answer_once(
-        &server,
+    let answers = vec![
         ResponseTemplate::new(502).set_body_string("bad gateway"),
-    )
-    .await;
-    answer_once(
-        &server,
         ResponseTemplate::new(503)
             .set_body_json(json!({"status": "error", "message": "unavailable"})),
-    )
-    .await;
-    answer_once(&server, ResponseTemplate::new(504)).await;
-    then_succeed(&server).await;
-    let (client, recorder) = client_with(&server, 5);
-    get_contact(&client).await.unwrap();
+        ResponseTemplate::new(504),
+    ];
+    let (contact, recorder) = read_after(answers, 5).await;
+    contact.unwrap();
     let attempts: Vec<_> = recorder
         .calls()
         .iter()
@@ -213,33 +204,20 @@ async fn server_errors_are_retried_with_backoff_then_succeed() {
 
 #[tokio::test]
 async fn locked_and_477_answers_are_retried() {
-    let server = MockServer::start().await;
-    answer_once(&server, ResponseTemplate::new(423)).await;
-    answer_once(&server, ResponseTemplate::new(477)).await;
-    then_succeed(&server).await;
-    let (client, _) = client_with(&server, 3);
-    get_contact(&client).await.unwrap();
+    let answers = vec![ResponseTemplate::new(423), ResponseTemplate::new(477)];
+    read_after(answers, 3).await.0.unwrap();
 }
 
 #[tokio::test]
 async fn retries_are_bounded_by_max_attempts() {
-    let server = MockServer::start().await;
-    answer_always(&server, ResponseTemplate::new(503), 3).await;
-    let (client, _) = client_with(&server, 3);
+    let (_server, client, _) = always(ResponseTemplate::new(503), 3, 3).await;
     let err = get_contact(&client).await.unwrap_err();
     assert_eq!(err.status(), Some(503));
 }
 
 #[tokio::test]
 async fn rate_limit_retries_are_bounded_too() {
-    let server = MockServer::start().await;
-    answer_always(
-        &server,
-        ResponseTemplate::new(429).set_body_json(rate_limited("TEN_SECONDLY_ROLLING")),
-        2,
-    )
-    .await;
-    let (client, _) = client_with(&server, 2);
+    let (_server, client, _) = always(limited("TEN_SECONDLY_ROLLING"), 2, 2).await;
     let err = get_contact(&client).await.unwrap_err();
     assert_eq!(err.status(), Some(429));
     assert!(matches!(err, Error::Api(_)));
@@ -247,11 +225,10 @@ async fn rate_limit_retries_are_bounded_too() {
 
 #[tokio::test]
 async fn client_errors_are_not_retried() {
-    let server = MockServer::start().await;
-    answer_always(&server, ResponseTemplate::new(400).set_body_json(json!({
-            "status": "error", "message": "bad", "category": "VALIDATION_ERROR", "correlationId": "c"
-        })), 1).await;
-    let (client, _) = client_with(&server, 5);
+    let invalid = ResponseTemplate::new(400).set_body_json(json!({
+        "status": "error", "message": "bad", "category": "VALIDATION_ERROR", "correlationId": "c"
+    }));
+    let (_server, client, _) = always(invalid, 1, 5).await;
     let err = get_contact(&client).await.unwrap_err();
     assert_eq!(err.category(), Some("VALIDATION_ERROR"));
 }
@@ -361,17 +338,8 @@ async fn a_batch_read_that_timed_out_is_sent_again() {
 #[tokio::test]
 async fn a_huge_retry_after_is_capped_instead_of_panicking() {
     for value in ["1e300", "18446744073709551616", "1e19"] {
-        let server = MockServer::start().await;
-        answer_once(
-            &server,
-            ResponseTemplate::new(429)
-                .insert_header("retry-after", value)
-                .set_body_json(rate_limited("TEN_SECONDLY_ROLLING")),
-        )
-        .await;
-        then_succeed(&server).await;
-        let (client, _) = client_with(&server, 4);
-        let contact = get_contact(&client).await.unwrap();
+        let limited = limited("TEN_SECONDLY_ROLLING").insert_header("retry-after", value);
+        let contact = read_after(vec![limited], 4).await.0.unwrap();
         assert_eq!(contact.id, "51", "{value}");
     }
 }
@@ -379,15 +347,8 @@ async fn a_huge_retry_after_is_capped_instead_of_panicking() {
 #[tokio::test]
 async fn garbage_retry_after_values_on_a_503_fall_back_to_backoff() {
     for value in ["-5", "NaN", "inf", "-inf", "soon", "1e309", "0x10", ""] {
-        let server = MockServer::start().await;
-        answer_once(
-            &server,
-            ResponseTemplate::new(503).insert_header("retry-after", value),
-        )
-        .await;
-        then_succeed(&server).await;
-        let (client, _) = client_with(&server, 4);
-        let contact = get_contact(&client).await.unwrap();
+        let unavailable = ResponseTemplate::new(503).insert_header("retry-after", value);
+        let contact = read_after(vec![unavailable], 4).await.0.unwrap();
         assert_eq!(contact.id, "51", "{value:?}");
     }
 }
@@ -398,9 +359,7 @@ async fn a_daily_429_with_a_huge_retry_after_blocks_for_at_most_a_day() {
         let server = MockServer::start().await;
         answer_once(
             &server,
-            ResponseTemplate::new(429)
-                .insert_header("retry-after", value)
-                .set_body_json(rate_limited("DAILY")),
+            limited("DAILY").insert_header("retry-after", value),
         )
         .await;
         let (client, _) = client_with(&server, 4);

@@ -7,6 +7,7 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use serde::Deserialize;
 use turris_core::ids::OrganizationId;
+use turris_core::record::Npn;
 use turris_core::store::TurrisRef;
 
 use super::errors::render;
@@ -88,50 +89,89 @@ async fn hubspot_link(
     }))
 }
 
+/// The API's page parameters for a console list page.
+fn page_params(cursor: Option<String>) -> crate::http::extract::Query<PageParams> {
+    crate::http::extract::Query(PageParams {
+        cursor,
+        limit: Some(PAGE_SIZE),
+    })
+}
+
+fn npn_text(npn: Option<Npn>) -> String {
+    npn.map(|n| n.as_str().to_owned()).unwrap_or_default()
+}
+
+/// What tells one record list from another: its tab, its title and its last column's.
+struct RecordList {
+    tab: &'static str,
+    title: &'static str,
+    extra_title: &'static str,
+}
+
+/// Renders a page of records, each row with its HubSpot link.
+async fn records_page(
+    state: &AppState,
+    session: &Signed,
+    list: RecordList,
+    records: Vec<(TurrisRef, RecordRow)>,
+    next_cursor: Option<String>,
+    first_page: bool,
+) -> ConsoleResult {
+    let org = &session.caller.org;
+    let portal = portal(state, org).await;
+    let mut rows = Vec::with_capacity(records.len());
+    for (turris, row) in records {
+        let hubspot = hubspot_link(state, org, portal, turris).await?;
+        rows.push(RecordRow { hubspot, ..row });
+    }
+    let l = session.layout(state, list.title, "records").await;
+    Ok(render(&RecordsPage {
+        l,
+        tab: list.tab,
+        extra_title: list.extra_title,
+        rows,
+        next_cursor,
+        first_page,
+    }))
+}
+
 async fn agencies(
     State(state): State<AppState>,
     Query(q): Query<CursorQuery>,
     session: Signed,
 ) -> ConsoleResult {
     let first_page = q.cursor.is_none();
-    let Json(page) = api::list_agencies(
-        State(state.clone()),
-        session.authorize()?,
-        crate::http::extract::Query(PageParams {
-            cursor: q.cursor,
-            limit: Some(PAGE_SIZE),
-        }),
-    )
-    .await?;
-    let org = &session.caller.org;
-    let portal = portal(&state, org).await;
-    let mut rows = Vec::new();
-    for a in page.items {
-        rows.push(RecordRow {
-            hubspot: hubspot_link(&state, org, portal, TurrisRef::Agency(a.id.clone())).await?,
+    let auth = session.authorize()?;
+    let Json(page) = api::list_agencies(State(state.clone()), auth, page_params(q.cursor)).await?;
+    let records = page.items.into_iter().map(|a| {
+        let row = RecordRow {
             id: a.id.to_string(),
             name: a.data.name,
-            npn: a
-                .data
-                .npn
-                .map(|n| n.as_str().to_owned())
-                .unwrap_or_default(),
+            npn: npn_text(a.data.npn),
             extra: a
                 .data
                 .state_code
                 .map(|s| s.as_str().to_owned())
                 .unwrap_or_default(),
-        });
-    }
-    let l = session.layout(&state, "Agencies", "records").await;
-    Ok(render(&RecordsPage {
-        l,
+            hubspot: None,
+        };
+        (TurrisRef::Agency(a.id), row)
+    });
+    let list = RecordList {
         tab: "agencies",
+        title: "Agencies",
         extra_title: "State",
-        rows,
-        next_cursor: page.next_cursor,
+    };
+    let records = records.collect();
+    records_page(
+        &state,
+        &session,
+        list,
+        records,
+        page.next_cursor,
         first_page,
-    }))
+    )
+    .await
 }
 
 async fn agents(
@@ -140,40 +180,33 @@ async fn agents(
     session: Signed,
 ) -> ConsoleResult {
     let first_page = q.cursor.is_none();
-    let Json(page) = api::list_agents(
-        State(state.clone()),
-        session.authorize()?,
-        crate::http::extract::Query(PageParams {
-            cursor: q.cursor,
-            limit: Some(PAGE_SIZE),
-        }),
-    )
-    .await?;
-    let org = &session.caller.org;
-    let portal = portal(&state, org).await;
-    let mut rows = Vec::new();
-    for a in page.items {
-        rows.push(RecordRow {
-            hubspot: hubspot_link(&state, org, portal, TurrisRef::Agent(a.id.clone())).await?,
+    let auth = session.authorize()?;
+    let Json(page) = api::list_agents(State(state.clone()), auth, page_params(q.cursor)).await?;
+    let records = page.items.into_iter().map(|a| {
+        let row = RecordRow {
             id: a.id.to_string(),
             name: format!("{} {}", a.data.first_name, a.data.last_name),
-            npn: a
-                .data
-                .npn
-                .map(|n| n.as_str().to_owned())
-                .unwrap_or_default(),
+            npn: npn_text(a.data.npn),
             extra: a.data.email.unwrap_or_default(),
-        });
-    }
-    let l = session.layout(&state, "Agents", "records").await;
-    Ok(render(&RecordsPage {
-        l,
+            hubspot: None,
+        };
+        (TurrisRef::Agent(a.id), row)
+    });
+    let list = RecordList {
         tab: "agents",
+        title: "Agents",
         extra_title: "Email",
-        rows,
-        next_cursor: page.next_cursor,
+    };
+    let records = records.collect();
+    records_page(
+        &state,
+        &session,
+        list,
+        records,
+        page.next_cursor,
         first_page,
-    }))
+    )
+    .await
 }
 
 /// An invitation row.

@@ -16,7 +16,7 @@ use turris_core::ids::OrganizationId;
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
-use super::sql::{Dialect, SqlStore, from_ns, ns, with_pool};
+use super::sql::{Dialect, SqlStore, from_ns, ns, with_pool, wrote};
 use crate::crypto::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -278,10 +278,7 @@ impl CredentialStore for SqlStore {
             .await?
             .rows_affected()
         });
-        if updated == 0 {
-            return Err(DbError::NotFound);
-        }
-        Ok(())
+        wrote(updated, DbError::NotFound)
     }
 
     async fn delete_integration(&self, org: &OrganizationId) -> DbResult<bool> {

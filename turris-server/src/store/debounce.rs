@@ -13,7 +13,7 @@ use turris_webhooks::{DebouncerState, StatusChangeEvent};
 
 use super::delivery::parse_webhook_type;
 use super::error::{DbError, DbResult};
-use super::inputs::write_outbox;
+use super::inputs::commit_with_outbox;
 use super::sql::{Dialect, SqlStore, for_update, ns, ns_saturating, with_pool};
 use turris_webhooks::WebhookType;
 
@@ -207,13 +207,7 @@ impl DebounceStore for SqlStore {
                     (digest.entity_type, &digest.entity_id, &digest.details);
                 super::notes::queue_note!(tx, org, kind, entity_type, id, details, at, now);
             }
-            let mut handed = Vec::new();
-            let enqueued =
-                write_outbox!(tx, org, &output.outbox, self.handoff_lease(), &mut handed);
-            tx.commit().await?;
-            self.hand_off(handed);
-            self.signal_enqueued(enqueued.len());
-            Ok(enqueued)
+            Ok(commit_with_outbox!(self, tx, org, &output.outbox))
         })
     }
 

@@ -12,7 +12,7 @@ use turris_core::store::TurrisRef;
 use turris_hubspot::webhooks::WebhookEvent;
 
 use super::error::{DbError, DbResult};
-use super::sql::{Dialect, SqlStore, from_ns, ns, plus, skip_locked, with_pool};
+use super::sql::{Dialect, SqlStore, from_ns, ns, plus, skip_locked, with_pool, wrote};
 use super::*;
 
 /// What persisting a batch did.
@@ -331,10 +331,7 @@ impl InboundEventStore for SqlStore {
             .await?
             .rows_affected()
         });
-        if updated == 0 {
-            return Err(DbError::LeaseLost);
-        }
-        Ok(())
+        wrote(updated, DbError::LeaseLost)
     }
 
     async fn postpone_inbound_events(

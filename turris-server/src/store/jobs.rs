@@ -16,7 +16,7 @@ use turris_core::ids::OrganizationId;
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
-use super::sql::{SqlStore, from_ns, limit, ns, plus, skip_locked, with_pool};
+use super::sql::{SqlStore, from_ns, limit, ns, plus, skip_locked, with_pool, wrote};
 use serde::{Deserialize, Serialize};
 
 use super::*;
@@ -229,10 +229,7 @@ impl JobStore for SqlStore {
             .await?
             .rows_affected()
         });
-        if updated == 0 {
-            return Err(DbError::NotFound);
-        }
-        Ok(())
+        wrote(updated, DbError::NotFound)
     }
 
     async fn job(&self, org: &OrganizationId, id: JobId) -> DbResult<Option<Job>> {

@@ -17,7 +17,7 @@ use turris_core::tags::{TAGS_PROPERTY, Tag, parse_property_value, property_value
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult};
-use super::sql::{Dialect, SqlStore, ns, plus, with_pool};
+use super::sql::{Dialect, SqlStore, ns, plus, with_pool, wrote};
 
 /// A tagged HubSpot record due for its lists, leased to one worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -290,10 +290,7 @@ impl ListStore for SqlStore {
                 .await?
                 .rows_affected()
         });
-        if updated == 0 {
-            return Err(DbError::LeaseLost);
-        }
-        Ok(())
+        wrote(updated, DbError::LeaseLost)
     }
 
     async fn relist_all(&self, org: &OrganizationId, now: DateTime<Utc>) -> DbResult<u64> {

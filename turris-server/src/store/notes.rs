@@ -12,7 +12,7 @@ use turris_core::store::TurrisRef;
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult};
-use super::sql::{SqlStore, from_ns, ns, plus, with_pool};
+use super::sql::{SqlStore, from_ns, ns, plus, with_pool, wrote};
 
 /// Queues a note of `$kind` (a [`NoteKind`]) about `$record_type`/`$record_id` (`agency` or
 /// `agent`) with `$details` (a [`NoteDetails`]) inside the transaction `$tx`: the event
@@ -173,10 +173,7 @@ impl NoteStore for SqlStore {
             .await?
             .rows_affected()
         });
-        if deleted == 0 {
-            return Err(DbError::LeaseLost);
-        }
-        Ok(())
+        wrote(deleted, DbError::LeaseLost)
     }
 
     async fn retry_note(
@@ -201,10 +198,7 @@ impl NoteStore for SqlStore {
             .await?
             .rows_affected()
         });
-        if updated == 0 {
-            return Err(DbError::LeaseLost);
-        }
-        Ok(())
+        wrote(updated, DbError::LeaseLost)
     }
 
     async fn pending_notes(&self, org: &OrganizationId) -> DbResult<u64> {

@@ -25,7 +25,7 @@ use super::records::{
     agency_columns, agent_columns, contact_columns, insert_agency_contact_row, insert_agency_row,
     insert_agent_row, update_agency_contact_row, update_agency_row, update_agent_row,
 };
-use super::sql::{Dialect, SqlStore, for_update, from_ns, ns, plus, with_pool};
+use super::sql::{Dialect, SqlStore, for_update, from_ns, ns, plus, with_pool, wrote};
 use super::*;
 
 /// A queued push of an agency or agent to HubSpot.
@@ -469,10 +469,7 @@ impl OutboundOutboxStore for SqlStore {
             .await?
             .rows_affected()
         });
-        if renewed == 0 {
-            return Err(DbError::LeaseLost);
-        }
-        Ok(())
+        wrote(renewed, DbError::LeaseLost)
     }
 
     async fn pending_outbound(&self, org: &OrganizationId) -> DbResult<u64> {

@@ -365,6 +365,12 @@ pub(crate) fn ns(at: DateTime<Utc>) -> DbResult<i64> {
     ))
 }
 
+/// `Ok` when a statement wrote at least one row, else `otherwise` (the row is missing, or the
+/// lease that guards it was lost).
+pub(crate) fn wrote(rows: u64, otherwise: DbError) -> DbResult<()> {
+    if rows == 0 { Err(otherwise) } else { Ok(()) }
+}
+
 /// Like [`ns`], saturating: for bounds of comparisons (cursors), never stored.
 pub(crate) fn ns_saturating(at: DateTime<Utc>) -> i64 {
     at.timestamp_nanos_opt().unwrap_or(if at.timestamp() < 0 {

@@ -17,13 +17,13 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use turris_core::activity::{ActivityDetails, ActivityKind, NewActivity, Outcome};
+use turris_core::activity::{ActivityDetails, Outcome};
 use turris_core::ids::OrganizationId;
 use turris_core::integration::ConnectionStatus;
 use turris_hubspot::auth::{Refreshed, Secret, TokenSet};
 
 use crate::app::AppState;
-use crate::hubspot::ConnectionError;
+use crate::hubspot::{ConnectionError, log_refresh};
 use crate::store::{DbError, HubSpotAuth};
 use crate::workers::Shutdown;
 
@@ -99,17 +99,11 @@ async fn refresh(state: &AppState, org: &OrganizationId) -> Result<(), DbError> 
         }
         Ok(Refreshed::Here(_)) => {
             state.sync().set_token_backoff(org, None);
-            state
-                .db()
-                .append_activity(
-                    org,
-                    &NewActivity::new(ActivityKind::RefreshAccessToken, Outcome::Success, now)
-                        .with_details(ActivityDetails {
-                            hubspot_status: Some(200),
-                            ..ActivityDetails::default()
-                        }),
-                )
-                .await?;
+            let details = ActivityDetails {
+                hubspot_status: Some(200),
+                ..ActivityDetails::default()
+            };
+            log_refresh(state, org, Outcome::Success, now, details).await?;
             tracing::info!(org = %org, "hubspot access token refreshed");
         }
         Err(turris_hubspot::Error::RefreshTokenRevoked { .. }) => {
@@ -121,19 +115,13 @@ async fn refresh(state: &AppState, org: &OrganizationId) -> Result<(), DbError> 
                 .set_token_backoff(org, Some(now + RETRY_AFTER_FAILURE));
             let (status, category) = (e.status(), e.category().map(str::to_owned));
             let message = ConnectionError::from(e).to_string();
-            state
-                .db()
-                .append_activity(
-                    org,
-                    &NewActivity::new(ActivityKind::RefreshAccessToken, Outcome::Failure, now)
-                        .with_details(ActivityDetails {
-                            hubspot_status: status,
-                            error_category: category,
-                            message: Some(message),
-                            ..ActivityDetails::default()
-                        }),
-                )
-                .await?;
+            let details = ActivityDetails {
+                hubspot_status: status,
+                error_category: category,
+                message: Some(message),
+                ..ActivityDetails::default()
+            };
+            log_refresh(state, org, Outcome::Failure, now, details).await?;
         }
     }
     Ok(())

@@ -11,12 +11,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
-use crate::crm::objects::{batch_inputs, json_id, mutate, not_found, parse_id};
+use crate::crm::objects::{batch_envelope, batch_inputs, json_id, mutate, not_found, parse_id};
 use crate::error::{ApiError, ApiResult};
-use crate::state::{Shared, iso};
+use crate::state::Shared;
 
 use super::http::{kind, labelled_result, source, types_json};
-use super::{AssociationSpec, associate, check_type, default_type, dissociate};
+use super::{
+    AssociationSpec, associate, check_type, default_type, dissociate, required_default_type,
+};
 
 #[derive(Deserialize)]
 struct IdRef {
@@ -61,19 +63,7 @@ pub(super) async fn batch_read(
             .collect();
         results.push(json!({ "from": { "id": from_id.to_string() }, "to": to_json }));
     }
-    let mut out = json!({
-        "status": "COMPLETE",
-        "results": results,
-        "startedAt": iso(started),
-        "completedAt": iso(Utc::now()),
-    });
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        out["numErrors"] = json!(errors.len());
-        out["errors"] = Value::Array(errors);
-        StatusCode::MULTI_STATUS
-    };
+    let (status, out) = batch_envelope(results, errors, started);
     Ok((status, axum::Json(out)).into_response())
 }
 
@@ -133,16 +123,8 @@ pub(super) async fn batch_create(
             Ok(results)
         },
     )?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": iso(started),
-            "completedAt": iso(Utc::now()),
-        })),
-    )
-        .into_response())
+    let (_, out) = batch_envelope(results, vec![], started);
+    Ok((StatusCode::CREATED, axum::Json(out)).into_response())
 }
 
 pub(super) async fn batch_default(
@@ -153,13 +135,7 @@ pub(super) async fn batch_default(
 ) -> ApiResult<Response> {
     let started = Utc::now();
     let (from, to) = (kind(&from)?, kind(&to)?);
-    let type_id = default_type(from, to).ok_or_else(|| {
-        ApiError::validation(format!(
-            "{} cannot be associated with {}",
-            from.plural(),
-            to.plural()
-        ))
-    })?;
+    let type_id = required_default_type(from, to)?;
     let inputs: Vec<CreateInput> = batch_inputs(&body)?;
     let pairs = inputs
         .iter()
@@ -186,13 +162,8 @@ pub(super) async fn batch_default(
             })
         })
         .collect();
-    Ok(axum::Json(json!({
-        "status": "COMPLETE",
-        "results": results,
-        "startedAt": iso(started),
-        "completedAt": iso(Utc::now()),
-    }))
-    .into_response())
+    let (_, out) = batch_envelope(results, vec![], started);
+    Ok(axum::Json(out).into_response())
 }
 
 #[derive(Deserialize)]

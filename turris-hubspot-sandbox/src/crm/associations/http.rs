@@ -19,7 +19,7 @@ use crate::state::{ObjectKind, Shared, iso};
 use crate::webhooks::ChangeSource;
 
 use super::batch::{batch_archive, batch_create, batch_default, batch_read};
-use super::{AssociationSpec, End, associate, default_type, dissociate, label};
+use super::{AssociationSpec, End, associate, dissociate, label, required_default_type};
 
 pub(super) fn kind(raw: &str) -> ApiResult<ObjectKind> {
     ObjectKind::parse(raw)
@@ -89,13 +89,7 @@ async fn create_default(
 ) -> ApiResult<Response> {
     let started = Utc::now();
     let (from, from_id, to, to_id) = (kind(&from)?, id(&from_id)?, kind(&to)?, id(&to_id)?);
-    let type_id = default_type(from, to).ok_or_else(|| {
-        ApiError::validation(format!(
-            "{} cannot be associated with {}",
-            from.plural(),
-            to.plural()
-        ))
-    })?;
+    let type_id = required_default_type(from, to)?;
     mutate(
         &shared,
         principal.portal_id,

@@ -49,6 +49,17 @@ pub(crate) fn default_type(from: ObjectKind, to: ObjectKind) -> Option<u32> {
         .map(|(_, _, id, _, _)| *id)
 }
 
+/// [`default_type`], or the 400 HubSpot answers for kinds that cannot be associated.
+fn required_default_type(from: ObjectKind, to: ObjectKind) -> ApiResult<u32> {
+    default_type(from, to).ok_or_else(|| {
+        ApiError::validation(format!(
+            "{} cannot be associated with {}",
+            from.plural(),
+            to.plural()
+        ))
+    })
+}
+
 fn lookup(from: ObjectKind, type_id: u32) -> Option<(ObjectKind, u32, Option<&'static str>)> {
     TYPES
         .iter()

@@ -31,7 +31,8 @@ pub(super) struct BatchRead {
     id_property: Option<String>,
 }
 
-pub(super) fn batch_envelope(
+/// A batch answer with `results` (and `errors`, which make it a 207), started at `started`.
+pub(crate) fn batch_envelope(
     results: Vec<Value>,
     errors: Vec<Value>,
     started: chrono::DateTime<Utc>,

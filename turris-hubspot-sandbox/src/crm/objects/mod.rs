@@ -20,6 +20,7 @@ use crate::search;
 use crate::state::{ObjectKind, Portal, Shared};
 use crate::webhooks::{Change, ChangeSource};
 
+pub(crate) use batch::batch_envelope;
 use batch::{batch_archive, batch_create, batch_read, batch_update, batch_upsert};
 use endpoints::{create, list, merge_handler, read, remove, update};
 pub(crate) use records::{BATCH_LIMIT, apply, archive, check_unique, insert, merge, prepare};

@@ -182,12 +182,7 @@ pub(crate) fn insert(
     let id = portal.next_object_id;
     portal.next_object_id += 1;
     let now = Utc::now();
-    let unique: Vec<String> = portal
-        .props(kind)
-        .values()
-        .filter(|d| d.has_unique_value)
-        .map(|d| d.name.clone())
-        .collect();
+    let unique = portal.unique_properties(kind);
     let mut props = BTreeMap::new();
     let mut set = Vec::new();
     for (name, v) in values {
@@ -235,12 +230,7 @@ pub(crate) fn apply(
     values: Vec<(String, Option<String>)>,
     changes: &mut Vec<Change>,
 ) -> ApiResult<()> {
-    let unique: HashSet<String> = portal
-        .props(kind)
-        .values()
-        .filter(|d| d.has_unique_value)
-        .map(|d| d.name.clone())
-        .collect();
+    let unique = portal.unique_properties(kind);
     let store = portal.store_mut(kind);
     let record = store.live.get_mut(&id).ok_or_else(|| not_found(kind, id))?;
     let now = Utc::now();
@@ -354,12 +344,7 @@ fn move_properties(
     primary: u64,
     merged: u64,
 ) -> ApiResult<u64> {
-    let unique: HashSet<String> = portal
-        .props(kind)
-        .values()
-        .filter(|d| d.has_unique_value)
-        .map(|d| d.name.clone())
-        .collect();
+    let unique = portal.unique_properties(kind);
     let store = portal.store_mut(kind);
     let Some(gone) = store.live.remove(&merged) else {
         return Err(not_found(kind, merged));

@@ -34,12 +34,25 @@ pub(super) fn already_connected() -> ApiError {
     crate::error::conflict_error(Conflict::AlreadyConnected)
 }
 
+impl OAuthPurpose {
+    /// Refuses a connect while connected, and a reconnect while not connected.
+    fn check(self, connected: bool) -> ApiResult<()> {
+        match (self, connected) {
+            (OAuthPurpose::Connect, true) => Err(already_connected()),
+            (OAuthPurpose::Reconnect, false) => Err(not_connected()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Starts the OAuth flow for `purpose` (checked against the current connection).
 pub(super) async fn start_oauth(
     state: &AppState,
     org: &turris_core::ids::OrganizationId,
     user: UserId,
     purpose: OAuthPurpose,
 ) -> ApiResult<AuthorizeRedirect> {
+    purpose.check(state.db().hubspot_credentials(org).await?.is_some())?;
     let oauth = state.oauth().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -72,11 +85,8 @@ pub async fn connect(
     State(state): State<AppState>,
     auth: Authorized<IntegrationsCreate>,
 ) -> ApiResult<Json<AuthorizeRedirect>> {
-    if state.db().hubspot_credentials(auth.org()).await?.is_some() {
-        return Err(already_connected());
-    }
-    let redirect = start_oauth(&state, auth.org(), auth.caller.user, OAuthPurpose::Connect).await?;
-    Ok(Json(redirect))
+    let redirect = start_oauth(&state, auth.org(), auth.caller.user, OAuthPurpose::Connect);
+    Ok(Json(redirect.await?))
 }
 
 /// Starts the OAuth flow again to replace the tokens (mapping, sync, invitations and links stay).
@@ -88,17 +98,13 @@ pub async fn reconnect(
     State(state): State<AppState>,
     auth: Authorized<IntegrationsUpdate>,
 ) -> ApiResult<Json<AuthorizeRedirect>> {
-    if state.db().hubspot_credentials(auth.org()).await?.is_none() {
-        return Err(not_connected());
-    }
     let redirect = start_oauth(
         &state,
         auth.org(),
         auth.caller.user,
         OAuthPurpose::Reconnect,
-    )
-    .await?;
-    Ok(Json(redirect))
+    );
+    Ok(Json(redirect.await?))
 }
 
 /// What HubSpot sends back to the redirect URL.
@@ -219,11 +225,7 @@ pub async fn callback(
         .oauth()
         .ok_or_else(|| ApiError::hubspot("HubSpot OAuth is not configured on this server"))?;
     let existing = state.db().hubspot_credentials(&org).await?;
-    match (purpose, &existing) {
-        (OAuthPurpose::Connect, Some(_)) => return Err(already_connected()),
-        (OAuthPurpose::Reconnect, None) => return Err(not_connected()),
-        _ => {}
-    }
+    purpose.check(existing.is_some())?;
     let (tokens, info) = exchange(oauth, code).await?;
     let portal_id = info.hub_id.ok_or_else(|| {
         ApiError::hubspot("HubSpot did not say which portal the token belongs to")

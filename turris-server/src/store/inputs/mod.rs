@@ -23,8 +23,8 @@ use compliance::{
     ComplianceRow, record_compliance_change, status_change, summary, upsert_compliance_status,
 };
 pub(crate) use compliance::{entity_from, entity_table, entity_type_text};
-pub(crate) use outbox::write_outbox;
 pub use outbox::{Enqueued, OutboxEvent};
+pub(crate) use outbox::{commit_with_outbox, write_outbox};
 
 /// A NIPR fetch or full refresh that reached a terminal state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -296,12 +296,7 @@ impl TurrisInputStore for SqlStore {
                 let note = NoteKind::NiprSyncFailed;
                 super::notes::queue_note!(tx, org, note, entity_type, id, &details, finished, now);
             }
-            let mut handed = Vec::new();
-            let enqueued = write_outbox!(tx, org, outbox, self.handoff_lease(), &mut handed);
-            tx.commit().await?;
-            self.hand_off(handed);
-            self.signal_enqueued(enqueued.len());
-            Ok(enqueued)
+            Ok(commit_with_outbox!(self, tx, org, outbox))
         })
     }
 
@@ -368,12 +363,7 @@ impl TurrisInputStore for SqlStore {
             };
             let (note, now) = (NoteKind::AgreementExecuted, ns(Utc::now())?);
             super::notes::queue_note!(tx, org, note, "agency", agency, &details, executed, now);
-            let mut handed = Vec::new();
-            let enqueued = write_outbox!(tx, org, outbox, self.handoff_lease(), &mut handed);
-            tx.commit().await?;
-            self.hand_off(handed);
-            self.signal_enqueued(enqueued.len());
-            Ok(enqueued)
+            Ok(commit_with_outbox!(self, tx, org, outbox))
         })
     }
 
@@ -430,12 +420,7 @@ impl TurrisInputStore for SqlStore {
     ) -> DbResult<Vec<Enqueued>> {
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let mut handed = Vec::new();
-            let enqueued = write_outbox!(tx, org, outbox, self.handoff_lease(), &mut handed);
-            tx.commit().await?;
-            self.hand_off(handed);
-            self.signal_enqueued(enqueued.len());
-            Ok(enqueued)
+            Ok(commit_with_outbox!(self, tx, org, outbox))
         })
     }
 }

@@ -109,3 +109,25 @@ macro_rules! write_outbox {
     }};
 }
 pub(crate) use write_outbox;
+
+/// The end of every write that produces webhooks: writes `$outbox` for `$org` in the open
+/// transaction `$tx` ([`write_outbox!`], leased to this process), commits, then hands the
+/// leased events to the local delivery worker and wakes it. Evaluates to the `Vec<Enqueued>`
+/// written; `?` propagates database errors as `DbError`.
+macro_rules! commit_with_outbox {
+    ($store:expr, $tx:ident, $org:expr, $outbox:expr) => {{
+        let mut handed = Vec::new();
+        let enqueued = $crate::store::inputs::write_outbox!(
+            $tx,
+            $org,
+            $outbox,
+            $store.handoff_lease(),
+            &mut handed
+        );
+        $tx.commit().await?;
+        $store.hand_off(handed);
+        $store.signal_enqueued(enqueued.len());
+        enqueued
+    }};
+}
+pub(crate) use commit_with_outbox;

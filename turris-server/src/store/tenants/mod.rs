@@ -10,7 +10,7 @@ use turris_core::permissions::{Grant, Role, SubscriptionState};
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
-use super::sql::{SqlStore, from_ns, ns, with_pool};
+use super::sql::{SqlStore, from_ns, ns, with_pool, wrote};
 use crate::crypto::TokenHash;
 use serde::{Deserialize, Serialize};
 pub use tokens::{ApiTokenInfo, NewApiToken, Principal};
@@ -270,10 +270,7 @@ impl TenantStore for SqlStore {
                 .await?
                 .rows_affected()
         });
-        if updated == 0 {
-            return Err(DbError::NotFound);
-        }
-        Ok(())
+        wrote(updated, DbError::NotFound)
     }
 
     async fn create_role(

@@ -223,18 +223,7 @@ mod cli {
         app.finish().await;
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_token_minted_by_the_cli_works_against_the_server_on_sqlite() {
-        a_token_minted_by_the_cli_works_against_the_server(Backend::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_token_minted_by_the_cli_works_against_the_server_on_postgres() {
-        if crate::support::skip_postgres() {
-            return;
-        }
-        a_token_minted_by_the_cli_works_against_the_server(Backend::Postgres).await;
-    }
+    both_databases!(backend: a_token_minted_by_the_cli_works_against_the_server);
 }
 
 api_test!(

@@ -221,18 +221,7 @@ mod lifecycle {
         app.finish().await;
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_slow_hubspot_call_is_cut_off_with_a_408_on_sqlite() {
-        a_slow_hubspot_call_is_cut_off_with_a_408_in_the_error_shape(Backend::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_slow_hubspot_call_is_cut_off_with_a_408_on_postgres() {
-        if crate::support::skip_postgres() {
-            return;
-        }
-        a_slow_hubspot_call_is_cut_off_with_a_408_in_the_error_shape(Backend::Postgres).await;
-    }
+    both_databases!(backend: a_slow_hubspot_call_is_cut_off_with_a_408_in_the_error_shape);
 
     /// A receiver that reports each request and answers only when released.
     async fn held_receiver() -> (String, mpsc::UnboundedReceiver<()>, Arc<Notify>) {
@@ -269,21 +258,8 @@ mod lifecycle {
             .await
             .expect(201);
         let id = webhook.body["id"].as_str().unwrap().to_owned();
-        let agency = app
-            .api(
-                Method::POST,
-                "/api/v1/agencies",
-                Some(json!({"name": "Acme"})),
-            )
-            .await
-            .expect(201);
-        app.api(
-            Method::POST,
-            "/api/v1/nipr-syncs",
-            Some(json!({"entity_type": "agency", "entity_id": agency.body["id"], "kind": "fetch", "outcome": "success"})),
-        )
-        .await
-        .expect(201);
+        let agency = app.create_agency(json!({"name": "Acme"})).await;
+        app.create_nipr_sync(json!({"entity_type": "agency", "entity_id": agency.body["id"], "kind": "fetch", "outcome": "success"})).await;
         let history = app
             .get(&format!("/api/v1/webhooks/{id}/events"))
             .await
@@ -308,7 +284,7 @@ mod lifecycle {
         tokio::join!(app.shutdown(), async { release.notify_one() });
         let event_id: turris_webhooks::EventId = event.parse().unwrap();
         // The server closed its pool on the way out: read through the test's own.
-        let attempts = app.db.store().await.list_attempts(event_id).await.unwrap();
+        let attempts = app.db.store().list_attempts(event_id).await.unwrap();
         assert_eq!(
             attempts.len(),
             1,
@@ -318,18 +294,7 @@ mod lifecycle {
         app.finish().await;
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn shutdown_waits_for_an_in_flight_resend_on_sqlite() {
-        shutdown_waits_for_an_in_flight_resend_and_records_it(Backend::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn shutdown_waits_for_an_in_flight_resend_on_postgres() {
-        if crate::support::skip_postgres() {
-            return;
-        }
-        shutdown_waits_for_an_in_flight_resend_and_records_it(Backend::Postgres).await;
-    }
+    both_databases!(backend: shutdown_waits_for_an_in_flight_resend_and_records_it);
 }
 
 api_test!(

@@ -34,20 +34,12 @@ fn mapping() -> Value {
 
 async fn connected_with_mapping(app: &TestApp) {
     app.connect_hubspot().await.expect(200);
-    app.api(Method::PUT, &format!("{H}/mapping"), Some(mapping()))
-        .await
-        .expect(200);
+    app.set_mapping(mapping()).await;
 }
 
 async fn agency_inbound_on(app: &TestApp) {
     connected_with_mapping(app).await;
-    app.api(
-        Method::PUT,
-        &format!("{H}/sync"),
-        Some(json!({"agency": {"inbound": true}})),
-    )
-    .await
-    .expect(200);
+    app.set_sync(json!({"agency": {"inbound": true}})).await;
 }
 
 fn org(app: &TestApp) -> OrganizationId {
@@ -336,7 +328,7 @@ api_test!(
         }
         let saved = app.get(&format!("{H}/mapping")).await.expect(200);
         assert!(saved.body["agency"]["identifier"].is_null());
-        app.api(Method::PUT, &format!("{H}/mapping"), Some(mapping())).await.expect(200);
+        app.set_mapping(mapping()).await;
         let saved = app.get(&format!("{H}/mapping")).await.expect(200);
         assert_eq!(saved.body["agency"]["identifier"]["value"], "PARTNER");
         assert_eq!(app.get(H).await.expect(200).body["agency_identifier_configured"], true);
@@ -372,19 +364,11 @@ api_test!(
         assert!(details.contains(&("agents.inbound".into(), "agent first name is not mapped".into())), "{details:?}");
         assert_eq!(app.get(&format!("{H}/sync")).await.expect(200).body["agents"]["outbound"], false);
         // Outbound has no prerequisites.
-        app.api(Method::PUT, &format!("{H}/sync"), Some(json!({"agents": {"outbound": true}})))
-            .await
-            .expect(200);
-        app.api(Method::PUT, &format!("{H}/mapping"), Some(mapping())).await.expect(200);
-        let on = app
-            .api(Method::PUT, &format!("{H}/sync"), Some(json!({"agency": {"inbound": true, "outbound": true}, "agents": {"inbound": true}})))
-            .await
-            .expect(200);
+        app.set_sync(json!({"agents": {"outbound": true}})).await;
+        app.set_mapping(mapping()).await;
+        let on = app.set_sync(json!({"agency": {"inbound": true, "outbound": true}, "agents": {"inbound": true}})).await;
         assert_eq!(on.body["agency"]["inbound"], true);
-        let off = app
-            .api(Method::PUT, &format!("{H}/sync"), Some(json!({})))
-            .await
-            .expect(200);
+        let off = app.set_sync(json!({})).await;
         assert_eq!(off.body["agency"]["inbound"], false);
         app.api(Method::PUT, &format!("{H}/sync"), Some(json!({"agency": {"sideways": true}})))
             .await
@@ -493,6 +477,23 @@ api_test!(
     }
 );
 
+/// Records the company `name` subscription live, and answers its row of the webhook status.
+async fn name_recorded_live(app: &TestApp) -> Value {
+    app.state
+        .db()
+        .set_subscription_status(&org(app), ObjectType::Company, "name", WebhookStatus::Live)
+        .await
+        .unwrap();
+    let status = app.get(&format!("{H}/webhook-status")).await.expect(200);
+    status.body["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["property"] == "name")
+        .unwrap()
+        .clone()
+}
+
 api_test!(
     // This server has no developer API key: its OAuth app is a project-based one, whose
     // subscriptions only the project's files declare.
@@ -511,19 +512,7 @@ api_test!(
         for expected in ["type", "name", "city", "state"] {
             assert!(names.contains(&expected), "{expected} in {names:?}");
         }
-        app.state
-            .db()
-            .set_subscription_status(&org(app), ObjectType::Company, "name", WebhookStatus::Live)
-            .await
-            .unwrap();
-        let status = app.get(&format!("{H}/webhook-status")).await.expect(200);
-        let name = status.body["properties"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["property"] == "name")
-            .unwrap()
-            .clone();
+        let name = name_recorded_live(app).await;
         assert_eq!(name["status"], "live");
         assert!(name["message"].is_null());
     }
@@ -531,16 +520,9 @@ api_test!(
 
 api_test!(
     async fn a_private_app_connection_says_its_webhooks_are_managed_in_hubspot_and_how(app) {
-        let body = json!({"portal_id": app.sandbox.portal_id(), "token": app.sandbox.private_app_token()});
-        app.api(Method::POST, &format!("{H}/private-app"), Some(body))
-            .await
-            .expect(200);
-        app.api(Method::PUT, &format!("{H}/mapping"), Some(mapping()))
-            .await
-            .expect(200);
-        app.api(Method::PUT, &format!("{H}/sync"), Some(json!({"agency": {"inbound": true}})))
-            .await
-            .expect(200);
+        app.connect_private_app().await;
+        app.set_mapping(mapping()).await;
+        app.set_sync(json!({"agency": {"inbound": true}})).await;
         let status = app.get(&format!("{H}/webhook-status")).await.expect(200);
         let properties = status.body["properties"].as_array().unwrap();
         assert!(!properties.is_empty());
@@ -554,19 +536,7 @@ api_test!(
             assert!(message.contains(&subscription), "{message}");
         }
         // A subscription recorded live shows live.
-        app.state
-            .db()
-            .set_subscription_status(&org(app), ObjectType::Company, "name", WebhookStatus::Live)
-            .await
-            .unwrap();
-        let status = app.get(&format!("{H}/webhook-status")).await.expect(200);
-        let name = status.body["properties"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["property"] == "name")
-            .unwrap()
-            .clone();
+        let name = name_recorded_live(app).await;
         assert_eq!(name["status"], "live");
         assert_eq!(name["message"], Value::Null);
     }
@@ -575,9 +545,7 @@ api_test!(
 api_test!(
     async fn a_mapping_that_would_break_an_enabled_inbound_toggle_is_refused(app) {
         connected_with_mapping(app).await;
-        app.api(Method::PUT, &format!("{H}/sync"), Some(json!({"agents": {"inbound": true}})))
-            .await
-            .expect(200);
+        app.set_sync(json!({"agents": {"inbound": true}})).await;
         let mut without_agent = mapping();
         without_agent["agent"] = Value::Null;
         let refused = app
@@ -593,12 +561,10 @@ api_test!(
             "firstname"
         );
         // Turning the toggle off first is always allowed, then the mapping saves.
-        app.api(Method::PUT, &format!("{H}/sync"), Some(json!({}))).await.expect(200);
+        app.set_sync(json!({})).await;
         let mut without_agent = mapping();
         without_agent["agent"] = Value::Null;
-        app.api(Method::PUT, &format!("{H}/mapping"), Some(without_agent))
-            .await
-            .expect(200);
+        app.set_mapping(without_agent).await;
     }
 );
 
@@ -641,7 +607,6 @@ api_test!(
 
 mod without_oauth {
     use reqwest::Method;
-    use serde_json::json;
     use turris_server::store::Backend;
 
     use crate::support::app::TestApp;
@@ -655,31 +620,12 @@ mod without_oauth {
         app.api(Method::POST, "/api/v1/integrations/hubspot/connect", None)
             .await
             .expect_error(503, "oauth_not_configured");
-        let body =
-            json!({"portal_id": app.sandbox.portal_id(), "token": app.sandbox.private_app_token()});
-        app.api(
-            Method::POST,
-            "/api/v1/integrations/hubspot/private-app",
-            Some(body),
-        )
-        .await
-        .expect(200);
+        app.connect_private_app().await;
         app.get("/api/v1/integrations/hubspot/properties")
             .await
             .expect(200);
         app.finish().await;
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_server_without_app_credentials_offers_only_the_private_app_on_sqlite() {
-        a_server_without_app_credentials_offers_only_the_private_app(Backend::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_server_without_app_credentials_offers_only_the_private_app_on_postgres() {
-        if crate::support::skip_postgres() {
-            return;
-        }
-        a_server_without_app_credentials_offers_only_the_private_app(Backend::Postgres).await;
-    }
+    both_databases!(backend: a_server_without_app_credentials_offers_only_the_private_app);
 }

@@ -9,7 +9,7 @@ use turris_server::store::{Invitation, InvitationId, InvitationStatus};
 api_test!(
     async fn another_organizations_resources_are_not_found_anywhere(app) {
         // Organization A (the app's own) makes one of everything.
-        let agency = app.api(Method::POST, "/api/v1/agencies", Some(json!({"name": "A Agency"}))).await.expect(201);
+        let agency = app.create_agency(json!({"name": "A Agency"})).await;
         let agency = agency.body["id"].as_str().unwrap().to_owned();
         let agent = app
             .api(Method::POST, "/api/v1/agents", Some(json!({"first_name": "A", "last_name": "Agent"})))
@@ -42,13 +42,7 @@ api_test!(
             .await
             .expect(201);
         let webhook = webhook.body["id"].as_str().unwrap().to_owned();
-        app.api(
-            Method::POST,
-            "/api/v1/nipr-syncs",
-            Some(json!({"entity_type": "agency", "entity_id": agency, "kind": "fetch", "outcome": "success"})),
-        )
-        .await
-        .expect(201);
+        app.create_nipr_sync(json!({"entity_type": "agency", "entity_id": agency, "kind": "fetch", "outcome": "success"})).await;
         let event = app.get(&format!("/api/v1/webhooks/{webhook}/events")).await.expect(200);
         let event = event.body["rows"][0]["event_id"].as_str().unwrap().to_owned();
         let now = Utc::now();

@@ -17,6 +17,7 @@ use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::app::{ADMIN_TOKEN, Answer, Backend, METRICS_TOKEN, TestApp, captured_logs};
+use crate::support::eventually;
 
 const CLIENT_SECRET: &str = "planted-client-secret-6f1c2b9e";
 const DEVELOPER_KEY: &str = "planted-developer-key-0d7a4e31";
@@ -34,24 +35,6 @@ struct Seen {
 impl Seen {
     fn keep(&mut self, what: impl Into<String>, answer: &Answer) {
         self.texts.push((what.into(), answer.text.clone()));
-    }
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -95,19 +78,9 @@ async fn run(backend: Backend) {
         "identifier": {"mode": "apply_filter", "property": "type", "operator": "equals", "value": "PARTNER"},
         "name": "name"
     }});
-    seen.keep(
-        "mapping",
-        &app.api(Method::PUT, &format!("{H}/mapping"), Some(mapping))
-            .await
-            .expect(200),
-    );
+    seen.keep("mapping", &app.set_mapping(mapping).await);
     let sync = json!({"agency": {"inbound": true, "outbound": true}});
-    seen.keep(
-        "sync",
-        &app.api(Method::PUT, &format!("{H}/sync"), Some(sync))
-            .await
-            .expect(200),
-    );
+    seen.keep("sync", &app.set_sync(sync).await);
     let org = OrganizationId::parse(&app.org).unwrap();
     let HubSpotAuth::OAuth {
         access_token,
@@ -154,13 +127,8 @@ async fn run(backend: Backend) {
             .body(echoing("INTERNAL", &[&access, CLIENT_SECRET])),
     );
     let agency = app
-        .api(
-            Method::POST,
-            "/api/v1/agencies",
-            Some(json!({"name": "Planted One", "npn": "1001"})),
-        )
-        .await
-        .expect(201);
+        .create_agency(json!({"name": "Planted One", "npn": "1001"}))
+        .await;
     seen.keep("agency", &agency);
     let agency_id = agency.body["id"].as_str().unwrap().to_owned();
     eventually("the agency to reach HubSpot after a 500", || async {
@@ -176,13 +144,7 @@ async fn run(backend: Backend) {
     );
     seen.keep(
         "refused agency",
-        &app.api(
-            Method::POST,
-            "/api/v1/agencies",
-            Some(json!({"name": "Planted Two"})),
-        )
-        .await
-        .expect(201),
+        &app.create_agency(json!({"name": "Planted Two"})).await,
     );
     eventually("HubSpot's refusal in the activity", || async {
         let page = app.get(&format!("{H}/activity?limit=100")).await;
@@ -207,9 +169,7 @@ async fn run(backend: Backend) {
     // Deliveries that fail: a 500 and a refused connection.
     seen.keep(
         "nipr sync",
-        &app.api(Method::POST, "/api/v1/nipr-syncs", Some(json!({"entity_type": "agency", "entity_id": agency_id, "kind": "fetch", "outcome": "success"})))
-            .await
-            .expect(201),
+        &app.create_nipr_sync(json!({"entity_type": "agency", "entity_id": agency_id, "kind": "fetch", "outcome": "success"})).await,
     );
     for id in [&webhook, &closed] {
         eventually("a failed delivery", || async {
@@ -228,13 +188,7 @@ async fn run(backend: Backend) {
     );
     seen.keep(
         "agency after expiry",
-        &app.api(
-            Method::POST,
-            "/api/v1/agencies",
-            Some(json!({"name": "Planted Three"})),
-        )
-        .await
-        .expect(201),
+        &app.create_agency(json!({"name": "Planted Three"})).await,
     );
     seen.keep("properties", &app.get(&format!("{H}/properties")).await);
     eventually("the refused refresh and one after it", || async {

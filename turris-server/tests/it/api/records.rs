@@ -10,14 +10,7 @@ use turris_server::store::{Invitation, InvitationId, InvitationStatus};
 use crate::support::app::TestApp;
 
 async fn agency(app: &TestApp, name: &str) -> String {
-    app.api(
-        Method::POST,
-        "/api/v1/agencies",
-        Some(json!({"name": name})),
-    )
-    .await
-    .expect(201)
-    .body["id"]
+    app.create_agency(json!({"name": name})).await.body["id"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -39,14 +32,7 @@ async fn agent(app: &TestApp) -> String {
 
 api_test!(
     async fn agencies_are_created_read_updated_and_listed(app) {
-        let created = app
-            .api(
-                Method::POST,
-                "/api/v1/agencies",
-                Some(json!({"name": "Acme", "npn": "1234567", "state_code": "NY", "city": "Albany"})),
-            )
-            .await
-            .expect(201);
+        let created = app.create_agency(json!({"name": "Acme", "npn": "1234567", "state_code": "NY", "city": "Albany"})).await;
         let id = created.body["id"].as_str().unwrap();
         assert_eq!(created.body["state_code"], "NY");
         let fetched = app.get(&format!("/api/v1/agencies/{id}")).await.expect(200);
@@ -377,14 +363,7 @@ api_test!(
 api_test!(
     async fn nipr_sync_results_are_recorded_and_listed(app) {
         let agent = agent(app).await;
-        let created = app
-            .api(
-                Method::POST,
-                "/api/v1/nipr-syncs",
-                Some(json!({"entity_type": "agent", "entity_id": agent, "kind": "full_refresh", "outcome": "error", "error": "NIPR timeout"})),
-            )
-            .await
-            .expect(201);
+        let created = app.create_nipr_sync(json!({"entity_type": "agent", "entity_id": agent, "kind": "full_refresh", "outcome": "error", "error": "NIPR timeout"})).await;
         assert_eq!(created.body["outcome"], "error");
         app.api(
             Method::POST,

@@ -21,21 +21,13 @@ async fn create(app: &TestApp, webhook_type: &str, url: &str) -> Value {
 /// An agency, and a NIPR result about it: one `entity_compliance_data_synchronized` event.
 async fn nipr_event(app: &TestApp) -> String {
     let agency = app
-        .api(
-            Method::POST,
-            "/api/v1/agencies",
-            Some(json!({"name": "Acme", "npn": "12345"})),
-        )
-        .await
-        .expect(201);
+        .create_agency(json!({"name": "Acme", "npn": "12345"}))
+        .await;
     let id = agency.body["id"].as_str().unwrap().to_owned();
-    app.api(
-        Method::POST,
-        "/api/v1/nipr-syncs",
-        Some(json!({"entity_type": "agency", "entity_id": id, "kind": "fetch", "outcome": "success"})),
+    app.create_nipr_sync(
+        json!({"entity_type": "agency", "entity_id": id, "kind": "fetch", "outcome": "success"}),
     )
-    .await
-    .expect(201);
+    .await;
     id
 }
 

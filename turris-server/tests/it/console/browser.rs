@@ -209,6 +209,28 @@ impl Browser {
         self.client.source().await.unwrap()
     }
 
+    /// A browser and a server whose public base URL is its own, on SQLite; `None` as
+    /// [`Browser::start`] says.
+    pub async fn with_app(test: &str) -> Option<(Self, TestApp)> {
+        let browser = Self::start(test).await?;
+        let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
+        Some((browser, app))
+    }
+
+    /// [`Browser::with_app`], signed in as the organization's admin.
+    pub async fn signed_in(test: &str) -> Option<(Self, TestApp)> {
+        let (browser, app) = Self::with_app(test).await?;
+        browser.sign_in(&app, &app.token).await;
+        Some((browser, app))
+    }
+
+    /// Signs out with the header's button, and waits for the signed-out page.
+    pub async fn sign_out(&self, app: &TestApp) {
+        self.open(app, "/console/integrations").await;
+        self.click("form[action='/console/logout'] button").await;
+        self.wait_text("main", "You are signed out.").await;
+    }
+
     /// Signs in by pasting a token, and waits for the console.
     pub async fn sign_in(&self, app: &TestApp, token: &str) {
         self.open(app, "/console/login").await;
@@ -259,37 +281,24 @@ impl Browser {
 /// An agency and a NIPR result about it: one `entity_compliance_data_synchronized` event.
 async fn nipr_event(app: &TestApp) {
     let agency = app
-        .api(
-            Method::POST,
-            "/api/v1/agencies",
-            Some(json!({"name": "Acme Agency", "npn": "12345"})),
-        )
-        .await
-        .expect(201);
-    app.api(
-        Method::POST,
-        "/api/v1/nipr-syncs",
-        Some(json!({"entity_type": "agency", "entity_id": agency.body["id"], "kind": "fetch", "outcome": "success"})),
-    )
-    .await
-    .expect(201);
+        .create_agency(json!({"name": "Acme Agency", "npn": "12345"}))
+        .await;
+    app.create_nipr_sync(json!({"entity_type": "agency", "entity_id": agency.body["id"], "kind": "fetch", "outcome": "success"})).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_is_added_with_its_secret_shown_once_then_resent_and_deleted() {
-    let Some(browser) =
-        Browser::start("a_webhook_is_added_with_its_secret_shown_once_then_resent_and_deleted")
+    let Some((browser, app)) =
+        Browser::signed_in("a_webhook_is_added_with_its_secret_shown_once_then_resent_and_deleted")
             .await
     else {
         return;
     };
-    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
     let receiver = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_string("thanks"))
         .mount(&receiver)
         .await;
-    browser.sign_in(&app, &app.token).await;
     browser.open(&app, "/console/webhooks").await;
     browser
         .wait_text("#webhooks-empty", "No webhooks configured yet.")
@@ -391,14 +400,13 @@ async fn a_webhook_is_added_with_its_secret_shown_once_then_resent_and_deleted()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_role_sees_no_create_or_delete_controls_and_a_forged_post_gets_403() {
-    let Some(browser) = Browser::start(
+    let Some((browser, app)) = Browser::with_app(
         "a_read_only_role_sees_no_create_or_delete_controls_and_a_forged_post_gets_403",
     )
     .await
     else {
         return;
     };
-    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
     app.api(
         Method::POST,
         "/api/v1/webhooks",
@@ -449,15 +457,13 @@ async fn a_read_only_role_sees_no_create_or_delete_controls_and_a_forged_post_ge
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hubspot_connects_through_oauth_in_the_browser_and_settings_show_errors_inline() {
-    let Some(browser) = Browser::start(
+    let Some((browser, app)) = Browser::signed_in(
         "hubspot_connects_through_oauth_in_the_browser_and_settings_show_errors_inline",
     )
     .await
     else {
         return;
     };
-    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
-    browser.sign_in(&app, &app.token).await;
     browser.open(&app, "/console/integrations").await;
     browser
         .wait_text("[data-card=hubspot] [data-status]", "Not Connected")
@@ -596,10 +602,11 @@ async fn hubspot_connects_through_oauth_in_the_browser_and_settings_show_errors_
 /// A one-time sign-in link opens a confirmation page; its button signs in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_in_link_asks_to_confirm_then_signs_in() {
-    let Some(browser) = Browser::start("a_sign_in_link_asks_to_confirm_then_signs_in").await else {
+    let Some((browser, app)) =
+        Browser::with_app("a_sign_in_link_asks_to_confirm_then_signs_in").await
+    else {
         return;
     };
-    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
     let token = turris_server::crypto::ApiToken::from_presented(app.token.clone());
     let link =
         turris_server::console::login::login_link_for(app.state.database(), &app.base, &token)
@@ -620,14 +627,13 @@ async fn a_sign_in_link_asks_to_confirm_then_signs_in() {
 /// visible, and a webhook is added with Tab, arrow keys, typing and Enter alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_is_added_with_the_keyboard_alone_and_focus_is_always_visible() {
-    let Some(browser) =
-        Browser::start("a_webhook_is_added_with_the_keyboard_alone_and_focus_is_always_visible")
-            .await
+    let Some((browser, app)) = Browser::signed_in(
+        "a_webhook_is_added_with_the_keyboard_alone_and_focus_is_always_visible",
+    )
+    .await
     else {
         return;
     };
-    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
-    browser.sign_in(&app, &app.token).await;
     browser.open(&app, "/console/webhooks").await;
     browser.wait("#add-webhook").await;
     browser.keys(TAB).await;
@@ -673,14 +679,13 @@ async fn a_webhook_is_added_with_the_keyboard_alone_and_focus_is_always_visible(
 /// an option" list that appends a line), so nobody has to know HubSpot's internal values.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn condition_pickers_search_properties_and_offer_a_dropdowns_options() {
-    let Some(browser) =
-        Browser::start("condition_pickers_search_properties_and_offer_a_dropdowns_options").await
+    let Some((browser, app)) =
+        Browser::signed_in("condition_pickers_search_properties_and_offer_a_dropdowns_options")
+            .await
     else {
         return;
     };
-    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
     app.connect_hubspot().await.expect(200);
-    browser.sign_in(&app, &app.token).await;
     browser.open(&app, "/console/integrations/hubspot").await;
     browser.click("#mapping-editor summary").await;
     browser
@@ -756,13 +761,13 @@ async fn condition_pickers_search_properties_and_offer_a_dropdowns_options() {
 /// per page and size.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_renders_at_desktop_and_phone_sizes_with_a_label_on_every_input() {
-    let Some(browser) =
-        Browser::start("every_page_renders_at_desktop_and_phone_sizes_with_a_label_on_every_input")
-            .await
+    let Some((browser, app)) = Browser::with_app(
+        "every_page_renders_at_desktop_and_phone_sizes_with_a_label_on_every_input",
+    )
+    .await
     else {
         return;
     };
-    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
     let org = "acme";
     app.admin(
         Method::POST,
@@ -967,9 +972,7 @@ async fn every_page_renders_at_desktop_and_phone_sizes_with_a_label_on_every_inp
         }
     }
     browser.client.set_window_size(1280, 800).await.unwrap();
-    browser.open(&app, "/console/integrations").await;
-    browser.click("form[action='/console/logout'] button").await;
-    browser.wait_text("main", "You are signed out.").await;
+    browser.sign_out(&app).await;
     browser.screenshot("login").await;
     browser.close().await;
     app.finish().await;

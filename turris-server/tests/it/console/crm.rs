@@ -2,35 +2,23 @@
 //! the sync record with its CSV link; a viewer sees the catalog but neither the switch nor the
 //! record.
 
-use reqwest::Method;
 use serde_json::json;
 
 use super::browser::Browser;
 use super::read_only_token;
-use crate::support::app::{Backend, TestApp};
 
 const PAGE: &str = "/console/integrations/hubspot/crm";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_turns_tags_on_and_reads_the_sync_record_and_a_viewer_sees_neither_control() {
-    let Some(browser) = Browser::start(
+    let Some((browser, app)) = Browser::signed_in(
         "an_admin_turns_tags_on_and_reads_the_sync_record_and_a_viewer_sees_neither_control",
     )
     .await
     else {
         return;
     };
-    let app = TestApp::spawn_public(Backend::Sqlite, |_| {}).await;
-    let body =
-        json!({"portal_id": app.sandbox.portal_id(), "token": app.sandbox.private_app_token()});
-    app.api(
-        Method::POST,
-        "/api/v1/integrations/hubspot/private-app",
-        Some(body),
-    )
-    .await
-    .expect(200);
-    browser.sign_in(&app, &app.token).await;
+    app.connect_private_app().await;
     browser.open(&app, PAGE).await;
     browser.wait_text("#tags-state", "Off").await;
     browser
@@ -115,9 +103,7 @@ async fn an_admin_turns_tags_on_and_reads_the_sync_record_and_a_viewer_sees_neit
 
     // A viewer: the catalog, no switch, no record.
     let viewer = read_only_token(&app).await;
-    browser.open(&app, "/console/integrations").await;
-    browser.click("form[action='/console/logout'] button").await;
-    browser.wait_text("main", "You are signed out.").await;
+    browser.sign_out(&app).await;
     browser.sign_in(&app, &viewer).await;
     browser.open(&app, PAGE).await;
     browser

@@ -281,13 +281,7 @@ mod an_oauth_callback_is_refused_in_a_session_that_did_not_start_it {
 api_test!(
     async fn record_views_page_through_agencies_instead_of_loading_them_all(app) {
         for n in 0..30 {
-            app.api(
-                Method::POST,
-                "/api/v1/agencies",
-                Some(serde_json::json!({"name": format!("Agency {n:02}"), "npn": format!("{}", 1000 + n)})),
-            )
-            .await
-            .expect(201);
+            app.create_agency(serde_json::json!({"name": format!("Agency {n:02}"), "npn": format!("{}", 1000 + n)})).await;
         }
         let console = Console::signed_in(app, &app.token).await;
         let first = console.get("/console/records/agencies").await;
@@ -510,18 +504,9 @@ api_test!(
             .api(Method::POST, "/api/v1/webhooks", Some(serde_json::json!({"webhook_type": "producer_agreement_executed", "url": "https://hooks.example.com/b"})))
             .await
             .expect(201);
-        let agency = app
-            .api(Method::POST, "/api/v1/agencies", Some(serde_json::json!({"name": "Paged Agency"})))
-            .await
-            .expect(201);
+        let agency = app.create_agency(serde_json::json!({"name": "Paged Agency"})).await;
         for _ in 0..27 {
-            app.api(
-                Method::POST,
-                "/api/v1/nipr-syncs",
-                Some(serde_json::json!({"entity_type": "agency", "entity_id": agency.body["id"], "kind": "fetch", "outcome": "success"})),
-            )
-            .await
-            .expect(201);
+            app.create_nipr_sync(serde_json::json!({"entity_type": "agency", "entity_id": agency.body["id"], "kind": "fetch", "outcome": "success"})).await;
         }
         let (a, b) = (a.body["id"].as_str().unwrap(), b.body["id"].as_str().unwrap());
         let console = Console::signed_in(app, &app.token).await;
@@ -575,10 +560,7 @@ api_test!(
 api_test!(
     async fn an_invitation_needing_attention_gets_its_contract_from_the_hubspot_page(app) {
         app.connect_hubspot().await.expect(200);
-        let agency = app
-            .api(Method::POST, "/api/v1/agencies", Some(serde_json::json!({"name": "Acme"})))
-            .await
-            .expect(201);
+        let agency = app.create_agency(serde_json::json!({"name": "Acme"})).await;
         let agency = agency.body["id"].as_str().unwrap().to_owned();
         app.api(
             Method::POST,

@@ -49,10 +49,8 @@ api_test!(
             .await
             .expect(201);
         let id = created.body["id"].as_str().unwrap();
-        let agency = app.api(Method::POST, "/api/v1/agencies", Some(serde_json::json!({"name": "Acme", "npn": "12345"}))).await.expect(201);
-        app.api(Method::POST, "/api/v1/nipr-syncs", Some(serde_json::json!({"entity_type": "agency", "entity_id": agency.body["id"], "kind": "fetch", "outcome": "success"})))
-            .await
-            .expect(201);
+        let agency = app.create_agency(serde_json::json!({"name": "Acme", "npn": "12345"})).await;
+        app.create_nipr_sync(serde_json::json!({"entity_type": "agency", "entity_id": agency.body["id"], "kind": "fetch", "outcome": "success"})).await;
         let history = app.get(&format!("/api/v1/webhooks/{id}/events")).await.expect(200);
         let event = history.body["rows"][0]["event_id"].as_str().unwrap().to_owned();
         app.api(Method::POST, &format!("/api/v1/webhooks/{id}/events/{event}/resend"), None).await.expect(202);

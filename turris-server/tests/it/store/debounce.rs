@@ -1,18 +1,18 @@
 //! Debounce state survives restarts and each window is flushed once.
 
-use turris_core::ids::AgencyId;
+use turris_core::ids::{AgencyId, OrganizationId};
 use turris_core::record::{Agency, AgencyDraft, StateCode};
 use turris_core::store::RecordStore;
 use turris_server::store::{
-    ComplianceEntity, ComplianceUpdate, DebounceKey, DebounceOutput, DebounceStore, OutboxEvent,
-    TurrisInputStore, WebhookEndpointStore,
+    ComplianceEntity, ComplianceUpdate, DebounceKey, DebounceOutput, DebounceStore, Enqueued,
+    NewWebhookEndpoint, OutboxEvent, SqlStore, TurrisInputStore, WebhookEndpointStore,
 };
 use turris_webhooks::delivery::DeliveryStore;
 use turris_webhooks::{
     ComplianceStatus, DebounceConfig, Debouncer, DebouncerState, Envelope, Payload, WebhookType,
 };
 
-use super::webhooks::endpoint;
+use super::webhooks::{endpoint, queued};
 use super::{org, t, t0};
 use crate::support::db::TestDb;
 
@@ -52,9 +52,15 @@ fn step(now: chrono::DateTime<chrono::Utc>) -> turris_server::store::DebounceSte
     })
 }
 
-async fn a_window_survives_a_restart_and_is_flushed_exactly_once(db: &TestDb) {
-    let store = db.store();
-    let acme = org(&store, "acme").await;
+/// Runs the worker's debounce step at `t(at)`: the events it queued.
+async fn advance(store: &SqlStore, key: &DebounceKey, at: i64) -> Vec<Enqueued> {
+    store.advance_debounce(key, step(t(at))).await.unwrap()
+}
+
+/// An organization with an agency, a webhook for its compliance status changes, and the
+/// debounce key of those changes.
+async fn watched(store: &SqlStore) -> (OrganizationId, Agency, NewWebhookEndpoint, DebounceKey) {
+    let acme = org(store, "acme").await;
     let agency = Agency {
         id: AgencyId::parse("a1").unwrap(),
         data: AgencyDraft::named("Acme"),
@@ -66,6 +72,12 @@ async fn a_window_survives_a_restart_and_is_flushed_exactly_once(db: &TestDb) {
         organization: acme.clone(),
         webhook_type: WebhookType::AgencyComplianceStatusChanges,
     };
+    (acme, agency, hook, key)
+}
+
+async fn a_window_survives_a_restart_and_is_flushed_exactly_once(db: &TestDb) {
+    let store = db.store();
+    let (acme, agency, hook, key) = watched(&store).await;
     let set = |status| ComplianceUpdate {
         entity: ComplianceEntity::Agency(agency.id.clone()),
         product: "life".into(),
@@ -76,14 +88,7 @@ async fn a_window_survives_a_restart_and_is_flushed_exactly_once(db: &TestDb) {
         .set_compliance_statuses(&acme, &[set(ComplianceStatus::Compliant)], t(0))
         .await
         .unwrap();
-    assert!(
-        store
-            .advance_debounce(&key, step(t(1)))
-            .await
-            .unwrap()
-            .is_empty(),
-        "window open"
-    );
+    assert!(advance(&store, &key, 1).await.is_empty(), "window open");
     store
         .set_compliance_statuses(&acme, &[set(ComplianceStatus::NonCompliant)], t(30))
         .await
@@ -91,13 +96,7 @@ async fn a_window_survives_a_restart_and_is_flushed_exactly_once(db: &TestDb) {
 
     // A restart: a new pool, the same database.
     let restarted = db.second_store().await;
-    assert!(
-        restarted
-            .advance_debounce(&key, step(t(31)))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(advance(&restarted, &key, 31).await.is_empty());
     let state = restarted
         .load_debounce_state(&key)
         .await
@@ -113,7 +112,7 @@ async fn a_window_survives_a_restart_and_is_flushed_exactly_once(db: &TestDb) {
         vec![key.clone()]
     );
 
-    let flushed = restarted.advance_debounce(&key, step(t(90))).await.unwrap();
+    let flushed = advance(&restarted, &key, 90).await;
     assert_eq!(flushed.len(), 1, "one payload for the window");
     assert_eq!(flushed[0].webhook_id, hook.id);
     let event = restarted.event(flushed[0].event_id).await.unwrap().unwrap();
@@ -127,11 +126,7 @@ async fn a_window_survives_a_restart_and_is_flushed_exactly_once(db: &TestDb) {
         "non_compliant"
     );
     assert!(
-        restarted
-            .advance_debounce(&key, step(t(200)))
-            .await
-            .unwrap()
-            .is_empty(),
+        advance(&restarted, &key, 200).await.is_empty(),
         "a flushed window is never sent again"
     );
     assert!(restarted.debounce_due(t(10_000)).await.unwrap().is_empty());
@@ -178,18 +173,7 @@ async fn debounce_state_is_saved_and_loaded_per_organization_and_type(db: &TestD
 async fn two_processes_flushing_one_window_at_once_send_it_once(db: &TestDb) {
     let store = db.store();
     let second = db.second_store().await;
-    let acme = org(&store, "acme").await;
-    let agency = Agency {
-        id: AgencyId::parse("a1").unwrap(),
-        data: AgencyDraft::named("Acme"),
-    };
-    store.insert_agency(&acme, &agency).await.unwrap();
-    let hook = endpoint(WebhookType::AgencyComplianceStatusChanges);
-    store.create_webhook(&acme, &hook, t0()).await.unwrap();
-    let key = DebounceKey {
-        organization: acme.clone(),
-        webhook_type: WebhookType::AgencyComplianceStatusChanges,
-    };
+    let (acme, agency, hook, key) = watched(&store).await;
     for (i, state) in ["TX", "CA", "NY", "FL"].into_iter().enumerate() {
         let update = ComplianceUpdate {
             entity: ComplianceEntity::Agency(agency.id.clone()),
@@ -214,11 +198,7 @@ async fn two_processes_flushing_one_window_at_once_send_it_once(db: &TestDb) {
             key.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            store
-                .advance_debounce(&key, step(t(1000)))
-                .await
-                .unwrap()
-                .len()
+            advance(&store, &key, 1000).await.len()
         }));
     }
     let mut sent = 0;
@@ -229,11 +209,8 @@ async fn two_processes_flushing_one_window_at_once_send_it_once(db: &TestDb) {
         sent, 1,
         "one payload for the window, whichever process flushed it"
     );
-    let events = store
-        .list_events(hook.id, turris_webhooks::delivery::PageRequest::first(10))
-        .await
-        .unwrap();
-    let body: serde_json::Value = serde_json::from_slice(&events.items[0].body).unwrap();
+    let events = queued(&store, hook.id).await;
+    let body: serde_json::Value = serde_json::from_slice(&events[0].body).unwrap();
     assert_eq!(
         body["payload"]["entities"][0]["changes"]
             .as_array()

@@ -1,16 +1,15 @@
 //! Tokens and secrets never reach the database in clear, and never print.
 
 use turris_core::permissions::Role;
-use turris_server::crypto::{ApiToken, EncryptionKey, SecretString};
+use turris_server::crypto::{EncryptionKey, SecretString};
 use turris_server::store::{
-    CredentialStore, DbError, HubSpotAuth, NewApiToken, NewUser, OAuthStateStore, SqlStore,
-    TenantStore, WebhookEndpointStore,
+    CredentialStore, DbError, HubSpotAuth, OAuthStateStore, SqlStore, WebhookEndpointStore,
 };
 use turris_webhooks::WebhookType;
 
 use super::credentials::credentials;
 use super::webhooks::endpoint;
-use super::{org, t, t0};
+use super::{TokenHolder, org, t, t0, token_holder};
 use crate::support::db::TestDb;
 
 async fn secrets_and_tokens_are_absent_from_the_raw_database(db: &TestDb) {
@@ -29,36 +28,8 @@ async fn secrets_and_tokens_are_absent_from_the_raw_database(db: &TestDb) {
         .unwrap();
     let hook = endpoint(WebhookType::ProducerAgreementExecuted);
     store.create_webhook(&acme, &hook, t0()).await.unwrap();
-    let role = store
-        .create_role(&acme, &Role::admin(), t0())
-        .await
-        .unwrap();
-    let user = store
-        .create_user(
-            &acme,
-            &NewUser {
-                email: "a@a.test".into(),
-                name: "A".into(),
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    let token = ApiToken::generate().unwrap();
-    store
-        .create_api_token(
-            &acme,
-            &NewApiToken {
-                hash: token.hash(),
-                user: user.id,
-                role: role.id,
-                label: "x".into(),
-                expires_at: None,
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
+    let TokenHolder { user, token, .. } =
+        token_holder(&store, &acme, &Role::admin(), ("a@a.test", "A"), "x").await;
     let state = store
         .create_oauth_state(&acme, user.id, t0())
         .await

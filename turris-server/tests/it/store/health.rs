@@ -5,47 +5,54 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use turris_core::ids::OrganizationId;
 use turris_server::store::{
-    AttemptToRecord, EndpointHealthStore, NotificationKind, WebhookEndpointStore,
+    AttemptToRecord, EndpointHealthStore, NotificationKind, RecordedAttempts, SqlStore,
+    WebhookEndpointStore,
 };
 use turris_webhooks::WebhookType;
 use turris_webhooks::delivery::{
-    AttemptReport, DeliveryStore, DisableReason, EventId, LeasedDelivery, NewEvent, NextStep,
-    WebhookId,
+    AttemptReport, DeliveryStore, DisableReason, EventId, LeasedDelivery, NextStep, WebhookId,
 };
 
-use super::webhooks::{body, endpoint};
+use super::webhooks::{attempt_report, endpoint, new_event};
 use super::{org, t};
 use crate::support::db::TestDb;
 
 const LEASE: Duration = Duration::from_secs(30);
 
 fn report(status: u16, at: i64) -> AttemptReport {
-    AttemptReport {
-        started_at: t(at),
-        finished_at: t(at),
-        status_code: Some(status),
-        error: (status >= 300).then(|| format!("endpoint answered {status}")),
-        url: "https://hooks.example.com/turris".into(),
-        success: (200..300).contains(&status),
-        response_body: None,
-        retry_after: None,
-    }
+    attempt_report(status, at, at)
 }
 
 async fn enqueue(store: &dyn DeliveryStore, webhook: WebhookId, at: i64) -> EventId {
-    let event_id = EventId::new();
+    let event = new_event(webhook, t(at));
+    let event_id = event.event_id;
+    store.enqueue(vec![event]).await.unwrap();
+    event_id
+}
+
+/// Records one attempt of a leased delivery, answered with `report`.
+async fn record(
+    store: &impl EndpointHealthStore,
+    leased: LeasedDelivery,
+    webhook: WebhookId,
+    report: AttemptReport,
+    next: NextStep,
+    disable_after: Option<Duration>,
+) -> RecordedAttempts {
     store
-        .enqueue(vec![NewEvent {
-            event_id,
+        .record_attempts(&[AttemptToRecord {
+            event_id: leased.event.event_id,
             webhook_id: webhook,
-            webhook_type: WebhookType::ProducerAgreementExecuted,
-            body: body("{}"),
-            created_at: t(at),
+            lease: leased.lease,
+            report,
+            next,
+            disable_after,
         }])
         .await
-        .unwrap();
-    event_id
+        .unwrap()
 }
 
 /// Leases the event due at `at`, makes an attempt answered `status`, and schedules a retry a
@@ -58,26 +65,46 @@ async fn attempt(
 ) -> Option<DisableReason> {
     let leased: Vec<LeasedDelivery> = store.lease_due(t(at), 1, LEASE).await.unwrap();
     let leased = leased.into_iter().next().expect("an event is due");
-    let recorded = store
-        .record_attempts(&[AttemptToRecord {
-            event_id: leased.event.event_id,
-            webhook_id: webhook,
-            lease: leased.lease,
-            report: report(status, at),
-            next: if status < 300 {
-                NextStep::Delivered
-            } else {
-                NextStep::RetryAt(t(at + 1))
-            },
-            disable_after: Some(Duration::from_secs(1000)),
-        }])
-        .await
-        .unwrap();
+    let next = if status < 300 {
+        NextStep::Delivered
+    } else {
+        NextStep::RetryAt(t(at + 1))
+    };
+    let disable_after = Some(Duration::from_secs(1000));
+    let recorded = record(
+        store,
+        leased,
+        webhook,
+        report(status, at),
+        next,
+        disable_after,
+    )
+    .await;
     assert!(recorded.results[0].is_ok());
     recorded.disabled.first().map(|d| {
         assert_eq!(d.webhook_id, webhook);
         d.reason
     })
+}
+
+/// The events due at `at` (up to ten), leased.
+async fn lease_due_ids(store: &impl DeliveryStore, at: i64) -> Vec<EventId> {
+    store
+        .lease_due(t(at), 10, LEASE)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.event.event_id)
+        .collect()
+}
+
+/// When and why the endpoint is disabled; `None` while enabled.
+async fn disabled(
+    store: &SqlStore,
+    org: &OrganizationId,
+    webhook: WebhookId,
+) -> Option<(DateTime<Utc>, DisableReason)> {
+    store.webhook(org, webhook).await.unwrap().unwrap().disabled
 }
 
 async fn a_run_of_failures_disables_an_endpoint_after_the_period_and_a_success_ends_the_run(
@@ -95,22 +122,16 @@ async fn a_run_of_failures_disables_an_endpoint_after_the_period_and_a_success_e
     assert_eq!(attempt(&store, hook.id, 204, 600).await, None);
     assert_eq!(attempt(&store, hook.id, 500, 700).await, None);
     assert_eq!(attempt(&store, hook.id, 500, 1699).await, None);
-    assert_eq!(
-        store
-            .webhook(&acme, hook.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .disabled,
-        None
-    );
+    assert_eq!(disabled(&store, &acme, hook.id).await, None);
     // 1000 s after the run started: disabled, once, with a notification.
     assert_eq!(
         attempt(&store, hook.id, 500, 1700).await,
         Some(DisableReason::Failing)
     );
-    let listed = store.webhook(&acme, hook.id).await.unwrap().unwrap();
-    assert_eq!(listed.disabled, Some((t(1700), DisableReason::Failing)));
+    assert_eq!(
+        disabled(&store, &acme, hook.id).await,
+        Some((t(1700), DisableReason::Failing))
+    );
     let notes = store
         .webhook_notifications(&acme, hook.id, 10)
         .await
@@ -124,13 +145,7 @@ async fn a_run_of_failures_disables_an_endpoint_after_the_period_and_a_success_e
         notes[0].message
     );
     // Its events wait: nothing is leased while it is disabled.
-    assert!(
-        store
-            .lease_due(t(9_999), 10, LEASE)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(lease_due_ids(&store, 9_999).await.is_empty());
 }
 
 async fn a_410_disables_at_once_and_enabling_releases_the_waiting_events(db: &TestDb) {
@@ -144,10 +159,7 @@ async fn a_410_disables_at_once_and_enabling_releases_the_waiting_events(db: &Te
         Some(DisableReason::Gone)
     );
     let second = enqueue(&store, hook.id, 5).await;
-    assert!(
-        store.lease_due(t(100), 10, LEASE).await.unwrap().is_empty(),
-        "both wait"
-    );
+    assert!(lease_due_ids(&store, 100).await.is_empty(), "both wait");
 
     assert_eq!(
         store.enable_webhook(&other, hook.id, t(200)).await.unwrap(),
@@ -168,22 +180,8 @@ async fn a_410_disables_at_once_and_enabling_releases_the_waiting_events(db: &Te
         store.enable_webhook(&acme, hook.id, t(201)).await.unwrap(),
         Some(false)
     );
-    assert_eq!(
-        store
-            .webhook(&acme, hook.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .disabled,
-        None
-    );
-    let mut released: Vec<EventId> = store
-        .lease_due(t(300), 10, LEASE)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|l| l.event.event_id)
-        .collect();
+    assert_eq!(disabled(&store, &acme, hook.id).await, None);
+    let mut released = lease_due_ids(&store, 300).await;
     released.sort();
     let mut expected = vec![first, second];
     expected.sort();
@@ -225,35 +223,21 @@ async fn a_retry_after_on_429_or_503_holds_back_every_delivery_to_that_endpoint_
     let leased = store.lease_due(t(0), 1, LEASE).await.unwrap().remove(0);
     let mut answered = report(429, 0);
     answered.retry_after = Some(Duration::from_secs(120));
-    let recorded = store
-        .record_attempts(&[AttemptToRecord {
-            event_id: leased.event.event_id,
-            webhook_id: busy.id,
-            lease: leased.lease,
-            report: answered,
-            next: NextStep::RetryAt(t(120)),
-            disable_after: None,
-        }])
-        .await
-        .unwrap();
+    let recorded = record(
+        &store,
+        leased,
+        busy.id,
+        answered,
+        NextStep::RetryAt(t(120)),
+        None,
+    )
+    .await;
     assert!(recorded.results[0].is_ok() && recorded.disabled.is_empty());
     // The other endpoint's events go out; the busy one's wait, the answered one and the other.
     let other = enqueue(&store, calm.id, 2).await;
-    let due: Vec<EventId> = store
-        .lease_due(t(119), 10, LEASE)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|l| l.event.event_id)
-        .collect();
+    let due = lease_due_ids(&store, 119).await;
     assert_eq!(due, [other]);
-    let due: Vec<EventId> = store
-        .lease_due(t(120), 10, LEASE)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|l| l.event.event_id)
-        .collect();
+    let due = lease_due_ids(&store, 120).await;
     assert_eq!(due.len(), 2, "both wait exactly as long as asked");
     assert!(due.contains(&waiting));
     // A 500's Retry-After is not a request to pause.
@@ -261,17 +245,15 @@ async fn a_retry_after_on_429_or_503_holds_back_every_delivery_to_that_endpoint_
     failed.retry_after = Some(Duration::from_secs(3600));
     let leased = store.lease_due(t(151), 1, LEASE).await.unwrap().remove(0);
     assert_eq!(leased.event.event_id, waiting);
-    store
-        .record_attempts(&[AttemptToRecord {
-            event_id: leased.event.event_id,
-            webhook_id: busy.id,
-            lease: leased.lease,
-            report: failed,
-            next: NextStep::RetryAt(t(201)),
-            disable_after: None,
-        }])
-        .await
-        .unwrap();
+    record(
+        &store,
+        leased,
+        busy.id,
+        failed,
+        NextStep::RetryAt(t(201)),
+        None,
+    )
+    .await;
     assert_eq!(
         store.lease_due(t(300), 10, LEASE).await.unwrap().len(),
         3,

@@ -2,8 +2,11 @@
 
 use std::time::Duration;
 
+use turris_core::ids::OrganizationId;
 use turris_hubspot::webhooks::WebhookEvent;
-use turris_server::store::{DbError, InboundBatch, InboundEventStore};
+use turris_server::store::{
+    ClaimedInboundEvent, DbError, InboundBatch, InboundEventStore, SqlStore,
+};
 
 use super::{org, t};
 use crate::support::db::TestDb;
@@ -29,6 +32,25 @@ fn event(event_id: u64, object_id: u64, property: Option<&str>, attempt: u32) ->
         json["propertyName"] = p.into();
     }
     serde_json::from_value(json).unwrap()
+}
+
+/// Creates the organization `id` with `count` stored events (event `i` about object `i`).
+async fn org_with_events(store: &SqlStore, id: &str, count: u64) -> OrganizationId {
+    let org = org(store, id).await;
+    let events: Vec<_> = (1..=count).map(|i| event(i, i, None, 0)).collect();
+    store
+        .persist_inbound_events(&org, &events, t(0))
+        .await
+        .unwrap();
+    org
+}
+
+/// Claims up to ten due events at `t(at)` for `claim_for`.
+async fn claim_due(store: &SqlStore, at: i64, claim_for: Duration) -> Vec<ClaimedInboundEvent> {
+    store
+        .claim_inbound_events(t(at), 10, 10, claim_for)
+        .await
+        .unwrap()
 }
 
 async fn redelivered_events_are_stored_once(db: &TestDb) {
@@ -91,20 +113,12 @@ async fn redelivered_events_are_stored_once(db: &TestDb) {
 
 async fn claimed_events_go_to_one_worker_until_processed_or_the_claim_expires(db: &TestDb) {
     let store = db.store();
-    let acme = org(&store, "acme").await;
-    let events: Vec<_> = (1..=3).map(|i| event(i, i, None, 0)).collect();
-    store
-        .persist_inbound_events(&acme, &events, t(0))
-        .await
-        .unwrap();
+    org_with_events(&store, "acme", 3).await;
 
     let first = store.claim_inbound_events(t(0), 2, 2, CLAIM).await.unwrap();
     assert_eq!(first.len(), 2, "at most the limit");
     assert_eq!(first[0].claimed_until, t(60));
-    let second = store
-        .claim_inbound_events(t(1), 10, 10, CLAIM)
-        .await
-        .unwrap();
+    let second = claim_due(&store, 1, CLAIM).await;
     assert_eq!(second.len(), 1, "claimed events are not handed out again");
     assert_ne!(second[0].id, first[0].id);
 
@@ -122,31 +136,15 @@ async fn claimed_events_go_to_one_worker_until_processed_or_the_claim_expires(db
         .mark_inbound_failed(&second[0].claim, second[0].id, "not a company", None)
         .await
         .unwrap();
-    assert!(
-        store
-            .claim_inbound_events(t(29), 10, 10, CLAIM)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let retried = store
-        .claim_inbound_events(t(30), 10, 10, CLAIM)
-        .await
-        .unwrap();
+    assert!(claim_due(&store, 29, CLAIM).await.is_empty());
+    let retried = claim_due(&store, 30, CLAIM).await;
     assert_eq!(retried.len(), 1, "the failed event is retried at its time");
     assert_eq!((retried[0].id, retried[0].attempts), (first[1].id, 1));
     assert!(
-        store
-            .claim_inbound_events(t(89), 10, 10, CLAIM)
-            .await
-            .unwrap()
-            .is_empty(),
+        claim_due(&store, 89, CLAIM).await.is_empty(),
         "the retry's claim is live until t(90)"
     );
-    let expired = store
-        .claim_inbound_events(t(90), 10, 10, CLAIM)
-        .await
-        .unwrap();
+    let expired = claim_due(&store, 90, CLAIM).await;
     assert_eq!(expired.len(), 1, "an expired claim is handed out again");
     assert_eq!(expired[0].id, first[1].id);
     store
@@ -154,11 +152,7 @@ async fn claimed_events_go_to_one_worker_until_processed_or_the_claim_expires(db
         .await
         .unwrap();
     assert!(
-        store
-            .claim_inbound_events(t(10_000), 10, 10, CLAIM)
-            .await
-            .unwrap()
-            .is_empty(),
+        claim_due(&store, 10_000, CLAIM).await.is_empty(),
         "processed and given-up events are never claimed"
     );
     assert!(
@@ -175,12 +169,7 @@ async fn claimed_events_go_to_one_worker_until_processed_or_the_claim_expires(db
 async fn two_workers_claiming_at_once_never_get_the_same_event(db: &TestDb) {
     let store = db.store();
     let second = db.second_store().await;
-    let acme = org(&store, "acme").await;
-    let events: Vec<_> = (1..=120).map(|i| event(i, i, None, 0)).collect();
-    store
-        .persist_inbound_events(&acme, &events, t(0))
-        .await
-        .unwrap();
+    org_with_events(&store, "acme", 120).await;
     let mut workers = Vec::new();
     for w in 0..4 {
         let store = if w % 2 == 0 {
@@ -217,22 +206,11 @@ async fn two_workers_claiming_at_once_never_get_the_same_event(db: &TestDb) {
 async fn a_claim_taken_over_after_it_lapsed_settles_nothing_for_its_first_holder(db: &TestDb) {
     let store = db.store();
     let replica = db.second_store().await;
-    let acme = org(&store, "acme").await;
-    let events: Vec<_> = (1..=3).map(|i| event(i, i, None, 0)).collect();
-    store
-        .persist_inbound_events(&acme, &events, t(0))
-        .await
-        .unwrap();
-    let stale = store
-        .claim_inbound_events(t(0), 10, 10, LEASE)
-        .await
-        .unwrap();
+    let acme = org_with_events(&store, "acme", 3).await;
+    let stale = claim_due(&store, 0, LEASE).await;
     assert_eq!(stale.len(), 3);
     // The first holder stalls past its lease; the replica takes the events over.
-    let fresh = replica
-        .claim_inbound_events(t(16), 10, 10, LEASE)
-        .await
-        .unwrap();
+    let fresh = claim_due(&replica, 16, LEASE).await;
     assert_eq!(fresh.len(), 3, "a lapsed claim is handed out again");
     let (old, new) = (&stale[0].claim, &fresh[0].claim);
     let ids: Vec<_> = stale.iter().map(|e| e.id).collect();
@@ -262,11 +240,7 @@ async fn a_claim_taken_over_after_it_lapsed_settles_nothing_for_its_first_holder
         0
     );
     assert!(
-        store
-            .claim_inbound_events(t(30), 10, 10, LEASE)
-            .await
-            .unwrap()
-            .is_empty(),
+        claim_due(&store, 30, LEASE).await.is_empty(),
         "the replica's claim is untouched by the stale writes"
     );
 
@@ -282,10 +256,7 @@ async fn a_claim_taken_over_after_it_lapsed_settles_nothing_for_its_first_holder
             .unwrap(),
         2
     );
-    let retried = store
-        .claim_inbound_events(t(100), 10, 10, LEASE)
-        .await
-        .unwrap();
+    let retried = claim_due(&store, 100, LEASE).await;
     assert_eq!(retried.len(), 1);
     assert_eq!(
         (retried[0].id, retried[0].attempts),
@@ -296,15 +267,8 @@ async fn a_claim_taken_over_after_it_lapsed_settles_nothing_for_its_first_holder
 
 async fn a_renewed_claim_is_not_handed_out_and_one_left_to_lapse_is(db: &TestDb) {
     let store = db.store();
-    let acme = org(&store, "acme").await;
-    store
-        .persist_inbound_events(&acme, &[event(1, 1, None, 0)], t(0))
-        .await
-        .unwrap();
-    let claimed = store
-        .claim_inbound_events(t(0), 10, 10, LEASE)
-        .await
-        .unwrap();
+    org_with_events(&store, "acme", 1).await;
+    let claimed = claim_due(&store, 0, LEASE).await;
     let claim = &claimed[0].claim;
     for at in [5, 10, 15, 20] {
         assert_eq!(
@@ -316,19 +280,12 @@ async fn a_renewed_claim_is_not_handed_out_and_one_left_to_lapse_is(db: &TestDb)
             "renewed at t({at})"
         );
         assert!(
-            store
-                .claim_inbound_events(t(at + 14), 10, 10, LEASE)
-                .await
-                .unwrap()
-                .is_empty(),
+            claim_due(&store, at + 14, LEASE).await.is_empty(),
             "held until t({})",
             at + 15
         );
     }
-    let taken = store
-        .claim_inbound_events(t(35), 10, 10, LEASE)
-        .await
-        .unwrap();
+    let taken = claim_due(&store, 35, LEASE).await;
     assert_eq!(taken.len(), 1, "15 s after the last renewal it is free");
     assert_eq!(
         store

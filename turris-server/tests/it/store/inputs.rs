@@ -9,10 +9,10 @@ use turris_server::store::{
     NiprSyncId, NiprSyncResult, OutboxEvent, ProducerAgreement, RecordPageStore, SqlStore,
     TurrisInputStore, WebhookEndpointStore,
 };
-use turris_webhooks::delivery::{DeliveryStore, PageRequest};
+use turris_webhooks::delivery::DeliveryStore;
 use turris_webhooks::{AgreementSigner, ComplianceStatus, SyncKind, SyncOutcome, WebhookType};
 
-use super::webhooks::endpoint;
+use super::webhooks::{endpoint, queued};
 use super::{org, t, t0};
 use crate::support::db::TestDb;
 
@@ -26,6 +26,15 @@ async fn agency(store: &SqlStore, org: &OrganizationId, id: &str) -> AgencyId {
     };
     store.insert_agency(org, &agency).await.unwrap();
     agency.id
+}
+
+/// Creates the agency `a1` and the contract template `std` in `org`; answers the agency's id.
+async fn agency_with_template(store: &SqlStore, org: &OrganizationId) -> AgencyId {
+    store
+        .create_contract_template(org, &template("std"), "Std", t0())
+        .await
+        .unwrap();
+    agency(store, org, "a1").await
 }
 
 fn template(id: &str) -> ContractTemplateId {
@@ -92,11 +101,7 @@ async fn contract_templates_are_unique_per_organization_and_isolated(db: &TestDb
 async fn invitations_need_an_agency_of_the_organization(db: &TestDb) {
     let store = db.store();
     let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
-    let agency_id = agency(&store, &acme, "a1").await;
-    store
-        .create_contract_template(&acme, &template("std"), "Std", t0())
-        .await
-        .unwrap();
+    let agency_id = agency_with_template(&store, &acme).await;
     let invitation = Invitation {
         id: InvitationId::new(),
         agency_id: agency_id.clone(),
@@ -352,14 +357,7 @@ async fn nipr_results_enqueue_one_event_per_webhook_of_their_type(db: &TestDb) {
         assert_eq!(&event.body[..], body.as_bytes());
         assert_eq!(event.next_attempt_at, Some(t(1)));
     }
-    assert!(
-        store
-            .list_events(theirs.id, PageRequest::first(10))
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert!(queued(&store, theirs.id).await.is_empty());
     assert_eq!(
         store
             .list_nipr_syncs(&acme, &result.entity, None, 10)
@@ -398,11 +396,7 @@ async fn nipr_results_enqueue_one_event_per_webhook_of_their_type(db: &TestDb) {
 async fn a_refused_producer_agreement_leaves_no_outbox_rows(db: &TestDb) {
     let store = db.store();
     let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
-    let agency_id = agency(&store, &acme, "a1").await;
-    store
-        .create_contract_template(&acme, &template("std"), "Std", t0())
-        .await
-        .unwrap();
+    let agency_id = agency_with_template(&store, &acme).await;
     let hook = endpoint(WebhookType::ProducerAgreementExecuted);
     store.create_webhook(&acme, &hook, t0()).await.unwrap();
     let event = [outbox(WebhookType::ProducerAgreementExecuted, "{}")];
@@ -424,12 +418,7 @@ async fn a_refused_producer_agreement_leaves_no_outbox_rows(db: &TestDb) {
         "another organization's agency and template"
     );
     assert!(
-        store
-            .list_events(hook.id, PageRequest::first(10))
-            .await
-            .unwrap()
-            .items
-            .is_empty(),
+        queued(&store, hook.id).await.is_empty(),
         "nothing was queued for refused agreements"
     );
 
@@ -451,12 +440,7 @@ async fn a_refused_producer_agreement_leaves_no_outbox_rows(db: &TestDb) {
         "{duplicate:?}"
     );
     assert_eq!(
-        store
-            .list_events(hook.id, PageRequest::first(10))
-            .await
-            .unwrap()
-            .items
-            .len(),
+        queued(&store, hook.id).await.len(),
         1,
         "the duplicate rolled back its outbox row"
     );

@@ -5,12 +5,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use turris_webhooks::WebhookType;
-use turris_webhooks::delivery::{
-    AttemptReport, DeliveryStore, EventId, NewEvent, NextStep, WebhookId,
-};
+use turris_webhooks::delivery::{DeliveryStore, EventId, NewEvent, NextStep, WebhookId};
 
 use super::t;
-use super::webhooks::body;
+use super::webhooks::{attempt_report, body, new_event};
 use crate::support::db::TestDb;
 
 const EVENTS: usize = 300;
@@ -49,16 +47,7 @@ async fn two_pools_leasing_at_once_never_get_the_same_delivery(db: &TestDb) {
                     break;
                 }
                 for delivery in leased {
-                    let report = AttemptReport {
-                        started_at: t(1),
-                        finished_at: t(1),
-                        status_code: Some(200),
-                        error: None,
-                        url: "https://x.test".into(),
-                        success: true,
-                        response_body: None,
-                        retry_after: None,
-                    };
+                    let report = attempt_report(200, 1, 1);
                     let attempt = store
                         .record_attempt(
                             delivery.event.event_id,
@@ -102,13 +91,7 @@ async fn queue_statistics_count_pending_due_leased_and_failed(db: &TestDb) {
     use turris_server::store::{DeliveryQueueStats, DeliveryStatsStore};
     let store = db.store();
     let webhook = WebhookId::new();
-    let new = |secs| NewEvent {
-        event_id: EventId::new(),
-        webhook_id: webhook,
-        webhook_type: WebhookType::ProducerAgreementExecuted,
-        body: body("{}"),
-        created_at: t(secs),
-    };
+    let new = |secs| new_event(webhook, t(secs));
     assert_eq!(
         store.delivery_queue_stats(t(0)).await.unwrap(),
         DeliveryQueueStats::default()
@@ -121,16 +104,7 @@ async fn queue_statistics_count_pending_due_leased_and_failed(db: &TestDb) {
         .lease_due(t(10), 2, Duration::from_secs(60))
         .await
         .unwrap();
-    let report = AttemptReport {
-        started_at: t(10),
-        finished_at: t(11),
-        status_code: Some(500),
-        error: Some("500".into()),
-        url: "https://x.test".into(),
-        success: false,
-        response_body: None,
-        retry_after: None,
-    };
+    let report = attempt_report(500, 10, 11);
     store
         .record_attempt(
             leased[0].event.event_id,

@@ -21,8 +21,11 @@ mod webhooks;
 
 use chrono::{DateTime, TimeZone, Utc};
 use turris_core::ids::OrganizationId;
-use turris_core::permissions::SubscriptionState;
-use turris_server::store::{SqlStore, TenantStore};
+use turris_core::permissions::{Role, SubscriptionState};
+use turris_server::crypto::ApiToken;
+use turris_server::store::{
+    ApiTokenInfo, NewApiToken, NewUser, RoleId, SqlStore, StoredRole, TenantStore, User, UserId,
+};
 
 /// A fixed instant for reproducible tests.
 pub fn t0() -> DateTime<Utc> {
@@ -42,4 +45,54 @@ pub async fn org(store: &SqlStore, id: &str) -> OrganizationId {
         .await
         .unwrap();
     id
+}
+
+/// Creates a user named `name` with `email` in `org`.
+pub async fn user(store: &SqlStore, org: &OrganizationId, email: &str, name: &str) -> User {
+    let user = NewUser {
+        email: email.into(),
+        name: name.into(),
+    };
+    store.create_user(org, &user, t0()).await.unwrap()
+}
+
+/// A fresh API token labelled `label` for `user` with `role`, never expiring.
+pub fn new_token(user: UserId, role: RoleId, label: &str) -> (ApiToken, NewApiToken) {
+    let token = ApiToken::generate().unwrap();
+    let new = NewApiToken {
+        hash: token.hash(),
+        user,
+        role,
+        label: label.into(),
+        expires_at: None,
+    };
+    (token, new)
+}
+
+/// A role, a user, and an API token of the user with the role.
+pub struct TokenHolder {
+    pub role: StoredRole,
+    pub user: User,
+    pub token: ApiToken,
+    pub info: ApiTokenInfo,
+}
+
+/// Creates `role`, a user with `email` and a token labelled `label` for them in `org`.
+pub async fn token_holder(
+    store: &SqlStore,
+    org: &OrganizationId,
+    role: &Role,
+    (email, name): (&str, &str),
+    label: &str,
+) -> TokenHolder {
+    let role = store.create_role(org, role, t0()).await.unwrap();
+    let user = user(store, org, email, name).await;
+    let (token, new) = new_token(user.id, role.id, label);
+    let info = store.create_api_token(org, &new, t0()).await.unwrap();
+    TokenHolder {
+        role,
+        user,
+        token,
+        info,
+    }
 }

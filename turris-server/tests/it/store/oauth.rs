@@ -1,24 +1,14 @@
 //! OAuth `state`: single use, ten minutes, and distinct refusals.
 
-use turris_server::store::{NewUser, OAUTH_STATE_TTL, OAuthStateStore, StateConsumed, TenantStore};
+use turris_server::store::{OAUTH_STATE_TTL, OAuthStateStore, StateConsumed};
 
-use super::{org, t, t0};
+use super::{org, t, t0, user};
 use crate::support::db::TestDb;
 
 async fn a_state_is_valid_once_for_its_organization_and_user(db: &TestDb) {
     let store = db.store();
     let acme = org(&store, "acme").await;
-    let user = store
-        .create_user(
-            &acme,
-            &NewUser {
-                email: "a@a.test".into(),
-                name: "A".into(),
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
+    let user = user(&store, &acme, "a@a.test", "A").await;
     let state = store
         .create_oauth_state(&acme, user.id, t0())
         .await

@@ -25,6 +25,10 @@ async fn a_record_saved_with_its_push_is_stored_and_queued_and_an_unknown_one_ch
     let store = db.store();
     let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
     let lakeside = agency("a-1", "Lakeside");
+    let name_of = async |id: &AgencyId| {
+        let stored = store.get_agency(&acme, id).await.unwrap();
+        stored.expect("stored").data.name
+    };
     store
         .insert_agency_with_push(&acme, &lakeside)
         .await
@@ -38,16 +42,7 @@ async fn a_record_saved_with_its_push_is_stored_and_queued_and_an_unknown_one_ch
         .update_agency_with_push(&acme, &agency("a-1", "Lakeside Two"))
         .await
         .unwrap();
-    assert_eq!(
-        store
-            .get_agency(&acme, &lakeside.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .data
-            .name,
-        "Lakeside Two"
-    );
+    assert_eq!(name_of(&lakeside.id).await, "Lakeside Two");
     assert_eq!(store.pending_outbound(&acme).await.unwrap(), 3);
 
     // Another organization's id is not found, and queues nothing.
@@ -58,16 +53,7 @@ async fn a_record_saved_with_its_push_is_stored_and_queued_and_an_unknown_one_ch
     let refused = store.update_agent_with_push(&other, &grace).await;
     assert!(matches!(refused, Err(DbError::NotFound)), "{refused:?}");
     assert_eq!(store.pending_outbound(&other).await.unwrap(), 0);
-    assert_eq!(
-        store
-            .get_agency(&acme, &lakeside.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .data
-            .name,
-        "Lakeside Two"
-    );
+    assert_eq!(name_of(&lakeside.id).await, "Lakeside Two");
 }
 
 async fn an_organization_is_claimed_by_one_process_until_it_finishes_or_its_lease_expires(

@@ -5,12 +5,9 @@ use std::time::Duration;
 use turris_core::activity::{ActivityKind, NewActivity, Outcome};
 use turris_core::store::ActivityStore;
 use turris_server::store::{InboundEventStore, RetentionStore};
-use turris_webhooks::WebhookType;
-use turris_webhooks::delivery::{
-    AttemptReport, DeliveryStore, EventId, NewEvent, NextStep, WebhookId,
-};
+use turris_webhooks::delivery::{DeliveryStore, NextStep, WebhookId};
 
-use super::webhooks::body;
+use super::webhooks::{attempt_report, new_event};
 use super::{org, t};
 use crate::support::db::TestDb;
 
@@ -51,13 +48,7 @@ async fn activity_is_pruned_before_the_cutoff_in_every_organization(db: &TestDb)
 async fn finished_deliveries_are_pruned_with_their_attempts_and_pending_ones_stay(db: &TestDb) {
     let store = db.store();
     let webhook = WebhookId::new();
-    let new = |secs| NewEvent {
-        event_id: EventId::new(),
-        webhook_id: webhook,
-        webhook_type: WebhookType::ProducerAgreementExecuted,
-        body: body("{}"),
-        created_at: t(secs),
-    };
+    let new = |secs| new_event(webhook, t(secs));
     let (delivered, pending, recent) = (new(-100), new(-100), new(10));
     store
         .enqueue(vec![delivered.clone(), pending.clone(), recent.clone()])
@@ -71,16 +62,7 @@ async fn finished_deliveries_are_pruned_with_their_attempts_and_pending_ones_sta
         .iter()
         .find(|l| l.event.event_id == delivered.event_id)
         .unwrap();
-    let report = AttemptReport {
-        started_at: t(-100),
-        finished_at: t(-99),
-        status_code: Some(200),
-        error: None,
-        url: "https://x.test".into(),
-        success: true,
-        response_body: None,
-        retry_after: None,
-    };
+    let report = attempt_report(200, -100, -99);
     store
         .record_attempt(
             delivered.event_id,

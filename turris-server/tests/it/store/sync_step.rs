@@ -2,12 +2,15 @@
 //! transaction, idempotent per HubSpot object; deferred invitations sent once.
 
 use turris_core::activity::{ActivityKind, NewActivity, Outcome};
-use turris_core::ids::{AgencyContactId, AgencyId, AgentId, ContractTemplateId, HubSpotId};
+use turris_core::ids::{
+    AgencyContactId, AgencyId, AgentId, ContractTemplateId, HubSpotId, OrganizationId,
+};
 use turris_core::record::{Agency, AgencyContact, AgencyDraft, Agent, AgentDraft};
 use turris_core::store::{ActivityStore, Link, LinkKind, LinkStore, RecordStore, TurrisRef};
 use turris_server::store::{
     DbError, InboundStep, InboundStepStore, Invitation, InvitationId, InvitationStatus,
-    InvitationStore, InvitationWrite, RecordPageStore, RecordWrite, StepOutcome, SyncedRecord,
+    InvitationStore, InvitationWrite, RecordPageStore, RecordWrite, SqlStore, StepOutcome,
+    SyncedRecord,
 };
 
 use super::{org, t};
@@ -20,10 +23,29 @@ fn agency(id: &str) -> Agency {
     }
 }
 
-fn link_of(agency: &Agency, hubspot: &str) -> Link {
+fn link_to(turris: TurrisRef, hubspot: &str) -> Link {
     Link {
-        turris: TurrisRef::Agency(agency.id.clone()),
+        turris,
         hubspot_id: HubSpotId::parse(hubspot).unwrap(),
+    }
+}
+
+fn link_of(agency: &Agency, hubspot: &str) -> Link {
+    link_to(TurrisRef::Agency(agency.id.clone()), hubspot)
+}
+
+fn contact(
+    id: &str,
+    agency: &AgencyId,
+    first_name: Option<&str>,
+    email: Option<&str>,
+) -> AgencyContact {
+    AgencyContact {
+        id: AgencyContactId::parse(id).unwrap(),
+        agency_id: agency.clone(),
+        first_name: first_name.map(Into::into),
+        last_name: None,
+        email: email.map(Into::into),
     }
 }
 
@@ -52,24 +74,55 @@ fn invitation(agency: &Agency, template: &str) -> InvitationWrite {
     }
 }
 
+/// A step inserting `record` with its link and one activity row.
+fn insert<'a>(
+    record: SyncedRecord<'a>,
+    link: &'a Link,
+    kind: ActivityKind,
+    message: &str,
+) -> InboundStep<'a> {
+    InboundStep {
+        record: Some(RecordWrite::Insert(record)),
+        link: Some(link),
+        activity: vec![row(kind, message)],
+        invitation: None,
+        push_back: None,
+    }
+}
+
 fn create<'a>(
     agency: &'a Agency,
     link: &'a Link,
     invite: Option<InvitationWrite>,
 ) -> InboundStep<'a> {
     InboundStep {
-        record: Some(RecordWrite::Insert(SyncedRecord::Agency(agency))),
-        link: Some(link),
-        activity: vec![row(ActivityKind::WebhookCompanyCreated, "agency created")],
         invitation: invite,
-        push_back: None,
+        ..insert(
+            SyncedRecord::Agency(agency),
+            link,
+            ActivityKind::WebhookCompanyCreated,
+            "agency created",
+        )
     }
 }
 
-async fn messages(
-    store: &turris_server::store::SqlStore,
-    org: &turris_core::ids::OrganizationId,
-) -> Vec<String> {
+async fn commit(store: &SqlStore, org: &OrganizationId, step: &InboundStep<'_>) -> StepOutcome {
+    store.commit_inbound_step(org, step).await.unwrap()
+}
+
+async fn with_standard_template(store: &SqlStore, org: &OrganizationId) {
+    let template = ContractTemplateId::parse("standard").unwrap();
+    store
+        .create_contract_template(org, &template, "Standard", t(0))
+        .await
+        .unwrap();
+}
+
+async fn invitations(store: &SqlStore, org: &OrganizationId) -> Vec<Invitation> {
+    store.list_invitations(org, None).await.unwrap()
+}
+
+async fn messages(store: &SqlStore, org: &OrganizationId) -> Vec<String> {
     let mut all: Vec<String> = store
         .activity_page(org, None, None, 100)
         .await
@@ -85,20 +138,11 @@ async fn messages(
 async fn an_inbound_create_writes_record_link_activity_and_invitation_together(db: &TestDb) {
     let store = db.store();
     let acme = org(&store, "acme").await;
-    let template = ContractTemplateId::parse("standard").unwrap();
-    store
-        .create_contract_template(&acme, &template, "Standard", t(0))
-        .await
-        .unwrap();
+    with_standard_template(&store, &acme).await;
     let lakeside = agency("a-1");
     let link = link_of(&lakeside, "10");
-    let outcome = store
-        .commit_inbound_step(
-            &acme,
-            &create(&lakeside, &link, Some(invitation(&lakeside, "standard"))),
-        )
-        .await
-        .unwrap();
+    let invite = Some(invitation(&lakeside, "standard"));
+    let outcome = commit(&store, &acme, &create(&lakeside, &link, invite)).await;
     assert_eq!(outcome, StepOutcome::Committed);
     assert_eq!(
         store.get_agency(&acme, &lakeside.id).await.unwrap(),
@@ -129,31 +173,17 @@ async fn a_create_retried_for_an_object_already_linked_writes_no_second_record(d
     let acme = org(&store, "acme").await;
     let first = agency("a-1");
     let first_link = link_of(&first, "10");
-    store
-        .commit_inbound_step(&acme, &create(&first, &first_link, None))
-        .await
-        .unwrap();
+    commit(&store, &acme, &create(&first, &first_link, None)).await;
     // The retry after a crash (or another replica with the same event) plans a create with a
     // fresh id: the unique link on the HubSpot object turns it away, whole.
     let second = agency("a-2");
     let second_link = link_of(&second, "10");
-    let outcome = replica
-        .commit_inbound_step(
-            &acme,
-            &create(&second, &second_link, Some(invitation(&second, "standard"))),
-        )
-        .await
-        .unwrap();
+    let invite = Some(invitation(&second, "standard"));
+    let outcome = commit(&replica, &acme, &create(&second, &second_link, invite)).await;
     assert_eq!(outcome, StepOutcome::AlreadyLinked(first_link.clone()));
     let agencies = store.list_agencies(&acme, None, 100).await.unwrap();
     assert_eq!(agencies, std::slice::from_ref(&first), "no second agency");
-    assert!(
-        store
-            .list_invitations(&acme, None)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(invitations(&store, &acme).await.is_empty());
     assert_eq!(
         messages(&store, &acme).await,
         ["agency created"],
@@ -169,10 +199,7 @@ async fn a_create_retried_for_an_object_already_linked_writes_no_second_record(d
         invitation: None,
         push_back: None,
     };
-    assert_eq!(
-        store.commit_inbound_step(&acme, &update).await.unwrap(),
-        StepOutcome::Committed
-    );
+    assert_eq!(commit(&store, &acme, &update).await, StepOutcome::Committed);
 }
 
 async fn a_step_that_fails_midway_writes_nothing(db: &TestDb) {
@@ -180,30 +207,18 @@ async fn a_step_that_fails_midway_writes_nothing(db: &TestDb) {
     let acme = org(&store, "acme").await;
     let lakeside = agency("a-1");
     let link = link_of(&lakeside, "10");
-    store
-        .commit_inbound_step(&acme, &create(&lakeside, &link, None))
-        .await
-        .unwrap();
+    commit(&store, &acme, &create(&lakeside, &link, None)).await;
     // A contact of an unknown agency: its insert writes no row, so the step fails and its
     // link and activity row, which would come after, are not written either.
-    let orphan = AgencyContact {
-        id: AgencyContactId::parse("c-1").unwrap(),
-        agency_id: AgencyId::parse("gone").unwrap(),
-        first_name: None,
-        last_name: None,
-        email: Some("ada@example.com".into()),
-    };
-    let orphan_link = Link {
-        turris: TurrisRef::AgencyContact(orphan.id.clone()),
-        hubspot_id: HubSpotId::parse("20").unwrap(),
-    };
-    let step = InboundStep {
-        record: Some(RecordWrite::Insert(SyncedRecord::AgencyContact(&orphan))),
-        link: Some(&orphan_link),
-        activity: vec![row(ActivityKind::WebhookContactCreated, "contact created")],
-        invitation: None,
-        push_back: None,
-    };
+    let gone = AgencyId::parse("gone").unwrap();
+    let orphan = contact("c-1", &gone, None, Some("ada@example.com"));
+    let orphan_link = link_to(TurrisRef::AgencyContact(orphan.id.clone()), "20");
+    let step = insert(
+        SyncedRecord::AgencyContact(&orphan),
+        &orphan_link,
+        ActivityKind::WebhookContactCreated,
+        "contact created",
+    );
     assert!(matches!(
         store.commit_inbound_step(&acme, &step).await,
         Err(DbError::NotFound)
@@ -225,13 +240,8 @@ async fn an_invitation_naming_a_deleted_template_is_logged_for_attention_with_it
     let acme = org(&store, "acme").await;
     let lakeside = agency("a-1");
     let link = link_of(&lakeside, "10");
-    store
-        .commit_inbound_step(
-            &acme,
-            &create(&lakeside, &link, Some(invitation(&lakeside, "gone"))),
-        )
-        .await
-        .unwrap();
+    let invite = Some(invitation(&lakeside, "gone"));
+    commit(&store, &acme, &create(&lakeside, &link, invite)).await;
     assert!(
         store
             .get_agency(&acme, &lakeside.id)
@@ -239,13 +249,7 @@ async fn an_invitation_naming_a_deleted_template_is_logged_for_attention_with_it
             .unwrap()
             .is_some()
     );
-    assert!(
-        store
-            .list_invitations(&acme, None)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(invitations(&store, &acme).await.is_empty());
     assert_eq!(
         messages(&store, &acme).await,
         ["agency created", "template gone"]
@@ -256,19 +260,12 @@ async fn a_deferred_invitation_is_found_once_its_agency_has_an_email_and_sent_on
     let store = db.store();
     let replica = db.second_store().await;
     let acme = org(&store, "acme").await;
-    let template = ContractTemplateId::parse("standard").unwrap();
-    store
-        .create_contract_template(&acme, &template, "Standard", t(0))
-        .await
-        .unwrap();
+    with_standard_template(&store, &acme).await;
     let lakeside = agency("a-1");
     let link = link_of(&lakeside, "10");
     let invite = invitation(&lakeside, "standard");
     let id = invite.invitation.id;
-    store
-        .commit_inbound_step(&acme, &create(&lakeside, &link, Some(invite)))
-        .await
-        .unwrap();
+    commit(&store, &acme, &create(&lakeside, &link, Some(invite))).await;
     assert!(
         store
             .deferred_invitations_ready(10)
@@ -277,19 +274,8 @@ async fn a_deferred_invitation_is_found_once_its_agency_has_an_email_and_sent_on
             .is_empty(),
         "no contact yet"
     );
-    store
-        .insert_agency_contact(
-            &acme,
-            &AgencyContact {
-                id: AgencyContactId::parse("c-1").unwrap(),
-                agency_id: lakeside.id.clone(),
-                first_name: None,
-                last_name: None,
-                email: Some("ada@example.com".into()),
-            },
-        )
-        .await
-        .unwrap();
+    let ada = contact("c-1", &lakeside.id, None, Some("ada@example.com"));
+    store.insert_agency_contact(&acme, &ada).await.unwrap();
     assert_eq!(
         store.deferred_invitations_ready(10).await.unwrap(),
         [(acme.clone(), lakeside.id.clone())]
@@ -330,57 +316,34 @@ async fn one_contact_is_linked_to_an_agent_or_an_agency_contact_never_both(db: &
     let acme = org(&store, "acme").await;
     let lakeside = agency("a-1");
     let lakeside_link = link_of(&lakeside, "10");
-    store
-        .commit_inbound_step(&acme, &create(&lakeside, &lakeside_link, None))
-        .await
-        .unwrap();
+    commit(&store, &acme, &create(&lakeside, &lakeside_link, None)).await;
     let agent = Agent {
         id: AgentId::parse("g-1").unwrap(),
         data: AgentDraft::named("Grace", "Hopper"),
     };
-    let agent_link = Link {
-        turris: TurrisRef::Agent(agent.id.clone()),
-        hubspot_id: HubSpotId::parse("500").unwrap(),
-    };
-    let as_agent = InboundStep {
-        record: Some(RecordWrite::Insert(SyncedRecord::Agent(&agent))),
-        link: Some(&agent_link),
-        activity: vec![row(ActivityKind::WebhookContactCreated, "agent created")],
-        invitation: None,
-        push_back: None,
-    };
+    let agent_link = link_to(TurrisRef::Agent(agent.id.clone()), "500");
+    let as_agent = insert(
+        SyncedRecord::Agent(&agent),
+        &agent_link,
+        ActivityKind::WebhookContactCreated,
+        "agent created",
+    );
     assert_eq!(
-        store.commit_inbound_step(&acme, &as_agent).await.unwrap(),
+        commit(&store, &acme, &as_agent).await,
         StepOutcome::Committed
     );
     // Another step (a replica that read the contact a moment later, when it no longer matched
     // the agent filter) plans the same contact as an agency contact: turned away, whole.
-    let contact = AgencyContact {
-        id: AgencyContactId::parse("c-1").unwrap(),
-        agency_id: lakeside.id.clone(),
-        first_name: Some("Grace".into()),
-        last_name: None,
-        email: None,
-    };
-    let contact_link = Link {
-        turris: TurrisRef::AgencyContact(contact.id.clone()),
-        hubspot_id: HubSpotId::parse("500").unwrap(),
-    };
-    let as_contact = InboundStep {
-        record: Some(RecordWrite::Insert(SyncedRecord::AgencyContact(&contact))),
-        link: Some(&contact_link),
-        activity: vec![row(
-            ActivityKind::WebhookContactCreated,
-            "agency contact created",
-        )],
-        invitation: None,
-        push_back: None,
-    };
+    let grace = contact("c-1", &lakeside.id, Some("Grace"), None);
+    let contact_link = link_to(TurrisRef::AgencyContact(grace.id.clone()), "500");
+    let as_contact = insert(
+        SyncedRecord::AgencyContact(&grace),
+        &contact_link,
+        ActivityKind::WebhookContactCreated,
+        "agency contact created",
+    );
     assert_eq!(
-        replica
-            .commit_inbound_step(&acme, &as_contact)
-            .await
-            .unwrap(),
+        commit(&replica, &acme, &as_contact).await,
         StepOutcome::AlreadyLinked(agent_link.clone())
     );
     assert!(

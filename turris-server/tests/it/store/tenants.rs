@@ -1,13 +1,10 @@
 //! Organizations, roles, users and API tokens.
 
 use turris_core::permissions::{Area, Capability, Grant, Role, SubscriptionState};
-use turris_server::crypto::{ApiToken, TokenHash};
-use turris_server::store::sql::Pools;
-use turris_server::store::{
-    Backend, Conflict, DbError, NewApiToken, NewUser, RoleId, TenantStore, UserId,
-};
+use turris_server::crypto::TokenHash;
+use turris_server::store::{Backend, Conflict, DbError, NewUser, RoleId, TenantStore, UserId};
 
-use super::{org, t, t0};
+use super::{TokenHolder, new_token, org, t, t0, token_holder};
 use crate::support::db::TestDb;
 
 fn reader() -> Role {
@@ -17,33 +14,9 @@ fn reader() -> Role {
 async fn a_token_authenticates_as_its_user_role_and_organization(db: &TestDb) {
     let store = db.store();
     let acme = org(&store, "acme").await;
-    let role = store.create_role(&acme, &reader(), t0()).await.unwrap();
-    let user = store
-        .create_user(
-            &acme,
-            &NewUser {
-                email: "ada@acme.test".into(),
-                name: "Ada".into(),
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    let token = ApiToken::generate().unwrap();
-    let info = store
-        .create_api_token(
-            &acme,
-            &NewApiToken {
-                hash: token.hash(),
-                user: user.id,
-                role: role.id,
-                label: "ci".into(),
-                expires_at: None,
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
+    let TokenHolder {
+        user, token, info, ..
+    } = token_holder(&store, &acme, &reader(), ("ada@acme.test", "Ada"), "ci").await;
 
     let principal = store
         .authenticate(&token.hash(), t(5))
@@ -157,36 +130,9 @@ async fn names_emails_and_ids_are_unique_and_answer_typed_conflicts(db: &TestDb)
 async fn tenants_see_only_their_own_roles_users_and_tokens(db: &TestDb) {
     let store = db.store();
     let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
-    let role = store
-        .create_role(&acme, &Role::admin(), t0())
-        .await
-        .unwrap();
-    let user = store
-        .create_user(
-            &acme,
-            &NewUser {
-                email: "a@a.test".into(),
-                name: "A".into(),
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    let token = ApiToken::generate().unwrap();
-    let info = store
-        .create_api_token(
-            &acme,
-            &NewApiToken {
-                hash: token.hash(),
-                user: user.id,
-                role: role.id,
-                label: "x".into(),
-                expires_at: None,
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
+    let TokenHolder {
+        role, user, info, ..
+    } = token_holder(&store, &acme, &Role::admin(), ("a@a.test", "A"), "x").await;
 
     assert_eq!(store.role(&other, role.id).await.unwrap(), None);
     assert_eq!(store.user(&other, user.id).await.unwrap(), None);
@@ -197,36 +143,14 @@ async fn tenants_see_only_their_own_roles_users_and_tokens(db: &TestDb) {
         !store.revoke_api_token(&other, info.id, t0()).await.unwrap(),
         "another organization cannot revoke it"
     );
-    let foreign = store
-        .create_api_token(
-            &other,
-            &NewApiToken {
-                hash: ApiToken::generate().unwrap().hash(),
-                user: user.id,
-                role: role.id,
-                label: "stolen".into(),
-                expires_at: None,
-            },
-            t0(),
-        )
-        .await;
+    let (_, stolen) = new_token(user.id, role.id, "stolen");
+    let foreign = store.create_api_token(&other, &stolen, t0()).await;
     assert!(
         matches!(foreign, Err(DbError::NotFound)),
         "a token cannot bind another organization's user and role: {foreign:?}"
     );
-    let unknown = store
-        .create_api_token(
-            &acme,
-            &NewApiToken {
-                hash: ApiToken::generate().unwrap().hash(),
-                user: UserId::new(),
-                role: RoleId::new(),
-                label: "ghost".into(),
-                expires_at: None,
-            },
-            t0(),
-        )
-        .await;
+    let (_, ghost) = new_token(UserId::new(), RoleId::new(), "ghost");
+    let unknown = store.create_api_token(&acme, &ghost, t0()).await;
     assert!(matches!(unknown, Err(DbError::NotFound)));
     assert_eq!(store.role(&acme, role.id).await.unwrap(), Some(role));
     assert_eq!(
@@ -261,11 +185,7 @@ async fn roles_from_before_the_records_area_keep_records_access(db: &TestDb) {
             include_str!("../../../migrations/postgres/20261204100001_records_grants.sql")
         }
     };
-    match db.database.pools() {
-        Pools::Sqlite(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
-        Pools::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()),
-    }
-    .unwrap();
+    db.execute(sql).await;
     let records = |role: &Role| {
         Capability::ALL
             .into_iter()

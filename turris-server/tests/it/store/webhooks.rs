@@ -1,7 +1,10 @@
 //! Webhook endpoints: masked lists, decrypted delivery targets, delete stops deliveries.
 
-use turris_server::store::{NewWebhookEndpoint, SecretRotation, WebhookEndpointStore};
-use turris_webhooks::delivery::{DeliveryStore, EventId, NewEvent, WebhookId};
+use turris_core::ids::OrganizationId;
+use turris_server::store::{DbError, NewWebhookEndpoint, SecretRotation, WebhookEndpointStore};
+use turris_webhooks::delivery::{
+    AttemptReport, DeliveryStore, EventId, EventRecord, NewEvent, PageRequest, WebhookId,
+};
 use turris_webhooks::{WebhookSecret, WebhookType};
 
 use super::{org, t, t0};
@@ -10,6 +13,40 @@ use crate::support::db::TestDb;
 /// An envelope body for tests.
 pub fn body(text: &str) -> axum::body::Bytes {
     axum::body::Bytes::from(text.to_owned())
+}
+
+/// The first ten events queued for `webhook`.
+pub async fn queued(store: &impl DeliveryStore, webhook: WebhookId) -> Vec<EventRecord> {
+    store
+        .list_events(webhook, PageRequest::first(10))
+        .await
+        .unwrap()
+        .items
+}
+
+/// An attempt that started at `t(started)`, ended at `t(finished)` and was answered `status`.
+pub fn attempt_report(status: u16, started: i64, finished: i64) -> AttemptReport {
+    AttemptReport {
+        started_at: t(started),
+        finished_at: t(finished),
+        status_code: Some(status),
+        error: (status >= 300).then(|| format!("endpoint answered {status}")),
+        url: "https://hooks.example.com/turris".into(),
+        success: (200..300).contains(&status),
+        response_body: None,
+        retry_after: None,
+    }
+}
+
+/// A producer-agreement event for `webhook_id`, created at `created_at`, with an empty body.
+pub fn new_event(webhook_id: WebhookId, created_at: chrono::DateTime<chrono::Utc>) -> NewEvent {
+    NewEvent {
+        event_id: EventId::new(),
+        webhook_id,
+        webhook_type: WebhookType::ProducerAgreementExecuted,
+        body: body("{}"),
+        created_at,
+    }
 }
 
 pub fn endpoint(webhook_type: WebhookType) -> NewWebhookEndpoint {
@@ -58,17 +95,9 @@ async fn endpoints_list_masked_and_deliver_with_the_decrypted_secret(db: &TestDb
         "not deletable by another"
     );
     assert!(store.delivery_target(new.id).await.unwrap().is_some());
-    let ghost = turris_core::ids::OrganizationId::parse("ghost").unwrap();
-    assert!(matches!(
-        store
-            .create_webhook(
-                &ghost,
-                &endpoint(WebhookType::ProducerAgreementExecuted),
-                t0()
-            )
-            .await,
-        Err(turris_server::store::DbError::NotFound)
-    ));
+    let ghost = OrganizationId::parse("ghost").unwrap();
+    let refused = store.create_webhook(&ghost, &new, t0()).await;
+    assert!(matches!(refused, Err(DbError::NotFound)), "{refused:?}");
 }
 
 async fn deleting_an_endpoint_invalidates_its_secret_and_stops_its_deliveries(db: &TestDb) {
@@ -78,13 +107,7 @@ async fn deleting_an_endpoint_invalidates_its_secret_and_stops_its_deliveries(db
     let kept = endpoint(WebhookType::ProducerAgreementExecuted);
     store.create_webhook(&acme, &doomed, t0()).await.unwrap();
     store.create_webhook(&acme, &kept, t0()).await.unwrap();
-    let event = |webhook_id| NewEvent {
-        event_id: EventId::new(),
-        webhook_id,
-        webhook_type: WebhookType::ProducerAgreementExecuted,
-        body: body("{}"),
-        created_at: t0(),
-    };
+    let event = |webhook_id| new_event(webhook_id, t0());
     let (queued, leased, other) = (event(doomed.id), event(doomed.id), event(kept.id));
     store
         .enqueue(vec![queued.clone(), leased.clone(), other.clone()])
@@ -119,16 +142,7 @@ async fn deleting_an_endpoint_invalidates_its_secret_and_stops_its_deliveries(db
         [other.event_id],
         "only the remaining endpoint's event is due"
     );
-    let report = turris_webhooks::delivery::AttemptReport {
-        started_at: t(1),
-        finished_at: t(2),
-        status_code: Some(200),
-        error: None,
-        url: doomed.url.clone(),
-        success: true,
-        response_body: None,
-        retry_after: None,
-    };
+    let report = attempt_report(200, 1, 2);
     assert_eq!(
         store
             .record_attempt(
@@ -149,20 +163,13 @@ async fn deleting_an_endpoint_invalidates_its_secret_and_stops_its_deliveries(db
 /// organization's ids find nothing even when both ids are right.
 async fn delivery_events_carry_their_organization_and_history_reads_are_scoped_by_it(db: &TestDb) {
     use turris_server::store::DeliveryStatsStore;
-    use turris_server::store::sql::Pools;
     use turris_webhooks::delivery::PageRequest;
 
     let store = db.store();
     let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
     let hook = endpoint(WebhookType::ProducerAgreementExecuted);
     store.create_webhook(&acme, &hook, t0()).await.unwrap();
-    let event = NewEvent {
-        event_id: EventId::new(),
-        webhook_id: hook.id,
-        webhook_type: WebhookType::ProducerAgreementExecuted,
-        body: axum::body::Bytes::from_static(b"{}"),
-        created_at: t(1),
-    };
+    let event = new_event(hook.id, t(1));
     store.enqueue(vec![event.clone()]).await.unwrap();
     let page = || PageRequest {
         limit: 10,
@@ -210,30 +217,15 @@ async fn delivery_events_carry_their_organization_and_history_reads_are_scoped_b
     let backfill =
         &migration[migration.find("UPDATE").unwrap()..migration.find("CREATE INDEX").unwrap()];
     let clear = "UPDATE delivery_events SET organization_id = NULL";
-    match db.database.pools() {
-        Pools::Sqlite(pool) => {
-            sqlx::query(clear).execute(pool).await.unwrap();
-            assert!(
-                store
-                    .org_event(&acme, hook.id, event.event_id)
-                    .await
-                    .unwrap()
-                    .is_none()
-            );
-            sqlx::query(backfill).execute(pool).await.unwrap();
-        }
-        Pools::Postgres(pool) => {
-            sqlx::query(clear).execute(pool).await.unwrap();
-            assert!(
-                store
-                    .org_event(&acme, hook.id, event.event_id)
-                    .await
-                    .unwrap()
-                    .is_none()
-            );
-            sqlx::query(backfill).execute(pool).await.unwrap();
-        }
-    }
+    db.execute(clear).await;
+    assert!(
+        store
+            .org_event(&acme, hook.id, event.event_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    db.execute(backfill).await;
     assert!(
         store
             .org_event(&acme, hook.id, event.event_id)
@@ -361,18 +353,11 @@ async fn an_organization_may_register_only_so_many_endpoints_even_at_once(db: &T
             .unwrap()
             .is_some()
     );
-    let unknown = turris_core::ids::OrganizationId::parse("nobody").unwrap();
-    assert!(matches!(
-        store
-            .create_webhook_within(
-                &unknown,
-                &endpoint(WebhookType::ProducerAgreementExecuted),
-                3,
-                t0()
-            )
-            .await,
-        Err(turris_server::store::DbError::NotFound)
-    ));
+    let unknown = OrganizationId::parse("nobody").unwrap();
+    let refused = store
+        .create_webhook_within(&unknown, &theirs, 3, t0())
+        .await;
+    assert!(matches!(refused, Err(DbError::NotFound)), "{refused:?}");
 }
 
 both_databases!(db:

@@ -11,8 +11,6 @@ use tokio::sync::oneshot;
 use turris_hubspot_sandbox::Sandbox;
 use turris_server::app::{AppState, Application};
 use turris_server::config::Config;
-use turris_server::crypto::EncryptionKey;
-use turris_server::store::{Database, SqlStore};
 
 /// The admin token of every test server.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef0123";
@@ -21,6 +19,8 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef0123";
 pub const METRICS_TOKEN: &str = "test-metrics-token-5e0c1f7a9b2d";
 
 pub use turris_server::store::Backend;
+
+use crate::support::db::TestDb;
 
 /// Runs a test body against a fresh [`TestApp`] on SQLite and on PostgreSQL:
 /// `api_test!(async fn a_sentence(app) { ... })` makes `a_sentence::on_sqlite` and
@@ -69,154 +69,6 @@ pub fn init_logs() {
             .with_writer(move || writer.clone())
             .try_init();
     });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Databases
-
-/// A fresh database for one test. SQLite: a file in a temporary folder (the storage suite's
-/// [`crate::support::db::TestDb`]). PostgreSQL: a schema of its own in one shared database, selected with
-/// `search_path`, because creating and dropping a database per test costs most of a second on
-/// a loaded 2-core machine while a schema costs milliseconds.
-pub struct TestDb {
-    /// Its URL (what the server connects to).
-    pub url: String,
-    /// The key secrets are sealed with.
-    pub key: EncryptionKey,
-    sqlite: Option<crate::support::db::TestDb>,
-    pg_schema: Option<String>,
-}
-
-/// The database that holds the API suite's PostgreSQL schemas.
-const PG_DATABASE: &str = "turris_api_tests";
-
-async fn shared_pg_database() -> url::Url {
-    static READY: tokio::sync::OnceCell<url::Url> = tokio::sync::OnceCell::const_new();
-    READY
-        .get_or_init(|| async {
-            let admin = crate::support::db::postgres_url();
-            let pool = sqlx::PgPool::connect(&admin).await.expect(
-                "PostgreSQL at TURRIS_TEST_POSTGRES_URL (start it with \
-                 `pg_ctlcluster --skip-systemctl-redirect 15 main start`)",
-            );
-            let exists: Option<(i32,)> =
-                sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
-                    .bind(PG_DATABASE)
-                    .fetch_optional(&pool)
-                    .await
-                    .unwrap();
-            if exists.is_none() {
-                // Another test process may win the race; either way the database exists.
-                let _ = sqlx::query(&format!("CREATE DATABASE {PG_DATABASE}"))
-                    .execute(&pool)
-                    .await;
-            }
-            pool.close().await;
-            let mut url = url::Url::parse(&admin).unwrap();
-            url.set_path(PG_DATABASE);
-            url
-        })
-        .await
-        .clone()
-}
-
-impl TestDb {
-    async fn fresh(backend: Backend) -> Self {
-        let key = EncryptionKey::generate().unwrap();
-        match backend {
-            Backend::Sqlite => {
-                let db = crate::support::db::TestDb::fresh(Backend::Sqlite).await;
-                Self {
-                    url: db.url.clone(),
-                    key,
-                    sqlite: Some(db),
-                    pg_schema: None,
-                }
-            }
-            Backend::Postgres => {
-                let base = shared_pg_database().await;
-                let schema = format!("api_{}", uuid::Uuid::new_v4().simple());
-                let pool = sqlx::PgPool::connect(base.as_str()).await.unwrap();
-                sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-                pool.close().await;
-                let mut url = base;
-                url.query_pairs_mut()
-                    .append_pair("options[search_path]", &schema);
-                Self {
-                    url: url.to_string(),
-                    key,
-                    sqlite: None,
-                    pg_schema: Some(schema),
-                }
-            }
-        }
-    }
-
-    /// A store of its own on this database (the server's pool may be closed).
-    pub async fn store(&self) -> SqlStore {
-        let database = Database::connect(&self.url).await.unwrap();
-        SqlStore::new(database, &self.key)
-    }
-
-    /// Every byte the database holds, as text: the SQLite files, or every row of the schema.
-    pub async fn raw_contents(&self) -> String {
-        if let Some(db) = &self.sqlite {
-            return db.raw_contents().await;
-        }
-        let schema = self.pg_schema.as_deref().unwrap();
-        let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
-        let tables: Vec<(String,)> = sqlx::query_as(
-            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
-        )
-        .bind(schema)
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        let mut out = String::new();
-        for (table,) in tables {
-            let rows: Vec<(String,)> = sqlx::query_as(&format!(
-                "SELECT CAST(t AS TEXT) FROM {schema}.\"{table}\" t"
-            ))
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-            for (row,) in rows {
-                out.push_str(&row);
-                out.push('\n');
-            }
-        }
-        pool.close().await;
-        out
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some(schema) = self.pg_schema.take() else {
-            return;
-        };
-        // Drop runs inside the test's runtime: drop the schema from a thread of its own.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let mut url = url::Url::parse(&crate::support::db::postgres_url()).unwrap();
-                url.set_path(PG_DATABASE);
-                if let Ok(pool) = sqlx::PgPool::connect(url.as_str()).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                        .execute(&pool)
-                        .await;
-                    pool.close().await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -579,6 +431,40 @@ impl TestApp {
             .await
             .expect("request reaches the server");
         answer(response).await
+    }
+
+    /// Saves the organization's sync matrix, which must be accepted.
+    pub async fn set_sync(&self, matrix: Value) -> Answer {
+        let path = "/api/v1/integrations/hubspot/sync";
+        self.api(Method::PUT, path, Some(matrix)).await.expect(200)
+    }
+
+    /// Saves the organization's field mapping, which must be accepted.
+    pub async fn set_mapping(&self, mapping: Value) -> Answer {
+        let path = "/api/v1/integrations/hubspot/mapping";
+        self.api(Method::PUT, path, Some(mapping)).await.expect(200)
+    }
+
+    /// Creates an agency through the API, which must be accepted.
+    pub async fn create_agency(&self, agency: Value) -> Answer {
+        let path = "/api/v1/agencies";
+        self.api(Method::POST, path, Some(agency)).await.expect(201)
+    }
+
+    /// Records a NIPR sync result through the API, which must be accepted.
+    pub async fn create_nipr_sync(&self, result: Value) -> Answer {
+        let path = "/api/v1/nipr-syncs";
+        self.api(Method::POST, path, Some(result)).await.expect(201)
+    }
+
+    /// Connects HubSpot with the sandbox's private-app token, which must be accepted.
+    pub async fn connect_private_app(&self) -> Answer {
+        let body = json!({
+            "portal_id": self.sandbox.portal_id(),
+            "token": self.sandbox.private_app_token(),
+        });
+        let path = "/api/v1/integrations/hubspot/private-app";
+        self.api(Method::POST, path, Some(body)).await.expect(200)
     }
 
     /// Connects HubSpot through the real OAuth flow against the sandbox.

@@ -22,16 +22,9 @@ async fn agents_app(backend: Backend) -> TestApp {
         "last_name": "lastname",
         "email": "email"
     });
-    app.api(Method::PUT, &format!("{H}/mapping"), Some(mapping))
-        .await
-        .expect(200);
-    app.api(
-        Method::PUT,
-        &format!("{H}/sync"),
-        Some(json!({"agency": {"inbound": true}, "agents": {"inbound": true}})),
-    )
-    .await
-    .expect(200);
+    app.set_mapping(mapping).await;
+    app.set_sync(json!({"agency": {"inbound": true}, "agents": {"inbound": true}}))
+        .await;
     app
 }
 
@@ -40,7 +33,9 @@ async fn agents(app: &TestApp) -> Vec<Value> {
     page.body["items"].as_array().unwrap().clone()
 }
 
-async fn contacts_become_agents_once_their_company_is_a_synced_agency(backend: Backend) {
+async fn contacts_become_agents_only_once_their_primary_company_is_a_synced_agency(
+    backend: Backend,
+) {
     let app = agents_app(backend).await;
     let control = app.sandbox.control();
     let partner = control
@@ -118,19 +113,4 @@ async fn contacts_become_agents_once_their_company_is_a_synced_agency(backend: B
     app.finish().await;
 }
 
-mod contacts_become_agents_only_once_their_primary_company_is_a_synced_agency {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn on_sqlite() {
-        contacts_become_agents_once_their_company_is_a_synced_agency(Backend::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn on_postgres() {
-        if crate::support::skip_postgres() {
-            return;
-        }
-        contacts_become_agents_once_their_company_is_a_synced_agency(Backend::Postgres).await;
-    }
-}
+both_databases!(backend: contacts_become_agents_only_once_their_primary_company_is_a_synced_agency);

@@ -26,13 +26,6 @@ fn subscribe_contacts(app: &TestApp) {
     }
 }
 
-/// Sets the sync matrix.
-async fn toggles(app: &TestApp, matrix: Value) {
-    app.api(Method::PUT, &format!("{H}/sync"), Some(matrix))
-        .await
-        .expect(200);
-}
-
 /// Maps agents: contacts whose job title is `Agent`.
 async fn map_agents_by_job_title(app: &TestApp) {
     let mut mapping = agency_mapping();
@@ -42,9 +35,7 @@ async fn map_agents_by_job_title(app: &TestApp) {
         "last_name": "lastname",
         "email": "email"
     });
-    app.api(Method::PUT, &format!("{H}/mapping"), Some(mapping))
-        .await
-        .expect(200);
+    app.set_mapping(mapping).await;
 }
 
 /// A partner company in the sandbox, synced into an agency: (company id, agency id).
@@ -152,7 +143,7 @@ sync_test!(
         )
         .await
         .expect(200);
-        toggles(app, json!({"agency": {"inbound": true}, "agency_contacts": {"inbound": true}})).await;
+        app.set_sync(json!({"agency": {"inbound": true}, "agency_contacts": {"inbound": true}})).await;
         let (company, agency) = partner(app, "Harbor Agency").await;
         let invitations = format!("/api/v1/invitations?agency_id={agency}");
         assert_eq!(app.get(&invitations).await.expect(200).body["items"][0]["status"], "deferred");
@@ -203,11 +194,7 @@ sync_test!(
     async fn with_agent_inbound_on_a_contact_matching_the_agent_filter_becomes_an_agent_not_an_agency_contact(app) {
         subscribe_contacts(app);
         map_agents_by_job_title(app).await;
-        toggles(
-            app,
-            json!({"agency": {"inbound": true}, "agents": {"inbound": true}, "agency_contacts": {"inbound": true}}),
-        )
-        .await;
+        app.set_sync(json!({"agency": {"inbound": true}, "agents": {"inbound": true}, "agency_contacts": {"inbound": true}})).await;
         let (company, agency) = partner(app, "Harbor Agency").await;
         contact_of(
             app,
@@ -233,18 +220,11 @@ sync_test!(
 sync_test!(
     async fn an_agency_contact_created_in_turris_appears_in_hubspot_once_with_its_company_and_its_echo_creates_nothing(app) {
         subscribe_contacts(app);
-        toggles(
-            app,
-            json!({
+        app.set_sync(json!({
                 "agency": {"inbound": true, "outbound": true},
                 "agency_contacts": {"inbound": true, "outbound": true}
-            }),
-        )
-        .await;
-        let agency = app
-            .api(Method::POST, "/api/v1/agencies", Some(json!({"name": "Lakeside Agency"})))
-            .await
-            .expect(201);
+            })).await;
+        let agency = app.create_agency(json!({"name": "Lakeside Agency"})).await;
         let agency_id = agency.body["id"].as_str().unwrap().to_owned();
         let company = row_for(app, "Create company in HubSpot", "success", &agency_id).await;
         let company_id = company["details"]["hubspot_id"].as_str().unwrap().to_owned();
@@ -306,7 +286,7 @@ sync_test!(
 sync_test!(
     async fn with_the_agency_contact_toggles_off_no_contact_syncs_either_way(app) {
         subscribe_contacts(app);
-        toggles(app, json!({"agency": {"inbound": true, "outbound": true}})).await;
+        app.set_sync(json!({"agency": {"inbound": true, "outbound": true}})).await;
         let (company, agency) = partner(app, "Harbor Agency").await;
         let contact = contact_of(
             app,
@@ -340,11 +320,7 @@ sync_test!(
     async fn a_merged_away_contact_hands_its_agent_or_agency_contact_to_the_surviving_contact(app) {
         subscribe_contacts(app);
         map_agents_by_job_title(app).await;
-        toggles(
-            app,
-            json!({"agency": {"inbound": true}, "agents": {"inbound": true}, "agency_contacts": {"inbound": true}}),
-        )
-        .await;
+        app.set_sync(json!({"agency": {"inbound": true}, "agents": {"inbound": true}, "agency_contacts": {"inbound": true}})).await;
         let (company, agency) = partner(app, "Harbor Agency").await;
         let agent_contact = contact_of(
             app,
@@ -394,7 +370,7 @@ sync_test!(
 sync_test!(
     async fn merging_two_linked_contacts_keeps_both_records_and_unlinks_the_merged_away_one(app) {
         subscribe_contacts(app);
-        toggles(app, json!({"agency": {"inbound": true}, "agency_contacts": {"inbound": true}})).await;
+        app.set_sync(json!({"agency": {"inbound": true}, "agency_contacts": {"inbound": true}})).await;
         let (company, agency) = partner(app, "Harbor Agency").await;
         let keeper = contact_of(app, Some(&company), &[("firstname", "Kim"), ("email", "kim@harbor.example.com")]);
         let loser = contact_of(app, Some(&company), &[("firstname", "Lou"), ("email", "lou@harbor.example.com")]);
@@ -431,7 +407,7 @@ sync_test!(
 sync_test!(
     async fn deleting_a_linked_contact_drops_the_link_and_keeps_the_agency_contact(app) {
         subscribe_contacts(app);
-        toggles(app, json!({"agency": {"inbound": true}, "agency_contacts": {"inbound": true}})).await;
+        app.set_sync(json!({"agency": {"inbound": true}, "agency_contacts": {"inbound": true}})).await;
         let (company, agency) = partner(app, "Harbor Agency").await;
         let contact = contact_of(app, Some(&company), &[("firstname", "Olive"), ("email", "olive@harbor.example.com")]);
         app.settle().await;
@@ -454,7 +430,7 @@ sync_test!(
 sync_test!(
     async fn a_contact_seen_before_its_company_was_synced_follows_when_the_company_becomes_an_agency(app) {
         subscribe_contacts(app);
-        toggles(app, json!({"agency": {"inbound": true}, "agency_contacts": {"inbound": true}})).await;
+        app.set_sync(json!({"agency": {"inbound": true}, "agency_contacts": {"inbound": true}})).await;
         let control = app.sandbox.control();
         // The contact's events are processed while its company is not synced (as when
         // HubSpot's unordered webhooks bring a new partner's contact before the partner).

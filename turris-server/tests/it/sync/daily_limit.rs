@@ -59,13 +59,7 @@ sync_test!(
         app
     ) {
         let control = app.sandbox.control();
-        app.api(
-            Method::PUT,
-            &format!("{H}/sync"),
-            Some(json!({"agency": {"inbound": true, "outbound": true}})),
-        )
-        .await
-        .expect(200);
+        app.set_sync(json!({"agency": {"inbound": true, "outbound": true}})).await;
         // The portal's daily cap is spent: HubSpot answers 429 DAILY, without Retry-After.
         control.set_rate_limits(RateLimits {
             per_day: Some(0),
@@ -90,13 +84,7 @@ sync_test!(
             .create_record(ObjectKind::Companies, [("type", "PARTNER"), ("name", "Later Agency")])
             .unwrap();
         control.flush_webhooks().await;
-        app.api(
-            Method::POST,
-            "/api/v1/agencies",
-            Some(json!({"name": "Turris Side Agency", "npn": "7654321"})),
-        )
-        .await
-        .expect(201);
+        app.create_agency(json!({"name": "Turris Side Agency", "npn": "7654321"})).await;
         // Rounds of every worker, run here so they surely happen: nothing reaches HubSpot.
         let calls = crm_calls(&control.stats());
         for _ in 0..3 {

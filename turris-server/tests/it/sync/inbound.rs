@@ -162,14 +162,7 @@ sync_test!(
 
 sync_test!(
     async fn a_company_with_the_npn_of_an_existing_agency_is_linked_not_duplicated(app) {
-        let existing = app
-            .api(
-                Method::POST,
-                "/api/v1/agencies",
-                Some(json!({"name": "Hudson Valley (Turris)", "npn": "1234567"})),
-            )
-            .await
-            .expect(201);
+        let existing = app.create_agency(json!({"name": "Hudson Valley (Turris)", "npn": "1234567"})).await;
         let id = app.company_created(PARTNER).await;
         let agency = app.the_agency().await;
         assert_eq!(agency["id"], existing.body["id"]);

@@ -22,7 +22,6 @@ mod sync_records;
 mod tags;
 mod tokens;
 
-use std::future::Future;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -30,6 +29,7 @@ use serde_json::{Value, json};
 use turris_hubspot_sandbox::ObjectKind;
 
 pub use crate::support::app::{Backend, TestApp};
+pub use crate::support::eventually;
 
 /// The integration's API.
 pub const H: &str = "/api/v1/integrations/hubspot";
@@ -93,16 +93,8 @@ pub fn create_agency_properties(control: &turris_hubspot_sandbox::Control) {
 
 /// Maps agencies with [`agency_mapping`] and turns agency inbound sync on.
 pub async fn map_agencies_inbound(app: &TestApp) {
-    app.api(Method::PUT, &format!("{H}/mapping"), Some(agency_mapping()))
-        .await
-        .expect(200);
-    app.api(
-        Method::PUT,
-        &format!("{H}/sync"),
-        Some(json!({"agency": {"inbound": true}})),
-    )
-    .await
-    .expect(200);
+    app.set_mapping(agency_mapping()).await;
+    app.set_sync(json!({"agency": {"inbound": true}})).await;
 }
 
 /// A server whose sandbox delivers webhooks to it, connected through OAuth, with the agency
@@ -124,25 +116,6 @@ pub async fn synced_app(backend: Backend) -> TestApp {
     app.connect_hubspot().await.expect(200);
     map_agencies_inbound(&app).await;
     app
-}
-
-/// Polls `check` until it returns `Some`, for at most a generous minute.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 impl TestApp {

@@ -9,14 +9,7 @@ const NOTES: &str = "/api/v1/integrations/hubspot/notes";
 /// An agency pushed to HubSpot, a contract template, and notes on for `toggles`.
 async fn linked_agency(app: &TestApp, toggles: Value) -> (String, String) {
     app.agency_outbound_on().await;
-    let agency = app
-        .api(
-            Method::POST,
-            "/api/v1/agencies",
-            Some(json!({"name": "Lakeside Agency"})),
-        )
-        .await
-        .expect(201);
+    let agency = app.create_agency(json!({"name": "Lakeside Agency"})).await;
     let created = app
         .activity_row("Create company in HubSpot", "success")
         .await;
@@ -75,7 +68,7 @@ sync_test!(
         // A successful NIPR sync is no note; a failed one is.
         for outcome in ["success", "error"] {
             let nipr = json!({"entity_type": "agency", "entity_id": agency, "kind": "fetch", "outcome": outcome, "error": (outcome == "error").then_some("NIPR timed out")});
-            app.api(Method::POST, "/api/v1/nipr-syncs", Some(nipr)).await.expect(201);
+            app.create_nipr_sync(nipr).await;
         }
         let bodies = app.company_notes(&company, 2).await;
         assert!(bodies.iter().any(|b| b.contains("NIPR sync failed") && b.contains("NIPR timed out")), "{bodies:?}");
@@ -131,7 +124,7 @@ sync_test!(
         let (agency, company) = linked_agency(app, json!({"invitations": false, "agreements": false, "nipr_errors": true, "tickets": false, "compliance": false})).await;
         app.execute_agreement(&agency).await;
         let nipr = json!({"entity_type": "agency", "entity_id": agency, "kind": "fetch", "outcome": "error", "error": "down"});
-        app.api(Method::POST, "/api/v1/nipr-syncs", Some(nipr)).await.expect(201);
+        app.create_nipr_sync(nipr).await;
         let bodies = app.company_notes(&company, 1).await;
         assert!(bodies[0].contains("NIPR sync failed"), "only the NIPR note: {bodies:?}");
         app.api(Method::PUT, NOTES, Some(json!({"agreements": true, "tickets": "yes"}))).await.expect(422);

@@ -5,12 +5,10 @@
 
 use std::time::Duration;
 
-use tokio::sync::oneshot;
 use turris_core::ids::{AgencyId, AgentId, HubSpotId, OrganizationId};
 use turris_core::record::{Agency, AgencyDraft, Agent, AgentDraft, Npn};
 use turris_core::store::{LinkKind, TurrisRef};
 use turris_hubspot_sandbox::{Fault, ObjectKind};
-use turris_server::app::{AppState, Application};
 use turris_server::config::Config;
 use turris_server::delivery::settings::Schedule;
 use turris_server::sync::reconcile::KIND;
@@ -35,14 +33,7 @@ async fn app_with_companies(
 ) -> (TestApp, Vec<String>) {
     let app = TestApp::spawn_with(backend, tweak).await;
     let control = app.sandbox.control();
-    for (name, label) in [("npn", "Agency NPN"), ("producer_code", "Producer code")] {
-        control
-            .create_property(
-                ObjectKind::Companies,
-                json!({"name": name, "label": label, "type": "string", "fieldType": "text"}),
-            )
-            .unwrap();
-    }
+    create_agency_properties(&control);
     for (name, label) in [("npn", "Agent NPN"), ("agent_type", "Agent type")] {
         control
             .create_property(
@@ -52,9 +43,7 @@ async fn app_with_companies(
             .unwrap();
     }
     app.connect_hubspot().await.expect(200);
-    app.api(Method::PUT, &format!("{H}/mapping"), Some(agency_mapping()))
-        .await
-        .expect(200);
+    app.set_mapping(agency_mapping()).await;
     let ids = (0..count)
         .map(|i| {
             let kind = if i % 5 == 4 { "VENDOR" } else { "PARTNER" };
@@ -170,53 +159,6 @@ fn list_calls(app: &TestApp) -> u64 {
         .filter(|(k, _)| k.starts_with("GET /crm/v3/objects/") && k.matches('/').count() == 4)
         .map(|(_, n)| n)
         .sum()
-}
-
-/// A second server process on `app`'s database and sandbox: its base URL, its state, and
-/// what stops it.
-struct SecondServer {
-    base: String,
-    state: AppState,
-    stop: oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl SecondServer {
-    async fn start(app: &TestApp) -> Self {
-        let sandbox = &app.sandbox;
-        let mut config = Config::local("127.0.0.1:0".parse().unwrap(), app.db.url.clone());
-        config.encryption_key = Some(app.db.key.to_hex());
-        config.hubspot.client_id = Some(sandbox.client_id().to_owned());
-        config.hubspot.client_secret = Some(sandbox.client_secret().to_owned());
-        config.hubspot.app_id = Some(sandbox.app_id());
-        config.hubspot.api_base = sandbox.base_url().to_owned();
-        config.hubspot.authorize_base = sandbox.base_url().to_owned();
-        config.delivery.workers = false;
-        quick(&mut config);
-        let server = Application::build(config).await.expect("server builds");
-        let base = format!("http://{}", server.local_addr());
-        let state = server.state().clone();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            server
-                .run_until(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("server runs");
-        });
-        Self {
-            base,
-            state,
-            stop,
-            server,
-        }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.server.await.expect("server stops cleanly");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -389,7 +331,7 @@ async fn a_job_stops_at_shutdown_and_another_server_on_the_database_finishes_it(
     assert!(agencies_at_stop < 240, "{agencies_at_stop}");
 
     app.sandbox.control().set_latency(Duration::ZERO);
-    let second = SecondServer::start(&app).await;
+    let second = app.replica().await;
     let done = finished_at(&app, &second.base, &id).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["progress"]["seen"], 300, "{done}");
@@ -419,7 +361,7 @@ async fn two_servers_on_one_postgres_database_run_a_job_once() {
         return;
     }
     let (app, _companies) = app_with_companies(Backend::Postgres, 300, quick).await;
-    let second = SecondServer::start(&app).await;
+    let second = app.replica().await;
     app.sandbox.control().set_latency(Duration::from_millis(30));
     let before = list_calls(&app);
     // A job neither server started: both workers race to claim it.
@@ -505,9 +447,7 @@ async fn app_with_agent_mapping(backend: Backend) -> TestApp {
         "email": "email",
         "npn": "npn"
     });
-    app.api(Method::PUT, &format!("{H}/mapping"), Some(mapping))
-        .await
-        .expect(200);
+    app.set_mapping(mapping).await;
     app
 }
 

@@ -42,9 +42,7 @@ async fn managing_app(backend: Backend) -> TestApp {
             .unwrap();
     }
     app.connect_hubspot().await.expect(200);
-    app.api(Method::PUT, &format!("{H}/mapping"), Some(agency_mapping()))
-        .await
-        .expect(200);
+    app.set_mapping(agency_mapping()).await;
     app
 }
 
@@ -76,7 +74,9 @@ impl TestApp {
     }
 }
 
-async fn subscriptions_become_live_and_deliver(backend: Backend) {
+async fn turning_agency_inbound_on_subscribes_every_mapped_property_pending_until_hubspot_confirms(
+    backend: Backend,
+) {
     let app = managing_app(backend).await;
     let control = app.sandbox.control();
     // HubSpot refuses at first: the properties stay pending.
@@ -87,13 +87,7 @@ async fn subscriptions_become_live_and_deliver(backend: Backend) {
         ))
         .times(1000),
     );
-    app.api(
-        Method::PUT,
-        &format!("{H}/sync"),
-        Some(json!({"agency": {"inbound": true}})),
-    )
-    .await
-    .expect(200);
+    app.set_sync(json!({"agency": {"inbound": true}})).await;
     eventually("a refused subscription call", || async {
         (control.stats().faults_injected > 0).then_some(())
     })
@@ -122,22 +116,7 @@ async fn subscriptions_become_live_and_deliver(backend: Backend) {
     app.finish().await;
 }
 
-mod turning_agency_inbound_on_subscribes_every_mapped_property_pending_until_hubspot_confirms {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn on_sqlite() {
-        subscriptions_become_live_and_deliver(Backend::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn on_postgres() {
-        if crate::support::skip_postgres() {
-            return;
-        }
-        subscriptions_become_live_and_deliver(Backend::Postgres).await;
-    }
-}
+both_databases!(backend: turning_agency_inbound_on_subscribes_every_mapped_property_pending_until_hubspot_confirms);
 
 sync_test!(
     async fn the_project_files_declare_the_subscriptions_the_mapping_needs(app) {

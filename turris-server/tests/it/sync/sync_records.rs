@@ -21,7 +21,7 @@ crate::support::both_databases!(app(validating_app):
     async fn every_write_to_hubspot_is_recorded_with_its_properties_and_outcome_and_the_csv_says_the_same(app) {
         let mut ids = Vec::new();
         for body in [json!({"name": "No Phone"}), json!({"name": "Has Phone", "phone": "+1 555 0100"})] {
-            let agency = app.api(Method::POST, "/api/v1/agencies", Some(body)).await.expect(201);
+            let agency = app.create_agency(body).await;
             ids.push(agency.body["id"].as_str().unwrap().to_owned());
         }
         let created = app.activity_row("Create company in HubSpot", "success").await;

@@ -35,21 +35,9 @@ impl TestApp {
 
 /// An agency created in Turris and pushed to HubSpot: its id and its company's.
 async fn pushed_agency(app: &TestApp) -> (String, String) {
-    app.api(
-        Method::PUT,
-        &format!("{H}/sync"),
-        Some(json!({"agency": {"inbound": true, "outbound": true}})),
-    )
-    .await
-    .expect(200);
-    let agency = app
-        .api(
-            Method::POST,
-            "/api/v1/agencies",
-            Some(json!({"name": "Lakeside Agency"})),
-        )
-        .await
-        .expect(201);
+    app.set_sync(json!({"agency": {"inbound": true, "outbound": true}}))
+        .await;
+    let agency = app.create_agency(json!({"name": "Lakeside Agency"})).await;
     let id = agency.body["id"].as_str().unwrap().to_owned();
     let company = eventually("the company is created", || async {
         app.activity_titled("Create company in HubSpot")
@@ -97,7 +85,7 @@ sync_test!(
         app.api(Method::POST, "/api/v1/producer-agreements", Some(agreement)).await.expect(201);
         app.company_tags_become(&company, "compliant;agreement_executed").await;
         let nipr = json!({"entity_type": "agency", "entity_id": agency, "kind": "fetch", "outcome": "error", "error": "NIPR timed out"});
-        app.api(Method::POST, "/api/v1/nipr-syncs", Some(nipr)).await.expect(201);
+        app.create_nipr_sync(nipr).await;
         app.company_tags_become(&company, "compliant;agreement_executed;nipr_sync_failed").await;
 
         // Each tags write is in the CRM sync record, as a tags-only update (changes that queue
