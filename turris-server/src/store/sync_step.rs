@@ -13,7 +13,7 @@ use turris_core::activity::NewActivity;
 use turris_core::ids::{AgencyId, OrganizationId};
 use turris_core::notes::NoteKind;
 use turris_core::record::{Agency, AgencyContact, Agent};
-use turris_core::store::Link;
+use turris_core::store::{Link, TurrisRef};
 
 use super::activity::insert_activity_row;
 use super::error::{Conflict, DbError, DbResult};
@@ -59,11 +59,14 @@ pub struct InvitationWrite {
     pub template_missing: NewActivity,
 }
 
-/// One record's inbound create, update or link.
+/// One record's inbound create, update, link, or link dropped or moved.
 #[derive(Debug, Clone, Default)]
 pub struct InboundStep<'a> {
     /// The record's write, if any.
     pub record: Option<RecordWrite<'a>>,
+    /// A record whose link is dropped first: its HubSpot object was deleted, or merged into
+    /// another (then `link` moves it to the surviving object).
+    pub unlink: Option<&'a TurrisRef>,
     /// The link to store (insert-or-get), if any.
     pub link: Option<&'a Link>,
     /// Activity rows, in order.
@@ -295,6 +298,17 @@ impl InboundStepStore for SqlStore {
                 && write_record!(tx, org, write) == 0
             {
                 return Err(DbError::NotFound);
+            }
+            if let Some(turris) = step.unlink {
+                sqlx::query(
+                    "DELETE FROM links
+                     WHERE organization_id = $1 AND kind = $2 AND turris_id = $3",
+                )
+                .bind(org.as_str())
+                .bind(kind_text(turris.kind()))
+                .bind(turris.id())
+                .execute(&mut *tx)
+                .await?;
             }
             // Linked already to this very record: nothing more to link.
             if let Some(link) = step.link

@@ -288,7 +288,7 @@ impl OrgSync<'_> {
             link: Some(&link),
             activity,
             invitation: extra.invitation,
-            push_back: None,
+            ..InboundStep::default()
         };
         Ok(self
             .commit(&written)
@@ -316,8 +316,7 @@ impl OrgSync<'_> {
             record: moved.then(|| RecordWrite::Update(K::synced(&record))),
             link: Some(&link),
             activity: vec![step.row::<K>(&record, message)],
-            invitation: None,
-            push_back: None,
+            ..InboundStep::default()
         };
         Ok(self.commit(&written).await?.then_some(Applied::Linked))
     }

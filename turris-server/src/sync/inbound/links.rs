@@ -1,14 +1,16 @@
 //! Deletions and merges in HubSpot: links are dropped or follow the primary object, and the
-//! Turris records stay (deleting Turris data from HubSpot is not in the spec).
+//! Turris records stay (deleting Turris data from HubSpot is not in the spec). Each link
+//! change commits with its activity row in one transaction.
 
 use chrono::{DateTime, Utc};
 use turris_core::activity::{ActivityKind, NewActivity};
 use turris_core::ids::HubSpotId;
 use turris_core::planner::{MergeStep, plan_merge};
-use turris_core::store::{Link, LinkKind};
+use turris_core::store::{Link, LinkKind, TurrisRef};
 
 use super::SyncError;
 use super::organization::OrgSync;
+use crate::store::{InboundStep, StepOutcome};
 
 /// A kind of HubSpot object inbound sync reads, and the links its objects can have.
 pub(super) struct HubSpotObject {
@@ -47,23 +49,51 @@ impl OrgSync<'_> {
         now: DateTime<Utc>,
     ) -> Result<(), SyncError> {
         let name = object.name;
-        let row = match self.link(object.links, id).await? {
+        match self.link(object.links, id).await? {
             Some(link) => {
-                self.state.db().delete_link(self.org, &link.turris).await?;
-                NewActivity::success(object.changed, now)
+                let row = NewActivity::success(object.changed, now)
                     .message(format!(
                         "{name} deleted in HubSpot: link removed, the {} stays in Turris",
                         link.turris.noun()
                     ))
                     .turris(link.turris.id())
+                    .hubspot(id);
+                self.relink(&link.turris, None, row).await?;
+                Ok(())
             }
-            None => NewActivity::webhook_skipped(
-                format!("{name} deleted in HubSpot was not linked"),
-                now,
-            )
-            .message(object.changed.title()),
+            None => {
+                let row = NewActivity::webhook_skipped(
+                    format!("{name} deleted in HubSpot was not linked"),
+                    now,
+                )
+                .message(object.changed.title());
+                self.log(row.hubspot(id)).await
+            }
+        }
+    }
+
+    /// Drops `turris`' link, links it to `to` instead when given, and logs `row`, in one
+    /// transaction: a crash leaves the link as it was and the event to process again, never a
+    /// link gone with no row saying why. `false` (nothing written) when `to` is linked to
+    /// another record already.
+    async fn relink(
+        &self,
+        turris: &TurrisRef,
+        to: Option<&HubSpotId>,
+        row: NewActivity,
+    ) -> Result<bool, SyncError> {
+        let link = to.map(|hubspot_id| Link {
+            turris: turris.clone(),
+            hubspot_id: hubspot_id.clone(),
+        });
+        let step = InboundStep {
+            unlink: Some(turris),
+            link: link.as_ref(),
+            activity: vec![row],
+            ..InboundStep::default()
         };
-        self.log(row.hubspot(id)).await
+        let outcome = self.state.db().commit_inbound_step(self.org, &step).await?;
+        Ok(outcome == StepOutcome::Committed)
     }
 
     /// A merge keeps `primary`: core's `plan_merge` says which link follows it and which is
@@ -75,7 +105,6 @@ impl OrgSync<'_> {
         merged_ids: &[HubSpotId],
         now: DateTime<Utc>,
     ) -> Result<(), SyncError> {
-        let db = self.state.db();
         let primary_linked = self.link(object.links, primary).await?.is_some();
         let mut merged = Vec::new();
         for id in merged_ids {
@@ -84,36 +113,39 @@ impl OrgSync<'_> {
             }
         }
         let name = object.name;
+        let row = |turris: &TurrisRef, message: String| {
+            NewActivity::success(object.merged, now)
+                .message(message)
+                .turris(turris.id())
+                .hubspot(primary)
+        };
+        let unlinked = |turris: &TurrisRef, from: &HubSpotId| {
+            let message = format!(
+                "{name} {from} was merged into {primary}, which is linked already: \
+                 link removed, the {} stays in Turris",
+                turris.noun()
+            );
+            row(turris, message)
+        };
         for step in plan_merge(primary, primary_linked, &merged) {
-            let (turris, message) = match step {
+            match step {
                 MergeStep::Follow { turris, from } => {
-                    db.delete_link(self.org, &turris).await?;
-                    let link = Link {
-                        turris: turris.clone(),
-                        hubspot_id: primary.clone(),
-                    };
-                    db.put_link(self.org, &link).await?;
                     let message = format!(
                         "{name} {from} was merged into {primary}: the {} now follows {primary}",
                         turris.noun()
                     );
-                    (turris, message)
+                    if !self
+                        .relink(&turris, Some(primary), row(&turris, message))
+                        .await?
+                    {
+                        // Another record took the primary meanwhile.
+                        self.relink(&turris, None, unlinked(&turris, &from)).await?;
+                    }
                 }
                 MergeStep::Unlink { turris, from } => {
-                    db.delete_link(self.org, &turris).await?;
-                    let message = format!(
-                        "{name} {from} was merged into {primary}, which is linked already: \
-                         link removed, the {} stays in Turris",
-                        turris.noun()
-                    );
-                    (turris, message)
+                    self.relink(&turris, None, unlinked(&turris, &from)).await?;
                 }
-            };
-            let row = NewActivity::success(object.merged, now)
-                .message(message)
-                .turris(turris.id())
-                .hubspot(primary);
-            self.log(row).await?;
+            }
         }
         Ok(())
     }

@@ -85,8 +85,7 @@ fn insert<'a>(
         record: Some(RecordWrite::Insert(record)),
         link: Some(link),
         activity: vec![row(kind, message)],
-        invitation: None,
-        push_back: None,
+        ..InboundStep::default()
     }
 }
 
@@ -195,11 +194,78 @@ async fn a_create_retried_for_an_object_already_linked_writes_no_second_record(d
     let update = InboundStep {
         record: Some(RecordWrite::Update(SyncedRecord::Agency(&first))),
         link: Some(&first_link),
-        activity: Vec::new(),
-        invitation: None,
-        push_back: None,
+        ..InboundStep::default()
     };
     assert_eq!(commit(&store, &acme, &update).await, StepOutcome::Committed);
+}
+
+async fn a_link_moves_or_is_dropped_together_with_its_row_or_not_at_all(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let (first, second) = (agency("a-1"), agency("a-2"));
+    commit(&store, &acme, &create(&first, &link_of(&first, "10"), None)).await;
+    commit(
+        &store,
+        &acme,
+        &create(&second, &link_of(&second, "20"), None),
+    )
+    .await;
+    let first_ref = TurrisRef::Agency(first.id.clone());
+    let linked = || async { store.link_by_turris(&acme, &first_ref).await.unwrap() };
+    let moving = |to: &'static str| {
+        let link = link_of(&first, to);
+        let message = format!("now follows {to}");
+        (
+            link,
+            vec![row(ActivityKind::WebhookCompanyPropertyChanged, &message)],
+        )
+    };
+    // A merge into an object another agency holds meanwhile: turned away whole, the old link
+    // stays and no row is written.
+    let (taken, activity) = moving("20");
+    let step = InboundStep {
+        unlink: Some(&first_ref),
+        link: Some(&taken),
+        activity,
+        ..InboundStep::default()
+    };
+    let outcome = commit(&store, &acme, &step).await;
+    assert_eq!(outcome, StepOutcome::AlreadyLinked(link_of(&second, "20")));
+    assert_eq!(linked().await, Some(link_of(&first, "10")));
+    assert_eq!(messages(&store, &acme).await, ["agency created"; 2]);
+    // A merge into a free object: the link moves, with its row.
+    let (free, activity) = moving("30");
+    let step = InboundStep {
+        unlink: Some(&first_ref),
+        link: Some(&free),
+        activity,
+        ..InboundStep::default()
+    };
+    assert_eq!(commit(&store, &acme, &step).await, StepOutcome::Committed);
+    assert_eq!(linked().await, Some(free.clone()));
+    let old = HubSpotId::parse("10").unwrap();
+    let old_holder = store.link_by_hubspot(&acme, LinkKind::Agency, &old).await;
+    assert_eq!(old_holder.unwrap(), None);
+    // A deletion: the link goes, with its row.
+    let step = InboundStep {
+        unlink: Some(&first_ref),
+        activity: vec![row(
+            ActivityKind::WebhookCompanyPropertyChanged,
+            "link removed",
+        )],
+        ..InboundStep::default()
+    };
+    assert_eq!(commit(&store, &acme, &step).await, StepOutcome::Committed);
+    assert_eq!(linked().await, None);
+    assert_eq!(
+        messages(&store, &acme).await,
+        [
+            "agency created",
+            "agency created",
+            "link removed",
+            "now follows 30"
+        ]
+    );
 }
 
 async fn a_step_that_fails_midway_writes_nothing(db: &TestDb) {
@@ -373,6 +439,7 @@ both_databases!(db:
     an_inbound_create_writes_record_link_activity_and_invitation_together,
     a_create_retried_for_an_object_already_linked_writes_no_second_record,
     a_step_that_fails_midway_writes_nothing,
+    a_link_moves_or_is_dropped_together_with_its_row_or_not_at_all,
     an_invitation_naming_a_deleted_template_is_logged_for_attention_with_its_agency,
     a_deferred_invitation_is_found_once_its_agency_has_an_email_and_sent_once,
     one_contact_is_linked_to_an_agent_or_an_agency_contact_never_both,
