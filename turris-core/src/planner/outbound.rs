@@ -1,5 +1,8 @@
 //! Turris → HubSpot: what to write for one saved record.
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::filter::{IdentifierFilter, Operator};
@@ -74,15 +77,28 @@ pub fn plan_outbound<M: RecordMapping>(
     previous: Option<&M::Draft>,
     link: Option<&HubSpotId>,
 ) -> OutboundAction {
-    plan_outbound_after(mapping, matrix, draft, previous, &[], link)
+    plan_outbound_after(
+        mapping,
+        matrix,
+        draft,
+        previous,
+        &[],
+        &BTreeMap::new(),
+        link,
+    )
 }
 
 /// [`plan_outbound`] for a record whose push may already have reached HubSpot: `sent` are our
-/// writes (the echo ledger) to the linked object since the record's oldest pending edit. An
-/// update also writes every mapped field one of them set to another value than the record's
-/// now, so a push that HubSpot took but whose answer was lost (a killed process, a 5xx after
-/// HubSpot acted) and that Turris has since edited back cannot leave HubSpot with the value
-/// the lost push carried: diffing against `previous` alone would see no change.
+/// writes (the echo ledger) to the linked object since the record's oldest pending edit, and
+/// `edited` the properties Turris edited in that time ([`property_edit_times`]). An update also
+/// writes every edited property that one of those writes set to another value than the
+/// record's now, so a push that HubSpot took but whose answer was lost (a killed process, a 5xx
+/// after HubSpot acted) and that Turris has since edited back cannot leave HubSpot with the
+/// value the lost push carried: diffing against `previous` alone would see no change. A
+/// property Turris did not edit is left out whatever we wrote: HubSpot may hold a newer edit of
+/// it, and this push could not date it.
+///
+/// [`property_edit_times`]: super::property_edit_times
 ///
 /// ```
 /// use chrono::Utc;
@@ -104,7 +120,8 @@ pub fn plan_outbound<M: RecordMapping>(
 ///     edited_at: Utc::now(),
 /// };
 /// let acme = AgencyDraft::named("Acme");
-/// let action = plan_outbound_after(&AgencyMapping::default(), &matrix, &acme, Some(&acme), &[lost], Some(&company));
+/// let edited = [("name".to_owned(), Utc::now())].into();
+/// let action = plan_outbound_after(&AgencyMapping::default(), &matrix, &acme, Some(&acme), &[lost], &edited, Some(&company));
 /// let OutboundAction::Update { properties, .. } = action else { panic!("{action:?}") };
 /// assert_eq!(properties.get("name"), Some("Acme"));
 /// ```
@@ -114,6 +131,7 @@ pub fn plan_outbound_after<M: RecordMapping>(
     draft: &M::Draft,
     previous: Option<&M::Draft>,
     sent: &[RecentWrite],
+    edited: &BTreeMap<String, DateTime<Utc>>,
     link: Option<&HubSpotId>,
 ) -> OutboundAction {
     if !matrix.is_enabled(M::SYNC_OBJECT, Direction::Outbound) {
@@ -143,9 +161,12 @@ pub fn plan_outbound_after<M: RecordMapping>(
         .filter(|(field, property)| {
             let now = field.get(draft);
             previous.is_none_or(|p| field.get(p) != now)
-                || sent.iter().any(|w| {
-                    w.object_id == *object_id && w.property == *property && !w.holds(now.as_deref())
-                })
+                || edited.contains_key(*property)
+                    && sent.iter().any(|w| {
+                        w.object_id == *object_id
+                            && w.property == *property
+                            && !w.holds(now.as_deref())
+                    })
         })
         .map(|(field, property)| (property.to_owned(), field.get(draft)))
         .collect();

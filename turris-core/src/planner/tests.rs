@@ -1,5 +1,7 @@
 //! Tests of the planner: each rule, echoes, contact roles, merges and outbound plans.
 
+use std::collections::BTreeMap;
+
 use chrono::{Duration, TimeZone};
 
 use super::*;
@@ -678,13 +680,17 @@ fn an_update_also_rewrites_a_field_our_lost_push_set_to_another_value() {
         edited_at: now(),
     };
     // Turris' name went Acme → Acme Two, pushed (HubSpot took it, the answer was lost), and back.
+    let edited: BTreeMap<String, DateTime<Utc>> =
+        [("name".to_owned(), now()), ("phone".to_owned(), now())].into();
     let plan = |sent: &[RecentWrite]| {
+        let draft = stored();
         plan_outbound_after(
             &mapping,
             &matrix,
-            &stored(),
-            Some(&stored()),
+            &draft,
+            Some(&draft),
             sent,
+            &edited,
             Some(&id),
         )
     };
@@ -721,9 +727,23 @@ fn an_update_also_rewrites_a_field_our_lost_push_set_to_another_value() {
         &cleared,
         Some(&cleared),
         &[wrote(&id, "phone", Some(""))],
+        &edited,
         Some(&id),
     );
     assert_eq!(empty, no_changes, "an empty value is no value");
+    // A property Turris did not edit meanwhile: HubSpot may hold a newer edit of it than
+    // anything we wrote, so what we wrote says nothing.
+    let name_only: BTreeMap<String, DateTime<Utc>> = [("name".to_owned(), now())].into();
+    let phone = plan_outbound_after(
+        &mapping,
+        &matrix,
+        &stored(),
+        Some(&stored()),
+        &[wrote(&id, "phone", Some("+1 555 0100"))],
+        &name_only,
+        Some(&id),
+    );
+    assert_eq!(phone, no_changes);
 }
 
 #[test]

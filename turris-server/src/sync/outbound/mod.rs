@@ -19,9 +19,10 @@
 //!   activity row, in one transaction that checks the lease); an input a multi-status answer
 //!   refused is a failure of that record alone;
 //! - linked records are updated with one batch update per 100: the fields Turris changed since
-//!   the oldest pending edit, and every field a write of ours since then (the echo ledger) set
-//!   to another value than Turris holds now (core's `plan_outbound_after`), so a push HubSpot
-//!   took without our hearing of it is never left standing after Turris edited back;
+//!   the oldest pending edit, and every field Turris edited since that a write of ours since
+//!   then (the echo ledger) set to another value than Turris holds now (core's
+//!   `plan_outbound_after`), so a push HubSpot took without our hearing of it is never left
+//!   standing after Turris edited back;
 //! - every call is an activity row (`Create company in HubSpot`, `Update contact in HubSpot`...)
 //!   with HubSpot's status and error category, and every write goes to the echo ledger so its
 //!   webhook is recognised as our own;
@@ -184,9 +185,9 @@ async fn renew_lease(state: &AppState, claim: &OutboundClaim) -> bool {
 
 const PAUSED: &str = "sync is paused: the HubSpot connection is not active";
 
-/// The rows to keep for `failed` records: the oldest saved row of each (the others are done), due
-/// again after a backoff, or given up once [`super::retry_delay`] says so. A pause
-/// (`failed_attempt` false) never gives up.
+/// The rows to keep for `failed` records: every saved row of each (else its oldest tags-only
+/// row; the others are done), due again after a backoff, or given up once
+/// [`super::retry_delay`] says so. A pause (`failed_attempt` false) never gives up.
 fn retries(
     claim: &OutboundClaim,
     failed: &[(TurrisRef, String)],
@@ -195,19 +196,28 @@ fn retries(
     let now = Utc::now();
     let mut kept = Vec::new();
     for (record, error) in failed {
-        let rows = claim.pushes.iter().filter(|p| &p.record == record);
-        // The oldest saved row (its `previous` covers every pending edit), before a tags-only
-        // one (its retry pushes both).
-        let Some(row) = rows
-            .clone()
-            .max_by_key(|p| (p.reason == PushReason::Record, std::cmp::Reverse(p.id)))
-        else {
-            continue;
+        let rows: Vec<&OutboundPush> = claim
+            .pushes
+            .iter()
+            .filter(|p| &p.record == record)
+            .collect();
+        // Every saved row: together their data before each edit tells which properties Turris
+        // edited and when (a field edited and edited back included), which the retry's plan
+        // needs. A tags-only row only when there is none (a retry of a saved row pushes the
+        // tags too).
+        let saved: Vec<_> = rows
+            .iter()
+            .filter(|p| p.reason == PushReason::Record)
+            .map(|p| p.id)
+            .collect();
+        let keep = match saved.is_empty() {
+            true => rows.iter().map(|p| p.id).min().into_iter().collect(),
+            false => saved,
         };
-        if kept.iter().any(|r: &OutboundRetry| r.push == row.id) {
+        if keep.is_empty() || kept.iter().any(|r: &OutboundRetry| keep.contains(&r.push)) {
             continue;
         }
-        let attempts = rows.map(|p| p.attempts).max().unwrap_or(0);
+        let attempts = rows.iter().map(|p| p.attempts).max().unwrap_or(0);
         let next_attempt_at = if !failed_attempt {
             now + PAUSED_RETRY
         } else if let Some(delay) = super::retry_delay(attempts) {
@@ -217,12 +227,12 @@ fn retries(
                 "outbound push given up after {} attempts", attempts + 1);
             continue;
         };
-        kept.push(OutboundRetry {
-            push: row.id,
+        kept.extend(keep.into_iter().map(|push| OutboundRetry {
+            push,
             next_attempt_at,
             error: error.clone(),
             failed_attempt,
-        });
+        }));
     }
     kept
 }
@@ -373,13 +383,14 @@ impl Planner<'_> {
         Ok((companies, contacts, employed))
     }
 
-    /// Dates each property of `turris` by the claim's last edit that changed it.
+    /// Dates each property of `turris` by the claim's last edit that changed it, and returns
+    /// those dates.
     fn date_edits<K: RecordKind>(
         &self,
         mapping: &K::Mapping,
         turris: &TurrisRef,
         draft: &Draft<K>,
-    ) {
+    ) -> EditTimes {
         let edits: Vec<_> = self
             .pushes
             .iter()
@@ -388,7 +399,8 @@ impl Planner<'_> {
             .collect();
         let times = property_edit_times(mapping, &edits, draft);
         let mut all = self.edit_times.lock().unwrap_or_else(|e| e.into_inner());
-        all.insert(turris.clone(), times);
+        all.insert(turris.clone(), times.clone());
+        times
     }
 
     /// Our writes to `object` since the record's oldest pending edit: pushes of it that HubSpot
@@ -434,7 +446,7 @@ impl Planner<'_> {
                 Some(previous) => {
                     let previous = previous.and_then(K::stored_draft);
                     let draft = K::draft(&record);
-                    self.date_edits::<K>(mapping, turris, &draft);
+                    let edited = self.date_edits::<K>(mapping, turris, &draft);
                     let sent = match linked {
                         Some(object) => self.sent_since_edit(turris, object).await?,
                         None => Vec::new(),
@@ -445,6 +457,7 @@ impl Planner<'_> {
                         &draft,
                         previous.as_ref(),
                         &sent,
+                        &edited,
                         linked,
                     )
                 }
