@@ -244,6 +244,7 @@ pub struct SqlStore {
     cipher: Cipher,
     enqueued: std::sync::Arc<tokio::sync::Notify>,
     handoff: std::sync::Arc<Handoff>,
+    group: std::sync::Arc<super::inputs::GroupCommit>,
 }
 
 /// Events written already leased to this process's delivery worker, waiting for it.
@@ -279,6 +280,7 @@ impl SqlStore {
             cipher: Cipher::with_keys(keys),
             enqueued: std::sync::Arc::default(),
             handoff: std::sync::Arc::default(),
+            group: std::sync::Arc::default(),
         }
     }
 
@@ -351,6 +353,20 @@ impl SqlStore {
         let mut queue = self.handoff.queue.lock().unwrap_or_else(|e| e.into_inner());
         let n = limit.min(queue.len());
         queue.drain(..n).collect()
+    }
+
+    /// The way to this store's group-commit writer (`inputs::group`).
+    pub(crate) fn group_commit(&self) -> &super::inputs::GroupCommit {
+        &self.group
+    }
+
+    /// The same store with a group-commit writer of its own (never started): what the writer
+    /// task itself holds, so that it keeps no sender to itself alive.
+    pub(crate) fn without_group_commit(&self) -> Self {
+        Self {
+            group: std::sync::Arc::default(),
+            ..self.clone()
+        }
     }
 
     pub(crate) fn enqueued_notify(&self) -> std::sync::Arc<tokio::sync::Notify> {
