@@ -76,8 +76,7 @@ pub(crate) trait Dialect {
     /// Begins a transaction that will write.
     fn begin_write(
         &self,
-    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
-    + Send;
+    ) -> impl std::future::Future<Output = Result<WriteTx<Self::Db>, sqlx::Error>> + Send;
 }
 
 impl Dialect for SqlitePool {
@@ -86,9 +85,12 @@ impl Dialect for SqlitePool {
     const FOR_UPDATE: &'static str = "";
     fn begin_write(
         &self,
-    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
-    + Send {
-        self.begin_with("BEGIN IMMEDIATE")
+    ) -> impl std::future::Future<Output = Result<WriteTx<Self::Db>, sqlx::Error>> + Send {
+        async move {
+            let turn = write_turn(self).await;
+            let tx = self.begin_with("BEGIN IMMEDIATE").await?;
+            Ok(WriteTx { tx, _turn: turn })
+        }
     }
 }
 
@@ -98,10 +100,83 @@ impl Dialect for PgPool {
     const FOR_UPDATE: &'static str = "FOR UPDATE";
     fn begin_write(
         &self,
-    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
-    + Send {
-        self.begin()
+    ) -> impl std::future::Future<Output = Result<WriteTx<Self::Db>, sqlx::Error>> + Send {
+        async move {
+            Ok(WriteTx {
+                tx: self.begin().await?,
+                _turn: None,
+            })
+        }
     }
+}
+
+/// A write transaction. On SQLite it also holds this process's turn at the file's one write
+/// lock ([`write_turn`]).
+pub(crate) struct WriteTx<DB: sqlx::Database> {
+    tx: sqlx::Transaction<'static, DB>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<DB: sqlx::Database> WriteTx<DB> {
+    /// Commits, then gives the turn to the next writer.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// Rolls back, then gives the turn to the next writer.
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for WriteTx<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        &self.tx
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        &mut self.tx
+    }
+}
+
+/// This process's writers of one SQLite file take turns in a queue before `BEGIN IMMEDIATE`.
+///
+/// SQLite lets one writer in at a time; the others wait in its busy handler, which sleeps and
+/// polls (1, 2, 5, 10 ... up to 100 ms between tries). Under a steady stream of writes (the
+/// API's group commit, the delivery worker's recorder and leases) a waiting writer kept
+/// missing its moment: recording an attempt or giving a lease back took a second or more. A
+/// queue in the process hands the lock over as soon as the last writer commits. Writers of
+/// other processes still meet in the busy handler. A writer that waited 5 s for its turn goes
+/// on without it (the busy handler then applies, as before).
+async fn write_turn(pool: &SqlitePool) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    type Queues = std::collections::HashMap<std::path::PathBuf, std::sync::Weak<tokio::sync::Mutex<()>>>;
+    static QUEUES: std::sync::LazyLock<std::sync::Mutex<Queues>> =
+        std::sync::LazyLock::new(Default::default);
+    let options = pool.connect_options();
+    let file = options.get_filename();
+    let name = file.as_os_str().to_string_lossy();
+    if name.is_empty() || name.contains(":memory:") {
+        // One connection per in-memory database: its writers queue in the pool already.
+        return None;
+    }
+    let queue = {
+        let mut queues = QUEUES.lock().unwrap_or_else(|e| e.into_inner());
+        match queues.get(file).and_then(std::sync::Weak::upgrade) {
+            Some(queue) => queue,
+            None => {
+                queues.retain(|_, q| q.strong_count() > 0);
+                let queue = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+                queues.insert(file.to_path_buf(), std::sync::Arc::downgrade(&queue));
+                queue
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), queue.lock_owned())
+        .await
+        .ok()
 }
 
 /// The `SKIP_LOCKED` clause of a pool's dialect (for use inside [`with_pool!`]).

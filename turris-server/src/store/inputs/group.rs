@@ -1,8 +1,8 @@
-//! Group commit of NIPR results: concurrent posts hand their writes to one writer task, which
+//! Group commit of NIPR results: concurrent posts hand their writes to a writer task, which
 //! writes every write waiting at that moment in one transaction and answers each caller after
-//! the commit. Under load that is one commit (and one multi-row `INSERT` of the delivery
-//! events) for many requests instead of one each; when it is quiet a batch is one request, so
-//! nothing waits for a timer.
+//! the commit (one task on SQLite, a few on PostgreSQL: [`POSTGRES_WRITERS`]). Under load that
+//! is one commit (and one multi-row `INSERT` of the delivery events) for many requests instead
+//! of one each; when it is quiet a batch is one request, so nothing waits for a timer.
 //!
 //! Each write keeps its own answer: an entity that is not in the organization answers
 //! [`DbError::NotFound`] to that caller alone (nothing of it is written, the others go on);
@@ -28,7 +28,7 @@ use uuid::Uuid;
 use super::compliance::{entity_table, entity_type_text};
 use super::{Enqueued, NiprSyncResult, OutboxEvent, enum_text};
 use crate::store::error::{DbError, DbResult, foreign_key_is_not_found};
-use crate::store::sql::{Dialect, SqlStore, from_ns, ns, with_pool};
+use crate::store::sql::{Backend, Dialect, SqlStore, from_ns, ns, with_pool};
 
 /// Writes one NIPR result's own rows (the result, its tags push, a failure's note) inside the
 /// open transaction `$tx`; evaluates to `DbResult<bool>`, `false` (nothing written) when the
@@ -85,6 +85,11 @@ macro_rules! nipr_rows {
 
 /// The most writes one transaction takes.
 const MAX_BATCH: usize = 256;
+
+/// Writer tasks on PostgreSQL: a batch's statements are round trips, so a few batches go at
+/// once (each its own connection and transaction). SQLite has one: its writers take turns
+/// at the file's one write lock anyway.
+const POSTGRES_WRITERS: usize = 4;
 
 /// One NIPR result to store with its outbox events.
 #[derive(Debug, Clone)]
@@ -169,9 +174,16 @@ impl SqlStore {
         }
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        // The task's store has no writer of its own, so it holds no sender: the task ends
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        // The tasks' store has no writer of its own, so it holds no sender: the tasks end
         // when every store sharing this one's sender is gone.
-        runtime.spawn(write_in_groups(self.without_group_commit(), rx));
+        let writers = match self.database().backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => POSTGRES_WRITERS,
+        };
+        for _ in 0..writers {
+            runtime.spawn(write_in_groups(self.without_group_commit(), rx.clone()));
+        }
         *sender = Some(tx.clone());
         Some(tx)
     }
@@ -312,10 +324,17 @@ impl SqlStore {
     }
 }
 
-/// The writer task: every write waiting at once goes in one transaction.
-async fn write_in_groups(store: SqlStore, mut queue: mpsc::Receiver<(NiprWrite, Reply)>) {
+/// A writer task: every write waiting when it is free goes in one transaction.
+async fn write_in_groups(
+    store: SqlStore,
+    queue: Arc<tokio::sync::Mutex<mpsc::Receiver<(NiprWrite, Reply)>>>,
+) {
     let mut batch: Vec<(NiprWrite, Reply)> = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        let received = queue.lock().await.recv_many(&mut batch, MAX_BATCH).await;
+        if received == 0 {
+            break;
+        }
         let (writes, replies): (Vec<NiprWrite>, Vec<Reply>) = batch.drain(..).unzip();
         let answers = store.write_nipr_batch(&writes).await;
         for (reply, answer) in replies.into_iter().zip(answers) {
