@@ -196,7 +196,12 @@ impl AttemptRows for sqlx::PgPool {
              SELECT * FROM UNNEST($1::uuid[], $2::int4[], $3::text[], $4::int8[], $5::int8[],
                  $6::int4[], $7::text[], $8::text[], $9::bool[], $10::text[])",
         )
-        .bind(recorded.iter().map(|(r, _)| r.item.event_id.0).collect::<Vec<_>>())
+        .bind(
+            recorded
+                .iter()
+                .map(|(r, _)| r.item.event_id.0)
+                .collect::<Vec<_>>(),
+        )
         .bind(recorded.iter().map(|(_, n)| *n).collect::<Vec<_>>())
         .bind(
             recorded

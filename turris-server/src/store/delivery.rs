@@ -316,7 +316,10 @@ impl DeliveryStore for SqlStore {
         // oldest due events instead (a short index range each), then the oldest of those.
         let held = self.any_endpoint_held(now_ns).await.map_err(backend)?;
         let endpoints = if held {
-            let webhooks = self.pending_webhooks_not_held(now_ns).await.map_err(backend)?;
+            let webhooks = self
+                .pending_webhooks_not_held(now_ns)
+                .await
+                .map_err(backend)?;
             if webhooks.is_empty() {
                 return Ok(Vec::new());
             }

@@ -279,11 +279,9 @@ impl EndpointHealthStore for SqlStore {
                     continue;
                 };
                 let kind = super::attempts::kind_of(item);
-                recorded.results.push(Ok(Attempt::from_report(
-                    number as u32,
-                    kind,
-                    &item.report,
-                )));
+                recorded
+                    .results
+                    .push(Ok(Attempt::from_report(number as u32, kind, &item.report)));
                 if let Some(disabled) = apply_health!(tx, item, &mut known).map_err(backend)? {
                     recorded.disabled.push(disabled);
                 }

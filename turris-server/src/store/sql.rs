@@ -152,7 +152,8 @@ impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
 /// other processes still meet in the busy handler. A writer that waited 5 s for its turn goes
 /// on without it (the busy handler then applies, as before).
 async fn write_turn(pool: &SqlitePool) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-    type Queues = std::collections::HashMap<std::path::PathBuf, std::sync::Weak<tokio::sync::Mutex<()>>>;
+    type Queues =
+        std::collections::HashMap<std::path::PathBuf, std::sync::Weak<tokio::sync::Mutex<()>>>;
     static QUEUES: std::sync::LazyLock<std::sync::Mutex<Queues>> =
         std::sync::LazyLock::new(Default::default);
     let options = pool.connect_options();

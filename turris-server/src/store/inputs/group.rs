@@ -18,8 +18,8 @@ use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
 use turris_core::ids::OrganizationId;
 use turris_core::notes::{NoteDetails, NoteKind};
-use turris_webhooks::WebhookType;
 use turris_webhooks::SyncOutcome;
+use turris_webhooks::WebhookType;
 use turris_webhooks::delivery::{
     EventId, EventRecord, EventStatus, Lease, LeasedDelivery, WebhookId,
 };
@@ -63,7 +63,13 @@ macro_rules! nipr_rows {
                 return Ok::<bool, DbError>(false);
             }
             let entity_type = entity_type_text(&result.entity);
-            crate::store::tags::queue_tags_push!($tx, org, entity_type, result.entity.id(), finished);
+            crate::store::tags::queue_tags_push!(
+                $tx,
+                org,
+                entity_type,
+                result.entity.id(),
+                finished
+            );
             if result.outcome == SyncOutcome::Error {
                 let details = NoteDetails {
                     sync_kind: Some(kind.clone()),
@@ -74,7 +80,14 @@ macro_rules! nipr_rows {
                 let id = result.entity.id();
                 let note = NoteKind::NiprSyncFailed;
                 crate::store::notes::queue_note!(
-                    $tx, org, note, entity_type, id, &details, finished, now
+                    $tx,
+                    org,
+                    note,
+                    entity_type,
+                    id,
+                    &details,
+                    finished,
+                    now
                 );
             }
             Ok(true)
@@ -145,16 +158,20 @@ impl SqlStore {
     /// runtime runs a writer task.
     pub(crate) async fn record_nipr_grouped(&self, write: NiprWrite) -> DbResult<Vec<Enqueued>> {
         let Some(sender) = self.group_sender() else {
-            return self.write_nipr_batch(&[write]).await.pop().unwrap_or(Err(
-                DbError::corrupt("group commit answered nothing"),
-            ));
+            return self
+                .write_nipr_batch(&[write])
+                .await
+                .pop()
+                .unwrap_or(Err(DbError::corrupt("group commit answered nothing")));
         };
         let (reply, answer) = oneshot::channel();
         if let Err(mpsc::error::SendError((write, _))) = sender.send((write, reply)).await {
             // The writer's runtime ended: write alone.
-            return self.write_nipr_batch(&[write]).await.pop().unwrap_or(Err(
-                DbError::corrupt("group commit answered nothing"),
-            ));
+            return self
+                .write_nipr_batch(&[write])
+                .await
+                .pop()
+                .unwrap_or(Err(DbError::corrupt("group commit answered nothing")));
         }
         // Dropped without an answer only when the writer task was cancelled (its runtime
         // shut down): whether the write committed is unknown, as for a lost connection.
@@ -209,9 +226,8 @@ impl SqlStore {
                 Tried::Failed(error) => {
                     let shared = Arc::new(error);
                     for i in &pending {
-                        answers[*i] = Some(Err(DbError::Other(Box::new(BatchFailed(
-                            shared.clone(),
-                        )))));
+                        answers[*i] =
+                            Some(Err(DbError::Other(Box::new(BatchFailed(shared.clone())))));
                     }
                     break;
                 }
@@ -367,7 +383,6 @@ fn leased(
     }
 }
 
-
 /// The batch's delivery events in as few statements as the backend allows.
 async fn insert_events<P: InsertEvents>(
     _pool: &P,
@@ -459,9 +474,21 @@ impl InsertEvents for sqlx::PgPool {
             .bind(rows.iter().map(|r| r.webhook_type).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.body.as_slice()).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.created).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.lease.map(|(id, _)| id)).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.lease.map(|_| "scheduled")).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.lease.map(|(_, x)| x)).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|r| r.lease.map(|(id, _)| id))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|r| r.lease.map(|_| "scheduled"))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|r| r.lease.map(|(_, x)| x))
+                    .collect::<Vec<_>>(),
+            )
             .bind(rows.iter().map(|r| r.org.as_str()).collect::<Vec<_>>())
             .execute(conn)
             .await?;

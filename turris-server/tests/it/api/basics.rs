@@ -498,7 +498,12 @@ async fn a_request_over_the_in_flight_bound_gets_429_overloaded_and_health_still
         .await
         .expect(200);
     let metrics = app
-        .call(Method::GET, "/metrics", Some(crate::support::app::METRICS_TOKEN), None)
+        .call(
+            Method::GET,
+            "/metrics",
+            Some(crate::support::app::METRICS_TOKEN),
+            None,
+        )
         .await
         .expect(200);
     assert!(

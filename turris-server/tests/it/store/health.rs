@@ -327,15 +327,18 @@ async fn a_batch_with_one_lost_lease_records_the_others(db: &TestDb) {
         );
     }
     let delivered = turris_webhooks::delivery::EventStatus::Delivered;
-    assert_eq!(store.event(events[0]).await.unwrap().unwrap().status, delivered);
-    assert_eq!(store.event(events[2]).await.unwrap().unwrap().status, delivered);
+    assert_eq!(
+        store.event(events[0]).await.unwrap().unwrap().status,
+        delivered
+    );
+    assert_eq!(
+        store.event(events[2]).await.unwrap().unwrap().status,
+        delivered
+    );
     let lost = store.event(events[1]).await.unwrap().unwrap();
     assert_eq!(lost.attempt_count, 0, "the stale attempt changed nothing");
     // The new holder still records under its own lease.
-    let mine = store
-        .record_attempts(&[item(&taken_over)])
-        .await
-        .unwrap();
+    let mine = store.record_attempts(&[item(&taken_over)]).await.unwrap();
     assert_eq!(mine.results[0].as_ref().unwrap().number, 1);
 }
 

@@ -6,8 +6,8 @@ use turris_core::store::RecordStore;
 use turris_server::store::{
     AgreementId, ComplianceEntity, ComplianceUpdate, Conflict, DbError, DebounceKey,
     DebounceOutput, DebounceStore, Invitation, InvitationId, InvitationStatus, InvitationStore,
-    NiprSyncId, NiprSyncResult, NiprWrite, OutboxEvent, ProducerAgreement, RecordPageStore, SqlStore,
-    TurrisInputStore, WebhookEndpointStore,
+    NiprSyncId, NiprSyncResult, NiprWrite, OutboxEvent, ProducerAgreement, RecordPageStore,
+    SqlStore, TurrisInputStore, WebhookEndpointStore,
 };
 use turris_webhooks::delivery::{DeliveryStore, PageRequest};
 use turris_webhooks::{AgreementSigner, ComplianceStatus, SyncKind, SyncOutcome, WebhookType};
@@ -558,7 +558,11 @@ async fn a_group_commit_fails_only_the_writes_that_fail(db: &TestDb) {
         "{:?}",
         answers[1]
     );
-    assert!(matches!(answers[2], Err(DbError::NotFound)), "{:?}", answers[2]);
+    assert!(
+        matches!(answers[2], Err(DbError::NotFound)),
+        "{:?}",
+        answers[2]
+    );
     assert_eq!(answers[3].as_ref().expect("committed").len(), 1);
     let stored = store
         .list_nipr_syncs(&acme, &first.entity, None, 10)
@@ -568,11 +572,11 @@ async fn a_group_commit_fails_only_the_writes_that_fail(db: &TestDb) {
     let events = |n| {
         let store = &store;
         async move {
-        let page = store
-            .list_events(hook.id, PageRequest::first(100))
-            .await
-            .unwrap();
-        assert_eq!(page.items.len(), n, "one event per committed result");
+            let page = store
+                .list_events(hook.id, PageRequest::first(100))
+                .await
+                .unwrap();
+            assert_eq!(page.items.len(), n, "one event per committed result");
         }
     };
     events(2).await;
@@ -580,10 +584,7 @@ async fn a_group_commit_fails_only_the_writes_that_fail(db: &TestDb) {
     let mut callers = tokio::task::JoinSet::new();
     for i in 0..16 {
         let (store, acme) = (store.clone(), acme.clone());
-        let result = failed(
-            if i == 7 { first.id } else { NiprSyncId::new() },
-            &agent.id,
-        );
+        let result = failed(if i == 7 { first.id } else { NiprSyncId::new() }, &agent.id);
         let outbox = [outbox(WebhookType::EntityComplianceDataSynchronized, body)];
         callers.spawn(async move { store.record_nipr_sync(&acme, &result, &outbox).await });
     }
