@@ -83,14 +83,10 @@ impl Dialect for SqlitePool {
     type Db = sqlx::Sqlite;
     const SKIP_LOCKED: &'static str = "";
     const FOR_UPDATE: &'static str = "";
-    fn begin_write(
-        &self,
-    ) -> impl std::future::Future<Output = Result<WriteTx<Self::Db>, sqlx::Error>> + Send {
-        async move {
-            let turn = write_turn(self).await;
-            let tx = self.begin_with("BEGIN IMMEDIATE").await?;
-            Ok(WriteTx { tx, _turn: turn })
-        }
+    async fn begin_write(&self) -> Result<WriteTx<Self::Db>, sqlx::Error> {
+        let turn = write_turn(self).await;
+        let tx = self.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(WriteTx { tx, _turn: turn })
     }
 }
 
@@ -98,15 +94,11 @@ impl Dialect for PgPool {
     type Db = sqlx::Postgres;
     const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
     const FOR_UPDATE: &'static str = "FOR UPDATE";
-    fn begin_write(
-        &self,
-    ) -> impl std::future::Future<Output = Result<WriteTx<Self::Db>, sqlx::Error>> + Send {
-        async move {
-            Ok(WriteTx {
-                tx: self.begin().await?,
-                _turn: None,
-            })
-        }
+    async fn begin_write(&self) -> Result<WriteTx<Self::Db>, sqlx::Error> {
+        Ok(WriteTx {
+            tx: self.begin().await?,
+            _turn: None,
+        })
     }
 }
 
