@@ -15,8 +15,9 @@
 //!   compiler type-checks each expansion concretely. Row structs derive `sqlx::FromRow`,
 //!   whose generated impl is generic over the row type, so one struct decodes both;
 //! - **the few real differences** live in the `Dialect` trait: how a write transaction begins
-//!   (`BEGIN IMMEDIATE` on SQLite, so concurrent writers queue on the busy timeout instead
-//!   of failing to upgrade a read lock) and `FOR UPDATE SKIP LOCKED` (PostgreSQL only; SQLite
+//!   (`BEGIN IMMEDIATE` on SQLite, so concurrent writers queue instead of failing to upgrade
+//!   a read lock: a process's own writers in an in-process queue, [`WriteTx`], other
+//!   processes' on the busy timeout) and `FOR UPDATE SKIP LOCKED` (PostgreSQL only; SQLite
 //!   serialises writers, which gives the same lease semantics within one process);
 //! - the schemas differ only in column types and identity columns
 //!   (`migrations/sqlite`, `migrations/postgres`); index and constraint names match, which
