@@ -16,7 +16,7 @@
 //!   whose generated impl is generic over the row type, so one struct decodes both;
 //! - **the few real differences** live in the `Dialect` trait: how a write transaction begins
 //!   (`BEGIN IMMEDIATE` on SQLite, so concurrent writers queue instead of failing to upgrade
-//!   a read lock: a process's own writers in an in-process queue, [`WriteTx`], other
+//!   a read lock: a process's own writers in an in-process queue (`write_turn`), other
 //!   processes' on the busy timeout) and `FOR UPDATE SKIP LOCKED` (PostgreSQL only; SQLite
 //!   serialises writers, which gives the same lease semantics within one process);
 //! - the schemas differ only in column types and identity columns
