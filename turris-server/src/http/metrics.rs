@@ -82,12 +82,22 @@ async fn render(state: &AppState) -> impl IntoResponse + use<> {
     };
     let mut body = state.delivery_metrics().render(queue, &by_organization);
     body.push_str(&render_workers(&state.workers().records()));
+    body.push_str(&render_overloaded(state.overloaded()));
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         body,
+    )
+}
+
+/// API requests refused at the in-flight bound (429 `overloaded`).
+fn render_overloaded(refused: u64) -> String {
+    format!(
+        "# HELP turris_api_overloaded_total API requests answered 429 overloaded because the \
+         process was working on as many requests as it takes at once.\n\
+         # TYPE turris_api_overloaded_total counter\nturris_api_overloaded_total {refused}\n"
     )
 }
 

@@ -8,7 +8,8 @@
 //! In front of it, [`bound_in_flight`] bounds the API requests the process works on at once
 //! (`TURRIS_MAX_IN_FLIGHT`): past the bound a request is answered 429 `overloaded` at once, so
 //! an overload (more events a second than the database takes) pushes back on the senders
-//! instead of queueing requests in memory. Health and metrics are never refused.
+//! instead of queueing requests in memory. Health and metrics are never refused. Each refusal
+//! counts in `/metrics` (`turris_api_overloaded_total`).
 
 use std::num::NonZeroU32;
 
@@ -103,6 +104,7 @@ pub async fn bound_in_flight(
     }
     let Ok(permit) = bound.clone().try_acquire_owned() else {
         tracing::warn!(path = %path, "overloaded: request refused");
+        state.count_overloaded();
         let mut response = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "overloaded",

@@ -1,6 +1,7 @@
 //! Recording attempts in batches, and what they mean for their endpoint: its run of failures,
 //! disabling it (410 Gone, or failing for the configured period), enabling it again, and the
-//! notifications those write, all in the transaction of the attempt or the change.
+//! notifications those write, all in the transaction of the attempt or the change. The
+//! attempts' own rows are written by `attempts`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,12 +11,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use turris_core::ids::OrganizationId;
 use turris_webhooks::delivery::{
-    Attempt, AttemptKind, AttemptReport, DisableReason, HealthVerdict, Lease, LeaseKind, NextStep,
-    StoreError, WebhookId, judge, requested_pause,
+    Attempt, AttemptReport, DisableReason, HealthVerdict, Lease, NextStep, StoreError, WebhookId,
+    judge, requested_pause,
 };
 use uuid::Uuid;
 
-use super::delivery::{attempt_kind_text, backend};
+use super::delivery::backend;
 use super::error::{DbError, DbResult};
 use super::sql::{Dialect, SqlStore, from_ns, ns, with_pool};
 
@@ -247,67 +248,6 @@ macro_rules! apply_health {
     };
 }
 
-/// Records one attempt inside the open transaction `$tx`; evaluates to
-/// `Result<Option<Attempt>, DbError>` (`None`: the lease was lost).
-macro_rules! record_one {
-    ($tx:expr, $item:expr) => {
-        async {
-            let item: &AttemptToRecord = $item;
-            let (kind, automatic) = match item.lease.kind {
-                LeaseKind::Scheduled => (AttemptKind::Automatic, 1i32),
-                LeaseKind::Resend => (AttemptKind::Resend, 0i32),
-            };
-            let (status, set_next, next_at): (Option<&str>, bool, Option<i64>) = match item.next {
-                NextStep::Delivered => (Some("delivered"), true, None),
-                NextStep::RetryAt(at) => (Some("pending"), true, Some(ns(at)?)),
-                NextStep::Exhausted => (Some("failed"), true, None),
-                NextStep::Unchanged => (None, false, None),
-            };
-            let report = &item.report;
-            let number: Option<i32> = sqlx::query_scalar(
-                "UPDATE delivery_events SET
-                     attempt_count = attempt_count + 1,
-                     automatic_attempts = automatic_attempts + $3,
-                     status = COALESCE($4, status),
-                     next_attempt_at = CASE WHEN $5 THEN $6 ELSE next_attempt_at END,
-                     lease_id = NULL, lease_kind = NULL, lease_expires_at = NULL
-                 WHERE event_id = $1 AND lease_id = $2
-                 RETURNING attempt_count",
-            )
-            .bind(item.event_id.0)
-            .bind(item.lease.id.0)
-            .bind(automatic)
-            .bind(status)
-            .bind(set_next)
-            .bind(next_at)
-            .fetch_optional(&mut *$tx)
-            .await?;
-            let Some(number) = number else {
-                return Ok::<_, DbError>(None);
-            };
-            sqlx::query(
-                "INSERT INTO delivery_attempts (event_id, number, kind, started_at, finished_at,
-                 status_code, error, url, success, response_body)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(item.event_id.0)
-            .bind(number)
-            .bind(attempt_kind_text(kind))
-            .bind(ns(report.started_at)?)
-            .bind(ns(report.finished_at)?)
-            .bind(report.status_code.map(i32::from))
-            .bind(&report.error)
-            .bind(&report.url)
-            .bind(report.success)
-            .bind(&report.response_body)
-            .execute(&mut *$tx)
-            .await?;
-            Ok(Some(Attempt::from_report(number as u32, kind, report)))
-        }
-        .await
-    };
-}
-
 #[derive(sqlx::FromRow)]
 struct NotificationRow {
     webhook_id: Uuid,
@@ -329,13 +269,19 @@ impl EndpointHealthStore for SqlStore {
         }
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await.map_err(backend)?;
+            let numbers = super::attempts::write_rows(pool, &mut *tx, attempts)
+                .await
+                .map_err(backend)?;
             let mut known = HashMap::new();
-            for item in attempts {
-                let Some(attempt) = record_one!(tx, item).map_err(backend)? else {
+            for (item, number) in attempts.iter().zip(numbers) {
+                let Some(number) = number else {
                     recorded.results.push(Err(StoreError::LeaseLost));
                     continue;
                 };
-                recorded.results.push(Ok(attempt));
+                let kind = super::attempts::kind_of(item);
+                recorded
+                    .results
+                    .push(Ok(Attempt::from_report(number as u32, kind, &item.report)));
                 if let Some(disabled) = apply_health!(tx, item, &mut known).map_err(backend)? {
                     recorded.disabled.push(disabled);
                 }

@@ -18,6 +18,7 @@
 //! How the two backends share code is described in [`sql`].
 
 mod activity;
+mod attempts;
 mod credentials;
 mod debounce;
 mod delivery;

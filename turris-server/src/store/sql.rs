@@ -15,8 +15,9 @@
 //!   compiler type-checks each expansion concretely. Row structs derive `sqlx::FromRow`,
 //!   whose generated impl is generic over the row type, so one struct decodes both;
 //! - **the few real differences** live in the `Dialect` trait: how a write transaction begins
-//!   (`BEGIN IMMEDIATE` on SQLite, so concurrent writers queue on the busy timeout instead
-//!   of failing to upgrade a read lock) and `FOR UPDATE SKIP LOCKED` (PostgreSQL only; SQLite
+//!   (`BEGIN IMMEDIATE` on SQLite, so concurrent writers queue instead of failing to upgrade
+//!   a read lock: a process's own writers in an in-process queue (`write_turn`), other
+//!   processes' on the busy timeout) and `FOR UPDATE SKIP LOCKED` (PostgreSQL only; SQLite
 //!   serialises writers, which gives the same lease semantics within one process);
 //! - the schemas differ only in column types and identity columns
 //!   (`migrations/sqlite`, `migrations/postgres`); index and constraint names match, which
@@ -76,19 +77,17 @@ pub(crate) trait Dialect {
     /// Begins a transaction that will write.
     fn begin_write(
         &self,
-    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
-    + Send;
+    ) -> impl std::future::Future<Output = Result<WriteTx<Self::Db>, sqlx::Error>> + Send;
 }
 
 impl Dialect for SqlitePool {
     type Db = sqlx::Sqlite;
     const SKIP_LOCKED: &'static str = "";
     const FOR_UPDATE: &'static str = "";
-    fn begin_write(
-        &self,
-    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
-    + Send {
-        self.begin_with("BEGIN IMMEDIATE")
+    async fn begin_write(&self) -> Result<WriteTx<Self::Db>, sqlx::Error> {
+        let turn = write_turn(self).await;
+        let tx = self.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(WriteTx { tx, _turn: turn })
     }
 }
 
@@ -96,12 +95,82 @@ impl Dialect for PgPool {
     type Db = sqlx::Postgres;
     const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
     const FOR_UPDATE: &'static str = "FOR UPDATE";
-    fn begin_write(
-        &self,
-    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
-    + Send {
-        self.begin()
+    async fn begin_write(&self) -> Result<WriteTx<Self::Db>, sqlx::Error> {
+        Ok(WriteTx {
+            tx: self.begin().await?,
+            _turn: None,
+        })
     }
+}
+
+/// A write transaction. On SQLite it also holds this process's turn at the file's one write
+/// lock ([`write_turn`]).
+pub(crate) struct WriteTx<DB: sqlx::Database> {
+    tx: sqlx::Transaction<'static, DB>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<DB: sqlx::Database> WriteTx<DB> {
+    /// Commits, then gives the turn to the next writer.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// Rolls back, then gives the turn to the next writer.
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for WriteTx<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        &self.tx
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        &mut self.tx
+    }
+}
+
+/// This process's writers of one SQLite file take turns in a queue before `BEGIN IMMEDIATE`.
+///
+/// SQLite lets one writer in at a time; the others wait in its busy handler, which sleeps and
+/// polls (1, 2, 5, 10 ... up to 100 ms between tries). Under a steady stream of writes (the
+/// API's group commit, the delivery worker's recorder and leases) a waiting writer kept
+/// missing its moment: recording an attempt or giving a lease back took a second or more. A
+/// queue in the process hands the lock over as soon as the last writer commits. Writers of
+/// other processes still meet in the busy handler. A writer that waited 5 s for its turn goes
+/// on without it (the busy handler then applies, as before).
+async fn write_turn(pool: &SqlitePool) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    type Queues =
+        std::collections::HashMap<std::path::PathBuf, std::sync::Weak<tokio::sync::Mutex<()>>>;
+    static QUEUES: std::sync::LazyLock<std::sync::Mutex<Queues>> =
+        std::sync::LazyLock::new(Default::default);
+    let options = pool.connect_options();
+    let file = options.get_filename();
+    let name = file.as_os_str().to_string_lossy();
+    if name.is_empty() || name.contains(":memory:") {
+        // One connection per in-memory database: its writers queue in the pool already.
+        return None;
+    }
+    let queue = {
+        let mut queues = QUEUES.lock().unwrap_or_else(|e| e.into_inner());
+        match queues.get(file).and_then(std::sync::Weak::upgrade) {
+            Some(queue) => queue,
+            None => {
+                queues.retain(|_, q| q.strong_count() > 0);
+                let queue = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+                queues.insert(file.to_path_buf(), std::sync::Arc::downgrade(&queue));
+                queue
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), queue.lock_owned())
+        .await
+        .ok()
 }
 
 /// The `SKIP_LOCKED` clause of a pool's dialect (for use inside [`with_pool!`]).
@@ -244,6 +313,7 @@ pub struct SqlStore {
     cipher: Cipher,
     enqueued: std::sync::Arc<tokio::sync::Notify>,
     handoff: std::sync::Arc<Handoff>,
+    group: std::sync::Arc<super::inputs::GroupCommit>,
 }
 
 /// Events written already leased to this process's delivery worker, waiting for it.
@@ -279,6 +349,7 @@ impl SqlStore {
             cipher: Cipher::with_keys(keys),
             enqueued: std::sync::Arc::default(),
             handoff: std::sync::Arc::default(),
+            group: std::sync::Arc::default(),
         }
     }
 
@@ -351,6 +422,20 @@ impl SqlStore {
         let mut queue = self.handoff.queue.lock().unwrap_or_else(|e| e.into_inner());
         let n = limit.min(queue.len());
         queue.drain(..n).collect()
+    }
+
+    /// The way to this store's group-commit writer (`inputs::group`).
+    pub(crate) fn group_commit(&self) -> &super::inputs::GroupCommit {
+        &self.group
+    }
+
+    /// The same store with a group-commit writer of its own (never started): what the writer
+    /// task itself holds, so that it keeps no sender to itself alive.
+    pub(crate) fn without_group_commit(&self) -> Self {
+        Self {
+            group: std::sync::Arc::default(),
+            ..self.clone()
+        }
     }
 
     pub(crate) fn enqueued_notify(&self) -> std::sync::Arc<tokio::sync::Notify> {

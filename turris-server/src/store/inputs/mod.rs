@@ -2,6 +2,7 @@
 //! results, producer agreements), each written in one transaction with its outbox rows.
 
 mod compliance;
+mod group;
 mod outbox;
 
 use async_trait::async_trait;
@@ -23,6 +24,8 @@ use compliance::{
     ComplianceRow, record_compliance_change, status_change, summary, upsert_compliance_status,
 };
 pub(crate) use compliance::{entity_from, entity_table, entity_type_text};
+pub(crate) use group::GroupCommit;
+pub use group::NiprWrite;
 pub use outbox::{Enqueued, OutboxEvent};
 pub(crate) use outbox::{commit_with_outbox, write_outbox};
 
@@ -257,47 +260,13 @@ impl TurrisInputStore for SqlStore {
         result: &NiprSyncResult,
         outbox: &[OutboxEvent],
     ) -> DbResult<Vec<Enqueued>> {
-        let finished = ns(result.finished_at)?;
-        let (kind, outcome) = (enum_text(&result.kind)?, enum_text(&result.outcome)?);
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let inserted = sqlx::query(&format!(
-                "INSERT INTO nipr_syncs (organization_id, id, entity_type, entity_id, kind,
-                 outcome, error, finished_at)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8
-                 WHERE EXISTS (SELECT 1 FROM {} WHERE organization_id = $1 AND id = $4)",
-                entity_table(&result.entity)
-            ))
-            .bind(org.as_str())
-            .bind(result.id.0)
-            .bind(entity_type_text(&result.entity))
-            .bind(result.entity.id())
-            .bind(&kind)
-            .bind(&outcome)
-            .bind(&result.error)
-            .bind(finished)
-            .execute(&mut *tx)
-            .await
-            .map_err(foreign_key_is_not_found)?
-            .rows_affected();
-            if inserted == 0 {
-                return Err(DbError::NotFound);
-            }
-            let entity_type = entity_type_text(&result.entity);
-            super::tags::queue_tags_push!(tx, org, entity_type, result.entity.id(), finished);
-            if result.outcome == SyncOutcome::Error {
-                let details = NoteDetails {
-                    sync_kind: Some(kind.clone()),
-                    error: result.error.clone(),
-                    ..NoteDetails::default()
-                };
-                let now = ns(Utc::now())?;
-                let id = result.entity.id();
-                let note = NoteKind::NiprSyncFailed;
-                super::notes::queue_note!(tx, org, note, entity_type, id, &details, finished, now);
-            }
-            Ok(commit_with_outbox!(self, tx, org, outbox))
+        // Concurrent results share one transaction (see `group`).
+        self.record_nipr_grouped(NiprWrite {
+            org: org.clone(),
+            result: result.clone(),
+            outbox: outbox.to_vec(),
         })
+        .await
     }
 
     async fn list_nipr_syncs(

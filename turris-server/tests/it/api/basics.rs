@@ -425,8 +425,8 @@ async fn a_token_over_its_rate_gets_429_with_retry_after_and_other_tokens_do_not
 }
 
 /// Past `max_in_flight` requests at once, the API answers 429 `overloaded` with `Retry-After`
-/// at once instead of queueing; health is never refused, and the next request after the load
-/// passes.
+/// at once instead of queueing and counts it in `/metrics`; health is never refused, and the
+/// next request after the load passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_over_the_in_flight_bound_gets_429_overloaded_and_health_still_answers() {
     let app = TestApp::spawn_with(crate::support::app::Backend::Sqlite, |config| {
@@ -462,6 +462,20 @@ async fn a_request_over_the_in_flight_bound_gets_429_overloaded_and_health_still
     app.call(Method::GET, "/readyz", None, None)
         .await
         .expect(200);
+    let metrics = app
+        .call(
+            Method::GET,
+            "/metrics",
+            Some(crate::support::app::METRICS_TOKEN),
+            None,
+        )
+        .await
+        .expect(200);
+    assert!(
+        metrics.text.contains("\nturris_api_overloaded_total 1\n"),
+        "the refusal is counted: {}",
+        metrics.text
+    );
     assert_eq!(held.await.unwrap(), 200, "the held request finishes");
     control.set_latency(std::time::Duration::ZERO);
     app.get("/api/v1/webhooks").await.expect(200);

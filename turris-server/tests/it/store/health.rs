@@ -261,8 +261,72 @@ async fn a_retry_after_on_429_or_503_holds_back_every_delivery_to_that_endpoint_
     );
 }
 
+/// A batch whose attempts were made under leases some of which were lost since (the event was
+/// leased again after its lease lapsed): the lost one is reported `LeaseLost` and leaves no
+/// attempt and no change, every other attempt of the batch is recorded.
+async fn a_batch_with_one_lost_lease_records_the_others(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let hook = endpoint(WebhookType::ProducerAgreementExecuted);
+    store.create_webhook(&acme, &hook, t(0)).await.unwrap();
+    let events = [
+        enqueue(&store, hook.id, 1).await,
+        enqueue(&store, hook.id, 2).await,
+        enqueue(&store, hook.id, 3).await,
+    ];
+    let leased = store.lease_due(t(10), 10, LEASE).await.unwrap();
+    assert_eq!(leased.len(), 3);
+    // The second event's lease lapses and another worker leases it again.
+    let later = t(10 + LEASE.as_secs() as i64 + 1);
+    let taken_over = store
+        .lease_for_resend(events[1], later, LEASE)
+        .await
+        .expect("the lapsed lease is taken over");
+    let item = |leased: &LeasedDelivery| AttemptToRecord {
+        event_id: leased.event.event_id,
+        webhook_id: hook.id,
+        lease: leased.lease,
+        report: report(200, 11),
+        next: NextStep::Delivered,
+        disable_after: None,
+    };
+    let recorded = store
+        .record_attempts(&leased.iter().map(item).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(recorded.results.len(), 3);
+    assert_eq!(recorded.results[0].as_ref().unwrap().number, 1);
+    assert_eq!(
+        recorded.results[1],
+        Err(turris_webhooks::delivery::StoreError::LeaseLost)
+    );
+    assert_eq!(recorded.results[2].as_ref().unwrap().number, 1);
+    for (event, attempts) in events.iter().zip([1, 0, 1]) {
+        assert_eq!(
+            store.list_attempts(*event).await.unwrap().len(),
+            attempts,
+            "{event}"
+        );
+    }
+    let delivered = turris_webhooks::delivery::EventStatus::Delivered;
+    assert_eq!(
+        store.event(events[0]).await.unwrap().unwrap().status,
+        delivered
+    );
+    assert_eq!(
+        store.event(events[2]).await.unwrap().unwrap().status,
+        delivered
+    );
+    let lost = store.event(events[1]).await.unwrap().unwrap();
+    assert_eq!(lost.attempt_count, 0, "the stale attempt changed nothing");
+    // The new holder still records under its own lease.
+    let mine = store.record_attempts(&[item(&taken_over)]).await.unwrap();
+    assert_eq!(mine.results[0].as_ref().unwrap().number, 1);
+}
+
 both_databases!(db:
     a_retry_after_on_429_or_503_holds_back_every_delivery_to_that_endpoint_only,
     a_run_of_failures_disables_an_endpoint_after_the_period_and_a_success_ends_the_run,
     a_410_disables_at_once_and_enabling_releases_the_waiting_events,
+    a_batch_with_one_lost_lease_records_the_others,
 );

@@ -6,10 +6,10 @@ use turris_core::store::RecordStore;
 use turris_server::store::{
     AgreementId, ComplianceEntity, ComplianceUpdate, Conflict, DbError, DebounceKey,
     DebounceOutput, DebounceStore, Invitation, InvitationId, InvitationStatus, InvitationStore,
-    NiprSyncId, NiprSyncResult, OutboxEvent, ProducerAgreement, RecordPageStore, SqlStore,
-    TurrisInputStore, WebhookEndpointStore,
+    NiprSyncId, NiprSyncResult, NiprWrite, OutboxEvent, ProducerAgreement, RecordPageStore,
+    SqlStore, TurrisInputStore, WebhookEndpointStore,
 };
-use turris_webhooks::delivery::DeliveryStore;
+use turris_webhooks::delivery::{DeliveryStore, PageRequest};
 use turris_webhooks::{AgreementSigner, ComplianceStatus, SyncKind, SyncOutcome, WebhookType};
 
 use super::webhooks::{endpoint, queued};
@@ -501,6 +501,92 @@ async fn agencies_and_agents_list_by_id_in_pages(db: &TestDb) {
     );
 }
 
+/// NIPR results written together (the group commit's one transaction) keep their own answers:
+/// a duplicate id answers its own write the conflict and an unknown entity its own write not
+/// found, while the others commit with their events; concurrent callers of `record_nipr_sync`
+/// (which share transactions) get the same.
+async fn a_group_commit_fails_only_the_writes_that_fail(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let agent = Agent {
+        id: AgentId::parse("p1").unwrap(),
+        data: AgentDraft::named("Ada", "L"),
+    };
+    store.insert_agent(&acme, &agent).await.unwrap();
+    let hook = endpoint(WebhookType::EntityComplianceDataSynchronized);
+    store.create_webhook(&acme, &hook, t0()).await.unwrap();
+    let failed = |id: NiprSyncId, entity: &AgentId| NiprSyncResult {
+        id,
+        entity: ComplianceEntity::Agent(entity.clone()),
+        kind: SyncKind::Fetch,
+        outcome: SyncOutcome::Error,
+        error: Some("NIPR timed out".into()),
+        finished_at: t(1),
+    };
+    let body = r#"{"webhookType":"entity_compliance_data_synchronized"}"#;
+    let write = |result: &NiprSyncResult| NiprWrite {
+        org: acme.clone(),
+        result: result.clone(),
+        outbox: vec![outbox(WebhookType::EntityComplianceDataSynchronized, body)],
+    };
+    let first = failed(NiprSyncId::new(), &agent.id);
+    let ghost = failed(NiprSyncId::new(), &AgentId::parse("ghost").unwrap());
+    let last = failed(NiprSyncId::new(), &agent.id);
+    let answers = store
+        .write_nipr_batch(&[write(&first), write(&first), write(&ghost), write(&last)])
+        .await;
+    assert_eq!(answers.len(), 4);
+    assert_eq!(answers[0].as_ref().expect("committed").len(), 1);
+    assert!(
+        matches!(answers[1], Err(DbError::Conflict(Conflict::NiprSync))),
+        "{:?}",
+        answers[1]
+    );
+    assert!(
+        matches!(answers[2], Err(DbError::NotFound)),
+        "{:?}",
+        answers[2]
+    );
+    assert_eq!(answers[3].as_ref().expect("committed").len(), 1);
+    let stored = store
+        .list_nipr_syncs(&acme, &first.entity, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 2);
+    let events = |n| {
+        let store = &store;
+        async move {
+            let page = store
+                .list_events(hook.id, PageRequest::first(100))
+                .await
+                .unwrap();
+            assert_eq!(page.items.len(), n, "one event per committed result");
+        }
+    };
+    events(2).await;
+
+    let mut callers = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let (store, acme) = (store.clone(), acme.clone());
+        let result = failed(if i == 7 { first.id } else { NiprSyncId::new() }, &agent.id);
+        let outbox = [outbox(WebhookType::EntityComplianceDataSynchronized, body)];
+        callers.spawn(async move { store.record_nipr_sync(&acme, &result, &outbox).await });
+    }
+    let (mut committed, mut conflicts) = (0, 0);
+    while let Some(answer) = callers.join_next().await {
+        match answer.unwrap() {
+            Ok(enqueued) => {
+                assert_eq!(enqueued.len(), 1);
+                committed += 1;
+            }
+            Err(DbError::Conflict(Conflict::NiprSync)) => conflicts += 1,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((committed, conflicts), (15, 1));
+    events(17).await;
+}
+
 both_databases!(db:
     contract_templates_are_unique_per_organization_and_isolated,
     invitations_need_an_agency_of_the_organization,
@@ -508,4 +594,5 @@ both_databases!(db:
     nipr_results_enqueue_one_event_per_webhook_of_their_type,
     a_refused_producer_agreement_leaves_no_outbox_rows,
     agencies_and_agents_list_by_id_in_pages,
+    a_group_commit_fails_only_the_writes_that_fail,
 );

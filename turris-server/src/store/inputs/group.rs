@@ -1,0 +1,497 @@
+//! Group commit of NIPR results: concurrent posts hand their writes to a writer task, which
+//! writes every write waiting at that moment in one transaction and answers each caller after
+//! the commit (one task on SQLite, a few on PostgreSQL: [`POSTGRES_WRITERS`]). Under load that
+//! is one commit (and one multi-row `INSERT` of the delivery events) for many requests instead
+//! of one each; when it is quiet a batch is one request, so nothing waits for a timer.
+//!
+//! Each write keeps its own answer: an entity that is not in the organization answers
+//! [`DbError::NotFound`] to that caller alone (nothing of it is written, the others go on);
+//! a write whose statement fails (a duplicate result id: [`DbError::Conflict`]) rolls the
+//! transaction back, answers its caller with its error, and the batch is written again
+//! without it. A caller is answered `Ok` only after the commit that holds its rows, so a 201
+//! still means committed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use tokio::sync::{mpsc, oneshot};
+use turris_core::ids::OrganizationId;
+use turris_core::notes::{NoteDetails, NoteKind};
+use turris_webhooks::SyncOutcome;
+use turris_webhooks::WebhookType;
+use turris_webhooks::delivery::{
+    EventId, EventRecord, EventStatus, Lease, LeasedDelivery, WebhookId,
+};
+use uuid::Uuid;
+
+use super::compliance::{entity_table, entity_type_text};
+use super::{Enqueued, NiprSyncResult, OutboxEvent, enum_text};
+use crate::store::error::{DbError, DbResult, foreign_key_is_not_found};
+use crate::store::sql::{Backend, Dialect, SqlStore, from_ns, ns, with_pool};
+
+/// Writes one NIPR result's own rows (the result, its tags push, a failure's note) inside the
+/// open transaction `$tx`; evaluates to `DbResult<bool>`, `false` (nothing written) when the
+/// entity is not in the organization.
+macro_rules! nipr_rows {
+    ($tx:expr, $write:expr) => {
+        async {
+            let write: &NiprWrite = $write;
+            let (org, result) = (&write.org, &write.result);
+            let finished = ns(result.finished_at)?;
+            let (kind, outcome) = (enum_text(&result.kind)?, enum_text(&result.outcome)?);
+            let inserted = sqlx::query(&format!(
+                "INSERT INTO nipr_syncs (organization_id, id, entity_type, entity_id, kind,
+                 outcome, error, finished_at)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8
+                 WHERE EXISTS (SELECT 1 FROM {} WHERE organization_id = $1 AND id = $4)",
+                entity_table(&result.entity)
+            ))
+            .bind(org.as_str())
+            .bind(result.id.0)
+            .bind(entity_type_text(&result.entity))
+            .bind(result.entity.id())
+            .bind(&kind)
+            .bind(&outcome)
+            .bind(&result.error)
+            .bind(finished)
+            .execute(&mut *$tx)
+            .await
+            .map_err(foreign_key_is_not_found)?
+            .rows_affected();
+            if inserted == 0 {
+                return Ok::<bool, DbError>(false);
+            }
+            let entity_type = entity_type_text(&result.entity);
+            crate::store::tags::queue_tags_push!(
+                $tx,
+                org,
+                entity_type,
+                result.entity.id(),
+                finished
+            );
+            if result.outcome == SyncOutcome::Error {
+                let details = NoteDetails {
+                    sync_kind: Some(kind.clone()),
+                    error: result.error.clone(),
+                    ..NoteDetails::default()
+                };
+                let now = ns(Utc::now())?;
+                let id = result.entity.id();
+                let note = NoteKind::NiprSyncFailed;
+                crate::store::notes::queue_note!(
+                    $tx,
+                    org,
+                    note,
+                    entity_type,
+                    id,
+                    &details,
+                    finished,
+                    now
+                );
+            }
+            Ok(true)
+        }
+        .await
+    };
+}
+
+/// The most writes one transaction takes.
+const MAX_BATCH: usize = 256;
+
+/// Writer tasks on PostgreSQL: a batch's statements are round trips, so a few batches go at
+/// once (each its own connection and transaction). SQLite has one: its writers take turns
+/// at the file's one write lock anyway.
+const POSTGRES_WRITERS: usize = 4;
+
+/// One NIPR result to store with its outbox events.
+#[derive(Debug, Clone)]
+pub struct NiprWrite {
+    /// The organization.
+    pub org: OrganizationId,
+    /// The result.
+    pub result: NiprSyncResult,
+    /// Its outbox events.
+    pub outbox: Vec<OutboxEvent>,
+}
+
+type Reply = oneshot::Sender<DbResult<Vec<Enqueued>>>;
+
+/// The way to the writer task, started on first use (and again if its runtime ended).
+#[derive(Default)]
+pub(crate) struct GroupCommit {
+    sender: Mutex<Option<mpsc::Sender<(NiprWrite, Reply)>>>,
+}
+
+/// Several callers' failure when their shared transaction failed as a whole (it began or
+/// committed with an error): each caller gets this, naming the one error.
+#[derive(Debug, thiserror::Error)]
+#[error("the group commit failed")]
+struct BatchFailed(#[source] Arc<DbError>);
+
+/// What one try of a batch came to.
+enum Tried {
+    /// Committed: each write's answer, in the order of `pending`.
+    Committed(Vec<DbResult<Vec<Enqueued>>>),
+    /// The write at this index of `writes` failed a statement: rolled back.
+    Offender(usize, DbError),
+    /// The transaction failed as a whole (begin, a shared statement, commit).
+    Failed(DbError),
+}
+
+/// A delivery event of the batch, for the multi-row insert.
+struct EventRow {
+    event_id: Uuid,
+    webhook_id: Uuid,
+    webhook_type: &'static str,
+    body: Vec<u8>,
+    created: i64,
+    lease: Option<(Uuid, i64)>,
+    org: String,
+}
+
+/// An endpoint the outbox writes to: id, disabled, paused until.
+type EndpointRow = (Uuid, bool, Option<i64>);
+
+impl SqlStore {
+    /// Stores `write` through the writer task (see the module docs); directly when no tokio
+    /// runtime runs a writer task.
+    pub(crate) async fn record_nipr_grouped(&self, write: NiprWrite) -> DbResult<Vec<Enqueued>> {
+        let Some(sender) = self.group_sender() else {
+            return self
+                .write_nipr_batch(&[write])
+                .await
+                .pop()
+                .unwrap_or(Err(DbError::corrupt("group commit answered nothing")));
+        };
+        let (reply, answer) = oneshot::channel();
+        if let Err(mpsc::error::SendError((write, _))) = sender.send((write, reply)).await {
+            // The writer's runtime ended: write alone.
+            return self
+                .write_nipr_batch(&[write])
+                .await
+                .pop()
+                .unwrap_or(Err(DbError::corrupt("group commit answered nothing")));
+        }
+        // Dropped without an answer only when the writer task was cancelled (its runtime
+        // shut down): whether the write committed is unknown, as for a lost connection.
+        answer
+            .await
+            .unwrap_or_else(|_| Err(DbError::corrupt("the group commit writer stopped")))
+    }
+
+    fn group_sender(&self) -> Option<mpsc::Sender<(NiprWrite, Reply)>> {
+        let mut sender = self
+            .group_commit()
+            .sender
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = sender.as_ref().filter(|s| !s.is_closed()) {
+            return Some(s.clone());
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        // The tasks' store has no writer of its own, so it holds no sender: the tasks end
+        // when every store sharing this one's sender is gone.
+        let writers = match self.database().backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => POSTGRES_WRITERS,
+        };
+        for _ in 0..writers {
+            runtime.spawn(write_in_groups(self.without_group_commit(), rx.clone()));
+        }
+        *sender = Some(tx.clone());
+        Some(tx)
+    }
+
+    /// Writes `writes` in as few transactions as their answers allow (one unless a write
+    /// fails a statement); one answer per write, in order.
+    pub async fn write_nipr_batch(&self, writes: &[NiprWrite]) -> Vec<DbResult<Vec<Enqueued>>> {
+        let mut answers: Vec<Option<DbResult<Vec<Enqueued>>>> =
+            writes.iter().map(|_| None).collect();
+        let mut pending: Vec<usize> = (0..writes.len()).collect();
+        while !pending.is_empty() {
+            match self.try_nipr_batch(writes, &pending).await {
+                Tried::Committed(results) => {
+                    for (i, result) in pending.iter().zip(results) {
+                        answers[*i] = Some(result);
+                    }
+                    break;
+                }
+                Tried::Offender(i, error) => {
+                    answers[i] = Some(Err(error));
+                    pending.retain(|&j| j != i);
+                }
+                Tried::Failed(error) => {
+                    let shared = Arc::new(error);
+                    for i in &pending {
+                        answers[*i] =
+                            Some(Err(DbError::Other(Box::new(BatchFailed(shared.clone())))));
+                    }
+                    break;
+                }
+            }
+        }
+        answers
+            .into_iter()
+            .map(|a| a.unwrap_or(Err(DbError::corrupt("group commit left a write"))))
+            .collect()
+    }
+
+    async fn try_nipr_batch(&self, writes: &[NiprWrite], pending: &[usize]) -> Tried {
+        let lease = self.handoff_lease();
+        let lease_expires = match lease.map(|l| ns(l.expires_at)).transpose() {
+            Ok(at) => at,
+            Err(e) => return Tried::Failed(e),
+        };
+        let mut stored: Vec<bool> = Vec::with_capacity(pending.len());
+        let mut endpoints: HashMap<(String, WebhookType), Vec<EndpointRow>> = HashMap::new();
+        let mut rows: Vec<EventRow> = Vec::new();
+        let mut enqueued: Vec<Vec<Enqueued>> = Vec::with_capacity(pending.len());
+        let mut handed: Vec<LeasedDelivery> = Vec::new();
+        with_pool!(self, |pool| {
+            let mut tx = match pool.begin_write().await {
+                Ok(tx) => tx,
+                Err(e) => return Tried::Failed(e.into()),
+            };
+            for &i in pending {
+                let write = &writes[i];
+                match nipr_rows!(tx, write) {
+                    Ok(true) => stored.push(true),
+                    Ok(false) => {
+                        stored.push(false);
+                        enqueued.push(Vec::new());
+                        continue;
+                    }
+                    Err(e) => return Tried::Offender(i, e),
+                }
+                let mut mine = Vec::new();
+                for item in &write.outbox {
+                    let key = (write.org.as_str().to_owned(), item.webhook_type);
+                    if !endpoints.contains_key(&key) {
+                        let found: Result<Vec<EndpointRow>, sqlx::Error> = sqlx::query_as(
+                            "SELECT id, disabled_at IS NOT NULL, paused_until
+                             FROM webhook_endpoints
+                             WHERE organization_id = $1 AND webhook_type = $2 ORDER BY id",
+                        )
+                        .bind(write.org.as_str())
+                        .bind(item.webhook_type.as_str())
+                        .fetch_all(&mut *tx)
+                        .await;
+                        match found {
+                            Ok(found) => endpoints.insert(key.clone(), found),
+                            Err(e) => return Tried::Failed(e.into()),
+                        };
+                    }
+                    let created = match ns(item.created_at) {
+                        Ok(at) => at,
+                        Err(e) => return Tried::Offender(i, e),
+                    };
+                    for &(webhook, disabled, paused_until) in &endpoints[&key] {
+                        // A disabled or paused (Retry-After) endpoint's events are stored but
+                        // not handed off: they wait until it may be sent to again.
+                        let held = disabled || paused_until.unwrap_or(0) > created;
+                        let lease = lease.filter(|_| !held);
+                        let event_id = EventId::new();
+                        rows.push(EventRow {
+                            event_id: event_id.0,
+                            webhook_id: webhook,
+                            webhook_type: item.webhook_type.as_str(),
+                            body: item.body.clone(),
+                            created,
+                            lease: lease.zip(lease_expires).map(|(l, x)| (l.id.0, x)),
+                            org: write.org.as_str().to_owned(),
+                        });
+                        if let Some(lease) = lease {
+                            handed.push(leased(event_id, WebhookId(webhook), item, created, lease));
+                        }
+                        mine.push(Enqueued {
+                            event_id,
+                            webhook_id: WebhookId(webhook),
+                        });
+                    }
+                }
+                enqueued.push(mine);
+            }
+            if let Err(e) = insert_events(pool, &mut *tx, &rows).await {
+                return Tried::Failed(e.into());
+            }
+            if let Err(e) = tx.commit().await {
+                return Tried::Failed(e.into());
+            }
+        });
+        let queued = rows.len();
+        self.hand_off(handed);
+        self.signal_enqueued(queued);
+        Tried::Committed(
+            stored
+                .into_iter()
+                .zip(enqueued)
+                .map(|(stored, enqueued)| {
+                    if stored {
+                        Ok(enqueued)
+                    } else {
+                        Err(DbError::NotFound)
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+/// A writer task: every write waiting when it is free goes in one transaction.
+async fn write_in_groups(
+    store: SqlStore,
+    queue: Arc<tokio::sync::Mutex<mpsc::Receiver<(NiprWrite, Reply)>>>,
+) {
+    let mut batch: Vec<(NiprWrite, Reply)> = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let received = queue.lock().await.recv_many(&mut batch, MAX_BATCH).await;
+        if received == 0 {
+            break;
+        }
+        let (writes, replies): (Vec<NiprWrite>, Vec<Reply>) = batch.drain(..).unzip();
+        let answers = store.write_nipr_batch(&writes).await;
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            let _ = reply.send(answer);
+        }
+    }
+}
+
+/// A handed-off event as the local worker receives it.
+fn leased(
+    event_id: EventId,
+    webhook_id: WebhookId,
+    item: &OutboxEvent,
+    created: i64,
+    lease: Lease,
+) -> LeasedDelivery {
+    LeasedDelivery {
+        event: EventRecord {
+            event_id,
+            webhook_id,
+            webhook_type: item.webhook_type,
+            body: axum::body::Bytes::from(item.body.clone()),
+            created_at: from_ns(created),
+            status: EventStatus::Pending,
+            attempt_count: 0,
+            automatic_attempts: 0,
+            next_attempt_at: Some(from_ns(created)),
+        },
+        lease,
+    }
+}
+
+/// The batch's delivery events in as few statements as the backend allows.
+async fn insert_events<P: InsertEvents>(
+    _pool: &P,
+    conn: &mut <P::Db as sqlx::Database>::Connection,
+    rows: &[EventRow],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    P::insert_events(conn, rows).await
+}
+
+/// The multi-row insert, per backend.
+trait InsertEvents: Dialect {
+    fn insert_events(
+        conn: &mut <Self::Db as sqlx::Database>::Connection,
+        rows: &[EventRow],
+    ) -> impl std::future::Future<Output = Result<(), sqlx::Error>> + Send;
+}
+
+const EVENT_INSERT: &str = "INSERT INTO delivery_events (event_id, webhook_id, webhook_type, \
+     body, created_at, status, next_attempt_at, lease_id, lease_kind, lease_expires_at, \
+     organization_id)";
+
+impl InsertEvents for sqlx::SqlitePool {
+    /// Multi-row `VALUES` (SQLite has no arrays), in chunks well under its 32,766 variables.
+    async fn insert_events(
+        conn: &mut sqlx::SqliteConnection,
+        rows: &[EventRow],
+    ) -> Result<(), sqlx::Error> {
+        use std::fmt::Write;
+        for chunk in rows.chunks(512) {
+            let mut sql = String::with_capacity(EVENT_INSERT.len() + chunk.len() * 64);
+            sql.push_str(EVENT_INSERT);
+            sql.push_str(" VALUES ");
+            for i in 0..chunk.len() {
+                let p = i * 9;
+                let _ = write!(
+                    sql,
+                    "{}(${}, ${}, ${}, ${}, ${}, 'pending', ${}, ${}, ${}, ${}, ${})",
+                    if i > 0 { ", " } else { "" },
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 5,
+                    p + 6,
+                    p + 7,
+                    p + 8,
+                    p + 9,
+                );
+            }
+            let mut query = sqlx::query(&sql);
+            for row in chunk {
+                query = query
+                    .bind(row.event_id)
+                    .bind(row.webhook_id)
+                    .bind(row.webhook_type)
+                    .bind(&row.body[..])
+                    .bind(row.created)
+                    .bind(row.lease.map(|(id, _)| id))
+                    .bind(row.lease.map(|_| "scheduled"))
+                    .bind(row.lease.map(|(_, expires)| expires))
+                    .bind(row.org.as_str());
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+}
+
+impl InsertEvents for sqlx::PgPool {
+    /// One statement over arrays (`UNNEST`): the same text, and so the same prepared
+    /// statement, whatever the batch's size.
+    async fn insert_events(
+        conn: &mut sqlx::PgConnection,
+        rows: &[EventRow],
+    ) -> Result<(), sqlx::Error> {
+        let sql = format!(
+            "{EVENT_INSERT} SELECT e, w, t, b, c, 'pending', c, l, k, x, o
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bytea[], $5::int8[],
+                         $6::uuid[], $7::text[], $8::int8[], $9::text[])
+                 AS u(e, w, t, b, c, l, k, x, o)"
+        );
+        sqlx::query(&sql)
+            .bind(rows.iter().map(|r| r.event_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.webhook_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.webhook_type).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.body.as_slice()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.created).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|r| r.lease.map(|(id, _)| id))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|r| r.lease.map(|_| "scheduled"))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|r| r.lease.map(|(_, x)| x))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(rows.iter().map(|r| r.org.as_str()).collect::<Vec<_>>())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
