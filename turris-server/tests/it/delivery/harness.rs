@@ -2,7 +2,6 @@
 //! and waiting on conditions.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,24 +22,7 @@ pub const ADMIN_TOKEN: &str = "delivery-admin-token-0123456789abcdef";
 /// The metrics token of the delivery suite's servers.
 pub const METRICS_TOKEN: &str = "delivery-metrics-token-4b7e91c2";
 
-/// Waits until `check` answers `Some`, polling; panics with `what` after a generous deadline.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "gave up waiting: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+pub use crate::support::eventually;
 
 // ---------------------------------------------------------------------------------------------
 // The receiver
