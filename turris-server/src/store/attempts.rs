@@ -157,8 +157,27 @@ impl AttemptRows for sqlx::PgPool {
         if !rows.iter().all(|r| seen.insert(r.item.event_id.0)) {
             return row_by_row!(conn, rows);
         }
-        let updated: Vec<(Uuid, i32)> = sqlx::query_as(
-            "UPDATE delivery_events d SET
+        let numbers = pg_finish_leased(conn, rows).await?;
+        let recorded: Vec<(&Row<'_>, i32)> = rows
+            .iter()
+            .zip(&numbers)
+            .filter_map(|(r, n)| n.map(|n| (r, n)))
+            .collect();
+        if !recorded.is_empty() {
+            pg_insert_attempts(conn, &recorded).await?;
+        }
+        Ok(numbers)
+    }
+}
+
+/// Counts each row's attempt on its event, fenced by its lease, in one statement: the
+/// attempt's number, or `None` where the lease was lost.
+async fn pg_finish_leased(
+    conn: &mut sqlx::PgConnection,
+    rows: &[Row<'_>],
+) -> DbResult<Vec<Option<i32>>> {
+    let updated: Vec<(Uuid, i32)> = sqlx::query_as(
+        "UPDATE delivery_events d SET
                  attempt_count = d.attempt_count + 1,
                  automatic_attempts = d.automatic_attempts + u.automatic,
                  status = COALESCE(u.status, d.status),
@@ -168,81 +187,79 @@ impl AttemptRows for sqlx::PgPool {
                  AS u(event_id, lease_id, automatic, status, set_next, next_at)
              WHERE d.event_id = u.event_id AND d.lease_id = u.lease_id
              RETURNING d.event_id, d.attempt_count",
-        )
-        .bind(rows.iter().map(|r| r.item.event_id.0).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.item.lease.id.0).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.automatic).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.set_next).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.next_at).collect::<Vec<_>>())
-        .fetch_all(&mut *conn)
-        .await?;
-        let updated: HashMap<Uuid, i32> = updated.into_iter().collect();
-        let numbers: Vec<Option<i32>> = rows
-            .iter()
-            .map(|r| updated.get(&r.item.event_id.0).copied())
-            .collect();
-        let recorded: Vec<(&Row<'_>, i32)> = rows
-            .iter()
-            .zip(&numbers)
-            .filter_map(|(r, n)| n.map(|n| (r, n)))
-            .collect();
-        if recorded.is_empty() {
-            return Ok(numbers);
-        }
-        sqlx::query(
-            "INSERT INTO delivery_attempts (event_id, number, kind, started_at, finished_at,
+    )
+    .bind(rows.iter().map(|r| r.item.event_id.0).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.item.lease.id.0).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.automatic).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.status).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.set_next).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.next_at).collect::<Vec<_>>())
+    .fetch_all(&mut *conn)
+    .await?;
+    let updated: HashMap<Uuid, i32> = updated.into_iter().collect();
+    Ok(rows
+        .iter()
+        .map(|r| updated.get(&r.item.event_id.0).copied())
+        .collect())
+}
+
+/// Inserts the attempts of `recorded` (each with its number) in one statement.
+async fn pg_insert_attempts(
+    conn: &mut sqlx::PgConnection,
+    recorded: &[(&Row<'_>, i32)],
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO delivery_attempts (event_id, number, kind, started_at, finished_at,
                  status_code, error, url, success, response_body)
              SELECT * FROM UNNEST($1::uuid[], $2::int4[], $3::text[], $4::int8[], $5::int8[],
                  $6::int4[], $7::text[], $8::text[], $9::bool[], $10::text[])",
-        )
-        .bind(
-            recorded
-                .iter()
-                .map(|(r, _)| r.item.event_id.0)
-                .collect::<Vec<_>>(),
-        )
-        .bind(recorded.iter().map(|(_, n)| *n).collect::<Vec<_>>())
-        .bind(
-            recorded
-                .iter()
-                .map(|(r, _)| attempt_kind_text(r.kind))
-                .collect::<Vec<_>>(),
-        )
-        .bind(recorded.iter().map(|(r, _)| r.started).collect::<Vec<_>>())
-        .bind(recorded.iter().map(|(r, _)| r.finished).collect::<Vec<_>>())
-        .bind(
-            recorded
-                .iter()
-                .map(|(r, _)| r.item.report.status_code.map(i32::from))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            recorded
-                .iter()
-                .map(|(r, _)| r.item.report.error.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            recorded
-                .iter()
-                .map(|(r, _)| r.item.report.url.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            recorded
-                .iter()
-                .map(|(r, _)| r.item.report.success)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            recorded
-                .iter()
-                .map(|(r, _)| r.item.report.response_body.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .execute(&mut *conn)
-        .await?;
-        Ok(numbers)
-    }
+    )
+    .bind(
+        recorded
+            .iter()
+            .map(|(r, _)| r.item.event_id.0)
+            .collect::<Vec<_>>(),
+    )
+    .bind(recorded.iter().map(|(_, n)| *n).collect::<Vec<_>>())
+    .bind(
+        recorded
+            .iter()
+            .map(|(r, _)| attempt_kind_text(r.kind))
+            .collect::<Vec<_>>(),
+    )
+    .bind(recorded.iter().map(|(r, _)| r.started).collect::<Vec<_>>())
+    .bind(recorded.iter().map(|(r, _)| r.finished).collect::<Vec<_>>())
+    .bind(
+        recorded
+            .iter()
+            .map(|(r, _)| r.item.report.status_code.map(i32::from))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        recorded
+            .iter()
+            .map(|(r, _)| r.item.report.error.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        recorded
+            .iter()
+            .map(|(r, _)| r.item.report.url.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        recorded
+            .iter()
+            .map(|(r, _)| r.item.report.success)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        recorded
+            .iter()
+            .map(|(r, _)| r.item.report.response_body.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

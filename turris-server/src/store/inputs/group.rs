@@ -153,6 +153,53 @@ struct EventRow {
 /// An endpoint the outbox writes to: id, disabled, paused until.
 type EndpointRow = (Uuid, bool, Option<i64>);
 
+/// The batch's delivery events, and those handed off to this process' worker.
+#[derive(Default)]
+struct BatchEvents {
+    rows: Vec<EventRow>,
+    handed: Vec<LeasedDelivery>,
+}
+
+impl BatchEvents {
+    /// One event of `item` per endpoint of its webhook type, leased to the local worker with
+    /// `lease` (and its expiry) unless the endpoint is held: a disabled or paused
+    /// (Retry-After) endpoint's events are stored but not handed off, and wait until it may be
+    /// sent to again.
+    fn fan_out(
+        &mut self,
+        org: &OrganizationId,
+        item: &OutboxEvent,
+        created: i64,
+        endpoints: &[EndpointRow],
+        lease: Option<(Lease, i64)>,
+    ) -> Vec<Enqueued> {
+        let mut enqueued = Vec::with_capacity(endpoints.len());
+        for &(webhook, disabled, paused_until) in endpoints {
+            let held = disabled || paused_until.unwrap_or(0) > created;
+            let lease = lease.filter(|_| !held);
+            let event_id = EventId::new();
+            self.rows.push(EventRow {
+                event_id: event_id.0,
+                webhook_id: webhook,
+                webhook_type: item.webhook_type.as_str(),
+                body: item.body.clone(),
+                created,
+                lease: lease.map(|(l, expires)| (l.id.0, expires)),
+                org: org.as_str().to_owned(),
+            });
+            if let Some((lease, _)) = lease {
+                self.handed
+                    .push(leased(event_id, WebhookId(webhook), item, created, lease));
+            }
+            enqueued.push(Enqueued {
+                event_id,
+                webhook_id: WebhookId(webhook),
+            });
+        }
+        enqueued
+    }
+}
+
 impl SqlStore {
     /// Stores `write` through the writer task (see the module docs); directly when no tokio
     /// runtime runs a writer task.
@@ -247,9 +294,8 @@ impl SqlStore {
         };
         let mut stored: Vec<bool> = Vec::with_capacity(pending.len());
         let mut endpoints: HashMap<(String, WebhookType), Vec<EndpointRow>> = HashMap::new();
-        let mut rows: Vec<EventRow> = Vec::new();
+        let mut events = BatchEvents::default();
         let mut enqueued: Vec<Vec<Enqueued>> = Vec::with_capacity(pending.len());
-        let mut handed: Vec<LeasedDelivery> = Vec::new();
         with_pool!(self, |pool| {
             let mut tx = match pool.begin_write().await {
                 Ok(tx) => tx,
@@ -288,41 +334,20 @@ impl SqlStore {
                         Ok(at) => at,
                         Err(e) => return Tried::Offender(i, e),
                     };
-                    for &(webhook, disabled, paused_until) in &endpoints[&key] {
-                        // A disabled or paused (Retry-After) endpoint's events are stored but
-                        // not handed off: they wait until it may be sent to again.
-                        let held = disabled || paused_until.unwrap_or(0) > created;
-                        let lease = lease.filter(|_| !held);
-                        let event_id = EventId::new();
-                        rows.push(EventRow {
-                            event_id: event_id.0,
-                            webhook_id: webhook,
-                            webhook_type: item.webhook_type.as_str(),
-                            body: item.body.clone(),
-                            created,
-                            lease: lease.zip(lease_expires).map(|(l, x)| (l.id.0, x)),
-                            org: write.org.as_str().to_owned(),
-                        });
-                        if let Some(lease) = lease {
-                            handed.push(leased(event_id, WebhookId(webhook), item, created, lease));
-                        }
-                        mine.push(Enqueued {
-                            event_id,
-                            webhook_id: WebhookId(webhook),
-                        });
-                    }
+                    let lease = lease.zip(lease_expires);
+                    mine.extend(events.fan_out(&write.org, item, created, &endpoints[&key], lease));
                 }
                 enqueued.push(mine);
             }
-            if let Err(e) = insert_events(pool, &mut *tx, &rows).await {
+            if let Err(e) = insert_events(pool, &mut *tx, &events.rows).await {
                 return Tried::Failed(e.into());
             }
             if let Err(e) = tx.commit().await {
                 return Tried::Failed(e.into());
             }
         });
-        let queued = rows.len();
-        self.hand_off(handed);
+        let queued = events.rows.len();
+        self.hand_off(events.handed);
         self.signal_enqueued(queued);
         Tried::Committed(
             stored
