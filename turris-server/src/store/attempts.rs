@@ -83,7 +83,8 @@ pub(super) trait AttemptRows: Dialect {
     ) -> impl std::future::Future<Output = DbResult<Vec<Option<i32>>>> + Send;
 }
 
-const UPDATE_ONE: &str = "UPDATE delivery_events SET
+/// One attempt counted on its event, fenced by its lease (`$1` event, `$2` lease).
+pub(super) const UPDATE_ONE: &str = "UPDATE delivery_events SET
          attempt_count = attempt_count + 1,
          automatic_attempts = automatic_attempts + $3,
          status = COALESCE($4, status),
@@ -92,7 +93,9 @@ const UPDATE_ONE: &str = "UPDATE delivery_events SET
      WHERE event_id = $1 AND lease_id = $2
      RETURNING attempt_count";
 
-const INSERT_ONE: &str = "INSERT INTO delivery_attempts (event_id, number, kind, started_at,
+/// One attempt's row.
+pub(super) const INSERT_ONE: &str =
+    "INSERT INTO delivery_attempts (event_id, number, kind, started_at,
          finished_at, status_code, error, url, success, response_body)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 

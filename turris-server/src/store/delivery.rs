@@ -477,44 +477,31 @@ impl DeliveryStore for SqlStore {
         let finished = ns(report.finished_at).map_err(backend)?;
         let number: Option<i32> = with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await.map_err(backend)?;
-            let number: Option<i32> = sqlx::query_scalar(
-                "UPDATE delivery_events SET
-                     attempt_count = attempt_count + 1,
-                     automatic_attempts = automatic_attempts + $3,
-                     status = COALESCE($4, status),
-                     next_attempt_at = CASE WHEN $5 THEN $6 ELSE next_attempt_at END,
-                     lease_id = NULL, lease_kind = NULL, lease_expires_at = NULL
-                 WHERE event_id = $1 AND lease_id = $2
-                 RETURNING attempt_count",
-            )
-            .bind(event_id.0)
-            .bind(lease.id.0)
-            .bind(automatic)
-            .bind(status)
-            .bind(set_next)
-            .bind(next_at)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-            if let Some(number) = number {
-                sqlx::query(
-                    "INSERT INTO delivery_attempts (event_id, number, kind, started_at, finished_at,
-                     status_code, error, url, success, response_body)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
+            let number: Option<i32> = sqlx::query_scalar(super::attempts::UPDATE_ONE)
                 .bind(event_id.0)
-                .bind(number)
-                .bind(attempt_kind_text(kind))
-                .bind(started)
-                .bind(finished)
-                .bind(report.status_code.map(i32::from))
-                .bind(&report.error)
-                .bind(&report.url)
-                .bind(report.success)
-                .bind(&report.response_body)
-                .execute(&mut *tx)
+                .bind(lease.id.0)
+                .bind(automatic)
+                .bind(status)
+                .bind(set_next)
+                .bind(next_at)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(backend)?;
+            if let Some(number) = number {
+                sqlx::query(super::attempts::INSERT_ONE)
+                    .bind(event_id.0)
+                    .bind(number)
+                    .bind(attempt_kind_text(kind))
+                    .bind(started)
+                    .bind(finished)
+                    .bind(report.status_code.map(i32::from))
+                    .bind(&report.error)
+                    .bind(&report.url)
+                    .bind(report.success)
+                    .bind(&report.response_body)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
                 tx.commit().await.map_err(backend)?;
             }
             number
