@@ -4,7 +4,10 @@
 //! and when the Turris edit it carried was made). An inbound property change is then judged
 //! by [`EchoInfo::verdict`] against those writes, by value and by time, never by time alone:
 //!
-//! 1. made by our app, or carrying a value we wrote moments before → [`EchoVerdict::Echo`];
+//! 1. made by our app, or, when the event does not say a person made it, carrying the value of
+//!    a write we sent moments before that no later write of ours had already replaced in
+//!    HubSpot → [`EchoVerdict::Echo`] (a person setting a field back to a value we wrote
+//!    earlier is an edit, not our echo);
 //! 2. a HubSpot edit older than a Turris edit of the same property that we wrote (or are about
 //!    to write) → [`EchoVerdict::Superseded`]: Turris's edit is the last write;
 //! 3. a HubSpot edit made after the Turris edit a write of ours carried, but before that
@@ -22,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
-use super::{ChangeKind, InboundChange};
+use super::{ChangeKind, ChangeSource, InboundChange};
 use crate::ids::HubSpotId;
 use crate::mapping::{MappedField, RecordMapping};
 use crate::property::PropertyMap;
@@ -115,9 +118,13 @@ impl EchoInfo<'_> {
     /// Judges `change` against our writes (see the module's documentation). The change's
     /// `properties` are HubSpot's current values, read after the event.
     pub fn verdict(&self, change: &InboundChange) -> EchoVerdict {
-        if change.made_by_app.is_some() && change.made_by_app.as_deref() == self.app_id {
-            return EchoVerdict::Echo;
-        }
+        let may_be_ours = match &change.source {
+            ChangeSource::App(app) if Some(app.as_str()) == self.app_id => {
+                return EchoVerdict::Echo;
+            }
+            ChangeSource::User => false,
+            ChangeSource::App(_) | ChangeSource::Unknown => true,
+        };
         let t = change.occurred_at;
         let near =
             |w: &&RecentWrite| w.object_id == change.object_id && (w.at - t).abs() <= ECHO_WINDOW;
@@ -125,14 +132,25 @@ impl EchoInfo<'_> {
         let before = |w: &&RecentWrite| near(w) && w.at <= t + CLOCK_SKEW;
         let (property, value) = match &change.kind {
             ChangeKind::PropertyChanged { property, value } => (property, value.as_deref()),
-            ChangeKind::Created if self.recent_writes.iter().any(|w| before(&w)) => {
+            ChangeKind::Created if may_be_ours && self.recent_writes.iter().any(|w| before(&w)) => {
                 return EchoVerdict::Echo;
             }
             ChangeKind::Created | ChangeKind::Snapshot => return EchoVerdict::Fresh,
         };
         let of_property = |w: &&RecentWrite| near(w) && w.property == *property;
         let writes = || self.recent_writes.iter().filter(of_property);
-        if writes().filter(before).any(|w| w.holds(value)) {
+        // A later write of ours with another value, landed before the change: HubSpot no
+        // longer held `w`'s value, so setting it again was someone's edit.
+        let replaced = |w: &RecentWrite| {
+            writes().any(|later| {
+                later.at > w.at && later.at + CLOCK_SKEW < t && !later.holds(w.value.as_deref())
+            })
+        };
+        if may_be_ours
+            && writes()
+                .filter(before)
+                .any(|w| w.holds(value) && !replaced(w))
+        {
             return EchoVerdict::Echo;
         }
         let pending = || self.pending.iter().filter(of_property);
@@ -236,8 +254,16 @@ mod tests {
                 value: Some(value.into()),
             },
             properties: PropertyMap::from_pairs([("phone", Some(current))]),
-            made_by_app: None,
+            source: ChangeSource::Unknown,
             occurred_at: t(at),
+        }
+    }
+
+    /// [`edit`], by a person in HubSpot.
+    fn by_user(change: InboundChange) -> InboundChange {
+        InboundChange {
+            source: ChangeSource::User,
+            ..change
         }
     }
 
@@ -305,6 +331,16 @@ mod tests {
                 edit("B", 5, "B"), vec![RecentWrite { object_id: HubSpotId::parse("7").unwrap(), ..a() }], vec![], Fresh),
             ("a write older than the echo window says nothing",
                 edit("A", 700, "A"), vec![a()], vec![], Fresh),
+            ("a person setting back a value we wrote before a later write of ours",
+                by_user(edit("A", 40, "A")), vec![a(), wrote("P", 20, 21)], vec![], Fresh),
+            ("a person setting the value we wrote a moment ago: still an edit, not our echo",
+                by_user(edit("A", 13, "A")), vec![a()], vec![], Fresh),
+            ("our value again, unsaid by whom, after a later write of ours landed: an edit",
+                edit("A", 40, "A"), vec![a(), wrote("P", 20, 21)], vec![], Fresh),
+            ("our value, unsaid by whom, before our later write could land: the echo",
+                edit("A", 13, "A"), vec![a(), wrote("P", 20, 21)], vec![], Echo),
+            ("a person's edit older than a Turris edit we wrote still loses to it",
+                by_user(edit("B", 5, "A")), vec![a()], vec![], Superseded),
         ];
         for (case, change, writes, pending, expected) in cases {
             check(case, change, &writes, &pending, expected);
@@ -367,12 +403,12 @@ mod tests {
     #[test]
     fn a_change_our_app_made_is_an_echo_whatever_the_ledger_says() {
         let mine = InboundChange {
-            made_by_app: Some("app-1".into()),
+            source: ChangeSource::App("app-1".into()),
             ..edit("B", 5, "B")
         };
         check("our app", mine.clone(), &[], &[], EchoVerdict::Echo);
         let theirs = InboundChange {
-            made_by_app: Some("app-2".into()),
+            source: ChangeSource::App("app-2".into()),
             ..mine
         };
         check("another app", theirs, &[], &[], EchoVerdict::Fresh);

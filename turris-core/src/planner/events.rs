@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{ChangeKind, EchoInfo, InboundChange};
+use super::{ChangeKind, ChangeSource, EchoInfo, InboundChange};
 use crate::ids::HubSpotId;
 use crate::property::PropertyMap;
 
@@ -56,8 +56,8 @@ pub struct ObjectEvent {
     pub occurred_at: DateTime<Utc>,
     /// A tie-breaker among events with the same `occurred_at` (HubSpot's event id).
     pub sequence: u64,
-    /// The id of the integration app that made the change, when an integration made it.
-    pub made_by_app: Option<String>,
+    /// Who made the change, as far as the event says.
+    pub source: ChangeSource,
 }
 
 /// What a step does with one object besides its merges.
@@ -144,7 +144,7 @@ impl ObjectEvents {
             object_id: self.object_id.clone(),
             kind,
             properties: properties.clone(),
-            made_by_app: event.made_by_app.clone(),
+            source: event.source.clone(),
             occurred_at: event.occurred_at,
         };
         if let Some(creation) = self.creation() {
@@ -214,7 +214,7 @@ mod tests {
             action,
             occurred_at: at(second),
             sequence,
-            made_by_app: None,
+            source: ChangeSource::Unknown,
         }
     }
 
@@ -309,13 +309,11 @@ mod tests {
     #[test]
     fn a_change_keeps_the_app_that_made_it() {
         let mut edit = event(set("name", "B"), 1, 1);
-        edit.made_by_app = Some("42".into());
+        edit.source = ChangeSource::App("42".into());
         let object = ObjectEvents::new(id(1), vec![edit]);
         assert_eq!(
-            object.changes(&props(), &EchoInfo::default())[0]
-                .made_by_app
-                .as_deref(),
-            Some("42")
+            object.changes(&props(), &EchoInfo::default())[0].source,
+            ChangeSource::App("42".into())
         );
     }
 

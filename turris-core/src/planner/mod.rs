@@ -78,12 +78,25 @@ pub struct InboundChange {
     pub kind: ChangeKind,
     /// The record's current properties.
     pub properties: PropertyMap,
-    /// The id of the integration app that made the change, when an integration made it
-    /// (the HubSpot crate reports it from `changeSource` and `sourceId`).
+    /// Who made the change, as far as HubSpot says (its `changeSource` and `sourceId`).
     #[serde(default)]
-    pub made_by_app: Option<String>,
+    pub source: ChangeSource,
     /// When it happened.
     pub occurred_at: DateTime<Utc>,
+}
+
+/// Who made a HubSpot change, as far as the event says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", content = "id", rename_all = "snake_case")]
+pub enum ChangeSource {
+    /// The event does not say (or says something not read here): it may be a write of ours.
+    #[default]
+    Unknown,
+    /// An integration app, by its id: ours when it is our app's id.
+    App(String),
+    /// A person (`sourceId` `userId:…`: the CRM's pages, an import, a mobile app): never a
+    /// write of ours, even when it sets a value we wrote moments before.
+    User,
 }
 
 /// What is already stored for the HubSpot record.
@@ -215,7 +228,7 @@ pub struct PlanContext<'a, M> {
 /// use chrono::Utc;
 /// use turris_core::mapping::{AgencyMapping, MappingSettings};
 /// use turris_core::matrix::{Direction, SyncMatrix, SyncObject};
-/// use turris_core::planner::{plan, ChangeKind, EchoInfo, Existing, InboundChange, PlanContext, SyncAction};
+/// use turris_core::planner::{plan, ChangeKind, ChangeSource, EchoInfo, Existing, InboundChange, PlanContext, SyncAction};
 /// use turris_core::property::{ObjectSchema, ObjectType};
 /// use turris_core::{Condition, IdentifierFilter, PropertyMap, ids::HubSpotId};
 ///
@@ -231,7 +244,7 @@ pub struct PlanContext<'a, M> {
 ///     object_id: HubSpotId::parse("101").unwrap(),
 ///     kind: ChangeKind::Created,
 ///     properties: PropertyMap::from_pairs([("type", Some("Agency")), ("name", Some("Acme"))]),
-///     made_by_app: None,
+///     source: ChangeSource::Unknown,
 ///     occurred_at: Utc::now(),
 /// };
 /// let ctx = PlanContext { mapping: &mapping, schema: &schema, matrix: &matrix, echo: EchoInfo::default() };

@@ -68,7 +68,7 @@ fn change(kind: ChangeKind, pairs: &[(&str, Option<&str>)]) -> InboundChange {
         object_id: HubSpotId::parse("101").unwrap(),
         kind,
         properties: PropertyMap::from_pairs(pairs.iter().copied()),
-        made_by_app: None,
+        source: ChangeSource::Unknown,
         occurred_at: now(),
     }
 }
@@ -421,7 +421,7 @@ fn echoes_of_our_own_writes_are_recognised_and_skipped() {
     }
     let plain = edited("phone", "777", &pairs);
     let from_us = InboundChange {
-        made_by_app: Some("app-1".into()),
+        source: ChangeSource::App("app-1".into()),
         ..plain.clone()
     };
     let app = EchoInfo {
@@ -815,7 +815,7 @@ fn outbound_pushes_create_unlinked_records_and_update_only_changed_fields() {
 
     let ledger = recent_writes(&id, &expected, now(), now());
     let echo = InboundChange {
-        made_by_app: None,
+        source: ChangeSource::Unknown,
         ..edited("name", "Acme Two", AGENCY)
     };
     assert!(

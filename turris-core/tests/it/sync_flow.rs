@@ -9,7 +9,8 @@ use turris_core::mapping::{AgencyMapping, RecordMapping};
 use turris_core::matching::agency_keys;
 use turris_core::matrix::{Direction, SyncObject};
 use turris_core::planner::{
-    self, ChangeKind, EchoInfo, Existing, InboundChange, PlanContext, SkipReason, SyncAction,
+    self, ChangeKind, ChangeSource, EchoInfo, Existing, InboundChange, PlanContext, SkipReason,
+    SyncAction,
 };
 use turris_core::property::{ObjectSchema, ObjectType, PropertyDefinition, PropertyType};
 use turris_core::record::{Agency, AgencyContact};
@@ -138,7 +139,7 @@ async fn an_inbound_agency_is_created_invited_once_a_contact_exists_and_custom_e
         object_id: company.clone(),
         kind: ChangeKind::Created,
         properties: properties.clone(),
-        made_by_app: None,
+        source: ChangeSource::Unknown,
         occurred_at: at(0),
     };
 

@@ -287,6 +287,14 @@ impl WebhookEvent {
             .flatten()
     }
 
+    /// Whether a person made the change (`sourceId` `userId:…`, whatever the `changeSource`:
+    /// the CRM's pages, an import, a mobile app), so it cannot be an app's write.
+    pub fn made_by_user(&self) -> bool {
+        self.source_id
+            .as_deref()
+            .is_some_and(|s| s.starts_with("userId:"))
+    }
+
     /// A key that is equal for redeliveries of the same event (HubSpot may send an event more
     /// than once, and `eventId` alone is not guaranteed unique): portal, subscription, event
     /// id, object and time; the attempt number is left out.
@@ -443,5 +451,22 @@ mod tests {
         check("INTEGRATION", None, 123, false);
         check("CRM_UI", Some("123"), 123, false);
         check("CRM_UI", Some("userId:123"), 123, false);
+    }
+
+    #[test]
+    fn a_change_a_person_made_is_told_by_its_user_source() {
+        let by = |source: &str, id: Option<&str>| {
+            let mut e = event(
+                r#"{"eventId":1,"portalId":3,"occurredAt":4,"subscriptionType":"company.propertyChange"}"#,
+            );
+            e.change_source = Some(source.to_owned());
+            e.source_id = id.map(str::to_owned);
+            e.made_by_user()
+        };
+        assert!(by("CRM_UI", Some("userId:77")));
+        assert!(by("IMPORT", Some("userId:77")));
+        assert!(!by("INTEGRATION", Some("123")));
+        assert!(!by("CRM_UI", None), "no source id: unknown, not a person");
+        assert!(!by("API", Some("77")));
     }
 }

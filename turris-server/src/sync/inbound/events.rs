@@ -4,8 +4,18 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use turris_core::ids::HubSpotId;
+use turris_core::planner::ChangeSource;
 use turris_core::planner::events::{self, EventAction, ObjectEvent, ObjectEvents};
 use turris_hubspot::webhooks::{self as hubspot, EventObject, WebhookEvent};
+
+/// Who made `event`'s change, as far as it says.
+fn change_source(event: &WebhookEvent) -> ChangeSource {
+    match event.integration_app() {
+        Some(app) => ChangeSource::App(app.to_owned()),
+        None if event.made_by_user() => ChangeSource::User,
+        None => ChangeSource::Unknown,
+    }
+}
 
 /// The events about `object` (companies or contacts), grouped per object, oldest first.
 pub(super) fn objects_of<'e>(
@@ -49,7 +59,7 @@ fn translate(event: &WebhookEvent) -> Option<(HubSpotId, ObjectEvent)> {
             occurred_at: DateTime::from_timestamp_millis(event.occurred_at)
                 .unwrap_or_else(Utc::now),
             sequence: event.event_id,
-            made_by_app: event.integration_app().map(str::to_owned),
+            source: change_source(event),
         },
     ))
 }

@@ -132,3 +132,18 @@ sync_test!(
         app.converged_on(&agency, &company.id, "Pittsburgh").await;
     }
 );
+
+sync_test!(
+    async fn a_person_setting_a_field_back_to_a_value_we_wrote_earlier_is_an_edit_not_our_echo(app) {
+        // Our create wrote city Erie; our update then wrote Pittsburgh.
+        let (agency, company) = app.pushed_agency().await;
+        app.api(Method::PUT, &format!("/api/v1/agencies/{agency}"), Some(json!({"name": "Lakeside", "city": "Pittsburgh"})))
+            .await
+            .expect(200);
+        app.converged_on(&agency, &company, "Pittsburgh").await;
+        // A person in HubSpot sets it back to Erie, a value our ledger still remembers.
+        let control = app.sandbox.control();
+        control.update_record(ObjectKind::Companies, &company, [("city", "Erie")]).unwrap();
+        app.converged_on(&agency, &company, "Erie").await;
+    }
+);
