@@ -11,8 +11,6 @@ use crate::mapping::{MappedField, RecordMapping};
 use crate::matrix::{Direction, SyncMatrix};
 use crate::property::PropertyMap;
 
-use super::RecentWrite;
-
 /// Why an outbound push is skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "code", rename_all = "snake_case")]
@@ -77,26 +75,18 @@ pub fn plan_outbound<M: RecordMapping>(
     previous: Option<&M::Draft>,
     link: Option<&HubSpotId>,
 ) -> OutboundAction {
-    plan_outbound_after(
-        mapping,
-        matrix,
-        draft,
-        previous,
-        &[],
-        &BTreeMap::new(),
-        link,
-    )
+    plan_outbound_after(mapping, matrix, draft, previous, &BTreeMap::new(), link)
 }
 
-/// [`plan_outbound`] for a record whose push may already have reached HubSpot: `sent` are our
-/// writes (the echo ledger) to the linked object since the record's oldest pending edit, and
-/// `edited` the properties Turris edited in that time ([`property_edit_times`]). An update also
-/// writes every edited property that one of those writes set to another value than the
-/// record's now, so a push that HubSpot took but whose answer was lost (a killed process, a 5xx
-/// after HubSpot acted) and that Turris has since edited back cannot leave HubSpot with the
-/// value the lost push carried: diffing against `previous` alone would see no change. A
-/// property Turris did not edit is left out whatever we wrote: HubSpot may hold a newer edit of
-/// it, and this push could not date it.
+/// [`plan_outbound`] for a record with edits not yet pushed: `edited` are the properties
+/// Turris edited since the record's oldest pending edit ([`property_edit_times`]). An update
+/// writes every field that differs from `previous` (the data before that edit) and every
+/// edited property, even one edited back to its value in `previous`: HubSpot may hold
+/// something else by now, a user's edit that the newer Turris edit superseded, or a push of
+/// ours that HubSpot took while we never heard its answer (a killed process, a 5xx after
+/// HubSpot acted), so diffing against `previous` alone would leave it standing. A property
+/// Turris did not edit is left out: HubSpot may hold a newer edit of it, and this push could
+/// not date it.
 ///
 /// [`property_edit_times`]: super::property_edit_times
 ///
@@ -105,23 +95,16 @@ pub fn plan_outbound<M: RecordMapping>(
 /// use turris_core::ids::HubSpotId;
 /// use turris_core::mapping::{AgencyMapping, MappingSettings};
 /// use turris_core::matrix::{Direction, SyncMatrix, SyncObject};
-/// use turris_core::planner::{OutboundAction, RecentWrite, plan_outbound_after};
+/// use turris_core::planner::{OutboundAction, plan_outbound_after};
 /// use turris_core::record::AgencyDraft;
 ///
 /// let mut matrix = SyncMatrix::default();
 /// matrix.enable(SyncObject::Agency, Direction::Outbound, &MappingSettings::default()).unwrap();
 /// let company = HubSpotId::parse("101").unwrap();
-/// // Turris' name went Acme → Apex (pushed, answer lost) → Acme again.
-/// let lost = RecentWrite {
-///     object_id: company.clone(),
-///     property: "name".into(),
-///     value: Some("Apex".into()),
-///     at: Utc::now(),
-///     edited_at: Utc::now(),
-/// };
+/// // Turris' name went Acme → Apex → Acme again before either edit was pushed.
 /// let acme = AgencyDraft::named("Acme");
 /// let edited = [("name".to_owned(), Utc::now())].into();
-/// let action = plan_outbound_after(&AgencyMapping::default(), &matrix, &acme, Some(&acme), &[lost], &edited, Some(&company));
+/// let action = plan_outbound_after(&AgencyMapping::default(), &matrix, &acme, Some(&acme), &edited, Some(&company));
 /// let OutboundAction::Update { properties, .. } = action else { panic!("{action:?}") };
 /// assert_eq!(properties.get("name"), Some("Acme"));
 /// ```
@@ -130,7 +113,6 @@ pub fn plan_outbound_after<M: RecordMapping>(
     matrix: &SyncMatrix,
     draft: &M::Draft,
     previous: Option<&M::Draft>,
-    sent: &[RecentWrite],
     edited: &BTreeMap<String, DateTime<Utc>>,
     link: Option<&HubSpotId>,
 ) -> OutboundAction {
@@ -159,14 +141,8 @@ pub fn plan_outbound_after<M: RecordMapping>(
         .mapped()
         .into_iter()
         .filter(|(field, property)| {
-            let now = field.get(draft);
-            previous.is_none_or(|p| field.get(p) != now)
+            previous.is_none_or(|p| field.get(p) != field.get(draft))
                 || edited.contains_key(*property)
-                    && sent.iter().any(|w| {
-                        w.object_id == *object_id
-                            && w.property == *property
-                            && !w.holds(now.as_deref())
-                    })
         })
         .map(|(field, property)| (property.to_owned(), field.get(draft)))
         .collect();

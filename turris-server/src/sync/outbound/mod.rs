@@ -19,10 +19,9 @@
 //!   activity row, in one transaction that checks the lease); an input a multi-status answer
 //!   refused is a failure of that record alone;
 //! - linked records are updated with one batch update per 100: the fields Turris changed since
-//!   the oldest pending edit, and every field Turris edited since that a write of ours since
-//!   then (the echo ledger) set to another value than Turris holds now (core's
-//!   `plan_outbound_after`), so a push HubSpot took without our hearing of it is never left
-//!   standing after Turris edited back;
+//!   the oldest pending edit, and every field Turris edited since, even back to its value
+//!   before (core's `plan_outbound_after`), so neither a push HubSpot took without our hearing
+//!   of it nor a HubSpot edit that the Turris edits superseded is left standing;
 //! - every call is an activity row (`Create company in HubSpot`, `Update contact in HubSpot`...)
 //!   with HubSpot's status and error category, and every write goes to the echo ledger so its
 //!   webhook is recognised as our own;
@@ -45,13 +44,13 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use turris_core::ids::{AgencyId, HubSpotId, OrganizationId};
+use turris_core::ids::{AgencyId, OrganizationId};
 use turris_core::integration::ConnectionStatus;
 use turris_core::mapping::RecordMapping;
 use turris_core::mapping::{AgencyContactMapping, MappingSettings};
 use turris_core::matrix::SyncMatrix;
 use turris_core::planner::{
-    OutboundAction, OutboundSkipReason, RecentWrite, plan_outbound_after, property_edit_times,
+    OutboundAction, OutboundSkipReason, plan_outbound_after, property_edit_times,
 };
 use turris_core::store::TurrisRef;
 use turris_core::tags::{tags_for, with_tags};
@@ -403,31 +402,6 @@ impl Planner<'_> {
         times
     }
 
-    /// Our writes to `object` since the record's oldest pending edit: pushes of it that HubSpot
-    /// may have taken while we never heard its answer (a killed replica, a 5xx after HubSpot
-    /// acted), which core's [`plan_outbound_after`] writes over when Turris now holds another
-    /// value.
-    async fn sent_since_edit(
-        &self,
-        turris: &TurrisRef,
-        object: &HubSpotId,
-    ) -> Result<Vec<RecentWrite>, PushError> {
-        let oldest = self
-            .pushes
-            .iter()
-            .filter(|p| p.record == *turris && p.reason == PushReason::Record)
-            .map(|p| p.queued_at)
-            .min();
-        let Some(since) = oldest else {
-            return Ok(Vec::new());
-        };
-        let objects = std::slice::from_ref(object);
-        Ok(self
-            .db
-            .recent_hubspot_writes(self.org, objects, since)
-            .await?)
-    }
-
     /// Core's plan for each record of kind `K` in the claim, and the records whose contact is
     /// to be associated with their agency's company (those of an agency that are pushed).
     async fn kind<K: RecordKind>(
@@ -447,16 +421,11 @@ impl Planner<'_> {
                     let previous = previous.and_then(K::stored_draft);
                     let draft = K::draft(&record);
                     let edited = self.date_edits::<K>(mapping, turris, &draft);
-                    let sent = match linked {
-                        Some(object) => self.sent_since_edit(turris, object).await?,
-                        None => Vec::new(),
-                    };
                     plan_outbound_after(
                         mapping,
                         self.matrix,
                         &draft,
                         previous.as_ref(),
-                        &sent,
                         &edited,
                         linked,
                     )

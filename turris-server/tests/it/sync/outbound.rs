@@ -658,6 +658,56 @@ sync_test!(
 );
 
 sync_test!(
+    async fn a_hubspot_edit_older_than_turris_edits_is_written_over_though_turris_edited_back(app) {
+        app.api(Method::PUT, &format!("{H}/sync"), Some(json!({"agency": {"inbound": false, "outbound": true}})))
+            .await
+            .expect(200);
+        let agency = app
+            .api(Method::POST, "/api/v1/agencies", Some(json!({"name": "Lakeside", "city": "Peoria"})))
+            .await
+            .expect(201);
+        let id = agency.body["id"].as_str().unwrap().to_owned();
+        let pushed = app.activity_row("Create company in HubSpot", "success").await;
+        let company = pushed["details"]["hubspot_id"].as_str().unwrap().to_owned();
+        eventually("the create finished", || async {
+            (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
+        })
+        .await;
+        // A HubSpot user sets the city; Turris' two edits after it are the last writes.
+        let control = app.sandbox.control();
+        control.update_record(ObjectKind::Companies, &company, [("city", "Albany")]).unwrap();
+        // Another replica holds the organization's outbound lease for a few seconds, so both
+        // Turris edits wait for one claim, and the city ends where it was before them.
+        let until = (chrono::Utc::now() + chrono::Duration::seconds(4)).timestamp_nanos_opt().unwrap();
+        let org = &app.org;
+        app.execute(&format!(
+            "INSERT INTO outbound_leases (organization_id, lease_id, expires_at, served_at)
+             VALUES ('{org}', 'other', {until}, 0)
+             ON CONFLICT (organization_id) DO UPDATE SET lease_id = 'other', expires_at = {until}"
+        ))
+        .await;
+        for city in ["Erie", "Peoria"] {
+            app.api(Method::PUT, &format!("/api/v1/agencies/{id}"), Some(json!({"name": "Lakeside", "city": city})))
+                .await
+                .expect(200);
+        }
+        assert_eq!(app.count("SELECT COUNT(*) FROM outbound_pushes").await, 2);
+        eventually("HubSpot's city written over with Turris' last edit", || async {
+            let record = control.record(ObjectKind::Companies, &company).unwrap();
+            (record.properties["city"] == "Peoria").then_some(())
+        })
+        .await;
+        eventually("nothing left queued", || async {
+            (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
+        })
+        .await;
+        let writes = app.get(&format!("{H}/sync-records?operation=update")).await.expect(200);
+        let names: Vec<&str> = writes.body["entries"][0]["properties"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["city"], "only the field Turris edited is written");
+    }
+);
+
+sync_test!(
     async fn a_create_answered_with_an_object_linked_elsewhere_fails_alone_and_the_others_go_on(app) {
         app.agency_outbound_on().await;
         let first = app
