@@ -15,6 +15,83 @@ impl TestApp {
         .expect(200);
     }
 
+    /// An agency made in Turris with agency sync outbound (and `inbound` or not), its company
+    /// created in HubSpot and nothing left queued: `(agency id, company id)`.
+    pub(crate) async fn pushed_agency_in(&self, inbound: bool, city: &str) -> (String, String) {
+        let sync = json!({"agency": {"inbound": inbound, "outbound": true}});
+        self.api(Method::PUT, &format!("{H}/sync"), Some(sync))
+            .await
+            .expect(200);
+        let agency = self
+            .api(
+                Method::POST,
+                "/api/v1/agencies",
+                Some(json!({"name": "Lakeside", "city": city})),
+            )
+            .await
+            .expect(201);
+        let pushed = self
+            .activity_row("Create company in HubSpot", "success")
+            .await;
+        let company = pushed["details"]["hubspot_id"].as_str().unwrap().to_owned();
+        self.queue_drained().await;
+        (agency.body["id"].as_str().unwrap().to_owned(), company)
+    }
+
+    async fn queue_drained(&self) {
+        eventually("nothing left queued", || async {
+            (self.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
+        })
+        .await;
+    }
+
+    /// Another replica (killed, say) holds the organization's outbound lease for 4 s.
+    async fn outbound_lease_held_elsewhere(&self) {
+        let until = (chrono::Utc::now() + chrono::Duration::seconds(4))
+            .timestamp_nanos_opt()
+            .unwrap();
+        let org = &self.org;
+        self.execute(&format!(
+            "INSERT INTO outbound_leases (organization_id, lease_id, expires_at, served_at)
+             VALUES ('{org}', 'killed', {until}, 0)
+             ON CONFLICT (organization_id) DO UPDATE SET lease_id = 'killed', expires_at = {until}"
+        ))
+        .await;
+    }
+
+    async fn set_city(&self, agency: &str, city: &str) {
+        self.api(
+            Method::PUT,
+            &format!("/api/v1/agencies/{agency}"),
+            Some(json!({"name": "Lakeside", "city": city})),
+        )
+        .await
+        .expect(200);
+    }
+
+    /// Waits until HubSpot's company holds `city` and nothing is queued, then returns the
+    /// properties the latest update wrote.
+    async fn hubspot_city_became(&self, company: &str, city: &str) -> Vec<String> {
+        let control = self.sandbox.control();
+        eventually(&format!("HubSpot's city to become {city}"), || async {
+            let record = control.record(ObjectKind::Companies, company).unwrap();
+            (record.properties["city"] == city).then_some(())
+        })
+        .await;
+        self.queue_drained().await;
+        let writes = self
+            .get(&format!("{H}/sync-records?operation=update"))
+            .await
+            .expect(200);
+        let properties = writes.body["entries"][0]["properties"]
+            .as_array()
+            .unwrap()
+            .iter();
+        properties
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// Runs a statement straight on the database.
     async fn execute(&self, sql: &str) {
         if self.db.url.starts_with("sqlite") {
@@ -585,40 +662,12 @@ sync_test!(
         use turris_core::ids::{HubSpotId, OrganizationId};
         use turris_core::planner::RecentWrite;
 
-        app.api(Method::PUT, &format!("{H}/sync"), Some(json!({"agency": {"inbound": false, "outbound": true}})))
-            .await
-            .expect(200);
-        let agency = app
-            .api(Method::POST, "/api/v1/agencies", Some(json!({"name": "Lakeside", "city": "Peoria"})))
-            .await
-            .expect(201);
-        let id = agency.body["id"].as_str().unwrap().to_owned();
-        let pushed = app.activity_row("Create company in HubSpot", "success").await;
-        let company = pushed["details"]["hubspot_id"].as_str().unwrap().to_owned();
-        let edit = |city: &'static str| {
-            let path = format!("/api/v1/agencies/{id}");
-            async move {
-                app.api(Method::PUT, &path, Some(json!({"name": "Lakeside", "city": city})))
-                    .await
-                    .expect(200);
-            }
-        };
-        eventually("the create finished", || async {
-            (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
-        })
-        .await;
-        // Another replica holds the organization's outbound lease for a few seconds...
-        let until = (chrono::Utc::now() + chrono::Duration::seconds(4)).timestamp_nanos_opt().unwrap();
-        let org = &app.org;
-        app.execute(&format!(
-            "INSERT INTO outbound_leases (organization_id, lease_id, expires_at, served_at)
-             VALUES ('{org}', 'killed', {until}, 0)
-             ON CONFLICT (organization_id) DO UPDATE SET lease_id = 'killed', expires_at = {until}"
-        ))
-        .await;
-        // ...and pushes the city Turris was just given: the echo ledger first, as a push does,
-        // then HubSpot takes it, and the replica is killed before it hears the answer.
-        edit("Albany").await;
+        let (id, company) = app.pushed_agency_in(false, "Peoria").await;
+        app.outbound_lease_held_elsewhere().await;
+        // The replica holding the lease pushes the city Turris was just given: the echo ledger
+        // first, as a push does, then HubSpot takes it, and the replica is killed before it
+        // hears the answer.
+        app.set_city(&id, "Albany").await;
         let now = chrono::Utc::now();
         let lost = RecentWrite {
             object_id: HubSpotId::parse(&company).unwrap(),
@@ -634,76 +683,30 @@ sync_test!(
             value: Some("Lakeside (old)".into()),
             ..lost.clone()
         };
-        let ledger = app.state.db();
-        ledger.record_hubspot_writes(&OrganizationId::parse(org).unwrap(), &[lost, other]).await.unwrap();
-        let control = app.sandbox.control();
-        control.update_record(ObjectKind::Companies, &company, [("city", "Albany")]).unwrap();
+        let org = OrganizationId::parse(&app.org).unwrap();
+        app.state.db().record_hubspot_writes(&org, &[lost, other]).await.unwrap();
+        app.sandbox.control().update_record(ObjectKind::Companies, &company, [("city", "Albany")]).unwrap();
         // Turris' city goes back before the lease lapses: both edits wait for one claim, and
         // the city now equals the data before the oldest of them.
-        edit("Peoria").await;
+        app.set_city(&id, "Peoria").await;
         assert_eq!(app.count("SELECT COUNT(*) FROM outbound_pushes").await, 2);
-        eventually("HubSpot's city written back to Turris' value", || async {
-            let record = control.record(ObjectKind::Companies, &company).unwrap();
-            (record.properties["city"] == "Peoria").then_some(())
-        })
-        .await;
-        eventually("nothing left queued", || async {
-            (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
-        })
-        .await;
-        let writes = app.get(&format!("{H}/sync-records?operation=update")).await.expect(200);
-        let names: Vec<&str> = writes.body["entries"][0]["properties"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["city"], "only the edited field the lost push set is written");
+        let written = app.hubspot_city_became(&company, "Peoria").await;
+        assert_eq!(written, ["city"], "only the edited field the lost push set is written");
     }
 );
 
 sync_test!(
     async fn a_hubspot_edit_older_than_turris_edits_is_written_over_though_turris_edited_back(app) {
-        app.api(Method::PUT, &format!("{H}/sync"), Some(json!({"agency": {"inbound": false, "outbound": true}})))
-            .await
-            .expect(200);
-        let agency = app
-            .api(Method::POST, "/api/v1/agencies", Some(json!({"name": "Lakeside", "city": "Peoria"})))
-            .await
-            .expect(201);
-        let id = agency.body["id"].as_str().unwrap().to_owned();
-        let pushed = app.activity_row("Create company in HubSpot", "success").await;
-        let company = pushed["details"]["hubspot_id"].as_str().unwrap().to_owned();
-        eventually("the create finished", || async {
-            (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
-        })
-        .await;
+        let (id, company) = app.pushed_agency_in(false, "Peoria").await;
         // A HubSpot user sets the city; Turris' two edits after it are the last writes.
-        let control = app.sandbox.control();
-        control.update_record(ObjectKind::Companies, &company, [("city", "Albany")]).unwrap();
-        // Another replica holds the organization's outbound lease for a few seconds, so both
-        // Turris edits wait for one claim, and the city ends where it was before them.
-        let until = (chrono::Utc::now() + chrono::Duration::seconds(4)).timestamp_nanos_opt().unwrap();
-        let org = &app.org;
-        app.execute(&format!(
-            "INSERT INTO outbound_leases (organization_id, lease_id, expires_at, served_at)
-             VALUES ('{org}', 'other', {until}, 0)
-             ON CONFLICT (organization_id) DO UPDATE SET lease_id = 'other', expires_at = {until}"
-        ))
-        .await;
-        for city in ["Erie", "Peoria"] {
-            app.api(Method::PUT, &format!("/api/v1/agencies/{id}"), Some(json!({"name": "Lakeside", "city": city})))
-                .await
-                .expect(200);
-        }
+        app.sandbox.control().update_record(ObjectKind::Companies, &company, [("city", "Albany")]).unwrap();
+        // Both Turris edits wait for one claim, and the city ends where it was before them.
+        app.outbound_lease_held_elsewhere().await;
+        app.set_city(&id, "Erie").await;
+        app.set_city(&id, "Peoria").await;
         assert_eq!(app.count("SELECT COUNT(*) FROM outbound_pushes").await, 2);
-        eventually("HubSpot's city written over with Turris' last edit", || async {
-            let record = control.record(ObjectKind::Companies, &company).unwrap();
-            (record.properties["city"] == "Peoria").then_some(())
-        })
-        .await;
-        eventually("nothing left queued", || async {
-            (app.count("SELECT COUNT(*) FROM outbound_pushes").await == 0).then_some(())
-        })
-        .await;
-        let writes = app.get(&format!("{H}/sync-records?operation=update")).await.expect(200);
-        let names: Vec<&str> = writes.body["entries"][0]["properties"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["city"], "only the field Turris edited is written");
+        let written = app.hubspot_city_became(&company, "Peoria").await;
+        assert_eq!(written, ["city"], "only the field Turris edited is written");
     }
 );
 

@@ -13,21 +13,9 @@ impl TestApp {
     /// An agency made in Turris with agency sync on both ways, its company in HubSpot and its
     /// creation's echo settled: `(agency id, company id)`.
     async fn pushed_agency(&self) -> (String, String) {
-        self.agency_outbound_on().await;
-        let agency = self
-            .api(
-                Method::POST,
-                "/api/v1/agencies",
-                Some(json!({"name": "Lakeside", "city": "Erie"})),
-            )
-            .await
-            .expect(201);
-        let pushed = self
-            .activity_row("Create company in HubSpot", "success")
-            .await;
-        let company = pushed["details"]["hubspot_id"].as_str().unwrap().to_owned();
+        let pushed = self.pushed_agency_in(true, "Erie").await;
         self.settle().await;
-        (agency.body["id"].as_str().unwrap().to_owned(), company)
+        pushed
     }
 
     /// Waits until the agency's city and its company's city are both `city`, with nothing
