@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::delivery::{EVENT_COLUMNS, EventRow};
 use super::error::{DbError, DbResult};
-use super::sql::{SqlStore, ns, plus, skip_locked, with_pool};
+use super::sql::{Dialect, SqlStore, ns, plus, skip_locked, with_pool};
 use super::webhooks::EndpointLimits;
 
 /// An endpoint with due deliveries, as a leasing round sees it.
@@ -159,6 +159,7 @@ impl FairLeaseStore for SqlStore {
 
     async fn release_lease(&self, event_id: Uuid, lease: &Lease) -> DbResult<bool> {
         let released = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE delivery_events
                  SET lease_id = NULL, lease_kind = NULL, lease_expires_at = NULL

@@ -12,7 +12,7 @@ use turris_core::store::TurrisRef;
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult};
-use super::sql::{SqlStore, from_ns, ns, plus, with_pool, wrote};
+use super::sql::{Dialect, SqlStore, from_ns, ns, plus, with_pool, wrote};
 
 /// Queues a note of `$kind` (a [`NoteKind`]) about `$record_type`/`$record_id` (`agency` or
 /// `agent`) with `$details` (a [`NoteDetails`]) inside the transaction `$tx`: the event
@@ -142,6 +142,7 @@ impl NoteStore for SqlStore {
         // The outer `leased_until` check is re-evaluated on the locked row, so two workers
         // that picked the same rows cannot both take them.
         let rows: Vec<NoteRow> = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query_as(
                 "UPDATE crm_notes SET lease_token = $1, leased_until = $2
                  WHERE leased_until <= $3 AND (organization_id, id) IN (
@@ -163,6 +164,7 @@ impl NoteStore for SqlStore {
 
     async fn finish_note(&self, note: &QueuedNote) -> DbResult<()> {
         let deleted = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "DELETE FROM crm_notes WHERE organization_id = $1 AND id = $2 AND lease_token = $3",
             )
@@ -184,6 +186,7 @@ impl NoteStore for SqlStore {
     ) -> DbResult<()> {
         let next = ns(next_attempt_at)?;
         let updated = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE crm_notes SET next_attempt_at = $4, attempts = attempts + $5,
                  lease_token = NULL, leased_until = 0

@@ -78,7 +78,14 @@ pub(crate) trait Dialect {
     fn begin_write(
         &self,
     ) -> impl std::future::Future<Output = Result<WriteTx<Self::Db>, sqlx::Error>> + Send;
+    /// This process's turn at the write lock, for one writing statement outside a
+    /// transaction: hold it while the statement runs ([`write_turn`] on SQLite; nothing to
+    /// wait for on PostgreSQL).
+    fn turn(&self) -> impl std::future::Future<Output = Option<Turn>> + Send;
 }
+
+/// A turn at a SQLite file's write lock ([`write_turn`]); the next writer goes when dropped.
+pub(crate) type Turn = tokio::sync::OwnedMutexGuard<()>;
 
 impl Dialect for SqlitePool {
     type Db = sqlx::Sqlite;
@@ -88,6 +95,9 @@ impl Dialect for SqlitePool {
         let turn = write_turn(self).await;
         let tx = self.begin_with("BEGIN IMMEDIATE").await?;
         Ok(WriteTx { tx, _turn: turn })
+    }
+    async fn turn(&self) -> Option<Turn> {
+        write_turn(self).await
     }
 }
 
@@ -101,13 +111,16 @@ impl Dialect for PgPool {
             _turn: None,
         })
     }
+    async fn turn(&self) -> Option<Turn> {
+        None
+    }
 }
 
 /// A write transaction. On SQLite it also holds this process's turn at the file's one write
 /// lock ([`write_turn`]).
 pub(crate) struct WriteTx<DB: sqlx::Database> {
     tx: sqlx::Transaction<'static, DB>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _turn: Option<Turn>,
 }
 
 impl<DB: sqlx::Database> WriteTx<DB> {
@@ -144,7 +157,7 @@ impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
 /// queue in the process hands the lock over as soon as the last writer commits. Writers of
 /// other processes still meet in the busy handler. A writer that waited 5 s for its turn goes
 /// on without it (the busy handler then applies, as before).
-async fn write_turn(pool: &SqlitePool) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+async fn write_turn(pool: &SqlitePool) -> Option<Turn> {
     type Queues =
         std::collections::HashMap<std::path::PathBuf, std::sync::Weak<tokio::sync::Mutex<()>>>;
     static QUEUES: std::sync::LazyLock<std::sync::Mutex<Queues>> =
@@ -277,6 +290,14 @@ impl Database {
     /// The pool, for code that needs a backend-specific query (tests, `/readyz`).
     pub fn pools(&self) -> &Pools {
         &self.pools
+    }
+
+    /// Waits for this process's turn at the write lock and holds it until the answer is
+    /// dropped (SQLite; `None` on PostgreSQL, where writers do not take turns): every writer
+    /// of this process waits meanwhile. For tests of that queue.
+    #[doc(hidden)]
+    pub async fn hold_write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        with_pool!(self, |pool| pool.turn().await)
     }
 
     /// Whether the database answers (`/readyz`).
