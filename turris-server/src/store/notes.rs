@@ -17,12 +17,19 @@ use super::sql::{Dialect, SqlStore, from_ns, ns, plus, with_pool, wrote};
 /// Queues a note of `$kind` (a [`NoteKind`]) about `$record_type`/`$record_id` (`agency` or
 /// `agent`) with `$details` (a [`NoteDetails`]) inside the transaction `$tx`: the event
 /// happened at `$at`, the note is due at once (both nanoseconds, `$now` for the latter).
+///
+/// Only when the organization logs notes of that kind and has a HubSpot connection (the
+/// settings' `crm_features` and the credentials row, read in the same statement): the notes
+/// worker would drop any other note, one statement each.
 macro_rules! queue_note {
     ($tx:expr, $org:expr, $kind:expr, $record_type:expr, $record_id:expr, $details:expr, $at:expr, $now:expr) => {{
         let details = serde_json::to_string($details)?;
         sqlx::query(
             "INSERT INTO crm_notes (organization_id, id, kind, record_type, record_id, details,
-             occurred_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             occurred_at, next_attempt_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8
+             WHERE EXISTS (SELECT 1 FROM integration_settings s JOIN hubspot_credentials c
+                 ON c.organization_id = s.organization_id
+                 WHERE s.organization_id = $1 AND s.crm_features LIKE '%,' || $3 || ',%')",
         )
         .bind($org.as_str())
         .bind(uuid::Uuid::now_v7().to_string())
