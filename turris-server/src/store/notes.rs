@@ -12,7 +12,7 @@ use turris_core::store::TurrisRef;
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult};
-use super::sql::{Dialect, SqlStore, from_ns, ns, plus, with_pool, wrote};
+use super::sql::{Dialect, Pools, SqlStore, from_ns, ns, plus, with_pool, wrote};
 
 /// Queues a note of `$kind` (a [`NoteKind`]) about `$record_type`/`$record_id` (`agency` or
 /// `agent`) with `$details` (a [`NoteDetails`]) inside the transaction `$tx`: the event
@@ -85,9 +85,10 @@ pub trait NoteStore: Send + Sync {
         limit: usize,
         lease_for: Duration,
     ) -> DbResult<Vec<QueuedNote>>;
-    /// Deletes a written (or dropped) note; [`DbError::LeaseLost`] when another worker leased
-    /// it meanwhile.
-    async fn finish_note(&self, note: &QueuedNote) -> DbResult<()>;
+    /// Deletes written (or dropped) notes in one statement, each only while its lease holds
+    /// (fenced by its token); how many were deleted (fewer when another worker leased some
+    /// meanwhile).
+    async fn finish_notes(&self, notes: &[QueuedNote]) -> DbResult<u64>;
     /// Postpones a note to `next_attempt_at`, counting a failed attempt when `failed`;
     /// [`DbError::LeaseLost`] when another worker leased it meanwhile.
     async fn retry_note(
@@ -169,20 +170,51 @@ impl NoteStore for SqlStore {
         rows.into_iter().map(|r| r.note(&lease)).collect()
     }
 
-    async fn finish_note(&self, note: &QueuedNote) -> DbResult<()> {
-        let deleted = with_pool!(self, |pool| {
-            let _turn = pool.turn().await;
-            sqlx::query(
-                "DELETE FROM crm_notes WHERE organization_id = $1 AND id = $2 AND lease_token = $3",
-            )
-            .bind(note.organization.as_str())
-            .bind(&note.id)
-            .bind(&note.lease)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        wrote(deleted, DbError::LeaseLost)
+    async fn finish_notes(&self, notes: &[QueuedNote]) -> DbResult<u64> {
+        if notes.is_empty() {
+            return Ok(0);
+        }
+        match self.pools() {
+            Pools::Sqlite(pool) => {
+                let _turn = pool.turn().await;
+                let mut deleted = 0;
+                // Well under SQLite's 32,766 variables per statement.
+                for chunk in notes.chunks(1_000) {
+                    let rows: Vec<String> = (0..chunk.len())
+                        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                        .collect();
+                    let sql = format!(
+                        "DELETE FROM crm_notes WHERE (organization_id, id, lease_token)
+                         IN (VALUES {})",
+                        rows.join(", ")
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for note in chunk {
+                        query = query
+                            .bind(note.organization.as_str())
+                            .bind(&note.id)
+                            .bind(&note.lease);
+                    }
+                    deleted += query.execute(pool).await?.rows_affected();
+                }
+                Ok(deleted)
+            }
+            Pools::Postgres(pool) => {
+                let column =
+                    |f: fn(&QueuedNote) -> &str| -> Vec<&str> { notes.iter().map(f).collect() };
+                Ok(sqlx::query(
+                    "DELETE FROM crm_notes n
+                     USING UNNEST($1::text[], $2::text[], $3::text[]) AS u(o, i, l)
+                     WHERE n.organization_id = u.o AND n.id = u.i AND n.lease_token = u.l",
+                )
+                .bind(column(|n| n.organization.as_str()))
+                .bind(column(|n| n.id.as_str()))
+                .bind(column(|n| n.lease.as_str()))
+                .execute(pool)
+                .await?
+                .rows_affected())
+            }
+        }
     }
 
     async fn retry_note(

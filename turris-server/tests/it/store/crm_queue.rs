@@ -1,10 +1,13 @@
 //! What is queued for HubSpot beside a Turris input (activity notes, tags pushes): nothing for
 //! a feature that is off or an organization without a connection, and settled in batches.
 
+use std::time::Duration;
+
+use chrono::Utc;
 use turris_core::ids::{AgencyId, ContractTemplateId, HubSpotId, OrganizationId};
 use turris_core::integration::IntegrationSettings;
 use turris_core::record::{Agency, AgencyDraft};
-use turris_core::store::{LinkStore, Link, RecordStore, SettingsStore, TurrisRef};
+use turris_core::store::{Link, LinkStore, RecordStore, SettingsStore, TurrisRef};
 use turris_server::store::{
     AgreementId, ComplianceEntity, CredentialStore, InvitationStore, NiprSyncId, NiprSyncResult,
     NoteStore, ProducerAgreement, SqlStore, TurrisInputStore,
@@ -109,6 +112,42 @@ async fn notes_are_queued_only_for_a_connected_organization_that_logs_their_kind
     assert_eq!(pending().await, 4, "still on after a partial update");
 }
 
+async fn written_notes_are_deleted_in_one_call_fenced_by_their_leases(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let agency = agency(&store, &acme).await;
+    notes_on(&store, &acme, true, false).await;
+    store
+        .connect_hubspot(&acme, &credentials(1001, oauth("access", 1800)))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        execute_agreement(&store, &acme, &agency).await;
+    }
+    let now = Utc::now();
+    let lease = Duration::from_secs(15);
+    let first = store.claim_notes(now, 10, lease).await.unwrap();
+    assert_eq!(first.len(), 3);
+    // The first claim's lease lapses and another worker takes one of its notes.
+    let later = now + chrono::Duration::seconds(20);
+    let second = store.claim_notes(later, 1, lease).await.unwrap();
+    assert_eq!(second.len(), 1);
+
+    assert_eq!(
+        store.finish_notes(&first).await.unwrap(),
+        2,
+        "the notes the first claim still held, in one call"
+    );
+    assert_eq!(
+        store.pending_notes(&acme).await.unwrap(),
+        1,
+        "the other's note stays"
+    );
+    assert_eq!(store.finish_notes(&second).await.unwrap(), 1);
+    assert_eq!(store.pending_notes(&acme).await.unwrap(), 0);
+    assert_eq!(store.finish_notes(&[]).await.unwrap(), 0);
+}
+
 /// The tags pushes queued.
 async fn tags_pushes(db: &TestDb) -> i64 {
     let sql = "SELECT COUNT(*) FROM outbound_pushes WHERE reason = 'tags'";
@@ -148,5 +187,6 @@ async fn a_linked_record_gets_a_tags_push_only_while_tags_are_on(db: &TestDb) {
 
 both_databases!(db:
     notes_are_queued_only_for_a_connected_organization_that_logs_their_kind,
+    written_notes_are_deleted_in_one_call_fenced_by_their_leases,
     a_linked_record_gets_a_tags_push_only_while_tags_are_on,
 );
