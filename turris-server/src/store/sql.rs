@@ -445,6 +445,83 @@ impl SqlStore {
         queue.drain(..n).collect()
     }
 
+    /// Up to `limit` hand-offs that `room` lets go now, oldest first; the others keep their
+    /// place.
+    pub(crate) fn take_handoff_where(
+        &self,
+        limit: usize,
+        room: &mut (dyn FnMut(&turris_webhooks::delivery::LeasedDelivery) -> bool + Send),
+    ) -> Vec<turris_webhooks::delivery::LeasedDelivery> {
+        let mut queue = self.handoff.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut taken = Vec::new();
+        let mut kept = std::collections::VecDeque::with_capacity(queue.len());
+        while let Some(delivery) = queue.pop_front() {
+            if taken.len() < limit && room(&delivery) {
+                taken.push(delivery);
+            } else {
+                kept.push_back(delivery);
+            }
+            if taken.len() == limit {
+                break;
+            }
+        }
+        kept.append(&mut queue);
+        *queue = kept;
+        taken
+    }
+
+    /// How many hand-offs wait.
+    pub(crate) fn handoff_waiting(&self) -> usize {
+        self.handoff
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// The waiting hand-offs whose lease ends before `before`.
+    pub(crate) fn handoff_leases_ending(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Vec<(
+        turris_webhooks::delivery::EventId,
+        turris_webhooks::delivery::Lease,
+    )> {
+        let queue = self.handoff.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue
+            .iter()
+            .filter(|d| d.lease.expires_at < before)
+            .map(|d| (d.event.event_id, d.lease))
+            .collect()
+    }
+
+    /// After a renewal of `asked`: the `renewed` ones now last until `until`; the others lost
+    /// their lease and leave the queue (another worker has them).
+    pub(crate) fn handoff_renewed(
+        &self,
+        asked: &[(
+            turris_webhooks::delivery::EventId,
+            turris_webhooks::delivery::Lease,
+        )],
+        renewed: &[turris_webhooks::delivery::EventId],
+        until: DateTime<Utc>,
+    ) {
+        let asked: std::collections::HashSet<_> = asked.iter().map(|(e, l)| (*e, l.id)).collect();
+        let renewed: std::collections::HashSet<_> = renewed.iter().copied().collect();
+        let mut queue = self.handoff.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue.retain_mut(|d| {
+            if !asked.contains(&(d.event.event_id, d.lease.id)) {
+                return true;
+            }
+            if renewed.contains(&d.event.event_id) {
+                d.lease.expires_at = until;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
     /// The way to this store's group-commit writer (`inputs::group`).
     pub(crate) fn group_commit(&self) -> &super::inputs::GroupCommit {
         &self.group
