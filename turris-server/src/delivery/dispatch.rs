@@ -141,8 +141,13 @@ impl Worker {
         let mut poll = true;
         let mut last_poll = Instant::now();
         let mut round = 0usize;
+        let mut last_sweep = Instant::now();
         while !shutdown.is_fired() {
             while in_flight.try_join_next().is_some() {}
+            if last_sweep.elapsed() >= self.settings.lease / 4 {
+                last_sweep = Instant::now();
+                self.renew_waiting().await;
+            }
             if permits.available_permits() == 0 {
                 tokio::select! {
                     permit = permits.clone().acquire_owned() => drop(permit),
@@ -152,18 +157,18 @@ impl Worker {
             }
             self.spawn_deferred(&permits, &mut in_flight, batch);
             let free = permits.available_permits().min(batch);
-            let handed = self.store.take_handoff(free);
+            let handed = self.take_handoff(free);
             let taken = handed.len();
             self.spawn_all(&permits, &mut in_flight, handed).await;
             if free > 0 && taken == free {
                 continue;
             }
             // Poll after a timer wake, when a wake-up brought no hand-off (someone else's
-            // enqueue, or a full hand-off), and at least every poll interval under load.
+            // enqueue, or a full hand-off) and none waits for room, and at least every poll
+            // interval under load.
             let free = permits.available_permits().min(batch);
-            if free > 0
-                && (poll || taken == 0 || last_poll.elapsed() >= self.settings.poll_interval)
-            {
+            let idle = taken == 0 && self.store.handoff_waiting() == 0;
+            if free > 0 && (poll || idle || last_poll.elapsed() >= self.settings.poll_interval) {
                 last_poll = Instant::now();
                 round = round.wrapping_add(1);
                 let leased = self.lease_round(free, round).await.unwrap_or_else(|e| {
@@ -179,7 +184,7 @@ impl Worker {
             tokio::select! {
                 // A local commit: its events are in the hand-off unless it was full.
                 () = wake.notified() => poll = false,
-                // A slot of some endpoint freed: deferred deliveries may go.
+                // A slot of some endpoint freed: deferred deliveries and hand-offs may go.
                 () = self.limiter.freed.notified() => poll = false,
                 () = tokio::time::sleep(self.settings.poll_interval) => poll = true,
                 () = shutdown.fired() => break,
@@ -193,9 +198,7 @@ impl Worker {
     async fn finish(self: &Arc<Self>, permits: &Arc<Semaphore>, mut in_flight: JoinSet<()>) {
         self.store.set_handoff(None);
         let deferred = self.lock_deferred().drain();
-        for delivery in deferred {
-            self.give_back(&delivery).await;
-        }
+        self.give_back(&deferred).await;
         loop {
             let handed = self.store.take_handoff(usize::MAX);
             if handed.is_empty() {
@@ -236,14 +239,49 @@ impl Worker {
             .await
     }
 
+    /// Up to `most` hand-offs, each only when its endpoint has a free slot for it now (by the
+    /// limits last read for it, else the defaults): the others stay in the hand-off queue,
+    /// leased, where [`Self::renew_waiting`] keeps their leases, rather than in `deferred`.
+    fn take_handoff(&self, most: usize) -> Vec<LeasedDelivery> {
+        if most == 0 {
+            return Vec::new();
+        }
+        let defaults = self.settings.endpoint_defaults();
+        let mut room: HashMap<WebhookId, usize> = HashMap::new();
+        let limiter = self.limiter.clone();
+        let targets = self.lock_targets();
+        let limits: HashMap<WebhookId, Limits> = targets
+            .iter()
+            .filter_map(|(id, (_, target))| match &**target {
+                Target::Endpoint { limits, .. } => Some((*id, *limits)),
+                Target::Deleted => None,
+            })
+            .collect();
+        drop(targets);
+        self.store.take_handoff_where(most, &mut |delivery| {
+            let webhook = delivery.event.webhook_id;
+            let left = room.entry(webhook).or_insert_with(|| {
+                let limits = limits.get(&webhook).copied().unwrap_or(defaults);
+                limiter.room(webhook, limits)
+            });
+            if *left == 0 {
+                return false;
+            }
+            *left -= 1;
+            true
+        })
+    }
+
     /// Starts each delivery whose endpoint has room (a slot of its limiter and a permit);
-    /// the others wait in `deferred`.
+    /// the others wait in `deferred`, and those beyond its bound give their leases back in
+    /// one statement.
     async fn spawn_all(
         self: &Arc<Self>,
         permits: &Arc<Semaphore>,
         in_flight: &mut JoinSet<()>,
         deliveries: Vec<LeasedDelivery>,
     ) {
+        let mut over = Vec::new();
         for delivery in deliveries {
             let webhook = delivery.event.webhook_id;
             let limits = match self.target(webhook).await.as_deref() {
@@ -252,8 +290,39 @@ impl Worker {
             };
             match self.limiter.admit(webhook, limits) {
                 Some(slot) => self.spawn_one(permits, in_flight, delivery, slot),
-                None => self.defer(limits, delivery).await,
+                None => over.extend(self.defer(limits, delivery)),
             }
+        }
+        self.give_back(&over).await;
+    }
+
+    /// Renews, in one statement each, the leases of the hand-offs and of the deferred
+    /// deliveries that wait in memory and have used a quarter of their lease; those lost (another
+    /// worker took them over) stop waiting.
+    async fn renew_waiting(&self) {
+        // Sweeps come every quarter of a lease: what is renewed now keeps at least half a
+        // lease until the next one, so an attempt starting meanwhile need not renew first.
+        let now = Utc::now();
+        let before = after(now, self.settings.lease * 3 / 4);
+        let until = after(now, self.settings.lease);
+        if let Err(e) = self.store.renew_handoff(before, until).await {
+            tracing::warn!(error = %e, "renewing hand-off leases failed");
+        }
+        let ending = self.lock_deferred().leases_ending(before);
+        if ending.is_empty() {
+            return;
+        }
+        match self.store.renew_leases(&ending, until).await {
+            Ok(renewed) => {
+                let lost = self.lock_deferred().renewed(&ending, &renewed, until);
+                if lost > 0 {
+                    tracing::info!(
+                        lost,
+                        "deferred deliveries lost their leases: another worker took them over"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "renewing deferred leases failed"),
         }
     }
 
@@ -292,22 +361,26 @@ impl Worker {
         }
     }
 
-    /// Keeps a delivery until its endpoint has room, or gives it back when too many wait.
-    async fn defer(&self, limits: Limits, delivery: LeasedDelivery) {
+    /// Keeps a delivery until its endpoint has room; answers it when too many wait (to give
+    /// back).
+    fn defer(&self, limits: Limits, delivery: LeasedDelivery) -> Option<LeasedDelivery> {
         self.metrics
             .deferred
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let over = self.lock_deferred().push(limits, delivery);
-        if let Some(delivery) = over {
-            self.give_back(&delivery).await;
-        }
+        self.lock_deferred().push(limits, delivery)
     }
 
-    /// Gives a lease up: the event is due again at once, for any worker.
-    async fn give_back(&self, delivery: &LeasedDelivery) {
-        let event_id = delivery.event.event_id;
-        if let Err(e) = self.store.release_lease(event_id.0, &delivery.lease).await {
-            tracing::warn!(event_id = %event_id, error = %e, "giving a lease back failed");
+    /// Gives leases up in one statement: the events are due again at once, for any worker.
+    async fn give_back(&self, deliveries: &[LeasedDelivery]) {
+        if deliveries.is_empty() {
+            return;
+        }
+        let leases: Vec<(EventId, Lease)> = deliveries
+            .iter()
+            .map(|d| (d.event.event_id, d.lease))
+            .collect();
+        if let Err(e) = self.store.release_leases(&leases).await {
+            tracing::warn!(events = leases.len(), error = %e, "giving leases back failed");
         }
     }
 

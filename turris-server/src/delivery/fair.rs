@@ -7,15 +7,17 @@
 //! - [`Limiter`]: this process's deliveries in flight per endpoint and a token bucket per
 //!   endpoint (its rate limit, one second of burst). Every attempt, leased or handed off,
 //!   first takes a [`Slot`]; one refused waits in [`Deferred`] (its lease still held, renewed
-//!   before its attempt if it waited long) until a slot of its endpoint frees, or gives its
-//!   lease back to the queue when too many wait.
+//!   with every other waiting lease near its end in one statement) until a slot of its
+//!   endpoint frees, or gives its lease back to the queue when too many wait. Hand-offs are
+//!   taken only as far as their endpoints have room ([`Limiter::room`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
-use turris_webhooks::delivery::{LeasedDelivery, WebhookId};
+use turris_webhooks::delivery::{EventId, Lease, LeaseId, LeasedDelivery, WebhookId};
 
 use crate::store::{DueEndpoint, EndpointLimits};
 
@@ -169,6 +171,45 @@ impl Deferred {
         admitted
     }
 
+    /// The leases of waiting deliveries that end before `before` (to renew in one batch).
+    pub fn leases_ending(&self, before: DateTime<Utc>) -> Vec<(EventId, Lease)> {
+        self.endpoints
+            .values()
+            .flat_map(|(_, waiting)| waiting)
+            .filter(|d| d.lease.expires_at < before)
+            .map(|d| (d.event.event_id, d.lease))
+            .collect()
+    }
+
+    /// After a renewal of `asked`: the `renewed` ones now last until `until`; the others lost
+    /// their lease (another worker has them) and stop waiting. How many were dropped.
+    pub fn renewed(
+        &mut self,
+        asked: &[(EventId, Lease)],
+        renewed: &[EventId],
+        until: DateTime<Utc>,
+    ) -> usize {
+        let asked: HashSet<(EventId, LeaseId)> = asked.iter().map(|(e, l)| (*e, l.id)).collect();
+        let renewed: HashSet<EventId> = renewed.iter().copied().collect();
+        let before = self.len;
+        for (_, waiting) in self.endpoints.values_mut() {
+            waiting.retain_mut(|d| {
+                if !asked.contains(&(d.event.event_id, d.lease.id)) {
+                    return true;
+                }
+                if renewed.contains(&d.event.event_id) {
+                    d.lease.expires_at = until;
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+        self.endpoints.retain(|_, (_, waiting)| !waiting.is_empty());
+        self.len = self.endpoints.values().map(|(_, w)| w.len()).sum();
+        before - self.len
+    }
+
     /// Everything waiting (shutdown).
     pub fn drain(&mut self) -> Vec<LeasedDelivery> {
         self.len = 0;
@@ -225,6 +266,19 @@ impl Limiter {
         }
         let mut map = self.lock();
         Self::state(&mut map, webhook, limits).tokens.floor() as usize
+    }
+
+    /// How many more attempts of `webhook` it would admit now: its free slots in this process,
+    /// within its rate budget.
+    pub fn room(&self, webhook: WebhookId, limits: Limits) -> usize {
+        let mut map = self.lock();
+        let state = Self::state(&mut map, webhook, limits);
+        let free = limits.max_in_flight.saturating_sub(state.in_flight) as usize;
+        if limits.rate > 0 {
+            free.min(state.tokens.floor() as usize)
+        } else {
+            free
+        }
     }
 
     /// A slot for one attempt, or `None` when the endpoint has `max_in_flight` attempts in
@@ -356,5 +410,94 @@ mod tests {
             limiter.admit(other, three_a_second).is_none(),
             "a fourth attempt in the same second waits"
         );
+    }
+
+    fn leased(webhook: WebhookId, lease: LeaseId, expires_at: DateTime<Utc>) -> LeasedDelivery {
+        use turris_webhooks::WebhookType;
+        use turris_webhooks::delivery::{EventRecord, EventStatus, LeaseKind};
+        LeasedDelivery {
+            event: EventRecord {
+                event_id: EventId::new(),
+                webhook_id: webhook,
+                webhook_type: WebhookType::ProducerAgreementExecuted,
+                body: Default::default(),
+                created_at: expires_at,
+                status: EventStatus::Pending,
+                attempt_count: 0,
+                automatic_attempts: 0,
+                next_attempt_at: Some(expires_at),
+            },
+            lease: Lease {
+                id: lease,
+                kind: LeaseKind::Scheduled,
+                expires_at,
+            },
+        }
+    }
+
+    #[test]
+    fn waiting_leases_near_their_end_are_renewed_together_and_lost_ones_stop_waiting() {
+        let at = |secs: i64| DateTime::<Utc>::from_timestamp(1_800_000_000 + secs, 0).unwrap();
+        let one = Limits {
+            max_in_flight: 1,
+            rate: 0,
+        };
+        let (a, b) = (WebhookId(Uuid::from_u128(1)), WebhookId(Uuid::from_u128(2)));
+        let lease = LeaseId::new();
+        let mut deferred = Deferred::default();
+        let soon = [
+            leased(a, lease, at(5)),
+            leased(a, lease, at(6)),
+            leased(b, lease, at(7)),
+        ];
+        let later = leased(b, lease, at(60));
+        for d in soon.iter().chain([&later]) {
+            assert!(deferred.push(one, d.clone()).is_none());
+        }
+        let ending = deferred.leases_ending(at(10));
+        assert_eq!(
+            ending.len(),
+            3,
+            "the three ending before 10 s, in one batch"
+        );
+        assert!(ending.iter().all(|(e, _)| *e != later.event.event_id));
+
+        // Two were renewed; the third was taken over meanwhile.
+        let renewed = [soon[0].event.event_id, soon[2].event.event_id];
+        assert_eq!(deferred.renewed(&ending, &renewed, at(100)), 1, "one lost");
+        assert_eq!(deferred.len(), 3);
+        assert!(
+            deferred.leases_ending(at(99)).len() == 1,
+            "only the untouched one"
+        );
+        let left = deferred.drain();
+        let expiry = |id: EventId| {
+            left.iter()
+                .find(|d| d.event.event_id == id)
+                .map(|d| d.lease.expires_at)
+        };
+        assert_eq!(expiry(soon[0].event.event_id), Some(at(100)));
+        assert_eq!(expiry(soon[1].event.event_id), None, "it stopped waiting");
+        assert_eq!(expiry(soon[2].event.event_id), Some(at(100)));
+        assert_eq!(expiry(later.event.event_id), Some(at(60)));
+    }
+
+    #[test]
+    fn an_endpoints_room_is_its_free_slots_within_its_rate() {
+        let limiter = Arc::new(Limiter::default());
+        let webhook = WebhookId(Uuid::from_u128(9));
+        let three = Limits {
+            max_in_flight: 3,
+            rate: 0,
+        };
+        assert_eq!(limiter.room(webhook, three), 3);
+        let _slot = limiter.admit(webhook, three).unwrap();
+        assert_eq!(limiter.room(webhook, three), 2);
+        let slow = Limits {
+            max_in_flight: 3,
+            rate: 1,
+        };
+        let other = WebhookId(Uuid::from_u128(10));
+        assert_eq!(limiter.room(other, slow), 1, "one attempt a second");
     }
 }

@@ -431,6 +431,7 @@ impl DeliveryStore for SqlStore {
         let until_ns = ns(until).map_err(backend)?;
         // Fenced: only the row still holding this lease id is extended.
         let renewed: Option<i64> = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query_scalar(
                 "UPDATE delivery_events SET lease_expires_at = $3
                  WHERE event_id = $1 AND lease_id = $2

@@ -16,12 +16,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use turris_core::ids::OrganizationId;
-use turris_webhooks::delivery::{Lease, LeaseId, LeasedDelivery, WebhookId};
+use turris_webhooks::delivery::{EventId, Lease, LeaseId, LeasedDelivery, WebhookId};
 use uuid::Uuid;
 
 use super::delivery::{EVENT_COLUMNS, EventRow};
 use super::error::{DbError, DbResult};
-use super::sql::{SqlStore, ns, plus, skip_locked, with_pool};
+use super::sql::{Dialect, Pools, SqlStore, ns, plus, skip_locked, with_pool};
 use super::webhooks::EndpointLimits;
 
 /// An endpoint with due deliveries, as a leasing round sees it.
@@ -51,10 +51,34 @@ pub trait FairLeaseStore: Send + Sync {
         shares: &[(WebhookId, usize)],
         lease_for: Duration,
     ) -> DbResult<Vec<LeasedDelivery>>;
-    /// Gives a lease up: the event is due again at once for any worker. Fenced by the lease
-    /// id; `false` when the lease was no longer held.
-    async fn release_lease(&self, event_id: Uuid, lease: &Lease) -> DbResult<bool>;
+    /// Gives leases up in one statement: the events are due again at once for any worker.
+    /// Fenced per event by its lease id; how many were still held.
+    async fn release_leases(&self, leases: &[(EventId, Lease)]) -> DbResult<u64>;
+    /// Extends leases until `until` in one statement, each fenced by its lease id: the
+    /// events whose lease was still held (the others were taken over, or are gone).
+    async fn renew_leases(
+        &self,
+        leases: &[(EventId, Lease)],
+        until: DateTime<Utc>,
+    ) -> DbResult<Vec<EventId>>;
 }
+
+/// Each `(event, lease)` pair at most once per statement, as `(event_id, lease_id)` columns.
+fn pairs(leases: &[(EventId, Lease)]) -> (Vec<Uuid>, Vec<Uuid>) {
+    leases.iter().map(|(e, l)| (e.0, l.id.0)).unzip()
+}
+
+/// SQLite's `(event_id, lease_id) IN (VALUES ...)` list for `n` pairs from placeholder
+/// `$first` on.
+fn values(first: usize, n: usize) -> String {
+    (0..n)
+        .map(|i| format!("(${}, ${})", first + 2 * i, first + 2 * i + 1))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Pairs per SQLite statement, well under its 32,766 variables.
+const SQLITE_CHUNK: usize = 1_000;
 
 #[derive(sqlx::FromRow)]
 struct DueRow {
@@ -157,19 +181,87 @@ impl FairLeaseStore for SqlStore {
         rows.iter().map(EventRow::leased).collect()
     }
 
-    async fn release_lease(&self, event_id: Uuid, lease: &Lease) -> DbResult<bool> {
-        let released = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE delivery_events
-                 SET lease_id = NULL, lease_kind = NULL, lease_expires_at = NULL
-                 WHERE event_id = $1 AND lease_id = $2",
-            )
-            .bind(event_id)
-            .bind(lease.id.0)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        Ok(released > 0)
+    async fn release_leases(&self, leases: &[(EventId, Lease)]) -> DbResult<u64> {
+        if leases.is_empty() {
+            return Ok(0);
+        }
+        const SET: &str = "UPDATE delivery_events
+             SET lease_id = NULL, lease_kind = NULL, lease_expires_at = NULL";
+        match self.pools() {
+            Pools::Sqlite(pool) => {
+                // Through this process's writers' queue: waiting in SQLite's busy handler
+                // behind the group commit took seconds.
+                let _turn = pool.turn().await;
+                let mut released = 0;
+                for chunk in leases.chunks(SQLITE_CHUNK) {
+                    let sql = format!(
+                        "{SET} WHERE (event_id, lease_id) IN (VALUES {})",
+                        values(1, chunk.len())
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for (event, lease) in chunk {
+                        query = query.bind(event.0).bind(lease.id.0);
+                    }
+                    released += query.execute(pool).await?.rows_affected();
+                }
+                Ok(released)
+            }
+            Pools::Postgres(pool) => {
+                let (events, ids) = pairs(leases);
+                Ok(sqlx::query(&format!(
+                    "{SET} FROM UNNEST($1::uuid[], $2::uuid[]) AS u(e, l)
+                     WHERE event_id = u.e AND lease_id = u.l"
+                ))
+                .bind(events)
+                .bind(ids)
+                .execute(pool)
+                .await?
+                .rows_affected())
+            }
+        }
+    }
+
+    async fn renew_leases(
+        &self,
+        leases: &[(EventId, Lease)],
+        until: DateTime<Utc>,
+    ) -> DbResult<Vec<EventId>> {
+        if leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let until = ns(until)?;
+        let renewed: Vec<Uuid> = match self.pools() {
+            Pools::Sqlite(pool) => {
+                let _turn = pool.turn().await;
+                let mut renewed = Vec::with_capacity(leases.len());
+                for chunk in leases.chunks(SQLITE_CHUNK) {
+                    let sql = format!(
+                        "UPDATE delivery_events SET lease_expires_at = $1
+                         WHERE (event_id, lease_id) IN (VALUES {}) RETURNING event_id",
+                        values(2, chunk.len())
+                    );
+                    let mut query = sqlx::query_scalar::<_, Uuid>(&sql).bind(until);
+                    for (event, lease) in chunk {
+                        query = query.bind(event.0).bind(lease.id.0);
+                    }
+                    renewed.extend(query.fetch_all(pool).await?);
+                }
+                renewed
+            }
+            Pools::Postgres(pool) => {
+                let (events, ids) = pairs(leases);
+                sqlx::query_scalar(
+                    "UPDATE delivery_events SET lease_expires_at = $1
+                     FROM UNNEST($2::uuid[], $3::uuid[]) AS u(e, l)
+                     WHERE event_id = u.e AND lease_id = u.l RETURNING event_id",
+                )
+                .bind(until)
+                .bind(events)
+                .bind(ids)
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        Ok(renewed.into_iter().map(EventId).collect())
     }
 }

@@ -12,17 +12,24 @@ use turris_core::store::TurrisRef;
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult};
-use super::sql::{SqlStore, from_ns, ns, plus, with_pool, wrote};
+use super::sql::{Dialect, Pools, SqlStore, from_ns, ns, plus, with_pool, wrote};
 
 /// Queues a note of `$kind` (a [`NoteKind`]) about `$record_type`/`$record_id` (`agency` or
 /// `agent`) with `$details` (a [`NoteDetails`]) inside the transaction `$tx`: the event
 /// happened at `$at`, the note is due at once (both nanoseconds, `$now` for the latter).
+///
+/// Only when the organization logs notes of that kind and has a HubSpot connection (the
+/// settings' `crm_features` and the credentials row, read in the same statement): the notes
+/// worker would drop any other note, one statement each.
 macro_rules! queue_note {
     ($tx:expr, $org:expr, $kind:expr, $record_type:expr, $record_id:expr, $details:expr, $at:expr, $now:expr) => {{
         let details = serde_json::to_string($details)?;
         sqlx::query(
             "INSERT INTO crm_notes (organization_id, id, kind, record_type, record_id, details,
-             occurred_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             occurred_at, next_attempt_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8
+             WHERE EXISTS (SELECT 1 FROM integration_settings s JOIN hubspot_credentials c
+                 ON c.organization_id = s.organization_id
+                 WHERE s.organization_id = $1 AND s.crm_features LIKE '%,' || $3 || ',%')",
         )
         .bind($org.as_str())
         .bind(uuid::Uuid::now_v7().to_string())
@@ -78,9 +85,10 @@ pub trait NoteStore: Send + Sync {
         limit: usize,
         lease_for: Duration,
     ) -> DbResult<Vec<QueuedNote>>;
-    /// Deletes a written (or dropped) note; [`DbError::LeaseLost`] when another worker leased
-    /// it meanwhile.
-    async fn finish_note(&self, note: &QueuedNote) -> DbResult<()>;
+    /// Deletes written (or dropped) notes in one statement, each only while its lease holds
+    /// (fenced by its token); how many were deleted (fewer when another worker leased some
+    /// meanwhile).
+    async fn finish_notes(&self, notes: &[QueuedNote]) -> DbResult<u64>;
     /// Postpones a note to `next_attempt_at`, counting a failed attempt when `failed`;
     /// [`DbError::LeaseLost`] when another worker leased it meanwhile.
     async fn retry_note(
@@ -142,6 +150,7 @@ impl NoteStore for SqlStore {
         // The outer `leased_until` check is re-evaluated on the locked row, so two workers
         // that picked the same rows cannot both take them.
         let rows: Vec<NoteRow> = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query_as(
                 "UPDATE crm_notes SET lease_token = $1, leased_until = $2
                  WHERE leased_until <= $3 AND (organization_id, id) IN (
@@ -161,19 +170,51 @@ impl NoteStore for SqlStore {
         rows.into_iter().map(|r| r.note(&lease)).collect()
     }
 
-    async fn finish_note(&self, note: &QueuedNote) -> DbResult<()> {
-        let deleted = with_pool!(self, |pool| {
-            sqlx::query(
-                "DELETE FROM crm_notes WHERE organization_id = $1 AND id = $2 AND lease_token = $3",
-            )
-            .bind(note.organization.as_str())
-            .bind(&note.id)
-            .bind(&note.lease)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        wrote(deleted, DbError::LeaseLost)
+    async fn finish_notes(&self, notes: &[QueuedNote]) -> DbResult<u64> {
+        if notes.is_empty() {
+            return Ok(0);
+        }
+        match self.pools() {
+            Pools::Sqlite(pool) => {
+                let _turn = pool.turn().await;
+                let mut deleted = 0;
+                // Well under SQLite's 32,766 variables per statement.
+                for chunk in notes.chunks(1_000) {
+                    let rows: Vec<String> = (0..chunk.len())
+                        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                        .collect();
+                    let sql = format!(
+                        "DELETE FROM crm_notes WHERE (organization_id, id, lease_token)
+                         IN (VALUES {})",
+                        rows.join(", ")
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for note in chunk {
+                        query = query
+                            .bind(note.organization.as_str())
+                            .bind(&note.id)
+                            .bind(&note.lease);
+                    }
+                    deleted += query.execute(pool).await?.rows_affected();
+                }
+                Ok(deleted)
+            }
+            Pools::Postgres(pool) => {
+                let column =
+                    |f: fn(&QueuedNote) -> &str| -> Vec<&str> { notes.iter().map(f).collect() };
+                Ok(sqlx::query(
+                    "DELETE FROM crm_notes n
+                     USING UNNEST($1::text[], $2::text[], $3::text[]) AS u(o, i, l)
+                     WHERE n.organization_id = u.o AND n.id = u.i AND n.lease_token = u.l",
+                )
+                .bind(column(|n| n.organization.as_str()))
+                .bind(column(|n| n.id.as_str()))
+                .bind(column(|n| n.lease.as_str()))
+                .execute(pool)
+                .await?
+                .rows_affected())
+            }
+        }
     }
 
     async fn retry_note(
@@ -184,6 +225,7 @@ impl NoteStore for SqlStore {
     ) -> DbResult<()> {
         let next = ns(next_attempt_at)?;
         let updated = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE crm_notes SET next_attempt_at = $4, attempts = attempts + $5,
                  lease_token = NULL, leased_until = 0

@@ -16,6 +16,7 @@ use turris_webhooks::delivery::DeliveryStore;
 
 use super::delivery::{AttemptRow, EVENT_COLUMNS, EventRow};
 use super::error::DbResult;
+use super::fairness::FairLeaseStore;
 use super::sql::{SqlStore, with_pool};
 
 /// The delivery queue at a glance (`/metrics`).
@@ -76,6 +77,24 @@ pub trait DeliveryStatsStore: Send + Sync {
     ) -> DbResult<Vec<Attempt>>;
     /// Up to `limit` events handed off since the last call, oldest first, with their leases.
     fn take_handoff(&self, limit: usize) -> Vec<turris_webhooks::delivery::LeasedDelivery>;
+    /// Up to `limit` hand-offs for which `room` answers `true` (called once per hand-off
+    /// looked at, oldest first): those whose endpoint can start them now. The others stay,
+    /// in order, with their leases.
+    fn take_handoff_where(
+        &self,
+        limit: usize,
+        room: &mut (dyn FnMut(&LeasedDelivery) -> bool + Send),
+    ) -> Vec<LeasedDelivery>;
+    /// How many hand-offs wait to be taken.
+    fn handoff_waiting(&self) -> usize;
+    /// Renews, in one statement fenced per event by its lease id, every waiting hand-off
+    /// whose lease ends before `before`, until `until`; a hand-off whose lease was lost
+    /// leaves the queue. How many were renewed and how many were lost.
+    async fn renew_handoff(
+        &self,
+        before: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> DbResult<(usize, usize)>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -238,5 +257,31 @@ impl DeliveryStatsStore for SqlStore {
 
     fn take_handoff(&self, limit: usize) -> Vec<LeasedDelivery> {
         SqlStore::take_handoff(self, limit)
+    }
+
+    fn take_handoff_where(
+        &self,
+        limit: usize,
+        room: &mut (dyn FnMut(&LeasedDelivery) -> bool + Send),
+    ) -> Vec<LeasedDelivery> {
+        SqlStore::take_handoff_where(self, limit, room)
+    }
+
+    fn handoff_waiting(&self) -> usize {
+        SqlStore::handoff_waiting(self)
+    }
+
+    async fn renew_handoff(
+        &self,
+        before: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> DbResult<(usize, usize)> {
+        let ending = self.handoff_leases_ending(before);
+        if ending.is_empty() {
+            return Ok((0, 0));
+        }
+        let renewed = self.renew_leases(&ending, until).await?;
+        self.handoff_renewed(&ending, &renewed, until);
+        Ok((renewed.len(), ending.len() - renewed.len()))
     }
 }

@@ -5,11 +5,30 @@
 use async_trait::async_trait;
 use turris_core::ids::OrganizationId;
 use turris_core::integration::{Connection, IntegrationSettings, WebhookStatus};
+use turris_core::notes::NoteKind;
 use turris_core::property::{ObjectSchema, ObjectType};
 use turris_core::store::{SettingsStore, StoreResult};
 
 use super::error::{DbError, DbResult};
 use super::sql::{Dialect, SqlStore, for_update, with_pool};
+
+/// The CRM writes `settings` turn on, as the `crm_features` column holds them beside the
+/// document (what queueing a note or a tags push checks, `queue_note!`, `queue_tags_push!`):
+/// `,` then `tags` and each note kind logged, each followed by `,`.
+pub(crate) fn crm_features(settings: &IntegrationSettings) -> String {
+    let crm = &settings.crm;
+    let mut features = String::from(",");
+    if crm.tags {
+        features.push_str("tags,");
+    }
+    for kind in NoteKind::ALL {
+        if crm.notes.allows(kind) {
+            features.push_str(kind.as_str());
+            features.push(',');
+        }
+    }
+    features
+}
 
 impl SqlStore {
     /// Loads, changes and saves the settings document atomically; `NotFound` without one.
@@ -31,11 +50,15 @@ impl SqlStore {
             let mut settings: IntegrationSettings =
                 serde_json::from_str(&document.ok_or(DbError::NotFound)?)?;
             change(&mut settings);
-            sqlx::query("UPDATE integration_settings SET document = $2 WHERE organization_id = $1")
-                .bind(org.as_str())
-                .bind(serde_json::to_string(&settings)?)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE integration_settings SET document = $2, crm_features = $3
+                 WHERE organization_id = $1",
+            )
+            .bind(org.as_str())
+            .bind(serde_json::to_string(&settings)?)
+            .bind(crm_features(&settings))
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok(())
         })
@@ -70,11 +93,13 @@ impl SettingsStore for SqlStore {
         let document = serde_json::to_string(settings).map_err(DbError::from)?;
         with_pool!(self, |pool| {
             sqlx::query(
-                "INSERT INTO integration_settings (organization_id, document) VALUES ($1, $2)
-                 ON CONFLICT (organization_id) DO UPDATE SET document = excluded.document",
+                "INSERT INTO integration_settings (organization_id, document, crm_features)
+                 VALUES ($1, $2, $3) ON CONFLICT (organization_id)
+                 DO UPDATE SET document = excluded.document, crm_features = excluded.crm_features",
             )
             .bind(org.as_str())
             .bind(&document)
+            .bind(crm_features(settings))
             .execute(pool)
             .await
             .map_err(DbError::from)?;

@@ -78,7 +78,14 @@ pub(crate) trait Dialect {
     fn begin_write(
         &self,
     ) -> impl std::future::Future<Output = Result<WriteTx<Self::Db>, sqlx::Error>> + Send;
+    /// This process's turn at the write lock, for one writing statement outside a
+    /// transaction: hold it while the statement runs ([`write_turn`] on SQLite; nothing to
+    /// wait for on PostgreSQL).
+    fn turn(&self) -> impl std::future::Future<Output = Option<Turn>> + Send;
 }
+
+/// A turn at a SQLite file's write lock ([`write_turn`]); the next writer goes when dropped.
+pub(crate) type Turn = tokio::sync::OwnedMutexGuard<()>;
 
 impl Dialect for SqlitePool {
     type Db = sqlx::Sqlite;
@@ -88,6 +95,9 @@ impl Dialect for SqlitePool {
         let turn = write_turn(self).await;
         let tx = self.begin_with("BEGIN IMMEDIATE").await?;
         Ok(WriteTx { tx, _turn: turn })
+    }
+    async fn turn(&self) -> Option<Turn> {
+        write_turn(self).await
     }
 }
 
@@ -101,13 +111,16 @@ impl Dialect for PgPool {
             _turn: None,
         })
     }
+    async fn turn(&self) -> Option<Turn> {
+        None
+    }
 }
 
 /// A write transaction. On SQLite it also holds this process's turn at the file's one write
 /// lock ([`write_turn`]).
 pub(crate) struct WriteTx<DB: sqlx::Database> {
     tx: sqlx::Transaction<'static, DB>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _turn: Option<Turn>,
 }
 
 impl<DB: sqlx::Database> WriteTx<DB> {
@@ -144,7 +157,7 @@ impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
 /// queue in the process hands the lock over as soon as the last writer commits. Writers of
 /// other processes still meet in the busy handler. A writer that waited 5 s for its turn goes
 /// on without it (the busy handler then applies, as before).
-async fn write_turn(pool: &SqlitePool) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+async fn write_turn(pool: &SqlitePool) -> Option<Turn> {
     type Queues =
         std::collections::HashMap<std::path::PathBuf, std::sync::Weak<tokio::sync::Mutex<()>>>;
     static QUEUES: std::sync::LazyLock<std::sync::Mutex<Queues>> =
@@ -277,6 +290,14 @@ impl Database {
     /// The pool, for code that needs a backend-specific query (tests, `/readyz`).
     pub fn pools(&self) -> &Pools {
         &self.pools
+    }
+
+    /// Waits for this process's turn at the write lock and holds it until the answer is
+    /// dropped (SQLite; `None` on PostgreSQL, where writers do not take turns): every writer
+    /// of this process waits meanwhile. For tests of that queue.
+    #[doc(hidden)]
+    pub async fn hold_write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        with_pool!(self, |pool| pool.turn().await)
     }
 
     /// Whether the database answers (`/readyz`).
@@ -422,6 +443,83 @@ impl SqlStore {
         let mut queue = self.handoff.queue.lock().unwrap_or_else(|e| e.into_inner());
         let n = limit.min(queue.len());
         queue.drain(..n).collect()
+    }
+
+    /// Up to `limit` hand-offs that `room` lets go now, oldest first; the others keep their
+    /// place.
+    pub(crate) fn take_handoff_where(
+        &self,
+        limit: usize,
+        room: &mut (dyn FnMut(&turris_webhooks::delivery::LeasedDelivery) -> bool + Send),
+    ) -> Vec<turris_webhooks::delivery::LeasedDelivery> {
+        let mut queue = self.handoff.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut taken = Vec::new();
+        let mut kept = std::collections::VecDeque::with_capacity(queue.len());
+        while let Some(delivery) = queue.pop_front() {
+            if taken.len() < limit && room(&delivery) {
+                taken.push(delivery);
+            } else {
+                kept.push_back(delivery);
+            }
+            if taken.len() == limit {
+                break;
+            }
+        }
+        kept.append(&mut queue);
+        *queue = kept;
+        taken
+    }
+
+    /// How many hand-offs wait.
+    pub(crate) fn handoff_waiting(&self) -> usize {
+        self.handoff
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// The waiting hand-offs whose lease ends before `before`.
+    pub(crate) fn handoff_leases_ending(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Vec<(
+        turris_webhooks::delivery::EventId,
+        turris_webhooks::delivery::Lease,
+    )> {
+        let queue = self.handoff.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue
+            .iter()
+            .filter(|d| d.lease.expires_at < before)
+            .map(|d| (d.event.event_id, d.lease))
+            .collect()
+    }
+
+    /// After a renewal of `asked`: the `renewed` ones now last until `until`; the others lost
+    /// their lease and leave the queue (another worker has them).
+    pub(crate) fn handoff_renewed(
+        &self,
+        asked: &[(
+            turris_webhooks::delivery::EventId,
+            turris_webhooks::delivery::Lease,
+        )],
+        renewed: &[turris_webhooks::delivery::EventId],
+        until: DateTime<Utc>,
+    ) {
+        let asked: std::collections::HashSet<_> = asked.iter().map(|(e, l)| (*e, l.id)).collect();
+        let renewed: std::collections::HashSet<_> = renewed.iter().copied().collect();
+        let mut queue = self.handoff.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue.retain_mut(|d| {
+            if !asked.contains(&(d.event.event_id, d.lease.id)) {
+                return true;
+            }
+            if renewed.contains(&d.event.event_id) {
+                d.lease.expires_at = until;
+                true
+            } else {
+                false
+            }
+        });
     }
 
     /// The way to this store's group-commit writer (`inputs::group`).

@@ -15,14 +15,18 @@ use super::inputs::enum_from;
 use super::sql::{SqlStore, ns, with_pool};
 
 /// Queues a tags push of `$kind`/`$id` for `$org` inside the transaction `$tx`, when the
-/// record is linked (an unlinked record gets its tags with its create).
+/// record is linked (an unlinked record gets its tags with its create) and tags are on (the
+/// outbound worker skips a tags push while they are off; turning them on queues every linked
+/// record's).
 macro_rules! queue_tags_push {
     ($tx:expr, $org:expr, $kind:expr, $id:expr, $now:expr) => {
         sqlx::query(
             "INSERT INTO outbound_pushes (organization_id, record_type, record_id, queued_at,
              next_attempt_at, reason)
              SELECT organization_id, kind, turris_id, $4, $4, 'tags' FROM links
-             WHERE organization_id = $1 AND kind = $2 AND turris_id = $3",
+             WHERE organization_id = $1 AND kind = $2 AND turris_id = $3
+               AND EXISTS (SELECT 1 FROM integration_settings s
+                   WHERE s.organization_id = $1 AND s.crm_features LIKE '%,tags,%')",
         )
         .bind($org.as_str())
         .bind($kind)
@@ -45,7 +49,9 @@ macro_rules! queue_agency_tags_pushes {
              SELECT l.organization_id, l.kind, l.turris_id, $3, $3, 'tags'
              FROM agency_contacts c JOIN links l ON l.organization_id = c.organization_id
                AND l.kind = 'agency_contact' AND l.turris_id = c.id
-             WHERE c.organization_id = $1 AND c.agency_id = $2",
+             WHERE c.organization_id = $1 AND c.agency_id = $2
+               AND EXISTS (SELECT 1 FROM integration_settings s
+                   WHERE s.organization_id = $1 AND s.crm_features LIKE '%,tags,%')",
         )
         .bind($org.as_str())
         .bind($agency)

@@ -10,7 +10,8 @@
 //!   crash, a timeout, a 5xx after the write) is found again rather than written twice;
 //! - associates each note with its company (agencies) or contact (agents), which is harmless
 //!   to repeat;
-//! - deletes the rows it wrote and records each write in the CRM sync record.
+//! - deletes the rows it wrote or dropped (one statement per organization's batch) and
+//!   records each write in the CRM sync record.
 
 use std::collections::HashMap;
 
@@ -110,17 +111,26 @@ async fn organization(
         };
         fates.extend(written);
     }
+    // Written and dropped notes go in one statement; postponed ones one each (they differ in
+    // when they are due, and are few).
+    let mut done = Vec::new();
     for (note, fate) in fates {
-        let done = match fate {
-            Fate::Written | Fate::Dropped => db.finish_note(&note).await,
-            Fate::Later { failed, delay } => db.retry_note(&note, Utc::now() + delay, failed).await,
-        };
-        match done {
-            Err(DbError::LeaseLost) => {
-                tracing::warn!(org = %org, note = %note.id, "note lease lost: another worker has it")
+        match fate {
+            Fate::Written | Fate::Dropped => done.push(note),
+            Fate::Later { failed, delay } => {
+                match db.retry_note(&note, Utc::now() + delay, failed).await {
+                    Err(DbError::LeaseLost) => {
+                        tracing::warn!(org = %org, note = %note.id, "note lease lost: another worker has it")
+                    }
+                    other => other?,
+                }
             }
-            other => other?,
         }
+    }
+    let deleted = db.finish_notes(&done).await?;
+    if deleted < done.len() as u64 {
+        let lost = done.len() as u64 - deleted;
+        tracing::warn!(org = %org, lost, "note leases lost: another worker has them");
     }
     Ok(())
 }

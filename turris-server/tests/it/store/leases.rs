@@ -4,11 +4,21 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use turris_webhooks::WebhookType;
-use turris_webhooks::delivery::{DeliveryStore, EventId, NewEvent, NextStep, WebhookId};
+use chrono::Utc;
+use turris_core::ids::AgentId;
+use turris_core::record::{Agent, AgentDraft};
+use turris_core::store::RecordStore;
+use turris_server::store::{
+    Backend, ComplianceEntity, DeliveryStatsStore, FairLeaseStore, NiprSyncId, NiprSyncResult,
+    OutboxEvent, TurrisInputStore, WebhookEndpointStore,
+};
+use turris_webhooks::delivery::{
+    DeliveryStore, EventId, Lease, LeasedDelivery, NewEvent, NextStep, WebhookId,
+};
+use turris_webhooks::{SyncKind, SyncOutcome, WebhookType};
 
-use super::t;
-use super::webhooks::{attempt_report, body, new_event};
+use super::webhooks::{attempt_report, body, endpoint, new_event};
+use super::{org, t, t0};
 use crate::support::db::TestDb;
 
 const EVENTS: usize = 300;
@@ -125,7 +135,180 @@ async fn queue_statistics_count_pending_due_leased_and_failed(db: &TestDb) {
     );
 }
 
+fn pairs(leased: &[LeasedDelivery]) -> Vec<(EventId, Lease)> {
+    leased.iter().map(|d| (d.event.event_id, d.lease)).collect()
+}
+
+fn sorted(mut ids: Vec<EventId>) -> Vec<EventId> {
+    ids.sort();
+    ids
+}
+
+async fn leases_are_renewed_and_given_back_in_one_call_each_fenced_by_their_ids(db: &TestDb) {
+    let store = db.store();
+    let webhook = WebhookId::new();
+    let events: Vec<NewEvent> = (0..3).map(|i| new_event(webhook, t(i))).collect();
+    store.enqueue(events).await.unwrap();
+    let lease = Duration::from_secs(10);
+    let held = store.lease_due(t(5), 10, lease).await.unwrap();
+    assert_eq!(held.len(), 3);
+    // The lease lapses and another worker takes the oldest event.
+    let taken = store.lease_due(t(20), 1, lease).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    let stolen = taken[0].event.event_id;
+
+    let renewed = store.renew_leases(&pairs(&held), t(100)).await.unwrap();
+    let still_held: Vec<EventId> = held
+        .iter()
+        .map(|d| d.event.event_id)
+        .filter(|e| *e != stolen)
+        .collect();
+    assert_eq!(
+        sorted(renewed),
+        sorted(still_held.clone()),
+        "the two leases still held, in one call"
+    );
+    // The renewed leases hold past their first end; the other worker's lapsed.
+    let due = store.lease_due(t(50), 10, lease).await.unwrap();
+    assert_eq!(
+        due.iter().map(|d| d.event.event_id).collect::<Vec<_>>(),
+        vec![stolen]
+    );
+
+    // Given back in one call, only where the lease still holds: due at once, for anyone.
+    assert_eq!(store.release_leases(&pairs(&held)).await.unwrap(), 2);
+    let due = store.lease_due(t(51), 10, lease).await.unwrap();
+    assert_eq!(
+        sorted(due.iter().map(|d| d.event.event_id).collect()),
+        sorted(still_held)
+    );
+    assert_eq!(store.release_leases(&[]).await.unwrap(), 0);
+    assert!(store.renew_leases(&[], t(1)).await.unwrap().is_empty());
+}
+
+async fn hand_offs_wait_for_room_and_their_leases_are_renewed_in_one_call(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let agent = Agent {
+        id: AgentId::parse("p1").unwrap(),
+        data: AgentDraft::named("Ada", "L"),
+    };
+    store.insert_agent(&acme, &agent).await.unwrap();
+    let hooks = [
+        endpoint(WebhookType::EntityComplianceDataSynchronized),
+        endpoint(WebhookType::EntityComplianceDataSynchronized),
+    ];
+    for hook in &hooks {
+        store.create_webhook(&acme, hook, t0()).await.unwrap();
+    }
+    let (open, full) = (hooks[0].id, hooks[1].id);
+    store.set_handoff(Some(Duration::from_secs(10)));
+    for _ in 0..2 {
+        let result = NiprSyncResult {
+            id: NiprSyncId::new(),
+            entity: ComplianceEntity::Agent(agent.id.clone()),
+            kind: SyncKind::Fetch,
+            outcome: SyncOutcome::Success,
+            error: None,
+            finished_at: Utc::now(),
+        };
+        let outbox = OutboxEvent {
+            webhook_type: WebhookType::EntityComplianceDataSynchronized,
+            body: b"{}".to_vec(),
+            created_at: Utc::now(),
+        };
+        store
+            .record_nipr_sync(&acme, &result, &[outbox])
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.handoff_waiting(),
+        4,
+        "two events per endpoint, leased"
+    );
+
+    // Only the endpoint with room gets its hand-offs; the others keep waiting, leased.
+    let taken = store.take_handoff_where(10, &mut |d| d.event.webhook_id == open);
+    assert_eq!(taken.len(), 2);
+    assert!(taken.iter().all(|d| d.event.webhook_id == open));
+    assert_eq!(store.handoff_waiting(), 2);
+
+    let now = Utc::now();
+    let hour = now + chrono::Duration::hours(1);
+    assert_eq!(
+        store.renew_handoff(now, hour).await.unwrap(),
+        (0, 0),
+        "none ends before now"
+    );
+    assert_eq!(
+        store.renew_handoff(hour, hour).await.unwrap(),
+        (2, 0),
+        "both waiting hand-offs, in one call"
+    );
+    // Past their first lease, the waiting hand-offs are still leased; the taken ones are not.
+    let due = store
+        .lease_due(
+            now + chrono::Duration::seconds(30),
+            10,
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 2);
+    assert!(due.iter().all(|d| d.event.webhook_id == open));
+    let rest = store.take_handoff(10);
+    assert_eq!(rest.len(), 2);
+    assert!(
+        rest.iter()
+            .all(|d| d.event.webhook_id == full && d.lease.expires_at == hour)
+    );
+}
+
+/// On SQLite, a lease's renewal and give-back take this process's turn at the write lock
+/// (rather than waiting in SQLite's busy handler): held elsewhere, they wait for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_renewals_and_give_backs_wait_for_the_process_write_turn_on_sqlite() {
+    let db = TestDb::fresh(Backend::Sqlite).await;
+    let store = db.store();
+    let webhook = WebhookId::new();
+    store.enqueue(vec![new_event(webhook, t(0))]).await.unwrap();
+    let held = pairs(
+        &store
+            .lease_due(t(1), 1, Duration::from_secs(10))
+            .await
+            .unwrap(),
+    );
+    for give_back in [false, true] {
+        let turn = db
+            .database
+            .hold_write_turn()
+            .await
+            .expect("SQLite writers take turns");
+        let writer = {
+            let (store, held) = (store.clone(), held.clone());
+            tokio::spawn(async move {
+                if give_back {
+                    store.release_leases(&held).await.unwrap() as usize
+                } else {
+                    store.renew_leases(&held, t(100)).await.unwrap().len()
+                }
+            })
+        };
+        // Not a measure of speed: without the queue the write is done long before this.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !writer.is_finished(),
+            "it waits for the turn (give back: {give_back})"
+        );
+        drop(turn);
+        assert_eq!(writer.await.unwrap(), 1);
+    }
+}
+
 both_databases!(db:
     two_pools_leasing_at_once_never_get_the_same_delivery,
     queue_statistics_count_pending_due_leased_and_failed,
+    leases_are_renewed_and_given_back_in_one_call_each_fenced_by_their_ids,
+    hand_offs_wait_for_room_and_their_leases_are_renewed_in_one_call,
 );

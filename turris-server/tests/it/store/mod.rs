@@ -3,6 +3,7 @@
 mod conformance;
 mod connect;
 mod credentials;
+mod crm_queue;
 mod debounce;
 mod echo;
 mod encryption;
