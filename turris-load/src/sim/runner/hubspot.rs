@@ -102,7 +102,7 @@ impl Runner {
         let id = match id {
             Some(id) => Some(id),
             None => {
-                self.linked(false, "agency_contact", self.contact_turris(contact))
+                self.linked(true, "agency_contact", self.contact_turris(contact))
                     .await?
             }
         };
