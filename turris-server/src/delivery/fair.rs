@@ -11,15 +11,15 @@
 //!   endpoint frees, or gives its lease back to the queue when too many wait. Hand-offs are
 //!   taken only as far as their endpoints have room ([`Limiter::room`]).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
-use turris_webhooks::delivery::{EventId, Lease, LeaseId, LeasedDelivery, WebhookId};
+use turris_webhooks::delivery::{EventId, Lease, LeasedDelivery, WebhookId};
 
-use crate::store::{DueEndpoint, EndpointLimits};
+use crate::store::{DueEndpoint, EndpointLimits, Renewal};
 
 /// Limits in force for one endpoint: its own, else the server's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,21 +189,10 @@ impl Deferred {
         renewed: &[EventId],
         until: DateTime<Utc>,
     ) -> usize {
-        let asked: HashSet<(EventId, LeaseId)> = asked.iter().map(|(e, l)| (*e, l.id)).collect();
-        let renewed: HashSet<EventId> = renewed.iter().copied().collect();
+        let renewal = Renewal::new(asked, renewed, until);
         let before = self.len;
         for (_, waiting) in self.endpoints.values_mut() {
-            waiting.retain_mut(|d| {
-                if !asked.contains(&(d.event.event_id, d.lease.id)) {
-                    return true;
-                }
-                if renewed.contains(&d.event.event_id) {
-                    d.lease.expires_at = until;
-                    true
-                } else {
-                    false
-                }
-            });
+            waiting.retain_mut(|d| renewal.keep(d));
         }
         self.endpoints.retain(|_, (_, waiting)| !waiting.is_empty());
         self.len = self.endpoints.values().map(|(_, w)| w.len()).sum();
@@ -312,6 +301,7 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use turris_core::ids::OrganizationId;
+    use turris_webhooks::delivery::LeaseId;
     use uuid::Uuid;
 
     use super::*;

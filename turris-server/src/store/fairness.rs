@@ -63,6 +63,44 @@ pub trait FairLeaseStore: Send + Sync {
     ) -> DbResult<Vec<EventId>>;
 }
 
+/// What a renewal of waiting deliveries' leases ([`FairLeaseStore::renew_leases`]) means for
+/// each delivery still waiting in memory: of those asked, the renewed ones now last until
+/// `until`, and the others lost their lease (another worker has them) and stop waiting.
+pub(crate) struct Renewal {
+    asked: std::collections::HashSet<(EventId, LeaseId)>,
+    renewed: std::collections::HashSet<EventId>,
+    until: DateTime<Utc>,
+}
+
+impl Renewal {
+    pub(crate) fn new(
+        asked: &[(EventId, Lease)],
+        renewed: &[EventId],
+        until: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            asked: asked.iter().map(|(e, l)| (*e, l.id)).collect(),
+            renewed: renewed.iter().copied().collect(),
+            until,
+        }
+    }
+
+    /// Whether `delivery` keeps waiting; its lease's end moves to `until` when renewed.
+    pub(crate) fn keep(&self, delivery: &mut LeasedDelivery) -> bool {
+        if !self
+            .asked
+            .contains(&(delivery.event.event_id, delivery.lease.id))
+        {
+            return true;
+        }
+        let renewed = self.renewed.contains(&delivery.event.event_id);
+        if renewed {
+            delivery.lease.expires_at = self.until;
+        }
+        renewed
+    }
+}
+
 /// Each `(event, lease)` pair at most once per statement, as `(event_id, lease_id)` columns.
 fn pairs(leases: &[(EventId, Lease)]) -> (Vec<Uuid>, Vec<Uuid>) {
     leases.iter().map(|(e, l)| (e.0, l.id.0)).unzip()

@@ -506,20 +506,9 @@ impl SqlStore {
         renewed: &[turris_webhooks::delivery::EventId],
         until: DateTime<Utc>,
     ) {
-        let asked: std::collections::HashSet<_> = asked.iter().map(|(e, l)| (*e, l.id)).collect();
-        let renewed: std::collections::HashSet<_> = renewed.iter().copied().collect();
+        let renewal = super::fairness::Renewal::new(asked, renewed, until);
         let mut queue = self.handoff.queue.lock().unwrap_or_else(|e| e.into_inner());
-        queue.retain_mut(|d| {
-            if !asked.contains(&(d.event.event_id, d.lease.id)) {
-                return true;
-            }
-            if renewed.contains(&d.event.event_id) {
-                d.lease.expires_at = until;
-                true
-            } else {
-                false
-            }
-        });
+        queue.retain_mut(|d| renewal.keep(d));
     }
 
     /// The way to this store's group-commit writer (`inputs::group`).
