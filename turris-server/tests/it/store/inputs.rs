@@ -13,7 +13,7 @@ use turris_webhooks::delivery::{DeliveryStore, PageRequest};
 use turris_webhooks::{AgreementSigner, ComplianceStatus, SyncKind, SyncOutcome, WebhookType};
 
 use super::webhooks::{endpoint, queued};
-use super::{org, t, t0};
+use super::{agent_p1, org, t, t0};
 use crate::support::db::TestDb;
 
 async fn agency(store: &SqlStore, org: &OrganizationId, id: &str) -> AgencyId {
@@ -310,11 +310,7 @@ async fn compliance_updates_report_real_changes_and_feed_the_debounce_inbox(db: 
 async fn nipr_results_enqueue_one_event_per_webhook_of_their_type(db: &TestDb) {
     let store = db.store();
     let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
-    let agent = Agent {
-        id: AgentId::parse("p1").unwrap(),
-        data: AgentDraft::named("Ada", "L"),
-    };
-    store.insert_agent(&acme, &agent).await.unwrap();
+    let agent = agent_p1(&store, &acme).await;
     let synced = [
         endpoint(WebhookType::EntityComplianceDataSynchronized),
         endpoint(WebhookType::EntityComplianceDataSynchronized),
@@ -508,11 +504,7 @@ async fn agencies_and_agents_list_by_id_in_pages(db: &TestDb) {
 async fn a_group_commit_fails_only_the_writes_that_fail(db: &TestDb) {
     let store = db.store();
     let acme = org(&store, "acme").await;
-    let agent = Agent {
-        id: AgentId::parse("p1").unwrap(),
-        data: AgentDraft::named("Ada", "L"),
-    };
-    store.insert_agent(&acme, &agent).await.unwrap();
+    let agent = agent_p1(&store, &acme).await;
     let hook = endpoint(WebhookType::EntityComplianceDataSynchronized);
     store.create_webhook(&acme, &hook, t0()).await.unwrap();
     let failed = |id: NiprSyncId, entity: &AgentId| NiprSyncResult {

@@ -5,9 +5,6 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::Utc;
-use turris_core::ids::AgentId;
-use turris_core::record::{Agent, AgentDraft};
-use turris_core::store::RecordStore;
 use turris_server::store::{
     Backend, ComplianceEntity, DeliveryStatsStore, FairLeaseStore, NiprSyncId, NiprSyncResult,
     OutboxEvent, TurrisInputStore, WebhookEndpointStore,
@@ -18,7 +15,7 @@ use turris_webhooks::delivery::{
 use turris_webhooks::{SyncKind, SyncOutcome, WebhookType};
 
 use super::webhooks::{attempt_report, body, endpoint, new_event};
-use super::{org, t, t0};
+use super::{agent_p1, org, t, t0};
 use crate::support::db::TestDb;
 
 const EVENTS: usize = 300;
@@ -189,11 +186,7 @@ async fn leases_are_renewed_and_given_back_in_one_call_each_fenced_by_their_ids(
 async fn hand_offs_wait_for_room_and_their_leases_are_renewed_in_one_call(db: &TestDb) {
     let store = db.store();
     let acme = org(&store, "acme").await;
-    let agent = Agent {
-        id: AgentId::parse("p1").unwrap(),
-        data: AgentDraft::named("Ada", "L"),
-    };
-    store.insert_agent(&acme, &agent).await.unwrap();
+    let agent = agent_p1(&store, &acme).await;
     let hooks = [
         endpoint(WebhookType::EntityComplianceDataSynchronized),
         endpoint(WebhookType::EntityComplianceDataSynchronized),

@@ -48,6 +48,18 @@ pub async fn org(store: &SqlStore, id: &str) -> OrganizationId {
     id
 }
 
+/// Inserts agent `p1` (Ada L) in `org`, the entity the delivery tests post NIPR results for.
+pub async fn agent_p1(store: &SqlStore, org: &OrganizationId) -> turris_core::record::Agent {
+    let agent = turris_core::record::Agent {
+        id: turris_core::ids::AgentId::parse("p1").unwrap(),
+        data: turris_core::record::AgentDraft::named("Ada", "L"),
+    };
+    turris_core::store::RecordStore::insert_agent(store, org, &agent)
+        .await
+        .unwrap();
+    agent
+}
+
 /// Creates a user named `name` with `email` in `org`.
 pub async fn user(store: &SqlStore, org: &OrganizationId, email: &str, name: &str) -> User {
     let user = NewUser {
