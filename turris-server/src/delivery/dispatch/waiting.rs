@@ -1,0 +1,123 @@
+//! What waits in the worker's memory for its endpoint's room: hand-offs taken only as far as
+//! their endpoint has a free slot, deferred deliveries, and their leases, renewed and given
+//! back a batch per statement.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use turris_webhooks::delivery::{EventId, Lease, LeasedDelivery, WebhookId};
+
+use super::{Target, Worker, after};
+use crate::delivery::fair::{Deferred, Limits};
+
+impl Worker {
+    /// Up to `most` hand-offs, each only when its endpoint has a free slot for it now (by the
+    /// limits last read for it, else the defaults): the others stay in the hand-off queue,
+    /// leased, where [`Self::renew_waiting`] keeps their leases, rather than in `deferred`.
+    pub(super) fn take_handoff(&self, most: usize) -> Vec<LeasedDelivery> {
+        if most == 0 {
+            return Vec::new();
+        }
+        let defaults = self.settings.endpoint_defaults();
+        let mut room: HashMap<WebhookId, usize> = HashMap::new();
+        let limiter = self.limiter.clone();
+        let targets = self.lock_targets();
+        let limits: HashMap<WebhookId, Limits> = targets
+            .iter()
+            .filter_map(|(id, (_, target))| match &**target {
+                Target::Endpoint { limits, .. } => Some((*id, *limits)),
+                Target::Deleted => None,
+            })
+            .collect();
+        drop(targets);
+        self.store.take_handoff_where(most, &mut |delivery| {
+            let webhook = delivery.event.webhook_id;
+            let left = room.entry(webhook).or_insert_with(|| {
+                let limits = limits.get(&webhook).copied().unwrap_or(defaults);
+                limiter.room(webhook, limits)
+            });
+            if *left == 0 {
+                return false;
+            }
+            *left -= 1;
+            true
+        })
+    }
+
+    /// Renews, in one statement each, the leases of the hand-offs and of the deferred
+    /// deliveries that wait in memory and have used a quarter of their lease; those lost (another
+    /// worker took them over) stop waiting.
+    pub(super) async fn renew_waiting(&self) {
+        // Sweeps come every quarter of a lease: what is renewed now keeps at least half a
+        // lease until the next one, so an attempt starting meanwhile need not renew first.
+        let now = Utc::now();
+        let before = after(now, self.settings.lease * 3 / 4);
+        let until = after(now, self.settings.lease);
+        if let Err(e) = self.store.renew_handoff(before, until).await {
+            tracing::warn!(error = %e, "renewing hand-off leases failed");
+        }
+        let ending = self.lock_deferred().leases_ending(before);
+        if ending.is_empty() {
+            return;
+        }
+        match self.store.renew_leases(&ending, until).await {
+            Ok(renewed) => {
+                let lost = self.lock_deferred().renewed(&ending, &renewed, until);
+                if lost > 0 {
+                    tracing::info!(
+                        lost,
+                        "deferred deliveries lost their leases: another worker took them over"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "renewing deferred leases failed"),
+        }
+    }
+
+    /// Starts deferred deliveries whose endpoint has room now, up to `most`.
+    pub(super) fn spawn_deferred(
+        self: &Arc<Self>,
+        permits: &Arc<Semaphore>,
+        in_flight: &mut JoinSet<()>,
+        most: usize,
+    ) {
+        let most = permits.available_permits().min(most);
+        if most == 0 || self.lock_deferred().is_empty() {
+            return;
+        }
+        let admitted = self.lock_deferred().admit(&self.limiter, most);
+        for (delivery, slot) in admitted {
+            self.spawn_one(permits, in_flight, delivery, slot);
+        }
+    }
+
+    /// Keeps a delivery until its endpoint has room; answers it when too many wait (to give
+    /// back).
+    pub(super) fn defer(&self, limits: Limits, delivery: LeasedDelivery) -> Option<LeasedDelivery> {
+        self.metrics
+            .deferred
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.lock_deferred().push(limits, delivery)
+    }
+
+    /// Gives leases up in one statement: the events are due again at once, for any worker.
+    pub(super) async fn give_back(&self, deliveries: &[LeasedDelivery]) {
+        if deliveries.is_empty() {
+            return;
+        }
+        let leases: Vec<(EventId, Lease)> = deliveries
+            .iter()
+            .map(|d| (d.event.event_id, d.lease))
+            .collect();
+        if let Err(e) = self.store.release_leases(&leases).await {
+            tracing::warn!(events = leases.len(), error = %e, "giving leases back failed");
+        }
+    }
+
+    pub(super) fn lock_deferred(&self) -> std::sync::MutexGuard<'_, Deferred> {
+        self.deferred.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
