@@ -12,7 +12,7 @@ use turris_core::store::TurrisRef;
 use turris_hubspot::webhooks::WebhookEvent;
 
 use super::error::{DbError, DbResult};
-use super::sql::{Dialect, SqlStore, from_ns, ns, plus, skip_locked, with_pool, wrote};
+use super::sql::{Dialect, SqlStore, from_ns, ns, plus, skip_locked, with_pool, wrote, xact_lock};
 use super::*;
 
 /// What persisting a batch did.
@@ -82,7 +82,9 @@ pub trait InboundEventStore: Send + Sync {
     /// fresh [`ClaimToken`], round-robin across organizations: each organization's oldest
     /// event first, then each one's second, and so on, at most `per_org` of one organization,
     /// so one tenant's backlog never delays another's events. A claimed event is not handed
-    /// out again until the claim expires.
+    /// out again until the claim expires, and no event of an object (organization and HubSpot
+    /// object id) is handed out while another live claim holds one of that object's events:
+    /// one object's events are processed by one step at a time, across replicas.
     async fn claim_inbound_events(
         &self,
         now: DateTime<Utc>,
@@ -144,6 +146,9 @@ struct ClaimRow {
     attempts: i32,
     claimed_until: Option<i64>,
 }
+
+/// The key of the lock that makes inbound claims serial across replicas.
+const INBOUND_CLAIM_LOCK: i64 = 0x7475_7272_6973_0001;
 
 fn as_i64(value: u64) -> i64 {
     // HubSpot ids fit in 63 bits; a larger one still dedupes (wrapping is injective).
@@ -207,10 +212,21 @@ impl InboundEventStore for SqlStore {
         let until = ns(plus(now, claim_for))?;
         let claim = ClaimToken::new();
         let mut rows: Vec<ClaimRow> = with_pool!(self, |pool| {
+            // Claims are serial (a transaction-scoped lock across replicas on PostgreSQL; the
+            // write lock on SQLite), so a claim sees every claim before it and never takes an
+            // event of an object another live claim holds: one object's events are processed
+            // by one step at a time, and a step never commits what it read of HubSpot over a
+            // newer read of another replica's step.
+            let mut tx = pool.begin_write().await?;
+            if let Some(lock) = xact_lock(pool) {
+                sqlx::query(lock)
+                    .bind(INBOUND_CLAIM_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             // Ranked within each organization and taken rank by rank. Row locks cannot sit
             // beside a window function, so the ranking is a query of its own and the level
-            // above locks what it chose (`FOR UPDATE SKIP LOCKED` on PostgreSQL): concurrent
-            // claimers skip each other's rows instead of waiting on them.
+            // above locks what it chose (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
             let sql = format!(
                 "UPDATE inbound_events SET claimed_until = $2, claim_token = $4
                  WHERE id IN (
@@ -219,9 +235,14 @@ impl InboundEventStore for SqlStore {
                          SELECT id FROM (
                              SELECT id, ROW_NUMBER() OVER (
                                  PARTITION BY organization_id ORDER BY id) AS rank
-                             FROM inbound_events
+                             FROM inbound_events due
                              WHERE status = 'pending' AND next_attempt_at <= $1
                                AND (claimed_until IS NULL OR claimed_until <= $1)
+                               AND NOT EXISTS (
+                                   SELECT 1 FROM inbound_events held
+                                   WHERE held.organization_id = due.organization_id
+                                     AND held.object_id = due.object_id
+                                     AND held.status = 'pending' AND held.claimed_until > $1)
                          ) ranked
                          WHERE rank <= $5 ORDER BY rank, id LIMIT $3
                      )
@@ -231,14 +252,16 @@ impl InboundEventStore for SqlStore {
                  RETURNING id, organization_id, payload, received_at, attempts, claimed_until",
                 skip_locked(pool)
             );
-            sqlx::query_as(&sql)
+            let rows = sqlx::query_as(&sql)
                 .bind(now_ns)
                 .bind(until)
                 .bind(i64::try_from(limit).unwrap_or(i64::MAX))
                 .bind(claim.as_str())
                 .bind(i64::try_from(per_org).unwrap_or(i64::MAX))
-                .fetch_all(pool)
-                .await?
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            rows
         });
         rows.sort_by_key(|r| r.id);
         rows.into_iter()

@@ -74,6 +74,10 @@ pub(crate) trait Dialect {
     const SKIP_LOCKED: &'static str;
     /// `FOR UPDATE` where row locks exist, else empty.
     const FOR_UPDATE: &'static str;
+    /// A statement that waits for the transaction-scoped lock `$1` (an `i64` key) and holds
+    /// it until the transaction ends, serializing the transactions that take it across
+    /// processes; `None` on SQLite, whose write transactions (`BEGIN IMMEDIATE`) are serial.
+    const XACT_LOCK: Option<&'static str>;
     /// Begins a transaction that will write.
     fn begin_write(
         &self,
@@ -91,6 +95,7 @@ impl Dialect for SqlitePool {
     type Db = sqlx::Sqlite;
     const SKIP_LOCKED: &'static str = "";
     const FOR_UPDATE: &'static str = "";
+    const XACT_LOCK: Option<&'static str> = None;
     async fn begin_write(&self) -> Result<WriteTx<Self::Db>, sqlx::Error> {
         let turn = write_turn(self).await;
         let tx = self.begin_with("BEGIN IMMEDIATE").await?;
@@ -105,6 +110,7 @@ impl Dialect for PgPool {
     type Db = sqlx::Postgres;
     const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
     const FOR_UPDATE: &'static str = "FOR UPDATE";
+    const XACT_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock($1)");
     async fn begin_write(&self) -> Result<WriteTx<Self::Db>, sqlx::Error> {
         Ok(WriteTx {
             tx: self.begin().await?,
@@ -189,6 +195,11 @@ async fn write_turn(pool: &SqlitePool) -> Option<Turn> {
 /// The `SKIP_LOCKED` clause of a pool's dialect (for use inside [`with_pool!`]).
 pub(crate) fn skip_locked<P: Dialect>(_pool: &P) -> &'static str {
     P::SKIP_LOCKED
+}
+
+/// The `XACT_LOCK` statement of a pool's dialect (for use inside [`with_pool!`]).
+pub(crate) fn xact_lock<P: Dialect>(_pool: &P) -> Option<&'static str> {
+    P::XACT_LOCK
 }
 
 /// The `FOR_UPDATE` clause of a pool's dialect (for use inside [`with_pool!`]).

@@ -359,7 +359,112 @@ async fn one_event_of_a_quiet_tenant_is_claimed_in_the_first_step_despite_a_back
     assert_eq!(steps, 15, "200 of the busy tenant per step");
 }
 
+async fn an_objects_events_wait_while_another_claim_holds_one_of_them(db: &TestDb) {
+    let store = db.store();
+    let replica = db.second_store().await;
+    let acme = org(&store, "acme").await;
+    let persist = |events: Vec<WebhookEvent>| {
+        let (store, acme) = (store.clone(), acme.clone());
+        async move {
+            store
+                .persist_inbound_events(&acme, &events, t(0))
+                .await
+                .unwrap()
+        }
+    };
+    persist(vec![event(1, 5, None, 0)]).await;
+    let first = claim_due(&store, 0, LEASE).await;
+    assert_eq!(first.len(), 1);
+    // A later change of the same object, and one of another object.
+    persist(vec![event(2, 5, Some("name"), 0), event(3, 6, None, 0)]).await;
+    let objects = |claimed: &[ClaimedInboundEvent]| -> Vec<_> {
+        claimed.iter().map(|e| e.event.object_id).collect()
+    };
+    let second = claim_due(&replica, 1, LEASE).await;
+    assert_eq!(
+        objects(&second),
+        vec![Some(6)],
+        "object 5 is held by the first claim: only object 6's event is handed out"
+    );
+    replica
+        .mark_inbound_processed(&second[0].claim, &[second[0].id], t(2))
+        .await
+        .unwrap();
+    // Once the first claim lapses, its event and the later one go together.
+    let after_lapse = claim_due(&replica, 20, LEASE).await;
+    assert_eq!(objects(&after_lapse), vec![Some(5), Some(5)]);
+    let ids: Vec<_> = after_lapse.iter().map(|e| e.id).collect();
+    store
+        .mark_inbound_processed(&after_lapse[0].claim, &ids, t(21))
+        .await
+        .unwrap();
+    persist(vec![event(4, 5, Some("phone"), 0)]).await;
+    assert_eq!(
+        objects(&claim_due(&store, 22, LEASE).await),
+        vec![Some(5)],
+        "settled events hold nothing"
+    );
+}
+
+async fn concurrent_claims_never_hold_one_object_at_once(db: &TestDb) {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+    let store = db.store();
+    let second = db.second_store().await;
+    let acme = org(&store, "acme").await;
+    // 200 events about 8 objects: every claim of 3 meets objects others may hold.
+    let events: Vec<_> = (1..=200).map(|i| event(i, i % 8, None, 0)).collect();
+    store
+        .persist_inbound_events(&acme, &events, t(0))
+        .await
+        .unwrap();
+    let held: Arc<Mutex<HashSet<u64>>> = Arc::default();
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let store = if w % 2 == 0 {
+            store.clone()
+        } else {
+            second.clone()
+        };
+        let held = held.clone();
+        workers.push(tokio::spawn(async move {
+            let mut claimed_events = 0;
+            loop {
+                let claimed = store.claim_inbound_events(t(1), 3, 3, CLAIM).await.unwrap();
+                if claimed.is_empty() {
+                    break claimed_events;
+                }
+                let mine: HashSet<u64> = claimed.iter().filter_map(|e| e.event.object_id).collect();
+                {
+                    let mut held = held.lock().unwrap();
+                    assert!(
+                        held.is_disjoint(&mine),
+                        "an object held by two claims at once"
+                    );
+                    held.extend(&mine);
+                }
+                // Hold the objects while the other workers claim.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                held.lock().unwrap().retain(|o| !mine.contains(o));
+                let ids: Vec<_> = claimed.iter().map(|c| c.id).collect();
+                store
+                    .mark_inbound_processed(&claimed[0].claim, &ids, t(1))
+                    .await
+                    .unwrap();
+                claimed_events += ids.len();
+            }
+        }));
+    }
+    let mut total = 0;
+    for worker in workers {
+        total += worker.await.unwrap();
+    }
+    assert_eq!(total, 200, "every event was processed");
+}
+
 both_databases!(db:
+    an_objects_events_wait_while_another_claim_holds_one_of_them,
+    concurrent_claims_never_hold_one_object_at_once,
     one_event_of_a_quiet_tenant_is_claimed_in_the_first_step_despite_a_backlog,
     a_claim_taken_over_after_it_lapsed_settles_nothing_for_its_first_holder,
     a_renewed_claim_is_not_handed_out_and_one_left_to_lapse_is,
