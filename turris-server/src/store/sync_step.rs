@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use turris_core::activity::NewActivity;
 use turris_core::ids::{AgencyId, OrganizationId};
 use turris_core::notes::NoteKind;
-use turris_core::record::{Agency, AgencyContact, Agent};
+use turris_core::record::{Agency, AgencyContact, AgencyDraft, Agent, AgentDraft};
 use turris_core::store::{Link, TurrisRef};
 
 use super::activity::insert_activity_row;
@@ -24,7 +24,7 @@ use super::records::{
     agency_columns, agent_columns, contact_columns, insert_agency_contact_row, insert_agency_row,
     insert_agent_row, update_agency_contact_row, update_agency_row, update_agent_row,
 };
-use super::sql::{Dialect, SqlStore, ns, with_pool};
+use super::sql::{Dialect, SqlStore, for_update, ns, with_pool};
 use super::*;
 
 /// A Turris record inbound sync writes.
@@ -43,8 +43,16 @@ pub enum SyncedRecord<'a> {
 pub enum RecordWrite<'a> {
     /// Inserts it.
     Insert(SyncedRecord<'a>),
-    /// Replaces its data; [`DbError::NotFound`] (nothing written) if it is gone.
-    Update(SyncedRecord<'a>),
+    /// Replaces its data, provided they are still `read`'s (the record as the step read it):
+    /// otherwise nothing is written and the step answers [`StepOutcome::Changed`], since a
+    /// write made since (an API edit, another replica's step) would be lost.
+    /// [`DbError::NotFound`] (nothing written) if it is gone.
+    Update {
+        /// The record to store.
+        record: SyncedRecord<'a>,
+        /// The record as the step read it.
+        read: SyncedRecord<'a>,
+    },
 }
 
 /// The invitation of an agency the step creates, and the activity row for each way it goes.
@@ -87,6 +95,8 @@ pub enum StepOutcome {
     Committed,
     /// The HubSpot object is already linked to another record: nothing was written.
     AlreadyLinked(Link),
+    /// The record changed since the step read it: nothing was written; plan again.
+    Changed,
 }
 
 /// Inbound sync's steps, each in one transaction.
@@ -124,7 +134,10 @@ macro_rules! write_record {
                 let c = agency_columns(a)?;
                 insert_agency_row!(&mut *$tx, $org, a, c)?.rows_affected()
             }
-            RecordWrite::Update(SyncedRecord::Agency(a)) => {
+            RecordWrite::Update {
+                record: SyncedRecord::Agency(a),
+                ..
+            } => {
                 let c = agency_columns(a)?;
                 update_agency_row!(&mut *$tx, $org, a, c)?.rows_affected()
             }
@@ -132,7 +145,10 @@ macro_rules! write_record {
                 let c = agent_columns(a)?;
                 insert_agent_row!(&mut *$tx, $org, a, c)?.rows_affected()
             }
-            RecordWrite::Update(SyncedRecord::Agent(a)) => {
+            RecordWrite::Update {
+                record: SyncedRecord::Agent(a),
+                ..
+            } => {
                 let c = agent_columns(a)?;
                 update_agent_row!(&mut *$tx, $org, a, c)?.rows_affected()
             }
@@ -140,12 +156,49 @@ macro_rules! write_record {
                 let c = contact_columns(a)?;
                 insert_agency_contact_row!(&mut *$tx, $org, a, c)?.rows_affected()
             }
-            RecordWrite::Update(SyncedRecord::AgencyContact(a)) => {
+            RecordWrite::Update {
+                record: SyncedRecord::AgencyContact(a),
+                ..
+            } => {
                 let c = contact_columns(a)?;
                 update_agency_contact_row!(&mut *$tx, $org, a, c)?.rows_affected()
             }
         }
     };
+}
+
+/// Whether `$read`'s stored data are unchanged (the row locked until `$tx` ends on
+/// PostgreSQL; SQLite's write transaction holds the whole file); `true` when it is gone (the
+/// update then finds nothing to write).
+macro_rules! unchanged {
+    ($tx:expr, $pool:expr, $org:expr, $read:expr) => {{
+        let (table, id) = match $read {
+            SyncedRecord::Agency(a) => ("agencies", a.id.as_str()),
+            SyncedRecord::Agent(a) => ("agents", a.id.as_str()),
+            SyncedRecord::AgencyContact(a) => ("agency_contacts", a.id.as_str()),
+        };
+        let sql = format!(
+            "SELECT data FROM {table} WHERE organization_id = $1 AND id = $2 {}",
+            for_update($pool)
+        );
+        let stored: Option<String> = sqlx::query_scalar(&sql)
+            .bind($org.as_str())
+            .bind(id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        match (stored, $read) {
+            (None, _) => true,
+            (Some(data), SyncedRecord::Agency(a)) => {
+                serde_json::from_str::<AgencyDraft>(&data)? == a.data
+            }
+            (Some(data), SyncedRecord::Agent(a)) => {
+                serde_json::from_str::<AgentDraft>(&data)? == a.data
+            }
+            (Some(data), SyncedRecord::AgencyContact(a)) => {
+                serde_json::from_str::<AgencyContact>(&data)? == **a
+            }
+        }
+    }};
 }
 
 /// Inserts `$link` inside `$tx` unless the HubSpot object or the record is linked already;
@@ -291,7 +344,15 @@ impl InboundStepStore for SqlStore {
         };
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            if let (Some(at), Some(RecordWrite::Update(record))) = (step.push_back, &step.record) {
+            if let Some(RecordWrite::Update { read, .. }) = &step.record
+                && !unchanged!(tx, pool, org, read)
+            {
+                tx.rollback().await?;
+                return Ok(StepOutcome::Changed);
+            }
+            if let (Some(at), Some(RecordWrite::Update { record, .. })) =
+                (step.push_back, &step.record)
+            {
                 push_back!(tx, org, record, ns(at)?);
             }
             if let Some(write) = &step.record

@@ -24,7 +24,7 @@ use crate::store::{InboundStep, RecordWrite, StepOutcome};
 use crate::sync::kinds::RecordKind;
 
 /// How many times a change is planned again after another step linked its object first.
-const RACES: usize = 3;
+const RACES: usize = 5;
 
 /// What applying a change did to the Turris record.
 pub(super) enum Applied<R> {
@@ -240,6 +240,7 @@ impl OrgSync<'_> {
         update: Update<'_, K>,
         agency: Option<&AgencyId>,
     ) -> Result<Option<Applied<K::Record>>, SyncError> {
+        let read = record.clone();
         let mut draft = K::draft(&record);
         apply_changes(&mut draft, update.changes);
         K::set_draft(&mut record, draft);
@@ -256,7 +257,10 @@ impl OrgSync<'_> {
             step.now,
         ));
         let written = InboundStep {
-            record: Some(RecordWrite::Update(K::synced(&record))),
+            record: Some(RecordWrite::Update {
+                record: K::synced(&record),
+                read: K::synced(&read),
+            }),
             activity,
             push_back: update.push_back,
             ..InboundStep::default()
@@ -304,6 +308,7 @@ impl OrgSync<'_> {
         matched_by: MatchedBy,
         agency: Option<&AgencyId>,
     ) -> Result<Option<Applied<K::Record>>, SyncError> {
+        let read = record.clone();
         let moved = K::follow(&mut record, agency);
         let link = step.link::<K>(&record);
         let by = serde_json::to_value(matched_by)
@@ -313,7 +318,10 @@ impl OrgSync<'_> {
         let noun = <K::Mapping as RecordMapping>::NOUN;
         let message = format!("linked to the existing {noun} (matched by {by})");
         let written = InboundStep {
-            record: moved.then(|| RecordWrite::Update(K::synced(&record))),
+            record: moved.then(|| RecordWrite::Update {
+                record: K::synced(&record),
+                read: K::synced(&read),
+            }),
             link: Some(&link),
             activity: vec![step.row::<K>(&record, message)],
             ..InboundStep::default()
@@ -321,13 +329,17 @@ impl OrgSync<'_> {
         Ok(self.commit(&written).await?.then_some(Applied::Linked))
     }
 
-    /// Commits one step; `false` when the HubSpot object was linked to another record first
-    /// (nothing written).
+    /// Commits one step; `false` when the HubSpot object was linked to another record first,
+    /// or the record changed since the step read it (nothing written).
     async fn commit(&self, step: &InboundStep<'_>) -> Result<bool, SyncError> {
         match self.state.db().commit_inbound_step(self.org, step).await? {
             StepOutcome::Committed => Ok(true),
             StepOutcome::AlreadyLinked(link) => {
                 tracing::debug!(org = %self.org, object = %link.hubspot_id, "already linked by another step: planning again");
+                Ok(false)
+            }
+            StepOutcome::Changed => {
+                tracing::debug!(org = %self.org, "the record changed since it was read: planning again");
                 Ok(false)
             }
         }

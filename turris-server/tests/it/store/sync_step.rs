@@ -192,7 +192,10 @@ async fn a_create_retried_for_an_object_already_linked_writes_no_second_record(d
     // Committing the same step again (the very same record) is a no-op link, not a conflict
     // and not a second record.
     let update = InboundStep {
-        record: Some(RecordWrite::Update(SyncedRecord::Agency(&first))),
+        record: Some(RecordWrite::Update {
+            record: SyncedRecord::Agency(&first),
+            read: SyncedRecord::Agency(&first),
+        }),
         link: Some(&first_link),
         ..InboundStep::default()
     };
@@ -435,7 +438,71 @@ async fn one_contact_is_linked_to_an_agent_or_an_agency_contact_never_both(db: &
     assert!(store.put_link(&acme, &contact_link).await.is_err());
 }
 
+/// Commits an inbound update of `read` to `record`, pushed back, with one row.
+async fn update(
+    store: &SqlStore,
+    org: &OrganizationId,
+    record: &Agency,
+    read: &Agency,
+) -> StepOutcome {
+    let step = InboundStep {
+        record: Some(RecordWrite::Update {
+            record: SyncedRecord::Agency(record),
+            read: SyncedRecord::Agency(read),
+        }),
+        push_back: Some(t(1)),
+        activity: vec![row(
+            ActivityKind::WebhookCompanyPropertyChanged,
+            "agency updated",
+        )],
+        ..InboundStep::default()
+    };
+    commit(store, org, &step).await
+}
+
+async fn an_update_of_a_record_changed_since_it_was_read_writes_nothing(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let read = agency("a-1");
+    let link = link_of(&read, "10");
+    let created = insert(
+        SyncedRecord::Agency(&read),
+        &link,
+        ActivityKind::WebhookCompanyCreated,
+        "agency created",
+    );
+    assert_eq!(
+        commit(&store, &acme, &created).await,
+        StepOutcome::Committed
+    );
+    // An API edit lands after the step read the agency.
+    let mut edited = read.clone();
+    edited.data.phone = Some("+1 555 0100".into());
+    store.update_agency(&acme, &edited).await.unwrap();
+    let mut renamed = read.clone();
+    renamed.data.name = "Lakeside Brokers".into();
+    assert_eq!(
+        update(&store, &acme, &renamed, &read).await,
+        StepOutcome::Changed
+    );
+    assert_eq!(
+        store.get_agency(&acme, &read.id).await.unwrap(),
+        Some(edited.clone()),
+        "the API edit stays"
+    );
+    assert_eq!(messages(&store, &acme).await, ["agency created"], "no row");
+    // Planned again against what is stored now, it commits both edits.
+    let mut both = edited.clone();
+    both.data.name = "Lakeside Brokers".into();
+    assert_eq!(
+        update(&store, &acme, &both, &edited).await,
+        StepOutcome::Committed
+    );
+    assert_eq!(store.get_agency(&acme, &read.id).await.unwrap(), Some(both));
+}
+
 both_databases!(db:
+    an_update_of_a_record_changed_since_it_was_read_writes_nothing,
     an_inbound_create_writes_record_link_activity_and_invitation_together,
     a_create_retried_for_an_object_already_linked_writes_no_second_record,
     a_step_that_fails_midway_writes_nothing,
