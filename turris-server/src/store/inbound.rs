@@ -207,6 +207,7 @@ impl InboundEventStore for SqlStore {
         let until = ns(plus(now, claim_for))?;
         let claim = ClaimToken::new();
         let mut rows: Vec<ClaimRow> = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             // Ranked within each organization and taken rank by rank. Row locks cannot sit
             // beside a window function, so the ranking is a query of its own and the level
             // above locks what it chose (`FOR UPDATE SKIP LOCKED` on PostgreSQL): concurrent
@@ -265,6 +266,7 @@ impl InboundEventStore for SqlStore {
     ) -> DbResult<usize> {
         let until = ns(plus(now, claim_for))?;
         let renewed = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE inbound_events SET claimed_until = $2
                  WHERE claim_token = $1 AND status = 'pending'",
@@ -316,6 +318,7 @@ impl InboundEventStore for SqlStore {
     ) -> DbResult<()> {
         let retry_at = retry_at.map(ns).transpose()?;
         let updated = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE inbound_events SET attempts = attempts + 1, last_error = $2,
                  claimed_until = NULL, claim_token = NULL,
