@@ -72,7 +72,7 @@ pub use invitations::*;
 pub use jobs::*;
 pub use journal::*;
 pub use lists::{ListMember, ListStore};
-pub use notes::{NoteStore, QueuedNote};
+pub use notes::{NoteRetry, NoteStore, QueuedNote};
 pub use oauth::*;
 pub use outbound::*;
 pub use polling::*;
