@@ -25,6 +25,7 @@ mod delivery;
 mod echo;
 pub mod error;
 mod fairness;
+mod handoff;
 mod health;
 mod ids;
 mod inbound;
