@@ -56,6 +56,7 @@ mod webhooks;
 use turris_webhooks::delivery::DeliveryStore;
 
 pub use error::{Conflict, DbError, DbResult, ResultExt};
+pub use handoff::HandoffTerms;
 pub use ids::{
     AgreementId, ApiTokenId, InboundEventId, InvitationId, JobId, NiprSyncId, OutboundPushId,
     RoleId, UserId,
