@@ -8,7 +8,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::crypto::{TokenHash, random_token_text};
-use crate::store::sql::{from_ns, ns, with_pool};
+use crate::store::sql::{Dialect, from_ns, ns, with_pool};
 use crate::store::{Database, DbError, DbResult};
 
 /// A session ends after this long without a request.
@@ -50,6 +50,7 @@ pub async fn create(db: &Database, token_hash: &TokenHash, now: DateTime<Utc>) -
     let (now_ns, expires) = (ns(now)?, ns(now + MAX_AGE)?);
     let idle_before = ns(now - IDLE_TIMEOUT)?;
     with_pool!(db, |pool| {
+        let _turn = pool.turn().await;
         // Sessions that ended are removed as new ones start.
         sqlx::query("DELETE FROM console_sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
             .bind(now_ns)
@@ -91,6 +92,7 @@ pub async fn load(db: &Database, id: &str, now: DateTime<Utc>) -> DbResult<Optio
     };
     if from_ns(row.last_seen_at) + TOUCH_EVERY < now {
         with_pool!(db, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query("UPDATE console_sessions SET last_seen_at = $2 WHERE id_hash = $1")
                 .bind(hash(id))
                 .bind(now_ns)
@@ -107,6 +109,7 @@ pub async fn load(db: &Database, id: &str, now: DateTime<Utc>) -> DbResult<Optio
 /// Ends a session (sign-out).
 pub async fn delete(db: &Database, id: &str) -> DbResult<()> {
     with_pool!(db, |pool| {
+        let _turn = pool.turn().await;
         sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1")
             .bind(hash(id))
             .execute(pool)
@@ -118,6 +121,7 @@ pub async fn delete(db: &Database, id: &str) -> DbResult<()> {
 /// Binds an OAuth `state` (as HubSpot will send it back) to the session that started it.
 pub async fn bind_oauth_state(db: &Database, id: &str, state: &str) -> DbResult<()> {
     with_pool!(db, |pool| {
+        let _turn = pool.turn().await;
         sqlx::query("UPDATE console_sessions SET oauth_state_hash = $2 WHERE id_hash = $1")
             .bind(hash(id))
             .bind(hash(state))
@@ -160,6 +164,7 @@ pub async fn oauth_state_owner(
         .is_some_and(|p| crate::crypto::constant_time_eq(p, &owner))
     {
         with_pool!(db, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query("UPDATE console_sessions SET oauth_state_hash = NULL WHERE id_hash = $1")
                 .bind(&owner)
                 .execute(pool)
@@ -184,6 +189,7 @@ pub struct Flash {
 pub async fn set_flash(db: &Database, id: &str, kind: &str, text: &str) -> DbResult<()> {
     let value = format!("{kind}\t{text}");
     with_pool!(db, |pool| {
+        let _turn = pool.turn().await;
         sqlx::query("UPDATE console_sessions SET flash = $2 WHERE id_hash = $1")
             .bind(hash(id))
             .bind(&value)
@@ -204,6 +210,7 @@ pub async fn take_flash(db: &Database, id: &str) -> DbResult<Option<Flash>> {
     });
     if let Some((Some(flash),)) = &value {
         with_pool!(db, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE console_sessions SET flash = NULL WHERE id_hash = $1 AND flash = $2",
             )
@@ -234,6 +241,7 @@ pub async fn create_login_link(
     let code = random_token_text()?;
     let (now_ns, expires) = (ns(now)?, ns(now + LOGIN_LINK_TTL)?);
     with_pool!(db, |pool| {
+        let _turn = pool.turn().await;
         sqlx::query(
             "INSERT INTO console_login_links (code_hash, token_hash, created_at, expires_at)
              VALUES ($1, $2, $3, $4)",
@@ -256,6 +264,7 @@ pub async fn consume_login_link(
 ) -> DbResult<Option<TokenHash>> {
     let now_ns = ns(now)?;
     let row: Option<(Vec<u8>,)> = with_pool!(db, |pool| {
+        let _turn = pool.turn().await;
         sqlx::query_as(
             "UPDATE console_login_links SET used_at = $2
              WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2

@@ -17,7 +17,7 @@ use super::fair::{self, Deferred, Limiter, Limits, Slot};
 use super::metrics::Outcome;
 use super::{DeliveryMetrics, DeliverySettings};
 use crate::app::AppState;
-use crate::store::{AttemptToRecord, ServerStore};
+use crate::store::{AttemptToRecord, HandoffTerms, ServerStore};
 use crate::workers::Shutdown;
 
 mod waiting;
@@ -105,6 +105,7 @@ impl Worker {
             url_policy: state.url_policy().clone(),
             ..DeliveryConfig::default()
         })?;
+        let deferred_bytes = settings.deferred_bytes();
         let (recorder, queue) = mpsc::channel(4096);
         tokio::spawn(record_in_batches(
             state.store(),
@@ -122,7 +123,7 @@ impl Worker {
             settings,
             targets: Mutex::new(HashMap::new()),
             limiter: Arc::default(),
-            deferred: Mutex::default(),
+            deferred: Mutex::new(Deferred::new(deferred_bytes)),
         }))
     }
 
@@ -138,7 +139,10 @@ impl Worker {
         let wake = self.store.enqueue_signal();
         // Hand-offs are leased like everything else: renewed while their attempt runs, and
         // renewed first when they waited in memory for a good part of their lease.
-        self.store.set_handoff(Some(self.settings.lease));
+        self.store.set_handoff(Some(HandoffTerms {
+            lease_for: self.settings.lease,
+            max_bytes: self.settings.handoff_bytes(),
+        }));
         let mut in_flight = JoinSet::new();
         let mut poll = true;
         let mut last_poll = Instant::now();
@@ -146,6 +150,7 @@ impl Worker {
         let mut last_sweep = Instant::now();
         while !shutdown.is_fired() {
             while in_flight.try_join_next().is_some() {}
+            self.note_waiting();
             if last_sweep.elapsed() >= self.settings.lease / 4 {
                 last_sweep = Instant::now();
                 self.renew_waiting().await;

@@ -127,22 +127,42 @@ impl Drop for Slot {
     }
 }
 
-/// Deliveries of this process waiting for a slot of their endpoint, leases held.
-#[derive(Debug, Default)]
+/// Deliveries of this process waiting for a slot of their endpoint, leases held: at most
+/// [`Self::CAP`] of them and `max_bytes` of their payloads.
+#[derive(Debug)]
 pub struct Deferred {
     endpoints: HashMap<WebhookId, (Limits, VecDeque<LeasedDelivery>)>,
     len: usize,
+    bytes: usize,
+    max_bytes: usize,
+}
+
+/// A delivery's payload bytes.
+fn size(delivery: &LeasedDelivery) -> usize {
+    delivery.event.body.len()
 }
 
 impl Deferred {
     /// The most deliveries that wait here; beyond, they go back to the queue.
     pub const CAP: usize = 4096;
 
-    /// Keeps `delivery` until its endpoint has room; gives it back when full.
+    /// None waiting yet; at most `max_bytes` of payloads will.
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            endpoints: HashMap::new(),
+            len: 0,
+            bytes: 0,
+            max_bytes,
+        }
+    }
+
+    /// Keeps `delivery` until its endpoint has room; gives it back when full (by count or
+    /// by bytes).
     pub fn push(&mut self, limits: Limits, delivery: LeasedDelivery) -> Option<LeasedDelivery> {
-        if self.len >= Self::CAP {
+        if self.len >= Self::CAP || self.bytes.saturating_add(size(&delivery)) > self.max_bytes {
             return Some(delivery);
         }
+        self.bytes += size(&delivery);
         let entry = self
             .endpoints
             .entry(delivery.event.webhook_id)
@@ -167,6 +187,7 @@ impl Deferred {
             }
         }
         self.len -= admitted.len();
+        self.bytes -= admitted.iter().map(|(d, _)| size(d)).sum::<usize>();
         self.endpoints.retain(|_, (_, waiting)| !waiting.is_empty());
         admitted
     }
@@ -196,12 +217,14 @@ impl Deferred {
         }
         self.endpoints.retain(|_, (_, waiting)| !waiting.is_empty());
         self.len = self.endpoints.values().map(|(_, w)| w.len()).sum();
+        self.bytes = self.endpoints.values().flat_map(|(_, w)| w).map(size).sum();
         before - self.len
     }
 
     /// Everything waiting (shutdown).
     pub fn drain(&mut self) -> Vec<LeasedDelivery> {
         self.len = 0;
+        self.bytes = 0;
         self.endpoints
             .drain()
             .flat_map(|(_, (_, waiting))| waiting)
@@ -211,6 +234,11 @@ impl Deferred {
     /// How many wait.
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// The payload bytes that wait.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Whether none waits.
@@ -434,7 +462,7 @@ mod tests {
         };
         let (a, b) = (WebhookId(Uuid::from_u128(1)), WebhookId(Uuid::from_u128(2)));
         let lease = LeaseId::new();
-        let mut deferred = Deferred::default();
+        let mut deferred = Deferred::new(usize::MAX);
         let soon = [
             leased(a, lease, at(5)),
             leased(a, lease, at(6)),
@@ -489,5 +517,38 @@ mod tests {
         };
         let other = WebhookId(Uuid::from_u128(10));
         assert_eq!(limiter.room(other, slow), 1, "one attempt a second");
+    }
+
+    #[test]
+    fn deferred_deliveries_hold_at_most_their_byte_budget_and_the_rest_go_back() {
+        let at = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
+        let one = Limits {
+            max_in_flight: 1,
+            rate: 0,
+        };
+        let limiter = Arc::new(Limiter::default());
+        let webhook = WebhookId(Uuid::from_u128(3));
+        let of_size = |bytes: usize| {
+            let mut delivery = leased(webhook, LeaseId::new(), at);
+            delivery.event.body = vec![b'x'; bytes].into();
+            delivery
+        };
+        let mut deferred = Deferred::new(250);
+        assert!(deferred.push(one, of_size(100)).is_none());
+        assert!(deferred.push(one, of_size(100)).is_none());
+        let over = of_size(100);
+        let back = deferred.push(one, over.clone());
+        assert_eq!(back, Some(over), "a third would make 300 bytes: given back");
+        assert!(deferred.push(one, of_size(50)).is_none(), "50 more fit");
+        assert_eq!((deferred.len(), deferred.bytes()), (3, 250));
+
+        // One goes (its endpoint has room for one): its bytes are free again.
+        let admitted = deferred.admit(&limiter, 10);
+        assert_eq!(admitted.len(), 1);
+        assert_eq!(deferred.bytes(), 150);
+        assert!(deferred.push(one, of_size(100)).is_none());
+        assert!(deferred.push(one, of_size(1)).is_some(), "full again");
+        assert_eq!(deferred.drain().len(), 3);
+        assert_eq!(deferred.bytes(), 0);
     }
 }

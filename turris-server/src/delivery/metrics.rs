@@ -117,6 +117,11 @@ pub struct DeliveryMetrics {
     pub debounce_flushes: AtomicU64,
     /// Events removed by retention.
     pub pruned_events: AtomicU64,
+    /// Payload bytes of the deliveries waiting in the worker's memory (hand-offs and
+    /// deferred), as the worker last saw them (a gauge).
+    pub waiting_bytes: AtomicU64,
+    /// The most `waiting_bytes` the worker has seen.
+    pub waiting_bytes_max: AtomicU64,
 }
 
 impl DeliveryMetrics {
@@ -193,7 +198,27 @@ impl DeliveryMetrics {
             "Duration of one delivery attempt.",
         );
         self.render_counters(&mut out);
+        self.render_waiting(&mut out);
         out
+    }
+
+    /// What waits in the worker's memory, in payload bytes: now and at most.
+    fn render_waiting(&self, out: &mut String) {
+        for (name, help, value) in [
+            (
+                "turris_webhook_waiting_bytes",
+                "Payload bytes of deliveries waiting in this process's memory (hand-offs and deferred).",
+                &self.waiting_bytes,
+            ),
+            (
+                "turris_webhook_waiting_bytes_max",
+                "The most payload bytes of deliveries that waited in this process's memory.",
+                &self.waiting_bytes_max,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        }
     }
 
     /// Attempts made by this process, by outcome.

@@ -38,6 +38,19 @@ pub struct DeliverySettings {
     )]
     pub batch: usize,
 
+    /// The most payload bytes of deliveries waiting in this process's memory for their
+    /// endpoint's room: half for hand-offs (events this process wrote, leased to its worker),
+    /// half for deferred deliveries (leased while their endpoint was at its limits). Beyond
+    /// it, events stay in the database (written without a lease, or their leases given back)
+    /// for a later leasing round rather than in memory.
+    #[arg(
+        long = "delivery-waiting-bytes",
+        env = "TURRIS_DELIVERY_WAITING_BYTES",
+        default_value_t = DEFAULT_WAITING_BYTES,
+        global = true
+    )]
+    pub waiting_bytes: usize,
+
     /// Pause of an idle worker before it looks for due deliveries again (a local enqueue
     /// wakes it at once), e.g. `500ms`.
     #[arg(
@@ -226,6 +239,11 @@ pub struct DeliverySettings {
     pub debounce_tick: Duration,
 }
 
+/// The default of `TURRIS_DELIVERY_WAITING_BYTES`: 8 MiB of payloads waiting in memory, 4 MiB
+/// of hand-offs and 4 MiB of deferred deliveries (thousands of typical events; a few hundred
+/// large record payloads), so a backlog of large events stays in the database.
+pub const DEFAULT_WAITING_BYTES: usize = 8 * 1024 * 1024;
+
 /// The longest overlap of a secret rotation (`TURRIS_WEBHOOK_SECRET_OVERLAP` and the API's
 /// `overlap_seconds`).
 pub const MAX_SECRET_OVERLAP: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -284,6 +302,16 @@ impl DeliverySettings {
         Some(self.disable_after).filter(|d| !d.is_zero())
     }
 
+    /// The payload bytes of hand-offs that may wait (half of `waiting_bytes`).
+    pub fn handoff_bytes(&self) -> usize {
+        self.waiting_bytes / 2
+    }
+
+    /// The payload bytes of deferred deliveries that may wait (the other half).
+    pub fn deferred_bytes(&self) -> usize {
+        self.waiting_bytes - self.handoff_bytes()
+    }
+
     /// The limits of an endpoint that sets none of its own.
     pub fn endpoint_defaults(&self) -> super::fair::Limits {
         super::fair::Limits {
@@ -307,6 +335,7 @@ impl fmt::Debug for DeliverySettings {
             .field("workers", &self.workers)
             .field("concurrency", &self.concurrency)
             .field("batch", &self.batch)
+            .field("waiting_bytes", &self.waiting_bytes)
             .field("poll_interval", &self.poll_interval)
             .field("lease", &self.lease)
             .field("timeout", &self.timeout)

@@ -11,7 +11,7 @@ use turris_core::store::{ActivityStore, StoreResult, clamp_page_size};
 
 use super::error::DbError;
 use super::inputs::enum_text;
-use super::sql::{SqlStore, ns, ns_saturating, with_pool};
+use super::sql::{Dialect, SqlStore, ns, ns_saturating, with_pool};
 
 /// Appends one activity row over an executor (a pool, or `&mut *tx` inside a transaction such
 /// as an inbound sync step, [`super::sync_step`]); evaluates to the `Result` of its new id.
@@ -116,6 +116,7 @@ impl ActivityStore for SqlStore {
     ) -> StoreResult<u64> {
         let before = ns_saturating(before);
         Ok(with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query("DELETE FROM activity WHERE organization_id = $1 AND at < $2")
                 .bind(org.as_str())
                 .bind(before)

@@ -208,6 +208,7 @@ impl CredentialStore for SqlStore {
         let (connected, updated) = (ns(credentials.connected_at)?, ns(credentials.updated_at)?);
         let portal_id = portal(credentials.portal_id)?;
         with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "INSERT INTO hubspot_credentials (organization_id, portal_id, app_id, auth_kind,
                  auth_sealed, expires_at, connected_at, updated_at)
@@ -264,6 +265,7 @@ impl CredentialStore for SqlStore {
         let expires = auth.expires_at().map(ns).transpose()?;
         let updated_at = ns(now)?;
         let updated = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE hubspot_credentials SET auth_kind = $2, auth_sealed = $3, expires_at = $4,
                  updated_at = $5, refresh_lease_id = NULL, refresh_lease_until = NULL
@@ -353,6 +355,7 @@ impl CredentialStore for SqlStore {
     ) -> DbResult<TokenRefreshLease> {
         let (until, now) = (ns(until)?, ns(now)?);
         let (taken, stored): (Option<Vec<u8>>, Option<Vec<u8>>) = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             let taken: Option<Vec<u8>> = sqlx::query_scalar(
                 "UPDATE hubspot_credentials SET refresh_lease_id = $2, refresh_lease_until = $3
                  WHERE organization_id = $1
@@ -395,6 +398,7 @@ impl CredentialStore for SqlStore {
         let expires = auth.expires_at().map(ns).transpose()?;
         let updated_at = ns(now)?;
         let updated = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE hubspot_credentials SET auth_kind = $3, auth_sealed = $4, expires_at = $5,
                  updated_at = $6, refresh_lease_id = NULL, refresh_lease_until = NULL
@@ -415,6 +419,7 @@ impl CredentialStore for SqlStore {
 
     async fn release_token_refresh(&self, org: &OrganizationId, lease: Uuid) -> DbResult<()> {
         with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE hubspot_credentials SET refresh_lease_id = NULL, refresh_lease_until = NULL
                  WHERE organization_id = $1 AND refresh_lease_id = $2",
@@ -435,6 +440,7 @@ impl CredentialStore for SqlStore {
     ) -> DbResult<bool> {
         let (until, now) = (ns(until)?, ns(now)?);
         let updated = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE hubspot_credentials SET daily_limit_until = $2
                  WHERE organization_id = $1

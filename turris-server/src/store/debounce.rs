@@ -122,6 +122,7 @@ impl DebounceStore for SqlStore {
         let json = serde_json::to_string(state)?;
         let next_due = next_due.map(ns).transpose()?;
         with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "INSERT INTO debounce_states (organization_id, webhook_type, state, next_due_at)
                  VALUES ($1, $2, $3, $4)

@@ -328,6 +328,7 @@ impl DeliveryStore for SqlStore {
             None
         };
         let mut rows: Vec<EventRow> = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             let lock = skip_locked(pool);
             let due = match &endpoints {
                 Some(endpoints) => {
@@ -400,6 +401,7 @@ impl DeliveryStore for SqlStore {
              RETURNING {EVENT_COLUMNS}"
         );
         let row: Option<EventRow> = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query_as(&sql)
                 .bind(event_id.0)
                 .bind(LeaseId::new().0)

@@ -128,6 +128,7 @@ impl EchoLedgerStore for SqlStore {
     async fn prune_hubspot_writes_before(&self, before: DateTime<Utc>) -> DbResult<u64> {
         let before = ns_saturating(before);
         Ok(with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query("DELETE FROM hubspot_writes WHERE at < $1")
                 .bind(before)
                 .execute(pool)

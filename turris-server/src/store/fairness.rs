@@ -189,6 +189,7 @@ impl FairLeaseStore for SqlStore {
         let expires = ns(plus(now, lease_for))?;
         let lease_id = LeaseId::new();
         let mut rows: Vec<EventRow> = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             let lock = skip_locked(pool);
             let inner: Vec<String> = shares
                 .iter()

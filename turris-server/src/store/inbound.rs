@@ -288,6 +288,7 @@ impl InboundEventStore for SqlStore {
     ) -> DbResult<usize> {
         let until = ns(plus(now, claim_for))?;
         let renewed = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE inbound_events SET claimed_until = $2
                  WHERE claim_token = $1 AND status = 'pending'",
@@ -339,6 +340,7 @@ impl InboundEventStore for SqlStore {
     ) -> DbResult<()> {
         let retry_at = retry_at.map(ns).transpose()?;
         let updated = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE inbound_events SET attempts = attempts + 1, last_error = $2,
                  claimed_until = NULL, claim_token = NULL,

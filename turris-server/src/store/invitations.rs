@@ -222,6 +222,7 @@ impl InvitationStore for SqlStore {
     ) -> DbResult<ContractTemplate> {
         let created = ns(now)?;
         with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "INSERT INTO contract_templates (organization_id, id, name, created_at)
                  VALUES ($1, $2, $3, $4)",

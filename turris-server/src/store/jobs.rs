@@ -16,7 +16,7 @@ use turris_core::ids::OrganizationId;
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
-use super::sql::{SqlStore, from_ns, limit, ns, plus, skip_locked, with_pool, wrote};
+use super::sql::{Dialect, SqlStore, from_ns, limit, ns, plus, skip_locked, with_pool, wrote};
 use serde::{Deserialize, Serialize};
 
 use super::*;
@@ -182,6 +182,7 @@ impl JobStore for SqlStore {
         let id = JobId::new();
         let created = ns(now)?;
         with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "INSERT INTO jobs (id, organization_id, kind, status, state, created_at,
                  updated_at) VALUES ($1, $2, $3, 'running', $4, $5, $5)",
@@ -216,6 +217,7 @@ impl JobStore for SqlStore {
     ) -> DbResult<()> {
         let updated_at = ns(now)?;
         let updated = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE jobs SET status = $3, state = $4, updated_at = $5
                  WHERE organization_id = $1 AND id = $2",
@@ -281,6 +283,7 @@ impl JobStore for SqlStore {
         let expires = ns(plus(now, lease_for))?;
         let lease = Uuid::now_v7();
         let rows: Vec<LeasedJobRow> = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             let sql = format!(
                 "UPDATE jobs SET lease_id = $3, lease_expires_at = $4
                  WHERE id IN (
@@ -334,6 +337,7 @@ impl JobStore for SqlStore {
             None => (None, None),
         };
         let updated = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE jobs SET status = $4, state = $5, updated_at = $6, lease_id = $7,
                  lease_expires_at = $8

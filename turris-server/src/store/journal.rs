@@ -16,7 +16,7 @@ use turris_hubspot::webhooks::WebhookEvent;
 use uuid::Uuid;
 
 use super::error::DbResult;
-use super::sql::{SqlStore, ns, plus, with_pool};
+use super::sql::{Dialect, SqlStore, ns, plus, with_pool};
 
 /// The journal held by this process: its token, and the last offset read (`None`: start at
 /// the earliest entry HubSpot keeps).
@@ -79,6 +79,7 @@ impl JournalStore for SqlStore {
         let token = Uuid::new_v4().to_string();
         let (now_ns, until) = (ns(now)?, ns(plus(now, lease_for))?);
         let taken: Option<(Option<String>,)> = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query_as(
                 "INSERT INTO hubspot_journal (id, lease_token, leased_until, updated_at)
                  VALUES ($1, $2, $3, $4)
@@ -106,6 +107,7 @@ impl JournalStore for SqlStore {
     ) -> DbResult<bool> {
         let (now_ns, until) = (ns(now)?, ns(plus(now, lease_for))?);
         let written = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE hubspot_journal SET position = $2, leased_until = $3, updated_at = $4
                  WHERE id = $1 AND lease_token = $5",
@@ -124,6 +126,7 @@ impl JournalStore for SqlStore {
 
     async fn release_journal(&self, lease: &JournalLease) -> DbResult<()> {
         with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE hubspot_journal SET leased_until = 0 WHERE id = $1 AND lease_token = $2",
             )
@@ -154,6 +157,7 @@ impl JournalStore for SqlStore {
     ) -> DbResult<()> {
         let now_ns = ns(now)?;
         with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "INSERT INTO hubspot_journal_subscriptions (organization_id, fingerprint, updated_at)
                  VALUES ($1, $2, $3)

@@ -6,7 +6,7 @@ use turris_core::ids::{AgencyContactId, AgencyId, AgentId, HubSpotId, Organizati
 use turris_core::store::{Link, LinkKind, LinkStore, StoreResult, TurrisRef};
 
 use super::error::{DbError, DbResult};
-use super::sql::{SqlStore, with_pool};
+use super::sql::{Dialect, SqlStore, with_pool};
 
 pub(crate) fn kind_text(kind: LinkKind) -> &'static str {
     match kind {
@@ -70,6 +70,7 @@ impl LinkStore for SqlStore {
     async fn put_link(&self, org: &OrganizationId, link: &Link) -> StoreResult<()> {
         let kind = link.turris.kind();
         let inserted: DbResult<()> = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "INSERT INTO links (organization_id, kind, turris_id, hubspot_id)
                  VALUES ($1, $2, $3, $4)",
@@ -119,6 +120,7 @@ impl LinkStore for SqlStore {
 
     async fn delete_link(&self, org: &OrganizationId, turris: &TurrisRef) -> StoreResult<bool> {
         let deleted = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "DELETE FROM links WHERE organization_id = $1 AND kind = $2 AND turris_id = $3",
             )
@@ -135,6 +137,7 @@ impl LinkStore for SqlStore {
 
     async fn delete_all_links(&self, org: &OrganizationId) -> StoreResult<u64> {
         Ok(with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query("DELETE FROM links WHERE organization_id = $1")
                 .bind(org.as_str())
                 .execute(pool)

@@ -192,6 +192,7 @@ impl ListStore for SqlStore {
         list_id: &str,
     ) -> DbResult<()> {
         with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "INSERT INTO crm_tag_lists (organization_id, tag, object_type, list_id)
                  VALUES ($1, $2, $3, $4) ON CONFLICT (organization_id, tag, object_type)
@@ -214,6 +215,7 @@ impl ListStore for SqlStore {
         object: ObjectType,
     ) -> DbResult<()> {
         with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "DELETE FROM crm_tag_lists
                  WHERE organization_id = $1 AND tag = $2 AND object_type = $3",
@@ -240,6 +242,7 @@ impl ListStore for SqlStore {
         // The outer `leased_until` check is re-evaluated on the locked row, so two workers
         // that picked the same rows cannot both take them.
         let rows: Vec<MemberRow> = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query_as(
                 "UPDATE crm_list_members SET lease_token = $1, leased_until = $2
                  WHERE leased_until <= $3 AND (organization_id, object_type, hubspot_id) IN (
@@ -279,6 +282,7 @@ impl ListStore for SqlStore {
              AND lease_token = $6"
         );
         let updated = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(&sql)
                 .bind(member.organization.as_str())
                 .bind(member.object.singular())

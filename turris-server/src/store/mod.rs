@@ -25,6 +25,7 @@ mod delivery;
 mod echo;
 pub mod error;
 mod fairness;
+mod handoff;
 mod health;
 mod ids;
 mod inbound;
@@ -55,6 +56,7 @@ mod webhooks;
 use turris_webhooks::delivery::DeliveryStore;
 
 pub use error::{Conflict, DbError, DbResult, ResultExt};
+pub use handoff::HandoffTerms;
 pub use ids::{
     AgreementId, ApiTokenId, InboundEventId, InvitationId, JobId, NiprSyncId, OutboundPushId,
     RoleId, UserId,
@@ -72,7 +74,7 @@ pub use invitations::*;
 pub use jobs::*;
 pub use journal::*;
 pub use lists::{ListMember, ListStore};
-pub use notes::{NoteStore, QueuedNote};
+pub use notes::{NoteRetry, NoteStore, QueuedNote};
 pub use oauth::*;
 pub use outbound::*;
 pub use polling::*;

@@ -1,6 +1,7 @@
 //! Activity notes waiting for HubSpot ([`turris_core::notes`]): queued in the transaction of the
 //! event they log ([`queue_note!`]), leased a batch at a time with a fencing token, deleted once
-//! written (or dropped), postponed after a failure.
+//! written (or dropped), postponed after a failure; deletes and postponements are one statement
+//! per batch, fenced per row by its lease.
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use turris_core::store::TurrisRef;
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult};
-use super::sql::{Dialect, Pools, SqlStore, from_ns, ns, plus, with_pool, wrote};
+use super::sql::{Dialect, Pools, SqlStore, from_ns, ns, plus, with_pool};
 
 /// Queues a note of `$kind` (a [`NoteKind`]) about `$record_type`/`$record_id` (`agency` or
 /// `agent`) with `$details` (a [`NoteDetails`]) inside the transaction `$tx`: the event
@@ -75,6 +76,18 @@ pub struct QueuedNote {
     pub lease: String,
 }
 
+/// A leased note put back after an attempt ([`NoteStore::retry_notes`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NoteRetry<'a> {
+    /// The note, with its lease.
+    pub note: &'a QueuedNote,
+    /// When it is due again.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Whether the attempt counts as failed (`false`: nothing was tried, e.g. while the
+    /// connection is paused).
+    pub failed: bool,
+}
+
 /// Notes waiting for HubSpot.
 #[async_trait]
 pub trait NoteStore: Send + Sync {
@@ -89,14 +102,10 @@ pub trait NoteStore: Send + Sync {
     /// (fenced by its token); how many were deleted (fewer when another worker leased some
     /// meanwhile).
     async fn finish_notes(&self, notes: &[QueuedNote]) -> DbResult<u64>;
-    /// Postpones a note to `next_attempt_at`, counting a failed attempt when `failed`;
-    /// [`DbError::LeaseLost`] when another worker leased it meanwhile.
-    async fn retry_note(
-        &self,
-        note: &QueuedNote,
-        next_attempt_at: DateTime<Utc>,
-        failed: bool,
-    ) -> DbResult<()>;
+    /// Postpones notes in one statement, each to its own time and counting a failed attempt
+    /// where it says so, each only while its lease holds (fenced by its token); how many were
+    /// postponed (fewer when another worker leased some meanwhile).
+    async fn retry_notes(&self, retries: &[NoteRetry<'_>]) -> DbResult<u64>;
     /// How many notes of `org` wait.
     async fn pending_notes(&self, org: &OrganizationId) -> DbResult<u64>;
 }
@@ -217,30 +226,68 @@ impl NoteStore for SqlStore {
         }
     }
 
-    async fn retry_note(
-        &self,
-        note: &QueuedNote,
-        next_attempt_at: DateTime<Utc>,
-        failed: bool,
-    ) -> DbResult<()> {
-        let next = ns(next_attempt_at)?;
-        let updated = with_pool!(self, |pool| {
-            let _turn = pool.turn().await;
-            sqlx::query(
-                "UPDATE crm_notes SET next_attempt_at = $4, attempts = attempts + $5,
-                 lease_token = NULL, leased_until = 0
-                 WHERE organization_id = $1 AND id = $2 AND lease_token = $3",
-            )
-            .bind(note.organization.as_str())
-            .bind(&note.id)
-            .bind(&note.lease)
-            .bind(next)
-            .bind(i32::from(failed))
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        wrote(updated, DbError::LeaseLost)
+    async fn retry_notes(&self, retries: &[NoteRetry<'_>]) -> DbResult<u64> {
+        if retries.is_empty() {
+            return Ok(0);
+        }
+        let due: Vec<i64> = retries
+            .iter()
+            .map(|r| ns(r.next_attempt_at))
+            .collect::<DbResult<_>>()?;
+        const SET: &str = "UPDATE crm_notes SET next_attempt_at = u.due,
+             attempts = crm_notes.attempts + u.failed, lease_token = NULL, leased_until = 0";
+        const FENCE: &str = "WHERE crm_notes.organization_id = u.o AND crm_notes.id = u.i
+             AND crm_notes.lease_token = u.l";
+        match self.pools() {
+            Pools::Sqlite(pool) => {
+                let _turn = pool.turn().await;
+                let mut postponed = 0;
+                // Five variables a row: well under SQLite's 32,766 per statement.
+                for (chunk, due) in retries.chunks(1_000).zip(due.chunks(1_000)) {
+                    let rows: Vec<String> = (0..chunk.len())
+                        .map(|i| {
+                            let v: Vec<String> =
+                                (1..=5).map(|k| format!("${}", 5 * i + k)).collect();
+                            format!("({})", v.join(", "))
+                        })
+                        .collect();
+                    let sql = format!(
+                        "WITH u(o, i, l, due, failed) AS (VALUES {}) {SET} FROM u {FENCE}",
+                        rows.join(", ")
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for (retry, due) in chunk.iter().zip(due) {
+                        query = query
+                            .bind(retry.note.organization.as_str())
+                            .bind(&retry.note.id)
+                            .bind(&retry.note.lease)
+                            .bind(*due)
+                            .bind(i32::from(retry.failed));
+                    }
+                    postponed += query.execute(pool).await?.rows_affected();
+                }
+                Ok(postponed)
+            }
+            Pools::Postgres(pool) => {
+                let notes: Vec<&QueuedNote> = retries.iter().map(|r| r.note).collect();
+                let column = |f: fn(&QueuedNote) -> &str| -> Vec<&str> {
+                    notes.iter().map(|n| f(n)).collect()
+                };
+                let failed: Vec<i32> = retries.iter().map(|r| i32::from(r.failed)).collect();
+                Ok(sqlx::query(&format!(
+                    "{SET} FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[],
+                     $5::int[]) AS u(o, i, l, due, failed) {FENCE}"
+                ))
+                .bind(column(|n| n.organization.as_str()))
+                .bind(column(|n| n.id.as_str()))
+                .bind(column(|n| n.lease.as_str()))
+                .bind(due)
+                .bind(failed)
+                .execute(pool)
+                .await?
+                .rows_affected())
+            }
+        }
     }
 
     async fn pending_notes(&self, org: &OrganizationId) -> DbResult<u64> {

@@ -8,7 +8,7 @@ use turris_core::ids::OrganizationId;
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
-use super::sql::{SqlStore, from_ns, ns, with_pool};
+use super::sql::{Dialect, SqlStore, from_ns, ns, with_pool};
 use super::*;
 use crate::crypto::{SecretString, TokenHash, random_token_text};
 
@@ -98,6 +98,7 @@ impl OAuthStateStore for SqlStore {
         let expires_at = now + OAUTH_STATE_TTL;
         let (created, expires) = (ns(now)?, ns(expires_at)?);
         with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "INSERT INTO oauth_states (state_hash, organization_id, user_id, created_at,
                  expires_at) VALUES ($1, $2, $3, $4, $5)",
@@ -127,6 +128,7 @@ impl OAuthStateStore for SqlStore {
         let hash = TokenHash::of(state);
         let now_ns = ns(now)?;
         let consumed: Option<StateRow> = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query_as(
                 "UPDATE oauth_states SET consumed_at = $2
                  WHERE state_hash = $1 AND consumed_at IS NULL AND expires_at > $2

@@ -458,6 +458,7 @@ impl OutboundOutboxStore for SqlStore {
     ) -> DbResult<()> {
         let expires = ns(plus(now, lease_for))?;
         let renewed = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE outbound_leases SET expires_at = $3
                  WHERE organization_id = $1 AND lease_id = $2",

@@ -9,7 +9,7 @@ use turris_core::ids::OrganizationId;
 use uuid::Uuid;
 
 use super::error::DbResult;
-use super::sql::{SqlStore, ns, plus, with_pool};
+use super::sql::{Dialect, SqlStore, ns, plus, with_pool};
 
 /// One object type's cursor held by this process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +54,7 @@ impl PollCursorStore for SqlStore {
         let token = Uuid::new_v4().to_string();
         let (now_ns, until) = (ns(now)?, ns(plus(now, lease_for))?);
         let taken: Option<(Option<i64>,)> = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query_as(
                 "INSERT INTO hubspot_poll_cursors (organization_id, object_type, lease_token,
                  leased_until) VALUES ($1, $2, $3, $4)
@@ -80,6 +81,7 @@ impl PollCursorStore for SqlStore {
 
     async fn advance_poll_cursor(&self, lease: &PollLease, modified_after: i64) -> DbResult<bool> {
         let written = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE hubspot_poll_cursors SET modified_after = $3, leased_until = 0
                  WHERE organization_id = $1 AND object_type = $2 AND lease_token = $4",

@@ -2,8 +2,6 @@
 //! (implemented in `delivery`): statistics for `/metrics`, the local enqueue signal and
 //! hand-off, and the history reads scoped by organization.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use turris_webhooks::delivery::{
@@ -46,11 +44,13 @@ pub trait DeliveryStatsStore: Send + Sync {
         now: DateTime<Utc>,
         top: usize,
     ) -> DbResult<Vec<(String, u64)>>;
-    /// With `Some(lease)`, outbox rows written by this store from now on are leased to this
-    /// process's delivery worker for `lease` and handed to it through [`Self::take_handoff`]
-    /// after the commit (no lease round trip; a crash leaves them to whoever leases them once
-    /// the lease expires). `None` stops it. Off until a worker turns it on.
-    fn set_handoff(&self, lease_for: Option<Duration>);
+    /// With `Some(terms)`, outbox rows written by this store from now on are leased to this
+    /// process's delivery worker for `terms.lease_for` and handed to it through
+    /// [`Self::take_handoff`] after the commit (no lease round trip; a crash leaves them to
+    /// whoever leases them once the lease expires), as long as fewer than
+    /// `terms.max_bytes` of payload wait; the others stay in the database, unleased. `None`
+    /// stops it. Off until a worker turns it on.
+    fn set_handoff(&self, terms: Option<super::HandoffTerms>);
     /// One event of one of `org`'s webhooks; `None` for another organization's, whatever ids
     /// are given.
     async fn org_event(
@@ -87,6 +87,8 @@ pub trait DeliveryStatsStore: Send + Sync {
     ) -> Vec<LeasedDelivery>;
     /// How many hand-offs wait to be taken.
     fn handoff_waiting(&self) -> usize;
+    /// The payload bytes of the hand-offs that wait to be taken.
+    fn handoff_bytes(&self) -> usize;
     /// Renews, in one statement fenced per event by its lease id, every waiting hand-off
     /// whose lease ends before `before`, until `until`; a hand-off whose lease was lost
     /// leaves the queue. How many were renewed and how many were lost.
@@ -161,8 +163,8 @@ impl DeliveryStatsStore for SqlStore {
             .collect())
     }
 
-    fn set_handoff(&self, lease_for: Option<Duration>) {
-        SqlStore::set_handoff(self, lease_for);
+    fn set_handoff(&self, terms: Option<super::HandoffTerms>) {
+        SqlStore::set_handoff(self, terms);
     }
 
     async fn attempt_page(
@@ -269,6 +271,10 @@ impl DeliveryStatsStore for SqlStore {
 
     fn handoff_waiting(&self) -> usize {
         SqlStore::handoff_waiting(self)
+    }
+
+    fn handoff_bytes(&self) -> usize {
+        SqlStore::handoff_bytes(self)
     }
 
     async fn renew_handoff(

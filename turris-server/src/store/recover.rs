@@ -233,6 +233,7 @@ impl RecoverJobStore for SqlStore {
         let (now_ns, expires) = (ns(now)?, ns(plus(now, lease_for))?);
         let token = Uuid::now_v7();
         let row: Option<JobRow> = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             let sql = format!(
                 "UPDATE webhook_recover_jobs SET lease_id = $1, lease_expires_at = $2
                  WHERE id = (SELECT id FROM webhook_recover_jobs
@@ -328,6 +329,7 @@ impl RecoverJobStore for SqlStore {
 
     async fn release_recover_job(&self, job: &LeasedRecoverJob) -> DbResult<()> {
         with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE webhook_recover_jobs SET lease_id = NULL, lease_expires_at = NULL
                  WHERE id = $1 AND lease_id = $2",

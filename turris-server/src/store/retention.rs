@@ -25,6 +25,7 @@ impl RetentionStore for SqlStore {
     async fn prune_activity_before(&self, before: DateTime<Utc>) -> DbResult<u64> {
         let before = ns_saturating(before);
         Ok(with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query("DELETE FROM activity WHERE at < $1")
                 .bind(before)
                 .execute(pool)
@@ -37,6 +38,7 @@ impl RetentionStore for SqlStore {
         let before = ns_saturating(before);
         // Attempts go with their events (ON DELETE CASCADE).
         Ok(with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query("DELETE FROM delivery_events WHERE status <> 'pending' AND created_at < $1")
                 .bind(before)
                 .execute(pool)

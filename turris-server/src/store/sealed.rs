@@ -17,7 +17,7 @@ use turris_webhooks::delivery::WebhookId;
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult};
-use super::sql::{SqlStore, ns, with_pool};
+use super::sql::{Dialect, SqlStore, ns, with_pool};
 use crate::crypto::{CryptoError, KeyId, KeyRing, SealedWith};
 
 /// What a key check value holds.
@@ -182,6 +182,7 @@ impl SqlStore {
     async fn swap_sealed(&self, key: &RowKey, old: &[u8], new: &[u8]) -> DbResult<bool> {
         let updated = match key {
             RowKey::Webhook(id) => with_pool!(self, |pool| {
+                let _turn = pool.turn().await;
                 sqlx::query(
                     "UPDATE webhook_endpoints SET secret_sealed = $2
                      WHERE id = $1 AND secret_sealed = $3",
@@ -194,6 +195,7 @@ impl SqlStore {
                 .rows_affected()
             }),
             RowKey::PreviousWebhook(id) => with_pool!(self, |pool| {
+                let _turn = pool.turn().await;
                 sqlx::query(
                     "UPDATE webhook_endpoints SET previous_secret_sealed = $2
                      WHERE id = $1 AND previous_secret_sealed = $3",
@@ -206,6 +208,7 @@ impl SqlStore {
                 .rows_affected()
             }),
             RowKey::Credentials(org) => with_pool!(self, |pool| {
+                let _turn = pool.turn().await;
                 sqlx::query(
                     "UPDATE hubspot_credentials SET auth_sealed = $2
                      WHERE organization_id = $1 AND auth_sealed = $3",
@@ -234,6 +237,7 @@ impl SqlStore {
         let sealed = self.cipher().encrypt(CHECK_PLAINTEXT, CHECK_AAD)?;
         let at = ns(now)?;
         with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "INSERT INTO encryption_key_checks (key_id, sealed, created_at)
                  VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING",

@@ -92,6 +92,7 @@ impl SettingsStore for SqlStore {
     ) -> StoreResult<()> {
         let document = serde_json::to_string(settings).map_err(DbError::from)?;
         with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "INSERT INTO integration_settings (organization_id, document, crm_features)
                  VALUES ($1, $2, $3) ON CONFLICT (organization_id)
@@ -109,6 +110,7 @@ impl SettingsStore for SqlStore {
 
     async fn delete_settings(&self, org: &OrganizationId) -> StoreResult<bool> {
         let deleted = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query("DELETE FROM integration_settings WHERE organization_id = $1")
                 .bind(org.as_str())
                 .execute(pool)

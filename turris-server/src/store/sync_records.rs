@@ -10,7 +10,7 @@ use turris_core::ids::OrganizationId;
 
 use super::error::{DbError, DbResult};
 use super::inputs::enum_text;
-use super::sql::{SqlStore, ns, ns_saturating, with_pool};
+use super::sql::{Dialect, SqlStore, ns, ns_saturating, with_pool};
 
 /// A stored sync record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,6 +234,7 @@ impl SyncRecordStore for SqlStore {
     async fn prune_sync_records_before(&self, before: DateTime<Utc>) -> DbResult<u64> {
         let before = ns_saturating(before);
         Ok(with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query("DELETE FROM crm_sync_records WHERE at < $1")
                 .bind(before)
                 .execute(pool)

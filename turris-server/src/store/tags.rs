@@ -12,7 +12,7 @@ use turris_core::tags::{ComplianceState, TagFacts};
 
 use super::error::DbResult;
 use super::inputs::enum_from;
-use super::sql::{SqlStore, ns, with_pool};
+use super::sql::{Dialect, SqlStore, ns, with_pool};
 
 /// Queues a tags push of `$kind`/`$id` for `$org` inside the transaction `$tx`, when the
 /// record is linked (an unlinked record gets its tags with its create) and tags are on (the
@@ -160,6 +160,7 @@ impl TagStore for SqlStore {
     ) -> DbResult<u64> {
         let now = ns(now)?;
         Ok(with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "INSERT INTO outbound_pushes (organization_id, record_type, record_id, queued_at,
                  next_attempt_at, reason)

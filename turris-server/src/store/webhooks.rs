@@ -269,6 +269,7 @@ impl SqlStore {
             None => (None, None, None),
         };
         let updated = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE webhook_endpoints SET secret_sealed = $2, secret_last4 = $3,
                      previous_secret_sealed = $4, previous_secret_last4 = $5,
@@ -483,6 +484,7 @@ impl WebhookEndpointStore for SqlStore {
     ) -> DbResult<bool> {
         let as_column = |n: Option<u32>| n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
         let updated = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE webhook_endpoints SET max_in_flight = $3, rate_limit = $4
                  WHERE id = $1 AND organization_id = $2",

@@ -10,8 +10,8 @@
 //!   crash, a timeout, a 5xx after the write) is found again rather than written twice;
 //! - associates each note with its company (agencies) or contact (agents), which is harmless
 //!   to repeat;
-//! - deletes the rows it wrote or dropped (one statement per organization's batch) and
-//!   records each write in the CRM sync record.
+//! - deletes the rows it wrote or dropped and postpones the others (one statement each per
+//!   organization's batch) and records each write in the CRM sync record.
 
 use std::collections::HashMap;
 
@@ -29,7 +29,7 @@ use turris_hubspot::crm::properties::NewProperty;
 
 use crate::app::AppState;
 use crate::hubspot::ConnectionError;
-use crate::store::{DbError, QueuedNote};
+use crate::store::{DbError, NoteRetry, QueuedNote};
 use crate::sync::lease::LEASE;
 use crate::workers::Shutdown;
 
@@ -111,25 +111,25 @@ async fn organization(
         };
         fates.extend(written);
     }
-    // Written and dropped notes go in one statement; postponed ones one each (they differ in
-    // when they are due, and are few).
+    // Written and dropped notes go in one statement, postponed ones in another (each to its
+    // own time), both fenced per note by its lease.
+    let now = Utc::now();
     let mut done = Vec::new();
-    for (note, fate) in fates {
+    let mut retries = Vec::new();
+    for (note, fate) in &fates {
         match fate {
-            Fate::Written | Fate::Dropped => done.push(note),
-            Fate::Later { failed, delay } => {
-                match db.retry_note(&note, Utc::now() + delay, failed).await {
-                    Err(DbError::LeaseLost) => {
-                        tracing::warn!(org = %org, note = %note.id, "note lease lost: another worker has it")
-                    }
-                    other => other?,
-                }
-            }
+            Fate::Written | Fate::Dropped => done.push(note.clone()),
+            Fate::Later { failed, delay } => retries.push(NoteRetry {
+                note,
+                next_attempt_at: now + *delay,
+                failed: *failed,
+            }),
         }
     }
+    let postponed = db.retry_notes(&retries).await?;
     let deleted = db.finish_notes(&done).await?;
-    if deleted < done.len() as u64 {
-        let lost = done.len() as u64 - deleted;
+    let lost = (done.len() + retries.len()) as u64 - (deleted + postponed);
+    if lost > 0 {
         tracing::warn!(org = %org, lost, "note leases lost: another worker has them");
     }
     Ok(())

@@ -1,9 +1,11 @@
 //! What waits in the worker's memory for its endpoint's room: hand-offs taken only as far as
 //! their endpoint has a free slot, deferred deliveries, and their leases, renewed and given
-//! back a batch per statement.
+//! back a batch per statement. Both are bounded by payload bytes (half of
+//! `TURRIS_DELIVERY_WAITING_BYTES` each), published as `turris_webhook_waiting_bytes`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use chrono::Utc;
 use tokio::sync::Semaphore;
@@ -94,12 +96,10 @@ impl Worker {
         }
     }
 
-    /// Keeps a delivery until its endpoint has room; answers it when too many wait (to give
-    /// back).
+    /// Keeps a delivery until its endpoint has room; answers it when too many wait, or too
+    /// many bytes (to give back).
     pub(super) fn defer(&self, limits: Limits, delivery: LeasedDelivery) -> Option<LeasedDelivery> {
-        self.metrics
-            .deferred
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.deferred.fetch_add(1, Ordering::Relaxed);
         self.lock_deferred().push(limits, delivery)
     }
 
@@ -115,6 +115,17 @@ impl Worker {
         if let Err(e) = self.store.release_leases(&leases).await {
             tracing::warn!(events = leases.len(), error = %e, "giving leases back failed");
         }
+    }
+
+    /// Publishes the payload bytes waiting in memory (hand-offs and deferred) to the metrics.
+    pub(super) fn note_waiting(&self) {
+        let bytes = self.store.handoff_bytes() + self.lock_deferred().bytes();
+        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+        let metrics = &self.metrics;
+        metrics.waiting_bytes.store(bytes, Ordering::Relaxed);
+        metrics
+            .waiting_bytes_max
+            .fetch_max(bytes, Ordering::Relaxed);
     }
 
     pub(super) fn lock_deferred(&self) -> std::sync::MutexGuard<'_, Deferred> {

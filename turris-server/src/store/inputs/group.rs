@@ -347,7 +347,7 @@ impl SqlStore {
             }
         });
         let queued = events.rows.len();
-        self.hand_off(events.handed);
+        self.hand_off(events.handed).await;
         self.signal_enqueued(queued);
         Tried::Committed(
             stored

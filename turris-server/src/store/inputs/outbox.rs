@@ -125,7 +125,7 @@ macro_rules! commit_with_outbox {
             &mut handed
         );
         $tx.commit().await?;
-        $store.hand_off(handed);
+        $store.hand_off(handed).await;
         $store.signal_enqueued(enqueued.len());
         enqueued
     }};

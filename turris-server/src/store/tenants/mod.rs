@@ -10,7 +10,7 @@ use turris_core::permissions::{Grant, Role, SubscriptionState};
 use uuid::Uuid;
 
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
-use super::sql::{SqlStore, from_ns, ns, with_pool, wrote};
+use super::sql::{Dialect, SqlStore, from_ns, ns, with_pool, wrote};
 use crate::crypto::TokenHash;
 use serde::{Deserialize, Serialize};
 pub use tokens::{ApiTokenInfo, NewApiToken, Principal};
@@ -213,6 +213,7 @@ impl TenantStore for SqlStore {
     ) -> DbResult<Organization> {
         let created = ns(now)?;
         with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "INSERT INTO organizations (id, name, subscription_active, created_at)
                  VALUES ($1, $2, $3, $4)",
@@ -263,6 +264,7 @@ impl TenantStore for SqlStore {
         subscription: SubscriptionState,
     ) -> DbResult<()> {
         let updated = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query("UPDATE organizations SET subscription_active = $2 WHERE id = $1")
                 .bind(id.as_str())
                 .bind(subscription == SubscriptionState::Active)
@@ -283,6 +285,7 @@ impl TenantStore for SqlStore {
         let created = ns(now)?;
         let grants = serde_json::to_string(&role.grants)?;
         with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "INSERT INTO roles (id, organization_id, name, grants, created_at)
                  VALUES ($1, $2, $3, $4, $5)",
@@ -339,6 +342,7 @@ impl TenantStore for SqlStore {
         let id = UserId::new();
         let created = ns(now)?;
         with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "INSERT INTO users (id, organization_id, email, name, created_at)
                  VALUES ($1, $2, $3, $4, $5)",
@@ -397,6 +401,7 @@ impl TenantStore for SqlStore {
         let expires = token.expires_at.map(ns).transpose()?;
         // The user and the role must belong to the organization: insert only when they do.
         let inserted = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "INSERT INTO api_tokens (id, organization_id, user_id, role_id, label, token_hash,
                  created_at, expires_at)
@@ -463,6 +468,7 @@ impl TenantStore for SqlStore {
         if last_used_at.is_none_or(|at| now - at >= LAST_USED_RESOLUTION) {
             let used = ns(now)?;
             with_pool!(self, |pool| {
+                let _turn = pool.turn().await;
                 sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
                     .bind(row.id)
                     .bind(used)
@@ -496,6 +502,7 @@ impl TenantStore for SqlStore {
     ) -> DbResult<bool> {
         let revoked = ns(now)?;
         let updated = with_pool!(self, |pool| {
+            let _turn = pool.turn().await;
             sqlx::query(
                 "UPDATE api_tokens SET revoked_at = $3
                  WHERE organization_id = $1 AND id = $2 AND revoked_at IS NULL",

@@ -10,6 +10,7 @@ mod fairness;
 mod harness;
 mod health;
 mod leases;
+mod memory;
 mod queue;
 mod recover;
 mod restart;

@@ -10,7 +10,7 @@ use turris_core::record::{Agency, AgencyDraft};
 use turris_core::store::{Link, LinkStore, RecordStore, SettingsStore, TurrisRef};
 use turris_server::store::{
     AgreementId, ComplianceEntity, CredentialStore, InvitationStore, NiprSyncId, NiprSyncResult,
-    NoteStore, ProducerAgreement, SqlStore, TurrisInputStore,
+    NoteRetry, NoteStore, ProducerAgreement, SqlStore, TurrisInputStore,
 };
 use turris_webhooks::{AgreementSigner, SyncKind, SyncOutcome};
 
@@ -148,6 +148,66 @@ async fn written_notes_are_deleted_in_one_call_fenced_by_their_leases(db: &TestD
     assert_eq!(store.finish_notes(&[]).await.unwrap(), 0);
 }
 
+async fn failed_notes_are_postponed_in_one_call_each_to_its_time_fenced_by_their_leases(
+    db: &TestDb,
+) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let agency = agency(&store, &acme).await;
+    notes_on(&store, &acme, true, false).await;
+    store
+        .connect_hubspot(&acme, &credentials(1001, oauth("access", 1800)))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        execute_agreement(&store, &acme, &agency).await;
+    }
+    let now = Utc::now();
+    let (lease, long) = (Duration::from_secs(15), Duration::from_secs(3600));
+    let first = store.claim_notes(now, 10, lease).await.unwrap();
+    assert_eq!(first.len(), 3);
+    // The first claim's lease lapses and another worker takes one of its notes.
+    let later = now + chrono::Duration::seconds(20);
+    let second = store.claim_notes(later, 1, lease).await.unwrap();
+    let taken = &second[0].id;
+
+    let minutes = |m: i64| later + chrono::Duration::minutes(m);
+    let retries: Vec<NoteRetry<'_>> = (0..)
+        .zip(&first)
+        .map(|(i, note)| NoteRetry {
+            note,
+            next_attempt_at: minutes(i + 1),
+            failed: i != 1,
+        })
+        .collect();
+    assert_eq!(
+        store.retry_notes(&retries).await.unwrap(),
+        2,
+        "the notes the first claim still held, in one call"
+    );
+    assert!(
+        store
+            .claim_notes(later, 10, lease)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the other's note is still its own"
+    );
+    assert_eq!(store.finish_notes(&second).await.unwrap(), 1);
+    assert_eq!(store.retry_notes(&[]).await.unwrap(), 0);
+
+    // Each postponed note is due at its own time, a failed attempt counted where it said so.
+    for retry in retries.iter().filter(|r| &r.note.id != taken) {
+        let at = retry.next_attempt_at;
+        let early = at - chrono::Duration::seconds(1);
+        assert!(store.claim_notes(early, 10, long).await.unwrap().is_empty());
+        let due = store.claim_notes(at, 10, long).await.unwrap();
+        let got: Vec<_> = due.iter().map(|n| (n.id.as_str(), n.attempts)).collect();
+        let expected = (retry.note.id.as_str(), u32::from(retry.failed));
+        assert_eq!(got, vec![expected], "due at {at}");
+    }
+}
+
 /// The tags pushes queued.
 async fn tags_pushes(db: &TestDb) -> i64 {
     let sql = "SELECT COUNT(*) FROM outbound_pushes WHERE reason = 'tags'";
@@ -188,5 +248,6 @@ async fn a_linked_record_gets_a_tags_push_only_while_tags_are_on(db: &TestDb) {
 both_databases!(db:
     notes_are_queued_only_for_a_connected_organization_that_logs_their_kind,
     written_notes_are_deleted_in_one_call_fenced_by_their_leases,
+    failed_notes_are_postponed_in_one_call_each_to_its_time_fenced_by_their_leases,
     a_linked_record_gets_a_tags_push_only_while_tags_are_on,
 );

@@ -5,7 +5,7 @@ use std::time::Duration;
 use turris_core::ids::OrganizationId;
 use turris_hubspot::webhooks::WebhookEvent;
 use turris_server::store::{
-    ClaimedInboundEvent, DbError, InboundBatch, InboundEventStore, SqlStore,
+    Backend, ClaimedInboundEvent, DbError, InboundBatch, InboundEventStore, SqlStore,
 };
 
 use super::{org, t};
@@ -460,6 +460,48 @@ async fn concurrent_claims_never_hold_one_object_at_once(db: &TestDb) {
         total += worker.await.unwrap();
     }
     assert_eq!(total, 200, "every event was processed");
+}
+
+/// On SQLite, claiming inbound events, renewing a claim and recording a failure take this
+/// process's turn at the write lock (rather than waiting in SQLite's busy handler behind the
+/// group commit): held elsewhere, they wait for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_claims_renewals_and_failures_wait_for_the_process_write_turn_on_sqlite() {
+    let db = TestDb::fresh(Backend::Sqlite).await;
+    let store = db.store();
+    org_with_events(&store, "acme", 2).await;
+    let claimed = claim_due(&store, 0, LEASE).await;
+    let (claim, first) = (claimed[0].claim.clone(), claimed[0].id);
+    org_with_events(&store, "zeta", 1).await;
+    for write in ["claim", "renew", "fail"] {
+        let turn = db
+            .database
+            .hold_write_turn()
+            .await
+            .expect("SQLite writers take turns");
+        let writer = {
+            let (store, claim) = (store.clone(), claim.clone());
+            tokio::spawn(async move {
+                match write {
+                    "claim" => claim_due(&store, 1, LEASE).await.len(),
+                    "renew" => store
+                        .renew_inbound_claim(&claim, t(2), LEASE)
+                        .await
+                        .unwrap(),
+                    _ => {
+                        let failed = store.mark_inbound_failed(&claim, first, "502", None).await;
+                        usize::from(failed.is_ok())
+                    }
+                }
+            })
+        };
+        // Not a measure of speed: without the queue the write is done long before this.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!writer.is_finished(), "{write} waits for the turn");
+        drop(turn);
+        let expected = if write == "renew" { 2 } else { 1 };
+        assert_eq!(writer.await.unwrap(), expected, "{write} then goes ahead");
+    }
 }
 
 both_databases!(db:

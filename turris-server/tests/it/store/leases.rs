@@ -5,9 +5,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::Utc;
+use turris_core::ids::{AgentId, OrganizationId};
 use turris_server::store::{
-    Backend, ComplianceEntity, DeliveryStatsStore, FairLeaseStore, NiprSyncId, NiprSyncResult,
-    OutboxEvent, TurrisInputStore, WebhookEndpointStore,
+    Backend, ComplianceEntity, DeliveryStatsStore, FairLeaseStore, HandoffTerms, NiprSyncId,
+    NiprSyncResult, OutboxEvent, SqlStore, TurrisInputStore, WebhookEndpointStore,
 };
 use turris_webhooks::delivery::{
     DeliveryStore, EventId, Lease, LeasedDelivery, NewEvent, NextStep, WebhookId,
@@ -195,7 +196,10 @@ async fn hand_offs_wait_for_room_and_their_leases_are_renewed_in_one_call(db: &T
         store.create_webhook(&acme, hook, t0()).await.unwrap();
     }
     let (open, full) = (hooks[0].id, hooks[1].id);
-    store.set_handoff(Some(Duration::from_secs(10)));
+    store.set_handoff(Some(HandoffTerms {
+        lease_for: Duration::from_secs(10),
+        max_bytes: usize::MAX,
+    }));
     for _ in 0..2 {
         let result = NiprSyncResult {
             id: NiprSyncId::new(),
@@ -258,6 +262,65 @@ async fn hand_offs_wait_for_room_and_their_leases_are_renewed_in_one_call(db: &T
     );
 }
 
+/// Records a NIPR result of `agent` in `org` with `events` outbox events of 100 bytes each.
+async fn nipr_result_with(store: &SqlStore, org: &OrganizationId, agent: &AgentId, events: usize) {
+    let result = NiprSyncResult {
+        id: NiprSyncId::new(),
+        entity: ComplianceEntity::Agent(agent.clone()),
+        kind: SyncKind::Fetch,
+        outcome: SyncOutcome::Success,
+        error: None,
+        finished_at: Utc::now(),
+    };
+    let outbox: Vec<_> = (0..events)
+        .map(|_| OutboxEvent {
+            webhook_type: WebhookType::EntityComplianceDataSynchronized,
+            body: vec![b'x'; 100],
+            created_at: Utc::now(),
+        })
+        .collect();
+    store.record_nipr_sync(org, &result, &outbox).await.unwrap();
+}
+
+async fn hand_offs_beyond_their_bytes_stay_in_the_database_due_for_any_worker(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let agent = agent_p1(&store, &acme).await.id;
+    let hook = endpoint(WebhookType::EntityComplianceDataSynchronized);
+    store.create_webhook(&acme, &hook, t0()).await.unwrap();
+    // Room for two payloads of 100 bytes, leased for longer than the test.
+    store.set_handoff(Some(HandoffTerms {
+        lease_for: Duration::from_secs(3600),
+        max_bytes: 250,
+    }));
+    nipr_result_with(&store, &acme, &agent, 1).await;
+    // Of a commit's two events, the second would take the queue to 300 bytes: given back.
+    nipr_result_with(&store, &acme, &agent, 2).await;
+    // Past the budget, the next commit's event is written without a lease.
+    nipr_result_with(&store, &acme, &agent, 1).await;
+    assert_eq!((store.handoff_waiting(), store.handoff_bytes()), (2, 200));
+    let due = store
+        .lease_due(Utc::now(), 10, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 2, "the given back and the unleased one are due");
+    assert!(due.iter().all(|d| d.event.webhook_id == hook.id));
+
+    // Once the worker takes one, events are handed off again.
+    assert_eq!(store.take_handoff(1).len(), 1);
+    assert_eq!(store.handoff_bytes(), 100);
+    nipr_result_with(&store, &acme, &agent, 1).await;
+    assert_eq!((store.handoff_waiting(), store.handoff_bytes()), (2, 200));
+    assert!(
+        store
+            .lease_due(Utc::now(), 10, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing else is due: the new event waits in memory, leased"
+    );
+}
+
 /// On SQLite, a lease's renewal and give-back take this process's turn at the write lock
 /// (rather than waiting in SQLite's busy handler): held elsewhere, they wait for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,4 +367,5 @@ both_databases!(db:
     queue_statistics_count_pending_due_leased_and_failed,
     leases_are_renewed_and_given_back_in_one_call_each_fenced_by_their_ids,
     hand_offs_wait_for_room_and_their_leases_are_renewed_in_one_call,
+    hand_offs_beyond_their_bytes_stay_in_the_database_due_for_any_worker,
 );

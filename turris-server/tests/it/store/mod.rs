@@ -18,6 +18,7 @@ mod outbound;
 mod retention;
 mod sync_step;
 mod tenants;
+mod turns;
 mod webhooks;
 
 use chrono::{DateTime, TimeZone, Utc};
