@@ -10,7 +10,7 @@ use turris_core::record::{Agency, AgencyDraft};
 use turris_core::store::{Link, LinkStore, RecordStore, SettingsStore, TurrisRef};
 use turris_server::store::{
     AgreementId, ComplianceEntity, CredentialStore, InvitationStore, NiprSyncId, NiprSyncResult,
-    NoteRetry, NoteStore, ProducerAgreement, SqlStore, TurrisInputStore,
+    NoteRetry, NoteStore, ProducerAgreement, QueuedNote, SqlStore, TurrisInputStore,
 };
 use turris_webhooks::{AgreementSigner, SyncKind, SyncOutcome};
 
@@ -112,7 +112,19 @@ async fn notes_are_queued_only_for_a_connected_organization_that_logs_their_kind
     assert_eq!(pending().await, 4, "still on after a partial update");
 }
 
-async fn written_notes_are_deleted_in_one_call_fenced_by_their_leases(db: &TestDb) {
+/// Three notes of a connected organization claimed for `lease` by a first worker, and one of
+/// them taken by a second worker once that lease lapsed; the store, the organization, both
+/// claims and when the second was taken.
+async fn three_notes_one_taken_over(
+    db: &TestDb,
+    lease: Duration,
+) -> (
+    SqlStore,
+    OrganizationId,
+    Vec<QueuedNote>,
+    Vec<QueuedNote>,
+    chrono::DateTime<Utc>,
+) {
     let store = db.store();
     let acme = org(&store, "acme").await;
     let agency = agency(&store, &acme).await;
@@ -125,13 +137,18 @@ async fn written_notes_are_deleted_in_one_call_fenced_by_their_leases(db: &TestD
         execute_agreement(&store, &acme, &agency).await;
     }
     let now = Utc::now();
-    let lease = Duration::from_secs(15);
     let first = store.claim_notes(now, 10, lease).await.unwrap();
     assert_eq!(first.len(), 3);
     // The first claim's lease lapses and another worker takes one of its notes.
     let later = now + chrono::Duration::seconds(20);
     let second = store.claim_notes(later, 1, lease).await.unwrap();
     assert_eq!(second.len(), 1);
+    (store, acme, first, second, later)
+}
+
+async fn written_notes_are_deleted_in_one_call_fenced_by_their_leases(db: &TestDb) {
+    let lease = Duration::from_secs(15);
+    let (store, acme, first, second, _) = three_notes_one_taken_over(db, lease).await;
 
     assert_eq!(
         store.finish_notes(&first).await.unwrap(),
@@ -151,24 +168,8 @@ async fn written_notes_are_deleted_in_one_call_fenced_by_their_leases(db: &TestD
 async fn failed_notes_are_postponed_in_one_call_each_to_its_time_fenced_by_their_leases(
     db: &TestDb,
 ) {
-    let store = db.store();
-    let acme = org(&store, "acme").await;
-    let agency = agency(&store, &acme).await;
-    notes_on(&store, &acme, true, false).await;
-    store
-        .connect_hubspot(&acme, &credentials(1001, oauth("access", 1800)))
-        .await
-        .unwrap();
-    for _ in 0..3 {
-        execute_agreement(&store, &acme, &agency).await;
-    }
-    let now = Utc::now();
     let (lease, long) = (Duration::from_secs(15), Duration::from_secs(3600));
-    let first = store.claim_notes(now, 10, lease).await.unwrap();
-    assert_eq!(first.len(), 3);
-    // The first claim's lease lapses and another worker takes one of its notes.
-    let later = now + chrono::Duration::seconds(20);
-    let second = store.claim_notes(later, 1, lease).await.unwrap();
+    let (store, _, first, second, later) = three_notes_one_taken_over(db, lease).await;
     let taken = &second[0].id;
 
     let minutes = |m: i64| later + chrono::Duration::minutes(m);
