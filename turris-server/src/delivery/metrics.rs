@@ -204,7 +204,7 @@ impl DeliveryMetrics {
 
     /// What waits in the worker's memory, in payload bytes: now and at most.
     fn render_waiting(&self, out: &mut String) {
-        for (name, help, value) in [
+        let gauges = [
             (
                 "turris_webhook_waiting_bytes",
                 "Payload bytes of deliveries waiting in this process's memory (hand-offs and deferred).",
@@ -215,10 +215,8 @@ impl DeliveryMetrics {
                 "The most payload bytes of deliveries that waited in this process's memory.",
                 &self.waiting_bytes_max,
             ),
-        ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
-        }
+        ];
+        render_plain(out, "gauge", &gauges);
     }
 
     /// Attempts made by this process, by outcome.
@@ -241,7 +239,7 @@ impl DeliveryMetrics {
 
     /// The plain counters of this process.
     fn render_counters(&self, out: &mut String) {
-        for (name, help, value) in [
+        let counters = [
             (
                 "turris_webhook_debounce_flushes_total",
                 "Debounce windows flushed into events by this process.",
@@ -262,10 +260,16 @@ impl DeliveryMetrics {
                 "Endpoints this process disabled (410 Gone, or failing too long).",
                 &self.endpoints_disabled,
             ),
-        ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
-        }
+        ];
+        render_plain(out, "counter", &counters);
+    }
+}
+
+/// Metrics of one `kind` (counter or gauge) without labels: name, help and value each.
+fn render_plain(out: &mut String, kind: &str, metrics: &[(&str, &str, &AtomicU64)]) {
+    for (name, help, value) in metrics {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
     }
 }
 
