@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -55,7 +55,7 @@ struct Inner {
     rate_limiter: Option<crate::http::rate_limit::TokenRateLimiter>,
     in_flight: Option<Arc<tokio::sync::Semaphore>>,
     /// API requests answered 429 `overloaded` (past the in-flight bound).
-    overloaded: AtomicU64,
+    refusals: crate::http::rate_limit::Refusals,
 }
 
 /// Tasks started by requests (a resend's delivery) that shutdown waits for.
@@ -115,7 +115,7 @@ impl AppState {
                 ),
                 in_flight: (config.api_max_in_flight > 0)
                     .then(|| Arc::new(tokio::sync::Semaphore::new(config.api_max_in_flight))),
-                overloaded: AtomicU64::new(0),
+                refusals: Default::default(),
                 store,
                 database,
                 config,
@@ -192,14 +192,14 @@ impl AppState {
         self.inner.in_flight.as_ref()
     }
 
-    /// Counts one API request answered 429 `overloaded`.
-    pub(crate) fn count_overloaded(&self) {
-        self.inner.overloaded.fetch_add(1, Ordering::Relaxed);
+    /// API requests answered 429 `overloaded`, counted where they are refused.
+    pub(crate) fn refusals(&self) -> &crate::http::rate_limit::Refusals {
+        &self.inner.refusals
     }
 
     /// API requests answered 429 `overloaded` since the process started (`/metrics`).
     pub fn overloaded(&self) -> u64 {
-        self.inner.overloaded.load(Ordering::Relaxed)
+        self.inner.refusals.total()
     }
 
     /// What this process's delivery workers did (`/metrics`).

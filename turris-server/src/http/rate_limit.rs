@@ -9,9 +9,11 @@
 //! (`TURRIS_MAX_IN_FLIGHT`): past the bound a request is answered 429 `overloaded` at once, so
 //! an overload (more events a second than the database takes) pushes back on the senders
 //! instead of queueing requests in memory. Health and metrics are never refused. Each refusal
-//! counts in `/metrics` (`turris_api_overloaded_total`).
+//! counts in `/metrics` (`turris_api_overloaded_total`); the log says so at most once a second,
+//! so an overload does not flood it.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -103,8 +105,9 @@ pub async fn bound_in_flight(
         return next.run(request).await;
     }
     let Ok(permit) = bound.clone().try_acquire_owned() else {
-        tracing::warn!(path = %path, "overloaded: request refused");
-        state.count_overloaded();
+        if let Some(refused) = state.refusals().refuse(Utc::now().timestamp()) {
+            tracing::warn!(path = %path, refused_since_start = refused, "overloaded: refusing API requests (logged at most once a second)");
+        }
         let mut response = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "overloaded",
@@ -119,4 +122,50 @@ pub async fn bound_in_flight(
     let response = next.run(request).await;
     drop(permit);
     response
+}
+
+/// API requests refused past the in-flight bound, and when the log last said so.
+#[derive(Debug, Default)]
+pub struct Refusals {
+    total: AtomicU64,
+    /// The Unix second of the last log line (`0`: none yet).
+    logged: AtomicU64,
+}
+
+impl Refusals {
+    /// Counts one refusal at Unix second `now`; the total so far when a log line is due (the
+    /// first refusal of a second).
+    pub fn refuse(&self, now: i64) -> Option<u64> {
+        let total = self.total.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = u64::try_from(now).unwrap_or(0).max(1);
+        let last = self.logged.load(Ordering::Relaxed);
+        (now > last
+            && self
+                .logged
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok())
+        .then_some(total)
+    }
+
+    /// Requests refused since the process started.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Refusals;
+
+    #[test]
+    fn every_refusal_counts_and_the_log_speaks_once_a_second() {
+        let refusals = Refusals::default();
+        assert_eq!(refusals.refuse(100), Some(1));
+        assert_eq!(refusals.refuse(100), None);
+        assert_eq!(refusals.refuse(100), None);
+        assert_eq!(refusals.refuse(101), Some(4));
+        // A clock stepping back logs nothing new.
+        assert_eq!(refusals.refuse(99), None);
+        assert_eq!(refusals.total(), 5);
+    }
 }

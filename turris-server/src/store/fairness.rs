@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::delivery::{EVENT_COLUMNS, EventRow};
 use super::error::{DbError, DbResult};
-use super::sql::{Dialect, Pools, SqlStore, ns, plus, skip_locked, with_pool};
+use super::sql::{Dialect, Pools, SqlStore, ns, plus, with_pool};
 use super::webhooks::EndpointLimits;
 
 /// An endpoint with due deliveries, as a leasing round sees it.
@@ -127,14 +127,34 @@ struct DueRow {
     in_flight: i64,
 }
 
-/// The unleased due events of endpoint `$p`, oldest first (`$1` is now).
-fn due_of(placeholder: usize, share: usize, lock: &str) -> String {
+/// The conditions of an unleased due event (`$1` is now).
+const DUE: &str = "status = 'pending' AND next_attempt_at <= $1
+     AND (lease_expires_at IS NULL OR lease_expires_at <= $1)";
+
+/// SQLite: the unleased due events of endpoint `$p`, oldest first, at most `$p+1` of them.
+/// The shares are parameters, so the text depends only on how many endpoints are leased.
+fn due_of(placeholder: usize) -> String {
+    let limit = placeholder + 1;
     format!(
         "SELECT event_id FROM (SELECT event_id FROM delivery_events
-           WHERE webhook_id = ${placeholder} AND status = 'pending' AND next_attempt_at <= $1
-             AND (lease_expires_at IS NULL OR lease_expires_at <= $1)
-           ORDER BY next_attempt_at, event_id LIMIT {share} {lock}) AS q{placeholder}"
+           WHERE webhook_id = ${placeholder} AND {DUE}
+           ORDER BY next_attempt_at, event_id LIMIT ${limit}) AS q{placeholder}"
     )
+}
+
+/// Leases the events, re-checking each row: on PostgreSQL a row leased by a concurrent
+/// transaction that committed first is skipped.
+fn lease_sql(events: &str) -> String {
+    format!(
+        "UPDATE delivery_events
+         SET lease_id = $2, lease_kind = 'scheduled', lease_expires_at = $3
+         WHERE event_id IN ({events}) AND {DUE}
+         RETURNING {EVENT_COLUMNS}"
+    )
+}
+
+fn share_limit(share: usize) -> i64 {
+    i64::try_from(share).unwrap_or(i64::MAX)
 }
 
 #[async_trait]
@@ -188,34 +208,44 @@ impl FairLeaseStore for SqlStore {
         let now_ns = ns(now)?;
         let expires = ns(plus(now, lease_for))?;
         let lease_id = LeaseId::new();
-        let mut rows: Vec<EventRow> = with_pool!(self, |pool| {
-            let _turn = pool.turn().await;
-            let lock = skip_locked(pool);
-            let inner: Vec<String> = shares
-                .iter()
-                .enumerate()
-                .map(|(i, (_, share))| due_of(i + 4, *share, lock))
-                .collect();
-            // The outer condition re-checks each row: on PostgreSQL a row leased by a
-            // concurrent transaction that committed first is skipped.
-            let sql = format!(
-                "UPDATE delivery_events
-                 SET lease_id = $2, lease_kind = 'scheduled', lease_expires_at = $3
-                 WHERE event_id IN ({})
-                   AND status = 'pending'
-                   AND (lease_expires_at IS NULL OR lease_expires_at <= $1)
-                 RETURNING {EVENT_COLUMNS}",
-                inner.join(" UNION ALL ")
-            );
-            let mut query = sqlx::query_as(&sql)
-                .bind(now_ns)
-                .bind(lease_id.0)
-                .bind(expires);
-            for (webhook, _) in &shares {
-                query = query.bind(webhook.0);
+        let mut rows: Vec<EventRow> = match self.pools() {
+            Pools::Sqlite(pool) => {
+                let _turn = pool.turn().await;
+                let inner: Vec<String> = (0..shares.len()).map(|i| due_of(4 + 2 * i)).collect();
+                let sql = lease_sql(&inner.join(" UNION ALL "));
+                let mut query = sqlx::query_as(&sql)
+                    .bind(now_ns)
+                    .bind(lease_id.0)
+                    .bind(expires);
+                for (webhook, share) in &shares {
+                    query = query.bind(webhook.0).bind(share_limit(*share));
+                }
+                query.fetch_all(pool).await?
             }
-            query.fetch_all(pool).await?
-        });
+            Pools::Postgres(pool) => {
+                // One text for any number of endpoints: each endpoint's share as a lateral
+                // subquery over the arrays.
+                let sql = lease_sql(&format!(
+                    "SELECT q.event_id FROM UNNEST($4::uuid[], $5::bigint[]) AS s(webhook, share)
+                     CROSS JOIN LATERAL (SELECT event_id FROM delivery_events
+                       WHERE webhook_id = s.webhook AND {DUE}
+                       ORDER BY next_attempt_at, event_id LIMIT s.share
+                       FOR UPDATE SKIP LOCKED) AS q"
+                ));
+                let (webhooks, limits): (Vec<Uuid>, Vec<i64>) = shares
+                    .iter()
+                    .map(|(webhook, share)| (webhook.0, share_limit(*share)))
+                    .unzip();
+                sqlx::query_as(&sql)
+                    .bind(now_ns)
+                    .bind(lease_id.0)
+                    .bind(expires)
+                    .bind(webhooks)
+                    .bind(limits)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
         rows.sort_by_key(|r| (r.next_attempt_at(), r.event_id()));
         rows.iter().map(EventRow::leased).collect()
     }

@@ -23,7 +23,8 @@ use super::organization::OrgSync;
 use crate::store::{InboundStep, RecordWrite, StepOutcome};
 use crate::sync::kinds::RecordKind;
 
-/// How many times a change is planned again after another step linked its object first.
+/// How many times a change is planned again after another step linked its object first or
+/// changed its record.
 const RACES: usize = 5;
 
 /// What applying a change did to the Turris record.
@@ -60,8 +61,11 @@ impl OrgSync<'_> {
                 return Ok(applied);
             }
         }
-        tracing::warn!(org = %self.org, object = %change.object_id, "inbound change raced other steps: left for the next event");
-        Ok(Applied::Nothing)
+        // Failing the step fails its events, which are retried after a delay: dropping the
+        // change would leave the record on a value HubSpot no longer has.
+        Err(SyncError::Raced {
+            object: change.object_id.clone(),
+        })
     }
 
     /// Whether the contact `id` is linked as the other contact kind (an agent, when `K` makes

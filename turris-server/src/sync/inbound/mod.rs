@@ -40,7 +40,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use turris_core::ids::OrganizationId;
+use turris_core::ids::{HubSpotId, OrganizationId};
 
 use crate::app::AppState;
 use crate::hubspot::ConnectionError;
@@ -254,6 +254,7 @@ async fn process_organization(
             let error = match &e {
                 SyncError::Db(db) => crate::error::ErrorChain(db).to_string(),
                 SyncError::Connection(c) => c.to_string(),
+                SyncError::Raced { .. } => e.to_string(),
             };
             Settled::RetryAll { error }
         }
@@ -266,6 +267,9 @@ enum SyncError {
     Db(#[from] DbError),
     #[error(transparent)]
     Connection(#[from] ConnectionError),
+    /// Every plan of one object's change found its record changed or linked since it was read.
+    #[error("the change of HubSpot object {object} raced other steps: its events are retried")]
+    Raced { object: HubSpotId },
 }
 
 impl From<turris_core::store::StoreError> for SyncError {
