@@ -167,10 +167,9 @@ macro_rules! write_record {
     };
 }
 
-/// Whether `$read`'s stored data are unchanged (the row locked until `$tx` ends on
-/// PostgreSQL; SQLite's write transaction holds the whole file); `true` when it is gone (the
-/// update then finds nothing to write).
-macro_rules! unchanged {
+/// `$read`'s stored data, read inside `$tx` (the row locked until `$tx` ends on PostgreSQL;
+/// SQLite's write transaction holds the whole file); `None` when it is gone.
+macro_rules! stored_data {
     ($tx:expr, $pool:expr, $org:expr, $read:expr) => {{
         let (table, id) = match $read {
             SyncedRecord::Agency(a) => ("agencies", a.id.as_str()),
@@ -181,45 +180,42 @@ macro_rules! unchanged {
             "SELECT data FROM {table} WHERE organization_id = $1 AND id = $2 {}",
             for_update($pool)
         );
-        let stored: Option<String> = sqlx::query_scalar(&sql)
+        sqlx::query_scalar::<_, String>(&sql)
             .bind($org.as_str())
             .bind(id)
             .fetch_optional(&mut *$tx)
-            .await?;
-        match (stored, $read) {
-            (None, _) => true,
-            (Some(data), SyncedRecord::Agency(a)) => {
-                serde_json::from_str::<AgencyDraft>(&data)? == a.data
-            }
-            (Some(data), SyncedRecord::Agent(a)) => {
-                serde_json::from_str::<AgentDraft>(&data)? == a.data
-            }
-            (Some(data), SyncedRecord::AgencyContact(a)) => {
-                serde_json::from_str::<AgencyContact>(&data)? == **a
-            }
-        }
+            .await?
     }};
+}
+
+/// Whether the `stored` data are still those of `read`; `true` when the record is gone (the
+/// update then finds nothing to write).
+fn unchanged(stored: Option<&str>, read: &SyncedRecord<'_>) -> DbResult<bool> {
+    Ok(match (stored, read) {
+        (None, _) => true,
+        (Some(data), SyncedRecord::Agency(a)) => {
+            serde_json::from_str::<AgencyDraft>(data)? == a.data
+        }
+        (Some(data), SyncedRecord::Agent(a)) => serde_json::from_str::<AgentDraft>(data)? == a.data,
+        (Some(data), SyncedRecord::AgencyContact(a)) => {
+            serde_json::from_str::<AgencyContact>(data)? == **a
+        }
+    })
 }
 
 /// Inserts `$link` inside `$tx` unless the HubSpot object or the record is linked already;
 /// evaluates to `None` when it inserted it, else the link holding the HubSpot object (which
 /// is `$link` itself when the pair was linked already), and fails with
 /// [`Conflict::TurrisLinked`] when the record is linked to another HubSpot object.
-/// Queues the outbound push of `$record` inside `$tx`, before the step writes it: its stored
-/// data now is the push's `previous`.
+/// Queues the outbound push of `$record` inside `$tx`, before the step writes it, with its
+/// stored data now (`$previous`) as the push's `previous`.
 macro_rules! push_back {
-    ($tx:expr, $org:expr, $record:expr, $now:expr) => {{
-        let (table, kind, id) = match $record {
-            SyncedRecord::Agency(a) => ("agencies", "agency", a.id.as_str()),
-            SyncedRecord::Agent(a) => ("agents", "agent", a.id.as_str()),
-            SyncedRecord::AgencyContact(a) => ("agency_contacts", "agency_contact", a.id.as_str()),
+    ($tx:expr, $org:expr, $record:expr, $previous:expr, $now:expr) => {{
+        let (kind, id) = match $record {
+            SyncedRecord::Agency(a) => ("agency", a.id.as_str()),
+            SyncedRecord::Agent(a) => ("agent", a.id.as_str()),
+            SyncedRecord::AgencyContact(a) => ("agency_contact", a.id.as_str()),
         };
-        let sql = format!("SELECT data FROM {table} WHERE organization_id = $1 AND id = $2");
-        let previous: Option<String> = sqlx::query_scalar(&sql)
-            .bind($org.as_str())
-            .bind(id)
-            .fetch_optional(&mut *$tx)
-            .await?;
         sqlx::query(
             "INSERT INTO outbound_pushes (organization_id, record_type, record_id, queued_at,
              next_attempt_at, previous) VALUES ($1, $2, $3, $4, $4, $5)",
@@ -228,7 +224,7 @@ macro_rules! push_back {
         .bind(kind)
         .bind(id)
         .bind($now)
-        .bind(previous)
+        .bind($previous)
         .execute(&mut *$tx)
         .await?;
     }};
@@ -344,16 +340,15 @@ impl InboundStepStore for SqlStore {
         };
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            if let Some(RecordWrite::Update { read, .. }) = &step.record
-                && !unchanged!(tx, pool, org, read)
-            {
-                tx.rollback().await?;
-                return Ok(StepOutcome::Changed);
-            }
-            if let (Some(at), Some(RecordWrite::Update { record, .. })) =
-                (step.push_back, &step.record)
-            {
-                push_back!(tx, org, record, ns(at)?);
+            if let Some(RecordWrite::Update { record, read }) = &step.record {
+                let stored = stored_data!(tx, pool, org, read);
+                if !unchanged(stored.as_deref(), read)? {
+                    tx.rollback().await?;
+                    return Ok(StepOutcome::Changed);
+                }
+                if let Some(at) = step.push_back {
+                    push_back!(tx, org, record, stored, ns(at)?);
+                }
             }
             if let Some(write) = &step.record
                 && write_record!(tx, org, write) == 0
