@@ -22,6 +22,9 @@ use crate::workers::Shutdown;
 
 mod waiting;
 
+/// The shortest time between two leasing rounds started by wake-ups.
+const WOKEN_POLL_GAP: Duration = Duration::from_millis(25);
+
 /// How long a looked-up endpoint is reused before it is read again.
 const TARGET_TTL: Duration = Duration::from_secs(2);
 
@@ -42,6 +45,14 @@ enum Target {
     /// The webhook was deleted.
     Deleted,
 }
+
+/// A leasing round running beside the worker's loop, and how many deliveries it asked for.
+struct Leasing {
+    asked: usize,
+    task: tokio::task::JoinHandle<LeasingResult>,
+}
+
+type LeasingResult = Result<Vec<LeasedDelivery>, crate::store::DbError>;
 
 /// One process's delivery worker.
 pub struct Worker {
@@ -145,15 +156,30 @@ impl Worker {
         }));
         let mut in_flight = JoinSet::new();
         let mut poll = true;
+        // Woken (a commit, a freed slot) since the last leasing round started.
+        let mut woken = false;
         let mut last_poll = Instant::now();
         let mut round = 0usize;
         let mut last_sweep = Instant::now();
+        // The database work of the loop runs beside it, so hand-offs never wait for a leasing
+        // round or a renewal sweep: at most one of each at a time.
+        let mut leasing: Option<Leasing> = None;
+        let mut sweeping: Option<tokio::task::JoinHandle<()>> = None;
         while !shutdown.is_fired() {
             while in_flight.try_join_next().is_some() {}
             self.note_waiting();
-            if last_sweep.elapsed() >= self.settings.lease / 4 {
+            if let Some(done) = leasing.take_if(|l| l.task.is_finished()) {
+                let result = done.task.await;
+                poll |= self
+                    .leased(&permits, &mut in_flight, done.asked, result)
+                    .await;
+            }
+            if last_sweep.elapsed() >= self.settings.lease / 4
+                && sweeping.as_ref().is_none_or(|t| t.is_finished())
+            {
                 last_sweep = Instant::now();
-                self.renew_waiting().await;
+                let worker = self.clone();
+                sweeping = Some(tokio::spawn(async move { worker.renew_waiting().await }));
             }
             if permits.available_permits() == 0 {
                 tokio::select! {
@@ -171,33 +197,82 @@ impl Worker {
                 continue;
             }
             // Poll after a timer wake, when a wake-up brought no hand-off (someone else's
-            // enqueue, or a full hand-off) and none waits for room, and at least every poll
-            // interval under load.
+            // enqueue, or a full hand-off) and none waits for room, after a full round, and at
+            // least every poll interval under load.
             let free = permits.available_permits().min(batch);
             let idle = taken == 0 && self.store.handoff_waiting() == 0;
-            if free > 0 && (poll || idle || last_poll.elapsed() >= self.settings.poll_interval) {
+            // A wake-up leases at most every `WOKEN_POLL_GAP`: under load slots free after
+            // every attempt, and a round per attempt was most of the database's work.
+            let since = last_poll.elapsed();
+            let woken_poll = woken && idle && since >= WOKEN_POLL_GAP;
+            if free > 0
+                && leasing.is_none()
+                && (poll || woken_poll || since >= self.settings.poll_interval)
+            {
                 last_poll = Instant::now();
                 round = round.wrapping_add(1);
-                let leased = self.lease_round(free, round).await.unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "leasing deliveries failed");
-                    Vec::new()
+                (poll, woken) = (false, false);
+                let worker = self.clone();
+                leasing = Some(Leasing {
+                    asked: free,
+                    task: tokio::spawn(async move { worker.lease_round(free, round).await }),
                 });
-                let full = leased.len() == free;
-                self.spawn_all(&permits, &mut in_flight, leased).await;
-                if full {
-                    continue;
-                }
             }
+            let nap = match woken && idle && leasing.is_none() {
+                true => WOKEN_POLL_GAP.saturating_sub(last_poll.elapsed()),
+                false => self.settings.poll_interval,
+            };
             tokio::select! {
+                // A leasing round finished: its deliveries go now.
+                result = async {
+                    match leasing.as_mut() {
+                        Some(l) => (&mut l.task).await,
+                        None => std::future::pending().await,
+                    }
+                }, if leasing.is_some() => {
+                    let asked = leasing.take().map_or(0, |l| l.asked);
+                    poll |= self.leased(&permits, &mut in_flight, asked, result).await;
+                }
                 // A local commit: its events are in the hand-off unless it was full.
-                () = wake.notified() => poll = false,
+                () = wake.notified() => woken = true,
                 // A slot of some endpoint freed: deferred deliveries and hand-offs may go.
-                () = self.limiter.freed.notified() => poll = false,
-                () = tokio::time::sleep(self.settings.poll_interval) => poll = true,
+                () = self.limiter.freed.notified() => woken = true,
+                () = tokio::time::sleep(nap) => poll = true,
                 () = shutdown.fired() => break,
             }
         }
+        if let Some(l) = leasing {
+            // Stopping: what the last round leased is due again at once, for any worker.
+            if let Ok(Ok(leased)) = l.task.await {
+                self.give_back(&leased).await;
+            }
+        }
         self.finish(&permits, in_flight).await;
+    }
+
+    /// Starts what a finished leasing round leased; whether to lease again at once (it filled
+    /// what it asked for).
+    async fn leased(
+        self: &Arc<Self>,
+        permits: &Arc<Semaphore>,
+        in_flight: &mut JoinSet<()>,
+        asked: usize,
+        result: Result<LeasingResult, tokio::task::JoinError>,
+    ) -> bool {
+        let leased = match result {
+            Ok(Ok(leased)) => leased,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "leasing deliveries failed");
+                return false;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a leasing round panicked");
+                return false;
+            }
+        };
+        let full = leased.len() == asked;
+        self.spawn_all(permits, in_flight, leased).await;
+        full
     }
 
     /// After shutdown: no more hand-offs; those already handed over are delivered, deferred
@@ -258,13 +333,15 @@ impl Worker {
         let mut over = Vec::new();
         for delivery in deliveries {
             let webhook = delivery.event.webhook_id;
-            let limits = match self.target(webhook).await.as_deref() {
-                Ok(Target::Endpoint { limits, .. }) => *limits,
-                _ => self.settings.endpoint_defaults(),
-            };
-            match self.limiter.admit(webhook, limits) {
+            // The limits last read (the attempt reads its endpoint again when they are old):
+            // no database round trip holds the loop up.
+            let limits = self.cached_limits(webhook);
+            let waiting = match self.limiter.admit(webhook, limits) {
                 Some(slot) => self.spawn_one(permits, in_flight, delivery, slot),
-                None => over.extend(self.defer(limits, delivery)),
+                None => Some(delivery),
+            };
+            if let Some(delivery) = waiting {
+                over.extend(self.defer(limits, delivery));
             }
         }
         self.give_back(&over).await;
@@ -276,16 +353,17 @@ impl Worker {
         in_flight: &mut JoinSet<()>,
         delivery: LeasedDelivery,
         slot: Slot,
-    ) {
+    ) -> Option<LeasedDelivery> {
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            // No permit after all: its lease lapses and a later round takes it.
-            return;
+            // No permit after all (hand-offs took them while a leasing round ran): it waits.
+            return Some(delivery);
         };
         let worker = self.clone();
         in_flight.spawn(async move {
             worker.deliver(delivery).await;
             drop((slot, permit));
         });
+        None
     }
 
     /// One attempt under a lease, renewed while it runs, recorded with its next step.
@@ -499,6 +577,14 @@ impl Worker {
         }
         targets.insert(webhook, (Instant::now(), target.clone()));
         Ok(target)
+    }
+
+    /// The limits last read for `webhook` (however old), else the defaults.
+    fn cached_limits(&self, webhook: WebhookId) -> Limits {
+        match self.lock_targets().get(&webhook).map(|(_, t)| &**t) {
+            Some(Target::Endpoint { limits, .. }) => *limits,
+            _ => self.settings.endpoint_defaults(),
+        }
     }
 
     fn lock_targets(

@@ -92,7 +92,13 @@ impl Worker {
         }
         let admitted = self.lock_deferred().admit(&self.limiter, most);
         for (delivery, slot) in admitted {
-            self.spawn_one(permits, in_flight, delivery, slot);
+            // `most` is within the permits: none comes back.
+            if let Some(delivery) = self.spawn_one(permits, in_flight, delivery, slot) {
+                let limits = self.cached_limits(delivery.event.webhook_id);
+                if let Some(over) = self.defer(limits, delivery) {
+                    tracing::warn!(event_id = %over.event.event_id, "a deferred delivery found no room: its lease lapses");
+                }
+            }
         }
     }
 
