@@ -125,21 +125,27 @@ impl OrgSync<'_> {
             (None, Some((_, by))) => Existing::Matched(*by),
             (None, None) => Existing::NotFound,
         };
-        let pending = match &linked {
-            Some(record) => {
+        let now = Utc::now();
+        // A linked record's queued edits, then our writes to its object: read now, not with
+        // the step's batch, since a push may have finished meanwhile (its rows gone, its
+        // writes in the ledger). The ledger is read after the rows, so a push is seen in one
+        // or the other.
+        let (pending, recent) = match &linked {
+            Some(record) => (
                 self.pending_writes::<K>(ctx.plan.mapping, record, id)
-                    .await?
-            }
-            None => Vec::new(),
+                    .await?,
+                Some(self.recent_writes(std::slice::from_ref(id), now).await?),
+            ),
+            None => (Vec::new(), None),
         };
         let plan_ctx = PlanContext {
             echo: EchoInfo {
                 pending: &pending,
+                recent_writes: recent.as_deref().unwrap_or(ctx.plan.echo.recent_writes),
                 ..ctx.plan.echo
             },
             ..*ctx.plan
         };
-        let now = Utc::now();
         let step = Planned { change, now };
         Ok(match plan(change, &plan_ctx, existing) {
             SyncAction::Create { draft, skipped } => {

@@ -159,7 +159,7 @@ impl OrgSync<'_> {
     }
 
     /// What we wrote to these objects lately, to recognise echoes.
-    async fn recent_writes(
+    pub(super) async fn recent_writes(
         &self,
         ids: &[HubSpotId],
         now: DateTime<Utc>,

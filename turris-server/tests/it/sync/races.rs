@@ -135,3 +135,101 @@ sync_test!(
         app.converged_on(&agency, &company, "Erie").await;
     }
 );
+
+sync_test!(
+    async fn a_push_that_lands_while_a_step_works_through_its_batch_is_seen_by_the_objects_after_it(app) {
+        let control = app.sandbox.control();
+        // Company A is an agency made in HubSpot; company C one made in Turris (a later id, so
+        // a step handles A first).
+        let a = control
+            .create_record(ObjectKind::Companies, [("type", "PARTNER"), ("name", "Alder"), ("city", "Erie")])
+            .unwrap();
+        eventually("Alder's agency", || async { app.agencies().await.into_iter().find(|x| x["name"] == "Alder") }).await;
+        let (agency, c) = app.pushed_agency().await;
+        assert!(a.id.len() == c.len() && a.id < c, "A ({}) comes before C ({c})", a.id);
+        // From here events reach the server only as the test persists them, and another
+        // replica holds the organization's pushes.
+        control.set_webhook_target(None);
+        let org = &app.org;
+        // C's creation was pushed a while ago (not within the seconds a write takes to land).
+        let minute = 60_000_000_000i64;
+        app.db.execute(&format!("UPDATE hubspot_writes SET at = at - {minute} WHERE object_id = '{c}'")).await;
+        let held = (chrono::Utc::now() + chrono::Duration::seconds(300)).timestamp_nanos_opt().unwrap();
+        app.db
+            .execute(&format!(
+                "INSERT INTO outbound_leases (organization_id, lease_id, expires_at, served_at)
+                 VALUES ('{org}', 'elsewhere', {held}, 0)
+                 ON CONFLICT (organization_id) DO UPDATE SET lease_id = 'elsewhere', expires_at = {held}"
+            ))
+            .await;
+        let edited = chrono::Utc::now();
+        app.api(Method::PUT, &format!("/api/v1/agencies/{agency}"), Some(json!({"name": "Old", "city": "Erie"})))
+            .await
+            .expect(200);
+        // A person renames C in HubSpot after the Turris edit, and edits A.
+        control.update_record(ObjectKind::Companies, &c, [("name", "New")]).unwrap();
+        control.update_record(ObjectKind::Companies, &a.id, [("city", "Reno")]).unwrap();
+        let renamed = chrono::Utc::now();
+        // While the step stores A's change, the other replica's push of "Old" to C finishes:
+        // its write is in the ledger and its outbox row is gone (after the step read the
+        // ledger for its batch).
+        let (edited_ns, landed_ns) = (
+            edited.timestamp_nanos_opt().unwrap(),
+            (renamed + chrono::Duration::seconds(1)).timestamp_nanos_opt().unwrap(),
+        );
+        let pushed = format!(
+            "INSERT INTO hubspot_writes (organization_id, object_id, property, value, at, edited_at)
+             VALUES ('{org}', '{c}', 'name', 'Old', {landed_ns}, {edited_ns});
+             DELETE FROM outbound_pushes WHERE record_id = '{agency}';"
+        );
+        let on_a = format!("NEW.entry LIKE '%\"hubspot_id\":\"{}\"%'", a.id);
+        if app.db.url.starts_with("sqlite") {
+            app.db
+                .execute(&format!(
+                    "CREATE TRIGGER push_lands AFTER INSERT ON activity WHEN {on_a} BEGIN {pushed} END"
+                ))
+                .await;
+        } else {
+            app.db
+                .execute(&format!(
+                    "CREATE FUNCTION push_lands() RETURNS trigger LANGUAGE plpgsql AS $$
+                     BEGIN IF {on_a} THEN {pushed} END IF; RETURN NEW; END $$;
+                     CREATE TRIGGER push_lands AFTER INSERT ON activity
+                     FOR EACH ROW EXECUTE FUNCTION push_lands();"
+                ))
+                .await;
+        }
+        let event = |object: &str, property: &str, value: &str| -> WebhookEvent {
+            serde_json::from_value(json!({
+                "eventId": 990_100 + object.len() as u64 + property.len() as u64,
+                "portalId": app.sandbox.portal_id(),
+                "occurredAt": renamed.timestamp_millis(),
+                "subscriptionType": "company.propertyChange",
+                "objectId": object.parse::<u64>().unwrap(),
+                "propertyName": property,
+                "propertyValue": value,
+                "changeSource": "CRM_UI",
+                "sourceId": "userId:1",
+            }))
+            .unwrap()
+        };
+        let events = [event(&a.id, "city", "Reno"), event(&c, "name", "New")];
+        let org_id = OrganizationId::parse(org).unwrap();
+        app.state.db().persist_inbound_events(&org_id, &events, chrono::Utc::now()).await.unwrap();
+        turris_server::sync::inbound::wake(&app.state);
+        eventually("both events processed", || async { (app.pending_inbound_events().await == 0).then_some(()) }).await;
+        let turris = app.get(&format!("/api/v1/agencies/{agency}")).await.expect(200);
+        assert_eq!(turris.body["name"], "New", "the person's rename, the last write, is Turris' name");
+        let queued = app.count(&format!("SELECT COUNT(*) FROM outbound_pushes WHERE record_id = '{agency}'")).await;
+        assert_eq!(queued, 1, "our older name may have replaced the rename in HubSpot: it is written back");
+        app.db.execute(&format!("DELETE FROM outbound_leases WHERE organization_id = '{org}'")).await;
+        eventually("the rename written back to HubSpot", || async {
+            let n = app
+                .count(&format!("SELECT COUNT(*) FROM hubspot_writes WHERE object_id = '{c}' AND property = 'name' AND value = 'New'"))
+                .await;
+            (n > 0).then_some(())
+        })
+        .await;
+        assert_eq!(control.record(ObjectKind::Companies, &c).unwrap().properties["name"], "New");
+    }
+);
