@@ -20,10 +20,10 @@ use crate::app::AppState;
 use crate::store::{AttemptToRecord, HandoffTerms, ServerStore};
 use crate::workers::Shutdown;
 
+mod rounds;
 mod waiting;
 
-/// The shortest time between two leasing rounds started by wake-ups.
-const WOKEN_POLL_GAP: Duration = Duration::from_millis(25);
+use rounds::Rounds;
 
 /// How long a looked-up endpoint is reused before it is read again.
 const TARGET_TTL: Duration = Duration::from_secs(2);
@@ -45,14 +45,6 @@ enum Target {
     /// The webhook was deleted.
     Deleted,
 }
-
-/// A leasing round running beside the worker's loop, and how many deliveries it asked for.
-struct Leasing {
-    asked: usize,
-    task: tokio::task::JoinHandle<LeasingResult>,
-}
-
-type LeasingResult = Result<Vec<LeasedDelivery>, crate::store::DbError>;
 
 /// One process's delivery worker.
 pub struct Worker {
@@ -155,32 +147,15 @@ impl Worker {
             max_bytes: self.settings.handoff_bytes(),
         }));
         let mut in_flight = JoinSet::new();
-        let mut poll = true;
-        // Woken (a commit, a freed slot) since the last leasing round started.
-        let mut woken = false;
-        let mut last_poll = Instant::now();
-        let mut round = 0usize;
-        let mut last_sweep = Instant::now();
-        // The database work of the loop runs beside it, so hand-offs never wait for a leasing
-        // round or a renewal sweep: at most one of each at a time.
-        let mut leasing: Option<Leasing> = None;
-        let mut sweeping: Option<tokio::task::JoinHandle<()>> = None;
+        let mut rounds = Rounds::new();
         while !shutdown.is_fired() {
             while in_flight.try_join_next().is_some() {}
             self.note_waiting();
-            if let Some(done) = leasing.take_if(|l| l.task.is_finished()) {
-                let result = done.task.await;
-                poll |= self
-                    .leased(&permits, &mut in_flight, done.asked, result)
-                    .await;
+            if let Some(finished) = rounds.take_finished().await {
+                let full = self.leased(&permits, &mut in_flight, finished).await;
+                rounds.after(full);
             }
-            if last_sweep.elapsed() >= self.settings.lease / 4
-                && sweeping.as_ref().is_none_or(|t| t.is_finished())
-            {
-                last_sweep = Instant::now();
-                let worker = self.clone();
-                sweeping = Some(tokio::spawn(async move { worker.renew_waiting().await }));
-            }
+            rounds.sweep(&self, self.settings.lease / 4);
             if permits.available_permits() == 0 {
                 tokio::select! {
                     permit = permits.clone().acquire_owned() => drop(permit),
@@ -196,83 +171,28 @@ impl Worker {
             if free > 0 && taken == free {
                 continue;
             }
-            // Poll after a timer wake, when a wake-up brought no hand-off (someone else's
-            // enqueue, or a full hand-off) and none waits for room, after a full round, and at
-            // least every poll interval under load.
             let free = permits.available_permits().min(batch);
             let idle = taken == 0 && self.store.handoff_waiting() == 0;
-            // A wake-up leases at most every `WOKEN_POLL_GAP`: under load slots free after
-            // every attempt, and a round per attempt was most of the database's work.
-            let since = last_poll.elapsed();
-            let woken_poll = woken && idle && since >= WOKEN_POLL_GAP;
-            if free > 0
-                && leasing.is_none()
-                && (poll || woken_poll || since >= self.settings.poll_interval)
-            {
-                last_poll = Instant::now();
-                round = round.wrapping_add(1);
-                (poll, woken) = (false, false);
-                let worker = self.clone();
-                leasing = Some(Leasing {
-                    asked: free,
-                    task: tokio::spawn(async move { worker.lease_round(free, round).await }),
-                });
-            }
-            let nap = match woken && idle && leasing.is_none() {
-                true => WOKEN_POLL_GAP.saturating_sub(last_poll.elapsed()),
-                false => self.settings.poll_interval,
-            };
+            let interval = self.settings.poll_interval;
+            rounds.start(&self, free, idle, interval);
+            let nap = rounds.nap(idle, interval);
             tokio::select! {
-                // A leasing round finished: its deliveries go now.
-                result = async {
-                    match leasing.as_mut() {
-                        Some(l) => (&mut l.task).await,
-                        None => std::future::pending().await,
-                    }
-                }, if leasing.is_some() => {
-                    let asked = leasing.take().map_or(0, |l| l.asked);
-                    poll |= self.leased(&permits, &mut in_flight, asked, result).await;
+                finished = rounds.finished() => {
+                    let full = self.leased(&permits, &mut in_flight, finished).await;
+                    rounds.after(full);
                 }
                 // A local commit: its events are in the hand-off unless it was full.
-                () = wake.notified() => woken = true,
+                () = wake.notified() => rounds.woke(),
                 // A slot of some endpoint freed: deferred deliveries and hand-offs may go.
-                () = self.limiter.freed.notified() => woken = true,
-                () = tokio::time::sleep(nap) => poll = true,
+                () = self.limiter.freed.notified() => rounds.woke(),
+                () = tokio::time::sleep(nap) => rounds.timer(),
                 () = shutdown.fired() => break,
             }
         }
-        if let Some(l) = leasing {
-            // Stopping: what the last round leased is due again at once, for any worker.
-            if let Ok(Ok(leased)) = l.task.await {
-                self.give_back(&leased).await;
-            }
-        }
+        // What a round under way leased is due again at once, for any worker.
+        let leased = rounds.stop().await;
+        self.give_back(&leased).await;
         self.finish(&permits, in_flight).await;
-    }
-
-    /// Starts what a finished leasing round leased; whether to lease again at once (it filled
-    /// what it asked for).
-    async fn leased(
-        self: &Arc<Self>,
-        permits: &Arc<Semaphore>,
-        in_flight: &mut JoinSet<()>,
-        asked: usize,
-        result: Result<LeasingResult, tokio::task::JoinError>,
-    ) -> bool {
-        let leased = match result {
-            Ok(Ok(leased)) => leased,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "leasing deliveries failed");
-                return false;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "a leasing round panicked");
-                return false;
-            }
-        };
-        let full = leased.len() == asked;
-        self.spawn_all(permits, in_flight, leased).await;
-        full
     }
 
     /// After shutdown: no more hand-offs; those already handed over are delivered, deferred
