@@ -32,11 +32,14 @@ use crate::store::sql::{Backend, Dialect, SqlStore, from_ns, ns, with_pool};
 
 /// Writes one NIPR result's own rows (the result, its tags push, a failure's note) inside the
 /// open transaction `$tx`; evaluates to `DbResult<bool>`, `false` (nothing written) when the
-/// entity is not in the organization.
+/// entity is not in the organization. `$features` is its organization's `crm_features` as the
+/// batch read them: a tags push or a note whose feature is off is not even tried (the queueing
+/// statements check it again).
 macro_rules! nipr_rows {
-    ($tx:expr, $write:expr) => {
+    ($tx:expr, $write:expr, $features:expr) => {
         async {
             let write: &NiprWrite = $write;
+            let features: &str = $features;
             let (org, result) = (&write.org, &write.result);
             let finished = ns(result.finished_at)?;
             let (kind, outcome) = (enum_text(&result.kind)?, enum_text(&result.outcome)?);
@@ -63,14 +66,19 @@ macro_rules! nipr_rows {
                 return Ok::<bool, DbError>(false);
             }
             let entity_type = entity_type_text(&result.entity);
-            crate::store::tags::queue_tags_push!(
-                $tx,
-                org,
-                entity_type,
-                result.entity.id(),
-                finished
-            );
-            if result.outcome == SyncOutcome::Error {
+            if features.contains(",tags,") {
+                crate::store::tags::queue_tags_push!(
+                    $tx,
+                    org,
+                    entity_type,
+                    result.entity.id(),
+                    finished
+                );
+            }
+            let note = NoteKind::NiprSyncFailed;
+            if result.outcome == SyncOutcome::Error
+                && features.contains(&format!(",{},", note.as_str()))
+            {
                 let details = NoteDetails {
                     sync_kind: Some(kind.clone()),
                     error: result.error.clone(),
@@ -78,7 +86,6 @@ macro_rules! nipr_rows {
                 };
                 let now = ns(Utc::now())?;
                 let id = result.entity.id();
-                let note = NoteKind::NiprSyncFailed;
                 crate::store::notes::queue_note!(
                     $tx,
                     org,
@@ -294,6 +301,8 @@ impl SqlStore {
         };
         let mut stored: Vec<bool> = Vec::with_capacity(pending.len());
         let mut endpoints: HashMap<(String, WebhookType), Vec<EndpointRow>> = HashMap::new();
+        // Each organization's CRM writes that are on, read once per batch.
+        let mut features: HashMap<String, String> = HashMap::new();
         let mut events = BatchEvents::default();
         let mut enqueued: Vec<Vec<Enqueued>> = Vec::with_capacity(pending.len());
         with_pool!(self, |pool| {
@@ -303,7 +312,20 @@ impl SqlStore {
             };
             for &i in pending {
                 let write = &writes[i];
-                match nipr_rows!(tx, write) {
+                let org = write.org.as_str();
+                if !features.contains_key(org) {
+                    let read: Result<Option<String>, sqlx::Error> = sqlx::query_scalar(
+                        "SELECT crm_features FROM integration_settings WHERE organization_id = $1",
+                    )
+                    .bind(org)
+                    .fetch_optional(&mut *tx)
+                    .await;
+                    match read {
+                        Ok(read) => features.insert(org.to_owned(), read.unwrap_or_default()),
+                        Err(e) => return Tried::Failed(e.into()),
+                    };
+                }
+                match nipr_rows!(tx, write, &features[org]) {
                     Ok(true) => stored.push(true),
                     Ok(false) => {
                         stored.push(false);
