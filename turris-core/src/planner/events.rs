@@ -138,7 +138,9 @@ impl ObjectEvents {
     /// The changes to plan, with the object's current `properties`: one `Created` when the
     /// creation is among the events, else for each changed property (in property-name order)
     /// its latest event that is not the echo of one of our writes (its latest event when all
-    /// are): a user's edit that raced our write is not hidden by our write's echo.
+    /// are): a user's edit that raced our write is not hidden by our write's echo. When the
+    /// creation is our own write's echo, it stands for the events of its properties, but a
+    /// property with an event that is not our echo (a person's edit since) is planned too.
     pub fn changes(&self, properties: &PropertyMap, echo: &EchoInfo<'_>) -> Vec<InboundChange> {
         let change = |event: &ObjectEvent, kind: ChangeKind| InboundChange {
             object_id: self.object_id.clone(),
@@ -147,8 +149,15 @@ impl ObjectEvents {
             source: event.source.clone(),
             occurred_at: event.occurred_at,
         };
+        let mut echoed_creation = None;
         if let Some(creation) = self.creation() {
-            return vec![change(creation, ChangeKind::Created)];
+            let created = change(creation, ChangeKind::Created);
+            if !echo.is_echo(&created) {
+                return vec![created];
+            }
+            // Our own creation coming back (late, say, after retries): its property events are
+            // ours too, but a person may have edited the object since, in the same step.
+            echoed_creation = Some(created);
         }
         let mut by_property: BTreeMap<&str, Vec<(&ObjectEvent, &Option<String>)>> = BTreeMap::new();
         for event in &self.events {
@@ -161,23 +170,29 @@ impl ObjectEvents {
         }
         let mut out = Vec::new();
         for (property, events) in by_property {
-            let mut candidates = events.into_iter().rev().map(|(event, value)| {
-                let kind = ChangeKind::PropertyChanged {
-                    property: property.to_owned(),
-                    value: value.clone(),
-                };
-                change(event, kind)
-            });
-            let Some(latest) = candidates.next() else {
-                continue;
-            };
-            let picked = match echo.is_echo(&latest) {
-                true => candidates.find(|c| !echo.is_echo(c)).unwrap_or(latest),
-                false => latest,
-            };
-            out.push(picked);
+            // Latest first.
+            let candidates: Vec<InboundChange> = events
+                .iter()
+                .rev()
+                .map(|(event, value)| {
+                    let kind = ChangeKind::PropertyChanged {
+                        property: property.to_owned(),
+                        value: (*value).clone(),
+                    };
+                    change(event, kind)
+                })
+                .collect();
+            match candidates.iter().find(|c| !echo.is_echo(c)) {
+                Some(picked) => out.push(picked.clone()),
+                // Every event of the property is our echo: the creation's skip covers it.
+                None if echoed_creation.is_some() => {}
+                None => out.extend(candidates.into_iter().next()),
+            }
         }
-        out
+        match echoed_creation {
+            Some(created) if out.is_empty() => vec![created],
+            _ => out,
+        }
     }
 }
 
@@ -304,6 +319,51 @@ mod tests {
         };
         assert_eq!(picked(&echo).as_deref(), Some("user"));
         assert_eq!(picked(&EchoInfo::default()).as_deref(), Some("ours"));
+    }
+
+    #[test]
+    fn a_persons_edit_in_the_step_of_our_creations_echo_is_planned_not_folded_into_it() {
+        let ours = |property: &str, value: &str| super::super::RecentWrite {
+            object_id: id(1),
+            property: property.into(),
+            value: Some(value.into()),
+            at: at(0),
+            edited_at: at(0),
+        };
+        let ledger = [ours("name", "Acme"), ours("state", "WA")];
+        let echo = EchoInfo {
+            app_id: Some("42"),
+            recent_writes: &ledger,
+            pending: &[],
+        };
+        let by_us = |action: EventAction, sequence: u64| ObjectEvent {
+            source: ChangeSource::App("42".into()),
+            ..event(action, 0, sequence)
+        };
+        let created = vec![
+            by_us(EventAction::Created, 1),
+            by_us(set("name", "Acme"), 2),
+            by_us(set("state", "WA"), 3),
+        ];
+        // Our creation alone is one change, its echo.
+        let alone = ObjectEvents::new(id(1), created.clone()).changes(&props(), &echo);
+        assert_eq!(alone.len(), 1);
+        assert_eq!(alone[0].kind, ChangeKind::Created);
+        // A person set the state after it, and the events came in one step.
+        let mut edited = created;
+        edited.push(ObjectEvent {
+            source: ChangeSource::User,
+            ..event(set("state", "TX"), 30, 4)
+        });
+        let changes = ObjectEvents::new(id(1), edited).changes(&props(), &echo);
+        assert_eq!(
+            changes.iter().map(|c| &c.kind).collect::<Vec<_>>(),
+            [&ChangeKind::PropertyChanged {
+                property: "state".into(),
+                value: Some("TX".into())
+            }]
+        );
+        assert_eq!(changes[0].occurred_at, at(30));
     }
 
     #[test]
