@@ -103,6 +103,21 @@ macro_rules! nipr_rows {
     };
 }
 
+/// Reads `$map`'s entry for `$key` with `$fetch` (a future of a `sqlx` result) unless the
+/// batch read it already; a failed read fails the batch.
+macro_rules! once_per_batch {
+    ($map:expr, $key:expr, $fetch:expr) => {
+        if !$map.contains_key(&$key) {
+            match $fetch.await {
+                Ok(found) => {
+                    $map.insert($key.clone(), found);
+                }
+                Err(e) => return Tried::Failed(DbError::from(e)),
+            }
+        }
+    };
+}
+
 /// The most writes one transaction takes.
 const MAX_BATCH: usize = 256;
 
@@ -312,20 +327,17 @@ impl SqlStore {
             };
             for &i in pending {
                 let write = &writes[i];
-                let org = write.org.as_str();
-                if !features.contains_key(org) {
-                    let read: Result<Option<String>, sqlx::Error> = sqlx::query_scalar(
+                let org = write.org.as_str().to_owned();
+                once_per_batch!(features, org, async {
+                    sqlx::query_scalar::<_, String>(
                         "SELECT crm_features FROM integration_settings WHERE organization_id = $1",
                     )
-                    .bind(org)
+                    .bind(&org)
                     .fetch_optional(&mut *tx)
-                    .await;
-                    match read {
-                        Ok(read) => features.insert(org.to_owned(), read.unwrap_or_default()),
-                        Err(e) => return Tried::Failed(e.into()),
-                    };
-                }
-                match nipr_rows!(tx, write, &features[org]) {
+                    .await
+                    .map(Option::unwrap_or_default)
+                });
+                match nipr_rows!(tx, write, &features[&org]) {
                     Ok(true) => stored.push(true),
                     Ok(false) => {
                         stored.push(false);
@@ -336,22 +348,19 @@ impl SqlStore {
                 }
                 let mut mine = Vec::new();
                 for item in &write.outbox {
-                    let key = (write.org.as_str().to_owned(), item.webhook_type);
-                    if !endpoints.contains_key(&key) {
-                        let found: Result<Vec<EndpointRow>, sqlx::Error> = sqlx::query_as(
+                    let key = (org.clone(), item.webhook_type);
+                    once_per_batch!(
+                        endpoints,
+                        key,
+                        sqlx::query_as::<_, EndpointRow>(
                             "SELECT id, disabled_at IS NOT NULL, paused_until
                              FROM webhook_endpoints
                              WHERE organization_id = $1 AND webhook_type = $2 ORDER BY id",
                         )
-                        .bind(write.org.as_str())
+                        .bind(&org)
                         .bind(item.webhook_type.as_str())
                         .fetch_all(&mut *tx)
-                        .await;
-                        match found {
-                            Ok(found) => endpoints.insert(key.clone(), found),
-                            Err(e) => return Tried::Failed(e.into()),
-                        };
-                    }
+                    );
                     let created = match ns(item.created_at) {
                         Ok(at) => at,
                         Err(e) => return Tried::Offender(i, e),
@@ -371,20 +380,19 @@ impl SqlStore {
         let queued = events.rows.len();
         self.hand_off(events.handed).await;
         self.signal_enqueued(queued);
-        Tried::Committed(
-            stored
-                .into_iter()
-                .zip(enqueued)
-                .map(|(stored, enqueued)| {
-                    if stored {
-                        Ok(enqueued)
-                    } else {
-                        Err(DbError::NotFound)
-                    }
-                })
-                .collect(),
-        )
+        committed(stored, enqueued)
     }
+}
+
+/// Each write's answer once the batch committed: its events, or not found (`stored` false).
+fn committed(stored: Vec<bool>, enqueued: Vec<Vec<Enqueued>>) -> Tried {
+    Tried::Committed(
+        stored
+            .into_iter()
+            .zip(enqueued)
+            .map(|(stored, enqueued)| stored.then_some(enqueued).ok_or(DbError::NotFound))
+            .collect(),
+    )
 }
 
 /// A writer task: every write waiting when it is free goes in one transaction.
