@@ -1,7 +1,8 @@
 //! The rows of a batch of attempts: each event's update (fenced by its lease) and its
 //! attempt's insert. On PostgreSQL the whole batch is one `UPDATE ... FROM UNNEST(...)` and one
-//! `INSERT ... SELECT FROM UNNEST(...)`, two round trips whatever its size; on SQLite, where a
-//! statement is a function call rather than a round trip, two statements per attempt.
+//! `INSERT ... SELECT FROM UNNEST(...)`, two round trips whatever its size; on SQLite one
+//! `UPDATE ... FROM (VALUES ...)` and one multi-row `INSERT` per [`SQLITE_ROWS`] attempts (each
+//! statement is a trip to the connection's own thread and back).
 //!
 //! Either way the lease fencing is per row: an event whose lease was replaced (or that was
 //! deleted) is not updated and gets no attempt row, and only that attempt reports it.
@@ -140,13 +141,111 @@ macro_rules! row_by_row {
     };
 }
 
+/// Attempts per SQLite statement (ten values each, well under its 32,766 variables).
+const SQLITE_ROWS: usize = 500;
+
 impl AttemptRows for sqlx::SqlitePool {
     async fn write_rows(
         conn: &mut sqlx::SqliteConnection,
         rows: &[Row<'_>],
     ) -> DbResult<Vec<Option<i32>>> {
-        row_by_row!(conn, rows)
+        // One event twice in a batch (a stale attempt beside the live one) is told apart by
+        // its lease only row by row; one attempt is two statements either way.
+        let mut seen = HashSet::with_capacity(rows.len());
+        if rows.len() == 1 || !rows.iter().all(|r| seen.insert(r.item.event_id.0)) {
+            return row_by_row!(conn, rows);
+        }
+        let mut numbers = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(SQLITE_ROWS) {
+            let counted = sqlite_finish_leased(conn, chunk).await?;
+            let recorded: Vec<(&Row<'_>, i32)> = chunk
+                .iter()
+                .zip(&counted)
+                .filter_map(|(r, n)| n.map(|n| (r, n)))
+                .collect();
+            if !recorded.is_empty() {
+                sqlite_insert_attempts(conn, &recorded).await?;
+            }
+            numbers.extend(counted);
+        }
+        Ok(numbers)
     }
+}
+
+/// `n` rows of `width` placeholders each, numbered from `$1`: `($1, $2), ($3, $4)`.
+fn placeholders(n: usize, width: usize) -> String {
+    (0..n)
+        .map(|row| {
+            let cells: Vec<String> = (1..=width)
+                .map(|c| format!("${}", row * width + c))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// SQLite's [`pg_finish_leased`]: one statement over a `VALUES` list.
+async fn sqlite_finish_leased(
+    conn: &mut sqlx::SqliteConnection,
+    rows: &[Row<'_>],
+) -> DbResult<Vec<Option<i32>>> {
+    let sql = format!(
+        "UPDATE delivery_events SET
+             attempt_count = attempt_count + 1,
+             automatic_attempts = automatic_attempts + v.column3,
+             status = COALESCE(v.column4, status),
+             next_attempt_at = CASE WHEN v.column5 THEN v.column6 ELSE next_attempt_at END,
+             lease_id = NULL, lease_kind = NULL, lease_expires_at = NULL
+         FROM (VALUES {}) AS v
+         WHERE delivery_events.event_id = v.column1 AND delivery_events.lease_id = v.column2
+         RETURNING event_id, attempt_count",
+        placeholders(rows.len(), 6)
+    );
+    let mut query = sqlx::query_as::<_, (Uuid, i32)>(&sql);
+    for row in rows {
+        query = query
+            .bind(row.item.event_id.0)
+            .bind(row.item.lease.id.0)
+            .bind(row.automatic)
+            .bind(row.status)
+            .bind(row.set_next)
+            .bind(row.next_at);
+    }
+    let updated: HashMap<Uuid, i32> = query.fetch_all(&mut *conn).await?.into_iter().collect();
+    Ok(rows
+        .iter()
+        .map(|r| updated.get(&r.item.event_id.0).copied())
+        .collect())
+}
+
+/// SQLite's [`pg_insert_attempts`]: one multi-row `INSERT`.
+async fn sqlite_insert_attempts(
+    conn: &mut sqlx::SqliteConnection,
+    recorded: &[(&Row<'_>, i32)],
+) -> DbResult<()> {
+    let sql = format!(
+        "INSERT INTO delivery_attempts (event_id, number, kind, started_at, finished_at,
+             status_code, error, url, success, response_body) VALUES {}",
+        placeholders(recorded.len(), 10)
+    );
+    let mut query = sqlx::query(&sql);
+    for (row, number) in recorded {
+        let report = &row.item.report;
+        query = query
+            .bind(row.item.event_id.0)
+            .bind(*number)
+            .bind(attempt_kind_text(row.kind))
+            .bind(row.started)
+            .bind(row.finished)
+            .bind(report.status_code.map(i32::from))
+            .bind(&report.error)
+            .bind(&report.url)
+            .bind(report.success)
+            .bind(&report.response_body);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
 }
 
 impl AttemptRows for sqlx::PgPool {
