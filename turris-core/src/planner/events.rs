@@ -135,12 +135,13 @@ impl ObjectEvents {
         }
     }
 
-    /// The changes to plan, with the object's current `properties`: one `Created` when the
-    /// creation is among the events, else for each changed property (in property-name order)
-    /// its latest event that is not the echo of one of our writes (its latest event when all
-    /// are): a user's edit that raced our write is not hidden by our write's echo. When the
-    /// creation is our own write's echo, it stands for the events of its properties, but a
-    /// property with an event that is not our echo (a person's edit since) is planned too.
+    /// The changes to plan, with the object's current `properties`: for each changed property
+    /// (in property-name order) its latest event that is not the echo of one of our writes (its
+    /// latest event when all are), so a user's edit that raced our write is not hidden by our
+    /// write's echo. When the creation is among the events, one `Created` comes first and
+    /// stands for the events that came with it; only a property edited after it (and not only
+    /// by us) is planned on its own too. Our own creation's echo is left out then, unless
+    /// nothing else is planned.
     pub fn changes(&self, properties: &PropertyMap, echo: &EchoInfo<'_>) -> Vec<InboundChange> {
         let change = |event: &ObjectEvent, kind: ChangeKind| InboundChange {
             object_id: self.object_id.clone(),
@@ -149,26 +150,30 @@ impl ObjectEvents {
             source: event.source.clone(),
             occurred_at: event.occurred_at,
         };
-        let mut echoed_creation = None;
-        if let Some(creation) = self.creation() {
-            let created = change(creation, ChangeKind::Created);
-            if !echo.is_echo(&created) {
-                return vec![created];
-            }
-            // Our own creation coming back (late, say, after retries): its property events are
-            // ours too, but a person may have edited the object since, in the same step.
-            echoed_creation = Some(created);
-        }
+        // The creation stands for the events that came with it (its current properties cover
+        // them); an edit made after it, in the same step (the creation waited out retries,
+        // say), is planned on its own, with its own time. Our own creation is an echo: only
+        // such later edits are planned then.
+        let creation = self
+            .creation()
+            .map(|c| (c.occurred_at, change(c, ChangeKind::Created)));
+        let echoed = creation.as_ref().is_some_and(|(_, c)| echo.is_echo(c));
+        let created_at = creation.as_ref().map(|(at, _)| *at);
         let mut by_property: BTreeMap<&str, Vec<(&ObjectEvent, &Option<String>)>> = BTreeMap::new();
         for event in &self.events {
-            if let EventAction::PropertyChanged { property, value } = &event.action {
+            if let EventAction::PropertyChanged { property, value } = &event.action
+                && created_at.is_none_or(|at| event.occurred_at > at)
+            {
                 by_property
                     .entry(property)
                     .or_default()
                     .push((event, value));
             }
         }
-        let mut out = Vec::new();
+        let mut out: Vec<InboundChange> = match &creation {
+            Some((_, created)) if !echoed => vec![created.clone()],
+            _ => Vec::new(),
+        };
         for (property, events) in by_property {
             // Latest first.
             let candidates: Vec<InboundChange> = events
@@ -184,13 +189,13 @@ impl ObjectEvents {
                 .collect();
             match candidates.iter().find(|c| !echo.is_echo(c)) {
                 Some(picked) => out.push(picked.clone()),
-                // Every event of the property is our echo: the creation's skip covers it.
-                None if echoed_creation.is_some() => {}
+                // Every later event of the property is our echo: the creation covers it.
+                None if created_at.is_some() => {}
                 None => out.extend(candidates.into_iter().next()),
             }
         }
-        match echoed_creation {
-            Some(created) if out.is_empty() => vec![created],
+        match creation {
+            Some((_, created)) if echoed && out.is_empty() => vec![created],
             _ => out,
         }
     }
@@ -364,6 +369,38 @@ mod tests {
             }]
         );
         assert_eq!(changes[0].occurred_at, at(30));
+    }
+
+    #[test]
+    fn an_edit_made_after_a_creation_in_the_same_step_is_planned_after_it_with_its_own_time() {
+        let person = |action: EventAction, second: u32, sequence: u64| ObjectEvent {
+            source: ChangeSource::User,
+            ..event(action, second, sequence)
+        };
+        let object = ObjectEvents::new(
+            id(1),
+            vec![
+                person(EventAction::Created, 0, 1),
+                person(set("name", "Acme"), 0, 2),
+                person(set("name", "Acme 2"), 40, 3),
+                person(set("name", "Acme 3"), 50, 4),
+            ],
+        );
+        let changes = object.changes(&props(), &EchoInfo::default());
+        let kinds: Vec<_> = changes.iter().map(|c| (&c.kind, c.occurred_at)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (&ChangeKind::Created, at(0)),
+                (
+                    &ChangeKind::PropertyChanged {
+                        property: "name".into(),
+                        value: Some("Acme 3".into())
+                    },
+                    at(50)
+                ),
+            ]
+        );
     }
 
     #[test]
