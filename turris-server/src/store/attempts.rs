@@ -100,6 +100,25 @@ pub(super) const INSERT_ONE: &str =
          finished_at, status_code, error, url, success, response_body)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
+/// Binds one attempt's row (`$row`, numbered `$number`) in [`INSERT_ONE`]'s order.
+macro_rules! bind_attempt {
+    ($query:expr, $row:expr, $number:expr) => {{
+        let row: &Row<'_> = $row;
+        let report = &row.item.report;
+        $query
+            .bind(row.item.event_id.0)
+            .bind($number)
+            .bind(attempt_kind_text(row.kind))
+            .bind(row.started)
+            .bind(row.finished)
+            .bind(report.status_code.map(i32::from))
+            .bind(&report.error)
+            .bind(&report.url)
+            .bind(report.success)
+            .bind(&report.response_body)
+    }};
+}
+
 /// Each attempt's two statements on `$conn`; evaluates to `DbResult<Vec<Option<i32>>>`.
 macro_rules! row_by_row {
     ($conn:expr, $rows:expr) => {
@@ -118,18 +137,7 @@ macro_rules! row_by_row {
                     .fetch_optional(&mut *$conn)
                     .await?;
                 if let Some(number) = number {
-                    let report = &item.report;
-                    sqlx::query(INSERT_ONE)
-                        .bind(item.event_id.0)
-                        .bind(number)
-                        .bind(attempt_kind_text(row.kind))
-                        .bind(row.started)
-                        .bind(row.finished)
-                        .bind(report.status_code.map(i32::from))
-                        .bind(&report.error)
-                        .bind(&report.url)
-                        .bind(report.success)
-                        .bind(&report.response_body)
+                    bind_attempt!(sqlx::query(INSERT_ONE), row, number)
                         .execute(&mut *$conn)
                         .await?;
                 }
@@ -139,6 +147,20 @@ macro_rules! row_by_row {
         }
         .await
     };
+}
+
+/// Whether one event has two attempts in `rows`.
+fn repeats_an_event(rows: &[Row<'_>]) -> bool {
+    let mut seen = HashSet::with_capacity(rows.len());
+    !rows.iter().all(|r| seen.insert(r.item.event_id.0))
+}
+
+/// The rows whose attempt was counted, each with its number.
+fn recorded<'r, 'a>(rows: &'r [Row<'a>], numbers: &[Option<i32>]) -> Vec<(&'r Row<'a>, i32)> {
+    rows.iter()
+        .zip(numbers)
+        .filter_map(|(r, n)| n.map(|n| (r, n)))
+        .collect()
 }
 
 /// Attempts per SQLite statement (ten values each, well under its 32,766 variables).
@@ -151,18 +173,13 @@ impl AttemptRows for sqlx::SqlitePool {
     ) -> DbResult<Vec<Option<i32>>> {
         // One event twice in a batch (a stale attempt beside the live one) is told apart by
         // its lease only row by row; one attempt is two statements either way.
-        let mut seen = HashSet::with_capacity(rows.len());
-        if rows.len() == 1 || !rows.iter().all(|r| seen.insert(r.item.event_id.0)) {
+        if rows.len() == 1 || repeats_an_event(rows) {
             return row_by_row!(conn, rows);
         }
         let mut numbers = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(SQLITE_ROWS) {
             let counted = sqlite_finish_leased(conn, chunk).await?;
-            let recorded: Vec<(&Row<'_>, i32)> = chunk
-                .iter()
-                .zip(&counted)
-                .filter_map(|(r, n)| n.map(|n| (r, n)))
-                .collect();
+            let recorded = recorded(chunk, &counted);
             if !recorded.is_empty() {
                 sqlite_insert_attempts(conn, &recorded).await?;
             }
@@ -212,11 +229,7 @@ async fn sqlite_finish_leased(
             .bind(row.set_next)
             .bind(row.next_at);
     }
-    let updated: HashMap<Uuid, i32> = query.fetch_all(&mut *conn).await?.into_iter().collect();
-    Ok(rows
-        .iter()
-        .map(|r| updated.get(&r.item.event_id.0).copied())
-        .collect())
+    Ok(numbers_of(rows, query.fetch_all(&mut *conn).await?))
 }
 
 /// SQLite's [`pg_insert_attempts`]: one multi-row `INSERT`.
@@ -231,18 +244,7 @@ async fn sqlite_insert_attempts(
     );
     let mut query = sqlx::query(&sql);
     for (row, number) in recorded {
-        let report = &row.item.report;
-        query = query
-            .bind(row.item.event_id.0)
-            .bind(*number)
-            .bind(attempt_kind_text(row.kind))
-            .bind(row.started)
-            .bind(row.finished)
-            .bind(report.status_code.map(i32::from))
-            .bind(&report.error)
-            .bind(&report.url)
-            .bind(report.success)
-            .bind(&report.response_body);
+        query = bind_attempt!(query, *row, *number);
     }
     query.execute(&mut *conn).await?;
     Ok(())
@@ -255,16 +257,11 @@ impl AttemptRows for sqlx::PgPool {
     ) -> DbResult<Vec<Option<i32>>> {
         // One event twice in a batch (a stale attempt beside the live one) is told apart by
         // its lease only row by row.
-        let mut seen = HashSet::with_capacity(rows.len());
-        if !rows.iter().all(|r| seen.insert(r.item.event_id.0)) {
+        if repeats_an_event(rows) {
             return row_by_row!(conn, rows);
         }
         let numbers = pg_finish_leased(conn, rows).await?;
-        let recorded: Vec<(&Row<'_>, i32)> = rows
-            .iter()
-            .zip(&numbers)
-            .filter_map(|(r, n)| n.map(|n| (r, n)))
-            .collect();
+        let recorded = recorded(rows, &numbers);
         if !recorded.is_empty() {
             pg_insert_attempts(conn, &recorded).await?;
         }
@@ -298,11 +295,16 @@ async fn pg_finish_leased(
     .bind(rows.iter().map(|r| r.next_at).collect::<Vec<_>>())
     .fetch_all(&mut *conn)
     .await?;
+    Ok(numbers_of(rows, updated))
+}
+
+/// Each row's attempt number from the `(event, number)` pairs an update returned, `None` where
+/// its lease was lost.
+fn numbers_of(rows: &[Row<'_>], updated: Vec<(Uuid, i32)>) -> Vec<Option<i32>> {
     let updated: HashMap<Uuid, i32> = updated.into_iter().collect();
-    Ok(rows
-        .iter()
+    rows.iter()
         .map(|r| updated.get(&r.item.event_id.0).copied())
-        .collect())
+        .collect()
 }
 
 /// Inserts the attempts of `recorded` (each with its number) in one statement.
