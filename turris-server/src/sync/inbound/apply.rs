@@ -126,16 +126,8 @@ impl OrgSync<'_> {
             (None, None) => Existing::NotFound,
         };
         let now = Utc::now();
-        // A linked record's queued edits, then our writes to its object: read now, not with
-        // the step's batch, since a push may have finished meanwhile (its rows gone, its
-        // writes in the ledger). The ledger is read after the rows, so a push is seen in one
-        // or the other.
         let (pending, recent) = match &linked {
-            Some(record) => (
-                self.pending_writes::<K>(ctx.plan.mapping, record, id)
-                    .await?,
-                Some(self.recent_writes(std::slice::from_ref(id), now).await?),
-            ),
+            Some(record) => self.writes_now::<K>(ctx, record, id, now).await?,
             None => (Vec::new(), None),
         };
         let plan_ctx = PlanContext {
@@ -208,6 +200,25 @@ impl OrgSync<'_> {
             return Ok(None);
         };
         Ok(K::find_unlinked(self.state.db(), self.org, &mapped.draft, agency).await?)
+    }
+
+    /// A linked record's queued edits, then our writes to its object: read now, not with the
+    /// step's batch, since a push may have finished meanwhile (its rows gone, its writes in
+    /// the ledger). The ledger is read after the rows, so a push is seen in one or the other.
+    async fn writes_now<K: RecordKind>(
+        &self,
+        ctx: &KindContext<'_, '_, K>,
+        record: &K::Record,
+        object: &HubSpotId,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<RecentWrite>, Option<Vec<RecentWrite>>), SyncError> {
+        let pending = self
+            .pending_writes::<K>(ctx.plan.mapping, record, object)
+            .await?;
+        let recent = self
+            .recent_writes(std::slice::from_ref(object), now)
+            .await?;
+        Ok((pending, Some(recent)))
     }
 
     /// The Turris edits of `record` not pushed yet, as the writes to `object` they will become
