@@ -212,7 +212,7 @@ impl Worker {
                 };
                 let worker = self.clone();
                 in_flight.spawn(async move {
-                    worker.deliver(delivery).await;
+                    worker.deliver(delivery, None).await;
                     drop(permit);
                 });
             }
@@ -280,14 +280,18 @@ impl Worker {
         };
         let worker = self.clone();
         in_flight.spawn(async move {
-            worker.deliver(delivery).await;
-            drop((slot, permit));
+            worker.deliver(delivery, Some(slot)).await;
+            drop(permit);
         });
         None
     }
 
-    /// One attempt under a lease, renewed while it runs, recorded with its next step.
-    async fn deliver(&self, leased: LeasedDelivery) {
+    /// One attempt under a lease, renewed while it runs, recorded with its next step. The
+    /// endpoint's `slot` is freed once the receiver answered: it bounds the requests the
+    /// receiver sees at once, and waiting for the attempt's commit (a batch shared with other
+    /// attempts) is no load on the receiver. The process-wide permit, which bounds what this
+    /// process holds in memory, is held until the attempt is recorded.
+    async fn deliver(&self, leased: LeasedDelivery, slot: Option<Slot>) {
         let event = &leased.event;
         let target = match self.target(event.webhook_id).await {
             Ok(target) => target,
@@ -310,8 +314,9 @@ impl Worker {
             return;
         }
         let attempt = self.attempt(event, &target);
-        let Some((report, deleted)) = self.renewing(event.event_id, &mut lease, attempt).await
-        else {
+        let answered = self.renewing(event.event_id, &mut lease, attempt).await;
+        drop(slot);
+        let Some((report, deleted)) = answered else {
             tracing::info!(event_id = %event.event_id, "lease lost during an attempt: another worker took over");
             return;
         };

@@ -346,6 +346,7 @@ pub struct SqlStore {
     enqueued: std::sync::Arc<tokio::sync::Notify>,
     pub(super) handoff: std::sync::Arc<super::handoff::Handoff>,
     group: std::sync::Arc<super::inputs::GroupCommit>,
+    principals: std::sync::Arc<super::tenants::PrincipalCache>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -371,7 +372,22 @@ impl SqlStore {
             enqueued: std::sync::Arc::default(),
             handoff: std::sync::Arc::default(),
             group: std::sync::Arc::default(),
+            principals: std::sync::Arc::default(),
         }
+    }
+
+    /// The same store remembering who a token is for `ttl` (one second by default; zero reads
+    /// every request's token from the database). A revocation made through this store takes
+    /// effect at once; one made by another replica, within `ttl`.
+    pub fn with_token_cache(self, ttl: std::time::Duration) -> Self {
+        Self {
+            principals: std::sync::Arc::new(super::tenants::PrincipalCache::with_ttl(ttl)),
+            ..self
+        }
+    }
+
+    pub(crate) fn principals(&self) -> &super::tenants::PrincipalCache {
+        &self.principals
     }
 
     /// The database.

@@ -34,6 +34,9 @@ pub(super) fn entity(kind: EntityKind, id: &str, path: &str) -> ApiResult<Compli
     })
 }
 
+/// The 422 message for an agency or agent that is not in the caller's organization.
+pub(super) const MISSING_ENTITY: &str = "no such agency or agent in this organization";
+
 /// The entity's NPN and name, or 422 when it does not exist.
 pub(super) async fn entity_facts(
     state: &AppState,
@@ -41,7 +44,7 @@ pub(super) async fn entity_facts(
     entity: &ComplianceEntity,
     path: &str,
 ) -> ApiResult<(Option<String>, String)> {
-    let missing = || ApiError::invalid_field(path, "no such agency or agent in this organization");
+    let missing = || ApiError::invalid_field(path, MISSING_ENTITY);
     match entity {
         ComplianceEntity::Agency(id) => {
             let a = state.db().get_agency(org, id).await?.ok_or_else(missing)?;

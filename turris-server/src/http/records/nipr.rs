@@ -6,16 +6,17 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use turris_core::ids::OrganizationId;
-use turris_webhooks::{DataSynchronized, Envelope, Payload, SyncKind, SyncOutcome};
+use turris_webhooks::{Envelope, Payload, SyncKind, SyncOutcome};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{EntityKind, EntityParams, RecordPage, entity, entity_facts, non_empty, params_entity};
+use super::compliance::MISSING_ENTITY;
+use super::{EntityKind, EntityParams, RecordPage, entity, non_empty, params_entity};
 use crate::app::AppState;
 use crate::auth::{Authorized, RecordsCreate, RecordsRead};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Query};
 use crate::http::pagination::{PageParams, time_cursor};
-use crate::store::{NiprSyncId, NiprSyncResult, OutboxEvent};
+use crate::store::{DbError, NiprSyncId, NiprSyncResult, OutboxEvent};
 
 /// A NIPR fetch or full refresh that finished.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -63,7 +64,6 @@ pub async fn create_nipr_sync(
     Json(body): Json<NiprSyncInput>,
 ) -> ApiResult<impl IntoResponse> {
     let entity = entity(body.entity_type, &body.entity_id, "entity_id")?;
-    let (npn, _) = entity_facts(&state, &caller.org, &entity, "entity_id").await?;
     let error = non_empty(body.error);
     match (body.outcome, &error) {
         (SyncOutcome::Error, None) => {
@@ -83,26 +83,21 @@ pub async fn create_nipr_sync(
     let now = Utc::now();
     let result = NiprSyncResult {
         id: NiprSyncId::new(),
-        entity: entity.clone(),
-        kind: body.kind,
-        outcome: body.outcome,
-        error: error.clone(),
-        finished_at: body.finished_at.unwrap_or(now),
-    };
-    let payload = Payload::EntityComplianceDataSynchronized(DataSynchronized {
-        entity_type: entity.entity_type(),
-        entity_id: entity.id().to_owned(),
-        npn,
+        entity,
         kind: body.kind,
         outcome: body.outcome,
         error,
-        finished_at: result.finished_at,
-    });
-    let events = [outbox(&caller.org, payload, now)?];
-    state
+        finished_at: body.finished_at.unwrap_or(now),
+    };
+    // The event carries the entity's NPN, read by the same statement that stores the result.
+    match state
         .db()
-        .record_nipr_sync(&caller.org, &result, &events)
-        .await?;
+        .record_nipr_result(&caller.org, &result, now)
+        .await
+    {
+        Err(DbError::NotFound) => Err(ApiError::invalid_field("entity_id", MISSING_ENTITY)),
+        other => other.map_err(ApiError::from),
+    }?;
     Ok((StatusCode::CREATED, Json(result)))
 }
 

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 use turris_core::ids::OrganizationId;
 use turris_core::notes::{NoteDetails, NoteKind};
@@ -23,6 +23,7 @@ use turris_webhooks::WebhookType;
 use turris_webhooks::delivery::{
     EventId, EventRecord, EventStatus, Lease, LeasedDelivery, WebhookId,
 };
+use turris_webhooks::{DataSynchronized, Envelope, Payload};
 use uuid::Uuid;
 
 use super::compliance::{entity_table, entity_type_text};
@@ -31,8 +32,9 @@ use crate::store::error::{DbError, DbResult, foreign_key_is_not_found};
 use crate::store::sql::{Backend, Dialect, SqlStore, from_ns, ns, with_pool};
 
 /// Writes one NIPR result's own rows (the result, its tags push, a failure's note) inside the
-/// open transaction `$tx`; evaluates to `DbResult<bool>`, `false` (nothing written) when the
-/// entity is not in the organization. `$features` is its organization's `crm_features` as the
+/// open transaction `$tx`; evaluates to `DbResult<Option<Option<String>>>`: the entity's NPN
+/// as the insert found it (one statement), `None` (nothing written) when the entity is not in
+/// the organization. `$features` is its organization's `crm_features` as the
 /// batch read them: a tags push or a note whose feature is off is not even tried (the queueing
 /// statements check it again).
 macro_rules! nipr_rows {
@@ -43,12 +45,13 @@ macro_rules! nipr_rows {
             let (org, result) = (&write.org, &write.result);
             let finished = ns(result.finished_at)?;
             let (kind, outcome) = (enum_text(&result.kind)?, enum_text(&result.outcome)?);
-            let inserted = sqlx::query(&format!(
+            let table = entity_table(&result.entity);
+            let inserted: Option<(Option<String>,)> = sqlx::query_as(&format!(
                 "INSERT INTO nipr_syncs (organization_id, id, entity_type, entity_id, kind,
                  outcome, error, finished_at)
                  SELECT $1, $2, $3, $4, $5, $6, $7, $8
-                 WHERE EXISTS (SELECT 1 FROM {} WHERE organization_id = $1 AND id = $4)",
-                entity_table(&result.entity)
+                 WHERE EXISTS (SELECT 1 FROM {table} WHERE organization_id = $1 AND id = $4)
+                 RETURNING (SELECT npn FROM {table} WHERE organization_id = $1 AND id = $4)"
             ))
             .bind(org.as_str())
             .bind(result.id.0)
@@ -58,13 +61,12 @@ macro_rules! nipr_rows {
             .bind(&outcome)
             .bind(&result.error)
             .bind(finished)
-            .execute(&mut *$tx)
+            .fetch_optional(&mut *$tx)
             .await
-            .map_err(foreign_key_is_not_found)?
-            .rows_affected();
-            if inserted == 0 {
-                return Ok::<bool, DbError>(false);
-            }
+            .map_err(foreign_key_is_not_found)?;
+            let Some((npn,)) = inserted else {
+                return Ok::<Option<Option<String>>, DbError>(None);
+            };
             let entity_type = entity_type_text(&result.entity);
             if features.contains(",tags,") {
                 crate::store::tags::queue_tags_push!(
@@ -97,7 +99,7 @@ macro_rules! nipr_rows {
                     now
                 );
             }
-            Ok(true)
+            Ok(Some(npn))
         }
         .await
     };
@@ -134,7 +136,47 @@ pub struct NiprWrite {
     /// The result.
     pub result: NiprSyncResult,
     /// Its outbox events.
-    pub outbox: Vec<OutboxEvent>,
+    pub outbox: NiprOutbox,
+}
+
+/// The outbox events of a [`NiprWrite`].
+#[derive(Debug, Clone)]
+pub enum NiprOutbox {
+    /// These events, as given.
+    Events(Vec<OutboxEvent>),
+    /// The result's `entity_compliance_data_synchronized` event, created at this time and
+    /// built in the transaction with the entity's NPN as the result's insert found it (so
+    /// recording a result reads no entity beforehand).
+    Synchronized(DateTime<Utc>),
+}
+
+impl NiprOutbox {
+    /// The events for `write`, whose entity's NPN is `npn`.
+    fn events(&self, write: &NiprWrite, npn: Option<String>) -> DbResult<Vec<OutboxEvent>> {
+        let at = match self {
+            Self::Events(events) => return Ok(events.clone()),
+            Self::Synchronized(at) => *at,
+        };
+        let result = &write.result;
+        let payload = Payload::EntityComplianceDataSynchronized(DataSynchronized {
+            entity_type: result.entity.entity_type(),
+            entity_id: result.entity.id().to_owned(),
+            npn,
+            kind: result.kind,
+            outcome: result.outcome,
+            error: result.error.clone(),
+            finished_at: result.finished_at,
+        });
+        let envelope = Envelope::for_payload(write.org.as_str(), payload);
+        let body = envelope
+            .to_bytes()
+            .map_err(|e| DbError::Other(Box::new(e)))?;
+        Ok(vec![OutboxEvent {
+            webhook_type: envelope.webhook_type,
+            body: body.to_vec(),
+            created_at: at,
+        }])
+    }
 }
 
 type Reply = oneshot::Sender<DbResult<Vec<Enqueued>>>;
@@ -337,17 +379,21 @@ impl SqlStore {
                     .await
                     .map(Option::unwrap_or_default)
                 });
-                match nipr_rows!(tx, write, &features[&org]) {
-                    Ok(true) => stored.push(true),
-                    Ok(false) => {
+                let outbox = match nipr_rows!(tx, write, &features[&org]) {
+                    Ok(Some(npn)) => match write.outbox.events(write, npn) {
+                        Ok(outbox) => outbox,
+                        Err(e) => return Tried::Offender(i, e),
+                    },
+                    Ok(None) => {
                         stored.push(false);
                         enqueued.push(Vec::new());
                         continue;
                     }
                     Err(e) => return Tried::Offender(i, e),
-                }
+                };
+                stored.push(true);
                 let mut mine = Vec::new();
-                for item in &write.outbox {
+                for item in &outbox {
                     let key = (org.clone(), item.webhook_type);
                     once_per_batch!(
                         endpoints,

@@ -25,7 +25,7 @@ use compliance::{
 };
 pub(crate) use compliance::{entity_from, entity_table, entity_type_text};
 pub(crate) use group::GroupCommit;
-pub use group::NiprWrite;
+pub use group::{NiprOutbox, NiprWrite};
 pub use outbox::{Enqueued, OutboxEvent};
 pub(crate) use outbox::{commit_with_outbox, write_outbox};
 
@@ -89,6 +89,15 @@ pub trait TurrisInputStore: Send + Sync {
         org: &OrganizationId,
         result: &NiprSyncResult,
         outbox: &[OutboxEvent],
+    ) -> DbResult<Vec<Enqueued>>;
+    /// Stores a NIPR result and its `entity_compliance_data_synchronized` event, created at
+    /// `at` and carrying the entity's NPN as the same transaction reads it (nothing needs to
+    /// read the entity first); [`DbError::NotFound`] when the entity is not in `org`.
+    async fn record_nipr_result(
+        &self,
+        org: &OrganizationId,
+        result: &NiprSyncResult,
+        at: DateTime<Utc>,
     ) -> DbResult<Vec<Enqueued>>;
     /// A page of an entity's NIPR results, newest first, after `after` (the finish time and
     /// id of the previous page's last one).
@@ -264,7 +273,21 @@ impl TurrisInputStore for SqlStore {
         self.record_nipr_grouped(NiprWrite {
             org: org.clone(),
             result: result.clone(),
-            outbox: outbox.to_vec(),
+            outbox: NiprOutbox::Events(outbox.to_vec()),
+        })
+        .await
+    }
+
+    async fn record_nipr_result(
+        &self,
+        org: &OrganizationId,
+        result: &NiprSyncResult,
+        at: DateTime<Utc>,
+    ) -> DbResult<Vec<Enqueued>> {
+        self.record_nipr_grouped(NiprWrite {
+            org: org.clone(),
+            result: result.clone(),
+            outbox: NiprOutbox::Synchronized(at),
         })
         .await
     }

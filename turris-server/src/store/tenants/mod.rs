@@ -1,4 +1,5 @@
 //! Organizations, roles, users and API tokens.
+mod principals;
 mod tokens;
 
 use std::collections::BTreeSet;
@@ -12,6 +13,7 @@ use uuid::Uuid;
 use super::error::{DbError, DbResult, foreign_key_is_not_found};
 use super::sql::{Dialect, SqlStore, from_ns, ns, with_pool, wrote};
 use crate::crypto::TokenHash;
+pub(crate) use principals::PrincipalCache;
 use serde::{Deserialize, Serialize};
 pub use tokens::{ApiTokenInfo, NewApiToken, Principal};
 use tokens::{LAST_USED_RESOLUTION, PrincipalRow, TOKEN_COLUMNS, TokenRow};
@@ -272,6 +274,7 @@ impl TenantStore for SqlStore {
                 .await?
                 .rows_affected()
         });
+        self.principals().forget_all();
         wrote(updated, DbError::NotFound)
     }
 
@@ -441,6 +444,10 @@ impl TenantStore for SqlStore {
         hash: &TokenHash,
         now: DateTime<Utc>,
     ) -> DbResult<Option<Principal>> {
+        if let Some(principal) = self.principals().get(hash, now) {
+            return Ok(Some(principal));
+        }
+        let generation = self.principals().generation();
         let row: Option<PrincipalRow> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT t.id, t.user_id, t.role_id, t.label, t.created_at, t.last_used_at,
@@ -477,7 +484,9 @@ impl TenantStore for SqlStore {
             });
             last_used_at = Some(from_ns(used));
         }
-        row.principal(last_used_at).map(Some)
+        let principal = row.principal(last_used_at)?;
+        self.principals().remember(hash, &principal, generation);
+        Ok(Some(principal))
     }
 
     async fn list_api_tokens(&self, org: &OrganizationId) -> DbResult<Vec<ApiTokenInfo>> {
@@ -514,6 +523,7 @@ impl TenantStore for SqlStore {
             .await?
             .rows_affected()
         });
+        self.principals().forget_all();
         Ok(updated > 0)
     }
 }

@@ -7,6 +7,8 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::harness::{Receiver, Server, config, eventually};
+use turris_server::store::sql::Pools;
+
 use crate::support::db::TestDb;
 
 const TYPE: &str = "entity_compliance_data_synchronized";
@@ -79,6 +81,98 @@ async fn a_slow_endpoint_with_a_backlog_never_exceeds_its_limit_nor_starves_a_fa
     server.stop().await;
 }
 
+/// An endpoint's slot bounds the requests its receiver answers at once; an attempt waiting for
+/// its commit (a batch shared with other attempts) is no load on the receiver and holds no
+/// slot. A lock on the attempts table stalls every commit while the receiver, limited to one
+/// request at a time, still gets all three events one after another; once the lock goes, all
+/// three are recorded as delivered.
+async fn an_attempt_waiting_for_its_commit_frees_its_endpoint_for_the_next(db: &TestDb) {
+    let receiver = Receiver::start().await;
+    receiver.hold();
+    let server = Server::start(config(db)).await;
+    let org = server.organization().await;
+    let webhook = server.webhook(&org, TYPE, &receiver).await;
+    server
+        .expect(
+            200,
+            Method::PUT,
+            &format!("/api/v1/webhooks/{webhook}/limits"),
+            &org.token,
+            Some(json!({"max_in_flight": 1})),
+        )
+        .await;
+    let agency = server.agency(&org, "Acme").await;
+    for _ in 0..3 {
+        server.nipr_sync(&org, &agency).await;
+    }
+    eventually("the first request arrives and is held", || async {
+        (!receiver.arrivals().is_empty()).then_some(())
+    })
+    .await;
+
+    let Pools::Postgres(pool) = db.database.pools() else {
+        unreachable!("PostgreSQL only");
+    };
+    let mut lock = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE delivery_attempts IN EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    receiver.release();
+    eventually(
+        "all three arrive while no attempt can be recorded",
+        || async { (receiver.accepted().len() == 3).then_some(()) },
+    )
+    .await;
+    let unrecorded = server
+        .expect(
+            200,
+            Method::GET,
+            &format!("/api/v1/webhooks/{webhook}/events?limit=100"),
+            &org.token,
+            None,
+        )
+        .await;
+    assert!(
+        unrecorded["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "pending"),
+        "nothing recorded while the lock holds: {unrecorded}"
+    );
+    lock.rollback().await.unwrap();
+
+    eventually("all three are recorded as delivered", || async {
+        let history = server
+            .expect(
+                200,
+                Method::GET,
+                &format!("/api/v1/webhooks/{webhook}/events?limit=100"),
+                &org.token,
+                None,
+            )
+            .await;
+        let rows = history["rows"].as_array().unwrap().clone();
+        (rows.len() == 3 && rows.iter().all(|r| r["status"] == "success")).then_some(())
+    })
+    .await;
+    assert_eq!(receiver.max_in_flight(), 1, "never more than one at once");
+    assert_eq!(receiver.accepted().values().sum::<usize>(), 3, "each once");
+    server.stop().await;
+}
+
 both_databases!(db:
     a_slow_endpoint_with_a_backlog_never_exceeds_its_limit_nor_starves_a_fast_one
 );
+
+mod postgres_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_attempt_waiting_for_its_commit_frees_its_endpoint_for_the_next() {
+        if crate::support::skip_postgres() {
+            return;
+        }
+        let db = crate::support::db::TestDb::fresh(turris_server::store::Backend::Postgres).await;
+        super::an_attempt_waiting_for_its_commit_frees_its_endpoint_for_the_next(&db).await;
+    }
+}

@@ -6,8 +6,8 @@ use turris_core::store::RecordStore;
 use turris_server::store::{
     AgreementId, ComplianceEntity, ComplianceUpdate, Conflict, DbError, DebounceKey,
     DebounceOutput, DebounceStore, Invitation, InvitationId, InvitationStatus, InvitationStore,
-    NiprSyncId, NiprSyncResult, NiprWrite, OutboxEvent, ProducerAgreement, RecordPageStore,
-    SqlStore, TurrisInputStore, WebhookEndpointStore,
+    NiprOutbox, NiprSyncId, NiprSyncResult, NiprWrite, OutboxEvent, ProducerAgreement,
+    RecordPageStore, SqlStore, TurrisInputStore, WebhookEndpointStore,
 };
 use turris_webhooks::delivery::{DeliveryStore, PageRequest};
 use turris_webhooks::{AgreementSigner, ComplianceStatus, SyncKind, SyncOutcome, WebhookType};
@@ -389,6 +389,80 @@ async fn nipr_results_enqueue_one_event_per_webhook_of_their_type(db: &TestDb) {
     assert_eq!(due.len(), 2, "a refused result queues nothing");
 }
 
+/// `record_nipr_result` builds the event itself, with the NPN the entity has when the result is
+/// stored (read by the result's own insert); an unknown entity stores nothing.
+async fn a_nipr_results_event_carries_the_npn_its_transaction_read(db: &TestDb) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let agency_id = agency(&store, &acme, "a1").await;
+    let agent = agent_p1(&store, &acme).await;
+    let hook = endpoint(WebhookType::EntityComplianceDataSynchronized);
+    store.create_webhook(&acme, &hook, t0()).await.unwrap();
+    let result = |entity: ComplianceEntity| NiprSyncResult {
+        id: NiprSyncId::new(),
+        entity,
+        kind: SyncKind::FullRefresh,
+        outcome: SyncOutcome::Error,
+        error: Some("NIPR timed out".into()),
+        finished_at: t(1),
+    };
+    let body = |enqueued: &[turris_server::store::Enqueued]| {
+        let store = &store;
+        let id = enqueued[0].event_id;
+        async move {
+            let event = store.event(id).await.unwrap().expect("queued");
+            serde_json::from_slice::<serde_json::Value>(&event.body).unwrap()
+        }
+    };
+
+    let of_agency = store
+        .record_nipr_result(
+            &acme,
+            &result(ComplianceEntity::Agency(agency_id.clone())),
+            t(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(of_agency.len(), 1);
+    let sent = body(&of_agency).await;
+    assert_eq!(sent["webhookType"], "entity_compliance_data_synchronized");
+    assert_eq!(sent["upstreamEntityId"], "acme");
+    assert_eq!(sent["payload"]["entityType"], "agency");
+    assert_eq!(sent["payload"]["entityId"], "a1");
+    assert_eq!(sent["payload"]["npn"], "123");
+    assert_eq!(sent["payload"]["error"], "NIPR timed out");
+    let event = store.event(of_agency[0].event_id).await.unwrap().unwrap();
+    assert_eq!(event.next_attempt_at, Some(t(2)), "due when it was created");
+
+    // The NPN is the one stored when the result is, not when the caller looked.
+    let renamed = Agent {
+        data: AgentDraft {
+            npn: Some(Npn::parse("4455").unwrap()),
+            ..agent.data.clone()
+        },
+        ..agent.clone()
+    };
+    store.update_agent(&acme, &renamed).await.unwrap();
+    let of_agent = store
+        .record_nipr_result(
+            &acme,
+            &result(ComplianceEntity::Agent(agent.id.clone())),
+            t(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(body(&of_agent).await["payload"]["npn"], "4455");
+
+    let ghost = result(ComplianceEntity::Agent(AgentId::parse("ghost").unwrap()));
+    let refused = store.record_nipr_result(&acme, &ghost, t(4)).await;
+    assert!(matches!(refused, Err(DbError::NotFound)), "{refused:?}");
+    assert_eq!(
+        queued(&store, hook.id).await.len(),
+        2,
+        "nothing queued for it"
+    );
+}
+
 async fn a_refused_producer_agreement_leaves_no_outbox_rows(db: &TestDb) {
     let store = db.store();
     let (acme, other) = (org(&store, "acme").await, org(&store, "other").await);
@@ -519,7 +593,10 @@ async fn a_group_commit_fails_only_the_writes_that_fail(db: &TestDb) {
     let write = |result: &NiprSyncResult| NiprWrite {
         org: acme.clone(),
         result: result.clone(),
-        outbox: vec![outbox(WebhookType::EntityComplianceDataSynchronized, body)],
+        outbox: NiprOutbox::Events(vec![outbox(
+            WebhookType::EntityComplianceDataSynchronized,
+            body,
+        )]),
     };
     let first = failed(NiprSyncId::new(), &agent.id);
     let ghost = failed(NiprSyncId::new(), &AgentId::parse("ghost").unwrap());
@@ -584,6 +661,7 @@ both_databases!(db:
     invitations_need_an_agency_of_the_organization,
     compliance_updates_report_real_changes_and_feed_the_debounce_inbox,
     nipr_results_enqueue_one_event_per_webhook_of_their_type,
+    a_nipr_results_event_carries_the_npn_its_transaction_read,
     a_refused_producer_agreement_leaves_no_outbox_rows,
     agencies_and_agents_list_by_id_in_pages,
     a_group_commit_fails_only_the_writes_that_fail,

@@ -74,6 +74,62 @@ async fn a_token_authenticates_as_its_user_role_and_organization(db: &TestDb) {
     assert_eq!(listed[0].revoked_at, Some(t(10)));
 }
 
+/// Who a token is stays in memory for a moment (the TTL), so another replica's revocation
+/// reaches this one's cache only when it lapses; with no TTL, every request reads it.
+async fn another_replicas_revocation_reaches_a_cached_token_when_its_ttl_lapses(db: &TestDb) {
+    let hour = std::time::Duration::from_secs(3600);
+    let here = db.store().with_token_cache(hour);
+    let uncached = db.store().with_token_cache(std::time::Duration::ZERO);
+    let there = db.store();
+    let acme = org(&here, "acme").await;
+    let TokenHolder { token, info, .. } =
+        token_holder(&here, &acme, &reader(), ("ada@acme.test", "Ada"), "ci").await;
+    assert!(
+        here.authenticate(&token.hash(), t(5))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        uncached
+            .authenticate(&token.hash(), t(5))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        there
+            .authenticate(&token.hash(), t(5))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    assert!(there.revoke_api_token(&acme, info.id, t(6)).await.unwrap());
+    let remembered = here.authenticate(&token.hash(), t(7)).await.unwrap();
+    assert_eq!(
+        remembered.map(|p| p.token.id),
+        Some(info.id),
+        "within the TTL this replica still knows the token"
+    );
+    assert!(
+        uncached
+            .authenticate(&token.hash(), t(7))
+            .await
+            .unwrap()
+            .is_none(),
+        "without a cache the revocation is seen at once"
+    );
+    assert!(
+        there
+            .authenticate(&token.hash(), t(7))
+            .await
+            .unwrap()
+            .is_none(),
+        "the replica that revoked it refuses it at once"
+    );
+}
+
 async fn names_emails_and_ids_are_unique_and_answer_typed_conflicts(db: &TestDb) {
     let store = db.store();
     let acme = org(&store, "acme").await;
@@ -208,6 +264,7 @@ async fn roles_from_before_the_records_area_keep_records_access(db: &TestDb) {
 both_databases!(db:
     roles_from_before_the_records_area_keep_records_access,
     a_token_authenticates_as_its_user_role_and_organization,
+    another_replicas_revocation_reaches_a_cached_token_when_its_ttl_lapses,
     names_emails_and_ids_are_unique_and_answer_typed_conflicts,
     tenants_see_only_their_own_roles_users_and_tokens,
 );
