@@ -193,6 +193,22 @@ pub fn recent_writes(
         .collect()
 }
 
+/// `draft` as HubSpot holds it while its `property` has `value` (HubSpot's current value): what
+/// writing an overwritten edit back compares with, so that the write carries `property` even
+/// when Turris holds the edit already. A value a field cannot take leaves that field as it is.
+pub fn as_hubspot_holds<M: RecordMapping>(
+    mapping: &M,
+    draft: &M::Draft,
+    property: &str,
+    value: Option<&str>,
+) -> M::Draft {
+    let mut held = draft.clone();
+    for field in mapping.fields_for(property) {
+        let _ = field.set(&mut held, non_empty(value));
+    }
+    held
+}
+
 /// When each mapped property of a record was last edited in Turris, from its edits not yet
 /// pushed (oldest first: when each was made, and the record's data before it, `None` for a new
 /// record) and its data now: the `edited_at` of the writes that push them.

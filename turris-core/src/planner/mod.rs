@@ -37,7 +37,8 @@ pub use merge::{MergeStep, plan_merge};
 pub use outbound::{OutboundAction, OutboundSkipReason, plan_outbound, plan_outbound_after};
 
 pub use echo::{
-    ECHO_WINDOW, EchoInfo, EchoVerdict, RecentWrite, property_edit_times, recent_writes,
+    ECHO_WINDOW, EchoInfo, EchoVerdict, RecentWrite, as_hubspot_holds, property_edit_times,
+    recent_writes,
 };
 
 use chrono::{DateTime, Utc};
@@ -262,11 +263,13 @@ pub fn plan<M: RecordMapping>(
         return SyncAction::skip(SkipReason::InboundDisabled);
     }
     let corrected;
+    let mut overwritten = false;
     let change = match ctx.echo.verdict(change) {
         EchoVerdict::Echo => return SyncAction::skip(SkipReason::EchoOfOwnWrite),
         EchoVerdict::Superseded => return SyncAction::skip(SkipReason::SupersededByTurrisEdit),
         // HubSpot may hold our older value now: plan with the value the edit carried.
         EchoVerdict::Overwritten { property, value } => {
+            overwritten = true;
             corrected = {
                 let mut corrected = change.clone();
                 corrected.properties.insert(property, value);
@@ -282,7 +285,18 @@ pub fn plan<M: RecordMapping>(
     let matches = identifier.evaluate(&change.properties);
     match existing {
         Existing::Linked(_) if !matches => SyncAction::skip(SkipReason::NoLongerMatchesIdentifier),
-        Existing::Linked(current) => plan_update(change, ctx, current),
+        Existing::Linked(current) => match plan_update(change, ctx, current) {
+            // Turris holds the edit already, yet our older value may have replaced it in
+            // HubSpot: an update that changes nothing, which the caller writes back to HubSpot
+            // (comparing with the record as HubSpot holds it: [`echo::as_hubspot_holds`]).
+            SyncAction::Skip {
+                reason: SkipReason::NoChanges,
+            } if overwritten => SyncAction::Update {
+                changes: Vec::new(),
+                skipped: Vec::new(),
+            },
+            action => action,
+        },
         Existing::Matched(_) | Existing::NotFound if !matches => {
             SyncAction::skip(SkipReason::DoesNotMatchIdentifier)
         }

@@ -517,6 +517,57 @@ fn an_edit_our_older_write_overwrote_is_planned_with_its_own_value_and_an_older_
     );
 }
 
+/// Seed 604 of the sync simulation: Turris had applied a person's edit when a push of an older
+/// Turris value (planned before) landed over it in HubSpot. Planning that edit again then
+/// changes nothing in Turris, but the edit must still go back to HubSpot.
+#[test]
+fn an_edit_turris_holds_that_our_older_write_overwrote_is_an_update_that_changes_nothing() {
+    // Turris holds the person's phone 777 already.
+    let current = AgencyDraft {
+        phone: Some("777".into()),
+        ..stored()
+    };
+    // Our push of Turris's older edit (999, edited at -60 s) landed at -2 s, after the edit.
+    let ledger = [RecentWrite {
+        object_id: HubSpotId::parse("101").unwrap(),
+        property: "phone".into(),
+        value: Some("999".into()),
+        at: now() - Duration::seconds(2),
+        edited_at: now() - Duration::seconds(60),
+    }];
+    let echo = EchoInfo {
+        app_id: None,
+        recent_writes: &ledger,
+        pending: &[],
+    };
+    let holds_ours = agency_with("phone", Some("999"));
+    let edit = InboundChange {
+        occurred_at: now() - Duration::seconds(5),
+        ..edited("phone", "777", &holds_ours)
+    };
+    assert_eq!(
+        run_with(&edit, &inbound_on(), Existing::Linked(&current), echo),
+        SyncAction::Update {
+            changes: vec![],
+            skipped: vec![]
+        },
+        "nothing changes in Turris, and the edit is written back"
+    );
+    // What the write back compares with: the record as HubSpot holds it.
+    let held = as_hubspot_holds(&mapping(), &current, "phone", Some("999"));
+    assert_eq!(held.phone.as_deref(), Some("999"));
+    assert_eq!(held.name, current.name, "other fields as they are");
+    // Where HubSpot holds the edit (no write of ours landed after it), nothing is to be done.
+    let holds_edit = InboundChange {
+        occurred_at: now() - Duration::seconds(5),
+        ..edited("phone", "777", &agency_with("phone", Some("777")))
+    };
+    assert_eq!(
+        run(&holds_edit, &inbound_on(), Existing::Linked(&current)),
+        skip(SkipReason::NoChanges)
+    );
+}
+
 #[test]
 fn a_late_creation_of_a_linked_record_leaves_the_fields_turris_edited_since() {
     // The creation happened at now(); Turris edited the phone 10 s later (still queued).

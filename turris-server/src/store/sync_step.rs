@@ -86,6 +86,10 @@ pub struct InboundStep<'a> {
     /// and its `previous` is the record's data before the step, so it writes the fields the
     /// step changed.
     pub push_back: Option<DateTime<Utc>>,
+    /// With `push_back`, when the step changes nothing (Turris holds the user's edit already):
+    /// the record as HubSpot holds it (our older value in the edited field), the push's
+    /// `previous` instead of the data before the step, so the push writes that field.
+    pub held_in_hubspot: Option<SyncedRecord<'a>>,
 }
 
 /// What committing a step did.
@@ -186,6 +190,15 @@ macro_rules! stored_data {
             .fetch_optional(&mut *$tx)
             .await?
     }};
+}
+
+/// `record`'s data as its table stores them (a push's `previous` is read back the same way).
+fn data_text(record: &SyncedRecord<'_>) -> DbResult<String> {
+    Ok(match record {
+        SyncedRecord::Agency(a) => serde_json::to_string(&a.data)?,
+        SyncedRecord::Agent(a) => serde_json::to_string(&a.data)?,
+        SyncedRecord::AgencyContact(a) => serde_json::to_string(a)?,
+    })
 }
 
 /// Whether the `stored` data are still those of `read`; `true` when the record is gone (the
@@ -347,7 +360,11 @@ impl InboundStepStore for SqlStore {
                     return Ok(StepOutcome::Changed);
                 }
                 if let Some(at) = step.push_back {
-                    push_back!(tx, org, record, stored, ns(at)?);
+                    let previous = match &step.held_in_hubspot {
+                        Some(held) => Some(data_text(held)?),
+                        None => stored,
+                    };
+                    push_back!(tx, org, record, previous, ns(at)?);
                 }
             }
             if let Some(write) = &step.record

@@ -14,7 +14,7 @@ use turris_core::mapping::{MappedField, RecordMapping, SkippedField};
 use turris_core::matching::MatchedBy;
 use turris_core::planner::{
     EchoInfo, EchoVerdict, Existing, FieldChange, InboundChange, PlanContext, RecentWrite,
-    SyncAction, apply_changes, plan, property_edit_times,
+    SyncAction, apply_changes, as_hubspot_holds, plan, property_edit_times,
 };
 use turris_core::store::{Link, LinkKind, TurrisRef};
 
@@ -146,16 +146,13 @@ impl OrgSync<'_> {
             }
             SyncAction::Update { changes, skipped } => {
                 let record = linked.expect("updates are planned for linked records");
-                // A user's edit our older value may have overwritten in HubSpot goes back.
-                let push_back = matches!(
-                    plan_ctx.echo.verdict(change),
-                    EchoVerdict::Overwritten { .. }
-                )
-                .then_some(change.occurred_at);
+                let (push_back, held) =
+                    push_back::<K>(ctx.plan.mapping, &plan_ctx.echo, change, &record, &changes);
                 let update = Update {
                     changes: &changes,
                     skipped: &skipped,
                     push_back,
+                    held,
                 };
                 self.update::<K>(&step, record, update, agency.as_ref())
                     .await?
@@ -268,7 +265,15 @@ impl OrgSync<'_> {
         K::follow(&mut record, agency);
         let fields: Vec<&str> = update.changes.iter().map(|c| c.field.key()).collect();
         let noun = <K::Mapping as RecordMapping>::NOUN;
-        let message = format!("{noun} updated: {}", fields.join(", "));
+        let message = match fields.is_empty() {
+            false => format!("{noun} updated: {}", fields.join(", ")),
+            true => format!("{noun} unchanged: the HubSpot edit goes back over our older value"),
+        };
+        let held = update.held.map(|draft| {
+            let mut held = read.clone();
+            K::set_draft(&mut held, draft);
+            held
+        });
         let mut activity = vec![step.row::<K>(&record, message)];
         let id = &step.change.object_id;
         activity.extend(skipped_rows(
@@ -284,6 +289,7 @@ impl OrgSync<'_> {
             }),
             activity,
             push_back: update.push_back,
+            held_in_hubspot: held.as_ref().map(K::synced),
             ..InboundStep::default()
         };
         let committed = self.commit(&written).await?;
@@ -367,12 +373,36 @@ impl OrgSync<'_> {
     }
 }
 
-/// Fields a planned update changes, those it could not store, and when the user's edit it
-/// pushes back to HubSpot was made (if it does).
+/// Fields a planned update changes, those it could not store, when the user's edit it
+/// pushes back to HubSpot was made (if it does), and the record as HubSpot holds it when the
+/// update changes nothing (Turris holds the edit already).
 struct Update<'a, K: RecordKind> {
     changes: &'a [FieldChange<<K::Mapping as RecordMapping>::Field>],
     skipped: &'a [SkippedField<<K::Mapping as RecordMapping>::Field>],
     push_back: Option<DateTime<Utc>>,
+    held: Option<Draft<K>>,
+}
+
+type Draft<K> = <<K as RecordKind>::Mapping as RecordMapping>::Draft;
+
+/// A user's edit our older value may have overwritten in HubSpot goes back: when it was made,
+/// and, if the update changes nothing (Turris holds the edit already), `record` as HubSpot
+/// holds it, for the push to compare with (core's [`as_hubspot_holds`]).
+fn push_back<K: RecordKind>(
+    mapping: &K::Mapping,
+    echo: &EchoInfo<'_>,
+    change: &InboundChange,
+    record: &K::Record,
+    changes: &[FieldChange<<K::Mapping as RecordMapping>::Field>],
+) -> (Option<DateTime<Utc>>, Option<Draft<K>>) {
+    let EchoVerdict::Overwritten { property, .. } = echo.verdict(change) else {
+        return (None, None);
+    };
+    let held = changes.is_empty().then(|| {
+        let value = change.properties.get(&property);
+        as_hubspot_holds(mapping, &K::draft(record), &property, value)
+    });
+    (Some(change.occurred_at), held)
 }
 
 /// What the rows and the link of one planned change share.

@@ -8,9 +8,9 @@ use turris_core::ids::{
 use turris_core::record::{Agency, AgencyContact, AgencyDraft, Agent, AgentDraft};
 use turris_core::store::{ActivityStore, Link, LinkKind, LinkStore, RecordStore, TurrisRef};
 use turris_server::store::{
-    DbError, InboundStep, InboundStepStore, Invitation, InvitationId, InvitationStatus,
-    InvitationStore, InvitationWrite, RecordPageStore, RecordWrite, SqlStore, StepOutcome,
-    SyncedRecord,
+    DbError, InboundEventStore, InboundStep, InboundStepStore, Invitation, InvitationId,
+    InvitationStatus, InvitationStore, InvitationWrite, RecordPageStore, RecordWrite, SqlStore,
+    StepOutcome, SyncedRecord,
 };
 
 use super::{org, t};
@@ -501,7 +501,69 @@ async fn an_update_of_a_record_changed_since_it_was_read_writes_nothing(db: &Tes
     assert_eq!(store.get_agency(&acme, &read.id).await.unwrap(), Some(both));
 }
 
+/// Seed 604 of the sync simulation: Turris holds a user's edit already when our older value
+/// turns out to have replaced it in HubSpot. The step changes nothing, and its push back
+/// compares with the record as HubSpot holds it, so the push writes the edited field.
+async fn a_push_back_that_changes_nothing_compares_with_the_record_as_hubspot_holds_it(
+    db: &TestDb,
+) {
+    let store = db.store();
+    let acme = org(&store, "acme").await;
+    let mut current = agency("a-1");
+    current.data.city = Some("Buffalo".into());
+    let link = link_of(&current, "10");
+    let created = insert(
+        SyncedRecord::Agency(&current),
+        &link,
+        ActivityKind::WebhookCompanyCreated,
+        "agency created",
+    );
+    assert_eq!(
+        commit(&store, &acme, &created).await,
+        StepOutcome::Committed
+    );
+    let mut held = current.clone();
+    held.data.city = Some("Pittsburgh".into());
+    let step = InboundStep {
+        record: Some(RecordWrite::Update {
+            record: SyncedRecord::Agency(&current),
+            read: SyncedRecord::Agency(&current),
+        }),
+        push_back: Some(t(1)),
+        held_in_hubspot: Some(SyncedRecord::Agency(&held)),
+        activity: vec![row(
+            ActivityKind::WebhookCompanyPropertyChanged,
+            "agency unchanged",
+        )],
+        ..InboundStep::default()
+    };
+    assert_eq!(commit(&store, &acme, &step).await, StepOutcome::Committed);
+    let turris = TurrisRef::Agency(current.id.clone());
+    let queued = store.pending_turris_edits(&acme, &turris).await.unwrap();
+    assert_eq!(queued.len(), 1, "one push back");
+    assert_eq!(queued[0].0, t(1), "dated by the user's edit");
+    let previous: AgencyDraft = serde_json::from_str(queued[0].1.as_deref().unwrap()).unwrap();
+    assert_eq!(previous, held.data, "compared with what HubSpot holds");
+    assert_eq!(
+        store.get_agency(&acme, &current.id).await.unwrap(),
+        Some(current.clone()),
+        "Turris unchanged"
+    );
+    // A push back of an update compares with the data before the step.
+    let mut renamed = current.clone();
+    renamed.data.name = "Lakeside Brokers".into();
+    assert_eq!(
+        update(&store, &acme, &renamed, &current).await,
+        StepOutcome::Committed
+    );
+    let queued = store.pending_turris_edits(&acme, &turris).await.unwrap();
+    assert_eq!(queued.len(), 2);
+    let previous: AgencyDraft = serde_json::from_str(queued[1].1.as_deref().unwrap()).unwrap();
+    assert_eq!(previous, current.data);
+}
+
 both_databases!(db:
+    a_push_back_that_changes_nothing_compares_with_the_record_as_hubspot_holds_it,
     an_update_of_a_record_changed_since_it_was_read_writes_nothing,
     an_inbound_create_writes_record_link_activity_and_invitation_together,
     a_create_retried_for_an_object_already_linked_writes_no_second_record,

@@ -233,3 +233,50 @@ sync_test!(
         assert_eq!(control.record(ObjectKind::Companies, &c).unwrap().properties["name"], "New");
     }
 );
+
+sync_test!(
+    async fn a_user_edit_turris_holds_that_our_older_push_overwrote_in_hubspot_is_written_back(app) {
+        // Seed 604 of the simulation: a push planned before a user's edit reached Turris landed
+        // after that edit in HubSpot, with Turris's older value; Turris holds the edit already.
+        let (agency, company) = app.pushed_agency().await;
+        let control = app.sandbox.control();
+        let org = OrganizationId::parse(&app.org).unwrap();
+        let db = app.state.db();
+        let user_edit_at = chrono::Utc::now();
+        let id = turris_core::ids::AgencyId::parse(&agency).unwrap();
+        let mut held = db.get_agency(&org, &id).await.unwrap().unwrap();
+        held.data.city = Some("Buffalo".into());
+        db.update_agency(&org, &held).await.unwrap();
+        // Our older value lands in HubSpot (its webhook would be our echo: none is sent).
+        control.set_webhook_target(None);
+        control.update_record(ObjectKind::Companies, &company, [("city", "Pittsburgh")]).unwrap();
+        control.set_webhook_target(Some(&format!("{}/hooks/hubspot", app.base)));
+        let ours = turris_core::planner::RecentWrite {
+            object_id: turris_core::ids::HubSpotId::parse(&company).unwrap(),
+            property: "city".into(),
+            value: Some("Pittsburgh".into()),
+            at: chrono::Utc::now(),
+            edited_at: user_edit_at - chrono::Duration::seconds(60),
+        };
+        db.record_hubspot_writes(&org, &[ours]).await.unwrap();
+        // Then the user's edit comes in (its webhook delayed, as HubSpot's retries can bring it).
+        let edit: WebhookEvent = serde_json::from_value(json!({
+            "eventId": 990_002,
+            "portalId": app.sandbox.portal_id(),
+            "occurredAt": user_edit_at.timestamp_millis(),
+            "subscriptionType": "company.propertyChange",
+            "objectId": company.parse::<u64>().unwrap(),
+            "propertyName": "city",
+            "propertyValue": "Buffalo",
+            "changeSource": "CRM_UI",
+        }))
+        .unwrap();
+        db.persist_inbound_events(&org, &[edit], chrono::Utc::now()).await.unwrap();
+        turris_server::sync::inbound::wake(&app.state);
+        app.converged_on(&agency, &company, "Buffalo").await;
+        let written_back = app.activity().await.into_iter().any(|a| {
+            a["details"]["message"].as_str().is_some_and(|m| m.contains("goes back over our older value"))
+        });
+        assert!(written_back, "the step says why it pushes an unchanged record");
+    }
+);
