@@ -3,9 +3,6 @@
 
 use std::collections::HashSet;
 
-use reqwest::Method;
-use serde_json::json;
-
 use super::harness::{Receiver, Server, config, eventually};
 use turris_server::store::sql::Pools;
 
@@ -26,15 +23,7 @@ async fn a_slow_endpoint_with_a_backlog_never_exceeds_its_limit_nor_starves_a_fa
     let server = Server::start(settings).await;
     let busy = server.organization().await;
     let slow_webhook = server.webhook(&busy, TYPE, &slow).await;
-    server
-        .expect(
-            200,
-            Method::PUT,
-            &format!("/api/v1/webhooks/{slow_webhook}/limits"),
-            &busy.token,
-            Some(json!({"max_in_flight": 2})),
-        )
-        .await;
+    server.limit_in_flight(&busy, &slow_webhook, 2).await;
     let agency = server.agency(&busy, "Slow").await;
     for _ in 0..8 {
         server.nipr_sync(&busy, &agency).await;
@@ -92,15 +81,7 @@ async fn an_attempt_waiting_for_its_commit_frees_its_endpoint_for_the_next(db: &
     let server = Server::start(config(db)).await;
     let org = server.organization().await;
     let webhook = server.webhook(&org, TYPE, &receiver).await;
-    server
-        .expect(
-            200,
-            Method::PUT,
-            &format!("/api/v1/webhooks/{webhook}/limits"),
-            &org.token,
-            Some(json!({"max_in_flight": 1})),
-        )
-        .await;
+    server.limit_in_flight(&org, &webhook, 1).await;
     let agency = server.agency(&org, "Acme").await;
     for _ in 0..3 {
         server.nipr_sync(&org, &agency).await;
@@ -124,15 +105,7 @@ async fn an_attempt_waiting_for_its_commit_frees_its_endpoint_for_the_next(db: &
         || async { (receiver.accepted().len() == 3).then_some(()) },
     )
     .await;
-    let unrecorded = server
-        .expect(
-            200,
-            Method::GET,
-            &format!("/api/v1/webhooks/{webhook}/events?limit=100"),
-            &org.token,
-            None,
-        )
-        .await;
+    let unrecorded = server.history(&org, &webhook).await;
     assert!(
         unrecorded["rows"]
             .as_array()
@@ -144,15 +117,7 @@ async fn an_attempt_waiting_for_its_commit_frees_its_endpoint_for_the_next(db: &
     lock.rollback().await.unwrap();
 
     eventually("all three are recorded as delivered", || async {
-        let history = server
-            .expect(
-                200,
-                Method::GET,
-                &format!("/api/v1/webhooks/{webhook}/events?limit=100"),
-                &org.token,
-                None,
-            )
-            .await;
+        let history = server.history(&org, &webhook).await;
         let rows = history["rows"].as_array().unwrap().clone();
         (rows.len() == 3 && rows.iter().all(|r| r["status"] == "success")).then_some(())
     })

@@ -413,17 +413,33 @@ impl Server {
         .await;
     }
 
+    /// Sets a webhook's `max_in_flight` limit.
+    pub async fn limit_in_flight(&self, org: &Org, webhook: &str, max_in_flight: u32) {
+        self.expect(
+            200,
+            Method::PUT,
+            &format!("/api/v1/webhooks/{webhook}/limits"),
+            &org.token,
+            Some(json!({ "max_in_flight": max_in_flight })),
+        )
+        .await;
+    }
+
+    /// The first page (100 rows) of a webhook's delivery history.
+    pub async fn history(&self, org: &Org, webhook: &str) -> Value {
+        self.expect(
+            200,
+            Method::GET,
+            &format!("/api/v1/webhooks/{webhook}/events?limit=100"),
+            &org.token,
+            None,
+        )
+        .await
+    }
+
     /// The event ids of a webhook's history (first page of 100).
     pub async fn event_ids(&self, org: &Org, webhook: &str) -> Vec<String> {
-        let history = self
-            .expect(
-                200,
-                Method::GET,
-                &format!("/api/v1/webhooks/{webhook}/events?limit=100"),
-                &org.token,
-                None,
-            )
-            .await;
+        let history = self.history(org, webhook).await;
         let mut ids: Vec<String> = history["rows"]
             .as_array()
             .unwrap()

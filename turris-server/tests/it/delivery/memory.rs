@@ -4,9 +4,6 @@
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
-use reqwest::Method;
-use serde_json::json;
-
 use super::harness::{Receiver, Server, config, eventually};
 use crate::support::db::TestDb;
 
@@ -25,15 +22,7 @@ async fn with_a_small_memory_budget_the_worker_holds_at_most_it_and_delivers_eve
     let server = Server::start(settings).await;
     let org = server.organization().await;
     let webhook = server.webhook(&org, TYPE, &receiver).await;
-    server
-        .expect(
-            200,
-            Method::PUT,
-            &format!("/api/v1/webhooks/{webhook}/limits"),
-            &org.token,
-            Some(json!({"max_in_flight": 1})),
-        )
-        .await;
+    server.limit_in_flight(&org, &webhook, 1).await;
     let agency = server.agency(&org, "Acme").await;
     // One attempt hangs at the receiver; the other events wait, in memory or in the database.
     for _ in 0..EVENTS {

@@ -178,15 +178,7 @@ async fn metrics_show_the_queue_the_attempts_by_outcome_and_the_latency_histogra
     let webhook = server
         .webhook(&busy, "entity_compliance_data_synchronized", &held)
         .await;
-    server
-        .expect(
-            200,
-            reqwest::Method::PUT,
-            &format!("/api/v1/webhooks/{webhook}/limits"),
-            &busy.token,
-            Some(serde_json::json!({"max_in_flight": 1})),
-        )
-        .await;
+    server.limit_in_flight(&busy, &webhook, 1).await;
     let agency = server.agency(&busy, "Busy").await;
     for _ in 0..3 {
         server.nipr_sync(&busy, &agency).await;
