@@ -13,6 +13,7 @@ mod inputs;
 mod jobs;
 mod keys;
 mod leases;
+mod nipr;
 mod oauth;
 mod outbound;
 mod retention;
