@@ -200,33 +200,7 @@ where
 pub fn spawn_all(state: &AppState, shutdown: &Shutdown) -> Vec<JoinHandle<()>> {
     let mut handles = crate::delivery::spawn_workers(state, shutdown);
     handles.extend(crate::sync::spawn_workers(state, shutdown));
-    if state.database().backend() == crate::store::Backend::Sqlite {
-        handles.push(supervise(
-            state,
-            "sqlite_checkpoint",
-            shutdown,
-            Supervision::default(),
-            checkpoints,
-        ));
-    }
     handles
-}
-
-/// How often the SQLite checkpointer runs.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-
-/// SQLite: checkpoints the WAL every second, off the commit path (see
-/// [`crate::store::Database::checkpoint`]), until `shutdown` fires.
-async fn checkpoints(state: AppState, mut shutdown: Shutdown) {
-    while !shutdown.is_fired() {
-        if let Err(e) = state.database().checkpoint().await {
-            tracing::debug!(error = %crate::error::ErrorChain(&e), "a WAL checkpoint failed");
-        }
-        tokio::select! {
-            () = tokio::time::sleep(CHECKPOINT_EVERY) => {}
-            () = shutdown.fired() => break,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -207,10 +207,6 @@ pub(crate) fn for_update<P: Dialect>(_pool: &P) -> &'static str {
     P::FOR_UPDATE
 }
 
-/// SQLite's auto-checkpoint threshold in pages (its default is 1,000): a backstop, since the
-/// server's checkpointer runs every second.
-const SQLITE_AUTOCHECKPOINT_PAGES: u32 = 20_000;
-
 /// A database: SQLite or PostgreSQL, by URL.
 #[derive(Debug, Clone)]
 pub struct Database {
@@ -262,10 +258,6 @@ impl Database {
             })
             .foreign_keys(true)
             .synchronous(SqliteSynchronous::Normal)
-            // The server's checkpointer ([`Database::checkpoint`], every second) keeps the WAL
-            // short off the commit path; a commit checkpoints only if the WAL grew past this
-            // (pages), as when no checkpointer runs.
-            .pragma("wal_autocheckpoint", SQLITE_AUTOCHECKPOINT_PAGES.to_string())
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             // An in-memory database exists per connection: keep exactly one.
@@ -287,24 +279,6 @@ impl Database {
         Ok(Self {
             pools: Pools::Sqlite(pool),
         })
-    }
-
-    /// SQLite: copies what the WAL holds into the database file without taking the write lock
-    /// (`PRAGMA wal_checkpoint(PASSIVE)`), so commits do not pay for it (a commit that crosses
-    /// SQLite's auto-checkpoint threshold copies and syncs the file before it returns, and
-    /// every writer queued behind it waits); answers the WAL's frames and those now in the
-    /// database file. PostgreSQL: nothing to do, `(0, 0)`.
-    pub async fn checkpoint(&self) -> DbResult<(i64, i64)> {
-        match &self.pools {
-            Pools::Sqlite(pool) => {
-                let (_, log, done): (i64, i64, i64) =
-                    sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-                        .fetch_one(pool)
-                        .await?;
-                Ok((log, done))
-            }
-            Pools::Postgres(_) => Ok((0, 0)),
-        }
     }
 
     /// Runs the embedded migrations of this backend.

@@ -45,35 +45,6 @@ async fn a_plain_sqlite_path_creates_its_folder_and_runs_with_wal_and_foreign_ke
     db.close().await;
 }
 
-/// The server checkpoints SQLite's WAL itself (`Database::checkpoint`, every second), so a
-/// commit crosses SQLite's own threshold only when nothing checkpoints.
-#[tokio::test]
-async fn a_checkpoint_copies_the_wal_into_the_file_and_commits_rarely_do_it_themselves() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::connect(dir.path().join("turris.db").to_str().unwrap())
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
-    let Pools::Sqlite(pool) = db.pools() else {
-        panic!("a plain path is SQLite");
-    };
-    let threshold: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    assert_eq!(
-        threshold, 20_000,
-        "pages, against SQLite's default of 1,000"
-    );
-    let (log, copied) = db.checkpoint().await.unwrap();
-    assert!(log > 0, "the migrations are in the WAL: {log}");
-    assert_eq!(
-        copied, log,
-        "nothing else holds the WAL: all of it is copied"
-    );
-    db.close().await;
-}
-
 #[tokio::test]
 async fn an_in_memory_sqlite_database_keeps_its_data_across_queries() {
     use turris_server::store::{SqlStore, TenantStore};
