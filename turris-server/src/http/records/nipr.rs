@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use turris_core::ids::OrganizationId;
-use turris_webhooks::{Envelope, Payload, SyncKind, SyncOutcome};
+use turris_webhooks::{Payload, SyncKind, SyncOutcome};
 use utoipa::{IntoParams, ToSchema};
 
 use super::compliance::MISSING_ENTITY;
@@ -41,15 +41,7 @@ pub(super) fn outbox(
     payload: Payload,
     at: DateTime<Utc>,
 ) -> ApiResult<OutboxEvent> {
-    let envelope = Envelope::for_payload(org.as_str(), payload);
-    let body = envelope
-        .to_bytes()
-        .map_err(|e| ApiError::internal("serializing a webhook", &e))?;
-    Ok(OutboxEvent {
-        webhook_type: envelope.webhook_type,
-        body: body.to_vec(),
-        created_at: at,
-    })
+    OutboxEvent::of(org, payload, at).map_err(|e| ApiError::internal("serializing a webhook", &e))
 }
 
 /// Records a NIPR sync result; it is sent at once to `entity_compliance_data_synchronized`

@@ -23,7 +23,7 @@ use turris_webhooks::WebhookType;
 use turris_webhooks::delivery::{
     EventId, EventRecord, EventStatus, Lease, LeasedDelivery, WebhookId,
 };
-use turris_webhooks::{DataSynchronized, Envelope, Payload};
+use turris_webhooks::{DataSynchronized, Payload};
 use uuid::Uuid;
 
 use super::compliance::{entity_table, entity_type_text};
@@ -167,15 +167,9 @@ impl NiprOutbox {
             error: result.error.clone(),
             finished_at: result.finished_at,
         });
-        let envelope = Envelope::for_payload(write.org.as_str(), payload);
-        let body = envelope
-            .to_bytes()
-            .map_err(|e| DbError::Other(Box::new(e)))?;
-        Ok(vec![OutboxEvent {
-            webhook_type: envelope.webhook_type,
-            body: body.to_vec(),
-            created_at: at,
-        }])
+        let event =
+            OutboxEvent::of(&write.org, payload, at).map_err(|e| DbError::Other(Box::new(e)))?;
+        Ok(vec![event])
     }
 }
 

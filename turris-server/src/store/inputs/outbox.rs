@@ -4,8 +4,9 @@
 //! deliveries and a rolled back one has none.
 
 use chrono::{DateTime, Utc};
-use turris_webhooks::WebhookType;
+use turris_core::ids::OrganizationId;
 use turris_webhooks::delivery::{EventId, WebhookId};
+use turris_webhooks::{Envelope, EnvelopeError, Payload, WebhookType};
 
 /// An outbound webhook event written in the same transaction as the change that caused it: the
 /// store writes one delivery event (a fresh [`EventId`], due at `created_at`) for every
@@ -18,6 +19,23 @@ pub struct OutboxEvent {
     pub body: Vec<u8>,
     /// Creation time: the first attempt is due then.
     pub created_at: DateTime<Utc>,
+}
+
+impl OutboxEvent {
+    /// `payload` in its envelope for organization `org`, serialized once, due at `at`.
+    pub fn of(
+        org: &OrganizationId,
+        payload: Payload,
+        at: DateTime<Utc>,
+    ) -> Result<Self, EnvelopeError> {
+        let envelope = Envelope::for_payload(org.as_str(), payload);
+        let body = envelope.to_bytes()?;
+        Ok(Self {
+            webhook_type: envelope.webhook_type,
+            body: body.to_vec(),
+            created_at: at,
+        })
+    }
 }
 
 /// A delivery event the outbox wrote.
