@@ -69,6 +69,10 @@ pub struct Args {
     /// `TURRIS_DELIVERY_CONCURRENCY=32`).
     #[arg(long = "server-env")]
     pub server_env: Vec<String>,
+    /// Write each phase's per-event timeline (post, 201, arrival, in ms from the phase's
+    /// start) to `<DIR>/<database>-<phase>.csv`, to see when the slow ones happened.
+    #[arg(long, value_name = "DIR")]
+    pub latencies: Option<PathBuf>,
 }
 
 /// A database backend.
@@ -134,8 +138,8 @@ async fn run(args: Args) -> Result<(), Error> {
                     Duration::from_secs(args.deadline_secs),
                 )
                 .await?;
+                record(&args, *db, next, &report)?;
                 next += count;
-                eprintln!("{}", report.line());
                 rows.push((*db, report));
             }
             let report = phase::run(
@@ -149,7 +153,7 @@ async fn run(args: Args) -> Result<(), Error> {
                 Duration::from_secs(args.deadline_secs),
             )
             .await?;
-            eprintln!("{}", report.line());
+            record(&args, *db, next, &report)?;
             rows.push((*db, report));
             Ok::<_, Error>(rows)
         }
@@ -161,5 +165,16 @@ async fn run(args: Args) -> Result<(), Error> {
         "SHA-256 on one core: {sha:.0} MB/s; harness ceiling: {ceiling:.0} events/s\n\n{}",
         phase::table(&rows, ceiling)
     );
+    Ok(())
+}
+
+/// Prints a phase's summary and, with `--latencies`, writes its timeline.
+fn record(args: &Args, db: Db, first: usize, report: &phase::Report) -> Result<(), Error> {
+    eprintln!("{}", report.line());
+    if let Some(dir) = &args.latencies {
+        std::fs::create_dir_all(dir)?;
+        let name = format!("{}-{}.csv", format!("{db:?}").to_lowercase(), report.slug());
+        std::fs::write(dir.join(name), report.timeline_csv(first))?;
+    }
     Ok(())
 }

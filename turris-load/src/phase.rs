@@ -39,6 +39,11 @@ pub struct Report {
     pub p50: Duration,
     pub p99: Duration,
     pub max: Duration,
+    /// p99 of post → 201 (the API's share of the latency: its commit included).
+    pub p99_accept: Duration,
+    /// Each event's post, 201 and arrival, in ms from the phase's start (`None` when it did
+    /// not happen), for `--latencies`.
+    pub timeline: Vec<(f64, Option<f64>, Option<f64>)>,
     /// Server CPU seconds per wall second, over the phase (1.0 = one core).
     pub cpu_share: f64,
     /// Server CPU per delivered event, in microseconds.
@@ -88,12 +93,20 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let mut latencies = Vec::with_capacity(count);
+    let mut accepting: Vec<Duration> = posted
+        .iter()
+        .filter_map(|p| Some(p.accepted?.saturating_duration_since(p.sent)))
+        .collect();
+    let since = |at: Instant| at.saturating_duration_since(start).as_secs_f64() * 1000.0;
+    let mut timeline = Vec::with_capacity(count);
     let mut last_arrival = start;
     for (i, p) in posted.iter().enumerate() {
-        if let Some(at) = target.arrivals.arrival(first + i) {
+        let arrived = target.arrivals.arrival(first + i);
+        if let Some(at) = arrived {
             latencies.push(at.saturating_duration_since(p.sent));
             last_arrival = last_arrival.max(at);
         }
+        timeline.push((since(p.sent), p.accepted.map(since), arrived.map(since)));
     }
     let cpu_end = cpu_seconds(server.pid).unwrap_or(cpu_start);
     let db_cpu = server
@@ -104,13 +117,7 @@ pub async fn run(
     let per_event_us = |cpu: f64| cpu * 1e6 / delivered;
     let wall = last_arrival.max(last_accepted).duration_since(start);
     latencies.sort();
-    let percentile = |q: f64| -> Duration {
-        if latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let index = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
-        latencies[index]
-    };
+    accepting.sort();
     let per_sec = |n: usize, over: Duration| n as f64 / over.as_secs_f64().max(1e-9);
     Ok(Report {
         load,
@@ -120,9 +127,11 @@ pub async fn run(
         accepted_per_sec: per_sec(accepted, last_accepted.duration_since(start)),
         delivered: latencies.len(),
         delivered_per_sec: per_sec(latencies.len(), last_arrival.duration_since(start)),
-        p50: percentile(0.50),
-        p99: percentile(0.99),
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
         max: latencies.last().copied().unwrap_or_default(),
+        p99_accept: percentile(&accepting, 0.99),
+        timeline,
         cpu_share: (cpu_end - cpu_start) / wall.as_secs_f64().max(1e-9),
         server_cpu_per_event_us: per_event_us(cpu_end - cpu_start),
         db_cpu_per_event_us: db_cpu.map(per_event_us),
@@ -203,6 +212,15 @@ async fn burst(
     all.into_iter().map(|(_, p)| p).collect()
 }
 
+/// The `q` quantile of `sorted` (zero when it is empty).
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index]
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
@@ -220,7 +238,7 @@ impl Report {
     /// A one-line summary for stderr.
     pub fn line(&self) -> String {
         format!(
-            "{}: {} events, {} accepted ({:.0}/s), {} delivered ({:.0}/s), p50 {}, p99 {}, max {}, \
+            "{}: {} events, {} accepted ({:.0}/s), {} delivered ({:.0}/s), p50 {}, p99 {} (post → 201 {}), max {}, \
              server CPU {:.0} % of a core ({:.0} µs/event, database {}), peak RSS {:.1} MB, \
              duplicates {}, bad signatures {}",
             self.load.describe(),
@@ -231,6 +249,7 @@ impl Report {
             self.delivered_per_sec,
             ms(self.p50),
             ms(self.p99),
+            ms(self.p99_accept),
             ms(self.max),
             self.cpu_share * 100.0,
             self.server_cpu_per_event_us,
@@ -239,6 +258,32 @@ impl Report {
             self.duplicates,
             self.bad_signatures,
         )
+    }
+}
+
+impl Report {
+    /// `n,posted_ms,accepted_ms,arrived_ms` per event (from the phase's start; empty when
+    /// it did not happen), numbered from `first`.
+    pub fn timeline_csv(&self, first: usize) -> String {
+        let mut out = String::from("n,posted_ms,accepted_ms,arrived_ms\n");
+        let cell = |t: Option<f64>| t.map(|t| format!("{t:.3}")).unwrap_or_default();
+        for (i, (sent, accepted, arrived)) in self.timeline.iter().enumerate() {
+            out.push_str(&format!(
+                "{},{sent:.3},{},{}\n",
+                first + i,
+                cell(*accepted),
+                cell(*arrived)
+            ));
+        }
+        out
+    }
+
+    /// A short name for files: `steady-500` or `burst`.
+    pub fn slug(&self) -> String {
+        match self.load {
+            Load::Steady { rate } => format!("steady-{rate}"),
+            Load::Burst { .. } => "burst".to_owned(),
+        }
     }
 }
 

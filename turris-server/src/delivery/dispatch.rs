@@ -39,8 +39,6 @@ enum Target {
         previous: Option<(WebhookSecret, DateTime<Utc>)>,
         /// Disabled (410 Gone, or failing too long): nothing is sent.
         disabled: bool,
-        /// Its concurrency and rate limits.
-        limits: Limits,
     },
     /// The webhook was deleted.
     Deleted,
@@ -55,6 +53,9 @@ pub struct Worker {
     settings: DeliverySettings,
     metrics: Arc<DeliveryMetrics>,
     targets: Mutex<HashMap<WebhookId, (Instant, Arc<Target>)>>,
+    /// Each endpoint's limits as last read, by a leasing round (from its due rows) or with
+    /// its target: what admits its deliveries.
+    limits: Mutex<HashMap<WebhookId, Limits>>,
     recorder: mpsc::Sender<Recording>,
     limiter: Arc<Limiter>,
     deferred: Mutex<Deferred>,
@@ -125,6 +126,7 @@ impl Worker {
             metrics: state.delivery_metrics().clone(),
             settings,
             targets: Mutex::new(HashMap::new()),
+            limits: Mutex::new(HashMap::new()),
             limiter: Arc::default(),
             deferred: Mutex::new(Deferred::new(deferred_bytes)),
         }))
@@ -232,7 +234,8 @@ impl Worker {
         let defaults = self.settings.endpoint_defaults();
         let shares = fair::shares(&due, want, round, |endpoint| {
             let limits = Limits::of(endpoint.limits, defaults);
-            let free = limits.max_in_flight.saturating_sub(endpoint.in_flight) as usize;
+            self.note_limits(endpoint.webhook_id, limits);
+            let free = limits.lease_window().saturating_sub(endpoint.in_flight) as usize;
             free.min(self.limiter.rate_room(endpoint.webhook_id, limits))
         });
         self.limiter.prune();
@@ -481,15 +484,18 @@ impl Worker {
             }
         }
         let target = Arc::new(match self.store.delivery_target(webhook).await? {
-            Some(t) => Target::Endpoint {
-                url: WebhookUrl::parse(&t.endpoint.url, &self.url_policy)
-                    .map_err(|e| e.to_string()),
-                raw_url: t.endpoint.url,
-                secret: t.secret,
-                previous: t.previous_secret,
-                disabled: t.endpoint.disabled.is_some(),
-                limits: Limits::of(t.endpoint.limits, self.settings.endpoint_defaults()),
-            },
+            Some(t) => {
+                let limits = Limits::of(t.endpoint.limits, self.settings.endpoint_defaults());
+                self.note_limits(webhook, limits);
+                Target::Endpoint {
+                    url: WebhookUrl::parse(&t.endpoint.url, &self.url_policy)
+                        .map_err(|e| e.to_string()),
+                    raw_url: t.endpoint.url,
+                    secret: t.secret,
+                    previous: t.previous_secret,
+                    disabled: t.endpoint.disabled.is_some(),
+                }
+            }
             None => Target::Deleted,
         });
         // A disabled endpoint is read again every time: enabling it takes effect at once.
@@ -506,10 +512,22 @@ impl Worker {
 
     /// The limits last read for `webhook` (however old), else the defaults.
     fn cached_limits(&self, webhook: WebhookId) -> Limits {
-        match self.lock_targets().get(&webhook).map(|(_, t)| &**t) {
-            Some(Target::Endpoint { limits, .. }) => *limits,
-            _ => self.settings.endpoint_defaults(),
+        let known = self.lock_limits().get(&webhook).copied();
+        known.unwrap_or_else(|| self.settings.endpoint_defaults())
+    }
+
+    /// Remembers `webhook`'s limits as just read.
+    fn note_limits(&self, webhook: WebhookId, limits: Limits) {
+        let mut known = self.lock_limits();
+        if known.len() > 10_000 && !known.contains_key(&webhook) {
+            // Forgotten limits are read again with the next round or target.
+            known.clear();
         }
+        known.insert(webhook, limits);
+    }
+
+    pub(super) fn lock_limits(&self) -> std::sync::MutexGuard<'_, HashMap<WebhookId, Limits>> {
+        self.limits.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock_targets(

@@ -31,6 +31,20 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// How far a leasing round leases ahead of an endpoint's concurrency limit: its live
+    /// leases (every process's) may reach this many times `max_in_flight`. What is leased
+    /// beyond the free slots waits in [`Deferred`] and goes out as soon as a slot frees,
+    /// without waiting for the next round: a round can only come every few milliseconds, and
+    /// the live leases count the attempts whose receiver answered until their commit, so
+    /// leasing just the free slots capped an endpoint's backlog in the database at
+    /// `max_in_flight` per round (640 a second at 16).
+    pub const LEASE_AHEAD: u32 = 4;
+
+    /// The live leases a leasing round lets this endpoint have (see [`Self::LEASE_AHEAD`]).
+    pub fn lease_window(&self) -> u32 {
+        self.max_in_flight.saturating_mul(Self::LEASE_AHEAD)
+    }
+
     /// `own`'s limits, the defaults where it has none.
     pub fn of(own: EndpointLimits, defaults: Limits) -> Self {
         Self {

@@ -273,15 +273,15 @@ fn render_plain(out: &mut String, kind: &str, metrics: &[(&str, &str, &AtomicU64
     }
 }
 
-/// Due events per organization (the largest few, then `_other`).
+/// Due events per organization, leased or not (the largest few, then `_other`).
 fn render_due_by_organization(
     out: &mut String,
     queue: &DeliveryQueueStats,
     by_organization: &[(String, u64)],
 ) {
     out.push_str(
-        "# HELP turris_webhook_queue_due_by_organization Due, unleased events per \
-                 organization (the largest ten; the rest as _other).\n\
+        "# HELP turris_webhook_queue_due_by_organization Due events per organization, \
+                 leased or not: its backlog (the largest ten; the rest as _other).\n\
                  # TYPE turris_webhook_queue_due_by_organization gauge\n",
     );
     let named: u64 = by_organization.iter().map(|(_, n)| n).sum();
@@ -294,7 +294,7 @@ fn render_due_by_organization(
     let _ = writeln!(
         out,
         "turris_webhook_queue_due_by_organization{{organization=\"_other\"}} {}",
-        queue.due.saturating_sub(named)
+        (queue.due + queue.leased).saturating_sub(named)
     );
 }
 

@@ -24,7 +24,8 @@ pub struct DeliveryQueueStats {
     pub pending: u64,
     /// Pending events due now and not leased: the backlog.
     pub due: u64,
-    /// Events under a live lease (an attempt in progress).
+    /// Events under a live lease: an attempt in progress, or waiting in a worker's memory
+    /// for its endpoint's room.
     pub leased: u64,
     /// Events whose automatic attempts are exhausted.
     pub failed: u64,
@@ -38,7 +39,9 @@ pub trait DeliveryStatsStore: Send + Sync {
     /// Notified (`notify_one`) after every commit of this store that queued deliveries, so a
     /// delivery worker of this process wakes at once instead of at its next poll.
     fn enqueue_signal(&self) -> std::sync::Arc<tokio::sync::Notify>;
-    /// Due, unleased events at `now` per organization: the `top` largest, largest first.
+    /// Due events at `now` per organization, leased or not (each organization's backlog,
+    /// whether it waits in the database or in a worker's memory for its endpoint's room): the
+    /// `top` largest, largest first.
     async fn due_by_organization(
         &self,
         now: DateTime<Utc>,
@@ -149,7 +152,6 @@ impl DeliveryStatsStore for SqlStore {
             sqlx::query_as(
                 "SELECT organization_id, COUNT(*) AS due FROM delivery_events
                  WHERE status = 'pending' AND next_attempt_at <= $1
-                   AND (lease_expires_at IS NULL OR lease_expires_at <= $1)
                  GROUP BY organization_id ORDER BY due DESC, organization_id LIMIT $2",
             )
             .bind(now)

@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use turris_webhooks::delivery::{EventId, Lease, LeasedDelivery, WebhookId};
 
-use super::{Target, Worker, after};
+use super::{Worker, after};
 use crate::delivery::fair::{Deferred, Limits};
 
 impl Worker {
@@ -26,15 +26,7 @@ impl Worker {
         let defaults = self.settings.endpoint_defaults();
         let mut room: HashMap<WebhookId, usize> = HashMap::new();
         let limiter = self.limiter.clone();
-        let targets = self.lock_targets();
-        let limits: HashMap<WebhookId, Limits> = targets
-            .iter()
-            .filter_map(|(id, (_, target))| match &**target {
-                Target::Endpoint { limits, .. } => Some((*id, *limits)),
-                Target::Deleted => None,
-            })
-            .collect();
-        drop(targets);
+        let limits = self.lock_limits().clone();
         self.store.take_handoff_where(most, &mut |delivery| {
             let webhook = delivery.event.webhook_id;
             let left = room.entry(webhook).or_insert_with(|| {

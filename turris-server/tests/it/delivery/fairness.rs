@@ -127,8 +127,64 @@ async fn an_attempt_waiting_for_its_commit_frees_its_endpoint_for_the_next(db: &
     server.stop().await;
 }
 
+/// The events of `webhook` leased now (by any worker).
+async fn leased(db: &TestDb, webhook: &str) -> i64 {
+    let id: uuid::Uuid = webhook.parse().unwrap();
+    let sql = "SELECT COUNT(*) FROM delivery_events WHERE webhook_id = $1 AND lease_id IS NOT NULL";
+    match db.database.pools() {
+        Pools::Sqlite(pool) => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await,
+        Pools::Postgres(pool) => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await,
+    }
+    .unwrap()
+}
+
+/// A backlog in the database (written by a replica that runs no delivery worker, so nothing
+/// was handed off) is leased ahead of its endpoint's limit, four times it, and what is leased
+/// beyond the free slots waits in memory for one: the receiver never holds more than the
+/// limit, and a round's worth of events is not capped at the limit (which made a backlog in
+/// the database drain at 16 per round).
+async fn a_backlog_in_the_database_is_leased_ahead_of_its_endpoints_limit(db: &TestDb) {
+    let receiver = Receiver::start().await;
+    receiver.hold();
+    let mut api_only = config(db);
+    api_only.delivery.workers = false;
+    let api = Server::start(api_only).await;
+    let org = api.organization().await;
+    let webhook = api.webhook(&org, TYPE, &receiver).await;
+    api.limit_in_flight(&org, &webhook, 2).await;
+    let agency = api.agency(&org, "Acme").await;
+    for _ in 0..12 {
+        api.nipr_sync(&org, &agency).await;
+    }
+    assert_eq!(leased(db, &webhook).await, 0, "nothing handed off");
+
+    let worker = Server::start(config(db)).await;
+    eventually("the receiver holds two", || async {
+        (receiver.arrivals().len() >= 2).then_some(())
+    })
+    .await;
+    eventually("the worker leases four times the limit", || async {
+        (leased(db, &webhook).await == 8).then_some(())
+    })
+    .await;
+    assert_eq!(
+        receiver.arrivals().len(),
+        2,
+        "no more than the limit arrive"
+    );
+    receiver.release();
+    eventually("all twelve arrive", || async {
+        (receiver.accepted().len() == 12).then_some(())
+    })
+    .await;
+    assert_eq!(receiver.max_in_flight(), 2, "never more than two at once");
+    worker.stop().await;
+    api.stop().await;
+}
+
 both_databases!(db:
-    a_slow_endpoint_with_a_backlog_never_exceeds_its_limit_nor_starves_a_fast_one
+    a_slow_endpoint_with_a_backlog_never_exceeds_its_limit_nor_starves_a_fast_one,
+    a_backlog_in_the_database_is_leased_ahead_of_its_endpoints_limit
 );
 
 mod postgres_only {

@@ -362,7 +362,31 @@ async fn lease_renewals_and_give_backs_wait_for_the_process_write_turn_on_sqlite
     }
 }
 
+/// A leasing round leases each endpoint's share and no more: on PostgreSQL the events are
+/// picked once (a subquery of `IN` run again skipped what it had locked and picked others).
+async fn a_leasing_round_leases_each_endpoints_share_and_no_more(db: &TestDb) {
+    let store = db.store();
+    let (first, second) = (WebhookId::new(), WebhookId::new());
+    let mut events: Vec<NewEvent> = (0..12).map(|_| new_event(first, t(0))).collect();
+    events.extend((0..5).map(|_| new_event(second, t(0))));
+    store.enqueue(events).await.unwrap();
+    let shares = [(first, 8), (second, 3)];
+    let leased = store
+        .lease_endpoints(t(1), &shares, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let of = |w: WebhookId| leased.iter().filter(|d| d.event.webhook_id == w).count();
+    assert_eq!((of(first), of(second)), (8, 3));
+    let again = store
+        .lease_endpoints(t(1), &shares, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let of = |w: WebhookId| again.iter().filter(|d| d.event.webhook_id == w).count();
+    assert_eq!((of(first), of(second)), (4, 2), "what was left");
+}
+
 both_databases!(db:
+    a_leasing_round_leases_each_endpoints_share_and_no_more,
     two_pools_leasing_at_once_never_get_the_same_delivery,
     queue_statistics_count_pending_due_leased_and_failed,
     leases_are_renewed_and_given_back_in_one_call_each_fenced_by_their_ids,
