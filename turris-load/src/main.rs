@@ -27,11 +27,13 @@ mod phase;
 mod proc_stats;
 mod receiver;
 mod server;
+mod svix;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use phase::System;
 
 /// Load test of the Turris reference server's webhook delivery.
 #[derive(Debug, Clone, Parser)]
@@ -73,6 +75,18 @@ pub struct Args {
     /// start) to `<DIR>/<database>-<phase>.csv`, to see when the slow ones happened.
     #[arg(long, value_name = "DIR")]
     pub latencies: Option<PathBuf>,
+    /// A svix-server binary to run the same phases against, for a same-run comparison: it is
+    /// started on a fresh database on `--postgres-url` with its in-memory queue and cache (no
+    /// Redis), and its CPU and RSS are measured as the Turris server's.
+    #[arg(long, value_name = "PATH")]
+    pub svix_bin: Option<PathBuf>,
+    /// A running svix-server to compare with instead (its CPU and RSS are not measured); it
+    /// must allow endpoints on 127.0.0.1 (`SVIX_WHITELIST_SUBNETS=["127.0.0.1/32"]`).
+    #[arg(long, value_name = "URL", conflicts_with = "svix_bin")]
+    pub svix_url: Option<String>,
+    /// The token for `--svix-url` (`svix-server jwt generate`).
+    #[arg(long, env = "TURRIS_LOAD_SVIX_TOKEN", hide_env_values = true)]
+    pub svix_token: Option<String>,
 }
 
 /// A database backend.
@@ -125,55 +139,85 @@ async fn run(args: Args) -> Result<(), Error> {
         let server = server::Server::start(&server_bin, *db, &args).await?;
         let result = async {
             let target = server.prepare().await?;
-            let mut rows = Vec::new();
-            let mut next = 0usize;
-            for rate in &args.rates {
-                let count = (*rate as u64 * args.steady_secs) as usize;
-                let report = phase::run(
-                    &server,
-                    &target,
-                    phase::Load::Steady { rate: *rate },
-                    next,
-                    count,
-                    Duration::from_secs(args.deadline_secs),
-                )
-                .await?;
-                record(&args, *db, next, &report)?;
-                next += count;
-                rows.push((*db, report));
-            }
-            let report = phase::run(
-                &server,
-                &target,
-                phase::Load::Burst {
-                    clients: args.clients,
-                },
-                next,
-                args.burst,
-                Duration::from_secs(args.deadline_secs),
-            )
-            .await?;
-            record(&args, *db, next, &report)?;
-            rows.push((*db, report));
-            Ok::<_, Error>(rows)
+            phases(&args, &db.to_string(), System::Turris(&server, &target)).await
         }
         .await;
         server.stop().await;
         rows.extend(result?);
     }
+    let svix = match (&args.svix_bin, &args.svix_url) {
+        (Some(bin), _) => Some(svix::Svix::start(bin, &args).await?),
+        (None, Some(url)) => {
+            let token = args
+                .svix_token
+                .as_deref()
+                .ok_or("--svix-url needs --svix-token (svix-server jwt generate)")?;
+            Some(svix::Svix::connect(url, token).await?)
+        }
+        (None, None) => None,
+    };
+    if let Some(svix) = svix {
+        eprintln!("== {SVIX}");
+        let result = async {
+            let target = svix.prepare().await?;
+            phases(&args, SVIX, System::Svix(&svix, &target)).await
+        }
+        .await;
+        svix.stop().await;
+        rows.extend(result?);
+    }
     println!(
-        "SHA-256 on one core: {sha:.0} MB/s; harness ceiling: {ceiling:.0} events/s\n\n{}",
-        phase::table(&rows, ceiling)
+        "SHA-256 on one core: {sha:.0} MB/s; harness ceiling: {ceiling:.0} events/s\n\n{}\n{}",
+        phase::table(&rows, ceiling),
+        phase::comparison(&rows, &Db::Postgres.to_string(), SVIX),
     );
     Ok(())
 }
 
+/// How svix-server's rows are labelled.
+const SVIX: &str = "svix-server (PostgreSQL, memory queue)";
+
+/// The steady rates, then the burst, on `system`; a row per phase, labelled `label`.
+async fn phases(
+    args: &Args,
+    label: &str,
+    system: System<'_>,
+) -> Result<Vec<(String, phase::Report)>, Error> {
+    let deadline = Duration::from_secs(args.deadline_secs);
+    let mut loads: Vec<(phase::Load, usize)> = args
+        .rates
+        .iter()
+        .map(|rate| {
+            let count = (u64::from(*rate) * args.steady_secs) as usize;
+            (phase::Load::Steady { rate: *rate }, count)
+        })
+        .collect();
+    let burst = phase::Load::Burst {
+        clients: args.clients,
+    };
+    loads.push((burst, args.burst));
+    let mut rows = Vec::new();
+    let mut next = 0usize;
+    for (load, count) in loads {
+        let report = phase::run(system, load, next, count, deadline).await?;
+        record(args, label, next, &report)?;
+        next += count;
+        rows.push((label.to_owned(), report));
+    }
+    Ok(rows)
+}
+
 /// Prints a phase's summary and, with `--latencies`, writes its timeline.
-fn record(args: &Args, db: Db, first: usize, report: &phase::Report) -> Result<(), Error> {
+fn record(args: &Args, label: &str, first: usize, report: &phase::Report) -> Result<(), Error> {
     eprintln!("{}", report.line());
     if let Some(dir) = &args.latencies {
         std::fs::create_dir_all(dir)?;
-        let name = format!("{}-{}.csv", format!("{db:?}").to_lowercase(), report.slug());
+        let system: String = label
+            .split_whitespace()
+            .next()
+            .unwrap_or(label)
+            .to_lowercase();
+        let name = format!("{system}-{}.csv", report.slug());
         std::fs::write(dir.join(name), report.timeline_csv(first))?;
     }
     Ok(())

@@ -7,9 +7,51 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::Error;
 use crate::proc_stats::{RssSampler, backends_cpu_since, cpu_seconds, postgres_backends};
 use crate::server::{Server, Target};
-use crate::{Db, Error};
+use crate::svix::{Svix, SvixTarget};
+
+/// What the load is posted to.
+#[derive(Clone, Copy)]
+pub enum System<'a> {
+    /// The Turris reference server.
+    Turris(&'a Server, &'a Target),
+    /// svix-server, for the comparison.
+    Svix(&'a Svix, &'a SvixTarget),
+}
+
+impl System<'_> {
+    /// The process to measure (`None` for a svix-server this tool did not start).
+    fn pid(&self) -> Option<u32> {
+        match self {
+            System::Turris(server, _) => Some(server.pid),
+            System::Svix(svix, _) => svix.pid,
+        }
+    }
+
+    fn pg_database(&self) -> Option<&str> {
+        match self {
+            System::Turris(server, _) => server.pg_database(),
+            System::Svix(svix, _) => svix.pg_database(),
+        }
+    }
+
+    fn arrivals(&self) -> &crate::receiver::Arrivals {
+        match self {
+            System::Turris(_, target) => &target.arrivals,
+            System::Svix(_, target) => &target.arrivals,
+        }
+    }
+
+    /// Posts event `n`; when it was accepted.
+    async fn post(&self, n: usize) -> Option<Instant> {
+        match self {
+            System::Turris(server, target) => post(server, target, n).await,
+            System::Svix(svix, target) => svix.post(target, n).await,
+        }
+    }
+}
 
 /// How events are posted.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +93,8 @@ pub struct Report {
     /// PostgreSQL backends' CPU per delivered event, in microseconds (`None` on SQLite).
     pub db_cpu_per_event_us: Option<f64>,
     pub peak_rss: u64,
+    /// Whether the process was measured (CPU, RSS): not a svix-server this tool did not start.
+    pub measured: bool,
     pub duplicates: u64,
     pub bad_signatures: u64,
 }
@@ -62,24 +106,25 @@ struct Posted {
 
 /// Runs a phase over event numbers `first..first + count`.
 pub async fn run(
-    server: &Server,
-    target: &Target,
+    system: System<'_>,
     load: Load,
     first: usize,
     count: usize,
     deadline: Duration,
 ) -> Result<Report, Error> {
     let range = first..first + count;
-    target.arrivals.expect_up_to(range.end);
-    let duplicates_before = target.arrivals.duplicates.load(Ordering::Relaxed);
-    let bad_before = target.arrivals.bad_signatures.load(Ordering::Relaxed);
-    let rss = RssSampler::start(server.pid);
-    let cpu_start = cpu_seconds(server.pid).unwrap_or(0.0);
-    let db_start = server.pg_database().map(postgres_backends);
+    let arrivals = system.arrivals();
+    arrivals.expect_up_to(range.end);
+    let duplicates_before = arrivals.duplicates.load(Ordering::Relaxed);
+    let bad_before = arrivals.bad_signatures.load(Ordering::Relaxed);
+    let rss = system.pid().map(RssSampler::start);
+    let cpu = || system.pid().and_then(cpu_seconds).unwrap_or(0.0);
+    let cpu_start = cpu();
+    let db_start = system.pg_database().map(postgres_backends);
     let start = Instant::now();
     let posted: Vec<Posted> = match load {
-        Load::Steady { rate } => steady(server, target, range.clone(), rate).await,
-        Load::Burst { clients } => burst(server, target, range.clone(), clients).await,
+        Load::Steady { rate } => steady(system, range.clone(), rate).await,
+        Load::Burst { clients } => burst(system, range.clone(), clients).await,
     };
     let accepted = posted.iter().filter(|p| p.accepted.is_some()).count();
     let last_accepted = posted
@@ -89,7 +134,7 @@ pub async fn run(
         .unwrap_or(start);
     // Wait for every accepted event to arrive.
     let waited = Instant::now();
-    while target.arrivals.count(range.clone()) < accepted && waited.elapsed() < deadline {
+    while arrivals.count(range.clone()) < accepted && waited.elapsed() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let mut latencies = Vec::with_capacity(count);
@@ -101,15 +146,15 @@ pub async fn run(
     let mut timeline = Vec::with_capacity(count);
     let mut last_arrival = start;
     for (i, p) in posted.iter().enumerate() {
-        let arrived = target.arrivals.arrival(first + i);
+        let arrived = arrivals.arrival(first + i);
         if let Some(at) = arrived {
             latencies.push(at.saturating_duration_since(p.sent));
             last_arrival = last_arrival.max(at);
         }
         timeline.push((since(p.sent), p.accepted.map(since), arrived.map(since)));
     }
-    let cpu_end = cpu_seconds(server.pid).unwrap_or(cpu_start);
-    let db_cpu = server
+    let cpu_end = cpu();
+    let db_cpu = system
         .pg_database()
         .zip(db_start.as_ref())
         .map(|(name, start)| backends_cpu_since(start, &postgres_backends(name)));
@@ -135,9 +180,10 @@ pub async fn run(
         cpu_share: (cpu_end - cpu_start) / wall.as_secs_f64().max(1e-9),
         server_cpu_per_event_us: per_event_us(cpu_end - cpu_start),
         db_cpu_per_event_us: db_cpu.map(per_event_us),
-        peak_rss: rss.peak(),
-        duplicates: target.arrivals.duplicates.load(Ordering::Relaxed) - duplicates_before,
-        bad_signatures: target.arrivals.bad_signatures.load(Ordering::Relaxed) - bad_before,
+        peak_rss: rss.map_or(0, |rss| rss.peak()),
+        measured: system.pid().is_some(),
+        duplicates: arrivals.duplicates.load(Ordering::Relaxed) - duplicates_before,
+        bad_signatures: arrivals.bad_signatures.load(Ordering::Relaxed) - bad_before,
     })
 }
 
@@ -161,30 +207,20 @@ async fn post(server: &Server, target: &Target, n: usize) -> Option<Instant> {
     ok.then(Instant::now)
 }
 
-async fn steady(
-    server: &Server,
-    target: &Target,
-    range: std::ops::Range<usize>,
-    rate: u32,
-) -> Vec<Posted> {
+async fn steady(system: System<'_>, range: std::ops::Range<usize>, rate: u32) -> Vec<Posted> {
     let period = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let start = tokio::time::Instant::now();
     let posts = range.enumerate().map(|(i, n)| async move {
         // Each post starts at its own slot of the schedule, whatever the others do.
         tokio::time::sleep_until(start + period * i as u32).await;
         let sent = Instant::now();
-        let accepted = post(server, target, n).await;
+        let accepted = system.post(n).await;
         Posted { sent, accepted }
     });
     futures::future::join_all(posts).await
 }
 
-async fn burst(
-    server: &Server,
-    target: &Target,
-    range: std::ops::Range<usize>,
-    clients: usize,
-) -> Vec<Posted> {
+async fn burst(system: System<'_>, range: std::ops::Range<usize>, clients: usize) -> Vec<Posted> {
     let next = Arc::new(AtomicUsize::new(0));
     let total = range.len();
     let first = range.start;
@@ -198,7 +234,7 @@ async fn burst(
                     break mine;
                 }
                 let sent = Instant::now();
-                let accepted = post(server, target, first + i).await;
+                let accepted = system.post(first + i).await;
                 mine.push((i, Posted { sent, accepted }));
             }
         }
@@ -294,15 +330,24 @@ fn db_us(us: Option<f64>) -> String {
     )
 }
 
-/// The results as a Markdown table; `ceiling` is the harness's own delivered/s in this run.
-pub fn table(rows: &[(Db, Report)], ceiling: f64) -> String {
+/// The results as a Markdown table, a row per system (`SQLite`, `PostgreSQL`, svix-server)
+/// and phase; `ceiling` is the harness's own delivered/s in this run.
+pub fn table(rows: &[(String, Report)], ceiling: f64) -> String {
     let mut out = String::from(
-        "| database | load | events | accepted/s | delivered/s | of harness ceiling | p50 post → arrival | p99 | server CPU (of one core) | server CPU / event | DB CPU / event | server peak RSS | rejected / duplicates / bad signatures |\n\
+        "| system | load | events | accepted/s | delivered/s | of harness ceiling | p50 post → arrival | p99 | server CPU (of one core) | server CPU / event | DB CPU / event | server peak RSS | rejected / duplicates / bad signatures |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
-    for (db, r) in rows {
+    for (system, r) in rows {
+        let (share, per_event, rss) = match r.measured {
+            true => (
+                format!("{:.0} %", r.cpu_share * 100.0),
+                format!("{:.0} µs", r.server_cpu_per_event_us),
+                format!("{:.1} MB", r.peak_rss as f64 / 1e6),
+            ),
+            false => ("—".to_owned(), "—".to_owned(), "—".to_owned()),
+        };
         out.push_str(&format!(
-            "| {db} | {} | {} | {:.0} | {:.0} | {:.2}x | {} | {} | {:.0} % | {:.0} µs | {} | {:.1} MB | {} / {} / {} |\n",
+            "| {system} | {} | {} | {:.0} | {:.0} | {:.2}x | {} | {} | {share} | {per_event} | {} | {rss} | {} / {} / {} |\n",
             r.load.describe(),
             r.events,
             r.accepted_per_sec,
@@ -310,13 +355,36 @@ pub fn table(rows: &[(Db, Report)], ceiling: f64) -> String {
             r.delivered_per_sec / ceiling.max(1e-9),
             ms(r.p50),
             ms(r.p99),
-            r.cpu_share * 100.0,
-            r.server_cpu_per_event_us,
             db_us(r.db_cpu_per_event_us),
-            r.peak_rss as f64 / 1e6,
             r.rejected,
             r.duplicates,
             r.bad_signatures,
+        ));
+    }
+    out
+}
+
+/// Turris on `turris` against svix-server (`svix`), phase by phase: delivered/s and p99 as
+/// ratios (Turris's delivered/s over svix's: above 1 is faster; svix's p99 over Turris's:
+/// above 1 is a shorter tail). Empty when either has no rows.
+pub fn comparison(rows: &[(String, Report)], turris: &str, svix: &str) -> String {
+    let mut out = String::new();
+    let of = |name: &str| -> Vec<&Report> {
+        rows.iter()
+            .filter(|(s, _)| s == name)
+            .map(|(_, r)| r)
+            .collect()
+    };
+    for (t, s) in of(turris).into_iter().zip(of(svix)) {
+        out.push_str(&format!(
+            "{}: Turris ({turris}) delivered {:.0}/s, svix-server {:.0}/s: {:.2}x; p99 {} against {}: {:.2}x\n",
+            t.load.describe(),
+            t.delivered_per_sec,
+            s.delivered_per_sec,
+            t.delivered_per_sec / s.delivered_per_sec.max(1e-9),
+            ms(t.p99),
+            ms(s.p99),
+            s.p99.as_secs_f64() / t.p99.as_secs_f64().max(1e-9),
         ));
     }
     out

@@ -8,13 +8,44 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use turris_webhooks::{Verifier, WebhookSecret};
+
+/// How the receiver checks signatures.
+enum Trust {
+    /// `X-Turris-Signature`, with turris-webhooks' verifier.
+    Turris(Verifier),
+    /// Standard Webhooks (Svix's scheme, under `svix-*` or `webhook-*` headers), with the
+    /// `standardwebhooks` crate.
+    Standard(standardwebhooks::Webhook),
+}
+
+impl Trust {
+    fn verifies(&self, headers: &HeaderMap, body: &[u8]) -> bool {
+        match self {
+            Trust::Turris(verifier) => verifier.verify_now(headers, body).is_ok(),
+            Trust::Standard(webhook) => {
+                // svix-server sends `svix-id`, `svix-timestamp` and `svix-signature` unless
+                // its headers are white-labelled as `webhook-*`.
+                let mut unbranded = headers.clone();
+                for name in ["id", "timestamp", "signature"] {
+                    if let Some(value) = headers.get(format!("svix-{name}")) {
+                        let name = HeaderName::from_bytes(format!("webhook-{name}").as_bytes());
+                        if let Ok(name) = name {
+                            unbranded.insert(name, value.clone());
+                        }
+                    }
+                }
+                webhook.verify(body, &unbranded).is_ok()
+            }
+        }
+    }
+}
 
 /// What the receiver saw.
 #[derive(Default)]
 pub struct Arrivals {
-    verifier: RwLock<Option<Verifier>>,
+    verifier: RwLock<Option<Trust>>,
     /// Arrival time of event `n` (its sequence number in the payload), first arrival only.
     times: Mutex<Vec<Option<Instant>>>,
     /// Requests received, duplicates included.
@@ -31,7 +62,15 @@ impl Arrivals {
     /// Verifies with `secret` from now on.
     pub fn trust(&self, secret: &str) -> Result<(), String> {
         let secret = WebhookSecret::parse(secret).map_err(|e| e.to_string())?;
-        *self.verifier.write().unwrap_or_else(|e| e.into_inner()) = Some(Verifier::new([secret]));
+        let trust = Trust::Turris(Verifier::new([secret]));
+        *self.verifier.write().unwrap_or_else(|e| e.into_inner()) = Some(trust);
+        Ok(())
+    }
+
+    /// Verifies Standard Webhooks signatures (Svix's) with `secret` (`whsec_...`) from now on.
+    pub fn trust_standard(&self, secret: &str) -> Result<(), String> {
+        let webhook = standardwebhooks::Webhook::new(secret).map_err(|e| e.to_string())?;
+        *self.verifier.write().unwrap_or_else(|e| e.into_inner()) = Some(Trust::Standard(webhook));
         Ok(())
     }
 
@@ -88,7 +127,7 @@ async fn receive(
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .as_ref()
-        .is_some_and(|v| v.verify_now(&headers, &body).is_ok());
+        .is_some_and(|trust| trust.verifies(&headers, &body));
     if !verified {
         arrivals.bad_signatures.fetch_add(1, Ordering::Relaxed);
         return StatusCode::UNAUTHORIZED;
@@ -110,12 +149,51 @@ async fn receive(
     StatusCode::NO_CONTENT
 }
 
-/// The sequence number the load tool put in the NIPR result's error text (`load 123`).
+/// The sequence number the load tool put in the NIPR result's error text (`load 123`): in
+/// the Turris event's `payload`, or at the top of a Svix message (its payload as sent).
 fn sequence(body: &[u8]) -> Option<usize> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    value["payload"]["error"]
-        .as_str()?
-        .strip_prefix("load ")?
-        .parse()
-        .ok()
+    let error = value["payload"]["error"]
+        .as_str()
+        .or(value["error"].as_str())?;
+    error.strip_prefix("load ")?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Svix signs with the Standard Webhooks scheme under `svix-*` headers: the receiver
+    /// verifies what the `standardwebhooks` crate signs, and refuses another secret's.
+    #[tokio::test]
+    async fn svix_signatures_verify_under_either_header_family() {
+        let arrivals = Arc::new(Arrivals::default());
+        let addr = start(arrivals.clone()).await.unwrap();
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        arrivals.trust_standard(secret).unwrap();
+        arrivals.expect_up_to(3);
+        let signer = standardwebhooks::Webhook::new(secret).unwrap();
+        let other =
+            standardwebhooks::Webhook::new("whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0").unwrap();
+        let client = reqwest::Client::new();
+        let send = |n: usize, family: &'static str, signer: &standardwebhooks::Webhook| {
+            let body = format!(r#"{{"entity_type":"agency","error":"load {n}"}}"#);
+            let now = chrono::Utc::now().timestamp();
+            let signature = signer
+                .sign(&format!("msg_{n}"), now, body.as_bytes())
+                .unwrap();
+            client
+                .post(format!("http://{addr}/hook"))
+                .header(format!("{family}-id"), format!("msg_{n}"))
+                .header(format!("{family}-timestamp"), now.to_string())
+                .header(format!("{family}-signature"), signature)
+                .body(body)
+                .send()
+        };
+        assert_eq!(send(0, "svix", &signer).await.unwrap().status(), 204);
+        assert_eq!(send(1, "webhook", &signer).await.unwrap().status(), 204);
+        assert_eq!(send(2, "svix", &other).await.unwrap().status(), 401);
+        assert_eq!(arrivals.count(0..3), 2);
+        assert_eq!(arrivals.bad_signatures.load(Ordering::Relaxed), 1);
+    }
 }

@@ -26,9 +26,34 @@ pub struct Server {
     cleanup: Cleanup,
 }
 
-enum Cleanup {
+/// What a run's fresh database leaves to remove.
+pub(crate) enum Cleanup {
     Folder(PathBuf),
     PgDatabase { admin_url: String, name: String },
+}
+
+impl Cleanup {
+    /// The PostgreSQL database's name (`None` for a SQLite folder).
+    pub(crate) fn pg_database(&self) -> Option<&str> {
+        match self {
+            Cleanup::PgDatabase { name, .. } => Some(name),
+            Cleanup::Folder(_) => None,
+        }
+    }
+
+    /// Removes the folder or drops the database.
+    pub(crate) async fn run(&self) {
+        match self {
+            Cleanup::Folder(folder) => {
+                let _ = std::fs::remove_dir_all(folder);
+            }
+            Cleanup::PgDatabase { admin_url, name } => {
+                if let Err(e) = psql(admin_url, &format!("DROP DATABASE IF EXISTS {name}")).await {
+                    eprintln!("dropping {name}: {e}");
+                }
+            }
+        }
+    }
 }
 
 /// What the load posts to, and where deliveries arrive.
@@ -43,7 +68,7 @@ pub struct Target {
 
 /// A fresh database for one run: a SQLite file in its own folder, or a PostgreSQL database
 /// named after the process and the time; with how to remove it afterwards.
-async fn fresh_database(db: Db, args: &Args) -> Result<(String, Cleanup), Error> {
+pub(crate) async fn fresh_database(db: Db, args: &Args) -> Result<(String, Cleanup), Error> {
     let tag = format!(
         "{}_{}",
         std::process::id(),
@@ -169,10 +194,7 @@ impl Server {
     /// The PostgreSQL database the server runs on (`None` on SQLite, whose work is in the
     /// server's own process).
     pub fn pg_database(&self) -> Option<&str> {
-        match &self.cleanup {
-            Cleanup::PgDatabase { name, .. } => Some(name),
-            Cleanup::Folder(_) => None,
-        }
+        self.cleanup.pg_database()
     }
 
     /// Organization, role, user, token, agency, receiver and webhook.
@@ -251,16 +273,7 @@ impl Server {
         {
             let _ = self.child.kill().await;
         }
-        match &self.cleanup {
-            Cleanup::Folder(folder) => {
-                let _ = std::fs::remove_dir_all(folder);
-            }
-            Cleanup::PgDatabase { admin_url, name } => {
-                if let Err(e) = psql(admin_url, &format!("DROP DATABASE IF EXISTS {name}")).await {
-                    eprintln!("dropping {name}: {e}");
-                }
-            }
-        }
+        self.cleanup.run().await;
     }
 }
 
