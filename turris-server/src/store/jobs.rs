@@ -284,15 +284,19 @@ impl JobStore for SqlStore {
         let lease = Uuid::now_v7();
         let rows: Vec<LeasedJobRow> = with_pool!(self, |pool| {
             let _turn = pool.turn().await;
+            // Picked once in a materialized CTE: as a subquery of `IN` beside other
+            // conditions, PostgreSQL may run the `LIMIT ... SKIP LOCKED` select again per
+            // row, each run skipping what the last locked, and lease more than the limit.
             let sql = format!(
-                "UPDATE jobs SET lease_id = $3, lease_expires_at = $4
-                 WHERE id IN (
+                "WITH picked AS MATERIALIZED (
                      SELECT id FROM jobs
                      WHERE status = 'running' AND kind = $1
                        AND (lease_expires_at IS NULL OR lease_expires_at <= $2)
                      ORDER BY created_at, id
                      LIMIT $5 {}
                  )
+                 UPDATE jobs SET lease_id = $3, lease_expires_at = $4
+                 WHERE id IN (SELECT id FROM picked)
                  AND status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= $2)
                  RETURNING {COLUMNS}, lease_id, lease_expires_at",
                 skip_locked(pool)

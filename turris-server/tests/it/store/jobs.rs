@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use turris_server::store::{Conflict, DbError, JobStatus, JobStore};
+use turris_server::store::{Conflict, DbError, Job, JobLease, JobStatus, JobStore};
 
 use super::{org, t};
 use crate::support::db::TestDb;
@@ -275,7 +275,41 @@ async fn jobs_are_listed_newest_first_by_kind_in_pages_within_their_organization
     assert_eq!(rest.iter().map(|j| j.id).collect::<Vec<_>>(), [ids[0]]);
 }
 
+/// A claim takes the oldest jobs up to its limit and no more (on PostgreSQL the jobs are
+/// picked once: a `LIMIT ... SKIP LOCKED` subquery run again would pick others).
+async fn a_claim_takes_at_most_its_limit_of_jobs_oldest_first(db: &TestDb) {
+    let store = db.store();
+    let minute = Duration::from_secs(60);
+    let mut created = Vec::new();
+    for i in 0..5 {
+        let org = org(&store, &format!("org{i}")).await;
+        let job = store
+            .create_job(&org, "reconcile_contacts", &json!({}), t(i))
+            .await
+            .unwrap();
+        created.push(job.id);
+    }
+    let ids =
+        |claimed: Vec<(Job, JobLease)>| -> Vec<_> { claimed.iter().map(|(j, _)| j.id).collect() };
+    let first = store
+        .claim_jobs("reconcile_contacts", t(10), minute, 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(first), created[..2]);
+    let second = store
+        .claim_jobs("reconcile_contacts", t(10), minute, 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(second), created[2..4]);
+    let last = store
+        .claim_jobs("reconcile_contacts", t(10), minute, 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(last), created[4..]);
+}
+
 both_databases!(db:
+    a_claim_takes_at_most_its_limit_of_jobs_oldest_first,
     one_job_of_a_kind_runs_at_a_time_and_resumes_from_its_state,
     a_job_is_leased_by_one_process_until_its_lease_lapses_then_taken_over,
     concurrent_claims_hand_a_job_to_exactly_one_process,
