@@ -143,29 +143,9 @@ impl Server {
             http,
             cleanup,
         };
-        server.wait_until_ready().await?;
+        let ready = format!("{}/readyz", server.base);
+        wait_for_success(&server.http, &ready, Duration::from_secs(30)).await?;
         Ok(server)
-    }
-
-    /// Waits up to 30 s for `/readyz` to answer success.
-    async fn wait_until_ready(&self) -> Result<(), Error> {
-        let started = Instant::now();
-        loop {
-            let up = self
-                .http
-                .get(format!("{}/readyz", self.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if up {
-                break;
-            }
-            if started.elapsed() > Duration::from_secs(30) {
-                return Err("the server did not become ready within 30 s".into());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(())
     }
 
     async fn call(
@@ -274,6 +254,29 @@ impl Server {
             let _ = self.child.kill().await;
         }
         self.cleanup.run().await;
+    }
+}
+
+/// Waits up to `within` for a `GET` of `url` to answer success (a server starting up).
+pub(crate) async fn wait_for_success(
+    http: &reqwest::Client,
+    url: &str,
+    within: Duration,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    loop {
+        let up = http
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if up {
+            return Ok(());
+        }
+        if started.elapsed() > within {
+            return Err(format!("{url} did not answer success within {within:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

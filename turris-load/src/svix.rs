@@ -18,7 +18,7 @@ use sha2::Sha256;
 use tokio::process::{Child, Command};
 
 use crate::receiver::{self, Arrivals};
-use crate::server::{Cleanup, fresh_database};
+use crate::server::{Cleanup, fresh_database, wait_for_success};
 use crate::{Args, Db, Error};
 
 /// The organization svix-server's own `jwt generate` signs tokens for.
@@ -122,22 +122,8 @@ impl Svix {
 
     /// Waits up to 60 s (its migrations run first) for `/api/v1/health/` to answer success.
     async fn wait_until_healthy(&self) -> Result<(), Error> {
-        let started = Instant::now();
-        loop {
-            let up = self
-                .http
-                .get(format!("{}/api/v1/health/", self.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if up {
-                return Ok(());
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                return Err("svix-server did not answer its health check within 60 s".into());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let health = format!("{}/api/v1/health/", self.base);
+        wait_for_success(&self.http, &health, Duration::from_secs(60)).await
     }
 
     async fn call(&self, path: &str, body: Value) -> Result<Value, Error> {
