@@ -20,11 +20,13 @@ pub struct DeliverySettings {
     )]
     pub workers: bool,
 
-    /// Deliveries in flight at once in this process.
+    /// Deliveries in flight at once in this process, each from its leasing until its attempt
+    /// is recorded (the commit of a batch shared with other attempts): it bounds what the
+    /// process holds in memory, while each endpoint's own limit bounds what its receiver sees.
     #[arg(
         long = "delivery-concurrency",
         env = "TURRIS_DELIVERY_CONCURRENCY",
-        default_value_t = 64,
+        default_value_t = 256,
         global = true
     )]
     pub concurrency: usize,

@@ -27,21 +27,20 @@ use turris_webhooks::{DataSynchronized, Payload};
 use uuid::Uuid;
 
 use super::compliance::{entity_table, entity_type_text};
+use super::results::insert_results;
 use super::{Enqueued, NiprSyncResult, OutboxEvent, enum_text};
 use crate::store::error::{DbError, DbResult, foreign_key_is_not_found};
 use crate::store::sql::{Backend, Dialect, SqlStore, from_ns, ns, with_pool};
 
-/// Writes one NIPR result's own rows (the result, its tags push, a failure's note) inside the
-/// open transaction `$tx`; evaluates to `DbResult<Option<Option<String>>>`: the entity's NPN
-/// as the insert found it (one statement), `None` (nothing written) when the entity is not in
-/// the organization. `$features` is its organization's `crm_features` as the
-/// batch read them: a tags push or a note whose feature is off is not even tried (the queueing
-/// statements check it again).
+/// Writes one NIPR result's own rows (the result, then [`nipr_extras!`]) inside the open
+/// transaction `$tx`; evaluates to `DbResult<Option<Option<String>>>`: the entity's NPN as the
+/// insert found it (one statement), `None` (nothing written) when the entity is not in the
+/// organization. A batch's results are first tried all at once (`results.rs`); this is the
+/// way a result at a time, which finds the one at fault when that fails.
 macro_rules! nipr_rows {
     ($tx:expr, $write:expr, $features:expr) => {
         async {
             let write: &NiprWrite = $write;
-            let features: &str = $features;
             let (org, result) = (&write.org, &write.result);
             let finished = ns(result.finished_at)?;
             let (kind, outcome) = (enum_text(&result.kind)?, enum_text(&result.outcome)?);
@@ -67,6 +66,25 @@ macro_rules! nipr_rows {
             let Some((npn,)) = inserted else {
                 return Ok::<Option<Option<String>>, DbError>(None);
             };
+            nipr_extras!($tx, write, $features)?;
+            Ok(Some(npn))
+        }
+        .await
+    };
+}
+
+/// Queues an inserted NIPR result's tags push and, for a failure, its note, inside `$tx`;
+/// `$features` is its organization's `crm_features` as the batch read them: a tags push or a
+/// note whose feature is off is not even tried (the queueing statements check it again).
+/// Evaluates to `DbResult<()>`.
+macro_rules! nipr_extras {
+    ($tx:expr, $write:expr, $features:expr) => {
+        async {
+            let write: &NiprWrite = $write;
+            let features: &str = $features;
+            let (org, result) = (&write.org, &write.result);
+            let finished = ns(result.finished_at)?;
+            let kind = enum_text(&result.kind)?;
             let entity_type = entity_type_text(&result.entity);
             if features.contains(",tags,") {
                 crate::store::tags::queue_tags_push!(
@@ -99,7 +117,7 @@ macro_rules! nipr_rows {
                     now
                 );
             }
-            Ok(Some(npn))
+            Ok::<(), DbError>(())
         }
         .await
     };
@@ -197,6 +215,9 @@ enum Tried {
     Offender(usize, DbError),
     /// The transaction failed as a whole (begin, a shared statement, commit).
     Failed(DbError),
+    /// The statement inserting every result at once failed: rolled back, to be written again
+    /// a result at a time.
+    OneByOne,
 }
 
 /// A delivery event of the batch, for the multi-row insert.
@@ -318,8 +339,9 @@ impl SqlStore {
         let mut answers: Vec<Option<DbResult<Vec<Enqueued>>>> =
             writes.iter().map(|_| None).collect();
         let mut pending: Vec<usize> = (0..writes.len()).collect();
+        let mut at_once = true;
         while !pending.is_empty() {
-            match self.try_nipr_batch(writes, &pending).await {
+            match self.try_nipr_batch(writes, &pending, at_once).await {
                 Tried::Committed(results) => {
                     for (i, result) in pending.iter().zip(results) {
                         answers[*i] = Some(result);
@@ -330,6 +352,7 @@ impl SqlStore {
                     answers[i] = Some(Err(error));
                     pending.retain(|&j| j != i);
                 }
+                Tried::OneByOne => at_once = false,
                 Tried::Failed(error) => {
                     let shared = Arc::new(error);
                     for i in &pending {
@@ -346,7 +369,14 @@ impl SqlStore {
             .collect()
     }
 
-    async fn try_nipr_batch(&self, writes: &[NiprWrite], pending: &[usize]) -> Tried {
+    /// One try of the `pending` writes in one transaction: their results inserted `at_once`
+    /// (one statement per entity table), else a result at a time.
+    async fn try_nipr_batch(
+        &self,
+        writes: &[NiprWrite],
+        pending: &[usize],
+        at_once: bool,
+    ) -> Tried {
         let lease = self.handoff_lease();
         let lease_expires = match lease.map(|l| ns(l.expires_at)).transpose() {
             Ok(at) => at,
@@ -363,6 +393,16 @@ impl SqlStore {
                 Ok(tx) => tx,
                 Err(e) => return Tried::Failed(e.into()),
             };
+            let inserted = match at_once {
+                true => {
+                    let batch: Vec<&NiprWrite> = pending.iter().map(|&i| &writes[i]).collect();
+                    match insert_results(pool, &mut *tx, &batch).await {
+                        Ok(inserted) => Some(inserted),
+                        Err(_) => return Tried::OneByOne,
+                    }
+                }
+                false => None,
+            };
             for &i in pending {
                 let write = &writes[i];
                 let org = write.org.as_str().to_owned();
@@ -375,7 +415,16 @@ impl SqlStore {
                     .await
                     .map(Option::unwrap_or_default)
                 });
-                let outbox = match nipr_rows!(tx, write, &features[&org]) {
+                let rows = match &inserted {
+                    Some(inserted) => match inserted.get(&(org.clone(), write.result.id.0)) {
+                        Some(npn) => {
+                            nipr_extras!(tx, write, &features[&org]).map(|()| Some(npn.clone()))
+                        }
+                        None => Ok(None),
+                    },
+                    None => nipr_rows!(tx, write, &features[&org]),
+                };
+                let outbox = match rows {
                     Ok(Some(npn)) => match write.outbox.events(write, npn) {
                         Ok(outbox) => outbox,
                         Err(e) => return Tried::Offender(i, e),

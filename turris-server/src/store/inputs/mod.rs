@@ -4,6 +4,7 @@
 mod compliance;
 mod group;
 mod outbox;
+mod results;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
