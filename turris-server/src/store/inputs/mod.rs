@@ -2,6 +2,7 @@
 //! results, producer agreements), each written in one transaction with its outbox rows.
 
 mod compliance;
+mod events;
 mod group;
 mod outbox;
 mod results;
