@@ -132,10 +132,7 @@ impl Server {
             .spawn()
             .map_err(|e| format!("starting {}: {e}", bin.display()))?;
         let pid = child.id().ok_or("the server exited at once")?;
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .pool_max_idle_per_host(256)
-            .build()?;
+        let http = client()?;
         let server = Self {
             child,
             pid,
@@ -255,6 +252,15 @@ impl Server {
         }
         self.cleanup.run().await;
     }
+}
+
+/// The HTTP client a run's requests go through: no proxy, and enough idle connections for the
+/// burst's clients.
+pub(crate) fn client() -> Result<reqwest::Client, Error> {
+    Ok(reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(256)
+        .build()?)
 }
 
 /// Waits up to `within` for a `GET` of `url` to answer success (a server starting up).

@@ -18,7 +18,7 @@ use sha2::Sha256;
 use tokio::process::{Child, Command};
 
 use crate::receiver::{self, Arrivals};
-use crate::server::{Cleanup, fresh_database, wait_for_success};
+use crate::server::{Cleanup, client, fresh_database, wait_for_success};
 use crate::{Args, Db, Error};
 
 /// The organization svix-server's own `jwt generate` signs tokens for.
@@ -59,13 +59,6 @@ pub fn jwt(secret: &str, now: i64) -> String {
     mac.update(signed.as_bytes());
     let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
     format!("{signed}.{signature}")
-}
-
-fn client() -> Result<reqwest::Client, Error> {
-    Ok(reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(256)
-        .build()?)
 }
 
 impl Svix {

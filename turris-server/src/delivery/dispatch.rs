@@ -526,7 +526,7 @@ impl Worker {
         known.insert(webhook, limits);
     }
 
-    pub(super) fn lock_limits(&self) -> std::sync::MutexGuard<'_, HashMap<WebhookId, Limits>> {
+    fn lock_limits(&self) -> std::sync::MutexGuard<'_, HashMap<WebhookId, Limits>> {
         self.limits.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -23,16 +23,12 @@ impl Worker {
         if most == 0 {
             return Vec::new();
         }
-        let defaults = self.settings.endpoint_defaults();
         let mut room: HashMap<WebhookId, usize> = HashMap::new();
-        let limiter = self.limiter.clone();
-        let limits = self.lock_limits().clone();
         self.store.take_handoff_where(most, &mut |delivery| {
             let webhook = delivery.event.webhook_id;
-            let left = room.entry(webhook).or_insert_with(|| {
-                let limits = limits.get(&webhook).copied().unwrap_or(defaults);
-                limiter.room(webhook, limits)
-            });
+            let left = room
+                .entry(webhook)
+                .or_insert_with(|| self.limiter.room(webhook, self.cached_limits(webhook)));
             if *left == 0 {
                 return false;
             }

@@ -26,52 +26,69 @@ use turris_webhooks::delivery::{
 use turris_webhooks::{DataSynchronized, Payload};
 use uuid::Uuid;
 
-use super::compliance::{entity_table, entity_type_text};
+use super::compliance::entity_type_text;
 use super::events::{EventRow, insert_events};
 use super::results::insert_results;
 use super::{Enqueued, NiprSyncResult, OutboxEvent, enum_text};
 use crate::store::error::{DbError, DbResult, foreign_key_is_not_found};
 use crate::store::sql::{Backend, Dialect, SqlStore, from_ns, ns, with_pool};
 
-/// Writes one NIPR result's own rows (the result, then [`nipr_extras!`]) inside the open
-/// transaction `$tx`; evaluates to `DbResult<Option<Option<String>>>`: the entity's NPN as the
-/// insert found it (one statement), `None` (nothing written) when the entity is not in the
-/// organization. A batch's results are first tried all at once (`results.rs`); this is the
-/// way a result at a time, which finds the one at fault when that fails.
+/// One write's own rows inside the open transaction `$tx` of `$pool`: its result (already
+/// inserted with the batch's when `$inserted` holds the batch's answers, else inserted alone
+/// now), then [`nipr_extras!`]. Evaluates to `DbResult<Option<Option<String>>>`: the entity's
+/// NPN as the insert read it, `None` (nothing written) when the entity is not in the
+/// organization. Alone, the insert's error is this write's: a duplicate id is a conflict, a
+/// missing organization not found.
 macro_rules! nipr_rows {
-    ($tx:expr, $write:expr, $features:expr) => {
-        async {
-            let write: &NiprWrite = $write;
-            let (org, result) = (&write.org, &write.result);
-            let finished = ns(result.finished_at)?;
-            let (kind, outcome) = (enum_text(&result.kind)?, enum_text(&result.outcome)?);
-            let table = entity_table(&result.entity);
-            let inserted: Option<(Option<String>,)> = sqlx::query_as(&format!(
-                "INSERT INTO nipr_syncs (organization_id, id, entity_type, entity_id, kind,
-                 outcome, error, finished_at)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8
-                 WHERE EXISTS (SELECT 1 FROM {table} WHERE organization_id = $1 AND id = $4)
-                 RETURNING (SELECT npn FROM {table} WHERE organization_id = $1 AND id = $4)"
-            ))
-            .bind(org.as_str())
-            .bind(result.id.0)
-            .bind(entity_type_text(&result.entity))
-            .bind(result.entity.id())
-            .bind(&kind)
-            .bind(&outcome)
-            .bind(&result.error)
-            .bind(finished)
-            .fetch_optional(&mut *$tx)
-            .await
-            .map_err(foreign_key_is_not_found)?;
-            let Some((npn,)) = inserted else {
-                return Ok::<Option<Option<String>>, DbError>(None);
-            };
-            nipr_extras!($tx, write, $features)?;
-            Ok(Some(npn))
+    ($pool:expr, $tx:expr, $inserted:expr, $write:expr, $features:expr) => {{
+        let write: &NiprWrite = $write;
+        let inserted: &Option<super::results::Inserted> = $inserted;
+        let key = (write.org.as_str().to_owned(), write.result.id.0);
+        let found = match inserted {
+            Some(inserted) => Ok(inserted.get(&key).cloned()),
+            None => insert_results($pool, &mut *$tx, &[write])
+                .await
+                .map(|mut one| one.remove(&key))
+                .map_err(foreign_key_is_not_found),
+        };
+        match found {
+            Ok(Some(npn)) => nipr_extras!($tx, write, $features).map(|()| Some(npn)),
+            other => other,
         }
-        .await
-    };
+    }};
+}
+
+/// A stored write's events, one per endpoint of its webhook type (each organization's and
+/// type's endpoints read once per batch), added to `$events` and leased to the local worker
+/// with `$lease`; evaluates to the write's [`Enqueued`]. Returns from the enclosing function:
+/// [`Tried::Failed`] when an endpoint read fails, [`Tried::Offender`] (`$i`) for a bad time.
+macro_rules! fan_out {
+    ($tx:expr, $endpoints:expr, $events:expr, $i:expr, $write:expr, $outbox:expr, $lease:expr) => {{
+        let write: &NiprWrite = $write;
+        let org = write.org.as_str().to_owned();
+        let mut mine = Vec::new();
+        for item in $outbox {
+            let key = (org.clone(), item.webhook_type);
+            once_per_batch!(
+                $endpoints,
+                key,
+                sqlx::query_as::<_, EndpointRow>(
+                    "SELECT id, disabled_at IS NOT NULL, paused_until
+                     FROM webhook_endpoints
+                     WHERE organization_id = $1 AND webhook_type = $2 ORDER BY id",
+                )
+                .bind(&org)
+                .bind(item.webhook_type.as_str())
+                .fetch_all(&mut *$tx)
+            );
+            let created = match ns(item.created_at) {
+                Ok(at) => at,
+                Err(e) => return Tried::Offender($i, e),
+            };
+            mine.extend($events.fan_out(&write.org, item, created, &$endpoints[&key], $lease));
+        }
+        mine
+    }};
 }
 
 /// Queues an inserted NIPR result's tags push and, for a failure, its note, inside `$tx`;
@@ -405,15 +422,7 @@ impl SqlStore {
                     .await
                     .map(Option::unwrap_or_default)
                 });
-                let rows = match &inserted {
-                    Some(inserted) => match inserted.get(&(org.clone(), write.result.id.0)) {
-                        Some(npn) => {
-                            nipr_extras!(tx, write, &features[&org]).map(|()| Some(npn.clone()))
-                        }
-                        None => Ok(None),
-                    },
-                    None => nipr_rows!(tx, write, &features[&org]),
-                };
+                let rows = nipr_rows!(pool, tx, &inserted, write, &features[&org]);
                 let outbox = match rows {
                     Ok(Some(npn)) => match write.outbox.events(write, npn) {
                         Ok(outbox) => outbox,
@@ -427,29 +436,8 @@ impl SqlStore {
                     Err(e) => return Tried::Offender(i, e),
                 };
                 stored.push(true);
-                let mut mine = Vec::new();
-                for item in &outbox {
-                    let key = (org.clone(), item.webhook_type);
-                    once_per_batch!(
-                        endpoints,
-                        key,
-                        sqlx::query_as::<_, EndpointRow>(
-                            "SELECT id, disabled_at IS NOT NULL, paused_until
-                             FROM webhook_endpoints
-                             WHERE organization_id = $1 AND webhook_type = $2 ORDER BY id",
-                        )
-                        .bind(&org)
-                        .bind(item.webhook_type.as_str())
-                        .fetch_all(&mut *tx)
-                    );
-                    let created = match ns(item.created_at) {
-                        Ok(at) => at,
-                        Err(e) => return Tried::Offender(i, e),
-                    };
-                    let lease = lease.zip(lease_expires);
-                    mine.extend(events.fan_out(&write.org, item, created, &endpoints[&key], lease));
-                }
-                enqueued.push(mine);
+                let lease = lease.zip(lease_expires);
+                enqueued.push(fan_out!(tx, endpoints, events, i, write, &outbox, lease));
             }
             if let Err(e) = insert_events(pool, &mut *tx, &events.rows).await {
                 return Tried::Failed(e.into());

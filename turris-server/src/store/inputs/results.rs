@@ -2,7 +2,8 @@
 //! only when its entity is in its organization, and the statement returns, for each result it
 //! inserted, the entity's NPN as it read it. A result it did not return was not inserted (its
 //! entity is not there). A batch whose statement fails (a duplicate result id) is written
-//! again a result at a time, which finds the one at fault (`group.rs`).
+//! again a result at a time, through the same statement, which finds the one at fault
+//! (`group.rs`).
 
 use std::collections::HashMap;
 
@@ -143,15 +144,15 @@ impl InsertResults for sqlx::PgPool {
              {INSERT} {}",
             select_from_v(table)
         );
-        let column = |f: fn(&ResultRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
+        let text = |f: fn(&ResultRow) -> &str| rows.iter().map(f).collect::<Vec<_>>();
         sqlx::query_as(&sql)
-            .bind(column(|r| r.org.clone()))
+            .bind(text(|r| &r.org))
             .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
-            .bind(column(|r| r.entity_type.to_owned()))
-            .bind(column(|r| r.entity_id.clone()))
-            .bind(column(|r| r.kind.clone()))
-            .bind(column(|r| r.outcome.clone()))
-            .bind(rows.iter().map(|r| r.error.clone()).collect::<Vec<_>>())
+            .bind(text(|r| r.entity_type))
+            .bind(text(|r| &r.entity_id))
+            .bind(text(|r| &r.kind))
+            .bind(text(|r| &r.outcome))
+            .bind(rows.iter().map(|r| r.error.as_deref()).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.finished).collect::<Vec<_>>())
             .fetch_all(&mut *conn)
             .await
